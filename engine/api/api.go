@@ -1,0 +1,116 @@
+// Package api serves the management routes the UI, the CLI and Windmill's
+// client use: Windmill's own routes where Windmill has one, millrun's
+// under /api/millrun/ for the rest.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Version is reported by GET /api/version.
+var Version = "v0.1.0-dev"
+
+// Server holds what the management routes need.
+type Server struct {
+	Workspace string
+	DB        *store.DB
+	Catalog   *scripts.Catalog
+	Queue     *jobs.Queue
+	Tokens    *auth.Tokens
+	Log       *slog.Logger
+	MaxBody   func() int64
+}
+
+// Register mounts the management routes on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/version", s.version)
+	s.registerScripts(mux)
+	s.registerJobs(mux)
+	s.registerTokens(mux)
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "millrun "+Version)
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var inv *scripts.ErrInvalid
+	if errors.As(err, &inv) {
+		err = apierr.BadRequest("%s", inv.Msg)
+	}
+	apierr.Write(w, s.Log, err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeText(w http.ResponseWriter, status int, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, s)
+}
+
+// decodeBody reads a JSON body into v with the size limit applied and an
+// error message that names the problem.
+func (s *Server) decodeBody(r *http.Request, v any) error {
+	limit := int64(10 << 20)
+	if s.MaxBody != nil {
+		limit = s.MaxBody()
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
+		}
+		return apierr.BadRequest("reading the request body: %s", err)
+	}
+	if len(b) == 0 {
+		return apierr.BadRequest("the request body is empty: send a JSON object")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return apierr.BadRequest("the body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
+		case errors.As(err, &te):
+			return apierr.BadRequest("field %q should be %s, not %s", te.Field, te.Type.String(), te.Value)
+		}
+		return apierr.BadRequest("the body is not valid JSON: %s", err)
+	}
+	return nil
+}
+
+// checkWorkspace answers 404 for a workspace this millrun does not serve.
+func (s *Server) checkWorkspace(w http.ResponseWriter, r *http.Request) bool {
+	if ws := r.PathValue("ws"); ws != s.Workspace {
+		s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
+		return false
+	}
+	return true
+}
+
+// requireFull refuses scoped tokens on management routes.
+func requireFull(w http.ResponseWriter, r *http.Request, log *slog.Logger, scope string) bool {
+	id := auth.FromContext(r.Context())
+	if id == nil || !id.FullAccess() {
+		apierr.Write(w, log, apierr.NotAuthorized("Required scope: %s", scope))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,298 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// logTail is how much of a job's log Windmill's job JSON carries.
+const logTail = 20000
+
+func (s *Server) registerJobs(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)
+	mux.HandleFunc("POST /api/w/{ws}/jobs_u/queue/cancel/{id}", s.cancelJob)
+	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs(true))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(false))
+}
+
+func formatTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+}
+
+func rawOrNull(s string) json.RawMessage {
+	if s == "" {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// JobJSON renders a job in Windmill's QueuedJob / CompletedJob shape, plus
+// millrun's own status, trigger and headers fields.
+func JobJSON(j *store.Job, withLogs bool) map[string]any {
+	out := map[string]any{
+		"workspace_id":    j.Workspace,
+		"id":              j.ID,
+		"created_by":      j.CreatedBy,
+		"created_at":      formatTime(j.CreatedAt),
+		"args":            rawOrNull(j.Args),
+		"canceled":        j.Status == store.StatusCanceled,
+		"job_kind":        j.Kind,
+		"status":          j.Status,
+		"trigger":         j.Trigger,
+		"email":           "millrun@localhost",
+		"permissioned_as": "u/" + j.CreatedBy,
+	}
+	if j.ScriptPath != "" {
+		out["script_path"] = j.ScriptPath
+	}
+	if j.ScriptHash != "" {
+		out["script_hash"] = j.ScriptHash
+	}
+	if j.Language != "" {
+		out["language"] = j.Language
+	}
+	if j.Headers != "" {
+		out["headers"] = json.RawMessage(j.Headers)
+	}
+	if withLogs {
+		out["logs"] = tail(j.Logs, logTail)
+	}
+	if j.Finished() {
+		out["type"] = "CompletedJob"
+		out["started_at"] = formatTime(j.StartedAt)
+		if j.StartedAt.IsZero() {
+			out["started_at"] = formatTime(j.CompletedAt)
+		}
+		out["completed_at"] = formatTime(j.CompletedAt)
+		out["duration_ms"] = j.DurationMs
+		out["success"] = j.Status == store.StatusSuccess
+		out["deleted"] = false
+		if withLogs {
+			out["result"] = rawOrNull(j.Result)
+		}
+		if j.CanceledBy != "" {
+			out["canceled_by"] = j.CanceledBy
+		}
+		if j.CanceledReason != "" {
+			out["canceled_reason"] = j.CanceledReason
+		}
+		return out
+	}
+	out["type"] = "QueuedJob"
+	out["running"] = j.Status == store.StatusRunning
+	out["scheduled_for"] = formatTime(j.ScheduledFor)
+	if !j.StartedAt.IsZero() {
+		out["started_at"] = formatTime(j.StartedAt)
+	}
+	return out
+}
+
+// loadJob returns the freshest view of a job: the live one in memory while
+// it runs (with logs so far), else the stored one. Scoped tokens may read
+// only the jobs they started.
+func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
+	if ws := r.PathValue("ws"); ws != s.Workspace {
+		return nil, apierr.NotFound("workspace %s does not exist", ws)
+	}
+	id := r.PathValue("id")
+	job, ok := s.Queue.Live(id)
+	if !ok {
+		var err error
+		job, err = s.DB.GetJob(r.Context(), s.Workspace, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, apierr.NotFound("job %s", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	who := auth.FromContext(r.Context())
+	if who == nil || (!who.FullAccess() && who.TokenID != job.TokenID) {
+		return nil, apierr.NotFound("job %s", id)
+	}
+	return job, nil
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, JobJSON(job, true))
+}
+
+func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !job.Finished() {
+		s.fail(w, apierr.NotFound("job %s has not completed yet", job.ID))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(rawOrNull(job.Result))
+}
+
+func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		writeJSON(w, http.StatusOK, map[string]any{"started": false, "success": false, "completed": false, "result": nil})
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !job.Finished() {
+		writeJSON(w, http.StatusOK, map[string]any{"started": job.Status == store.StatusRunning, "success": false, "completed": false, "result": nil})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"started": true, "success": job.Status == store.StatusSuccess, "completed": true, "result": rawOrNull(job.Result)})
+}
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		_ = s.decodeBody(r, &body) // the reason is optional; a bad body still cancels
+	}
+	who := auth.FromContext(r.Context())
+	err = s.Queue.Cancel(r.Context(), s.Workspace, job.ID, who.Label, body.Reason)
+	if errors.Is(err, jobs.ErrAlreadyCompleted) {
+		writeText(w, http.StatusOK, "queued job id "+job.ID+" is already completed")
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeText(w, http.StatusOK, job.ID)
+}
+
+// listJobs serves Windmill's list routes. Besides page/per_page it takes a
+// keyset cursor (the X-Millrun-Next-Cursor header of the previous page), so
+// deep pages cost the same as the first.
+func (s *Server) listJobs(completedOnly bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "jobs:read") {
+			return
+		}
+		q := r.URL.Query()
+		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger")}
+		perPage := 30
+		if v := q.Get("per_page"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				s.fail(w, apierr.BadRequest("per_page must be a positive integer, got %q", v))
+				return
+			}
+			perPage = min(n, 1000)
+		}
+		f.Limit = perPage
+		if v := q.Get("page"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				s.fail(w, apierr.BadRequest("page must be a positive integer, got %q", v))
+				return
+			}
+			f.Offset = (n - 1) * perPage
+		}
+		switch q.Get("success") {
+		case "true":
+			f.Statuses = []string{store.StatusSuccess}
+		case "false":
+			f.Statuses = []string{store.StatusFailure, store.StatusCanceled}
+		case "":
+			if completedOnly {
+				f.Statuses = []string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}
+			}
+		default:
+			s.fail(w, apierr.BadRequest("success must be true or false"))
+			return
+		}
+		if v := q.Get("status"); v != "" {
+			f.Statuses = strings.Split(v, ",")
+		}
+		if v := q.Get("running"); v == "true" {
+			f.Statuses = []string{store.StatusRunning}
+		}
+		if v := q.Get("created_before"); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				s.fail(w, apierr.BadRequest("created_before must be an RFC 3339 time, got %q", v))
+				return
+			}
+			f.Before = t
+		}
+		if v := q.Get("created_after"); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				s.fail(w, apierr.BadRequest("created_after must be an RFC 3339 time, got %q", v))
+				return
+			}
+			f.CreatedAfter = t
+		}
+		if v := q.Get("cursor"); v != "" {
+			micros, id, ok := strings.Cut(v, "_")
+			n, err := strconv.ParseInt(micros, 10, 64)
+			if !ok || err != nil {
+				s.fail(w, apierr.BadRequest("cursor %q is not one this server issued", v))
+				return
+			}
+			f.Before, f.BeforeID = time.UnixMicro(n), id
+		}
+		list, err := s.DB.ListJobs(r.Context(), f)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := make([]map[string]any, 0, len(list))
+		for _, j := range list {
+			out = append(out, JobJSON(j, false))
+		}
+		if len(list) == f.Limit {
+			last := list[len(list)-1]
+			w.Header().Set("X-Millrun-Next-Cursor", strconv.FormatInt(last.CreatedAt.UnixMicro(), 10)+"_"+last.ID)
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// RegisterJobReads mounts only the job-read routes, for the webhook-only
+// handler the tunnel serves.
+func (s *Server) RegisterJobReads(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)
+}

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+func (s *Server) registerScripts(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/w/{ws}/scripts/create", s.createScript)
+	mux.HandleFunc("GET /api/w/{ws}/scripts/get/p/{path...}", s.getScript)
+	mux.HandleFunc("GET /api/w/{ws}/scripts/get/h/{hash}", s.getScriptByHash)
+	mux.HandleFunc("GET /api/w/{ws}/scripts/list", s.listScripts)
+	mux.HandleFunc("GET /api/w/{ws}/scripts/history/p/{path...}", s.scriptHistory)
+}
+
+// scriptJSON is Windmill's Script shape (the fields millrun has).
+func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
+	out := map[string]any{
+		"workspace_id":     v.Workspace,
+		"hash":             v.Hash,
+		"path":             v.Path,
+		"summary":          v.Summary,
+		"description":      v.Description,
+		"content":          v.Content,
+		"language":         v.Language,
+		"schema":           json.RawMessage(v.Schema),
+		"created_at":       v.CreatedAt.Format(time.RFC3339Nano),
+		"created_by":       "millrun",
+		"archived":         false,
+		"deleted":          false,
+		"kind":             "script",
+		"timeout":          nullIfZero(v.TimeoutS),
+		"concurrent_limit": nullIfZero(v.ConcurrencyLimit),
+	}
+	for k, val := range extra {
+		out[k] = val
+	}
+	return out
+}
+
+func nullIfZero(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
+		return
+	}
+	var req scripts.CreateRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	hash, _, err := s.Catalog.Save(r.Context(), s.Workspace, req)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeText(w, http.StatusCreated, hash)
+}
+
+func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
+		return
+	}
+	path := r.PathValue("path")
+	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
+	if scripts.IsNotFound(err) {
+		s.fail(w, apierr.NotFound("script not found at path %s", path))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+}
+
+func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
+		return
+	}
+	hash := r.PathValue("hash")
+	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
+	if scripts.IsNotFound(err) {
+		s.fail(w, apierr.NotFound("script with hash %s", hash))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+}
+
+func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
+		return
+	}
+	list, err := s.Catalog.List(r.Context(), s.Workspace)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, sum := range list {
+		v := sum.Latest
+		v.Content = "" // lists stay small; get/p has the content
+		m := scriptJSON(v, map[string]any{"run_count": sum.RunCount, "last_status": sum.LastStatus})
+		delete(m, "content")
+		out = append(out, m)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
+		return
+	}
+	path := r.PathValue("path")
+	vs, err := s.Catalog.Versions(r.Context(), s.Workspace, path)
+	if scripts.IsNotFound(err) {
+		s.fail(w, apierr.NotFound("script not found at path %s", path))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, map[string]any{"script_hash": v.Hash, "created_at": v.CreatedAt.Format(time.RFC3339Nano), "summary": v.Summary})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

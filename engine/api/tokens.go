@@ -1,0 +1,87 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+)
+
+func (s *Server) registerTokens(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/users/tokens/create", s.createToken)
+	mux.HandleFunc("GET /api/users/tokens/list", s.listTokens)
+	mux.HandleFunc("DELETE /api/users/tokens/delete/{prefix}", s.deleteToken)
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	if !requireFull(w, r, s.Log, "tokens:write") {
+		return
+	}
+	var body struct {
+		Label      string     `json:"label"`
+		Expiration *time.Time `json:"expiration"`
+		Scopes     []string   `json:"scopes"`
+	}
+	if err := s.decodeBody(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, sc := range body.Scopes {
+		if !auth.ValidScope(sc) {
+			s.fail(w, apierr.BadRequest("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> (a trailing * matches a prefix) or *", sc))
+			return
+		}
+	}
+	opt := auth.CreateOptions{Label: body.Label, Scopes: body.Scopes}
+	if body.Expiration != nil {
+		opt.ExpiresAt = *body.Expiration
+	}
+	secret, _, err := s.Tokens.Create(r.Context(), opt)
+	if err != nil {
+		s.fail(w, apierr.BadRequest("%s", err))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeText(w, http.StatusCreated, secret)
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	if !requireFull(w, r, s.Log, "tokens:read") {
+		return
+	}
+	list, err := s.DB.ListTokens(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, t := range list {
+		out = append(out, map[string]any{
+			"label":        t.Label,
+			"token_prefix": t.Prefix,
+			"expiration":   formatTime(t.ExpiresAt),
+			"created_at":   formatTime(t.CreatedAt),
+			"last_used_at": formatTime(t.LastUsedAt),
+			"scopes":       rawOrNull(t.Scopes),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
+	if !requireFull(w, r, s.Log, "tokens:write") {
+		return
+	}
+	prefix := r.PathValue("prefix")
+	n, err := s.DB.DeleteTokensByPrefix(r.Context(), prefix)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if n == 0 {
+		s.fail(w, apierr.NotFound("token with prefix %s", prefix))
+		return
+	}
+	writeText(w, http.StatusOK, "deleted token "+prefix)
+}

@@ -1,0 +1,104 @@
+// Package apierr is the one place where errors become HTTP answers, in
+// Windmill's style: text/plain, "Kind: message".
+package apierr
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+)
+
+// Error is an error with an HTTP status and Windmill's kind prefix.
+type Error struct {
+	Status     int
+	Kind       string
+	Msg        string
+	RetryAfter int // seconds, for 429 and 503
+}
+
+func (e *Error) Error() string { return e.Kind + ": " + e.Msg }
+
+func newf(status int, kind, format string, a ...any) *Error {
+	return &Error{Status: status, Kind: kind, Msg: fmt.Sprintf(format, a...)}
+}
+
+// BadRequest is a 400.
+func BadRequest(format string, a ...any) *Error {
+	return newf(http.StatusBadRequest, "Bad request", format, a...)
+}
+
+// NotFound is a 404.
+func NotFound(format string, a ...any) *Error {
+	return newf(http.StatusNotFound, "Not found", format, a...)
+}
+
+// NotAuthorized is a 401.
+func NotAuthorized(format string, a ...any) *Error {
+	return newf(http.StatusUnauthorized, "Not authorized", format, a...)
+}
+
+// Forbidden is a 403.
+func Forbidden(format string, a ...any) *Error {
+	return newf(http.StatusForbidden, "Permission denied", format, a...)
+}
+
+// Conflict is a 409.
+func Conflict(format string, a ...any) *Error {
+	return newf(http.StatusConflict, "Conflict", format, a...)
+}
+
+// TooLarge is a 413.
+func TooLarge(format string, a ...any) *Error {
+	return newf(http.StatusRequestEntityTooLarge, "Payload too large", format, a...)
+}
+
+// UnsupportedMediaType is a 415.
+func UnsupportedMediaType(format string, a ...any) *Error {
+	return newf(http.StatusUnsupportedMediaType, "Unsupported media type", format, a...)
+}
+
+// TooManyRequests is a 429 with Retry-After.
+func TooManyRequests(retryAfter int, format string, a ...any) *Error {
+	e := newf(http.StatusTooManyRequests, "Too many requests", format, a...)
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// Unavailable is a 503 with Retry-After.
+func Unavailable(retryAfter int, format string, a ...any) *Error {
+	e := newf(http.StatusServiceUnavailable, "Service unavailable", format, a...)
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// Internal is a 500 whose message is shown to the caller.
+func Internal(format string, a ...any) *Error {
+	return newf(http.StatusInternalServerError, "Internal", format, a...)
+}
+
+// Write answers err. Errors that are not *Error are unexpected: they are
+// logged and the caller gets a 500 without internals.
+func Write(w http.ResponseWriter, log *slog.Logger, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			e = TooLarge("the request body is larger than the limit of %d bytes", mbe.Limit)
+		} else {
+			if log != nil {
+				log.Error("request failed", "err", err)
+			}
+			e = Internal("%s", err.Error())
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.WriteHeader(e.Status)
+	_, _ = w.Write([]byte(e.Error()))
+}

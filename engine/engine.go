@@ -1,0 +1,200 @@
+// Package engine composes millrun's job engine: storage, scripts, the job
+// queue and runtimes, tokens, and the HTTP surface. It has no knowledge of
+// Wails and builds without cgo.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/millrun/millrun/engine/api"
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/webhook"
+)
+
+// Config is everything the engine needs, filled from flags and the
+// environment by main. Zero values mean the defaults.
+type Config struct {
+	DataDir   string // required
+	Workspace string // default "local"
+	// BaseURL is where jobs can reach this server (WM_BASE_URL); set by
+	// whoever knows the listen address.
+	BaseURL string
+	// Workers overrides the stored worker count setting (0: use it).
+	Workers int
+	// UI serves the frontend at /; nil serves a short text page.
+	UI     http.Handler
+	Logger *slog.Logger
+	// ShutdownGrace bounds how long running jobs may finish on Close.
+	ShutdownGrace time.Duration
+}
+
+// Engine is a running millrun engine.
+type Engine struct {
+	cfg      Config
+	db       *store.DB
+	catalog  *scripts.Catalog
+	queue    *jobs.Queue
+	tokens   *auth.Tokens
+	runner   *runtime.Runner
+	settings atomic.Pointer[Settings]
+	log      *slog.Logger
+
+	handler        http.Handler
+	webhookHandler http.Handler
+}
+
+// Open opens the data directory, recovers jobs interrupted by a crash and
+// starts the workers.
+func Open(cfg Config) (*Engine, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("no data directory given")
+	}
+	if cfg.Workspace == "" {
+		cfg.Workspace = "local"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	db, err := store.Open(filepath.Join(cfg.DataDir, "millrun.db"))
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger}
+	set, err := loadSettings(context.Background(), db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	e.settings.Store(set)
+	e.catalog = scripts.NewCatalog(db)
+	e.tokens = auth.New(db)
+	e.runner = runtime.New(runtime.Resolve(context.Background()))
+	workers := set.Workers
+	if cfg.Workers > 0 {
+		workers = cfg.Workers
+	}
+	e.queue = jobs.New(db, &executor{e: e}, jobs.Config{
+		Workers: workers, MaxQueued: set.MaxQueued, DefaultTimeout: time.Duration(set.DefaultTimeoutS) * time.Second,
+		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
+		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger,
+	})
+	if err := e.queue.Start(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	e.buildHandlers()
+	return e, nil
+}
+
+// Close stops accepting jobs, lets running ones finish within the grace
+// period and closes the database.
+func (e *Engine) Close(ctx context.Context) error {
+	e.queue.Close(ctx)
+	return e.db.Close()
+}
+
+// Handler serves everything: webhooks, the management API and the UI.
+func (e *Engine) Handler() http.Handler { return e.handler }
+
+// WebhookHandler serves only the webhook and job-read routes; the tunnel
+// exposes this one, so management routes do not exist there.
+func (e *Engine) WebhookHandler() http.Handler { return e.webhookHandler }
+
+// Workspace returns the workspace id this engine serves.
+func (e *Engine) Workspace() string { return e.cfg.Workspace }
+
+// Interpreters returns the interpreters jobs run with.
+func (e *Engine) Interpreters() runtime.Interpreters { return e.runner.Interpreters() }
+
+// CreateToken issues a token (used by the CLI and the first-start login).
+func (e *Engine) CreateToken(ctx context.Context, label string, scopes []string, expires time.Time) (string, error) {
+	for _, s := range scopes {
+		if !auth.ValidScope(s) {
+			return "", fmt.Errorf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> or *", s)
+		}
+	}
+	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Label: label, Scopes: scopes, ExpiresAt: expires})
+	return secret, err
+}
+
+// TokenCount returns how many tokens exist (zero on a first start).
+func (e *Engine) TokenCount(ctx context.Context) (int, error) { return e.db.CountTokens(ctx) }
+
+// DB exposes the store to the CLI's token commands.
+func (e *Engine) DB() *store.DB { return e.db }
+
+func (e *Engine) buildHandlers() {
+	hooks := &webhook.Service{Workspace: e.cfg.Workspace, Catalog: e.catalog, Queue: e.queue, Log: e.log,
+		Settings: func() webhook.Settings {
+			s := e.settings.Load()
+			return webhook.Settings{SyncTimeout: time.Duration(s.SyncTimeoutS) * time.Second, IncludeHeaders: s.IncludeHeaders, MaxBody: s.MaxBodyBytes}
+		}}
+	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Queue: e.queue, Tokens: e.tokens, Log: e.log,
+		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }}
+
+	full := http.NewServeMux()
+	hooks.Register(full)
+	srv.Register(full)
+	e.registerSettings(full)
+	ui := e.cfg.UI
+	if ui == nil {
+		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintln(w, "millrun is running. This build has no UI; use the HTTP API under /api (see README.md).")
+		})
+	}
+	full.Handle("/", ui)
+	full.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
+	})
+	e.handler = e.withAuth(full)
+
+	public := http.NewServeMux()
+	hooks.Register(public)
+	srv.RegisterJobReads(public)
+	public.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
+	})
+	e.webhookHandler = e.withAuth(public)
+}
+
+// withAuth resolves the caller's token for /api routes. /api/version and
+// the UI's static files are public; everything else needs a valid token.
+func (e *Engine) withAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if len(path) < 5 || path[:5] != "/api/" || path == "/api/version" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id, err := e.tokens.Verify(r.Context(), auth.FromRequest(r))
+		if err != nil {
+			msg := "Unauthorized"
+			if errors.Is(err, auth.ErrExpired) {
+				msg = "Unauthorized: the token has expired"
+			} else if !errors.Is(err, auth.ErrNoToken) && !errors.Is(err, auth.ErrBadToken) {
+				apierr.Write(w, e.log, err)
+				return
+			}
+			apierr.Write(w, e.log, apierr.NotAuthorized("%s", msg))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+	})
+}

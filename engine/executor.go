@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// executor runs script jobs: it finds the job's exact version and hands it
+// to the runtime.
+type executor struct{ e *Engine }
+
+func (x *executor) Execute(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+	v, err := x.e.catalog.ByHash(ctx, job.Workspace, job.ScriptHash)
+	if err != nil {
+		if scripts.IsNotFound(err) {
+			return jobs.Outcome(runtime.Failure("NotFound", "script version "+job.ScriptHash+" no longer exists", nil))
+		}
+		return jobs.Outcome(runtime.Failure("InternalError", "loading the script: "+err.Error(), nil))
+	}
+	var args map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
+		return jobs.Outcome(runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil))
+	}
+	env := []string{
+		"WM_WORKSPACE=" + job.Workspace,
+		"WM_JOB_ID=" + job.ID,
+		"WM_JOB_PATH=" + job.ScriptPath,
+		"WM_SCRIPT_HASH=" + job.ScriptHash,
+	}
+	if x.e.cfg.BaseURL != "" {
+		env = append(env, "WM_BASE_URL="+x.e.cfg.BaseURL, "BASE_URL="+x.e.cfg.BaseURL, "BASE_INTERNAL_URL="+x.e.cfg.BaseURL)
+	}
+	out := x.e.runner.Run(ctx, runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}, logs)
+	return jobs.Outcome(out)
+}

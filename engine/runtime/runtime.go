@@ -1,0 +1,353 @@
+// Package runtime runs one script as a child process: it prepares a fresh
+// directory, spawns the language's interpreter in its own process group
+// with a scrubbed environment, streams the logs, and collects the result.
+// It knows nothing of HTTP or SQL.
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/evanw/esbuild/pkg/api"
+
+	"github.com/millrun/millrun/engine/scripts"
+)
+
+//go:embed wrappers
+var wrappers embed.FS
+
+// Spec is one run.
+type Spec struct {
+	Language string
+	Content  string
+	// Order lists main's parameters in signature order (from the schema).
+	Order []string
+	Args  map[string]json.RawMessage
+	// Env is added to the scrubbed environment (WM_JOB_ID and the like).
+	Env []string
+}
+
+// Outcome is what a run produced. Result is the script's value on success,
+// or Windmill's {"error": {...}} object on failure.
+type Outcome struct {
+	Result  json.RawMessage
+	Success bool
+}
+
+// Failure builds a failed outcome with Windmill's error shape.
+func Failure(name, message string, extra map[string]any) Outcome {
+	e := map[string]any{"name": name, "message": message}
+	for k, v := range extra {
+		e[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"error": e})
+	return Outcome{Result: b}
+}
+
+// Runner runs scripts. It is safe for concurrent use.
+type Runner struct {
+	interp Interpreters
+	// baseEnv is computed once: the parent's PATH, HOME and LANG.
+	baseEnv []string
+
+	tsMu    sync.Mutex
+	tsCache map[string]string // content hash → stripped JS
+}
+
+// New returns a Runner using the given interpreters.
+func New(interp Interpreters) *Runner {
+	env := []string{}
+	for _, k := range []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "USERPROFILE"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if _, ok := os.LookupEnv("PATH"); !ok {
+		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	return &Runner{interp: interp, baseEnv: env, tsCache: map[string]string{}}
+}
+
+// Interpreters returns the resolved interpreter paths.
+func (r *Runner) Interpreters() Interpreters { return r.interp }
+
+// Run executes spec, writing stdout and stderr to logs. It returns when the
+// process and everything it spawned is gone. A cancelled ctx kills the
+// process group; the caller decides how to word that (timeout or cancel).
+func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
+	dir, err := os.MkdirTemp("", "millrun-job-*")
+	if err != nil {
+		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, ".millrun")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
+	}
+	args := spec.Args
+	if args == nil {
+		args = map[string]json.RawMessage{}
+	}
+
+	var cmd *exec.Cmd
+	env := append(append([]string{}, r.baseEnv...), spec.Env...)
+	env = append(env, "MILLRUN_OUT="+out, "TMPDIR="+dir)
+	switch {
+	case spec.Language == scripts.Python:
+		if r.interp.Python == "" {
+			return Failure("RuntimeMissing", "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun", nil)
+		}
+		if err := writeFiles(dir, map[string]string{"main.py": spec.Content, "wrapper.py": wrapper("python.py")}); err != nil {
+			return Failure("InternalError", err.Error(), nil)
+		}
+		if err := writeJSON(filepath.Join(out, "args.json"), args); err != nil {
+			return Failure("InternalError", err.Error(), nil)
+		}
+		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
+		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+	case scripts.IsTypeScript(spec.Language):
+		c, e, err := r.typeScriptCommand(dir, spec)
+		if err != nil {
+			return Failure("CompileError", err.Error(), nil)
+		}
+		cmd = c
+		env = append(env, e...)
+		if err := writeJSON(filepath.Join(out, "args.json"), map[string]any{"args": args, "order": orderOrEmpty(spec.Order)}); err != nil {
+			return Failure("InternalError", err.Error(), nil)
+		}
+	case spec.Language == scripts.Bash:
+		if r.interp.Bash == "" {
+			return Failure("RuntimeMissing", "bash is not installed", nil)
+		}
+		if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
+			return Failure("InternalError", err.Error(), nil)
+		}
+		cmd = exec.Command(r.interp.Bash, append([]string{"-e", "-o", "pipefail", "main.sh"}, bashArgs(spec.Order, args)...)...)
+	default:
+		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
+	}
+	cmd.Dir = dir
+	cmd.Env = env
+	tail := &tailWriter{max: 4096}
+	w := io.MultiWriter(logs, tail)
+	cmd.Stdout = w
+	cmd.Stderr = w
+	cmd.Stdin = nil
+	setProcessGroup(cmd)
+
+	if err := cmd.Start(); err != nil {
+		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	var runErr error
+	select {
+	case runErr = <-waitErr:
+	case <-ctx.Done():
+		killProcessGroup(cmd)
+		runErr = <-waitErr
+	}
+	// Whatever the script left behind in its group (background children)
+	// dies with the job; otherwise it would hold pipes and outlive millrun.
+	killProcessGroup(cmd)
+	if ctx.Err() != nil {
+		return Outcome{}
+	}
+
+	if spec.Language == scripts.Bash {
+		return bashOutcome(dir, runErr, tail.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "error.json")); err == nil && json.Valid(b) {
+		res, _ := json.Marshal(map[string]json.RawMessage{"error": b})
+		return Outcome{Result: res}
+	}
+	if runErr != nil {
+		return exitFailure(runErr, tail.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil || !json.Valid(b) {
+		return Failure("ExecutionErr", "the script ended without writing a result (did it call exit?)", nil)
+	}
+	return Outcome{Result: b, Success: true}
+}
+
+func orderOrEmpty(o []string) []string {
+	if o == nil {
+		return []string{}
+	}
+	return o
+}
+
+func exitFailure(err error, tail string) Outcome {
+	code := -1
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	return Failure("ExecutionErr", fmt.Sprintf("exit code %d, last log lines: %s", code, lastLines(tail, 5)), map[string]any{"exit_code": code})
+}
+
+func bashOutcome(dir string, runErr error, tail string) Outcome {
+	if runErr != nil {
+		return exitFailure(runErr, tail)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "result.json")); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		if !json.Valid(b) {
+			return Failure("ExecutionErr", "result.json is not valid JSON", nil)
+		}
+		return Outcome{Result: bytes.TrimSpace(b), Success: true}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "result.out")); err == nil {
+		res, _ := json.Marshal(string(b))
+		return Outcome{Result: res, Success: true}
+	}
+	res, _ := json.Marshal(strings.TrimSpace(lastLines(tail, 1)))
+	return Outcome{Result: res, Success: true}
+}
+
+// bashArgs passes arguments positionally: strings as they are, other
+// values as JSON text, missing ones as "".
+func bashArgs(order []string, args map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(order))
+	for _, name := range order {
+		v, ok := args[name]
+		if !ok || string(v) == "null" {
+			out = append(out, "")
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			out = append(out, s)
+		} else {
+			out = append(out, string(v))
+		}
+	}
+	return out
+}
+
+func (r *Runner) typeScriptCommand(dir string, spec Spec) (*exec.Cmd, []string, error) {
+	wrap := wrapper("node.mjs")
+	switch {
+	case r.interp.Bun != "" && spec.Language != "deno":
+		if err := writeFiles(dir, map[string]string{"main.ts": spec.Content, "wrapper.mjs": wrap}); err != nil {
+			return nil, nil, err
+		}
+		return exec.Command(r.interp.Bun, "run", "wrapper.mjs"), []string{"MILLRUN_MAIN=main.ts"}, nil
+	case r.interp.Deno != "":
+		if err := writeFiles(dir, map[string]string{"main.ts": spec.Content, "wrapper.mjs": wrap}); err != nil {
+			return nil, nil, err
+		}
+		return exec.Command(r.interp.Deno, "run", "-A", "wrapper.mjs"), []string{"MILLRUN_MAIN=main.ts"}, nil
+	case r.interp.Node != "":
+		js, err := r.stripTypes(spec.Content)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := writeFiles(dir, map[string]string{"main.mjs": js, "wrapper.mjs": wrap}); err != nil {
+			return nil, nil, err
+		}
+		return exec.Command(r.interp.Node, "wrapper.mjs"), []string{"MILLRUN_MAIN=main.mjs"}, nil
+	}
+	return nil, nil, errors.New("no TypeScript runtime: install Node.js, Bun or Deno and restart millrun")
+}
+
+// stripTypes removes TypeScript syntax so Node can run the script. Results
+// are cached by content: versions are immutable.
+func (r *Runner) stripTypes(src string) (string, error) {
+	key := scripts.Hash("", "", "ts", src)
+	r.tsMu.Lock()
+	js, ok := r.tsCache[key]
+	r.tsMu.Unlock()
+	if ok {
+		return js, nil
+	}
+	res := api.Transform(src, api.TransformOptions{Loader: api.LoaderTS, Format: api.FormatESModule, Target: api.ES2022, Sourcemap: api.SourceMapInline, Sourcefile: "main.ts"})
+	if len(res.Errors) > 0 {
+		var msgs []string
+		for _, e := range res.Errors {
+			loc := ""
+			if e.Location != nil {
+				loc = fmt.Sprintf("line %d:%d: ", e.Location.Line, e.Location.Column)
+			}
+			msgs = append(msgs, loc+e.Text)
+		}
+		return "", fmt.Errorf("TypeScript does not compile: %s", strings.Join(msgs, "; "))
+	}
+	r.tsMu.Lock()
+	if len(r.tsCache) > 256 {
+		clear(r.tsCache)
+	}
+	r.tsCache[key] = string(res.Code)
+	r.tsMu.Unlock()
+	return string(res.Code), nil
+}
+
+func wrapper(name string) string {
+	b, err := wrappers.ReadFile("wrappers/" + name)
+	if err != nil {
+		panic("missing embedded wrapper " + name) // a build defect, not input
+	}
+	return string(b)
+}
+
+func writeFiles(dir string, files map[string]string) error {
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// tailWriter keeps the last max bytes written, for error messages and
+// Bash's "last output line" result.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	t.mu.Unlock()
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	var kept []string
+	for i := len(lines) - 1; i >= 0 && len(kept) < n; i-- {
+		if strings.TrimSpace(lines[i]) != "" {
+			kept = append([]string{lines[i]}, kept...)
+		}
+	}
+	return strings.Join(kept, "\n")
+}

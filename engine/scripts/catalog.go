@@ -1,0 +1,174 @@
+package scripts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Version is a stored script version with its parsed schema.
+type Version struct {
+	store.ScriptVersion
+	Parsed *Schema
+}
+
+// CreateRequest is Windmill's scripts/create body (the fields millrun uses).
+type CreateRequest struct {
+	Path             string          `json:"path"`
+	Content          string          `json:"content"`
+	Language         string          `json:"language"`
+	Summary          string          `json:"summary"`
+	Description      string          `json:"description"`
+	Schema           json.RawMessage `json:"schema,omitempty"`
+	ParentHash       string          `json:"parent_hash,omitempty"`
+	Timeout          int             `json:"timeout,omitempty"`
+	ConcurrentLimit  int             `json:"concurrent_limit,omitempty"`
+	DedicatedWorker  bool            `json:"dedicated_worker,omitempty"`
+	ConcurrencyKey   string          `json:"concurrency_key,omitempty"`
+	ConcurrencyTimeS int             `json:"concurrency_time_window_s,omitempty"`
+}
+
+// ErrInvalid marks a request the caller must fix; its message says how.
+type ErrInvalid struct{ Msg string }
+
+func (e *ErrInvalid) Error() string { return e.Msg }
+
+func invalid(format string, a ...any) error { return &ErrInvalid{Msg: fmt.Sprintf(format, a...)} }
+
+// MaxContent bounds a script's source size.
+const MaxContent = 1 << 20
+
+// Catalog stores and finds script versions. Versions are immutable, so
+// parsed versions are cached by hash.
+type Catalog struct {
+	db *store.DB
+
+	mu    sync.Mutex
+	cache map[string]*Version
+}
+
+// NewCatalog returns a catalog over db.
+func NewCatalog(db *store.DB) *Catalog {
+	return &Catalog{db: db, cache: map[string]*Version{}}
+}
+
+// Save validates req and stores it as the latest version at its path. It
+// returns the version's hash; identical content yields the existing hash.
+func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest) (hash string, created bool, err error) {
+	if err := ValidatePath(req.Path); err != nil {
+		return "", false, invalid("%s", err)
+	}
+	lang, err := NormalizeLanguage(req.Language)
+	if err != nil {
+		return "", false, invalid("%s", err)
+	}
+	if strings.TrimSpace(req.Content) == "" {
+		return "", false, invalid("the script content is empty")
+	}
+	if len(req.Content) > MaxContent {
+		return "", false, invalid("the script is larger than %d bytes", MaxContent)
+	}
+	if req.Timeout < 0 || req.ConcurrentLimit < 0 {
+		return "", false, invalid("timeout and concurrent_limit must not be negative")
+	}
+	inferred, err := InferSchema(lang, req.Content)
+	if err != nil {
+		return "", false, invalid("%s", err)
+	}
+	schema, _ := json.Marshal(inferred)
+	if len(req.Schema) > 0 && string(req.Schema) != "null" {
+		// A caller-provided schema (Windmill's UI sends one) wins for
+		// descriptions and formats, but main's signature decides the order.
+		var given Schema
+		if err := json.Unmarshal(req.Schema, &given); err != nil {
+			return "", false, invalid("schema is not a JSON Schema object: %s", err)
+		}
+		if given.Properties != nil {
+			given.Order = inferred.Order
+			if given.Required == nil {
+				given.Required = []string{}
+			}
+			schema, _ = json.Marshal(given)
+		}
+	}
+	hash = Hash(workspace, req.Path, lang, req.Content)
+	created, err = c.db.SaveScriptVersion(ctx, store.ScriptVersion{
+		Hash: hash, Workspace: workspace, Path: req.Path, Language: lang, Content: req.Content,
+		Summary: req.Summary, Description: req.Description, Schema: string(schema),
+		TimeoutS: req.Timeout, ConcurrencyLimit: req.ConcurrentLimit,
+	})
+	if err != nil {
+		return "", false, err
+	}
+	c.mu.Lock()
+	delete(c.cache, hash) // metadata may have changed
+	c.mu.Unlock()
+	return hash, created, nil
+}
+
+// ErrNotFound is returned for unknown paths and hashes.
+var ErrNotFound = store.ErrNotFound
+
+// Latest returns the latest version at path.
+func (c *Catalog) Latest(ctx context.Context, workspace, path string) (*Version, error) {
+	v, err := c.db.LatestScript(ctx, workspace, path)
+	if err != nil {
+		return nil, err
+	}
+	return c.parsed(v)
+}
+
+// ByHash returns an exact version.
+func (c *Catalog) ByHash(ctx context.Context, workspace, hash string) (*Version, error) {
+	c.mu.Lock()
+	v, ok := c.cache[hash]
+	c.mu.Unlock()
+	if ok && v.Workspace == workspace {
+		return v, nil
+	}
+	sv, err := c.db.ScriptByHash(ctx, workspace, hash)
+	if err != nil {
+		return nil, err
+	}
+	return c.parsed(sv)
+}
+
+func (c *Catalog) parsed(sv store.ScriptVersion) (*Version, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.cache[sv.Hash]; ok && v.Summary == sv.Summary && v.TimeoutS == sv.TimeoutS && v.ConcurrencyLimit == sv.ConcurrencyLimit {
+		return v, nil
+	}
+	var s Schema
+	if err := json.Unmarshal([]byte(sv.Schema), &s); err != nil {
+		return nil, fmt.Errorf("stored schema of %s: %w", sv.Hash, err)
+	}
+	v := &Version{ScriptVersion: sv, Parsed: &s}
+	if len(c.cache) > 1024 {
+		clear(c.cache)
+	}
+	c.cache[sv.Hash] = v
+	return v, nil
+}
+
+// List returns every script's latest version with run counters.
+func (c *Catalog) List(ctx context.Context, workspace string) ([]store.ScriptSummary, error) {
+	return c.db.ListScripts(ctx, workspace)
+}
+
+// Versions returns the versions at path, newest first.
+func (c *Catalog) Versions(ctx context.Context, workspace, path string) ([]store.ScriptVersion, error) {
+	vs, err := c.db.ScriptVersions(ctx, workspace, path)
+	if err == nil && len(vs) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return vs, err
+}
+
+// IsNotFound reports whether err means the script does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

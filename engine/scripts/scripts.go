@@ -1,0 +1,68 @@
+// Package scripts holds what a script is: its path rules, languages,
+// version hash and the argument schema inferred from its main function.
+package scripts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Languages millrun runs. Windmill's names map onto them via NormalizeLanguage.
+const (
+	Python     = "python3"
+	TypeScript = "bun" // Windmill's default TypeScript flavour; run on Bun, Deno or Node
+	Bash       = "bash"
+)
+
+// NormalizeLanguage maps the language names Windmill and users write onto
+// millrun's runtimes. TypeScript flavours keep their own name (so a script
+// round-trips to Windmill unchanged) but all run the same way here.
+func NormalizeLanguage(lang string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(lang)) {
+	case "python3", "python", "py":
+		return Python, nil
+	case "bash", "sh", "shell":
+		return Bash, nil
+	case "bun", "typescript", "ts", "":
+		return TypeScript, nil
+	case "deno":
+		return "deno", nil
+	case "nativets":
+		return "nativets", nil
+	}
+	return "", fmt.Errorf("unsupported language %q: use python3, bash or a TypeScript flavour (bun, deno, nativets)", lang)
+}
+
+// IsTypeScript reports whether lang is one of the TypeScript flavours.
+func IsTypeScript(lang string) bool {
+	return lang == "bun" || lang == "deno" || lang == "nativets"
+}
+
+var pathRE = regexp.MustCompile(`^[uf]/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)+$`)
+
+// ValidatePath checks a script or flow path: u/<user>/<name> or f/<folder>/<name>.
+func ValidatePath(p string) error {
+	if !pathRE.MatchString(p) || strings.Contains(p, "/./") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
+		return fmt.Errorf("invalid path %q: a path is u/<user>/<name> or f/<folder>/<name>, using letters, digits, '_', '-' and '.'", p)
+	}
+	return nil
+}
+
+// Hash derives a version's 16-hex-char hash. The path takes part so two
+// scripts with the same content still have distinct /h/ URLs.
+func Hash(workspace, path, language, content string) string {
+	h := sha256.New()
+	for _, part := range []string{workspace, path, language, content} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// ValidHash reports whether s looks like a version hash.
+func ValidHash(s string) bool { return hashRE.MatchString(s) }

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Settings are the user-adjustable settings, stored in the database.
+type Settings struct {
+	SyncTimeoutS     int      `json:"sync_timeout_s"`
+	Workers          int      `json:"workers"`
+	IncludeHeaders   []string `json:"include_headers"`
+	RetentionDays    int      `json:"retention_days"`
+	RetentionMaxJobs int      `json:"retention_max_jobs"`
+	MaxBodyBytes     int64    `json:"max_body_bytes"`
+	MaxQueued        int      `json:"max_queued"`
+	DefaultTimeoutS  int      `json:"default_timeout_s"`
+	LogLimitBytes    int      `json:"log_limit_bytes"`
+}
+
+// DefaultSettings are what a fresh data directory starts with.
+func DefaultSettings() Settings {
+	s := Settings{
+		SyncTimeoutS:     600,
+		Workers:          runtime.NumCPU(),
+		IncludeHeaders:   []string{},
+		RetentionDays:    30,
+		RetentionMaxJobs: 100000,
+		MaxBodyBytes:     10 << 20,
+		MaxQueued:        10000,
+		DefaultTimeoutS:  15 * 60,
+		LogLimitBytes:    2 << 20,
+	}
+	// Windmill's env var for the same setting.
+	if v := os.Getenv("INCLUDE_HEADERS"); v != "" {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				s.IncludeHeaders = append(s.IncludeHeaders, h)
+			}
+		}
+	}
+	return s
+}
+
+func (s Settings) validate() error {
+	switch {
+	case s.SyncTimeoutS < 1:
+		return fmt.Errorf("sync_timeout_s must be at least 1")
+	case s.Workers < 1 || s.Workers > 256:
+		return fmt.Errorf("workers must be between 1 and 256")
+	case s.RetentionDays < 1:
+		return fmt.Errorf("retention_days must be at least 1")
+	case s.RetentionMaxJobs < 100:
+		return fmt.Errorf("retention_max_jobs must be at least 100")
+	case s.MaxBodyBytes < 1024:
+		return fmt.Errorf("max_body_bytes must be at least 1024")
+	case s.MaxQueued < 1:
+		return fmt.Errorf("max_queued must be at least 1")
+	case s.DefaultTimeoutS < 1:
+		return fmt.Errorf("default_timeout_s must be at least 1")
+	case s.LogLimitBytes < 1024:
+		return fmt.Errorf("log_limit_bytes must be at least 1024")
+	}
+	return nil
+}
+
+const settingsKey = "engine"
+
+func loadSettings(ctx context.Context, db *store.DB) (*Settings, error) {
+	s := DefaultSettings()
+	stored, err := db.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := stored[settingsKey]; ok {
+		// Unknown or missing keys keep their defaults, so older data
+		// directories pick up new settings.
+		if err := json.Unmarshal([]byte(v), &s); err != nil {
+			return nil, fmt.Errorf("stored settings are unreadable: %w", err)
+		}
+	}
+	return &s, nil
+}
+
+// Settings returns the current settings.
+func (e *Engine) Settings() Settings { return *e.settings.Load() }
+
+// UpdateSettings validates and stores new settings. Worker count changes
+// take effect on the next start.
+func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
+	if s.IncludeHeaders == nil {
+		s.IncludeHeaders = []string{}
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(s)
+	if err := e.db.PutSettings(ctx, map[string]string{settingsKey: string(b)}); err != nil {
+		return err
+	}
+	e.settings.Store(&s)
+	return nil
+}
+
+func (e *Engine) registerSettings(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/millrun/settings", func(w http.ResponseWriter, r *http.Request) {
+		if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
+			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: settings:read"))
+			return
+		}
+		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace})
+	})
+	mux.HandleFunc("POST /api/millrun/settings", func(w http.ResponseWriter, r *http.Request) {
+		if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
+			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: settings:write"))
+			return
+		}
+		s := e.Settings()
+		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			apierr.Write(w, e.log, apierr.BadRequest("settings: %s", err))
+			return
+		}
+		if err := e.UpdateSettings(r.Context(), s); err != nil {
+			apierr.Write(w, e.log, apierr.BadRequest("%s", err))
+			return
+		}
+		writeJSON(w, map[string]any{"settings": e.Settings()})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,286 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Job states, enforced by a CHECK constraint in the schema.
+const (
+	StatusQueued   = "queued"
+	StatusRunning  = "running"
+	StatusSuccess  = "success"
+	StatusFailure  = "failure"
+	StatusCanceled = "canceled"
+)
+
+// Job is one run of a script or flow.
+type Job struct {
+	ID               string
+	Workspace        string
+	Kind             string
+	ScriptPath       string
+	ScriptHash       string
+	Language         string
+	Args             string // JSON object text
+	Status           string
+	Result           string // JSON text, empty while unfinished
+	Logs             string
+	CreatedAt        time.Time
+	ScheduledFor     time.Time
+	StartedAt        time.Time
+	CompletedAt      time.Time
+	DurationMs       int64
+	TimeoutS         int
+	ConcurrencyLimit int
+	Trigger          string
+	CreatedBy        string
+	TokenID          int64
+	Headers          string // JSON object text, may be empty
+	CanceledBy       string
+	CanceledReason   string
+}
+
+// Finished reports whether the job reached a final state.
+func (j *Job) Finished() bool {
+	return j.Status == StatusSuccess || j.Status == StatusFailure || j.Status == StatusCanceled
+}
+
+// ErrDuplicateJob is returned when a caller-chosen job id already exists.
+var ErrDuplicateJob = errors.New("a job with this id already exists")
+
+// InsertJob durably records a new job. Concurrent calls share a commit.
+func (db *DB) InsertJob(ctx context.Context, j *Job) error {
+	err := db.group.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO jobs (id, workspace, kind, script_path, script_hash, language, args, status,
+			created_at, scheduled_for, timeout_s, concurrency_limit, trigger, created_by, token_id, headers)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			j.ID, j.Workspace, j.Kind, j.ScriptPath, j.ScriptHash, j.Language, j.Args, j.Status,
+			micros(j.CreatedAt), micros(j.ScheduledFor), j.TimeoutS, j.ConcurrencyLimit, j.Trigger, j.CreatedBy,
+			nullInt(j.TokenID), nullString(j.Headers))
+		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: jobs.id") {
+			return ErrDuplicateJob
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("insert job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// MarkRunning records that a job has started.
+func (db *DB) MarkRunning(ctx context.Context, id string, startedAt time.Time) error {
+	err := db.group.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`, micros(startedAt), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark job %s running: %w", id, err)
+	}
+	return nil
+}
+
+// FinishJob records a job's final state, result and logs.
+func (db *DB) FinishJob(ctx context.Context, j *Job) error {
+	err := db.group.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET status = ?, result = ?, logs = ?, started_at = ?, completed_at = ?, duration_ms = ?,
+			canceled_by = ?, canceled_reason = ? WHERE id = ?`,
+			j.Status, nullString(j.Result), j.Logs, nullMicros(j.StartedAt), micros(j.CompletedAt), j.DurationMs,
+			nullString(j.CanceledBy), nullString(j.CanceledReason), j.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// FailRunning marks every job left running (by a crash) as failed with
+// result, and returns how many there were.
+func (db *DB) FailRunning(ctx context.Context, result string, at time.Time) (int64, error) {
+	var n int64
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'failure', result = ?, completed_at = ?,
+			duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE (? - started_at) / 1000 END
+			WHERE status = 'running'`, result, micros(at), micros(at))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover running jobs: %w", err)
+	}
+	return n, nil
+}
+
+const jobColumns = `id, workspace, kind, script_path, script_hash, language, args, status, COALESCE(result, ''), logs,
+	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
+	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, '')`
+
+// jobListColumns leaves out the large fields the Runs list never shows.
+const jobListColumns = `id, workspace, kind, script_path, script_hash, language, args, status, '', '',
+	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
+	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, '')`
+
+func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
+	var j Job
+	var created, scheduled int64
+	var started, completed sql.NullInt64
+	err := row.Scan(&j.ID, &j.Workspace, &j.Kind, &j.ScriptPath, &j.ScriptHash, &j.Language, &j.Args, &j.Status, &j.Result, &j.Logs,
+		&created, &scheduled, &started, &completed, &j.DurationMs, &j.TimeoutS, &j.ConcurrencyLimit, &j.Trigger,
+		&j.CreatedBy, &j.TokenID, &j.Headers, &j.CanceledBy, &j.CanceledReason)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	j.CreatedAt = time.UnixMicro(created).UTC()
+	j.ScheduledFor = time.UnixMicro(scheduled).UTC()
+	j.StartedAt = fromMicros(started)
+	j.CompletedAt = fromMicros(completed)
+	return &j, nil
+}
+
+// GetJob returns one job with its result and logs.
+func (db *DB) GetJob(ctx context.Context, workspace, id string) (*Job, error) {
+	return scanJob(db.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE workspace = ? AND id = ?`, workspace, id))
+}
+
+// UnfinishedJobs returns the jobs still queued, oldest first, to refill the
+// in-memory queue on start.
+func (db *DB) UnfinishedJobs(ctx context.Context) ([]*Job, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE status = 'queued' ORDER BY scheduled_for, created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("load queued jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// JobFilter selects a page of jobs, newest first.
+type JobFilter struct {
+	Workspace string
+	Path      string   // exact script path, empty for all
+	Statuses  []string // empty for all
+	Trigger   string
+	// Keyset cursor: jobs strictly older than (Before, BeforeID).
+	Before   time.Time
+	BeforeID string
+	// CreatedAfter bounds the page from below (exclusive); zero for none.
+	CreatedAfter time.Time
+	Limit        int
+	Offset       int
+}
+
+// ListJobs returns a page of jobs without result and logs.
+func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+	var where []string
+	var args []any
+	where = append(where, "workspace = ?")
+	args = append(args, f.Workspace)
+	if f.Path != "" {
+		where = append(where, "script_path = ?")
+		args = append(args, f.Path)
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
+		for _, s := range f.Statuses {
+			args = append(args, s)
+		}
+	}
+	if f.Trigger != "" {
+		where = append(where, "trigger = ?")
+		args = append(args, f.Trigger)
+	}
+	if !f.Before.IsZero() {
+		if f.BeforeID != "" {
+			where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+			args = append(args, micros(f.Before), micros(f.Before), f.BeforeID)
+		} else {
+			where = append(where, "created_at < ?")
+			args = append(args, micros(f.Before))
+		}
+	}
+	if !f.CreatedAfter.IsZero() {
+		where = append(where, "created_at > ?")
+		args = append(args, micros(f.CreatedAfter))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	q := `SELECT ` + jobListColumns + ` FROM jobs WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
+	args = append(args, limit, f.Offset)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// PruneJobs deletes finished jobs created before cutoff and finished jobs
+// beyond the newest keep ones. It returns how many were deleted.
+func (db *DB) PruneJobs(ctx context.Context, cutoff time.Time, keep int) (int64, error) {
+	var total int64
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE created_at < ? AND completed_at IS NOT NULL`, micros(cutoff))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if keep > 0 {
+			var boundary sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT created_at FROM jobs ORDER BY created_at DESC LIMIT 1 OFFSET ?`, keep).Scan(&boundary)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if boundary.Valid {
+				res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE created_at <= ? AND completed_at IS NOT NULL`, boundary.Int64)
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				total += n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune jobs: %w", err)
+	}
+	return total, nil
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}

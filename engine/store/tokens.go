@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Token is a stored API token. Only the SHA-256 of its secret is kept.
+type Token struct {
+	ID         int64
+	Label      string
+	Prefix     string
+	SecretHash []byte
+	Scopes     string // JSON array text; "[]" means full access
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+}
+
+// InsertToken stores t and sets its ID.
+func (db *DB) InsertToken(ctx context.Context, t *Token) error {
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (label, prefix, secret_hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.Label, t.Prefix, t.SecretHash, t.Scopes, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		t.ID, err = res.LastInsertId()
+		return err
+	})
+}
+
+const tokenColumns = `id, label, prefix, secret_hash, scopes, created_at, expires_at, last_used_at`
+
+func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
+	var t Token
+	var created int64
+	var expires, used sql.NullInt64
+	if err := row.Scan(&t.ID, &t.Label, &t.Prefix, &t.SecretHash, &t.Scopes, &created, &expires, &used); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	t.CreatedAt = time.UnixMicro(created).UTC()
+	t.ExpiresAt = fromMicros(expires)
+	t.LastUsedAt = fromMicros(used)
+	return &t, nil
+}
+
+// TokenByHash finds the token whose secret hashes to h.
+func (db *DB) TokenByHash(ctx context.Context, h []byte) (*Token, error) {
+	return scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE secret_hash = ?`, h))
+}
+
+// ListTokens returns every token, newest first.
+func (db *DB) ListTokens(ctx context.Context) ([]*Token, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []*Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// CountTokens returns how many tokens exist.
+func (db *DB) CountTokens(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens`).Scan(&n)
+	return n, err
+}
+
+// DeleteTokensByPrefix deletes the tokens whose prefix is prefix.
+func (db *DB) DeleteTokensByPrefix(ctx context.Context, prefix string) (int64, error) {
+	var n int64
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE prefix = ?`, prefix)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete token %s: %w", prefix, err)
+	}
+	return n, nil
+}
+
+// TouchToken records a use of token id; grouped with other writes.
+func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
+	return db.group.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE tokens SET last_used_at = ? WHERE id = ?`, micros(at), id)
+		return err
+	})
+}

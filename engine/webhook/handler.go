@@ -1,0 +1,265 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Settings are the live settings the webhook routes read per request.
+type Settings struct {
+	SyncTimeout    time.Duration
+	IncludeHeaders []string
+	MaxBody        int64
+}
+
+// Service serves the run routes.
+type Service struct {
+	Workspace string
+	Catalog   *scripts.Catalog
+	Queue     *jobs.Queue
+	Settings  func() Settings
+	Log       *slog.Logger
+}
+
+// Register mounts the run routes on mux. Auth middleware runs before them
+// and puts the caller's identity in the request context.
+func (s *Service) Register(mux *http.ServeMux) {
+	for _, sync := range []bool{false, true} {
+		base := "/api/w/{ws}/jobs/run/"
+		if sync {
+			base = "/api/w/{ws}/jobs/run_wait_result/"
+		}
+		byPath := s.handler(sync, false)
+		byHash := s.handler(sync, true)
+		mux.Handle("POST "+base+"p/{path...}", byPath)
+		mux.Handle("POST "+base+"h/{hash}", byHash)
+		if sync {
+			// GET also answers HEAD in net/http's mux.
+			mux.Handle("GET "+base+"p/{path...}", byPath)
+			mux.Handle("GET "+base+"h/{hash}", byHash)
+		} else {
+			mux.Handle("HEAD "+base+"p/{path...}", byPath)
+			mux.Handle("HEAD "+base+"h/{hash}", byHash)
+		}
+	}
+}
+
+func (s *Service) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
+
+func (s *Service) handler(sync, byHash bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ws := r.PathValue("ws"); ws != s.Workspace {
+			s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
+			return
+		}
+		id := auth.FromContext(r.Context())
+		v, err := s.resolve(r, byHash)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if id == nil || !id.CanRun(auth.KindScript, v.Path) {
+			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(auth.KindScript, v.Path)))
+			return
+		}
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		job, err := s.buildJob(r, v, id)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if !sync {
+			if err := s.Queue.Enqueue(r.Context(), job); err != nil {
+				s.fail(w, enqueueError(err))
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, job.ID)
+			return
+		}
+		s.runSync(w, r, job)
+	})
+}
+
+func (s *Service) resolve(r *http.Request, byHash bool) (*scripts.Version, error) {
+	if byHash {
+		hash := r.PathValue("hash")
+		if !scripts.ValidHash(hash) {
+			return nil, apierr.NotFound("script with hash %s", hash)
+		}
+		v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
+		if scripts.IsNotFound(err) {
+			return nil, apierr.NotFound("script with hash %s", hash)
+		}
+		return v, err
+	}
+	path := r.PathValue("path")
+	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
+	if scripts.IsNotFound(err) {
+		return nil, apierr.NotFound("script not found at path %s", path)
+	}
+	return v, err
+}
+
+// recordedHeaders are kept with each job for the Runs page, besides the
+// ones the caller asked to include.
+var recordedHeaders = []string{"Content-Type", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Request-Id",
+	"X-Github-Event", "X-Github-Delivery", "X-Slack-Request-Timestamp", "Ce-Type", "Ce-Source"}
+
+func (s *Service) buildJob(r *http.Request, v *scripts.Version, id *auth.Identity) (*store.Job, error) {
+	set := s.Settings()
+	var body []byte
+	if r.Method != http.MethodGet {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, set.MaxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", set.MaxBody)
+			}
+			return nil, apierr.BadRequest("reading the request body: %s", err)
+		}
+	}
+	q := r.URL.Query()
+	args, err := BuildArgs(ArgsInput{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Body: body,
+		Header: r.Header, Query: q, IncludeHeaders: set.IncludeHeaders})
+	if err != nil {
+		return nil, err
+	}
+	argsJSON, err := json.Marshal(args)
+	if err != nil {
+		return nil, apierr.BadRequest("arguments cannot be encoded: %s", err)
+	}
+	job := &store.Job{
+		Workspace: s.Workspace, Kind: "script", ScriptPath: v.Path, ScriptHash: v.Hash, Language: v.Language,
+		Args: string(argsJSON), TimeoutS: v.TimeoutS, ConcurrencyLimit: v.ConcurrencyLimit,
+		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
+	}
+	if t := q.Get("trigger"); t == "ui" {
+		job.Trigger = t
+	}
+	if jid := q.Get("job_id"); jid != "" {
+		u, err := uuid.Parse(jid)
+		if err != nil {
+			return nil, apierr.BadRequest("job_id %q is not a UUID", jid)
+		}
+		job.ID = u.String()
+	} else {
+		job.ID = uuid.NewString()
+	}
+	if t := q.Get("timeout"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n <= 0 {
+			return nil, apierr.BadRequest("timeout must be a positive number of seconds, got %q", t)
+		}
+		job.TimeoutS = n
+	}
+	if sf := q.Get("scheduled_for"); sf != "" {
+		t, err := time.Parse(time.RFC3339, sf)
+		if err != nil {
+			return nil, apierr.BadRequest("scheduled_for must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", sf)
+		}
+		job.ScheduledFor = t.UTC()
+	} else if si := q.Get("scheduled_in_secs"); si != "" {
+		n, err := strconv.Atoi(si)
+		if err != nil || n < 0 {
+			return nil, apierr.BadRequest("scheduled_in_secs must be a non-negative integer, got %q", si)
+		}
+		job.ScheduledFor = time.Now().UTC().Add(time.Duration(n) * time.Second)
+	}
+	hdrs := map[string]string{}
+	for _, name := range append(recordedHeaders, includeList(q.Get("include_header"), set.IncludeHeaders)...) {
+		if val := r.Header.Get(name); val != "" {
+			hdrs[strings.ToLower(name)] = val
+		}
+	}
+	if len(hdrs) > 0 {
+		b, _ := json.Marshal(hdrs)
+		job.Headers = string(b)
+	}
+	return job, nil
+}
+
+func enqueueError(err error) error {
+	switch {
+	case errors.Is(err, jobs.ErrQueueFull):
+		return apierr.TooManyRequests(5, "the job queue is full; retry shortly")
+	case errors.Is(err, jobs.ErrShuttingDown):
+		return apierr.Unavailable(5, "millrun is shutting down; retry shortly")
+	case errors.Is(err, store.ErrDuplicateJob):
+		return apierr.Conflict("a job with this job_id already exists")
+	}
+	return err
+}
+
+func (s *Service) runSync(w http.ResponseWriter, r *http.Request, job *store.Job) {
+	ch := s.Queue.Subscribe(job.ID)
+	defer s.Queue.Unsubscribe(job.ID, ch)
+	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
+		s.fail(w, enqueueError(err))
+		return
+	}
+	limit := s.Settings().SyncTimeout
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case done := <-ch:
+		WriteResult(w, s.Log, done)
+	case <-timer.C:
+		_ = s.Queue.Cancel(context.Background(), s.Workspace, job.ID, "millrun", "timeout waiting for the result")
+		s.fail(w, apierr.Internal("timeout after %s: job %s did not finish in time and was canceled", formatSeconds(limit), job.ID))
+	case <-r.Context().Done():
+		// Windmill cancels a sync job whose caller went away.
+		_ = s.Queue.Cancel(context.Background(), s.Workspace, job.ID, "millrun", "http connection broke")
+	}
+}
+
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
+
+// WriteResult writes a finished job as a sync webhook answer.
+func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
+	h := w.Header()
+	h.Set("X-Millrun-Job-Id", job.ID)
+	if job.Status != store.StatusSuccess {
+		h.Set("X-Millrun-Job-Success", "false")
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, job.Result)
+		return
+	}
+	h.Set("X-Millrun-Job-Success", "true")
+	shaped, err := ShapeResult(json.RawMessage(job.Result))
+	if err != nil {
+		apierr.Write(w, log, err)
+		return
+	}
+	for k, vs := range shaped.Header {
+		h[k] = vs
+	}
+	if shaped.Body != nil || shaped.Status != http.StatusNoContent {
+		h.Set("Content-Type", shaped.ContentType)
+	}
+	w.WriteHeader(shaped.Status)
+	_, _ = w.Write(shaped.Body)
+}

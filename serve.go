@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/millrun/millrun/engine"
+)
+
+type serveOptions struct {
+	listen      string
+	data        string
+	workspace   string
+	workers     int
+	allowRemote bool
+	grace       time.Duration
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "millrun serve [--listen 127.0.0.1:8700] [--data DIR] [--workspace local]",
+		"Runs millrun headless: the job engine, the webhooks and the UI on one local port.\nOn first start it prints a login URL carrying a fresh token. Ctrl-C stops it\ngracefully: running jobs get --grace to finish, queued jobs wait for the next start.", stderr)
+	var o serveOptions
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8700", "address to listen on (loopback unless --allow-remote)")
+	fs.StringVar(&o.data, "data", defaultDataDir(), "data directory (database and settings)")
+	fs.StringVar(&o.workspace, "workspace", "local", "workspace id used in the URLs (/api/w/<workspace>/...)")
+	fs.IntVar(&o.workers, "workers", 0, "jobs run at once (default: the stored setting, initially the number of CPUs)")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow --listen on a non-loopback address (exposes millrun to your network)")
+	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long running jobs may finish on shutdown before they are killed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q (see --help)", fs.Arg(0))}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, o, stdout, stderr)
+}
+
+// checkListen refuses non-loopback addresses unless allowed.
+func checkListen(addr string, allowRemote bool, stderr io.Writer) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &usageError{msg: fmt.Sprintf("--listen %q: use host:port, e.g. 127.0.0.1:8700", addr)}
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	if !loopback {
+		if !allowRemote {
+			return &usageError{msg: fmt.Sprintf("--listen %s is not a loopback address: anyone on your network could reach millrun. Pass --allow-remote if you mean it", addr)}
+		}
+		fmt.Fprintf(stderr, "WARNING: millrun listens on %s, reachable from your network; every request still needs a token.\n", addr)
+	}
+	return nil
+}
+
+func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
+	if err := checkListen(o.listen, o.allowRemote, stderr); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s is already in use (is millrun already running?); pick another address with --listen", o.listen)
+		}
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
+		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace})
+	if err != nil {
+		return err
+	}
+	n, err := e.TokenCount(ctx)
+	if err != nil {
+		e.Close(context.Background())
+		return err
+	}
+	fmt.Fprintf(stdout, "millrun %s listening on %s (workspace %s, data %s)\n", version, base, o.workspace, o.data)
+	if n == 0 {
+		secret, err := e.CreateToken(ctx, "first login", nil, time.Time{})
+		if err != nil {
+			e.Close(context.Background())
+			return err
+		}
+		fmt.Fprintf(stdout, "First start: open this URL to log in (it carries a new full-access token, shown only now):\n  %s/?token=%s\n", base, secret)
+	} else {
+		fmt.Fprintf(stdout, "Open %s and log in with a token ('millrun token create --label browser' makes one).\n", base)
+	}
+
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		e.Close(context.Background())
+		return fmt.Errorf("http server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "Shutting down: no new requests; running jobs get", o.grace, "to finish...")
+	shutdownDone := make(chan struct{})
+	go func() {
+		sctx, cancel := context.WithTimeout(context.Background(), o.grace+5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		close(shutdownDone)
+	}()
+	err = e.Close(context.Background())
+	<-shutdownDone
+	if err != nil {
+		return fmt.Errorf("closing the database: %w", err)
+	}
+	fmt.Fprintln(stdout, "millrun stopped cleanly.")
+	return nil
+}
