@@ -108,6 +108,7 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 		return err
 	}
 	e.settings.Store(&s)
+	e.queue.SetMaxQueued(s.MaxQueued)
 	return nil
 }
 

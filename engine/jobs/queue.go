@@ -495,3 +495,10 @@ func (q *Queue) pruneLoop() {
 func (q *Queue) Prune(ctx context.Context) (int64, error) {
 	return q.db.PruneJobs(ctx, time.Now().Add(-q.cfg.RetentionAge), q.cfg.RetentionMax)
 }
+
+// SetMaxQueued changes the queue bound at run time (the setting).
+func (q *Queue) SetMaxQueued(n int) {
+	q.mu.Lock()
+	q.cfg.MaxQueued = n
+	q.mu.Unlock()
+}

@@ -225,7 +225,12 @@ func decodePayload(p string) (Args, error) {
 	return obj, nil
 }
 
+// jsonString encodes s without HTML escaping, so XML and HTML bodies stay
+// readable in the stored args.
 func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimRight(buf.Bytes(), "\n")
 }

@@ -47,7 +47,7 @@ func ShapeResult(result json.RawMessage) (*Shaped, error) {
 	}
 	if hasCode {
 		var n json.Number
-		if err := json.Unmarshal(code, &n); err != nil {
+		if err := json.Unmarshal(code, &n); err != nil || code[0] == '"' {
 			return nil, apierr.Internal("Invalid status code: windmill_status_code must be a number, got %s", code)
 		}
 		v, err := strconv.Atoi(n.String())

@@ -1,0 +1,44 @@
+package engine
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// insertRaw writes a job row as a crashed process would have left it.
+func insertRaw(t *testing.T, e *Engine, id, status string) {
+	t.Helper()
+	hash, _, err := e.catalog.Save(t.Context(), "local", scriptsReq("u/me/crash", "bash", "echo ok\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &store.Job{ID: id, Workspace: "local", Kind: "script", ScriptPath: "u/me/crash", ScriptHash: hash, Language: "bash",
+		Args: "{}", Status: "queued", CreatedAt: time.Now(), ScheduledFor: time.Now()}
+	if err := e.db.InsertJob(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	if status == "running" {
+		if err := e.db.MarkRunning(t.Context(), id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func scriptsReq(path, lang, content string) scripts.CreateRequest {
+	return scripts.CreateRequest{Path: path, Language: lang, Content: content}
+}
