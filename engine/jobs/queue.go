@@ -93,10 +93,13 @@ type Queue struct {
 	pending  []*store.Job // ordered by scheduled_for, then arrival
 	reserved int          // enqueues past the size check, not yet in pending
 	running  map[string]*active
-	perKey   map[string]int // running jobs per concurrency key
-	waiters  map[string][]chan *store.Job
-	changed  chan struct{} // closed and replaced whenever pending or running changes
-	stopping bool
+	// finishing holds finished jobs whose final write is not committed
+	// yet, so reads never see a job go back from finished to running.
+	finishing map[string]*store.Job
+	perKey    map[string]int // running jobs per concurrency key
+	waiters   map[string][]chan *store.Job
+	changed   chan struct{} // closed and replaced whenever pending or running changes
+	stopping  bool
 
 	workers sync.WaitGroup
 	bg      sync.WaitGroup
@@ -115,7 +118,7 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 	cfg = cfg.withDefaults()
 	return &Queue{
 		db: db, exec: exec, cfg: cfg, log: cfg.Logger,
-		running: map[string]*active{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{},
+		running: map[string]*active{}, finishing: map[string]*store.Job{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{},
 		changed: make(chan struct{}), stop: make(chan struct{}),
 	}
 }
@@ -160,6 +163,18 @@ func (q *Queue) signal() {
 // caller chose one), status and timestamps. When it returns nil the job is
 // on disk.
 func (q *Queue) Enqueue(ctx context.Context, job *store.Job) error {
+	return q.enqueue(ctx, job, true)
+}
+
+// EnqueueForWaiter queues a job whose caller waits for its result (a sync
+// webhook). The insert is ordered before the job's later writes but not
+// awaited: the caller's answer comes from memory, and a crash before the
+// commit loses only a request that was never answered.
+func (q *Queue) EnqueueForWaiter(ctx context.Context, job *store.Job) error {
+	return q.enqueue(ctx, job, false)
+}
+
+func (q *Queue) enqueue(ctx context.Context, job *store.Job, durable bool) error {
 	q.mu.Lock()
 	if q.stopping {
 		q.mu.Unlock()
@@ -184,7 +199,16 @@ func (q *Queue) Enqueue(ctx context.Context, job *store.Job) error {
 	if job.Args == "" {
 		job.Args = "{}"
 	}
-	err := q.db.InsertJob(ctx, job)
+	var err error
+	if durable {
+		err = q.db.InsertJob(ctx, job)
+	} else {
+		q.db.InsertJobAsync(job, func(err error) {
+			if err != nil {
+				q.log.Error("record queued job", "job", job.ID, "err", err)
+			}
+		})
+	}
 
 	q.mu.Lock()
 	q.reserved--
@@ -245,6 +269,9 @@ func (q *Queue) Live(id string) (*store.Job, bool) {
 		j := *a.job
 		j.Logs = a.logs.String()
 		return &j, true
+	}
+	if j, ok := q.finishing[id]; ok {
+		return j, true
 	}
 	return nil, false
 }
@@ -352,9 +379,11 @@ func (q *Queue) run(job *store.Job) {
 	})
 	defer timer.Stop()
 
-	if err := q.db.MarkRunning(context.Background(), job.ID, job.StartedAt); err != nil {
-		q.log.Error("mark job running", "job", job.ID, "err", err)
-	}
+	q.db.MarkRunningAsync(job.ID, job.StartedAt, func(err error) {
+		if err != nil {
+			q.log.Error("mark job running", "job", job.ID, "err", err)
+		}
+	})
 	out := q.exec.Execute(ctx, job, logs)
 
 	done := *job
@@ -378,10 +407,20 @@ func (q *Queue) run(job *store.Job) {
 }
 
 // finish stores a final state, releases the job's slot and wakes waiters.
+// Waiters get the job from memory at once; the write commits with the next
+// group.
 func (q *Queue) finish(job *store.Job) {
-	if err := q.db.FinishJob(context.Background(), job); err != nil {
-		q.log.Error("record finished job", "job", job.ID, "err", err)
-	}
+	q.mu.Lock()
+	q.finishing[job.ID] = job
+	q.mu.Unlock()
+	q.db.FinishJobAsync(job, func(err error) {
+		if err != nil {
+			q.log.Error("record finished job", "job", job.ID, "err", err)
+		}
+		q.mu.Lock()
+		delete(q.finishing, job.ID)
+		q.mu.Unlock()
+	})
 	q.mu.Lock()
 	if _, ok := q.running[job.ID]; ok {
 		delete(q.running, job.ID)

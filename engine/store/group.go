@@ -26,6 +26,16 @@ type groupCommitter struct {
 type groupOp struct {
 	fn  func(tx *sql.Tx) error
 	err chan error
+	// done, when set, is called with the result instead of sending on err.
+	done func(error)
+}
+
+func (op *groupOp) reply(err error) {
+	if op.done != nil {
+		op.done(err)
+		return
+	}
+	op.err <- err
 }
 
 const maxGroup = 512
@@ -53,6 +63,23 @@ func (g *groupCommitter) submit(ctx context.Context, fn func(tx *sql.Tx) error) 
 	// Once submitted the write will happen; waiting for it is what makes the
 	// caller's answer truthful, so the context no longer applies.
 	return <-op.err
+}
+
+// submitAsync queues fn behind every write submitted before it and returns
+// at once; done (if not nil) is called after the commit. Writes keep their
+// submission order, so a later write to the same row sees this one.
+func (g *groupCommitter) submitAsync(fn func(tx *sql.Tx) error, done func(error)) {
+	if done == nil {
+		done = func(error) {}
+	}
+	op := &groupOp{fn: fn, done: done}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		done(ErrClosed)
+		return
+	}
+	g.ops <- op
 }
 
 func (g *groupCommitter) close() {
@@ -87,45 +114,36 @@ func (g *groupCommitter) loop() {
 }
 
 func (g *groupCommitter) commit(batch []*groupOp) {
-	errs := make([]error, len(batch))
+	if err := g.run(batch); err == nil {
+		for _, op := range batch {
+			op.reply(nil)
+		}
+		return
+	} else if len(batch) == 1 {
+		batch[0].reply(err)
+		return
+	}
+	// Some write failed (a duplicate job id, say) and the group was rolled
+	// back: run each alone so only the failing one reports an error. This
+	// is rare, so the common path pays for no savepoints.
+	for _, op := range batch {
+		op.reply(g.run([]*groupOp{op}))
+	}
+}
+
+func (g *groupCommitter) run(batch []*groupOp) error {
 	tx, err := g.db.Begin()
 	if err != nil {
-		for _, op := range batch {
-			op.err <- fmt.Errorf("begin: %w", err)
-		}
-		return
+		return fmt.Errorf("begin: %w", err)
 	}
-	for i, op := range batch {
-		if len(batch) == 1 {
-			errs[i] = op.fn(tx)
-			continue
-		}
-		if _, err := tx.Exec("SAVEPOINT op"); err != nil {
-			errs[i] = err
-			continue
-		}
+	for _, op := range batch {
 		if err := op.fn(tx); err != nil {
-			errs[i] = err
-			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
-				errs[i] = errors.Join(err, rerr)
-			}
+			tx.Rollback()
+			return err
 		}
-		if _, err := tx.Exec("RELEASE op"); err != nil && errs[i] == nil {
-			errs[i] = err
-		}
-	}
-	if len(batch) == 1 && errs[0] != nil {
-		tx.Rollback()
-		batch[0].err <- errs[0]
-		return
 	}
 	if err := tx.Commit(); err != nil {
-		for _, op := range batch {
-			op.err <- fmt.Errorf("commit: %w", err)
-		}
-		return
+		return fmt.Errorf("commit: %w", err)
 	}
-	for i, op := range batch {
-		op.err <- errs[i]
-	}
+	return nil
 }

@@ -31,6 +31,8 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	group *groupCommitter
+	// Hot writes are prepared once: parsing SQL costs more than running it.
+	insertJob, markRunning, finishJob *sql.Stmt
 }
 
 // Open opens (creating if needed) the database file and applies migrations.
@@ -75,6 +77,16 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db := &DB{write: w, read: r}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&db.insertJob, insertJobSQL}, {&db.markRunning, markRunningSQL}, {&db.finishJob, finishJobSQL}} {
+		if *p.stmt, err = w.Prepare(p.sql); err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
 	db.group = newGroupCommitter(w)
 	return db, nil
 }
@@ -82,6 +94,9 @@ func Open(path string) (*DB, error) {
 // Close flushes pending grouped writes and closes both pools.
 func (db *DB) Close() error {
 	db.group.close()
+	for _, st := range []*sql.Stmt{db.insertJob, db.markRunning, db.finishJob} {
+		st.Close()
+	}
 	rerr := db.read.Close()
 	// A checkpoint leaves a compact main file behind for backups and copies.
 	_, _ = db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -214,7 +214,11 @@ func enqueueError(err error) error {
 func (s *Service) runSync(w http.ResponseWriter, r *http.Request, job *store.Job) {
 	ch := s.Queue.Subscribe(job.ID)
 	defer s.Queue.Unsubscribe(job.ID, ch)
-	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
+	enqueue := s.Queue.EnqueueForWaiter
+	if r.URL.Query().Has("job_id") {
+		enqueue = s.Queue.Enqueue // a caller-chosen id must be checked for duplicates first
+	}
+	if err := enqueue(r.Context(), job); err != nil {
 		s.fail(w, enqueueError(err))
 		return
 	}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what millrun needs to build, run and test on Debian/Ubuntu, and
+# only what is missing. Debian packages need root (or sudo); without either
+# it names the packages and stops.
+#   build/setup.sh          what `make run` needs
+#   build/setup.sh test     plus what `make test` needs
+set -euo pipefail
+mode="${1:-run}"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# Go: the machine's Go (1.21 or newer) fetches the toolchain go.mod pins.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+if ! command -v go >/dev/null 2>&1; then
+  say "Go is not installed. Install Go 1.21 or newer (https://go.dev/doc/install), then run this again."
+  exit 1
+fi
+
+# Debian packages, checked one by one so a ready machine installs nothing.
+pkgs=(bash python3 nodejs ca-certificates)
+if [ "$mode" = "test" ]; then
+  pkgs+=(npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+# Node from another source (nodesource, nvm) counts as installed.
+if command -v node >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs}")
+fi
+if command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    say "Missing Debian packages: ${missing[*]}. Install them as root: apt-get install ${missing[*]}"
+    exit 1
+  fi
+  say "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+say "Downloading Go modules (and the Go toolchain go.mod pins, if needed)"
+GOTOOLCHAIN=auto go mod download
+
+if [ "$mode" = "test" ] && [ -f compat/package.json ]; then
+  say "Installing the windmill-client compatibility suite's npm packages"
+  (cd compat && npm ci --no-audit --no-fund --loglevel=error)
+fi
+say "Ready."
