@@ -1,0 +1,116 @@
+// Windmill's official TypeScript client, unchanged, against millrun serve:
+// the proof that callers written for Windmill work here.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as wmill from "windmill-client";
+// getResult and getResultMaybe are exported only on the default object.
+import wmillDefault from "windmill-client";
+
+const base = process.env.BASE_URL;
+const token = process.env.WM_TOKEN;
+const ws = process.env.WM_WORKSPACE;
+const uuidRE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function api(method, path, body) {
+  const res = await fetch(`${base}/api${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+const hashes = {};
+before(async () => {
+  wmill.setClient(token, base);
+  const scripts = {
+    "u/compat/add": ["python3", "def main(a: int, b: int = 1):\n    print('adding')\n    return a + b\n"],
+    "u/compat/greet": ["bun", "export async function main(name: string) {\n  return `hello ${name}`;\n}\n"],
+    "u/compat/fail": ["python3", "def main():\n    raise ValueError('bad input')\n"],
+    "u/compat/slow": ["bash", "sleep 30\n"],
+    "u/compat/shaped": ["python3", "def main():\n    return {'windmill_status_code': 202, 'windmill_headers': {'X-From': 'script'}, 'result': {'accepted': True}}\n"],
+  };
+  for (const [path, [language, content]] of Object.entries(scripts)) {
+    const r = await api("POST", `/w/${ws}/scripts/create`, { path, language, content, summary: path });
+    assert.equal(r.status, 201, `create ${path}: ${r.text}`);
+    hashes[path] = r.text;
+  }
+});
+
+test("runScriptByPathAsync returns a job id that waitJob resolves", async () => {
+  const id = await wmill.runScriptByPathAsync("u/compat/add", { a: 40, b: 2 });
+  assert.match(id, uuidRE);
+  assert.equal(await wmill.waitJob(id), 42);
+});
+
+test("runScriptByHashAsync runs the pinned version after the path moves on", async () => {
+  const oldHash = hashes["u/compat/greet"];
+  const r = await api("POST", `/w/${ws}/scripts/create`, {
+    path: "u/compat/greet", language: "bun",
+    content: "export async function main(name: string) {\n  return `bye ${name}`;\n}\n",
+  });
+  assert.equal(r.status, 201);
+  const pinned = await wmill.runScriptByHashAsync(oldHash, { name: "ann" });
+  assert.equal(await wmill.waitJob(pinned), "hello ann");
+  const latest = await wmill.runScriptByPathAsync("u/compat/greet", { name: "ann" });
+  assert.equal(await wmill.waitJob(latest), "bye ann");
+});
+
+test("runScriptByPath waits and returns the result", async () => {
+  assert.equal(await wmill.runScriptByPath("u/compat/add", { a: 1 }), 2);
+});
+
+test("a failing script rejects with the script's error", async () => {
+  await assert.rejects(wmill.runScriptByPath("u/compat/fail", {}), (e) => {
+    assert.match(e.message, /was not successful/);
+    assert.match(e.message, /ValueError/);
+    assert.match(e.message, /bad input/);
+    return true;
+  });
+});
+
+test("getResult and getResultMaybe read a finished job", async () => {
+  const id = await wmill.runScriptByPathAsync("u/compat/add", { a: 5, b: 5 });
+  await wmill.waitJob(id);
+  assert.equal(await wmillDefault.getResult(id), 10);
+  const maybe = await wmillDefault.getResultMaybe(id);
+  assert.deepEqual(maybe, { started: true, success: true, completed: true, result: 10 });
+});
+
+test("getResultMaybe of an unknown job says not completed", async () => {
+  const maybe = await wmillDefault.getResultMaybe("00000000-0000-4000-8000-000000000000");
+  assert.equal(maybe.completed, false);
+});
+
+test("cancelJob stops a running job", async () => {
+  const id = await wmill.runScriptByPathAsync("u/compat/slow", {});
+  await new Promise((r) => setTimeout(r, 300));
+  const answer = await wmill.cancelJob(id, "compat test");
+  assert.equal(answer, id);
+  await assert.rejects(wmill.waitJob(id), /was not successful/);
+  const job = JSON.parse((await api("GET", `/w/${ws}/jobs_u/get/${id}`)).text);
+  assert.equal(job.type, "CompletedJob");
+  assert.equal(job.canceled, true);
+  assert.equal(job.canceled_reason, "compat test");
+});
+
+test("documented curl calls: header token, ?token= and GET with payload", async () => {
+  const post = await fetch(`${base}/api/w/${ws}/jobs/run_wait_result/p/u/compat/add?token=${token}`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ a: 2, b: 3 }),
+  });
+  assert.equal(post.status, 200);
+  assert.equal(await post.text(), "5");
+  const payload = encodeURIComponent(btoa(JSON.stringify({ a: 7 })));
+  const get = await fetch(`${base}/api/w/${ws}/jobs/run_wait_result/p/u/compat/add?payload=${payload}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  assert.equal(get.status, 200);
+  assert.equal(await get.text(), "8");
+});
+
+test("result shaping sets status and headers", async () => {
+  const r = await api("POST", `/w/${ws}/jobs/run_wait_result/p/u/compat/shaped`, {});
+  assert.equal(r.status, 202);
+  assert.equal(r.headers.get("x-from"), "script");
+  assert.deepEqual(JSON.parse(r.text), { accepted: true });
+});
