@@ -74,7 +74,10 @@ const insertJobSQL = `INSERT INTO jobs (id, workspace, kind, script_path, script
 	created_at, scheduled_for, timeout_s, concurrency_limit, trigger, created_by, token_id, headers)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func (db *DB) insertJobOp(j *Job) func(tx *sql.Tx) error {
+// The ops below copy the job when built: with unawaited writes the caller
+// goes on changing its job (a worker marks it running) while the op waits.
+func (db *DB) insertJobOp(job *Job) func(tx *sql.Tx) error {
+	j := *job
 	return func(tx *sql.Tx) error {
 		_, err := tx.Stmt(db.insertJob).Exec(
 			j.ID, j.Workspace, j.Kind, j.ScriptPath, j.ScriptHash, j.Language, j.Args, j.Status,
@@ -127,7 +130,8 @@ func (db *DB) FinishJobAsync(j *Job, done func(error)) {
 const finishJobSQL = `UPDATE jobs SET status = ?, result = ?, logs = ?, started_at = ?, completed_at = ?, duration_ms = ?,
 	canceled_by = ?, canceled_reason = ? WHERE id = ?`
 
-func (db *DB) finishJobOp(j *Job) func(tx *sql.Tx) error {
+func (db *DB) finishJobOp(job *Job) func(tx *sql.Tx) error {
+	j := *job
 	return func(tx *sql.Tx) error {
 		_, err := tx.Stmt(db.finishJob).Exec(
 			j.Status, nullString(j.Result), j.Logs, nullMicros(j.StartedAt), micros(j.CompletedAt), j.DurationMs,

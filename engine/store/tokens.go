@@ -18,13 +18,14 @@ type Token struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	LastUsedAt time.Time
+	OneTime    bool
 }
 
 // InsertToken stores t and sets its ID.
 func (db *DB) InsertToken(ctx context.Context, t *Token) error {
 	return db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (label, prefix, secret_hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.Label, t.Prefix, t.SecretHash, t.Scopes, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
+		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (label, prefix, secret_hash, scopes, created_at, expires_at, one_time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.Label, t.Prefix, t.SecretHash, t.Scopes, micros(t.CreatedAt), nullMicros(t.ExpiresAt), t.OneTime)
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
@@ -33,13 +34,13 @@ func (db *DB) InsertToken(ctx context.Context, t *Token) error {
 	})
 }
 
-const tokenColumns = `id, label, prefix, secret_hash, scopes, created_at, expires_at, last_used_at`
+const tokenColumns = `id, label, prefix, secret_hash, scopes, created_at, expires_at, last_used_at, one_time`
 
 func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 	var t Token
 	var created int64
 	var expires, used sql.NullInt64
-	if err := row.Scan(&t.ID, &t.Label, &t.Prefix, &t.SecretHash, &t.Scopes, &created, &expires, &used); err != nil {
+	if err := row.Scan(&t.ID, &t.Label, &t.Prefix, &t.SecretHash, &t.Scopes, &created, &expires, &used, &t.OneTime); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -104,4 +105,18 @@ func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
 		_, err := tx.Exec(`UPDATE tokens SET last_used_at = ? WHERE id = ?`, micros(at), id)
 		return err
 	})
+}
+
+// DeleteToken deletes one token by id, reporting whether it existed.
+func (db *DB) DeleteToken(ctx context.Context, id int64) (bool, error) {
+	var n int64
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, err
 }
