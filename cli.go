@@ -141,6 +141,7 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	_ = db.AddAudit(context.Background(), store.AuditEntry{Actor: "cli", Action: "token.create", Target: tok.Label, Detail: tok.Prefix})
 	scope := "full access"
 	if len(scopes) > 0 {
 		scope = "scopes " + strings.Join(scopes, ", ")
@@ -209,6 +210,7 @@ func tokenRevoke(args []string, stdout, stderr io.Writer) error {
 	if n == 0 {
 		return fmt.Errorf("no token has the prefix %q (see 'millrun token list')", fs.Arg(0))
 	}
+	_ = db.AddAudit(context.Background(), store.AuditEntry{Actor: "cli", Action: "token.revoke", Target: fs.Arg(0)})
 	fmt.Fprintf(stdout, "Revoked %d token(s) with prefix %s.\n", n, fs.Arg(0))
 	return nil
 }

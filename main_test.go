@@ -68,7 +68,7 @@ func startServe(t *testing.T, data, addr string) *serveProc {
 			p.mu.Unlock()
 			// The last line of the start banner: the login URL on a first
 			// start, the "Open ..." hint after that.
-			if strings.Contains(sc.Text(), "token=") || strings.HasPrefix(sc.Text(), "Open ") {
+			if strings.HasPrefix(sc.Text(), "For curl") || strings.HasPrefix(sc.Text(), "Open ") {
 				once.Do(func() { close(ready) })
 			}
 		}
@@ -111,7 +111,7 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 	if p.login == "" {
 		t.Fatalf("first start printed no login URL:\n%s", p.output())
 	}
-	tok := p.login
+	tok := cliToken(t, data)
 	if code, body, err := post(p.base+"/api/w/local/scripts/create", tok, `{"path":"u/me/hook","language":"bash","content":"sleep 0.05\necho ok\n"}`); err != nil || code != 201 {
 		t.Fatalf("create: %d %s %v", code, body, err)
 	}
@@ -241,5 +241,56 @@ func TestCLI(t *testing.T) {
 		if code := run(args, &out, &errb); code != 0 || !strings.Contains(out.String()+errb.String(), "Usage") {
 			t.Errorf("%v: exit %d, no usage text", args, code)
 		}
+	}
+}
+
+// cliToken makes a full-access API token the way a user would.
+func cliToken(t *testing.T, data string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run([]string{"token", "create", "--data", data, "--label", "test"}, &out, &errb); code != 0 {
+		t.Fatalf("token create: %s", errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestLoginURLWorksOnce(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := startServe(t, data, freeAddr(t))
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Get(p.base + "/login?token=" + p.login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "token" {
+			session = c
+		}
+	}
+	if res.StatusCode != 303 || session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Value == p.login {
+		t.Fatalf("login: %d cookie %+v", res.StatusCode, session)
+	}
+	req, _ := http.NewRequest("GET", p.base+"/api/millrun/whoami", nil)
+	req.AddCookie(session)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"full_access":true`) {
+		t.Fatalf("session cookie does not authenticate: %d %s", res.StatusCode, b)
+	}
+	res, _ = client.Get(p.base + "/login?token=" + p.login)
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Fatalf("the login URL worked twice: %d", res.StatusCode)
+	}
+	if code, _, _ := post(p.base+"/api/w/local/scripts/create", p.login, `{}`); code != 401 {
+		t.Fatalf("a one-time login token authorized an API call: %d", code)
 	}
 }

@@ -77,8 +77,13 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var allowed []string
+	if o.allowRemote {
+		host, _, _ := net.SplitHostPort(o.listen)
+		allowed = append(allowed, host)
+	}
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
-		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace})
+		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed})
 	if err != nil {
 		return err
 	}
@@ -89,12 +94,13 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "millrun %s listening on %s (workspace %s, data %s)\n", version, base, o.workspace, o.data)
 	if n == 0 {
-		secret, err := e.CreateToken(ctx, "first login", nil, time.Time{})
+		secret, err := e.CreateLoginToken(ctx)
 		if err != nil {
 			e.Close(context.Background())
 			return err
 		}
-		fmt.Fprintf(stdout, "First start: open this URL to log in (it carries a new full-access token, shown only now):\n  %s/?token=%s\n", base, secret)
+		fmt.Fprintf(stdout, "First start: open this one-time URL to log in (it works once, within 7 days):\n  %s/login?token=%s\n", base, secret)
+		fmt.Fprintf(stdout, "For curl and scripts, make an API token: millrun token create --label me\n")
 	} else {
 		fmt.Fprintf(stdout, "Open %s and log in with a token ('millrun token create --label browser' makes one).\n", base)
 	}

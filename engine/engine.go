@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// ShutdownGrace bounds how long running jobs may finish on Close.
 	ShutdownGrace time.Duration
+	// AllowedHosts are Host names accepted on management routes besides
+	// the loopback names (the address of an --allow-remote listener).
+	AllowedHosts []string
 }
 
 // Engine is a running millrun engine.
@@ -51,6 +56,10 @@ type Engine struct {
 	runner   *runtime.Runner
 	settings atomic.Pointer[Settings]
 	log      *slog.Logger
+	limiter  *auth.RateLimiter
+	notifier *notifier
+	closing  sync.Once
+	closeErr error
 
 	handler        http.Handler
 	webhookHandler http.Handler
@@ -82,6 +91,8 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.settings.Store(set)
+	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
+	e.notifier = newNotifier(e)
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
@@ -105,8 +116,12 @@ func Open(cfg Config) (*Engine, error) {
 // Close stops accepting jobs, lets running ones finish within the grace
 // period and closes the database.
 func (e *Engine) Close(ctx context.Context) error {
-	e.queue.Close(ctx)
-	return e.db.Close()
+	e.closing.Do(func() {
+		e.queue.Close(ctx)
+		e.notifier.close()
+		e.closeErr = e.db.Close()
+	})
+	return e.closeErr
 }
 
 // Handler serves everything: webhooks, the management API and the UI.
@@ -122,14 +137,23 @@ func (e *Engine) Workspace() string { return e.cfg.Workspace }
 // Interpreters returns the interpreters jobs run with.
 func (e *Engine) Interpreters() runtime.Interpreters { return e.runner.Interpreters() }
 
-// CreateToken issues a token (used by the CLI and the first-start login).
+// CreateToken issues a token (used by the CLI and tests).
 func (e *Engine) CreateToken(ctx context.Context, label string, scopes []string, expires time.Time) (string, error) {
 	for _, s := range scopes {
 		if !auth.ValidScope(s) {
 			return "", fmt.Errorf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> or *", s)
 		}
 	}
-	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Label: label, Scopes: scopes, ExpiresAt: expires})
+	secret, tok, err := e.tokens.Create(ctx, auth.CreateOptions{Label: label, Scopes: scopes, ExpiresAt: expires})
+	if err == nil {
+		e.recordChange(ctx, "millrun", "token.create", tok.Label, tok.Prefix, map[string]any{"type": "CreateToken", "label": tok.Label, "token_prefix": tok.Prefix})
+	}
+	return secret, err
+}
+
+// CreateLoginToken issues the one-time token of serve's login URL.
+func (e *Engine) CreateLoginToken(ctx context.Context) (string, error) {
+	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Label: "login link", OneTime: true, ExpiresAt: time.Now().Add(7 * 24 * time.Hour)})
 	return secret, err
 }
 
@@ -145,13 +169,15 @@ func (e *Engine) buildHandlers() {
 			s := e.settings.Load()
 			return webhook.Settings{SyncTimeout: time.Duration(s.SyncTimeoutS) * time.Second, IncludeHeaders: s.IncludeHeaders, MaxBody: s.MaxBodyBytes}
 		}}
+	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Queue: e.queue, Tokens: e.tokens, Log: e.log,
-		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }}
+		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange}
 
 	full := http.NewServeMux()
 	hooks.Register(full)
 	srv.Register(full)
 	e.registerSettings(full)
+	e.registerSession(full)
 	ui := e.cfg.UI
 	if ui == nil {
 		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +189,7 @@ func (e *Engine) buildHandlers() {
 	full.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
-	e.handler = e.withAuth(full)
+	e.handler = e.guard(e.withAuth(full))
 
 	public := http.NewServeMux()
 	hooks.Register(public)
@@ -174,12 +200,16 @@ func (e *Engine) buildHandlers() {
 	e.webhookHandler = e.withAuth(public)
 }
 
-// withAuth resolves the caller's token for /api routes. /api/version and
-// the UI's static files are public; everything else needs a valid token.
+// publicPaths answer without a token: the version, the login exchange, and
+// (outside /api) the UI's static files.
+var publicPaths = map[string]bool{"/api/version": true, "/api/millrun/login": true}
+
+// withAuth resolves the caller's token for /api routes; everything but the
+// public paths needs a valid one.
 func (e *Engine) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
-		if len(path) < 5 || path[:5] != "/api/" || path == "/api/version" {
+		if !strings.HasPrefix(path, "/api/") || publicPaths[path] {
 			next.ServeHTTP(w, r)
 			return
 		}

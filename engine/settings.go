@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -25,6 +26,12 @@ type Settings struct {
 	MaxQueued        int      `json:"max_queued"`
 	DefaultTimeoutS  int      `json:"default_timeout_s"`
 	LogLimitBytes    int      `json:"log_limit_bytes"`
+	// Per caller token, on the webhook routes.
+	RateLimitPerSecond float64 `json:"rate_limit_per_second"`
+	RateLimitBurst     int     `json:"rate_limit_burst"`
+	// WorkspaceWebhookURL receives a signed POST on every workspace change.
+	WorkspaceWebhookURL    string `json:"workspace_webhook_url"`
+	WorkspaceWebhookSecret string `json:"workspace_webhook_secret"`
 }
 
 // DefaultSettings are what a fresh data directory starts with.
@@ -39,6 +46,10 @@ func DefaultSettings() Settings {
 		MaxQueued:        10000,
 		DefaultTimeoutS:  15 * 60,
 		LogLimitBytes:    2 << 20,
+		// Generous: a person's webhooks, not a public API; it stops a runaway
+		// caller before it fills the disk with jobs.
+		RateLimitPerSecond: 50,
+		RateLimitBurst:     200,
 	}
 	// Windmill's env var for the same setting.
 	if v := os.Getenv("INCLUDE_HEADERS"); v != "" {
@@ -69,6 +80,14 @@ func (s Settings) validate() error {
 		return fmt.Errorf("default_timeout_s must be at least 1")
 	case s.LogLimitBytes < 1024:
 		return fmt.Errorf("log_limit_bytes must be at least 1024")
+	case s.RateLimitPerSecond < 0 || s.RateLimitBurst < 1:
+		return fmt.Errorf("rate_limit_per_second must be 0 (off) or more, rate_limit_burst at least 1")
+	}
+	if s.WorkspaceWebhookURL != "" {
+		u, err := url.Parse(s.WorkspaceWebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("workspace_webhook_url must be an http(s) URL")
+		}
 	}
 	return nil
 }
@@ -103,12 +122,16 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
+	if s.WorkspaceWebhookURL != "" && s.WorkspaceWebhookSecret == "" {
+		s.WorkspaceWebhookSecret = "whsec_" + auth.NewSecret()
+	}
 	b, _ := json.Marshal(s)
 	if err := e.db.PutSettings(ctx, map[string]string{settingsKey: string(b)}); err != nil {
 		return err
 	}
 	e.settings.Store(&s)
 	e.queue.SetMaxQueued(s.MaxQueued)
+	e.limiter.SetRate(s.RateLimitPerSecond, s.RateLimitBurst)
 	return nil
 }
 
@@ -136,6 +159,7 @@ func (e *Engine) registerSettings(mux *http.ServeMux) {
 			apierr.Write(w, e.log, apierr.BadRequest("%s", err))
 			return
 		}
+		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "settings.update", "", "", nil)
 		writeJSON(w, map[string]any{"settings": e.Settings()})
 	})
 }

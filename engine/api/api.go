@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -29,6 +30,20 @@ type Server struct {
 	Tokens    *auth.Tokens
 	Log       *slog.Logger
 	MaxBody   func() int64
+	// Changed records a management action in the audit log and, with an
+	// event, tells the workspace webhook.
+	Changed func(ctx context.Context, actor, action, target, detail string, event map[string]any)
+}
+
+func (s *Server) changed(r *http.Request, action, target, detail string, event map[string]any) {
+	if s.Changed == nil {
+		return
+	}
+	actor := "unknown"
+	if id := auth.FromContext(r.Context()); id != nil {
+		actor = id.Label
+	}
+	s.Changed(r.Context(), actor, action, target, detail, event)
 }
 
 // Register mounts the management routes on mux.

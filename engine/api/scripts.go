@@ -59,10 +59,21 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	hash, _, err := s.Catalog.Save(r.Context(), s.Workspace, req)
+	isNew := false
+	if _, err := s.Catalog.Latest(r.Context(), s.Workspace, req.Path); scripts.IsNotFound(err) {
+		isNew = true
+	}
+	hash, created, err := s.Catalog.Save(r.Context(), s.Workspace, req)
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if created {
+		kind := "UpdateScript"
+		if isNew {
+			kind = "CreateScript"
+		}
+		s.changed(r, "script.save", req.Path, hash, map[string]any{"type": kind, "path": req.Path, "hash": hash})
 	}
 	writeText(w, http.StatusCreated, hash)
 }

@@ -37,11 +37,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	if body.Expiration != nil {
 		opt.ExpiresAt = *body.Expiration
 	}
-	secret, _, err := s.Tokens.Create(r.Context(), opt)
+	secret, tok, err := s.Tokens.Create(r.Context(), opt)
 	if err != nil {
 		s.fail(w, apierr.BadRequest("%s", err))
 		return
 	}
+	s.changed(r, "token.create", tok.Label, tok.Prefix, map[string]any{"type": "CreateToken", "label": tok.Label, "token_prefix": tok.Prefix, "scopes": opt.Scopes})
 	w.Header().Set("Cache-Control", "no-store")
 	writeText(w, http.StatusCreated, secret)
 }
@@ -83,5 +84,6 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, apierr.NotFound("token with prefix %s", prefix))
 		return
 	}
+	s.changed(r, "token.revoke", prefix, "", map[string]any{"type": "DeleteToken", "token_prefix": prefix})
 	writeText(w, http.StatusOK, "deleted token "+prefix)
 }

@@ -76,6 +76,8 @@ type CreateOptions struct {
 	Label     string
 	Scopes    []string
 	ExpiresAt time.Time
+	// OneTime tokens only log a browser in, once (serve's login URL).
+	OneTime bool
 }
 
 // Create stores a new token and returns its secret, which is never
@@ -96,7 +98,7 @@ func (t *Tokens) Create(ctx context.Context, opt CreateOptions) (string, *store.
 	scopes, _ := json.Marshal(opt.Scopes)
 	secret := NewSecret()
 	tok := &store.Token{Label: opt.Label, Prefix: secret[:PrefixLength], SecretHash: HashSecret(secret), Scopes: string(scopes),
-		CreatedAt: time.Now().UTC(), ExpiresAt: opt.ExpiresAt}
+		CreatedAt: time.Now().UTC(), ExpiresAt: opt.ExpiresAt, OneTime: opt.OneTime}
 	if err := t.db.InsertToken(ctx, tok); err != nil {
 		return "", nil, err
 	}
@@ -111,35 +113,87 @@ var (
 )
 
 // Verify checks a secret against the store on every call, so a revoke or
-// an expiry takes effect at once.
+// an expiry takes effect at once. One-time login tokens are refused here.
 func (t *Tokens) Verify(ctx context.Context, secret string) (*Identity, error) {
+	id, tok, err := t.lookup(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	if tok.OneTime {
+		return nil, ErrBadToken
+	}
+	t.touch(tok.ID, time.Now())
+	return id, nil
+}
+
+// SessionLabel is the label of tokens created by a browser login.
+const SessionLabel = "browser session"
+
+// SessionLifetime is how long a browser stays logged in.
+const SessionLifetime = 30 * 24 * time.Hour
+
+// Login exchanges a full-access or one-time token for a new browser session
+// token. A one-time token is deleted by its use, so a login URL that leaks
+// afterwards (history, screen share) is worthless.
+func (t *Tokens) Login(ctx context.Context, secret string) (string, *Identity, error) {
+	id, tok, err := t.lookup(ctx, secret)
+	if err != nil {
+		return "", nil, err
+	}
+	if !id.FullAccess() {
+		return "", nil, ErrScoped
+	}
+	if tok.OneTime {
+		deleted, err := t.db.DeleteToken(ctx, tok.ID)
+		if err != nil {
+			return "", nil, err
+		}
+		if !deleted { // used by a concurrent login a moment ago
+			return "", nil, ErrBadToken
+		}
+	}
+	session, st, err := t.Create(ctx, CreateOptions{Label: SessionLabel, ExpiresAt: time.Now().Add(SessionLifetime)})
+	if err != nil {
+		return "", nil, err
+	}
+	return session, &Identity{TokenID: st.ID, Label: st.Label}, nil
+}
+
+// Revoke deletes the token with this id.
+func (t *Tokens) Revoke(ctx context.Context, id int64) error {
+	_, err := t.db.DeleteToken(ctx, id)
+	return err
+}
+
+// ErrScoped is returned when a webhook-scoped token tries to log in.
+var ErrScoped = errors.New("a webhook-scoped token cannot log in; use a full-access token")
+
+func (t *Tokens) lookup(ctx context.Context, secret string) (*Identity, *store.Token, error) {
 	if secret == "" {
-		return nil, ErrNoToken
+		return nil, nil, ErrNoToken
 	}
 	if len(secret) > 256 {
-		return nil, ErrBadToken
+		return nil, nil, ErrBadToken
 	}
 	h := HashSecret(secret)
 	tok, err := t.db.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrBadToken
+		return nil, nil, ErrBadToken
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up token: %w", err)
+		return nil, nil, fmt.Errorf("look up token: %w", err)
 	}
 	// The lookup matched by hash already; the constant-time compare keeps
 	// that true even if the query ever changes to a prefix match.
 	if subtle.ConstantTimeCompare(tok.SecretHash, h) != 1 {
-		return nil, ErrBadToken
+		return nil, nil, ErrBadToken
 	}
-	now := time.Now()
-	if !tok.ExpiresAt.IsZero() && now.After(tok.ExpiresAt) {
-		return nil, ErrExpired
+	if !tok.ExpiresAt.IsZero() && time.Now().After(tok.ExpiresAt) {
+		return nil, nil, ErrExpired
 	}
 	var scopes []string
 	_ = json.Unmarshal([]byte(tok.Scopes), &scopes)
-	t.touch(tok.ID, now)
-	return &Identity{TokenID: tok.ID, Label: tok.Label, Scopes: scopes}, nil
+	return &Identity{TokenID: tok.ID, Label: tok.Label, Scopes: scopes}, tok, nil
 }
 
 func (t *Tokens) touch(id int64, now time.Time) {

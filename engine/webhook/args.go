@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
 )
 
 // Args is a job's arguments: JSON values by name.
@@ -93,14 +94,23 @@ func BuildArgs(in ArgsInput) (Args, error) {
 		args["WEBHOOK__METADATA__"] = metadata
 	}
 	// Header, query and raw values are added last so they win over body keys.
+	// Credentials never become arguments: args are stored with the job and
+	// shown on the Runs page.
 	for _, name := range includeList(in.Query.Get("include_header"), in.IncludeHeaders) {
 		if v := in.Header.Get(name); v != "" || len(in.Header.Values(name)) > 0 {
+			if auth.SensitiveHeader(name) {
+				v = "[redacted]"
+			}
 			args[strings.ReplaceAll(strings.ToLower(name), "-", "_")] = jsonString(v)
 		}
 	}
 	for _, name := range includeList(in.Query.Get("include_query"), nil) {
 		if vals, ok := in.Query[name]; ok && len(vals) > 0 {
-			args[name] = jsonString(vals[0])
+			v := vals[0]
+			if name == "token" {
+				v = "[redacted]"
+			}
+			args[name] = jsonString(v)
 		}
 	}
 	if rawAlways || in.Query.Get("raw") == "true" {

@@ -34,6 +34,8 @@ type Service struct {
 	Queue     *jobs.Queue
 	Settings  func() Settings
 	Log       *slog.Logger
+	// Limiter rate-limits callers per token; nil for none.
+	Limiter *auth.RateLimiter
 }
 
 // Register mounts the run routes on mux. Auth middleware runs before them
@@ -76,6 +78,12 @@ func (s *Service) handler(sync, byHash bool) http.Handler {
 		if id == nil || !id.CanRun(auth.KindScript, v.Path) {
 			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(auth.KindScript, v.Path)))
 			return
+		}
+		if s.Limiter != nil {
+			if ok, wait := s.Limiter.Allow(id.TokenID); !ok {
+				s.fail(w, apierr.TooManyRequests(wait, "too many requests for this token; retry in %d s", wait))
+				return
+			}
 		}
 		if r.Method == http.MethodHead {
 			w.WriteHeader(http.StatusOK)
@@ -188,7 +196,7 @@ func (s *Service) buildJob(r *http.Request, v *scripts.Version, id *auth.Identit
 	}
 	hdrs := map[string]string{}
 	for _, name := range append(recordedHeaders, includeList(q.Get("include_header"), set.IncludeHeaders)...) {
-		if val := r.Header.Get(name); val != "" {
+		if val := r.Header.Get(name); val != "" && !auth.SensitiveHeader(name) {
 			hdrs[strings.ToLower(name)] = val
 		}
 	}

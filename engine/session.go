@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+)
+
+func (e *Engine) setSessionCookie(w http.ResponseWriter, secret string) {
+	http.SetCookie(w, &http.Cookie{Name: "token", Value: secret, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Expires: time.Now().Add(auth.SessionLifetime)})
+}
+
+func loginError(err error) error {
+	switch {
+	case errors.Is(err, auth.ErrScoped):
+		return apierr.Forbidden("%s", err)
+	case errors.Is(err, auth.ErrExpired):
+		return apierr.NotAuthorized("Unauthorized: the token has expired")
+	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrBadToken):
+		return apierr.NotAuthorized("Unauthorized: unknown token (a login link works once; make a new token with 'millrun token create')")
+	}
+	return err
+}
+
+// registerSession mounts the browser login: the one-time URL serve prints,
+// a token pasted into the login page, logout and "who am I".
+func (e *Engine) registerSession(mux *http.ServeMux) {
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		secret, id, err := e.tokens.Login(r.Context(), r.URL.Query().Get("token"))
+		if err != nil {
+			apierr.Write(w, e.log, loginError(err))
+			return
+		}
+		e.recordChange(r.Context(), id.Label, "login", "", "login link", nil)
+		e.setSessionCookie(w, secret)
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		// Redirecting drops the token from the address bar and history.
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /api/millrun/login", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Token string `json:"token"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+			apierr.Write(w, e.log, apierr.BadRequest("send {\"token\": \"...\"}"))
+			return
+		}
+		secret, id, err := e.tokens.Login(r.Context(), body.Token)
+		if err != nil {
+			apierr.Write(w, e.log, loginError(err))
+			return
+		}
+		e.recordChange(r.Context(), id.Label, "login", "", "pasted token", nil)
+		e.setSessionCookie(w, secret)
+		writeJSON(w, map[string]any{"label": id.Label})
+	})
+	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) {
+		id := auth.FromContext(r.Context())
+		if id != nil && id.Label == auth.SessionLabel {
+			_ = e.tokens.Revoke(r.Context(), id.TokenID)
+		}
+		http.SetCookie(w, &http.Cookie{Name: "token", Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+		writeJSON(w, map[string]any{"logged_out": true})
+	})
+	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
+		id := auth.FromContext(r.Context())
+		writeJSON(w, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace})
+	})
+	mux.HandleFunc("GET /api/millrun/audit", func(w http.ResponseWriter, r *http.Request) {
+		if id := auth.FromContext(r.Context()); !id.FullAccess() {
+			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: audit:read"))
+			return
+		}
+		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		list, err := e.db.ListAudit(r.Context(), before, limit)
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		writeJSON(w, list)
+	})
+}
