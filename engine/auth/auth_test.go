@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+)
+
+func TestFromRequestOrder(t *testing.T) {
+	t.Parallel()
+	r, _ := http.NewRequest("GET", "/x?token=query", nil)
+	if FromRequest(r) != "query" {
+		t.Fatal("query token not read")
+	}
+	r.AddCookie(&http.Cookie{Name: "token", Value: "cookie"})
+	if FromRequest(r) != "cookie" {
+		t.Fatal("cookie should win over the query")
+	}
+	r.Header.Set("Authorization", "bearer header")
+	if FromRequest(r) != "header" {
+		t.Fatal("the header should win, case-insensitively")
+	}
+}
+
+func TestScopes(t *testing.T) {
+	t.Parallel()
+	id := &Identity{Scopes: []string{"jobs:run:scripts:u/me/hook", "run:flow/f/x/y", "jobs:run:scripts:f/ops/*"}}
+	for _, c := range []struct {
+		kind, path string
+		ok         bool
+	}{
+		{KindScript, "u/me/hook", true}, {KindScript, "u/me/hook2", false}, {KindFlow, "f/x/y", true},
+		{KindScript, "f/x/y", false}, {KindScript, "f/ops/deploy", true}, {KindFlow, "f/ops/deploy", false},
+	} {
+		if id.CanRun(c.kind, c.path) != c.ok {
+			t.Errorf("%s %s: want %v", c.kind, c.path, c.ok)
+		}
+	}
+	for s, ok := range map[string]bool{"*": true, "jobs:run:scripts:u/a/b": true, "run:script/u/a/b": true, "admin": false, "jobs:run:scripts:": false} {
+		if ValidScope(s) != ok {
+			t.Errorf("ValidScope(%q) != %v", s, ok)
+		}
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	t.Parallel()
+	l := NewRateLimiter(2, 3)
+	now := time.Unix(0, 0)
+	l.now = func() time.Time { return now }
+	for i := range 3 {
+		if ok, _ := l.Allow(1); !ok {
+			t.Fatalf("request %d of the burst refused", i)
+		}
+	}
+	if ok, wait := l.Allow(1); ok || wait != 1 {
+		t.Fatalf("past the burst: ok=%v wait=%d", ok, wait)
+	}
+	if ok, _ := l.Allow(2); !ok {
+		t.Fatal("another token shares the bucket")
+	}
+	now = now.Add(time.Second)
+	if ok, _ := l.Allow(1); !ok {
+		t.Fatal("the bucket did not refill")
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	u, _ := url.Parse("/api/w/local/jobs/run/p/u/a/b?token=SECRET&x=1")
+	if got := Redact(u); got != "/api/w/local/jobs/run/p/u/a/b?token=%5Bredacted%5D&x=1" {
+		t.Fatal(got)
+	}
+}
+
+func FuzzFromRequest(f *testing.F) {
+	f.Add("Bearer abc", "token=x", "c")
+	f.Add("bearer", "", "")
+	f.Add("Basic Zm9vOmJhcg==", "token=%zz", "")
+	f.Fuzz(func(t *testing.T, header, query, cookie string) {
+		r, err := http.NewRequest("GET", "/x?"+query, nil)
+		if err != nil {
+			return
+		}
+		r.Header.Set("Authorization", header)
+		if cookie != "" {
+			r.Header.Set("Cookie", "token="+cookie)
+		}
+		tok := FromRequest(r)
+		if len(tok) > len(header)+len(query)+len(cookie) {
+			t.Fatalf("token %q longer than its sources", tok)
+		}
+		_ = CrossSite(r)
+		_ = LocalHost(header, nil)
+	})
+}
