@@ -41,6 +41,7 @@ bench: build ## benchmarks; prints ratios against baselines measured in the same
 
 fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/auth -run '^$$' -fuzz FuzzFromRequest -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
 
 clean: ## remove build output
