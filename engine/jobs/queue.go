@@ -463,6 +463,10 @@ func (q *Queue) Cancel(ctx context.Context, workspace, id, by, reason string) er
 			return nil
 		}
 	}
+	if _, ok := q.finishing[id]; ok {
+		q.mu.Unlock()
+		return ErrAlreadyCompleted
+	}
 	if a, ok := q.running[id]; ok && a.job.Workspace == workspace {
 		a.cancel(&cancelCause{status: store.StatusCanceled, name: "Canceled", msg: msg, by: by, reason: reason})
 		q.mu.Unlock()
