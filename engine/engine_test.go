@@ -240,7 +240,8 @@ func TestLanguagesSyncAndAsync(t *testing.T) {
 		path := fmt.Sprintf("u/me/lang%d", i)
 		f.createScript(path, c.lang, c.content)
 		r := f.syncRun(path, c.args)
-		if r.status != 200 || compactJSON(r.body) != compactJSON(c.want) || r.header.Get("X-Millrun-Job-Success") != "true" {
+		// Exact bytes: Windmill answers compact JSON whatever the language.
+		if r.status != 200 || r.body != compactJSON(c.want) || r.header.Get("X-Millrun-Job-Success") != "true" {
 			t.Errorf("%s sync: %d %s, want %s", c.lang, r.status, r.body, c.want)
 		}
 		r = f.do("POST", "/api/w/local/jobs/run/p/"+path, "application/json", c.args)

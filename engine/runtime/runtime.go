@@ -84,7 +84,19 @@ func (r *Runner) Interpreters() Interpreters { return r.interp }
 // Run executes spec, writing stdout and stderr to logs. It returns when the
 // process and everything it spawned is gone. A cancelled ctx kills the
 // process group; the caller decides how to word that (timeout or cancel).
+// Results are compact JSON whatever the language wrote, as Windmill's are.
 func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
+	out := r.run(ctx, spec, logs)
+	if len(out.Result) > 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, out.Result) == nil {
+			out.Result = buf.Bytes()
+		}
+	}
+	return out
+}
+
+func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	dir, err := os.MkdirTemp("", "millrun-job-*")
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
