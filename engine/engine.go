@@ -19,6 +19,7 @@ import (
 	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
@@ -51,6 +52,8 @@ type Engine struct {
 	cfg      Config
 	db       *store.DB
 	catalog  *scripts.Catalog
+	flowCat  *flows.Catalog
+	flows    *flows.Executor
 	queue    *jobs.Queue
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
@@ -96,6 +99,8 @@ func Open(cfg Config) (*Engine, error) {
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
+	e.flowCat = flows.NewCatalog(db, e.catalog)
+	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}
 	workers := set.Workers
 	if cfg.Workers > 0 {
 		workers = cfg.Workers
@@ -164,13 +169,13 @@ func (e *Engine) TokenCount(ctx context.Context) (int, error) { return e.db.Coun
 func (e *Engine) DB() *store.DB { return e.db }
 
 func (e *Engine) buildHandlers() {
-	hooks := &webhook.Service{Workspace: e.cfg.Workspace, Catalog: e.catalog, Queue: e.queue, Log: e.log,
+	hooks := &webhook.Service{Workspace: e.cfg.Workspace, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Log: e.log,
 		Settings: func() webhook.Settings {
 			s := e.settings.Load()
 			return webhook.Settings{SyncTimeout: time.Duration(s.SyncTimeoutS) * time.Second, IncludeHeaders: s.IncludeHeaders, MaxBody: s.MaxBodyBytes}
 		}}
 	hooks.Limiter = e.limiter
-	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Queue: e.queue, Tokens: e.tokens, Log: e.log,
+	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange}
 
 	full := http.NewServeMux()

@@ -15,7 +15,14 @@ import (
 // to the runtime.
 type executor struct{ e *Engine }
 
-func (x *executor) Execute(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcome {
+	if run.Job.Kind == "flow" {
+		return x.e.flows.Execute(ctx, run)
+	}
+	return x.runScript(ctx, run.Job, run.Logs)
+}
+
+func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
 	v, err := x.e.catalog.ByHash(ctx, job.Workspace, job.ScriptHash)
 	if err != nil {
 		if scripts.IsNotFound(err) {
@@ -27,15 +34,23 @@ func (x *executor) Execute(ctx context.Context, job *store.Job, logs io.Writer) 
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return jobs.Outcome(runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil))
 	}
+	out := x.e.runner.Run(ctx, runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: x.e.jobEnv(job)}, logs)
+	return jobs.Outcome(out)
+}
+
+// jobEnv is the Windmill environment every job (and flow step) gets.
+func (e *Engine) jobEnv(job *store.Job) []string {
 	env := []string{
 		"WM_WORKSPACE=" + job.Workspace,
 		"WM_JOB_ID=" + job.ID,
 		"WM_JOB_PATH=" + job.ScriptPath,
 		"WM_SCRIPT_HASH=" + job.ScriptHash,
 	}
-	if x.e.cfg.BaseURL != "" {
-		env = append(env, "WM_BASE_URL="+x.e.cfg.BaseURL, "BASE_URL="+x.e.cfg.BaseURL, "BASE_INTERNAL_URL="+x.e.cfg.BaseURL)
+	if job.ParentJob != "" {
+		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+job.ParentJob)
 	}
-	out := x.e.runner.Run(ctx, runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}, logs)
-	return jobs.Outcome(out)
+	if e.cfg.BaseURL != "" {
+		env = append(env, "WM_BASE_URL="+e.cfg.BaseURL, "BASE_URL="+e.cfg.BaseURL, "BASE_INTERNAL_URL="+e.cfg.BaseURL)
+	}
+	return env
 }

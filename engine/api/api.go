@@ -13,6 +13,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -26,6 +27,7 @@ type Server struct {
 	Workspace string
 	DB        *store.DB
 	Catalog   *scripts.Catalog
+	Flows     *flows.Catalog
 	Queue     *jobs.Queue
 	Tokens    *auth.Tokens
 	Log       *slog.Logger
@@ -50,6 +52,7 @@ func (s *Server) changed(r *http.Request, action, target, detail string, event m
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/version", s.version)
 	s.registerScripts(mux)
+	s.registerFlows(mux)
 	s.registerJobs(mux)
 	s.registerTokens(mux)
 }
@@ -61,8 +64,11 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var inv *scripts.ErrInvalid
+	var finv *flows.ErrInvalid
 	if errors.As(err, &inv) {
 		err = apierr.BadRequest("%s", inv.Msg)
+	} else if errors.As(err, &finv) {
+		err = apierr.BadRequest("%s", finv.Msg)
 	}
 	apierr.Write(w, s.Log, err)
 }

@@ -75,6 +75,13 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 	if j.Headers != "" {
 		out["headers"] = json.RawMessage(j.Headers)
 	}
+	if j.FlowStatus != "" {
+		out["flow_status"] = json.RawMessage(j.FlowStatus)
+	}
+	if j.ParentJob != "" {
+		out["parent_job"] = j.ParentJob
+		out["is_flow_step"] = true
+	}
 	if withLogs {
 		out["logs"] = tail(j.Logs, logTail)
 	}
@@ -209,7 +216,8 @@ func (s *Server) listJobs(completedOnly bool) http.HandlerFunc {
 			return
 		}
 		q := r.URL.Query()
-		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger")}
+		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"),
+			WithFlowSteps: q.Get("include_flow_steps") == "true"}
 		perPage := 30
 		if v := q.Get("per_page"); v != "" {
 			n, err := strconv.Atoi(v)

@@ -5,19 +5,20 @@ import (
 	"sync"
 )
 
-// logBuffer collects a job's output up to a limit. Past it, output is
+// LogBuffer collects a job's output up to a limit. Past it, output is
 // counted and dropped, and the stored log ends with a marker saying so:
 // a script that floods its log must not fill the disk or the memory.
-type logBuffer struct {
+type LogBuffer struct {
 	mu      sync.Mutex
 	limit   int
 	buf     []byte
 	dropped int64
 }
 
-func newLogBuffer(limit int) *logBuffer { return &logBuffer{limit: limit} }
+// NewLogBuffer returns a buffer that keeps up to limit bytes.
+func NewLogBuffer(limit int) *LogBuffer { return &LogBuffer{limit: limit} }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
+func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	room := l.limit - len(l.buf)
@@ -34,7 +35,7 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 
 // String returns the log so far, with the truncation marker when output
 // was dropped.
-func (l *logBuffer) String() string {
+func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dropped == 0 {

@@ -29,7 +29,42 @@ type Outcome struct {
 
 // Executor runs one job. It must return when ctx is cancelled.
 type Executor interface {
-	Execute(ctx context.Context, job *store.Job, logs io.Writer) Outcome
+	Execute(ctx context.Context, run *Execution) Outcome
+}
+
+// Execution is one job being run, with the ways an executor reports on it.
+type Execution struct {
+	Job  *store.Job // a copy: the executor may read it freely
+	Logs io.Writer
+	q    *Queue
+}
+
+// SetFlowStatus records a flow's progress, visible at once to job reads.
+func (x *Execution) SetFlowStatus(status json.RawMessage) {
+	x.q.mu.Lock()
+	if a, ok := x.q.running[x.Job.ID]; ok {
+		a.job.FlowStatus = string(status)
+	}
+	x.q.mu.Unlock()
+	x.q.db.SetFlowStatusAsync(x.Job.ID, string(status), func(err error) {
+		if err != nil {
+			x.q.log.Error("record flow status", "job", x.Job.ID, "err", err)
+		}
+	})
+}
+
+// EarlyReturn answers the job's sync waiters now, with result, while the
+// job goes on (a flow's early_return step). Later waiters get the final job.
+func (x *Execution) EarlyReturn(result json.RawMessage) {
+	x.q.mu.Lock()
+	defer x.q.mu.Unlock()
+	early := *x.Job
+	early.Status = store.StatusSuccess
+	early.Result = string(result)
+	for _, ch := range x.q.waiters[x.Job.ID] {
+		ch <- &early
+	}
+	delete(x.q.waiters, x.Job.ID)
 }
 
 // Config tunes the queue. Zero values mean the defaults.
@@ -110,7 +145,7 @@ type active struct {
 	job    *store.Job
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	logs   *logBuffer
+	logs   *LogBuffer
 }
 
 // New builds a queue; Start recovers state and starts the workers.
@@ -315,7 +350,7 @@ func (q *Queue) next() *store.Job {
 			// The cancel func exists from the moment of the claim, so a
 			// Cancel arriving before the process starts is not lost.
 			ctx, cancel := context.WithCancelCause(context.Background())
-			q.running[j.ID] = &active{job: j, ctx: ctx, cancel: cancel, logs: newLogBuffer(q.cfg.LogLimit)}
+			q.running[j.ID] = &active{job: j, ctx: ctx, cancel: cancel, logs: NewLogBuffer(q.cfg.LogLimit)}
 			q.mu.Unlock()
 			return j
 		}
@@ -366,6 +401,7 @@ func (q *Queue) run(job *store.Job) {
 	ctx, cancel, logs := a.ctx, a.cancel, a.logs
 	job.StartedAt = time.Now().UTC()
 	job.Status = store.StatusRunning
+	snapshot := *job
 	q.mu.Unlock()
 	defer cancel(nil)
 
@@ -384,9 +420,11 @@ func (q *Queue) run(job *store.Job) {
 			q.log.Error("mark job running", "job", job.ID, "err", err)
 		}
 	})
-	out := q.exec.Execute(ctx, job, logs)
+	out := q.exec.Execute(ctx, &Execution{Job: &snapshot, Logs: logs, q: q})
 
-	done := *job
+	q.mu.Lock()
+	done := *job // includes the flow status the executor reported
+	q.mu.Unlock()
 	done.CompletedAt = time.Now().UTC()
 	done.DurationMs = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
 	var cause *cancelCause

@@ -43,6 +43,8 @@ type Job struct {
 	Headers          string // JSON object text, may be empty
 	CanceledBy       string
 	CanceledReason   string
+	ParentJob        string // the flow job a step belongs to
+	FlowStatus       string // JSON, flow jobs only
 }
 
 // Finished reports whether the job reached a final state.
@@ -71,8 +73,8 @@ func (db *DB) InsertJobAsync(j *Job, done func(error)) {
 }
 
 const insertJobSQL = `INSERT INTO jobs (id, workspace, kind, script_path, script_hash, language, args, status,
-	created_at, scheduled_for, timeout_s, concurrency_limit, trigger, created_by, token_id, headers)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	created_at, scheduled_for, timeout_s, concurrency_limit, trigger, created_by, token_id, headers, parent_job, flow_status)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // The ops below copy the job when built: with unawaited writes the caller
 // goes on changing its job (a worker marks it running) while the op waits.
@@ -82,7 +84,7 @@ func (db *DB) insertJobOp(job *Job) func(tx *sql.Tx) error {
 		_, err := tx.Stmt(db.insertJob).Exec(
 			j.ID, j.Workspace, j.Kind, j.ScriptPath, j.ScriptHash, j.Language, j.Args, j.Status,
 			micros(j.CreatedAt), micros(j.ScheduledFor), j.TimeoutS, j.ConcurrencyLimit, j.Trigger, j.CreatedBy,
-			nullInt(j.TokenID), nullString(j.Headers))
+			nullInt(j.TokenID), nullString(j.Headers), nullString(j.ParentJob), nullString(j.FlowStatus))
 		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: jobs.id") {
 			return ErrDuplicateJob
 		}
@@ -128,14 +130,14 @@ func (db *DB) FinishJobAsync(j *Job, done func(error)) {
 }
 
 const finishJobSQL = `UPDATE jobs SET status = ?, result = ?, logs = ?, started_at = ?, completed_at = ?, duration_ms = ?,
-	canceled_by = ?, canceled_reason = ? WHERE id = ?`
+	canceled_by = ?, canceled_reason = ?, flow_status = COALESCE(?, flow_status) WHERE id = ?`
 
 func (db *DB) finishJobOp(job *Job) func(tx *sql.Tx) error {
 	j := *job
 	return func(tx *sql.Tx) error {
 		_, err := tx.Stmt(db.finishJob).Exec(
 			j.Status, nullString(j.Result), j.Logs, nullMicros(j.StartedAt), micros(j.CompletedAt), j.DurationMs,
-			nullString(j.CanceledBy), nullString(j.CanceledReason), j.ID)
+			nullString(j.CanceledBy), nullString(j.CanceledReason), nullString(j.FlowStatus), j.ID)
 		return err
 	}
 }
@@ -162,12 +164,14 @@ func (db *DB) FailRunning(ctx context.Context, result string, at time.Time) (int
 
 const jobColumns = `id, workspace, kind, script_path, script_hash, language, args, status, COALESCE(result, ''), logs,
 	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
-	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, '')`
+	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, ''),
+	COALESCE(parent_job, ''), COALESCE(flow_status, '')`
 
 // jobListColumns leaves out the large fields the Runs list never shows.
 const jobListColumns = `id, workspace, kind, script_path, script_hash, language, args, status, '', '',
 	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
-	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, '')`
+	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, ''),
+	COALESCE(parent_job, ''), COALESCE(flow_status, '')`
 
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
@@ -175,7 +179,7 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var started, completed sql.NullInt64
 	err := row.Scan(&j.ID, &j.Workspace, &j.Kind, &j.ScriptPath, &j.ScriptHash, &j.Language, &j.Args, &j.Status, &j.Result, &j.Logs,
 		&created, &scheduled, &started, &completed, &j.DurationMs, &j.TimeoutS, &j.ConcurrencyLimit, &j.Trigger,
-		&j.CreatedBy, &j.TokenID, &j.Headers, &j.CanceledBy, &j.CanceledReason)
+		&j.CreatedBy, &j.TokenID, &j.Headers, &j.CanceledBy, &j.CanceledReason, &j.ParentJob, &j.FlowStatus)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -224,8 +228,11 @@ type JobFilter struct {
 	BeforeID string
 	// CreatedAfter bounds the page from below (exclusive); zero for none.
 	CreatedAfter time.Time
-	Limit        int
-	Offset       int
+	// WithFlowSteps includes the child jobs of flows (hidden by default,
+	// as in Windmill's runs list).
+	WithFlowSteps bool
+	Limit         int
+	Offset        int
 }
 
 // ListJobs returns a page of jobs without result and logs.
@@ -243,6 +250,9 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 		for _, s := range f.Statuses {
 			args = append(args, s)
 		}
+	}
+	if !f.WithFlowSteps {
+		where = append(where, "parent_job IS NULL")
 	}
 	if f.Trigger != "" {
 		where = append(where, "trigger = ?")

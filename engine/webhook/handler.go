@@ -15,6 +15,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -31,6 +32,7 @@ type Settings struct {
 type Service struct {
 	Workspace string
 	Catalog   *scripts.Catalog
+	Flows     *flows.Catalog
 	Queue     *jobs.Queue
 	Settings  func() Settings
 	Log       *slog.Logger
@@ -46,37 +48,53 @@ func (s *Service) Register(mux *http.ServeMux) {
 		if sync {
 			base = "/api/w/{ws}/jobs/run_wait_result/"
 		}
-		byPath := s.handler(sync, false)
-		byHash := s.handler(sync, true)
-		mux.Handle("POST "+base+"p/{path...}", byPath)
-		mux.Handle("POST "+base+"h/{hash}", byHash)
-		if sync {
-			// GET also answers HEAD in net/http's mux.
-			mux.Handle("GET "+base+"p/{path...}", byPath)
-			mux.Handle("GET "+base+"h/{hash}", byHash)
-		} else {
-			mux.Handle("HEAD "+base+"p/{path...}", byPath)
-			mux.Handle("HEAD "+base+"h/{hash}", byHash)
+		for _, route := range []struct {
+			suffix string
+			by     lookup
+		}{{"p/{path...}", byPath}, {"h/{hash}", byHash}, {"f/{path...}", byFlow}} {
+			h := s.handler(sync, route.by)
+			mux.Handle("POST "+base+route.suffix, h)
+			if sync {
+				mux.Handle("GET "+base+route.suffix, h) // GET also answers HEAD in net/http's mux
+			} else {
+				mux.Handle("HEAD "+base+route.suffix, h)
+			}
 		}
 	}
 }
 
 func (s *Service) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
 
-func (s *Service) handler(sync, byHash bool) http.Handler {
+// lookup says how a run route names what it runs.
+type lookup int
+
+const (
+	byPath lookup = iota
+	byHash
+	byFlow
+)
+
+// target is what a run route resolved to: a script version or a flow version.
+type target struct {
+	kind, scopeKind  string
+	path, hash, lang string
+	timeoutS, limit  int
+}
+
+func (s *Service) handler(sync bool, by lookup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ws := r.PathValue("ws"); ws != s.Workspace {
 			s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
 			return
 		}
 		id := auth.FromContext(r.Context())
-		v, err := s.resolve(r, byHash)
+		v, err := s.resolve(r, by)
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
-		if id == nil || !id.CanRun(auth.KindScript, v.Path) {
-			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(auth.KindScript, v.Path)))
+		if id == nil || !id.CanRun(v.scopeKind, v.path) {
+			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(v.scopeKind, v.path)))
 			return
 		}
 		if s.Limiter != nil {
@@ -108,24 +126,41 @@ func (s *Service) handler(sync, byHash bool) http.Handler {
 	})
 }
 
-func (s *Service) resolve(r *http.Request, byHash bool) (*scripts.Version, error) {
-	if byHash {
+func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
+	var v *scripts.Version
+	var err error
+	switch by {
+	case byFlow:
+		path := r.PathValue("path")
+		f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
+		if flows.IsNotFound(err) {
+			return nil, apierr.NotFound("flow not found at path %s", path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}, nil
+	case byHash:
 		hash := r.PathValue("hash")
 		if !scripts.ValidHash(hash) {
 			return nil, apierr.NotFound("script with hash %s", hash)
 		}
-		v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
+		v, err = s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 		if scripts.IsNotFound(err) {
 			return nil, apierr.NotFound("script with hash %s", hash)
 		}
-		return v, err
+	default:
+		path := r.PathValue("path")
+		v, err = s.Catalog.Latest(r.Context(), s.Workspace, path)
+		if scripts.IsNotFound(err) {
+			return nil, apierr.NotFound("script not found at path %s", path)
+		}
 	}
-	path := r.PathValue("path")
-	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
-	if scripts.IsNotFound(err) {
-		return nil, apierr.NotFound("script not found at path %s", path)
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
+		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}, nil
 }
 
 // recordedHeaders are kept with each job for the Runs page, besides the
@@ -133,7 +168,7 @@ func (s *Service) resolve(r *http.Request, byHash bool) (*scripts.Version, error
 var recordedHeaders = []string{"Content-Type", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Request-Id",
 	"X-Github-Event", "X-Github-Delivery", "X-Slack-Request-Timestamp", "Ce-Type", "Ce-Source"}
 
-func (s *Service) buildJob(r *http.Request, v *scripts.Version, id *auth.Identity) (*store.Job, error) {
+func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*store.Job, error) {
 	set := s.Settings()
 	var body []byte
 	if r.Method != http.MethodGet {
@@ -158,8 +193,8 @@ func (s *Service) buildJob(r *http.Request, v *scripts.Version, id *auth.Identit
 		return nil, apierr.BadRequest("arguments cannot be encoded: %s", err)
 	}
 	job := &store.Job{
-		Workspace: s.Workspace, Kind: "script", ScriptPath: v.Path, ScriptHash: v.Hash, Language: v.Language,
-		Args: string(argsJSON), TimeoutS: v.TimeoutS, ConcurrencyLimit: v.ConcurrencyLimit,
+		Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
+		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
 		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
 	}
 	if t := q.Get("trigger"); t == "ui" {

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/store"
+)
+
+func (s *Server) registerFlows(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
+	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
+	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)
+}
+
+// flowJSON is Windmill's Flow shape (the fields millrun has).
+func flowJSON(v store.FlowVersion, withValue bool) map[string]any {
+	out := map[string]any{
+		"workspace_id": v.Workspace,
+		"path":         v.Path,
+		"hash":         v.Hash,
+		"summary":      v.Summary,
+		"description":  v.Description,
+		"schema":       json.RawMessage(v.Schema),
+		"edited_at":    v.CreatedAt.Format(time.RFC3339Nano),
+		"edited_by":    "millrun",
+		"archived":     false,
+		"extra_perms":  map[string]any{},
+	}
+	if withValue {
+		out["value"] = json.RawMessage(v.Value)
+	}
+	return out
+}
+
+func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:write") {
+		return
+	}
+	var req flows.CreateRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	isNew := false
+	if _, err := s.Flows.Latest(r.Context(), s.Workspace, req.Path); flows.IsNotFound(err) {
+		isNew = true
+	}
+	hash, created, err := s.Flows.Save(r.Context(), s.Workspace, req)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if created {
+		ev := map[string]any{"type": "CreateFlow", "path": req.Path}
+		if !isNew {
+			ev = map[string]any{"type": "UpdateFlow", "old_path": req.Path, "new_path": req.Path}
+		}
+		s.changed(r, "flow.save", req.Path, hash, ev)
+	}
+	// Windmill answers the flow's path.
+	writeText(w, http.StatusCreated, req.Path)
+}
+
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
+		return
+	}
+	path := r.PathValue("path")
+	f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
+	if flows.IsNotFound(err) {
+		s.fail(w, apierr.NotFound("flow not found at path %s", path))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
+}
+
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
+		return
+	}
+	list, err := s.Flows.List(r.Context(), s.Workspace)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, v := range list {
+		out = append(out, flowJSON(v, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}

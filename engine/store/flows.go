@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// FlowVersion is one immutable version of a flow definition.
+type FlowVersion struct {
+	Hash        string
+	Workspace   string
+	Path        string
+	Summary     string
+	Description string
+	Value       string // OpenFlow value JSON
+	Schema      string
+	CreatedAt   time.Time
+}
+
+// SaveFlowVersion stores v (unless its hash exists) and makes it the latest.
+func (db *DB) SaveFlowVersion(ctx context.Context, v FlowVersion) (created bool, err error) {
+	err = db.Write(ctx, func(tx *sql.Tx) error {
+		now := time.Now().UnixMicro()
+		res, err := tx.ExecContext(ctx, `INSERT INTO flow_versions (hash, workspace, path, summary, description, value, schema, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`, v.Hash, v.Workspace, v.Path, v.Summary, v.Description, v.Value, v.Schema, now)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1
+		_, err = tx.ExecContext(ctx, `INSERT INTO flows (workspace, path, latest_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (workspace, path) DO UPDATE SET latest_hash = excluded.latest_hash, updated_at = excluded.updated_at`,
+			v.Workspace, v.Path, v.Hash, now, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("save flow %s: %w", v.Path, err)
+	}
+	return created, nil
+}
+
+const flowColumns = `v.hash, v.workspace, v.path, v.summary, v.description, v.value, v.schema, v.created_at`
+
+func scanFlow(row interface{ Scan(...any) error }) (FlowVersion, error) {
+	var v FlowVersion
+	var created int64
+	if err := row.Scan(&v.Hash, &v.Workspace, &v.Path, &v.Summary, &v.Description, &v.Value, &v.Schema, &created); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return v, ErrNotFound
+		}
+		return v, err
+	}
+	v.CreatedAt = time.UnixMicro(created).UTC()
+	return v, nil
+}
+
+// LatestFlow returns the latest version of the flow at path.
+func (db *DB) LatestFlow(ctx context.Context, workspace, path string) (FlowVersion, error) {
+	return scanFlow(db.read.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows f JOIN flow_versions v ON v.hash = f.latest_hash
+		WHERE f.workspace = ? AND f.path = ?`, workspace, path))
+}
+
+// FlowByHash returns one exact flow version.
+func (db *DB) FlowByHash(ctx context.Context, workspace, hash string) (FlowVersion, error) {
+	return scanFlow(db.read.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flow_versions v WHERE v.workspace = ? AND v.hash = ?`, workspace, hash))
+}
+
+// ListFlows returns the latest version of every flow, by path.
+func (db *DB) ListFlows(ctx context.Context, workspace string) ([]FlowVersion, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows f JOIN flow_versions v ON v.hash = f.latest_hash
+		WHERE f.workspace = ? ORDER BY f.path`, workspace)
+	if err != nil {
+		return nil, fmt.Errorf("list flows: %w", err)
+	}
+	defer rows.Close()
+	var out []FlowVersion
+	for rows.Next() {
+		v, err := scanFlow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// SetFlowStatusAsync records a flow job's progress, ordered with its other writes.
+func (db *DB) SetFlowStatusAsync(id, status string, done func(error)) {
+	db.group.submitAsync(func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET flow_status = ? WHERE id = ?`, status, id)
+		return err
+	}, done)
+}
