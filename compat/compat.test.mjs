@@ -56,6 +56,23 @@ test("runScriptByHashAsync runs the pinned version after the path moves on", asy
   assert.equal(await wmill.waitJob(latest), "bye ann");
 });
 
+test("runFlowAsync and waitJob run a flow", async () => {
+  const r = await api("POST", `/w/${ws}/flows/create`, {
+    path: "u/compat/flow",
+    summary: "two steps",
+    value: {
+      modules: [
+        { id: "a", value: { type: "script", path: "u/compat/add", input_transforms: { a: { type: "javascript", expr: "flow_input.n" }, b: { type: "static", value: 10 } } } },
+        { id: "b", value: { type: "rawscript", language: "bun", content: "export async function main(x: number) { return x * 2 }", input_transforms: { x: { type: "javascript", expr: "results.a" } } } },
+      ],
+    },
+  });
+  assert.equal(r.status, 201, r.text);
+  const id = await wmill.runFlowAsync("u/compat/flow", { n: 1 });
+  assert.match(id, uuidRE);
+  assert.equal(await wmill.waitJob(id), 22);
+});
+
 test("runScriptByPath waits and returns the result", async () => {
   assert.equal(await wmill.runScriptByPath("u/compat/add", { a: 1 }), 2);
 });

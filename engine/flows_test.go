@@ -1,0 +1,219 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func (f *fixture) createFlow(path, value string) {
+	f.t.Helper()
+	r := f.do("POST", "/api/w/local/flows/create", "application/json", `{"path":"`+path+`","summary":"test flow","value":`+value+`}`)
+	if r.status != 201 || r.body != path {
+		f.t.Fatalf("create flow %s: %d %s", path, r.status, r.body)
+	}
+}
+
+func raw(lang, content string, transforms string) string {
+	c, _ := json.Marshal(content)
+	return `{"type":"rawscript","language":"` + lang + `","content":` + string(c) + `,"input_transforms":` + transforms + `}`
+}
+
+func flowStatus(t *testing.T, j map[string]any) []map[string]any {
+	t.Helper()
+	fs, ok := j["flow_status"].(map[string]any)
+	if !ok {
+		t.Fatalf("no flow_status: %v", j)
+	}
+	var out []map[string]any
+	for _, m := range fs["modules"].([]any) {
+		out = append(out, m.(map[string]any))
+	}
+	return out
+}
+
+func TestFlowThreeLanguages(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/shout", "bash", "text=\"$1\"\necho \"${text^^}!\"\n")
+	f.createFlow("u/me/pipeline", `{"modules":[
+		{"id":"a","value":`+raw("python3", "def main(name: str):\n    print('step a')\n    return {'greeting': 'hello ' + name}\n", `{"name":{"type":"javascript","expr":"flow_input.name"}}`)+`},
+		{"id":"b","value":`+raw("bun", "export async function main(g: string, n: number) { return g.greeting + ' x' + n }\n", `{"g":{"type":"javascript","expr":"results.a"},"n":{"type":"static","value":3}}`)+`},
+		{"id":"c","value":{"type":"script","path":"u/me/shout","input_transforms":{"text":{"type":"javascript","expr":"previous_result"}}}}
+	]}`)
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/pipeline", "application/json", `{"name":"ann"}`)
+	if r.status != 200 || r.body != `"HELLO ANN X3!"` {
+		t.Fatalf("sync flow: %d %s", r.status, r.body)
+	}
+	id := r.header.Get("X-Millrun-Job-Id")
+	j := f.waitJob(id)
+	if j["job_kind"] != "flow" || j["success"] != true || !strings.Contains(j["logs"].(string), "step a") {
+		t.Fatalf("flow job: %v", j)
+	}
+	mods := flowStatus(t, j)
+	if len(mods) != 3 {
+		t.Fatalf("modules: %v", mods)
+	}
+	for _, m := range mods {
+		if m["type"] != "Success" || m["job"] == nil {
+			t.Fatalf("module status: %v", m)
+		}
+	}
+	step := f.waitJob(mods[1]["job"].(string))
+	if step["parent_job"] != id || step["result"] != "hello ann x3" || compactJSON(mustJSON(step["args"])) != `{"g":{"greeting":"hello ann"},"n":3}` {
+		t.Fatalf("step b job: %v", step)
+	}
+	// Flow steps stay out of the runs list unless asked for.
+	list := f.do("GET", "/api/w/local/jobs/completed/list", "", "")
+	if strings.Contains(list.body, mods[0]["job"].(string)) {
+		t.Fatal("a flow step is listed among the runs")
+	}
+	// Async flow route, by the client's path.
+	r = f.do("POST", "/api/w/local/jobs/run/f/u/me/pipeline", "application/json", `{"name":"bo"}`)
+	if j := f.waitJob(r.body); j["result"] != "HELLO BO X3!" {
+		t.Fatalf("async flow: %v", j)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestFlowEarlyReturn(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	done := t.TempDir() + "/step-c-done"
+	f.createFlow("u/me/slack", `{"early_return":"ack","modules":[
+		{"id":"ack","value":`+raw("python3", "def main(text: str):\n    return {'windmill_status_code': 200, 'result': {'response_type': 'ephemeral', 'text': 'on it: ' + text}}\n", `{"text":{"type":"javascript","expr":"flow_input.text"}}`)+`},
+		{"id":"work","value":`+raw("bash", "sleep 2\necho worked\n", `{}`)+`},
+		{"id":"c","value":`+raw("bash", "touch "+done+"\necho finished\n", `{}`)+`}
+	]}`)
+	start := time.Now()
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/slack", "application/x-www-form-urlencoded", "text=deploy")
+	elapsed := time.Since(start)
+	if r.status != 200 || compactJSON(r.body) != `{"response_type":"ephemeral","text":"on it: deploy"}` {
+		t.Fatalf("early answer: %d %s", r.status, r.body)
+	}
+	if elapsed > 1500*time.Millisecond || fileExists(done) {
+		t.Fatalf("the early answer waited for later steps: %s", elapsed)
+	}
+	t.Logf("early return answered in %s; the flow's slow step takes 2s", elapsed)
+	j := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+	if j["success"] != true || j["result"] != "finished" || !fileExists(done) {
+		t.Fatalf("the flow did not go on to completion: %v", j)
+	}
+}
+
+func TestFlowFailingStep(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/breaks", `{"modules":[
+		{"id":"a","value":`+raw("bash", "echo fine\n", `{}`)+`},
+		{"id":"b","value":`+raw("python3", "def main():\n    raise RuntimeError('disk full')\n", `{}`)+`},
+		{"id":"c","value":`+raw("bash", "echo never\n", `{}`)+`}
+	]}`)
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/breaks", "application/json", `{}`)
+	e := failure(t, r.body)
+	if r.header.Get("X-Millrun-Job-Success") != "false" || e["step_id"] != "b" || e["name"] != "RuntimeError" || !strings.Contains(e["message"].(string), "step b failed: disk full") {
+		t.Fatalf("failed flow: %s", r.body)
+	}
+	mods := flowStatus(t, f.waitJob(r.header.Get("X-Millrun-Job-Id")))
+	if mods[0]["type"] != "Success" || mods[1]["type"] != "Failure" || mods[2]["type"] != "WaitingForPriorSteps" || mods[2]["job"] != nil {
+		t.Fatalf("later steps ran or statuses are wrong: %v", mods)
+	}
+}
+
+func TestFlowExpressionErrors(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/badexpr", `{"modules":[{"id":"a","value":`+raw("bash", "x=\"$1\"\necho \"$x\"\n", `{"x":{"type":"javascript","expr":"flow_input.missing.deeper"}}`)+`}]}`)
+	e := failure(t, f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/badexpr", "application/json", `{}`).body)
+	if e["name"] != "ExpressionError" || !strings.Contains(e["message"].(string), "step a, input x (flow_input.missing.deeper): TypeError") {
+		t.Errorf("expression error: %v", e)
+	}
+	f.createFlow("u/me/spin", `{"modules":[{"id":"a","value":`+raw("bash", "x=\"$1\"\necho \"$x\"\n", `{"x":{"type":"javascript","expr":"while (true) {}"}}`)+`}]}`)
+	start := time.Now()
+	e = failure(t, f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/spin", "application/json", `{}`).body)
+	if !strings.Contains(e["message"].(string), "ran longer than 1s and was stopped") || time.Since(start) > 5*time.Second {
+		t.Errorf("runaway expression: %v after %s", e, time.Since(start))
+	}
+}
+
+func TestFlowValidation(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cases := []struct{ value, want string }{
+		{`{"modules":[]}`, "no steps"},
+		{`{"modules":[{"id":"a","value":{"type":"forloopflow"}}]}`, `module type "forloopflow" is not supported`},
+		{`{"modules":[{"id":"a","value":{"type":"script","path":"u/me/nope","input_transforms":{}}}]}`, "no script at u/me/nope"},
+		{`{"modules":[{"id":"a","value":` + raw("bash", "echo", `{"x":{"type":"javascript","expr":"1 +"}}`) + `}]}`, "does not parse"},
+		{`{"early_return":"zz","modules":[{"id":"a","value":` + raw("bash", "echo", `{}`) + `}]}`, `early_return names step "zz"`},
+		{`{"modules":[{"id":"a","value":` + raw("bash", "echo", `{}`) + `},{"id":"a","value":` + raw("bash", "echo", `{}`) + `}]}`, "used twice"},
+		{`{"modules":[{"id":"a b","value":` + raw("bash", "echo", `{}`) + `}]}`, "letters, digits"},
+		{`{"modules":[{"id":"a","value":` + raw("python3", "print(1)", `{}`) + `}]}`, "no main function"},
+	}
+	for _, c := range cases {
+		r := f.do("POST", "/api/w/local/flows/create", "application/json", `{"path":"u/me/f","value":`+c.value+`}`)
+		if r.status != 400 || !strings.Contains(r.body, c.want) {
+			t.Errorf("%s: %d %s, want 400 %q", c.value, r.status, r.body, c.want)
+		}
+	}
+	if r := f.do("POST", "/api/w/local/jobs/run/f/u/me/none", "application/json", `{}`); r.status != 404 {
+		t.Errorf("unknown flow: %d", r.status)
+	}
+	f.createFlow("u/me/ok", `{"modules":[{"id":"a","value":`+raw("bash", "echo ok\n", `{}`)+`}]}`)
+	r := f.do("GET", "/api/w/local/flows/get/u/me/ok", "", "")
+	if r.status != 200 || !strings.Contains(r.body, `"modules"`) {
+		t.Errorf("get flow: %d %s", r.status, r.body)
+	}
+	r = f.do("GET", "/api/w/local/flows/list", "", "")
+	if !strings.Contains(r.body, `"path":"u/me/ok"`) {
+		t.Errorf("list flows: %s", r.body)
+	}
+}
+
+func TestFlowScopes(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/hookflow", `{"modules":[{"id":"a","value":`+raw("bash", "echo ok\n", `{}`)+`}]}`)
+	flowTok, _ := f.e.CreateToken(context.Background(), "flow", []string{"jobs:run:flows:u/me/hookflow"}, time.Time{})
+	scriptTok, _ := f.e.CreateToken(context.Background(), "script", []string{"jobs:run:scripts:u/me/hookflow"}, time.Time{})
+	if r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/hookflow", "application/json", `{}`, "Authorization", "Bearer "+flowTok); r.status != 200 {
+		t.Errorf("flow-scoped token: %d %s", r.status, r.body)
+	}
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/hookflow", "application/json", `{}`, "Authorization", "Bearer "+scriptTok)
+	if r.status != 401 || r.body != "Not authorized: Required scope: jobs:run:flows:u/me/hookflow" {
+		t.Errorf("script-scoped token on a flow: %d %s", r.status, r.body)
+	}
+}
+
+func TestFlowInterruptedByShutdownFailsClearly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := setup(t, func(c *Config) { c.DataDir = dir; c.ShutdownGrace = 200 * time.Millisecond })
+	f.createFlow("u/me/long", `{"modules":[
+		{"id":"a","value":`+raw("bash", "echo a\n", `{}`)+`},
+		{"id":"b","value":`+raw("bash", "sleep 30\n", `{}`)+`}
+	]}`)
+	id := f.do("POST", "/api/w/local/jobs/run/f/u/me/long", "application/json", `{}`).body
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","type":"InProgress"`) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.srv.Close()
+	f.e.Close(context.Background())
+
+	g := setup(t, func(c *Config) { c.DataDir = dir })
+	j := g.waitJob(id)
+	res := mustJSON(j["result"])
+	if j["success"] != false || !strings.Contains(res, "millrun shut down before the job finished") {
+		t.Fatalf("interrupted flow: %v", j)
+	}
+	mods := flowStatus(t, j)
+	if mods[0]["type"] != "Success" || mods[1]["type"] != "Failure" {
+		t.Fatalf("step statuses after the interruption: %v", mods)
+	}
+}
