@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine"
+	"github.com/millrun/millrun/engine/tunnel"
 )
 
 type serveOptions struct {
@@ -23,6 +24,9 @@ type serveOptions struct {
 	workers     int
 	allowRemote bool
 	grace       time.Duration
+	tunnel      bool
+	authtoken   string
+	domain      string
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
@@ -35,6 +39,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.workers, "workers", 0, "jobs run at once (default: the stored setting, initially the number of CPUs)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow --listen on a non-loopback address (exposes millrun to your network)")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long running jobs may finish on shutdown before they are killed")
+	fs.BoolVar(&o.tunnel, "tunnel", false, "publish the webhook routes (only those) through an ngrok tunnel")
+	fs.StringVar(&o.authtoken, "ngrok-authtoken", "", "ngrok authtoken; saved in the data directory (0600) for later starts.\nWithout it: the saved one, else $NGROK_AUTHTOKEN")
+	fs.StringVar(&o.domain, "tunnel-domain", "", "reserved ngrok domain to use (saved as a setting); default: a random one")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -83,10 +90,17 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		allowed = append(allowed, host)
 	}
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
-		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed})
+		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version})
 	if err != nil {
 		return err
 	}
+	if err := configureTunnel(ctx, e, o); err != nil {
+		e.Close(context.Background())
+		return err
+	}
+	states, stopStates := e.Tunnel().Subscribe()
+	defer stopStates()
+	go printTunnelStates(stdout, states, o.workspace)
 	n, err := e.TokenCount(ctx)
 	if err != nil {
 		e.Close(context.Background())
@@ -129,4 +143,41 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintln(stdout, "millrun stopped cleanly.")
 	return nil
+}
+
+// configureTunnel applies the tunnel flags and starts the tunnel if asked.
+func configureTunnel(ctx context.Context, e *engine.Engine, o serveOptions) error {
+	if o.authtoken != "" {
+		if err := e.SetNgrokAuthtoken(o.authtoken); err != nil {
+			return &usageError{msg: "--ngrok-authtoken: " + err.Error()}
+		}
+	}
+	if o.domain != "" {
+		s := e.Settings()
+		s.TunnelDomain = o.domain
+		if err := e.UpdateSettings(ctx, s); err != nil {
+			return err
+		}
+	}
+	if o.tunnel && e.Tunnel().Status().State == tunnel.Off {
+		if err := e.StartTunnel(); err != nil {
+			return &usageError{msg: "--tunnel: " + err.Error() + " (or pass --ngrok-authtoken, or set NGROK_AUTHTOKEN)"}
+		}
+	}
+	return nil
+}
+
+func printTunnelStates(w io.Writer, states <-chan tunnel.Status, workspace string) {
+	for st := range states {
+		switch st.State {
+		case tunnel.Connecting:
+			fmt.Fprintln(w, "Tunnel: connecting to ngrok...")
+		case tunnel.Online:
+			fmt.Fprintf(w, "Tunnel online: %s (webhooks only, e.g. %s/api/w/%s/jobs/run_wait_result/p/<path>)\n", st.URL, st.URL, workspace)
+		case tunnel.Reconnecting:
+			fmt.Fprintf(w, "Tunnel reconnecting: %s\n", st.Error)
+		case tunnel.Failed:
+			fmt.Fprintf(w, "Tunnel error: %s\n", st.Error)
+		}
+	}
 }

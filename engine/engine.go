@@ -24,6 +24,7 @@ import (
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// AllowedHosts are Host names accepted on management routes besides
 	// the loopback names (the address of an --allow-remote listener).
 	AllowedHosts []string
+	// TunnelBackend publishes the webhooks; nil means ngrok.
+	TunnelBackend tunnel.Backend
+	// Version is reported to the tunnel provider.
+	Version string
 }
 
 // Engine is a running millrun engine.
@@ -61,6 +66,7 @@ type Engine struct {
 	log      *slog.Logger
 	limiter  *auth.RateLimiter
 	notifier *notifier
+	tunnel   *tunnel.Manager
 	closing  sync.Once
 	closeErr error
 
@@ -115,6 +121,16 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.buildHandlers()
+	backend := cfg.TunnelBackend
+	if backend == nil {
+		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
+	}
+	e.tunnel = tunnel.NewManager(backend, markTunnel(e.webhookHandler), cfg.Logger)
+	if set.TunnelAutostart {
+		if err := e.StartTunnel(); err != nil {
+			e.log.Warn("tunnel autostart", "err", err)
+		}
+	}
 	return e, nil
 }
 
@@ -122,6 +138,7 @@ func Open(cfg Config) (*Engine, error) {
 // period and closes the database.
 func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Do(func() {
+		e.tunnel.Stop()
 		e.queue.Close(ctx)
 		e.notifier.close()
 		e.closeErr = e.db.Close()
@@ -183,6 +200,7 @@ func (e *Engine) buildHandlers() {
 	srv.Register(full)
 	e.registerSettings(full)
 	e.registerSession(full)
+	e.registerTunnel(full)
 	ui := e.cfg.UI
 	if ui == nil {
 		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

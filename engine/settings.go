@@ -32,6 +32,10 @@ type Settings struct {
 	// WorkspaceWebhookURL receives a signed POST on every workspace change.
 	WorkspaceWebhookURL    string `json:"workspace_webhook_url"`
 	WorkspaceWebhookSecret string `json:"workspace_webhook_secret"`
+	// The tunnel's reserved domain (empty: a random one) and whether it
+	// starts with millrun. The authtoken is not a setting: see tunnel.go.
+	TunnelDomain    string `json:"tunnel_domain"`
+	TunnelAutostart bool   `json:"tunnel_autostart"`
 }
 
 // DefaultSettings are what a fresh data directory starts with.
@@ -167,4 +171,14 @@ func (e *Engine) registerSettings(mux *http.ServeMux) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// decodeSmall reads a small JSON body with a message naming the problem.
+func decodeSmall(r *http.Request, v any) error {
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(v); err != nil {
+		return apierr.BadRequest("the body is not the expected JSON object: %s", err)
+	}
+	return nil
 }

@@ -165,7 +165,7 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 
 // recordedHeaders are kept with each job for the Runs page, besides the
 // ones the caller asked to include.
-var recordedHeaders = []string{"Content-Type", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Request-Id",
+var recordedHeaders = []string{"Content-Type", "User-Agent", "X-Request-Id",
 	"X-Github-Event", "X-Github-Delivery", "X-Slack-Request-Timestamp", "Ce-Type", "Ce-Source"}
 
 func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*store.Job, error) {
@@ -233,6 +233,13 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 	for _, name := range append(recordedHeaders, includeList(q.Get("include_header"), set.IncludeHeaders)...) {
 		if val := r.Header.Get(name); val != "" && !auth.SensitiveHeader(name) {
 			hdrs[strings.ToLower(name)] = val
+		}
+	}
+	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
+		job.Trigger = "tunnel"
+		hdrs["via"] = "tunnel"
+		if via.ip != "" {
+			hdrs["caller_ip"] = via.ip
 		}
 	}
 	if len(hdrs) > 0 {
@@ -309,4 +316,14 @@ func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
 	}
 	w.WriteHeader(shaped.Status)
 	_, _ = w.Write(shaped.Body)
+}
+
+type tunnelKey struct{}
+
+type tunnelCaller struct{ ip string }
+
+// WithTunnelCaller marks a request as received through the tunnel, from ip
+// (as the tunnel provider reports it; may be empty).
+func WithTunnelCaller(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, tunnelKey{}, tunnelCaller{ip: ip})
 }

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/tunnel"
+	"github.com/millrun/millrun/engine/webhook"
+)
+
+// authtokenFile keeps the ngrok authtoken outside the database, which the
+// settings API reads from, with owner-only permissions.
+func (e *Engine) authtokenFile() string { return filepath.Join(e.cfg.DataDir, "ngrok-authtoken") }
+
+// SetNgrokAuthtoken stores the authtoken (empty removes it).
+func (e *Engine) SetNgrokAuthtoken(token string) error {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		err := os.Remove(e.authtokenFile())
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if strings.ContainsAny(token, " \t\r\n") || len(token) > 200 {
+		return fmt.Errorf("that does not look like an ngrok authtoken")
+	}
+	return os.WriteFile(e.authtokenFile(), []byte(token), 0o600)
+}
+
+// ngrokAuthtoken is the stored authtoken, else NGROK_AUTHTOKEN.
+func (e *Engine) ngrokAuthtoken() (token, source string) {
+	if b, err := os.ReadFile(e.authtokenFile()); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), "saved"
+	}
+	if v := os.Getenv("NGROK_AUTHTOKEN"); v != "" {
+		return v, "NGROK_AUTHTOKEN"
+	}
+	return "", ""
+}
+
+// authtokenHint shows enough of a secret to recognise it, never to use it.
+func authtokenHint(t string) string {
+	if len(t) < 12 {
+		return strings.Repeat("•", len(t))
+	}
+	return t[:4] + "…" + t[len(t)-4:]
+}
+
+// StartTunnel publishes the webhook routes with the saved configuration.
+func (e *Engine) StartTunnel() error {
+	token, _ := e.ngrokAuthtoken()
+	return e.tunnel.Start(tunnel.Config{Authtoken: token, Domain: e.Settings().TunnelDomain})
+}
+
+// StopTunnel closes the tunnel.
+func (e *Engine) StopTunnel() { e.tunnel.Stop() }
+
+// Tunnel exposes the tunnel manager (state and its changes).
+func (e *Engine) Tunnel() *tunnel.Manager { return e.tunnel }
+
+// markTunnel tags requests that came through the tunnel, with the caller's
+// address from the forwarded header the provider sets. Only here is that
+// header trusted: on loopback anyone could send it.
+func markTunnel(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := ""
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if parsed := net.ParseIP(strings.TrimSpace(first)); parsed != nil {
+				ip = parsed.String()
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(webhook.WithTunnelCaller(r.Context(), ip)))
+	})
+}
+
+type tunnelView struct {
+	tunnel.Status
+	AuthtokenHint   string `json:"authtoken_hint"`
+	AuthtokenSource string `json:"authtoken_source"`
+	Domain          string `json:"domain"`
+	Autostart       bool   `json:"autostart"`
+}
+
+func (e *Engine) tunnelView() tunnelView {
+	token, source := e.ngrokAuthtoken()
+	hint := ""
+	if token != "" {
+		hint = authtokenHint(token)
+	}
+	s := e.Settings()
+	return tunnelView{Status: e.tunnel.Status(), AuthtokenHint: hint, AuthtokenSource: source, Domain: s.TunnelDomain, Autostart: s.TunnelAutostart}
+}
+
+func (e *Engine) registerTunnel(mux *http.ServeMux) {
+	full := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
+				apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: tunnel"))
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, e.tunnelView())
+	}))
+	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Authtoken *string `json:"authtoken"`
+			Domain    *string `json:"domain"`
+			Autostart *bool   `json:"autostart"`
+		}
+		if err := decodeSmall(r, &body); err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		if body.Authtoken != nil {
+			if err := e.SetNgrokAuthtoken(*body.Authtoken); err != nil {
+				apierr.Write(w, e.log, apierr.BadRequest("%s", err))
+				return
+			}
+		}
+		s := e.Settings()
+		if body.Domain != nil {
+			s.TunnelDomain = strings.TrimSpace(*body.Domain)
+		}
+		if body.Autostart != nil {
+			s.TunnelAutostart = *body.Autostart
+		}
+		if err := e.UpdateSettings(r.Context(), s); err != nil {
+			apierr.Write(w, e.log, apierr.BadRequest("%s", err))
+			return
+		}
+		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "tunnel.config", "", "", nil)
+		writeJSON(w, e.tunnelView())
+	}))
+	mux.HandleFunc("POST /api/millrun/tunnel/start", full(func(w http.ResponseWriter, r *http.Request) {
+		if err := e.StartTunnel(); err != nil {
+			apierr.Write(w, e.log, apierr.BadRequest("%s", err))
+			return
+		}
+		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "tunnel.start", "", "", nil)
+		writeJSON(w, e.tunnelView())
+	}))
+	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) {
+		e.StopTunnel()
+		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "tunnel.stop", "", "", nil)
+		writeJSON(w, e.tunnelView())
+	}))
+	// Server-sent events: one "status" event per change, so the UI shows
+	// connecting → online → reconnecting as it happens, without polling.
+	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) {
+		flusher, ok := w.(http.Flusher)
+		if !ok {
+			apierr.Write(w, e.log, apierr.Internal("streaming is not supported here"))
+			return
+		}
+		ch, stop := e.tunnel.Subscribe()
+		defer stop()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		keepalive := time.NewTicker(25 * time.Second)
+		defer keepalive.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case st := <-ch:
+				v := e.tunnelView()
+				v.Status = st
+				b, _ := jsonMarshal(v)
+				fmt.Fprintf(w, "event: status\ndata: %s\n\n", b)
+				flusher.Flush()
+			case <-keepalive.C:
+				fmt.Fprint(w, ": keepalive\n\n")
+				flusher.Flush()
+			}
+		}
+	}))
+}
