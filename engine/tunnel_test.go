@@ -124,3 +124,22 @@ func TestTunnelEventsStream(t *testing.T) {
 		t.Fatalf("events: %v\n%s", seen, acc)
 	}
 }
+
+func TestTunnelAutostart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := setup(t, func(c *Config) { c.DataDir = dir; c.TunnelBackend = &tunnel.Fake{} })
+	if r := f.do("POST", "/api/millrun/tunnel/config", "application/json", `{"authtoken":"tok_abcdefghijkl","autostart":true}`); r.status != 200 {
+		t.Fatalf("config: %d %s", r.status, r.body)
+	}
+	f.srv.Close()
+	f.e.Close(t.Context())
+	g := setup(t, func(c *Config) { c.DataDir = dir; c.TunnelBackend = &tunnel.Fake{} })
+	deadline := time.Now().Add(5 * time.Second)
+	for g.e.Tunnel().Status().State != tunnel.Online {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tunnel did not start with millrun: %+v", g.e.Tunnel().Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
