@@ -46,7 +46,7 @@ func report(name string, ratio, target float64, lessIsBetter bool, detail string
 }
 
 func main() {
-	only := flag.String("only", "", "run only benchmarks whose name contains this (sync, accept, list, rss)")
+	only := flag.String("only", "", "run only benchmarks whose name contains this (sync, warm, accept, list, rss)")
 	n := flag.Int("n", 150, "samples per latency measurement")
 	rows := flag.Int("rows", 1000000, "jobs in the large database of the listing benchmark")
 	millrunBin := flag.String("millrun", "build/bin/millrun", "millrun binary for the idle-memory check")
@@ -61,6 +61,9 @@ func main() {
 	run := func(name string) bool { return *only == "" || strings.Contains(name, *only) }
 	if run("sync") {
 		benchSync(*n)
+	}
+	if run("warm") {
+		benchWarm(*n)
 	}
 	if run("accept") {
 		benchAccept()
@@ -383,4 +386,54 @@ func benchRSS(bin string) {
 		}
 	}
 	report("idle serve RSS / 40 MB", float64(kb)/(40*1024), 1, true, fmt.Sprintf("%.1f MB", float64(kb)/1024))
+}
+
+// benchWarm compares warm workers with cold runs of the same script.
+func benchWarm(n int) {
+	dir, _ := os.MkdirTemp("", "millrun-bench-")
+	defer os.RemoveAll(dir)
+	h := newHarness(filepath.Join(dir, "data"), 2)
+	defer h.close()
+	s := h.e.Settings()
+	s.RateLimitPerSecond = 0
+	must(h.e.UpdateSettings(context.Background(), s))
+	cases := []struct {
+		lang, content string
+		p50Target     float64
+	}{
+		{"python3", "def main(x: int = 1):\n    return {'x': x}\n", 0.1},
+		{"bun", "export async function main(x: number = 1) { return { x } }\n", 0.05},
+	}
+	for _, c := range cases {
+		for _, mode := range []string{"cold", "warm"} {
+			body := fmt.Sprintf(`{"path":"u/bench/%s-%s","language":"%s","content":%q,"dedicated_worker":%v}`, c.lang, mode, c.lang, c.content, mode == "warm")
+			if code, b := h.post("/api/w/local/scripts/create", body); code != 201 {
+				must(fmt.Errorf("create: %d %s", code, b))
+			}
+		}
+		call := func(mode string) {
+			code, body := h.post("/api/w/local/jobs/run_wait_result/p/u/bench/"+c.lang+"-"+mode, `{"x": 2}`)
+			if code != 200 || !strings.Contains(body, `"x":2`) {
+				must(fmt.Errorf("%s %s answered %d %s", c.lang, mode, code, body))
+			}
+		}
+		for range 5 {
+			call("cold")
+			call("warm")
+		}
+		var cold, warm []time.Duration
+		for range n / 3 {
+			cold = append(cold, timeIt(1, func() { call("cold") })...)
+			warm = append(warm, timeIt(3, func() { call("warm") })...)
+		}
+		c50, w50 := percentile(cold, 0.5), percentile(warm, 0.5)
+		report(fmt.Sprintf("warm %s sync p50 vs cold", c.lang), float64(w50)/float64(c50), c.p50Target, true,
+			fmt.Sprintf("warm p50 %s, cold p50 %s", ms(w50), ms(c50)))
+		if c.lang == "python3" {
+			coldN, _ := load(8, 3*time.Second, func() { call("cold") })
+			warmN, _ := load(8, 3*time.Second, func() { call("warm") })
+			report("warm python3 throughput, 8 clients, vs cold", float64(warmN)/float64(coldN), 10, false,
+				fmt.Sprintf("warm %.0f req/s, cold %.0f req/s", float64(warmN)/3, float64(coldN)/3))
+		}
+	}
 }

@@ -62,6 +62,7 @@ type Engine struct {
 	queue    *jobs.Queue
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
+	warm     *runtime.WarmPool
 	settings atomic.Pointer[Settings]
 	log      *slog.Logger
 	limiter  *auth.RateLimiter
@@ -105,6 +106,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
+	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
 	e.flowCat = flows.NewCatalog(db, e.catalog)
 	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}
 	workers := set.Workers
@@ -140,6 +142,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Do(func() {
 		e.tunnel.Stop()
 		e.queue.Close(ctx)
+		e.warm.Close()
 		e.notifier.close()
 		e.closeErr = e.db.Close()
 	})

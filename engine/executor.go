@@ -34,8 +34,11 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return jobs.Outcome(runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil))
 	}
-	out := x.e.runner.Run(ctx, runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: x.e.jobEnv(job)}, logs)
-	return jobs.Outcome(out)
+	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: x.e.jobEnv(job)}
+	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
+		return jobs.Outcome(x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs))
+	}
+	return jobs.Outcome(x.e.runner.Run(ctx, spec, logs))
 }
 
 // jobEnv is the Windmill environment every job (and flow step) gets.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
@@ -42,3 +43,5 @@ func insertRaw(t *testing.T, e *Engine, id, status string) {
 func scriptsReq(path, lang, content string) scripts.CreateRequest {
 	return scripts.CreateRequest{Path: path, Language: lang, Content: content}
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
@@ -36,6 +37,10 @@ type Settings struct {
 	// starts with millrun. The authtoken is not a setting: see tunnel.go.
 	TunnelDomain    string `json:"tunnel_domain"`
 	TunnelAutostart bool   `json:"tunnel_autostart"`
+	// Warm workers (scripts with dedicated_worker): processes per script
+	// version, and how long an idle one is kept.
+	WarmWorkers      int `json:"warm_workers_per_script"`
+	WarmIdleTimeoutS int `json:"warm_idle_timeout_s"`
 }
 
 // DefaultSettings are what a fresh data directory starts with.
@@ -54,6 +59,8 @@ func DefaultSettings() Settings {
 		// caller before it fills the disk with jobs.
 		RateLimitPerSecond: 50,
 		RateLimitBurst:     200,
+		WarmWorkers:        1,
+		WarmIdleTimeoutS:   600,
 	}
 	// Windmill's env var for the same setting.
 	if v := os.Getenv("INCLUDE_HEADERS"); v != "" {
@@ -84,6 +91,10 @@ func (s Settings) validate() error {
 		return fmt.Errorf("default_timeout_s must be at least 1")
 	case s.LogLimitBytes < 1024:
 		return fmt.Errorf("log_limit_bytes must be at least 1024")
+	case s.WarmWorkers < 1 || s.WarmWorkers > 32:
+		return fmt.Errorf("warm_workers_per_script must be between 1 and 32")
+	case s.WarmIdleTimeoutS < 1:
+		return fmt.Errorf("warm_idle_timeout_s must be at least 1")
 	case s.RateLimitPerSecond < 0 || s.RateLimitBurst < 1:
 		return fmt.Errorf("rate_limit_per_second must be 0 (off) or more, rate_limit_burst at least 1")
 	}
@@ -136,6 +147,7 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 	e.settings.Store(&s)
 	e.queue.SetMaxQueued(s.MaxQueued)
 	e.limiter.SetRate(s.RateLimitPerSecond, s.RateLimitBurst)
+	e.warm.SetLimits(s.WarmWorkers, time.Duration(s.WarmIdleTimeoutS)*time.Second)
 	return nil
 }
 

@@ -36,6 +36,7 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"kind":             "script",
 		"timeout":          nullIfZero(v.TimeoutS),
 		"concurrent_limit": nullIfZero(v.ConcurrencyLimit),
+		"dedicated_worker": v.DedicatedWorker,
 	}
 	for k, val := range extra {
 		out[k] = val

@@ -100,7 +100,7 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 	created, err = c.db.SaveScriptVersion(ctx, store.ScriptVersion{
 		Hash: hash, Workspace: workspace, Path: req.Path, Language: lang, Content: req.Content,
 		Summary: req.Summary, Description: req.Description, Schema: string(schema),
-		TimeoutS: req.Timeout, ConcurrencyLimit: req.ConcurrentLimit,
+		TimeoutS: req.Timeout, ConcurrencyLimit: req.ConcurrentLimit, DedicatedWorker: req.DedicatedWorker,
 	})
 	if err != nil {
 		return "", false, err
@@ -141,7 +141,7 @@ func (c *Catalog) ByHash(ctx context.Context, workspace, hash string) (*Version,
 func (c *Catalog) parsed(sv store.ScriptVersion) (*Version, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, ok := c.cache[sv.Hash]; ok && v.Summary == sv.Summary && v.TimeoutS == sv.TimeoutS && v.ConcurrencyLimit == sv.ConcurrencyLimit {
+	if v, ok := c.cache[sv.Hash]; ok && v.ScriptVersion == sv {
 		return v, nil
 	}
 	var s Schema
