@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 BIN := build/bin/millrun
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: help run serve build setup setup-test test test-go test-compat bench fuzz clean
+.PHONY: help run serve build setup setup-test test test-compat test-e2e bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,23 +18,33 @@ setup: ## install what is missing to build and run
 setup-test: ## install what is missing to run the tests
 	@build/setup.sh test
 
-build: setup ## build build/bin/millrun
-	go build -o $(BIN) .
+frontend/dist/index.html: $(shell git ls-files frontend 2>/dev/null | grep -v '^frontend/dist/') 
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+build: setup frontend/dist/index.html ## build build/bin/millrun (engine, CLI and the UI)
+	go build -tags embedui -o $(BIN) .
 
 run: build ## set up, build and start millrun
 	$(BIN) serve
 
-test: setup-test ## every check: gofmt, vet, race tests, compatibility suite
+test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end
 	@echo "== gofmt -l"
 	@out="$$(gofmt -l $(GO_FILES))"; if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; fi
+	@$(MAKE) --no-print-directory build
 	@echo "== go vet"
 	go vet ./...
+	go vet -tags embedui .
 	@echo "== go test -race"
 	go test -race -count=1 ./...
-	@$(MAKE) --no-print-directory test-compat
+	@echo "== frontend: svelte-check, vitest"
+	cd frontend && npm run --silent check && npm run --silent test
+	@$(MAKE) --no-print-directory test-compat test-e2e
 
 test-compat: build ## Windmill's own client against millrun serve
-	@if [ -f compat/package.json ]; then compat/run.sh $(BIN); else echo "compat suite not present"; exit 1; fi
+	compat/run.sh $(BIN)
+
+test-e2e: build ## the UI in Debian's Chromium against millrun serve (screenshots in e2e/test-results)
+	e2e/run.sh $(BIN)
 
 bench: build ## benchmarks; prints ratios against baselines measured in the same run
 	go run ./bench -millrun $(BIN)
@@ -45,4 +55,4 @@ fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
 
 clean: ## remove build output
-	rm -rf build/bin compat/node_modules
+	rm -rf build/bin frontend/dist frontend/node_modules compat/node_modules e2e/node_modules e2e/test-results

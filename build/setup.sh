@@ -19,9 +19,10 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 # Debian packages, checked one by one so a ready machine installs nothing.
-pkgs=(bash python3 nodejs ca-certificates)
+pkgs=(bash python3 nodejs npm ca-certificates)
 if [ "$mode" = "test" ]; then
-  pkgs+=(npm)
+  # The UI's end-to-end test drives Debian's Chromium (never a downloaded one).
+  pkgs+=(chromium fonts-dejavu-core)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -48,8 +49,10 @@ fi
 say "Downloading Go modules (and the Go toolchain go.mod pins, if needed)"
 GOTOOLCHAIN=auto go mod download
 
-if [ "$mode" = "test" ] && [ -f compat/package.json ]; then
-  say "Installing the windmill-client compatibility suite's npm packages"
-  (cd compat && npm ci --no-audit --no-fund --loglevel=error)
+if [ "$mode" = "test" ]; then
+  for dir in compat e2e; do
+    say "Installing npm packages in $dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  done
 fi
 say "Ready."

@@ -204,6 +204,7 @@ func (e *Engine) buildHandlers() {
 	e.registerSettings(full)
 	e.registerSession(full)
 	e.registerTunnel(full)
+	e.registerLive(full)
 	ui := e.cfg.UI
 	if ui == nil {
 		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

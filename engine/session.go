@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os/user"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
@@ -70,7 +72,8 @@ func (e *Engine) registerSession(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
-		writeJSON(w, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace})
+		writeJSON(w, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace,
+			"os_user": osUser(), "version": e.cfg.Version, "base_url": strings.TrimSuffix(e.cfg.BaseURL, "/api")})
 	})
 	mux.HandleFunc("GET /api/millrun/audit", func(w http.ResponseWriter, r *http.Request) {
 		if id := auth.FromContext(r.Context()); !id.FullAccess() {
@@ -86,4 +89,29 @@ func (e *Engine) registerSession(mux *http.ServeMux) {
 		}
 		writeJSON(w, list)
 	})
+}
+
+// osUser names the person running millrun, for the u/<user>/ path prefix.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name := u.Username
+		if i := strings.LastIndexAny(name, `\`); i >= 0 { // DOMAIN\user on Windows
+			name = name[i+1:]
+		}
+		return sanitizePathPart(name)
+	}
+	return "me"
+}
+
+func sanitizePathPart(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "me"
+	}
+	return b.String()
 }

@@ -133,6 +133,7 @@ type Queue struct {
 	finishing map[string]*store.Job
 	perKey    map[string]int // running jobs per concurrency key
 	waiters   map[string][]chan *store.Job
+	watchers  map[chan *store.Job]struct{}
 	changed   chan struct{} // closed and replaced whenever pending or running changes
 	stopping  bool
 
@@ -153,7 +154,7 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 	cfg = cfg.withDefaults()
 	return &Queue{
 		db: db, exec: exec, cfg: cfg, log: cfg.Logger,
-		running: map[string]*active{}, finishing: map[string]*store.Job{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{},
+		running: map[string]*active{}, finishing: map[string]*store.Job{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{}, watchers: map[chan *store.Job]struct{}{},
 		changed: make(chan struct{}), stop: make(chan struct{}),
 	}
 }
@@ -187,6 +188,36 @@ func (q *Queue) Start(ctx context.Context) error {
 
 // Workers returns the size of the worker pool.
 func (q *Queue) Workers() int { return q.cfg.Workers }
+
+// Watch returns a channel of job snapshots, one whenever any job is
+// queued, starts or finishes, for live views. A slow reader misses events
+// rather than slowing the queue. Call the returned func to stop.
+func (q *Queue) Watch() (<-chan *store.Job, func()) {
+	ch := make(chan *store.Job, 256)
+	q.mu.Lock()
+	q.watchers[ch] = struct{}{}
+	q.mu.Unlock()
+	return ch, func() {
+		q.mu.Lock()
+		delete(q.watchers, ch)
+		q.mu.Unlock()
+	}
+}
+
+// publish tells watchers about a job; the caller holds q.mu.
+func (q *Queue) publish(j *store.Job) {
+	if len(q.watchers) == 0 {
+		return
+	}
+	snap := *j
+	snap.Logs, snap.Result = "", "" // lists show neither; the job page reads them
+	for ch := range q.watchers {
+		select {
+		case ch <- &snap:
+		default:
+		}
+	}
+}
 
 // signal wakes workers; the caller holds q.mu.
 func (q *Queue) signal() {
@@ -249,6 +280,7 @@ func (q *Queue) enqueue(ctx context.Context, job *store.Job, durable bool) error
 	q.reserved--
 	if err == nil {
 		q.insertPending(job)
+		q.publish(job)
 		q.signal()
 	}
 	q.mu.Unlock()
@@ -402,6 +434,7 @@ func (q *Queue) run(job *store.Job) {
 	job.StartedAt = time.Now().UTC()
 	job.Status = store.StatusRunning
 	snapshot := *job
+	q.publish(job)
 	q.mu.Unlock()
 	defer cancel(nil)
 
@@ -472,6 +505,7 @@ func (q *Queue) finish(job *store.Job) {
 		ch <- job
 	}
 	delete(q.waiters, job.ID)
+	q.publish(job)
 	q.signal()
 	q.mu.Unlock()
 }

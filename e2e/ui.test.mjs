@@ -1,0 +1,130 @@
+// A new user's first minutes, in a real browser: log in with the one-time
+// URL, write a script, copy its sync URL, call it, watch the run appear
+// live, open it; then make a webhook token and check its secret is never
+// shown again. Screenshots of every page go to test-results/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const loginUrl = process.env.LOGIN_URL;
+const base = new URL(loginUrl).origin;
+const shots = process.env.SHOTS;
+let browser, context, page;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+
+let syncUrl = "";
+let webhookToken = "";
+const scriptName = `hello_e2e`;
+
+test("the one-time login URL logs in and shows the empty Scripts page", async () => {
+  await page.goto(loginUrl);
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  assert.equal(new URL(page.url()).search, "", "the token must not stay in the address bar");
+  await page.getByText("No scripts yet").waitFor();
+  await shot("01-scripts-empty");
+  // The link works once.
+  const again = await page.request.get(loginUrl, { maxRedirects: 0 });
+  assert.equal(again.status(), 401);
+});
+
+test("a new Python script is saved and gets its webhook URLs", async () => {
+  await page.getByRole("button", { name: "Create your first script" }).click();
+  const path = page.locator("#path");
+  const prefilled = await path.inputValue();
+  assert.match(prefilled, /^u\/[a-z0-9_.-]+\/$/, "path prefilled with u/<os user>/");
+  await path.fill(prefilled + scriptName);
+  await page.locator(".cm-content").waitFor(); // the editor loads lazily
+  await shot("02-new-script");
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("sync-path-url").waitFor();
+  syncUrl = (await page.getByTestId("sync-path-url").textContent()).trim();
+  assert.equal(syncUrl, `${base}/api/w/local/jobs/run_wait_result/p/${prefilled}${scriptName}`);
+  assert.match(await page.getByTestId("sync-hash-url").textContent(), /run_wait_result\/h\/[0-9a-f]{16}$/);
+  const copy = page.locator(".url", { has: page.getByTestId("sync-path-url") }).getByRole("button", { name: "Copy" });
+  await copy.click();
+  await page.getByRole("button", { name: "Copied ✓" }).first().waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), syncUrl);
+  await shot("03-script-webhooks");
+});
+
+test("a webhook token is made in one click and shown once", async () => {
+  await page.getByRole("button", { name: "Create a token for this webhook" }).click();
+  webhookToken = (await page.getByTestId("new-webhook-token").textContent()).trim();
+  assert.match(webhookToken, /^[A-Za-z0-9]{32}$/);
+  assert.ok((await page.getByTestId("curl-snippet").textContent()).includes(`Bearer ${webhookToken}`), "the snippet uses the new token");
+  await shot("04-webhook-token");
+});
+
+test("calling the sync URL runs the script and the run appears live", async () => {
+  await page.goto(`${base}/#/runs`);
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+  await page.getByText("No runs yet").waitFor();
+  const res = await fetch(syncUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` },
+    body: JSON.stringify({ name: "e2e" }),
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { greeting: "hello e2e" });
+  const row = page.getByTestId("run-row").first();
+  await row.waitFor({ timeout: 10000 }); // pushed by the server, no reload
+  await page.getByTestId("run-row").first().locator(".badge.success").waitFor({ timeout: 10000 });
+  await shot("05-runs");
+  await row.click();
+  await page.getByTestId("detail-result").waitFor();
+  assert.deepEqual(JSON.parse(await page.getByTestId("detail-result").textContent()), { greeting: "hello e2e" });
+  assert.match(await page.getByTestId("detail-logs").textContent(), /saying hello to e2e/);
+  await shot("06-run-detail");
+});
+
+test("the script can be run from its page with live logs", async () => {
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  await page.locator("#arg-name").fill("form");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByTestId("run-result").waitFor({ timeout: 15000 });
+  assert.deepEqual(JSON.parse(await page.getByTestId("run-result").textContent()), { greeting: "hello form" });
+  assert.match(await page.getByTestId("run-logs").textContent(), /saying hello to form/);
+  await shot("07-run-form");
+});
+
+test("the token's secret is never shown again", async () => {
+  await page.goto(`${base}/#/tokens`);
+  await page.getByTestId("token-row").first().waitFor();
+  const html = await page.content();
+  assert.ok(!html.includes(webhookToken), "the Tokens page shows the secret");
+  assert.ok(html.includes(webhookToken.slice(0, 10)), "the Tokens page shows the prefix");
+  await shot("08-tokens");
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  await page.getByTestId("sync-path-url").waitFor();
+  assert.ok(!(await page.content()).includes(webhookToken), "the script page shows the secret after a reload");
+});
+
+test("settings, tunnel and flows pages render", async () => {
+  await page.goto(`${base}/#/settings`);
+  await page.getByRole("heading", { name: "Interpreters" }).waitFor();
+  await shot("09-settings");
+  await page.goto(`${base}/#/tunnel`);
+  await page.getByTestId("tunnel-state").waitFor();
+  assert.equal((await page.getByTestId("tunnel-state").textContent()).trim(), "off");
+  await shot("10-tunnel");
+  await page.goto(`${base}/#/flows`);
+  await page.getByText("No flows yet").waitFor();
+  await shot("11-flows");
+});

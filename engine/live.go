@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/api"
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// sse starts a server-sent-events response.
+func sse(w http.ResponseWriter) (http.Flusher, error) {
+	f, ok := w.(http.Flusher)
+	if !ok {
+		return nil, apierr.Internal("streaming is not supported here")
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	f.Flush()
+	return f, nil
+}
+
+func sendEvent(w http.ResponseWriter, f http.Flusher, event string, v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	f.Flush()
+}
+
+// registerLive mounts the live views' streams: every job change for the
+// Runs page, and one job with its logs as they are written.
+func (e *Engine) registerLive(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/millrun/jobs/events", func(w http.ResponseWriter, r *http.Request) {
+		if id := auth.FromContext(r.Context()); !id.FullAccess() {
+			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: jobs:read"))
+			return
+		}
+		ch, stop := e.queue.Watch()
+		defer stop()
+		f, err := sse(w)
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		keepalive := time.NewTicker(25 * time.Second)
+		defer keepalive.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case j := <-ch:
+				if j.ParentJob == "" {
+					sendEvent(w, f, "job", api.JobJSON(j, false))
+				}
+			case <-keepalive.C:
+				fmt.Fprint(w, ": keepalive\n\n")
+				f.Flush()
+			}
+		}
+	})
+	mux.HandleFunc("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) {
+		who := auth.FromContext(r.Context())
+		id := r.PathValue("id")
+		load := func() (*store.Job, error) {
+			if j, ok := e.queue.Live(id); ok {
+				return j, nil
+			}
+			return e.db.GetJob(r.Context(), e.cfg.Workspace, id)
+		}
+		j, err := load()
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !who.FullAccess() && who.TokenID != j.TokenID) {
+			apierr.Write(w, e.log, apierr.NotFound("job %s", id))
+			return
+		}
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		f, err := sse(w)
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		// Logs are sent as appended text; the page concatenates. The loop
+		// reads the running job from memory, not the database.
+		sent := 0
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		lastStatus := ""
+		for {
+			if len(j.Logs) > sent && strings.HasPrefix(j.Logs, j.Logs[:sent]) {
+				sendEvent(w, f, "logs", j.Logs[sent:])
+				sent = len(j.Logs)
+			}
+			if j.Status != lastStatus || j.Finished() || j.FlowStatus != "" {
+				sendEvent(w, f, "job", api.JobJSON(j, j.Finished()))
+				lastStatus = j.Status
+			}
+			if j.Finished() {
+				fmt.Fprint(w, "event: end\ndata: {}\n\n")
+				f.Flush()
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+			}
+			if j, err = load(); err != nil {
+				return
+			}
+		}
+	})
+}
