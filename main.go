@@ -25,6 +25,7 @@ const topUsage = `millrun turns scripts on this computer into webhooks (Windmill
 
 Usage:
   millrun                 open the desktop window (desktop builds; otherwise this help)
+  millrun desktop [flags] the same, with --data and --listen
   millrun serve [flags]   run headless: the engine, its webhooks and the UI on a local port
   millrun token <create|list|revoke> [flags]
                           manage the tokens that guard the webhooks and the API
@@ -48,6 +49,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(args[1:], stdout, stderr)
 	case "token":
 		err = cmdToken(args[1:], stdout, stderr)
+	case "desktop":
+		if desktopCommand == nil {
+			fmt.Fprintln(stderr, "millrun: this build has no desktop window; use 'millrun serve' (or build with make build)")
+			return 2
+		}
+		return desktopCommand(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "millrun", version)
 		return 0
@@ -71,5 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// openDesktop is set by the desktop build (desktop.go) to open the window.
-var openDesktop func(stderr io.Writer) int
+// openDesktop and desktopCommand are set by the desktop build (desktop.go).
+var (
+	openDesktop    func(stderr io.Writer) int
+	desktopCommand func(args []string, stderr io.Writer) int
+)

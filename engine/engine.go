@@ -73,6 +73,7 @@ type Engine struct {
 
 	handler        http.Handler
 	webhookHandler http.Handler
+	mux            http.Handler // every route, before auth and guards
 }
 
 // Open opens the data directory, recovers jobs interrupted by a crash and
@@ -152,6 +153,20 @@ func (e *Engine) Close(ctx context.Context) error {
 // Handler serves everything: webhooks, the management API and the UI.
 func (e *Engine) Handler() http.Handler { return e.handler }
 
+// DesktopLabel is who the desktop window acts as.
+const DesktopLabel = "desktop app"
+
+// DesktopHandler serves millrun's own window in-process (Wails' asset
+// server). It is never reachable over a network, and the window is opened
+// by the user on their own machine, so its requests act with full access
+// without a token.
+func (e *Engine) DesktopHandler() http.Handler {
+	id := &auth.Identity{Label: DesktopLabel}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+	})
+}
+
 // WebhookHandler serves only the webhook and job-read routes; the tunnel
 // exposes this one, so management routes do not exist there.
 func (e *Engine) WebhookHandler() http.Handler { return e.webhookHandler }
@@ -216,6 +231,7 @@ func (e *Engine) buildHandlers() {
 	full.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
+	e.mux = full
 	e.handler = e.guard(e.withAuth(full))
 
 	public := http.NewServeMux()

@@ -14,15 +14,18 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
+// flusher flushes when the writer can. The desktop window's in-process
+// writer (Wails) cannot, but it streams every write straight to the page.
+type flusher struct{ rc *http.ResponseController }
+
+func (f flusher) Flush() { _ = f.rc.Flush() }
+
 // sse starts a server-sent-events response.
 func sse(w http.ResponseWriter) (http.Flusher, error) {
-	f, ok := w.(http.Flusher)
-	if !ok {
-		return nil, apierr.Internal("streaming is not supported here")
-	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	f := flusher{http.NewResponseController(w)}
 	f.Flush()
 	return f, nil
 }

@@ -160,16 +160,9 @@ func (e *Engine) registerTunnel(mux *http.ServeMux) {
 	// Server-sent events: one "status" event per change, so the UI shows
 	// connecting → online → reconnecting as it happens, without polling.
 	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) {
-		flusher, ok := w.(http.Flusher)
-		if !ok {
-			apierr.Write(w, e.log, apierr.Internal("streaming is not supported here"))
-			return
-		}
 		ch, stop := e.tunnel.Subscribe()
 		defer stop()
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusOK)
+		flusher, _ := sse(w)
 		keepalive := time.NewTicker(25 * time.Second)
 		defer keepalive.Stop()
 		for {

@@ -1,0 +1,101 @@
+//go:build desktop || dev
+
+package app
+
+import (
+	"context"
+	_ "embed"
+	"sync"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/menu"
+	"github.com/wailsapp/wails/v2/pkg/menu/keys"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
+)
+
+//go:embed icon.png
+var icon []byte
+
+// window is the Wails side: lifecycle, single instance, close-to-background.
+type window struct {
+	app      *App
+	ctx      context.Context
+	mu       sync.Mutex
+	quitting bool
+	told     bool
+}
+
+// Run opens the window and blocks until the user quits.
+func (a *App) Run() error {
+	w := &window{app: a}
+	appMenu := menu.NewMenu()
+	file := appMenu.AddSubmenu("millrun")
+	file.AddText("Show window", keys.CmdOrCtrl("0"), func(*menu.CallbackData) { w.show() })
+	file.AddSeparator()
+	file.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { w.quit() })
+	edit := appMenu.AddSubmenu("Edit")
+	edit.AddText("Copy", keys.CmdOrCtrl("c"), nil)
+	edit.AddText("Paste", keys.CmdOrCtrl("v"), nil)
+
+	return wails.Run(&options.App{
+		Title:            "millrun",
+		Width:            1280,
+		Height:           860,
+		MinWidth:         1024,
+		MinHeight:        700,
+		Menu:             appMenu,
+		AssetServer:      &assetserver.Options{Handler: a.Handler()},
+		BackgroundColour: &options.RGBA{R: 247, G: 247, B: 245, A: 255},
+		OnStartup: func(ctx context.Context) {
+			w.ctx = ctx
+			a.Startup(ctx)
+		},
+		OnBeforeClose: w.beforeClose,
+		OnShutdown:    a.Shutdown,
+		SingleInstanceLock: &options.SingleInstanceLock{
+			UniqueId: "io.millrun.desktop",
+			// A second launch shows this window instead of a second millrun.
+			OnSecondInstanceLaunch: func(options.SecondInstanceData) { w.show() },
+		},
+		Linux: &linux.Options{ProgramName: "millrun", Icon: icon, WindowIsTranslucent: false},
+	})
+}
+
+func (w *window) show() {
+	if w.ctx == nil {
+		return
+	}
+	runtime.WindowShow(w.ctx)
+	runtime.WindowUnminimise(w.ctx)
+}
+
+func (w *window) quit() {
+	w.mu.Lock()
+	w.quitting = true
+	w.mu.Unlock()
+	runtime.Quit(w.ctx)
+}
+
+// beforeClose keeps millrun serving webhooks when the window is closed; the
+// menu's Quit really quits. The first time, it says so.
+func (w *window) beforeClose(ctx context.Context) bool {
+	w.mu.Lock()
+	quitting, told := w.quitting, w.told
+	w.told = true
+	w.mu.Unlock()
+	if quitting {
+		return false
+	}
+	if !told {
+		_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{
+			Type:    runtime.InfoDialog,
+			Title:   "millrun keeps running",
+			Message: "Your webhooks keep working while the window is closed. Launch millrun again to show it, or use millrun > Quit to stop it.",
+		})
+	}
+	runtime.WindowHide(ctx)
+	return true
+}
