@@ -294,3 +294,25 @@ func TestLoginURLWorksOnce(t *testing.T) {
 		t.Fatalf("a one-time login token authorized an API call: %d", code)
 	}
 }
+
+// A second serve on the same data directory (on another port) must stop
+// with a message naming the first, and leave the first running.
+func TestSecondServeOnSameDataRefused(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	first := startServe(t, data, freeAddr(t))
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", freeAddr(t))
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second serve started:\n%s", out)
+	}
+	if want := "millrun serve at " + first.base; !strings.Contains(string(out), want) || strings.Contains(string(out), "goroutine") {
+		t.Fatalf("second serve said:\n%s\nwant it to name %q", out, want)
+	}
+	res, err := http.Get(first.base + "/api/version")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("first serve after the refused second: %v %v", res, err)
+	}
+	res.Body.Close()
+}

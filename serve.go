@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine"
+	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/tunnel"
 )
 
@@ -93,6 +94,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version})
 	if err != nil {
 		return err
+	}
+	if err := e.Announce(instance.KindServe, base, ""); err != nil {
+		logger.Warn("cannot write instance info", "err", err)
 	}
 	if err := configureTunnel(ctx, e, o); err != nil {
 		e.Close(context.Background())

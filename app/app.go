@@ -4,8 +4,10 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,22 +16,34 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine"
+	"github.com/millrun/millrun/engine/instance"
 )
 
 // Options configure the desktop app.
 type Options struct {
 	DataDir   string
-	Listen    string // loopback address for webhooks while the window is open
+	Listen    string // loopback address for webhooks while millrun runs
 	Workspace string
 	Version   string
 	UI        http.Handler // the embedded frontend
 	Logger    *slog.Logger
 }
 
+// showPath is where a second launch asks the running app to show its
+// window. It lives on the loopback listener, guarded by the secret that
+// only the data directory's owner can read.
+const showPath = "/api/millrun/desktop/show"
+
+const showSecretHeader = "X-Millrun-Instance"
+
 // App holds the running engine and its loopback listener. Nothing starts
 // before Startup: `wails build` runs main to generate bindings.
 type App struct {
 	opts Options
+
+	lock   *instance.Lock
+	secret string
+	onShow func() // set by the window
 
 	mu       sync.Mutex
 	eng      *engine.Engine
@@ -44,31 +58,85 @@ func New(opts Options) *App {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	return &App{opts: opts, ready: make(chan struct{})}
+	return &App{opts: opts, ready: make(chan struct{}), secret: instance.NewSecret()}
+}
+
+// Claim takes the data directory before any window opens. When a millrun
+// desktop already holds it, Claim asks that one to show its window and
+// returns running=true: the caller should just exit. A headless millrun
+// holding it is an error that names it.
+func (a *App) Claim() (running bool, err error) {
+	lock, err := instance.Acquire(a.opts.DataDir)
+	var inUse *instance.InUseError
+	if errors.As(err, &inUse) {
+		info := inUse.Info
+		if info != nil && info.Kind == instance.KindDesktop && info.URL != "" {
+			if err := askToShow(info); err != nil {
+				return false, fmt.Errorf("millrun is already running (pid %d) but did not answer: %w", info.PID, err)
+			}
+			return true, nil
+		}
+		return false, err
+	}
+	if err != nil {
+		return false, err
+	}
+	a.lock = lock
+	return false, nil
+}
+
+func askToShow(info *instance.Info) error {
+	req, err := http.NewRequest(http.MethodPost, info.URL+showPath, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(showSecretHeader, info.Secret)
+	client := &http.Client{Timeout: 5 * time.Second}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("it answered %s", res.Status)
+	}
+	return nil
 }
 
 // Startup opens the engine and the loopback listener.
 func (a *App) Startup(ctx context.Context) {
 	defer close(a.ready)
+	if a.lock == nil {
+		a.startErr = errors.New("the data directory was not claimed (call Claim before Startup)")
+		return
+	}
 	ln, err := net.Listen("tcp", a.opts.Listen)
 	if err != nil {
-		// Another program (or a headless millrun) holds the port: take any
-		// free one rather than fail, and show it in the UI.
+		// Another program holds the port: take any free one rather than
+		// fail; the UI shows the URLs with the port in use.
 		a.opts.Logger.Warn("listen address taken, using a free port", "address", a.opts.Listen, "err", err)
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			a.startErr = fmt.Errorf("listen: %w", err)
+			a.lock.Release()
 			return
 		}
 	}
 	a.addr = ln.Addr().String()
-	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: "http://" + a.addr + "/api",
-		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version})
+	base := "http://" + a.addr
+	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
+		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock})
 	if err != nil {
 		ln.Close()
 		a.startErr = err
 		return
 	}
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if err := e.Announce(instance.KindDesktop, base, a.secret); err != nil {
+		a.opts.Logger.Warn("cannot write instance info; a second launch will not find this window", "err", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+showPath, a.serveShow)
+	mux.Handle("/", e.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.opts.Logger.Error("loopback listener stopped", "err", err)
@@ -77,7 +145,19 @@ func (a *App) Startup(ctx context.Context) {
 	a.mu.Lock()
 	a.eng, a.srv = e, srv
 	a.mu.Unlock()
-	a.opts.Logger.Info("millrun desktop started", "listen", "http://"+a.addr, "data", a.opts.DataDir)
+	a.opts.Logger.Info("millrun desktop started", "listen", base, "data", a.opts.DataDir)
+}
+
+func (a *App) serveShow(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(showSecretHeader)), []byte(a.secret)) != 1 {
+		http.Error(w, "Not authorized", http.StatusUnauthorized)
+		return
+	}
+	a.opts.Logger.Info("another launch asked to show the window")
+	if a.onShow != nil {
+		a.onShow()
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // Shutdown stops the listener and closes the engine gracefully.
@@ -95,10 +175,11 @@ func (a *App) Shutdown(ctx context.Context) {
 			a.opts.Logger.Error("close engine", "err", err)
 		}
 	}
+	a.opts.Logger.Info("millrun desktop stopped")
 }
 
 // Handler is what the window loads: the engine's trusted in-process
-// handler once it is up, a plain message if it failed to start.
+// handler once it is up, a page that says what went wrong if it is not.
 func (a *App) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-a.ready
@@ -106,9 +187,9 @@ func (a *App) Handler() http.Handler {
 		e := a.eng
 		a.mu.Unlock()
 		if e == nil {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "millrun could not start: %v\n", a.startErr)
+			fmt.Fprintf(w, startFailedPage, html.EscapeString(a.startErr.Error()), html.EscapeString(a.opts.DataDir))
 			return
 		}
 		if r.URL.Path == "/api/millrun/whoami" {
@@ -117,6 +198,13 @@ func (a *App) Handler() http.Handler {
 		e.DesktopHandler().ServeHTTP(w, r)
 	})
 }
+
+const startFailedPage = `<!doctype html><meta charset="utf-8"><title>millrun could not start</title>
+<body style="font:15px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222">
+<h1 style="font-size:1.3em">millrun could not start</h1>
+<p style="background:#fdecea;border:1px solid #f5c2c0;padding:.8em;border-radius:6px">%s</p>
+<p>Data directory: <code>%s</code></p>
+<p>Fix the problem above and launch millrun again (millrun &gt; Quit closes this window).</p>`
 
 // Addr is the loopback address webhooks reach (after Startup).
 func (a *App) Addr() string { return a.addr }

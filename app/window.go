@@ -19,7 +19,7 @@ import (
 //go:embed icon.png
 var icon []byte
 
-// window is the Wails side: lifecycle, single instance, close-to-background.
+// window is the Wails side: lifecycle, menu, close-to-background.
 type window struct {
 	app      *App
 	ctx      context.Context
@@ -30,7 +30,16 @@ type window struct {
 
 // Run opens the window and blocks until the user quits.
 func (a *App) Run() error {
+	running, err := a.Claim()
+	if err != nil {
+		return err
+	}
+	if running {
+		a.opts.Logger.Info("millrun is already running; showed its window")
+		return nil
+	}
 	w := &window{app: a}
+	a.onShow = w.show
 	appMenu := menu.NewMenu()
 	file := appMenu.AddSubmenu("millrun")
 	file.AddText("Show window", keys.CmdOrCtrl("0"), func(*menu.CallbackData) { w.show() })
@@ -50,33 +59,38 @@ func (a *App) Run() error {
 		AssetServer:      &assetserver.Options{Handler: a.Handler()},
 		BackgroundColour: &options.RGBA{R: 247, G: 247, B: 245, A: 255},
 		OnStartup: func(ctx context.Context) {
+			w.mu.Lock()
 			w.ctx = ctx
+			w.mu.Unlock()
 			a.Startup(ctx)
 		},
 		OnBeforeClose: w.beforeClose,
 		OnShutdown:    a.Shutdown,
-		SingleInstanceLock: &options.SingleInstanceLock{
-			UniqueId: "io.millrun.desktop",
-			// A second launch shows this window instead of a second millrun.
-			OnSecondInstanceLaunch: func(options.SecondInstanceData) { w.show() },
-		},
+		// Single instance is Claim's data-directory lock, not Wails'
+		// SingleInstanceLock: that one needs a D-Bus session on Linux and
+		// runs OnStartup before it decides, so a second launch could open
+		// the database while the first is using it.
 		Linux: &linux.Options{ProgramName: "millrun", Icon: icon, WindowIsTranslucent: false},
 	})
 }
 
 func (w *window) show() {
-	if w.ctx == nil {
+	w.mu.Lock()
+	ctx := w.ctx
+	w.mu.Unlock()
+	if ctx == nil {
 		return
 	}
-	runtime.WindowShow(w.ctx)
-	runtime.WindowUnminimise(w.ctx)
+	runtime.WindowShow(ctx)
+	runtime.WindowUnminimise(ctx)
 }
 
 func (w *window) quit() {
 	w.mu.Lock()
 	w.quitting = true
+	ctx := w.ctx
 	w.mu.Unlock()
-	runtime.Quit(w.ctx)
+	runtime.Quit(ctx)
 }
 
 // beforeClose keeps millrun serving webhooks when the window is closed; the

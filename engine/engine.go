@@ -20,6 +20,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
@@ -50,6 +51,10 @@ type Config struct {
 	TunnelBackend tunnel.Backend
 	// Version is reported to the tunnel provider.
 	Version string
+	// Lock is the data directory's lock when the caller took it already
+	// (the desktop app does, to find a running instance before opening a
+	// window); nil makes Open take it. Either way Close releases it.
+	Lock *instance.Lock
 }
 
 // Engine is a running millrun engine.
@@ -70,6 +75,7 @@ type Engine struct {
 	tunnel   *tunnel.Manager
 	closing  sync.Once
 	closeErr error
+	lock     *instance.Lock
 
 	handler        http.Handler
 	webhookHandler http.Handler
@@ -88,17 +94,23 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	lock := cfg.Lock
+	if lock == nil {
+		var err error
+		if lock, err = instance.Acquire(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	db, err := store.Open(filepath.Join(cfg.DataDir, "millrun.db"))
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger}
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock}
 	set, err := loadSettings(context.Background(), db)
 	if err != nil {
 		db.Close()
+		lock.Release()
 		return nil, err
 	}
 	e.settings.Store(set)
@@ -121,6 +133,7 @@ func Open(cfg Config) (*Engine, error) {
 	})
 	if err := e.queue.Start(context.Background()); err != nil {
 		db.Close()
+		lock.Release()
 		return nil, err
 	}
 	e.buildHandlers()
@@ -146,8 +159,15 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.warm.Close()
 		e.notifier.close()
 		e.closeErr = e.db.Close()
+		e.lock.Release()
 	})
 	return e.closeErr
+}
+
+// Announce says who holds the data directory, so that a second launch can
+// name this one (and, for the desktop app, ask it to show its window).
+func (e *Engine) Announce(kind, url, secret string) error {
+	return e.lock.Publish(instance.Info{PID: os.Getpid(), Kind: kind, URL: url, Secret: secret})
 }
 
 // Handler serves everything: webhooks, the management API and the UI.
@@ -163,9 +183,16 @@ const DesktopLabel = "desktop app"
 func (e *Engine) DesktopHandler() http.Handler {
 	id := &auth.Identity{Label: DesktopLabel}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+		ctx := context.WithValue(auth.WithIdentity(r.Context(), id), inWindowKey{}, true)
+		e.mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+type inWindowKey struct{}
+
+// inWindow reports whether a request came from the desktop window, which
+// has no session to log out of.
+func inWindow(ctx context.Context) bool { return ctx.Value(inWindowKey{}) == true }
 
 // WebhookHandler serves only the webhook and job-read routes; the tunnel
 // exposes this one, so management routes do not exist there.

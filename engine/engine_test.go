@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/instance"
 )
 
 type fixture struct {
@@ -420,6 +423,7 @@ func TestCrashRecovery(t *testing.T) {
 	insertRaw(t, e, "22222222-2222-4222-8222-222222222222", "queued")
 	e.queue.Close(context.Background())
 	e.db.Close()
+	e.lock.Release() // the OS drops a dead process's lock
 
 	f := setup(t, func(c *Config) { c.DataDir = dir })
 	j := f.waitJob("11111111-1111-4111-8111-111111111111")
@@ -431,6 +435,32 @@ func TestCrashRecovery(t *testing.T) {
 	if j["success"] != true {
 		t.Fatalf("queued job after restart did not run: %v", j)
 	}
+}
+
+// A second engine on the same data directory would recover the first one's
+// running jobs as crashed; it must be refused, naming the first.
+func TestSecondEngineOnSameDataDirRefused(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	if err := f.e.Announce(instance.KindServe, f.srv.URL, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(Config{DataDir: f.dir})
+	var inUse *instance.InUseError
+	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "millrun serve at "+f.srv.URL) {
+		t.Fatalf("second Open: %v", err)
+	}
+	// The first engine is untouched and still runs jobs.
+	f.createScript("u/me/ok", "bash", "main() { echo 1; }")
+	if r := f.syncRun("u/me/ok", "{}"); r.status != 200 {
+		t.Fatalf("first engine after refused second: %d %s", r.status, r.body)
+	}
+	f.e.Close(context.Background())
+	e2, err := Open(Config{DataDir: f.dir})
+	if err != nil {
+		t.Fatalf("Open after the first closed: %v", err)
+	}
+	e2.Close(context.Background())
 }
 
 func TestQueueFullAnswers429(t *testing.T) {

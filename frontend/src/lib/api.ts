@@ -44,6 +44,7 @@ export interface Me {
   os_user: string;
   base_url: string;
   version: string;
+  desktop?: boolean; // the desktop window: no session, nothing to log out of
 }
 
 export interface ScriptSummary {

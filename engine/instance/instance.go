@@ -1,0 +1,130 @@
+// Package instance makes a data directory belong to one running millrun at
+// a time, and lets a second launch find the first: two engines on one
+// database would each treat the other's running jobs as crashed.
+package instance
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+const (
+	lockName = "millrun.lock"
+	// The info lives beside the lock, not in it: Windows' byte-range lock
+	// keeps other processes from reading a locked file.
+	infoName = "instance.json"
+)
+
+// Kinds of running millrun.
+const (
+	KindDesktop = "desktop"
+	KindServe   = "serve"
+)
+
+// Info describes the running millrun that holds a data directory.
+type Info struct {
+	PID  int    `json:"pid"`
+	Kind string `json:"kind"`
+	URL  string `json:"url,omitempty"`
+	// Secret lets a second launch ask the desktop app to show its window;
+	// only the data directory's owner can read it (0600).
+	Secret string `json:"secret,omitempty"`
+}
+
+// Lock is held while a millrun uses the data directory; the OS releases it
+// when the process ends, however it ends.
+type Lock struct {
+	dir string
+	f   *os.File
+}
+
+// InUseError says which millrun already holds the directory.
+type InUseError struct {
+	Dir  string
+	Info *Info // nil when the holder has not said who it is yet
+}
+
+func (e *InUseError) Error() string {
+	if e.Info == nil {
+		return fmt.Sprintf("another millrun is already using %s", e.Dir)
+	}
+	who := "millrun " + e.Info.Kind
+	if e.Info.URL != "" {
+		who += " at " + e.Info.URL
+	}
+	return fmt.Sprintf("%s (pid %d) is already using %s; stop it first, or pass another --data directory", who, e.Info.PID, e.Dir)
+}
+
+// Acquire takes the data directory, creating it if needed. It fails at
+// once with *InUseError when another process holds it.
+func Acquire(dir string) (*Lock, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file in %s: %w", dir, err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			info, _ := Read(dir)
+			return nil, &InUseError{Dir: dir, Info: info}
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	// Whatever a previous holder said about itself is stale now.
+	_ = os.Remove(filepath.Join(dir, infoName))
+	return &Lock{dir: dir, f: f}, nil
+}
+
+// Publish says who holds the directory, for the next launch to read.
+func (l *Lock) Publish(info Info) error {
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(l.dir, infoName+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write instance info: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(l.dir, infoName))
+}
+
+// Release gives the directory up.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = os.Remove(filepath.Join(l.dir, infoName))
+	err := l.f.Close() // closing the file drops the lock
+	l.f = nil
+	return err
+}
+
+// Read returns what the holder of dir published.
+func Read(dir string) (*Info, error) {
+	b, err := os.ReadFile(filepath.Join(dir, infoName))
+	if err != nil {
+		return nil, err
+	}
+	var info Info
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("read instance info: %w", err)
+	}
+	return &info, nil
+}
+
+// NewSecret returns a random secret for Info.Secret.
+func NewSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var errLocked = errors.New("locked")

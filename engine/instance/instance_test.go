@@ -1,0 +1,67 @@
+package instance
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestOneHolderAtATime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(dir)
+	var inUse *InUseError
+	if !errors.As(err, &inUse) {
+		t.Fatalf("second Acquire: got %v, want InUseError", err)
+	}
+	if inUse.Info != nil {
+		t.Fatalf("nothing published yet, got %+v", inUse.Info)
+	}
+
+	if err := first.Publish(Info{PID: os.Getpid(), Kind: KindServe, URL: "http://127.0.0.1:8700"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(dir)
+	if !errors.As(err, &inUse) || inUse.Info == nil || inUse.Info.PID != os.Getpid() {
+		t.Fatalf("second Acquire after Publish: %v", err)
+	}
+	for _, want := range []string{"millrun serve at http://127.0.0.1:8700", "is already using " + dir, "--data"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
+	}
+
+	if err := first.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("info left behind after Release: %v", err)
+	}
+	again, err := Acquire(dir)
+	if err != nil {
+		t.Fatalf("Acquire after Release: %v", err)
+	}
+	again.Release()
+}
+
+func TestStaleInfoIsDropped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A holder that was killed leaves its info behind, but not its lock.
+	if err := os.WriteFile(dir+"/"+infoName, []byte(`{"pid":1,"kind":"desktop","secret":"old"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(dir)
+	if err != nil {
+		t.Fatalf("stale info must not block: %v", err)
+	}
+	defer l.Release()
+	if _, err := Read(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale info kept: %v", err)
+	}
+}
