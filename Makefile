@@ -4,10 +4,17 @@ SHELL := /bin/bash
 export GOTOOLCHAIN := auto
 export PATH := $(PATH):/usr/local/go/bin
 
+# build/bin/millrun: headless (serve and the CLI), pure Go, runs anywhere.
+# build/bin/millrun-desktop: the window (Wails, GTK/WebKitGTK); also serves
+# and has the CLI.
 BIN := build/bin/millrun
+DESKTOP_BIN := build/bin/millrun-desktop
+DESKTOP_TAGS := desktop,production,webkit2_41
+# A window can open here: build the desktop app and open it on `make run`.
+HAS_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: help run serve build setup setup-test test test-compat test-e2e bench fuzz clean
+.PHONY: help run serve build build-desktop build-windows setup setup-test test test-compat test-e2e test-desktop bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,30 +28,43 @@ setup-test: ## install what is missing to run the tests
 frontend/dist/index.html: $(shell git ls-files frontend 2>/dev/null | grep -v '^frontend/dist/') 
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
-build: setup frontend/dist/index.html ## build build/bin/millrun (engine, CLI and the UI)
-	go build -tags embedui -o $(BIN) .
+build: setup frontend/dist/index.html ## build build/bin/millrun (headless) and, where there is a display, build/bin/millrun-desktop
+	CGO_ENABLED=0 go build -tags embedui -o $(BIN) .
+	@if [ -n "$(HAS_DISPLAY)" ]; then $(MAKE) --no-print-directory build-desktop; fi
 
-run: build ## set up, build and start millrun
-	$(BIN) serve
+build-desktop: frontend/dist/index.html ## build the desktop app, build/bin/millrun-desktop
+	go build -tags $(DESKTOP_TAGS) -ldflags "-w -s" -o $(DESKTOP_BIN) .
 
-test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end
+build-windows: frontend/dist/index.html ## cross-build the Windows desktop app, build/bin/millrun.exe (no cgo needed)
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags desktop,production -ldflags "-w -s -H windowsgui" -o build/bin/millrun.exe .
+
+run: build ## set up, build and open millrun (headless `serve` where there is no display)
+	@if [ -n "$(HAS_DISPLAY)" ]; then exec $(DESKTOP_BIN); else echo "No display here: starting millrun headless; open the URL it prints in a browser."; exec $(BIN) serve; fi
+
+test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end, desktop window, Windows build
 	@echo "== gofmt -l"
 	@out="$$(gofmt -l $(GO_FILES))"; if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; fi
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build build-desktop
 	@echo "== go vet"
 	go vet ./...
 	go vet -tags embedui .
+	go vet -tags $(DESKTOP_TAGS) ./app/ .
 	@echo "== go test -race"
 	go test -race -count=1 ./...
 	@echo "== frontend: svelte-check, vitest"
 	cd frontend && npm run --silent check && npm run --silent test
-	@$(MAKE) --no-print-directory test-compat test-e2e
+	@$(MAKE) --no-print-directory test-compat test-e2e test-desktop
+	@echo "== Windows cross-build of the desktop app"
+	@$(MAKE) --no-print-directory build-windows
 
 test-compat: build ## Windmill's own client against millrun serve
 	compat/run.sh $(BIN)
 
 test-e2e: build ## the UI in Debian's Chromium against millrun serve (screenshots in e2e/test-results)
 	e2e/run.sh $(BIN)
+
+test-desktop: build-desktop ## the real desktop window under Xvfb (screenshots in e2e/test-results)
+	e2e/desktop.sh $(DESKTOP_BIN)
 
 bench: build ## benchmarks; prints ratios against baselines measured in the same run
 	go run ./bench -millrun $(BIN)

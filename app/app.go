@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -205,6 +206,19 @@ const startFailedPage = `<!doctype html><meta charset="utf-8"><title>millrun cou
 <p style="background:#fdecea;border:1px solid #f5c2c0;padding:.8em;border-radius:6px">%s</p>
 <p>Data directory: <code>%s</code></p>
 <p>Fix the problem above and launch millrun again (millrun &gt; Quit closes this window).</p>`
+
+// firstClose reports whether the window is being closed for the first time
+// ever with this data directory, and remembers that it was.
+func (a *App) firstClose() bool {
+	marker := filepath.Join(a.opts.DataDir, "told-window-close")
+	if _, err := os.Stat(marker); err == nil {
+		return false
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		a.opts.Logger.Warn("cannot remember the close notice", "err", err)
+	}
+	return true
+}
 
 // Addr is the loopback address webhooks reach (after Startup).
 func (a *App) Addr() string { return a.addr }

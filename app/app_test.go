@@ -101,3 +101,15 @@ func TestWindowExplainsAFailedStart(t *testing.T) {
 		t.Fatalf("failed start page: %d %s", rec.Code, rec.Body.String())
 	}
 }
+
+// The close notice is said once per data directory, across launches.
+func TestCloseNoticeOnlyOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if !quietApp(dir).firstClose() {
+		t.Fatal("first close not noticed")
+	}
+	if quietApp(dir).firstClose() {
+		t.Fatal("close notice repeated after a restart")
+	}
+}

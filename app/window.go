@@ -5,7 +5,11 @@ package app
 import (
 	"context"
 	_ "embed"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/menu"
@@ -21,11 +25,11 @@ var icon []byte
 
 // window is the Wails side: lifecycle, menu, close-to-background.
 type window struct {
-	app      *App
-	ctx      context.Context
-	mu       sync.Mutex
-	quitting bool
-	told     bool
+	app       *App
+	ctx       context.Context
+	mu        sync.Mutex
+	quitting  bool
+	signalled chan struct{} // closed on SIGINT/SIGTERM
 }
 
 // Run opens the window and blocks until the user quits.
@@ -38,8 +42,18 @@ func (a *App) Run() error {
 		a.opts.Logger.Info("millrun is already running; showed its window")
 		return nil
 	}
-	w := &window{app: a}
+	w := &window{app: a, signalled: make(chan struct{})}
 	a.onShow = w.show
+	// Wails answers SIGINT/SIGTERM (a logout, a `kill`) by asking to close
+	// the window, the same request the close button makes. Knowing a signal
+	// came lets beforeClose quit then instead of hiding.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		a.opts.Logger.Info("signal received, quitting")
+		close(w.signalled)
+	}()
 	appMenu := menu.NewMenu()
 	file := appMenu.AddSubmenu("millrun")
 	file.AddText("Show window", keys.CmdOrCtrl("0"), func(*menu.CallbackData) { w.show() })
@@ -94,22 +108,28 @@ func (w *window) quit() {
 }
 
 // beforeClose keeps millrun serving webhooks when the window is closed; the
-// menu's Quit really quits. The first time, it says so.
+// menu's Quit and signals really quit. The first close ever, it says so.
 func (w *window) beforeClose(ctx context.Context) bool {
 	w.mu.Lock()
-	quitting, told := w.quitting, w.told
-	w.told = true
+	quitting := w.quitting
 	w.mu.Unlock()
 	if quitting {
 		return false
 	}
-	if !told {
+	// Wails' signal handler and ours run concurrently; give ours a moment.
+	select {
+	case <-w.signalled:
+		return false
+	case <-time.After(150 * time.Millisecond):
+	}
+	if w.app.firstClose() {
 		_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{
 			Type:    runtime.InfoDialog,
 			Title:   "millrun keeps running",
-			Message: "Your webhooks keep working while the window is closed. Launch millrun again to show it, or use millrun > Quit to stop it.",
+			Message: "Your webhooks keep working while the window is closed.\n\nLaunch millrun again to show it, or use millrun > Quit (Ctrl+Q) to stop it.",
 		})
 	}
 	runtime.WindowHide(ctx)
+	w.app.opts.Logger.Info("window hidden; millrun keeps serving webhooks")
 	return true
 }

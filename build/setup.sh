@@ -2,7 +2,8 @@
 # Installs what millrun needs to build, run and test on Debian/Ubuntu, and
 # only what is missing. Debian packages need root (or sudo); without either
 # it names the packages and stops.
-#   build/setup.sh          what `make run` needs
+#   build/setup.sh          what `make run` needs (the desktop libraries only
+#                           where there is a display to open a window on)
 #   build/setup.sh test     plus what `make test` needs
 set -euo pipefail
 mode="${1:-run}"
@@ -20,9 +21,15 @@ fi
 
 # Debian packages, checked one by one so a ready machine installs nothing.
 pkgs=(bash python3 nodejs npm ca-certificates)
+# The desktop window: Wails builds against GTK 3 and WebKitGTK 4.1 with cgo.
+desktop=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential)
 if [ "$mode" = "test" ]; then
-  # The UI's end-to-end test drives Debian's Chromium (never a downloaded one).
-  pkgs+=(chromium fonts-dejavu-core)
+  # The UI's end-to-end test drives Debian's Chromium (never a downloaded
+  # one); the desktop test runs the real window under Xvfb, screenshots it
+  # with ImageMagick and closes it through X11 (python3-xlib).
+  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib)
+elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  pkgs+=("${desktop[@]}")
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -116,6 +116,27 @@ test("the token's secret is never shown again", async () => {
   assert.ok(!(await page.content()).includes(webhookToken), "the script page shows the secret after a reload");
 });
 
+test("the Scripts list shows each script's last run and run count live", async () => {
+  await page.goto(`${base}/#/scripts`);
+  const row = page.locator("tr", { hasText: scriptName });
+  await row.waitFor();
+  const runs = async () => Number((await row.locator("td").nth(4).textContent()).trim());
+  const before = await runs();
+  const res = await fetch(syncUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` },
+    body: JSON.stringify({ name: "list" }),
+  });
+  assert.equal(res.status, 200);
+  await page.waitForFunction(
+    ([name, n]) => [...document.querySelectorAll("tr")].some((tr) => tr.textContent.includes(name) && tr.cells[4]?.textContent.trim() === String(n)),
+    [scriptName, before + 1],
+    { timeout: 10000 },
+  );
+  assert.equal(await row.locator(".badge.success").count(), 1);
+  await shot("12-scripts-list");
+});
+
 test("settings, tunnel and flows pages render", async () => {
   await page.goto(`${base}/#/settings`);
   await page.getByRole("heading", { name: "Interpreters" }).waitFor();
