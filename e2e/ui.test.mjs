@@ -149,3 +149,27 @@ test("settings, tunnel and flows pages render", async () => {
   await page.getByText("No flows yet").waitFor();
   await shot("11-flows");
 });
+
+test("the smallest window (1024×700) and dark mode keep every page usable", async () => {
+  await page.setViewportSize({ width: 1024, height: 700 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  const scriptPage = syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/");
+  for (const [name, url, ready] of [
+    ["scripts", `${base}/#/scripts`, () => page.getByRole("button", { name: "New script" })],
+    ["script", scriptPage, () => page.getByTestId("sync-path-url")],
+    ["runs", `${base}/#/runs`, () => page.getByTestId("run-row").first()],
+    ["tokens", `${base}/#/tokens`, () => page.getByTestId("token-row").first()],
+    ["settings", `${base}/#/settings`, () => page.getByRole("heading", { name: "Interpreters" })],
+  ]) {
+    await page.goto(url);
+    await ready().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than a 1024px window`);
+    await shot(`13-small-dark-${name}`);
+  }
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g, b] = bg.match(/\d+/g).map(Number);
+  assert.ok(r + g + b < 150, `dark mode background is ${bg}`);
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});

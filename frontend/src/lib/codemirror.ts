@@ -3,10 +3,23 @@
 import { EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { StreamLanguage, defaultHighlightStyle, syntaxHighlighting, bracketMatching, indentOnInput } from "@codemirror/language";
+import { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching, indentOnInput } from "@codemirror/language";
+import { tags as t } from "@lezer/highlight";
 import { python } from "@codemirror/lang-python";
 import { javascript } from "@codemirror/lang-javascript";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
+
+// Colours come from CSS variables, so code stays readable in the OS's dark
+// mode as well as in light mode (CodeMirror's default style is light only).
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.controlKeyword, t.operatorKeyword, t.definitionKeyword, t.moduleKeyword], color: "var(--hl-keyword)" },
+  { tag: [t.string, t.special(t.string), t.regexp], color: "var(--hl-string)" },
+  { tag: [t.number, t.bool, t.null, t.atom], color: "var(--hl-number)" },
+  { tag: [t.comment, t.lineComment, t.blockComment], color: "var(--hl-comment)", fontStyle: "italic" },
+  { tag: [t.function(t.variableName), t.function(t.definition(t.variableName)), t.definition(t.variableName)], color: "var(--hl-name)" },
+  { tag: [t.typeName, t.className, t.namespace], color: "var(--hl-type)" },
+  { tag: t.invalid, color: "var(--danger)" },
+]);
 
 function languageFor(lang: string) {
   if (lang === "python3") return python();
@@ -33,7 +46,7 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
         indentOnInput(),
         bracketMatching(),
         highlightActiveLine(),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        syntaxHighlighting(highlight),
         languageFor(lang),
         theme,
         keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (onSave(), true) }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
