@@ -173,3 +173,39 @@ test("the smallest window (1024×700) and dark mode keep every page usable", asy
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize({ width: 1280, height: 900 });
 });
+
+// The tunnel itself is tested in Go against a loopback fake (tests never
+// reach the internet); here its states, as the server pushes them, drive
+// the UI: the public URLs in the webhook panel, the Tunnel page, the badge.
+test("a tunnel going online shows public URLs; its errors show in plain words", async () => {
+  const pushTunnel = (...states) =>
+    page.route("**/api/millrun/tunnel/events", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/event-stream",
+        body: "retry: 60000\n\n" + states.map((s) => `event: status\ndata: ${JSON.stringify({
+          since: new Date().toISOString(), authtoken_hint: "2ab…xyz", authtoken_source: "settings", domain: "", autostart: false, ...s,
+        })}\n\n`).join(""),
+      }));
+  const publicBase = "https://millrun-e2e.ngrok.app";
+  await pushTunnel({ state: "connecting" }, { state: "online", url: publicBase });
+  const scriptPage = syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/");
+  await page.goto(scriptPage);
+  await page.reload(); // the tunnel watch starts with the app
+  const pub = page.getByTestId("public-sync-path-url");
+  await pub.waitFor();
+  assert.equal((await pub.textContent()).trim(), syncUrl.replace(base, publicBase));
+  await page.getByRole("link", { name: "tunnel online" }).waitFor();
+  await shot("14-public-urls");
+  await page.goto(`${base}/#/tunnel`);
+  assert.equal((await page.getByTestId("tunnel-state").textContent()).trim(), "online");
+  await page.getByText(publicBase).first().waitFor();
+  await page.unroute("**/api/millrun/tunnel/events");
+
+  const reason = "ngrok rejected the authtoken: check it at dashboard.ngrok.com (ERR_NGROK_105)";
+  await pushTunnel({ state: "error", error: reason });
+  await page.reload();
+  await page.getByRole("alert").filter({ hasText: reason }).waitFor();
+  await shot("15-tunnel-error");
+  await page.unroute("**/api/millrun/tunnel/events");
+});
