@@ -208,4 +208,71 @@ test("a tunnel going online shows public URLs; its errors show in plain words", 
   await page.getByRole("alert").filter({ hasText: reason }).waitFor();
   await shot("15-tunnel-error");
   await page.unroute("**/api/millrun/tunnel/events");
+  await page.reload(); // back to the real state: off
+  assert.equal((await page.getByTestId("tunnel-state").textContent()).trim(), "off");
+});
+
+test("a flow is written, answers early through its webhook, and its steps show on the run page", async () => {
+  await page.goto(`${base}/#/flows`);
+  await page.getByRole("button", { name: "Create a flow" }).click();
+  const fpath = page.locator("#fpath");
+  await fpath.fill((await fpath.inputValue()) + "e2e_flow");
+  // A broken definition is refused before it reaches the server.
+  const def = page.locator("#fdef");
+  const example = await def.inputValue();
+  await def.fill(example + "}");
+  await page.getByText("Not valid JSON yet").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Save" }).isDisabled(), true);
+  await def.fill(example);
+  await page.getByRole("button", { name: "Save" }).click();
+  const url = page.getByTestId("sync-path-url");
+  await url.waitFor();
+  const flowUrl = (await url.textContent()).trim();
+  assert.match(flowUrl, /\/api\/w\/local\/jobs\/run_wait_result\/f\/u\/[^/]+\/e2e_flow$/);
+  await shot("16-flow");
+
+  const res = await fetch(flowUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` },
+    body: JSON.stringify({ text: "deploy" }),
+  });
+  // The webhook token is scoped to the script, not this flow.
+  assert.equal(res.status, 401);
+  await page.getByRole("button", { name: "Create a token for this webhook" }).click();
+  const flowToken = (await page.getByTestId("new-webhook-token").textContent()).trim();
+  const ok = await fetch(flowUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${flowToken}` },
+    body: JSON.stringify({ text: "deploy" }),
+  });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { text: "on it: deploy" }, "the early return's result");
+
+  await page.goto(`${base}/#/runs`);
+  await page.getByTestId("run-row").filter({ hasText: "e2e_flow" }).first().click();
+  const steps = page.locator("section", { has: page.getByRole("heading", { name: "Steps" }) });
+  await steps.getByText("ack").waitFor();
+  await steps.locator("tr", { hasText: "work" }).locator(".badge.success").waitFor({ timeout: 15000 });
+  await shot("17-flow-run");
+  await steps.locator("tr", { hasText: "work" }).getByRole("link", { name: "open step" }).click();
+  await page.getByTestId("detail-logs").filter({ hasText: "working" }).waitFor();
+});
+
+test("a warm worker is switched on with a plain warning and shows in the list", async () => {
+  const scriptPage = syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/");
+  await page.goto(scriptPage);
+  await page.getByTestId("sync-path-url").waitFor();
+  await page.getByLabel(/Warm worker/).check();
+  await page.getByText("module-level variables keep their values").waitFor();
+  await page.keyboard.press("Control+s");
+  await page.getByText(/Saved/).first().waitFor();
+  const res = await fetch(syncUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` },
+    body: JSON.stringify({ name: "warm" }),
+  });
+  assert.deepEqual(await res.json(), { greeting: "hello warm" });
+  await page.goto(`${base}/#/scripts`);
+  await page.locator("tr", { hasText: scriptName }).locator(".badge", { hasText: "warm" }).waitFor();
+  await shot("18-warm");
 });
