@@ -1,0 +1,249 @@
+// Package resources keeps Windmill-style resources: named JSON values,
+// mostly credentials, sealed with AES-GCM under a key that lives in the
+// data directory (never in the database), so a copied database file gives
+// no secret away.
+package resources
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/store"
+)
+
+// KeyFile is the sealing key's name in the data directory.
+const KeyFile = "resources.key"
+
+// Resource is what the API shows: the value with secrets masked.
+type Resource struct {
+	WorkspaceID  string         `json:"workspace_id"`
+	Path         string         `json:"path"`
+	ResourceType string         `json:"resource_type"`
+	Description  string         `json:"description"`
+	Value        map[string]any `json:"value"`
+	IsOAuth      bool           `json:"is_oauth"`
+	CreatedAt    time.Time      `json:"created_at"`
+	EditedAt     time.Time      `json:"edited_at"`
+}
+
+// Store seals and opens resources.
+type Store struct {
+	db   *store.DB
+	aead cipher.AEAD
+}
+
+// Open loads the sealing key from dataDir, creating it on first use.
+func Open(db *store.DB, dataDir string) (*Store, error) {
+	keyPath := filepath.Join(dataDir, KeyFile)
+	key, err := os.ReadFile(keyPath)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		// O_EXCL: two processes never both invent a key.
+		f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create the resource key: %w", err)
+		}
+		if _, err := f.Write(key); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write the resource key: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.Close()
+	} else if err != nil {
+		return nil, fmt.Errorf("read the resource key: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("the resource key %s is damaged (%d bytes, want 32)", keyPath, len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, aead: aead}, nil
+}
+
+var validPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
+
+// ErrInvalid wraps input errors.
+var ErrInvalid = errors.New("invalid resource")
+
+// ValidPath reports whether p is a resource path (u/<user>/... or f/<folder>/...).
+func ValidPath(p string) bool {
+	if !validPath.MatchString(p) || len(p) > 255 {
+		return false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) seal(workspace, path string, value map[string]any) ([]byte, error) {
+	plain, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	// The path is authenticated data: a sealed value copied to another
+	// path does not open.
+	return s.aead.Seal(nonce, nonce, plain, []byte(workspace+"\x00"+path)), nil
+}
+
+func (s *Store) open(r *store.Resource) (map[string]any, error) {
+	n := s.aead.NonceSize()
+	if len(r.Value) < n {
+		return nil, fmt.Errorf("resource %s is damaged", r.Path)
+	}
+	plain, err := s.aead.Open(nil, r.Value[:n], r.Value[n:], []byte(r.Workspace+"\x00"+r.Path))
+	if err != nil {
+		return nil, fmt.Errorf("resource %s cannot be opened with this data directory's key", r.Path)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(plain, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Put creates (create=true) or replaces a resource.
+func (s *Store) Put(ctx context.Context, workspace, path, typ, description string, value map[string]any, create bool) error {
+	if !ValidPath(path) {
+		return fmt.Errorf("%w: path %q must look like u/<user>/<name> or f/<folder>/<name>", ErrInvalid, path)
+	}
+	if value == nil {
+		value = map[string]any{}
+	}
+	sealed, err := s.seal(workspace, path, value)
+	if err != nil {
+		return err
+	}
+	return s.db.PutResource(ctx, store.Resource{Workspace: workspace, Path: path, ResourceType: typ, Value: sealed, Description: description}, create)
+}
+
+// Value returns a resource's full value: for routes' checks and for jobs,
+// never for the UI.
+func (s *Store) Value(ctx context.Context, workspace, path string) (map[string]any, string, error) {
+	r, err := s.db.GetResource(ctx, workspace, path)
+	if err != nil {
+		return nil, "", err
+	}
+	v, err := s.open(r)
+	return v, r.ResourceType, err
+}
+
+// Get returns a resource with its secrets masked.
+func (s *Store) Get(ctx context.Context, workspace, path string) (*Resource, error) {
+	r, err := s.db.GetResource(ctx, workspace, path)
+	if err != nil {
+		return nil, err
+	}
+	return s.masked(r)
+}
+
+// List returns a workspace's resources, masked.
+func (s *Store) List(ctx context.Context, workspace string) ([]*Resource, error) {
+	rs, err := s.db.ListResources(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Resource, 0, len(rs))
+	for i := range rs {
+		m, err := s.masked(&rs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Delete removes a resource.
+func (s *Store) Delete(ctx context.Context, workspace, path string) error {
+	return s.db.DeleteResource(ctx, workspace, path)
+}
+
+func (s *Store) masked(r *store.Resource) (*Resource, error) {
+	v, err := s.open(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Resource{WorkspaceID: r.Workspace, Path: r.Path, ResourceType: r.ResourceType, Description: r.Description,
+		Value: Mask(v), CreatedAt: r.CreatedAt, EditedAt: r.UpdatedAt}, nil
+}
+
+// Mask hides the values of secret-looking fields, keeping a hint of their
+// last characters so a user can tell which one is stored.
+func Mask(v map[string]any) map[string]any {
+	out := make(map[string]any, len(v))
+	for k, val := range v {
+		switch x := val.(type) {
+		case map[string]any:
+			out[k] = Mask(x)
+		case string:
+			if secretField(k) {
+				out[k] = hint(x)
+			} else {
+				out[k] = x
+			}
+		case []any:
+			if secretField(k) {
+				masked := make([]any, len(x))
+				for i, e := range x {
+					s, _ := e.(string)
+					masked[i] = hint(s)
+				}
+				out[k] = masked
+			} else {
+				out[k] = x
+			}
+		default:
+			out[k] = val
+		}
+	}
+	return out
+}
+
+func secretField(k string) bool {
+	k = strings.ToLower(k)
+	if k == "public_key" || k == "header" || k == "username" || k == "user" || k == "provider" || k == "algorithm" || k == "encoding" {
+		return false
+	}
+	for _, w := range []string{"secret", "token", "password", "passwd", "key", "auth", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func hint(s string) string {
+	if len(s) <= 8 {
+		return "••••"
+	}
+	return "••••" + s[len(s)-4:]
+}

@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrDuplicate says a row with that key exists already.
+var ErrDuplicate = errors.New("already exists")
+
+// Resource is a stored resource; Value is sealed (see engine/resources).
+type Resource struct {
+	Workspace    string
+	Path         string
+	ResourceType string
+	Value        []byte
+	Description  string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// PutResource creates or replaces a resource. With create set, an
+// existing path is an error (ErrDuplicate).
+func (db *DB) PutResource(ctx context.Context, r Resource, create bool) error {
+	now := micros(time.Now())
+	return db.group.submit(ctx, func(tx *sql.Tx) error {
+		var n int
+		_ = tx.QueryRow(`SELECT count(*) FROM resources WHERE workspace = ? AND path = ?`, r.Workspace, r.Path).Scan(&n)
+		if create && n > 0 {
+			return ErrDuplicate
+		}
+		if !create && n == 0 {
+			return ErrNotFound
+		}
+		_, err := tx.Exec(`INSERT INTO resources (workspace, path, resource_type, value, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (workspace, path) DO UPDATE SET resource_type = excluded.resource_type, value = excluded.value, description = excluded.description, updated_at = excluded.updated_at`,
+			r.Workspace, r.Path, r.ResourceType, r.Value, r.Description, now, now)
+		return err
+	})
+}
+
+// GetResource returns one resource.
+func (db *DB) GetResource(ctx context.Context, workspace, path string) (*Resource, error) {
+	var r Resource
+	var c, u int64
+	err := db.read.QueryRowContext(ctx, `SELECT workspace, path, resource_type, value, description, created_at, updated_at FROM resources WHERE workspace = ? AND path = ?`,
+		workspace, path).Scan(&r.Workspace, &r.Path, &r.ResourceType, &r.Value, &r.Description, &c, &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get resource %s: %w", path, err)
+	}
+	r.CreatedAt, r.UpdatedAt = time.UnixMicro(c).UTC(), time.UnixMicro(u).UTC()
+	return &r, nil
+}
+
+// ListResources returns a workspace's resources by path.
+func (db *DB) ListResources(ctx context.Context, workspace string) ([]Resource, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT workspace, path, resource_type, value, description, created_at, updated_at FROM resources WHERE workspace = ? ORDER BY path`, workspace)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	defer rows.Close()
+	out := []Resource{}
+	for rows.Next() {
+		var r Resource
+		var c, u int64
+		if err := rows.Scan(&r.Workspace, &r.Path, &r.ResourceType, &r.Value, &r.Description, &c, &u); err != nil {
+			return nil, err
+		}
+		r.CreatedAt, r.UpdatedAt = time.UnixMicro(c).UTC(), time.UnixMicro(u).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteResource removes a resource.
+func (db *DB) DeleteResource(ctx context.Context, workspace, path string) error {
+	return db.deleteOne(ctx, `DELETE FROM resources WHERE workspace = ? AND path = ?`, workspace, path)
+}
+
+func (db *DB) deleteOne(ctx context.Context, query string, args ...any) error {
+	return db.group.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// StoredTrigger is an HTTP route's definition as JSON.
+type StoredTrigger struct {
+	Workspace  string
+	Path       string
+	Definition string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// PutTrigger stores a route, checking inside the write that no other route
+// holds its key: check(existing) returns an error for a conflict.
+func (db *DB) PutTrigger(ctx context.Context, t StoredTrigger, create bool, check func(existing []StoredTrigger) error) error {
+	now := micros(time.Now())
+	return db.group.submit(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.Query(`SELECT workspace, path, definition, created_at, updated_at FROM http_triggers WHERE NOT (workspace = ? AND path = ?)`, t.Workspace, t.Path)
+		if err != nil {
+			return err
+		}
+		others, err := scanTriggers(rows)
+		if err != nil {
+			return err
+		}
+		if err := check(others); err != nil {
+			return err
+		}
+		var n int
+		_ = tx.QueryRow(`SELECT count(*) FROM http_triggers WHERE workspace = ? AND path = ?`, t.Workspace, t.Path).Scan(&n)
+		if create && n > 0 {
+			return ErrDuplicate
+		}
+		if !create && n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.Exec(`INSERT INTO http_triggers (workspace, path, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (workspace, path) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+			t.Workspace, t.Path, t.Definition, now, now)
+		return err
+	})
+}
+
+// ListTriggers returns every route.
+func (db *DB) ListTriggers(ctx context.Context) ([]StoredTrigger, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT workspace, path, definition, created_at, updated_at FROM http_triggers ORDER BY path`)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	return scanTriggers(rows)
+}
+
+func scanTriggers(rows *sql.Rows) ([]StoredTrigger, error) {
+	defer rows.Close()
+	out := []StoredTrigger{}
+	for rows.Next() {
+		var t StoredTrigger
+		var c, u int64
+		if err := rows.Scan(&t.Workspace, &t.Path, &t.Definition, &c, &u); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.UpdatedAt = time.UnixMicro(c).UTC(), time.UnixMicro(u).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteTrigger removes a route.
+func (db *DB) DeleteTrigger(ctx context.Context, workspace, path string) error {
+	return db.deleteOne(ctx, `DELETE FROM http_triggers WHERE workspace = ? AND path = ?`, workspace, path)
+}
+
+// Request is one received webhook or route request.
+type Request struct {
+	ID            int64             `json:"id"`
+	ReceivedAt    time.Time         `json:"received_at"`
+	Method        string            `json:"method"`
+	URL           string            `json:"url"`
+	CallerIP      string            `json:"caller_ip"`
+	Headers       map[string]string `json:"headers"`
+	Body          []byte            `json:"-"`
+	BodyTruncated bool              `json:"body_truncated"`
+	Status        int               `json:"status"`
+	DurationMS    int64             `json:"duration_ms"`
+	JobID         string            `json:"job_id,omitempty"`
+	Route         string            `json:"route,omitempty"`
+	AuthOK        bool              `json:"auth_ok"`
+	AuthReason    string            `json:"auth_reason,omitempty"`
+	ReplayOf      int64             `json:"replay_of,omitempty"`
+}
+
+// AddRequest records a request without waiting for the commit: the
+// inspector must never slow a webhook down.
+func (db *DB) AddRequest(r *Request, headersJSON string) {
+	db.group.submitAsync(func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			micros(r.ReceivedAt), r.Method, r.URL, r.CallerIP, headersJSON, r.Body, r.BodyTruncated, r.Status, r.DurationMS, r.JobID, r.Route, r.AuthOK, r.AuthReason, nullInt(r.ReplayOf))
+		return err
+	}, nil)
+}
+
+// RequestFilter narrows ListRequests.
+type RequestFilter struct {
+	Before int64 // id cursor; 0: newest
+	Limit  int
+	Route  string
+	JobID  string
+	Failed bool // only refused or failed (status >= 400)
+}
+
+// ListRequests returns requests newest first; bodies are left out.
+func (db *DB) ListRequests(ctx context.Context, f RequestFilter) ([]Request, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	if f.Before <= 0 {
+		f.Before = 1<<63 - 1
+	}
+	q := `SELECT id, received_at, method, url, caller_ip, headers, NULL, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of FROM requests WHERE id < ?`
+	args := []any{f.Before}
+	if f.Route != "" {
+		q += ` AND route = ?`
+		args = append(args, f.Route)
+	}
+	if f.JobID != "" {
+		q += ` AND job_id = ?`
+		args = append(args, f.JobID)
+	}
+	if f.Failed {
+		q += ` AND status >= 400`
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	defer rows.Close()
+	out := []Request{}
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+// GetRequest returns one request with its body.
+func (db *DB) GetRequest(ctx context.Context, id int64) (*Request, error) {
+	row := db.read.QueryRowContext(ctx, `SELECT id, received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of FROM requests WHERE id = ?`, id)
+	r, err := scanRequest(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return r, err
+}
+
+func scanRequest(s interface{ Scan(...any) error }) (*Request, error) {
+	var r Request
+	var at int64
+	var headers string
+	var replay sql.NullInt64
+	if err := s.Scan(&r.ID, &at, &r.Method, &r.URL, &r.CallerIP, &headers, &r.Body, &r.BodyTruncated, &r.Status, &r.DurationMS, &r.JobID, &r.Route, &r.AuthOK, &r.AuthReason, &replay); err != nil {
+		return nil, err
+	}
+	r.ReceivedAt = time.UnixMicro(at).UTC()
+	r.ReplayOf = replay.Int64
+	r.Headers = map[string]string{}
+	_ = json.Unmarshal([]byte(headers), &r.Headers)
+	return &r, nil
+}
+
+// PruneRequests keeps requests like jobs: younger than cutoff, at most keep.
+func (db *DB) PruneRequests(ctx context.Context, cutoff time.Time, keep int) error {
+	return db.group.submit(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM requests WHERE received_at < ?`, micros(cutoff)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DELETE FROM requests WHERE id <= (SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?)`, keep)
+		return err
+	})
+}
