@@ -22,6 +22,8 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -77,6 +79,11 @@ type Engine struct {
 	closeErr error
 	lock     *instance.Lock
 
+	resources   *resources.Store
+	routes      *routes.Service
+	requestFeed feed
+	stop        chan struct{}
+
 	handler        http.Handler
 	webhookHandler http.Handler
 	mux            http.Handler // every route, before auth and guards
@@ -116,6 +123,17 @@ func Open(cfg Config) (*Engine, error) {
 	e.settings.Store(set)
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
 	e.notifier = newNotifier(e)
+	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
+		db.Close()
+		lock.Release()
+		return nil, err
+	}
+	e.routes = &routes.Service{DB: db, Resources: e.resources}
+	if err := e.routes.Load(context.Background()); err != nil {
+		db.Close()
+		lock.Release()
+		return nil, err
+	}
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
@@ -137,6 +155,8 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.buildHandlers()
+	e.stop = make(chan struct{})
+	go e.pruneRequests(e.stop)
 	backend := cfg.TunnelBackend
 	if backend == nil {
 		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
@@ -154,6 +174,7 @@ func Open(cfg Config) (*Engine, error) {
 // period and closes the database.
 func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Do(func() {
+		close(e.stop)
 		e.tunnel.Stop()
 		e.queue.Close(ctx)
 		e.warm.Close()
@@ -238,7 +259,10 @@ func (e *Engine) buildHandlers() {
 		}}
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
-		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange}
+		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
+		Routes: e.routes, Resources: e.resources}
+	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
+		Settings: hooks.Settings}
 
 	full := http.NewServeMux()
 	hooks.Register(full)
@@ -247,6 +271,8 @@ func (e *Engine) buildHandlers() {
 	e.registerSession(full)
 	e.registerTunnel(full)
 	e.registerLive(full)
+	e.registerRequests(full)
+	full.Handle("/api/r/", routeServer)
 	ui := e.cfg.UI
 	if ui == nil {
 		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -259,15 +285,16 @@ func (e *Engine) buildHandlers() {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	e.mux = full
-	e.handler = e.guard(e.withAuth(full))
+	e.handler = e.guard(e.inspect(e.withAuth(full)))
 
 	public := http.NewServeMux()
 	hooks.Register(public)
 	srv.RegisterJobReads(public)
+	public.Handle("/api/r/", routeServer)
 	public.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
-	e.webhookHandler = e.withAuth(public)
+	e.webhookHandler = e.inspect(e.withAuth(public))
 }
 
 // publicPaths answer without a token: the version, the login exchange, and
@@ -279,7 +306,8 @@ var publicPaths = map[string]bool{"/api/version": true, "/api/millrun/login": tr
 func (e *Engine) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
-		if !strings.HasPrefix(path, "/api/") || publicPaths[path] {
+		// Routes authenticate their callers themselves (signatures, keys).
+		if !strings.HasPrefix(path, "/api/") || publicPaths[path] || strings.HasPrefix(path, "/api/r/") {
 			next.ServeHTTP(w, r)
 			return
 		}

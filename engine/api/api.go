@@ -15,6 +15,8 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -34,7 +36,9 @@ type Server struct {
 	MaxBody   func() int64
 	// Changed records a management action in the audit log and, with an
 	// event, tells the workspace webhook.
-	Changed func(ctx context.Context, actor, action, target, detail string, event map[string]any)
+	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
+	Routes    *routes.Service
+	Resources *resources.Store
 }
 
 func (s *Server) changed(r *http.Request, action, target, detail string, event map[string]any) {
@@ -55,6 +59,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.registerFlows(mux)
 	s.registerJobs(mux)
 	s.registerTokens(mux)
+	s.registerResources(mux)
+	s.registerRoutes(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
@@ -65,10 +71,19 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var inv *scripts.ErrInvalid
 	var finv *flows.ErrInvalid
-	if errors.As(err, &inv) {
+	var rinv *routes.ErrInvalid
+	var conflict *routes.ErrConflict
+	switch {
+	case errors.As(err, &inv):
 		err = apierr.BadRequest("%s", inv.Msg)
-	} else if errors.As(err, &finv) {
+	case errors.As(err, &finv):
 		err = apierr.BadRequest("%s", finv.Msg)
+	case errors.As(err, &rinv):
+		err = apierr.BadRequest("%s", rinv.Msg)
+	case errors.As(err, &conflict):
+		err = apierr.Conflict("%s", conflict.Msg)
+	case errors.Is(err, resources.ErrInvalid):
+		err = apierr.BadRequest("%s", err.Error())
 	}
 	apierr.Write(w, s.Log, err)
 }

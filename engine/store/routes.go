@@ -186,14 +186,22 @@ type Request struct {
 }
 
 // AddRequest records a request without waiting for the commit: the
-// inspector must never slow a webhook down.
-func (db *DB) AddRequest(r *Request, headersJSON string) {
+// inspector must never slow a webhook down. done (may be nil) gets the
+// request with its id once it is stored.
+func (db *DB) AddRequest(r *Request, headersJSON string, done func(*Request)) {
 	db.group.submitAsync(func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of)
+		res, err := tx.Exec(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			micros(r.ReceivedAt), r.Method, r.URL, r.CallerIP, headersJSON, r.Body, r.BodyTruncated, r.Status, r.DurationMS, r.JobID, r.Route, r.AuthOK, r.AuthReason, nullInt(r.ReplayOf))
+		if err == nil {
+			r.ID, _ = res.LastInsertId()
+		}
 		return err
-	}, nil)
+	}, func(err error) {
+		if err == nil && done != nil {
+			done(r)
+		}
+	})
 }
 
 // RequestFilter narrows ListRequests.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -117,6 +116,7 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 				s.fail(w, enqueueError(err))
 				return
 			}
+			w.Header().Set("X-Millrun-Job-Id", job.ID)
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusCreated)
 			_, _ = io.WriteString(w, job.ID)
@@ -127,40 +127,25 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 }
 
 func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
-	var v *scripts.Version
-	var err error
 	switch by {
 	case byFlow:
-		path := r.PathValue("path")
-		f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
-		if flows.IsNotFound(err) {
-			return nil, apierr.NotFound("flow not found at path %s", path)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}, nil
+		return s.resolvePath(r, true, r.PathValue("path"))
 	case byHash:
 		hash := r.PathValue("hash")
 		if !scripts.ValidHash(hash) {
 			return nil, apierr.NotFound("script with hash %s", hash)
 		}
-		v, err = s.Catalog.ByHash(r.Context(), s.Workspace, hash)
+		v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 		if scripts.IsNotFound(err) {
 			return nil, apierr.NotFound("script with hash %s", hash)
 		}
-	default:
-		path := r.PathValue("path")
-		v, err = s.Catalog.Latest(r.Context(), s.Workspace, path)
-		if scripts.IsNotFound(err) {
-			return nil, apierr.NotFound("script not found at path %s", path)
+		if err != nil {
+			return nil, err
 		}
+		return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
+			timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}, nil
+	return s.resolvePath(r, false, r.PathValue("path"))
 }
 
 // recordedHeaders are kept with each job for the Runs page, besides the
@@ -229,12 +214,7 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 		}
 		job.ScheduledFor = time.Now().UTC().Add(time.Duration(n) * time.Second)
 	}
-	hdrs := map[string]string{}
-	for _, name := range append(recordedHeaders, includeList(q.Get("include_header"), set.IncludeHeaders)...) {
-		if val := r.Header.Get(name); val != "" && !auth.SensitiveHeader(name) {
-			hdrs[strings.ToLower(name)] = val
-		}
-	}
+	hdrs := RecordedHeaders(r.Header, includeList(q.Get("include_header"), set.IncludeHeaders))
 	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
 		job.Trigger = "tunnel"
 		hdrs["via"] = "tunnel"

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Windmill's resource routes. Values come back masked; only
+// get_value_interpolated returns a value whole, to full-access tokens
+// (the ones scripts are given to call getResource).
+func (s *Server) registerResources(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/w/{ws}/resources/create", s.putResource(true))
+	mux.HandleFunc("POST /api/w/{ws}/resources/update/{path...}", s.putResource(false))
+	mux.HandleFunc("GET /api/w/{ws}/resources/get/{path...}", s.getResource)
+	mux.HandleFunc("GET /api/w/{ws}/resources/get_value_interpolated/{path...}", s.getResourceValue)
+	mux.HandleFunc("GET /api/w/{ws}/resources/get_value/{path...}", s.getResourceValue)
+	mux.HandleFunc("GET /api/w/{ws}/resources/exists/{path...}", s.resourceExists)
+	mux.HandleFunc("GET /api/w/{ws}/resources/list", s.listResources)
+	mux.HandleFunc("DELETE /api/w/{ws}/resources/delete/{path...}", s.deleteResource)
+}
+
+type resourceBody struct {
+	Path         string         `json:"path"`
+	ResourceType string         `json:"resource_type"`
+	Value        map[string]any `json:"value"`
+	Description  string         `json:"description"`
+}
+
+func (s *Server) putResource(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:write") {
+			return
+		}
+		var b resourceBody
+		if err := s.decodeBody(r, &b); err != nil {
+			s.fail(w, err)
+			return
+		}
+		path := b.Path
+		if !create {
+			path = r.PathValue("path")
+			old, _, err := s.Resources.Value(r.Context(), s.Workspace, path)
+			if err != nil {
+				s.fail(w, resourceErr(err, path))
+				return
+			}
+			cur, err := s.Resources.Get(r.Context(), s.Workspace, path)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			// An update may leave out what it does not change.
+			if b.Value == nil {
+				b.Value = old
+			}
+			if b.ResourceType == "" {
+				b.ResourceType = cur.ResourceType
+			}
+			if b.Description == "" {
+				b.Description = cur.Description
+			}
+		}
+		if b.ResourceType == "" {
+			s.fail(w, apierr.BadRequest("resource_type is required, e.g. signature_auth"))
+			return
+		}
+		if err := s.Resources.Put(r.Context(), s.Workspace, path, b.ResourceType, b.Description, b.Value, create); err != nil {
+			s.fail(w, resourceErr(err, path))
+			return
+		}
+		action := "resource.create"
+		if !create {
+			action = "resource.update"
+		}
+		s.changed(r, action, path, b.ResourceType, nil)
+		writeText(w, http.StatusCreated, path)
+	}
+}
+
+func resourceErr(err error, path string) error {
+	switch err {
+	case store.ErrNotFound:
+		return apierr.NotFound("resource %s", path)
+	case store.ErrDuplicate:
+		return apierr.Conflict("a resource already exists at %s", path)
+	}
+	return err
+}
+
+func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
+		return
+	}
+	res, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
+	if err != nil {
+		s.fail(w, resourceErr(err, r.PathValue("path")))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) getResourceValue(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
+		return
+	}
+	v, _, err := s.Resources.Value(r.Context(), s.Workspace, r.PathValue("path"))
+	if err != nil {
+		s.fail(w, resourceErr(err, r.PathValue("path")))
+		return
+	}
+	if id := auth.FromContext(r.Context()); id != nil {
+		s.changed(r, "resource.read", r.PathValue("path"), "", nil)
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) resourceExists(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
+		return
+	}
+	_, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
+	writeJSON(w, http.StatusOK, err == nil)
+}
+
+func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
+		return
+	}
+	list, err := s.Resources.List(r.Context(), s.Workspace)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:write") {
+		return
+	}
+	if err := s.Resources.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
+		s.fail(w, resourceErr(err, r.PathValue("path")))
+		return
+	}
+	s.changed(r, "resource.delete", r.PathValue("path"), "", nil)
+	writeText(w, http.StatusOK, "resource "+r.PathValue("path")+" deleted")
+}

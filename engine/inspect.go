@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/routes"
+	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/webhook"
+)
+
+// inspectBodyLimit caps the body kept per request; bigger ones are kept
+// cut and cannot be replayed.
+const inspectBodyLimit = 256 << 10
+
+// isRecorded says which requests the inspector keeps: every call to a
+// webhook or a route (job reads and management calls are not requests
+// someone sent to millrun from outside).
+func isRecorded(path string) bool {
+	if strings.HasPrefix(path, "/api/r/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, "/api/w/")
+	if !ok {
+		return false
+	}
+	_, rest, _ = strings.Cut(rest, "/")
+	return strings.HasPrefix(rest, "jobs/run/") || strings.HasPrefix(rest, "jobs/run_wait_result/")
+}
+
+// statusRecorder remembers the status a handler answered.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	reason bytes.Buffer // the start of an error answer
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	if s.status >= 400 && s.reason.Len() < 300 {
+		s.reason.Write(b[:min(len(b), 300-s.reason.Len())])
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+type replayOfKey struct{}
+
+// inspect records each webhook and route request: who sent what, what
+// millrun answered and which job it started.
+func (e *Engine) inspect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isRecorded(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		limit := e.settings.Load().MaxBodyBytes
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil {
+			apierr.Write(w, e.log, apierr.BadRequest("reading the request body: %s", err))
+			return
+		}
+		r.Body.Close()
+		if int64(len(body)) > limit {
+			// Let the handler answer 413 as it always does.
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), strings.NewReader("x")))
+		} else {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		ctx, outcome := routes.WithOutcome(r.Context())
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+
+		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.Redact(r.URL), CallerIP: callerIP(r),
+			Status: rec.status, DurationMS: time.Since(start).Milliseconds(), JobID: w.Header().Get("X-Millrun-Job-Id"),
+			Route: outcome.Route, AuthOK: rec.status != http.StatusUnauthorized && rec.status != http.StatusForbidden}
+		if req.Status == 0 {
+			req.Status = http.StatusOK
+		}
+		req.AuthReason = outcome.AuthReason
+		if !req.AuthOK && req.AuthReason == "" {
+			req.AuthReason = strings.TrimSpace(rec.reason.String())
+		}
+		if len(body) > inspectBodyLimit {
+			req.Body, req.BodyTruncated = body[:inspectBodyLimit], true
+		} else {
+			req.Body = body
+		}
+		if n, ok := r.Context().Value(replayOfKey{}).(int64); ok {
+			req.ReplayOf = n
+		}
+		headers := map[string]string{}
+		for k, vs := range r.Header {
+			if auth.SensitiveHeader(k) {
+				headers[k] = "[redacted]"
+			} else {
+				headers[k] = strings.Join(vs, ", ")
+			}
+		}
+		hj, _ := json.Marshal(headers)
+		e.db.AddRequest(req, string(hj), func(stored *store.Request) {
+			stored.Headers = headers
+			e.requestFeed.publish(stored)
+		})
+	})
+}
+
+func callerIP(r *http.Request) string {
+	if ip := webhook.TunnelCallerIP(r.Context()); ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// feed fans recorded requests out to the live Requests pages.
+type feed struct {
+	mu   sync.Mutex
+	subs map[chan *store.Request]struct{}
+}
+
+func (f *feed) subscribe() (chan *store.Request, func()) {
+	ch := make(chan *store.Request, 64)
+	f.mu.Lock()
+	if f.subs == nil {
+		f.subs = map[chan *store.Request]struct{}{}
+	}
+	f.subs[ch] = struct{}{}
+	f.mu.Unlock()
+	return ch, func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+	}
+}
+
+func (f *feed) publish(r *store.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- r:
+		default: // a slow page misses a row; it reloads on reconnect
+		}
+	}
+}
+
+// requestJSON is a request as the inspector shows it; the body as text
+// when it is text, base64 otherwise.
+func requestJSON(r *store.Request, withBody bool) map[string]any {
+	out := map[string]any{"id": r.ID, "received_at": r.ReceivedAt, "method": r.Method, "url": r.URL, "caller_ip": r.CallerIP,
+		"headers": r.Headers, "status": r.Status, "duration_ms": r.DurationMS, "job_id": r.JobID, "route": r.Route,
+		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated}
+	if r.ReplayOf != 0 {
+		out["replay_of"] = r.ReplayOf
+	}
+	if withBody {
+		if utf8.Valid(r.Body) {
+			out["body"] = string(r.Body)
+		} else {
+			out["body_base64"] = base64.StdEncoding.EncodeToString(r.Body)
+		}
+	}
+	return out
+}
+
+// registerRequests mounts the inspector: list, one request, live feed, and
+// replay. Bodies can hold anything a caller sent, so only full access.
+func (e *Engine) registerRequests(mux *http.ServeMux) {
+	full := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
+				apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: requests:read"))
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /api/millrun/requests", full(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		list, err := e.db.ListRequests(r.Context(), store.RequestFilter{Before: before, Limit: limit, Route: q.Get("route"),
+			JobID: q.Get("job_id"), Failed: q.Get("failed") == "true"})
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		out := make([]map[string]any, len(list))
+		for i := range list {
+			out[i] = requestJSON(&list[i], false)
+		}
+		writeJSON(w, out)
+	}))
+	mux.HandleFunc("GET /api/millrun/requests/events", full(func(w http.ResponseWriter, r *http.Request) {
+		ch, stop := e.requestFeed.subscribe()
+		defer stop()
+		f, _ := sse(w)
+		keepalive := time.NewTicker(25 * time.Second)
+		defer keepalive.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case req := <-ch:
+				sendEvent(w, f, "request", requestJSON(req, false))
+			case <-keepalive.C:
+				io.WriteString(w, ": keepalive\n\n")
+				f.Flush()
+			}
+		}
+	}))
+	mux.HandleFunc("GET /api/millrun/requests/{id}", full(func(w http.ResponseWriter, r *http.Request) {
+		req, err := e.loadRequest(r)
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		writeJSON(w, requestJSON(req, true))
+	}))
+	mux.HandleFunc("POST /api/millrun/requests/{id}/replay", full(func(w http.ResponseWriter, r *http.Request) {
+		req, err := e.loadRequest(r)
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		if req.BodyTruncated {
+			apierr.Write(w, e.log, apierr.Conflict("request %d was larger than the inspector keeps (%d KiB), so it cannot be replayed", req.ID, inspectBodyLimit>>10))
+			return
+		}
+		res, err := e.replay(r.Context(), req)
+		if err != nil {
+			apierr.Write(w, e.log, err)
+			return
+		}
+		writeJSON(w, res)
+	}))
+}
+
+func (e *Engine) loadRequest(r *http.Request) (*store.Request, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, apierr.NotFound("request %s", r.PathValue("id"))
+	}
+	req, err := e.db.GetRequest(r.Context(), id)
+	if err == store.ErrNotFound {
+		return nil, apierr.NotFound("request %d", id)
+	}
+	return req, err
+}
+
+// replay sends a recorded request through the same route again, as the
+// user who asked: routes skip their own checks (signatures included) for
+// it, and the new request is recorded as a replay of the old one.
+func (e *Engine) replay(ctx context.Context, old *store.Request) (map[string]any, error) {
+	u, err := url.Parse(old.URL)
+	if err != nil {
+		return nil, apierr.BadRequest("request %d has an unreadable URL", old.ID)
+	}
+	r := httptest.NewRequest(old.Method, u.RequestURI(), bytes.NewReader(old.Body))
+	for k, v := range old.Headers {
+		if v != "[redacted]" {
+			r.Header.Set(k, v)
+		}
+	}
+	r.RemoteAddr = "127.0.0.1:0"
+	rctx := context.WithValue(ctx, replayOfKey{}, old.ID)
+	rctx = routes.AsReplay(auth.WithIdentity(rctx, auth.FromContext(ctx)))
+	rec := httptest.NewRecorder()
+	e.inspect(e.mux).ServeHTTP(rec, r.WithContext(rctx))
+	body := rec.Body.String()
+	if len(body) > 64<<10 {
+		body = body[:64<<10]
+	}
+	return map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body}, nil
+}
+
+// pruneRequests keeps the inspector to the jobs' retention.
+func (e *Engine) pruneRequests(stop <-chan struct{}) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		set := e.settings.Load()
+		cutoff := time.Now().Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
+		if err := e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs); err != nil {
+			e.log.Warn("prune requests", "err", err)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}

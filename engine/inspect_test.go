@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func (f *fixture) requests(query string) []map[string]any {
+	f.t.Helper()
+	var list []map[string]any
+	// Requests are recorded after the answer, without waiting for the disk.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := f.mustDo(200, "GET", "/api/millrun/requests"+query, "", "")
+		list = nil
+		json.Unmarshal([]byte(r.body), &list)
+		if len(list) > 0 || time.Now().After(deadline) {
+			return list
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Every webhook and route request is kept with what millrun decided, with
+// tokens and secrets redacted; a refused one says why.
+func TestInspectorRecordsAndRedacts(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/hi", "python3", "def main(name: str = 'x'):\n    return 'hi ' + name\n")
+	r := f.syncRun("u/me/hi", `{"name":"ann"}`)
+	jobID := r.header.Get("X-Millrun-Job-Id")
+	f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/hi?token="+f.token, "application/json", `{"name":"q"}`, "Authorization", "")
+	f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/hi", "application/json", `{}`, "Authorization", "Bearer wrongwrongwrongwrongwrongwrong12")
+
+	list := f.requests("?job_id=" + jobID)
+	if len(list) != 1 {
+		t.Fatalf("requests for job %s: %v", jobID, list)
+	}
+	got := list[0]
+	if got["status"] != float64(200) || got["auth_ok"] != true || got["method"] != "POST" || got["caller_ip"] != "127.0.0.1" {
+		t.Fatalf("recorded: %v", got)
+	}
+	id := strconv.Itoa(int(got["id"].(float64)))
+	one := f.mustDo(200, "GET", "/api/millrun/requests/"+id, "", "")
+	if !strings.Contains(one.body, `"body":"{\"name\":\"ann\"}"`) || !strings.Contains(one.body, `"Authorization":"[redacted]"`) {
+		t.Fatalf("request detail: %s", one.body)
+	}
+	all := f.mustDo(200, "GET", "/api/millrun/requests", "", "").body
+	if strings.Contains(all, f.token) {
+		t.Fatalf("a token is in the inspector: %s", all)
+	}
+	time.Sleep(100 * time.Millisecond)
+	var failed []map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/requests?failed=true", "", "").body), &failed)
+	if len(failed) != 1 || failed[0]["auth_ok"] != false || !strings.Contains(fmt.Sprint(failed[0]["auth_reason"]), "Unauthorized") {
+		t.Fatalf("refused request: %v", failed)
+	}
+	// Scoped tokens cannot read what others sent.
+	scoped := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"hook","scopes":["jobs:run:scripts:u/me/hi"]}`).body
+	f.mustDo(401, "GET", "/api/millrun/requests", "", "", "Authorization", "Bearer "+scoped)
+}
+
+// Replay sends a signed request through its route again: a new job with
+// the same arguments, marked as a replay, though its signature is old.
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/deploy", "python3", "def main(text: str = ''):\n    return 'deploying ' + text\n")
+	const secret = "s3cr3t-signing"
+	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": secret})
+	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
+		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+	body := "text=api"
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	r := f.anon("POST", "/api/r/slack/deploy", "application/x-www-form-urlencoded", body, "X-Slack-Request-Timestamp", ts, "X-Slack-Signature", slackSign(secret, ts, body))
+	first := r.header.Get("X-Millrun-Job-Id")
+	if r.status != 200 || first == "" {
+		t.Fatalf("signed request: %d %s", r.status, r.body)
+	}
+	list := f.requests("?job_id=" + first)
+	if len(list) != 1 || list[0]["route"] != "u/me/slack_deploy" || list[0]["auth_reason"] != "slack signature verified" {
+		t.Fatalf("recorded: %v", list)
+	}
+	id := strconv.Itoa(int(list[0]["id"].(float64)))
+	var res map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/millrun/requests/"+id+"/replay", "", "").body), &res)
+	second, _ := res["job_id"].(string)
+	if res["status"] != float64(200) || second == "" || second == first || res["body"] != `"deploying api"` {
+		t.Fatalf("replay: %v", res)
+	}
+	a, b := f.waitJob(first), f.waitJob(second)
+	if fmt.Sprint(a["args"]) != fmt.Sprint(b["args"]) {
+		t.Fatalf("replayed args differ: %v vs %v", a["args"], b["args"])
+	}
+	replays := f.requests("?job_id=" + second)
+	if len(replays) != 1 || replays[0]["replay_of"] != list[0]["id"] {
+		t.Fatalf("the replay is not marked: %v", replays)
+	}
+	// Outside a replay, the same stale bytes are refused.
+	old := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+	if r := f.anon("POST", "/api/r/slack/deploy", "application/x-www-form-urlencoded", body, "X-Slack-Request-Timestamp", old, "X-Slack-Signature", slackSign(secret, old, body)); r.status != 401 {
+		t.Fatalf("stale request let in: %d", r.status)
+	}
+	f.mustDo(404, "POST", "/api/millrun/requests/999999/replay", "", "")
+}

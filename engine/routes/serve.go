@@ -1,0 +1,246 @@
+package routes
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/webhook"
+)
+
+// Server answers /api/r/... with the routes of a Service.
+type Server struct {
+	*Service
+	Workspace string
+	Tokens    *auth.Tokens
+	Limiter   *auth.RateLimiter
+	Hooks     *webhook.Service
+	Settings  func() webhook.Settings
+	Log       *slog.Logger
+	Now       func() time.Time // for signature timestamps; nil: time.Now
+}
+
+// Outcome is what a route decided, for the request inspector.
+type Outcome struct {
+	Route      string
+	AuthOK     bool
+	AuthReason string
+}
+
+type outcomeKey struct{}
+type replayKey struct{}
+
+// WithOutcome returns a context in which the route handler reports its
+// decision into the returned Outcome.
+func WithOutcome(ctx context.Context) (context.Context, *Outcome) {
+	o := &Outcome{}
+	return context.WithValue(ctx, outcomeKey{}, o), o
+}
+
+// AsReplay marks a request as a replay started from the UI by a user with
+// full access: the route's own authentication is skipped, signatures too.
+func AsReplay(ctx context.Context) context.Context { return context.WithValue(ctx, replayKey{}, true) }
+
+func isReplay(ctx context.Context) bool { return ctx.Value(replayKey{}) == true }
+
+func report(ctx context.Context, route string, ok bool, reason string) {
+	if o, _ := ctx.Value(outcomeKey{}).(*Outcome); o != nil {
+		o.Route, o.AuthOK, o.AuthReason = route, ok, reason
+	}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/api/r/")
+	t, params := s.Match(r.Method, rest)
+	if t == nil {
+		if s.Anywhere(rest) {
+			apierr.Write(w, s.Log, &apierr.Error{Status: http.StatusMethodNotAllowed, Kind: "Method not allowed",
+				Msg: "route /api/r/" + rest + " does not answer " + r.Method})
+			return
+		}
+		apierr.Write(w, s.Log, apierr.NotFound("no route at /api/r/%s", rest))
+		return
+	}
+	limit := s.Settings().MaxBody
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			apierr.Write(w, s.Log, apierr.TooLarge("the request body is larger than the limit of %d bytes", limit))
+			return
+		}
+		apierr.Write(w, s.Log, apierr.BadRequest("reading the request body: %s", err))
+		return
+	}
+	id, provider, status, reason := s.authenticate(r, t, body)
+	if id == nil {
+		report(r.Context(), t.Path, false, reason)
+		if status == http.StatusUnauthorized {
+			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", reason))
+		} else {
+			apierr.Write(w, s.Log, apierr.Internal("%s", reason))
+		}
+		return
+	}
+	report(r.Context(), t.Path, true, reason)
+	if s.Limiter != nil {
+		if ok, wait := s.Limiter.Allow(id.TokenID); !ok {
+			apierr.Write(w, s.Log, apierr.TooManyRequests(wait, "too many requests for this route; retry in %d s", wait))
+			return
+		}
+	}
+	if answered := handshake(w, provider, body); answered {
+		return
+	}
+	q := r.URL.Query()
+	if t.RawString {
+		q.Set("raw", "true")
+	}
+	if t.WrapBody {
+		q.Set("wrap_body", "true")
+	}
+	args, err := webhook.BuildArgs(webhook.ArgsInput{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Body: body,
+		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders})
+	if err != nil {
+		apierr.Write(w, s.Log, err)
+		return
+	}
+	for k, v := range params {
+		b, _ := json.Marshal(v)
+		args[k] = b
+	}
+	hdrs := webhook.RecordedHeaders(r.Header, nil)
+	hdrs["route"] = t.Path
+	s.Hooks.Run(w, r, webhook.RunRequest{Flow: t.IsFlow, Path: t.ScriptPath, Args: args, Sync: !t.IsAsync,
+		Identity: id, Trigger: "route", Headers: hdrs})
+}
+
+// authenticate applies the route's method. It returns the identity the job
+// runs as, or nil with the status and the reason (words without secrets).
+func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) (id *auth.Identity, provider string, status int, reason string) {
+	id, status, reason = s.check(r, t, body, &provider)
+	return id, provider, status, reason
+}
+
+func (s *Server) check(r *http.Request, t *Trigger, body []byte, provider *string) (*auth.Identity, int, string) {
+	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
+	if isReplay(r.Context()) {
+		return routeID, 0, "replay from the UI: the route's authentication was skipped"
+	}
+	switch t.AuthenticationMethod {
+	case AuthNone:
+		return routeID, 0, "open route: no authentication"
+	case AuthWindmill:
+		id, err := s.Tokens.Verify(r.Context(), auth.FromRequest(r))
+		if err != nil {
+			return nil, http.StatusUnauthorized, "a valid millrun token is required (Authorization: Bearer <token>)"
+		}
+		if !id.CanRun(kindOf(t), t.ScriptPath) {
+			return nil, http.StatusUnauthorized, "the token may not run " + t.ScriptPath
+		}
+		return id, 0, "token " + id.Label
+	}
+	cred, err := s.credentials(r.Context(), t)
+	if err != nil {
+		s.Log.Error("route credentials", "route", t.Path, "err", err)
+		return nil, http.StatusInternalServerError, err.Error()
+	}
+	switch t.AuthenticationMethod {
+	case AuthAPIKey:
+		header := str(cred, "header")
+		if header == "" {
+			header = "X-API-Key"
+		}
+		key := str(cred, "key")
+		got := r.Header.Get(header)
+		if key == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
+			return nil, http.StatusUnauthorized, "missing or wrong API key in " + header
+		}
+		return routeID, 0, "API key in " + header
+	case AuthBasic:
+		user, pass, ok := r.BasicAuth()
+		wantUser, wantPass := str(cred, "username"), str(cred, "password")
+		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(wantUser)) == 1
+		passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(wantPass)) == 1
+		if !ok || wantUser == "" || !userOK || !passOK {
+			return nil, http.StatusUnauthorized, "missing or wrong user name or password (HTTP basic auth)"
+		}
+		return routeID, 0, "basic auth as " + user
+	case AuthSignature:
+		*provider = str(cred, "provider")
+		now := time.Now()
+		if s.Now != nil {
+			now = s.Now()
+		}
+		if err := VerifySignature(*provider, cred, r.Header, body, now); err != nil {
+			var ref refusal
+			if errors.As(err, &ref) {
+				return nil, http.StatusUnauthorized, err.Error()
+			}
+			return nil, http.StatusInternalServerError, err.Error()
+		}
+		return routeID, 0, *provider + " signature verified"
+	}
+	return nil, http.StatusInternalServerError, "unknown authentication method " + t.AuthenticationMethod
+}
+
+func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
+	v, _, err := s.Resources.Value(ctx, t.WorkspaceID, t.AuthenticationResourcePath)
+	if IsNotFound(err) {
+		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " does not exist: create it, or edit the route")
+	}
+	return v, err
+}
+
+// handshake answers the providers' endpoint checks itself, after the
+// signature was verified: Slack's url_verification and Discord's PING.
+func handshake(w http.ResponseWriter, provider string, body []byte) bool {
+	if provider != ProviderSlack && provider != ProviderDiscord {
+		return false
+	}
+	var probe struct {
+		Type      any    `json:"type"`
+		Challenge string `json:"challenge"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return false
+	}
+	switch {
+	case provider == ProviderSlack && probe.Type == "url_verification" && probe.Challenge != "":
+		writeJSON(w, map[string]string{"challenge": probe.Challenge})
+		return true
+	case provider == ProviderDiscord && probe.Type == float64(1):
+		writeJSON(w, map[string]int{"type": 1})
+		return true
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func kindOf(t *Trigger) string {
+	if t.IsFlow {
+		return auth.KindFlow
+	}
+	return auth.KindScript
+}
+
+// routeKey gives each route its own rate-limit bucket, apart from tokens'
+// (which are positive ids).
+func routeKey(path string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	return -int64(h.Sum64() >> 1)
+}

@@ -1,0 +1,114 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// RunRequest is a run that another entry point (an HTTP route) has already
+// authenticated and turned into arguments.
+type RunRequest struct {
+	Flow     bool
+	Path     string
+	Args     Args
+	Sync     bool
+	Identity *auth.Identity
+	Trigger  string            // "route", ...
+	Headers  map[string]string // recorded with the job
+}
+
+// Run starts the latest version of a script or flow and answers like the
+// run routes do: 201 with the job id, or the shaped result when Sync.
+func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
+	v, err := s.resolvePath(r, req.Flow, req.Path)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	args, err := json.Marshal(req.Args)
+	if err != nil {
+		s.fail(w, apierr.BadRequest("arguments cannot be encoded: %s", err))
+		return
+	}
+	job := &store.Job{
+		ID: uuid.NewString(), Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
+		Args: string(args), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
+		Trigger: req.Trigger, CreatedBy: req.Identity.Label, TokenID: req.Identity.TokenID,
+	}
+	hdrs := req.Headers
+	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
+		if hdrs == nil {
+			hdrs = map[string]string{}
+		}
+		hdrs["via"] = "tunnel"
+		if via.ip != "" {
+			hdrs["caller_ip"] = via.ip
+		}
+	}
+	if len(hdrs) > 0 {
+		b, _ := json.Marshal(hdrs)
+		job.Headers = string(b)
+	}
+	if req.Sync {
+		s.runSync(w, r, job)
+		return
+	}
+	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
+		s.fail(w, enqueueError(err))
+		return
+	}
+	w.Header().Set("X-Millrun-Job-Id", job.ID)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, job.ID)
+}
+
+func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target, error) {
+	if flow {
+		f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
+		if flows.IsNotFound(err) {
+			return nil, apierr.NotFound("flow not found at path %s", path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}, nil
+	}
+	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
+	if scripts.IsNotFound(err) {
+		return nil, apierr.NotFound("script not found at path %s", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
+		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}, nil
+}
+
+// RecordedHeaders picks the request headers kept with a job.
+func RecordedHeaders(h http.Header, include []string) map[string]string {
+	out := map[string]string{}
+	for _, name := range append(recordedHeaders, include...) {
+		if val := h.Get(name); val != "" && !auth.SensitiveHeader(name) {
+			out[strings.ToLower(name)] = val
+		}
+	}
+	return out
+}
+
+// TunnelCallerIP is the caller's address for a request that came through
+// the tunnel ("" otherwise, or when the provider did not say).
+func TunnelCallerIP(ctx context.Context) string {
+	via, _ := ctx.Value(tunnelKey{}).(tunnelCaller)
+	return via.ip
+}
