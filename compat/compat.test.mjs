@@ -131,3 +131,11 @@ test("result shaping sets status and headers", async () => {
   assert.equal(r.headers.get("x-from"), "script");
   assert.deepEqual(JSON.parse(r.text), { accepted: true });
 });
+
+test("getResource reads a resource's value; the management view masks it", async () => {
+  const r = await api("POST", `/w/${ws}/resources/create`, { path: "u/compat/bot", resource_type: "slack", value: { token: "xoxb-compat-123456", channel: "#ops" } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(await wmill.getResource("u/compat/bot"), { token: "xoxb-compat-123456", channel: "#ops" });
+  const masked = await api("GET", `/w/${ws}/resources/get/u/compat/bot`);
+  assert.ok(!masked.text.includes("xoxb-compat-123456"), "the management view shows the secret");
+});

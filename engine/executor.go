@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
@@ -34,15 +35,35 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return jobs.Outcome(runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil))
 	}
-	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: x.e.jobEnv(job)}
+	env, revoke := x.e.jobEnvWithToken(job)
+	defer revoke()
+	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
 		return jobs.Outcome(x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs))
 	}
 	return jobs.Outcome(x.e.runner.Run(ctx, spec, logs))
 }
 
-// jobEnv is the Windmill environment every job (and flow step) gets.
+// jobEnv is the Windmill environment every flow step gets; its token
+// expires with the step's timeout.
 func (e *Engine) jobEnv(job *store.Job) []string {
+	env, _ := e.jobEnvWithToken(job)
+	return env
+}
+
+// jobEnvWithToken is the Windmill environment of a job, with WM_TOKEN for
+// calling back into millrun (windmill-client's getResource and friends);
+// revoke ends the token when the job ends.
+func (e *Engine) jobEnvWithToken(job *store.Job) ([]string, func()) {
+	timeout := time.Duration(job.TimeoutS) * time.Second
+	if timeout <= 0 {
+		timeout = time.Duration(e.settings.Load().DefaultTimeoutS) * time.Second
+	}
+	token, revoke := e.tokens.IssueJobToken("job "+job.ID, timeout+time.Minute)
+	return append(e.baseJobEnv(job), "WM_TOKEN="+token), revoke
+}
+
+func (e *Engine) baseJobEnv(job *store.Job) []string {
 	env := []string{
 		"WM_WORKSPACE=" + job.Workspace,
 		"WM_JOB_ID=" + job.ID,

@@ -304,3 +304,25 @@ func TestResourcesAPI(t *testing.T) {
 		}
 	}
 }
+
+// A script reads a stored resource the way windmill-client's getResource
+// does, with the WM_TOKEN it was given; the token dies with the job.
+func TestScriptReadsResourceWithJobToken(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.resource("u/me/slack_bot", map[string]any{"token": "xoxb-42-abcdefghij"})
+	f.createScript("u/me/use_bot", "python3", `import json, os, urllib.request
+
+def main(base: str):
+    req = urllib.request.Request(base + "/api/w/local/resources/get_value_interpolated/u/me/slack_bot",
+                                 headers={"Authorization": "Bearer " + os.environ["WM_TOKEN"]})
+    value = json.load(urllib.request.urlopen(req))
+    return {"bot_token_ends": value["token"][-4:], "wm_token": os.environ["WM_TOKEN"]}
+`)
+	r := f.syncRun("u/me/use_bot", `{"base":"`+f.srv.URL+`"}`)
+	var out map[string]string
+	if err := json.Unmarshal([]byte(r.body), &out); err != nil || out["bot_token_ends"] != "ghij" {
+		t.Fatalf("script reading a resource: %d %s", r.status, r.body)
+	}
+	f.mustDo(401, "GET", "/api/w/local/resources/get_value_interpolated/u/me/slack_bot", "", "", "Authorization", "Bearer "+out["wm_token"])
+}

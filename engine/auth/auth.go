@@ -41,11 +41,51 @@ type Tokens struct {
 
 	mu      sync.Mutex
 	touched map[int64]time.Time // last_used_at writes are throttled per token
+	jobs    map[string]jobToken // by secret hash; never stored
+}
+
+// jobToken is the token a running job gets as WM_TOKEN.
+type jobToken struct {
+	id      *Identity
+	expires time.Time
 }
 
 // New returns a token service over db.
 func New(db *store.DB) *Tokens {
-	return &Tokens{db: db, touched: map[int64]time.Time{}}
+	return &Tokens{db: db, touched: map[int64]time.Time{}, jobs: map[string]jobToken{}}
+}
+
+// IssueJobToken makes the token a job calls millrun's API with (Windmill's
+// WM_TOKEN: getResource, running other scripts). It lives in memory only,
+// for ttl at most; revoke ends it when the job does. The script is the
+// owner's own code on the owner's machine, so the token has full access.
+func (t *Tokens) IssueJobToken(label string, ttl time.Duration) (secret string, revoke func()) {
+	secret = NewSecret()
+	key := string(HashSecret(secret))
+	t.mu.Lock()
+	now := time.Now()
+	for k, j := range t.jobs { // drop expired ones as new ones come
+		if now.After(j.expires) {
+			delete(t.jobs, k)
+		}
+	}
+	t.jobs[key] = jobToken{id: &Identity{Label: label}, expires: now.Add(ttl)}
+	t.mu.Unlock()
+	return secret, func() {
+		t.mu.Lock()
+		delete(t.jobs, key)
+		t.mu.Unlock()
+	}
+}
+
+func (t *Tokens) jobIdentity(secret string) (*Identity, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	j, ok := t.jobs[string(HashSecret(secret))]
+	if !ok || time.Now().After(j.expires) {
+		return nil, false
+	}
+	return j.id, true
 }
 
 // NewSecret returns a fresh random token secret.
@@ -115,6 +155,9 @@ var (
 // Verify checks a secret against the store on every call, so a revoke or
 // an expiry takes effect at once. One-time login tokens are refused here.
 func (t *Tokens) Verify(ctx context.Context, secret string) (*Identity, error) {
+	if id, ok := t.jobIdentity(secret); ok {
+		return id, nil
+	}
 	id, tok, err := t.lookup(ctx, secret)
 	if err != nil {
 		return nil, err
