@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import crypto from "node:crypto";
 
 const loginUrl = process.env.LOGIN_URL;
 const base = new URL(loginUrl).origin;
@@ -275,4 +276,86 @@ test("a warm worker is switched on with a plain warning and shows in the list", 
   await page.goto(`${base}/#/scripts`);
   await page.locator("tr", { hasText: scriptName }).locator(".badge", { hasText: "warm" }).waitFor();
   await shot("18-warm");
+});
+
+test("a Discord route is made in a few clicks and answers Discord's checks itself", async () => {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync("ed25519");
+  const pubHex = Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url").toString("hex");
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  await page.getByRole("button", { name: "Add a route" }).click();
+  await page.locator("#route-auth").selectOption("discord");
+  assert.equal(await page.locator("#route-path").inputValue(), `discord/${scriptName}`);
+  await page.locator("#route-secret").fill("not-a-key");
+  await page.getByTestId("route-problem").filter({ hasText: "64 hexadecimal" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Create route" }).isDisabled(), true);
+  await page.locator("#route-secret").fill(pubHex);
+  await page.getByRole("button", { name: "Create route" }).click();
+  const routeUrl = (await page.getByTestId("route-url").first().textContent()).trim();
+  assert.equal(routeUrl, `${base}/api/r/discord/${scriptName}`);
+  await shot("19-route");
+
+  const signed = (body) => {
+    const ts = String(Math.floor(Date.now() / 1000));
+    return { "Content-Type": "application/json", "X-Signature-Timestamp": ts,
+      "X-Signature-Ed25519": crypto.sign(null, Buffer.from(ts + body), privateKey).toString("hex") };
+  };
+  const ping = JSON.stringify({ type: 1, id: "1" });
+  let res = await fetch(routeUrl, { method: "POST", headers: signed(ping), body: ping });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { type: 1 });
+  const forged = { ...signed(ping), "X-Signature-Ed25519": "00".repeat(64) };
+  res = await fetch(routeUrl, { method: "POST", headers: forged, body: ping });
+  assert.equal(res.status, 401, "Discord requires bad signatures to be refused");
+  const cmd = JSON.stringify({ name: "discord" });
+  res = await fetch(routeUrl, { method: "POST", headers: signed(cmd), body: cmd });
+  assert.deepEqual(await res.json(), { greeting: "hello discord" });
+});
+
+test("a Slack route answers a signed slash command within Slack's 3 seconds", async () => {
+  const secret = "e2e-signing-secret-0123456789";
+  await page.getByRole("button", { name: "Add a route" }).click();
+  await page.locator("#route-auth").selectOption("slack");
+  await page.locator("#route-secret").fill(secret);
+  await page.getByRole("button", { name: "Create route" }).click();
+  const url = `${base}/api/r/slack/${scriptName}`;
+  await page.getByTestId("route-url").filter({ hasText: url }).waitFor();
+  const body = "command=%2Fhello&name=slack&user_name=ann";
+  const ts = String(Math.floor(Date.now() / 1000));
+  const sig = "v0=" + crypto.createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex");
+  const started = Date.now();
+  const res = await fetch(url, { method: "POST", body,
+    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig } });
+  const took = Date.now() - started;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { greeting: "hello slack" });
+  assert.ok(took < 3000, `answered in ${took} ms`);
+  console.log(`slash command answered in ${took} ms`);
+});
+
+test("the Requests page shows every call live, why one was refused, and replays one", async () => {
+  await page.goto(`${base}/#/requests`);
+  await page.getByTestId("request-row").first().waitFor();
+  // A refused call arrives while the page is open.
+  const n = await page.getByTestId("request-row").count();
+  await fetch(`${base}/api/r/slack/${scriptName}`, { method: "POST", body: "name=forged", headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+  await page.waitForFunction((k) => document.querySelectorAll("[data-testid=request-row]").length > k, n, { timeout: 10000 });
+  const refused = page.getByTestId("request-row").first();
+  assert.match(await refused.textContent(), /401/);
+  assert.match(await refused.textContent(), /missing X-Slack-Request-Timestamp/);
+  await shot("20-requests");
+
+  // Replay the signed slash command: a new run with the same arguments.
+  await page.getByTestId("request-row").filter({ hasText: "slack signature verified" }).first().click();
+  await page.getByTestId("request-body").filter({ hasText: "name=slack" }).waitFor();
+  assert.ok(!(await page.getByTestId("request-headers").textContent()).includes(webhookToken));
+  await page.getByRole("button", { name: "Replay" }).click();
+  const result = page.getByTestId("replay-result");
+  await result.waitFor({ timeout: 15000 });
+  assert.match(await result.textContent(), /answered 200/);
+  assert.match(await result.textContent(), /hello slack/);
+  await shot("21-request-replayed");
+  await result.getByRole("link", { name: "Open the new run" }).click();
+  await page.getByTestId("detail-result").waitFor();
+  assert.deepEqual(JSON.parse(await page.getByTestId("detail-result").textContent()), { greeting: "hello slack" });
+  await page.getByTestId("run-request").filter({ hasText: "replay from the UI" }).waitFor();
 });

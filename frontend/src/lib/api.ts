@@ -103,3 +103,28 @@ export interface TunnelView {
 export function ws(me: Me): string {
   return `/api/w/${encodeURIComponent(me.workspace)}`;
 }
+
+export interface ReceivedRequest {
+  id: number;
+  received_at: string;
+  method: string;
+  url: string;
+  caller_ip: string;
+  headers: Record<string, string>;
+  status: number;
+  duration_ms: number;
+  job_id?: string;
+  route?: string;
+  auth_ok: boolean;
+  auth_reason?: string;
+  body_truncated: boolean;
+  replay_of?: number;
+  body?: string;
+  body_base64?: string;
+}
+
+export interface ReplayResult {
+  status: number;
+  job_id: string;
+  body: string;
+}
