@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,7 +117,7 @@ func (e *Engine) inspect(next http.Handler) http.Handler {
 		}
 		headers := map[string]string{}
 		for k, vs := range r.Header {
-			if auth.SensitiveHeader(k) {
+			if auth.SensitiveHeader(k) || slices.ContainsFunc(outcome.SecretHeaders, func(h string) bool { return strings.EqualFold(h, k) }) {
 				headers[k] = "[redacted]"
 			} else {
 				headers[k] = strings.Join(vs, ", ")

@@ -53,9 +53,7 @@ func TestInspectorRecordsAndRedacts(t *testing.T) {
 	if strings.Contains(all, f.token) {
 		t.Fatalf("a token is in the inspector: %s", all)
 	}
-	time.Sleep(100 * time.Millisecond)
-	var failed []map[string]any
-	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/requests?failed=true", "", "").body), &failed)
+	failed := f.requests("?failed=true")
 	if len(failed) != 1 || failed[0]["auth_ok"] != false || !strings.Contains(fmt.Sprint(failed[0]["auth_reason"]), "Unauthorized") {
 		t.Fatalf("refused request: %v", failed)
 	}

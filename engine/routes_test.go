@@ -223,6 +223,10 @@ func TestRouteAuthMethods(t *testing.T) {
 	scoped := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"other","scopes":["jobs:run:scripts:u/me/other"]}`).body
 	refused("windmill, token scoped to another script", "/api/r/auth/windmill", "Authorization", "Bearer "+scoped)
 	ok("api_key", "/api/r/auth/api_key", "X-Hook-Key", "k-123456789")
+	if reqs := f.requests("?route=u/me/api_key"); len(reqs) == 0 || fmt.Sprint(reqs[0]["headers"]) == "" ||
+		strings.Contains(f.mustDo(200, "GET", "/api/millrun/requests?route=u/me/api_key", "", "").body, "k-123456789") {
+		t.Errorf("the route's API key is in the inspector: %v", reqs)
+	}
 	refused("api_key wrong", "/api/r/auth/api_key", "X-Hook-Key", "k-000000000")
 	refused("api_key missing", "/api/r/auth/api_key")
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("ann:pw-123456789"))

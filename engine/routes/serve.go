@@ -34,6 +34,9 @@ type Outcome struct {
 	Route      string
 	AuthOK     bool
 	AuthReason string
+	// SecretHeaders carry a credential for this route (an API key header)
+	// and must be redacted like Authorization.
+	SecretHeaders []string
 }
 
 type outcomeKey struct{}
@@ -159,6 +162,9 @@ func (s *Server) check(r *http.Request, t *Trigger, body []byte, provider *strin
 		header := str(cred, "header")
 		if header == "" {
 			header = "X-API-Key"
+		}
+		if o, _ := r.Context().Value(outcomeKey{}).(*Outcome); o != nil {
+			o.SecretHeaders = append(o.SecretHeaders, header)
 		}
 		key := str(cred, "key")
 		got := r.Header.Get(header)

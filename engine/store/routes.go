@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -185,23 +186,100 @@ type Request struct {
 	ReplayOf      int64             `json:"replay_of,omitempty"`
 }
 
-// AddRequest records a request without waiting for the commit: the
-// inspector must never slow a webhook down. done (may be nil) gets the
+// AddRequest records a request without waiting for the disk: the
+// inspector must never slow a webhook down. Requests are written in
+// batches, many rows to one statement, so they cost the single writer a
+// fraction of what the jobs themselves do; a crash can lose the last
+// fraction of a second of them, never a job. done (may be nil) gets the
 // request with its id once it is stored.
 func (db *DB) AddRequest(r *Request, headersJSON string, done func(*Request)) {
+	db.reqMu.Lock()
+	defer db.reqMu.Unlock()
+	if db.reqClosed {
+		return
+	}
+	db.reqPending = append(db.reqPending, pendingRequest{r, headersJSON, done})
+	if len(db.reqPending) == 1 {
+		time.AfterFunc(requestFlushDelay, db.flushRequests)
+	}
+}
+
+const (
+	requestFlushDelay    = 50 * time.Millisecond
+	requestRowsPerInsert = 64 // 15 parameters a row, well under SQLite's limit
+)
+
+type pendingRequest struct {
+	r       *Request
+	headers string
+	done    func(*Request)
+}
+
+func (db *DB) flushRequests() {
+	db.reqMu.Lock()
+	batch := db.reqPending
+	db.reqPending = nil
+	if len(batch) > 0 {
+		db.reqFlushes.Add(1) // under the lock: closeRequests waits for it
+	}
+	db.reqMu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
 	db.group.submitAsync(func(tx *sql.Tx) error {
-		res, err := tx.Exec(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			micros(r.ReceivedAt), r.Method, r.URL, r.CallerIP, headersJSON, r.Body, r.BodyTruncated, r.Status, r.DurationMS, r.JobID, r.Route, r.AuthOK, r.AuthReason, nullInt(r.ReplayOf))
-		if err == nil {
-			r.ID, _ = res.LastInsertId()
+		for start := 0; start < len(batch); start += requestRowsPerInsert {
+			if err := insertRequests(tx, batch[start:min(start+requestRowsPerInsert, len(batch))]); err != nil {
+				return err
+			}
 		}
-		return err
+		return nil
 	}, func(err error) {
-		if err == nil && done != nil {
-			done(r)
+		defer db.reqFlushes.Done()
+		if err != nil {
+			return
+		}
+		for _, p := range batch {
+			if p.done != nil {
+				p.done(p.r)
+			}
 		}
 	})
+}
+
+func insertRequests(tx *sql.Tx, rows []pendingRequest) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of) VALUES `)
+	args := make([]any, 0, len(rows)*14)
+	for i, p := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		r := p.r
+		args = append(args, micros(r.ReceivedAt), r.Method, r.URL, r.CallerIP, p.headers, r.Body, r.BodyTruncated, r.Status, r.DurationMS, r.JobID, r.Route, r.AuthOK, r.AuthReason, nullInt(r.ReplayOf))
+	}
+	res, err := tx.Exec(q.String(), args...)
+	if err != nil {
+		return err
+	}
+	// One statement on the only writer: the rows got consecutive ids.
+	last, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	for i, p := range rows {
+		p.r.ID = last - int64(len(rows)-1-i)
+	}
+	return nil
+}
+
+// closeRequests writes what is pending and stops taking more.
+func (db *DB) closeRequests() {
+	db.reqMu.Lock()
+	db.reqClosed = true
+	db.reqMu.Unlock()
+	db.flushRequests()
+	db.reqFlushes.Wait()
 }
 
 // RequestFilter narrows ListRequests.

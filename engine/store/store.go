@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -33,6 +34,12 @@ type DB struct {
 	group *groupCommitter
 	// Hot writes are prepared once: parsing SQL costs more than running it.
 	insertJob, markRunning, finishJob *sql.Stmt
+
+	// The request inspector's rows, batched (see AddRequest).
+	reqMu      sync.Mutex
+	reqPending []pendingRequest
+	reqClosed  bool
+	reqFlushes sync.WaitGroup
 }
 
 // Open opens (creating if needed) the database file and applies migrations.
@@ -93,6 +100,7 @@ func Open(path string) (*DB, error) {
 
 // Close flushes pending grouped writes and closes both pools.
 func (db *DB) Close() error {
+	db.closeRequests()
 	db.group.close()
 	for _, st := range []*sql.Stmt{db.insertJob, db.markRunning, db.finishJob} {
 		st.Close()
