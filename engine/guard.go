@@ -14,15 +14,7 @@ import (
 // routes, job reads, custom routes): the routes callers from anywhere use,
 // which the tunnel may carry. Everything else is management.
 func isWebhookPath(path string) bool {
-	if strings.HasPrefix(path, "/api/r/") {
-		return true
-	}
-	rest, ok := strings.CutPrefix(path, "/api/w/")
-	if !ok {
-		return false
-	}
-	_, rest, ok = strings.Cut(rest, "/")
-	return ok && (strings.HasPrefix(rest, "jobs/run/") || strings.HasPrefix(rest, "jobs/run_wait_result/") || strings.HasPrefix(rest, "jobs_u/"))
+	return isRecorded(path) || strings.HasPrefix(workspaceRest(path), "jobs_u/")
 }
 
 // guard protects the management routes and the UI: a Host header that is

@@ -35,12 +35,18 @@ func isRecorded(path string) bool {
 	if strings.HasPrefix(path, "/api/r/") {
 		return true
 	}
+	rest := workspaceRest(path)
+	return strings.HasPrefix(rest, "jobs/run/") || strings.HasPrefix(rest, "jobs/run_wait_result/")
+}
+
+// workspaceRest is what follows /api/w/{ws}/ in path ("" elsewhere).
+func workspaceRest(path string) string {
 	rest, ok := strings.CutPrefix(path, "/api/w/")
 	if !ok {
-		return false
+		return ""
 	}
 	_, rest, _ = strings.Cut(rest, "/")
-	return strings.HasPrefix(rest, "jobs/run/") || strings.HasPrefix(rest, "jobs/run_wait_result/")
+	return rest
 }
 
 // statusRecorder remembers the status a handler answered.
@@ -196,15 +202,7 @@ func requestJSON(r *store.Request, withBody bool) map[string]any {
 // registerRequests mounts the inspector: list, one request, live feed, and
 // replay. Bodies can hold anything a caller sent, so only full access.
 func (e *Engine) registerRequests(mux *http.ServeMux) {
-	full := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
-				apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: requests:read"))
-				return
-			}
-			h(w, r)
-		}
-	}
+	full := func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("requests:read", h) }
 	mux.HandleFunc("GET /api/millrun/requests", full(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
@@ -224,20 +222,7 @@ func (e *Engine) registerRequests(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/millrun/requests/events", full(func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := e.requestFeed.subscribe()
 		defer stop()
-		f, _ := sse(w)
-		keepalive := time.NewTicker(25 * time.Second)
-		defer keepalive.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case req := <-ch:
-				sendEvent(w, f, "request", requestJSON(req, false))
-			case <-keepalive.C:
-				io.WriteString(w, ": keepalive\n\n")
-				f.Flush()
-			}
-		}
+		stream(w, r, ch, func(f http.Flusher, req *store.Request) { sendEvent(w, f, "request", requestJSON(req, false)) })
 	}))
 	mux.HandleFunc("GET /api/millrun/requests/{id}", full(func(w http.ResponseWriter, r *http.Request) {
 		req, err := e.loadRequest(r)

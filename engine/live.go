@@ -36,37 +36,49 @@ func sendEvent(w http.ResponseWriter, f http.Flusher, event string, v any) {
 	f.Flush()
 }
 
+// fullAccess lets only full-access callers (not webhook-scoped tokens)
+// through to h; scope names what they would need in the refusal.
+func (e *Engine) fullAccess(scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
+			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: %s", scope))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// stream sends each value from ch as a server-sent event (send writes it)
+// until the client goes away, with a keepalive comment between.
+func stream[T any](w http.ResponseWriter, r *http.Request, ch <-chan T, send func(f http.Flusher, v T)) {
+	f, _ := sse(w)
+	keepalive := time.NewTicker(25 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case v := <-ch:
+			send(f, v)
+		case <-keepalive.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+			f.Flush()
+		}
+	}
+}
+
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
 func (e *Engine) registerLive(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/millrun/jobs/events", func(w http.ResponseWriter, r *http.Request) {
-		if id := auth.FromContext(r.Context()); !id.FullAccess() {
-			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: jobs:read"))
-			return
-		}
+	mux.HandleFunc("GET /api/millrun/jobs/events", e.fullAccess("jobs:read", func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := e.queue.Watch()
 		defer stop()
-		f, err := sse(w)
-		if err != nil {
-			apierr.Write(w, e.log, err)
-			return
-		}
-		keepalive := time.NewTicker(25 * time.Second)
-		defer keepalive.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case j := <-ch:
-				if j.ParentJob == "" {
-					sendEvent(w, f, "job", api.JobJSON(j, false))
-				}
-			case <-keepalive.C:
-				fmt.Fprint(w, ": keepalive\n\n")
-				f.Flush()
+		stream(w, r, ch, func(f http.Flusher, j *store.Job) {
+			if j.ParentJob == "" {
+				sendEvent(w, f, "job", api.JobJSON(j, false))
 			}
-		}
-	})
+		})
+	}))
 	mux.HandleFunc("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) {
 		who := auth.FromContext(r.Context())
 		id := r.PathValue("id")

@@ -185,8 +185,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
 // decodeSmall reads a small JSON body with a message naming the problem.
 func decodeSmall(r *http.Request, v any) error {
 	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(v); err != nil {

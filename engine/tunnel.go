@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
@@ -102,15 +101,7 @@ func (e *Engine) tunnelView() tunnelView {
 }
 
 func (e *Engine) registerTunnel(mux *http.ServeMux) {
-	full := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
-				apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: tunnel"))
-				return
-			}
-			h(w, r)
-		}
-	}
+	full := func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("tunnel", h) }
 	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, e.tunnelView())
 	}))
@@ -162,23 +153,10 @@ func (e *Engine) registerTunnel(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := e.tunnel.Subscribe()
 		defer stop()
-		flusher, _ := sse(w)
-		keepalive := time.NewTicker(25 * time.Second)
-		defer keepalive.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case st := <-ch:
-				v := e.tunnelView()
-				v.Status = st
-				b, _ := jsonMarshal(v)
-				fmt.Fprintf(w, "event: status\ndata: %s\n\n", b)
-				flusher.Flush()
-			case <-keepalive.C:
-				fmt.Fprint(w, ": keepalive\n\n")
-				flusher.Flush()
-			}
-		}
+		stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
+			v := e.tunnelView()
+			v.Status = st
+			sendEvent(w, f, "status", v)
+		})
 	}))
 }

@@ -142,8 +142,7 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-			timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}, nil
+		return scriptTarget(v), nil
 	}
 	return s.resolvePath(r, false, r.PathValue("path"))
 }
@@ -214,18 +213,10 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 		}
 		job.ScheduledFor = time.Now().UTC().Add(time.Duration(n) * time.Second)
 	}
-	hdrs := RecordedHeaders(r.Header, includeList(q.Get("include_header"), set.IncludeHeaders))
-	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
+	if r.Context().Value(tunnelKey{}) != nil {
 		job.Trigger = "tunnel"
-		hdrs["via"] = "tunnel"
-		if via.ip != "" {
-			hdrs["caller_ip"] = via.ip
-		}
 	}
-	if len(hdrs) > 0 {
-		b, _ := json.Marshal(hdrs)
-		job.Headers = string(b)
-	}
+	recordHeaders(r, job, RecordedHeaders(r.Header, includeList(q.Get("include_header"), set.IncludeHeaders)))
 	return job, nil
 }
 

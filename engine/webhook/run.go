@@ -46,19 +46,10 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 		Trigger: req.Trigger, CreatedBy: req.Identity.Label, TokenID: req.Identity.TokenID,
 	}
 	hdrs := req.Headers
-	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
-		if hdrs == nil {
-			hdrs = map[string]string{}
-		}
-		hdrs["via"] = "tunnel"
-		if via.ip != "" {
-			hdrs["caller_ip"] = via.ip
-		}
+	if hdrs == nil {
+		hdrs = map[string]string{}
 	}
-	if len(hdrs) > 0 {
-		b, _ := json.Marshal(hdrs)
-		job.Headers = string(b)
-	}
+	recordHeaders(r, job, hdrs)
 	if req.Sync {
 		s.runSync(w, r, job)
 		return
@@ -91,8 +82,12 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 	if err != nil {
 		return nil, err
 	}
+	return scriptTarget(v), nil
+}
+
+func scriptTarget(v *scripts.Version) *target {
 	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}, nil
+		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}
 }
 
 // RecordedHeaders picks the request headers kept with a job.
@@ -111,4 +106,19 @@ func RecordedHeaders(h http.Header, include []string) map[string]string {
 func TunnelCallerIP(ctx context.Context) string {
 	via, _ := ctx.Value(tunnelKey{}).(tunnelCaller)
 	return via.ip
+}
+
+// recordHeaders stores hdrs with the job, adding where a tunnel request
+// came from.
+func recordHeaders(r *http.Request, job *store.Job, hdrs map[string]string) {
+	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
+		hdrs["via"] = "tunnel"
+		if via.ip != "" {
+			hdrs["caller_ip"] = via.ip
+		}
+	}
+	if len(hdrs) > 0 {
+		b, _ := json.Marshal(hdrs)
+		job.Headers = string(b)
+	}
 }
