@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 )
 
 func main() {
@@ -43,6 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, topUsage, defaultDataDir())
 		return 0
 	}
+	// `millrun --data DIR` in a desktop build means the window with flags.
+	if desktopCommand != nil && strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"-h", "--help", "-help", "--version"}, args[0]) {
+		return desktopCommand(args, stderr)
+	}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -51,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdToken(args[1:], stdout, stderr)
 	case "desktop":
 		if desktopCommand == nil {
-			fmt.Fprintln(stderr, "millrun: this build has no desktop window; use 'millrun serve' (or build with make build)")
+			fmt.Fprintln(stderr, "millrun: this build has no desktop window; use 'millrun serve', or build the window with 'make build-desktop'")
 			return 2
 		}
 		return desktopCommand(args[1:], stderr)

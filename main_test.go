@@ -316,3 +316,20 @@ func TestSecondServeOnSameDataRefused(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// In a desktop build, `millrun --data DIR` opens the window with that
+// directory rather than calling --data an unknown command.
+func TestTopLevelFlagsGoToTheWindow(t *testing.T) {
+	saved := desktopCommand
+	defer func() { desktopCommand = saved }()
+	var got []string
+	desktopCommand = func(args []string, _ io.Writer) int { got = args; return 0 }
+	if code := run([]string{"--data", "/tmp/x"}, io.Discard, io.Discard); code != 0 || strings.Join(got, " ") != "--data /tmp/x" {
+		t.Fatalf("run(--data): code %d, window got %v", code, got)
+	}
+	got = nil
+	var out strings.Builder
+	if run([]string{"--help"}, &out, io.Discard); got != nil || !strings.Contains(out.String(), "Usage:") {
+		t.Fatalf("--help went to the window (%v) or printed no usage", got)
+	}
+}

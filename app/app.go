@@ -220,5 +220,22 @@ func (a *App) firstClose() bool {
 	return true
 }
 
+// ErrNoDisplay says there is no screen to open the window on.
+var ErrNoDisplay = errors.New("there is no display to open the millrun window on (neither DISPLAY nor WAYLAND_DISPLAY is set); run 'millrun serve' instead: it serves the same UI to a browser")
+
+// checkDisplay finds out, before GTK does (GTK panics), whether a window
+// can open: X11 and Wayland desktops say where they are in the
+// environment. Windows and macOS always have their display.
+func checkDisplay(goos string, getenv func(string) string) error {
+	switch goos {
+	case "windows", "darwin":
+		return nil
+	}
+	if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
+		return ErrNoDisplay
+	}
+	return nil
+}
+
 // Addr is the loopback address webhooks reach (after Startup).
 func (a *App) Addr() string { return a.addr }

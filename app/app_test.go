@@ -113,3 +113,20 @@ func TestCloseNoticeOnlyOnce(t *testing.T) {
 		t.Fatal("close notice repeated after a restart")
 	}
 }
+
+// Without a display GTK would panic with a stack trace; say it instead.
+func TestNoDisplayIsSaidPlainly(t *testing.T) {
+	t.Parallel()
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	if err := checkDisplay("linux", env(nil)); err != ErrNoDisplay || !strings.Contains(err.Error(), "millrun serve") {
+		t.Fatalf("linux without a display: %v", err)
+	}
+	for _, vars := range []map[string]string{{"DISPLAY": ":0"}, {"WAYLAND_DISPLAY": "wayland-0"}} {
+		if err := checkDisplay("linux", env(vars)); err != nil {
+			t.Fatalf("%v: %v", vars, err)
+		}
+	}
+	if err := checkDisplay("windows", env(nil)); err != nil {
+		t.Fatalf("windows: %v", err)
+	}
+}

@@ -5,8 +5,10 @@ package app
 import (
 	"context"
 	_ "embed"
+	"fmt"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -33,7 +35,16 @@ type window struct {
 }
 
 // Run opens the window and blocks until the user quits.
-func (a *App) Run() error {
+func (a *App) Run() (err error) {
+	if err := checkDisplay(goruntime.GOOS, os.Getenv); err != nil {
+		return err
+	}
+	// GTK panics when it cannot reach the display $DISPLAY names.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("could not open the window (%v): check that DISPLAY or WAYLAND_DISPLAY names a running desktop, or run 'millrun serve' for the browser UI", p)
+		}
+	}()
 	running, err := a.Claim()
 	if err != nil {
 		return err
