@@ -323,6 +323,7 @@ func (e *Engine) withAuth(next http.Handler) http.Handler {
 			apierr.Write(w, e.log, apierr.NotAuthorized("%s", msg))
 			return
 		}
+		routes.ReportAuth(r.Context(), "token "+id.Label)
 		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
 	})
 }

@@ -110,7 +110,9 @@ func (e *Engine) inspect(next http.Handler) http.Handler {
 			req.Status = http.StatusOK
 		}
 		req.AuthReason = outcome.AuthReason
-		if !req.AuthOK && req.AuthReason == "" {
+		// A token that got in but may not run this is refused after the
+		// fact: its answer says why.
+		if !req.AuthOK && (req.AuthReason == "" || outcome.AuthOK) {
 			req.AuthReason = strings.TrimSpace(rec.reason.String())
 		}
 		if len(body) > inspectBodyLimit {

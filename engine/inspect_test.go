@@ -41,7 +41,7 @@ func TestInspectorRecordsAndRedacts(t *testing.T) {
 		t.Fatalf("requests for job %s: %v", jobID, list)
 	}
 	got := list[0]
-	if got["status"] != float64(200) || got["auth_ok"] != true || got["method"] != "POST" || got["caller_ip"] != "127.0.0.1" {
+	if got["status"] != float64(200) || got["auth_ok"] != true || got["auth_reason"] != "token test" || got["method"] != "POST" || got["caller_ip"] != "127.0.0.1" {
 		t.Fatalf("recorded: %v", got)
 	}
 	id := strconv.Itoa(int(got["id"].(float64)))
@@ -56,6 +56,17 @@ func TestInspectorRecordsAndRedacts(t *testing.T) {
 	failed := f.requests("?failed=true")
 	if len(failed) != 1 || failed[0]["auth_ok"] != false || !strings.Contains(fmt.Sprint(failed[0]["auth_reason"]), "Unauthorized") {
 		t.Fatalf("refused request: %v", failed)
+	}
+	// A token that is valid but scoped elsewhere: refused, and the reason
+	// is the refusal, not the token's name.
+	other := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"other","scopes":["jobs:run:scripts:u/me/other"]}`).body
+	f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/hi", "application/json", `{}`, "Authorization", "Bearer "+other)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(failed) < 2 && time.Now().Before(deadline) {
+		failed = f.requests("?failed=true")
+	}
+	if len(failed) != 2 || failed[0]["auth_ok"] != false || !strings.Contains(fmt.Sprint(failed[0]["auth_reason"]), "Required scope: jobs:run:scripts:u/me/hi") {
+		t.Fatalf("scoped-elsewhere token: %v", failed)
 	}
 	// Scoped tokens cannot read what others sent.
 	scoped := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"hook","scopes":["jobs:run:scripts:u/me/hi"]}`).body

@@ -55,6 +55,13 @@ func AsReplay(ctx context.Context) context.Context { return context.WithValue(ct
 
 func isReplay(ctx context.Context) bool { return ctx.Value(replayKey{}) == true }
 
+// ReportAuth notes, for the inspector, who a webhook request was let in as.
+func ReportAuth(ctx context.Context, reason string) {
+	if o, _ := ctx.Value(outcomeKey{}).(*Outcome); o != nil {
+		o.AuthOK, o.AuthReason = true, reason
+	}
+}
+
 func report(ctx context.Context, route string, ok bool, reason string) {
 	if o, _ := ctx.Value(outcomeKey{}).(*Outcome); o != nil {
 		o.Route, o.AuthOK, o.AuthReason = route, ok, reason
