@@ -28,6 +28,10 @@ import (
 // cut and cannot be replayed.
 const inspectBodyLimit = 256 << 10
 
+// requestBodyBudget bounds the disk the inspector's bodies take together;
+// the oldest go first.
+const requestBodyBudget = 512 << 20
+
 // isRecorded says which requests the inspector keeps: every call to a
 // webhook or a route (job reads and management calls are not requests
 // someone sent to millrun from outside).
@@ -298,7 +302,7 @@ func (e *Engine) pruneRequests(stop <-chan struct{}) {
 	for {
 		set := e.settings.Load()
 		cutoff := time.Now().Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
-		if err := e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs); err != nil {
+		if err := e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs, requestBodyBudget); err != nil {
 			e.log.Warn("prune requests", "err", err)
 		}
 		select {

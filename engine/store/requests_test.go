@@ -49,3 +49,41 @@ func TestRequestBatchesKeepIDsAndFlushOnClose(t *testing.T) {
 		}
 	}
 }
+
+// Old requests go by age, by count and by the room their bodies take.
+func TestPruneRequests(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "millrun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	body := make([]byte, 1000)
+	for i := range 20 {
+		at := now.Add(-time.Duration(20-i) * time.Minute) // oldest first
+		db.AddRequest(&Request{ReceivedAt: at, Method: "POST", URL: fmt.Sprint(i), Body: body}, "{}", nil)
+	}
+	db.flushRequests() // now, not in 50 ms
+	db.reqFlushes.Wait()
+	count := func() int {
+		list, err := db.ListRequests(t.Context(), RequestFilter{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if err := db.PruneRequests(t.Context(), now.Add(-15*time.Minute-30*time.Second), 1000, 1<<30); err != nil || count() != 15 {
+		t.Fatalf("by age: %v, %d left", err, count())
+	}
+	if err := db.PruneRequests(t.Context(), time.Time{}, 10, 1<<30); err != nil || count() != 10 {
+		t.Fatalf("by count: %v, %d left", err, count())
+	}
+	if err := db.PruneRequests(t.Context(), time.Time{}, 1000, 4500); err != nil || count() != 4 {
+		t.Fatalf("by body bytes: %v, %d left", err, count())
+	}
+	list, _ := db.ListRequests(t.Context(), RequestFilter{Limit: 1})
+	if list[0].URL != "19" {
+		t.Fatalf("the newest went: %v", list[0].URL)
+	}
+}

@@ -355,13 +355,20 @@ func scanRequest(s interface{ Scan(...any) error }) (*Request, error) {
 	return &r, nil
 }
 
-// PruneRequests keeps requests like jobs: younger than cutoff, at most keep.
-func (db *DB) PruneRequests(ctx context.Context, cutoff time.Time, keep int) error {
+// PruneRequests keeps requests like jobs: younger than cutoff, at most
+// keep of them, and their bodies within maxBodyBytes together (a flood of
+// large bodies must not fill the disk before the age limit comes).
+func (db *DB) PruneRequests(ctx context.Context, cutoff time.Time, keep int, maxBodyBytes int64) error {
 	return db.group.submit(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`DELETE FROM requests WHERE received_at < ?`, micros(cutoff)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`DELETE FROM requests WHERE id <= (SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?)`, keep)
+		if _, err := tx.Exec(`DELETE FROM requests WHERE id <= (SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?)`, keep); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DELETE FROM requests WHERE id <= (
+			SELECT id FROM (SELECT id, SUM(length(body)) OVER (ORDER BY id DESC) AS total FROM requests)
+			WHERE total > ? ORDER BY id DESC LIMIT 1)`, maxBodyBytes)
 		return err
 	})
 }
