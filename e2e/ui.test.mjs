@@ -292,6 +292,7 @@ test("a Discord route is made in a few clicks and answers Discord's checks itsel
   await page.getByRole("button", { name: "Create route" }).click();
   const routeUrl = (await page.getByTestId("route-url").first().textContent()).trim();
   assert.equal(routeUrl, `${base}/api/r/discord/${scriptName}`);
+  await page.getByTestId("route-row").getByText("Discord signature").waitFor();
   await shot("19-route");
 
   const signed = (body) => {
