@@ -138,6 +138,22 @@ test("the Scripts list shows each script's last run and run count live", async (
   await shot("12-scripts-list");
 });
 
+test("the tunnel's IP allowlist is checked in words and kept", async () => {
+  await page.goto(`${base}/#/tunnel`);
+  await page.locator("#allow").fill("203.0.113.9\nslack.com");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("alert").filter({ hasText: '"slack.com" is neither an IP address nor a CIDR range' }).waitFor();
+  await page.locator("#allow").fill("203.0.113.9\n198.51.100.0/24");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForFunction(() => document.querySelector("#allow").value === "203.0.113.9/32\n198.51.100.0/24");
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#allow")?.value === "203.0.113.9/32\n198.51.100.0/24");
+  // Back to open, for the tests after this one.
+  await page.locator("#allow").fill("");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForFunction(() => document.querySelector("#allow").value === "");
+});
+
 test("settings, tunnel and flows pages render", async () => {
   await page.goto(`${base}/#/settings`);
   await page.getByRole("heading", { name: "Interpreters" }).waitFor();

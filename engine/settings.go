@@ -14,6 +14,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/tunnel"
 )
 
 // Settings are the user-adjustable settings, stored in the database.
@@ -37,6 +38,8 @@ type Settings struct {
 	// starts with millrun. The authtoken is not a setting: see tunnel.go.
 	TunnelDomain    string `json:"tunnel_domain"`
 	TunnelAutostart bool   `json:"tunnel_autostart"`
+	// TunnelAllowCIDRs limit who may reach the tunnel, at ngrok's edge.
+	TunnelAllowCIDRs []string `json:"tunnel_allow_cidrs"`
 	// Warm workers (scripts with dedicated_worker): processes per script
 	// version, and how long an idle one is kept.
 	WarmWorkers      int `json:"warm_workers_per_script"`
@@ -97,6 +100,9 @@ func (s Settings) validate() error {
 		return fmt.Errorf("warm_idle_timeout_s must be at least 1")
 	case s.RateLimitPerSecond < 0 || s.RateLimitBurst < 1:
 		return fmt.Errorf("rate_limit_per_second must be 0 (off) or more, rate_limit_burst at least 1")
+	}
+	if _, err := tunnel.NormalizeCIDRs(s.TunnelAllowCIDRs); err != nil {
+		return fmt.Errorf("tunnel_allow_cidrs: %w", err)
 	}
 	if s.WorkspaceWebhookURL != "" {
 		u, err := url.Parse(s.WorkspaceWebhookURL)

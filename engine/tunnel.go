@@ -57,7 +57,9 @@ func authtokenHint(t string) string {
 // StartTunnel publishes the webhook routes with the saved configuration.
 func (e *Engine) StartTunnel() error {
 	token, _ := e.ngrokAuthtoken()
-	return e.tunnel.Start(tunnel.Config{Authtoken: token, Domain: e.Settings().TunnelDomain})
+	s := e.Settings()
+	allow, _ := tunnel.NormalizeCIDRs(s.TunnelAllowCIDRs) // checked when saved
+	return e.tunnel.Start(tunnel.Config{Authtoken: token, Domain: s.TunnelDomain, AllowCIDRs: allow})
 }
 
 // StopTunnel closes the tunnel.
@@ -84,10 +86,11 @@ func markTunnel(next http.Handler) http.Handler {
 
 type tunnelView struct {
 	tunnel.Status
-	AuthtokenHint   string `json:"authtoken_hint"`
-	AuthtokenSource string `json:"authtoken_source"`
-	Domain          string `json:"domain"`
-	Autostart       bool   `json:"autostart"`
+	AuthtokenHint   string   `json:"authtoken_hint"`
+	AuthtokenSource string   `json:"authtoken_source"`
+	Domain          string   `json:"domain"`
+	Autostart       bool     `json:"autostart"`
+	AllowCIDRs      []string `json:"allow_cidrs"`
 }
 
 func (e *Engine) tunnelView() tunnelView {
@@ -97,7 +100,8 @@ func (e *Engine) tunnelView() tunnelView {
 		hint = authtokenHint(token)
 	}
 	s := e.Settings()
-	return tunnelView{Status: e.tunnel.Status(), AuthtokenHint: hint, AuthtokenSource: source, Domain: s.TunnelDomain, Autostart: s.TunnelAutostart}
+	return tunnelView{Status: e.tunnel.Status(), AuthtokenHint: hint, AuthtokenSource: source, Domain: s.TunnelDomain, Autostart: s.TunnelAutostart,
+		AllowCIDRs: append([]string{}, s.TunnelAllowCIDRs...)}
 }
 
 func (e *Engine) registerTunnel(mux *http.ServeMux) {
@@ -107,9 +111,10 @@ func (e *Engine) registerTunnel(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			Authtoken *string `json:"authtoken"`
-			Domain    *string `json:"domain"`
-			Autostart *bool   `json:"autostart"`
+			Authtoken *string   `json:"authtoken"`
+			Domain    *string   `json:"domain"`
+			Autostart *bool     `json:"autostart"`
+			Allow     *[]string `json:"allow_cidrs"`
 		}
 		if err := decodeSmall(r, &body); err != nil {
 			apierr.Write(w, e.log, err)
@@ -127,6 +132,14 @@ func (e *Engine) registerTunnel(mux *http.ServeMux) {
 		}
 		if body.Autostart != nil {
 			s.TunnelAutostart = *body.Autostart
+		}
+		if body.Allow != nil {
+			allow, err := tunnel.NormalizeCIDRs(*body.Allow)
+			if err != nil {
+				apierr.Write(w, e.log, apierr.BadRequest("allowed IPs: %s", err))
+				return
+			}
+			s.TunnelAllowCIDRs = allow
 		}
 		if err := e.UpdateSettings(r.Context(), s); err != nil {
 			apierr.Write(w, e.log, apierr.BadRequest("%s", err))

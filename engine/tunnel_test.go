@@ -143,3 +143,27 @@ func TestTunnelAutostart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An IP allowlist is checked when saved and handed to the provider, which
+// enforces it at its edge.
+func TestTunnelAllowlist(t *testing.T) {
+	t.Parallel()
+	fake := &tunnel.Fake{}
+	f := setup(t, func(c *Config) { c.TunnelBackend = fake })
+	r := f.do("POST", "/api/millrun/tunnel/config", "application/json", `{"authtoken":"tok_abcdefghijkl","allow_cidrs":["203.0.113.9","hooks.slack.com"]}`)
+	if r.status != 400 || !strings.Contains(r.body, `"hooks.slack.com" is neither an IP address nor a CIDR range`) {
+		t.Fatalf("bad entry: %d %s", r.status, r.body)
+	}
+	r = f.do("POST", "/api/millrun/tunnel/config", "application/json", `{"authtoken":"tok_abcdefghijkl","allow_cidrs":["203.0.113.9"," 198.51.100.0/24"]}`)
+	if r.status != 200 || !strings.Contains(r.body, `"allow_cidrs":["203.0.113.9/32","198.51.100.0/24"]`) {
+		t.Fatalf("config: %d %s", r.status, r.body)
+	}
+	f.mustDo(200, "POST", "/api/millrun/tunnel/start", "", "")
+	deadline := time.Now().Add(5 * time.Second)
+	for f.e.Tunnel().Status().State != tunnel.Online && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := fake.LastConfig().AllowCIDRs; strings.Join(got, ",") != "203.0.113.9/32,198.51.100.0/24" {
+		t.Fatalf("the provider was given %v", got)
+	}
+}

@@ -14,6 +14,14 @@ type Fake struct {
 	Delay   time.Duration // before Listen answers
 	Err     error         // Listen fails with this
 	onState func(State, error)
+	last    Config
+}
+
+// LastConfig is what the last Listen was asked for.
+func (f *Fake) LastConfig() Config {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }
 
 type fakeListener struct {
@@ -28,6 +36,7 @@ func (f *Fake) Listen(ctx context.Context, cfg Config, onState func(State, error
 	f.mu.Lock()
 	delay, ferr := f.Delay, f.Err
 	f.onState = onState
+	f.last = cfg
 	f.mu.Unlock()
 	select {
 	case <-time.After(delay):

@@ -54,6 +54,9 @@ func (n *Ngrok) Listen(ctx context.Context, cfg Config, onState func(State, erro
 	if cfg.Domain != "" {
 		opts = append(opts, ngrok.WithURL(cfg.Domain))
 	}
+	if policy := TrafficPolicy(cfg.AllowCIDRs); policy != "" {
+		opts = append(opts, ngrok.WithTrafficPolicy(policy))
+	}
 	ln, err := agent.Listen(ctx, opts...)
 	if err != nil {
 		_ = agent.Disconnect()

@@ -41,6 +41,8 @@ type Config struct {
 	Authtoken string
 	// Domain is a reserved domain (e.g. me.ngrok.app); empty for a random one.
 	Domain string
+	// AllowCIDRs, when set, are the only sources ngrok's edge lets through.
+	AllowCIDRs []string
 }
 
 // Listener is a public endpoint whose connections arrive here.

@@ -98,6 +98,7 @@ export interface TunnelView {
   authtoken_source: string;
   domain: string;
   autostart: boolean;
+  allow_cidrs?: string[];
 }
 
 export function ws(me: Me): string {
