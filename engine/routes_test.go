@@ -138,20 +138,20 @@ func TestDiscordRoute(t *testing.T) {
 func TestGitHubRouteWithParam(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.createScript("u/me/on_push", "python3", "def main(repo: str, ref: str = ''):\n    return f'{repo} {ref}'\n")
+	f.createScript("u/me/on_push", "python3", "def main(repo: str, ref: str = '', x_github_event: str = ''):\n    return f'{repo} {ref} {x_github_event}'\n")
 	f.resource("u/me/gh", map[string]any{"provider": "github", "secret": "It's a Secret to Everybody"})
 	f.route(map[string]any{"path": "u/me/gh_push", "script_path": "u/me/on_push", "route_path": "github/:repo",
 		"is_async": true, "authentication_method": "signature", "authentication_resource_path": "u/me/gh"})
 	body := `{"ref":"refs/heads/main"}`
 	m := hmac.New(sha256.New, []byte("It's a Secret to Everybody"))
 	m.Write([]byte(body))
-	r := f.anon("POST", "/api/r/github/millrun", "application/json", body, "X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)),
+	r := f.anon("POST", "/api/r/github/millrun?include_header=X-GitHub-Event", "application/json", body, "X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)),
 		"X-GitHub-Event", "push")
 	if r.status != 201 || r.header.Get("X-Millrun-Job-Id") != r.body {
 		t.Fatalf("push: %d %s", r.status, r.body)
 	}
 	j := f.waitJob(r.body)
-	if j["result"] != "millrun refs/heads/main" || j["trigger"] != "route" {
+	if j["result"] != "millrun refs/heads/main push" || j["trigger"] != "route" {
 		t.Fatalf("job: %v", j)
 	}
 	if r := f.anon("POST", "/api/r/github/millrun", "application/json", body, "X-Hub-Signature-256", "sha256=00"); r.status != 401 {

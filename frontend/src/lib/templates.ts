@@ -40,7 +40,9 @@ echo "hello $name"
     label: "Slack slash command",
     language: "python3",
     content: `# Slack posts slash commands as a form: command, text, user_name, ...
-# Point the command's Request URL at this script's Sync URL.
+# Save, then under Routes add one with "Slack signature" and your app's
+# signing secret, and paste its URL as the command's Request URL: millrun
+# checks Slack's signature, so no token goes into Slack.
 def main(command: str = "", text: str = "", user_name: str = ""):
     return {
         "response_type": "ephemeral",
@@ -53,8 +55,10 @@ def main(command: str = "", text: str = "", user_name: str = ""):
     label: "Discord interaction",
     language: "python3",
     content: `# Discord sends interactions as JSON. Type 1 is Discord's PING check;
-# answer type 4 to reply in the channel. (Discord also requires a signature
-# check: publish it through a route with Discord verification.)
+# answer type 4 to reply in the channel. Save, then under Routes add one
+# with "Discord signature" and your application's public key, and paste its
+# URL as the Interactions Endpoint URL: millrun answers the PING and checks
+# every signature, as Discord requires.
 def main(type: int = 1, data: dict = None, member: dict = None):
     if type == 1:
         return {"type": 1}
@@ -66,7 +70,9 @@ def main(type: int = 1, data: dict = None, member: dict = None):
     id: "github",
     label: "GitHub push",
     language: "python3",
-    content: `# Add ?include_header=X-GitHub-Event to the URL to get the event name.
+    content: `# Save, then under Routes add one with "GitHub signature" and the secret
+# you give the repository's webhook. Add ?include_header=X-GitHub-Event to
+# the URL you paste into GitHub to get the event name.
 def main(ref: str = "", repository: dict = None, pusher: dict = None, x_github_event: str = "push"):
     repo = (repository or {}).get("full_name", "?")
     who = (pusher or {}).get("name", "someone")
