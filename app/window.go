@@ -70,9 +70,12 @@ func (a *App) Run() (err error) {
 	file.AddText("Show window", keys.CmdOrCtrl("0"), func(*menu.CallbackData) { w.show() })
 	file.AddSeparator()
 	file.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { w.quit() })
-	edit := appMenu.AddSubmenu("Edit")
-	edit.AddText("Copy", keys.CmdOrCtrl("c"), nil)
-	edit.AddText("Paste", keys.CmdOrCtrl("v"), nil)
+	// On macOS the web view gets Cmd+C/V/X/A/Z only through the standard
+	// Edit menu. Elsewhere WebKit handles those keys itself, and menu items
+	// bound to them would swallow the keys (Ctrl+C and Ctrl+V did nothing).
+	if goruntime.GOOS == "darwin" {
+		appMenu.Append(menu.EditMenu())
+	}
 
 	return wails.Run(&options.App{
 		Title:            "millrun",

@@ -26,8 +26,9 @@ desktop=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential)
 if [ "$mode" = "test" ]; then
   # The UI's end-to-end test drives Debian's Chromium (never a downloaded
   # one); the desktop test runs the real window under Xvfb, screenshots it
-  # with ImageMagick and closes it through X11 (python3-xlib).
-  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib)
+  # with ImageMagick, drives it through X11 (python3-xlib) and reads its
+  # clipboard (xclip).
+  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip)
 elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   pkgs+=("${desktop[@]}")
 fi

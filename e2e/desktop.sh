@@ -9,7 +9,7 @@ set -euo pipefail
 bin="$(realpath "${1:?usage: e2e/desktop.sh path/to/millrun-desktop}")"
 here="$(cd "$(dirname "$0")" && pwd)"
 xwin="$here/xwin.py"
-for tool in xvfb-run import convert curl python3; do
+for tool in xvfb-run import convert curl python3 xclip; do
   command -v "$tool" >/dev/null || { echo "desktop: $tool is missing (make setup-test installs it)" >&2; exit 1; }
 done
 
@@ -86,6 +86,23 @@ echo "screenshot: $shot ($colors colours, ${ink}% ink, $accent accent pixels)"
 [ "$colors" -ge 64 ] || fail "the window looks blank ($colors colours)"
 [ "$accent" -ge 1500 ] || fail "the window does not show millrun's UI ($accent accent pixels)"
 python3 -c "import sys; sys.exit(0 if 0.5 <= float('$ink') <= 40 else 1)" || fail "the window looks wrong (${ink}% ink)"
+
+# Copy and paste work in the window: menu items bound to Ctrl+C and Ctrl+V
+# once swallowed those keys. "New script" (top right) opens a page whose
+# path field has the focus.
+"$xwin" click 1212 131
+sleep 1.5
+"$xwin" keys Control_L+a Control_L+c
+copied="$(timeout 3 xclip -o -selection clipboard 2>/dev/null || true)"
+[[ "$copied" == u/*/ ]] || fail "Ctrl+C in the window copied [$copied], want the prefilled path u/<you>/"
+printf 'u/desktop/pasted' | xclip -selection clipboard
+"$xwin" keys Control_L+a Control_L+v
+sleep 0.3
+printf '' | xclip -selection clipboard
+"$xwin" keys Control_L+a Control_L+c
+pasted="$(timeout 3 xclip -o -selection clipboard 2>/dev/null || true)"
+[ "$pasted" = u/desktop/pasted ] || fail "Ctrl+V then Ctrl+C in the window gave [$pasted]"
+echo "copy and paste work in the window"
 
 # Closing the window keeps millrun serving; the first close says so.
 "$xwin" state millrun | grep -qx shown || fail "the window is not shown"

@@ -4,11 +4,14 @@
   xwin.py state TITLE   prints "shown" or "hidden" for the top-level window TITLE
   xwin.py close TITLE   asks TITLE to close, as a window manager's close button does
   xwin.py wait TITLE STATE [SECONDS]   waits until TITLE is STATE (or exists: "any")
+  xwin.py click X Y     clicks the left button at X, Y (screen pixels)
+  xwin.py keys COMBO... presses key combinations, e.g. Control_L+a x Return
 """
 import sys
 import time
 
-from Xlib import X, display, protocol
+from Xlib import X, XK, display, protocol
+from Xlib.ext import xtest
 
 
 def windows(d, title):
@@ -51,9 +54,44 @@ def close(d, title):
     d.flush()
 
 
+def click(d, x, y):
+    d.screen().root.warp_pointer(x, y)
+    d.sync()
+    xtest.fake_input(d, X.ButtonPress, 1)
+    d.sync()
+    time.sleep(0.05)
+    xtest.fake_input(d, X.ButtonRelease, 1)
+    d.sync()
+
+
+def keys(d, combos):
+    for combo in combos:
+        codes = []
+        for name in combo.split("+"):
+            sym = XK.string_to_keysym(name)
+            if sym == 0:
+                sys.exit(f"unknown key {name!r}")
+            codes.append(d.keysym_to_keycode(sym))
+        for c in codes:
+            xtest.fake_input(d, X.KeyPress, c)
+        d.sync()
+        time.sleep(0.05)
+        for c in reversed(codes):
+            xtest.fake_input(d, X.KeyRelease, c)
+        d.sync()
+        time.sleep(0.05)
+
+
 def main():
     d = display.Display()
-    cmd, title = sys.argv[1], sys.argv[2]
+    cmd = sys.argv[1]
+    if cmd == "click":
+        click(d, int(sys.argv[2]), int(sys.argv[3]))
+        return
+    if cmd == "keys":
+        keys(d, sys.argv[2:])
+        return
+    title = sys.argv[2]
     if cmd == "state":
         print(state(d, title))
     elif cmd == "close":
