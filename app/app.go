@@ -111,21 +111,25 @@ func (a *App) Startup(ctx context.Context) {
 		a.startErr = errors.New("the data directory was not claimed (call Claim before Startup)")
 		return
 	}
+	notice := ""
 	ln, err := net.Listen("tcp", a.opts.Listen)
 	if err != nil {
 		// Another program holds the port: take any free one rather than
-		// fail; the UI shows the URLs with the port in use.
+		// fail, and say so, since callers set up with the usual port will
+		// not reach this one.
 		a.opts.Logger.Warn("listen address taken, using a free port", "address", a.opts.Listen, "err", err)
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			a.startErr = fmt.Errorf("listen: %w", err)
 			a.lock.Release()
 			return
 		}
+		notice = fmt.Sprintf("Another program is using %s, so this time webhooks are on %s. URLs you gave out with the usual port will not reach millrun until that program stops and millrun restarts.",
+			a.opts.Listen, ln.Addr().String())
 	}
 	a.addr = ln.Addr().String()
 	base := "http://" + a.addr
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
-		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock})
+		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice})
 	if err != nil {
 		ln.Close()
 		a.startErr = err

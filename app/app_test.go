@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -128,5 +129,27 @@ func TestNoDisplayIsSaidPlainly(t *testing.T) {
 	}
 	if err := checkDisplay("windows", env(nil)); err != nil {
 		t.Fatalf("windows: %v", err)
+	}
+}
+
+// When the usual port is taken the window still starts, on another port,
+// and the UI says so: callers set up with the usual port would miss it.
+func TestTakenPortIsSaid(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	a := quietApp(t.TempDir())
+	a.opts.Listen = busy.Addr().String()
+	start(t, a)
+	if a.Addr() == busy.Addr().String() {
+		t.Fatal("listening on a taken port")
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/millrun/whoami", nil))
+	if !strings.Contains(rec.Body.String(), "Another program is using "+busy.Addr().String()+", so this time webhooks are on "+a.Addr()) {
+		t.Fatalf("whoami: %s", rec.Body.String())
 	}
 }

@@ -53,6 +53,9 @@ type Config struct {
 	TunnelBackend tunnel.Backend
 	// Version is reported to the tunnel provider.
 	Version string
+	// Notice is shown atop the UI: something the user should know about
+	// how this millrun was started (a port it could not have).
+	Notice string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.

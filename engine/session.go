@@ -73,7 +73,7 @@ func (e *Engine) registerSession(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
 		writeJSON(w, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace,
-			"os_user": osUser(), "version": e.cfg.Version, "desktop": inWindow(r.Context()), "base_url": strings.TrimSuffix(e.cfg.BaseURL, "/api")})
+			"os_user": osUser(), "version": e.cfg.Version, "desktop": inWindow(r.Context()), "notice": e.cfg.Notice, "base_url": strings.TrimSuffix(e.cfg.BaseURL, "/api")})
 	})
 	mux.HandleFunc("GET /api/millrun/audit", func(w http.ResponseWriter, r *http.Request) {
 		if id := auth.FromContext(r.Context()); !id.FullAccess() {

@@ -45,6 +45,7 @@ export interface Me {
   base_url: string;
   version: string;
   desktop?: boolean; // the desktop window: no session, nothing to log out of
+  notice?: string; // something to know about how millrun was started
 }
 
 export interface ScriptSummary {
