@@ -365,6 +365,7 @@ test("the Requests page shows every call live, why one was refused, and replays 
   await page.getByTestId("request-row").filter({ hasText: "slack signature verified" }).first().click();
   await page.getByTestId("request-body").filter({ hasText: "name=slack" }).waitFor();
   assert.ok(!(await page.getByTestId("request-headers").textContent()).includes(webhookToken));
+  assert.match(await page.getByTestId("request-curl").textContent(), /--data-binary 'command=%2Fhello&name=slack&user_name=ann'/);
   await page.getByRole("button", { name: "Replay" }).click();
   const result = page.getByTestId("replay-result");
   await result.waitFor({ timeout: 15000 });

@@ -66,7 +66,7 @@ export function getUrl(syncUrl: string, jsonText: string, token?: string): Paylo
 
 export type TokenPlace = "header" | "query";
 
-function shellQuote(s: string): string {
+export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
