@@ -139,3 +139,30 @@ test("getResource reads a resource's value; the management view masks it", async
   const masked = await api("GET", `/w/${ws}/resources/get/u/compat/bot`);
   assert.ok(!masked.text.includes("xoxb-compat-123456"), "the management view shows the secret");
 });
+
+test("HttpTriggerService and ResourceService create a signed route that answers", async () => {
+  const crypto = await import("node:crypto");
+  await wmill.ResourceService.createResource({ workspace: ws, requestBody: {
+    path: "u/compat/gh_secret", resource_type: "signature_auth", value: { provider: "github", secret: "compat-secret" } } });
+  await wmill.HttpTriggerService.createHttpTrigger({ workspace: ws, requestBody: {
+    path: "u/compat/gh_route", script_path: "u/compat/greet", is_flow: false, route_path: "compat/:name", http_method: "post",
+    request_type: "sync", authentication_method: "signature", authentication_resource_path: "u/compat/gh_secret",
+    is_static_website: false, workspaced_route: false, wrap_body: false, raw_string: false } });
+  const got = await wmill.HttpTriggerService.getHttpTrigger({ workspace: ws, path: "u/compat/gh_route" });
+  assert.equal(got.route_path, "compat/:name");
+  assert.equal(got.request_type, "sync");
+  const list = await wmill.HttpTriggerService.listHttpTriggers({ workspace: ws });
+  assert.ok(list.some((t) => t.path === "u/compat/gh_route"));
+
+  const body = JSON.stringify({ ignored: true });
+  const sig = "sha256=" + crypto.createHmac("sha256", "compat-secret").update(body).digest("hex");
+  const res = await fetch(`${base}/api/r/compat/route`, { method: "POST", body, headers: { "Content-Type": "application/json", "X-Hub-Signature-256": sig } });
+  assert.equal(res.status, 200);
+  // Routes run the latest version: an earlier test moved greet to "bye".
+  assert.equal(await res.json(), "bye route", "the :name segment is an argument");
+  const forged = await fetch(`${base}/api/r/compat/route`, { method: "POST", body, headers: { "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00" } });
+  assert.equal(forged.status, 401);
+
+  await wmill.HttpTriggerService.deleteHttpTrigger({ workspace: ws, path: "u/compat/gh_route" });
+  assert.equal((await fetch(`${base}/api/r/compat/route`, { method: "POST", body })).status, 404);
+});
