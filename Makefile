@@ -73,6 +73,8 @@ fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/auth -run '^$$' -fuzz FuzzFromRequest -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/routes -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/routes -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
 
 clean: ## remove build output
 	rm -rf build/bin frontend/dist frontend/node_modules compat/node_modules e2e/node_modules e2e/test-results
