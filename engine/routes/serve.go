@@ -91,24 +91,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.BadRequest("reading the request body: %s", err))
 		return
 	}
-	id, provider, status, reason := s.authenticate(r, t, body)
-	if id == nil {
-		report(r.Context(), t.Path, false, reason)
-		if status == http.StatusUnauthorized {
-			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", reason))
+	v := s.authenticate(r, t, body)
+	if v.id == nil {
+		report(r.Context(), t.Path, false, v.reason)
+		if v.status == http.StatusUnauthorized {
+			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", v.reason))
 		} else {
-			apierr.Write(w, s.Log, apierr.Internal("%s", reason))
+			apierr.Write(w, s.Log, apierr.Internal("%s", v.reason))
 		}
 		return
 	}
-	report(r.Context(), t.Path, true, reason)
+	id := v.id
+	report(r.Context(), t.Path, true, v.reason)
 	if s.Limiter != nil {
 		if ok, wait := s.Limiter.Allow(id.TokenID); !ok {
 			apierr.Write(w, s.Log, apierr.TooManyRequests(wait, "too many requests for this route; retry in %d s", wait))
 			return
 		}
 	}
-	if answered := handshake(w, provider, body); answered {
+	if answered := handshake(w, v.provider, body); answered {
 		return
 	}
 	q := r.URL.Query()
@@ -136,33 +137,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authenticate applies the route's method. It returns the identity the job
 // runs as, or nil with the status and the reason (words without secrets).
-func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) (id *auth.Identity, provider string, status int, reason string) {
-	id, status, reason = s.check(r, t, body, &provider)
-	return id, provider, status, reason
+// verdict is what a route's check decided: who the job runs as, or the
+// status and reason of the refusal; provider names a verified signer.
+type verdict struct {
+	id       *auth.Identity
+	provider string
+	status   int
+	reason   string
 }
 
-func (s *Server) check(r *http.Request, t *Trigger, body []byte, provider *string) (*auth.Identity, int, string) {
+func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
 	if isReplay(r.Context()) {
-		return routeID, 0, "replay from the UI: the route's authentication was skipped"
+		return verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
 	}
 	switch t.AuthenticationMethod {
 	case AuthNone:
-		return routeID, 0, "open route: no authentication"
+		return verdict{id: routeID, reason: "open route: no authentication"}
 	case AuthWindmill:
 		id, err := s.Tokens.Verify(r.Context(), auth.FromRequest(r))
 		if err != nil {
-			return nil, http.StatusUnauthorized, "a valid millrun token is required (Authorization: Bearer <token>)"
+			return verdict{status: http.StatusUnauthorized, reason: "a valid millrun token is required (Authorization: Bearer <token>)"}
 		}
 		if !id.CanRun(kindOf(t), t.ScriptPath) {
-			return nil, http.StatusUnauthorized, "the token may not run " + t.ScriptPath
+			return verdict{status: http.StatusUnauthorized, reason: "the token may not run " + t.ScriptPath}
 		}
-		return id, 0, "token " + id.Label
+		return verdict{id: id, reason: "token " + id.Label}
 	}
 	cred, err := s.credentials(r.Context(), t)
 	if err != nil {
 		s.Log.Error("route credentials", "route", t.Path, "err", err)
-		return nil, http.StatusInternalServerError, err.Error()
+		return verdict{status: http.StatusInternalServerError, reason: err.Error()}
 	}
 	switch t.AuthenticationMethod {
 	case AuthAPIKey:
@@ -176,34 +181,34 @@ func (s *Server) check(r *http.Request, t *Trigger, body []byte, provider *strin
 		key := str(cred, "key")
 		got := r.Header.Get(header)
 		if key == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
-			return nil, http.StatusUnauthorized, "missing or wrong API key in " + header
+			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong API key in " + header}
 		}
-		return routeID, 0, "API key in " + header
+		return verdict{id: routeID, reason: "API key in " + header}
 	case AuthBasic:
 		user, pass, ok := r.BasicAuth()
 		wantUser, wantPass := str(cred, "username"), str(cred, "password")
 		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(wantUser)) == 1
 		passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(wantPass)) == 1
 		if !ok || wantUser == "" || !userOK || !passOK {
-			return nil, http.StatusUnauthorized, "missing or wrong user name or password (HTTP basic auth)"
+			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong user name or password (HTTP basic auth)"}
 		}
-		return routeID, 0, "basic auth as " + user
+		return verdict{id: routeID, reason: "basic auth as " + user}
 	case AuthSignature:
-		*provider = str(cred, "provider")
+		provider := str(cred, "provider")
 		now := time.Now()
 		if s.Now != nil {
 			now = s.Now()
 		}
-		if err := VerifySignature(*provider, cred, r.Header, body, now); err != nil {
+		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
 			var ref refusal
 			if errors.As(err, &ref) {
-				return nil, http.StatusUnauthorized, err.Error()
+				return verdict{status: http.StatusUnauthorized, reason: err.Error()}
 			}
-			return nil, http.StatusInternalServerError, err.Error()
+			return verdict{status: http.StatusInternalServerError, reason: err.Error()}
 		}
-		return routeID, 0, *provider + " signature verified"
+		return verdict{id: routeID, provider: provider, reason: provider + " signature verified"}
 	}
-	return nil, http.StatusInternalServerError, "unknown authentication method " + t.AuthenticationMethod
+	return verdict{status: http.StatusInternalServerError, reason: "unknown authentication method " + t.AuthenticationMethod}
 }
 
 func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
