@@ -112,14 +112,7 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 			return
 		}
 		if !sync {
-			if err := s.Queue.Enqueue(r.Context(), job); err != nil {
-				s.fail(w, enqueueError(err))
-				return
-			}
-			w.Header().Set("X-Millrun-Job-Id", job.ID)
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusCreated)
-			_, _ = io.WriteString(w, job.ID)
+			s.runAsync(w, r, job)
 			return
 		}
 		s.runSync(w, r, job)

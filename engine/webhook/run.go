@@ -54,6 +54,11 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 		s.runSync(w, r, job)
 		return
 	}
+	s.runAsync(w, r, job)
+}
+
+// runAsync queues job and answers 201 with its id, as Windmill does.
+func (s *Service) runAsync(w http.ResponseWriter, r *http.Request, job *store.Job) {
 	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
 		s.fail(w, enqueueError(err))
 		return
