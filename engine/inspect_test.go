@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -115,4 +117,24 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("stale request let in: %d", r.status)
 	}
 	f.mustDo(404, "POST", "/api/millrun/requests/999999/replay", "", "")
+}
+
+// A replayed Discord PING is answered like the first, not run as a job.
+func TestReplayedHandshakeIsAnswered(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	f.createScript("u/me/roll", "bash", "echo ran")
+	f.resource("u/me/discord_app", map[string]any{"provider": "discord", "public_key": hex.EncodeToString(pub)})
+	f.route(map[string]any{"path": "u/me/discord", "script_path": "u/me/roll", "route_path": "discord",
+		"authentication_method": "signature", "authentication_resource_path": "u/me/discord_app"})
+	ping := `{"type":1}`
+	f.anon("POST", "/api/r/discord", "application/json", ping, discordSign(priv, ping)...)
+	list := f.requests("?route=u/me/discord")
+	id := strconv.Itoa(int(list[0]["id"].(float64)))
+	var res map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/millrun/requests/"+id+"/replay", "", "").body), &res)
+	if compactJSON(fmt.Sprint(res["body"])) != `{"type":1}` || res["job_id"] != "" {
+		t.Fatalf("replayed PING: %v", res)
+	}
 }
