@@ -85,7 +85,12 @@ type Engine struct {
 	resources   *resources.Store
 	routes      *routes.Service
 	requestFeed feed
-	stop        chan struct{}
+	// requestBytes counts inspector bodies since the last prune; a burst
+	// of large ones asks for a prune before the hourly one (pruneSoon).
+	requestBytes  atomic.Int64
+	pruneSoon     chan struct{}
+	requestBudget int64 // requestBodyBudget; smaller in tests
+	stop          chan struct{}
 
 	handler        http.Handler
 	webhookHandler http.Handler
@@ -159,6 +164,8 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.buildHandlers()
 	e.stop = make(chan struct{})
+	e.pruneSoon = make(chan struct{}, 1)
+	e.requestBudget = requestBodyBudget
 	go e.pruneRequests(e.stop)
 	backend := cfg.TunnelBackend
 	if backend == nil {

@@ -135,6 +135,13 @@ func (e *Engine) inspect(next http.Handler) http.Handler {
 				headers[k] = strings.Join(vs, ", ")
 			}
 		}
+		if e.requestBytes.Add(int64(len(req.Body))) > e.requestBudget/8 {
+			e.requestBytes.Store(0)
+			select {
+			case e.pruneSoon <- struct{}{}:
+			default:
+			}
+		}
 		hj, _ := json.Marshal(headers)
 		e.db.AddRequest(req, string(hj), func(stored *store.Request) {
 			stored.Headers = headers
@@ -295,20 +302,28 @@ func (e *Engine) replay(ctx context.Context, old *store.Request) (map[string]any
 	return map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body}, nil
 }
 
-// pruneRequests keeps the inspector to the jobs' retention.
+// pruneRequests keeps the inspector to the jobs' retention and its body
+// budget: every hour, and sooner after a burst of large bodies.
 func (e *Engine) pruneRequests(stop <-chan struct{}) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		set := e.settings.Load()
 		cutoff := time.Now().Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
-		if err := e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs, requestBodyBudget); err != nil {
+		if err := e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs, e.requestBudget); err != nil {
 			e.log.Warn("prune requests", "err", err)
 		}
 		select {
 		case <-stop:
 			return
 		case <-t.C:
+		case <-e.pruneSoon:
+			// Let the burst's batches reach the table first.
+			select {
+			case <-stop:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
 	}
 }

@@ -138,3 +138,29 @@ func TestReplayedHandshakeIsAnswered(t *testing.T) {
 		t.Fatalf("replayed PING: %v", res)
 	}
 }
+
+// A burst of large bodies is pruned to the budget right away, not at the
+// next hourly pass.
+func TestLargeBodiesPrunedSoon(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.e.requestBudget = 20_000
+	f.createScript("u/me/sink", "bash", "true")
+	f.route(map[string]any{"path": "u/me/sink", "script_path": "u/me/sink", "route_path": "sink", "is_async": true, "authentication_method": "none"})
+	big := strings.Repeat("x", 3000)
+	for range 12 {
+		f.anon("POST", "/api/r/sink", "text/plain", big)
+	}
+	// 12 bodies of 3,000 bytes; the budget keeps the newest 6.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		kept := len(f.requests("?route=u/me/sink"))
+		if kept <= 6 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests of 3,000 bytes kept, budget 20,000", kept)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
