@@ -53,6 +53,9 @@ type Config struct {
 	TunnelBackend tunnel.Backend
 	// Version is reported to the tunnel provider.
 	Version string
+	// RequestBodyBudget bounds the request inspector's bodies together
+	// (0: 512 MiB).
+	RequestBodyBudget int64
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
@@ -89,7 +92,7 @@ type Engine struct {
 	// of large ones asks for a prune before the hourly one (pruneSoon).
 	requestBytes  atomic.Int64
 	pruneSoon     chan struct{}
-	requestBudget int64 // requestBodyBudget; smaller in tests
+	requestBudget int64 // Config.RequestBodyBudget, or requestBodyBudget
 	stop          chan struct{}
 
 	handler        http.Handler
@@ -165,7 +168,10 @@ func Open(cfg Config) (*Engine, error) {
 	e.buildHandlers()
 	e.stop = make(chan struct{})
 	e.pruneSoon = make(chan struct{}, 1)
-	e.requestBudget = requestBodyBudget
+	e.requestBudget = cfg.RequestBodyBudget
+	if e.requestBudget <= 0 {
+		e.requestBudget = requestBodyBudget
+	}
 	go e.pruneRequests(e.stop)
 	backend := cfg.TunnelBackend
 	if backend == nil {

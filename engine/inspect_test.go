@@ -143,8 +143,7 @@ func TestReplayedHandshakeIsAnswered(t *testing.T) {
 // next hourly pass.
 func TestLargeBodiesPrunedSoon(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	f.e.requestBudget = 20_000
+	f := setup(t, func(c *Config) { c.RequestBodyBudget = 20_000 })
 	f.createScript("u/me/sink", "bash", "true")
 	f.route(map[string]any{"path": "u/me/sink", "script_path": "u/me/sink", "route_path": "sink", "is_async": true, "authentication_method": "none"})
 	big := strings.Repeat("x", 3000)
