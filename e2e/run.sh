@@ -10,16 +10,9 @@ if [ ! -x "$chromium" ]; then
   echo "e2e: $chromium not found. Install Debian's chromium (make setup-test does)." >&2
   exit 1
 fi
-data="$(mktemp -d)"
-log="$data/serve.log"
-"$bin" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do
-  grep -q 'login?token=' "$log" && break
-  kill -0 $pid 2>/dev/null || { cat "$log"; echo "e2e: millrun serve exited"; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=serve.sh
+. "$here/serve.sh"
+start_serve "$bin" e2e 'login?token='
 login="$(grep -o 'http://127.0.0.1:[0-9]*/login?token=[A-Za-z0-9]*' "$log" | head -1)"
 [ -n "$login" ] || { cat "$log"; echo "e2e: no login URL printed"; exit 1; }
 rm -rf "$here/test-results" && mkdir -p "$here/test-results"

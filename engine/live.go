@@ -21,13 +21,13 @@ type flusher struct{ rc *http.ResponseController }
 func (f flusher) Flush() { _ = f.rc.Flush() }
 
 // sse starts a server-sent-events response.
-func sse(w http.ResponseWriter) (http.Flusher, error) {
+func sse(w http.ResponseWriter) http.Flusher {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	f := flusher{http.NewResponseController(w)}
 	f.Flush()
-	return f, nil
+	return f
 }
 
 func sendEvent(w http.ResponseWriter, f http.Flusher, event string, v any) {
@@ -51,7 +51,7 @@ func (e *Engine) fullAccess(scope string, h http.HandlerFunc) http.HandlerFunc {
 // stream sends each value from ch as a server-sent event (send writes it)
 // until the client goes away, with a keepalive comment between.
 func stream[T any](w http.ResponseWriter, r *http.Request, ch <-chan T, send func(f http.Flusher, v T)) {
-	f, _ := sse(w)
+	f := sse(w)
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()
 	for {
@@ -97,11 +97,7 @@ func (e *Engine) registerLive(mux *http.ServeMux) {
 			apierr.Write(w, e.log, err)
 			return
 		}
-		f, err := sse(w)
-		if err != nil {
-			apierr.Write(w, e.log, err)
-			return
-		}
+		f := sse(w)
 		// Logs are sent as appended text; the page concatenates. The loop
 		// reads the running job from memory, not the database.
 		sent := 0

@@ -75,11 +75,7 @@ func (e *Engine) registerSession(mux *http.ServeMux) {
 		writeJSON(w, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace,
 			"os_user": osUser(), "version": e.cfg.Version, "desktop": inWindow(r.Context()), "notice": e.cfg.Notice, "base_url": strings.TrimSuffix(e.cfg.BaseURL, "/api")})
 	})
-	mux.HandleFunc("GET /api/millrun/audit", func(w http.ResponseWriter, r *http.Request) {
-		if id := auth.FromContext(r.Context()); !id.FullAccess() {
-			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: audit:read"))
-			return
-		}
+	mux.HandleFunc("GET /api/millrun/audit", e.fullAccess("audit:read", func(w http.ResponseWriter, r *http.Request) {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		list, err := e.db.ListAudit(r.Context(), before, limit)
@@ -88,7 +84,7 @@ func (e *Engine) registerSession(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, list)
-	})
+	}))
 }
 
 // osUser names the person running millrun, for the u/<user>/ path prefix.

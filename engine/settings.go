@@ -158,18 +158,10 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 }
 
 func (e *Engine) registerSettings(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/millrun/settings", func(w http.ResponseWriter, r *http.Request) {
-		if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
-			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: settings:read"))
-			return
-		}
+	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace})
-	})
-	mux.HandleFunc("POST /api/millrun/settings", func(w http.ResponseWriter, r *http.Request) {
-		if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
-			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: settings:write"))
-			return
-		}
+	}))
+	mux.HandleFunc("POST /api/millrun/settings", e.fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) {
 		s := e.Settings()
 		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
 		dec.DisallowUnknownFields()
@@ -183,7 +175,7 @@ func (e *Engine) registerSettings(mux *http.ServeMux) {
 		}
 		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "settings.update", "", "", nil)
 		writeJSON(w, map[string]any{"settings": e.Settings()})
-	})
+	}))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

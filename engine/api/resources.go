@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -42,19 +41,14 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 		path := b.Path
 		if !create {
 			path = r.PathValue("path")
-			old, _, err := s.Resources.Value(r.Context(), s.Workspace, path)
+			cur, err := s.Resources.Full(r.Context(), s.Workspace, path)
 			if err != nil {
 				s.fail(w, resourceErr(err, path))
 				return
 			}
-			cur, err := s.Resources.Get(r.Context(), s.Workspace, path)
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
 			// An update may leave out what it does not change.
 			if b.Value == nil {
-				b.Value = old
+				b.Value = cur.Value
 			}
 			if b.ResourceType == "" {
 				b.ResourceType = cur.ResourceType
@@ -111,9 +105,7 @@ func (s *Server) getResourceValue(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, resourceErr(err, r.PathValue("path")))
 		return
 	}
-	if id := auth.FromContext(r.Context()); id != nil {
-		s.changed(r, "resource.read", r.PathValue("path"), "", nil)
-	}
+	s.changed(r, "resource.read", r.PathValue("path"), "", nil)
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -148,12 +148,20 @@ func (s *Store) Put(ctx context.Context, workspace, path, typ, description strin
 // Value returns a resource's full value: for routes' checks and for jobs,
 // never for the UI.
 func (s *Store) Value(ctx context.Context, workspace, path string) (map[string]any, string, error) {
-	r, err := s.db.GetResource(ctx, workspace, path)
+	r, err := s.Full(ctx, workspace, path)
 	if err != nil {
 		return nil, "", err
 	}
-	v, err := s.open(r)
-	return v, r.ResourceType, err
+	return r.Value, r.ResourceType, nil
+}
+
+// Full returns a resource with its value whole (never for the UI).
+func (s *Store) Full(ctx context.Context, workspace, path string) (*Resource, error) {
+	r, err := s.db.GetResource(ctx, workspace, path)
+	if err != nil {
+		return nil, err
+	}
+	return s.view(r, false)
 }
 
 // Get returns a resource with its secrets masked.
@@ -162,7 +170,7 @@ func (s *Store) Get(ctx context.Context, workspace, path string) (*Resource, err
 	if err != nil {
 		return nil, err
 	}
-	return s.masked(r)
+	return s.view(r, true)
 }
 
 // List returns a workspace's resources, masked.
@@ -173,7 +181,7 @@ func (s *Store) List(ctx context.Context, workspace string) ([]*Resource, error)
 	}
 	out := make([]*Resource, 0, len(rs))
 	for i := range rs {
-		m, err := s.masked(&rs[i])
+		m, err := s.view(&rs[i], true)
 		if err != nil {
 			return nil, err
 		}
@@ -187,13 +195,16 @@ func (s *Store) Delete(ctx context.Context, workspace, path string) error {
 	return s.db.DeleteResource(ctx, workspace, path)
 }
 
-func (s *Store) masked(r *store.Resource) (*Resource, error) {
+func (s *Store) view(r *store.Resource, masked bool) (*Resource, error) {
 	v, err := s.open(r)
 	if err != nil {
 		return nil, err
 	}
+	if masked {
+		v = Mask(v)
+	}
 	return &Resource{WorkspaceID: r.Workspace, Path: r.Path, ResourceType: r.ResourceType, Description: r.Description,
-		Value: Mask(v), CreatedAt: r.CreatedAt, EditedAt: r.UpdatedAt}, nil
+		Value: v, CreatedAt: r.CreatedAt, EditedAt: r.UpdatedAt}, nil
 }
 
 // Mask hides the values of secret-looking fields, keeping a hint of their
