@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -123,11 +121,7 @@ func TestReplay(t *testing.T) {
 func TestReplayedHandshakeIsAnswered(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	f.createScript("u/me/roll", "bash", "echo ran")
-	f.resource("u/me/discord_app", map[string]any{"provider": "discord", "public_key": hex.EncodeToString(pub)})
-	f.route(map[string]any{"path": "u/me/discord", "script_path": "u/me/roll", "route_path": "discord",
-		"authentication_method": "signature", "authentication_resource_path": "u/me/discord_app"})
+	priv := f.discordRoute("echo ran", "discord")
 	ping := `{"type":1}`
 	f.anon("POST", "/api/r/discord", "application/json", ping, discordSign(priv, ping)...)
 	list := f.requests("?route=u/me/discord")

@@ -99,6 +99,18 @@ func TestSlackRoute(t *testing.T) {
 	}
 }
 
+// discordRoute makes a Discord-signed route at /api/r/<routePath> running
+// script (saved as u/me/roll), and returns the application's signing key.
+func (f *fixture) discordRoute(script, routePath string) ed25519.PrivateKey {
+	f.t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	f.createScript("u/me/roll", "bash", script)
+	f.resource("u/me/discord_app", map[string]any{"provider": "discord", "public_key": hex.EncodeToString(pub)})
+	f.route(map[string]any{"path": "u/me/discord", "script_path": "u/me/roll", "route_path": routePath,
+		"authentication_method": "signature", "authentication_resource_path": "u/me/discord_app"})
+	return priv
+}
+
 func discordSign(priv ed25519.PrivateKey, body string) []string {
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	return []string{"X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte(ts+body))), "X-Signature-Timestamp", ts}
@@ -110,11 +122,7 @@ func discordSign(priv ed25519.PrivateKey, body string) []string {
 func TestDiscordRoute(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	f.createScript("u/me/roll", "bash", "echo '{\"type\":4,\"data\":{\"content\":\"you rolled 4\"}}' > result.json")
-	f.resource("u/me/discord_app", map[string]any{"provider": "discord", "public_key": hex.EncodeToString(pub)})
-	f.route(map[string]any{"path": "u/me/discord", "script_path": "u/me/roll", "route_path": "discord/interactions",
-		"authentication_method": "signature", "authentication_resource_path": "u/me/discord_app"})
+	priv := f.discordRoute("echo '{\"type\":4,\"data\":{\"content\":\"you rolled 4\"}}' > result.json", "discord/interactions")
 
 	ping := `{"type":1,"id":"1","application_id":"2"}`
 	r := f.anon("POST", "/api/r/discord/interactions", "application/json", ping, discordSign(priv, ping)...)
