@@ -187,7 +187,7 @@ func (t *Tokens) Login(ctx context.Context, secret string) (string, *Identity, e
 		return "", nil, ErrScoped
 	}
 	if tok.OneTime {
-		deleted, err := t.db.DeleteToken(ctx, tok.ID)
+		deleted, err := t.db.ConsumeOneTimeToken(ctx, tok.ID, tok.SecretHash)
 		if err != nil {
 			return "", nil, err
 		}

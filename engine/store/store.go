@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -47,6 +48,13 @@ func Open(path string) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("database path %s: %w", path, err)
+	}
+	// SQLite gives the -wal and -shm files the database file's mode, so
+	// creating it private keeps all three from other local users.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("open %s: %w", abs, err)
+	} else {
+		f.Close()
 	}
 	// busy_timeout comes first so that every later pragma already waits
 	// instead of failing when another connection holds the lock.

@@ -120,3 +120,19 @@ func (db *DB) DeleteToken(ctx context.Context, id int64) (bool, error) {
 	})
 	return n == 1, err
 }
+
+// ConsumeOneTimeToken deletes the one-time token with this id and secret
+// hash, reporting whether this call was the one that deleted it: of many
+// simultaneous logins with one link, exactly one gets true.
+func (db *DB) ConsumeOneTimeToken(ctx context.Context, id int64, secretHash []byte) (bool, error) {
+	var n int64
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? AND secret_hash = ? AND one_time = 1`, id, secretHash)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
