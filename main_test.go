@@ -276,6 +276,7 @@ func TestLoginURLWorksOnce(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", p.base+"/api/millrun/whoami", nil)
 	req.AddCookie(session)
+	req.Header.Set("Sec-Fetch-Site", "same-origin") // as the UI's fetch sends it
 	res, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

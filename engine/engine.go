@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +55,9 @@ type Config struct {
 	// RequestBodyBudget bounds the request inspector's bodies together
 	// (0: 512 MiB).
 	RequestBodyBudget int64
+	// BodyReadTimeout bounds how long a webhook caller may take to send
+	// its request body (0: 60 s).
+	BodyReadTimeout time.Duration
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
@@ -95,9 +97,14 @@ type Engine struct {
 	requestBudget int64 // Config.RequestBodyBudget, or requestBodyBudget
 	stop          chan struct{}
 
-	handler        http.Handler
-	webhookHandler http.Handler
-	mux            http.Handler // every route, before auth and guards
+	handler        http.Handler // every route, each behind its group's protection
+	webhookHandler http.Handler // the routes the tunnel serves, and no others
+	// bodyBytes counts request body bytes being read right now, against
+	// bodyBudget: anonymous callers cannot make millrun hold unbounded
+	// memory by sending many large bodies at once.
+	bodyBytes         atomic.Int64
+	bodyBudget        int64
+	refusedSincePrune atomic.Int64
 }
 
 // Open opens the data directory, recovers jobs interrupted by a crash and
@@ -165,6 +172,7 @@ func Open(cfg Config) (*Engine, error) {
 		lock.Release()
 		return nil, err
 	}
+	e.bodyBudget = max(256<<20, 4*set.MaxBodyBytes)
 	e.buildHandlers()
 	e.stop = make(chan struct{})
 	e.pruneSoon = make(chan struct{}, 1)
@@ -220,8 +228,8 @@ const DesktopLabel = "desktop app"
 func (e *Engine) DesktopHandler() http.Handler {
 	id := &auth.Identity{Label: DesktopLabel}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(auth.WithIdentity(r.Context(), id), inWindowKey{}, true)
-		e.mux.ServeHTTP(w, r.WithContext(ctx))
+		ctx := context.WithValue(trusted(r.Context(), id), inWindowKey{}, true)
+		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -280,15 +288,11 @@ func (e *Engine) buildHandlers() {
 	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
-	full := http.NewServeMux()
-	hooks.Register(full)
-	srv.Register(full)
-	e.registerSettings(full)
-	e.registerSession(full)
-	e.registerTunnel(full)
-	e.registerLive(full)
-	e.registerRequests(full)
-	full.Handle("/api/r/", routeServer)
+	full, tunnelMux := http.NewServeMux(), http.NewServeMux()
+	t := e.newRouteTable(full, tunnelMux)
+
+	srv.RegisterPublic(t.public)
+	e.registerLogin(t.public)
 	ui := e.cfg.UI
 	if ui == nil {
 		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -296,50 +300,25 @@ func (e *Engine) buildHandlers() {
 			fmt.Fprintln(w, "millrun is running. This build has no UI; use the HTTP API under /api (see README.md).")
 		})
 	}
-	full.Handle("/", ui)
-	full.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	t.public.Handle("/", ui)
+
+	hooks.Register(t.webhooks)
+	t.customRoutes.Handle("/api/r/", routeServer)
+	srv.RegisterJobReads(t.jobReads)
+
+	srv.Register(t.management)
+	e.registerSettings(t.management)
+	e.registerSession(t.management)
+	e.registerTunnel(t.management)
+	e.registerLive(t.management)
+	e.registerRequests(t.management)
+	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
-	e.mux = full
-	e.handler = e.guard(e.inspect(e.withAuth(full)))
+	e.handler = full
 
-	public := http.NewServeMux()
-	hooks.Register(public)
-	srv.RegisterJobReads(public)
-	public.Handle("/api/r/", routeServer)
-	public.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	tunnelMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
-	e.webhookHandler = e.inspect(e.withAuth(public))
-}
-
-// publicPaths answer without a token: the version, the login exchange, and
-// (outside /api) the UI's static files.
-var publicPaths = map[string]bool{"/api/version": true, "/api/millrun/login": true}
-
-// withAuth resolves the caller's token for /api routes; everything but the
-// public paths needs a valid one.
-func (e *Engine) withAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		// Routes authenticate their callers themselves (signatures, keys).
-		if !strings.HasPrefix(path, "/api/") || publicPaths[path] || strings.HasPrefix(path, "/api/r/") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		id, err := e.tokens.Verify(r.Context(), auth.FromRequest(r))
-		if err != nil {
-			msg := "Unauthorized"
-			if errors.Is(err, auth.ErrExpired) {
-				msg = "Unauthorized: the token has expired"
-			} else if !errors.Is(err, auth.ErrNoToken) && !errors.Is(err, auth.ErrBadToken) {
-				apierr.Write(w, e.log, err)
-				return
-			}
-			apierr.Write(w, e.log, apierr.NotAuthorized("%s", msg))
-			return
-		}
-		routes.ReportAuth(r.Context(), "token "+id.Label)
-		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
-	})
+	e.webhookHandler = tunnelMux
 }

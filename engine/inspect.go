@@ -28,30 +28,14 @@ import (
 // cut and cannot be replayed.
 const inspectBodyLimit = 256 << 10
 
+// refusedKeep is how many refused requests the inspector keeps, apart
+// from the accepted ones, so anonymous callers cannot push the user's own
+// requests out of the history.
+const refusedKeep = 1000
+
 // requestBodyBudget bounds the disk the inspector's bodies take together;
 // the oldest go first.
 const requestBodyBudget = 512 << 20
-
-// isRecorded says which requests the inspector keeps: every call to a
-// webhook or a route (job reads and management calls are not requests
-// someone sent to millrun from outside).
-func isRecorded(path string) bool {
-	if strings.HasPrefix(path, "/api/r/") {
-		return true
-	}
-	rest := workspaceRest(path)
-	return strings.HasPrefix(rest, "jobs/run/") || strings.HasPrefix(rest, "jobs/run_wait_result/")
-}
-
-// workspaceRest is what follows /api/w/{ws}/ in path ("" elsewhere).
-func workspaceRest(path string) string {
-	rest, ok := strings.CutPrefix(path, "/api/w/")
-	if !ok {
-		return ""
-	}
-	_, rest, _ = strings.Cut(rest, "/")
-	return rest
-}
 
 // statusRecorder remembers the status a handler answered.
 type statusRecorder struct {
@@ -81,33 +65,28 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 type replayOfKey struct{}
 
-// inspect records each webhook and route request: who sent what, what
-// millrun answered and which job it started.
-func (e *Engine) inspect(next http.Handler) http.Handler {
+// refusedBodyLimit is how much of a refused request's body is kept: enough
+// to see what a forger sent, too little for anonymous callers to fill the
+// disk with.
+const refusedBodyLimit = 4 << 10
+
+// record keeps each webhook and route request: who sent what, what millrun
+// answered and which job it started. It reads nothing itself: it keeps
+// what the handler read of the body, so a request refused before its body
+// was read is recorded without it.
+func (e *Engine) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isRecorded(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
 		start := time.Now()
-		limit := e.settings.Load().MaxBodyBytes
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err != nil {
-			apierr.Write(w, e.log, apierr.BadRequest("reading the request body: %s", err))
-			return
-		}
-		r.Body.Close()
-		if int64(len(body)) > limit {
-			// Let the handler answer 413 as it always does.
-			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), strings.NewReader("x")))
-		} else {
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		var body *capturedBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &capturedBody{ReadCloser: r.Body, limit: inspectBodyLimit}
+			r.Body = body
 		}
 		ctx, outcome := routes.WithOutcome(r.Context())
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 
-		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.Redact(r.URL), CallerIP: callerIP(r),
+		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.RedactRawQuery(r.URL), CallerIP: callerIP(r),
 			Status: rec.status, DurationMS: time.Since(start).Milliseconds(), JobID: w.Header().Get("X-Millrun-Job-Id"),
 			Route: outcome.Route, AuthOK: rec.status != http.StatusUnauthorized && rec.status != http.StatusForbidden}
 		if req.Status == 0 {
@@ -119,10 +98,11 @@ func (e *Engine) inspect(next http.Handler) http.Handler {
 		if !req.AuthOK && (req.AuthReason == "" || outcome.AuthOK) {
 			req.AuthReason = strings.TrimSpace(rec.reason.String())
 		}
-		if len(body) > inspectBodyLimit {
-			req.Body, req.BodyTruncated = body[:inspectBodyLimit], true
-		} else {
-			req.Body = body
+		if body != nil {
+			req.Body, req.BodyTruncated = body.buf, !body.complete()
+			if !req.AuthOK && len(req.Body) > refusedBodyLimit {
+				req.Body, req.BodyTruncated = req.Body[:refusedBodyLimit], true
+			}
 		}
 		if n, ok := r.Context().Value(replayOfKey{}).(int64); ok {
 			req.ReplayOf = n
@@ -135,8 +115,9 @@ func (e *Engine) inspect(next http.Handler) http.Handler {
 				headers[k] = strings.Join(vs, ", ")
 			}
 		}
-		if e.requestBytes.Add(int64(len(req.Body))) > e.requestBudget/8 {
+		if e.requestBytes.Add(int64(len(req.Body))) > e.requestBudget/8 || (!req.AuthOK && e.refusedSincePrune.Add(1) > refusedKeep/4) {
 			e.requestBytes.Store(0)
+			e.refusedSincePrune.Store(0)
 			select {
 			case e.pruneSoon <- struct{}{}:
 			default:
@@ -149,6 +130,31 @@ func (e *Engine) inspect(next http.Handler) http.Handler {
 		})
 	})
 }
+
+// capturedBody keeps the first limit bytes the handler reads of a body.
+type capturedBody struct {
+	io.ReadCloser
+	limit int
+	buf   []byte
+	read  int64
+	eof   bool
+}
+
+func (c *capturedBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if keep := min(n, c.limit-len(c.buf)); keep > 0 {
+		c.buf = append(c.buf, p[:keep]...)
+	}
+	c.read += int64(n)
+	if err == io.EOF {
+		c.eof = true
+	}
+	return n, err
+}
+
+// complete reports whether buf is the whole body: the handler read it to
+// the end and it fit.
+func (c *capturedBody) complete() bool { return c.eof && c.read == int64(len(c.buf)) }
 
 func callerIP(r *http.Request) string {
 	if ip := webhook.TunnelCallerIP(r.Context()); ip != "" {
@@ -214,7 +220,7 @@ func requestJSON(r *store.Request, withBody bool) map[string]any {
 
 // registerRequests mounts the inspector: list, one request, live feed, and
 // replay. Bodies can hold anything a caller sent, so only full access.
-func (e *Engine) registerRequests(mux *http.ServeMux) {
+func (e *Engine) registerRequests(mux *group) {
 	full := func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("requests:read", h) }
 	mux.HandleFunc("GET /api/millrun/requests", full(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -292,14 +298,20 @@ func (e *Engine) replay(ctx context.Context, old *store.Request) (map[string]any
 	}
 	r.RemoteAddr = "127.0.0.1:0"
 	rctx := context.WithValue(ctx, replayOfKey{}, old.ID)
-	rctx = routes.AsReplay(auth.WithIdentity(rctx, auth.FromContext(ctx)))
+	rctx = routes.AsReplay(trusted(rctx, auth.FromContext(ctx)))
 	rec := httptest.NewRecorder()
-	e.inspect(e.mux).ServeHTTP(rec, r.WithContext(rctx))
+	e.handler.ServeHTTP(rec, r.WithContext(rctx))
 	body := rec.Body.String()
 	if len(body) > 64<<10 {
 		body = body[:64<<10]
 	}
 	return map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body}, nil
+}
+
+func (e *Engine) pruneRequestsNow() error {
+	set := e.settings.Load()
+	cutoff := time.Now().Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
+	return e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs, refusedKeep, e.requestBudget)
 }
 
 // pruneRequests keeps the inspector to the jobs' retention and its body
@@ -308,9 +320,7 @@ func (e *Engine) pruneRequests(stop <-chan struct{}) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		set := e.settings.Load()
-		cutoff := time.Now().Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
-		if err := e.db.PruneRequests(context.Background(), cutoff, set.RetentionMaxJobs, e.requestBudget); err != nil {
+		if err := e.pruneRequestsNow(); err != nil {
 			e.log.Warn("prune requests", "err", err)
 		}
 		select {

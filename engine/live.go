@@ -69,7 +69,7 @@ func stream[T any](w http.ResponseWriter, r *http.Request, ch <-chan T, send fun
 
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
-func (e *Engine) registerLive(mux *http.ServeMux) {
+func (e *Engine) registerLive(mux *group) {
 	mux.HandleFunc("GET /api/millrun/jobs/events", e.fullAccess("jobs:read", func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := e.queue.Watch()
 		defer stop()

@@ -30,9 +30,10 @@ func loginError(err error) error {
 	return err
 }
 
-// registerSession mounts the browser login: the one-time URL serve prints,
-// a token pasted into the login page, logout and "who am I".
-func (e *Engine) registerSession(mux *http.ServeMux) {
+// registerLogin mounts the browser login: the one-time URL serve prints
+// and a token pasted into the login page. They take a token in, so they
+// need none.
+func (e *Engine) registerLogin(mux *group) {
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		secret, id, err := e.tokens.Login(r.Context(), r.URL.Query().Get("token"))
 		if err != nil {
@@ -62,6 +63,11 @@ func (e *Engine) registerSession(mux *http.ServeMux) {
 		e.setSessionCookie(w, secret)
 		writeJSON(w, map[string]any{"label": id.Label})
 	})
+}
+
+// registerSession mounts what a logged-in browser uses: logout, "who am
+// I", the audit log.
+func (e *Engine) registerSession(mux *group) {
 	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {

@@ -157,7 +157,7 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 	return nil
 }
 
-func (e *Engine) registerSettings(mux *http.ServeMux) {
+func (e *Engine) registerSettings(mux *group) {
 	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace})
 	}))

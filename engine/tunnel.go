@@ -70,13 +70,18 @@ func (e *Engine) Tunnel() *tunnel.Manager { return e.tunnel }
 
 // markTunnel tags requests that came through the tunnel, with the caller's
 // address from the forwarded header the provider sets. Only here is that
-// header trusted: on loopback anyone could send it.
+// header trusted: on loopback anyone could send it. The provider appends
+// the address it saw to whatever the caller sent, so the last value is the
+// only one the caller cannot choose.
 func markTunnel(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := ""
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if parsed := net.ParseIP(strings.TrimSpace(first)); parsed != nil {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if parsed := net.ParseIP(strings.TrimSpace(last)); parsed != nil {
 				ip = parsed.String()
 			}
 		}
@@ -104,7 +109,7 @@ func (e *Engine) tunnelView() tunnelView {
 		AllowCIDRs: append([]string{}, s.TunnelAllowCIDRs...)}
 }
 
-func (e *Engine) registerTunnel(mux *http.ServeMux) {
+func (e *Engine) registerTunnel(mux *group) {
 	full := func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("tunnel", h) }
 	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, e.tunnelView())

@@ -65,7 +65,7 @@ func TestTunnelServesOnlyWebhooks(t *testing.T) {
 			t.Errorf("through the tunnel GET %s: %d, want 404", p, code)
 		}
 	}
-	code, body := get("POST", "/api/w/local/jobs/run_wait_result/p/u/me/echo", `{"a":1}`, "X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+	code, body := get("POST", "/api/w/local/jobs/run_wait_result/p/u/me/echo", `{"a":1}`, "X-Forwarded-For", "10.0.0.1, 203.0.113.7")
 	if code != 200 || body != `{"a":1}` {
 		t.Fatalf("webhook through the tunnel: %d %s", code, body)
 	}

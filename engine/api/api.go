@@ -52,9 +52,20 @@ func (s *Server) changed(r *http.Request, action, target, detail string, event m
 	s.Changed(r.Context(), actor, action, target, detail, event)
 }
 
-// Register mounts the management routes on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Mux is where routes are mounted: the engine's route table, whose group
+// decides their protection.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+// RegisterPublic mounts what answers without a token: the version.
+func (s *Server) RegisterPublic(mux Mux) {
 	mux.HandleFunc("GET /api/version", s.version)
+}
+
+// Register mounts the management routes on mux.
+func (s *Server) Register(mux Mux) {
 	s.registerScripts(mux)
 	s.registerFlows(mux)
 	s.registerJobs(mux)

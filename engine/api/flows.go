@@ -10,7 +10,7 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-func (s *Server) registerFlows(mux *http.ServeMux) {
+func (s *Server) registerFlows(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
 	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
 	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)

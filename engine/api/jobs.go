@@ -17,10 +17,7 @@ import (
 // logTail is how much of a job's log Windmill's job JSON carries.
 const logTail = 20000
 
-func (s *Server) registerJobs(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
-	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
-	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)
+func (s *Server) registerJobs(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs_u/queue/cancel/{id}", s.cancelJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs(true))
 	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(false))
@@ -297,9 +294,9 @@ func (s *Server) listJobs(completedOnly bool) http.HandlerFunc {
 	}
 }
 
-// RegisterJobReads mounts only the job-read routes, for the webhook-only
-// handler the tunnel serves.
-func (s *Server) RegisterJobReads(mux *http.ServeMux) {
+// RegisterJobReads mounts the job-read routes webhook callers poll (the
+// tunnel serves them too).
+func (s *Server) RegisterJobReads(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)

@@ -10,7 +10,7 @@ import (
 // Windmill's resource routes. Values come back masked; only
 // get_value_interpolated returns a value whole, to full-access tokens
 // (the ones scripts are given to call getResource).
-func (s *Server) registerResources(mux *http.ServeMux) {
+func (s *Server) registerResources(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/resources/create", s.putResource(true))
 	mux.HandleFunc("POST /api/w/{ws}/resources/update/{path...}", s.putResource(false))
 	mux.HandleFunc("GET /api/w/{ws}/resources/get/{path...}", s.getResource)

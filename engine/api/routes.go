@@ -11,7 +11,7 @@ import (
 )
 
 // Windmill's http_triggers routes.
-func (s *Server) registerRoutes(mux *http.ServeMux) {
+func (s *Server) registerRoutes(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/http_triggers/create", s.saveRoute(true))
 	mux.HandleFunc("POST /api/w/{ws}/http_triggers/update/{path...}", s.saveRoute(false))
 	mux.HandleFunc("GET /api/w/{ws}/http_triggers/get/{path...}", s.getRoute)

@@ -10,7 +10,7 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-func (s *Server) registerScripts(mux *http.ServeMux) {
+func (s *Server) registerScripts(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/scripts/create", s.createScript)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/get/p/{path...}", s.getScript)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/get/h/{hash}", s.getScriptByHash)

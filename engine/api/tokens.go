@@ -8,7 +8,7 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 )
 
-func (s *Server) registerTokens(mux *http.ServeMux) {
+func (s *Server) registerTokens(mux Mux) {
 	mux.HandleFunc("POST /api/users/tokens/create", s.createToken)
 	mux.HandleFunc("GET /api/users/tokens/list", s.listTokens)
 	mux.HandleFunc("DELETE /api/users/tokens/delete/{prefix}", s.deleteToken)

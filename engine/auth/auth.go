@@ -253,14 +253,17 @@ func (t *Tokens) touch(id int64, now time.Time) {
 }
 
 // FromRequest extracts a token in Windmill's order: Authorization Bearer,
-// then the token cookie, then ?token=.
+// then the browser session's cookie, then ?token=. The cookie counts only
+// on requests from millrun's own pages (SameOrigin): browsers attach it to
+// requests any page on another localhost port makes, so otherwise such a
+// page could run the user's scripts as the user.
 func FromRequest(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if v, ok := cutPrefixFold(h, "Bearer "); ok {
 			return strings.TrimSpace(v)
 		}
 	}
-	if c, err := r.Cookie("token"); err == nil && c.Value != "" {
+	if c, err := r.Cookie("token"); err == nil && c.Value != "" && SameOrigin(r) {
 		return c.Value
 	}
 	return r.URL.Query().Get("token")

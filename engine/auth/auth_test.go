@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +15,10 @@ func TestFromRequestOrder(t *testing.T) {
 		t.Fatal("query token not read")
 	}
 	r.AddCookie(&http.Cookie{Name: "token", Value: "cookie"})
+	if FromRequest(r) != "query" {
+		t.Fatal("a cookie without proof of the same origin must not count")
+	}
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
 	if FromRequest(r) != "cookie" {
 		t.Fatal("cookie should win over the query")
 	}
@@ -68,9 +73,48 @@ func TestRateLimiter(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	t.Parallel()
-	u, _ := url.Parse("/api/w/local/jobs/run/p/u/a/b?token=SECRET&x=1")
-	if got := Redact(u); got != "/api/w/local/jobs/run/p/u/a/b?token=%5Bredacted%5D&x=1" {
-		t.Fatal(got)
+	for raw, want := range map[string]string{
+		"/a?token=SECRET&x=1":     "/a?token=[redacted]&x=1",
+		"/a?token=SECRET;x=1":     "/a?token=[redacted]&x=1",
+		"/a?x=%zz&%74oken=SECRET": "/a?x=%zz&token=[redacted]",
+		"/a?x=1":                  "/a?x=1",
+		"/a?TOKEN=SECRET":         "/a?TOKEN=[redacted]",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RedactRawQuery(u); got != want || strings.Contains(got, "SECRET") {
+			t.Errorf("%s: got %s, want %s", raw, got, want)
+		}
+	}
+}
+
+// The session cookie counts only on requests from millrun's own origin.
+func TestCookieOnlySameOrigin(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		hdr  []string
+		want bool
+	}{
+		{[]string{"Sec-Fetch-Site", "same-origin"}, true},
+		{[]string{"Sec-Fetch-Site", "none"}, true},
+		{[]string{"Sec-Fetch-Site", "same-site"}, false}, // another port on 127.0.0.1
+		{[]string{"Sec-Fetch-Site", "cross-site"}, false},
+		{[]string{"Origin", "http://127.0.0.1:8700"}, true},
+		{[]string{"Origin", "http://127.0.0.1:9999"}, false},
+		{[]string{"Origin", "https://127.0.0.1:8700"}, false},
+		{[]string{"Origin", "null"}, false},
+		{nil, false}, // no evidence: an <img> from an old browser looks like this
+	} {
+		r, _ := http.NewRequest("POST", "http://127.0.0.1:8700/api/w/local/jobs/run/p/u/a/b", nil)
+		r.Header.Set("Cookie", "token=SESSION")
+		if len(c.hdr) == 2 {
+			r.Header.Set(c.hdr[0], c.hdr[1])
+		}
+		if got := FromRequest(r) == "SESSION"; got != c.want {
+			t.Errorf("%v: cookie honoured %v, want %v", c.hdr, got, c.want)
+		}
 	}
 }
 

@@ -52,16 +52,59 @@ func CrossSite(r *http.Request) bool {
 	return !strings.EqualFold(u.Host, r.Host)
 }
 
-// Redact replaces token values in a URL's query so it can be stored or logged.
-func Redact(u *url.URL) string {
-	q := u.Query()
-	if !q.Has("token") {
+// RedactRawQuery returns u as text with every token value in its query
+// replaced, working on the raw query text so that a query Go cannot parse
+// (a ';', a bad escape, too many parameters) is redacted all the same.
+func RedactRawQuery(u *url.URL) string {
+	if u.RawQuery == "" {
 		return u.String()
 	}
-	q.Set("token", "[redacted]")
+	parts := strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' })
+	changed := false
+	for i, p := range parts {
+		key, _, hasValue := strings.Cut(p, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if hasValue && strings.EqualFold(strings.TrimSpace(key), "token") {
+			parts[i] = key + "=[redacted]"
+			changed = true
+		}
+	}
+	if !changed {
+		return u.String()
+	}
 	c := *u
-	c.RawQuery = q.Encode()
+	c.RawQuery = strings.Join(parts, "&")
 	return c.String()
+}
+
+// SameOrigin reports whether a browser sent r from millrun's own pages:
+// same scheme, host and port. A page on another localhost port is
+// same-site (cookies flow to it under SameSite=Strict) but not
+// same-origin. Without positive evidence (Sec-Fetch-Site, or an Origin
+// naming this server) the answer is no.
+func SameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none": // "none": the user typed or bookmarked the URL
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
 }
 
 // SensitiveHeader reports whether a header carries credentials and must be

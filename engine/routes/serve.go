@@ -80,15 +80,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.NotFound("no route at /api/r/%s", rest))
 		return
 	}
-	limit := s.Settings().MaxBody
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			apierr.Write(w, s.Log, apierr.TooLarge("the request body is larger than the limit of %d bytes", limit))
-			return
+	// Only a signature needs the body to decide; every other method
+	// decides on headers alone, so a refused caller's body is never read.
+	var body []byte
+	readBody := func() bool {
+		var err error
+		if body, err = s.readBody(r); err != nil {
+			apierr.Write(w, s.Log, err)
+			return false
 		}
-		apierr.Write(w, s.Log, apierr.BadRequest("reading the request body: %s", err))
+		return true
+	}
+	if t.AuthenticationMethod == AuthSignature && !readBody() {
 		return
 	}
 	v := s.authenticate(r, t, body)
@@ -99,6 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			apierr.Write(w, s.Log, apierr.Internal("%s", v.reason))
 		}
+		return
+	}
+	if body == nil && !readBody() {
 		return
 	}
 	id := v.id
@@ -133,6 +139,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdrs["route"] = t.Path
 	s.Hooks.Run(w, r, webhook.RunRequest{Flow: t.IsFlow, Path: t.ScriptPath, Args: args, Sync: !t.IsAsync,
 		Identity: id, Trigger: "route", Headers: hdrs})
+}
+
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	limit := s.Settings().MaxBody
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var ae *apierr.Error
+		switch {
+		case errors.As(err, &mbe):
+			return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
+		case errors.As(err, &ae): // the engine's body budget: busy, not bad input
+			return nil, ae
+		}
+		return nil, apierr.BadRequest("reading the request body: %s", err)
+	}
+	return body, nil
 }
 
 // authenticate applies the route's method. It returns the identity the job

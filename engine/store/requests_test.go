@@ -73,13 +73,13 @@ func TestPruneRequests(t *testing.T) {
 		}
 		return len(list)
 	}
-	if err := db.PruneRequests(t.Context(), now.Add(-15*time.Minute-30*time.Second), 1000, 1<<30); err != nil || count() != 15 {
+	if err := db.PruneRequests(t.Context(), now.Add(-15*time.Minute-30*time.Second), 1000, 1000, 1<<30); err != nil || count() != 15 {
 		t.Fatalf("by age: %v, %d left", err, count())
 	}
-	if err := db.PruneRequests(t.Context(), time.Time{}, 10, 1<<30); err != nil || count() != 10 {
+	if err := db.PruneRequests(t.Context(), time.Time{}, 10, 10, 1<<30); err != nil || count() != 10 {
 		t.Fatalf("by count: %v, %d left", err, count())
 	}
-	if err := db.PruneRequests(t.Context(), time.Time{}, 1000, 4500); err != nil || count() != 4 {
+	if err := db.PruneRequests(t.Context(), time.Time{}, 1000, 1000, 4500); err != nil || count() != 4 {
 		t.Fatalf("by body bytes: %v, %d left", err, count())
 	}
 	list, _ := db.ListRequests(t.Context(), RequestFilter{Limit: 1})

@@ -356,15 +356,22 @@ func scanRequest(s interface{ Scan(...any) error }) (*Request, error) {
 }
 
 // PruneRequests keeps requests like jobs: younger than cutoff, at most
-// keep of them, and their bodies within maxBodyBytes together (a flood of
-// large bodies must not fill the disk before the age limit comes).
-func (db *DB) PruneRequests(ctx context.Context, cutoff time.Time, keep int, maxBodyBytes int64) error {
+// keep accepted ones and keepRefused refused ones (counted apart, so a
+// flood of refused requests cannot push the user's own out), and their
+// bodies within maxBodyBytes together (a flood of large bodies must not
+// fill the disk before the age limit comes).
+func (db *DB) PruneRequests(ctx context.Context, cutoff time.Time, keep, keepRefused int, maxBodyBytes int64) error {
 	return db.group.submit(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`DELETE FROM requests WHERE received_at < ?`, micros(cutoff)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`DELETE FROM requests WHERE id <= (SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?)`, keep); err != nil {
-			return err
+		for _, c := range []struct {
+			ok   bool
+			keep int
+		}{{true, keep}, {false, keepRefused}} {
+			if _, err := tx.Exec(`DELETE FROM requests WHERE auth_ok = ? AND id <= (SELECT id FROM requests WHERE auth_ok = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`, c.ok, c.ok, c.keep); err != nil {
+				return err
+			}
 		}
 		_, err := tx.Exec(`DELETE FROM requests WHERE id <= (
 			SELECT id FROM (SELECT id, SUM(length(body)) OVER (ORDER BY id DESC) AS total FROM requests)

@@ -180,7 +180,7 @@ func (m *Manager) connect(ctx context.Context, cancel context.CancelFunc, gen in
 	m.srv = srv
 	m.set(Online, ln.URL(), "")
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limitConns(ln, perAddrConns, totalConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.backendState(gen, Failed, err)
 		}
 	}()

@@ -39,9 +39,16 @@ type Service struct {
 	Limiter *auth.RateLimiter
 }
 
+// Mux is where routes are mounted: the engine's route table, whose group
+// decides their protection.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
 // Register mounts the run routes on mux. Auth middleware runs before them
 // and puts the caller's identity in the request context.
-func (s *Service) Register(mux *http.ServeMux) {
+func (s *Service) Register(mux Mux) {
 	for _, sync := range []bool{false, true} {
 		base := "/api/w/{ws}/jobs/run/"
 		if sync {
@@ -155,6 +162,10 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", set.MaxBody)
+			}
+			var ae *apierr.Error
+			if errors.As(err, &ae) { // the engine's body budget: busy, not bad input
+				return nil, ae
 			}
 			return nil, apierr.BadRequest("reading the request body: %s", err)
 		}
