@@ -5,6 +5,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,6 +157,11 @@ func Open(cfg Config) (*Engine, error) {
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
+	if err := e.cleanUpAfterCrash(); err != nil {
+		db.Close()
+		lock.Release()
+		return nil, err
+	}
 	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
 	e.flowCat = flows.NewCatalog(db, e.catalog)
 	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}
@@ -192,6 +199,29 @@ func Open(cfg Config) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// cleanUpAfterCrash marks this millrun's job processes and gives them a
+// temp folder of their own, and clears what a previous millrun on the same
+// data folder left behind if it was killed: its job processes (which would
+// otherwise finish their side effects while their jobs read failed) and
+// its jobs' folders. Holding the data folder's lock, nothing else uses
+// either.
+func (e *Engine) cleanUpAfterCrash() error {
+	abs, err := filepath.Abs(e.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	e.runner.Owner = hex.EncodeToString(sum[:8])
+	if n := runtime.KillLeftovers(e.runner.Owner); n > 0 {
+		e.log.Warn("killed job processes a previous millrun left running", "count", n)
+	}
+	e.runner.TempRoot = filepath.Join(abs, "tmp")
+	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
+		return fmt.Errorf("clear the jobs' temp folder: %w", err)
+	}
+	return os.Mkdir(e.runner.TempRoot, 0o700)
 }
 
 // Close stops accepting jobs, lets running ones finish within the grace

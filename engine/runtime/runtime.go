@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
 
@@ -56,7 +57,16 @@ func Failure(name, message string, extra map[string]any) Outcome {
 
 // Runner runs scripts. It is safe for concurrent use.
 type Runner struct {
+	// Owner marks every process the runner starts (MILLRUN_OWNER), so
+	// that the next millrun on the same data folder can find and kill
+	// what this one left running if it dies; "" marks nothing.
+	Owner string
+	// TempRoot holds the jobs' fresh directories; "" is the system's.
+	// The next start on the same data folder empties it.
+	TempRoot string
+
 	interp Interpreters
+	procs  *procs
 	// baseEnv is computed once: the parent's PATH, HOME and LANG.
 	baseEnv []string
 
@@ -75,7 +85,23 @@ func New(interp Interpreters) *Runner {
 	if _, ok := os.LookupEnv("PATH"); !ok {
 		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
 	}
-	return &Runner{interp: interp, baseEnv: env, tsCache: map[string]string{}}
+	return &Runner{interp: interp, baseEnv: env, tsCache: map[string]string{}, procs: newProcs()}
+}
+
+// ownerEnv names the variable that marks a millrun's processes.
+const ownerEnv = "MILLRUN_OWNER"
+
+// outputGrace is how long a job's output may keep flowing after its main
+// process ended: a background child holding stdout open must not keep the
+// job (and its sync caller) waiting.
+const outputGrace = 250 * time.Millisecond
+
+// processEnv is the scrubbed environment every process starts from.
+func (r *Runner) processEnv() []string {
+	if r.Owner == "" {
+		return r.baseEnv
+	}
+	return append(append([]string{}, r.baseEnv...), ownerEnv+"="+r.Owner)
 }
 
 // Interpreters returns the resolved interpreter paths.
@@ -97,7 +123,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 }
 
 func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
-	dir, err := os.MkdirTemp("", "millrun-job-*")
+	dir, err := os.MkdirTemp(r.TempRoot, "millrun-job-*")
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
 	}
@@ -112,7 +138,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	}
 
 	var cmd *exec.Cmd
-	env := append(append([]string{}, r.baseEnv...), spec.Env...)
+	env := append(append([]string{}, r.processEnv()...), spec.Env...)
 	env = append(env, "MILLRUN_OUT="+out, "TMPDIR="+dir)
 	switch {
 	case spec.Language == scripts.Python:
@@ -156,12 +182,13 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	cmd.Stderr = w
 	cmd.Stdin = nil
 	setProcessGroup(cmd)
+	cmd.WaitDelay = outputGrace
 
-	if err := cmd.Start(); err != nil {
+	if err := r.procs.start(cmd); err != nil {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}
 	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
+	go func() { waitErr <- r.procs.wait(cmd) }()
 	var runErr error
 	select {
 	case runErr = <-waitErr:
@@ -169,9 +196,15 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		killProcessGroup(cmd)
 		runErr = <-waitErr
 	}
-	// Whatever the script left behind in its group (background children)
-	// dies with the job; otherwise it would hold pipes and outlive millrun.
+	// Whatever the script left behind dies with the job: its process group
+	// (background children), then what left the group (setsid, double
+	// forks); otherwise it would hold pipes, run on after a timeout or a
+	// cancel, and outlive millrun.
 	killProcessGroup(cmd)
+	r.procs.sweep(jobMarker(spec.Env))
+	if errors.Is(runErr, exec.ErrWaitDelay) {
+		runErr = nil // it exited cleanly; only a leftover child held its output
+	}
 	if ctx.Err() != nil {
 		return Outcome{}
 	}

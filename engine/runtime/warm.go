@@ -280,12 +280,12 @@ type warmProc struct {
 const jobEndMarker = "\x1emillrun-job-end "
 
 func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*warmProc, Outcome) {
-	dir, err := os.MkdirTemp("", "millrun-warm-*")
+	dir, err := os.MkdirTemp(r.TempRoot, "millrun-warm-*")
 	if err != nil {
 		return nil, Failure("InternalError", "cannot create the worker directory: "+err.Error(), nil)
 	}
 	var cmd *exec.Cmd
-	env := append([]string{}, r.baseEnv...)
+	env := append([]string{}, r.processEnv()...)
 	switch {
 	case spec.Language == scripts.Python:
 		if r.interp.Python == "" {
@@ -335,7 +335,7 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 	cmd.Dir, cmd.Env = dir, append(env, "TMPDIR="+dir)
 	cmd.ExtraFiles = []*os.File{jobsR, ansW} // fds 3 and 4
 	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := r.procs.start(cmd); err != nil {
 		jobsR.Close()
 		jobsW.Close()
 		ansR.Close()
@@ -368,7 +368,7 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 	go func() {
 		p.stdout.wait()
 		p.stderr.wait()
-		p.exitErr = cmd.Wait()
+		p.exitErr = r.procs.wait(cmd)
 		close(p.exited)
 	}()
 

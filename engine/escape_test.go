@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func needLinux(t *testing.T) {
+	t.Helper()
+	if goruntime.GOOS != "linux" {
+		t.Skip("escaped children are found through /proc and the child subreaper, on Linux only")
+	}
+}
+
+// When a job ends for any reason it answers at once and nothing it started
+// survives it, a setsid'd child or a background one holding stdout
+// included.
+func TestNothingOutlivesItsJob(t *testing.T) {
+	t.Parallel()
+	needLinux(t)
+	f := setup(t)
+	dir := t.TempDir()
+	f.createScript("u/me/escape", "bash", `f="${1:-}"
+setsid bash -c "sleep 2; echo escaped >> $f" &
+(sleep 2; echo child >> $f.bg) &
+sleep 60
+`)
+	f.createScript("u/me/quick", "bash", `f="${1:-}"
+(sleep 2; echo child >> $f) &
+echo main-done
+`)
+	cases := []struct {
+		name string
+		run  func(file string) (elapsed time.Duration, body string)
+	}{
+		{"timeout", func(file string) (time.Duration, string) {
+			start := time.Now()
+			r := f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/escape?timeout=1", "application/json", `{"f":"`+file+`"}`)
+			return time.Since(start), r.body
+		}},
+		{"cancel", func(file string) (time.Duration, string) {
+			r := f.do("POST", "/api/w/local/jobs/run/p/u/me/escape", "application/json", `{"f":"`+file+`"}`)
+			time.Sleep(500 * time.Millisecond)
+			start := time.Now()
+			f.mustDo(200, "POST", "/api/w/local/jobs_u/queue/cancel/"+r.body, "application/json", `{"reason":"test"}`)
+			j := f.waitJob(r.body)
+			return time.Since(start), j["status"].(string) + " " + mustJSON(j["result"])
+		}},
+		{"main process done", func(file string) (time.Duration, string) {
+			start := time.Now()
+			r := f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/quick", "application/json", `{"f":"`+file+`"}`)
+			return time.Since(start), r.body
+		}},
+	}
+	for _, c := range cases {
+		file := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+		elapsed, body := c.run(file)
+		if elapsed > 1500*time.Millisecond+time.Second {
+			t.Errorf("%s: the job took %s to answer (%s)", c.name, elapsed, body)
+		}
+		if c.name == "main process done" && body != `"main-done"` {
+			t.Errorf("%s: answer %s, want \"main-done\"", c.name, body)
+		}
+		time.Sleep(2500 * time.Millisecond)
+		for _, leftover := range []string{file, file + ".bg"} {
+			if b, err := os.ReadFile(leftover); err == nil {
+				t.Errorf("%s: a child outlived its job and wrote %s: %q", c.name, filepath.Base(leftover), b)
+			}
+		}
+	}
+}
+
+// What a killed millrun left running is killed by the next start on the
+// same data folder, and its jobs' folders are removed.
+func TestLeftoversOfAKilledMillrunAreCleared(t *testing.T) {
+	t.Parallel()
+	needLinux(t)
+	f := setup(t)
+	owner, tmp := f.e.runner.Owner, f.e.runner.TempRoot
+	f.e.Close(context.Background())
+	stale := filepath.Join(tmp, "millrun-job-stale")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A job of the dead millrun: its marker, its own session.
+	cmd := exec.Command("setsid", "sleep", "60")
+	cmd.Env = append(os.Environ(), "MILLRUN_OWNER="+owner)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	e, err := Open(Config{DataDir: f.dir, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	select {
+	case <-exited:
+	case <-time.After(3 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("a job process of the previous millrun is still running after the next start")
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the previous millrun's job folder is still there: %v", err)
+	}
+}

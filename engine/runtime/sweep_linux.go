@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux millrun makes itself a child subreaper: whatever a job starts
+// and then abandons (a setsid'd daemon, a double fork) is re-parented to
+// millrun instead of to init, where millrun can find it, kill it and reap
+// it when the job ends.
+var becomeSubreaper = sync.OnceValue(func() bool {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
+})
+
+// sweep kills what a finished job left behind outside its process group:
+// millrun's children that carry the job's marker, over a few rounds since
+// killing one re-parents its own children to millrun. It also reaps
+// abandoned children that already exited.
+func (p *procs) sweep(marker string) {
+	if marker == "" || !becomeSubreaper() {
+		return
+	}
+	self := os.Getpid()
+	ownGroup := syscall.Getpgrp()
+	for round := 0; round < 8; round++ {
+		killed := false
+		for _, pid := range childrenOf(self) {
+			p.mu.Lock()
+			_, ours := p.ours[pid]
+			p.mu.Unlock()
+			if ours {
+				continue
+			}
+			state, pgid := procState(pid)
+			if pgid == ownGroup || pgid == 0 {
+				continue // not a job's: the window's helpers live in millrun's group
+			}
+			if state == 'Z' {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+				continue
+			}
+			if hasMarker(pid, marker) {
+				_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group, if it made one
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed = true
+			}
+		}
+		if !killed {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // let the killed die and re-parent their children
+	}
+}
+
+// childrenOf lists pid's children. Orphans are re-parented to one of the
+// subreaper's threads, so every thread's list is read.
+func childrenOf(pid int) []int {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// procState reads a process's state letter and process group id.
+func procState(pid int) (byte, int) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0
+	}
+	// The command name may hold spaces and parentheses: fields start
+	// after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return 0, 0
+	}
+	pgid, _ := strconv.Atoi(f[2])
+	return f[0][0], pgid
+}
+
+func hasMarker(pid int, marker string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if string(kv) == marker {
+			return true
+		}
+	}
+	return false
+}
+
+// KillLeftovers kills every process of this user that carries owner's
+// marker: jobs a previous millrun on the same data folder started before
+// it was killed (kill -9, a crash), with whatever they spawned. It
+// returns how many it killed.
+func KillLeftovers(owner string) int {
+	if owner == "" {
+		return 0
+	}
+	marker := ownerEnv + "=" + owner
+	uid := os.Getuid()
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if info, err := e.Info(); err != nil || int(info.Sys().(*syscall.Stat_t).Uid) != uid {
+			continue
+		}
+		if hasMarker(pid, marker) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL) // the job's group, when pid led one
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			n++
+		}
+	}
+	return n
+}
