@@ -14,7 +14,7 @@ DESKTOP_TAGS := desktop,production,webkit2_41
 HAS_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: help run serve build build-desktop build-windows setup setup-test test test-compat test-e2e test-desktop bench fuzz clean
+.PHONY: help run serve build build-desktop build-windows setup setup-test test test-compat test-e2e test-desktop bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ test-desktop: build-desktop ## the real desktop window under Xvfb (screenshots i
 
 bench: build ## benchmarks; prints ratios against baselines measured in the same run
 	go run ./bench -millrun $(BIN)
+
+soak: ## kill -9 campaign against a real serve: SOAK_ROUNDS rounds (default 12), reports lost and twice-run jobs
+	MILLRUN_KILL_ROUNDS=$${SOAK_ROUNDS:-12} go test -count=1 -run TestKill9LosesNoAcceptedJob -v -timeout 30m . | grep -E 'campaign|FAIL|^ok'
 
 fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}

@@ -448,12 +448,17 @@ func (q *Queue) run(job *store.Job) {
 	})
 	defer timer.Stop()
 
-	q.db.MarkRunningAsync(job.ID, job.StartedAt, func(err error) {
-		if err != nil {
-			q.log.Error("mark job running", "job", job.ID, "err", err)
-		}
-	})
-	out := q.exec.Execute(ctx, &Execution{Job: &snapshot, Logs: logs, q: q})
+	// The running mark is on disk before the script starts: after a crash
+	// a job found queued has not run, so running it then is not a second
+	// run. Grouped with other writes, it costs a share of one fsync.
+	var out Outcome
+	if err := q.db.MarkRunning(context.Background(), job.ID, job.StartedAt); err != nil {
+		q.log.Error("mark job running", "job", job.ID, "err", err)
+		res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "InternalError", "message": "the job could not be recorded as running, so it was not started: " + err.Error()}})
+		out = Outcome{Result: res}
+	} else {
+		out = q.exec.Execute(ctx, &Execution{Job: &snapshot, Logs: logs, q: q})
+	}
 
 	q.mu.Lock()
 	done := *job // includes the flow status the executor reported

@@ -101,11 +101,6 @@ func (db *DB) MarkRunning(ctx context.Context, id string, startedAt time.Time) e
 	return nil
 }
 
-// MarkRunningAsync is MarkRunning without waiting for the commit.
-func (db *DB) MarkRunningAsync(id string, startedAt time.Time, done func(error)) {
-	db.group.submitAsync(db.markRunningOp(id, startedAt), done)
-}
-
 const markRunningSQL = `UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`
 
 func (db *DB) markRunningOp(id string, startedAt time.Time) func(tx *sql.Tx) error {
