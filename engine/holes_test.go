@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,5 +324,47 @@ func TestSessionCookieOnlyFromOwnOrigin(t *testing.T) {
 				t.Errorf("%s %s with the session cookie and %s: %s: %d %s", c.method, c.path, hdr[0], hdr[1], r.status, r.body)
 			}
 		}
+	}
+}
+
+// On shutdown a sync caller whose job has not started hears so at once,
+// with the job's id, and the job runs at the next start.
+func TestShutdownAnswersQueuedSyncCallers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := setup(t, func(c *Config) { c.DataDir = dir; c.Workers = 1; c.ShutdownGrace = 3 * time.Second })
+	f.createScript("u/me/busy", "bash", "sleep 1\necho busy\n")
+	f.createScript("u/me/later", "bash", "echo later\n")
+	f.do("POST", "/api/w/local/jobs/run/p/u/me/busy", "application/json", "{}") // holds the only worker
+	type answer struct {
+		r    resp
+		took time.Duration
+	}
+	got := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		r := f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/later", "application/json", "{}")
+		got <- answer{r, time.Since(start)}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { f.e.Close(context.Background()); close(closed) }()
+	var a answer
+	select {
+	case a = <-got:
+	case <-time.After(2 * time.Second):
+		t.Fatal("a sync caller waiting on a queued job got no answer when millrun began shutting down")
+	}
+	if a.r.status != 503 || !strings.Contains(a.r.body, "runs at the next start") || a.r.header.Get("Retry-After") == "" {
+		t.Fatalf("answer on shutdown: %d %s", a.r.status, a.r.body)
+	}
+	<-closed
+	id := regexp.MustCompile(`job ([0-9a-f-]{36})`).FindStringSubmatch(a.r.body)
+	if id == nil {
+		t.Fatalf("the answer names no job: %s", a.r.body)
+	}
+	g := setup(t, func(c *Config) { c.DataDir = dir })
+	if j := g.waitJob(id[1]); j["result"] != "later" {
+		t.Fatalf("the queued job after the restart: %v", j)
 	}
 }

@@ -343,6 +343,21 @@ func (q *Queue) Live(id string) (*store.Job, bool) {
 	return nil, false
 }
 
+// Stopping is closed when the queue begins to shut down.
+func (q *Queue) Stopping() <-chan struct{} { return q.stop }
+
+// Queued reports whether a job is waiting for a worker (it has not started).
+func (q *Queue) Queued(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, j := range q.pending {
+		if j.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Stats reports the queue's current load.
 type Stats struct {
 	Queued  int `json:"queued"`

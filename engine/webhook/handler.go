@@ -250,15 +250,30 @@ func (s *Service) runSync(w http.ResponseWriter, r *http.Request, job *store.Job
 	limit := s.Settings().SyncTimeout
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	select {
-	case done := <-ch:
-		WriteResult(w, s.Log, done)
-	case <-timer.C:
-		_ = s.Queue.Cancel(context.Background(), s.Workspace, job.ID, "millrun", "timeout waiting for the result")
-		s.fail(w, apierr.Internal("timeout after %s: job %s did not finish in time and was canceled", formatSeconds(limit), job.ID))
-	case <-r.Context().Done():
-		// Windmill cancels a sync job whose caller went away.
-		_ = s.Queue.Cancel(context.Background(), s.Workspace, job.ID, "millrun", "http connection broke")
+	stopping := s.Queue.Stopping()
+	for {
+		select {
+		case done := <-ch:
+			WriteResult(w, s.Log, done)
+			return
+		case <-stopping:
+			// A running job finishes (or is stopped) within the shutdown
+			// grace and its answer comes as usual; a queued one will not
+			// start now, so its caller hears that at once.
+			if s.Queue.Queued(job.ID) {
+				s.fail(w, apierr.Unavailable(30, "millrun is shutting down: job %s stays queued and runs at the next start; read its result then at /api/w/%s/jobs_u/completed/get_result/%s", job.ID, s.Workspace, job.ID))
+				return
+			}
+			stopping = nil
+		case <-timer.C:
+			_ = s.Queue.Cancel(context.Background(), s.Workspace, job.ID, "millrun", "timeout waiting for the result")
+			s.fail(w, apierr.Internal("timeout after %s: job %s did not finish in time and was canceled", formatSeconds(limit), job.ID))
+			return
+		case <-r.Context().Done():
+			// Windmill cancels a sync job whose caller went away.
+			_ = s.Queue.Cancel(context.Background(), s.Workspace, job.ID, "millrun", "http connection broke")
+			return
+		}
 	}
 }
 
