@@ -157,6 +157,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
+	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
 	if err := e.cleanUpAfterCrash(); err != nil {
 		db.Close()
 		lock.Release()

@@ -368,3 +368,30 @@ func TestShutdownAnswersQueuedSyncCallers(t *testing.T) {
 		t.Fatalf("the queued job after the restart: %v", j)
 	}
 }
+
+// A result over the cap fails the job with the limit named instead of
+// filling memory; lists of jobs with large arguments stay small.
+func TestLargeResultsAndArgumentsBounded(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.mustDo(200, "POST", "/api/millrun/settings", "application/json", `{"max_result_bytes":1048576}`)
+	f.createScript("u/me/big", "python3", "def main():\n    return 'x' * (3 * 1024 * 1024)\n")
+	f.createScript("u/me/bigsh", "bash", "head -c 3000000 /dev/zero | tr '\\\\0' x > result.out\n")
+	for _, path := range []string{"u/me/big", "u/me/bigsh"} {
+		r := f.syncRun(path, "{}")
+		if r.header.Get("X-Millrun-Job-Success") != "false" || !strings.Contains(r.body, "ResultTooLarge") || !strings.Contains(r.body, "1.0 MiB") || len(r.body) > 4096 {
+			t.Errorf("%s: a 3 MB result over a 1 MiB cap: %.300s", path, r.body)
+		}
+	}
+	f.createScript("u/me/echo", "python3", "def main(blob: str = ''):\n    return len(blob)\n")
+	blob := strings.Repeat("y", 200<<10)
+	for range 10 {
+		if r := f.syncRun("u/me/echo", `{"blob":"`+blob+`"}`); r.body != "204800" {
+			t.Fatalf("echo: %.200s", r.body)
+		}
+	}
+	list := f.mustDo(200, "GET", "/api/w/local/jobs/completed/list?script_path_exact=u/me/echo", "", "")
+	if len(list.body) > 64<<10 || !strings.Contains(list.body, `"args_truncated":true`) {
+		t.Errorf("a list of 10 jobs with 200 KiB arguments is %d bytes", len(list.body))
+	}
+}

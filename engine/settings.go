@@ -28,6 +28,9 @@ type Settings struct {
 	MaxQueued        int      `json:"max_queued"`
 	DefaultTimeoutS  int      `json:"default_timeout_s"`
 	LogLimitBytes    int      `json:"log_limit_bytes"`
+	// MaxResultBytes caps a script's result: a bigger one fails the job
+	// with a message naming the limit instead of filling millrun's memory.
+	MaxResultBytes int64 `json:"max_result_bytes"`
 	// Per caller token, on the webhook routes.
 	RateLimitPerSecond float64 `json:"rate_limit_per_second"`
 	RateLimitBurst     int     `json:"rate_limit_burst"`
@@ -58,6 +61,7 @@ func DefaultSettings() Settings {
 		MaxQueued:        10000,
 		DefaultTimeoutS:  15 * 60,
 		LogLimitBytes:    2 << 20,
+		MaxResultBytes:   10 << 20,
 		// Generous: a person's webhooks, not a public API; it stops a runaway
 		// caller before it fills the disk with jobs.
 		RateLimitPerSecond: 50,
@@ -94,6 +98,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("default_timeout_s must be at least 1")
 	case s.LogLimitBytes < 1024:
 		return fmt.Errorf("log_limit_bytes must be at least 1024")
+	case s.MaxResultBytes < 1024:
+		return fmt.Errorf("max_result_bytes must be at least 1024")
 	case s.WarmWorkers < 1 || s.WarmWorkers > 32:
 		return fmt.Errorf("warm_workers_per_script must be between 1 and 32")
 	case s.WarmIdleTimeoutS < 1:

@@ -48,17 +48,22 @@ func tail(s string, n int) string {
 // millrun's own status, trigger and headers fields.
 func JobJSON(j *store.Job, withLogs bool) map[string]any {
 	out := map[string]any{
-		"workspace_id":    j.Workspace,
-		"id":              j.ID,
-		"created_by":      j.CreatedBy,
-		"created_at":      formatTime(j.CreatedAt),
-		"args":            rawOrNull(j.Args),
+		"workspace_id": j.Workspace,
+		"id":           j.ID,
+		"created_by":   j.CreatedBy,
+		"created_at":   formatTime(j.CreatedAt),
+		"args":         rawOrNull(j.Args),
+		// Lists leave large arguments out (args is null then).
+		"args_truncated":  j.Args == "",
 		"canceled":        j.Status == store.StatusCanceled,
 		"job_kind":        j.Kind,
 		"status":          j.Status,
 		"trigger":         j.Trigger,
 		"email":           "millrun@localhost",
 		"permissioned_as": "u/" + j.CreatedBy,
+	}
+	if j.Args == "" { // lists leave large arguments out
+		out["args_truncated"] = true
 	}
 	if j.ScriptPath != "" {
 		out["script_path"] = j.ScriptPath

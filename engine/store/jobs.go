@@ -162,8 +162,10 @@ const jobColumns = `id, workspace, kind, script_path, script_hash, language, arg
 	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, ''),
 	COALESCE(parent_job, ''), COALESCE(flow_status, '')`
 
-// jobListColumns leaves out the large fields the Runs list never shows.
-const jobListColumns = `id, workspace, kind, script_path, script_hash, language, args, status, '', '',
+// jobListColumns leaves out the large fields the Runs list never shows, and
+// arguments over 2 KiB (the job's own page has them): a list of jobs that
+// got 10 MiB bodies must stay small.
+const jobListColumns = `id, workspace, kind, script_path, script_hash, language, CASE WHEN length(args) > 2048 THEN '' ELSE args END, status, '', '',
 	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
 	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, ''),
 	COALESCE(parent_job, ''), COALESCE(flow_status, '')`
