@@ -377,3 +377,32 @@ test("the Requests page shows every call live, why one was refused, and replays 
   assert.deepEqual(JSON.parse(await page.getByTestId("detail-result").textContent()), { greeting: "hello slack" });
   await page.getByTestId("run-request").filter({ hasText: "replay from the UI" }).waitFor();
 });
+
+test("a page on another localhost port cannot run scripts through the logged-in browser", async () => {
+  const http = await import("node:http");
+  const asyncUrl = syncUrl.replace("/run_wait_result/", "/run/");
+  const attack = `<!doctype html><body>
+<form id="f" method="POST" action="${asyncUrl}" enctype="text/plain"><input name='{"name":"attack","x":"' value='"}'></form>
+<img src="${syncUrl}?include_query=mark&mark=img">
+<script>setTimeout(() => document.getElementById("f").submit(), 300)</script></body>`;
+  const server = http.createServer((req, res) => { res.setHeader("Content-Type", "text/html"); res.end(attack); });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const evil = await context.newPage();
+  try {
+    await evil.goto(`http://127.0.0.1:${server.address().port}/`);
+    await evil.waitForURL((u) => u.port !== String(server.address().port), { timeout: 5000 }); // the form went
+    await evil.waitForTimeout(1000);
+  } finally {
+    await evil.close();
+    server.close();
+  }
+  // The user's own page, same origin, still works with the same cookie.
+  await page.goto(`${base}/#/runs`);
+  const jobs = await page.evaluate(async () => {
+    const r = await fetch("/api/w/local/jobs/completed/list?per_page=200");
+    return r.ok ? r.json() : { status: r.status };
+  });
+  assert.ok(Array.isArray(jobs), `the UI's own request was refused: ${JSON.stringify(jobs)}`);
+  const forged = jobs.filter((j) => j.created_by === "browser session" && (j.args?.name === "attack" || j.args?.mark === "img"));
+  assert.equal(forged.length, 0, `another port's page ran the script as the user: ${JSON.stringify(forged)}`);
+});
