@@ -183,16 +183,8 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 	for _, id := range accepted {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			req, _ := http.NewRequest("GET", p.base+"/api/w/local/jobs_u/get/"+id, nil)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var j map[string]any
-			json.NewDecoder(res.Body).Decode(&j)
-			res.Body.Close()
-			if res.StatusCode != 200 || j["id"] != id {
+			j := getJob(t, p.base, tok, id)
+			if j["id"] != id {
 				missing++
 				break
 			}
@@ -217,16 +209,7 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 	fin, _ := os.ReadFile(finished)
 	survivors := 0
 	for _, id := range slow {
-		req, _ := http.NewRequest("GET", p.base+"/api/w/local/jobs_u/get/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var j map[string]any
-		json.NewDecoder(res.Body).Decode(&j)
-		res.Body.Close()
-		if j["success"] != true && strings.Contains(string(fin), id) {
+		if j := getJob(t, p.base, tok, id); j["success"] != true && strings.Contains(string(fin), id) {
 			survivors++ // recorded as failed, yet its process went on to finish
 		}
 	}
@@ -234,6 +217,23 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 	if missing > 0 || twice > 0 || survivors > 0 {
 		t.Fatalf("after %d kill -9 rounds: %d of %d accepted jobs lost, %d ran twice, %d killed jobs' processes finished their work", rounds, missing, len(accepted), twice, survivors)
 	}
+}
+
+// getJob reads a job as JSON; an unknown job reads as an empty map.
+func getJob(t *testing.T, base, tok, id string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/w/local/jobs_u/get/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	j := map[string]any{}
+	if res.StatusCode == 200 {
+		json.NewDecoder(res.Body).Decode(&j)
+	}
+	return j
 }
 
 func TestGracefulShutdown(t *testing.T) {
