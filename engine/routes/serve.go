@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -142,20 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	limit := s.Settings().MaxBody
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		var ae *apierr.Error
-		switch {
-		case errors.As(err, &mbe):
-			return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
-		case errors.As(err, &ae): // the engine's body budget: busy, not bad input
-			return nil, ae
-		}
-		return nil, apierr.BadRequest("reading the request body: %s", err)
-	}
-	return body, nil
+	return webhook.ReadBody(r, s.Settings().MaxBody)
 }
 
 // authenticate applies the route's method. It returns the identity the job

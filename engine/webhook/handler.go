@@ -157,17 +157,8 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 	var body []byte
 	if r.Method != http.MethodGet {
 		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, set.MaxBody))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", set.MaxBody)
-			}
-			var ae *apierr.Error
-			if errors.As(err, &ae) { // the engine's body budget: busy, not bad input
-				return nil, ae
-			}
-			return nil, apierr.BadRequest("reading the request body: %s", err)
+		if body, err = ReadBody(r, set.MaxBody); err != nil {
+			return nil, err
 		}
 	}
 	q := r.URL.Query()
@@ -222,6 +213,25 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 	}
 	recordHeaders(r, job, RecordedHeaders(r.Header, includeList(q.Get("include_header"), set.IncludeHeaders)))
 	return job, nil
+}
+
+// ReadBody reads a request body of at most limit bytes, with the answer
+// to give when that fails: 413 over the limit, the engine's own answer
+// when its body budget refused (busy, not bad input), else 400.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var ae *apierr.Error
+		switch {
+		case errors.As(err, &mbe):
+			return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
+		case errors.As(err, &ae):
+			return nil, ae
+		}
+		return nil, apierr.BadRequest("reading the request body: %s", err)
+	}
+	return body, nil
 }
 
 func enqueueError(err error) error {
