@@ -34,7 +34,8 @@ func insertRaw(t *testing.T, e *Engine, id, status string) {
 		t.Fatal(err)
 	}
 	if status == "running" {
-		if err := e.db.MarkRunning(t.Context(), id, time.Now()); err != nil {
+		j.StartedAt = time.Now()
+		if err := e.db.MarkRunning(t.Context(), j); err != nil {
 			t.Fatal(err)
 		}
 	}

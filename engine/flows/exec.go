@@ -128,7 +128,8 @@ func (x *Executor) runStep(ctx context.Context, run *jobs.Execution, flow *Flow,
 	job := run.Job
 	now := time.Now().UTC()
 	child := &store.Job{ID: childID, Workspace: job.Workspace, Kind: "preview", Status: store.StatusRunning, Trigger: "flow",
-		CreatedBy: job.CreatedBy, TokenID: job.TokenID, ParentJob: job.ID, Args: "{}", CreatedAt: now, ScheduledFor: now, StartedAt: now}
+		CreatedBy: job.CreatedBy, TokenID: job.TokenID, ParentJob: job.ID, Args: "{}", CreatedAt: now, ScheduledFor: now, StartedAt: now,
+		Durability: job.Durability}
 	spec, err := x.stepSpec(ctx, job.Workspace, flow, m, child)
 	var out jobs.Outcome
 	if err != nil {

@@ -234,8 +234,11 @@ func (q *Queue) Enqueue(ctx context.Context, job *store.Job) error {
 
 // EnqueueForWaiter queues a job whose caller waits for its result (a sync
 // webhook). The insert is ordered before the job's later writes but not
-// awaited: the caller's answer comes from memory, and a crash before the
-// commit loses only a request that was never answered.
+// awaited, and none of the job's writes wait for an fsync: the caller's
+// answer comes from memory. Before the script starts its running mark is
+// with the OS, so a kill -9 of millrun never runs it twice; a power loss
+// can lose the job's record, or find it queued and run it at the next
+// start, like any request whose caller never got an answer.
 func (q *Queue) EnqueueForWaiter(ctx context.Context, job *store.Job) error {
 	return q.enqueue(ctx, job, false)
 }
@@ -267,8 +270,10 @@ func (q *Queue) enqueue(ctx context.Context, job *store.Job, durable bool) error
 	}
 	var err error
 	if durable {
+		job.Durability = store.SurvivesPowerLoss
 		err = q.db.InsertJob(ctx, job)
 	} else {
+		job.Durability = store.SurvivesCrash
 		q.db.InsertJobAsync(job, func(err error) {
 			if err != nil {
 				q.log.Error("record queued job", "job", job.ID, "err", err)
@@ -463,11 +468,12 @@ func (q *Queue) run(job *store.Job) {
 	})
 	defer timer.Stop()
 
-	// The running mark is on disk before the script starts: after a crash
+	// The running mark is written before the script starts: after a crash
 	// a job found queued has not run, so running it then is not a second
-	// run. Grouped with other writes, it costs a share of one fsync.
+	// run. Async jobs wait for the disk (a share of one grouped fsync);
+	// jobs with a caller waiting only for the OS (see EnqueueForWaiter).
 	var out Outcome
-	if err := q.db.MarkRunning(context.Background(), job.ID, job.StartedAt); err != nil {
+	if err := q.db.MarkRunning(context.Background(), &snapshot); err != nil {
 		q.log.Error("mark job running", "job", job.ID, "err", err)
 		res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "InternalError", "message": "the job could not be recorded as running, so it was not started: " + err.Error()}})
 		out = Outcome{Result: res}

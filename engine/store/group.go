@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,8 +25,9 @@ type groupCommitter struct {
 }
 
 type groupOp struct {
-	fn  func(tx *sql.Tx) error
-	err chan error
+	fn         func(tx *sql.Tx) error
+	durability Durability
+	err        chan error
 	// done, when set, is called with the result instead of sending on err.
 	done func(error)
 }
@@ -46,8 +48,27 @@ func newGroupCommitter(db *sql.DB) *groupCommitter {
 	return g
 }
 
+// Durability says what a write must survive before its caller hears back.
+// The zero value is the strict one, so a write that does not choose is
+// fsync'd.
+type Durability uint8
+
+const (
+	// SurvivesPowerLoss writes are fsync'd before they count as done.
+	SurvivesPowerLoss Durability = iota
+	// SurvivesCrash writes are handed to the operating system (in WAL
+	// order) but not fsync'd: they outlive a kill -9 of millrun, not a
+	// power loss. For jobs whose caller waits for the result, where an
+	// fsync on the reply path would buy nothing the caller can use.
+	SurvivesCrash
+)
+
 func (g *groupCommitter) submit(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	op := &groupOp{fn: fn, err: make(chan error, 1)}
+	return g.submitWith(ctx, SurvivesPowerLoss, fn)
+}
+
+func (g *groupCommitter) submitWith(ctx context.Context, d Durability, fn func(tx *sql.Tx) error) error {
+	op := &groupOp{fn: fn, durability: d, err: make(chan error, 1)}
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
@@ -69,10 +90,14 @@ func (g *groupCommitter) submit(ctx context.Context, fn func(tx *sql.Tx) error) 
 // at once; done (if not nil) is called after the commit. Writes keep their
 // submission order, so a later write to the same row sees this one.
 func (g *groupCommitter) submitAsync(fn func(tx *sql.Tx) error, done func(error)) {
+	g.submitAsyncWith(SurvivesPowerLoss, fn, done)
+}
+
+func (g *groupCommitter) submitAsyncWith(d Durability, fn func(tx *sql.Tx) error, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
-	op := &groupOp{fn: fn, done: done}
+	op := &groupOp{fn: fn, durability: d, done: done}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.closed {
@@ -132,7 +157,30 @@ func (g *groupCommitter) commit(batch []*groupOp) {
 }
 
 func (g *groupCommitter) run(batch []*groupOp) error {
-	tx, err := g.db.Begin()
+	ctx := context.Background()
+	// The connection is held for the whole batch so that the lowered
+	// synchronous level below applies to this batch and no other write.
+	conn, err := g.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	if crashSafeOnly(batch) {
+		// In WAL mode a commit at synchronous=NORMAL is written to the
+		// WAL file without fsync; the next fsync'd commit or checkpoint
+		// makes it durable in order.
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer func() {
+			if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
+				// A connection left at NORMAL would weaken every later
+				// write; dropping it makes the pool open a fresh one.
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -146,4 +194,13 @@ func (g *groupCommitter) run(batch []*groupOp) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+func crashSafeOnly(batch []*groupOp) bool {
+	for _, op := range batch {
+		if op.durability != SurvivesCrash {
+			return false
+		}
+	}
+	return true
 }

@@ -45,6 +45,11 @@ type Job struct {
 	CanceledReason   string
 	ParentJob        string // the flow job a step belongs to
 	FlowStatus       string // JSON, flow jobs only
+
+	// Durability is not stored: it is how the job's own writes (queued,
+	// running, finished) are committed, chosen when it is accepted. Jobs
+	// read back from disk get the strict zero value.
+	Durability Durability
 }
 
 // Finished reports whether the job reached a final state.
@@ -69,7 +74,7 @@ func (db *DB) InsertJob(ctx context.Context, j *Job) error {
 // on the result anyway (sync webhooks), durability of the queued state buys
 // nothing and would cost an fsync on the reply path.
 func (db *DB) InsertJobAsync(j *Job, done func(error)) {
-	db.group.submitAsync(db.insertJobOp(j), done)
+	db.group.submitAsyncWith(j.Durability, db.insertJobOp(j), done)
 }
 
 const insertJobSQL = `INSERT INTO jobs (id, workspace, kind, script_path, script_hash, language, args, status,
@@ -92,9 +97,11 @@ func (db *DB) insertJobOp(job *Job) func(tx *sql.Tx) error {
 	}
 }
 
-// MarkRunning records that a job has started.
-func (db *DB) MarkRunning(ctx context.Context, id string, startedAt time.Time) error {
-	err := db.group.submit(ctx, db.markRunningOp(id, startedAt))
+// MarkRunning records that a job has started, as durably as the job asks:
+// once it returns, a crash cannot leave the job looking queued.
+func (db *DB) MarkRunning(ctx context.Context, j *Job) error {
+	id := j.ID
+	err := db.group.submitWith(ctx, j.Durability, db.markRunningOp(id, j.StartedAt))
 	if err != nil {
 		return fmt.Errorf("mark job %s running: %w", id, err)
 	}
@@ -121,7 +128,7 @@ func (db *DB) FinishJob(ctx context.Context, j *Job) error {
 
 // FinishJobAsync is FinishJob without waiting; done runs after the commit.
 func (db *DB) FinishJobAsync(j *Job, done func(error)) {
-	db.group.submitAsync(db.finishJobOp(j), done)
+	db.group.submitAsyncWith(j.Durability, db.finishJobOp(j), done)
 }
 
 const finishJobSQL = `UPDATE jobs SET status = ?, result = ?, logs = ?, started_at = ?, completed_at = ?, duration_ms = ?,
