@@ -31,8 +31,12 @@ setsid bash -c "sleep 2; echo escaped >> $f" &
 (sleep 2; echo child >> $f.bg) &
 sleep 60
 `)
+	// The intermediate bash is still alive in the job's group when the
+	// main process ends; its setsid'd child only becomes millrun's to
+	// find once the group kill has landed.
 	f.createScript("u/me/quick", "bash", `f="${1:-}"
 (sleep 2; echo child >> $f) &
+bash -c "setsid bash -c 'sleep 2; echo deep >> $f.bg' & sleep 30" &
 echo main-done
 `)
 	cases := []struct {

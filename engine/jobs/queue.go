@@ -509,6 +509,18 @@ func (q *Queue) run(job *store.Job) {
 func (q *Queue) finish(job *store.Job) {
 	q.mu.Lock()
 	q.finishing[job.ID] = job
+	if _, ok := q.running[job.ID]; ok {
+		delete(q.running, job.ID)
+		if job.ConcurrencyLimit > 0 {
+			if q.perKey[job.ScriptPath]--; q.perKey[job.ScriptPath] <= 0 {
+				delete(q.perKey, job.ScriptPath)
+			}
+		}
+	}
+	waiters := q.waiters[job.ID]
+	delete(q.waiters, job.ID)
+	q.publish(job)
+	q.signal()
 	q.mu.Unlock()
 	q.db.FinishJobAsync(job, func(err error) {
 		if err != nil {
@@ -518,22 +530,13 @@ func (q *Queue) finish(job *store.Job) {
 		delete(q.finishing, job.ID)
 		q.mu.Unlock()
 	})
-	q.mu.Lock()
-	if _, ok := q.running[job.ID]; ok {
-		delete(q.running, job.ID)
-		if job.ConcurrencyLimit > 0 {
-			if q.perKey[job.ScriptPath]--; q.perKey[job.ScriptPath] <= 0 {
-				delete(q.perKey, job.ScriptPath)
-			}
-		}
-	}
-	for _, ch := range q.waiters[job.ID] {
+	// Waiters are woken last: each wake-up above (watchers, workers, the
+	// committer) would otherwise push the waiting caller behind it on the
+	// scheduler, and it is the one someone is waiting on. Their channels
+	// hold one job and, taken off the map, get no other.
+	for _, ch := range waiters {
 		ch <- job
 	}
-	delete(q.waiters, job.ID)
-	q.publish(job)
-	q.signal()
-	q.mu.Unlock()
 }
 
 // Cancel stops a queued or running job. A running job's process group is

@@ -75,6 +75,8 @@ type Runner struct {
 
 	tsMu    sync.Mutex
 	tsCache map[string]string // content hash → stripped JS
+
+	cleanups sync.WaitGroup
 }
 
 // New returns a Runner using the given interpreters.
@@ -111,7 +113,8 @@ func (r *Runner) processEnv() []string {
 func (r *Runner) Interpreters() Interpreters { return r.interp }
 
 // Run executes spec, writing stdout and stderr to logs. It returns when the
-// process and everything it spawned is gone. A cancelled ctx kills the
+// process and its process group are gone; what it spawned outside the
+// group is killed as Run returns (Wait waits for that). A cancelled ctx kills the
 // process group; the caller decides how to word that (timeout or cancel).
 // Results are compact JSON whatever the language wrote, as Windmill's are.
 func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
@@ -125,15 +128,47 @@ func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	return out
 }
 
+// Wait waits until what finished runs left behind is swept and their
+// directories removed.
+func (r *Runner) Wait() { r.cleanups.Wait() }
+
+// cleanUp sweeps what a finished run left outside its process group and
+// removes its directory, after the run's outcome is known: on this path
+// the caller is waiting, and the sweep and the removal cost more than a
+// small script's whole run. The job's process group is already dead; the
+// sweep starts the moment the outcome is handed back.
+func (r *Runner) cleanUp(dir string, cmd *exec.Cmd, marker string) {
+	r.cleanups.Add(1)
+	go func() {
+		defer r.cleanups.Done()
+		r.procs.sweep(cmd.Process.Pid, marker)
+		os.RemoveAll(dir)
+	}()
+}
+
+// bashInlineMax is the largest script passed to bash as its -c argument
+// (Linux caps one argument at 128 KiB); larger ones are written to
+// main.sh. Inline saves writing and removing a file on every run, and
+// bash reports errors as "main.sh: line N" either way.
+const bashInlineMax = 64 << 10
+
 func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	dir, err := os.MkdirTemp(r.TempRoot, "millrun-job-*")
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
 	}
-	defer os.RemoveAll(dir)
+	marker := jobMarker(spec.Env)
+	started := false
+	defer func() {
+		if !started {
+			os.RemoveAll(dir)
+		}
+	}()
 	out := filepath.Join(dir, ".millrun")
-	if err := os.Mkdir(out, 0o700); err != nil {
-		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
+	if spec.Language != scripts.Bash { // bash results are files in its working directory
+		if err := os.Mkdir(out, 0o700); err != nil {
+			return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
+		}
 	}
 	args := spec.Args
 	if args == nil {
@@ -142,7 +177,10 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 
 	var cmd *exec.Cmd
 	env := append(append([]string{}, r.processEnv()...), spec.Env...)
-	env = append(env, "MILLRUN_OUT="+out, "TMPDIR="+dir)
+	env = append(env, "TMPDIR="+dir)
+	if spec.Language != scripts.Bash {
+		env = append(env, "MILLRUN_OUT="+out)
+	}
 	switch {
 	case spec.Language == scripts.Python:
 		if r.interp.Python == "" {
@@ -170,10 +208,14 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if r.interp.Bash == "" {
 			return Failure("RuntimeMissing", "bash is not installed", nil)
 		}
-		if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
-			return Failure("InternalError", err.Error(), nil)
+		script := []string{"-c", spec.Content, "main.sh"}
+		if len(spec.Content) > bashInlineMax || strings.IndexByte(spec.Content, 0) >= 0 {
+			if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
+				return Failure("InternalError", err.Error(), nil)
+			}
+			script = []string{"main.sh"}
 		}
-		cmd = exec.Command(r.interp.Bash, append([]string{"-e", "-o", "pipefail", "main.sh"}, bashArgs(spec.Order, args)...)...)
+		cmd = exec.Command(r.interp.Bash, append(append([]string{"-e", "-o", "pipefail"}, script...), bashArgs(spec.Order, args)...)...)
 	default:
 		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
 	}
@@ -190,6 +232,8 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	if err := r.procs.start(cmd); err != nil {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}
+	started = true
+	defer r.cleanUp(dir, cmd, marker)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- r.procs.wait(cmd) }()
 	var runErr error
@@ -200,11 +244,10 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		runErr = <-waitErr
 	}
 	// Whatever the script left behind dies with the job: its process group
-	// (background children), then what left the group (setsid, double
-	// forks); otherwise it would hold pipes, run on after a timeout or a
-	// cancel, and outlive millrun.
+	// (background children) now, then what left the group (setsid, double
+	// forks) in cleanUp; otherwise it would hold pipes, run on after a
+	// timeout or a cancel, and outlive millrun.
 	killProcessGroup(cmd)
-	r.procs.sweep(jobMarker(spec.Env))
 	if errors.Is(runErr, exec.ErrWaitDelay) {
 		runErr = nil // it exited cleanly; only a leftover child held its output
 	}

@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,61 +20,73 @@ var becomeSubreaper = sync.OnceValue(func() bool {
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
 })
 
-// sweep kills what a finished job left behind outside its process group:
-// millrun's children that carry the job's marker, over a few rounds since
-// killing one re-parents its own children to millrun. It also reaps
-// abandoned children that already exited.
-func (p *procs) sweep(marker string) {
+// sweep kills what a finished job left behind outside its process group
+// pgid (already sent SIGKILL): millrun's children that carry the job's
+// marker. Members of the group die asynchronously, and only then are
+// their own escaped children re-parented to millrun, so the sweep repeats
+// until the group is gone, reaping abandoned children that exited.
+func (p *procs) sweep(pgid int, marker string) {
 	if marker == "" || !becomeSubreaper() {
 		return
 	}
-	self := os.Getpid()
-	ownGroup := syscall.Getpgrp()
-	for round := 0; round < 8; round++ {
-		killed := false
-		for _, pid := range childrenOf(self) {
-			p.mu.Lock()
-			_, ours := p.ours[pid]
-			p.mu.Unlock()
-			if ours {
-				continue
-			}
-			state, pgid := procState(pid)
-			if pgid == ownGroup || pgid == 0 {
-				continue // not a job's: the window's helpers live in millrun's group
-			}
-			if state == 'Z' {
-				var ws unix.WaitStatus
-				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-				continue
-			}
-			if hasMarker(pid, marker) {
-				_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group, if it made one
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				killed = true
-			}
-		}
-		if !killed {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // let the killed die and re-parent their children
+	deadline := time.Now().Add(time.Second)
+	for syscall.Kill(-pgid, 0) == nil && time.Now().Before(deadline) {
+		p.sweepOnce(marker)
+		time.Sleep(time.Millisecond)
+	}
+	// Killing an escaped process re-parents its children in turn.
+	for round := 0; round < 8 && p.sweepOnce(marker); round++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// childrenOf lists pid's children. Orphans are re-parented to one of the
-// subreaper's threads, so every thread's list is read.
-func childrenOf(pid int) []int {
-	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-	var out []int
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
+// sweepOnce kills millrun's abandoned children that carry marker and
+// reaps those that exited; it reports whether it killed any.
+func (p *procs) sweepOnce(marker string) bool {
+	self := os.Getpid()
+	ownGroup := syscall.Getpgrp()
+	killed := false
+	for _, pid := range orphansOf(self) {
+		p.mu.Lock()
+		_, ours := p.ours[pid]
+		p.mu.Unlock()
+		if ours {
 			continue
 		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
+		state, pgid := procState(pid)
+		if pgid == ownGroup || pgid == 0 {
+			continue // not a job's: the window's helpers live in millrun's group
+		}
+		if state == 'Z' {
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			continue
+		}
+		if hasMarker(pid, marker) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group, if it made one
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed = true
+		}
+	}
+	return killed
+}
+
+// orphansOf lists the children of pid's main thread, which is where the
+// kernel re-parents orphans when pid is their subreaper (the first live
+// thread of the process, and Go's main thread lives as long as millrun).
+// Children the runtime started belong to whichever thread forked them and
+// are not listed; they are waited for, not swept. One file instead of one
+// per thread keeps the sweep after every job at a few microseconds.
+func orphansOf(pid int) []int {
+	id := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + id + "/task/" + id + "/children")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
 		}
 	}
 	return out

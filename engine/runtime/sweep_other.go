@@ -4,7 +4,7 @@ package runtime
 
 // Elsewhere there is no subreaper: a job's process group (or, on Windows,
 // its process tree) is killed, and a process that left both escapes.
-func (p *procs) sweep(string) {}
+func (p *procs) sweep(int, string) {}
 
 // KillLeftovers needs /proc to find a dead millrun's jobs; elsewhere they
 // end with their own work, or when their pipes to the dead millrun fail.

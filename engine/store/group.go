@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,7 +16,11 @@ var ErrClosed = errors.New("database is closed")
 // write runs inside a savepoint: a failing write is rolled back alone and
 // its caller gets the error, the rest of the group still commits.
 type groupCommitter struct {
-	db     *sql.DB
+	// conn is held for the committer's life: the synchronous level it is
+	// set to then concerns only grouped writes, and changes only when a
+	// batch needs another one.
+	conn   *sql.Conn
+	level  Durability
 	ops    chan *groupOp
 	mu     sync.RWMutex
 	closed bool
@@ -42,10 +45,16 @@ func (op *groupOp) reply(err error) {
 
 const maxGroup = 512
 
-func newGroupCommitter(db *sql.DB) *groupCommitter {
-	g := &groupCommitter{db: db, ops: make(chan *groupOp, maxGroup), done: make(chan struct{})}
+// newGroupCommitter takes one of db's connections for itself; db's pool
+// must allow another for writes outside the group.
+func newGroupCommitter(db *sql.DB) (*groupCommitter, error) {
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	g := &groupCommitter{conn: conn, level: SurvivesPowerLoss, ops: make(chan *groupOp, maxGroup), done: make(chan struct{})}
 	go g.loop()
-	return g
+	return g, nil
 }
 
 // Durability says what a write must survive before its caller hears back.
@@ -119,6 +128,7 @@ func (g *groupCommitter) close() {
 
 func (g *groupCommitter) loop() {
 	defer close(g.done)
+	defer g.conn.Close()
 	batch := make([]*groupOp, 0, maxGroup)
 	for op := range g.ops {
 		batch = append(batch[:0], op)
@@ -158,29 +168,10 @@ func (g *groupCommitter) commit(batch []*groupOp) {
 
 func (g *groupCommitter) run(batch []*groupOp) error {
 	ctx := context.Background()
-	// The connection is held for the whole batch so that the lowered
-	// synchronous level below applies to this batch and no other write.
-	conn, err := g.db.Conn(ctx)
-	if err != nil {
+	if err := g.setLevel(ctx, batchLevel(batch)); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer conn.Close()
-	if crashSafeOnly(batch) {
-		// In WAL mode a commit at synchronous=NORMAL is written to the
-		// WAL file without fsync; the next fsync'd commit or checkpoint
-		// makes it durable in order.
-		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer func() {
-			if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
-				// A connection left at NORMAL would weaken every later
-				// write; dropping it makes the pool open a fresh one.
-				conn.Raw(func(any) error { return driver.ErrBadConn })
-			}
-		}()
-	}
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := g.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -196,11 +187,30 @@ func (g *groupCommitter) run(batch []*groupOp) error {
 	return nil
 }
 
-func crashSafeOnly(batch []*groupOp) bool {
+// setLevel sets how commits reach the disk. In WAL mode a commit at
+// synchronous=NORMAL is written to the WAL file without an fsync; the next
+// fsync'd commit or checkpoint makes it durable, in order.
+func (g *groupCommitter) setLevel(ctx context.Context, d Durability) error {
+	if d == g.level {
+		return nil
+	}
+	pragma := "PRAGMA synchronous=FULL"
+	if d == SurvivesCrash {
+		pragma = "PRAGMA synchronous=NORMAL"
+	}
+	if _, err := g.conn.ExecContext(ctx, pragma); err != nil {
+		return err
+	}
+	g.level = d
+	return nil
+}
+
+// batchLevel is the strictest durability any write in batch asks for.
+func batchLevel(batch []*groupOp) Durability {
 	for _, op := range batch {
 		if op.durability != SurvivesCrash {
-			return false
+			return SurvivesPowerLoss
 		}
 	}
-	return true
+	return SurvivesCrash
 }

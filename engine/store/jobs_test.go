@@ -9,7 +9,7 @@ import (
 // A job whose caller waits for its result is written without an fsync, but
 // once MarkRunning returns the mark must be in the file (what a second
 // process, or millrun restarted after kill -9, reads), and the lowered
-// sync level must not leak to the strict writes that follow.
+// sync level must not leak to writes outside the group (tokens, settings).
 func TestCrashSafeWritesAreCommittedAndDoNotWeakenOthers(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "millrun.db")
@@ -45,6 +45,6 @@ func TestCrashSafeWritesAreCommittedAndDoNotWeakenOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if level != 2 {
-		t.Fatalf("the writer connection is left at synchronous=%d after a crash-safe batch, want 2 (FULL)", level)
+		t.Fatalf("writes outside the group run at synchronous=%d after a crash-safe batch, want 2 (FULL)", level)
 	}
 }

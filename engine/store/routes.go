@@ -226,7 +226,8 @@ func (db *DB) flushRequests() {
 	if len(batch) == 0 {
 		return
 	}
-	db.group.submitAsync(func(tx *sql.Tx) error {
+	// History, not jobs: a power loss may lose its last moments.
+	db.group.submitAsyncWith(SurvivesCrash, func(tx *sql.Tx) error {
 		for start := 0; start < len(batch); start += requestRowsPerInsert {
 			if err := insertRequests(tx, batch[start:min(start+requestRowsPerInsert, len(batch))]); err != nil {
 				return err

@@ -84,10 +84,11 @@ func scanVersion(row interface{ Scan(...any) error }, extra ...any) (ScriptVersi
 
 // LatestScript returns the latest version at path.
 func (db *DB) LatestScript(ctx context.Context, workspace, path string) (ScriptVersion, error) {
-	row := db.read.QueryRowContext(ctx, `SELECT `+versionColumns+` FROM scripts s JOIN script_versions v ON v.hash = s.latest_hash
-		WHERE s.workspace = ? AND s.path = ?`, workspace, path)
-	return scanVersion(row)
+	return scanVersion(db.latestScript.QueryRowContext(ctx, workspace, path))
 }
+
+const latestScriptSQL = `SELECT ` + versionColumns + ` FROM scripts s JOIN script_versions v ON v.hash = s.latest_hash
+	WHERE s.workspace = ? AND s.path = ?`
 
 // ScriptByHash returns one exact version.
 func (db *DB) ScriptByHash(ctx context.Context, workspace, hash string) (ScriptVersion, error) {

@@ -27,14 +27,17 @@ var migrations embed.FS
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
 
-// DB is the database: one writer connection (SQLite allows one writer at a
-// time, so a pool would only queue on the lock) and a pool of readers.
+// DB is the database: the group committer's writer connection, one more
+// for writes outside it (SQLite allows one writer at a time, so more would
+// only queue on the lock) and a pool of readers.
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	group *groupCommitter
-	// Hot writes are prepared once: parsing SQL costs more than running it.
+	// Hot statements, those of every webhook call, are prepared once:
+	// parsing SQL costs more than running it.
 	insertJob, markRunning, finishJob *sql.Stmt
+	tokenByHash, latestScript         *sql.Stmt
 
 	// The request inspector's rows, batched (see AddRequest).
 	reqMu      sync.Mutex
@@ -69,8 +72,10 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", abs, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
+	// Two writers: one is the group committer's for good, the other serves
+	// the rare writes outside it (SQLite's lock orders the two).
+	w.SetMaxOpenConns(2)
+	w.SetMaxIdleConns(2)
 	w.SetConnMaxLifetime(0)
 	if err := w.Ping(); err != nil {
 		w.Close()
@@ -93,16 +98,22 @@ func Open(path string) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	db := &DB{write: w, read: r}
 	for _, p := range []struct {
+		pool *sql.DB
 		stmt **sql.Stmt
 		sql  string
-	}{{&db.insertJob, insertJobSQL}, {&db.markRunning, markRunningSQL}, {&db.finishJob, finishJobSQL}} {
-		if *p.stmt, err = w.Prepare(p.sql); err != nil {
+	}{{w, &db.insertJob, insertJobSQL}, {w, &db.markRunning, markRunningSQL}, {w, &db.finishJob, finishJobSQL},
+		{r, &db.tokenByHash, tokenByHashSQL}, {r, &db.latestScript, latestScriptSQL}} {
+		if *p.stmt, err = p.pool.Prepare(p.sql); err != nil {
 			w.Close()
 			r.Close()
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
 	}
-	db.group = newGroupCommitter(w)
+	if db.group, err = newGroupCommitter(w); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", abs, err)
+	}
 	return db, nil
 }
 
@@ -110,7 +121,7 @@ func Open(path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeRequests()
 	db.group.close()
-	for _, st := range []*sql.Stmt{db.insertJob, db.markRunning, db.finishJob} {
+	for _, st := range []*sql.Stmt{db.insertJob, db.markRunning, db.finishJob, db.tokenByHash, db.latestScript} {
 		st.Close()
 	}
 	rerr := db.read.Close()

@@ -54,8 +54,10 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 
 // TokenByHash finds the token whose secret hashes to h.
 func (db *DB) TokenByHash(ctx context.Context, h []byte) (*Token, error) {
-	return scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE secret_hash = ?`, h))
+	return scanToken(db.tokenByHash.QueryRowContext(ctx, h))
 }
+
+const tokenByHashSQL = `SELECT ` + tokenColumns + ` FROM tokens WHERE secret_hash = ?`
 
 // ListTokens returns every token, newest first.
 func (db *DB) ListTokens(ctx context.Context) ([]*Token, error) {
