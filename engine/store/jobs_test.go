@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -46,5 +47,40 @@ func TestCrashSafeWritesAreCommittedAndDoNotWeakenOthers(t *testing.T) {
 	}
 	if level != 2 {
 		t.Fatalf("writes outside the group run at synchronous=%d after a crash-safe batch, want 2 (FULL)", level)
+	}
+}
+
+// A worker that takes a job before its insert is written gets the job
+// written as running by that insert; one taken after gets its own mark.
+// Either way the file says running, with the start time, once MarkRunning
+// returns.
+func TestRunningMarkRidesOnAPendingInsert(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "millrun.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	started := time.Now().Truncate(time.Microsecond)
+	for i := range 200 {
+		now := time.Now()
+		j := &Job{ID: fmt.Sprint("j", i), Workspace: "local", Kind: "script", ScriptPath: "u/me/x", Language: "bash", Args: "{}",
+			Status: StatusQueued, CreatedAt: now, ScheduledFor: now, Durability: SurvivesCrash}
+		db.InsertJobAsync(j, nil)
+		if i%3 == 0 {
+			time.Sleep(time.Millisecond) // sometimes the insert is written first
+		}
+		j.StartedAt = started
+		if err := db.MarkRunning(t.Context(), j); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetJob(t.Context(), "local", j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != StatusRunning || !got.StartedAt.Equal(started) {
+			t.Fatalf("job %d: status %q started %v after MarkRunning, want running at %v", i, got.Status, got.StartedAt, started)
+		}
 	}
 }
