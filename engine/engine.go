@@ -233,7 +233,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.tunnel.Stop()
 		e.queue.Close(ctx)
 		e.warm.Close()
-		e.runner.Wait()
+		e.runner.Close()
 		e.notifier.close()
 		e.closeErr = e.db.Close()
 		e.lock.Release()

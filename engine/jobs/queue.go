@@ -269,12 +269,13 @@ func (q *Queue) enqueue(ctx context.Context, job *store.Job, durable bool) error
 		job.Args = "{}"
 	}
 	var err error
+	submit := func() {}
 	if durable {
 		job.Durability = store.SurvivesPowerLoss
 		err = q.db.InsertJob(ctx, job)
 	} else {
 		job.Durability = store.SurvivesCrash
-		q.db.InsertJobAsync(job, func(err error) {
+		submit = q.db.InsertJobLater(job, func(err error) {
 			if err != nil {
 				q.log.Error("record queued job", "job", job.ID, "err", err)
 			}
@@ -289,6 +290,9 @@ func (q *Queue) enqueue(ctx context.Context, job *store.Job, durable bool) error
 		q.signal()
 	}
 	q.mu.Unlock()
+	// After the worker is woken, so that on an idle queue it asks for the
+	// running mark before the insert is written and the two go as one.
+	submit()
 	return err
 }
 

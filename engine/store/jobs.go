@@ -94,15 +94,25 @@ func (db *DB) InsertJob(ctx context.Context, j *Job) error {
 // on the result anyway (sync webhooks), durability of the queued state buys
 // nothing and would cost an fsync on the reply path.
 func (db *DB) InsertJobAsync(j *Job, done func(error)) {
+	db.InsertJobLater(j, done)()
+}
+
+// InsertJobLater readies j's insert and returns the function that queues
+// it. In between the job may be handed to a worker: its running mark then
+// waits for the insert and rides on it, one commit instead of two.
+func (db *DB) InsertJobLater(j *Job, done func(error)) (submit func()) {
 	p := &pendingInsert{committed: make(chan struct{})}
 	j.insert = p
-	db.group.submitAsyncWith(j.Durability, db.insertJobOp(j), func(err error) {
-		p.err = err
-		close(p.committed)
-		if done != nil {
-			done(err)
-		}
-	})
+	op := db.insertJobOp(j)
+	return func() {
+		db.group.submitAsyncWith(j.Durability, op, func(err error) {
+			p.err = err
+			close(p.committed)
+			if done != nil {
+				done(err)
+			}
+		})
+	}
 }
 
 const insertJobSQL = `INSERT INTO jobs (id, workspace, kind, script_path, script_hash, language, args, status,

@@ -84,7 +84,7 @@ func scanVersion(row interface{ Scan(...any) error }, extra ...any) (ScriptVersi
 
 // LatestScript returns the latest version at path.
 func (db *DB) LatestScript(ctx context.Context, workspace, path string) (ScriptVersion, error) {
-	return scanVersion(db.latestScript.QueryRowContext(ctx, workspace, path))
+	return scanVersion(db.latestScript.QueryRowContext(quick(ctx), workspace, path))
 }
 
 const latestScriptSQL = `SELECT ` + versionColumns + ` FROM scripts s JOIN script_versions v ON v.hash = s.latest_hash

@@ -54,7 +54,7 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 
 // TokenByHash finds the token whose secret hashes to h.
 func (db *DB) TokenByHash(ctx context.Context, h []byte) (*Token, error) {
-	return scanToken(db.tokenByHash.QueryRowContext(ctx, h))
+	return scanToken(db.tokenByHash.QueryRowContext(quick(ctx), h))
 }
 
 const tokenByHashSQL = `SELECT ` + tokenColumns + ` FROM tokens WHERE secret_hash = ?`
