@@ -173,7 +173,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.queue = jobs.New(db, &executor{e: e}, jobs.Config{
 		Workers: workers, MaxQueued: set.MaxQueued, DefaultTimeout: time.Duration(set.DefaultTimeoutS) * time.Second,
 		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
-		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger,
+		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir,
 	})
 	if err := e.queue.Start(context.Background()); err != nil {
 		db.Close()

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -425,9 +427,16 @@ func TestCrashRecovery(t *testing.T) {
 	// Simulate a crash: a job left running, and one still queued, in the file.
 	insertRaw(t, e, "11111111-1111-4111-8111-111111111111", "running")
 	insertRaw(t, e, "22222222-2222-4222-8222-222222222222", "queued")
+	// A sync job whose start reached only the start log, and one whose
+	// line was torn by the crash (so it had not started).
+	insertRaw(t, e, "33333333-3333-4333-8333-333333333333", "queued")
+	insertRaw(t, e, "44444444-4444-4444-8444-444444444444", "queued")
 	e.queue.Close(context.Background())
 	e.db.Close()
 	e.lock.Release() // the OS drops a dead process's lock
+	if err := os.WriteFile(filepath.Join(dir, "started-b.log"), []byte("33333333-3333-4333-8333-333333333333\n44444444-4444"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	f := setup(t, func(c *Config) { c.DataDir = dir })
 	j := f.waitJob("11111111-1111-4111-8111-111111111111")
@@ -438,6 +447,14 @@ func TestCrashRecovery(t *testing.T) {
 	j = f.waitJob("22222222-2222-4222-8222-222222222222")
 	if j["success"] != true {
 		t.Fatalf("queued job after restart did not run: %v", j)
+	}
+	j = f.waitJob("33333333-3333-4333-8333-333333333333")
+	if res, _ := json.Marshal(j["result"]); j["success"] != false || !strings.Contains(string(res), "worker stopped") {
+		t.Fatalf("a job the start log says started was run again after the crash: %v", j)
+	}
+	j = f.waitJob("44444444-4444-4444-8444-444444444444")
+	if j["success"] != true {
+		t.Fatalf("a job whose start-log line was torn (it had not started) did not run: %v", j)
 	}
 }
 

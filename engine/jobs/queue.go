@@ -77,6 +77,10 @@ type Config struct {
 	RetentionMax   int           // default 100,000 finished jobs
 	ShutdownGrace  time.Duration // how long running jobs may finish on Close (default 10 s)
 	Logger         *slog.Logger
+	// StartLogDir holds the start log of jobs whose caller waits on them
+	// (see startLog); "" makes their running mark a database write the
+	// worker waits for.
+	StartLogDir string
 }
 
 func (c Config) withDefaults() Config {
@@ -137,6 +141,8 @@ type Queue struct {
 	changed   chan struct{} // closed and replaced whenever pending or running changes
 	stopping  bool
 
+	starts *startLog // nil without Config.StartLogDir
+
 	workers sync.WaitGroup
 	bg      sync.WaitGroup
 	stop    chan struct{}
@@ -162,6 +168,18 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 // Start fails the jobs a crash left running, reloads the queued ones and
 // starts the worker pool and the retention pruner.
 func (q *Queue) Start(ctx context.Context) error {
+	if dir := q.cfg.StartLogDir; dir != "" {
+		started, err := readStartLogs(dir)
+		if err != nil {
+			return err
+		}
+		if err := q.db.MarkStarted(ctx, started); err != nil {
+			return err
+		}
+		if q.starts, err = openStartLog(dir, q.db.AfterWrites); err != nil {
+			return err
+		}
+	}
 	res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "WorkerStopped", "message": CrashReason}})
 	n, err := q.db.FailRunning(ctx, string(res), time.Now())
 	if err != nil {
@@ -472,12 +490,8 @@ func (q *Queue) run(job *store.Job) {
 	})
 	defer timer.Stop()
 
-	// The running mark is written before the script starts: after a crash
-	// a job found queued has not run, so running it then is not a second
-	// run. Async jobs wait for the disk (a share of one grouped fsync);
-	// jobs with a caller waiting only for the OS (see EnqueueForWaiter).
 	var out Outcome
-	if err := q.db.MarkRunning(context.Background(), &snapshot); err != nil {
+	if err := q.markRunning(&snapshot); err != nil {
 		q.log.Error("mark job running", "job", job.ID, "err", err)
 		res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "InternalError", "message": "the job could not be recorded as running, so it was not started: " + err.Error()}})
 		out = Outcome{Result: res}
@@ -505,6 +519,18 @@ func (q *Queue) run(job *store.Job) {
 	}
 	done.Logs = logs.String()
 	q.finish(&done)
+}
+
+// markRunning makes the job's start survive a crash before its process
+// starts: after a crash a job found queued has not run, so running it then
+// is not a second run. Jobs accepted durably wait for their mark to be on
+// disk (a share of one grouped fsync); for jobs whose caller waits on them
+// a line in the start log does, and the database mark follows.
+func (q *Queue) markRunning(job *store.Job) error {
+	if job.Durability == store.SurvivesCrash && q.starts != nil {
+		return q.starts.started(job.ID, func() { q.db.MarkRunningAsync(job) })
+	}
+	return q.db.MarkRunning(context.Background(), job)
 }
 
 // finish stores a final state, releases the job's slot and wakes waiters.
@@ -620,6 +646,9 @@ func (q *Queue) Close(ctx context.Context) {
 	q.mu.Unlock()
 	<-done
 	q.bg.Wait()
+	if q.starts != nil {
+		q.starts.close()
+	}
 }
 
 func (q *Queue) pruneLoop() {

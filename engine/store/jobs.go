@@ -159,6 +159,44 @@ func (db *DB) MarkRunning(ctx context.Context, j *Job) error {
 	return nil
 }
 
+// MarkRunningAsync queues a job's running mark without waiting for it; see
+// MarkRunning. The caller has made the start known in another way that
+// survives a crash (the queue's start log).
+func (db *DB) MarkRunningAsync(j *Job) {
+	if p := j.insert; p != nil {
+		p.startedAt = j.StartedAt
+		if p.phase.CompareAndSwap(insertQueued, startRequested) {
+			return // the insert writes the job as running
+		}
+	}
+	db.group.submitAsyncWith(j.Durability, db.markRunningOp(j.ID, j.StartedAt), nil)
+}
+
+// AfterWrites calls done once every write submitted before it is
+// committed.
+func (db *DB) AfterWrites(done func()) {
+	db.group.submitAsyncWith(SurvivesCrash, func(*sql.Tx) error { return nil }, func(error) { done() })
+}
+
+// MarkStarted durably marks running those of ids still queued: jobs a
+// previous run of millrun started but had not yet marked when it died.
+func (db *DB) MarkStarted(ctx context.Context, ids []string) error {
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			q := `UPDATE jobs SET status = 'running' WHERE status = 'queued' AND id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("mark started jobs: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 const markRunningSQL = `UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`
 
 func (db *DB) markRunningOp(id string, startedAt time.Time) func(tx *sql.Tx) error {
