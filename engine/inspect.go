@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -65,6 +66,14 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 type replayOfKey struct{}
 
+// replayOf is what a replayed request's record says about its original.
+type replayOf struct {
+	id int64
+	// refused is why the original was refused, for a replay the user
+	// confirmed anyway; "" when it was not refused.
+	refused string
+}
+
 // refusedBodyLimit is how much of a refused request's body is kept: enough
 // to see what a forger sent, too little for anonymous callers to fill the
 // disk with.
@@ -104,8 +113,11 @@ func (e *Engine) record(next http.Handler) http.Handler {
 				req.Body, req.BodyTruncated = req.Body[:refusedBodyLimit], true
 			}
 		}
-		if n, ok := r.Context().Value(replayOfKey{}).(int64); ok {
-			req.ReplayOf = n
+		if rp, ok := r.Context().Value(replayOfKey{}).(replayOf); ok {
+			req.ReplayOf = rp.id
+			if rp.refused != "" {
+				req.AuthReason = fmt.Sprintf("replay of refused request %d, confirmed from the UI (it was refused: %s)", rp.id, rp.refused)
+			}
 		}
 		headers := map[string]string{}
 		for k, vs := range r.Header {
@@ -261,6 +273,22 @@ func (e *Engine) registerRequests(mux *group) {
 			apierr.Write(w, e.log, apierr.Conflict("request %d was larger than the inspector keeps (%d KiB), so it cannot be replayed", req.ID, inspectBodyLimit>>10))
 			return
 		}
+		// A refused request carries a caller's arguments that failed the
+		// route's check (a forged signature, say): it runs only when the
+		// user confirms, knowing why it was refused.
+		var confirm struct {
+			RunRefused bool `json:"run_refused"`
+		}
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&confirm); err != nil {
+				apierr.Write(w, e.log, apierr.BadRequest("the body must be {\"run_refused\": true} or empty: %v", err))
+				return
+			}
+		}
+		if !req.AuthOK && !confirm.RunRefused {
+			apierr.Write(w, e.log, apierr.Conflict("request %d was refused (%s): replaying it runs the script with the arguments of a caller who failed the check; send {\"run_refused\": true} to run it anyway", req.ID, refusalReason(req)))
+			return
+		}
 		res, err := e.replay(r.Context(), req)
 		if err != nil {
 			apierr.Write(w, e.log, err)
@@ -297,8 +325,16 @@ func (e *Engine) replay(ctx context.Context, old *store.Request) (map[string]any
 		}
 	}
 	r.RemoteAddr = "127.0.0.1:0"
-	rctx := context.WithValue(ctx, replayOfKey{}, old.ID)
-	rctx = routes.AsReplay(trusted(rctx, auth.FromContext(ctx)))
+	rp := replayOf{id: old.ID}
+	id := auth.FromContext(ctx)
+	if !old.AuthOK {
+		rp.refused = refusalReason(old)
+		marked := *id // the run says whose confirmation started it
+		marked.Label = fmt.Sprintf("%s (replay of refused request %d)", id.Label, old.ID)
+		id = &marked
+	}
+	rctx := context.WithValue(ctx, replayOfKey{}, rp)
+	rctx = routes.AsReplay(trusted(rctx, id), rp.refused != "")
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, r.WithContext(rctx))
 	body := rec.Body.String()
@@ -306,6 +342,13 @@ func (e *Engine) replay(ctx context.Context, old *store.Request) (map[string]any
 		body = body[:64<<10]
 	}
 	return map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body}, nil
+}
+
+func refusalReason(r *store.Request) string {
+	if r.AuthReason != "" {
+		return r.AuthReason
+	}
+	return fmt.Sprintf("answered %d", r.Status)
 }
 
 func (e *Engine) pruneRequestsNow() error {

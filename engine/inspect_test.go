@@ -117,6 +117,50 @@ func TestReplay(t *testing.T) {
 	f.mustDo(404, "POST", "/api/millrun/requests/999999/replay", "", "")
 }
 
+// A forged request, refused, does not run when replayed in one click: the
+// replay says why it was refused and runs only when confirmed, marked as
+// a replay of a refused request on the run and in the request history.
+func TestReplayOfARefusedRequestAsksFirst(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/deploy", "python3", "def main(text: str = ''):\n    return 'deploying ' + text\n")
+	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": "s3cr3t-signing"})
+	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
+		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+	body := "text=prod"
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	if r := f.anon("POST", "/api/r/slack/deploy", "application/x-www-form-urlencoded", body, "X-Slack-Request-Timestamp", ts, "X-Slack-Signature", slackSign("forged", ts, body)); r.status != 401 {
+		t.Fatalf("forged request: %d %s", r.status, r.body)
+	}
+	list := f.requests("?route=u/me/slack_deploy")
+	if len(list) != 1 || list[0]["auth_ok"] != false {
+		t.Fatalf("recorded: %v", list)
+	}
+	id := strconv.Itoa(int(list[0]["id"].(float64)))
+	asked := f.mustDo(409, "POST", "/api/millrun/requests/"+id+"/replay", "", "")
+	if !strings.Contains(asked.body, "was refused (") || !strings.Contains(asked.body, "signature") || !strings.Contains(asked.body, "run_refused") {
+		t.Fatalf("the unconfirmed replay must say why the request was refused and how to confirm: %s", asked.body)
+	}
+	var jobs []any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs/list?script_path_exact=u/me/deploy", "", "").body), &jobs)
+	if len(jobs) != 0 {
+		t.Fatalf("an unconfirmed replay of a refused request ran the script: %v", jobs)
+	}
+	var res map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/millrun/requests/"+id+"/replay", "application/json", `{"run_refused": true}`).body), &res)
+	job, _ := res["job_id"].(string)
+	if job == "" || res["body"] != `"deploying prod"` {
+		t.Fatalf("confirmed replay: %v", res)
+	}
+	if j := f.waitJob(job); !strings.Contains(fmt.Sprint(j["created_by"]), "replay of a refused request") {
+		t.Fatalf("the run does not say it replays a refused request: created_by %v", j["created_by"])
+	}
+	replays := f.requests("?job_id=" + job)
+	if len(replays) != 1 || !strings.Contains(fmt.Sprint(replays[0]["auth_reason"]), "replay of refused request "+id) {
+		t.Fatalf("the request history does not mark the replay of a refused request: %v", replays)
+	}
+}
+
 // A replayed Discord PING is answered like the first, not run as a job.
 func TestReplayedHandshakeIsAnswered(t *testing.T) {
 	t.Parallel()

@@ -50,9 +50,17 @@ func WithOutcome(ctx context.Context) (context.Context, *Outcome) {
 
 // AsReplay marks a request as a replay started from the UI by a user with
 // full access: the route's own authentication is skipped, signatures too.
-func AsReplay(ctx context.Context) context.Context { return context.WithValue(ctx, replayKey{}, true) }
+// ofRefused says the original was refused and the user confirmed the replay.
+func AsReplay(ctx context.Context, ofRefused bool) context.Context {
+	return context.WithValue(ctx, replayKey{}, replay{ofRefused: ofRefused})
+}
 
-func isReplay(ctx context.Context) bool { return ctx.Value(replayKey{}) == true }
+type replay struct{ ofRefused bool }
+
+func replayOf(ctx context.Context) (replay, bool) {
+	r, ok := ctx.Value(replayKey{}).(replay)
+	return r, ok
+}
 
 // ReportAuth notes, for the inspector, who a webhook request was let in as.
 func ReportAuth(ctx context.Context, reason string) {
@@ -157,8 +165,11 @@ type verdict struct {
 
 func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
-	if isReplay(r.Context()) {
+	if rp, ok := replayOf(r.Context()); ok {
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
+		if rp.ofRefused {
+			routeID.Label += " (replay of a refused request)"
+		}
 		// A replayed handshake (Discord's PING) is answered as the first
 		// one was, not run as a job.
 		if t.AuthenticationMethod == AuthSignature {

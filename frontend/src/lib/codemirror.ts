@@ -33,7 +33,9 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
     ".cm-scroller": { fontFamily: "ui-monospace, Menlo, Consolas, monospace" },
     ".cm-gutters": { backgroundColor: "var(--code)", color: "var(--muted)", borderRight: "1px solid var(--border)" },
     ".cm-activeLine": { backgroundColor: "color-mix(in srgb, var(--code) 60%, transparent)" },
-    "&.cm-focused": { outline: "none" },
+    // The browser's focus ring is drawn around the whole editor, so a
+    // keyboard user sees where focus is.
+    "&.cm-focused": { outline: "2px solid var(--focus, #2563eb)", outlineOffset: "-2px" },
   });
   const view = new EditorView({
     parent,
@@ -49,6 +51,7 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
         syntaxHighlighting(highlight),
         languageFor(lang),
         theme,
+        EditorView.contentAttributes.of({ "aria-label": "Script code", "aria-describedby": "editor-tab-hint" }),
         keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (onSave(), true) }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) onChange(u.state.doc.toString());
