@@ -11,6 +11,7 @@ const loginUrl = process.env.LOGIN_URL;
 const base = new URL(loginUrl).origin;
 const shots = process.env.SHOTS;
 let browser, context, page;
+const pageErrors = []; // a raw JavaScript error must never reach the user
 
 before(async () => {
   browser = await chromium.launch({
@@ -21,7 +22,10 @@ before(async () => {
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   page = await context.newPage();
-  page.on("pageerror", (e) => console.error("page error:", e.message));
+  page.on("pageerror", (e) => {
+    console.error("page error:", e.message);
+    pageErrors.push(e.message);
+  });
 });
 
 after(async () => {
@@ -167,8 +171,8 @@ test("settings, tunnel and flows pages render", async () => {
   await shot("11-flows");
 });
 
-test("the smallest window (1024×700) and dark mode keep every page usable", async () => {
-  await page.setViewportSize({ width: 1024, height: 700 });
+test("a 900 px window and dark mode keep every page usable", async () => {
+  await page.setViewportSize({ width: 900, height: 700 });
   await page.emulateMedia({ colorScheme: "dark" });
   const scriptPage = syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/");
   for (const [name, url, ready] of [
@@ -181,7 +185,12 @@ test("the smallest window (1024×700) and dark mode keep every page usable", asy
     await page.goto(url);
     await ready().waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than a 1024px window`);
+    assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than a 900px window`);
+    // Every button is inside the window (none cut off at the right).
+    const cut = await page.evaluate(() => [...document.querySelectorAll("button")]
+      .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .map((b) => b.getAttribute("aria-label") || b.textContent.trim()));
+    assert.deepEqual(cut, [], `${name}: buttons cut off at 900px`);
     await shot(`13-small-dark-${name}`);
   }
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
@@ -405,4 +414,128 @@ test("a page on another localhost port cannot run scripts through the logged-in 
   assert.ok(Array.isArray(jobs), `the UI's own request was refused: ${JSON.stringify(jobs)}`);
   const forged = jobs.filter((j) => j.created_by === "browser session" && (j.args?.name === "attack" || j.args?.mark === "img"));
   assert.equal(forged.length, 0, `another port's page ran the script as the user: ${JSON.stringify(forged)}`);
+});
+
+const editorText = () => page.locator(".cm-content").textContent();
+
+test("a template shows its code at once; language and template stay in step; unsaved work is not lost silently", async () => {
+  const dialogs = [];
+  const onDialog = (d) => {
+    dialogs.push(d.message());
+    d.dismiss();
+  };
+  page.on("dialog", onDialog);
+  try {
+    await page.goto(`${base}/#/scripts/new`);
+    await page.locator(".cm-content").waitFor();
+    await page.locator("#tpl").selectOption("slack");
+    await page.locator(".cm-content", { hasText: "Slack posts slash commands" }).waitFor({ timeout: 5000 });
+    await page.locator("#tpl").selectOption("discord");
+    await page.locator(".cm-content", { hasText: "Discord sends interactions" }).waitFor({ timeout: 5000 });
+    assert.deepEqual(dialogs, [], "switching templates with nothing typed must not ask");
+    await page.locator("#lang").selectOption("bash");
+    await page.locator(".cm-content", { hasText: "saying hello to $name" }).waitFor({ timeout: 5000 });
+    assert.equal(await page.locator("#tpl").inputValue(), "hello-bash", "the template follows the language");
+    await shot("22-template-bash");
+
+    // Typed text is the user's: a template asks before replacing it, and
+    // leaving the page asks before dropping it.
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("# mine");
+    await page.locator("#tpl").selectOption("hello-python");
+    assert.match(dialogs.at(-1) ?? "", /Replace your text/);
+    assert.match(await editorText(), /# mine/);
+    assert.equal(await page.locator("#tpl").inputValue(), "hello-bash");
+    assert.equal(await page.locator("#lang").inputValue(), "bash");
+    await page.getByRole("link", { name: "Runs" }).click();
+    await page.waitForTimeout(300);
+    assert.match(dialogs.at(-1) ?? "", /Leave without saving/);
+    assert.match(new URL(page.url()).hash, /^#\/scripts\/new/, "dismissing the question stays on the script");
+    assert.match(await editorText(), /# mine/);
+  } finally {
+    page.off("dialog", onDialog);
+  }
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("link", { name: "Runs" }).click();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+});
+
+test("Tab leaves the code editor after Esc; the editor is named and shows focus", async () => {
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  const code = page.getByRole("textbox", { name: "Script code" });
+  await code.click();
+  const ring = await page.evaluate(() => getComputedStyle(document.querySelector(".cm-editor.cm-focused")).outlineWidth);
+  assert.equal(ring, "2px", "the focused editor shows a focus ring");
+  assert.match(await page.locator("#editor-tab-hint").textContent(), /Esc, then Tab/);
+  await page.keyboard.press("Tab");
+  assert.ok(await page.evaluate(() => document.activeElement.closest(".cm-editor") !== null), "Tab indents inside the editor");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => ({ inEditor: document.activeElement.closest(".cm-editor") !== null, tag: document.activeElement.tagName }));
+  assert.equal(focused.inEditor, false, `Esc then Tab must leave the editor (focus on ${focused.tag})`);
+  // Copy buttons say what they copy.
+  await page.getByRole("button", { name: "Copy sync URL by path (latest)" }).waitFor();
+  // The Tab typed into the editor is an unsaved edit: leaving asks.
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.accept();
+  });
+  await page.getByRole("link", { name: "Runs" }).click();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+  assert.match(asked, /Leave without saving/);
+});
+
+test("the Runs page loads ten times while jobs stream in, without an error", async () => {
+  const asyncUrl = syncUrl.replace("/run_wait_result/", "/run/");
+  let sending = true;
+  const sender = (async () => {
+    while (sending) {
+      await fetch(asyncUrl, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` }, body: "{}" });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  })();
+  const before = pageErrors.length;
+  try {
+    for (let i = 0; i < 10; i++) {
+      if (i === 0) await page.goto(`${base}/#/runs`);
+      else await page.reload();
+      await page.getByTestId("run-row").first().waitFor();
+      await page.waitForTimeout(150);
+      const alerts = await page.getByRole("alert").allTextContents();
+      assert.deepEqual(alerts, [], `load ${i + 1} of Runs showed an error`);
+    }
+  } finally {
+    sending = false;
+    await sender;
+  }
+  assert.deepEqual(pageErrors.slice(before), [], "JavaScript errors while Runs loaded");
+});
+
+test("replaying a refused request says why it was refused and asks before running it", async () => {
+  await page.goto(`${base}/#/requests`);
+  await page.getByTestId("request-row").first().waitFor();
+  await fetch(`${base}/api/r/slack/${scriptName}`, { method: "POST", body: "name=forged", headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+  await page.getByTestId("request-row").filter({ hasText: "missing X-Slack-Request-Timestamp" }).first().click();
+  await page.getByTestId("refused-replay-note").waitFor();
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.dismiss();
+  });
+  await page.getByRole("button", { name: "Replay anyway…" }).click();
+  await page.waitForTimeout(300);
+  assert.match(asked, /refused: missing X-Slack-Request-Timestamp/);
+  assert.equal(await page.getByTestId("replay-result").count(), 0, "dismissed, nothing must run");
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Replay anyway…" }).click();
+  const result = page.getByTestId("replay-result");
+  await result.waitFor({ timeout: 15000 });
+  assert.match(await result.textContent(), /hello forged/);
+  await shot("23-refused-replay");
+});
+
+test("no page raised a JavaScript error in any journey", async () => {
+  assert.deepEqual(pageErrors, []);
 });
