@@ -7,23 +7,34 @@ import (
 	"time"
 )
 
+func openDB(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "millrun.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+// syncJob is a job as a sync webhook queues it: its writes are crash-safe.
+func syncJob(id string) *Job {
+	now := time.Now()
+	return &Job{ID: id, Workspace: "local", Kind: "script", ScriptPath: "u/me/x", Language: "bash", Args: "{}",
+		Status: StatusQueued, CreatedAt: now, ScheduledFor: now, Durability: SurvivesCrash}
+}
+
 // A job whose caller waits for its result is written without an fsync, but
 // once MarkRunning returns the mark must be in the file (what a second
 // process, or millrun restarted after kill -9, reads), and the lowered
 // sync level must not leak to writes outside the group (tokens, settings).
 func TestCrashSafeWritesAreCommittedAndDoNotWeakenOthers(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "millrun.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now()
-	j := &Job{ID: "j1", Workspace: "local", Kind: "script", ScriptPath: "u/me/x", Language: "bash", Args: "{}",
-		Status: StatusQueued, CreatedAt: now, ScheduledFor: now, Durability: SurvivesCrash}
+	db, path := openDB(t)
+	j := syncJob("j1")
 	db.InsertJobAsync(j, nil)
-	j.StartedAt = now
+	j.StartedAt = time.Now()
 	if err := db.MarkRunning(t.Context(), j); err != nil {
 		t.Fatal(err)
 	}
@@ -56,17 +67,10 @@ func TestCrashSafeWritesAreCommittedAndDoNotWeakenOthers(t *testing.T) {
 // returns.
 func TestRunningMarkRidesOnAPendingInsert(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "millrun.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, _ := openDB(t)
 	started := time.Now().Truncate(time.Microsecond)
 	for i := range 200 {
-		now := time.Now()
-		j := &Job{ID: fmt.Sprint("j", i), Workspace: "local", Kind: "script", ScriptPath: "u/me/x", Language: "bash", Args: "{}",
-			Status: StatusQueued, CreatedAt: now, ScheduledFor: now, Durability: SurvivesCrash}
+		j := syncJob(fmt.Sprint("j", i))
 		db.InsertJobAsync(j, nil)
 		if i%3 == 0 {
 			time.Sleep(time.Millisecond) // sometimes the insert is written first
