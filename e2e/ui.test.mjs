@@ -539,3 +539,24 @@ test("replaying a refused request says why it was refused and asks before runnin
 test("no page raised a JavaScript error in any journey", async () => {
   assert.deepEqual(pageErrors, []);
 });
+
+test("a script saved from the Slack template offers its route first and says where to paste the URL", async () => {
+  await page.goto(`${base}/#/scripts/new`);
+  await page.locator(".cm-content").waitFor();
+  const prefix = await page.locator("#path").inputValue();
+  await page.locator("#path").fill(prefix + "slack_cmd");
+  await page.locator("#tpl").selectOption("slack");
+  await page.locator(".cm-content", { hasText: "Slack posts slash commands" }).waitFor();
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("route-suggestion").waitFor();
+  assert.equal(await page.locator("#route-auth").inputValue(), "slack");
+  const panels = await page.locator("section.panel[aria-label]").evaluateAll((els) => els.map((e) => e.getAttribute("aria-label")));
+  assert.ok(panels.indexOf("Routes") < panels.indexOf("Webhooks"), `the Routes box comes first: ${panels}`);
+  await page.locator("#route-secret").fill("8f14e45fceea167a5a36dedd4bea2543");
+  await page.getByRole("button", { name: "Create route" }).click();
+  const paste = page.getByTestId("route-paste");
+  await paste.waitFor();
+  assert.match(await paste.textContent(), /Slash Commands → your command → Request URL/);
+  assert.match(await paste.textContent(), /Slack cannot reach this computer's address: start the tunnel/);
+  await shot("24-slack-route-offered");
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { routeFormProblem, routeRequests, routeUrl, suggestRoutePath, type RouteForm } from "./routes";
+import { routeFormProblem, routeForTemplate, routeRequests, routeUrl, suggestRoutePath, whereToPaste, type RouteForm } from "./routes";
 
 const form: RouteForm = { osUser: "ann", kind: "script", target: "u/ann/deploy", method: "post", routePath: "slack/deploy", async: false, auth: "slack", secret: " abc123 ", header: "", username: "" };
 
@@ -47,5 +47,25 @@ describe("routeUrl and suggestRoutePath", () => {
   it("suggests provider/name", () => {
     expect(suggestRoutePath("u/ann/deploy", "slack")).toBe("slack/deploy");
     expect(suggestRoutePath("u/ann/deploy", "api_key")).toBe("deploy");
+  });
+});
+
+describe("whereToPaste", () => {
+  it("names the field in the sender's own settings", () => {
+    expect(whereToPaste("slack").where).toMatch(/Slash Commands → your command → Request URL/);
+    expect(whereToPaste("discord").where).toMatch(/Interactions Endpoint URL/);
+    expect(whereToPaste("github").where).toMatch(/Payload URL/);
+  });
+  it("says which senders live on the internet and need the tunnel", () => {
+    expect(whereToPaste("slack")).toMatchObject({ sender: "Slack", remote: true });
+    expect(whereToPaste("api_key").remote).toBe(false);
+  });
+});
+
+describe("routeForTemplate", () => {
+  it("offers the route a provider template is written for, and none otherwise", () => {
+    expect(routeForTemplate("slack")).toBe("slack");
+    expect(routeForTemplate("discord")).toBe("discord");
+    expect(routeForTemplate("hello-python")).toBe("");
   });
 });

@@ -116,3 +116,25 @@ export function routeUrl(base: string, r: Pick<Route, "route_path" | "workspaced
   const prefix = r.workspaced_route ? `${encodeURIComponent(r.workspace_id)}/` : "";
   return `${base.replace(/\/+$/, "")}/api/r/${prefix}${r.route_path}`;
 }
+
+/** Where a route's URL goes, in the sender's own words, and whether that
+ * sender is on the internet (and so needs the tunnel's public URL). */
+export function whereToPaste(provider: string): { where: string; sender: string; remote: boolean } {
+  switch (provider) {
+    case "slack":
+      return { sender: "Slack", remote: true, where: "Paste into your Slack app → Slash Commands → your command → Request URL." };
+    case "discord":
+      return { sender: "Discord", remote: true, where: "Paste into the Discord developer portal → your application → General Information → Interactions Endpoint URL." };
+    case "github":
+      return { sender: "GitHub", remote: true, where: "Paste into the repository → Settings → Webhooks → Payload URL, with content type application/json." };
+    case "standard":
+      return { sender: "The sender", remote: true, where: "Paste as the endpoint URL in the sending service's webhook settings." };
+    default:
+      return { sender: "A caller", remote: false, where: "Give this URL to whatever calls it." };
+  }
+}
+
+/** The route a template's script is made for: offered once it is saved. */
+export function routeForTemplate(templateId: string): RouteAuth | "" {
+  return templateId === "slack" || templateId === "discord" || templateId === "github" ? templateId : "";
+}
