@@ -558,5 +558,7 @@ test("a script saved from the Slack template offers its route first and says whe
   await paste.waitFor();
   assert.match(await paste.textContent(), /Slash Commands → your command → Request URL/);
   assert.match(await paste.textContent(), /Slack cannot reach this computer's address: start the tunnel/);
+  // Try it starts from the script's own parameters.
+  assert.match(await page.getByTestId("curl-snippet").textContent(), /\{"command":"","text":"","user_name":""\}/);
   await shot("24-slack-route-offered");
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { coerce, fields } from "./schema";
+import { coerce, exampleArgs, fields } from "./schema";
 
 const schema = {
   properties: {
@@ -45,5 +45,15 @@ describe("coerce", () => {
       expect(Object.keys(r.errors).sort()).toEqual(["count", "extra", "name", "ratio", "tags"]);
       expect(r.errors.count).toContain("whole number");
     }
+  });
+});
+
+describe("exampleArgs", () => {
+  it("fills each parameter with its default or an empty value of its type, in main's order", () => {
+    expect(exampleArgs(schema)).toBe('{"name":"","count":3,"ratio":0,"loud":true,"tags":[],"extra":{},"anything":null}');
+  });
+  it("is an empty object for a script without parameters", () => {
+    expect(exampleArgs({})).toBe("{}");
+    expect(exampleArgs(null)).toBe("{}");
   });
 });

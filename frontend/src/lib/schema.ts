@@ -86,3 +86,16 @@ export function coerce(fs: Field[], values: Record<string, string>): Coerced {
   }
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, args };
 }
+
+/** Arguments to try a script with, from its parameters: each default, or
+ * an empty value of the parameter's type. */
+export function exampleArgs(schema: Schema | null | undefined): string {
+  const empty: Record<string, unknown> = { string: "", integer: 0, number: 0, boolean: false, array: [], object: {} };
+  const args: Record<string, unknown> = {};
+  for (const name of schema?.properties ? (schema.order?.length ? schema.order : Object.keys(schema.properties)) : []) {
+    const p = schema!.properties![name];
+    if (!p) continue;
+    args[name] = p.default !== undefined && p.default !== null ? p.default : (empty[p.type ?? ""] ?? null);
+  }
+  return JSON.stringify(args);
+}
