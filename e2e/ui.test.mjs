@@ -562,3 +562,22 @@ test("a script saved from the Slack template offers its route first and says whe
   assert.match(await page.getByTestId("curl-snippet").textContent(), /\{"command":"","text":"","user_name":""\}/);
   await shot("24-slack-route-offered");
 });
+
+test("a syntax error is shown with its line on save, and saving anyway is a choice", async () => {
+  await page.goto(`${base}/#/scripts/new`);
+  await page.locator(".cm-content").waitFor();
+  const prefix = await page.locator("#path").inputValue();
+  await page.locator("#path").fill(prefix + "broken");
+  await page.locator(".cm-content").click();
+  await page.keyboard.press("Control+a");
+  await page.keyboard.type("def main():\n    return (1,\n");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  const problem = page.getByTestId("syntax-error");
+  await problem.waitFor();
+  assert.match(await problem.textContent(), /Line 2: .*never closed.*not saved/);
+  assert.equal(await page.getByTestId("sync-path-url").count(), 0, "nothing was saved");
+  await shot("25-syntax-error");
+  page.once("dialog", (d) => d.accept());
+  await problem.getByRole("button", { name: "Save anyway" }).click();
+  await page.getByTestId("sync-path-url").waitFor();
+});

@@ -530,3 +530,37 @@ func TestSyncWaitLimitCancelsJob(t *testing.T) {
 		t.Fatalf("job not canceled after the wait limit: %v", j)
 	}
 }
+
+// The editor asks where a script stops parsing before it saves: the first
+// syntax error and its line, per language, and ok for scripts that parse.
+func TestSyntaxCheck(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cases := []struct {
+		lang, content string
+		line          float64
+		message       string
+	}{
+		{"python3", "def main():\n    x = (1,\n    return x\n", 0, "never closed"},
+		{"python3", "def main():\n    return 1\n", -1, ""},
+		{"bash", "echo hi\nif true; then\necho no fi\n", 0, "syntax error"},
+		{"bash", "echo hi\n", -1, ""},
+		{"bun", "export function main(a: string) {\n  return a +;\n}\n", 2, "Unexpected"},
+		{"bun", "export function main(a: string) { return a }\n", -1, ""},
+	}
+	for _, c := range cases {
+		body, _ := json.Marshal(map[string]string{"language": c.lang, "content": c.content})
+		var got map[string]any
+		json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/millrun/scripts/check", "application/json", string(body)).body), &got)
+		if c.line < 0 {
+			if got["ok"] != true {
+				t.Errorf("%s %q: %v, want ok", c.lang, c.content, got)
+			}
+			continue
+		}
+		if got["ok"] != false || !strings.Contains(fmt.Sprint(got["message"]), c.message) || (c.line > 0 && got["line"] != c.line) || got["line"] == float64(0) {
+			t.Errorf("%s %q: %v, want an error on line %v saying %q", c.lang, c.content, got, c.line, c.message)
+		}
+	}
+	f.mustDo(400, "POST", "/api/millrun/scripts/check", "application/json", `{"language":"cobol","content":"x"}`)
+}

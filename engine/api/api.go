@@ -39,6 +39,8 @@ type Server struct {
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
 	Routes    *routes.Service
 	Resources *resources.Store
+	// CheckSyntax finds a script's first syntax error; nil when it parses.
+	CheckSyntax func(ctx context.Context, language, content string) (*scripts.SyntaxError, error)
 }
 
 func (s *Server) changed(r *http.Request, action, target, detail string, event map[string]any) {

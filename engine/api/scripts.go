@@ -16,6 +16,41 @@ func (s *Server) registerScripts(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/scripts/get/h/{hash}", s.getScriptByHash)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/list", s.listScripts)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/history/p/{path...}", s.scriptHistory)
+	mux.HandleFunc("POST /api/millrun/scripts/check", s.checkScript)
+}
+
+// checkScript tells the editor where a script stops parsing, before it is
+// saved. Saving never refuses a script that does not parse: Windmill's
+// create does not, and tools that push scripts rely on that.
+func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) {
+	if !requireFull(w, r, s.Log, "scripts:write") {
+		return
+	}
+	var req struct {
+		Language string `json:"language"`
+		Content  string `json:"content"`
+	}
+	if err := s.decodeBody(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	lang, err := scripts.NormalizeLanguage(req.Language)
+	if err != nil {
+		apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
+		return
+	}
+	out := map[string]any{"ok": true}
+	if s.CheckSyntax != nil {
+		se, err := s.CheckSyntax(r.Context(), lang, req.Content)
+		if err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+		if se != nil {
+			out = map[string]any{"ok": false, "line": se.Line, "message": se.Message}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // scriptJSON is Windmill's Script shape (the fields millrun has).

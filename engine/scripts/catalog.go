@@ -123,6 +123,12 @@ func (c *Catalog) Latest(ctx context.Context, workspace, path string) (*Version,
 	return c.parsed(v)
 }
 
+// SyntaxError is the first syntax error found in a script.
+type SyntaxError struct {
+	Line    int    `json:"line"` // 1-based; 0 when the checker named none
+	Message string `json:"message"`
+}
+
 // ByHash returns an exact version.
 func (c *Catalog) ByHash(ctx context.Context, workspace, hash string) (*Version, error) {
 	c.mu.Lock()
