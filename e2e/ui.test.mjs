@@ -47,6 +47,8 @@ test("the one-time login URL logs in and shows the empty Scripts page", async ()
   // The link works once.
   const again = await page.request.get(loginUrl, { maxRedirects: 0 });
   assert.equal(again.status(), 401);
+  assert.match(again.headers()["content-type"], /text\/html/);
+  assert.match(await again.text(), /A login link works once/);
 });
 
 test("a new Python script is saved and gets its webhook URLs", async () => {

@@ -84,10 +84,15 @@ func (e *Engine) authenticate(next http.Handler) http.Handler {
 		}
 		id, err := e.tokens.Verify(r.Context(), auth.FromRequest(r))
 		if err != nil {
-			msg := "Unauthorized"
-			if errors.Is(err, auth.ErrExpired) {
+			// The answer says which of the caller's mistakes it is; it
+			// names nothing about tokens the caller does not hold.
+			msg := "Unauthorized: this token is not known to millrun (revoked, or mistyped)"
+			switch {
+			case errors.Is(err, auth.ErrExpired):
 				msg = "Unauthorized: the token has expired"
-			} else if !errors.Is(err, auth.ErrNoToken) && !errors.Is(err, auth.ErrBadToken) {
+			case errors.Is(err, auth.ErrNoToken):
+				msg = "Unauthorized: no token; send it as Authorization: Bearer <token> or ?token=<token>"
+			case !errors.Is(err, auth.ErrBadToken):
 				apierr.Write(w, e.log, err)
 				return
 			}

@@ -287,3 +287,31 @@ func TestAuditAndWorkspaceWebhook(t *testing.T) {
 		}
 	}
 }
+
+// A refused caller learns which of its own mistakes it made: no token, a
+// token millrun does not know, or one that expired.
+func TestUnauthorizedSaysWhy(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/hi", "bash", "echo hi\n")
+	expired, err := f.e.CreateToken(t.Context(), "old", nil, time.Now().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	url := "/api/w/local/jobs/run_wait_result/p/u/me/hi"
+	for _, c := range []struct{ name, header, want string }{
+		{"no token", "", "no token; send it as Authorization: Bearer"},
+		{"unknown", "Bearer " + strings.Repeat("x", 32), "not known to millrun (revoked, or mistyped)"},
+		{"expired", "Bearer " + expired, "the token has expired"},
+	} {
+		var hdr []string
+		if c.header != "" {
+			hdr = []string{"Authorization", c.header}
+		}
+		r := f.anon("POST", url, "application/json", "{}", hdr...)
+		if r.status != 401 || !strings.Contains(r.body, c.want) {
+			t.Errorf("%s: %d %s, want 401 saying %q", c.name, r.status, r.body, c.want)
+		}
+	}
+}

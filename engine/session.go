@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"os/user"
 	"strconv"
@@ -30,6 +31,19 @@ func loginError(err error) error {
 	return err
 }
 
+var loginFailedPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>millrun: this login link does not work</title>
+<style>
+body { font: 15px/1.5 system-ui, sans-serif; margin: 0; display: grid; place-items: center; min-height: 100vh; background: #f6f6f4; color: #1d2320; }
+main { max-width: 34rem; padding: 24px 28px; background: #fff; border: 1px solid #dedfdc; border-radius: 8px; }
+h1 { font-size: 18px; margin: 0 0 8px; } code { font-size: 13px; } a { color: #2f6f4f; }
+@media (prefers-color-scheme: dark) { body { background: #161a18; color: #e4e8e5; } main { background: #1e2320; border-color: #333a36; } a { color: #4caf7d; } }
+</style></head>
+<body><main><h1>This login link does not work</h1><p>{{.}}.</p>
+<p>A login link works once. Make a new token with <code>millrun token create</code> in a terminal,
+then paste it on <a href="/">millrun's login page</a>.</p></main></body></html>`))
+
 // registerLogin mounts the browser login: the one-time URL serve prints
 // and a token pasted into the login page. They take a token in, so they
 // need none.
@@ -37,7 +51,16 @@ func (e *Engine) registerLogin(mux *group) {
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		secret, id, err := e.tokens.Login(r.Context(), r.URL.Query().Get("token"))
 		if err != nil {
-			apierr.Write(w, e.log, loginError(err))
+			// A person followed this link in a browser: answer with a page.
+			var ae *apierr.Error
+			if errors.As(loginError(err), &ae) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Referrer-Policy", "no-referrer")
+				w.WriteHeader(ae.Status)
+				_ = loginFailedPage.Execute(w, strings.TrimPrefix(ae.Msg, "Unauthorized: "))
+				return
+			}
+			apierr.Write(w, e.log, err)
 			return
 		}
 		e.recordChange(r.Context(), id.Label, "login", "", "login link", nil)
