@@ -557,7 +557,7 @@ test("a script saved from the Slack template offers its route first and says whe
   await page.locator("#route-secret").fill("8f14e45fceea167a5a36dedd4bea2543");
   await page.getByRole("button", { name: "Create route" }).click();
   const paste = page.getByTestId("route-paste");
-  await paste.waitFor();
+  await page.getByTestId("route-paste").filter({ hasText: "Request URL" }).waitFor();
   assert.match(await paste.textContent(), /Slash Commands → your command → Request URL/);
   assert.match(await paste.textContent(), /Slack cannot reach this computer's address: start the tunnel/);
   // Try it starts from the script's own parameters.
@@ -579,7 +579,35 @@ test("a syntax error is shown with its line on save, and saving anyway is a choi
   assert.match(await problem.textContent(), /Line 2: .*never closed.*not saved/);
   assert.equal(await page.getByTestId("sync-path-url").count(), 0, "nothing was saved");
   await shot("25-syntax-error");
-  page.once("dialog", (d) => d.accept());
   await problem.getByRole("button", { name: "Save anyway" }).click();
   await page.getByTestId("sync-path-url").waitFor();
+});
+
+test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
+  await page.goto(`${base}/#/tokens`);
+  await page.getByTestId("current-session").waitFor();
+  const picker = page.getByRole("combobox", { name: "Script or flow the token may run" });
+  assert.match(await picker.inputValue(), /^jobs:run:(scripts|flows):u\//, "scoped to a script by default");
+  await page.getByRole("textbox", { name: "Label" }).fill("e2e scoped");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await page.getByTestId("new-token").waitFor();
+  const row = page.getByTestId("token-row").filter({ hasText: "e2e scoped" });
+  assert.match(await row.textContent(), /jobs:run:/);
+  // A failed attempt does not leave the earlier secret on screen.
+  await page.getByRole("textbox", { name: "Expires in days" }).fill("-3");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await page.getByRole("alert").waitFor();
+  assert.equal(await page.getByTestId("new-token").count(), 0);
+  await page.getByRole("textbox", { name: "Expires in days" }).fill("");
+  await page.getByRole("radio", { name: "Full access" }).check();
+  await page.getByTestId("full-access-warning").waitFor();
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.dismiss();
+  });
+  await page.getByTestId("token-row").filter({ has: page.getByTestId("current-session") }).getByRole("button", { name: "Revoke" }).click();
+  await page.waitForTimeout(200);
+  assert.match(asked, /this browser's session: revoking it logs you out/);
+  await shot("26-tokens");
 });

@@ -57,6 +57,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]map[string]any, 0, len(list))
+	me := auth.FromContext(r.Context())
 	for _, t := range list {
 		out = append(out, map[string]any{
 			"label":        t.Label,
@@ -65,6 +66,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 			"created_at":   formatTime(t.CreatedAt),
 			"last_used_at": formatTime(t.LastUsedAt),
 			"scopes":       rawOrNull(t.Scopes),
+			// millrun's: the token this request came with (revoking it
+			// logs this browser out).
+			"current": me != nil && me.TokenID == t.ID,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
