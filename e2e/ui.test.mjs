@@ -163,10 +163,19 @@ test("the tunnel's IP allowlist is checked in words and kept", async () => {
 test("settings, tunnel and flows pages render", async () => {
   await page.goto(`${base}/#/settings`);
   await page.getByRole("heading", { name: "Interpreters" }).waitFor();
+  // The address is shown as it is, with the command that sets it.
+  assert.ok((await page.getByTestId("listen-address").textContent()).includes(`--listen ${new URL(base).host}`));
+  assert.equal(await page.locator("#s5").inputValue(), "10", "body limit shown in MiB");
   await shot("09-settings");
   await page.goto(`${base}/#/tunnel`);
   await page.getByTestId("tunnel-state").waitFor();
   assert.equal((await page.getByTestId("tunnel-state").textContent()).trim(), "off");
+  // Pasting an authtoken is enough to start: one click saves and starts
+  // (not clicked here: tests never reach the internet).
+  const startButton = page.getByRole("button", { name: "Save and start" });
+  await page.locator("#authtoken").fill("2abcDEFfake_authtoken_for_the_button_only");
+  assert.equal(await startButton.isEnabled(), true);
+  await page.locator("#authtoken").fill("");
   await shot("10-tunnel");
   await page.goto(`${base}/#/flows`);
   await page.getByText("No flows yet").waitFor();
@@ -610,4 +619,14 @@ test("a new token is scoped to one script by default; full access warns; this br
   await page.waitForTimeout(200);
   assert.match(asked, /this browser's session: revoking it logs you out/);
   await shot("26-tokens");
+});
+
+test("a script's timeout is set in its editor and kept", async () => {
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  await page.locator("#timeout").fill("30");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByTestId("saved-hash").waitFor();
+  await page.reload();
+  await page.getByTestId("sync-path-url").waitFor();
+  assert.equal(await page.locator("#timeout").inputValue(), "30");
 });

@@ -60,6 +60,7 @@ export interface ScriptSummary {
 
 export interface Script extends ScriptSummary {
   content: string;
+  timeout?: number | null; // seconds; null: the default (15 minutes)
   description: string;
   schema: import("./schema").Schema;
   created_at: string;
