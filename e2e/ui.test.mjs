@@ -383,7 +383,7 @@ test("the Requests page shows every call live, why one was refused, and replays 
 
   // Replay the signed slash command: a new run with the same arguments.
   await page.getByTestId("request-row").filter({ hasText: "slack signature verified" }).first().click();
-  await page.getByTestId("request-body").filter({ hasText: "name=slack" }).waitFor();
+  await page.getByTestId("request-form").filter({ hasText: "slack" }).waitFor(); // a form, shown as its fields
   assert.ok(!(await page.getByTestId("request-headers").textContent()).includes(webhookToken));
   assert.match(await page.getByTestId("request-curl").textContent(), /--data-binary 'command=%2Fhello&name=slack&user_name=ann'/);
   await page.getByRole("button", { name: "Replay" }).click();
@@ -629,4 +629,22 @@ test("a script's timeout is set in its editor and kept", async () => {
   await page.reload();
   await page.getByTestId("sync-path-url").waitFor();
   assert.equal(await page.locator("#timeout").inputValue(), "30");
+});
+
+test("Requests say why an accepted call failed, filter as you type, and show the answer", async () => {
+  await page.goto(`${base}/#/requests`);
+  await page.getByTestId("request-row").first().waitFor();
+  const res = await fetch(syncUrl, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` }, body: "{not json" });
+  assert.equal(res.status, 400);
+  const row = page.getByTestId("request-row").filter({ hasText: "400" }).first();
+  await row.waitFor();
+  assert.match(await row.textContent(), /JSON/, "the row gives the reason, not just 'passed'");
+  await page.getByRole("textbox", { name: "Filter by URL or route" }).fill("no_such_thing_xyz");
+  await page.getByText("No requests match the filter.").waitFor(); // applied without Enter
+  await page.getByRole("textbox", { name: "Filter by URL or route" }).fill("hello_e2e");
+  await row.waitFor();
+  await row.click();
+  await page.getByTestId("request-response").waitFor();
+  assert.match(await page.getByTestId("request-response").textContent(), /JSON/);
+  await shot("27-request-400");
 });

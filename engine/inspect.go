@@ -38,12 +38,17 @@ const refusedKeep = 1000
 // the oldest go first.
 const requestBodyBudget = 512 << 20
 
-// statusRecorder remembers the status a handler answered.
+// statusRecorder remembers the status a handler answered and the start
+// of its answer.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
-	reason bytes.Buffer // the start of an error answer
+	answer bytes.Buffer
 }
+
+// answerKept is how much of an answer the inspector keeps: enough for an
+// error's reason or a result to recognise.
+const answerKept = 4 << 10
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
@@ -56,8 +61,8 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
-	if s.status >= 400 && s.reason.Len() < 300 {
-		s.reason.Write(b[:min(len(b), 300-s.reason.Len())])
+	if s.answer.Len() < answerKept {
+		s.answer.Write(b[:min(len(b), answerKept-s.answer.Len())])
 	}
 	return s.ResponseWriter.Write(b)
 }
@@ -105,8 +110,11 @@ func (e *Engine) record(next http.Handler) http.Handler {
 		// A token that got in but may not run this is refused after the
 		// fact: its answer says why.
 		if !req.AuthOK && (req.AuthReason == "" || outcome.AuthOK) {
-			req.AuthReason = strings.TrimSpace(rec.reason.String())
+			req.AuthReason = strings.TrimSpace(string(rec.answer.Bytes()[:min(rec.answer.Len(), 300)]))
 		}
+		req.Response = bytes.Clone(rec.answer.Bytes())
+		req.RunFailed = w.Header().Get("X-Millrun-Job-Success") == "false"
+		req.Note = outcome.Note
 		if body != nil {
 			req.Body, req.BodyTruncated = body.buf, !body.complete()
 			if !req.AuthOK && len(req.Body) > refusedBodyLimit {
@@ -216,7 +224,10 @@ func (f *feed) publish(r *store.Request) {
 func requestJSON(r *store.Request, withBody bool) map[string]any {
 	out := map[string]any{"id": r.ID, "received_at": r.ReceivedAt, "method": r.Method, "url": r.URL, "caller_ip": r.CallerIP,
 		"headers": r.Headers, "status": r.Status, "duration_ms": r.DurationMS, "job_id": r.JobID, "route": r.Route,
-		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated}
+		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated, "run_failed": r.RunFailed, "note": r.Note}
+	if r.Response != nil {
+		out["response"] = string(r.Response)
+	}
 	if r.ReplayOf != 0 {
 		out["replay_of"] = r.ReplayOf
 	}
@@ -239,7 +250,7 @@ func (e *Engine) registerRequests(mux *group) {
 		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(q.Get("limit"))
 		list, err := e.db.ListRequests(r.Context(), store.RequestFilter{Before: before, Limit: limit, Route: q.Get("route"),
-			JobID: q.Get("job_id"), Failed: q.Get("failed") == "true"})
+			JobID: q.Get("job_id"), Failed: q.Get("failed") == "true", Text: q.Get("q")})
 		if err != nil {
 			apierr.Write(w, e.log, err)
 			return

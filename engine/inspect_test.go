@@ -201,3 +201,48 @@ func TestLargeBodiesPrunedSoon(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The inspector keeps what millrun answered: why a call was a 400, that a
+// 200 carried a failed run, and that a handshake was answered without a
+// run; "failed" finds the failed run, and text finds calls by URL.
+func TestRequestsShowAnswersAndFailures(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/boom", "python3", "def main():\n    raise ValueError('nope')\n")
+	f.createScript("u/me/fine", "python3", "def main():\n    return 'fine'\n")
+	f.mustDo(200, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/boom", "application/json", "{}")
+	f.mustDo(400, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/fine", "application/json", "{not json")
+	f.mustDo(200, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/fine", "application/json", "{}")
+	priv := f.discordRoute("echo ran", "discord")
+	ping := `{"type":1}`
+	f.anon("POST", "/api/r/discord", "application/json", ping, discordSign(priv, ping)...)
+	// Requests are recorded in order: once the last is listed, all are.
+	pings := f.requests("?route=u/me/discord")
+	if len(pings) != 1 || !strings.Contains(fmt.Sprint(pings[0]["note"]), "handshake: answered by millrun, no run") {
+		t.Fatalf("the handshake is not labelled: %v", pings)
+	}
+
+	failed := f.requests("?failed=true")
+	var sawRunFailed, sawBadJSON bool
+	for _, r := range failed {
+		switch {
+		case strings.Contains(fmt.Sprint(r["url"]), "/boom"):
+			sawRunFailed = r["status"] == float64(200) && r["run_failed"] == true
+		case strings.Contains(fmt.Sprint(r["url"]), "/fine"):
+			sawBadJSON = r["status"] == float64(400) && strings.Contains(fmt.Sprint(r["response"]), "JSON")
+		}
+	}
+	if !sawRunFailed || !sawBadJSON || len(failed) != 2 {
+		t.Fatalf("failed-only list: %v (run failed seen %v, bad JSON reason seen %v)", failed, sawRunFailed, sawBadJSON)
+	}
+	fine := f.requests("?q=/p/u/me/fine")
+	if len(fine) != 2 {
+		t.Fatalf("text filter: %d requests for /p/u/me/fine, want 2: %v", len(fine), fine)
+	}
+	id := strconv.Itoa(int(fine[0]["id"].(float64)))
+	var one map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/requests/"+id, "", "").body), &one)
+	if !strings.Contains(fmt.Sprint(one["response"]), "fine") {
+		t.Fatalf("the answer of a successful call is not kept: %v", one)
+	}
+}

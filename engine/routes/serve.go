@@ -36,6 +36,9 @@ type Outcome struct {
 	// SecretHeaders carry a credential for this route (an API key header)
 	// and must be redacted like Authorization.
 	SecretHeaders []string
+	// Note says the route answered the call itself (a provider's
+	// handshake), without a run.
+	Note string
 }
 
 type outcomeKey struct{}
@@ -123,6 +126,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if answered := handshake(w, v.provider, body); answered {
+		if o, _ := r.Context().Value(outcomeKey{}).(*Outcome); o != nil {
+			o.Note = v.provider + " handshake: answered by millrun, no run"
+		}
 		return
 	}
 	q := r.URL.Query()

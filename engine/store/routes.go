@@ -184,6 +184,12 @@ type Request struct {
 	AuthOK        bool              `json:"auth_ok"`
 	AuthReason    string            `json:"auth_reason,omitempty"`
 	ReplayOf      int64             `json:"replay_of,omitempty"`
+	// Response is the start of millrun's answer (lists carry it only for
+	// answers of 400 and up); RunFailed says the answer was a run's
+	// failure; Note is for answers millrun gave itself.
+	Response  []byte `json:"-"`
+	RunFailed bool   `json:"run_failed"`
+	Note      string `json:"note,omitempty"`
 }
 
 // AddRequest records a request without waiting for the disk: the
@@ -206,7 +212,7 @@ func (db *DB) AddRequest(r *Request, headersJSON string, done func(*Request)) {
 
 const (
 	requestFlushDelay    = 50 * time.Millisecond
-	requestRowsPerInsert = 64 // 15 parameters a row, well under SQLite's limit
+	requestRowsPerInsert = 64 // 17 parameters a row, well under SQLite's limit
 )
 
 type pendingRequest struct {
@@ -249,15 +255,16 @@ func (db *DB) flushRequests() {
 
 func insertRequests(tx *sql.Tx, rows []pendingRequest) error {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of) VALUES `)
-	args := make([]any, 0, len(rows)*14)
+	q.WriteString(`INSERT INTO requests (received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of, response, run_failed, note) VALUES `)
+	args := make([]any, 0, len(rows)*17)
 	for i, p := range rows {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 		r := p.r
-		args = append(args, micros(r.ReceivedAt), r.Method, r.URL, r.CallerIP, p.headers, r.Body, r.BodyTruncated, r.Status, r.DurationMS, r.JobID, r.Route, r.AuthOK, r.AuthReason, nullInt(r.ReplayOf))
+		args = append(args, micros(r.ReceivedAt), r.Method, r.URL, r.CallerIP, p.headers, r.Body, r.BodyTruncated, r.Status, r.DurationMS, r.JobID, r.Route, r.AuthOK, r.AuthReason, nullInt(r.ReplayOf),
+			r.Response, r.RunFailed, r.Note)
 	}
 	res, err := tx.Exec(q.String(), args...)
 	if err != nil {
@@ -289,7 +296,8 @@ type RequestFilter struct {
 	Limit  int
 	Route  string
 	JobID  string
-	Failed bool // only refused or failed (status >= 400)
+	Failed bool   // only refused or failed (status >= 400, or a run that failed)
+	Text   string // in the URL or the route's name
 }
 
 // ListRequests returns requests newest first; bodies are left out.
@@ -300,7 +308,8 @@ func (db *DB) ListRequests(ctx context.Context, f RequestFilter) ([]Request, err
 	if f.Before <= 0 {
 		f.Before = 1<<63 - 1
 	}
-	q := `SELECT id, received_at, method, url, caller_ip, headers, NULL, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of FROM requests WHERE id < ?`
+	q := `SELECT id, received_at, method, url, caller_ip, headers, NULL, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of,
+		CASE WHEN status >= 400 THEN substr(response, 1, 300) END, run_failed, note FROM requests WHERE id < ?`
 	args := []any{f.Before}
 	if f.Route != "" {
 		q += ` AND route = ?`
@@ -311,7 +320,12 @@ func (db *DB) ListRequests(ctx context.Context, f RequestFilter) ([]Request, err
 		args = append(args, f.JobID)
 	}
 	if f.Failed {
-		q += ` AND status >= 400`
+		q += ` AND (status >= 400 OR run_failed = 1)`
+	}
+	if f.Text != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Text) + "%"
+		q += ` AND (url LIKE ? ESCAPE '\' OR route LIKE ? ESCAPE '\')`
+		args = append(args, like, like)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
@@ -333,7 +347,8 @@ func (db *DB) ListRequests(ctx context.Context, f RequestFilter) ([]Request, err
 
 // GetRequest returns one request with its body.
 func (db *DB) GetRequest(ctx context.Context, id int64) (*Request, error) {
-	row := db.read.QueryRowContext(ctx, `SELECT id, received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of FROM requests WHERE id = ?`, id)
+	row := db.read.QueryRowContext(ctx, `SELECT id, received_at, method, url, caller_ip, headers, body, body_truncated, status, duration_ms, job_id, route, auth_ok, auth_reason, replay_of,
+		response, run_failed, note FROM requests WHERE id = ?`, id)
 	r, err := scanRequest(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -346,7 +361,8 @@ func scanRequest(s interface{ Scan(...any) error }) (*Request, error) {
 	var at int64
 	var headers string
 	var replay sql.NullInt64
-	if err := s.Scan(&r.ID, &at, &r.Method, &r.URL, &r.CallerIP, &headers, &r.Body, &r.BodyTruncated, &r.Status, &r.DurationMS, &r.JobID, &r.Route, &r.AuthOK, &r.AuthReason, &replay); err != nil {
+	if err := s.Scan(&r.ID, &at, &r.Method, &r.URL, &r.CallerIP, &headers, &r.Body, &r.BodyTruncated, &r.Status, &r.DurationMS, &r.JobID, &r.Route, &r.AuthOK, &r.AuthReason, &replay,
+		&r.Response, &r.RunFailed, &r.Note); err != nil {
 		return nil, err
 	}
 	r.ReceivedAt = time.UnixMicro(at).UTC()

@@ -124,6 +124,9 @@ export interface ReceivedRequest {
   replay_of?: number;
   body?: string;
   body_base64?: string;
+  response?: string; // the start of millrun's answer (in lists: for 400 and up)
+  run_failed?: boolean;
+  note?: string; // answered by millrun itself (a handshake)
 }
 
 export interface ReplayResult {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { curlForRequest } from "./requests";
+import { checkText, curlForRequest, formFields } from "./requests";
 
 describe("curlForRequest", () => {
   it("resends method, URL, headers and body, with placeholders for what was redacted", () => {
@@ -22,5 +22,26 @@ describe("curlForRequest", () => {
   });
   it("leaves out an empty body", () => {
     expect(curlForRequest("http://h/", { method: "GET", url: "/api/r/a", headers: {} })).toBe("curl -X GET 'http://h/api/r/a'");
+  });
+});
+
+describe("formFields", () => {
+  it("shows a Slack form as its fields", () => {
+    expect(formFields({ "Content-Type": "application/x-www-form-urlencoded" }, "command=%2Fhello&text=a+b")).toEqual([["command", "/hello"], ["text", "a b"]]);
+  });
+  it("leaves other bodies alone", () => {
+    expect(formFields({ "Content-Type": "application/json" }, '{"a":1}')).toBeNull();
+  });
+});
+
+describe("checkText", () => {
+  it("gives the reason of a 400 even though the token passed", () => {
+    expect(checkText({ auth_ok: true, auth_reason: "token x", status: 400, response: "Bad request: the body is not JSON" })).toEqual({ text: "Bad request: the body is not JSON", bad: true });
+  });
+  it("says a 200 carried a failed run", () => {
+    expect(checkText({ auth_ok: true, auth_reason: "token x", status: 200, run_failed: true })).toEqual({ text: "token x; the run failed", bad: true });
+  });
+  it("labels handshakes", () => {
+    expect(checkText({ auth_ok: true, status: 200, note: "discord handshake: answered by millrun, no run" }).text).toMatch(/handshake/);
   });
 });

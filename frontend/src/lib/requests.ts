@@ -17,3 +17,21 @@ export function curlForRequest(base: string, r: { method: string; url: string; h
   if (r.body) lines.push(`--data-binary ${shellQuote(r.body)}`);
   return lines.join(" \\\n  ");
 }
+
+/** A form-encoded body (Slack's slash commands) as its fields, in order;
+ * null when the body is not a form. */
+export function formFields(headers: Record<string, string>, body: string | undefined): [string, string][] | null {
+  const type = Object.entries(headers).find(([k]) => k.toLowerCase() === "content-type")?.[1] ?? "";
+  if (!body || !type.toLowerCase().includes("application/x-www-form-urlencoded")) return null;
+  return [...new URLSearchParams(body).entries()];
+}
+
+/** What the Check column says about a request: who was let in or why not,
+ * a handshake millrun answered, or why an accepted call still failed. */
+export function checkText(r: { auth_ok: boolean; auth_reason?: string; status: number; note?: string; response?: string; run_failed?: boolean }): { text: string; bad: boolean } {
+  if (!r.auth_ok) return { text: r.auth_reason || "refused", bad: true };
+  if (r.note) return { text: r.note, bad: false };
+  if (r.status >= 400) return { text: (r.response ?? "").trim().slice(0, 200) || `answered ${r.status}`, bad: true };
+  if (r.run_failed) return { text: `${r.auth_reason ? r.auth_reason + "; " : ""}the run failed`, bad: true };
+  return { text: r.auth_reason || "let in", bad: false };
+}
