@@ -254,13 +254,30 @@ test("a flow is written, answers early through its webhook, and its steps show o
   await page.getByRole("button", { name: "Create a flow" }).click();
   const fpath = page.locator("#fpath");
   await fpath.fill((await fpath.inputValue()) + "e2e_flow");
-  // A broken definition is refused before it reaches the server.
+  // Steps are cards: the example's two, the first answering the caller.
+  const cards = page.getByTestId("flow-step");
+  await cards.nth(1).waitFor();
+  assert.equal(await cards.count(), 2);
+  assert.equal(await cards.nth(0).getByRole("checkbox", { name: /Answer the caller/ }).isChecked(), true);
+  assert.equal(await cards.nth(0).getByRole("textbox", { name: "Value of text" }).inputValue(), "flow_input.text");
+  await page.getByRole("button", { name: "Add a Bash step" }).click();
+  assert.equal(await cards.count(), 3);
+  await cards.nth(2).getByRole("textbox", { name: "Id" }).fill("2bad");
+  await page.getByTestId("flow-problem").filter({ hasText: "letters, digits" }).waitFor();
+  // The JSON view edits the same definition; a broken one is refused
+  // before it reaches the server.
+  page.once("dialog", (d) => d.accept());
+  await cards.nth(2).getByRole("button", { name: /Remove step/ }).click();
+  await page.getByRole("tab", { name: /JSON/ }).click();
   const def = page.locator("#fdef");
   const example = await def.inputValue();
+  assert.ok(!example.includes("2bad"), "the removed step is gone from the JSON too");
   await def.fill(example + "}");
   await page.getByText("Not valid JSON yet").waitFor();
   assert.equal(await page.getByRole("button", { name: "Save" }).isDisabled(), true);
   await def.fill(example);
+  await page.getByRole("tab", { name: "Steps" }).click();
+  await cards.nth(1).waitFor();
   await page.getByRole("button", { name: "Save" }).click();
   const url = page.getByTestId("sync-path-url");
   await url.waitFor();
@@ -288,8 +305,9 @@ test("a flow is written, answers early through its webhook, and its steps show o
   await page.goto(`${base}/#/runs`);
   await page.getByTestId("run-row").filter({ hasText: "e2e_flow" }).first().click();
   const steps = page.locator("section", { has: page.getByRole("heading", { name: "Steps" }) });
-  await steps.getByText("ack").waitFor();
+  await steps.locator("tr", { hasText: "ack" }).waitFor();
   await steps.locator("tr", { hasText: "work" }).locator(".badge.success").waitFor({ timeout: 15000 });
+  assert.match(await page.getByTestId("early-answer").textContent(), /answered after \d+ ms, at step ack/);
   await shot("17-flow-run");
   await steps.locator("tr", { hasText: "work" }).getByRole("link", { name: "open step" }).click();
   await page.getByTestId("detail-logs").filter({ hasText: "working" }).waitFor();
@@ -478,7 +496,7 @@ test("Tab leaves the code editor after Esc; the editor is named and shows focus"
   await code.click();
   const ring = await page.evaluate(() => getComputedStyle(document.querySelector(".cm-editor.cm-focused")).outlineWidth);
   assert.equal(ring, "2px", "the focused editor shows a focus ring");
-  assert.match(await page.locator("#editor-tab-hint").textContent(), /Esc, then Tab/);
+  assert.match(await page.getByTestId("editor-tab-hint").first().textContent(), /Esc, then Tab/);
   await page.keyboard.press("Tab");
   assert.ok(await page.evaluate(() => document.activeElement.closest(".cm-editor") !== null), "Tab indents inside the editor");
   await page.keyboard.press("Escape");

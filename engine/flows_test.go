@@ -108,6 +108,13 @@ func TestFlowEarlyReturn(t *testing.T) {
 	if j["success"] != true || j["result"] != "finished" || !fileExists(done) {
 		t.Fatalf("the flow did not go on to completion: %v", j)
 	}
+	// The run says what the caller got, from which step and when.
+	fs, _ := j["flow_status"].(map[string]any)
+	early, _ := fs["early_answer"].(map[string]any)
+	after, _ := early["after_ms"].(float64)
+	if early["step"] != "ack" || after > float64(elapsed.Milliseconds()) || !strings.Contains(mustJSON(early["result"]), "on it: deploy") {
+		t.Fatalf("flow_status.early_answer: %v", early)
+	}
 }
 
 func TestFlowFailingStep(t *testing.T) {

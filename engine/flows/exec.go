@@ -21,6 +21,16 @@ type Status struct {
 	Step          int            `json:"step"`
 	Modules       []ModuleStatus `json:"modules"`
 	FailureModule *ModuleStatus  `json:"failure_module,omitempty"`
+	// EarlyAnswer is what a sync caller received before the flow ended
+	// (millrun's; Windmill's status has no such field).
+	EarlyAnswer *EarlyAnswer `json:"early_answer,omitempty"`
+}
+
+// EarlyAnswer is the answer an early_return step gave the caller.
+type EarlyAnswer struct {
+	Step    string          `json:"step"`
+	AfterMs int64           `json:"after_ms"` // since the flow started
+	Result  json.RawMessage `json:"result"`
 }
 
 // ModuleStatus is one step's state.
@@ -102,6 +112,8 @@ func (x *Executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 		results[m.ID], previous, last = v, v, out.Result
 		if flow.Def.EarlyReturn == m.ID {
 			run.EarlyReturn(out.Result)
+			status.EarlyAnswer = &EarlyAnswer{Step: m.ID, AfterMs: time.Since(job.StartedAt).Milliseconds(), Result: out.Result}
+			report()
 		}
 	}
 	return jobs.Outcome{Result: last, Success: true}

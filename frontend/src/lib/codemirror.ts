@@ -27,7 +27,7 @@ function languageFor(lang: string) {
   return javascript({ typescript: true });
 }
 
-export function createEditor(parent: HTMLElement, doc: string, lang: string, onChange: (text: string) => void, onSave: () => void) {
+export function createEditor(parent: HTMLElement, doc: string, lang: string, onChange: (text: string) => void, onSave: () => void, label = "Script code", hintId = "") {
   const theme = EditorView.theme({
     "&": { height: "100%", fontSize: "13px", backgroundColor: "var(--panel)", color: "var(--text)" },
     ".cm-scroller": { fontFamily: "ui-monospace, Menlo, Consolas, monospace" },
@@ -51,7 +51,7 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
         syntaxHighlighting(highlight),
         languageFor(lang),
         theme,
-        EditorView.contentAttributes.of({ "aria-label": "Script code", "aria-describedby": "editor-tab-hint" }),
+        EditorView.contentAttributes.of(hintId ? { "aria-label": label, "aria-describedby": hintId } : { "aria-label": label }),
         keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (onSave(), true) }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) onChange(u.state.doc.toString());
