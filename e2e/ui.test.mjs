@@ -587,6 +587,11 @@ test("a script saved from the Slack template offers its route first and says whe
   await page.getByTestId("route-paste").filter({ hasText: "Request URL" }).waitFor();
   assert.match(await paste.textContent(), /Slash Commands → your command → Request URL/);
   assert.match(await paste.textContent(), /Slack cannot reach this computer's address: start the tunnel/);
+  // The route can be tried before its URL goes into Slack.
+  await page.getByRole("button", { name: "Send a signed test request" }).click();
+  const tried = page.getByTestId("route-test-result");
+  await tried.filter({ hasText: "the secret and the check work" }).waitFor({ timeout: 15000 });
+  assert.match(await tried.textContent(), /millrun ran \/millrun-test a test from millrun: on it!/);
   // Try it starts from the script's own parameters.
   assert.match(await page.getByTestId("curl-snippet").textContent(), /\{"command":"","text":"","user_name":""\}/);
   await shot("24-slack-route-offered");

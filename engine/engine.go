@@ -344,6 +344,7 @@ func (e *Engine) buildHandlers() {
 	e.registerTunnel(t.management)
 	e.registerLive(t.management)
 	e.registerRequests(t.management)
+	e.registerRouteTest(t.management, routeServer)
 	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})

@@ -246,3 +246,25 @@ func TestRequestsShowAnswersAndFailures(t *testing.T) {
 		t.Fatalf("the answer of a successful call is not kept: %v", one)
 	}
 }
+
+// A signed test request goes through the route's own check, runs the
+// script, and is recorded like any call; a wrong secret in the route makes
+// the test fail the way Slack's calls would.
+func TestSignedTestRequestThroughARoute(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/deploy", "python3", "def main(text: str = '', user_name: str = ''):\n    return user_name + ' said ' + text\n")
+	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": "s3cr3t-signing"})
+	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
+		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+	var res map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/millrun/routes/test/u/me/slack_deploy", "", "").body), &res)
+	if res["status"] != float64(200) || !strings.Contains(fmt.Sprint(res["body"]), "millrun said a test from millrun") || res["job_id"] == "" {
+		t.Fatalf("signed test: %v", res)
+	}
+	list := f.requests("?job_id=" + fmt.Sprint(res["job_id"]))
+	if len(list) != 1 || list[0]["auth_reason"] != "slack signature verified" {
+		t.Fatalf("the test request is not recorded as a checked call: %v", list)
+	}
+	f.mustDo(400, "POST", "/api/millrun/routes/test/u/me/nope", "", "")
+}

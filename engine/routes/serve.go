@@ -253,6 +253,13 @@ func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, e
 	return v, err
 }
 
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 // handshake answers the providers' endpoint checks itself, after the
 // signature was verified: Slack's url_verification and Discord's PING.
 func handshake(w http.ResponseWriter, provider string, body []byte) bool {

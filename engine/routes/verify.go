@@ -187,29 +187,43 @@ func verifyStandard(secrets []string, h http.Header, body []byte, now time.Time)
 // Generic HMAC over the body: header, algorithm (sha256, sha1, sha512),
 // encoding (hex, base64) and an optional prefix such as "sha256=".
 func verifyGeneric(cred map[string]any, h http.Header, body []byte) error {
-	header := str(cred, "header")
-	if header == "" {
-		return refusef("the route's resource names no signature header (field \"header\")")
+	sc, err := genericScheme(cred)
+	if err != nil {
+		return err
 	}
-	var newHash func() hash.Hash
+	return verifyHMACHeader(str(cred, "secret"), sc.header, sc.prefix, sc.newHash, sc.encode, h, body)
+}
+
+// hmacScheme is how a generic HMAC route signs: verifying and signing a
+// test request read it from the same place.
+type hmacScheme struct {
+	header, prefix string
+	newHash        func() hash.Hash
+	encode         func([]byte) string
+}
+
+func genericScheme(cred map[string]any) (hmacScheme, error) {
+	sc := hmacScheme{header: str(cred, "header"), prefix: str(cred, "prefix")}
+	if sc.header == "" {
+		return sc, refusef("the route's resource names no signature header (field \"header\")")
+	}
 	switch alg := strings.ToLower(str(cred, "algorithm")); alg {
 	case "", "sha256":
-		newHash = sha256.New
+		sc.newHash = sha256.New
 	case "sha1":
-		newHash = sha1.New
+		sc.newHash = sha1.New
 	case "sha512":
-		newHash = sha512.New
+		sc.newHash = sha512.New
 	default:
-		return refusef("unknown HMAC algorithm %q (use sha256, sha1 or sha512)", alg)
+		return sc, refusef("unknown HMAC algorithm %q (use sha256, sha1 or sha512)", alg)
 	}
-	var encode func([]byte) string
 	switch enc := strings.ToLower(str(cred, "encoding")); enc {
 	case "", "hex":
-		encode = hex.EncodeToString
+		sc.encode = hex.EncodeToString
 	case "base64":
-		encode = base64.StdEncoding.EncodeToString
+		sc.encode = base64.StdEncoding.EncodeToString
 	default:
-		return refusef("unknown signature encoding %q (use hex or base64)", enc)
+		return sc, refusef("unknown signature encoding %q (use hex or base64)", enc)
 	}
-	return verifyHMACHeader(str(cred, "secret"), header, str(cred, "prefix"), newHash, encode, h, body)
+	return sc, nil
 }

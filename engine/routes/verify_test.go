@@ -126,3 +126,34 @@ func TestGenericHMAC(t *testing.T) {
 	expectRefused(t, "md5", VerifySignature(ProviderHMAC, map[string]any{"header": "X", "algorithm": "md5", "secret": "s"}, hdr("X", "y"), body, time.Now()), "unknown HMAC algorithm")
 	expectRefused(t, "unknown provider", VerifySignature("stripe", cred, http.Header{}, body, time.Now()), "unknown signature provider")
 }
+
+// A signed test request passes the same check a real one does, for every
+// provider millrun holds a secret for; Discord's cannot be made.
+func TestSignedTestRequestsVerify(t *testing.T) {
+	now := time.Now()
+	for provider, cred := range map[string]map[string]any{
+		ProviderSlack:    {"secret": "s3cr3t"},
+		ProviderGitHub:   {"secret": "gh-secret"},
+		ProviderStandard: {"secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte("standard-key"))},
+		ProviderHMAC:     {"secret": "k", "header": "X-Sig", "algorithm": "sha512", "encoding": "base64", "prefix": "v1="},
+	} {
+		body, h, err := SignTest(provider, cred, now)
+		if err != nil {
+			t.Fatalf("%s: %v", provider, err)
+		}
+		if err := VerifySignature(provider, cred, h, body, now); err != nil {
+			t.Errorf("%s: the signed test request is refused: %v", provider, err)
+		}
+		wrong := map[string]any{}
+		for k, v := range cred {
+			wrong[k] = v
+		}
+		wrong["secret"] = "whsec_" + base64.StdEncoding.EncodeToString([]byte("other"))
+		if err := VerifySignature(provider, wrong, h, body, now); err == nil {
+			t.Errorf("%s: a test signed with one secret passes with another", provider)
+		}
+	}
+	if _, _, err := SignTest(ProviderDiscord, map[string]any{"public_key": strings.Repeat("ab", 32)}, now); err == nil || !strings.Contains(err.Error(), "private key") {
+		t.Errorf("discord: %v", err)
+	}
+}

@@ -1,0 +1,101 @@
+package routes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SignTest makes a request body the provider could have sent and signs it
+// with the route's own credentials, so the user can check a route end to
+// end (secret, signature check, script) before pasting its URL anywhere.
+func SignTest(provider string, cred map[string]any, now time.Time) (body []byte, h http.Header, err error) {
+	h = http.Header{}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	switch provider {
+	case ProviderSlack:
+		body = []byte("command=%2Fmillrun-test&text=a+test+from+millrun&user_name=millrun")
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.Set("X-Slack-Request-Timestamp", ts)
+		h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac(sha256.New, []byte(str(cred, "secret")), append([]byte("v0:"+ts+":"), body...))))
+	case ProviderGitHub:
+		body = []byte(`{"zen":"a test from millrun","hook_id":0}`)
+		h.Set("Content-Type", "application/json")
+		h.Set("X-GitHub-Event", "ping")
+		h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac(sha256.New, []byte(str(cred, "secret")), body)))
+	case ProviderStandard:
+		list := secrets(cred)
+		if len(list) == 0 {
+			return nil, nil, errors.New("the route's resource has no whsec_ secret")
+		}
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(list[0], "whsec_"))
+		if err != nil {
+			return nil, nil, errors.New("the route's secret is not a whsec_ base64 secret")
+		}
+		body = []byte(`{"type":"millrun.test","data":{"text":"a test from millrun"}}`)
+		id := "msg_millrun_test_" + ts
+		h.Set("Content-Type", "application/json")
+		h.Set("Webhook-Id", id)
+		h.Set("Webhook-Timestamp", ts)
+		h.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(mac(sha256.New, key, append([]byte(id+"."+ts+"."), body...))))
+	case ProviderHMAC:
+		sc, err := genericScheme(cred)
+		if err != nil {
+			return nil, nil, err
+		}
+		body = []byte(`{"text":"a test from millrun"}`)
+		h.Set("Content-Type", "application/json")
+		h.Set(sc.header, sc.prefix+sc.encode(mac(sc.newHash, []byte(str(cred, "secret")), body)))
+	case ProviderDiscord:
+		return nil, nil, errors.New("Discord signs with its application's private key, which millrun does not have: in the Discord developer portal, saving the Interactions Endpoint URL sends a signed PING that millrun answers")
+	default:
+		return nil, nil, fmt.Errorf("unknown signature provider %q", provider)
+	}
+	return body, h, nil
+}
+
+// TestRequest builds a signed test request for the route at path, as its
+// provider would send it: to the route's URL (path parameters filled with
+// "test"), with the route's method.
+func (s *Server) TestRequest(ctx context.Context, path string) (*http.Request, error) {
+	t, ok := s.Service.Get(s.Workspace, path)
+	if !ok {
+		return nil, fmt.Errorf("there is no route %s", path)
+	}
+	if t.AuthenticationMethod != AuthSignature {
+		return nil, errors.New("only routes that check a signature get a signed test request; call the others with curl")
+	}
+	cred, err := s.credentials(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	body, h, err := SignTest(str(cred, "provider"), cred, s.now())
+	if err != nil {
+		return nil, err
+	}
+	segments := strings.Split(t.RoutePath, "/")
+	for i, seg := range segments {
+		if strings.HasPrefix(seg, ":") {
+			segments[i] = "test"
+		}
+	}
+	prefix := "/api/r/"
+	if t.WorkspacedRoute {
+		prefix += t.WorkspaceID + "/"
+	}
+	r := httptest.NewRequest(strings.ToUpper(t.HTTPMethod), prefix+strings.Join(segments, "/"), strings.NewReader(string(body)))
+	for k, v := range h {
+		r.Header[k] = v
+	}
+	r.Header.Set("User-Agent", "millrun signed test request")
+	r.RemoteAddr = "127.0.0.1:0"
+	return r, nil
+}
