@@ -192,6 +192,10 @@ test("a 900 px window and dark mode keep every page usable", async () => {
     ["runs", `${base}/#/runs`, () => page.getByTestId("run-row").first()],
     ["tokens", `${base}/#/tokens`, () => page.getByTestId("token-row").first()],
     ["settings", `${base}/#/settings`, () => page.getByRole("heading", { name: "Interpreters" })],
+    ["requests", `${base}/#/requests`, () => page.getByTestId("request-row").first()],
+    ["tunnel", `${base}/#/tunnel`, () => page.getByTestId("tunnel-state")],
+    ["new-flow", `${base}/#/flows/new`, () => page.getByTestId("flow-step").first()],
+    ["new-script", `${base}/#/scripts/new`, () => page.locator(".cm-content")],
   ]) {
     await page.goto(url);
     await ready().waitFor();
