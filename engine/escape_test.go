@@ -115,3 +115,16 @@ func TestLeftoversOfAKilledMillrunAreCleared(t *testing.T) {
 		t.Errorf("the previous millrun's job folder is still there: %v", err)
 	}
 }
+
+// A running Bash job's source never appears on its command line, which
+// every local user can read in /proc.
+func TestBashSourceIsNotOnTheCommandLine(t *testing.T) {
+	t.Parallel()
+	needLinux(t)
+	f := setup(t)
+	f.createScript("u/me/secretive", "bash", "# api key: sk_live_SECRETVALUE\ncat /proc/$$/cmdline | tr '\\0' ' '\n")
+	r := f.syncRun("u/me/secretive", "{}")
+	if strings.Contains(r.body, "SECRETVALUE") || !strings.Contains(r.body, "main.sh") {
+		t.Fatalf("the job's command line: %s", r.body)
+	}
+}

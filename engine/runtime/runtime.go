@@ -185,12 +185,6 @@ func (r *Runner) cleanUp(dir string, cmd *exec.Cmd, marker string) {
 	}()
 }
 
-// bashInlineMax is the largest script passed to bash as its -c argument
-// (Linux caps one argument at 128 KiB); larger ones are written to
-// main.sh. Inline saves writing and removing a file on every run, and
-// bash reports errors as "main.sh: line N" either way.
-const bashInlineMax = 64 << 10
-
 func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	dir, err := r.jobDir()
 	if err != nil {
@@ -247,14 +241,12 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if r.interp.Bash == "" {
 			return Failure("RuntimeMissing", "bash is not installed", nil)
 		}
-		script := []string{"-c", spec.Content, "main.sh"}
-		if len(spec.Content) > bashInlineMax || strings.IndexByte(spec.Content, 0) >= 0 {
-			if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
-				return Failure("InternalError", err.Error(), nil)
-			}
-			script = []string{"main.sh"}
+		// The script goes in a private file, never on the command line:
+		// /proc/<pid>/cmdline is readable by every local user.
+		if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
+			return Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Bash, append(append([]string{"-e", "-o", "pipefail"}, script...), bashArgs(spec.Order, args)...)...)
+		cmd = exec.Command(r.interp.Bash, append([]string{"-e", "-o", "pipefail", "main.sh"}, bashArgs(spec.Order, args)...)...)
 	default:
 		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
 	}
