@@ -116,15 +116,27 @@ func TestLeftoversOfAKilledMillrunAreCleared(t *testing.T) {
 	}
 }
 
-// A running Bash job's source never appears on its command line, which
-// every local user can read in /proc.
-func TestBashSourceIsNotOnTheCommandLine(t *testing.T) {
+// A running Bash job's source and arguments never appear on its command
+// line, which every local user can read in /proc; the arguments still
+// arrive as $1.., quotes and spaces intact, and bash processes the script
+// starts do not inherit them.
+func TestBashSourceAndArgumentsAreNotOnTheCommandLine(t *testing.T) {
 	t.Parallel()
 	needLinux(t)
 	f := setup(t)
-	f.createScript("u/me/secretive", "bash", "# api key: sk_live_SECRETVALUE\ncat /proc/$$/cmdline | tr '\\0' ' '\n")
-	r := f.syncRun("u/me/secretive", "{}")
-	if strings.Contains(r.body, "SECRETVALUE") || !strings.Contains(r.body, "main.sh") {
-		t.Fatalf("the job's command line: %s", r.body)
+	f.createScript("u/me/secretive", "bash", `key="$1"
+# api key: sk_live_SECRETVALUE
+echo "cmdline: $(tr '\0' ' ' < /proc/$$/cmdline)"
+echo "arg: [$key] count: $#"
+echo "child: $(bash -c 'echo "[$#]"')"
+`)
+	r := f.syncRun("u/me/secretive", `{"key": "it's a \"quoted\" SECRETARG"}`)
+	job := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+	logs, _ := job["logs"].(string)
+	if strings.Contains(logs, "SECRETVALUE") || strings.Contains(strings.SplitN(logs, "\narg:", 2)[0], "SECRETARG") || !strings.Contains(logs, "cmdline: ") {
+		t.Fatalf("the job's command line shows its source or arguments:\n%s", logs)
+	}
+	if !strings.Contains(logs, `arg: [it's a "quoted" SECRETARG] count: 1`) || !strings.Contains(logs, "child: [0]") {
+		t.Fatalf("the arguments did not arrive as $1, or a child bash inherited them:\n%s", logs)
 	}
 }

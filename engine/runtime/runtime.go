@@ -150,8 +150,22 @@ func (r *Runner) jobDir() (string, error) {
 	case dir := <-r.spare:
 		return dir, nil
 	default:
-		return os.MkdirTemp(r.TempRoot, "millrun-job-*")
+		return r.newJobDir()
 	}
+}
+
+// newJobDir makes a job's directory with its private .millrun folder
+// (arguments and results the script is not meant to trip over).
+func (r *Runner) newJobDir() (string, error) {
+	dir, err := os.MkdirTemp(r.TempRoot, "millrun-job-*")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".millrun"), 0o700); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
 }
 
 // makeSpare makes a job directory ahead for a later run, if none waits.
@@ -159,7 +173,7 @@ func (r *Runner) makeSpare() {
 	if len(r.spare) == cap(r.spare) {
 		return
 	}
-	dir, err := os.MkdirTemp(r.TempRoot, "millrun-job-*")
+	dir, err := r.newJobDir()
 	if err != nil {
 		return // the run that needs one will say why
 	}
@@ -198,11 +212,6 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		}
 	}()
 	out := filepath.Join(dir, ".millrun")
-	if spec.Language != scripts.Bash { // bash results are files in its working directory
-		if err := os.Mkdir(out, 0o700); err != nil {
-			return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
-		}
-	}
 	args := spec.Args
 	if args == nil {
 		args = map[string]json.RawMessage{}
@@ -241,12 +250,22 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if r.interp.Bash == "" {
 			return Failure("RuntimeMissing", "bash is not installed", nil)
 		}
-		// The script goes in a private file, never on the command line:
-		// /proc/<pid>/cmdline is readable by every local user.
+		// The script and its arguments go in private files, never on the
+		// command line: /proc/<pid>/cmdline is readable by every local
+		// user. Bash sets the positional parameters from BASH_ENV's file
+		// before main.sh runs, and the file unsets BASH_ENV so that bash
+		// processes the script starts do not take them too.
 		if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Bash, append([]string{"-e", "-o", "pipefail", "main.sh"}, bashArgs(spec.Order, args)...)...)
+		if positional := bashArgs(spec.Order, args); len(positional) > 0 {
+			file := filepath.Join(out, "args.sh")
+			if err := os.WriteFile(file, []byte(setPositional(positional)), 0o600); err != nil {
+				return Failure("InternalError", "cannot write the arguments: "+err.Error(), nil)
+			}
+			env = append(env, "BASH_ENV="+file)
+		}
+		cmd = exec.Command(r.interp.Bash, "-e", "-o", "pipefail", "main.sh")
 	default:
 		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
 	}
@@ -383,6 +402,19 @@ func (r *Runner) bashOutcome(dir string, runErr error, tail string) Outcome {
 
 // bashArgs passes arguments positionally: strings as they are, other
 // values as JSON text, missing ones as "".
+// setPositional is bash that sets the positional parameters to args.
+func setPositional(args []string) string {
+	var b strings.Builder
+	b.WriteString("set --")
+	for _, a := range args {
+		b.WriteString(" '")
+		b.WriteString(strings.ReplaceAll(a, "'", `'\''`))
+		b.WriteString("'")
+	}
+	b.WriteString("\nunset BASH_ENV\n")
+	return b.String()
+}
+
 func bashArgs(order []string, args map[string]json.RawMessage) []string {
 	out := make([]string, 0, len(order))
 	for _, name := range order {
