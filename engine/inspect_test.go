@@ -80,9 +80,7 @@ func TestReplay(t *testing.T) {
 	f := setup(t)
 	f.createScript("u/me/deploy", "python3", "def main(text: str = ''):\n    return 'deploying ' + text\n")
 	const secret = "s3cr3t-signing"
-	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": secret})
-	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
-		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+	f.slackDeployRoute(secret)
 	body := "text=api"
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	r := f.anon("POST", "/api/r/slack/deploy", "application/x-www-form-urlencoded", body, "X-Slack-Request-Timestamp", ts, "X-Slack-Signature", slackSign(secret, ts, body))
@@ -117,6 +115,15 @@ func TestReplay(t *testing.T) {
 	f.mustDo(404, "POST", "/api/millrun/requests/999999/replay", "", "")
 }
 
+// slackDeployRoute makes the route u/me/slack_deploy at /api/r/slack/deploy
+// for u/me/deploy, checking Slack's signature with secret.
+func (f *fixture) slackDeployRoute(secret string) {
+	f.t.Helper()
+	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": secret})
+	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
+		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+}
+
 // A forged request, refused, does not run when replayed in one click: the
 // replay says why it was refused and runs only when confirmed, marked as
 // a replay of a refused request on the run and in the request history.
@@ -124,9 +131,7 @@ func TestReplayOfARefusedRequestAsksFirst(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	f.createScript("u/me/deploy", "python3", "def main(text: str = ''):\n    return 'deploying ' + text\n")
-	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": "s3cr3t-signing"})
-	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
-		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+	f.slackDeployRoute("s3cr3t-signing")
 	body := "text=prod"
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	if r := f.anon("POST", "/api/r/slack/deploy", "application/x-www-form-urlencoded", body, "X-Slack-Request-Timestamp", ts, "X-Slack-Signature", slackSign("forged", ts, body)); r.status != 401 {
@@ -254,9 +259,7 @@ func TestSignedTestRequestThroughARoute(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	f.createScript("u/me/deploy", "python3", "def main(text: str = '', user_name: str = ''):\n    return user_name + ' said ' + text\n")
-	f.resource("u/me/slack", map[string]any{"provider": "slack", "secret": "s3cr3t-signing"})
-	f.route(map[string]any{"path": "u/me/slack_deploy", "script_path": "u/me/deploy", "route_path": "slack/deploy",
-		"authentication_method": "signature", "authentication_resource_path": "u/me/slack"})
+	f.slackDeployRoute("s3cr3t-signing")
 	var res map[string]any
 	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/millrun/routes/test/u/me/slack_deploy", "", "").body), &res)
 	if res["status"] != float64(200) || !strings.Contains(fmt.Sprint(res["body"]), "millrun said a test from millrun") || res["job_id"] == "" {

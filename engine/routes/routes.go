@@ -157,17 +157,23 @@ func checkRoutePath(p string) error {
 // shape is what two conflicting routes share: method and URL pattern with
 // parameter names erased.
 func (t *Trigger) shape() string {
+	return t.HTTPMethod + " " + t.urlWith(":")
+}
+
+// urlWith is the route's URL under /api/r/ with every :parameter replaced
+// by value.
+func (t *Trigger) urlWith(value string) string {
 	segs := strings.Split(t.RoutePath, "/")
 	for i, s := range segs {
 		if strings.HasPrefix(s, ":") {
-			segs[i] = ":"
+			segs[i] = value
 		}
 	}
 	prefix := ""
 	if t.WorkspacedRoute {
 		prefix = t.WorkspaceID + "/"
 	}
-	return t.HTTPMethod + " " + prefix + strings.Join(segs, "/")
+	return prefix + strings.Join(segs, "/")
 }
 
 // Service stores routes and keeps a table of them for matching.

@@ -81,17 +81,7 @@ func (s *Server) TestRequest(ctx context.Context, path string) (*http.Request, e
 	if err != nil {
 		return nil, err
 	}
-	segments := strings.Split(t.RoutePath, "/")
-	for i, seg := range segments {
-		if strings.HasPrefix(seg, ":") {
-			segments[i] = "test"
-		}
-	}
-	prefix := "/api/r/"
-	if t.WorkspacedRoute {
-		prefix += t.WorkspaceID + "/"
-	}
-	r := httptest.NewRequest(strings.ToUpper(t.HTTPMethod), prefix+strings.Join(segments, "/"), strings.NewReader(string(body)))
+	r := httptest.NewRequest(strings.ToUpper(t.HTTPMethod), "/api/r/"+t.urlWith("test"), strings.NewReader(string(body)))
 	for k, v := range h {
 		r.Header[k] = v
 	}
