@@ -86,8 +86,11 @@ func (e *Engine) authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			// The answer says which of the caller's mistakes it is; it
 			// names nothing about tokens the caller does not hold.
-			msg := "Unauthorized: this token is not known to millrun (revoked, or mistyped)"
+			msg := "Unauthorized: this token is not known to millrun (mistyped, or from another millrun)"
+			var revoked *auth.RevokedError
 			switch {
+			case errors.As(err, &revoked):
+				msg = "Unauthorized: " + revoked.Error()
 			case errors.Is(err, auth.ErrExpired):
 				msg = "Unauthorized: the token has expired"
 			case errors.Is(err, auth.ErrNoToken):

@@ -298,11 +298,14 @@ func TestUnauthorizedSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	revoked := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"gone"}`).body
+	f.mustDo(200, "DELETE", "/api/users/tokens/delete/"+revoked[:10], "", "")
 	time.Sleep(1100 * time.Millisecond)
 	url := "/api/w/local/jobs/run_wait_result/p/u/me/hi"
 	for _, c := range []struct{ name, header, want string }{
 		{"no token", "", "no token; send it as Authorization: Bearer"},
-		{"unknown", "Bearer " + strings.Repeat("x", 32), "not known to millrun (revoked, or mistyped)"},
+		{"unknown", "Bearer " + strings.Repeat("x", 32), "not known to millrun (mistyped, or from another millrun)"},
+		{"revoked", "Bearer " + revoked, "this token was revoked on "},
 		{"expired", "Bearer " + expired, "the token has expired"},
 	} {
 		var hdr []string

@@ -25,6 +25,8 @@ func loginError(err error) error {
 		return apierr.Forbidden("%s", err)
 	case errors.Is(err, auth.ErrExpired):
 		return apierr.NotAuthorized("Unauthorized: the token has expired")
+	case errors.As(err, new(*auth.RevokedError)):
+		return apierr.NotAuthorized("Unauthorized: %s", err)
 	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrBadToken):
 		return apierr.NotAuthorized("Unauthorized: unknown token (a login link works once; make a new token with 'millrun token create')")
 	}

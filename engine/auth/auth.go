@@ -152,6 +152,13 @@ var (
 	ErrExpired  = errors.New("token expired")
 )
 
+// RevokedError is a token that existed and was revoked.
+type RevokedError struct{ At time.Time }
+
+func (e *RevokedError) Error() string {
+	return "this token was revoked on " + e.At.Local().Format("2006-01-02 15:04")
+}
+
 // Verify checks a secret against the store on every call, so a revoke or
 // an expiry takes effect at once. One-time login tokens are refused here.
 func (t *Tokens) Verify(ctx context.Context, secret string) (*Identity, error) {
@@ -221,6 +228,10 @@ func (t *Tokens) lookup(ctx context.Context, secret string) (*Identity, *store.T
 	h := HashSecret(secret)
 	tok, err := t.db.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
+		// Only a refused caller pays for this second look.
+		if at, err := t.db.RevokedToken(ctx, h); err == nil {
+			return nil, nil, &RevokedError{At: at}
+		}
 		return nil, nil, ErrBadToken
 	}
 	if err != nil {

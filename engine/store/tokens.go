@@ -84,6 +84,20 @@ func (db *DB) CountTokens(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// RevokedToken reports when the token whose secret hashes to h was
+// revoked; ErrNotFound when it never was.
+func (db *DB) RevokedToken(ctx context.Context, h []byte) (time.Time, error) {
+	var at sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT revoked_at FROM revoked_tokens WHERE secret_hash = ?`, h).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fromMicros(at), nil
+}
+
 // DeleteTokensByPrefix deletes the tokens whose prefix is prefix.
 func (db *DB) DeleteTokensByPrefix(ctx context.Context, prefix string) (int64, error) {
 	var n int64
