@@ -140,6 +140,19 @@ test("getResource reads a resource's value; the management view masks it", async
   assert.ok(!masked.text.includes("xoxb-compat-123456"), "the management view shows the secret");
 });
 
+test("setVariable creates and updates a variable; getVariable reads it; list and get keep a secret's value out", async () => {
+  await wmill.setVariable("u/compat/bot_token", "xoxb-var-111", true, "the bot's token");
+  assert.equal(await wmill.getVariable("u/compat/bot_token"), "xoxb-var-111");
+  await wmill.setVariable("u/compat/bot_token", "xoxb-var-222");
+  assert.equal(await wmill.getVariable("u/compat/bot_token"), "xoxb-var-222");
+  const list = await api("GET", `/w/${ws}/variables/list`);
+  assert.equal(list.status, 200);
+  assert.ok(list.text.includes("u/compat/bot_token") && !list.text.includes("xoxb-var-222"), `list shows the secret: ${list.text}`);
+  const one = await api("GET", `/w/${ws}/variables/get/u/compat/bot_token`);
+  assert.equal(JSON.parse(one.text).value, null);
+  await assert.rejects(wmill.getVariable("u/compat/nope"), /Variable not found at u\/compat\/nope/);
+});
+
 test("HttpTriggerService and ResourceService create a signed route that answers", async () => {
   const crypto = await import("node:crypto");
   await wmill.ResourceService.createResource({ workspace: ws, requestBody: {

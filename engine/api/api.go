@@ -73,6 +73,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerJobs(mux)
 	s.registerTokens(mux)
 	s.registerResources(mux)
+	s.registerVariables(mux)
 	s.registerRoutes(mux)
 }
 

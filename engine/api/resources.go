@@ -14,8 +14,8 @@ func (s *Server) registerResources(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/resources/create", s.putResource(true))
 	mux.HandleFunc("POST /api/w/{ws}/resources/update/{path...}", s.putResource(false))
 	mux.HandleFunc("GET /api/w/{ws}/resources/get/{path...}", s.getResource)
-	mux.HandleFunc("GET /api/w/{ws}/resources/get_value_interpolated/{path...}", s.getResourceValue)
-	mux.HandleFunc("GET /api/w/{ws}/resources/get_value/{path...}", s.getResourceValue)
+	mux.HandleFunc("GET /api/w/{ws}/resources/get_value_interpolated/{path...}", s.getResourceValue(true))
+	mux.HandleFunc("GET /api/w/{ws}/resources/get_value/{path...}", s.getResourceValue(false))
 	mux.HandleFunc("GET /api/w/{ws}/resources/exists/{path...}", s.resourceExists)
 	mux.HandleFunc("GET /api/w/{ws}/resources/list", s.listResources)
 	mux.HandleFunc("DELETE /api/w/{ws}/resources/delete/{path...}", s.deleteResource)
@@ -96,17 +96,27 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) getResourceValue(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
-		return
+// getResourceValue returns a value whole; interpolated, "$var:<path>"
+// strings in it become those variables' values.
+func (s *Server) getResourceValue(interpolated bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
+			return
+		}
+		v, _, err := s.Resources.Value(r.Context(), s.Workspace, r.PathValue("path"))
+		if err != nil {
+			s.fail(w, resourceErr(err, r.PathValue("path")))
+			return
+		}
+		if interpolated {
+			if v, err = s.Resources.Interpolate(r.Context(), s.Workspace, v); err != nil {
+				s.fail(w, apierr.BadRequest("resource %s: %s", r.PathValue("path"), err))
+				return
+			}
+		}
+		s.changed(r, "resource.read", r.PathValue("path"), "", nil)
+		writeJSON(w, http.StatusOK, v)
 	}
-	v, _, err := s.Resources.Value(r.Context(), s.Workspace, r.PathValue("path"))
-	if err != nil {
-		s.fail(w, resourceErr(err, r.PathValue("path")))
-		return
-	}
-	s.changed(r, "resource.read", r.PathValue("path"), "", nil)
-	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) resourceExists(w http.ResponseWriter, r *http.Request) {

@@ -105,23 +105,35 @@ func (s *Store) seal(workspace, path string, value map[string]any) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	return s.sealBytes([]byte(workspace+"\x00"+path), plain)
+}
+
+// sealBytes seals plain with bound as authenticated data: a sealed value
+// copied to another path (or from a resource to a variable) does not open.
+func (s *Store) sealBytes(bound, plain []byte) ([]byte, error) {
 	nonce := make([]byte, s.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	// The path is authenticated data: a sealed value copied to another
-	// path does not open.
-	return s.aead.Seal(nonce, nonce, plain, []byte(workspace+"\x00"+path)), nil
+	return s.aead.Seal(nonce, nonce, plain, bound), nil
+}
+
+func (s *Store) openBytes(bound, sealed []byte, what string) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, fmt.Errorf("%s is damaged", what)
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], bound)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot be opened with this data directory's key", what)
+	}
+	return plain, nil
 }
 
 func (s *Store) open(r *store.Resource) (map[string]any, error) {
-	n := s.aead.NonceSize()
-	if len(r.Value) < n {
-		return nil, fmt.Errorf("resource %s is damaged", r.Path)
-	}
-	plain, err := s.aead.Open(nil, r.Value[:n], r.Value[n:], []byte(r.Workspace+"\x00"+r.Path))
+	plain, err := s.openBytes([]byte(r.Workspace+"\x00"+r.Path), r.Value, "resource "+r.Path)
 	if err != nil {
-		return nil, fmt.Errorf("resource %s cannot be opened with this data directory's key", r.Path)
+		return nil, err
 	}
 	var v map[string]any
 	if err := json.Unmarshal(plain, &v); err != nil {

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Windmill's variable routes. A secret's value is given only by
+// get_value, to full-access tokens (those scripts get for getVariable);
+// get and list never carry it.
+func (s *Server) registerVariables(mux Mux) {
+	mux.HandleFunc("POST /api/w/{ws}/variables/create", s.putVariable(true))
+	mux.HandleFunc("POST /api/w/{ws}/variables/update/{path...}", s.putVariable(false))
+	mux.HandleFunc("GET /api/w/{ws}/variables/get/{path...}", s.getVariable)
+	mux.HandleFunc("GET /api/w/{ws}/variables/get_value/{path...}", s.getVariableValue)
+	mux.HandleFunc("GET /api/w/{ws}/variables/exists/{path...}", s.variableExists)
+	mux.HandleFunc("GET /api/w/{ws}/variables/list", s.listVariables)
+	mux.HandleFunc("DELETE /api/w/{ws}/variables/delete/{path...}", s.deleteVariable)
+}
+
+func variableErr(err error, path string) error {
+	switch err {
+	case store.ErrNotFound:
+		return apierr.NotFound("variable %s", path)
+	case store.ErrDuplicate:
+		return apierr.Conflict("a variable already exists at %s", path)
+	}
+	return err
+}
+
+func (s *Server) putVariable(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:write") {
+			return
+		}
+		var b struct {
+			Path        string  `json:"path"`
+			Value       *string `json:"value"`
+			IsSecret    *bool   `json:"is_secret"`
+			Description *string `json:"description"`
+		}
+		if err := s.decodeBody(r, &b); err != nil {
+			s.fail(w, err)
+			return
+		}
+		path, value, secret, description := b.Path, "", false, ""
+		if !create {
+			// An update may leave out what it does not change.
+			path = r.PathValue("path")
+			cur, err := s.Resources.GetVariable(r.Context(), s.Workspace, path)
+			if err != nil {
+				s.fail(w, variableErr(err, path))
+				return
+			}
+			secret, description = cur.IsSecret, cur.Description
+			if b.Value == nil {
+				if value, err = s.Resources.VariableValue(r.Context(), s.Workspace, path); err != nil {
+					s.fail(w, err)
+					return
+				}
+			}
+		} else if b.Value == nil {
+			s.fail(w, apierr.BadRequest("value is required (a string)"))
+			return
+		}
+		if b.Value != nil {
+			value = *b.Value
+		}
+		if b.IsSecret != nil {
+			secret = *b.IsSecret
+		}
+		if b.Description != nil {
+			description = *b.Description
+		}
+		if err := s.Resources.PutVariable(r.Context(), s.Workspace, path, value, secret, description, create); err != nil {
+			s.fail(w, variableErr(err, path))
+			return
+		}
+		action := "variable.create"
+		if !create {
+			action = "variable.update"
+		}
+		s.changed(r, action, path, "", nil) // never the value
+		if create {
+			writeText(w, http.StatusCreated, path)
+			return
+		}
+		writeText(w, http.StatusOK, path)
+	}
+}
+
+func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
+		return
+	}
+	v, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
+	if err != nil {
+		s.fail(w, variableErr(err, r.PathValue("path")))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
+		return
+	}
+	value, err := s.Resources.VariableValue(r.Context(), s.Workspace, r.PathValue("path"))
+	if err != nil {
+		s.fail(w, variableErr(err, r.PathValue("path")))
+		return
+	}
+	s.changed(r, "variable.read", r.PathValue("path"), "", nil)
+	// Windmill answers the value as a JSON string.
+	b, _ := json.Marshal(value)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+func (s *Server) variableExists(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
+		return
+	}
+	_, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
+	writeJSON(w, http.StatusOK, err == nil)
+}
+
+func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
+		return
+	}
+	list, err := s.Resources.ListVariables(r.Context(), s.Workspace)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:write") {
+		return
+	}
+	if err := s.Resources.DeleteVariable(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
+		s.fail(w, variableErr(err, r.PathValue("path")))
+		return
+	}
+	s.changed(r, "variable.delete", r.PathValue("path"), "", nil)
+	writeText(w, http.StatusOK, "variable "+r.PathValue("path")+" deleted")
+}

@@ -1,0 +1,125 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Variable is what the API shows. A secret's value is never in it: only
+// VariableValue gives it, to full-access callers (scripts through
+// windmill-client's getVariable).
+type Variable struct {
+	WorkspaceID string    `json:"workspace_id"`
+	Path        string    `json:"path"`
+	Value       *string   `json:"value"`
+	IsSecret    bool      `json:"is_secret"`
+	Description string    `json:"description"`
+	IsOAuth     bool      `json:"is_oauth"`
+	IsExpired   bool      `json:"is_expired"`
+	ExtraPerms  struct{}  `json:"extra_perms"`
+	CreatedAt   time.Time `json:"created_at"`
+	EditedAt    time.Time `json:"edited_at"`
+}
+
+func variableBinding(workspace, path string) []byte {
+	return []byte("variable\x00" + workspace + "\x00" + path)
+}
+
+// PutVariable creates (create=true) or replaces a variable.
+func (s *Store) PutVariable(ctx context.Context, workspace, path, value string, isSecret bool, description string, create bool) error {
+	if !ValidPath(path) {
+		return fmt.Errorf("%w: path %q must look like u/<user>/<name> or f/<folder>/<name>", ErrInvalid, path)
+	}
+	sealed, err := s.sealBytes(variableBinding(workspace, path), []byte(value))
+	if err != nil {
+		return err
+	}
+	return s.db.PutVariable(ctx, store.Variable{Workspace: workspace, Path: path, Value: sealed, IsSecret: isSecret, Description: description}, create)
+}
+
+// VariableValue returns a variable's value, secret or not.
+func (s *Store) VariableValue(ctx context.Context, workspace, path string) (string, error) {
+	v, err := s.db.GetVariable(ctx, workspace, path)
+	if err != nil {
+		return "", err
+	}
+	plain, err := s.openBytes(variableBinding(v.Workspace, v.Path), v.Value, "variable "+v.Path)
+	return string(plain), err
+}
+
+// GetVariable returns a variable as the API shows it.
+func (s *Store) GetVariable(ctx context.Context, workspace, path string) (*Variable, error) {
+	v, err := s.db.GetVariable(ctx, workspace, path)
+	if err != nil {
+		return nil, err
+	}
+	return s.variableView(v)
+}
+
+// ListVariables returns a workspace's variables as the API shows them.
+func (s *Store) ListVariables(ctx context.Context, workspace string) ([]*Variable, error) {
+	list, err := s.db.ListVariables(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Variable, 0, len(list))
+	for _, v := range list {
+		view, err := s.variableView(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, view)
+	}
+	return out, nil
+}
+
+// DeleteVariable removes a variable.
+func (s *Store) DeleteVariable(ctx context.Context, workspace, path string) error {
+	return s.db.DeleteVariable(ctx, workspace, path)
+}
+
+func (s *Store) variableView(v *store.Variable) (*Variable, error) {
+	out := &Variable{WorkspaceID: v.Workspace, Path: v.Path, IsSecret: v.IsSecret, Description: v.Description, CreatedAt: v.CreatedAt, EditedAt: v.UpdatedAt}
+	if !v.IsSecret {
+		plain, err := s.openBytes(variableBinding(v.Workspace, v.Path), v.Value, "variable "+v.Path)
+		if err != nil {
+			return nil, err
+		}
+		value := string(plain)
+		out.Value = &value
+	}
+	return out, nil
+}
+
+// Interpolate replaces "$var:<path>" strings in a resource's value with
+// the variables' values, as Windmill's get_value_interpolated does.
+func (s *Store) Interpolate(ctx context.Context, workspace string, v map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(v))
+	for k, val := range v {
+		switch x := val.(type) {
+		case string:
+			if path, ok := strings.CutPrefix(x, "$var:"); ok {
+				value, err := s.VariableValue(ctx, workspace, path)
+				if err != nil {
+					return nil, fmt.Errorf("field %s names variable %s: %w", k, path, err)
+				}
+				out[k] = value
+				continue
+			}
+			out[k] = x
+		case map[string]any:
+			inner, err := s.Interpolate(ctx, workspace, x)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = inner
+		default:
+			out[k] = val
+		}
+	}
+	return out, nil
+}

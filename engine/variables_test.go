@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Variables work as Windmill's: a secret's value is never in get or list,
+// only in get_value (which a job reaches with its own token); it is sealed
+// on disk; resources can name it as "$var:<path>".
+func TestVariables(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const secret = "xoxb-SECRET-4711"
+	f.mustDo(201, "POST", "/api/w/local/variables/create", "application/json",
+		`{"path":"u/me/slack_token","value":"`+secret+`","is_secret":true,"description":"Slack bot token"}`)
+	f.mustDo(201, "POST", "/api/w/local/variables/create", "application/json", `{"path":"u/me/greeting","value":"hello","is_secret":false}`)
+	f.mustDo(409, "POST", "/api/w/local/variables/create", "application/json", `{"path":"u/me/greeting","value":"again"}`)
+
+	var got map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/variables/get/u/me/slack_token", "", "").body), &got)
+	if got["value"] != nil || got["is_secret"] != true || got["description"] != "Slack bot token" {
+		t.Fatalf("get of a secret: %v", got)
+	}
+	list := f.mustDo(200, "GET", "/api/w/local/variables/list", "", "").body
+	if strings.Contains(list, secret) || !strings.Contains(list, `"value":"hello"`) {
+		t.Fatalf("list: %s", list)
+	}
+	if v := f.mustDo(200, "GET", "/api/w/local/variables/get_value/u/me/slack_token", "", "").body; v != `"`+secret+`"` {
+		t.Fatalf("get_value: %s", v)
+	}
+	if f.mustDo(200, "GET", "/api/w/local/variables/exists/u/me/nope", "", "").body != "false\n" {
+		t.Fatal("exists says a missing variable exists")
+	}
+	// An update changes what it names and keeps the rest.
+	f.mustDo(200, "POST", "/api/w/local/variables/update/u/me/slack_token", "application/json", `{"value":"`+secret+`-2"}`)
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/variables/get/u/me/slack_token", "", "").body), &got)
+	if got["is_secret"] != true || got["description"] != "Slack bot token" {
+		t.Fatalf("update lost what it did not name: %v", got)
+	}
+	f.mustDo(404, "POST", "/api/w/local/variables/update/u/me/nope", "application/json", `{"value":"x"}`)
+
+	// A job reads it with the token it is given, as windmill-client's
+	// getVariable does.
+	f.createScript("u/me/reader", "python3", `import json, os, urllib.request
+def main(base: str):
+    req = urllib.request.Request(base + "/api/w/" + os.environ["WM_WORKSPACE"] + "/variables/get_value/u/me/slack_token",
+        headers={"Authorization": "Bearer " + os.environ["WM_TOKEN"]})
+    return json.load(urllib.request.urlopen(req)).endswith("-2")
+`)
+	if r := f.syncRun("u/me/reader", `{"base":"`+f.srv.URL+`"}`); r.body != "true" {
+		t.Fatalf("a job could not read the variable: %s", r.body)
+	}
+	// A token scoped to one webhook cannot.
+	scoped := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"hook","scopes":["jobs:run:scripts:u/me/reader"]}`).body
+	if r := f.do("GET", "/api/w/local/variables/get_value/u/me/slack_token", "", "", "Authorization", "Bearer "+scoped); r.status < 400 {
+		t.Fatalf("a scoped token read a secret: %d %s", r.status, r.body)
+	}
+
+	// "$var:" in a resource is filled in by get_value_interpolated only.
+	f.resource("u/me/slack_bot", map[string]any{"token": "$var:u/me/slack_token", "channel": "#ops"})
+	var plain, filled map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/resources/get_value/u/me/slack_bot", "", "").body), &plain)
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/resources/get_value_interpolated/u/me/slack_bot", "", "").body), &filled)
+	if plain["token"] != "$var:u/me/slack_token" || filled["token"] != secret+"-2" || filled["channel"] != "#ops" {
+		t.Fatalf("interpolation: plain %v, interpolated %v", plain, filled)
+	}
+
+	// On disk the value is sealed.
+	f.e.Close(t.Context())
+	for _, name := range []string{"millrun.db", "millrun.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(f.dir, name))
+		if bytes.Contains(b, []byte("SECRET-4711")) {
+			t.Fatalf("%s holds the secret in clear", name)
+		}
+	}
+}
