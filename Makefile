@@ -25,7 +25,7 @@ setup: ## install what is missing to build and run
 setup-test: ## install what is missing to run the tests
 	@build/setup.sh test
 
-frontend/dist/index.html: $(shell git ls-files frontend 2>/dev/null | grep -v '^frontend/dist/') 
+frontend/dist/index.html: $(shell git ls-files --cached --others --exclude-standard frontend 2>/dev/null | grep -v '^frontend/dist/') 
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 build: setup frontend/dist/index.html ## build build/bin/millrun (headless) and, where there is a display, build/bin/millrun-desktop

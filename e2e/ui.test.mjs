@@ -675,3 +675,25 @@ test("Requests say why an accepted call failed, filter as you type, and show the
   assert.match(await page.getByTestId("request-response").textContent(), /JSON/);
   await shot("27-request-400");
 });
+
+test("a secret variable is made on the Variables page, never shown again, and kept when edited without a new value", async () => {
+  await page.goto(`${base}/#/variables`);
+  await page.getByText("No variables yet.").waitFor();
+  const prefix = await page.locator("#var-path").inputValue();
+  await page.locator("#var-path").fill(prefix + "slack_token");
+  await page.locator("#var-value").fill("xoxb-e2e-secret-9");
+  await page.locator("#var-desc").fill("the Slack bot's token");
+  await page.getByRole("button", { name: "Create" }).click();
+  const row = page.getByTestId("variable-row").first();
+  await row.waitFor();
+  assert.ok(!(await page.content()).includes("xoxb-e2e-secret-9"), "the secret is shown after saving");
+  assert.match(await row.textContent(), /secret/);
+  await row.getByRole("button", { name: `Copy the Python call for ${prefix}slack_token` }).waitFor();
+  await row.getByRole("button", { name: "Edit" }).click();
+  await page.locator("#var-desc").fill("Slack bot token (edited)");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByTestId("variable-row").filter({ hasText: "(edited)" }).waitFor();
+  const value = await page.evaluate(async (p) => (await fetch(`/api/w/local/variables/get_value/${p}`)).json(), prefix + "slack_token");
+  assert.equal(value, "xoxb-e2e-secret-9", "editing without a value kept the secret");
+  await shot("28-variables");
+});
