@@ -36,7 +36,9 @@ export function encodePayload(args: unknown): string {
   const bytes = new TextEncoder().encode(JSON.stringify(args));
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  // Standard base64, padded: a Windmill cluster decodes only that
+  // alphabet, so a URL copied here keeps working there (millrun reads both).
+  return btoa(bin);
 }
 
 export function decodePayload(p: string): unknown {
