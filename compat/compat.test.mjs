@@ -153,6 +153,15 @@ test("setVariable creates and updates a variable; getVariable reads it; list and
   await assert.rejects(wmill.getVariable("u/compat/nope"), /Variable not found at u\/compat\/nope/);
 });
 
+test("existsScriptByPath, whoami and existsWorkspace answer as Windmill's", async () => {
+  assert.equal(await wmill.ScriptService.existsScriptByPath({ workspace: ws, path: "u/compat/add" }), true);
+  assert.equal(await wmill.ScriptService.existsScriptByPath({ workspace: ws, path: "u/compat/nope" }), false);
+  const me = await wmill.UserService.globalWhoami();
+  assert.equal(me.super_admin, true);
+  assert.equal((await wmill.UserService.whoami({ workspace: ws })).is_admin, true);
+  assert.equal(await wmill.WorkspaceService.existsWorkspace({ requestBody: { id: ws } }), true);
+});
+
 test("HttpTriggerService and ResourceService create a signed route that answers", async () => {
   const crypto = await import("node:crypto");
   await wmill.ResourceService.createResource({ workspace: ws, requestBody: {

@@ -316,7 +316,7 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Routes: e.routes, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax}
+		Routes: e.routes, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: osUser()}
 	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 

@@ -79,3 +79,33 @@ def main(base: str):
 		}
 	}
 }
+
+// What the wmill CLI and windmill-client ask before anything else.
+func TestWhoamiWorkspacesAndExists(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	var me map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/users/whoami", "", "").body), &me)
+	if me["super_admin"] != true || me["username"] == "" || !strings.HasSuffix(me["email"].(string), "@millrun.local") {
+		t.Fatalf("whoami: %v", me)
+	}
+	scoped := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"hook","scopes":["jobs:run:scripts:u/me/x"]}`).body
+	json.Unmarshal([]byte(f.do("GET", "/api/w/local/users/whoami", "", "", "Authorization", "Bearer "+scoped).body), &me)
+	if me["operator"] != true || me["is_admin"] != false {
+		t.Fatalf("a scoped token's workspace whoami: %v", me)
+	}
+	for body, want := range map[string]string{`{"id":"local"}`: "true\n", `{"id":"elsewhere"}`: "false\n", `"local"`: "true\n"} {
+		if got := f.mustDo(200, "POST", "/api/workspaces/exists", "application/json", body).body; got != want {
+			t.Errorf("workspaces/exists %s: %q, want %q", body, got, want)
+		}
+	}
+	if list := f.mustDo(200, "GET", "/api/workspaces/list", "", "").body; !strings.Contains(list, `"id":"local"`) {
+		t.Fatalf("workspaces/list: %s", list)
+	}
+	f.createScript("u/me/here", "bash", "echo hi\n")
+	if f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/here", "", "").body != "true\n" ||
+		f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/gone", "", "").body != "false\n" ||
+		f.mustDo(200, "GET", "/api/w/local/flows/exists/u/me/nope", "", "").body != "false\n" {
+		t.Fatal("exists answers wrong")
+	}
+}

@@ -39,6 +39,8 @@ type Server struct {
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
 	Routes    *routes.Service
 	Resources *resources.Store
+	// User is the person running millrun (the u/<user>/ in paths).
+	User string
 	// CheckSyntax finds a script's first syntax error; nil when it parses.
 	CheckSyntax func(ctx context.Context, language, content string) (*scripts.SyntaxError, error)
 }
@@ -74,6 +76,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerTokens(mux)
 	s.registerResources(mux)
 	s.registerVariables(mux)
+	s.registerUsers(mux)
 	s.registerRoutes(mux)
 }
 

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+)
+
+// What Windmill's tools ask first (the wmill CLI before any command,
+// windmill-client's helpers): who am I, which workspaces exist. millrun
+// has one person and one workspace; a full-access token is its admin, a
+// scoped one an operator.
+func (s *Server) registerUsers(mux Mux) {
+	mux.HandleFunc("GET /api/users/whoami", s.globalWhoami)
+	mux.HandleFunc("GET /api/w/{ws}/users/whoami", s.workspaceWhoami)
+	mux.HandleFunc("POST /api/workspaces/exists", s.workspaceExists)
+	mux.HandleFunc("GET /api/workspaces/list", s.listWorkspaces)
+	mux.HandleFunc("GET /api/w/{ws}/scripts/exists/p/{path...}", s.exists("scripts:read", func(r *http.Request) bool {
+		_, err := s.Catalog.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		return err == nil
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/flows/exists/{path...}", s.exists("flows:read", func(r *http.Request) bool {
+		_, err := s.Flows.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		return err == nil
+	}))
+}
+
+func (s *Server) email() string { return s.User + "@millrun.local" }
+
+func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) {
+	id := auth.FromContext(r.Context())
+	if id == nil {
+		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"email": s.email(), "login_type": "password", "super_admin": id.FullAccess(), "verified": true,
+		"name": s.User, "username": s.User, "operator_only": !id.FullAccess(), "first_time_user": false,
+		"role_source": "manual", "disabled": false,
+	})
+}
+
+func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) {
+		return
+	}
+	id := auth.FromContext(r.Context())
+	if id == nil {
+		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"email": s.email(), "username": s.User, "is_admin": id.FullAccess(), "is_super_admin": id.FullAccess(),
+		"created_at": time.Unix(0, 0).UTC().Format(time.RFC3339), "operator": !id.FullAccess(), "disabled": false,
+		"groups": []string{}, "folders": []string{}, "folders_read": []string{}, "folders_owners": []string{},
+	})
+}
+
+// workspaceExists takes {"id": "..."} (or the id as a JSON string).
+func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if err != nil {
+		apierr.Write(w, s.Log, apierr.BadRequest("reading the request body: %s", err))
+		return
+	}
+	var body struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(b, &body) != nil || body.ID == "" {
+		_ = json.Unmarshal(b, &body.ID)
+	}
+	if body.ID == "" {
+		apierr.Write(w, s.Log, apierr.BadRequest(`send {"id": "<workspace>"}`))
+		return
+	}
+	writeJSON(w, http.StatusOK, strings.EqualFold(body.ID, s.Workspace))
+}
+
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) {
+	if auth.FromContext(r.Context()) == nil {
+		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
+		return
+	}
+	writeJSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})
+}
+
+func (s *Server) exists(scope string, found func(*http.Request) bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, scope) {
+			return
+		}
+		writeJSON(w, http.StatusOK, found(r))
+	}
+}
