@@ -305,4 +305,44 @@ func (s *Server) RegisterJobReads(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get/{id}", s.getCompletedJob)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/getupdate/{id}", s.getJobUpdate)
+}
+
+func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !job.Finished() {
+		s.fail(w, apierr.NotFound("completed job %s not found: it has not completed yet", job.ID))
+		return
+	}
+	writeJSON(w, http.StatusOK, JobJSON(job, true))
+}
+
+// getJobUpdate is what `wmill script run` polls: the state, and the logs
+// written since log_offset (a byte offset, as Windmill's), so output
+// streams without sending it all each time.
+func (s *Server) getJobUpdate(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	offset, _ := strconv.Atoi(r.URL.Query().Get("log_offset"))
+	if offset < 0 || offset > len(job.Logs) {
+		offset = 0 // the logs were cut since: send them again from the start
+	}
+	out := map[string]any{
+		"running":    job.Status == store.StatusRunning,
+		"completed":  job.Finished(),
+		"new_logs":   job.Logs[offset:],
+		"log_offset": len(job.Logs),
+	}
+	if job.FlowStatus != "" {
+		out["flow_status"] = json.RawMessage(job.FlowStatus)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

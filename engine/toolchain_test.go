@@ -1,3 +1,5 @@
+// Windmill's toolchain against millrun: variables, what the wmill CLI and
+// windmill-client ask first, and the job updates `wmill script run` polls.
 package engine
 
 import (
@@ -5,8 +7,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Variables work as Windmill's: a secret's value is never in get or list,
@@ -107,5 +111,35 @@ func TestWhoamiWorkspacesAndExists(t *testing.T) {
 		f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/gone", "", "").body != "false\n" ||
 		f.mustDo(200, "GET", "/api/w/local/flows/exists/u/me/nope", "", "").body != "false\n" {
 		t.Fatal("exists answers wrong")
+	}
+}
+
+// `wmill script run` polls getupdate for the logs since its last offset and
+// reads the finished job from completed/get.
+func TestJobUpdateStreamsLogsAndCompletedGet(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/talk", "bash", "echo one\nsleep 1\necho two\n")
+	id := f.mustDo(201, "POST", "/api/w/local/jobs/run/p/u/me/talk", "application/json", "{}").body
+	f.mustDo(404, "GET", "/api/w/local/jobs_u/completed/get/"+id, "", "")
+	var seen strings.Builder
+	offset := 0.0
+	for i := 0; i < 100; i++ {
+		var u map[string]any
+		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs_u/getupdate/"+id+"?running=true&log_offset="+strconv.Itoa(int(offset)), "", "").body), &u)
+		seen.WriteString(u["new_logs"].(string))
+		offset = u["log_offset"].(float64)
+		if u["completed"] == true {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if seen.String() != "one\ntwo\n" {
+		t.Fatalf("the updates' new_logs put together: %q, want each line once", seen.String())
+	}
+	var done map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs_u/completed/get/"+id, "", "").body), &done)
+	if done["type"] != "CompletedJob" || done["success"] != true {
+		t.Fatalf("completed/get: %v", done)
 	}
 }
