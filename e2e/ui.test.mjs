@@ -697,3 +697,19 @@ test("a secret variable is made on the Variables page, never shown again, and ke
   assert.equal(value, "xoxb-e2e-secret-9", "editing without a value kept the secret");
   await shot("28-variables");
 });
+
+test("deleting a script says what points at it, then removes it", async () => {
+  await page.goto(`${base}/#/scripts`);
+  const link = page.getByRole("link", { name: /slack_cmd$/ });
+  await link.click();
+  await page.getByTestId("sync-path-url").waitFor();
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.accept();
+  });
+  await page.getByRole("button", { name: "Delete script" }).click();
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  assert.match(asked, /Routes that run it will answer 404 until you delete them: \/api\/r\/slack\/slack_cmd/);
+  assert.equal(await page.getByRole("link", { name: /slack_cmd$/ }).count(), 0);
+});

@@ -143,3 +143,27 @@ func TestJobUpdateStreamsLogsAndCompletedGet(t *testing.T) {
 		t.Fatalf("completed/get: %v", done)
 	}
 }
+
+// Deleting a script or flow removes every version: its URLs answer 404,
+// exists says false, and its past runs stay in the history.
+func TestDeleteScriptAndFlow(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	hash := f.createScript("u/me/old", "bash", "echo v1\n")
+	f.createScript("u/me/old", "bash", "echo v2\n")
+	done := f.syncRun("u/me/old", "{}")
+	f.mustDo(200, "POST", "/api/w/local/scripts/delete/p/u/me/old", "", "")
+	f.mustDo(404, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/old", "application/json", "{}")
+	f.mustDo(404, "POST", "/api/w/local/jobs/run_wait_result/h/"+hash, "application/json", "{}")
+	if f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/old", "", "").body != "false\n" {
+		t.Fatal("a deleted script still exists")
+	}
+	if j := f.waitJob(done.header.Get("X-Millrun-Job-Id")); j["success"] != true {
+		t.Fatalf("the deleted script's past run is gone from the history: %v", j)
+	}
+	f.mustDo(404, "POST", "/api/w/local/scripts/delete/p/u/me/old", "", "")
+
+	f.createFlow("u/me/chain", `{"modules":[{"id":"a","value":`+raw("bash", "echo a\n", `{}`)+`}]}`)
+	f.mustDo(200, "DELETE", "/api/w/local/flows/delete/u/me/chain", "", "")
+	f.mustDo(404, "POST", "/api/w/local/jobs/run_wait_result/f/u/me/chain", "application/json", "{}")
+}

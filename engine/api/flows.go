@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 func (s *Server) registerFlows(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
 	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
+	mux.HandleFunc("DELETE /api/w/{ws}/flows/delete/{path...}", s.deleteFlow)
 	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)
 }
 
@@ -80,6 +82,23 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
+}
+
+// deleteFlow removes a flow with all its versions (Windmill's delete).
+func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:write") {
+		return
+	}
+	path := r.PathValue("path")
+	if err := s.Flows.Delete(r.Context(), s.Workspace, path); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = apierr.NotFound("flow not found at path %s", path)
+		}
+		s.fail(w, err)
+		return
+	}
+	s.changed(r, "flow.delete", path, "", map[string]any{"type": "DeleteFlow", "path": path})
+	writeText(w, http.StatusOK, path)
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {

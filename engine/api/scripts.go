@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -17,6 +18,26 @@ func (s *Server) registerScripts(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/scripts/list", s.listScripts)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/history/p/{path...}", s.scriptHistory)
 	mux.HandleFunc("POST /api/millrun/scripts/check", s.checkScript)
+	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/p/{path...}", s.deleteScript)
+}
+
+// deleteScript removes a script with all its versions, as Windmill's
+// delete by path does. Routes that run it stay and answer 404 until they
+// are deleted or pointed elsewhere; past runs stay in the history.
+func (s *Server) deleteScript(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
+		return
+	}
+	path := r.PathValue("path")
+	if err := s.Catalog.Delete(r.Context(), s.Workspace, path); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = apierr.NotFound("script not found at path %s", path)
+		}
+		s.fail(w, err)
+		return
+	}
+	s.changed(r, "script.delete", path, "", map[string]any{"type": "DeleteScript", "path": path})
+	writeText(w, http.StatusOK, path)
 }
 
 // checkScript tells the editor where a script stops parsing, before it is

@@ -185,6 +185,11 @@ func (c *Catalog) ByHash(ctx context.Context, workspace, hash string) (*Flow, er
 	return parse(v)
 }
 
+// Delete removes the flow at path with all its versions.
+func (c *Catalog) Delete(ctx context.Context, workspace, path string) error {
+	return c.db.DeleteFlow(ctx, workspace, path)
+}
+
 // List returns the latest version of every flow.
 func (c *Catalog) List(ctx context.Context, workspace string) ([]store.FlowVersion, error) {
 	return c.db.ListFlows(ctx, workspace)

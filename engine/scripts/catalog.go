@@ -123,6 +123,21 @@ func (c *Catalog) Latest(ctx context.Context, workspace, path string) (*Version,
 	return c.parsed(v)
 }
 
+// Delete removes the script at path with all its versions.
+func (c *Catalog) Delete(ctx context.Context, workspace, path string) error {
+	if err := c.db.DeleteScript(ctx, workspace, path); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for hash, v := range c.cache {
+		if v.Workspace == workspace && v.Path == path {
+			delete(c.cache, hash)
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
 // SyntaxError is the first syntax error found in a script.
 type SyntaxError struct {
 	Line    int    `json:"line"` // 1-based; 0 when the checker named none

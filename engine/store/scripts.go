@@ -138,3 +138,30 @@ func (db *DB) ListScripts(ctx context.Context, workspace string) ([]ScriptSummar
 	}
 	return out, rows.Err()
 }
+
+// DeleteScript removes a script and every version of it. Its past jobs
+// stay in the history; queued ones fail when they find no version.
+func (db *DB) DeleteScript(ctx context.Context, workspace, path string) error {
+	return db.deleteVersioned(ctx, "scripts", "script_versions", workspace, path)
+}
+
+// DeleteFlow removes a flow and every version of it.
+func (db *DB) DeleteFlow(ctx context.Context, workspace, path string) error {
+	return db.deleteVersioned(ctx, "flows", "flow_versions", workspace, path)
+}
+
+// deleteVersioned deletes a path from a table of paths and its table of
+// versions; the table names are the callers' constants, never input.
+func (db *DB) deleteVersioned(ctx context.Context, table, versions, workspace, path string) error {
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE workspace = ? AND path = ?`, workspace, path)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM `+versions+` WHERE workspace = ? AND path = ?`, workspace, path)
+		return err
+	})
+}
