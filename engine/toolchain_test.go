@@ -139,8 +139,9 @@ func TestJobUpdateStreamsLogsAndCompletedGet(t *testing.T) {
 	}
 	var done map[string]any
 	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs_u/completed/get/"+id, "", "").body), &done)
-	if done["type"] != "CompletedJob" || done["success"] != true {
-		t.Fatalf("completed/get: %v", done)
+	if done["type"] != "CompletedJob" || done["success"] != true || done["tag"] != "bash" || done["is_flow_step"] != false ||
+		done["visible_to_owner"] != true || done["same_worker"] != false || done["is_skipped"] != false {
+		t.Fatalf("completed/get lacks fields Windmill's CompletedJob always has: %v", done)
 	}
 }
 

@@ -61,6 +61,12 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		"trigger":         j.Trigger,
 		"email":           "millrun@localhost",
 		"permissioned_as": "u/" + j.CreatedBy,
+		// Fields Windmill's jobs always carry, with the values a single
+		// machine gives them: clients read them without checking.
+		"is_flow_step":     false,
+		"tag":              jobTag(j),
+		"visible_to_owner": true,
+		"same_worker":      false,
 	}
 	if j.Args == "" { // lists leave large arguments out
 		out["args_truncated"] = true
@@ -97,6 +103,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		out["duration_ms"] = j.DurationMs
 		out["success"] = j.Status == store.StatusSuccess
 		out["deleted"] = false
+		out["is_skipped"] = false
 		if withLogs {
 			out["result"] = rawOrNull(j.Result)
 		}
@@ -115,6 +122,18 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		out["started_at"] = formatTime(j.StartedAt)
 	}
 	return out
+}
+
+// jobTag is the worker tag Windmill would give the job: its language, or
+// "flow".
+func jobTag(j *store.Job) string {
+	if j.Kind == "flow" {
+		return "flow"
+	}
+	if j.Language != "" {
+		return j.Language
+	}
+	return "default"
 }
 
 // loadJob returns the freshest view of a job: the live one in memory while
