@@ -188,8 +188,10 @@ func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 	job, err := s.loadJob(r)
 	var ae *apierr.Error
+	// Windmill's answer for what has not finished: nothing is known of its
+	// success, and of an unknown or queued job not even that it started.
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		writeJSON(w, http.StatusOK, map[string]any{"started": false, "success": false, "completed": false, "result": nil})
+		writeJSON(w, http.StatusOK, map[string]any{"started": nil, "success": nil, "completed": false, "result": nil})
 		return
 	}
 	if err != nil {
@@ -197,7 +199,11 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !job.Finished() {
-		writeJSON(w, http.StatusOK, map[string]any{"started": job.Status == store.StatusRunning, "success": false, "completed": false, "result": nil})
+		var started any
+		if job.Status == store.StatusRunning {
+			started = true
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"started": started, "success": nil, "completed": false, "result": nil})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"started": true, "success": job.Status == store.StatusSuccess, "completed": true, "result": rawOrNull(job.Result)})
