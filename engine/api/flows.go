@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 func (s *Server) registerFlows(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
 	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
-	mux.HandleFunc("DELETE /api/w/{ws}/flows/delete/{path...}", s.deleteFlow)
+	mux.HandleFunc("DELETE /api/w/{ws}/flows/delete/{path...}", s.deleteVersioned("flow", "DeleteFlow", s.Flows.Delete))
 	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)
 }
 
@@ -82,23 +81,6 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
-}
-
-// deleteFlow removes a flow with all its versions (Windmill's delete).
-func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:write") {
-		return
-	}
-	path := r.PathValue("path")
-	if err := s.Flows.Delete(r.Context(), s.Workspace, path); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = apierr.NotFound("flow not found at path %s", path)
-		}
-		s.fail(w, err)
-		return
-	}
-	s.changed(r, "flow.delete", path, "", map[string]any{"type": "DeleteFlow", "path": path})
-	writeText(w, http.StatusOK, path)
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {

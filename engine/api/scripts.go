@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -18,26 +19,28 @@ func (s *Server) registerScripts(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/scripts/list", s.listScripts)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/history/p/{path...}", s.scriptHistory)
 	mux.HandleFunc("POST /api/millrun/scripts/check", s.checkScript)
-	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/p/{path...}", s.deleteScript)
+	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/p/{path...}", s.deleteVersioned("script", "DeleteScript", s.Catalog.Delete))
 }
 
-// deleteScript removes a script with all its versions, as Windmill's
-// delete by path does. Routes that run it stay and answer 404 until they
+// deleteVersioned answers Windmill's delete of a script or flow by path:
+// every version goes. Routes that run it stay and answer 404 until they
 // are deleted or pointed elsewhere; past runs stay in the history.
-func (s *Server) deleteScript(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
-		return
-	}
-	path := r.PathValue("path")
-	if err := s.Catalog.Delete(r.Context(), s.Workspace, path); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = apierr.NotFound("script not found at path %s", path)
+func (s *Server) deleteVersioned(kind, event string, del func(ctx context.Context, workspace, path string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, kind+"s:write") {
+			return
 		}
-		s.fail(w, err)
-		return
+		path := r.PathValue("path")
+		if err := del(r.Context(), s.Workspace, path); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = apierr.NotFound("%s not found at path %s", kind, path)
+			}
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, kind+".delete", path, "", map[string]any{"type": event, "path": path})
+		writeText(w, http.StatusOK, path)
 	}
-	s.changed(r, "script.delete", path, "", map[string]any{"type": "DeleteScript", "path": path})
-	writeText(w, http.StatusOK, path)
 }
 
 // checkScript tells the editor where a script stops parsing, before it is

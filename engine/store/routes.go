@@ -28,19 +28,28 @@ type Resource struct {
 // existing path is an error (ErrDuplicate).
 func (db *DB) PutResource(ctx context.Context, r Resource, create bool) error {
 	now := micros(time.Now())
+	return db.putKeyed(ctx, "resources", r.Workspace, r.Path, create, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO resources (workspace, path, resource_type, value, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (workspace, path) DO UPDATE SET resource_type = excluded.resource_type, value = excluded.value, description = excluded.description, updated_at = excluded.updated_at`,
+			r.Workspace, r.Path, r.ResourceType, r.Value, r.Description, now, now)
+		return err
+	})
+}
+
+// putKeyed runs upsert for the row at (workspace, path) of table, after
+// checking create's rule: a new row must not exist (ErrDuplicate), an
+// update needs one (ErrNotFound). table is the callers' constant.
+func (db *DB) putKeyed(ctx context.Context, table, workspace, path string, create bool, upsert func(tx *sql.Tx) error) error {
 	return db.group.submit(ctx, func(tx *sql.Tx) error {
 		var n int
-		_ = tx.QueryRow(`SELECT count(*) FROM resources WHERE workspace = ? AND path = ?`, r.Workspace, r.Path).Scan(&n)
+		_ = tx.QueryRow(`SELECT count(*) FROM `+table+` WHERE workspace = ? AND path = ?`, workspace, path).Scan(&n)
 		if create && n > 0 {
 			return ErrDuplicate
 		}
 		if !create && n == 0 {
 			return ErrNotFound
 		}
-		_, err := tx.Exec(`INSERT INTO resources (workspace, path, resource_type, value, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (workspace, path) DO UPDATE SET resource_type = excluded.resource_type, value = excluded.value, description = excluded.description, updated_at = excluded.updated_at`,
-			r.Workspace, r.Path, r.ResourceType, r.Value, r.Description, now, now)
-		return err
+		return upsert(tx)
 	})
 }
 

@@ -23,15 +23,7 @@ type Variable struct {
 // path is ErrDuplicate; without, a missing one is ErrNotFound.
 func (db *DB) PutVariable(ctx context.Context, v Variable, create bool) error {
 	now := micros(time.Now())
-	return db.group.submit(ctx, func(tx *sql.Tx) error {
-		var n int
-		_ = tx.QueryRow(`SELECT count(*) FROM variables WHERE workspace = ? AND path = ?`, v.Workspace, v.Path).Scan(&n)
-		if create && n > 0 {
-			return ErrDuplicate
-		}
-		if !create && n == 0 {
-			return ErrNotFound
-		}
+	return db.putKeyed(ctx, "variables", v.Workspace, v.Path, create, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO variables (workspace, path, value, is_secret, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (workspace, path) DO UPDATE SET value = excluded.value, is_secret = excluded.is_secret, description = excluded.description, updated_at = excluded.updated_at`,
 			v.Workspace, v.Path, v.Value, v.IsSecret, v.Description, now, now)
