@@ -196,6 +196,7 @@ test("a 900 px window and dark mode keep every page usable", async () => {
     ["tunnel", `${base}/#/tunnel`, () => page.getByTestId("tunnel-state")],
     ["new-flow", `${base}/#/flows/new`, () => page.getByTestId("flow-step").first()],
     ["new-script", `${base}/#/scripts/new`, () => page.locator(".cm-content")],
+    ["variables", `${base}/#/variables`, () => page.getByRole("heading", { name: "New variable" })],
   ]) {
     await page.goto(url);
     await ready().waitFor();
