@@ -142,15 +142,12 @@ func (db *DB) insertJobOp(job *Job) func(tx *sql.Tx) error {
 // once it returns, a crash cannot leave the job looking queued.
 func (db *DB) MarkRunning(ctx context.Context, j *Job) error {
 	id := j.ID
-	if p := j.insert; p != nil {
-		p.startedAt = j.StartedAt
-		if p.phase.CompareAndSwap(insertQueued, startRequested) {
-			<-p.committed // the insert writes the job as running
-			if p.err != nil {
-				return fmt.Errorf("mark job %s running: %w", id, p.err)
-			}
-			return nil
+	if p := rideOnInsert(j); p != nil {
+		<-p.committed // the insert writes the job as running
+		if p.err != nil {
+			return fmt.Errorf("mark job %s running: %w", id, p.err)
 		}
+		return nil
 	}
 	err := db.group.submitWith(ctx, j.Durability, db.markRunningOp(id, j.StartedAt))
 	if err != nil {
@@ -163,13 +160,25 @@ func (db *DB) MarkRunning(ctx context.Context, j *Job) error {
 // MarkRunning. The caller has made the start known in another way that
 // survives a crash (the queue's start log).
 func (db *DB) MarkRunningAsync(j *Job) {
-	if p := j.insert; p != nil {
-		p.startedAt = j.StartedAt
-		if p.phase.CompareAndSwap(insertQueued, startRequested) {
-			return // the insert writes the job as running
-		}
+	if rideOnInsert(j) != nil {
+		return // the insert writes the job as running
 	}
 	db.group.submitAsyncWith(j.Durability, db.markRunningOp(j.ID, j.StartedAt), nil)
+}
+
+// rideOnInsert hands j's start to its insert when that is not written
+// yet, and returns the insert then; nil means the mark is a write of its
+// own.
+func rideOnInsert(j *Job) *pendingInsert {
+	p := j.insert
+	if p == nil {
+		return nil
+	}
+	p.startedAt = j.StartedAt
+	if !p.phase.CompareAndSwap(insertQueued, startRequested) {
+		return nil
+	}
+	return p
 }
 
 // AfterWrites calls done once every write submitted before it is
