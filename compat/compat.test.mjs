@@ -46,7 +46,7 @@ test("runScriptByPathAsync returns a job id that waitJob resolves", async () => 
 test("runScriptByHashAsync runs the pinned version after the path moves on", async () => {
   const oldHash = hashes["u/compat/greet"];
   const r = await api("POST", `/w/${ws}/scripts/create`, {
-    path: "u/compat/greet", language: "bun",
+    path: "u/compat/greet", language: "bun", parent_hash: oldHash,
     content: "export async function main(name: string) {\n  return `bye ${name}`;\n}\n",
   });
   assert.equal(r.status, 201);

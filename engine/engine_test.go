@@ -97,6 +97,14 @@ func (f *fixture) createScript(path, lang, content string, extra ...string) stri
 		}
 		body[extra[i]] = v
 	}
+	if _, ok := body["parent_hash"]; !ok {
+		// A new version names the one it replaces, as Windmill requires.
+		if cur := f.do("GET", "/api/w/local/scripts/get/p/"+path, "", ""); cur.status == 200 {
+			var latest struct{ Hash string }
+			_ = json.Unmarshal([]byte(cur.body), &latest)
+			body["parent_hash"] = latest.Hash
+		}
+	}
 	b, _ := json.Marshal(body)
 	r := f.do("POST", "/api/w/local/scripts/create", "application/json", string(b))
 	if r.status != 201 {
@@ -138,8 +146,21 @@ func TestScriptsCreateGetList(t *testing.T) {
 	if len(h1) != 16 {
 		t.Fatalf("hash %q is not 16 hex chars", h1)
 	}
-	if again := f.createScript("u/me/hello", "python3", "def main(name: str = 'world'):\n    return 'hi ' + name\n"); again != h1 {
-		t.Fatalf("identical content made a new version: %s vs %s", again, h1)
+	// Windmill's rules for a new version on a live path: name the version
+	// it replaces, which must be the latest; the same version again is
+	// refused; a summary change alone is an update in place.
+	same := `{"path":"u/me/hello","language":"python3","content":"def main(name: str = 'world'):\n    return 'hi ' + name\n"`
+	for _, c := range []struct{ body, want string }{
+		{same + `}`, "Path conflict for u/me/hello with non-archived hash " + h1},
+		{same + `,"parent_hash":"` + h1 + `"}`, "A script with same hash (hence same path, description, summary, content) already exists!"},
+		{same + `,"parent_hash":"0123456789abcdef"}`, "The parent hash does not seem to exist"},
+	} {
+		if r := f.do("POST", "/api/w/local/scripts/create", "application/json", c.body); r.status != 400 || !strings.Contains(r.body, c.want) {
+			t.Fatalf("create %s: %d %s, want 400 %q", c.body, r.status, r.body, c.want)
+		}
+	}
+	if again := f.createScript("u/me/hello", "python3", "def main(name: str = 'world'):\n    return 'hi ' + name\n", "summary", "greets"); again != h1 {
+		t.Fatalf("a summary change made a new version: %s vs %s", again, h1)
 	}
 	h2 := f.createScript("u/me/hello", "python3", "def main(name: str = 'you'):\n    return 'yo ' + name\n")
 	if h2 == h1 {

@@ -25,6 +25,9 @@ func readFile(t *testing.T, p string) string {
 func insertRaw(t *testing.T, e *Engine, id, status string) {
 	t.Helper()
 	hash, _, err := e.catalog.Save(t.Context(), "local", scriptsReq("u/me/crash", "bash", "echo ok\n"))
+	if v, lerr := e.catalog.Latest(t.Context(), "local", "u/me/crash"); lerr == nil {
+		hash, err = v.Hash, nil // saved by an earlier call
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

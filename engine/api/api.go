@@ -78,6 +78,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerVariables(mux)
 	s.registerUsers(mux)
 	s.registerRoutes(mux)
+	s.registerWorkspace(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 
 func (s *Server) registerFlows(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
+	mux.HandleFunc("POST /api/w/{ws}/flows/update/{path...}", s.createFlow)
+	mux.HandleFunc("POST /api/w/{ws}/flows/archive/{path...}", s.archiveVersioned("flow", s.Flows.Archive))
 	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
 	mux.HandleFunc("DELETE /api/w/{ws}/flows/delete/{path...}", s.deleteVersioned("flow", "DeleteFlow", s.Flows.Delete))
 	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)
@@ -45,6 +48,20 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 	if err := s.decodeBody(r, &req); err != nil {
 		s.fail(w, err)
 		return
+	}
+	if old := r.PathValue("path"); old != "" {
+		// flows/update: the path in the URL is the flow's.
+		if _, err := s.DB.FlowHead(r.Context(), s.Workspace, old); errors.Is(err, store.ErrNotFound) {
+			s.fail(w, apierr.NotFound("flow not found at path %s", old))
+			return
+		}
+		if req.Path == "" {
+			req.Path = old
+		}
+		if req.Path != old {
+			s.fail(w, apierr.BadRequest("renaming a flow is not supported: delete %s and create %s", old, req.Path))
+			return
+		}
 	}
 	isNew := false
 	if _, err := s.Flows.Latest(r.Context(), s.Workspace, req.Path); flows.IsNotFound(err) {
@@ -87,14 +104,16 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
 		return
 	}
-	list, err := s.Flows.List(r.Context(), s.Workspace)
+	list, err := s.Flows.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, v := range list {
-		out = append(out, flowJSON(v, false))
+		m := flowJSON(v, false)
+		m["archived"] = v.Archived
+		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
@@ -20,6 +21,93 @@ func (s *Server) registerScripts(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/scripts/history/p/{path...}", s.scriptHistory)
 	mux.HandleFunc("POST /api/millrun/scripts/check", s.checkScript)
 	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/p/{path...}", s.deleteVersioned("script", "DeleteScript", s.Catalog.Delete))
+	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/h/{hash}", s.deleteScriptVersion)
+	mux.HandleFunc("POST /api/w/{ws}/scripts/archive/p/{path...}", s.archiveVersioned("script", s.Catalog.Archive))
+	mux.HandleFunc("POST /api/w/{ws}/scripts/archive/h/{hash}", s.archiveScriptByHash)
+}
+
+// archiveVersioned answers Windmill's archive of a script or flow by path.
+// A body {"archived": false} (Windmill's flow form) brings it back.
+func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context, workspace, path string, archived bool) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, kind+"s:write") {
+			return
+		}
+		body := struct {
+			Archived *bool `json:"archived"`
+		}{}
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			if err := s.decodeBody(r, &body); err != nil {
+				if ae, ok := err.(*apierr.Error); !ok || !strings.Contains(ae.Msg, "empty") {
+					s.fail(w, err)
+					return
+				}
+			}
+		}
+		archived := body.Archived == nil || *body.Archived
+		path := r.PathValue("path")
+		if err := archive(r.Context(), s.Workspace, path, archived); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = apierr.NotFound("%s not found at path %s", kind, path)
+			}
+			s.fail(w, err)
+			return
+		}
+		action := kind + ".archive"
+		if !archived {
+			action = kind + ".unarchive"
+		}
+		s.changed(r, action, path, "", nil)
+		writeText(w, http.StatusOK, path)
+	}
+}
+
+// archiveScriptByHash archives the path when hash is its latest version.
+// An older version needs nothing: Windmill archives every version a newer
+// one replaces, and those still run by hash, as they do here.
+func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
+		return
+	}
+	hash := r.PathValue("hash")
+	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
+	if err != nil {
+		if scripts.IsNotFound(err) {
+			err = apierr.NotFound("script not found at hash %s", hash)
+		}
+		s.fail(w, err)
+		return
+	}
+	if head, err := s.DB.ScriptHead(r.Context(), s.Workspace, v.Path); err == nil && head.LatestHash == hash {
+		if err := s.Catalog.Archive(r.Context(), s.Workspace, v.Path, true); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "script.archive", v.Path, hash, nil)
+	}
+	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true}))
+}
+
+// deleteScriptVersion is Windmill's delete by hash: that version goes, and
+// the path falls back to its newest remaining version.
+func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
+		return
+	}
+	hash := r.PathValue("hash")
+	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
+	if err == nil {
+		_, err = s.Catalog.DeleteVersion(r.Context(), s.Workspace, hash)
+	}
+	if err != nil {
+		if scripts.IsNotFound(err) {
+			err = apierr.NotFound("script not found at hash %s", hash)
+		}
+		s.fail(w, err)
+		return
+	}
+	s.changed(r, "script.delete_version", v.Path, hash, nil)
+	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true, "deleted": true, "content": ""}))
 }
 
 // deleteVersioned answers Windmill's delete of a script or flow by path:
@@ -96,6 +184,26 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"timeout":          nullIfZero(v.TimeoutS),
 		"concurrent_limit": nullIfZero(v.ConcurrencyLimit),
 		"dedicated_worker": v.DedicatedWorker,
+		// Fields Windmill's Script always has; the CLI compares some of
+		// them to decide whether a push changes anything.
+		"parent_hashes":            []string{},
+		"extra_perms":              map[string]any{},
+		"lock":                     nil,
+		"lock_error_logs":          nil,
+		"tag":                      nil,
+		"starred":                  false,
+		"is_template":              false,
+		"has_draft":                false,
+		"draft_only":               false,
+		"ws_error_handler_muted":   false,
+		"no_main_func":             false,
+		"has_preprocessor":         false,
+		"envs":                     nil,
+		"cache_ttl":                nil,
+		"priority":                 nil,
+		"restart_unless_cancelled": false,
+		"visible_to_runner_only":   false,
+		"delete_after_use":         false,
 	}
 	for k, val := range extra {
 		out[k] = val
@@ -176,7 +284,7 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
 		return
 	}
-	list, err := s.Catalog.List(r.Context(), s.Workspace)
+	list, err := s.Catalog.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -185,7 +293,7 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
 	for _, sum := range list {
 		v := sum.Latest
 		v.Content = "" // lists stay small; get/p has the content
-		m := scriptJSON(v, map[string]any{"run_count": sum.RunCount, "last_status": sum.LastStatus})
+		m := scriptJSON(v, map[string]any{"run_count": sum.RunCount, "last_status": sum.LastStatus, "archived": sum.Archived})
 		delete(m, "content")
 		out = append(out, m)
 	}

@@ -66,11 +66,19 @@ func (s *Server) putVariable(create bool) http.HandlerFunc {
 			s.fail(w, apierr.BadRequest("value is required (a string)"))
 			return
 		}
-		if b.Value != nil {
-			value = *b.Value
-		}
 		if b.IsSecret != nil {
 			secret = *b.IsSecret
+		}
+		if b.Value != nil {
+			value = *b.Value
+			// wmill sync push sends back the sealed text its pull got.
+			if secret && r.URL.Query().Get("already_encrypted") == "true" {
+				var err error
+				if value, err = s.Resources.ImportSecret(s.Workspace, value); err != nil {
+					s.fail(w, err)
+					return
+				}
+			}
 		}
 		if b.Description != nil {
 			description = *b.Description
@@ -100,6 +108,17 @@ func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, variableErr(err, r.PathValue("path")))
 		return
+	}
+	if v.IsSecret && r.URL.Query().Get("include_encrypted") == "true" {
+		// The sealed text, as wmill sync pull wrote it, so push can tell
+		// an unchanged secret; never the value itself.
+		value, err := s.Resources.VariableValue(r.Context(), s.Workspace, v.Path)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		sealed := s.Resources.ExportSecret(s.Workspace, value)
+		v.Value = &sealed
 	}
 	writeJSON(w, http.StatusOK, v)
 }

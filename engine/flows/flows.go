@@ -190,9 +190,16 @@ func (c *Catalog) Delete(ctx context.Context, workspace, path string) error {
 	return c.db.DeleteFlow(ctx, workspace, path)
 }
 
-// List returns the latest version of every flow.
-func (c *Catalog) List(ctx context.Context, workspace string) ([]store.FlowVersion, error) {
-	return c.db.ListFlows(ctx, workspace)
+// List returns the latest version of every live flow, and of the archived
+// ones too when archived is set.
+func (c *Catalog) List(ctx context.Context, workspace string, archived bool) ([]store.FlowVersion, error) {
+	return c.db.ListFlows(ctx, workspace, archived)
+}
+
+// Archive hides the flow at path from lists and runs by path, or brings it
+// back with archived false.
+func (c *Catalog) Archive(ctx context.Context, workspace, path string, archived bool) error {
+	return c.db.ArchiveFlow(ctx, workspace, path, archived)
 }
 
 func parse(v store.FlowVersion) (*Flow, error) {

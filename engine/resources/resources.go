@@ -5,6 +5,8 @@
 package resources
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -40,6 +42,9 @@ type Resource struct {
 type Store struct {
 	db   *store.DB
 	aead cipher.AEAD
+	// exportNonceKey makes exported secrets deterministic (see
+	// ExportSecret), derived from the key so it needs no file of its own.
+	exportNonceKey []byte
 }
 
 // Open loads the sealing key from dataDir, creating it on first use.
@@ -79,7 +84,9 @@ func Open(db *store.DB, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, aead: aead}, nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("millrun export nonce"))
+	return &Store{db: db, aead: aead, exportNonceKey: mac.Sum(nil)}, nil
 }
 
 var validPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)

@@ -2,6 +2,9 @@ package resources
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -122,4 +125,49 @@ func (s *Store) Interpolate(ctx context.Context, workspace string, v map[string]
 		}
 	}
 	return out, nil
+}
+
+// exportPrefix marks a secret sealed for a wmill sync folder, so a value
+// pushed back with already_encrypted is recognised as millrun's own.
+const exportPrefix = "millrun:v1:"
+
+func exportBinding(workspace string) []byte {
+	return []byte("variable export\x00" + workspace)
+}
+
+// ExportSecret seals a secret's value for a `wmill sync pull` folder, as
+// Windmill exports secrets encrypted with the workspace key. The nonce is
+// derived from the value, so pulling twice gives the same file and an
+// unchanged secret is not pushed again; the cost is that two equal secrets
+// seal to the same text, as they do in Windmill's own export. Bound to the
+// workspace, not the path, so moving the file keeps it usable.
+func (s *Store) ExportSecret(workspace, value string) string {
+	bound := exportBinding(workspace)
+	mac := hmac.New(sha256.New, s.exportNonceKey)
+	mac.Write(bound)
+	mac.Write([]byte{0})
+	mac.Write([]byte(value))
+	nonce := mac.Sum(nil)[:s.aead.NonceSize()]
+	sealed := s.aead.Seal(append([]byte(nil), nonce...), nonce, []byte(value), bound)
+	return exportPrefix + base64.StdEncoding.EncodeToString(sealed)
+}
+
+// ImportSecret opens what ExportSecret sealed; anything else (a value
+// encrypted by a Windmill cluster or by another millrun) is refused with
+// what to do instead.
+func (s *Store) ImportSecret(workspace, sealed string) (string, error) {
+	const advice = "push it with --plain-secrets from a folder pulled with --plain-secrets, or set the value in millrun"
+	body, ok := strings.CutPrefix(sealed, exportPrefix)
+	if !ok {
+		return "", fmt.Errorf("%w: the value is not a secret sealed by this millrun (a Windmill cluster's or another millrun's key cannot be read here): %s", ErrInvalid, advice)
+	}
+	raw, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return "", fmt.Errorf("%w: the sealed value is damaged: %s", ErrInvalid, advice)
+	}
+	plain, err := s.openBytes(exportBinding(workspace), raw, "the sealed value")
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %s", ErrInvalid, err, advice)
+	}
+	return string(plain), nil
 }

@@ -89,7 +89,17 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 			return "", false, invalid("schema is not a JSON Schema object: %s", err)
 		}
 		if given.Properties != nil {
+			// A tool that could not read main (the wmill CLI without its
+			// parser sends empty properties) must not erase the arguments.
+			for name, p := range inferred.Properties {
+				if _, ok := given.Properties[name]; !ok {
+					given.Properties[name] = p
+				}
+			}
 			given.Order = inferred.Order
+			if given.Required == nil || len(given.Properties) > 0 && len(given.Required) == 0 {
+				given.Required = inferred.Required
+			}
 			if given.Required == nil {
 				given.Required = []string{}
 			}
@@ -97,6 +107,9 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 		}
 	}
 	hash = Hash(workspace, req.Path, lang, req.Content)
+	if err := c.checkLineage(ctx, workspace, req, hash); err != nil {
+		return "", false, err
+	}
 	created, err = c.db.SaveScriptVersion(ctx, store.ScriptVersion{
 		Hash: hash, Workspace: workspace, Path: req.Path, Language: lang, Content: req.Content,
 		Summary: req.Summary, Description: req.Description, Schema: string(schema),
@@ -109,6 +122,41 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 	delete(c.cache, hash) // metadata may have changed
 	c.mu.Unlock()
 	return hash, created, nil
+}
+
+// checkLineage applies Windmill's rules for a new version: a path that
+// has a live script takes a new version only from a caller that names the
+// version it started from (parent_hash), and that must still be the latest,
+// so two editors never overwrite each other unknowingly. Sending the
+// latest version back unchanged is refused in Windmill's words; changing
+// only its summary, description or limits is an update in place.
+func (c *Catalog) checkLineage(ctx context.Context, workspace string, req CreateRequest, hash string) error {
+	head, err := c.db.ScriptHead(ctx, workspace, req.Path)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	live := err == nil && !head.Archived
+	if req.ParentHash != "" {
+		if _, err := c.db.ScriptByHash(ctx, workspace, req.ParentHash); errors.Is(err, store.ErrNotFound) {
+			return invalid("The parent hash does not seem to exist")
+		} else if err != nil {
+			return err
+		}
+	}
+	if live && req.ParentHash != head.LatestHash {
+		return invalid("Path conflict for %s with non-archived hash %s", req.Path, head.LatestHash)
+	}
+	if live && head.LatestHash == hash {
+		cur, err := c.db.ScriptByHash(ctx, workspace, hash)
+		if err != nil {
+			return err
+		}
+		if cur.Summary == req.Summary && cur.Description == req.Description && cur.TimeoutS == req.Timeout &&
+			cur.ConcurrencyLimit == req.ConcurrentLimit && cur.DedicatedWorker == req.DedicatedWorker {
+			return invalid("A script with same hash (hence same path, description, summary, content) already exists!")
+		}
+	}
+	return nil
 }
 
 // ErrNotFound is returned for unknown paths and hashes.
@@ -177,9 +225,28 @@ func (c *Catalog) parsed(sv store.ScriptVersion) (*Version, error) {
 	return v, nil
 }
 
-// List returns every script's latest version with run counters.
-func (c *Catalog) List(ctx context.Context, workspace string) ([]store.ScriptSummary, error) {
-	return c.db.ListScripts(ctx, workspace)
+// List returns every live script's latest version with run counters, and
+// the archived ones too when archived is set.
+func (c *Catalog) List(ctx context.Context, workspace string, archived bool) ([]store.ScriptSummary, error) {
+	return c.db.ListScripts(ctx, workspace, archived)
+}
+
+// Archive hides the script at path from lists and runs by path (runs by
+// hash go on), or brings it back with archived false.
+func (c *Catalog) Archive(ctx context.Context, workspace, path string, archived bool) error {
+	return c.db.ArchiveScript(ctx, workspace, path, archived)
+}
+
+// DeleteVersion removes one version; the path then points at its newest
+// remaining version, or goes when none is left. It returns the path.
+func (c *Catalog) DeleteVersion(ctx context.Context, workspace, hash string) (string, error) {
+	path, err := c.db.DeleteScriptVersion(ctx, workspace, hash)
+	if err == nil {
+		c.mu.Lock()
+		delete(c.cache, hash)
+		c.mu.Unlock()
+	}
+	return path, err
 }
 
 // Versions returns the versions at path, newest first.

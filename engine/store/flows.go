@@ -18,6 +18,7 @@ type FlowVersion struct {
 	Value       string // OpenFlow value JSON
 	Schema      string
 	CreatedAt   time.Time
+	Archived    bool // set by ListFlows
 }
 
 // SaveFlowVersion stores v (unless its hash exists) and makes it the latest.
@@ -31,8 +32,15 @@ func (db *DB) SaveFlowVersion(ctx context.Context, v FlowVersion) (created bool,
 		}
 		n, _ := res.RowsAffected()
 		created = n == 1
+		if !created {
+			// Same steps: summary and description are metadata, updated
+			// in place, as for scripts.
+			if _, err := tx.ExecContext(ctx, `UPDATE flow_versions SET summary = ?, description = ? WHERE hash = ?`, v.Summary, v.Description, v.Hash); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO flows (workspace, path, latest_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (workspace, path) DO UPDATE SET latest_hash = excluded.latest_hash, updated_at = excluded.updated_at`,
+			ON CONFLICT (workspace, path) DO UPDATE SET latest_hash = excluded.latest_hash, updated_at = excluded.updated_at, archived_at = NULL`,
 			v.Workspace, v.Path, v.Hash, now, now)
 		return err
 	})
@@ -44,10 +52,10 @@ func (db *DB) SaveFlowVersion(ctx context.Context, v FlowVersion) (created bool,
 
 const flowColumns = `v.hash, v.workspace, v.path, v.summary, v.description, v.value, v.schema, v.created_at`
 
-func scanFlow(row interface{ Scan(...any) error }) (FlowVersion, error) {
+func scanFlow(row interface{ Scan(...any) error }, extra ...any) (FlowVersion, error) {
 	var v FlowVersion
 	var created int64
-	if err := row.Scan(&v.Hash, &v.Workspace, &v.Path, &v.Summary, &v.Description, &v.Value, &v.Schema, &created); err != nil {
+	if err := row.Scan(append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Summary, &v.Description, &v.Value, &v.Schema, &created}, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return v, ErrNotFound
 		}
@@ -60,7 +68,7 @@ func scanFlow(row interface{ Scan(...any) error }) (FlowVersion, error) {
 // LatestFlow returns the latest version of the flow at path.
 func (db *DB) LatestFlow(ctx context.Context, workspace, path string) (FlowVersion, error) {
 	return scanFlow(db.read.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows f JOIN flow_versions v ON v.hash = f.latest_hash
-		WHERE f.workspace = ? AND f.path = ?`, workspace, path))
+		WHERE f.workspace = ? AND f.path = ? AND f.archived_at IS NULL`, workspace, path))
 }
 
 // FlowByHash returns one exact flow version.
@@ -68,20 +76,22 @@ func (db *DB) FlowByHash(ctx context.Context, workspace, hash string) (FlowVersi
 	return scanFlow(db.read.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flow_versions v WHERE v.workspace = ? AND v.hash = ?`, workspace, hash))
 }
 
-// ListFlows returns the latest version of every flow, by path.
-func (db *DB) ListFlows(ctx context.Context, workspace string) ([]FlowVersion, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows f JOIN flow_versions v ON v.hash = f.latest_hash
-		WHERE f.workspace = ? ORDER BY f.path`, workspace)
+// ListFlows returns the latest version of every live flow (archived ones
+// too with archived set), by path.
+func (db *DB) ListFlows(ctx context.Context, workspace string, archived bool) ([]FlowVersion, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+flowColumns+`, f.archived_at IS NOT NULL FROM flows f JOIN flow_versions v ON v.hash = f.latest_hash
+		WHERE f.workspace = ? AND (? OR f.archived_at IS NULL) ORDER BY f.path`, workspace, archived)
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
 	defer rows.Close()
 	var out []FlowVersion
 	for rows.Next() {
-		v, err := scanFlow(rows)
+		v, err := scanFlow(rows, &archived)
 		if err != nil {
 			return nil, err
 		}
+		v.Archived = archived
 		out = append(out, v)
 	}
 	return out, rows.Err()

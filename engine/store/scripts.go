@@ -30,6 +30,7 @@ type ScriptSummary struct {
 	CreatedAt  time.Time
 	RunCount   int64
 	LastStatus string
+	Archived   bool
 }
 
 // SaveScriptVersion stores v and makes it the path's latest version. When a
@@ -55,8 +56,9 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 				return err
 			}
 		}
+		// Saving at an archived path brings it back, as in Windmill.
 		_, err = tx.ExecContext(ctx, `INSERT INTO scripts (workspace, path, latest_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (workspace, path) DO UPDATE SET latest_hash = excluded.latest_hash, updated_at = excluded.updated_at`,
+			ON CONFLICT (workspace, path) DO UPDATE SET latest_hash = excluded.latest_hash, updated_at = excluded.updated_at, archived_at = NULL`,
 			v.Workspace, v.Path, v.Hash, now, now)
 		return err
 	})
@@ -88,7 +90,7 @@ func (db *DB) LatestScript(ctx context.Context, workspace, path string) (ScriptV
 }
 
 const latestScriptSQL = `SELECT ` + versionColumns + ` FROM scripts s JOIN script_versions v ON v.hash = s.latest_hash
-	WHERE s.workspace = ? AND s.path = ?`
+	WHERE s.workspace = ? AND s.path = ? AND s.archived_at IS NULL`
 
 // ScriptByHash returns one exact version.
 func (db *DB) ScriptByHash(ctx context.Context, workspace, hash string) (ScriptVersion, error) {
@@ -114,12 +116,14 @@ func (db *DB) ScriptVersions(ctx context.Context, workspace, path string) ([]Scr
 	return out, rows.Err()
 }
 
-// ListScripts returns the latest version of every script, ordered by path.
-func (db *DB) ListScripts(ctx context.Context, workspace string) ([]ScriptSummary, error) {
+// ListScripts returns the latest version of every live script (and of the
+// archived ones too with archived set), ordered by path.
+func (db *DB) ListScripts(ctx context.Context, workspace string, archived bool) ([]ScriptSummary, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+versionColumns+`, s.created_at,
 			(SELECT COUNT(*) FROM jobs j WHERE j.workspace = s.workspace AND j.script_path = s.path),
-			COALESCE((SELECT j.status FROM jobs j WHERE j.workspace = s.workspace AND j.script_path = s.path ORDER BY j.created_at DESC LIMIT 1), '')
-		FROM scripts s JOIN script_versions v ON v.hash = s.latest_hash WHERE s.workspace = ? ORDER BY s.path`, workspace)
+			COALESCE((SELECT j.status FROM jobs j WHERE j.workspace = s.workspace AND j.script_path = s.path ORDER BY j.created_at DESC LIMIT 1), ''),
+			s.archived_at IS NOT NULL
+		FROM scripts s JOIN script_versions v ON v.hash = s.latest_hash WHERE s.workspace = ? AND (? OR s.archived_at IS NULL) ORDER BY s.path`, workspace, archived)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +132,7 @@ func (db *DB) ListScripts(ctx context.Context, workspace string) ([]ScriptSummar
 	for rows.Next() {
 		var s ScriptSummary
 		var created int64
-		v, err := scanVersion(rows, &created, &s.RunCount, &s.LastStatus)
+		v, err := scanVersion(rows, &created, &s.RunCount, &s.LastStatus, &s.Archived)
 		if err != nil {
 			return nil, err
 		}
@@ -164,4 +168,83 @@ func (db *DB) deleteVersioned(ctx context.Context, table, versions, workspace, p
 		_, err = tx.ExecContext(ctx, `DELETE FROM `+versions+` WHERE workspace = ? AND path = ?`, workspace, path)
 		return err
 	})
+}
+
+// Head is what a path points at: its latest version and whether the path
+// is archived.
+type Head struct {
+	LatestHash string
+	Archived   bool
+}
+
+// ScriptHead returns what the script path points at, archived or not.
+func (db *DB) ScriptHead(ctx context.Context, workspace, path string) (Head, error) {
+	return db.head(ctx, "scripts", workspace, path)
+}
+
+// FlowHead returns what the flow path points at, archived or not.
+func (db *DB) FlowHead(ctx context.Context, workspace, path string) (Head, error) {
+	return db.head(ctx, "flows", workspace, path)
+}
+
+func (db *DB) head(ctx context.Context, table, workspace, path string) (Head, error) {
+	var h Head
+	err := db.read.QueryRowContext(ctx, `SELECT latest_hash, archived_at IS NOT NULL FROM `+table+` WHERE workspace = ? AND path = ?`, workspace, path).Scan(&h.LatestHash, &h.Archived)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, ErrNotFound
+	}
+	return h, err
+}
+
+// ArchiveScript archives (or, with archived false, restores) a script path.
+func (db *DB) ArchiveScript(ctx context.Context, workspace, path string, archived bool) error {
+	return db.archive(ctx, "scripts", workspace, path, archived)
+}
+
+// ArchiveFlow archives (or restores) a flow path.
+func (db *DB) ArchiveFlow(ctx context.Context, workspace, path string, archived bool) error {
+	return db.archive(ctx, "flows", workspace, path, archived)
+}
+
+func (db *DB) archive(ctx context.Context, table, workspace, path string, archived bool) error {
+	var at any
+	if archived {
+		at = time.Now().UnixMicro()
+	}
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET archived_at = ? WHERE workspace = ? AND path = ?`, at, workspace, path)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// DeleteScriptVersion removes one version. When it was the path's latest,
+// the newest remaining version takes its place; when none remains, the
+// path goes too. It returns the version's path.
+func (db *DB) DeleteScriptVersion(ctx context.Context, workspace, hash string) (path string, err error) {
+	err = db.Write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `DELETE FROM script_versions WHERE workspace = ? AND hash = ? RETURNING path`, workspace, hash).Scan(&path); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var next string
+		err := tx.QueryRowContext(ctx, `SELECT hash FROM script_versions WHERE workspace = ? AND path = ? ORDER BY created_at DESC LIMIT 1`, workspace, path).Scan(&next)
+		if errors.Is(err, sql.ErrNoRows) {
+			_, err = tx.ExecContext(ctx, `DELETE FROM scripts WHERE workspace = ? AND path = ?`, workspace, path)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE scripts SET latest_hash = ? WHERE workspace = ? AND path = ? AND latest_hash = ?`, next, workspace, path, hash)
+		return err
+	})
+	return path, err
 }

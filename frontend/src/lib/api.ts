@@ -56,6 +56,7 @@ export interface ScriptSummary {
   run_count: number;
   last_status: string;
   dedicated_worker: boolean;
+  archived?: boolean; // only in lists asked with show_archived
 }
 
 export interface Script extends ScriptSummary {

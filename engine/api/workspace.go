@@ -1,0 +1,215 @@
+package api
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/scripts"
+)
+
+// The routes `wmill sync pull` reads before it writes a folder: which
+// items are workspace-specific (none: millrun has one workspace), which
+// resource types are files (none), and the workspace as an archive.
+func (s *Server) registerWorkspace(mux Mux) {
+	mux.HandleFunc("GET /api/w/{ws}/workspaces/list_ws_specific", func(w http.ResponseWriter, r *http.Request) {
+		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "workspaces:read") {
+			writeJSON(w, http.StatusOK, []any{})
+		}
+	})
+	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) {
+		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "resources:read") {
+			writeJSON(w, http.StatusOK, map[string]any{})
+		}
+	})
+	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)
+}
+
+// ScriptFileExt is the extension Windmill's export gives a script of lang,
+// with TypeScript named after the CLI's default_ts.
+func ScriptFileExt(lang, defaultTS string) string {
+	switch lang {
+	case scripts.Python:
+		return "py"
+	case scripts.Bash:
+		return "sh"
+	case "nativets":
+		return "fetch.ts"
+	case "deno":
+		if defaultTS == "bun" {
+			return "deno.ts"
+		}
+		return "ts"
+	default: // bun
+		if defaultTS == "bun" {
+			return "ts"
+		}
+		return "bun.ts"
+	}
+}
+
+// tarball answers Windmill's workspace export in the layout `wmill sync
+// pull` reads: each script as its code file beside a .script.json, each
+// flow as a .flow.json (the CLI splits it into a .flow folder), resources,
+// variables and, when asked, HTTP routes. A secret variable's value is
+// sealed with this millrun's key unless plain_secret is set, as Windmill
+// seals it with the workspace key.
+func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "workspaces:read") {
+		return
+	}
+	q := r.URL.Query()
+	flag := func(name string) bool { b, _ := strconv.ParseBool(q.Get(name)); return b }
+	switch t := q.Get("archive_type"); t {
+	case "zip":
+	case "", "tar":
+		// Windmill's answer when it cannot give this type: the CLI then
+		// asks for a zip.
+		s.fail(w, apierr.BadRequest("Invalid Archive Type %s: millrun exports zip archives", t))
+		return
+	default:
+		s.fail(w, apierr.BadRequest("Invalid Archive Type %s", t))
+		return
+	}
+	defaultTS := q.Get("default_ts")
+	if defaultTS == "" {
+		defaultTS = "bun"
+	}
+	ctx := r.Context()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	var werr error
+	put := func(name string, content []byte) {
+		if werr != nil {
+			return
+		}
+		f, err := zw.Create(name)
+		if err == nil {
+			_, err = f.Write(content)
+		}
+		werr = err
+	}
+	putJSON := func(name string, v any) {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			werr = err
+			return
+		}
+		put(name, b)
+	}
+
+	list, err := s.Catalog.List(ctx, s.Workspace, false)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, sum := range list {
+		v, err := s.Catalog.Latest(ctx, s.Workspace, sum.Latest.Path)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
+		meta := map[string]any{
+			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
+			"lock": "", "kind": "script",
+		}
+		if v.TimeoutS > 0 {
+			meta["timeout"] = v.TimeoutS
+		}
+		if v.ConcurrencyLimit > 0 {
+			meta["concurrent_limit"] = v.ConcurrencyLimit
+		}
+		if v.DedicatedWorker {
+			meta["dedicated_worker"] = true
+		}
+		putJSON(v.Path+".script.json", meta)
+	}
+
+	flowList, err := s.Flows.List(ctx, s.Workspace, false)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, f := range flowList {
+		putJSON(f.Path+".flow.json", map[string]any{
+			"summary": f.Summary, "description": f.Description,
+			"value": json.RawMessage(f.Value), "schema": json.RawMessage(f.Schema),
+		})
+	}
+
+	if !flag("skip_resources") {
+		rs, err := s.Resources.List(ctx, s.Workspace)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		for _, masked := range rs {
+			full, err := s.Resources.Full(ctx, s.Workspace, masked.Path)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			putJSON(full.Path+".resource.json", map[string]any{
+				"value": full.Value, "description": full.Description, "resource_type": full.ResourceType,
+			})
+		}
+	}
+
+	if !flag("skip_variables") {
+		plain := flag("plain_secret") || flag("plain_secrets")
+		vars, err := s.Resources.ListVariables(ctx, s.Workspace)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		for _, v := range vars {
+			if v.IsSecret && flag("skip_secrets") {
+				continue
+			}
+			value, err := s.Resources.VariableValue(ctx, s.Workspace, v.Path)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			if v.IsSecret && !plain {
+				value = s.Resources.ExportSecret(s.Workspace, value)
+			}
+			putJSON(v.Path+".variable.json", map[string]any{
+				"value": value, "is_secret": v.IsSecret, "description": v.Description,
+				"account": nil, "is_oauth": false, "expires_at": nil,
+			})
+		}
+		if plain {
+			s.changed(r, "variable.read", "*", "workspace export with plain secrets", nil)
+		}
+	}
+
+	if flag("include_triggers") {
+		for _, t := range s.Routes.List(s.Workspace) {
+			b, _ := json.Marshal(t)
+			var m map[string]any
+			_ = json.Unmarshal(b, &m)
+			for _, k := range []string{"workspace_id", "path", "edited_by", "edited_at"} {
+				delete(m, k)
+			}
+			putJSON(t.Path+".http_trigger.json", m)
+		}
+	}
+
+	if werr == nil {
+		werr = zw.Close()
+	}
+	if werr != nil {
+		s.fail(w, fmt.Errorf("build the workspace archive: %w", werr))
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="windmill-`+s.Workspace+`.zip"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
