@@ -5,12 +5,12 @@
 package resources
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
