@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -33,3 +33,102 @@ test("wmill: workspace add, script push, list, show and run", async () => {
   assert.match(ran.stdout + ran.stderr, /hi from the cli/, "the logs are streamed");
   assert.match(ran.stdout, /"hello": "cli"/, "the result is printed");
 });
+
+// wmill sync: push a folder with a script in each language, pull it into an
+// empty folder (same files), edit and push back (the new version runs), and
+// a secret variable plus a resource naming it round-trip without the secret
+// in clear in any file but the one pulled with --plain-secrets, nor in
+// millrun's database.
+test("wmill sync pull and push round-trip scripts, a flow, a secret variable and a resource", async () => {
+  const home = await mkdtemp(join(tmpdir(), "wmill-home-"));
+  const first = await mkdtemp(join(tmpdir(), "wmill-sync-a-"));
+  const second = await mkdtemp(join(tmpdir(), "wmill-sync-b-"));
+  const env = { ...process.env, HOME: home, NO_COLOR: "1", FORCE_COLOR: "0" };
+  const wmill = (cwd, ...args) => run(wmillBin, args, { cwd, env, timeout: 60000 });
+  await wmill(first, "workspace", "add", "local", "local", base + "/", "--token", token);
+
+  const secret = "xoxb-SYNC-SECRET-9731";
+  const api = async (method, path, body) => {
+    const r = await fetch(base + "/api/w/local" + path, {
+      method, headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: r.status, text: await r.text() };
+  };
+  assert.equal((await api("POST", "/variables/create", { path: "u/sync/bot_token", value: secret, is_secret: true })).status, 201);
+  assert.equal((await api("POST", "/resources/create", { path: "u/sync/slack", resource_type: "slack", value: { token: "$var:u/sync/bot_token" } })).status, 201);
+
+  const files = {
+    "u/sync/py.py": 'def main(n: int = 1):\n    print("py log line")\n    return {"py": n}\n',
+    "u/sync/ts.ts": "export async function main(n: number = 2) {\n  return { ts: n };\n}\n",
+    "u/sync/sh.sh": 'n="${1:-3}"\necho "sh $n"\n',
+  };
+  await mkdir(join(first, "u", "sync"), { recursive: true });
+  for (const [p, content] of Object.entries(files)) await writeFile(join(first, p), content);
+  for (const p of Object.keys(files)) await wmill(first, "script", "push", p);
+  const listed = await wmill(first, "script", "list");
+  for (const p of ["u/sync/py", "u/sync/ts", "u/sync/sh"]) assert.match(listed.stdout, new RegExp(p));
+  assert.equal((await api("POST", "/flows/create", { path: "u/sync/chain", summary: "chain", value: { modules: [
+    { id: "a", value: { type: "rawscript", language: "python3", content: "def main():\n    return 41\n", input_transforms: {} } },
+  ] } })).status, 201);
+
+  const pulled = await wmill(second, "sync", "pull", "--yes");
+  assert.match(pulled.stdout + pulled.stderr, /changes applied locally/);
+  for (const [p, content] of Object.entries(files)) {
+    assert.equal(await readFile(join(second, p), "utf8"), content, `${p} pulled as pushed`);
+  }
+  const flowYaml = await readFile(join(second, "u/sync/chain.flow/flow.yaml"), "utf8");
+  assert.match(flowYaml, /!inline a\.inline_script\.py/);
+  assert.match(await readFile(join(second, "u/sync/chain.flow/a.inline_script.py"), "utf8"), /return 41/);
+  assert.match(await readFile(join(second, "u/sync/slack.resource.yaml"), "utf8"), /\$var:u\/sync\/bot_token/);
+  const varYaml = await readFile(join(second, "u/sync/bot_token.variable.yaml"), "utf8");
+  assert.match(varYaml, /is_secret: true/);
+  for (const f of await listFiles(second)) {
+    assert.ok(!(await readFile(f, "utf8")).includes(secret), `${f} holds the secret in clear`);
+  }
+
+  // Nothing changed: push has nothing to do. Then an edit pushes a new version.
+  const noop = await wmill(second, "sync", "push", "--yes");
+  assert.match(noop.stdout + noop.stderr, /0 changes to apply/);
+  await writeFile(join(second, "u/sync/py.py"), files["u/sync/py.py"].replace('{"py": n}', '{"py": n, "edited": True}'));
+  await writeFile(join(second, "u/sync/chain.flow/a.inline_script.py"), "def main():\n    return 42\n");
+  const pushed = await wmill(second, "sync", "push", "--yes");
+  assert.match(pushed.stdout + pushed.stderr, /Updating script u\/sync\/py/);
+  const ran = await api("POST", "/jobs/run_wait_result/p/u/sync/py", {});
+  assert.deepEqual(JSON.parse(ran.text), { py: 1, edited: true });
+  assert.equal((await api("POST", "/jobs/run_wait_result/f/u/sync/chain", {})).text, "42");
+  // The secret went back through push unchanged and still reads the same.
+  const value = await api("GET", "/variables/get_value/u/sync/bot_token");
+  assert.equal(JSON.parse(value.text), secret);
+  const interpolated = await api("GET", "/resources/get_value_interpolated/u/sync/slack");
+  assert.equal(JSON.parse(interpolated.text).token, secret);
+
+  // Deleting the file archives the script, as Windmill's push does.
+  await rm(join(second, "u/sync/sh.sh"));
+  await rm(join(second, "u/sync/sh.script.yaml"));
+  await wmill(second, "sync", "push", "--yes");
+  assert.equal((await api("GET", "/scripts/get/p/u/sync/sh")).status, 404);
+
+  // --plain-secrets is the one way the value reaches a file.
+  const plain = await mkdtemp(join(tmpdir(), "wmill-sync-plain-"));
+  await wmill(plain, "sync", "pull", "--yes", "--plain-secrets");
+  assert.match(await readFile(join(plain, "u/sync/bot_token.variable.yaml"), "utf8"), new RegExp(secret));
+
+  const data = process.env.MILLRUN_TEST_DATA;
+  assert.ok(data, "compat/run.sh passes the data folder");
+  for (const name of ["millrun.db", "millrun.db-wal"]) {
+    const b = await readFile(join(data, name)).catch(() => Buffer.alloc(0));
+    assert.ok(!b.includes(Buffer.from(secret)), `${name} holds the secret in clear`);
+  }
+});
+
+async function listFiles(dir) {
+  const out = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name === ".claude" || e.name === ".agents") continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...await listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}

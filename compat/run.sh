@@ -11,4 +11,4 @@ base="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1)"
 if [ -z "$base" ] || [ -z "$token" ]; then cat "$log"; echo "compat: no listen address printed or no token created"; exit 1; fi
 echo "== windmill-client $(node -p "require('$here/node_modules/windmill-client/package.json').version") against $base"
 cd "$here"
-BASE_URL="$base" WM_TOKEN="$token" WM_WORKSPACE=local npm test --silent
+BASE_URL="$base" WM_TOKEN="$token" WM_WORKSPACE=local MILLRUN_TEST_DATA="$data" npm test --silent
