@@ -92,8 +92,14 @@ test("wmill sync pull and push round-trip scripts, a flow, a secret variable and
   assert.match(noop.stdout + noop.stderr, /0 changes to apply/);
   await writeFile(join(second, "u/sync/py.py"), files["u/sync/py.py"].replace('{"py": n}', '{"py": n, "edited": True}'));
   await writeFile(join(second, "u/sync/chain.flow/a.inline_script.py"), "def main():\n    return 42\n");
+  // A folder as a Windmill workspace's pull has it: its folder.meta and a script in it.
+  await mkdir(join(second, "f", "shared"), { recursive: true });
+  await writeFile(join(second, "f/shared/folder.meta.yaml"), "summary: Shared tools\ndisplay_name: shared\nowners: []\nextra_perms: {}\n");
+  await writeFile(join(second, "f/shared/seven.py"), "def main():\n    return 7\n");
   const pushed = await wmill(second, "sync", "push", "--yes");
   assert.match(pushed.stdout + pushed.stderr, /Updating script u\/sync\/py/);
+  assert.equal((await api("POST", "/jobs/run_wait_result/p/f/shared/seven", {})).text, "7");
+  assert.equal(JSON.parse((await api("GET", "/folders/get/shared")).text).summary, "Shared tools");
   const ran = await api("POST", "/jobs/run_wait_result/p/u/sync/py", {});
   assert.deepEqual(JSON.parse(ran.text), { py: 1, edited: true });
   assert.equal((await api("POST", "/jobs/run_wait_result/f/u/sync/chain", {})).text, "42");
@@ -112,6 +118,7 @@ test("wmill sync pull and push round-trip scripts, a flow, a secret variable and
   // --plain-secrets is the one way the value reaches a file.
   const plain = await mkdtemp(join(tmpdir(), "wmill-sync-plain-"));
   await wmill(plain, "sync", "pull", "--yes", "--plain-secrets");
+  assert.match(await readFile(join(plain, "f/shared/folder.meta.yaml"), "utf8"), /summary: Shared tools/);
   assert.match(await readFile(join(plain, "u/sync/bot_token.variable.yaml"), "utf8"), new RegExp(secret));
 
   const data = process.env.MILLRUN_TEST_DATA;

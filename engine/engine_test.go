@@ -147,12 +147,13 @@ func TestScriptsCreateGetList(t *testing.T) {
 		t.Fatalf("hash %q is not 16 hex chars", h1)
 	}
 	// Windmill's rules for a new version on a live path: name the version
-	// it replaces, which must be the latest; the same version again is
-	// refused; a summary change alone is an update in place.
+	// it replaces, which must be the latest; the same version again without
+	// one is refused. The same content with its parent keeps its hash; a
+	// summary change alone is an update in place.
 	same := `{"path":"u/me/hello","language":"python3","content":"def main(name: str = 'world'):\n    return 'hi ' + name\n"`
 	for _, c := range []struct{ body, want string }{
-		{same + `}`, "Path conflict for u/me/hello with non-archived hash " + h1},
-		{same + `,"parent_hash":"` + h1 + `"}`, "A script with same hash (hence same path, description, summary, content) already exists!"},
+		{same + `}`, "A script with same hash (hence same path, description, summary, content) already exists!"},
+		{strings.Replace(same, "'world'", "'earth'", 1) + `}`, "Path conflict for u/me/hello with non-archived hash " + h1},
 		{same + `,"parent_hash":"0123456789abcdef"}`, "The parent hash does not seem to exist"},
 	} {
 		if r := f.do("POST", "/api/w/local/scripts/create", "application/json", c.body); r.status != 400 || !strings.Contains(r.body, c.want) {
@@ -205,7 +206,7 @@ func TestBadInput(t *testing.T) {
 		{"bad language", "POST", "/api/w/local/scripts/create", "application/json", `{"path":"u/me/x","language":"cobol","content":"x"}`, 400, "unsupported language"},
 		{"malformed create", "POST", "/api/w/local/scripts/create", "application/json", `{"path":`, 400, "not valid JSON"},
 		{"malformed run body", "POST", "/api/w/local/jobs/run/p/u/me/echo", "application/json", `{"x": }`, 400, "Bad request: the body is not valid JSON"},
-		{"unknown script", "POST", "/api/w/local/jobs/run/p/u/me/nope", "application/json", `{}`, 404, "Not found: script not found at path u/me/nope"},
+		{"unknown script", "POST", "/api/w/local/jobs/run/p/u/me/nope", "application/json", `{}`, 404, "Not found: script not found at name u/me/nope"},
 		{"unknown job", "GET", "/api/w/local/jobs_u/get/9b2e3a3e-0000-4000-8000-000000000000", "", "", 404, "Not found: job"},
 		{"unknown workspace", "POST", "/api/w/other/jobs/run/p/u/me/echo", "application/json", `{}`, 404, "workspace other"},
 		{"unknown route", "GET", "/api/w/local/nothing", "", "", 404, "Not found"},

@@ -185,3 +185,59 @@ func TestArchiveAndDeleteByHash(t *testing.T) {
 	}
 	f.mustDo(404, "POST", "/api/w/local/flows/update/u/me/nope", "application/json", body)
 }
+
+// Folders keep their metadata; the archive has a folder.meta for every
+// folder an item lives in, stored or not, as a Windmill workspace needs.
+func TestFolders(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.mustDo(201, "POST", "/api/w/local/folders/create", "application/json", `{"name":"team","summary":"Team things","owners":["me"],"extra_perms":{}}`)
+	f.mustDo(400, "POST", "/api/w/local/folders/create", "application/json", `{"name":"team"}`)
+	f.mustDo(400, "POST", "/api/w/local/folders/create", "application/json", `{"name":"../x"}`)
+	f.mustDo(200, "POST", "/api/w/local/folders/update/team", "application/json", `{"summary":"Team"}`)
+	var got map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/folders/get/team", "", "").body), &got)
+	if got["summary"] != "Team" || got["display_name"] != "team" || len(got["owners"].([]any)) != 1 {
+		t.Fatalf("folder: %v", got)
+	}
+	f.createScript("f/other/x", "bash", "echo x\n")
+	r := f.mustDo(200, "GET", "/api/w/local/workspaces/tarball?archive_type=zip", "", "")
+	zr, _ := zip.NewReader(bytes.NewReader([]byte(r.body)), int64(len(r.body)))
+	names := map[string]bool{}
+	for _, zf := range zr.File {
+		names[zf.Name] = true
+	}
+	if !names["f/team/folder.meta.json"] || !names["f/other/folder.meta.json"] {
+		t.Fatalf("archive folders: %v", names)
+	}
+	f.mustDo(200, "DELETE", "/api/w/local/folders/delete/team", "", "")
+	f.mustDo(404, "GET", "/api/w/local/folders/get/team", "", "")
+}
+
+// jobs/queue/list lists what has not finished, in Windmill's QueuedJob
+// shape; jobs carry the fields Windmill's always do.
+func TestQueueList(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/slow", "bash", "sleep 5\n")
+	f.createScript("u/me/quick", "bash", "echo done\n")
+	id := f.mustDo(201, "POST", "/api/w/local/jobs/run/p/u/me/slow", "application/json", "{}").body
+	f.mustDo(200, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/quick", "application/json", "{}")
+	var queued []map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs/queue/list", "", "").body), &queued)
+	if len(queued) != 1 || queued[0]["id"] != id || queued[0]["type"] != "QueuedJob" {
+		t.Fatalf("queue/list: %v", queued)
+	}
+	if _, ok := queued[0]["script_entrypoint_override"]; !ok {
+		t.Fatalf("a QueuedJob without script_entrypoint_override: %v", queued[0])
+	}
+	var done []map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs/completed/list", "", "").body), &done)
+	if len(done) != 1 || done[0]["script_path"] != "u/me/quick" {
+		t.Fatalf("completed/list: %v", done)
+	}
+	if _, ok := done[0]["result_columns"]; !ok {
+		t.Fatalf("a CompletedJob without result_columns: %v", done[0])
+	}
+	f.mustDo(200, "POST", "/api/w/local/jobs_u/queue/cancel/"+id, "application/json", "{}")
+}

@@ -79,6 +79,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerUsers(mux)
 	s.registerRoutes(mux)
 	s.registerWorkspace(mux)
+	s.registerFolders(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

@@ -19,8 +19,9 @@ const logTail = 20000
 
 func (s *Server) registerJobs(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs_u/queue/cancel/{id}", s.cancelJob)
-	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs(true))
-	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(false))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/list", s.listJobs([]string{store.StatusQueued, store.StatusRunning}))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(nil))
 }
 
 func formatTime(t time.Time) any {
@@ -104,6 +105,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		out["success"] = j.Status == store.StatusSuccess
 		out["deleted"] = false
 		out["is_skipped"] = false
+		out["result_columns"] = nil
 		if withLogs {
 			out["result"] = rawOrNull(j.Result)
 		}
@@ -117,6 +119,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 	}
 	out["type"] = "QueuedJob"
 	out["running"] = j.Status == store.StatusRunning
+	out["script_entrypoint_override"] = nil
 	out["scheduled_for"] = formatTime(j.ScheduledFor)
 	if !j.StartedAt.IsZero() {
 		out["started_at"] = formatTime(j.StartedAt)
@@ -237,7 +240,8 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 // listJobs serves Windmill's list routes. Besides page/per_page it takes a
 // keyset cursor (the X-Millrun-Next-Cursor header of the previous page), so
 // deep pages cost the same as the first.
-func (s *Server) listJobs(completedOnly bool) http.HandlerFunc {
+// statuses is what the route lists when the caller names none.
+func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "jobs:read") {
 			return
@@ -269,9 +273,7 @@ func (s *Server) listJobs(completedOnly bool) http.HandlerFunc {
 		case "false":
 			f.Statuses = []string{store.StatusFailure, store.StatusCanceled}
 		case "":
-			if completedOnly {
-				f.Statuses = []string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}
-			}
+			f.Statuses = statuses
 		default:
 			s.fail(w, apierr.BadRequest("success must be true or false"))
 			return

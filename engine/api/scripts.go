@@ -183,7 +183,7 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"kind":             "script",
 		"timeout":          nullIfZero(v.TimeoutS),
 		"concurrent_limit": nullIfZero(v.ConcurrencyLimit),
-		"dedicated_worker": v.DedicatedWorker,
+		"dedicated_worker": trueOrNull(v.DedicatedWorker),
 		// Fields Windmill's Script always has; the CLI compares some of
 		// them to decide whether a push changes anything.
 		"parent_hashes":            []string{},
@@ -198,7 +198,6 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"ws_error_handler_muted":   false,
 		"no_main_func":             false,
 		"has_preprocessor":         false,
-		"envs":                     nil,
 		"cache_ttl":                nil,
 		"priority":                 nil,
 		"restart_unless_cancelled": false,
@@ -209,6 +208,15 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		out[k] = val
 	}
 	return out
+}
+
+// trueOrNull answers an unset flag as Windmill does (null, not false):
+// wmill compares it with ==, and its local files leave it out.
+func trueOrNull(b bool) any {
+	if b {
+		return true
+	}
+	return nil
 }
 
 func nullIfZero(n int) any {
@@ -253,7 +261,7 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
 	if scripts.IsNotFound(err) {
-		s.fail(w, apierr.NotFound("script not found at path %s", path))
+		s.fail(w, apierr.NotFound("script not found at name %s", path))
 		return
 	}
 	if err != nil {
@@ -307,7 +315,7 @@ func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
 	vs, err := s.Catalog.Versions(r.Context(), s.Workspace, path)
 	if scripts.IsNotFound(err) {
-		s.fail(w, apierr.NotFound("script not found at path %s", path))
+		s.fail(w, apierr.NotFound("script not found at name %s", path))
 		return
 	}
 	if err != nil {

@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/scripts"
@@ -102,6 +105,16 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		put(name, b)
 	}
 
+	// Every folder an item lives in gets its folder.meta, stored or not:
+	// a Windmill workspace refuses f/<name>/ items whose folder is missing.
+	folders := map[string]bool{}
+	used := func(path string) {
+		if rest, ok := strings.CutPrefix(path, "f/"); ok {
+			if name, _, ok := strings.Cut(rest, "/"); ok {
+				folders[name] = true
+			}
+		}
+	}
 	list, err := s.Catalog.List(ctx, s.Workspace, false)
 	if err != nil {
 		s.fail(w, err)
@@ -113,6 +126,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, err)
 			return
 		}
+		used(v.Path)
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
 		meta := map[string]any{
 			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
@@ -136,6 +150,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, f := range flowList {
+		used(f.Path)
 		putJSON(f.Path+".flow.json", map[string]any{
 			"summary": f.Summary, "description": f.Description,
 			"value": json.RawMessage(f.Value), "schema": json.RawMessage(f.Schema),
@@ -154,6 +169,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 				s.fail(w, err)
 				return
 			}
+			used(full.Path)
 			putJSON(full.Path+".resource.json", map[string]any{
 				"value": full.Value, "description": full.Description, "resource_type": full.ResourceType,
 			})
@@ -179,6 +195,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			if v.IsSecret && !plain {
 				value = s.Resources.ExportSecret(s.Workspace, value)
 			}
+			used(v.Path)
 			putJSON(v.Path+".variable.json", map[string]any{
 				"value": value, "is_secret": v.IsSecret, "description": v.Description,
 				"account": nil, "is_oauth": false, "expires_at": nil,
@@ -197,8 +214,24 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			for _, k := range []string{"workspace_id", "path", "edited_by", "edited_at"} {
 				delete(m, k)
 			}
+			used(t.Path)
 			putJSON(t.Path+".http_trigger.json", m)
 		}
+	}
+
+	stored, err := s.DB.ListFolders(ctx, s.Workspace)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, f := range stored {
+		delete(folders, f.Name)
+		putJSON("f/"+f.Name+"/folder.meta.json", map[string]any{
+			"display_name": f.DisplayName, "owners": json.RawMessage(f.Owners), "extra_perms": json.RawMessage(f.ExtraPerms), "summary": f.Summary,
+		})
+	}
+	for _, name := range slices.Sorted(maps.Keys(folders)) {
+		putJSON("f/"+name+"/folder.meta.json", map[string]any{"display_name": name, "owners": []string{}, "extra_perms": map[string]any{}, "summary": nil})
 	}
 
 	if werr == nil {

@@ -127,9 +127,12 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 // checkLineage applies Windmill's rules for a new version: a path that
 // has a live script takes a new version only from a caller that names the
 // version it started from (parent_hash), and that must still be the latest,
-// so two editors never overwrite each other unknowingly. Sending the
-// latest version back unchanged is refused in Windmill's words; changing
-// only its summary, description or limits is an update in place.
+// so two editors never overwrite each other unknowingly; the same version
+// posted again without a parent is refused in Windmill's words. Windmill hashes
+// the parent into each version, so the latest sent back unchanged becomes
+// a new version there; here versions are content-addressed, so it keeps its
+// hash and only its summary, description and limits are updated in place
+// (wmill sync push sends such pushes when a field it compares differs).
 func (c *Catalog) checkLineage(ctx context.Context, workspace string, req CreateRequest, hash string) error {
 	head, err := c.db.ScriptHead(ctx, workspace, req.Path)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -143,18 +146,19 @@ func (c *Catalog) checkLineage(ctx context.Context, workspace string, req Create
 			return err
 		}
 	}
-	if live && req.ParentHash != head.LatestHash {
-		return invalid("Path conflict for %s with non-archived hash %s", req.Path, head.LatestHash)
-	}
-	if live && head.LatestHash == hash {
+	if live && req.ParentHash == "" && head.LatestHash == hash {
+		// Windmill checks the hash first: the same version posted again
+		// without a parent has the same hash there too.
 		cur, err := c.db.ScriptByHash(ctx, workspace, hash)
 		if err != nil {
 			return err
 		}
-		if cur.Summary == req.Summary && cur.Description == req.Description && cur.TimeoutS == req.Timeout &&
-			cur.ConcurrencyLimit == req.ConcurrentLimit && cur.DedicatedWorker == req.DedicatedWorker {
+		if cur.Summary == req.Summary && cur.Description == req.Description {
 			return invalid("A script with same hash (hence same path, description, summary, content) already exists!")
 		}
+	}
+	if live && req.ParentHash != head.LatestHash {
+		return invalid("Path conflict for %s with non-archived hash %s", req.Path, head.LatestHash)
 	}
 	return nil
 }

@@ -34,11 +34,20 @@ func ShapeResult(result json.RawMessage) (*Shaped, error) {
 	if err := json.Unmarshal(trimmed, &obj); err != nil {
 		return plain, nil
 	}
-	code, hasCode := obj["windmill_status_code"]
-	ctype, hasType := obj["windmill_content_type"]
+	// wm_status_code and wm_content_type are Windmill's aliases (serde).
+	code, hasCode := firstKey(obj, "windmill_status_code", "wm_status_code")
+	ctype, hasType := firstKey(obj, "windmill_content_type", "wm_content_type")
 	hdrs, hasHeaders := obj["windmill_headers"]
 	if !hasCode && !hasType && !hasHeaders {
 		return plain, nil
+	}
+	if hasCode && (len(code) == 0 || (code[0] != '-' && (code[0] < '0' || code[0] > '9'))) && string(code) != "null" {
+		// Windmill's serde does not read a status that is not a JSON
+		// number (such as "201"), so the object is not shaped at all.
+		return plain, nil
+	}
+	if string(code) == "null" {
+		hasCode = false
 	}
 	body, hasResult := obj["result"]
 	s := &Shaped{Status: http.StatusOK, ContentType: "application/json", Header: http.Header{}}
@@ -47,8 +56,8 @@ func ShapeResult(result json.RawMessage) (*Shaped, error) {
 	}
 	if hasCode {
 		var n json.Number
-		if err := json.Unmarshal(code, &n); err != nil || code[0] == '"' {
-			return nil, apierr.Internal("Invalid status code: windmill_status_code must be a number, got %s", code)
+		if err := json.Unmarshal(code, &n); err != nil {
+			return nil, apierr.Internal("Invalid status code: %s", code)
 		}
 		v, err := strconv.Atoi(n.String())
 		if err != nil || v < 100 || v > 599 {
@@ -91,6 +100,15 @@ func ShapeResult(result json.RawMessage) (*Shaped, error) {
 		s.Body = nil
 	}
 	return s, nil
+}
+
+func firstKey(obj map[string]json.RawMessage, names ...string) (json.RawMessage, bool) {
+	for _, n := range names {
+		if v, ok := obj[n]; ok {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // validHeaderName checks RFC 9110's token rule.

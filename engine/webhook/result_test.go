@@ -23,7 +23,11 @@ func TestShapeResult(t *testing.T) {
 		{name: "content type object as json", result: `{"windmill_content_type":"application/vnd+json","result":{"a":1}}`, status: 200, ctype: "application/vnd+json", body: `{"a":1}`},
 		{name: "extra keys dropped", result: `{"windmill_status_code":200,"result":1,"other":2}`, status: 200, ctype: "application/json", body: `1`},
 		{name: "invalid status", result: `{"windmill_status_code":99,"result":1}`, err: "Invalid status code"},
-		{name: "status not number", result: `{"windmill_status_code":"200"}`, err: "Invalid status code"},
+		// Windmill's serde reads a status that is not a JSON number as no
+		// shaping at all: the whole object is the answer.
+		{name: "status as a string is not shaped", result: `{"windmill_status_code":"201","result":1}`, status: 200, ctype: "application/json", body: `{"windmill_status_code":"201","result":1}`},
+		{name: "wm_status_code alias", result: `{"wm_status_code":201,"result":{"ok":true}}`, status: 201, ctype: "application/json", body: `{"ok":true}`},
+		{name: "wm_content_type alias", result: `{"wm_content_type":"text/plain","result":"hi"}`, status: 200, ctype: "text/plain", body: `hi`},
 		{name: "bad header name", result: `{"windmill_headers":{"Bad Name":"x"},"result":1}`, err: "Invalid header"},
 		{name: "bad header value", result: `{"windmill_headers":{"X-A":"a\r\nb"},"result":1}`, err: "Invalid header"},
 	}

@@ -82,7 +82,7 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 	}
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
 	if scripts.IsNotFound(err) {
-		return nil, apierr.NotFound("script not found at path %s", path)
+		return nil, apierr.NotFound("script not found at name %s", path)
 	}
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ export interface ScriptSummary {
   summary: string;
   run_count: number;
   last_status: string;
-  dedicated_worker: boolean;
+  dedicated_worker: boolean | null; // null when off, as Windmill answers
   archived?: boolean; // only in lists asked with show_archived
 }
 

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Windmill's folder routes. millrun keeps only a folder's metadata (its
+// items carry f/<name>/ in their paths); permissions are not enforced, as
+// millrun has one person, but owners and extra_perms are kept so a folder
+// pulled from a Windmill workspace pushes back unchanged.
+func (s *Server) registerFolders(mux Mux) {
+	mux.HandleFunc("POST /api/w/{ws}/folders/create", s.putFolder(true))
+	mux.HandleFunc("POST /api/w/{ws}/folders/update/{name}", s.putFolder(false))
+	mux.HandleFunc("GET /api/w/{ws}/folders/get/{name}", s.getFolder)
+	mux.HandleFunc("GET /api/w/{ws}/folders/exists/{name}", s.exists("folders:read", func(r *http.Request) bool {
+		_, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
+		return err == nil
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/folders/list", s.listFolders)
+	mux.HandleFunc("DELETE /api/w/{ws}/folders/delete/{name}", s.deleteFolder)
+}
+
+var folderName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+
+func folderJSON(f store.Folder) map[string]any {
+	return map[string]any{
+		"workspace_id": f.Workspace, "name": f.Name, "display_name": f.DisplayName, "summary": f.Summary,
+		"owners": json.RawMessage(f.Owners), "extra_perms": json.RawMessage(f.ExtraPerms),
+		"created_by": "millrun", "edited_at": f.UpdatedAt.Format(time.RFC3339Nano),
+	}
+}
+
+func (s *Server) putFolder(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:write") {
+			return
+		}
+		var b struct {
+			Name        string          `json:"name"`
+			DisplayName *string         `json:"display_name"`
+			Summary     *string         `json:"summary"`
+			Owners      json.RawMessage `json:"owners"`
+			ExtraPerms  json.RawMessage `json:"extra_perms"`
+		}
+		if err := s.decodeBody(r, &b); err != nil {
+			s.fail(w, err)
+			return
+		}
+		f := store.Folder{Workspace: s.Workspace, Name: b.Name, Owners: "[]", ExtraPerms: "{}"}
+		if !create {
+			cur, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
+			if err != nil {
+				s.fail(w, folderErr(err, r.PathValue("name")))
+				return
+			}
+			f = cur
+		}
+		if !folderName.MatchString(f.Name) {
+			s.fail(w, apierr.BadRequest("folder name %q: use letters, digits, _ and - (it is the <name> in f/<name>/...)", f.Name))
+			return
+		}
+		if b.DisplayName != nil {
+			f.DisplayName = *b.DisplayName
+		}
+		if f.DisplayName == "" {
+			f.DisplayName = f.Name
+		}
+		if b.Summary != nil {
+			f.Summary = b.Summary
+		}
+		var owners []string
+		if len(b.Owners) > 0 && string(b.Owners) != "null" {
+			if json.Unmarshal(b.Owners, &owners) != nil {
+				s.fail(w, apierr.BadRequest("owners should be a list of names"))
+				return
+			}
+			f.Owners = string(b.Owners)
+		}
+		var perms map[string]bool
+		if len(b.ExtraPerms) > 0 && string(b.ExtraPerms) != "null" {
+			if json.Unmarshal(b.ExtraPerms, &perms) != nil {
+				s.fail(w, apierr.BadRequest("extra_perms should be an object of names to true (write) or false (read)"))
+				return
+			}
+			f.ExtraPerms = string(b.ExtraPerms)
+		}
+		if err := s.DB.PutFolder(r.Context(), f, create); err != nil {
+			s.fail(w, folderErr(err, f.Name))
+			return
+		}
+		s.changed(r, "folder.save", f.Name, "", nil)
+		status := http.StatusOK
+		if create {
+			status = http.StatusCreated
+		}
+		writeText(w, status, f.Name)
+	}
+}
+
+func folderErr(err error, name string) error {
+	switch err {
+	case store.ErrNotFound:
+		return apierr.NotFound("folder %s", name)
+	case store.ErrDuplicate:
+		return apierr.BadRequest("Folder %s already exists", name)
+	}
+	return err
+}
+
+func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:read") {
+		return
+	}
+	f, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
+	if err != nil {
+		s.fail(w, folderErr(err, r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, folderJSON(f))
+}
+
+func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:read") {
+		return
+	}
+	list, err := s.DB.ListFolders(r.Context(), s.Workspace)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, f := range list {
+		out = append(out, folderJSON(f))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:write") {
+		return
+	}
+	if err := s.DB.DeleteFolder(r.Context(), s.Workspace, r.PathValue("name")); err != nil {
+		s.fail(w, folderErr(err, r.PathValue("name")))
+		return
+	}
+	s.changed(r, "folder.delete", r.PathValue("name"), "", nil)
+	writeText(w, http.StatusOK, "folder "+r.PathValue("name")+" deleted")
+}
