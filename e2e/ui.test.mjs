@@ -714,3 +714,45 @@ test("deleting a script says what points at it, then removes it", async () => {
   assert.match(asked, /Routes that run it will answer 404 until you delete them: \/api\/r\/slack\/slack_cmd/);
   assert.equal(await page.getByRole("link", { name: /slack_cmd$/ }).count(), 0);
 });
+
+test("a save after the script changed elsewhere is refused in words; archiving hides it until restored", async () => {
+  await page.goto(`${base}/#/scripts/new`);
+  const path = page.locator("#path");
+  const full = (await path.inputValue()) + "archive_me";
+  await path.fill(full);
+  await page.locator(".cm-content").waitFor();
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("sync-path-url").waitFor();
+  // Another editor (the wmill CLI, another tab) saves a new version meanwhile.
+  const other = await page.evaluate(async (p) => {
+    const cur = await (await fetch(`/api/w/local/scripts/get/p/${p}`)).json();
+    const r = await fetch("/api/w/local/scripts/create", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: p, language: cur.language, content: cur.content + "\n# changed elsewhere\n", parent_hash: cur.hash }) });
+    return r.status;
+  }, full);
+  assert.equal(other, 201);
+  await page.locator(".cm-content").click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.type("\n# my edit\n");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText(/changed elsewhere .* since you opened it/).waitFor();
+  await shot("40-save-conflict");
+
+  page.once("dialog", (d) => d.accept()); // leaving the unsaved edit
+  await page.reload();
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.accept();
+  });
+  await page.getByRole("button", { name: "Archive", exact: true }).click();
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  assert.match(asked, /URLs pinned to a version \(by hash\) keep running/);
+  assert.equal(await page.getByRole("link", { name: new RegExp(`${full}$`) }).count(), 0);
+  const archived = page.getByTestId("archived-scripts");
+  await archived.locator("summary").click();
+  await shot("41-archived");
+  await archived.getByRole("button", { name: `Restore ${full}` }).click();
+  await page.getByRole("link", { name: new RegExp(`${full}$`) }).waitFor();
+  assert.equal(await page.getByTestId("archived-scripts").count(), 0);
+});
