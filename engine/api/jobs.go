@@ -87,6 +87,9 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 	if j.FlowStatus != "" {
 		out["flow_status"] = json.RawMessage(j.FlowStatus)
 	}
+	if j.SchedulePath != "" {
+		out["schedule_path"] = j.SchedulePath
+	}
 	if j.ParentJob != "" {
 		out["parent_job"] = j.ParentJob
 		out["is_flow_step"] = true
@@ -247,7 +250,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 			return
 		}
 		q := r.URL.Query()
-		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"),
+		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"), SchedulePath: q.Get("schedule_path"),
 			WithFlowSteps: q.Get("include_flow_steps") == "true"}
 		perPage := 30
 		if v := q.Get("per_page"); v != "" {

@@ -77,6 +77,10 @@ type Config struct {
 	RetentionMax   int           // default 100,000 finished jobs
 	ShutdownGrace  time.Duration // how long running jobs may finish on Close (default 10 s)
 	Logger         *slog.Logger
+	// OnFinish, when set, is told of every job that ends, result included
+	// (schedules record failures with it). It runs on the worker: keep it
+	// short or hand the work to another goroutine.
+	OnFinish func(*store.Job)
 	// StartLogDir holds the start log of jobs whose caller waits on them
 	// (see startLog); "" makes their running mark a database write the
 	// worker waits for.
@@ -566,6 +570,9 @@ func (q *Queue) finish(job *store.Job) {
 	// hold one job and, taken off the map, get no other.
 	for _, ch := range waiters {
 		ch <- job
+	}
+	if q.cfg.OnFinish != nil {
+		q.cfg.OnFinish(job)
 	}
 }
 

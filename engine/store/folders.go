@@ -72,5 +72,5 @@ func (db *DB) ListFolders(ctx context.Context, workspace string) ([]Folder, erro
 
 // DeleteFolder removes a folder's metadata (what is in it stays).
 func (db *DB) DeleteFolder(ctx context.Context, workspace, name string) error {
-	return db.deleteOne(ctx, `DELETE FROM folders WHERE workspace = ? AND path = ?`, workspace, name)
+	return db.execOne(ctx, `DELETE FROM folders WHERE workspace = ? AND path = ?`, workspace, name)
 }

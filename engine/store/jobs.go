@@ -46,6 +46,7 @@ type Job struct {
 	CanceledReason   string
 	ParentJob        string // the flow job a step belongs to
 	FlowStatus       string // JSON, flow jobs only
+	SchedulePath     string // the schedule that started it, if one did
 
 	// Durability is not stored: it is how the job's own writes (queued,
 	// running, finished) are committed, chosen when it is accepted. Jobs
@@ -116,8 +117,8 @@ func (db *DB) InsertJobLater(j *Job, done func(error)) (submit func()) {
 }
 
 const insertJobSQL = `INSERT INTO jobs (id, workspace, kind, script_path, script_hash, language, args, status,
-	created_at, scheduled_for, started_at, timeout_s, concurrency_limit, trigger, created_by, token_id, headers, parent_job, flow_status)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	created_at, scheduled_for, started_at, timeout_s, concurrency_limit, trigger, created_by, token_id, headers, parent_job, flow_status, schedule_path)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // The ops below copy the job when built: with unawaited writes the caller
 // goes on changing its job (a worker marks it running) while the op waits.
@@ -130,7 +131,7 @@ func (db *DB) insertJobOp(job *Job) func(tx *sql.Tx) error {
 		_, err := tx.Stmt(db.insertJob).Exec(
 			j.ID, j.Workspace, j.Kind, j.ScriptPath, j.ScriptHash, j.Language, j.Args, j.Status,
 			micros(j.CreatedAt), micros(j.ScheduledFor), nullMicros(j.StartedAt), j.TimeoutS, j.ConcurrencyLimit, j.Trigger, j.CreatedBy,
-			nullInt(j.TokenID), nullString(j.Headers), nullString(j.ParentJob), nullString(j.FlowStatus))
+			nullInt(j.TokenID), nullString(j.Headers), nullString(j.ParentJob), nullString(j.FlowStatus), nullString(j.SchedulePath))
 		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: jobs.id") {
 			return ErrDuplicateJob
 		}
@@ -265,7 +266,7 @@ func (db *DB) FailRunning(ctx context.Context, result string, at time.Time) (int
 const jobColumns = `id, workspace, kind, script_path, script_hash, language, args, status, COALESCE(result, ''), logs,
 	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
 	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, ''),
-	COALESCE(parent_job, ''), COALESCE(flow_status, '')`
+	COALESCE(parent_job, ''), COALESCE(flow_status, ''), COALESCE(schedule_path, '')`
 
 // jobListColumns leaves out the large fields the Runs list never shows, and
 // arguments over 2 KiB (the job's own page has them): a list of jobs that
@@ -273,7 +274,7 @@ const jobColumns = `id, workspace, kind, script_path, script_hash, language, arg
 const jobListColumns = `id, workspace, kind, script_path, script_hash, language, CASE WHEN length(args) > 2048 THEN '' ELSE args END, status, '', '',
 	created_at, scheduled_for, started_at, completed_at, COALESCE(duration_ms, 0), timeout_s, concurrency_limit, trigger,
 	created_by, COALESCE(token_id, 0), COALESCE(headers, ''), COALESCE(canceled_by, ''), COALESCE(canceled_reason, ''),
-	COALESCE(parent_job, ''), COALESCE(flow_status, '')`
+	COALESCE(parent_job, ''), COALESCE(flow_status, ''), COALESCE(schedule_path, '')`
 
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
@@ -281,7 +282,7 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var started, completed sql.NullInt64
 	err := row.Scan(&j.ID, &j.Workspace, &j.Kind, &j.ScriptPath, &j.ScriptHash, &j.Language, &j.Args, &j.Status, &j.Result, &j.Logs,
 		&created, &scheduled, &started, &completed, &j.DurationMs, &j.TimeoutS, &j.ConcurrencyLimit, &j.Trigger,
-		&j.CreatedBy, &j.TokenID, &j.Headers, &j.CanceledBy, &j.CanceledReason, &j.ParentJob, &j.FlowStatus)
+		&j.CreatedBy, &j.TokenID, &j.Headers, &j.CanceledBy, &j.CanceledReason, &j.ParentJob, &j.FlowStatus, &j.SchedulePath)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -325,6 +326,8 @@ type JobFilter struct {
 	Path      string   // exact script path, empty for all
 	Statuses  []string // empty for all
 	Trigger   string
+	// SchedulePath keeps the jobs one schedule started.
+	SchedulePath string
 	// Keyset cursor: jobs strictly older than (Before, BeforeID).
 	Before   time.Time
 	BeforeID string
@@ -359,6 +362,10 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	if f.Trigger != "" {
 		where = append(where, "trigger = ?")
 		args = append(args, f.Trigger)
+	}
+	if f.SchedulePath != "" {
+		where = append(where, "schedule_path = ?")
+		args = append(args, f.SchedulePath)
 	}
 	if !f.Before.IsZero() {
 		if f.BeforeID != "" {

@@ -91,10 +91,11 @@ func (db *DB) ListResources(ctx context.Context, workspace string) ([]Resource, 
 
 // DeleteResource removes a resource.
 func (db *DB) DeleteResource(ctx context.Context, workspace, path string) error {
-	return db.deleteOne(ctx, `DELETE FROM resources WHERE workspace = ? AND path = ?`, workspace, path)
+	return db.execOne(ctx, `DELETE FROM resources WHERE workspace = ? AND path = ?`, workspace, path)
 }
 
-func (db *DB) deleteOne(ctx context.Context, query string, args ...any) error {
+// execOne runs a statement that must touch one row (else ErrNotFound).
+func (db *DB) execOne(ctx context.Context, query string, args ...any) error {
 	return db.group.submit(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(query, args...)
 		if err != nil {
@@ -173,7 +174,7 @@ func scanTriggers(rows *sql.Rows) ([]StoredTrigger, error) {
 
 // DeleteTrigger removes a route.
 func (db *DB) DeleteTrigger(ctx context.Context, workspace, path string) error {
-	return db.deleteOne(ctx, `DELETE FROM http_triggers WHERE workspace = ? AND path = ?`, workspace, path)
+	return db.execOne(ctx, `DELETE FROM http_triggers WHERE workspace = ? AND path = ?`, workspace, path)
 }
 
 // Request is one received webhook or route request.

@@ -75,5 +75,5 @@ func (db *DB) ListVariables(ctx context.Context, workspace string) ([]*Variable,
 
 // DeleteVariable removes a variable.
 func (db *DB) DeleteVariable(ctx context.Context, workspace, path string) error {
-	return db.deleteOne(ctx, `DELETE FROM variables WHERE workspace = ? AND path = ?`, workspace, path)
+	return db.execOne(ctx, `DELETE FROM variables WHERE workspace = ? AND path = ?`, workspace, path)
 }
