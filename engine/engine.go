@@ -26,6 +26,7 @@ import (
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
@@ -45,6 +46,9 @@ type Config struct {
 	// UI serves the frontend at /; nil serves a short text page.
 	UI     http.Handler
 	Logger *slog.Logger
+	// Clock is the wall clock schedules read; nil is the system's (tests
+	// move a fake one).
+	Clock schedules.Clock
 	// ShutdownGrace bounds how long running jobs may finish on Close.
 	ShutdownGrace time.Duration
 	// AllowedHosts are Host names accepted on management routes besides
@@ -77,6 +81,7 @@ type Engine struct {
 	flowCat  *flows.Catalog
 	flows    *flows.Executor
 	queue    *jobs.Queue
+	sched    *schedules.Scheduler
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
@@ -173,13 +178,15 @@ func Open(cfg Config) (*Engine, error) {
 	e.queue = jobs.New(db, &executor{e: e}, jobs.Config{
 		Workers: workers, MaxQueued: set.MaxQueued, DefaultTimeout: time.Duration(set.DefaultTimeoutS) * time.Second,
 		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
-		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir,
+		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.scheduledJobFinished,
 	})
 	if err := e.queue.Start(context.Background()); err != nil {
 		db.Close()
 		lock.Release()
 		return nil, err
 	}
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
+	e.sched.Start()
 	e.bodyBudget = max(256<<20, 4*set.MaxBodyBytes)
 	e.buildHandlers()
 	e.stop = make(chan struct{})
@@ -231,6 +238,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Do(func() {
 		close(e.stop)
 		e.tunnel.Stop()
+		e.sched.Stop()
 		e.queue.Close(ctx)
 		e.warm.Close()
 		e.runner.Close()
@@ -316,7 +324,7 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Routes: e.routes, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: osUser()}
+		Routes: e.routes, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: osUser()}
 	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/routes"
+	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -38,6 +39,7 @@ type Server struct {
 	// event, tells the workspace webhook.
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
 	Routes    *routes.Service
+	Schedules *schedules.Scheduler
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string
@@ -80,6 +82,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerRoutes(mux)
 	s.registerWorkspace(mux)
 	s.registerFolders(mux)
+	s.registerSchedules(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

@@ -27,8 +27,13 @@ func (systemClock) Now() time.Time { return time.Now() }
 
 // Enqueue starts one run of s for its due time with the given job id. A
 // job with that id already existing (store.ErrDuplicateJob) means the run
-// was started before, by an earlier pass or an earlier process.
+// was started before, by an earlier pass or an earlier process; an error
+// wrapping ErrTargetGone, that what it runs no longer exists.
 type Enqueue func(ctx context.Context, s *store.Schedule, due time.Time, jobID string) error
+
+// ErrTargetGone says a schedule's script or flow was deleted or archived:
+// the due time is recorded as failed and passed, not retried every tick.
+var ErrTargetGone = errors.New("what the schedule runs does not exist")
 
 // Config is what a Scheduler needs.
 type Config struct {
@@ -108,6 +113,10 @@ func (s *Scheduler) Stop() {
 	}
 }
 
+// Now is the scheduler's wall clock, for computing a new schedule's first
+// due time on the same clock its passes read.
+func (s *Scheduler) Now() time.Time { return s.cfg.Clock.Now() }
+
 // Changed asks for a pass now (a schedule was created or edited).
 func (s *Scheduler) Changed() {
 	select {
@@ -184,6 +193,11 @@ func (s *Scheduler) handle(ctx context.Context, sc *store.Schedule, now time.Tim
 	}
 	for _, t := range runs {
 		err := s.cfg.Enqueue(ctx, sc, t, JobID(sc.Workspace, sc.Path, t))
+		if errors.Is(err, ErrTargetGone) {
+			msg := "the run due " + t.Format(time.RFC3339) + " did not start: " + err.Error()
+			_ = s.cfg.DB.SetScheduleError(ctx, sc.Workspace, sc.Path, &msg)
+			continue
+		}
 		if err != nil && !errors.Is(err, store.ErrDuplicateJob) {
 			// Leave next_due where it is: the next pass tries again.
 			if ctx.Err() == nil {

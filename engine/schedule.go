@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/schedules"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// enqueueScheduled starts the run of a schedule for one due time: the
+// latest version of what it names, with its arguments, as a durable job.
+func (e *Engine) enqueueScheduled(ctx context.Context, sc *store.Schedule, due time.Time, id string) error {
+	job := &store.Job{ID: id, Workspace: sc.Workspace, Args: sc.Args, Trigger: "schedule", CreatedBy: "schedule",
+		SchedulePath: sc.Path, ScheduledFor: due}
+	if err := e.resolveRunnable(ctx, job, sc.IsFlow, sc.ScriptPath); err != nil {
+		return err
+	}
+	return e.queue.Enqueue(ctx, job)
+}
+
+// resolveRunnable fills in what job runs: the latest version of the
+// script or flow at path.
+func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow bool, path string) error {
+	if isFlow {
+		f, err := e.flowCat.Latest(ctx, job.Workspace, path)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: no flow at %s (deleted or archived)", schedules.ErrTargetGone, path)
+		}
+		if err != nil {
+			return err
+		}
+		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
+		return nil
+	}
+	v, err := e.catalog.Latest(ctx, job.Workspace, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: no script at %s (deleted or archived)", schedules.ErrTargetGone, path)
+	}
+	if err != nil {
+		return err
+	}
+	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
+	job.TimeoutS, job.ConcurrencyLimit = v.TimeoutS, v.ConcurrencyLimit
+	return nil
+}
+
+// scheduledJobFinished records how a schedule's run ended on the schedule,
+// and starts its on_failure handler when the run failed. It is called on a
+// worker, so the writes go elsewhere.
+func (e *Engine) scheduledJobFinished(job *store.Job) {
+	if job.SchedulePath == "" {
+		return
+	}
+	failed := job.Status != store.StatusSuccess
+	go func() {
+		ctx := context.Background()
+		if !failed {
+			_ = e.db.SetScheduleError(ctx, job.Workspace, job.SchedulePath, nil)
+			return
+		}
+		reason := job.Status
+		var r struct {
+			Error struct{ Name, Message string } `json:"error"`
+		}
+		if json.Unmarshal([]byte(job.Result), &r) == nil && r.Error.Message != "" {
+			reason = r.Error.Name + ": " + r.Error.Message
+		}
+		msg := fmt.Sprintf("run %s failed at %s: %s", job.ID, job.CompletedAt.UTC().Format(time.RFC3339), reason)
+		_ = e.db.SetScheduleError(ctx, job.Workspace, job.SchedulePath, &msg)
+		sc, err := e.db.GetSchedule(ctx, job.Workspace, job.SchedulePath)
+		if err != nil || sc.OnFailure == nil || *sc.OnFailure == "" {
+			return
+		}
+		if err := e.runOnFailure(ctx, sc, job); err != nil {
+			e.log.Warn("schedule on_failure handler", "schedule", sc.Path, "err", err)
+		}
+	}()
+}
+
+// runOnFailure starts a schedule's failure handler ("script/<path>",
+// "flow/<path>" or a bare script path, as Windmill stores it) with the
+// arguments Windmill gives one. Its own failure starts nothing more.
+func (e *Engine) runOnFailure(ctx context.Context, sc *store.Schedule, failed *store.Job) error {
+	target, isFlow := *sc.OnFailure, false
+	if rest, ok := strings.CutPrefix(target, "flow/"); ok {
+		target, isFlow = rest, true
+	} else if rest, ok := strings.CutPrefix(target, "script/"); ok {
+		target = rest
+	}
+	var errValue any = json.RawMessage(failed.Result)
+	if !json.Valid([]byte(failed.Result)) {
+		errValue = failed.Result
+	}
+	args, _ := json.Marshal(map[string]any{
+		"workspace_id": failed.Workspace, "job_id": failed.ID, "path": failed.ScriptPath, "is_flow": failed.Kind == "flow",
+		"schedule_path": sc.Path, "error": errValue, "started_at": failed.StartedAt.UTC().Format(time.RFC3339Nano), "failed_times": 1,
+	})
+	job := &store.Job{Workspace: failed.Workspace, Args: string(args), Trigger: "schedule_on_failure", CreatedBy: "schedule"}
+	if err := e.resolveRunnable(ctx, job, isFlow, target); err != nil {
+		return err
+	}
+	return e.queue.Enqueue(ctx, job)
+}
