@@ -756,3 +756,39 @@ test("a save after the script changed elsewhere is refused in words; archiving h
   await page.getByRole("link", { name: new RegExp(`${full}$`) }).waitFor();
   assert.equal(await page.getByTestId("archived-scripts").count(), 0);
 });
+
+test("a schedule made on a script's page runs every 2 seconds, reads in words and shows its runs", async () => {
+  await page.goto(`${base}/#/scripts/new`);
+  const path = page.locator("#path");
+  const full = (await path.inputValue()) + "ticker";
+  await path.fill(full);
+  await page.locator(".cm-content").waitFor();
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("sync-path-url").waitFor();
+  await page.getByRole("button", { name: "Add a schedule" }).click();
+  await page.getByTestId("schedule-words").waitFor();
+  assert.match(await page.getByTestId("schedule-words").textContent(), /every day at 08:00 in /);
+  assert.equal(await page.getByTestId("schedule-next").locator("li").count(), 5);
+  await page.locator("#sched-cron").fill("0 0 25 * * *");
+  await page.getByTestId("schedule-explain-error").waitFor();
+  assert.match(await page.getByTestId("schedule-explain-error").textContent(), /above maximum/);
+  await page.locator("#sched-cron").fill("*/2 * * * * *");
+  await page.getByText("every 2 seconds").waitFor();
+  await shot("42-schedule-form");
+  await page.getByRole("button", { name: "Save schedule" }).click();
+  await page.getByTestId("schedule").waitFor();
+  await page.getByTestId("schedule").getByRole("link", { name: "Its runs" }).click();
+  await page.getByTestId("runs-schedule-filter").waitFor();
+  const rows = page.locator("tbody tr", { hasText: full });
+  await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length >= n, 3, { timeout: 15000 });
+  assert.ok(await rows.count() >= 3, "three runs of the schedule");
+  assert.match(await rows.first().textContent(), /schedule/);
+  await shot("43-schedule-runs");
+  await page.goto(`${base}/#/schedules`);
+  const row = page.getByTestId("schedule-row").filter({ hasText: full });
+  await row.waitFor();
+  assert.match(await row.textContent(), /every 2 seconds/);
+  await row.getByRole("checkbox").uncheck(); // stop it: other journeys count runs
+  await page.waitForFunction(() => document.querySelector('[data-testid="schedule-row"]')?.textContent?.includes("off"));
+  await shot("44-schedules");
+});

@@ -90,6 +90,7 @@ export interface Job {
   headers?: Record<string, string>;
   flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
   parent_job?: string;
+  schedule_path?: string;
 }
 
 export interface TunnelView {
