@@ -115,6 +115,22 @@ test("wmill sync pull and push round-trip scripts, a flow, a secret variable and
   await wmill(second, "sync", "push", "--yes");
   assert.equal((await api("GET", "/scripts/get/p/u/sync/sh")).status, 404);
 
+  // Schedules travel with --include-schedules, and push back.
+  assert.equal((await api("POST", "/schedules/create", { path: "u/sync/morning", schedule: "0 0 8 * * 1-5", timezone: "Europe/Paris",
+    script_path: "u/sync/py", args: { n: 5 }, missed: "run_once" })).status, 201);
+  const withSchedules = await mkdtemp(join(tmpdir(), "wmill-sync-sched-"));
+  await wmill(withSchedules, "sync", "pull", "--yes", "--include-schedules");
+  const schedYaml = await readFile(join(withSchedules, "u/sync/morning.schedule.yaml"), "utf8");
+  assert.match(schedYaml, /schedule: 0 0 8 \* \* 1-5/);
+  assert.match(schedYaml, /timezone: Europe\/Paris/);
+  await writeFile(join(withSchedules, "u/sync/morning.schedule.yaml"), schedYaml.replace("0 0 8 * * 1-5", "0 30 7 * * 1-5"));
+  const schedPush = await wmill(withSchedules, "sync", "push", "--yes", "--include-schedules");
+  assert.match(schedPush.stdout + schedPush.stderr, /Updating schedule u\/sync\/morning/);
+  const morning = JSON.parse((await api("GET", "/schedules/get/u/sync/morning")).text);
+  assert.equal(morning.schedule, "0 30 7 * * 1-5");
+  assert.equal(morning.description_words, "every weekday (Monday to Friday) at 07:30 in Europe/Paris");
+  assert.match((await wmill(withSchedules, "sync", "push", "--yes", "--include-schedules")).stdout, /0 changes to apply/);
+
   // --plain-secrets is the one way the value reaches a file.
   const plain = await mkdtemp(join(tmpdir(), "wmill-sync-plain-"));
   await wmill(plain, "sync", "pull", "--yes", "--plain-secrets");

@@ -188,3 +188,29 @@ test("HttpTriggerService and ResourceService create a signed route that answers"
   await wmill.HttpTriggerService.deleteHttpTrigger({ workspace: ws, path: "u/compat/gh_route" });
   assert.equal((await fetch(`${base}/api/r/compat/route`, { method: "POST", body })).status, 404);
 });
+
+test("ScheduleService creates, previews, lists, disables and deletes a schedule that runs", async () => {
+  const preview = await wmill.ScheduleService.previewSchedule({ requestBody: { schedule: "0 0 8 * * 1-5", timezone: "Europe/Paris" } });
+  assert.equal(preview.length, 10);
+  assert.ok(preview.every((t) => new Date(t).getUTCMinutes() === 0), "each preview is on the hour");
+  await wmill.ScheduleService.createSchedule({ workspace: ws, requestBody: {
+    path: "u/compat/every_second", schedule: "* * * * * *", timezone: "UTC", script_path: "u/compat/add", is_flow: false, args: { a: 1, b: 2 },
+  } });
+  assert.equal(await wmill.ScheduleService.existsSchedule({ workspace: ws, path: "u/compat/every_second" }), true);
+  const got = await wmill.ScheduleService.getSchedule({ workspace: ws, path: "u/compat/every_second" });
+  assert.equal(got.schedule, "* * * * * *");
+  assert.deepEqual(got.args, { a: 1, b: 2 });
+  const listed = await wmill.ScheduleService.listSchedules({ workspace: ws });
+  assert.ok(listed.some((s) => s.path === "u/compat/every_second" && s.enabled));
+  let runs = [];
+  for (let i = 0; i < 60 && runs.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    runs = JSON.parse((await api("GET", `/w/${ws}/jobs/completed/list?schedule_path=u/compat/every_second`)).text);
+  }
+  assert.ok(runs.length > 0, "the schedule ran");
+  assert.equal(await wmillDefault.getResult(runs[0].id), 3);
+  await wmill.ScheduleService.setScheduleEnabled({ workspace: ws, path: "u/compat/every_second", requestBody: { enabled: false } });
+  assert.equal((await wmill.ScheduleService.getSchedule({ workspace: ws, path: "u/compat/every_second" })).enabled, false);
+  await wmill.ScheduleService.deleteSchedule({ workspace: ws, path: "u/compat/every_second" });
+  assert.equal(await wmill.ScheduleService.existsSchedule({ workspace: ws, path: "u/compat/every_second" }), false);
+});

@@ -114,7 +114,7 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 	f.mustDo(200, "POST", "/api/w/local/schedules/setenabled/u/me/failing", "application/json", `{"enabled":false}`)
 
 	var preview []string
-	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/w/local/schedules/preview", "application/json", `{"schedule":"0 0 8 * * 1-5","timezone":"Europe/Paris"}`).body), &preview)
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/schedules/preview", "application/json", `{"schedule":"0 0 8 * * 1-5","timezone":"Europe/Paris"}`).body), &preview)
 	if len(preview) != 10 || !strings.HasSuffix(preview[0], ":00:00Z") {
 		t.Fatalf("preview: %v", preview)
 	}

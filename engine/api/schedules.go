@@ -27,7 +27,7 @@ func (s *Server) registerSchedules(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/schedules/list", s.listSchedules)
 	mux.HandleFunc("DELETE /api/w/{ws}/schedules/delete/{path...}", s.deleteSchedule)
 	mux.HandleFunc("POST /api/w/{ws}/schedules/setenabled/{path...}", s.setScheduleEnabled)
-	mux.HandleFunc("POST /api/w/{ws}/schedules/preview", s.previewSchedule)
+	mux.HandleFunc("POST /api/schedules/preview", s.previewSchedule)
 	mux.HandleFunc("POST /api/millrun/schedules/explain", s.explainSchedule)
 }
 
@@ -298,9 +298,9 @@ func (s *Server) parseCronBody(w http.ResponseWriter, r *http.Request) *schedule
 	return c
 }
 
-// previewSchedule is Windmill's: the next due times.
+// previewSchedule is Windmill's (outside any workspace): the next due times.
 func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "schedules:read") {
+	if !requireFull(w, r, s.Log, "schedules:read") {
 		return
 	}
 	if c := s.parseCronBody(w, r); c != nil {
