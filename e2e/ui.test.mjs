@@ -791,4 +791,11 @@ test("a schedule made on a script's page runs every 2 seconds, reads in words an
   await row.getByRole("checkbox").uncheck(); // stop it: other journeys count runs
   await page.waitForFunction(() => document.querySelector('[data-testid="schedule-row"]')?.textContent?.includes("off"));
   await shot("44-schedules");
+  // Edited on the script's page: the missed-run policy changes, it stays off.
+  await page.goto(`${base}/#/scripts/${full}`);
+  await page.getByRole("button", { name: `Edit schedule ${full}_schedule` }).click();
+  await page.locator("#sched-missed").selectOption("run_once");
+  await page.getByRole("button", { name: "Save schedule" }).click();
+  await page.getByTestId("schedule").getByText("missed runs: once on waking").waitFor();
+  assert.match(await page.getByTestId("schedule").textContent(), /Off: starts nothing/);
 });
