@@ -58,6 +58,10 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	lastPass time.Time
+	// earliest is the soonest due time the last full pass saw; passes
+	// before it read nothing from the database unless a schedule changed.
+	earliest time.Time
+	dirty    bool
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -119,6 +123,9 @@ func (s *Scheduler) Now() time.Time { return s.cfg.Clock.Now() }
 
 // Changed asks for a pass now (a schedule was created or edited).
 func (s *Scheduler) Changed() {
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -135,23 +142,47 @@ func (s *Scheduler) Pass(ctx context.Context) {
 	s.mu.Lock()
 	last := s.lastPass
 	s.lastPass = now
+	idle := !s.dirty && !s.earliest.IsZero() && now.Before(s.earliest)
+	s.dirty = false
 	s.mu.Unlock()
 	if !last.IsZero() && now.Sub(last) > s.cfg.Late {
 		s.cfg.Log.Info("the clock jumped (the computer slept?)", "by", now.Sub(last).Round(time.Second).String())
+	}
+	if idle {
+		return
 	}
 	list, err := s.cfg.DB.ListSchedules(ctx, "")
 	if err != nil {
 		if ctx.Err() == nil {
 			s.cfg.Log.Error("schedules: list", "err", err)
 		}
+		s.setEarliest(time.Time{})
 		return
 	}
 	for _, sc := range list {
-		if !sc.Enabled || sc.NextDue.IsZero() || sc.NextDue.After(now) {
-			continue
+		if sc.Enabled && !sc.NextDue.IsZero() && !sc.NextDue.After(now) {
+			s.handle(ctx, sc, now)
 		}
-		s.handle(ctx, sc, now)
 	}
+	// The soonest due time from here on; handled schedules are read again
+	// (their next due time is in the database now).
+	list, err = s.cfg.DB.ListSchedules(ctx, "")
+	earliest := now.Add(time.Minute) // a bound: look again at least once a minute
+	if err != nil {
+		earliest = time.Time{}
+	}
+	for _, sc := range list {
+		if sc.Enabled && !sc.NextDue.IsZero() && sc.NextDue.Before(earliest) {
+			earliest = sc.NextDue
+		}
+	}
+	s.setEarliest(earliest)
+}
+
+func (s *Scheduler) setEarliest(t time.Time) {
+	s.mu.Lock()
+	s.earliest = t
+	s.mu.Unlock()
 }
 
 // JobID is the id of the run of schedule path for due: the same due time
