@@ -46,6 +46,9 @@ type Config struct {
 	// UI serves the frontend at /; nil serves a short text page.
 	UI     http.Handler
 	Logger *slog.Logger
+	// NoForkServer spawns an interpreter for every cold Python job instead
+	// of forking it from a pre-started one (tests compare the two).
+	NoForkServer bool
 	// Clock is the wall clock schedules read; nil is the system's (tests
 	// move a fake one).
 	Clock schedules.Clock
@@ -163,6 +166,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background()))
 	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
+	e.runner.NoForkServer = cfg.NoForkServer
 	if err := e.cleanUpAfterCrash(); err != nil {
 		db.Close()
 		lock.Release()

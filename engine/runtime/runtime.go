@@ -67,6 +67,9 @@ type Runner struct {
 
 	// MaxResult caps a result's size in bytes (nil or 0: no cap).
 	MaxResult func() int64
+	// NoForkServer makes every cold Python job spawn its own interpreter
+	// (tests compare the two paths; where fork is missing it is the only one).
+	NoForkServer bool
 
 	interp Interpreters
 	procs  *procs
@@ -75,6 +78,8 @@ type Runner struct {
 
 	tsMu    sync.Mutex
 	tsCache map[string]string // content hash → stripped JS
+
+	pyfork pyForker
 
 	cleanups sync.WaitGroup
 	// spare holds job directories made ahead, off the path a caller waits
@@ -134,6 +139,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 // Close waits until what finished runs left behind is swept and their
 // directories removed, and removes the directories made ahead.
 func (r *Runner) Close() {
+	r.pyfork.close()
 	r.cleanups.Wait()
 	for {
 		select {
@@ -189,11 +195,11 @@ func (r *Runner) makeSpare() {
 // the caller is waiting, and the sweep and the removal cost more than a
 // small script's whole run. The job's process group is already dead; the
 // sweep starts the moment the outcome is handed back.
-func (r *Runner) cleanUp(dir string, cmd *exec.Cmd, marker string) {
+func (r *Runner) cleanUp(dir string, pid int, marker string) {
 	r.cleanups.Add(1)
 	go func() {
 		defer r.cleanups.Done()
-		r.procs.sweep(cmd.Process.Pid, marker)
+		r.procs.sweep(pid, marker)
 		os.RemoveAll(dir)
 		r.makeSpare()
 	}()
@@ -234,8 +240,14 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if err := writeJSON(filepath.Join(out, "args.json"), args); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+		if srv := r.forkServer(); srv != nil {
+			if o, ok := r.runForked(ctx, srv, spec, dir, out, env, logs, marker); ok {
+				started = true
+				return o
+			}
+		}
+		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
 	case scripts.IsTypeScript(spec.Language):
 		c, e, err := r.typeScriptCommand(dir, spec)
 		if err != nil {
@@ -283,7 +295,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}
 	started = true
-	defer r.cleanUp(dir, cmd, marker)
+	defer r.cleanUp(dir, cmd.Process.Pid, marker)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- r.procs.wait(cmd) }()
 	var runErr error
@@ -304,16 +316,21 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	if ctx.Err() != nil {
 		return Outcome{}
 	}
+	return r.outcome(spec, dir, out, runErr, tail.String())
+}
 
+// outcome reads what a finished run left: its result or error files, or
+// what its exit says.
+func (r *Runner) outcome(spec Spec, dir, out string, runErr error, tail string) Outcome {
 	if spec.Language == scripts.Bash {
-		return r.bashOutcome(dir, runErr, tail.String())
+		return r.bashOutcome(dir, runErr, tail)
 	}
 	if b, err := r.readResult(filepath.Join(out, "error.json")); err == nil && json.Valid(b) {
 		res, _ := json.Marshal(map[string]json.RawMessage{"error": b})
 		return Outcome{Result: res}
 	}
 	if runErr != nil {
-		return exitFailure(runErr, tail.String())
+		return exitFailure(runErr, tail)
 	}
 	b, err := r.readResult(filepath.Join(out, "result.json"))
 	if tooBig := (*resultTooLarge)(nil); errors.As(err, &tooBig) {
@@ -334,7 +351,7 @@ func orderOrEmpty(o []string) []string {
 
 func exitFailure(err error, tail string) Outcome {
 	code := -1
-	var ee *exec.ExitError
+	var ee interface{ ExitCode() int } // exec's, or a forked child's
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	}

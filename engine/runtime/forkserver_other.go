@@ -1,0 +1,21 @@
+//go:build !linux && !darwin
+
+package runtime
+
+import (
+	"context"
+	"io"
+)
+
+// Without fork (Windows) every cold Python job spawns its interpreter.
+type pyForker struct{}
+
+func (pyForker) close() {}
+
+type forkServer struct{}
+
+func (r *Runner) forkServer() *forkServer { return nil }
+
+func (r *Runner) runForked(context.Context, *forkServer, Spec, string, string, []string, io.Writer, string) (Outcome, bool) {
+	return Outcome{}, false
+}

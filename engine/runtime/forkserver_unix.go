@@ -1,0 +1,363 @@
+//go:build linux || darwin
+
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// forkServer is one Python interpreter, started once, that forks a child
+// per cold Python job (wrappers/python_fork.py): the interpreter's start
+// (tens of milliseconds) is paid once instead of per job. It is reached
+// only through a socketpair millrun holds.
+type forkServer struct {
+	cmd  *exec.Cmd
+	conn *net.UnixConn
+	dir  string
+
+	reqMu sync.Mutex // one fork request at a time: replies come in order
+	pids  chan int   // the pid answering the pending request
+
+	mu      sync.Mutex
+	waiters map[int]chan int // pid → its exit code
+	early   map[int]int      // exits seen before their waiter (a fast child)
+	dead    error            // set once the server is gone
+}
+
+// forkServerSlot reserves room in the server's starting environment for a
+// job's WM_JOB_ID (a uuid), which each child writes there (see the server).
+var forkServerSlot = "MILLRUN_JOB_SLOT=" + strings.Repeat("_", 48)
+
+// startForkServer starts the server for interp in a folder of its own
+// under root, with env (the scrubbed environment, marked as millrun's).
+func startForkServer(interp, root string, env []string) (*forkServer, error) {
+	dir, err := os.MkdirTemp(root, "millrun-pyfork-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFiles(dir, map[string]string{"server.py": wrapper("python_fork.py"), "wrapper.py": wrapper("python.py")}); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	syscall.CloseOnExec(fds[0])
+	ours, theirs := os.NewFile(uintptr(fds[0]), "forkserver"), os.NewFile(uintptr(fds[1]), "forkserver-child")
+	defer theirs.Close()
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	conn := c.(*net.UnixConn)
+	// Started as a spawned job's interpreter is (same flags, same site),
+	// so a forked job sees the same modules a spawned one would.
+	cmd := exec.Command(interp, "-u", "server.py", "wrapper.py")
+	cmd.Dir = dir
+	cmd.Env = append(append([]string{}, env...), forkServerSlot, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	// Its own process group: killing a job's group never reaches it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		conn.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, pids: make(chan int, 1), waiters: map[int]chan int{}, early: map[int]int{}}
+	r := bufio.NewReader(conn)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var hello struct {
+		Ready bool `json:"ready"`
+	}
+	if err := readFrame(r, &hello); err != nil || !hello.Ready {
+		fs.close()
+		return nil, fmt.Errorf("the Python fork server did not start (Python 3.9 or newer is needed): %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	go fs.read(r)
+	return fs, nil
+}
+
+func readFrame(r io.Reader, v any) error {
+	var n uint32
+	if err := binary.Read(r, binary.BigEndian, &n); err != nil {
+		return err
+	}
+	if n > 1<<20 {
+		return errors.New("fork server message too large")
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// read hands the server's answers out: pids to the pending request, exit
+// codes to their jobs. When the server dies every waiting job learns it.
+func (fs *forkServer) read(r io.Reader) {
+	for {
+		var m struct {
+			PID  *int `json:"pid"`
+			Exit *int `json:"exit"`
+			Code int  `json:"code"`
+		}
+		if err := readFrame(r, &m); err != nil {
+			fs.fail(fmt.Errorf("the Python fork server stopped: %v", err))
+			return
+		}
+		switch {
+		case m.PID != nil:
+			fs.mu.Lock()
+			fs.waiters[*m.PID] = make(chan int, 1)
+			if code, ok := fs.early[*m.PID]; ok {
+				fs.waiters[*m.PID] <- code
+				delete(fs.early, *m.PID)
+			}
+			fs.mu.Unlock()
+			fs.pids <- *m.PID
+		case m.Exit != nil:
+			fs.mu.Lock()
+			if ch, ok := fs.waiters[*m.Exit]; ok {
+				ch <- m.Code
+			} else {
+				fs.early[*m.Exit] = m.Code
+			}
+			fs.mu.Unlock()
+		}
+	}
+}
+
+func (fs *forkServer) fail(err error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.dead != nil {
+		return
+	}
+	fs.dead = err
+	for pid, ch := range fs.waiters {
+		close(ch)
+		delete(fs.waiters, pid)
+	}
+	close(fs.pids)
+}
+
+func (fs *forkServer) alive() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.dead == nil
+}
+
+func (fs *forkServer) close() {
+	fs.fail(errors.New("closed"))
+	fs.conn.Close()
+	if fs.cmd.Process != nil {
+		_ = fs.cmd.Process.Kill()
+		_ = fs.cmd.Wait()
+	}
+	os.RemoveAll(fs.dir)
+}
+
+// forked is a job child of the fork server.
+type forked struct {
+	fs   *forkServer
+	pid  int
+	exit chan int
+}
+
+// fork starts a child in dir with env, its stdin from /dev/null and its
+// stdout and stderr on out.
+func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	b, _ := json.Marshal(map[string]any{"cwd": dir, "env": env})
+	msg := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
+	msg = append(msg, b...)
+	fs.reqMu.Lock()
+	defer fs.reqMu.Unlock()
+	if !fs.alive() {
+		return nil, errors.New("the Python fork server is not running")
+	}
+	if _, _, err := fs.conn.WriteMsgUnix(msg, syscall.UnixRights(int(devnull.Fd()), int(out.Fd())), nil); err != nil {
+		fs.fail(err)
+		return nil, err
+	}
+	select {
+	case pid, ok := <-fs.pids:
+		if !ok {
+			return nil, errors.New("the Python fork server stopped")
+		}
+		fs.mu.Lock()
+		ch := fs.waiters[pid]
+		fs.mu.Unlock()
+		return &forked{fs: fs, pid: pid, exit: ch}, nil
+	case <-time.After(5 * time.Second):
+		fs.fail(errors.New("no answer within 5 s"))
+		return nil, errors.New("the Python fork server did not answer")
+	}
+}
+
+// forkExit is a forked job's non-zero exit, worded as exec's.
+type forkExit struct{ code int }
+
+func (e *forkExit) Error() string {
+	if e.code < 0 {
+		return fmt.Sprintf("signal: %s", syscall.Signal(-e.code))
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e *forkExit) ExitCode() int { return e.code }
+
+// wait returns when the child has ended: nil, its exit, or the server's
+// death (the child is then killed, as its end can no longer be known).
+func (f *forked) wait() error {
+	code, ok := <-f.exit
+	f.fs.mu.Lock()
+	delete(f.fs.waiters, f.pid)
+	f.fs.mu.Unlock()
+	if !ok {
+		_ = syscall.Kill(-f.pid, syscall.SIGKILL)
+		return errors.New("the Python fork server stopped while the job ran")
+	}
+	if code != 0 {
+		return &forkExit{code: code}
+	}
+	return nil
+}
+
+// pyForker keeps the fork server of the runner's Python, restarting it
+// when it died, and starting it in the background so no job waits for it.
+type pyForker struct {
+	mu       sync.Mutex
+	srv      *forkServer
+	starting bool
+	failures int
+	closed   bool
+}
+
+// get returns a running server, or nil (the caller spawns the job as
+// before) while one starts or when it cannot.
+func (p *pyForker) get(interp, root string, env []string) *forkServer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv != nil && p.srv.alive() {
+		return p.srv
+	}
+	if p.srv != nil {
+		go p.srv.close()
+		p.srv = nil
+	}
+	if p.starting || p.closed || p.failures >= 3 {
+		return nil
+	}
+	p.starting = true
+	go func() {
+		srv, err := startForkServer(interp, root, env)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.starting = false
+		if err != nil {
+			p.failures++
+			return
+		}
+		if p.closed {
+			go srv.close()
+			return
+		}
+		p.srv = srv
+	}()
+	return nil
+}
+
+func (p *pyForker) close() {
+	p.mu.Lock()
+	srv := p.srv
+	p.srv, p.closed = nil, true
+	p.mu.Unlock()
+	if srv != nil {
+		srv.close()
+	}
+}
+
+// forkServer returns the running fork server for the runner's Python, or
+// nil to spawn the job as before (it is starting, cannot start here, or
+// the runner does not use one).
+func (r *Runner) forkServer() *forkServer {
+	if r.NoForkServer {
+		return nil
+	}
+	root := r.TempRoot
+	if root == "" {
+		root = os.TempDir()
+	}
+	return r.pyfork.get(r.interp.Python, root, r.processEnv())
+}
+
+// runForked runs a prepared Python job as a child of srv, with the rules
+// of a spawned one: one pipe for its output, its own process group killed
+// on cancel and at the end, what it left outside swept. ok is false when
+// the server could not fork it (the caller spawns it instead).
+func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir, out string, env []string, logs io.Writer, marker string) (Outcome, bool) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return Outcome{}, false
+	}
+	f, err := srv.fork(dir, env, pw)
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		return Outcome{}, false
+	}
+	defer r.cleanUp(dir, f.pid, marker)
+	tail := &tailWriter{max: 4096}
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.MultiWriter(logs, tail), pr)
+		close(copied)
+	}()
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- f.wait() }()
+	var runErr error
+	select {
+	case runErr = <-waitErr:
+	case <-ctx.Done():
+		_ = syscall.Kill(-f.pid, syscall.SIGKILL)
+		runErr = <-waitErr
+	}
+	_ = syscall.Kill(-f.pid, syscall.SIGKILL)
+	// As exec's WaitDelay: a background child holding the output open does
+	// not keep the job waiting.
+	select {
+	case <-copied:
+	case <-time.After(outputGrace):
+		pr.Close()
+		<-copied
+	}
+	pr.Close()
+	if ctx.Err() != nil {
+		return Outcome{}, true
+	}
+	return r.outcome(spec, dir, out, runErr, tail.String()), true
+}

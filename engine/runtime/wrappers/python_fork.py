@@ -1,0 +1,130 @@
+# millrun's Python fork server: one interpreter, started once with the
+# wrapper's imports done, forks a child per cold job. The child takes the
+# job's output pipe, folder and environment, then runs the ordinary wrapper,
+# which imports main.py fresh: nothing of one job's modules reaches another.
+#
+# It talks only over the socket millrun gave it as fd 3 (a socketpair, so
+# nothing else can reach it). Each message is a 4-byte big-endian length
+# and a JSON object. millrun sends {"cwd", "env"} with two descriptors (the
+# job's stdin and its output); the server answers {"pid"} at once, and
+# {"exit", "code"} when that child ends (code < 0: killed by that signal).
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+
+sys.dont_write_bytecode = True  # as PYTHONDONTWRITEBYTECODE in a spawned job
+_sock = socket.socket(fileno=3)
+_wrapper = sys.argv[1]
+with open(_wrapper) as f:
+    _code = compile(f.read(), _wrapper, "exec")
+
+# The job's marker must show in /proc/<pid>/environ, which is the block the
+# process started with, not os.environ: the sweep after a job finds what it
+# left behind (even a plain fork that left the process group) by it. The
+# server starts with a placeholder there, rewritten in place in each child.
+_slot = None
+try:
+    import ctypes
+
+    _libc = ctypes.CDLL(None)
+    _environ = ctypes.POINTER(ctypes.c_char_p).in_dll(_libc, "environ")
+    i = 0
+    while _environ[i] is not None:
+        if _environ[i].startswith(b"MILLRUN_JOB_SLOT="):
+            _slot = (ctypes.cast(_environ, ctypes.POINTER(ctypes.c_void_p))[i], len(_environ[i]))
+            break
+        i += 1
+except Exception:  # no ctypes: jobs still run; only exec'd children carry the marker
+    _slot = None
+
+
+def _send(obj):
+    b = json.dumps(obj).encode()
+    _sock.sendall(struct.pack(">I", len(b)) + b)
+
+
+def _recv():
+    got = []
+    head = b""
+    while len(head) < 4:
+        chunk, fds, _, _ = socket.recv_fds(_sock, 4 - len(head), 4)
+        if not chunk:
+            sys.exit(0)  # millrun is gone
+        head += chunk
+        if fds:
+            got = fds
+    n = struct.unpack(">I", head)[0]
+    body = b""
+    while len(body) < n:
+        chunk = _sock.recv(n - len(body))
+        if not chunk:
+            sys.exit(0)
+        body += chunk
+    return json.loads(body), got
+
+
+def _child(req, fds):
+    os.setsid()  # its own session and process group: killed as one
+    os.dup2(fds[0], 0)
+    os.dup2(fds[1], 1)
+    os.dup2(fds[1], 2)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    _sock.close()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.close(_wake_r)
+    os.close(_wake_w)
+    env = dict(kv.split("=", 1) for kv in req["env"])
+    if _slot is not None:
+        marker = next((kv for kv in req["env"] if kv.startswith("WM_JOB_ID=")), "").encode()
+        addr, size = _slot
+        if marker and len(marker) <= size:
+            ctypes.memmove(addr, marker + b"\0" * (size - len(marker)), size)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(req["cwd"])
+    sys.argv = ["wrapper.py"]
+    try:
+        exec(_code, {"__name__": "__main__"})
+    except SystemExit as e:
+        sys.stdout.flush()
+        os._exit(e.code if isinstance(e.code, int) else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+_wake_r, _wake_w = os.pipe()
+os.set_blocking(_wake_w, False)
+signal.set_wakeup_fd(_wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+_send({"ready": True})
+while True:
+    try:
+        ready, _, _ = select.select([_sock, _wake_r], [], [])
+    except InterruptedError:
+        continue
+    if _wake_r in ready:
+        os.read(_wake_r, 512)
+    while True:  # reap every child that ended
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        _send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+    if _sock in ready:
+        req, fds = _recv()
+        pid = os.fork()
+        if pid == 0:
+            _child(req, fds)
+        for fd in fds:
+            os.close(fd)
+        _send({"pid": pid})
