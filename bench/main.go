@@ -46,7 +46,7 @@ func report(name string, ratio, target float64, lessIsBetter bool, detail string
 }
 
 func main() {
-	only := flag.String("only", "", "run only benchmarks whose name contains this (sync, warm, accept, list, rss)")
+	only := flag.String("only", "", "run only benchmarks whose name contains this (peers, sync, warm, accept, list, rss)")
 	n := flag.Int("n", 300, "samples per latency measurement")
 	rows := flag.Int("rows", 1000000, "jobs in the large database of the listing benchmark")
 	millrunBin := flag.String("millrun", "build/bin/millrun", "millrun binary for the idle-memory check")
@@ -59,6 +59,9 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	run := func(name string) bool { return *only == "" || strings.Contains(name, *only) }
+	if run("peers") {
+		benchPeers(*n)
+	}
 	if run("sync") {
 		benchSync(*n)
 	}

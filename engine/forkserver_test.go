@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -138,5 +140,33 @@ func TestForkServerRestartsWhenItDies(t *testing.T) {
 			t.Fatal("no new fork server")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Jobs run at a lower CPU priority than millrun, spawned or forked, so
+// CPU-heavy jobs leave the UI and the API responsive.
+func TestJobsRunAtLowerPriority(t *testing.T) {
+	t.Parallel()
+	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := raw
+	if goruntime.GOOS == "linux" {
+		own = 20 - raw
+	}
+	want := strconv.Itoa(min(19, own+5))
+	for _, noFork := range []bool{false, true} {
+		f := setup(t, func(c *Config) { c.NoForkServer = noFork })
+		if !noFork {
+			forkReady(t, f)
+		}
+		f.createScript("u/me/nice", "python3", "import os\ndef main():\n    return os.nice(0)\n")
+		f.createScript("u/me/nice_sh", "bash", "nice\n")
+		for _, p := range []string{"u/me/nice", "u/me/nice_sh"} {
+			if r := f.syncRun(p, "{}"); r.body != want && r.body != `"`+want+`"` {
+				t.Errorf("%s (fork server off: %v): niceness %s, want %s", p, noFork, r.body, want)
+			}
+		}
 	}
 }

@@ -49,11 +49,18 @@ type Settings struct {
 	WarmIdleTimeoutS int `json:"warm_idle_timeout_s"`
 }
 
+// defaultWorkers sizes the pool for webhooks, whose scripts mostly wait
+// on the network: four per CPU, at least 8, so eight callers at once are
+// not queued behind two workers. Job processes run at a lower priority
+// (see runtime), so a flood of CPU-heavy jobs cannot starve the UI and the
+// API however many run.
+func defaultWorkers() int { return min(64, max(8, 4*runtime.NumCPU())) }
+
 // DefaultSettings are what a fresh data directory starts with.
 func DefaultSettings() Settings {
 	s := Settings{
 		SyncTimeoutS:     600,
-		Workers:          runtime.NumCPU(),
+		Workers:          defaultWorkers(),
 		IncludeHeaders:   []string{},
 		RetentionDays:    30,
 		RetentionMaxJobs: 100000,

@@ -81,6 +81,7 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	lowerPriority(cmd.Process.Pid) // its children, the jobs, inherit it
 	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, pids: make(chan int, 1), waiters: map[int]chan int{}, early: map[int]int{}}
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))

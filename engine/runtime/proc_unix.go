@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"os/exec"
+	goruntime "runtime"
 	"syscall"
 )
 
@@ -18,4 +19,24 @@ func killProcessGroup(cmd *exec.Cmd) {
 		return
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// jobNice is how much lower than millrun's own a job's CPU priority is:
+// enough that the UI, the API and webhook accepts stay responsive while
+// many CPU-heavy jobs run; nothing changes on an idle machine.
+const jobNice = 5
+
+// lowerPriority lowers a started job process's priority (its children
+// inherit it).
+func lowerPriority(pid int) {
+	cur, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		return
+	}
+	// Linux's getpriority returns 20 - nice; other systems the nice itself.
+	nice := cur
+	if goruntime.GOOS == "linux" {
+		nice = 20 - cur
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, pid, min(19, nice+jobNice))
 }

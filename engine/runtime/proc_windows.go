@@ -21,3 +21,6 @@ func killProcessGroup(cmd *exec.Cmd) {
 	_ = exec.Command("taskkill", "/T", "/F", "/PID", strconv.Itoa(cmd.Process.Pid)).Run()
 	_ = cmd.Process.Kill()
 }
+
+// lowerPriority is not applied on Windows.
+func lowerPriority(int) {}

@@ -234,7 +234,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if r.interp.Python == "" {
 			return Failure("RuntimeMissing", "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun", nil)
 		}
-		if err := writeFiles(dir, map[string]string{"main.py": spec.Content, "wrapper.py": wrapper("python.py")}); err != nil {
+		if err := writeFiles(dir, map[string]string{"main.py": spec.Content}); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
 		if err := writeJSON(filepath.Join(out, "args.json"), args); err != nil {
@@ -246,6 +246,11 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 				started = true
 				return o
 			}
+		}
+		// Spawned: the wrapper is a file beside main.py (the fork server
+		// holds its own copy).
+		if err := writeFiles(dir, map[string]string{"wrapper.py": wrapper("python.py")}); err != nil {
+			return Failure("InternalError", err.Error(), nil)
 		}
 		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
 	case scripts.IsTypeScript(spec.Language):
@@ -295,6 +300,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}
 	started = true
+	lowerPriority(cmd.Process.Pid)
 	defer r.cleanUp(dir, cmd.Process.Pid, marker)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- r.procs.wait(cmd) }()
