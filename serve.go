@@ -37,7 +37,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8700", "address to listen on (loopback unless --allow-remote)")
 	fs.StringVar(&o.data, "data", defaultDataDir(), "data directory (database and settings)")
 	fs.StringVar(&o.workspace, "workspace", "local", "workspace id used in the URLs (/api/w/<workspace>/...)")
-	fs.IntVar(&o.workers, "workers", 0, "jobs run at once (default: the stored setting, initially the number of CPUs)")
+	fs.IntVar(&o.workers, "workers", 0, "jobs run at once (default: the stored setting, initially 4 per CPU and at least 8)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow --listen on a non-loopback address (exposes millrun to your network)")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long running jobs may finish on shutdown before they are killed")
 	fs.BoolVar(&o.tunnel, "tunnel", false, "publish the webhook routes (only those) through an ngrok tunnel")
