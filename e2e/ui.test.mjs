@@ -799,3 +799,32 @@ test("a schedule made on a script's page runs every 2 seconds, reads in words an
   await page.getByTestId("schedule").getByText("missed runs: once on waking").waitFor();
   assert.match(await page.getByTestId("schedule").textContent(), /Off: starts nothing/);
 });
+
+test("the Slack bot template reads its token from a secret variable, and says what to do when there is none", async () => {
+  await page.goto(`${base}/#/scripts/new`);
+  await page.locator(".cm-content").waitFor();
+  const prefix = await page.locator("#path").inputValue();
+  const user = prefix.split("/")[1];
+  await page.locator("#path").fill(prefix + "slack_bot");
+  await page.locator("#tpl").selectOption("slack-bot");
+  await page.locator(".cm-content", { hasText: `u/${user}/slack_bot_token` }).waitFor();
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("sync-path-url").waitFor();
+  const run = page.locator("section.panel[aria-label=Run]");
+  await run.locator("#arg-dry_run").selectOption("true");
+  await run.getByRole("button", { name: "Run" }).click();
+  await run.getByTestId("run-status").filter({ hasText: "failure" }).waitFor({ timeout: 15000 });
+  assert.match(await run.getByTestId("run-result").textContent(), /add your bot token on the Variables page/);
+  // The token goes in as a secret on the Variables page.
+  await page.goto(`${base}/#/variables`);
+  await page.locator("#var-path").fill(`u/${user}/slack_bot_token`);
+  await page.locator("#var-value").fill("xoxb-e2e-token-9f3a");
+  await page.getByLabel(/Secret: never shown again/).check();
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await page.getByText(`u/${user}/slack_bot_token`).first().waitFor();
+  await page.goto(`${base}/#/scripts/${prefix}slack_bot`);
+  await run.locator("#arg-dry_run").selectOption("true");
+  await run.getByRole("button", { name: "Run" }).click();
+  await run.getByTestId("run-status").filter({ hasText: "success" }).waitFor({ timeout: 15000 });
+  assert.match(await run.getByTestId("run-result").textContent(), /"token_ends_with": "9f3a"/);
+});

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/jobs"
@@ -74,7 +75,10 @@ func (e *Engine) baseJobEnv(job *store.Job) []string {
 		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+job.ParentJob)
 	}
 	if e.cfg.BaseURL != "" {
-		env = append(env, "WM_BASE_URL="+e.cfg.BaseURL, "BASE_URL="+e.cfg.BaseURL, "BASE_INTERNAL_URL="+e.cfg.BaseURL)
+		// Windmill's clients add /api themselves (windmill-client's
+		// setClient, wmill's Python client), so these name the root.
+		root := strings.TrimSuffix(e.cfg.BaseURL, "/api")
+		env = append(env, "WM_BASE_URL="+root, "BASE_URL="+root, "BASE_INTERNAL_URL="+root)
 	}
 	return env
 }

@@ -168,3 +168,21 @@ func TestDeleteScriptAndFlow(t *testing.T) {
 	f.mustDo(200, "DELETE", "/api/w/local/flows/delete/u/me/chain", "", "")
 	f.mustDo(404, "POST", "/api/w/local/jobs/run_wait_result/f/u/me/chain", "application/json", "{}")
 }
+
+// A job finds millrun where Windmill's clients look: windmill-client and
+// the wmill Python package call BASE_INTERNAL_URL (or BASE_URL) + "/api",
+// so those name the server's root, as Windmill's workers set them.
+func TestJobEnvironmentNamesTheServerAsWindmillClientsExpect(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *Config) { c.BaseURL = "http://127.0.0.1:1/api" })
+	f.createScript("u/me/where", "python3", `import os
+def main():
+    return [os.environ["BASE_INTERNAL_URL"] + "/api/w/" + os.environ["WM_WORKSPACE"] + "/variables/get_value/u/me/x",
+            os.environ["BASE_URL"], os.environ["WM_BASE_URL"]]
+`)
+	r := f.syncRun("u/me/where", "{}")
+	want := `["http://127.0.0.1:1/api/w/local/variables/get_value/u/me/x","http://127.0.0.1:1","http://127.0.0.1:1"]`
+	if r.body != want {
+		t.Fatalf("a job's view of the server:\n got  %s\n want %s", r.body, want)
+	}
+}

@@ -80,4 +80,44 @@ def main(ref: str = "", repository: dict = None, pusher: dict = None, x_github_e
     return {"ok": True, "repo": repo, "ref": ref}
 `,
   },
+  {
+    id: "slack-bot",
+    label: "Slack: post as your bot (token in a variable)",
+    language: "python3",
+    content: `# Posts a message to a Slack channel as your bot. The bot token (xoxb-...)
+# lives in a secret variable, never in the script: add it on the Variables
+# page at the path below. Run it from a schedule, a route or Run; with
+# dry_run it only checks that the token can be read.
+import json, os, urllib.error, urllib.request
+
+TOKEN_VARIABLE = "u/me/slack_bot_token"
+
+
+def get_variable(path):
+    # What wmill.get_variable(path) does, without installing the wmill package.
+    url = f"{os.environ['BASE_INTERNAL_URL']}/api/w/{os.environ['WM_WORKSPACE']}/variables/get_value/{path}"
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["WM_TOKEN"]})
+    try:
+        return json.load(urllib.request.urlopen(req))
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            raise LookupError(f"no variable {path}: add your bot token on the Variables page (as a secret)") from None
+        raise
+
+
+def main(channel: str = "#general", text: str = "hello from millrun", dry_run: bool = False):
+    token = get_variable(TOKEN_VARIABLE)
+    if dry_run:
+        return {"would_post_to": channel, "token_ends_with": token[-4:]}
+    req = urllib.request.Request(
+        "https://slack.com/api/chat.postMessage",
+        data=json.dumps({"channel": channel, "text": text}).encode(),
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json; charset=utf-8"},
+    )
+    answer = json.load(urllib.request.urlopen(req))
+    if not answer.get("ok"):
+        raise RuntimeError(f"Slack refused the message: {answer.get('error')}")
+    return {"posted_to": channel, "ts": answer.get("ts")}
+`,
+  },
 ];
