@@ -172,3 +172,16 @@ func requireFull(w http.ResponseWriter, r *http.Request, log *slog.Logger, scope
 	}
 	return true
 }
+
+// keepPath fills in an update's path from its URL when the body names
+// none, and refuses a body that names another (a rename).
+func (s *Server) keepPath(w http.ResponseWriter, kind, old string, path *string) bool {
+	if *path == "" {
+		*path = old
+	}
+	if *path != old {
+		s.fail(w, apierr.BadRequest("renaming a %s is not supported: delete %s and create %s", kind, old, *path))
+		return false
+	}
+	return true
+}

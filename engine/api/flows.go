@@ -55,11 +55,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, apierr.NotFound("flow not found at path %s", old))
 			return
 		}
-		if req.Path == "" {
-			req.Path = old
-		}
-		if req.Path != old {
-			s.fail(w, apierr.BadRequest("renaming a flow is not supported: delete %s and create %s", old, req.Path))
+		if !s.keepPath(w, "flow", old, &req.Path) {
 			return
 		}
 	}

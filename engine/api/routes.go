@@ -36,11 +36,7 @@ func (s *Server) saveRoute(create bool) http.HandlerFunc {
 				s.fail(w, apierr.NotFound("route %s", old))
 				return
 			}
-			if t.Path == "" {
-				t.Path = old
-			}
-			if t.Path != old {
-				s.fail(w, apierr.BadRequest("renaming a route is not supported: delete %s and create %s", old, t.Path))
+			if !s.keepPath(w, "route", old, &t.Path) {
 				return
 			}
 		}

@@ -1,3 +1,5 @@
+import { send } from "./api";
+
 // Schedules in the UI: the cron presets offered, the schedule form's
 // checks, and how a schedule's state reads in words.
 
@@ -36,6 +38,11 @@ export const missedChoices: { value: Schedule["missed"]; label: string }[] = [
   { value: "skip", label: "Skip runs missed while the computer slept or millrun was closed (as Windmill)" },
   { value: "run_once", label: "Run once on waking for what was missed" },
 ];
+
+/** Switches a schedule on (its next run counted from now) or off. */
+export async function toggleSchedule(ws: string, s: Schedule): Promise<void> {
+  await send("POST", `${ws}/schedules/setenabled/${s.path}`, { enabled: !s.enabled });
+}
 
 /** This browser's time zone, the default for a new schedule. */
 export function localZone(): string {
