@@ -22,6 +22,7 @@ func runDesktop(args []string, stderr io.Writer) int {
 		"Opens the millrun window. The engine runs inside it and webhooks reach it on the\nloopback address; closing the window keeps them working (millrun > Quit stops it).", stderr)
 	data := fs.String("data", defaultDataDir(), "data directory (database and settings)")
 	listen := fs.String("listen", envOr("MILLRUN_LISTEN", "127.0.0.1:8700"), "loopback address for webhooks while millrun runs")
+	hidden := fs.Bool("hidden", false, "start with the window hidden (how start-at-login starts millrun); launching millrun again shows it")
 	if err := parse(fs, args); err != nil {
 		if err.Error() == "flag: help requested" {
 			return 0
@@ -34,7 +35,8 @@ func runDesktop(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a := app.New(app.Options{DataDir: *data, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(), Logger: logger})
+	a := app.New(app.Options{DataDir: *data, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(), Logger: logger,
+		StartHidden: *hidden, StartCommand: startCommand("desktop", *data, "--hidden", "--listen", *listen)})
 	if err := a.Run(); err != nil {
 		fmt.Fprintln(stderr, "millrun:", err)
 		return 1

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -91,7 +92,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		allowed = append(allowed, host)
 	}
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
-		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version})
+		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version,
+		StartCommand: startCommand("serve", o.data, "--listen", o.listen)})
 	if err != nil {
 		return err
 	}
@@ -184,4 +186,17 @@ func printTunnelStates(w io.Writer, states <-chan tunnel.Status, workspace strin
 			fmt.Fprintf(w, "Tunnel error: %s\n", st.Error)
 		}
 	}
+}
+
+// startCommand is the command line the start_at_login setting puts in the
+// autostart entry: this executable, the same data folder, no window.
+func startCommand(command, data string, extra ...string) []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	if abs, err := filepath.Abs(data); err == nil {
+		data = abs
+	}
+	return append([]string{exe, command, "--data", data}, extra...)
 }

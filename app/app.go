@@ -28,6 +28,12 @@ type Options struct {
 	Version   string
 	UI        http.Handler // the embedded frontend
 	Logger    *slog.Logger
+	// StartHidden opens no window until a second launch asks for one
+	// (how start at login starts millrun).
+	StartHidden bool
+	// StartCommand is what the start_at_login setting writes into the
+	// platform's autostart entry.
+	StartCommand []string
 }
 
 // showPath is where a second launch asks the running app to show its
@@ -129,7 +135,7 @@ func (a *App) Startup(ctx context.Context) {
 	a.addr = ln.Addr().String()
 	base := "http://" + a.addr
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
-		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice})
+		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand})
 	if err != nil {
 		ln.Close()
 		a.startErr = err

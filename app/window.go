@@ -86,6 +86,7 @@ func (a *App) Run() (err error) {
 		Menu:             appMenu,
 		AssetServer:      &assetserver.Options{Handler: a.Handler()},
 		BackgroundColour: &options.RGBA{R: 247, G: 247, B: 245, A: 255},
+		StartHidden:      a.opts.StartHidden,
 		OnStartup: func(ctx context.Context) {
 			w.mu.Lock()
 			w.ctx = ctx

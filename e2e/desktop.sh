@@ -134,4 +134,35 @@ wait "$pid" || true
 pid=""
 grep -q "millrun desktop stopped" "$log" || fail "no graceful stop in the log"
 echo "SIGTERM quit gracefully"
+
+# Start at login: the setting writes the XDG autostart entry (in a private
+# HOME), and what it runs starts millrun with no window; webhooks answer;
+# launching millrun again shows the window.
+home="$data/home"
+mkdir -p "$home"
+HOME="$home" XDG_CONFIG_HOME="" "$bin" desktop --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+pid=$!
+"$xwin" wait millrun shown 30 || fail "no window on the second start"
+wait_log "window loaded the UI" 30
+base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d= -f2)"
+settings="$(api GET /api/millrun/settings | head -1)"
+on="$(python3 -c 'import json,sys; s=json.loads(sys.argv[1])["settings"]; s["start_at_login"]=True; print(json.dumps(s))' "$settings")"
+[ "$(api POST /api/millrun/settings "$on" | tail -1)" = 200 ] || fail "turning start_at_login on was refused"
+entry="$home/.config/autostart/millrun.desktop"
+[ -f "$entry" ] || fail "no autostart entry at $entry"
+grep -q "^Exec=$bin desktop --data $data --hidden --listen 127.0.0.1:0$" "$entry" || fail "the entry runs: $(grep ^Exec= "$entry")"
+kill -TERM "$pid"; wait "$pid" || true; pid=""
+# What the desktop runs at login:
+exec_line="$(grep ^Exec= "$entry" | cut -d= -f2-)"
+HOME="$home" XDG_CONFIG_HOME="" $exec_line >"$log" 2>&1 &
+pid=$!
+wait_log "listen=http" 30
+base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d= -f2)"
+sleep 2
+[ "$("$xwin" state millrun)" != shown ] || fail "start at login showed the window"
+webhook "started at login"
+second="$(timeout 20 "$bin" desktop --data "$data" --listen 127.0.0.1:0 2>&1)" || fail "launch after start at login failed: $second"
+"$xwin" wait millrun shown 10 || fail "launching millrun did not show the window started at login"
+echo "start at login: entry written, no window at start, webhooks answer, a launch shows the window"
+kill -TERM "$pid"; wait "$pid" || true; pid=""
 echo "desktop: ok"

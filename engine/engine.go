@@ -46,6 +46,10 @@ type Config struct {
 	// UI serves the frontend at /; nil serves a short text page.
 	UI     http.Handler
 	Logger *slog.Logger
+	// StartCommand is the command line that starts this millrun at login
+	// (the start_at_login setting writes it into the platform's autostart
+	// entry); nil makes the setting unavailable.
+	StartCommand []string
 	// NoForkServer spawns an interpreter for every cold Python job instead
 	// of forking it from a pre-started one (tests compare the two).
 	NoForkServer bool

@@ -13,6 +13,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/autostart"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -47,6 +48,10 @@ type Settings struct {
 	// version, and how long an idle one is kept.
 	WarmWorkers      int `json:"warm_workers_per_script"`
 	WarmIdleTimeoutS int `json:"warm_idle_timeout_s"`
+	// StartAtLogin is whether the platform's autostart entry starts millrun
+	// (the engine, no window) at login. The entry itself is the truth: this
+	// is read from it and written to it, never only stored.
+	StartAtLogin bool `json:"start_at_login"`
 }
 
 // defaultWorkers sizes the pool for webhooks, whose scripts mostly wait
@@ -145,7 +150,14 @@ func loadSettings(ctx context.Context, db *store.DB) (*Settings, error) {
 }
 
 // Settings returns the current settings.
-func (e *Engine) Settings() Settings { return *e.settings.Load() }
+func (e *Engine) Settings() Settings {
+	s := *e.settings.Load()
+	s.StartAtLogin, _ = autostart.Enabled()
+	if e.cfg.StartCommand == nil {
+		s.StartAtLogin = false
+	}
+	return s
+}
 
 // UpdateSettings validates and stores new settings. Worker count changes
 // take effect on the next start.
@@ -159,6 +171,9 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 	if s.WorkspaceWebhookURL != "" && s.WorkspaceWebhookSecret == "" {
 		s.WorkspaceWebhookSecret = "whsec_" + auth.NewSecret()
 	}
+	if err := e.applyStartAtLogin(s.StartAtLogin); err != nil {
+		return err
+	}
 	b, _ := json.Marshal(s)
 	if err := e.db.PutSettings(ctx, map[string]string{settingsKey: string(b)}); err != nil {
 		return err
@@ -170,9 +185,37 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 	return nil
 }
 
+// applyStartAtLogin writes or removes the autostart entry when the
+// setting differs from what is on disk.
+func (e *Engine) applyStartAtLogin(want bool) error {
+	if e.cfg.StartCommand == nil {
+		// Not this millrun's to manage (tests, embedders): an entry another
+		// millrun wrote is left alone.
+		if want {
+			return fmt.Errorf("start_at_login is not available for this millrun (run the installed app or 'millrun serve')")
+		}
+		return nil
+	}
+	on, err := autostart.Enabled()
+	if err != nil {
+		return fmt.Errorf("start_at_login: %w", err)
+	}
+	if want == on {
+		return nil
+	}
+	if !want {
+		return autostart.Disable()
+	}
+	if err := autostart.Enable(e.cfg.StartCommand); err != nil {
+		return fmt.Errorf("start_at_login: %w", err)
+	}
+	return nil
+}
+
 func (e *Engine) registerSettings(mux *group) {
 	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace})
+		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
+			"start_at_login": map[string]any{"available": e.cfg.StartCommand != nil, "entry": autostart.Where(), "command": e.cfg.StartCommand}})
 	}))
 	mux.HandleFunc("POST /api/millrun/settings", e.fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) {
 		s := e.Settings()
