@@ -18,7 +18,9 @@ func TestStartAtLoginSetting(t *testing.T) {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", "")
 	entry := filepath.Join(home, ".config", "autostart", "millrun.desktop")
-	f := setup(t, func(c *Config) { c.StartCommand = []string{"/usr/bin/millrun", "desktop", "--data", "/home/ann/data", "--hidden"} })
+	f := setup(t, func(c *Config) {
+		c.StartCommand = []string{"/usr/bin/millrun", "desktop", "--data", "/home/ann/data", "--hidden"}
+	})
 	set := func(f *fixture, on bool, status int) {
 		t.Helper()
 		var view struct{ Settings map[string]any }
