@@ -13,8 +13,11 @@ DESKTOP_TAGS := desktop,production,webkit2_41
 # A window can open here: build the desktop app and open it on `make run`.
 HAS_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
 GO_FILES := $(shell git ls-files '*.go' 2>/dev/null)
+# One version for the binaries and the packages: wails.json's productVersion.
+VERSION := $(shell sed -n 's/.*"productVersion": *"\([^"]*\)".*/\1/p' wails.json)
+VERSION_FLAG := -X github.com/millrun/millrun/engine/api.Version=v$(VERSION)
 
-.PHONY: help run serve build build-desktop build-windows setup setup-test test test-compat test-e2e test-desktop bench soak fuzz clean
+.PHONY: help run serve build build-desktop build-windows dist test-dist setup setup-test test test-compat test-e2e test-desktop bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,14 +32,20 @@ frontend/dist/index.html: $(shell git ls-files --cached --others --exclude-stand
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 build: setup frontend/dist/index.html ## build build/bin/millrun (headless) and, where there is a display, build/bin/millrun-desktop
-	CGO_ENABLED=0 go build -tags embedui -o $(BIN) .
+	CGO_ENABLED=0 go build -tags embedui -ldflags "$(VERSION_FLAG)" -o $(BIN) .
 	@if [ -n "$(HAS_DISPLAY)" ]; then $(MAKE) --no-print-directory build-desktop; fi
 
 build-desktop: frontend/dist/index.html ## build the desktop app, build/bin/millrun-desktop
-	go build -tags $(DESKTOP_TAGS) -ldflags "-w -s" -o $(DESKTOP_BIN) .
+	go build -tags $(DESKTOP_TAGS) -ldflags "-w -s $(VERSION_FLAG)" -o $(DESKTOP_BIN) .
 
 build-windows: frontend/dist/index.html ## cross-build the Windows desktop app, build/bin/millrun.exe (no cgo needed)
-	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags desktop,production -ldflags "-w -s -H windowsgui" -o build/bin/millrun.exe .
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags desktop,production -ldflags "-w -s -H windowsgui $(VERSION_FLAG)" -o build/bin/millrun.exe .
+
+dist: build-desktop build-windows ## the packages a user installs, in build/dist/: a .deb and a Windows installer, with SHA256SUMS
+	build/dist.sh $(VERSION) $(DESKTOP_BIN) build/bin/millrun.exe
+
+test-dist: dist ## check what the packages hold
+	build/check-dist.sh build/dist
 
 run: build ## set up, build and open millrun (headless `serve` where there is no display)
 	@if [ -n "$(HAS_DISPLAY)" ]; then exec $(DESKTOP_BIN); else echo "No display here: starting millrun headless; open the URL it prints in a browser."; exec $(BIN) serve; fi
@@ -54,8 +63,8 @@ test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compat
 	@echo "== frontend: svelte-check, vitest"
 	cd frontend && npm run --silent check && npm run --silent test
 	@$(MAKE) --no-print-directory test-compat test-e2e test-desktop
-	@echo "== Windows cross-build of the desktop app"
-	@$(MAKE) --no-print-directory build-windows
+	@echo "== packages: the .deb and the Windows installer"
+	@$(MAKE) --no-print-directory test-dist
 
 test-compat: build ## Windmill's own client against millrun serve
 	compat/run.sh $(BIN)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks what build/dist.sh made: the .deb's metadata and files, its
+# launcher entry, the Windows installer and the checksums.
+# Usage: build/check-dist.sh build/dist
+set -euo pipefail
+dist="${1:?usage: build/check-dist.sh DIST_DIR}"
+fail() { echo "dist: FAIL: $*" >&2; exit 1; }
+deb="$(ls "$dist"/millrun_*_amd64.deb 2>/dev/null | head -1)"
+exe="$(ls "$dist"/millrun-*-windows-amd64-setup.exe 2>/dev/null | head -1)"
+[ -n "$deb" ] || fail "no .deb in $dist"
+[ -n "$exe" ] || fail "no Windows installer in $dist"
+
+info="$(dpkg-deb -I "$deb")"
+grep -q "^ Package: millrun$" <<<"$info" || fail "the .deb is not package millrun"
+grep -q "^ Depends: libgtk-3-0, libwebkit2gtk-4.1-0$" <<<"$info" || fail "Depends should name the runtime libraries: $(grep Depends <<<"$info")"
+grep -q -- "-dev" <<<"$(grep Depends <<<"$info")" && fail "Depends names a -dev package"
+files="$(dpkg-deb -c "$deb")"
+for f in ./usr/bin/millrun ./usr/share/applications/millrun.desktop ./usr/share/icons/hicolor/48x48/apps/millrun.png ./usr/share/icons/hicolor/256x256/apps/millrun.png; do
+  grep -q " $f\$" <<<"$files" || fail "the .deb lacks $f"
+done
+grep -q "root/root.* ./usr/bin/millrun$" <<<"$files" || fail "files in the .deb should be root's"
+grep -q -- "-rwxr-xr-x.* ./usr/bin/millrun$" <<<"$files" || fail "/usr/bin/millrun is not executable"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb -x "$deb" "$tmp"
+desktop-file-validate "$tmp/usr/share/applications/millrun.desktop" || fail "the launcher entry does not validate"
+grep -q "^StartupWMClass=millrun$" "$tmp/usr/share/applications/millrun.desktop" || fail "StartupWMClass does not match the window's class"
+version="$("$tmp/usr/bin/millrun" version 2>&1 || true)"
+deb_version="$(sed -n 's/^ Version: //p' <<<"$info")"
+[ "${version#millrun v}" = "${deb_version//\~/-}" ] || fail "the binary says '$version', the package '$deb_version'"
+
+grep -q 'millrun.exe' "$dist/windows-installer-contents.txt" || fail "the installer's file list lacks millrun.exe"
+[ "$(head -c 2 "$exe")" = MZ ] || fail "the installer is not a Windows program"
+(cd "$dist" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match"
+echo "dist: ok ($(basename "$deb") $(du -h "$deb" | cut -f1), $(basename "$exe") $(du -h "$exe" | cut -f1))"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds what a user installs, into build/dist/: a .deb for Debian and
+# Ubuntu (the desktop app in /usr/bin, its launcher entry and icons, the
+# runtime libraries as dependencies) and a per-user Windows installer
+# (NSIS), both named with the version in wails.json, and SHA256SUMS.
+# Usage: build/dist.sh VERSION LINUX_DESKTOP_BINARY WINDOWS_BINARY
+set -euo pipefail
+version="${1:?usage: build/dist.sh VERSION LINUX_BIN WINDOWS_EXE}"
+linux_bin="$(realpath "$2")"
+windows_exe="$(realpath "$3")"
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$here/dist"
+rm -rf "$out" && mkdir -p "$out"
+for tool in dpkg-deb convert makensis sha256sum; do
+  command -v "$tool" >/dev/null || { echo "dist: $tool is missing (make setup-test installs it)" >&2; exit 1; }
+done
+
+# Debian's version rules: 0.1.0-dev sorts before 0.1.0 as 0.1.0~dev.
+deb_version="${version//-/\~}"
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+install -Dm755 "$linux_bin" "$stage/usr/bin/millrun"
+install -Dm644 "$here/linux/millrun.desktop" "$stage/usr/share/applications/millrun.desktop"
+for size in 16 24 32 48 64 128 256; do
+  mkdir -p "$stage/usr/share/icons/hicolor/${size}x${size}/apps"
+  convert "$here/appicon.png" -resize "${size}x${size}" "$stage/usr/share/icons/hicolor/${size}x${size}/apps/millrun.png"
+done
+install -Dm644 /dev/stdin "$stage/usr/share/doc/millrun/copyright" <<COPYRIGHT
+millrun $version: scripts on this computer as webhooks.
+Its source, its licence and how to build it: the project's README.
+COPYRIGHT
+mkdir -p "$stage/DEBIAN"
+cat >"$stage/DEBIAN/control" <<CONTROL
+Package: millrun
+Version: $deb_version
+Section: devel
+Priority: optional
+Architecture: amd64
+Maintainer: millrun <millrun@localhost>
+Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+Depends: libgtk-3-0, libwebkit2gtk-4.1-0
+Recommends: python3
+Suggests: nodejs
+Description: turn scripts on this computer into webhooks
+ millrun runs Python, TypeScript and Bash scripts as Windmill-compatible
+ webhooks, schedules and flows, with an optional ngrok tunnel so Slack,
+ Discord or GitHub can reach a laptop behind NAT.
+CONTROL
+deb="$out/millrun_${deb_version}_amd64.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+
+exe="$out/millrun-${version}-windows-amd64-setup.exe"
+convert "$here/appicon.png" -define icon:auto-resize=256,64,48,32,16 "$stage/millrun.ico"
+makensis -V4 -DVERSION="$version" -DBINARY="$windows_exe" -DICON="$stage/millrun.ico" -DOUTFILE="$exe" "$here/windows/installer.nsi" >"$stage/nsis.log" ||
+  { cat "$stage/nsis.log" >&2; echo "dist: makensis failed" >&2; exit 1; }
+# What the installer holds, from makensis' own account of it.
+grep -E '^File: "millrun.exe"|^File: .*millrun.exe|WriteUninstaller' "$stage/nsis.log" | sed 's/^/  /' >"$out/windows-installer-contents.txt" || true
+grep -q 'millrun.exe' "$out/windows-installer-contents.txt" || { cat "$stage/nsis.log" >&2; echo "dist: the installer does not hold millrun.exe" >&2; exit 1; }
+
+(cd "$out" && sha256sum "$(basename "$deb")" "$(basename "$exe")" >SHA256SUMS)
+echo "$deb"
+echo "$exe"
