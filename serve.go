@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
 	"github.com/millrun/millrun/engine"
+	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -91,9 +94,12 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		host, _, _ := net.SplitHostPort(o.listen)
 		allowed = append(allowed, host)
 	}
+	// Clicking a notification opens its run in the browser.
+	notes := alerts.NewSender(func(path string) { openBrowser(base + "/#" + path) })
+	defer notes.Close()
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
 		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version,
-		StartCommand: startCommand("serve", o.data, "--listen", o.listen)})
+		StartCommand: startCommand("serve", o.data, "--listen", o.listen), Notifier: notes})
 	if err != nil {
 		return err
 	}
@@ -199,4 +205,19 @@ func startCommand(command, data string, extra ...string) []string {
 		data = abs
 	}
 	return append([]string{exe, command, "--data", data}, extra...)
+}
+
+// openBrowser opens url in the desktop's browser, where there is one.
+func openBrowser(url string) {
+	name, args := "xdg-open", []string{url}
+	switch goruntime.GOOS {
+	case "darwin":
+		name = "open"
+	case "windows":
+		name, args = "rundll32", []string{"url.dll,FileProtocolHandler", url}
+	}
+	cmd := exec.Command(name, args...)
+	if err := cmd.Start(); err == nil {
+		go cmd.Wait()
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine"
+	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -50,7 +51,9 @@ type App struct {
 
 	lock   *instance.Lock
 	secret string
-	onShow func() // set by the window
+	onShow func()            // set by the window
+	onOpen func(path string) // set by the window: show it at a UI path
+	notes  interface{ Close() }
 
 	mu       sync.Mutex
 	eng      *engine.Engine
@@ -134,8 +137,16 @@ func (a *App) Startup(ctx context.Context) {
 	}
 	a.addr = ln.Addr().String()
 	base := "http://" + a.addr
+	// Clicking a notification shows the window at the run or page it names.
+	notes := alerts.NewSender(func(path string) {
+		if a.onOpen != nil {
+			a.onOpen(path)
+		}
+	})
+	a.notes = notes
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
-		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand})
+		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
+		Notifier: notes})
 	if err != nil {
 		ln.Close()
 		a.startErr = err
@@ -185,6 +196,9 @@ func (a *App) Shutdown(ctx context.Context) {
 		if err := e.Close(context.Background()); err != nil {
 			a.opts.Logger.Error("close engine", "err", err)
 		}
+	}
+	if a.notes != nil {
+		a.notes.Close()
 	}
 	a.opts.Logger.Info("millrun desktop stopped")
 }

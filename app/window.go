@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -55,6 +56,7 @@ func (a *App) Run() (err error) {
 	}
 	w := &window{app: a, signalled: make(chan struct{})}
 	a.onShow = w.show
+	a.onOpen = w.open
 	// Wails answers SIGINT/SIGTERM (a logout, a `kill`) by asking to close
 	// the window, the same request the close button makes. Knowing a signal
 	// came lets beforeClose quit then instead of hiding.
@@ -112,6 +114,19 @@ func (w *window) show() {
 	}
 	runtime.WindowShow(ctx)
 	runtime.WindowUnminimise(ctx)
+}
+
+// open shows the window at a UI path (a notification's run, the tunnel).
+func (w *window) open(path string) {
+	w.show()
+	w.mu.Lock()
+	ctx := w.ctx
+	w.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	b, _ := json.Marshal("#" + path)
+	runtime.WindowExecJS(ctx, "location.hash = "+string(b))
 }
 
 func (w *window) quit() {

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
@@ -46,6 +47,9 @@ type Config struct {
 	// UI serves the frontend at /; nil serves a short text page.
 	UI     http.Handler
 	Logger *slog.Logger
+	// Notifier shows desktop notifications (alerts.NewSender in the app and
+	// serve); nil shows none (tests, embedders).
+	Notifier alerts.Sender
 	// StartCommand is the command line that starts this millrun at login
 	// (the start_at_login setting writes it into the platform's autostart
 	// entry); nil makes the setting unavailable.
@@ -89,6 +93,7 @@ type Engine struct {
 	flows    *flows.Executor
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
+	alerts   *alerts.Alerter
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
@@ -153,6 +158,8 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.settings.Store(set)
+	// Before the queue starts: a job it recovers may finish at once.
+	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger})
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
 	e.notifier = newNotifier(e)
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
@@ -186,7 +193,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.queue = jobs.New(db, &executor{e: e}, jobs.Config{
 		Workers: workers, MaxQueued: set.MaxQueued, DefaultTimeout: time.Duration(set.DefaultTimeoutS) * time.Second,
 		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
-		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.scheduledJobFinished,
+		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
 	})
 	if err := e.queue.Start(context.Background()); err != nil {
 		db.Close()
@@ -209,6 +216,7 @@ func Open(cfg Config) (*Engine, error) {
 		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
 	}
 	e.tunnel = tunnel.NewManager(backend, markTunnel(e.webhookHandler), cfg.Logger)
+	go e.alertTunnel(e.stop)
 	if set.TunnelAutostart {
 		if err := e.StartTunnel(); err != nil {
 			e.log.Warn("tunnel autostart", "err", err)
@@ -247,6 +255,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.stop)
 		e.tunnel.Stop()
 		e.sched.Stop()
+		e.alerts.Stop()
 		e.queue.Close(ctx)
 		e.warm.Close()
 		e.runner.Close()

@@ -49,6 +49,30 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 	return nil
 }
 
+// jobFinished is told of every job that ends (on its worker).
+func (e *Engine) jobFinished(job *store.Job) {
+	e.scheduledJobFinished(job)
+	e.alerts.JobFinished(job)
+}
+
+// alertTunnel tells the alerter when the tunnel goes offline or fails.
+func (e *Engine) alertTunnel(stop <-chan struct{}) {
+	ch, cancel := e.tunnel.Subscribe()
+	defer cancel()
+	was := ""
+	for {
+		select {
+		case <-stop:
+			return
+		case st := <-ch:
+			if was != "" && string(st.State) != was {
+				e.alerts.TunnelChanged(was, string(st.State), st.Error)
+			}
+			was = string(st.State)
+		}
+	}
+}
+
 // scheduledJobFinished records how a schedule's run ended on the schedule,
 // and starts its on_failure handler when the run failed. It is called on a
 // worker, so the writes go elsewhere.

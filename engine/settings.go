@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/autostart"
@@ -52,6 +53,9 @@ type Settings struct {
 	// (the engine, no window) at login. The entry itself is the truth: this
 	// is read from it and written to it, never only stored.
 	StartAtLogin bool `json:"start_at_login"`
+	// Notifications: "off", "failures" (a failed run, the tunnel going
+	// offline) or "all" (every run as well).
+	Notifications string `json:"notifications"`
 }
 
 // defaultWorkers sizes the pool for webhooks, whose scripts mostly wait
@@ -66,6 +70,7 @@ func DefaultSettings() Settings {
 	s := Settings{
 		SyncTimeoutS:     600,
 		Workers:          defaultWorkers(),
+		Notifications:    alerts.Failures,
 		IncludeHeaders:   []string{},
 		RetentionDays:    30,
 		RetentionMaxJobs: 100000,
@@ -112,6 +117,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("log_limit_bytes must be at least 1024")
 	case s.MaxResultBytes < 1024:
 		return fmt.Errorf("max_result_bytes must be at least 1024")
+	case s.Notifications != alerts.Off && s.Notifications != alerts.Failures && s.Notifications != alerts.All:
+		return fmt.Errorf("notifications must be %q, %q or %q", alerts.Off, alerts.Failures, alerts.All)
 	case s.WarmWorkers < 1 || s.WarmWorkers > 32:
 		return fmt.Errorf("warm_workers_per_script must be between 1 and 32")
 	case s.WarmIdleTimeoutS < 1:
