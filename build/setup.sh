@@ -28,7 +28,7 @@ if [ "$mode" = "test" ]; then
   # one); the desktop test runs the real window under Xvfb, screenshots it
   # with ImageMagick, drives it through X11 (python3-xlib) and reads its
   # clipboard (xclip).
-  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip nsis desktop-file-utils)
+  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip nsis desktop-file-utils dbus-daemon)
 elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   pkgs+=("${desktop[@]}")
 fi
