@@ -93,6 +93,8 @@ type Engine struct {
 	flows    *flows.Executor
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
+	starts   atomic.Value // map[string]float64, see startTimes
+	measure  sync.Once
 	alerts   *alerts.Alerter
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
@@ -175,7 +177,8 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
-	e.runner = runtime.New(runtime.Resolve(context.Background()))
+	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
+
 	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
 	e.runner.NoForkServer = cfg.NoForkServer
 	if err := e.cleanUpAfterCrash(); err != nil {

@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
+	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/autostart"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -56,6 +58,10 @@ type Settings struct {
 	// Notifications: "off", "failures" (a failed run, the tunnel going
 	// offline) or "all" (every run as well).
 	Notifications string `json:"notifications"`
+	// InterpreterPaths are the interpreters the user chose, by language
+	// (python, node, bun, deno, bash); a missing one is found on PATH.
+	// They apply at the next start.
+	InterpreterPaths map[string]string `json:"interpreter_paths"`
 }
 
 // defaultWorkers sizes the pool for webhooks, whose scripts mostly wait
@@ -63,7 +69,7 @@ type Settings struct {
 // not queued behind two workers. Job processes run at a lower priority
 // (see runtime), so a flood of CPU-heavy jobs cannot starve the UI and the
 // API however many run.
-func defaultWorkers() int { return min(64, max(8, 4*runtime.NumCPU())) }
+func defaultWorkers() int { return min(64, max(8, 4*goruntime.NumCPU())) }
 
 // DefaultSettings are what a fresh data directory starts with.
 func DefaultSettings() Settings {
@@ -125,6 +131,14 @@ func (s Settings) validate() error {
 		return fmt.Errorf("warm_idle_timeout_s must be at least 1")
 	case s.RateLimitPerSecond < 0 || s.RateLimitBurst < 1:
 		return fmt.Errorf("rate_limit_per_second must be 0 (off) or more, rate_limit_burst at least 1")
+	}
+	for lang, p := range s.InterpreterPaths {
+		if !slices.Contains(runtime.Choosable, lang) {
+			return fmt.Errorf("interpreter_paths: %q is not a language millrun runs (%s)", lang, strings.Join(runtime.Choosable, ", "))
+		}
+		if msg := runtime.CheckChoice(lang, p); msg != "" {
+			return fmt.Errorf("interpreter_paths: %s", msg)
+		}
 	}
 	if _, err := tunnel.NormalizeCIDRs(s.TunnelAllowCIDRs); err != nil {
 		return fmt.Errorf("tunnel_allow_cidrs: %w", err)
@@ -221,7 +235,7 @@ func (e *Engine) applyStartAtLogin(want bool) error {
 
 func (e *Engine) registerSettings(mux *group) {
 	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
+		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
 			"start_at_login": map[string]any{"available": e.cfg.StartCommand != nil, "entry": autostart.Where(), "command": e.cfg.StartCommand}})
 	}))
 	mux.HandleFunc("POST /api/millrun/settings", e.fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) {
@@ -252,4 +266,14 @@ func decodeSmall(r *http.Request, v any) error {
 		return apierr.BadRequest("the body is not the expected JSON object: %s", err)
 	}
 	return nil
+}
+
+// startTimes are the interpreters' measured start times (milliseconds),
+// taken once in the background when Settings first asks; nil until then.
+func (e *Engine) startTimes() map[string]float64 {
+	e.measure.Do(func() {
+		go func() { e.starts.Store(runtime.StartTimes(context.Background(), e.runner.Interpreters())) }()
+	})
+	m, _ := e.starts.Load().(map[string]float64)
+	return m
 }

@@ -186,3 +186,49 @@ def main():
 		t.Fatalf("a job's view of the server:\n got  %s\n want %s", r.body, want)
 	}
 }
+
+// The interpreter of a language can be chosen (a faster one than PATH's);
+// a wrong path is refused in words; the choice applies at the next start,
+// and Settings shows each interpreter's measured start time.
+func TestChosenInterpreterAppliesAtNextStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := setup(t, func(c *Config) { c.DataDir = dir })
+	s := f.e.Settings()
+	s.InterpreterPaths = map[string]string{"bash": "/no/such/bash"}
+	if err := f.e.UpdateSettings(t.Context(), s); err == nil || !strings.Contains(err.Error(), "no executable at /no/such/bash") {
+		t.Fatalf("a missing interpreter: %v", err)
+	}
+	s.InterpreterPaths = map[string]string{"cobol": "/bin/true"}
+	if err := f.e.UpdateSettings(t.Context(), s); err == nil || !strings.Contains(err.Error(), "not a language") {
+		t.Fatalf("an unknown language: %v", err)
+	}
+	s.InterpreterPaths = map[string]string{"bash": "/bin/bash"}
+	if err := f.e.UpdateSettings(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var view struct {
+			StartMS map[string]float64 `json:"start_ms"`
+		}
+		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/settings", "", "").body), &view)
+		if view.StartMS["bash"] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no measured start time for bash")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.srv.Close()
+	f.e.Close(t.Context())
+	e, err := Open(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	if got := e.Interpreters().Bash; got != "/bin/bash" {
+		t.Fatalf("after a restart bash is %s, want the chosen /bin/bash", got)
+	}
+}
