@@ -235,7 +235,7 @@ func (e *Engine) applyStartAtLogin(want bool) error {
 
 func (e *Engine) registerSettings(mux *group) {
 	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
+		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "install_hints": e.installHints(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
 			"start_at_login": map[string]any{"available": e.cfg.StartCommand != nil, "entry": autostart.Where(), "command": e.cfg.StartCommand}})
 	}))
 	mux.HandleFunc("POST /api/millrun/settings", e.fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) {
@@ -276,4 +276,17 @@ func (e *Engine) startTimes() map[string]float64 {
 	})
 	m, _ := e.starts.Load().(map[string]float64)
 	return m
+}
+
+// installHints say, for each language with no interpreter, how to get one
+// on this system.
+func (e *Engine) installHints() map[string]string {
+	in := e.Interpreters()
+	out := map[string]string{}
+	for lang, path := range map[string]string{"python": in.Python, "node": in.Node, "bash": in.Bash} {
+		if path == "" && (lang != "node" || in.Bun == "" && in.Deno == "") {
+			out[lang] = runtime.InstallHint(goruntime.GOOS, lang)
+		}
+	}
+	return out
 }

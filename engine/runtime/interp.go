@@ -73,6 +73,7 @@ func Resolve(ctx context.Context, chosen ...map[string]string) Interpreters {
 	if p, err := look("bash", "bash"); err == nil {
 		in.Bash = p
 	}
+	resolveWindows(&in, pick)
 	return in
 }
 
