@@ -32,6 +32,9 @@ test("wmill: workspace add, script push, list, show and run", async () => {
   const ran = await wmill("script", "run", "u/cli/hello", "-d", '{"name":"cli"}');
   assert.match(ran.stdout + ran.stderr, /hi from the cli/, "the logs are streamed");
   assert.match(ran.stdout, /"hello": "cli"/, "the result is printed");
+  const jobs = await wmill("job", "list");
+  assert.match(jobs.stdout, /u\/cli\/hello/, "job list shows the run");
+  assert.match(jobs.stdout, /success/);
 });
 
 // wmill sync: push a folder with a script in each language, pull it into an

@@ -214,3 +214,26 @@ test("ScheduleService creates, previews, lists, disables and deletes a schedule 
   await wmill.ScheduleService.deleteSchedule({ workspace: ws, path: "u/compat/every_second" });
   assert.equal(await wmill.ScheduleService.existsSchedule({ workspace: ws, path: "u/compat/every_second" }), false);
 });
+
+test("JobService.getJob reads a queued job and the same job completed, in Windmill's shapes", async () => {
+  const id = await wmill.runScriptByPathAsync("u/compat/slow", {});
+  const queued = await wmill.JobService.getJob({ workspace: ws, id });
+  assert.equal(queued.type, "QueuedJob");
+  assert.equal(queued.id, id);
+  assert.equal(queued.script_path, "u/compat/slow");
+  for (const field of ["is_flow_step", "tag", "visible_to_owner", "same_worker", "script_entrypoint_override"]) {
+    assert.ok(field in queued, `a QueuedJob carries ${field}`);
+  }
+  await wmill.JobService.cancelQueuedJob({ workspace: ws, id, requestBody: { reason: "test" } });
+  let done;
+  for (let i = 0; i < 50; i++) {
+    done = await wmill.JobService.getJob({ workspace: ws, id });
+    if (done.type === "CompletedJob") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(done.type, "CompletedJob");
+  assert.equal(done.canceled, true);
+  for (const field of ["result_columns", "is_flow_step", "is_skipped", "visible_to_owner", "tag", "success"]) {
+    assert.ok(field in done, `a CompletedJob carries ${field}`);
+  }
+});

@@ -76,12 +76,11 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	// Its own process group: killing a job's group never reaches it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startLow(cmd); err != nil { // its children, the jobs, inherit it
 		conn.Close()
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	lowerPriority(cmd.Process.Pid) // its children, the jobs, inherit it
 	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, pids: make(chan int, 1), waiters: map[int]chan int{}, early: map[int]int{}}
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))

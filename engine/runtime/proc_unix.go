@@ -26,17 +26,22 @@ func killProcessGroup(cmd *exec.Cmd) {
 // many CPU-heavy jobs run; nothing changes on an idle machine.
 const jobNice = 5
 
-// lowerPriority lowers a started job process's priority (its children
-// inherit it).
+// niceOf converts getpriority's answer to a nice value: Linux's system
+// call returns 20 - nice, other systems the nice itself.
+func niceOf(raw int) int {
+	if goruntime.GOOS == "linux" {
+		return 20 - raw
+	}
+	return raw
+}
+
+// lowerPriority lowers a started process's priority (its later children
+// inherit it); where startLow can start it lower from the outset, that is
+// used instead.
 func lowerPriority(pid int) {
-	cur, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
 	if err != nil {
 		return
 	}
-	// Linux's getpriority returns 20 - nice; other systems the nice itself.
-	nice := cur
-	if goruntime.GOOS == "linux" {
-		nice = 20 - cur
-	}
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, pid, min(19, nice+jobNice))
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, pid, min(19, niceOf(raw)+jobNice))
 }

@@ -23,7 +23,7 @@ func newProcs() *procs {
 func (p *procs) start(cmd *exec.Cmd) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := cmd.Start(); err != nil {
+	if err := startLow(cmd); err != nil {
 		return err
 	}
 	p.ours[cmd.Process.Pid] = struct{}{}

@@ -300,7 +300,6 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}
 	started = true
-	lowerPriority(cmd.Process.Pid)
 	defer r.cleanUp(dir, cmd.Process.Pid, marker)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- r.procs.wait(cmd) }()
