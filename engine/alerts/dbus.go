@@ -4,6 +4,7 @@ package alerts
 
 import (
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/godbus/dbus/v5"
@@ -25,6 +26,10 @@ const (
 	notifyDest = "org.freedesktop.Notifications"
 	notifyPath = dbus.ObjectPath("/org/freedesktop/Notifications")
 )
+
+// bodyMarkup escapes a body for services that read it as markup (GNOME,
+// KDE): a script's error text is shown as text, never as a link or tags.
+var bodyMarkup = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // connect reaches the session bus once; where there is none (a server,
 // SSH) every Send says so cheaply.
@@ -62,7 +67,7 @@ func (d *DBus) Send(n Notice) (bool, error) {
 	}
 	var id uint32
 	call := conn.Object(notifyDest, notifyPath).Call(notifyDest+".Notify", 0,
-		"millrun", uint32(0), "millrun", n.Title, n.Body, []string{"default", "Open"},
+		"millrun", uint32(0), "millrun", n.Title, bodyMarkup.Replace(n.Body), []string{"default", "Open"},
 		map[string]dbus.Variant{"desktop-entry": dbus.MakeVariant("millrun")}, int32(-1))
 	if err := call.Store(&id); err != nil {
 		return false, err

@@ -54,12 +54,12 @@ func TestDBusSenderShowsAndOpens(t *testing.T) {
 	opened := make(chan string, 1)
 	d := &DBus{Open: func(p string) { opened <- p }}
 	defer d.Close()
-	if ok, err := d.Send(Notice{Title: "millrun: u/me/x failed", Body: "u/me/x: ValueError: bad", Open: "/runs/abc"}); !ok || err != nil {
+	if ok, err := d.Send(Notice{Title: "millrun: u/me/x failed", Body: "u/me/x: ValueError: bad <a href='x'>", Open: "/runs/abc"}); !ok || err != nil {
 		t.Fatalf("send: %v %v", ok, err)
 	}
 	select {
 	case got := <-fake.got:
-		if got != [2]string{"millrun: u/me/x failed", "u/me/x: ValueError: bad"} {
+		if got != [2]string{"millrun: u/me/x failed", "u/me/x: ValueError: bad &lt;a href='x'&gt;"} {
 			t.Fatalf("the service got %v", got)
 		}
 	case <-time.After(3 * time.Second):
