@@ -197,6 +197,7 @@ test("a 900 px window and dark mode keep every page usable", async () => {
     ["new-flow", `${base}/#/flows/new`, () => page.getByTestId("flow-step").first()],
     ["new-script", `${base}/#/scripts/new`, () => page.locator(".cm-content")],
     ["variables", `${base}/#/variables`, () => page.getByRole("heading", { name: "New variable" })],
+    ["schedules", `${base}/#/schedules`, () => page.getByRole("heading", { name: "Schedules" })],
   ]) {
     await page.goto(url);
     await ready().waitFor();
@@ -775,6 +776,15 @@ test("a schedule made on a script's page runs every 2 seconds, reads in words an
   await page.locator("#sched-cron").fill("*/2 * * * * *");
   await page.getByText("every 2 seconds").waitFor();
   await shot("42-schedule-form");
+  // The form at 900 px in dark mode: nothing cut off.
+  await page.setViewportSize({ width: 900, height: 700 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  const cut = await page.evaluate(() => [...document.querySelectorAll("section[aria-label=Schedules] button, section[aria-label=Schedules] input, section[aria-label=Schedules] select")]
+    .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().right > window.innerWidth + 0.5).map((b) => b.id || b.textContent.trim()));
+  assert.deepEqual(cut, [], "schedule form controls cut off at 900px");
+  await shot("42b-schedule-form-900-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByRole("button", { name: "Save schedule" }).click();
   await page.getByTestId("schedule").waitFor();
   await page.getByTestId("schedule").getByRole("link", { name: "Its runs" }).click();
