@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
-
-	"github.com/millrun/millrun/engine/scripts"
 )
 
 // pythonCheck compiles main.py without running it.
@@ -32,11 +30,11 @@ var bashLine = regexp.MustCompile(`line (\d+): (.*)`)
 // point at the line on save instead of the first run failing. It returns
 // nil when the script parses, or when no checker is installed (the run
 // will say that).
-func (r *Runner) CheckSyntax(ctx context.Context, language, content string) (*scripts.SyntaxError, error) {
+func (r *Runner) CheckSyntax(ctx context.Context, language, content string) (*SyntaxError, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	switch {
-	case language == scripts.Python:
+	case language == Python:
 		if r.interp.Python == "" {
 			return nil, nil
 		}
@@ -47,12 +45,12 @@ func (r *Runner) CheckSyntax(ctx context.Context, language, content string) (*sc
 		if len(bytes.TrimSpace(out)) == 0 {
 			return nil, nil
 		}
-		var se scripts.SyntaxError
+		var se SyntaxError
 		if err := json.Unmarshal(out, &se); err != nil {
 			return nil, fmt.Errorf("python3's syntax check printed %q", out)
 		}
 		return &se, nil
-	case language == scripts.Bash:
+	case language == Bash:
 		if r.interp.Bash == "" {
 			return nil, nil
 		}
@@ -69,16 +67,16 @@ func (r *Runner) CheckSyntax(ctx context.Context, language, content string) (*sc
 		first, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
 		if m := bashLine.FindStringSubmatch(first); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			return &scripts.SyntaxError{Line: n, Message: m[2]}, nil
+			return &SyntaxError{Line: n, Message: m[2]}, nil
 		}
-		return &scripts.SyntaxError{Message: first}, nil
-	case scripts.IsTypeScript(language):
+		return &SyntaxError{Message: first}, nil
+	case IsTypeScript(language):
 		res := api.Transform(content, api.TransformOptions{Loader: api.LoaderTS, Sourcefile: "main.ts"})
 		if len(res.Errors) == 0 {
 			return nil, nil
 		}
 		e := res.Errors[0]
-		se := &scripts.SyntaxError{Message: e.Text}
+		se := &SyntaxError{Message: e.Text}
 		if e.Location != nil {
 			se.Line = e.Location.Line
 		}

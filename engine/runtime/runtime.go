@@ -7,7 +7,9 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +22,6 @@ import (
 	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
-
-	"github.com/millrun/millrun/engine/scripts"
 )
 
 //go:embed wrappers
@@ -226,11 +226,11 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	var cmd *exec.Cmd
 	env := append(append([]string{}, r.processEnv()...), spec.Env...)
 	env = append(env, "TMPDIR="+dir)
-	if spec.Language != scripts.Bash {
+	if spec.Language != Bash {
 		env = append(env, "MILLRUN_OUT="+out)
 	}
 	switch {
-	case spec.Language == scripts.Python:
+	case spec.Language == Python:
 		if r.interp.Python == "" {
 			return Failure("RuntimeMissing", "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun", nil)
 		}
@@ -253,7 +253,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 			return Failure("InternalError", err.Error(), nil)
 		}
 		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
-	case scripts.IsTypeScript(spec.Language):
+	case IsTypeScript(spec.Language):
 		c, e, err := r.typeScriptCommand(dir, spec)
 		if err != nil {
 			return Failure("CompileError", err.Error(), nil)
@@ -263,7 +263,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if err := writeJSON(filepath.Join(out, "args.json"), map[string]any{"args": args, "order": orderOrEmpty(spec.Order)}); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
-	case spec.Language == scripts.Bash:
+	case spec.Language == Bash:
 		if r.interp.Bash == "" {
 			return Failure("RuntimeMissing", "bash is not installed", nil)
 		}
@@ -327,7 +327,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 // outcome reads what a finished run left: its result or error files, or
 // what its exit says.
 func (r *Runner) outcome(spec Spec, dir, out string, runErr error, tail string) Outcome {
-	if spec.Language == scripts.Bash {
+	if spec.Language == Bash {
 		return r.bashOutcome(dir, runErr, tail)
 	}
 	if b, err := r.readResult(filepath.Join(out, "error.json")); err == nil && json.Valid(b) {
@@ -484,7 +484,8 @@ func (r *Runner) typeScriptCommand(dir string, spec Spec) (*exec.Cmd, []string, 
 // stripTypes removes TypeScript syntax so Node can run the script. Results
 // are cached by content: versions are immutable.
 func (r *Runner) stripTypes(src string) (string, error) {
-	key := scripts.Hash("", "", "ts", src)
+	sum := sha256.Sum256([]byte(src))
+	key := hex.EncodeToString(sum[:8])
 	r.tsMu.Lock()
 	js, ok := r.tsCache[key]
 	r.tsMu.Unlock()

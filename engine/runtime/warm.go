@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/millrun/millrun/engine/scripts"
 )
 
 // WarmSpec is a run on a warm worker: the script version it belongs to and
@@ -25,7 +23,7 @@ type WarmSpec struct {
 }
 
 // WarmSupported reports whether a language can run on warm workers.
-func WarmSupported(lang string) bool { return lang == scripts.Python || scripts.IsTypeScript(lang) }
+func WarmSupported(lang string) bool { return lang == Python || IsTypeScript(lang) }
 
 // WarmPool keeps long-lived interpreters per script version: each imports
 // the script once and then runs job after job, so a run costs a pipe round
@@ -287,7 +285,7 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 	var cmd *exec.Cmd
 	env := append([]string{}, r.processEnv()...)
 	switch {
-	case spec.Language == scripts.Python:
+	case spec.Language == Python:
 		if r.interp.Python == "" {
 			os.RemoveAll(dir)
 			return nil, Failure("RuntimeMissing", "python3 is not installed", nil)
@@ -298,7 +296,7 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 		}
 		cmd = exec.Command(r.interp.Python, "-u", "warm.py")
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-	case scripts.IsTypeScript(spec.Language):
+	case IsTypeScript(spec.Language):
 		if r.interp.Node == "" {
 			os.RemoveAll(dir)
 			return nil, Failure("RuntimeMissing", "warm TypeScript workers need Node.js", nil)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -191,10 +192,7 @@ func (c *Catalog) Delete(ctx context.Context, workspace, path string) error {
 }
 
 // SyntaxError is the first syntax error found in a script.
-type SyntaxError struct {
-	Line    int    `json:"line"` // 1-based; 0 when the checker named none
-	Message string `json:"message"`
-}
+type SyntaxError = runtime.SyntaxError
 
 // ByHash returns an exact version.
 func (c *Catalog) ByHash(ctx context.Context, workspace, hash string) (*Version, error) {

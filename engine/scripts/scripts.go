@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/millrun/millrun/engine/runtime"
 )
 
-// Languages millrun runs. Windmill's names map onto them via NormalizeLanguage.
+// Languages millrun runs (the runtime's names). Windmill's names map onto
+// them via NormalizeLanguage.
 const (
-	Python     = "python3"
-	TypeScript = "bun" // Windmill's default TypeScript flavour; run on Bun, Deno or Node
-	Bash       = "bash"
+	Python     = runtime.Python
+	TypeScript = runtime.TypeScript
+	Bash       = runtime.Bash
 )
 
 // NormalizeLanguage maps the language names Windmill and users write onto
@@ -37,9 +40,7 @@ func NormalizeLanguage(lang string) (string, error) {
 }
 
 // IsTypeScript reports whether lang is one of the TypeScript flavours.
-func IsTypeScript(lang string) bool {
-	return lang == "bun" || lang == "deno" || lang == "nativets"
-}
+func IsTypeScript(lang string) bool { return runtime.IsTypeScript(lang) }
 
 var pathRE = regexp.MustCompile(`^[uf]/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)+$`)
 
