@@ -90,25 +90,7 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "millrun "+Version)
 }
 
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	var inv *scripts.ErrInvalid
-	var finv *flows.ErrInvalid
-	var rinv *routes.ErrInvalid
-	var conflict *routes.ErrConflict
-	switch {
-	case errors.As(err, &inv):
-		err = apierr.BadRequest("%s", inv.Msg)
-	case errors.As(err, &finv):
-		err = apierr.BadRequest("%s", finv.Msg)
-	case errors.As(err, &rinv):
-		err = apierr.BadRequest("%s", rinv.Msg)
-	case errors.As(err, &conflict):
-		err = apierr.Conflict("%s", conflict.Msg)
-	case errors.Is(err, resources.ErrInvalid):
-		err = apierr.BadRequest("%s", err.Error())
-	}
-	apierr.Write(w, s.Log, err)
-}
+func (s *Server) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

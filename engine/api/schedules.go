@@ -106,7 +106,7 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 		}
 		c, err := schedules.Parse(b.Schedule, b.Timezone)
 		if err != nil {
-			s.fail(w, apierr.BadRequest("%s", strings.TrimPrefix(err.Error(), schedules.ErrInvalid.Error()+": ")))
+			s.fail(w, err)
 			return
 		}
 		sc.Schedule, sc.Timezone = c.Expr, c.Location.String()
@@ -292,7 +292,7 @@ func (s *Server) parseCronBody(w http.ResponseWriter, r *http.Request) *schedule
 	}
 	c, err := schedules.Parse(b.Schedule, b.Timezone)
 	if err != nil {
-		s.fail(w, apierr.BadRequest("%s", strings.TrimPrefix(err.Error(), schedules.ErrInvalid.Error()+": ")))
+		s.fail(w, err)
 		return nil
 	}
 	return c

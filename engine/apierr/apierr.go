@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/millrun/millrun/engine/errs"
 )
 
 // Error is an error with an HTTP status and Windmill's kind prefix.
@@ -78,20 +80,29 @@ func Internal(format string, a ...any) *Error {
 	return newf(http.StatusInternalServerError, "Internal", format, a...)
 }
 
-// Write answers err. Errors that are not *Error are unexpected: they are
-// logged and the caller gets a 500 without internals.
+// Write answers err: an *Error as it says, the engine's input errors
+// (errs.Invalid) as 400 and clashes (errs.Conflict) as 409 with their own
+// messages. Anything else is unexpected: it is logged and answered 500
+// with its message, which names what failed (a damaged key, a full disk)
+// so the user can act; millrun's errors carry no secrets.
 func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			e = TooLarge("the request body is larger than the limit of %d bytes", mbe.Limit)
-		} else {
-			if log != nil {
-				log.Error("request failed", "err", err)
-			}
-			e = Internal("%s", err.Error())
+	var inv *errs.Invalid
+	var conflict *errs.Conflict
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &inv):
+		e = BadRequest("%s", inv.Msg)
+	case errors.As(err, &conflict):
+		e = Conflict("%s", conflict.Msg)
+	case errors.As(err, &mbe):
+		e = TooLarge("the request body is larger than the limit of %d bytes", mbe.Limit)
+	default:
+		if log != nil {
+			log.Error("request failed", "err", err)
 		}
+		e = Internal("%s", err.Error())
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")

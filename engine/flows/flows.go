@@ -13,6 +13,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -62,12 +63,8 @@ type Flow struct {
 	Def Value
 }
 
-// ErrInvalid marks a definition the caller must fix.
-type ErrInvalid struct{ Msg string }
-
-func (e *ErrInvalid) Error() string { return e.Msg }
-
-func invalid(format string, a ...any) error { return &ErrInvalid{Msg: fmt.Sprintf(format, a...)} }
+// invalid is an input error (errs.Invalid: a 400 saying how to fix it).
+func invalid(format string, a ...any) error { return errs.Invalidf(format, a...) }
 
 var idRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

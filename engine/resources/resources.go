@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -91,9 +92,6 @@ func Open(db *store.DB, dataDir string) (*Store, error) {
 
 var validPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
 
-// ErrInvalid wraps input errors.
-var ErrInvalid = errors.New("invalid resource")
-
 // ValidPath reports whether p is a resource path (u/<user>/... or f/<folder>/...).
 func ValidPath(p string) bool {
 	if !validPath.MatchString(p) || len(p) > 255 {
@@ -152,7 +150,7 @@ func (s *Store) open(r *store.Resource) (map[string]any, error) {
 // Put creates (create=true) or replaces a resource.
 func (s *Store) Put(ctx context.Context, workspace, path, typ, description string, value map[string]any, create bool) error {
 	if !ValidPath(path) {
-		return fmt.Errorf("%w: path %q must look like u/<user>/<name> or f/<folder>/<name>", ErrInvalid, path)
+		return errs.Invalidf("invalid resource: path %q must look like u/<user>/<name> or f/<folder>/<name>", path)
 	}
 	if value == nil {
 		value = map[string]any{}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -35,7 +36,7 @@ func variableBinding(workspace, path string) []byte {
 // PutVariable creates (create=true) or replaces a variable.
 func (s *Store) PutVariable(ctx context.Context, workspace, path, value string, isSecret bool, description string, create bool) error {
 	if !ValidPath(path) {
-		return fmt.Errorf("%w: path %q must look like u/<user>/<name> or f/<folder>/<name>", ErrInvalid, path)
+		return errs.Invalidf("invalid variable: path %q must look like u/<user>/<name> or f/<folder>/<name>", path)
 	}
 	sealed, err := s.sealBytes(variableBinding(workspace, path), []byte(value))
 	if err != nil {
@@ -159,15 +160,15 @@ func (s *Store) ImportSecret(workspace, sealed string) (string, error) {
 	const advice = "push it with --plain-secrets from a folder pulled with --plain-secrets, or set the value in millrun"
 	body, ok := strings.CutPrefix(sealed, exportPrefix)
 	if !ok {
-		return "", fmt.Errorf("%w: the value is not a secret sealed by this millrun (a Windmill cluster's or another millrun's key cannot be read here): %s", ErrInvalid, advice)
+		return "", errs.Invalidf("the value is not a secret sealed by this millrun (a Windmill cluster's or another millrun's key cannot be read here): %s", advice)
 	}
 	raw, err := base64.StdEncoding.DecodeString(body)
 	if err != nil {
-		return "", fmt.Errorf("%w: the sealed value is damaged: %s", ErrInvalid, advice)
+		return "", errs.Invalidf("the sealed value is damaged: %s", advice)
 	}
 	plain, err := s.openBytes(exportBinding(workspace), raw, "the sealed value")
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: %s", ErrInvalid, err, advice)
+		return "", errs.Invalidf("%s: %s", err, advice)
 	}
 	return string(plain), nil
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -52,17 +53,8 @@ type Trigger struct {
 	EditedAt                   time.Time `json:"edited_at"`
 }
 
-// ErrInvalid wraps every input error; its text names the rule.
-type ErrInvalid struct{ Msg string }
-
-func (e *ErrInvalid) Error() string { return e.Msg }
-
-func invalid(format string, a ...any) error { return &ErrInvalid{Msg: fmt.Sprintf(format, a...)} }
-
-// ErrConflict says another route answers the same method and URL.
-type ErrConflict struct{ Msg string }
-
-func (e *ErrConflict) Error() string { return e.Msg }
+// invalid is an input error (errs.Invalid: a 400 that names the rule).
+func invalid(format string, a ...any) error { return errs.Invalidf(format, a...) }
 
 var (
 	triggerPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
@@ -228,7 +220,7 @@ func (s *Service) Save(ctx context.Context, t *Trigger, create bool) error {
 		for _, o := range others {
 			var ot Trigger
 			if json.Unmarshal([]byte(o.Definition), &ot) == nil && ot.shape() == t.shape() {
-				return &ErrConflict{Msg: fmt.Sprintf("route %s already answers %s /api/r/%s", ot.Path, strings.ToUpper(ot.HTTPMethod), ot.routeURL())}
+				return errs.Conflictf("route %s already answers %s /api/r/%s", ot.Path, strings.ToUpper(ot.HTTPMethod), ot.routeURL())
 			}
 		}
 		return nil

@@ -5,18 +5,15 @@
 package schedules
 
 import (
-	"errors"
 	"fmt"
 	"math/bits"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/errs"
 	cron "github.com/netresearch/go-cron"
 )
-
-// ErrInvalid marks a schedule the caller must fix; the message says how.
-var ErrInvalid = errors.New("invalid schedule")
 
 // Windmill's cron: seconds first, and a day of month OR a day of week
 // matching when both are restricted, as classic cron (and Windmill's
@@ -40,38 +37,38 @@ const fieldsHelp = "second minute hour day-of-month month day-of-week, such as \
 func Parse(expr, timezone string) (*Cron, error) {
 	fields := strings.Fields(expr)
 	if strings.Contains(expr, "TZ=") {
-		return nil, fmt.Errorf("%w: give the time zone in the timezone field, not in the cron", ErrInvalid)
+		return nil, errs.Invalidf("give the time zone in the timezone field, not in the cron")
 	}
 	if strings.HasPrefix(strings.TrimSpace(expr), "@") {
-		return nil, fmt.Errorf("%w: %q: write the six fields (%s)", ErrInvalid, expr, fieldsHelp)
+		return nil, errs.Invalidf("%q: write the six fields (%s)", expr, fieldsHelp)
 	}
 	switch len(fields) {
 	case 5:
 		fields = append([]string{"0"}, fields...)
 	case 6:
 	default:
-		return nil, fmt.Errorf("%w: %q has %d fields; a schedule has six: %s", ErrInvalid, expr, len(fields), fieldsHelp)
+		return nil, errs.Invalidf("%q has %d fields; a schedule has six: %s", expr, len(fields), fieldsHelp)
 	}
 	if strings.TrimSpace(timezone) == "" {
-		return nil, fmt.Errorf("%w: the time zone is missing: give an IANA name such as Europe/Paris, America/New_York or UTC", ErrInvalid)
+		return nil, errs.Invalidf("the time zone is missing: give an IANA name such as Europe/Paris, America/New_York or UTC")
 	}
 	loc, err := time.LoadLocation(timezone)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q is not a time zone this computer knows: give an IANA name such as Europe/Paris or UTC", ErrInvalid, timezone)
+		return nil, errs.Invalidf("%q is not a time zone this computer knows: give an IANA name such as Europe/Paris or UTC", timezone)
 	}
 	norm := strings.Join(fields, " ")
 	s, err := parser.Parse(norm)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %s (the fields are %s)", ErrInvalid, norm, err, fieldsHelp)
+		return nil, errs.Invalidf("%q: %s (the fields are %s)", norm, err, fieldsHelp)
 	}
 	spec, ok := s.(*cron.SpecSchedule)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q is not a cron schedule", ErrInvalid, norm)
+		return nil, errs.Invalidf("%q is not a cron schedule", norm)
 	}
 	spec.Location = loc
 	c := &Cron{Expr: norm, Location: loc, spec: spec, fixedHours: spec.Hour&(1<<63) == 0 && bits.OnesCount64(spec.Hour) < 24}
 	if c.Next(time.Now()).IsZero() {
-		return nil, fmt.Errorf("%w: %q never comes (such as 30 February)", ErrInvalid, norm)
+		return nil, errs.Invalidf("%q never comes (such as 30 February)", norm)
 	}
 	return c, nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/errs"
 )
 
 func mustLoad(t *testing.T, name string) *time.Location {
@@ -69,7 +71,8 @@ func TestInvalidSchedulesSayWhy(t *testing.T) {
 		{"0 0 0 30 2 *", "UTC", "never comes"},
 	} {
 		_, err := Parse(c.expr, c.tz)
-		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+		var inv *errs.Invalid
+		if err == nil || !errors.As(err, &inv) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%q, %q) = %v, want %q", c.expr, c.tz, err, c.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -34,12 +35,8 @@ type CreateRequest struct {
 	ConcurrencyTimeS int             `json:"concurrency_time_window_s,omitempty"`
 }
 
-// ErrInvalid marks a request the caller must fix; its message says how.
-type ErrInvalid struct{ Msg string }
-
-func (e *ErrInvalid) Error() string { return e.Msg }
-
-func invalid(format string, a ...any) error { return &ErrInvalid{Msg: fmt.Sprintf(format, a...)} }
+// invalid is an input error (errs.Invalid: a 400 saying how to fix it).
+func invalid(format string, a ...any) error { return errs.Invalidf(format, a...) }
 
 // MaxContent bounds a script's source size.
 const MaxContent = 1 << 20
