@@ -87,6 +87,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/routes -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/routes -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/schedules -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m}
 
 clean: ## remove build output
 	rm -rf build/bin frontend/dist frontend/node_modules compat/node_modules e2e/node_modules e2e/test-results
