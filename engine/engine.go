@@ -140,6 +140,15 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// One way out when a start fails: what was opened or started so far is
+	// closed or stopped, newest first, and nothing is left running.
+	var undo []func()
+	fail := func(err error) (*Engine, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return nil, err
+	}
 	lock := cfg.Lock
 	if lock == nil {
 		var err error
@@ -147,46 +156,41 @@ func Open(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	undo = append(undo, func() { lock.Release() })
 	db, err := store.Open(filepath.Join(cfg.DataDir, "millrun.db"))
 	if err != nil {
-		lock.Release()
-		return nil, err
+		return fail(err)
 	}
+	undo = append(undo, func() { db.Close() })
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock}
 	set, err := loadSettings(context.Background(), db)
 	if err != nil {
-		db.Close()
-		lock.Release()
-		return nil, err
+		return fail(err)
 	}
 	e.settings.Store(set)
 	// Before the queue starts: a job it recovers may finish at once.
 	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger})
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
 	e.notifier = newNotifier(e)
+	undo = append(undo, e.notifier.close)
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
-		db.Close()
-		lock.Release()
-		return nil, err
+		return fail(err)
 	}
 	e.routes = &routes.Service{DB: db, Resources: e.resources}
 	if err := e.routes.Load(context.Background()); err != nil {
-		db.Close()
-		lock.Release()
-		return nil, err
+		return fail(err)
 	}
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
-
 	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
 	e.runner.NoForkServer = cfg.NoForkServer
+	undo = append(undo, e.runner.Close)
 	if err := e.cleanUpAfterCrash(); err != nil {
-		db.Close()
-		lock.Release()
-		return nil, err
+		return fail(err)
 	}
 	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
+	undo = append(undo, e.warm.Close)
 	e.flowCat = flows.NewCatalog(db, e.catalog)
 	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}
 	workers := set.Workers
@@ -199,9 +203,7 @@ func Open(cfg Config) (*Engine, error) {
 		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
 	})
 	if err := e.queue.Start(context.Background()); err != nil {
-		db.Close()
-		lock.Release()
-		return nil, err
+		return fail(err)
 	}
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
 	e.sched.Start()
