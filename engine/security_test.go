@@ -87,6 +87,18 @@ func TestScopedToken(t *testing.T) {
 		{"GET", "/api/users/tokens/list", "Required scope"},
 		{"GET", "/api/millrun/settings", "Required scope"},
 		{"GET", "/api/millrun/audit", "Required scope"},
+		// This session's routes: a webhook-scoped token reaches none of them.
+		{"GET", "/api/w/local/workspaces/tarball?archive_type=zip&plain_secret=true", "Required scope"},
+		{"GET", "/api/w/local/variables/get/u/me/x?include_encrypted=true", "Required scope"},
+		{"POST", "/api/w/local/variables/create?already_encrypted=true", "Required scope"},
+		{"POST", "/api/w/local/scripts/archive/p/u/me/other", "Required scope"},
+		{"POST", "/api/w/local/scripts/delete/h/0123456789abcdef", "Required scope"},
+		{"POST", "/api/w/local/flows/update/u/me/f", "Required scope"},
+		{"POST", "/api/w/local/folders/create", "Required scope"},
+		{"POST", "/api/w/local/schedules/create", "Required scope"},
+		{"GET", "/api/w/local/schedules/list", "Required scope"},
+		{"POST", "/api/schedules/preview", "Required scope"},
+		{"GET", "/api/w/local/jobs/queue/list", "Required scope"},
 	}
 	for _, c := range refused {
 		r := f.do(c.method, c.path, "application/json", `{"label":"x"}`, "Authorization", scoped)
@@ -151,6 +163,9 @@ func TestWebhookHandlerHasNoManagementRoutes(t *testing.T) {
 		{"GET", "/api/w/local/jobs/completed/list"}, {"GET", "/api/w/local/jobs/list"}, {"POST", "/api/users/tokens/create"},
 		{"GET", "/api/users/tokens/list"}, {"DELETE", "/api/users/tokens/delete/abc"}, {"GET", "/api/millrun/settings"},
 		{"POST", "/api/millrun/settings"}, {"GET", "/api/millrun/audit"}, {"POST", "/api/w/local/jobs_u/queue/cancel/x"},
+		{"GET", "/api/w/local/workspaces/tarball?archive_type=zip"}, {"GET", "/api/w/local/variables/get_value/u/me/x"},
+		{"POST", "/api/w/local/schedules/create"}, {"GET", "/api/w/local/schedules/list"}, {"POST", "/api/schedules/preview"},
+		{"GET", "/api/w/local/folders/list"}, {"POST", "/api/w/local/scripts/archive/p/u/me/a"}, {"GET", "/api/w/local/jobs/queue/list"},
 	} {
 		req, _ := http.NewRequest(c.method, pub.URL+c.path, strings.NewReader("{}"))
 		req.Header.Set("Authorization", "Bearer "+f.token)
