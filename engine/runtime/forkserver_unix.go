@@ -28,8 +28,9 @@ type forkServer struct {
 	conn *net.UnixConn
 	dir  string
 
-	reqMu sync.Mutex // one fork request at a time: replies come in order
-	pids  chan int   // the pid answering the pending request
+	reqMu sync.Mutex    // one fork request at a time: replies come in order
+	pids  chan int      // the pid answering the pending request
+	gone  chan struct{} // closed when the server is dead
 
 	mu      sync.Mutex
 	waiters map[int]chan int // pid → its exit code
@@ -81,7 +82,7 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, pids: make(chan int, 1), waiters: map[int]chan int{}, early: map[int]int{}}
+	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, pids: make(chan int, 1), gone: make(chan struct{}), waiters: map[int]chan int{}, early: map[int]int{}}
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var hello struct {
@@ -127,19 +128,29 @@ func (fs *forkServer) read(r io.Reader) {
 		switch {
 		case m.PID != nil:
 			fs.mu.Lock()
+			if fs.dead != nil { // a request gave up on it; nobody waits
+				fs.mu.Unlock()
+				return
+			}
 			fs.waiters[*m.PID] = make(chan int, 1)
 			if code, ok := fs.early[*m.PID]; ok {
 				fs.waiters[*m.PID] <- code
 				delete(fs.early, *m.PID)
 			}
 			fs.mu.Unlock()
-			fs.pids <- *m.PID
+			select {
+			case fs.pids <- *m.PID:
+			case <-fs.gone:
+				return
+			}
 		case m.Exit != nil:
 			fs.mu.Lock()
-			if ch, ok := fs.waiters[*m.Exit]; ok {
-				ch <- m.Code
-			} else {
-				fs.early[*m.Exit] = m.Code
+			if fs.dead == nil { // after fail, waiters' channels are closed
+				if ch, ok := fs.waiters[*m.Exit]; ok {
+					ch <- m.Code
+				} else {
+					fs.early[*m.Exit] = m.Code
+				}
 			}
 			fs.mu.Unlock()
 		}
@@ -157,7 +168,7 @@ func (fs *forkServer) fail(err error) {
 		close(ch)
 		delete(fs.waiters, pid)
 	}
-	close(fs.pids)
+	close(fs.gone)
 }
 
 func (fs *forkServer) alive() bool {
@@ -175,6 +186,10 @@ func (fs *forkServer) close() {
 	}
 	os.RemoveAll(fs.dir)
 }
+
+// errMaybeStarted: the request reached the server, which then failed; the
+// job may have begun, so it must not be started again by a spawn.
+var errMaybeStarted = errors.New("the Python fork server stopped while starting the job")
 
 // forked is a job child of the fork server.
 type forked struct {
@@ -204,17 +219,20 @@ func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, err
 		return nil, err
 	}
 	select {
-	case pid, ok := <-fs.pids:
-		if !ok {
-			return nil, errors.New("the Python fork server stopped")
-		}
+	case <-fs.gone:
+		return nil, errMaybeStarted
+	case pid := <-fs.pids:
 		fs.mu.Lock()
 		ch := fs.waiters[pid]
 		fs.mu.Unlock()
+		if ch == nil { // the server died between forking and now
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			return nil, errMaybeStarted
+		}
 		return &forked{fs: fs, pid: pid, exit: ch}, nil
 	case <-time.After(5 * time.Second):
 		fs.fail(errors.New("no answer within 5 s"))
-		return nil, errors.New("the Python fork server did not answer")
+		return nil, errMaybeStarted
 	}
 }
 
@@ -328,6 +346,11 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 	pw.Close()
 	if err != nil {
 		pr.Close()
+		if errors.Is(err, errMaybeStarted) {
+			// Started twice would be worse than failed once.
+			os.RemoveAll(dir)
+			return Failure("ExecutionErr", err.Error()+"; it was not run again, retry it", nil), true
+		}
 		return Outcome{}, false
 	}
 	defer r.cleanUp(dir, f.pid, marker)
