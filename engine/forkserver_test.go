@@ -19,16 +19,10 @@ import (
 func forkReady(t *testing.T, f *fixture) {
 	t.Helper()
 	f.createScript("u/me/ppid", "python3", "import os\ndef main():\n    return os.getppid()\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r := f.syncRun("u/me/ppid", "{}"); r.body != strconv.Itoa(os.Getpid()) && r.status == 200 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cold Python jobs never ran on the fork server")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, "cold Python jobs on the fork server", 10*time.Second, func() bool {
+		r := f.syncRun("u/me/ppid", "{}")
+		return r.body != strconv.Itoa(os.Getpid()) && r.status == 200
+	})
 }
 
 // The fork server gives what a spawned interpreter gives: results, logs,
@@ -131,16 +125,10 @@ func TestForkServerRestartsWhenItDies(t *testing.T) {
 			t.Fatalf("run %d after the fork server died: %d %s", i, r.status, r.body)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if now, _ := strconv.Atoi(f.syncRun("u/me/ppid", "{}").body); now != server && now != os.Getpid() && now != 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no new fork server")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, "a new fork server", 10*time.Second, func() bool {
+		now, _ := strconv.Atoi(f.syncRun("u/me/ppid", "{}").body)
+		return now != server && now != os.Getpid() && now != 0
+	})
 }
 
 // Jobs run at a lower CPU priority than millrun, spawned or forked, so

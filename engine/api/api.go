@@ -106,7 +106,13 @@ func writeText(w http.ResponseWriter, status int, s string) {
 
 // decodeBody reads a JSON body into v with the size limit applied and an
 // error message that names the problem.
-func (s *Server) decodeBody(r *http.Request, v any) error {
+func (s *Server) decodeBody(r *http.Request, v any) error { return s.decode(r, v, false) }
+
+// decodeOptionalBody is decodeBody for routes whose body may be left out:
+// none leaves v as it is.
+func (s *Server) decodeOptionalBody(r *http.Request, v any) error { return s.decode(r, v, true) }
+
+func (s *Server) decode(r *http.Request, v any, optional bool) error {
 	limit := int64(10 << 20)
 	if s.MaxBody != nil {
 		limit = s.MaxBody()
@@ -120,6 +126,9 @@ func (s *Server) decodeBody(r *http.Request, v any) error {
 		return apierr.BadRequest("reading the request body: %s", err)
 	}
 	if len(b) == 0 {
+		if optional {
+			return nil
+		}
 		return apierr.BadRequest("the request body is empty: send a JSON object")
 	}
 	if err := json.Unmarshal(b, v); err != nil {

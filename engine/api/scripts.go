@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
@@ -36,13 +35,9 @@ func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context,
 		body := struct {
 			Archived *bool `json:"archived"`
 		}{}
-		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-			if err := s.decodeBody(r, &body); err != nil {
-				if ae, ok := err.(*apierr.Error); !ok || !strings.Contains(ae.Msg, "empty") {
-					s.fail(w, err)
-					return
-				}
-			}
+		if err := s.decodeOptionalBody(r, &body); err != nil {
+			s.fail(w, err)
+			return
 		}
 		archived := body.Archived == nil || *body.Archived
 		path := r.PathValue("path")

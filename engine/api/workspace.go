@@ -121,11 +121,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, sum := range list {
-		v, err := s.Catalog.Latest(ctx, s.Workspace, sum.Latest.Path)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
+		v := sum.Latest // the list carries each latest version whole
 		used(v.Path)
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
 		meta := map[string]any{
@@ -158,17 +154,12 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if !flag("skip_resources") {
-		rs, err := s.Resources.List(ctx, s.Workspace)
+		rs, err := s.Resources.ListFull(ctx, s.Workspace)
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
-		for _, masked := range rs {
-			full, err := s.Resources.Full(ctx, s.Workspace, masked.Path)
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
+		for _, full := range rs {
 			used(full.Path)
 			putJSON(full.Path+".resource.json", map[string]any{
 				"value": full.Value, "description": full.Description, "resource_type": full.ResourceType,
@@ -178,7 +169,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 
 	if !flag("skip_variables") {
 		plain := flag("plain_secret") || flag("plain_secrets")
-		vars, err := s.Resources.ListVariables(ctx, s.Workspace)
+		vars, err := s.Resources.ListVariablesWhole(ctx, s.Workspace)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -187,11 +178,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			if v.IsSecret && flag("skip_secrets") {
 				continue
 			}
-			value, err := s.Resources.VariableValue(ctx, s.Workspace, v.Path)
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
+			value := v.Plain
 			if v.IsSecret && !plain {
 				value = s.Resources.ExportSecret(s.Workspace, value)
 			}

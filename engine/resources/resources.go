@@ -192,13 +192,23 @@ func (s *Store) Get(ctx context.Context, workspace, path string) (*Resource, err
 
 // List returns a workspace's resources, masked.
 func (s *Store) List(ctx context.Context, workspace string) ([]*Resource, error) {
+	return s.list(ctx, workspace, true)
+}
+
+// ListFull returns a workspace's resources with their values whole (the
+// workspace export; never for the UI).
+func (s *Store) ListFull(ctx context.Context, workspace string) ([]*Resource, error) {
+	return s.list(ctx, workspace, false)
+}
+
+func (s *Store) list(ctx context.Context, workspace string, masked bool) ([]*Resource, error) {
 	rs, err := s.db.ListResources(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*Resource, 0, len(rs))
 	for i := range rs {
-		m, err := s.view(&rs[i], true)
+		m, err := s.view(&rs[i], masked)
 		if err != nil {
 			return nil, err
 		}

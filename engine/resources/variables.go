@@ -81,6 +81,38 @@ func (s *Store) ListVariables(ctx context.Context, workspace string) ([]*Variabl
 	return out, nil
 }
 
+// WholeVariable is a variable with its value, secret or not.
+type WholeVariable struct {
+	*Variable
+	Plain string
+}
+
+// ListVariablesWhole returns a workspace's variables with their values
+// (the workspace export; never for the UI).
+func (s *Store) ListVariablesWhole(ctx context.Context, workspace string) ([]WholeVariable, error) {
+	list, err := s.db.ListVariables(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WholeVariable, 0, len(list))
+	for _, v := range list {
+		view, err := s.variableView(v)
+		if err != nil {
+			return nil, err
+		}
+		whole := WholeVariable{Variable: view}
+		if view.Value != nil {
+			whole.Plain = *view.Value
+		} else if plain, err := s.openBytes(variableBinding(v.Workspace, v.Path), v.Value, "variable "+v.Path); err == nil {
+			whole.Plain = string(plain)
+		} else {
+			return nil, err
+		}
+		out = append(out, whole)
+	}
+	return out, nil
+}
+
 // DeleteVariable removes a variable.
 func (s *Store) DeleteVariable(ctx context.Context, workspace, path string) error {
 	return s.db.DeleteVariable(ctx, workspace, path)

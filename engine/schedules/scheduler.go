@@ -159,19 +159,13 @@ func (s *Scheduler) Pass(ctx context.Context) {
 		s.setEarliest(time.Time{})
 		return
 	}
+	// The soonest due time from here on: handling a schedule moves its own;
+	// an edit meanwhile marks the scheduler changed, so nothing is missed.
+	earliest := now.Add(time.Minute) // a bound: look again at least once a minute
 	for _, sc := range list {
 		if sc.Enabled && !sc.NextDue.IsZero() && !sc.NextDue.After(now) {
-			s.handle(ctx, sc, now)
+			sc.NextDue = s.handle(ctx, sc, now)
 		}
-	}
-	// The soonest due time from here on; handled schedules are read again
-	// (their next due time is in the database now).
-	list, err = s.cfg.DB.ListSchedules(ctx, "")
-	earliest := now.Add(time.Minute) // a bound: look again at least once a minute
-	if err != nil {
-		earliest = time.Time{}
-	}
-	for _, sc := range list {
 		if sc.Enabled && !sc.NextDue.IsZero() && sc.NextDue.Before(earliest) {
 			earliest = sc.NextDue
 		}
@@ -192,13 +186,15 @@ func JobID(workspace, path string, due time.Time) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("millrun-schedule:"+workspace+"\x00"+path+"\x00"+due.UTC().Format(time.RFC3339Nano))).String()
 }
 
-func (s *Scheduler) handle(ctx context.Context, sc *store.Schedule, now time.Time) {
+// handle starts what is due of sc and returns its next due time (the one
+// it had when it could not start a run: the next pass tries again).
+func (s *Scheduler) handle(ctx context.Context, sc *store.Schedule, now time.Time) time.Time {
 	c, err := Parse(sc.Schedule, sc.Timezone)
 	if err != nil { // stored before a zone vanished from the system, say
 		msg := "the schedule no longer parses: " + err.Error()
 		_ = s.cfg.DB.SetScheduleError(ctx, sc.Workspace, sc.Path, &msg)
 		_ = s.cfg.DB.AdvanceSchedule(ctx, sc.Workspace, sc.Path, sc.NextDue, time.Time{})
-		return
+		return time.Time{}
 	}
 	var onTime []time.Time
 	missed, lastMissed := 0, time.Time{}
@@ -236,10 +232,14 @@ func (s *Scheduler) handle(ctx context.Context, sc *store.Schedule, now time.Tim
 				msg := "could not start the run due " + t.Format(time.RFC3339) + ": " + err.Error()
 				_ = s.cfg.DB.SetScheduleError(ctx, sc.Workspace, sc.Path, &msg)
 			}
-			return
+			return sc.NextDue
 		}
 	}
-	if err := s.cfg.DB.AdvanceSchedule(ctx, sc.Workspace, sc.Path, sc.NextDue, due); err != nil && ctx.Err() == nil {
-		s.cfg.Log.Error("schedule: advance", "schedule", sc.Path, "err", err)
+	if err := s.cfg.DB.AdvanceSchedule(ctx, sc.Workspace, sc.Path, sc.NextDue, due); err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Log.Error("schedule: advance", "schedule", sc.Path, "err", err)
+		}
+		return sc.NextDue
 	}
+	return due
 }
