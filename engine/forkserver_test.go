@@ -131,6 +131,35 @@ func TestForkServerRestartsWhenItDies(t *testing.T) {
 	})
 }
 
+// A fork server that dies before it took a job's request (here: stopped,
+// then killed, with the request waiting in its socket) has started nothing,
+// so the job spawns as before instead of failing with "retry it".
+func TestForkServerDeadBeforeTakingAJobSpawnsIt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	forkReady(t, f)
+	f.createScript("u/me/ok", "python3", "def main():\n    return 'fine'\n")
+	server, _ := strconv.Atoi(f.syncRun("u/me/ppid", "{}").body)
+	if err := syscall.Kill(server, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan resp, 1)
+	go func() { done <- f.syncRun("u/me/ok", "{}") }()
+	// Long enough for the request to be written to the stopped server.
+	time.Sleep(500 * time.Millisecond)
+	if err := syscall.Kill(server, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.body != `"fine"` {
+			t.Fatalf("the job the dead server never took: %d %s", r.status, r.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job the dead server never took did not finish")
+	}
+}
+
 // Jobs run at a lower CPU priority than millrun, spawned or forked, so
 // CPU-heavy jobs leave the UI and the API responsive.
 func TestJobsRunAtLowerPriority(t *testing.T) {

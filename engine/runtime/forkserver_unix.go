@@ -29,6 +29,7 @@ type forkServer struct {
 	dir  string
 
 	reqMu sync.Mutex    // one fork request at a time: replies come in order
+	taken chan struct{} // the server read the pending request, about to fork
 	pids  chan int      // the pid answering the pending request
 	gone  chan struct{} // closed when the server is dead
 
@@ -82,7 +83,7 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, pids: make(chan int, 1), gone: make(chan struct{}), waiters: map[int]chan int{}, early: map[int]int{}}
+	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, taken: make(chan struct{}, 1), pids: make(chan int, 1), gone: make(chan struct{}), waiters: map[int]chan int{}, early: map[int]int{}}
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var hello struct {
@@ -117,15 +118,22 @@ func readFrame(r io.Reader, v any) error {
 func (fs *forkServer) read(r io.Reader) {
 	for {
 		var m struct {
-			PID  *int `json:"pid"`
-			Exit *int `json:"exit"`
-			Code int  `json:"code"`
+			Taken bool `json:"taken"`
+			PID   *int `json:"pid"`
+			Exit  *int `json:"exit"`
+			Code  int  `json:"code"`
 		}
 		if err := readFrame(r, &m); err != nil {
 			fs.fail(fmt.Errorf("the Python fork server stopped: %v", err))
 			return
 		}
 		switch {
+		case m.Taken:
+			select { // buffered: one request is pending at most
+			case fs.taken <- struct{}{}:
+			case <-fs.gone:
+				return
+			}
 		case m.PID != nil:
 			fs.mu.Lock()
 			if fs.dead != nil { // a request gave up on it; nobody waits
@@ -217,6 +225,21 @@ func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, err
 	if _, _, err := fs.conn.WriteMsgUnix(msg, syscall.UnixRights(int(devnull.Fd()), int(out.Fd())), nil); err != nil {
 		fs.fail(err)
 		return nil, err
+	}
+	select {
+	case <-fs.taken:
+	case <-fs.gone:
+		// The reader passes "taken" on before it sees the end, so a server
+		// that died without taking the request forked nothing: spawn it.
+		select {
+		case <-fs.taken:
+			return nil, errMaybeStarted
+		default:
+			return nil, errors.New("the Python fork server stopped before taking the job")
+		}
+	case <-time.After(5 * time.Second):
+		fs.fail(errors.New("no answer within 5 s"))
+		return nil, errMaybeStarted
 	}
 	select {
 	case <-fs.gone:

@@ -6,8 +6,10 @@
 # It talks only over the socket millrun gave it as fd 3 (a socketpair, so
 # nothing else can reach it). Each message is a 4-byte big-endian length
 # and a JSON object. millrun sends {"cwd", "env"} with two descriptors (the
-# job's stdin and its output); the server answers {"pid"} at once, and
-# {"exit", "code"} when that child ends (code < 0: killed by that signal).
+# job's stdin and its output); the server answers {"taken"} before it forks
+# (so a server that dies without that answer started nothing), {"pid"} once
+# forked, and {"exit", "code"} when that child ends (code < 0: killed by
+# that signal).
 import json
 import os
 import select
@@ -122,6 +124,7 @@ while True:
         _send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
     if _sock in ready:
         req, fds = _recv()
+        _send({"taken": True})
         pid = os.fork()
         if pid == 0:
             _child(req, fds)
