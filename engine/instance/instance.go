@@ -105,7 +105,8 @@ func (l *Lock) Release() error {
 		return nil
 	}
 	_ = os.Remove(filepath.Join(l.dir, infoName))
-	err := l.f.Close() // closing the file drops the lock
+	unlockFile(l.f)
+	err := l.f.Close()
 	l.f = nil
 	return err
 }

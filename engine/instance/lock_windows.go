@@ -17,3 +17,9 @@ func lockFile(f *os.File) error {
 	}
 	return err
 }
+
+// unlockFile unlocks before close, as on Unix (handles inherited by a
+// starting child would otherwise keep the lock).
+func unlockFile(f *os.File) {
+	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
+}
