@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/millrun/millrun/app"
 )
@@ -16,13 +15,14 @@ func init() {
 	desktopCommand = runDesktop
 }
 
-// runDesktop opens the window with the engine inside it.
+// runDesktop opens the window, starting the engine first if none runs.
 func runDesktop(args []string, stderr io.Writer) int {
-	fs := newFlags("desktop", "millrun [desktop] [--data DIR] [--listen 127.0.0.1:8700]",
-		"Opens the millrun window. The engine runs inside it and webhooks reach it on the\nloopback address; closing the window keeps them working (millrun > Quit stops it).", stderr)
+	fs := newFlags("desktop", "millrun [desktop] [--data DIR] [--listen 127.0.0.1:8700] [--hidden]",
+		"Opens the millrun window. The engine runs in the background (started now if it is\nnot running) and webhooks reach it on the loopback address; closing the window\nkeeps them working and frees the window's memory (millrun > Quit stops both).", stderr)
 	data := fs.String("data", defaultDataDir(), "data directory (database and settings)")
 	listen := fs.String("listen", envOr("MILLRUN_LISTEN", "127.0.0.1:8700"), "loopback address for webhooks while millrun runs")
-	hidden := fs.Bool("hidden", false, "start with the window hidden (how start-at-login starts millrun); launching millrun again shows it")
+	hidden := fs.Bool("hidden", false, "start the engine only, with no window (how start at login starts millrun); launching millrun again opens the window")
+	open := fs.String("open", "", "open the window at this page of the UI (e.g. /runs)")
 	if err := parse(fs, args); err != nil {
 		if err.Error() == "flag: help requested" {
 			return 0
@@ -35,18 +35,9 @@ func runDesktop(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a := app.New(app.Options{DataDir: *data, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(), Logger: logger,
-		StartHidden: *hidden, StartCommand: startCommand("desktop", *data, "--hidden", "--listen", *listen)})
-	if err := a.Run(); err != nil {
+	if err := app.Launch(app.LaunchOptions{DataDir: absData(*data), Listen: *listen, Logger: logger, Hidden: *hidden, OpenPath: *open}); err != nil {
 		fmt.Fprintln(stderr, "millrun:", err)
 		return 1
 	}
 	return 0
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -29,6 +29,7 @@ Usage:
   millrun                 open the desktop window (desktop builds; otherwise this help)
   millrun desktop [flags] the same, with --data and --listen
   millrun serve [flags]   run headless: the engine, its webhooks and the UI on a local port
+  millrun engine [flags]  the desktop app's background engine (launching the app starts it)
   millrun token <create|list|revoke> [flags]
                           manage the tokens that guard the webhooks and the API
   millrun version         print the version
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(args[1:], stdout, stderr)
 	case "token":
 		err = cmdToken(args[1:], stdout, stderr)
+	case "engine":
+		err = cmdEngine(args[1:], stdout, stderr)
 	case "desktop":
 		if desktopCommand == nil {
 			fmt.Fprintln(stderr, "millrun: this build has no desktop window; use 'millrun serve', or build the window with 'make build-desktop'")

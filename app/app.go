@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -35,32 +36,45 @@ type Options struct {
 	// StartCommand is what the start_at_login setting writes into the
 	// platform's autostart entry.
 	StartCommand []string
+	// WindowCommand opens a window attached to this engine (the desktop
+	// app with its --data flag), for a notification clicked while no
+	// window is open. Empty: such a click only logs.
+	WindowCommand []string
 }
 
-// showPath is where a second launch asks the running app to show its
-// window. It lives on the loopback listener, guarded by the secret that
-// only the data directory's owner can read.
-const showPath = "/api/millrun/desktop/show"
+// The desktop routes live on the loopback listener, guarded by the
+// instance secret that only the data directory's owner can read: a second
+// launch asks to show the open window; the window attaches (one at a
+// time) to receive show, open and quit; the window's Quit stops the
+// engine. A request carrying the secret acts as the window, with full
+// access and no token.
+const (
+	showPath   = "/api/millrun/desktop/show"
+	attachPath = "/api/millrun/desktop/attach"
+	quitPath   = "/api/millrun/desktop/quit"
+)
 
-const showSecretHeader = "X-Millrun-Instance"
+const secretHeader = "X-Millrun-Instance"
 
 // App holds the running engine and its loopback listener. Nothing starts
 // before Startup: `wails build` runs main to generate bindings.
 type App struct {
 	opts Options
 
-	lock   *instance.Lock
-	secret string
-	onShow func()            // set by the window
-	onOpen func(path string) // set by the window: show it at a UI path
-	notes  interface{ Close() }
+	lock     *instance.Lock
+	secret   string
+	notes    interface{ Close() }
+	quit     chan struct{} // closed when the window's Quit asks to stop
+	quitOnce sync.Once
+	stopping chan struct{} // closed when Shutdown begins: attached windows quit
+	stopOnce sync.Once
 
 	mu       sync.Mutex
 	eng      *engine.Engine
 	srv      *http.Server
 	addr     string
+	window   chan string // commands for the attached window; nil: none
 	startErr error
-	ready    chan struct{}
 }
 
 // New returns an app that starts the engine in Startup.
@@ -68,54 +82,32 @@ func New(opts Options) *App {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	return &App{opts: opts, ready: make(chan struct{}), secret: instance.NewSecret()}
+	return &App{opts: opts, secret: instance.NewSecret(), quit: make(chan struct{}), stopping: make(chan struct{})}
 }
 
-// Claim takes the data directory before any window opens. When a millrun
-// desktop already holds it, Claim asks that one to show its window and
-// returns running=true: the caller should just exit. A headless millrun
-// holding it is an error that names it.
-func (a *App) Claim() (running bool, err error) {
+// Serve runs the engine the desktop window attaches to until ctx ends or
+// the window's Quit asks it to stop, then stops it gracefully.
+func (a *App) Serve(ctx context.Context) error {
 	lock, err := instance.Acquire(a.opts.DataDir)
-	var inUse *instance.InUseError
-	if errors.As(err, &inUse) {
-		info := inUse.Info
-		if info != nil && info.Kind == instance.KindDesktop && info.URL != "" {
-			if err := askToShow(info); err != nil {
-				return false, fmt.Errorf("millrun is already running (pid %d) but did not answer: %w", info.PID, err)
-			}
-			return true, nil
-		}
-		return false, err
-	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	a.lock = lock
-	return false, nil
-}
-
-func askToShow(info *instance.Info) error {
-	req, err := http.NewRequest(http.MethodPost, info.URL+showPath, nil)
-	if err != nil {
-		return err
+	a.Startup(ctx)
+	if a.startErr != nil {
+		return a.startErr
 	}
-	req.Header.Set(showSecretHeader, info.Secret)
-	client := &http.Client{Timeout: 5 * time.Second}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
+	select {
+	case <-ctx.Done():
+	case <-a.quit:
+		a.opts.Logger.Info("the window asked to quit")
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("it answered %s", res.Status)
-	}
+	a.Shutdown(context.Background())
 	return nil
 }
 
 // Startup opens the engine and the loopback listener.
 func (a *App) Startup(ctx context.Context) {
-	defer close(a.ready)
 	if a.lock == nil {
 		a.startErr = errors.New("the data directory was not claimed (call Claim before Startup)")
 		return
@@ -138,11 +130,7 @@ func (a *App) Startup(ctx context.Context) {
 	a.addr = ln.Addr().String()
 	base := "http://" + a.addr
 	// Clicking a notification shows the window at the run or page it names.
-	notes := alerts.NewSender(func(path string) {
-		if a.onOpen != nil {
-			a.onOpen(path)
-		}
-	})
+	notes := alerts.NewSender(a.openAt)
 	a.notes = notes
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
 		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
@@ -156,8 +144,23 @@ func (a *App) Startup(ctx context.Context) {
 		a.opts.Logger.Warn("cannot write instance info; a second launch will not find this window", "err", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+showPath, a.serveShow)
-	mux.Handle("/", e.Handler())
+	mux.HandleFunc("POST "+showPath, a.withSecret(a.serveShow))
+	mux.HandleFunc("GET "+attachPath, a.withSecret(a.serveAttach))
+	mux.HandleFunc("POST "+quitPath, a.withSecret(a.serveQuit))
+	window := e.DesktopHandler()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(secretHeader) != "" {
+			if !a.secretOK(r) {
+				http.Error(w, "Not authorized", http.StatusUnauthorized)
+				return
+			}
+			// Nothing downstream (the request inspector) keeps the secret.
+			r.Header.Del(secretHeader)
+			window.ServeHTTP(w, r)
+			return
+		}
+		e.Handler().ServeHTTP(w, r)
+	}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -170,20 +173,114 @@ func (a *App) Startup(ctx context.Context) {
 	a.opts.Logger.Info("millrun desktop started", "listen", base, "data", a.opts.DataDir)
 }
 
-func (a *App) serveShow(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(showSecretHeader)), []byte(a.secret)) != 1 {
-		http.Error(w, "Not authorized", http.StatusUnauthorized)
-		return
+func (a *App) secretOK(r *http.Request) bool {
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get(secretHeader)), []byte(a.secret)) == 1
+}
+
+func (a *App) withSecret(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.secretOK(r) {
+			http.Error(w, "Not authorized", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
 	}
+}
+
+// tell hands a command to the attached window; false when none is.
+func (a *App) tell(cmd string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.window == nil {
+		return false
+	}
+	select {
+	case a.window <- cmd:
+	default: // a window that stopped reading gets no pile of commands
+	}
+	return true
+}
+
+// serveShow shows the open window; 409 tells the launch asking that no
+// window is open, so it opens one itself.
+func (a *App) serveShow(w http.ResponseWriter, r *http.Request) {
 	a.opts.Logger.Info("another launch asked to show the window")
-	if a.onShow != nil {
-		a.onShow()
+	cmd := "show"
+	if page := r.URL.Query().Get("page"); page != "" {
+		cmd = "open " + page
+	}
+	if !a.tell(cmd) {
+		http.Error(w, "no window is open", http.StatusConflict)
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// openAt shows the window at a UI path (a clicked notification's run),
+// opening one when none is.
+func (a *App) openAt(path string) {
+	if a.tell("open " + path) {
+		return
+	}
+	if len(a.opts.WindowCommand) == 0 {
+		a.opts.Logger.Info("a notification was clicked; launch millrun to see it", "page", path)
+		return
+	}
+	c := a.opts.WindowCommand
+	cmd := exec.Command(c[0], append(append([]string{}, c[1:]...), "--open", path)...)
+	if err := cmd.Start(); err != nil {
+		a.opts.Logger.Warn("cannot open a window", "err", err)
+		return
+	}
+	go cmd.Wait()
+}
+
+// serveAttach streams commands to the window, one line each, while it is
+// open; the window closing ends the request.
+func (a *App) serveAttach(w http.ResponseWriter, r *http.Request) {
+	cmds := make(chan string, 8)
+	a.mu.Lock()
+	if a.window != nil {
+		a.mu.Unlock()
+		http.Error(w, "a window is already open", http.StatusConflict)
+		return
+	}
+	a.window = cmds
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.window = nil
+		a.mu.Unlock()
+	}()
+	a.opts.Logger.Info("window attached")
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	for {
+		select {
+		case c := <-cmds:
+			fmt.Fprintln(w, c)
+			_ = rc.Flush()
+		case <-a.stopping:
+			fmt.Fprintln(w, "quit")
+			_ = rc.Flush()
+			return
+		case <-r.Context().Done():
+			a.opts.Logger.Info("window closed; millrun keeps serving webhooks")
+			return
+		}
+	}
+}
+
+func (a *App) serveQuit(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
+	a.quitOnce.Do(func() { close(a.quit) })
+}
+
 // Shutdown stops the listener and closes the engine gracefully.
 func (a *App) Shutdown(ctx context.Context) {
+	a.stopOnce.Do(func() { close(a.stopping) })
 	a.mu.Lock()
 	e, srv := a.eng, a.srv
 	a.mu.Unlock()
@@ -203,27 +300,6 @@ func (a *App) Shutdown(ctx context.Context) {
 	a.opts.Logger.Info("millrun desktop stopped")
 }
 
-// Handler is what the window loads: the engine's trusted in-process
-// handler once it is up, a page that says what went wrong if it is not.
-func (a *App) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-a.ready
-		a.mu.Lock()
-		e := a.eng
-		a.mu.Unlock()
-		if e == nil {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, startFailedPage, html.EscapeString(a.startErr.Error()), html.EscapeString(a.opts.DataDir))
-			return
-		}
-		if r.URL.Path == "/api/millrun/whoami" {
-			a.opts.Logger.Info("window loaded the UI")
-		}
-		e.DesktopHandler().ServeHTTP(w, r)
-	})
-}
-
 const startFailedPage = `<!doctype html><meta charset="utf-8"><title>millrun could not start</title>
 <body style="font:15px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222">
 <h1 style="font-size:1.3em">millrun could not start</h1>
@@ -231,15 +307,24 @@ const startFailedPage = `<!doctype html><meta charset="utf-8"><title>millrun cou
 <p>Data directory: <code>%s</code></p>
 <p>Fix the problem above and launch millrun again (millrun &gt; Quit closes this window).</p>`
 
+// failedPage is what a window shows when the engine could not start.
+func failedPage(err error, dataDir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, startFailedPage, html.EscapeString(err.Error()), html.EscapeString(dataDir))
+	})
+}
+
 // firstClose reports whether the window is being closed for the first time
 // ever with this data directory, and remembers that it was.
-func (a *App) firstClose() bool {
-	marker := filepath.Join(a.opts.DataDir, "told-window-close")
+func firstClose(dataDir string, log *slog.Logger) bool {
+	marker := filepath.Join(dataDir, "told-window-close")
 	if _, err := os.Stat(marker); err == nil {
 		return false
 	}
 	if err := os.WriteFile(marker, nil, 0o600); err != nil {
-		a.opts.Logger.Warn("cannot remember the close notice", "err", err)
+		log.Warn("cannot remember the close notice", "err", err)
 	}
 	return true
 }

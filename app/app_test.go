@@ -2,76 +2,159 @@ package app
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/millrun/millrun/engine/instance"
 )
+
+// TestMain lets the test binary stand in for `millrun engine` when a test
+// launches one (MILLRUN_TEST_ENGINE set).
+func TestMain(m *testing.M) {
+	if os.Getenv("MILLRUN_TEST_ENGINE") == "" {
+		os.Exit(m.Run())
+	}
+	fs := flag.NewFlagSet("engine", flag.ExitOnError)
+	data := fs.String("data", "", "")
+	listen := fs.String("listen", "", "")
+	fs.String("window-app", "", "")
+	fs.Parse(os.Args[2:]) // after "engine"
+	a := New(Options{DataDir: *data, Listen: *listen, Workspace: "local", Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err := a.Serve(context.Background()); err != nil {
+		os.Stderr.WriteString("millrun: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
 
 func quietApp(dir string) *App {
 	return New(Options{DataDir: dir, Listen: "127.0.0.1:0", Workspace: "local", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
-func start(t *testing.T, a *App) {
+// start runs a's engine in this process, as `millrun engine` does.
+func start(t *testing.T, a *App) *Remote {
 	t.Helper()
-	if running, err := a.Claim(); err != nil || running {
-		t.Fatalf("Claim: running=%v err=%v", running, err)
+	lock, err := instance.Acquire(a.opts.DataDir)
+	if err != nil {
+		t.Fatal(err)
 	}
+	a.lock = lock
 	a.Startup(context.Background())
 	if a.startErr != nil {
 		t.Fatalf("Startup: %v", a.startErr)
 	}
 	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	info, err := instance.Read(a.opts.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRemote(*info)
 }
 
-// Launching millrun again shows the running window instead of starting a
-// second engine on the same database.
-func TestSecondLaunchShowsTheFirstWindow(t *testing.T) {
+// attachWindow attaches a stand-in window, whose commands arrive on the
+// returned channel; the window closes with the test.
+func attachWindow(t *testing.T, r *Remote) chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmds := make(chan string, 8)
+	done := make(chan error, 1)
+	go func() { done <- r.Attach(ctx, func(c string) { cmds <- c }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the window to attach", func() bool {
+		shown, _ := r.Show("")
+		if shown {
+			<-cmds // that show
+		}
+		return shown
+	})
+	return cmds
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Launching millrun again shows the open window instead of starting a
+// second engine; with no window open it says so, so the launch opens one.
+func TestSecondLaunchShowsTheOpenWindow(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first := quietApp(dir)
-	var shown atomic.Int32
-	first.onShow = func() { shown.Add(1) }
-	start(t, first)
-
-	second := quietApp(dir)
-	running, err := second.Claim()
-	if err != nil || !running {
-		t.Fatalf("second Claim: running=%v err=%v", running, err)
+	r := start(t, quietApp(dir))
+	l := &Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/nonexistent/millrun", "engine"}}
+	found, err := l.Connect()
+	if err != nil || found.URL() != r.URL() {
+		t.Fatalf("Connect to the running engine: %v %v", found, err)
 	}
-	if shown.Load() != 1 {
-		t.Fatalf("first window shown %d times, want 1", shown.Load())
+	if shown, err := found.Show(""); err != nil || shown {
+		t.Fatalf("show with no window open: shown=%v err=%v", shown, err)
 	}
-
-	// The first keeps serving webhooks on its loopback listener.
-	res, err := http.Get("http://" + first.Addr() + "/api/version")
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("first app after second launch: %v %v", res, err)
+	cmds := attachWindow(t, found)
+	if shown, err := found.Show("/runs/42"); err != nil || !shown {
+		t.Fatalf("show with a window open: shown=%v err=%v", shown, err)
 	}
-	res.Body.Close()
+	if got := <-cmds; got != "open /runs/42" {
+		t.Fatalf("the window was told %q", got)
+	}
+	// One window at a time: a second one is told the first is open.
+	if err := found.Attach(context.Background(), func(string) {}); !errors.Is(err, errWindowOpen) {
+		t.Fatalf("second window attach: %v", err)
+	}
 }
 
-// Only someone who can read the data directory may raise the window.
-func TestShowNeedsTheInstanceSecret(t *testing.T) {
+// Only someone who can read the data directory may raise, attach to or
+// stop the engine, or act as the window.
+func TestDesktopRoutesNeedTheInstanceSecret(t *testing.T) {
 	t.Parallel()
 	a := quietApp(t.TempDir())
-	var shown atomic.Int32
-	a.onShow = func() { shown.Add(1) }
-	start(t, a)
+	r := start(t, a)
 	for _, secret := range []string{"", "wrong"} {
-		err := askToShow(&instance.Info{URL: "http://" + a.Addr(), Secret: secret})
-		if err == nil || !strings.Contains(err.Error(), "401") {
+		bad := newRemote(instance.Info{URL: r.URL(), Secret: secret})
+		if _, err := bad.Show(""); err == nil || !strings.Contains(err.Error(), "401") {
 			t.Fatalf("show with secret %q: %v", secret, err)
 		}
+		if err := bad.Quit(); err == nil {
+			t.Fatalf("quit with secret %q accepted", secret)
+		}
+		if err := bad.Attach(context.Background(), func(string) {}); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("attach with secret %q: %v", secret, err)
+		}
 	}
-	if shown.Load() != 0 {
-		t.Fatal("window shown without the secret")
+	get := func(secret string) (int, string) {
+		req, _ := http.NewRequest("GET", r.URL()+"/api/millrun/whoami", nil)
+		if secret != "" {
+			req.Header.Set(secretHeader, secret)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get(r.info.Secret); code != 200 || !strings.Contains(body, `"desktop":true`) {
+		t.Fatalf("whoami as the window: %d %s", code, body)
+	}
+	for _, secret := range []string{"", "wrong"} {
+		if code, body := get(secret); code != 401 || strings.Contains(body, `"desktop":true`) {
+			t.Fatalf("whoami with secret %q: %d %s", secret, code, body)
+		}
 	}
 }
 
@@ -85,20 +168,74 @@ func TestHeadlessHolderIsNamed(t *testing.T) {
 	}
 	defer lock.Release()
 	lock.Publish(instance.Info{PID: 4242, Kind: instance.KindServe, URL: "http://127.0.0.1:8700"})
-	_, err = quietApp(dir).Claim()
+	_, err = (&Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/nonexistent/millrun", "engine"}}).Connect()
 	if err == nil || !strings.Contains(err.Error(), "millrun serve at http://127.0.0.1:8700 (pid 4242)") {
-		t.Fatalf("Claim against serve: %v", err)
+		t.Fatalf("Connect against serve: %v", err)
 	}
 }
 
-// When the engine cannot start, the window says why instead of going blank.
+// The first launch starts the engine in a process of its own that
+// outlives the launch; the window's Quit stops it and frees the folder.
+func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/usr/bin/env", "MILLRUN_TEST_ENGINE=1", self, "engine"}}
+	r, err := l.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Quit() }) // should the test stop early
+	if r.info.PID == os.Getpid() || r.info.PID == 0 {
+		t.Fatalf("the engine runs in pid %d, this test is %d", r.info.PID, os.Getpid())
+	}
+	cmds := attachWindow(t, r)
+	again, err := l.Connect()
+	if err != nil || again.info.PID != r.info.PID {
+		t.Fatalf("a second launch started another engine: %+v %v", again, err)
+	}
+	if err := r.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-cmds:
+		if c != "quit" {
+			t.Fatalf("the window was told %q on quit", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the window was not told millrun quit")
+	}
+	waitFor(t, "the engine to free the data folder", func() bool {
+		lock, err := instance.Acquire(dir)
+		if err == nil {
+			lock.Release()
+		}
+		return err == nil
+	})
+}
+
+// An engine that cannot start says why, in its own words.
+func TestLaunchSaysWhyTheEngineDidNotStart(t *testing.T) {
+	t.Parallel()
+	l := &Launcher{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+		Engine: []string{"/bin/sh", "-c", `echo "millrun: the database is damaged" >&2; exit 1`, "engine"}}
+	_, err := l.Connect()
+	if err == nil || err.Error() != "millrun's engine did not start: the database is damaged" {
+		t.Fatalf("Connect: %v", err)
+	}
+}
+
+// When the engine cannot be reached the window says why instead of
+// going blank.
 func TestWindowExplainsAFailedStart(t *testing.T) {
 	t.Parallel()
-	a := quietApp(t.TempDir())
-	a.Startup(context.Background()) // without Claim: refused
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "millrun could not start") {
+	failedPage(errors.New("the <database> is damaged"), "/data").ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "millrun could not start") ||
+		!strings.Contains(rec.Body.String(), "the &lt;database&gt; is damaged") {
 		t.Fatalf("failed start page: %d %s", rec.Code, rec.Body.String())
 	}
 }
@@ -107,10 +244,11 @@ func TestWindowExplainsAFailedStart(t *testing.T) {
 func TestCloseNoticeOnlyOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if !quietApp(dir).firstClose() {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if !firstClose(dir, log) {
 		t.Fatal("first close not noticed")
 	}
-	if quietApp(dir).firstClose() {
+	if firstClose(dir, log) {
 		t.Fatal("close notice repeated after a restart")
 	}
 }
@@ -132,7 +270,7 @@ func TestNoDisplayIsSaidPlainly(t *testing.T) {
 	}
 }
 
-// When the usual port is taken the window still starts, on another port,
+// When the usual port is taken the engine still starts, on another port,
 // and the UI says so: callers set up with the usual port would miss it.
 func TestTakenPortIsSaid(t *testing.T) {
 	t.Parallel()
@@ -143,12 +281,12 @@ func TestTakenPortIsSaid(t *testing.T) {
 	defer busy.Close()
 	a := quietApp(t.TempDir())
 	a.opts.Listen = busy.Addr().String()
-	start(t, a)
+	r := start(t, a)
 	if a.Addr() == busy.Addr().String() {
 		t.Fatal("listening on a taken port")
 	}
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/millrun/whoami", nil))
+	r.Handler(func(err error) http.Handler { return failedPage(err, "") }).ServeHTTP(rec, httptest.NewRequest("GET", "/api/millrun/whoami", nil))
 	if !strings.Contains(rec.Body.String(), "Another program is using "+busy.Addr().String()+", so this time webhooks are on "+a.Addr()) {
 		t.Fatalf("whoami: %s", rec.Body.String())
 	}

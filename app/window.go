@@ -6,10 +6,14 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,19 +30,66 @@ import (
 //go:embed icon.png
 var icon []byte
 
-// window is the Wails side: lifecycle, menu, close-to-background.
+// LaunchOptions say what a launch of the desktop app does.
+type LaunchOptions struct {
+	DataDir string
+	Listen  string // loopback address, when this launch starts the engine
+	Logger  *slog.Logger
+	// Hidden starts the engine and opens no window (start at login).
+	Hidden bool
+	// OpenPath is a UI page to open the window at (a notification's run).
+	OpenPath string
+}
+
+// window is the Wails side: lifecycle, menu, the line to the engine.
 type window struct {
-	app       *App
+	opts      LaunchOptions
+	remote    *Remote
 	ctx       context.Context
 	mu        sync.Mutex
 	quitting  bool
 	signalled chan struct{} // closed on SIGINT/SIGTERM
 }
 
-// Run opens the window and blocks until the user quits.
-func (a *App) Run() (err error) {
-	if err := checkDisplay(goruntime.GOOS, os.Getenv); err != nil {
+// Launch is what starting the desktop app does: find the engine of the
+// data directory or start it in the background, then, unless Hidden, open
+// a window attached to it, or show the one already open. The window's
+// process ends when it closes; the engine goes on serving webhooks.
+func Launch(opts LaunchOptions) (err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if !opts.Hidden {
+		if err := checkDisplay(goruntime.GOOS, os.Getenv); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
 		return err
+	}
+	engineCmd, err := EngineCommand()
+	if err != nil {
+		return err
+	}
+	l := &Launcher{DataDir: opts.DataDir, Listen: opts.Listen, Engine: engineCmd, WindowApp: self}
+	remote, connectErr := l.Connect()
+	if connectErr != nil && opts.Hidden {
+		return connectErr
+	}
+	if opts.Hidden {
+		opts.Logger.Info("millrun is running in the background; launch millrun to open its window", "listen", remote.URL())
+		return nil
+	}
+	if connectErr == nil {
+		shown, err := remote.Show(opts.OpenPath)
+		if err != nil {
+			return fmt.Errorf("millrun is already running but did not answer: %w", err)
+		}
+		if shown {
+			opts.Logger.Info("millrun is already running; showed its window")
+			return nil
+		}
 	}
 	// GTK panics when it cannot reach the display $DISPLAY names.
 	defer func() {
@@ -46,39 +97,42 @@ func (a *App) Run() (err error) {
 			err = fmt.Errorf("could not open the window (%v): check that DISPLAY or WAYLAND_DISPLAY names a running desktop, or run 'millrun serve' for the browser UI", p)
 		}
 	}()
-	running, err := a.Claim()
-	if err != nil {
-		return err
-	}
-	if running {
-		a.opts.Logger.Info("millrun is already running; showed its window")
-		return nil
-	}
-	w := &window{app: a, signalled: make(chan struct{})}
-	a.onShow = w.show
-	a.onOpen = w.open
-	// Wails answers SIGINT/SIGTERM (a logout, a `kill`) by asking to close
-	// the window, the same request the close button makes. Knowing a signal
-	// came lets beforeClose quit then instead of hiding.
+	w := &window{opts: opts, remote: remote, signalled: make(chan struct{})}
+	return w.run(connectErr)
+}
+
+// run opens the window: the engine's UI, or why it could not start.
+func (w *window) run(connectErr error) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		a.opts.Logger.Info("signal received, quitting")
+		w.opts.Logger.Info("signal received, closing the window")
 		close(w.signalled)
 	}()
 	appMenu := menu.NewMenu()
 	file := appMenu.AddSubmenu("millrun")
 	file.AddText("Show window", keys.CmdOrCtrl("0"), func(*menu.CallbackData) { w.show() })
 	file.AddSeparator()
-	file.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { w.quit() })
+	file.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { w.quit(true) })
 	// On macOS the web view gets Cmd+C/V/X/A/Z only through the standard
 	// Edit menu. Elsewhere WebKit handles those keys itself, and menu items
 	// bound to them would swallow the keys (Ctrl+C and Ctrl+V did nothing).
 	if goruntime.GOOS == "darwin" {
 		appMenu.Append(menu.EditMenu())
 	}
-
+	var handler http.Handler
+	if connectErr != nil {
+		handler = failedPage(connectErr, w.opts.DataDir)
+	} else {
+		proxy := w.remote.Handler(func(err error) http.Handler { return failedPage(err, w.opts.DataDir) })
+		handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/millrun/whoami" {
+				w.opts.Logger.Info("window loaded the UI")
+			}
+			proxy.ServeHTTP(rw, r)
+		})
+	}
 	return wails.Run(&options.App{
 		Title:            "millrun",
 		Width:            1280,
@@ -86,29 +140,74 @@ func (a *App) Run() (err error) {
 		MinWidth:         1024,
 		MinHeight:        700,
 		Menu:             appMenu,
-		AssetServer:      &assetserver.Options{Handler: a.Handler()},
+		AssetServer:      &assetserver.Options{Handler: handler},
 		BackgroundColour: &options.RGBA{R: 247, G: 247, B: 245, A: 255},
-		StartHidden:      a.opts.StartHidden,
 		OnStartup: func(ctx context.Context) {
 			w.mu.Lock()
 			w.ctx = ctx
 			w.mu.Unlock()
-			a.Startup(ctx)
+			if connectErr == nil {
+				go w.attach(ctx)
+			}
+		},
+		OnDomReady: func(ctx context.Context) {
+			if w.opts.OpenPath != "" {
+				w.navigate(w.opts.OpenPath)
+				w.opts.OpenPath = ""
+			}
 		},
 		OnBeforeClose: w.beforeClose,
-		OnShutdown:    a.Shutdown,
-		// Single instance is Claim's data-directory lock, not Wails'
-		// SingleInstanceLock: that one needs a D-Bus session on Linux and
-		// runs OnStartup before it decides, so a second launch could open
-		// the database while the first is using it.
+		// Single instance is the engine's data-directory lock, not Wails'
+		// SingleInstanceLock (that one needs a D-Bus session on Linux).
 		Linux: &linux.Options{ProgramName: "millrun", Icon: icon, WindowIsTranslucent: false},
 	})
 }
 
-func (w *window) show() {
+// attach keeps the window's line to the engine: the engine shows it,
+// moves it to a page, or closes it when millrun quits. A line that breaks
+// otherwise means the engine stopped unasked.
+func (w *window) attach(ctx context.Context) {
+	quitSent := false
+	err := w.remote.Attach(ctx, func(cmd string) {
+		switch {
+		case cmd == "show":
+			w.show()
+		case strings.HasPrefix(cmd, "open "):
+			w.navigate(strings.TrimPrefix(cmd, "open "))
+		case cmd == "quit":
+			quitSent = true
+		}
+	})
+	if errors.Is(err, errWindowOpen) {
+		_, _ = w.remote.Show(w.opts.OpenPath)
+		w.quit(false)
+		return
+	}
 	w.mu.Lock()
-	ctx := w.ctx
+	quitting := w.quitting
 	w.mu.Unlock()
+	if ctx.Err() != nil || quitting {
+		return
+	}
+	if !quitSent {
+		w.opts.Logger.Warn("millrun's engine stopped", "err", err)
+		_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{
+			Type:    runtime.ErrorDialog,
+			Title:   "millrun stopped",
+			Message: "millrun's engine stopped, so webhooks are not answered.\n\nLaunch millrun again to start it. Its log: " + EngineLog(w.opts.DataDir),
+		})
+	}
+	w.quit(false)
+}
+
+func (w *window) context() context.Context {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ctx
+}
+
+func (w *window) show() {
+	ctx := w.context()
 	if ctx == nil {
 		return
 	}
@@ -116,12 +215,10 @@ func (w *window) show() {
 	runtime.WindowUnminimise(ctx)
 }
 
-// open shows the window at a UI path (a notification's run, the tunnel).
-func (w *window) open(path string) {
+// navigate shows the window at a UI path (a notification's run).
+func (w *window) navigate(path string) {
 	w.show()
-	w.mu.Lock()
-	ctx := w.ctx
-	w.mu.Unlock()
+	ctx := w.context()
 	if ctx == nil {
 		return
 	}
@@ -129,21 +226,29 @@ func (w *window) open(path string) {
 	runtime.WindowExecJS(ctx, "location.hash = "+string(b))
 }
 
-func (w *window) quit() {
+// quit closes the window; stopEngine also stops millrun (the menu's Quit).
+func (w *window) quit(stopEngine bool) {
 	w.mu.Lock()
 	w.quitting = true
 	ctx := w.ctx
 	w.mu.Unlock()
+	if stopEngine && w.remote != nil {
+		if err := w.remote.Quit(); err != nil {
+			w.opts.Logger.Warn("cannot stop millrun's engine", "err", err)
+		} else {
+			w.opts.Logger.Info("asked millrun to quit")
+		}
+	}
 	runtime.Quit(ctx)
 }
 
-// beforeClose keeps millrun serving webhooks when the window is closed; the
-// menu's Quit and signals really quit. The first close ever, it says so.
+// beforeClose lets the window close, ending this process; millrun goes on
+// serving webhooks in the engine. The first close ever, it says so.
 func (w *window) beforeClose(ctx context.Context) bool {
 	w.mu.Lock()
 	quitting := w.quitting
 	w.mu.Unlock()
-	if quitting {
+	if quitting || w.remote == nil {
 		return false
 	}
 	// Wails' signal handler and ours run concurrently; give ours a moment.
@@ -152,14 +257,13 @@ func (w *window) beforeClose(ctx context.Context) bool {
 		return false
 	case <-time.After(150 * time.Millisecond):
 	}
-	if w.app.firstClose() {
+	if firstClose(w.opts.DataDir, w.opts.Logger) {
 		_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{
 			Type:    runtime.InfoDialog,
 			Title:   "millrun keeps running",
-			Message: "Your webhooks keep working while the window is closed.\n\nLaunch millrun again to show it, or use millrun > Quit (Ctrl+Q) to stop it.",
+			Message: "Your webhooks keep working while the window is closed.\n\nLaunch millrun again to open it, or use millrun > Quit (Ctrl+Q) to stop it.",
 		})
 	}
-	runtime.WindowHide(ctx)
-	w.app.opts.Logger.Info("window hidden; millrun keeps serving webhooks")
-	return true
+	w.opts.Logger.Info("window closed; millrun keeps serving webhooks in the background")
+	return false
 }

@@ -2,9 +2,21 @@
 
 package app
 
-import "errors"
+import (
+	"errors"
+	"log/slog"
+)
 
-// Run needs the desktop build (-tags desktop).
-func (a *App) Run() error {
+// LaunchOptions say what a launch of the desktop app does.
+type LaunchOptions struct {
+	DataDir  string
+	Listen   string
+	Logger   *slog.Logger
+	Hidden   bool
+	OpenPath string
+}
+
+// Launch needs the desktop build (-tags desktop).
+func Launch(LaunchOptions) error {
 	return errors.New("this millrun was built without the desktop window; run 'millrun serve', or build with make build")
 }

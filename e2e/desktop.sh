@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The real desktop binary under Xvfb, as a user meets it: the window opens
-# and renders the UI, a webhook sent to its loopback listener while the
-# window is open runs, a second launch shows the first window instead of
-# starting another millrun, and SIGTERM quits gracefully. The screenshot is
-# checked for content and kept in e2e/test-results/desktop.png.
+# The real desktop binary under Xvfb, as a user meets it: launching it
+# starts the engine in the background and opens a window attached to it;
+# the window renders the UI; a webhook runs; closing the window ends the
+# window's process (WebKit freed) while webhooks still answer; launching
+# again opens a window, or shows the open one; Quit stops both; SIGTERM
+# to the engine stops it gracefully; start at login starts only the
+# engine. The screenshot is checked for content and kept in
+# e2e/test-results/desktop.png.
 # Usage: e2e/desktop.sh path/to/millrun-desktop
 set -euo pipefail
 bin="$(realpath "${1:?usage: e2e/desktop.sh path/to/millrun-desktop}")"
@@ -20,41 +23,61 @@ if [ -z "${MILLRUN_IN_XVFB:-}" ]; then
 fi
 
 data="$(mktemp -d)"
-log="$data/desktop.log"
-pid=""
+log="$data/window.log"    # the window's process
+elog="$data/millrun.log"  # the engine's, which it writes itself
+wpid=""
+engine_pid() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$data/instance.json" 2>/dev/null || true; }
 cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  [ -n "$wpid" ] && kill -9 "$wpid" 2>/dev/null
+  local e; e="$(engine_pid)"; [ -n "$e" ] && kill -9 "$e" 2>/dev/null
   rm -rf "$data"
 }
 trap cleanup EXIT
 fail() {
   echo "desktop: FAIL: $*" >&2
-  echo "---- millrun log" >&2
-  cat "$log" >&2 || true
+  echo "---- window log" >&2; cat "$log" >&2 || true
+  echo "---- engine log" >&2; cat "$elog" >&2 || true
   exit 1
 }
-wait_log() { # pattern, seconds
-  for _ in $(seq $(($2 * 10))); do
-    grep -q "$1" "$log" && return 0
-    kill -0 "$pid" 2>/dev/null || fail "millrun exited while waiting for: $1"
+wait_in() { # file pattern seconds
+  for _ in $(seq $(($3 * 10))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
-  fail "no '$1' in the log within $2 s"
+  fail "no '$2' in $1 within $3 s"
+}
+gone_within() { # pid seconds
+  for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+pss_mb() { # pid: proportional set size in MB
+  awk '/^Pss:/ {print int($2/1024)}' "/proc/$1/smaps_rollup"
+}
+webkit_of() { # pid: its WebKit helper processes
+  pgrep -P "$1" -f WebKit || true
+}
+launch_window() { # starts a window launch in the background, sets wpid
+  "$bin" desktop --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+  wpid=$!
 }
 
 token="$("$bin" token create --data "$data" --label desktop-smoke 2>&1 | grep -oE '\b[A-Za-z0-9]{32}\b' | head -1)"
 [ -n "$token" ] || fail "token create printed no token"
 
 started=$(date +%s%N)
-"$bin" desktop --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
-pid=$!
+launch_window
 "$xwin" wait millrun shown 30 || fail "no window appeared"
 shown=$(date +%s%N)
-wait_log "window loaded the UI" 30
+wait_in "$log" "window loaded the UI" 30
 loaded=$(date +%s%N)
 echo "window on screen $(( (shown - started) / 1000000 )) ms after launch; the UI loaded its data $(( (loaded - shown) / 1000000 )) ms later"
-base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d= -f2)"
-[ -n "$base" ] || fail "no listen address in the log"
+epid="$(engine_pid)"
+[ -n "$epid" ] && [ "$epid" != "$wpid" ] || fail "the engine is not a process of its own (engine $epid, window $wpid)"
+ecmd="$(tr '\0' ' ' </proc/"$epid"/cmdline)"
+[[ "$ecmd" == *" engine "* ]] || fail "the engine runs as: $ecmd"
+wait_in "$elog" "window attached" 10
+base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$elog" | tail -1 | cut -d= -f2)"
+[ -n "$base" ] || fail "no listen address in the engine's log"
 
 api() { # method path [json]
   curl -sS -X "$1" "$base$2" -H "Authorization: Bearer $token" -H "Content-Type: application/json" ${3:+-d "$3"} -w '\n%{http_code}'
@@ -69,8 +92,7 @@ webhook() { # name: runs the script through its sync webhook
     fail "webhook result ($1): $out"
 }
 webhook xvfb
-echo "webhook to the open window's listener ran"
-
+echo "webhook to the engine ran while the window is open"
 # The Scripts page follows job events: the new script appears with its run.
 sleep 2
 shot="$here/test-results/desktop.png"
@@ -104,65 +126,101 @@ pasted="$(timeout 3 xclip -o -selection clipboard 2>/dev/null || true)"
 [ "$pasted" = u/desktop/pasted ] || fail "Ctrl+V then Ctrl+C in the window gave [$pasted]"
 echo "copy and paste work in the window"
 
-# Closing the window keeps millrun serving; the first close says so.
-"$xwin" state millrun | grep -qx shown || fail "the window is not shown"
+webkit="$(webkit_of "$wpid")"
+[ -n "$webkit" ] || fail "the window has no WebKit processes to measure"
+webkit_mb=0; for p in $webkit; do webkit_mb=$((webkit_mb + $(pss_mb "$p"))); done
+echo "memory with the window open: engine $(pss_mb "$epid") MB, window $(pss_mb "$wpid") MB + WebKit $webkit_mb MB (PSS)"
+
+# Closing the window ends its process and WebKit's; the engine serves on.
+# The first close says so.
 "$xwin" close millrun
 "$xwin" wait "millrun keeps running" shown 10 || fail "no notice on the first close"
 import -window root "$here/test-results/desktop-close-notice.png"
 "$xwin" close "millrun keeps running"
-"$xwin" wait millrun hidden 10 || fail "the window did not hide"
-wait_log "window hidden" 5
-webhook hidden
-echo "closed window: notice shown once, webhooks still run"
+gone_within "$wpid" 10 || fail "the window's process did not end when the window closed"
+wait "$wpid" || fail "the window's process failed on close"
+wpid=""
+# WebKit's helpers leave when their line to the window breaks.
+for p in $webkit; do gone_within "$p" 5 || fail "WebKit process $p outlived the window by 5 s"; done
+wait_in "$elog" "window closed; millrun keeps serving webhooks" 5
+webhook closed
+engine_mb="$(pss_mb "$epid")"
+echo "memory with the window closed: engine $engine_mb MB (PSS), no WebKit; webhooks still run"
+[ "$engine_mb" -lt 40 ] || fail "the engine holds $engine_mb MB with the window closed (target < 40 MB)"
 
-# A second launch shows the running window and exits; it opens no database.
-second="$(timeout 20 "$bin" desktop --data "$data" --listen 127.0.0.1:0 2>&1)" || fail "second launch failed: $second"
-grep -q "already running" <<<"$second" || fail "second launch said: $second"
-wait_log "another launch asked to show the window" 5
-"$xwin" wait millrun shown 10 || fail "the second launch did not show the window"
-echo "second launch showed the first window"
+# A launch with no window open opens one attached to the same engine; a
+# launch while it is open shows it and exits.
+launch_window
+"$xwin" wait millrun shown 30 || fail "a launch after closing the window opened none"
+wait_in "$log" "window loaded the UI" 30
+[ "$(engine_pid)" = "$epid" ] || fail "a launch started a second engine"
+second="$(timeout 20 "$bin" desktop --data "$data" --listen 127.0.0.1:0 2>&1)" || fail "a launch with the window open failed: $second"
+grep -q "already running; showed its window" <<<"$second" || fail "a launch with the window open said: $second"
+"$xwin" state millrun | grep -qx shown || fail "the window is not shown"
+echo "launching again opened a window, then showed the open one"
 
-# The notice comes only once.
+# The notice comes only once; Quit (Ctrl+Q) stops the window and the engine.
 "$xwin" close millrun
-"$xwin" wait millrun hidden 10 || fail "the window did not hide on the second close"
+gone_within "$wpid" 10 || fail "the window did not close the second time"
+wait "$wpid" || true; wpid=""
 [ "$("$xwin" state "millrun keeps running")" = missing ] || fail "the close notice came twice"
+launch_window
+"$xwin" wait millrun shown 30 || fail "no window for the Quit test"
+wait_in "$log" "window loaded the UI" 30
+"$xwin" keys Control_L+q
+gone_within "$wpid" 15 || fail "Ctrl+Q did not close the window"
+wait "$wpid" || true; wpid=""
+gone_within "$epid" 15 || fail "Ctrl+Q did not stop the engine"
+grep -q "millrun desktop stopped" "$elog" || fail "no graceful stop in the engine's log"
+echo "Quit stopped the window and the engine gracefully"
 
-kill -TERM "$pid"
-for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" 2>/dev/null && fail "millrun did not quit within 15 s of SIGTERM"
-wait "$pid" || true
-pid=""
-grep -q "millrun desktop stopped" "$log" || fail "no graceful stop in the log"
-echo "SIGTERM quit gracefully"
+# SIGTERM to the engine (a logout) stops it gracefully; its window goes too.
+launch_window
+"$xwin" wait millrun shown 30 || fail "no window for the SIGTERM test"
+wait_in "$log" "window loaded the UI" 30
+epid="$(engine_pid)"
+: >"$elog.before"; cp "$elog" "$elog.before"
+kill -TERM "$epid"
+gone_within "$epid" 15 || fail "the engine did not quit within 15 s of SIGTERM"
+gone_within "$wpid" 10 || fail "the window stayed after the engine stopped"
+wait "$wpid" || true; wpid=""
+[ "$(grep -c "millrun desktop stopped" "$elog")" -gt "$(grep -c "millrun desktop stopped" "$elog.before")" ] || fail "no graceful stop after SIGTERM"
+echo "SIGTERM stopped the engine gracefully, and its window"
 
 # Start at login: the setting writes the XDG autostart entry (in a private
-# HOME), and what it runs starts millrun with no window; webhooks answer;
-# launching millrun again shows the window.
+# HOME); what it runs starts the engine with no window and returns;
+# webhooks answer; launching millrun opens the window.
 home="$data/home"
 mkdir -p "$home"
 HOME="$home" XDG_CONFIG_HOME="" "$bin" desktop --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
-pid=$!
-"$xwin" wait millrun shown 30 || fail "no window on the second start"
-wait_log "window loaded the UI" 30
-base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d= -f2)"
+wpid=$!
+"$xwin" wait millrun shown 30 || fail "no window with the private HOME"
+wait_in "$log" "window loaded the UI" 30
+base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$elog" | tail -1 | cut -d= -f2)"
 settings="$(api GET /api/millrun/settings | head -1)"
 on="$(python3 -c 'import json,sys; s=json.loads(sys.argv[1])["settings"]; s["start_at_login"]=True; print(json.dumps(s))' "$settings")"
 [ "$(api POST /api/millrun/settings "$on" | tail -1)" = 200 ] || fail "turning start_at_login on was refused"
 entry="$home/.config/autostart/millrun.desktop"
 [ -f "$entry" ] || fail "no autostart entry at $entry"
 grep -q "^Exec=$bin desktop --data $data --hidden --listen 127.0.0.1:0$" "$entry" || fail "the entry runs: $(grep ^Exec= "$entry")"
-kill -TERM "$pid"; wait "$pid" || true; pid=""
+"$xwin" keys Control_L+q
+gone_within "$wpid" 15 || fail "Ctrl+Q did not close the window"
+wait "$wpid" || true; wpid=""
+epid="$(engine_pid)"; [ -z "$epid" ] || gone_within "$epid" 15 || fail "the engine did not stop"
 # What the desktop runs at login:
 exec_line="$(grep ^Exec= "$entry" | cut -d= -f2-)"
-HOME="$home" XDG_CONFIG_HOME="" $exec_line >"$log" 2>&1 &
-pid=$!
-wait_log "listen=http" 30
-base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d= -f2)"
-sleep 2
-[ "$("$xwin" state millrun)" != shown ] || fail "start at login showed the window"
+HOME="$home" XDG_CONFIG_HOME="" timeout 30 $exec_line >"$log" 2>&1 || fail "the start-at-login command failed: $(cat "$log")"
+epid="$(engine_pid)"
+[ -n "$epid" ] && kill -0 "$epid" || fail "start at login left no engine running"
+base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$elog" | tail -1 | cut -d= -f2)"
+sleep 1
+[ "$("$xwin" state millrun)" = missing ] || fail "start at login opened a window"
 webhook "started at login"
-second="$(timeout 20 "$bin" desktop --data "$data" --listen 127.0.0.1:0 2>&1)" || fail "launch after start at login failed: $second"
-"$xwin" wait millrun shown 10 || fail "launching millrun did not show the window started at login"
-echo "start at login: entry written, no window at start, webhooks answer, a launch shows the window"
-kill -TERM "$pid"; wait "$pid" || true; pid=""
+launch_window
+"$xwin" wait millrun shown 30 || fail "launching millrun after start at login opened no window"
+echo "start at login: entry written, the engine alone at start, webhooks answer, a launch opens the window"
+"$xwin" keys Control_L+q
+gone_within "$wpid" 15 || fail "Ctrl+Q did not close the window"
+wait "$wpid" || true; wpid=""
+gone_within "$epid" 15 || fail "the engine did not stop"
 echo "desktop: ok"

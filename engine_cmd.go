@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/millrun/millrun/app"
+)
+
+// cmdEngine runs the background half of the desktop app.
+func cmdEngine(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("engine", "millrun engine [--data DIR] [--listen 127.0.0.1:8700] [--window-app PATH]",
+		"Runs the engine the millrun window attaches to, with no window: webhooks, jobs,\nschedules, the tunnel and desktop notifications. Launching the desktop app starts\nit when it is not running; closing the window leaves it running; the window's\nmillrun > Quit (or SIGTERM) stops it gracefully. For a server, use 'millrun serve'.", stderr)
+	data := fs.String("data", defaultDataDir(), "data directory (database and settings)")
+	listen := fs.String("listen", envOr("MILLRUN_LISTEN", "127.0.0.1:8700"), "loopback address for webhooks (a free port when it is taken)")
+	windowApp := fs.String("window-app", "", "the desktop app's binary: opens a window when a notification is clicked,\nand is what start at login runs")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q (see --help)", fs.Arg(0))}
+	}
+	if err := checkListen(*listen, false, stderr); err != nil {
+		return err
+	}
+	dir := absData(*data)
+	opts := app.Options{DataDir: dir, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(),
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if *windowApp != "" {
+		opts.WindowCommand = []string{*windowApp, "desktop", "--data", dir}
+		opts.StartCommand = []string{*windowApp, "desktop", "--data", dir, "--hidden", "--listen", *listen}
+	} else {
+		opts.StartCommand = startCommand("engine", dir, "--listen", *listen)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return app.New(opts).Serve(ctx)
+}
+
+func absData(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
