@@ -5,8 +5,8 @@ export GOTOOLCHAIN := auto
 export PATH := $(PATH):/usr/local/go/bin
 
 # build/bin/millrun: headless (serve and the CLI), pure Go, runs anywhere.
-# build/bin/millrun-desktop: the window (Wails, GTK/WebKitGTK); also serves
-# and has the CLI.
+# build/bin/millrun-desktop: the window (Wails, GTK/WebKitGTK); it starts
+# build/bin/millrun as its background engine, and also has the CLI.
 BIN := build/bin/millrun
 DESKTOP_BIN := build/bin/millrun-desktop
 DESKTOP_TAGS := desktop,production,webkit2_41
@@ -35,14 +35,15 @@ build: setup frontend/dist/index.html ## build build/bin/millrun (headless) and,
 	CGO_ENABLED=0 go build -tags embedui -ldflags "$(VERSION_FLAG)" -o $(BIN) .
 	@if [ -n "$(HAS_DISPLAY)" ]; then $(MAKE) --no-print-directory build-desktop; fi
 
-build-desktop: frontend/dist/index.html ## build the desktop app, build/bin/millrun-desktop
+build-desktop: frontend/dist/index.html ## build the desktop app, build/bin/millrun-desktop, with the headless engine it starts beside it
+	CGO_ENABLED=0 go build -tags embedui -ldflags "$(VERSION_FLAG)" -o $(BIN) .
 	go build -tags $(DESKTOP_TAGS) -ldflags "-w -s $(VERSION_FLAG)" -o $(DESKTOP_BIN) .
 
 build-windows: frontend/dist/index.html ## cross-build the Windows desktop app, build/bin/millrun.exe (no cgo needed)
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags desktop,production -ldflags "-w -s -H windowsgui $(VERSION_FLAG)" -o build/bin/millrun.exe .
 
 dist: build-desktop build-windows ## the packages a user installs, in build/dist/: a .deb and a Windows installer, with SHA256SUMS
-	build/dist.sh $(VERSION) $(DESKTOP_BIN) build/bin/millrun.exe
+	build/dist.sh $(VERSION) $(DESKTOP_BIN) $(BIN) build/bin/millrun.exe
 
 test-dist: dist ## check what the packages hold
 	build/check-dist.sh build/dist

@@ -14,8 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
@@ -30,9 +32,6 @@ type Options struct {
 	Version   string
 	UI        http.Handler // the embedded frontend
 	Logger    *slog.Logger
-	// StartHidden opens no window until a second launch asks for one
-	// (how start at login starts millrun).
-	StartHidden bool
 	// StartCommand is what the start_at_login setting writes into the
 	// platform's autostart entry.
 	StartCommand []string
@@ -207,6 +206,10 @@ func (a *App) serveShow(w http.ResponseWriter, r *http.Request) {
 	a.opts.Logger.Info("another launch asked to show the window")
 	cmd := "show"
 	if page := r.URL.Query().Get("page"); page != "" {
+		if strings.ContainsFunc(page, unicode.IsControl) { // one command a line
+			http.Error(w, "the page has control characters", http.StatusBadRequest)
+			return
+		}
 		cmd = "open " + page
 	}
 	if !a.tell(cmd) {

@@ -111,6 +111,10 @@ func TestSecondLaunchShowsTheOpenWindow(t *testing.T) {
 	if got := <-cmds; got != "open /runs/42" {
 		t.Fatalf("the window was told %q", got)
 	}
+	// A page is one command line: no smuggling a second command in.
+	if _, err := found.Show("/runs\nquit"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("show with a newline in the page: %v", err)
+	}
 	// One window at a time: a second one is told the first is open.
 	if err := found.Attach(context.Background(), func(string) {}); !errors.Is(err, errWindowOpen) {
 		t.Fatalf("second window attach: %v", err)

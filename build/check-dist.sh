@@ -15,7 +15,7 @@ grep -q "^ Package: millrun$" <<<"$info" || fail "the .deb is not package millru
 grep -q "^ Depends: libgtk-3-0, libwebkit2gtk-4.1-0$" <<<"$info" || fail "Depends should name the runtime libraries: $(grep Depends <<<"$info")"
 grep -q -- "-dev" <<<"$(grep Depends <<<"$info")" && fail "Depends names a -dev package"
 files="$(dpkg-deb -c "$deb")"
-for f in ./usr/bin/millrun ./usr/share/applications/millrun.desktop ./usr/share/icons/hicolor/48x48/apps/millrun.png ./usr/share/icons/hicolor/256x256/apps/millrun.png; do
+for f in ./usr/bin/millrun ./usr/lib/millrun/millrun-engine ./usr/share/applications/millrun.desktop ./usr/share/icons/hicolor/48x48/apps/millrun.png ./usr/share/icons/hicolor/256x256/apps/millrun.png; do
   grep -q " $f\$" <<<"$files" || fail "the .deb lacks $f"
 done
 grep -q "root/root.* ./usr/bin/millrun$" <<<"$files" || fail "files in the .deb should be root's"
@@ -25,6 +25,16 @@ trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -x "$deb" "$tmp"
 desktop-file-validate "$tmp/usr/share/applications/millrun.desktop" || fail "the launcher entry does not validate"
 grep -q "^StartupWMClass=millrun$" "$tmp/usr/share/applications/millrun.desktop" || fail "StartupWMClass does not match the window's class"
+"$tmp/usr/lib/millrun/millrun-engine" engine --help 2>&1 | grep -q "^Usage: millrun engine" || fail "/usr/lib/millrun/millrun-engine is not millrun's engine"
+[ "$("$tmp/usr/lib/millrun/millrun-engine" version 2>&1)" = "$("$tmp/usr/bin/millrun" version 2>&1)" ] || fail "the engine and the desktop app are different versions"
+# Installed, the desktop app starts the headless engine from /usr/lib.
+data="$tmp/data"
+"$tmp/usr/bin/millrun" desktop --hidden --data "$data" --listen 127.0.0.1:0 >"$tmp/launch.log" 2>&1 || fail "the installed app did not start its engine: $(cat "$tmp/launch.log")"
+pid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$data/instance.json")"
+engine_cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+kill -TERM "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+[[ "$engine_cmd" == "$tmp/usr/lib/millrun/millrun-engine engine "* ]] || fail "the installed app runs its engine as: $engine_cmd"
 version="$("$tmp/usr/bin/millrun" version 2>&1 || true)"
 deb_version="$(sed -n 's/^ Version: //p' <<<"$info")"
 [ "${version#millrun v}" = "${deb_version//\~/-}" ] || fail "the binary says '$version', the package '$deb_version'"

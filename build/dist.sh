@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds what a user installs, into build/dist/: a .deb for Debian and
-# Ubuntu (the desktop app in /usr/bin, its launcher entry and icons, the
-# runtime libraries as dependencies) and a per-user Windows installer
-# (NSIS), both named with the version in wails.json, and SHA256SUMS.
-# Usage: build/dist.sh VERSION LINUX_DESKTOP_BINARY WINDOWS_BINARY
+# Ubuntu (the desktop app in /usr/bin, the headless engine it starts in
+# /usr/lib/millrun, its launcher entry and icons, the runtime libraries as
+# dependencies) and a per-user Windows installer (NSIS), both named with
+# the version in wails.json, and SHA256SUMS.
+# Usage: build/dist.sh VERSION LINUX_DESKTOP_BINARY LINUX_HEADLESS_BINARY WINDOWS_BINARY
 set -euo pipefail
-version="${1:?usage: build/dist.sh VERSION LINUX_BIN WINDOWS_EXE}"
+version="${1:?usage: build/dist.sh VERSION LINUX_BIN LINUX_ENGINE WINDOWS_EXE}"
 linux_bin="$(realpath "$2")"
-windows_exe="$(realpath "$3")"
+linux_engine="$(realpath "$3")"
+windows_exe="$(realpath "$4")"
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/dist"
 rm -rf "$out" && mkdir -p "$out"
@@ -20,6 +22,9 @@ deb_version="${version//-/\~}"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 install -Dm755 "$linux_bin" "$stage/usr/bin/millrun"
+# The engine runs headless in the background; the desktop binary would map
+# GTK and WebKit for nothing there (some 45 MB).
+install -Dm755 "$linux_engine" "$stage/usr/lib/millrun/millrun-engine"
 install -Dm644 "$here/linux/millrun.desktop" "$stage/usr/share/applications/millrun.desktop"
 for size in 16 24 32 48 64 128 256; do
   mkdir -p "$stage/usr/share/icons/hicolor/${size}x${size}/apps"
