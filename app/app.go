@@ -1,5 +1,8 @@
-// Package app is millrun's desktop shell: the Wails window around the
-// engine. It only wires; the engine does the work.
+// Package app is millrun's desktop shell, in two processes: App hosts the
+// engine in the background (`millrun engine`: its loopback listener and
+// the desktop routes), and the Wails window (window.go) attaches to it
+// through a Remote, found or started by the Launcher. It only wires; the
+// engine does the work.
 package app
 
 import (
@@ -56,7 +59,7 @@ const (
 const secretHeader = "X-Millrun-Instance"
 
 // App holds the running engine and its loopback listener. Nothing starts
-// before Startup: `wails build` runs main to generate bindings.
+// before Serve or Startup.
 type App struct {
 	opts Options
 
