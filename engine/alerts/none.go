@@ -1,11 +1,11 @@
-//go:build !(linux || freebsd || openbsd || netbsd)
+//go:build !(linux || freebsd || openbsd || netbsd || windows)
 
 package alerts
 
 import "errors"
 
 // noSender stands where millrun has no notification service of its own
-// yet (Windows toasts, macOS' notification center).
+// yet (macOS' notification center).
 type noSender struct{}
 
 func (noSender) Send(Notice) (bool, error) {
