@@ -17,7 +17,7 @@ GO_FILES := $(shell git ls-files '*.go' 2>/dev/null)
 VERSION := $(shell sed -n 's/.*"productVersion": *"\([^"]*\)".*/\1/p' wails.json)
 VERSION_FLAG := -X github.com/millrun/millrun/engine/api.Version=v$(VERSION)
 
-.PHONY: help run serve build build-desktop build-windows dist test-dist setup setup-test test test-compat test-e2e test-desktop bench soak fuzz clean
+.PHONY: help run serve build build-desktop build-windows dist test-dist setup setup-test test test-compat test-e2e test-desktop test-windows bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ test-dist: dist ## check what the packages hold
 run: build ## set up, build and open millrun (headless `serve` where there is no display)
 	@if [ -n "$(HAS_DISPLAY)" ]; then exec $(DESKTOP_BIN); else echo "No display here: starting millrun headless; open the URL it prints in a browser."; exec $(BIN) serve; fi
 
-test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end, desktop window, Windows build
+test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end, desktop window, Windows builds under Wine, packages
 	@echo "== gofmt -l"
 	@out="$$(gofmt -l $(GO_FILES))"; if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; fi
 	@$(MAKE) --no-print-directory build build-desktop
@@ -63,7 +63,7 @@ test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compat
 	go test -race -count=1 ./...
 	@echo "== frontend: svelte-check, vitest"
 	cd frontend && npm run --silent check && npm run --silent test
-	@$(MAKE) --no-print-directory test-compat test-e2e test-desktop
+	@$(MAKE) --no-print-directory test-compat test-e2e test-desktop test-windows
 	@echo "== packages: the .deb and the Windows installer"
 	@$(MAKE) --no-print-directory test-dist
 
@@ -75,6 +75,10 @@ test-e2e: build ## the UI in Debian's Chromium against millrun serve (screenshot
 
 test-desktop: build-desktop ## the real desktop window under Xvfb (screenshots in e2e/test-results)
 	e2e/desktop.sh $(DESKTOP_BIN)
+
+test-windows: build-windows ## the Windows builds under Wine: serve, the data-folder lock, the API, the desktop's background engine
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags embedui -ldflags "$(VERSION_FLAG)" -o build/bin/millrun-headless.exe .
+	e2e/wine.sh build/bin/millrun-headless.exe build/bin/millrun.exe $(VERSION)
 
 bench: build ## benchmarks; prints ratios against baselines measured in the same run
 	go run ./bench -millrun $(BIN)

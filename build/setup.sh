@@ -27,8 +27,10 @@ if [ "$mode" = "test" ]; then
   # The UI's end-to-end test drives Debian's Chromium (never a downloaded
   # one); the desktop test runs the real window under Xvfb, screenshots it
   # with ImageMagick, drives it through X11 (python3-xlib) and reads its
-  # clipboard (xclip).
-  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip nsis desktop-file-utils dbus-daemon)
+  # clipboard (xclip); the packages are built with nsis and checked with
+  # desktop-file-utils; the Windows builds run under wine64, with a shim
+  # DLL built by MinGW (e2e/wine.sh says why).
+  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip nsis desktop-file-utils dbus-daemon wine64 gcc-mingw-w64-x86-64-win32)
 elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   pkgs+=("${desktop[@]}")
 fi

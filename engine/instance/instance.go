@@ -66,7 +66,7 @@ func Acquire(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
-	if err := makePrivate(dir); err != nil {
+	if err := checkPrivate(dir); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
@@ -80,6 +80,11 @@ func Acquire(dir string) (*Lock, error) {
 			return nil, &InUseError{Dir: dir, Info: info}
 		}
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	if err := makeFilesPrivate(dir); err != nil {
+		unlockFile(f)
+		f.Close()
+		return nil, err
 	}
 	// Whatever a previous holder said about itself is stale now.
 	_ = os.Remove(filepath.Join(dir, infoName))

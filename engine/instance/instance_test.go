@@ -3,6 +3,7 @@ package instance
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,31 @@ func TestStaleInfoIsDropped(t *testing.T) {
 	defer l.Release()
 	if _, err := Read(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale info kept: %v", err)
+	}
+}
+
+// A launch that finds the directory taken leaves the holder's files alone:
+// on Windows, changing the mode of a file another process has open fails
+// ("Sharing violation"), which hid the "already using" answer a second
+// launch should give.
+func TestSecondAcquireTouchesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+	file := filepath.Join(dir, "millrun.db-shm")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(dir)
+	var inUse *InUseError
+	if !errors.As(err, &inUse) {
+		t.Fatalf("second Acquire: %v", err)
+	}
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o644 {
+		t.Fatalf("the second Acquire changed the holder's file to %v", st.Mode().Perm())
 	}
 }
