@@ -295,3 +295,24 @@ func TestTakenPortIsSaid(t *testing.T) {
 		t.Fatalf("whoami: %s", rec.Body.String())
 	}
 }
+
+// A clicked notification opens its page: in the open window, or in a new
+// window when none is open.
+func TestNotificationClickOpensItsPage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opened := dir + "/opened"
+	a := quietApp(dir)
+	a.opts.WindowCommand = []string{"/bin/sh", "-c", `echo "$@" > ` + opened, "millrun", "desktop", "--data", dir}
+	r := start(t, a)
+	a.openAt("/runs/1")
+	waitFor(t, "a window to be started", func() bool {
+		b, _ := os.ReadFile(opened)
+		return strings.TrimSpace(string(b)) == "desktop --data "+dir+" --open /runs/1"
+	})
+	cmds := attachWindow(t, r)
+	a.openAt("/runs/2")
+	if got := <-cmds; got != "open /runs/2" {
+		t.Fatalf("the open window was told %q", got)
+	}
+}
