@@ -19,7 +19,7 @@ import (
 // records what ran and when.
 type fakeExecutor struct {
 	mu       sync.Mutex
-	started  []string            // job ids, in start order
+	started  []string             // job ids, in start order
 	at       map[string]time.Time // start time per job id
 	running  map[string]int       // per script path, now
 	peak     map[string]int       // per script path, most at once
