@@ -159,7 +159,10 @@ func TestJobsRunInScheduleOrder(t *testing.T) {
 		t.Fatalf("run order %v, want now, soon, late", got)
 	}
 	for _, j := range []*store.Job{late, soon} {
-		if started := f.exec.at[j.ID]; started.Before(j.ScheduledFor) {
+		f.exec.mu.Lock()
+		started := f.exec.at[j.ID]
+		f.exec.mu.Unlock()
+		if started.Before(j.ScheduledFor) {
 			t.Fatalf("%s started %s before it was due", j.ScriptPath, j.ScheduledFor.Sub(started))
 		}
 	}
@@ -187,7 +190,10 @@ func TestConcurrencyLimitIsPerScript(t *testing.T) {
 	for _, j := range held {
 		f.wait(j)
 	}
-	if peak := f.exec.peak["u/me/one_at_a_time_block"]; peak != 1 {
+	f.exec.mu.Lock()
+	peak := f.exec.peak["u/me/one_at_a_time_block"]
+	f.exec.mu.Unlock()
+	if peak != 1 {
 		t.Fatalf("%d jobs of a script limited to 1 ran at once", peak)
 	}
 }
