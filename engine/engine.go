@@ -32,6 +32,7 @@ import (
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
+	"github.com/millrun/millrun/engine/wshook"
 )
 
 // Config is everything the engine needs, filled from flags and the
@@ -102,7 +103,7 @@ type Engine struct {
 	settings atomic.Pointer[Settings]
 	log      *slog.Logger
 	limiter  *auth.RateLimiter
-	notifier *notifier
+	wshook   *wshook.Notifier
 	tunnel   *tunnel.Manager
 	closing  sync.Once
 	closeErr error
@@ -171,8 +172,12 @@ func Open(cfg Config) (*Engine, error) {
 	// Before the queue starts: a job it recovers may finish at once.
 	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger})
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
-	e.notifier = newNotifier(e)
-	undo = append(undo, e.notifier.close)
+	e.wshook = wshook.New(wshook.Config{Workspace: cfg.Workspace, Log: cfg.Logger, Target: func() wshook.Target {
+		s := e.settings.Load()
+		return wshook.Target{URL: s.WorkspaceWebhookURL, Secret: s.WorkspaceWebhookSecret}
+	}})
+	e.wshook.Start()
+	undo = append(undo, e.wshook.Stop)
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
 		return fail(err)
 	}
@@ -264,7 +269,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.queue.Close(ctx)
 		e.warm.Close()
 		e.runner.Close()
-		e.notifier.close()
+		e.wshook.Stop()
 		e.closeErr = e.db.Close()
 		e.lock.Release()
 	})

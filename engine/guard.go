@@ -12,6 +12,6 @@ func (e *Engine) recordChange(ctx context.Context, actor, action, target, detail
 		e.log.Error("audit", "action", action, "err", err)
 	}
 	if event != nil {
-		e.notifier.send(event)
+		e.wshook.Send(event)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/wshook"
 )
 
 func TestTokensRejected(t *testing.T) {
@@ -241,7 +243,7 @@ func TestAuditAndWorkspaceWebhook(t *testing.T) {
 	var mu sync.Mutex
 	var got []map[string]any
 	var sigs []string
-	fails := 1
+	fails := 1 // the first delivery fails: retried after a second
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
@@ -258,7 +260,6 @@ func TestAuditAndWorkspaceWebhook(t *testing.T) {
 	}))
 	defer recv.Close()
 	f := setup(t)
-	f.e.notifier.retryDelays = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
 	r := f.do("POST", "/api/millrun/settings", "application/json", `{"workspace_webhook_url":"`+recv.URL+`"}`)
 	if r.status != 200 {
 		t.Fatalf("settings: %d %s", r.status, r.body)
@@ -284,7 +285,7 @@ func TestAuditAndWorkspaceWebhook(t *testing.T) {
 	}
 	for _, s := range sigs {
 		parts := strings.SplitN(s, "|", 3)
-		if parts[0] != Sign(secret, parts[1], []byte(parts[2])) {
+		if parts[0] != wshook.Sign(secret, parts[1], []byte(parts[2])) {
 			t.Fatalf("bad signature %q", parts[0])
 		}
 	}
