@@ -22,6 +22,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
@@ -109,24 +110,18 @@ type Engine struct {
 	closeErr error
 	lock     *instance.Lock
 
-	resources   *resources.Store
-	routes      *routes.Service
-	requestFeed feed
-	// requestBytes counts inspector bodies since the last prune; a burst
-	// of large ones asks for a prune before the hourly one (pruneSoon).
-	requestBytes  atomic.Int64
-	pruneSoon     chan struct{}
-	requestBudget int64 // Config.RequestBodyBudget, or requestBodyBudget
-	stop          chan struct{}
+	resources *resources.Store
+	routes    *routes.Service
+	requests  *inspector.Recorder
+	stop      chan struct{}
 
 	handler        http.Handler // every route, each behind its group's protection
 	webhookHandler http.Handler // the routes the tunnel serves, and no others
 	// bodyBytes counts request body bytes being read right now, against
 	// bodyBudget: anonymous callers cannot make millrun hold unbounded
 	// memory by sending many large bodies at once.
-	bodyBytes         atomic.Int64
-	bodyBudget        int64
-	refusedSincePrune atomic.Int64
+	bodyBytes  atomic.Int64
+	bodyBudget int64
 }
 
 // Open opens the data directory, recovers jobs interrupted by a crash and
@@ -213,14 +208,17 @@ func Open(cfg Config) (*Engine, error) {
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
 	e.sched.Start()
 	e.bodyBudget = max(256<<20, 4*set.MaxBodyBytes)
+	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
+		Retention: func() (time.Duration, int) {
+			s := e.settings.Load()
+			return time.Duration(s.RetentionDays) * 24 * time.Hour, s.RetentionMaxJobs
+		},
+		Serve: func(w http.ResponseWriter, r *http.Request, as *auth.Identity) {
+			e.handler.ServeHTTP(w, r.WithContext(trusted(r.Context(), as)))
+		}})
 	e.buildHandlers()
 	e.stop = make(chan struct{})
-	e.pruneSoon = make(chan struct{}, 1)
-	e.requestBudget = cfg.RequestBodyBudget
-	if e.requestBudget <= 0 {
-		e.requestBudget = requestBodyBudget
-	}
-	go e.pruneRequests(e.stop)
+	e.requests.Start()
 	backend := cfg.TunnelBackend
 	if backend == nil {
 		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
@@ -270,6 +268,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.warm.Close()
 		e.runner.Close()
 		e.wshook.Stop()
+		e.requests.Stop()
 		e.closeErr = e.db.Close()
 		e.lock.Release()
 	})
@@ -378,7 +377,7 @@ func (e *Engine) buildHandlers() {
 	e.registerSession(t.management)
 	e.registerTunnel(t.management)
 	e.registerLive(t.management)
-	e.registerRequests(t.management)
+	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("requests:read", h) })
 	e.registerRouteTest(t.management, routeServer)
 	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))

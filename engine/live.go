@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,30 +10,9 @@ import (
 	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
 )
-
-// flusher flushes when the writer can. The desktop window's in-process
-// writer (Wails) cannot, but it streams every write straight to the page.
-type flusher struct{ rc *http.ResponseController }
-
-func (f flusher) Flush() { _ = f.rc.Flush() }
-
-// sse starts a server-sent-events response.
-func sse(w http.ResponseWriter) http.Flusher {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	f := flusher{http.NewResponseController(w)}
-	f.Flush()
-	return f
-}
-
-func sendEvent(w http.ResponseWriter, f http.Flusher, event string, v any) {
-	b, _ := json.Marshal(v)
-	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
-	f.Flush()
-}
 
 // fullAccess lets only full-access callers (not webhook-scoped tokens)
 // through to h; scope names what they would need in the refusal.
@@ -48,34 +26,15 @@ func (e *Engine) fullAccess(scope string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// stream sends each value from ch as a server-sent event (send writes it)
-// until the client goes away, with a keepalive comment between.
-func stream[T any](w http.ResponseWriter, r *http.Request, ch <-chan T, send func(f http.Flusher, v T)) {
-	f := sse(w)
-	keepalive := time.NewTicker(25 * time.Second)
-	defer keepalive.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case v := <-ch:
-			send(f, v)
-		case <-keepalive.C:
-			fmt.Fprint(w, ": keepalive\n\n")
-			f.Flush()
-		}
-	}
-}
-
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
 func (e *Engine) registerLive(mux *group) {
 	mux.HandleFunc("GET /api/millrun/jobs/events", e.fullAccess("jobs:read", func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := e.queue.Watch()
 		defer stop()
-		stream(w, r, ch, func(f http.Flusher, j *store.Job) {
+		httpx.Stream(w, r, ch, func(f http.Flusher, j *store.Job) {
 			if j.ParentJob == "" {
-				sendEvent(w, f, "job", api.JobJSON(j, false))
+				httpx.Event(w, f, "job", api.JobJSON(j, false))
 			}
 		})
 	}))
@@ -97,7 +56,7 @@ func (e *Engine) registerLive(mux *group) {
 			apierr.Write(w, e.log, err)
 			return
 		}
-		f := sse(w)
+		f := httpx.SSE(w)
 		// Logs are sent as appended text; the page concatenates. The loop
 		// reads the running job from memory, not the database.
 		sent := 0
@@ -106,11 +65,11 @@ func (e *Engine) registerLive(mux *group) {
 		lastStatus := ""
 		for {
 			if len(j.Logs) > sent && strings.HasPrefix(j.Logs, j.Logs[:sent]) {
-				sendEvent(w, f, "logs", j.Logs[sent:])
+				httpx.Event(w, f, "logs", j.Logs[sent:])
 				sent = len(j.Logs)
 			}
 			if j.Status != lastStatus || j.Finished() || j.FlowStatus != "" {
-				sendEvent(w, f, "job", api.JobJSON(j, j.Finished()))
+				httpx.Event(w, f, "job", api.JobJSON(j, j.Finished()))
 				lastStatus = j.Status
 			}
 			if j.Finished() {

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/routes"
 )
 
@@ -30,6 +31,6 @@ func (e *Engine) registerRouteTest(mux *group, routeServer *routes.Server) {
 		if len(body) > 64<<10 {
 			body = body[:64<<10]
 		}
-		writeJSON(w, map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body})
+		httpx.JSON(w, http.StatusOK, map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body})
 	}))
 }

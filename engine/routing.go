@@ -11,7 +11,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
-	"github.com/millrun/millrun/engine/routes"
+	"github.com/millrun/millrun/engine/inspector"
 )
 
 // A group is one kind of protection. Every route is mounted into exactly
@@ -53,11 +53,11 @@ func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 	return &routeTable{
 		public: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{e.guardLocal}},
 		webhooks: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			e.record, refuseBadQuery(e), e.limitBody, e.authenticate}},
+			e.requests.Record, refuseBadQuery(e), e.limitBody, e.authenticate}},
 		// Custom routes authenticate their callers themselves (signatures,
 		// API keys, basic auth, tokens), before they read the body.
 		customRoutes: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			e.record, refuseBadQuery(e), e.limitBody}},
+			e.requests.Record, refuseBadQuery(e), e.limitBody}},
 		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{refuseBadQuery(e), e.authenticate}},
 		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{e.authenticate, e.guardLocal}},
 	}
@@ -102,7 +102,7 @@ func (e *Engine) authenticate(next http.Handler) http.Handler {
 			apierr.Write(w, e.log, apierr.NotAuthorized("%s", msg))
 			return
 		}
-		routes.ReportAuth(r.Context(), "token "+id.Label)
+		inspector.ReportAuth(r.Context(), "token "+id.Label)
 		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
 	})
 }

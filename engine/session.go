@@ -12,6 +12,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 )
 
 func (e *Engine) setSessionCookie(w http.ResponseWriter, secret string) {
@@ -86,7 +87,7 @@ func (e *Engine) registerLogin(mux *group) {
 		}
 		e.recordChange(r.Context(), id.Label, "login", "", "pasted token", nil)
 		e.setSessionCookie(w, secret)
-		writeJSON(w, map[string]any{"label": id.Label})
+		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label})
 	})
 }
 
@@ -99,11 +100,11 @@ func (e *Engine) registerSession(mux *group) {
 			_ = e.tokens.Revoke(r.Context(), id.TokenID)
 		}
 		http.SetCookie(w, &http.Cookie{Name: "token", Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-		writeJSON(w, map[string]any{"logged_out": true})
+		httpx.JSON(w, http.StatusOK, map[string]any{"logged_out": true})
 	})
 	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
-		writeJSON(w, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace,
+		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace,
 			"os_user": osUser(), "version": e.cfg.Version, "desktop": inWindow(r.Context()), "notice": e.cfg.Notice, "base_url": strings.TrimSuffix(e.cfg.BaseURL, "/api")})
 	})
 	mux.HandleFunc("GET /api/millrun/audit", e.fullAccess("audit:read", func(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +115,7 @@ func (e *Engine) registerSession(mux *group) {
 			apierr.Write(w, e.log, err)
 			return
 		}
-		writeJSON(w, list)
+		httpx.JSON(w, http.StatusOK, list)
 	}))
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/autostart"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
@@ -235,7 +236,7 @@ func (e *Engine) applyStartAtLogin(want bool) error {
 
 func (e *Engine) registerSettings(mux *group) {
 	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "install_hints": e.installHints(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
+		httpx.JSON(w, http.StatusOK, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "install_hints": e.installHints(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
 			"start_at_login": map[string]any{"available": e.cfg.StartCommand != nil, "entry": autostart.Where(), "command": e.cfg.StartCommand}})
 	}))
 	mux.HandleFunc("POST /api/millrun/settings", e.fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) {
@@ -251,13 +252,8 @@ func (e *Engine) registerSettings(mux *group) {
 			return
 		}
 		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "settings.update", "", "", nil)
-		writeJSON(w, map[string]any{"settings": e.Settings()})
+		httpx.JSON(w, http.StatusOK, map[string]any{"settings": e.Settings()})
 	}))
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // decodeSmall reads a small JSON body with a message naming the problem.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
 )
@@ -112,7 +113,7 @@ func (e *Engine) tunnelView() tunnelView {
 func (e *Engine) registerTunnel(mux *group) {
 	full := func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("tunnel", h) }
 	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, e.tunnelView())
+		httpx.JSON(w, http.StatusOK, e.tunnelView())
 	}))
 	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -151,7 +152,7 @@ func (e *Engine) registerTunnel(mux *group) {
 			return
 		}
 		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "tunnel.config", "", "", nil)
-		writeJSON(w, e.tunnelView())
+		httpx.JSON(w, http.StatusOK, e.tunnelView())
 	}))
 	mux.HandleFunc("POST /api/millrun/tunnel/start", full(func(w http.ResponseWriter, r *http.Request) {
 		if err := e.StartTunnel(); err != nil {
@@ -159,22 +160,22 @@ func (e *Engine) registerTunnel(mux *group) {
 			return
 		}
 		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "tunnel.start", "", "", nil)
-		writeJSON(w, e.tunnelView())
+		httpx.JSON(w, http.StatusOK, e.tunnelView())
 	}))
 	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) {
 		e.StopTunnel()
 		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "tunnel.stop", "", "", nil)
-		writeJSON(w, e.tunnelView())
+		httpx.JSON(w, http.StatusOK, e.tunnelView())
 	}))
 	// Server-sent events: one "status" event per change, so the UI shows
 	// connecting → online → reconnecting as it happens, without polling.
 	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := e.tunnel.Subscribe()
 		defer stop()
-		stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
+		httpx.Stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
 			v := e.tunnelView()
 			v.Status = st
-			sendEvent(w, f, "status", v)
+			httpx.Event(w, f, "status", v)
 		})
 	}))
 }

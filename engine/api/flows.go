@@ -8,6 +8,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -93,7 +94,7 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
+	httpx.JSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
@@ -111,5 +112,5 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 		m["archived"] = v.Archived
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -122,7 +123,7 @@ func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, folderErr(err, r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, folderJSON(f))
+	httpx.JSON(w, http.StatusOK, folderJSON(f))
 }
 
 func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +139,7 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
 	for _, f := range list {
 		out = append(out, folderJSON(f))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {

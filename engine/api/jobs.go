@@ -10,6 +10,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -174,7 +175,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, JobJSON(job, true))
+	httpx.JSON(w, http.StatusOK, JobJSON(job, true))
 }
 
 func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
@@ -197,7 +198,7 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 	// Windmill's answer for what has not finished: nothing is known of its
 	// success, and of an unknown or queued job not even that it started.
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		writeJSON(w, http.StatusOK, map[string]any{"started": nil, "success": nil, "completed": false, "result": nil})
+		httpx.JSON(w, http.StatusOK, map[string]any{"started": nil, "success": nil, "completed": false, "result": nil})
 		return
 	}
 	if err != nil {
@@ -209,10 +210,10 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 		if job.Status == store.StatusRunning {
 			started = true
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"started": started, "success": nil, "completed": false, "result": nil})
+		httpx.JSON(w, http.StatusOK, map[string]any{"started": started, "success": nil, "completed": false, "result": nil})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"started": true, "success": job.Status == store.StatusSuccess, "completed": true, "result": rawOrNull(job.Result)})
+	httpx.JSON(w, http.StatusOK, map[string]any{"started": true, "success": job.Status == store.StatusSuccess, "completed": true, "result": rawOrNull(job.Result)})
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
@@ -325,7 +326,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 			last := list[len(list)-1]
 			w.Header().Set("X-Millrun-Next-Cursor", strconv.FormatInt(last.CreatedAt.UnixMicro(), 10)+"_"+last.ID)
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpx.JSON(w, http.StatusOK, out)
 	}
 }
 
@@ -349,7 +350,7 @@ func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, apierr.NotFound("completed job %s not found: it has not completed yet", job.ID))
 		return
 	}
-	writeJSON(w, http.StatusOK, JobJSON(job, true))
+	httpx.JSON(w, http.StatusOK, JobJSON(job, true))
 }
 
 // getJobUpdate is what `wmill script run` polls: the state, and the logs
@@ -374,5 +375,5 @@ func (s *Server) getJobUpdate(w http.ResponseWriter, r *http.Request) {
 	if job.FlowStatus != "" {
 		out["flow_status"] = json.RawMessage(job.FlowStatus)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }

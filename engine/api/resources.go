@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -93,7 +94,7 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, resourceErr(err, r.PathValue("path")))
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpx.JSON(w, http.StatusOK, res)
 }
 
 // getResourceValue returns a value whole; interpolated, "$var:<path>"
@@ -115,7 +116,7 @@ func (s *Server) getResourceValue(interpolated bool) http.HandlerFunc {
 			}
 		}
 		s.changed(r, "resource.read", r.PathValue("path"), "", nil)
-		writeJSON(w, http.StatusOK, v)
+		httpx.JSON(w, http.StatusOK, v)
 	}
 }
 
@@ -124,7 +125,7 @@ func (s *Server) resourceExists(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
-	writeJSON(w, http.StatusOK, err == nil)
+	httpx.JSON(w, http.StatusOK, err == nil)
 }
 
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +137,7 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	httpx.JSON(w, http.StatusOK, list)
 }
 
 func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) {

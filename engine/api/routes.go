@@ -6,6 +6,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -66,7 +67,7 @@ func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, apierr.NotFound("route %s", r.PathValue("path")))
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	httpx.JSON(w, http.StatusOK, t)
 }
 
 func (s *Server) routeExists(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +75,7 @@ func (s *Server) routeExists(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, ok := s.Routes.Get(s.Workspace, r.PathValue("path"))
-	writeJSON(w, http.StatusOK, ok)
+	httpx.JSON(w, http.StatusOK, ok)
 }
 
 func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +94,7 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
 		}
 		list = kept
 	}
-	writeJSON(w, http.StatusOK, list)
+	httpx.JSON(w, http.StatusOK, list)
 }
 
 func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) {

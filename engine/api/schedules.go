@@ -9,6 +9,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -200,7 +201,7 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, scheduleErr(err, r.PathValue("path")))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.scheduleJSON(sc))
+	httpx.JSON(w, http.StatusOK, s.scheduleJSON(sc))
 }
 
 // listSchedules takes Windmill's path and is_flow filters (the schedules
@@ -225,7 +226,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, s.scheduleJSON(sc))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +309,7 @@ func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) {
 		for _, t := range c.Upcoming(s.Schedules.Now(), 10) {
 			out = append(out, t.UTC().Format(time.RFC3339))
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpx.JSON(w, http.StatusOK, out)
 	}
 }
 
@@ -322,6 +323,6 @@ func (s *Server) explainSchedule(w http.ResponseWriter, r *http.Request) {
 		for _, t := range c.Upcoming(s.Schedules.Now(), 5) {
 			next = append(next, t.Format(time.RFC3339))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"schedule": c.Expr, "timezone": c.Location.String(), "description": c.Describe(), "next": next})
+		httpx.JSON(w, http.StatusOK, map[string]any{"schedule": c.Expr, "timezone": c.Location.String(), "description": c.Describe(), "next": next})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -80,7 +81,7 @@ func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) {
 		}
 		s.changed(r, "script.archive", v.Path, hash, nil)
 	}
-	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true}))
+	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true}))
 }
 
 // deleteScriptVersion is Windmill's delete by hash: that version goes, and
@@ -102,7 +103,7 @@ func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.changed(r, "script.delete_version", v.Path, hash, nil)
-	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true, "deleted": true, "content": ""}))
+	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true, "deleted": true, "content": ""}))
 }
 
 // deleteVersioned answers Windmill's delete of a script or flow by path:
@@ -157,7 +158,7 @@ func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) {
 			out = map[string]any{"ok": false, "line": se.Line, "message": se.Message}
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 // scriptJSON is Windmill's Script shape (the fields millrun has).
@@ -263,7 +264,7 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
 }
 
 func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {
@@ -280,7 +281,7 @@ func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
 }
 
 func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
@@ -300,7 +301,7 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
 		delete(m, "content")
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
@@ -321,5 +322,5 @@ func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
 	for _, v := range vs {
 		out = append(out, map[string]any{"script_hash": v.Hash, "created_at": v.CreatedAt.Format(time.RFC3339Nano), "summary": v.Summary})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }

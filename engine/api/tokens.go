@@ -6,6 +6,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 )
 
 func (s *Server) registerTokens(mux Mux) {
@@ -71,7 +72,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 			"current": me != nil && me.TokenID == t.ID,
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
 )
 
 // What Windmill's tools ask first (the wmill CLI before any command,
@@ -38,7 +39,7 @@ func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.JSON(w, http.StatusOK, map[string]any{
 		"email": s.email(), "login_type": "password", "super_admin": id.FullAccess(), "verified": true,
 		"name": s.User, "username": s.User, "operator_only": !id.FullAccess(), "first_time_user": false,
 		"role_source": "manual", "disabled": false,
@@ -54,7 +55,7 @@ func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.JSON(w, http.StatusOK, map[string]any{
 		"email": s.email(), "username": s.User, "is_admin": id.FullAccess(), "is_super_admin": id.FullAccess(),
 		"created_at": time.Unix(0, 0).UTC().Format(time.RFC3339), "operator": !id.FullAccess(), "disabled": false,
 		"groups": []string{}, "folders": []string{}, "folders_read": []string{}, "folders_owners": []string{},
@@ -78,7 +79,7 @@ func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.BadRequest(`send {"id": "<workspace>"}`))
 		return
 	}
-	writeJSON(w, http.StatusOK, strings.EqualFold(body.ID, s.Workspace))
+	httpx.JSON(w, http.StatusOK, strings.EqualFold(body.ID, s.Workspace))
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +87,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
 		return
 	}
-	writeJSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})
+	httpx.JSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})
 }
 
 func (s *Server) exists(scope string, found func(*http.Request) bool) http.HandlerFunc {
@@ -94,6 +95,6 @@ func (s *Server) exists(scope string, found func(*http.Request) bool) http.Handl
 		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, scope) {
 			return
 		}
-		writeJSON(w, http.StatusOK, found(r))
+		httpx.JSON(w, http.StatusOK, found(r))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -120,7 +121,7 @@ func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) {
 		sealed := s.Resources.ExportSecret(s.Workspace, value)
 		v.Value = &sealed
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpx.JSON(w, http.StatusOK, v)
 }
 
 func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +146,7 @@ func (s *Server) variableExists(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
-	writeJSON(w, http.StatusOK, err == nil)
+	httpx.JSON(w, http.StatusOK, err == nil)
 }
 
 func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +158,7 @@ func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	httpx.JSON(w, http.StatusOK, list)
 }
 
 func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request) {

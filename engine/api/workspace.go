@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/scripts"
 )
 
@@ -21,12 +22,12 @@ import (
 func (s *Server) registerWorkspace(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/workspaces/list_ws_specific", func(w http.ResponseWriter, r *http.Request) {
 		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "workspaces:read") {
-			writeJSON(w, http.StatusOK, []any{})
+			httpx.JSON(w, http.StatusOK, []any{})
 		}
 	})
 	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) {
 		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "resources:read") {
-			writeJSON(w, http.StatusOK, map[string]any{})
+			httpx.JSON(w, http.StatusOK, map[string]any{})
 		}
 	})
 	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)

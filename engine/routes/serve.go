@@ -13,6 +13,8 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/webhook"
 )
 
@@ -26,56 +28,6 @@ type Server struct {
 	Settings  func() webhook.Settings
 	Log       *slog.Logger
 	Now       func() time.Time // for signature timestamps; nil: time.Now
-}
-
-// Outcome is what a route decided, for the request inspector.
-type Outcome struct {
-	Route      string
-	AuthOK     bool
-	AuthReason string
-	// SecretHeaders carry a credential for this route (an API key header)
-	// and must be redacted like Authorization.
-	SecretHeaders []string
-	// Note says the route answered the call itself (a provider's
-	// handshake), without a run.
-	Note string
-}
-
-type outcomeKey struct{}
-type replayKey struct{}
-
-// WithOutcome returns a context in which the route handler reports its
-// decision into the returned Outcome.
-func WithOutcome(ctx context.Context) (context.Context, *Outcome) {
-	o := &Outcome{}
-	return context.WithValue(ctx, outcomeKey{}, o), o
-}
-
-// AsReplay marks a request as a replay started from the UI by a user with
-// full access: the route's own authentication is skipped, signatures too.
-// ofRefused says the original was refused and the user confirmed the replay.
-func AsReplay(ctx context.Context, ofRefused bool) context.Context {
-	return context.WithValue(ctx, replayKey{}, replay{ofRefused: ofRefused})
-}
-
-type replay struct{ ofRefused bool }
-
-func replayOf(ctx context.Context) (replay, bool) {
-	r, ok := ctx.Value(replayKey{}).(replay)
-	return r, ok
-}
-
-// ReportAuth notes, for the inspector, who a webhook request was let in as.
-func ReportAuth(ctx context.Context, reason string) {
-	if o, _ := ctx.Value(outcomeKey{}).(*Outcome); o != nil {
-		o.AuthOK, o.AuthReason = true, reason
-	}
-}
-
-func report(ctx context.Context, route string, ok bool, reason string) {
-	if o, _ := ctx.Value(outcomeKey{}).(*Outcome); o != nil {
-		o.Route, o.AuthOK, o.AuthReason = route, ok, reason
-	}
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +58,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.authenticate(r, t, body)
 	if v.id == nil {
-		report(r.Context(), t.Path, false, v.reason)
+		inspector.ReportRoute(r.Context(), t.Path, false, v.reason)
 		if v.status == http.StatusUnauthorized {
 			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", v.reason))
 		} else {
@@ -118,7 +70,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := v.id
-	report(r.Context(), t.Path, true, v.reason)
+	inspector.ReportRoute(r.Context(), t.Path, true, v.reason)
 	if s.Limiter != nil {
 		if ok, wait := s.Limiter.Allow(id.TokenID); !ok {
 			apierr.Write(w, s.Log, apierr.TooManyRequests(wait, "too many requests for this route; retry in %d s", wait))
@@ -126,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if answered := handshake(w, v.provider, body); answered {
-		if o, _ := r.Context().Value(outcomeKey{}).(*Outcome); o != nil {
+		if o := inspector.OutcomeOf(r.Context()); o != nil {
 			o.Note = v.provider + " handshake: answered by millrun, no run"
 		}
 		return
@@ -171,9 +123,9 @@ type verdict struct {
 
 func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
-	if rp, ok := replayOf(r.Context()); ok {
+	if replayed, ofRefused := inspector.IsReplay(r.Context()); replayed {
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
-		if rp.ofRefused {
+		if ofRefused {
 			routeID.Label += " (replay of a refused request)"
 		}
 		// A replayed handshake (Discord's PING) is answered as the first
@@ -209,7 +161,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 		if header == "" {
 			header = "X-API-Key"
 		}
-		if o, _ := r.Context().Value(outcomeKey{}).(*Outcome); o != nil {
+		if o := inspector.OutcomeOf(r.Context()); o != nil {
 			o.SecretHeaders = append(o.SecretHeaders, header)
 		}
 		key := str(cred, "key")
@@ -275,18 +227,13 @@ func handshake(w http.ResponseWriter, provider string, body []byte) bool {
 	}
 	switch {
 	case provider == ProviderSlack && probe.Type == "url_verification" && probe.Challenge != "":
-		writeJSON(w, map[string]string{"challenge": probe.Challenge})
+		httpx.JSON(w, http.StatusOK, map[string]string{"challenge": probe.Challenge})
 		return true
 	case provider == ProviderDiscord && probe.Type == float64(1):
-		writeJSON(w, map[string]int{"type": 1})
+		httpx.JSON(w, http.StatusOK, map[string]int{"type": 1})
 		return true
 	}
 	return false
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func kindOf(t *Trigger) string {

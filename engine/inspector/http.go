@@ -1,0 +1,168 @@
+package inspector
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// requestJSON is a request as the inspector shows it; the body as text
+// when it is text, base64 otherwise.
+func requestJSON(r *store.Request, withBody bool) map[string]any {
+	out := map[string]any{"id": r.ID, "received_at": r.ReceivedAt, "method": r.Method, "url": r.URL, "caller_ip": r.CallerIP,
+		"headers": r.Headers, "status": r.Status, "duration_ms": r.DurationMS, "job_id": r.JobID, "route": r.Route,
+		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated, "run_failed": r.RunFailed, "note": r.Note}
+	if r.Response != nil {
+		out["response"] = string(r.Response)
+	}
+	if r.ReplayOf != 0 {
+		out["replay_of"] = r.ReplayOf
+	}
+	if withBody {
+		if utf8.Valid(r.Body) {
+			out["body"] = string(r.Body)
+		} else {
+			out["body_base64"] = base64.StdEncoding.EncodeToString(r.Body)
+		}
+	}
+	return out
+}
+
+// Mux is where the inspector's routes are mounted.
+type Mux interface {
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+// Register mounts the inspector: list, one request, live feed, and
+// replay. Bodies can hold anything a caller sent, so full wraps each
+// handler to let only full access through.
+func (rec *Recorder) Register(mux Mux, full func(h http.HandlerFunc) http.HandlerFunc) {
+	log := rec.cfg.Log
+	mux.HandleFunc("GET /api/millrun/requests", full(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		list, err := rec.cfg.DB.ListRequests(r.Context(), store.RequestFilter{Before: before, Limit: limit, Route: q.Get("route"),
+			JobID: q.Get("job_id"), Failed: q.Get("failed") == "true", Text: q.Get("q")})
+		if err != nil {
+			apierr.Write(w, log, err)
+			return
+		}
+		out := make([]map[string]any, len(list))
+		for i := range list {
+			out[i] = requestJSON(&list[i], false)
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("GET /api/millrun/requests/events", full(func(w http.ResponseWriter, r *http.Request) {
+		ch, stop := rec.feed.subscribe()
+		defer stop()
+		httpx.Stream(w, r, ch, func(f http.Flusher, req *store.Request) { httpx.Event(w, f, "request", requestJSON(req, false)) })
+	}))
+	mux.HandleFunc("GET /api/millrun/requests/{id}", full(func(w http.ResponseWriter, r *http.Request) {
+		req, err := rec.load(r)
+		if err != nil {
+			apierr.Write(w, log, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, requestJSON(req, true))
+	}))
+	mux.HandleFunc("POST /api/millrun/requests/{id}/replay", full(func(w http.ResponseWriter, r *http.Request) {
+		req, err := rec.load(r)
+		if err != nil {
+			apierr.Write(w, log, err)
+			return
+		}
+		if req.BodyTruncated {
+			apierr.Write(w, log, apierr.Conflict("request %d was larger than the inspector keeps (%d KiB), so it cannot be replayed", req.ID, BodyLimit>>10))
+			return
+		}
+		// A refused request carries a caller's arguments that failed the
+		// route's check (a forged signature, say): it runs only when the
+		// user confirms, knowing why it was refused.
+		var confirm struct {
+			RunRefused bool `json:"run_refused"`
+		}
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&confirm); err != nil {
+				apierr.Write(w, log, apierr.BadRequest("the body must be {\"run_refused\": true} or empty: %v", err))
+				return
+			}
+		}
+		if !req.AuthOK && !confirm.RunRefused {
+			apierr.Write(w, log, apierr.Conflict("request %d was refused (%s): replaying it runs the script with the arguments of a caller who failed the check; send {\"run_refused\": true} to run it anyway", req.ID, refusalReason(req)))
+			return
+		}
+		res, err := rec.replay(r.Context(), req)
+		if err != nil {
+			apierr.Write(w, log, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, res)
+	}))
+}
+
+func (rec *Recorder) load(r *http.Request) (*store.Request, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, apierr.NotFound("request %s", r.PathValue("id"))
+	}
+	req, err := rec.cfg.DB.GetRequest(r.Context(), id)
+	if err == store.ErrNotFound {
+		return nil, apierr.NotFound("request %d", id)
+	}
+	return req, err
+}
+
+// replay sends a recorded request through the same route again, as the
+// user who asked: routes skip their own checks (signatures included) for
+// it, and the new request is recorded as a replay of the old one.
+func (rec *Recorder) replay(ctx context.Context, old *store.Request) (map[string]any, error) {
+	u, err := url.Parse(old.URL)
+	if err != nil {
+		return nil, apierr.BadRequest("request %d has an unreadable URL", old.ID)
+	}
+	r := httptest.NewRequest(old.Method, u.RequestURI(), bytes.NewReader(old.Body))
+	for k, v := range old.Headers {
+		if v != "[redacted]" {
+			r.Header.Set(k, v)
+		}
+	}
+	r.RemoteAddr = "127.0.0.1:0"
+	rp := replayOf{id: old.ID}
+	id := auth.FromContext(ctx)
+	if !old.AuthOK {
+		rp.refused = refusalReason(old)
+		marked := *id // the run says whose confirmation started it
+		marked.Label = fmt.Sprintf("%s (replay of refused request %d)", id.Label, old.ID)
+		id = &marked
+	}
+	rctx := AsReplay(context.WithValue(ctx, replayOfKey{}, rp), rp.refused != "")
+	w := httptest.NewRecorder()
+	rec.cfg.Serve(w, r.WithContext(rctx), id)
+	body := w.Body.String()
+	if len(body) > 64<<10 {
+		body = body[:64<<10]
+	}
+	return map[string]any{"status": w.Code, "job_id": w.Header().Get("X-Millrun-Job-Id"), "body": body}, nil
+}
+
+func refusalReason(r *store.Request) string {
+	if r.AuthReason != "" {
+		return r.AuthReason
+	}
+	return fmt.Sprintf("answered %d", r.Status)
+}
