@@ -12,7 +12,9 @@ DESKTOP_BIN := build/bin/millrun-desktop
 DESKTOP_TAGS := desktop,production,webkit2_41
 # A window can open here: build the desktop app and open it on `make run`.
 HAS_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
-GO_FILES := $(shell git ls-files '*.go' 2>/dev/null)
+# Tracked and new (not yet added) Go files: gofmt checks a file before it
+# is committed.
+GO_FILES := $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null)
 # One version for the binaries and the packages: wails.json's productVersion.
 VERSION := $(shell sed -n 's/.*"productVersion": *"\([^"]*\)".*/\1/p' wails.json)
 VERSION_FLAG := -X github.com/millrun/millrun/engine/api.Version=v$(VERSION)

@@ -338,9 +338,6 @@ func (e *Engine) CreateLoginToken(ctx context.Context) (string, error) {
 // TokenCount returns how many tokens exist (zero on a first start).
 func (e *Engine) TokenCount(ctx context.Context) (int, error) { return e.db.CountTokens(ctx) }
 
-// DB exposes the store to the CLI's token commands.
-func (e *Engine) DB() *store.DB { return e.db }
-
 func (e *Engine) buildHandlers() {
 	hooks := &webhook.Service{Workspace: e.cfg.Workspace, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Log: e.log,
 		Settings: func() webhook.Settings {

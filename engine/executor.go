@@ -28,21 +28,21 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	v, err := x.e.catalog.ByHash(ctx, job.Workspace, job.ScriptHash)
 	if err != nil {
 		if scripts.IsNotFound(err) {
-			return jobs.Outcome(runtime.Failure("NotFound", "script version "+job.ScriptHash+" no longer exists", nil))
+			return runtime.Failure("NotFound", "script version "+job.ScriptHash+" no longer exists", nil)
 		}
-		return jobs.Outcome(runtime.Failure("InternalError", "loading the script: "+err.Error(), nil))
+		return runtime.Failure("InternalError", "loading the script: "+err.Error(), nil)
 	}
 	var args map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
-		return jobs.Outcome(runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil))
+		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)
 	}
 	env, revoke := x.e.jobEnvWithToken(job)
 	defer revoke()
 	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
-		return jobs.Outcome(x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs))
+		return x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs)
 	}
-	return jobs.Outcome(x.e.runner.Run(ctx, spec, logs))
+	return x.e.runner.Run(ctx, spec, logs)
 }
 
 // jobEnv is the Windmill environment every flow step gets; its token

@@ -56,7 +56,7 @@ func TestRevokedTokenJobsStayPrivate(t *testing.T) {
 	}
 	// Ids survive a restart of the engine too: reopen and try again.
 	var ids []int64
-	rows, err := f.e.DB().ListTokens(context.Background())
+	rows, err := f.e.db.ListTokens(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

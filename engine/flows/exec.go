@@ -59,7 +59,7 @@ type Executor struct {
 }
 
 func failure(name, msg string, extra map[string]any) jobs.Outcome {
-	return jobs.Outcome(runtime.Failure(name, msg, extra))
+	return runtime.Failure(name, msg, extra)
 }
 
 // Execute runs the flow job in run.
@@ -159,7 +159,7 @@ func (x *Executor) runStep(ctx context.Context, run *jobs.Execution, flow *Flow,
 	if out.Result == nil {
 		fmt.Fprintf(run.Logs, "--- step %s (%s) ---\n", m.ID, child.ScriptPath)
 		spec.Env = x.Env(child)
-		out = jobs.Outcome(x.Runner.Run(ctx, spec, io.MultiWriter(run.Logs, logs)))
+		out = x.Runner.Run(ctx, spec, io.MultiWriter(run.Logs, logs))
 		if ctx.Err() != nil {
 			out = failure("Canceled", "the flow was stopped while this step ran", nil)
 		}

@@ -6,23 +6,20 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"runtime"
+	goruntime "runtime"
 	"sync"
 	"time"
 
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 )
 
-// Outcome is what executing a job produced: the script's value on success,
-// Windmill's {"error": {...}} object on failure.
-type Outcome struct {
-	Result  json.RawMessage
-	Success bool
-}
+// Outcome is what executing a job produced: the runner's outcome, the
+// script's value on success, Windmill's {"error": {...}} object on failure.
+type Outcome = runtime.Outcome
 
 // Executor runs one job. It must return when ctx is cancelled.
 type Executor interface {
@@ -58,7 +55,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
-		c.Workers = runtime.NumCPU()
+		c.Workers = goruntime.NumCPU()
 	}
 	if c.MaxQueued <= 0 {
 		c.MaxQueued = 10000

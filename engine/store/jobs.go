@@ -216,16 +216,8 @@ func (db *DB) markRunningOp(id string, startedAt time.Time) func(tx *sql.Tx) err
 	}
 }
 
-// FinishJob records a job's final state, result and logs.
-func (db *DB) FinishJob(ctx context.Context, j *Job) error {
-	err := db.group.submit(ctx, db.finishJobOp(j))
-	if err != nil {
-		return fmt.Errorf("finish job %s: %w", j.ID, err)
-	}
-	return nil
-}
-
-// FinishJobAsync is FinishJob without waiting; done runs after the commit.
+// FinishJobAsync records a job's final state, result and logs, without
+// waiting; done runs after the commit.
 func (db *DB) FinishJobAsync(j *Job, done func(error)) {
 	db.group.submitAsyncWith(j.Durability, db.finishJobOp(j), done)
 }
