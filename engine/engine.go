@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,16 +295,10 @@ const DesktopLabel = "desktop app"
 func (e *Engine) DesktopHandler() http.Handler {
 	id := &auth.Identity{Label: DesktopLabel}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(trusted(r.Context(), id), inWindowKey{}, true)
+		ctx := api.WithWindow(trusted(r.Context(), id))
 		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
-
-type inWindowKey struct{}
-
-// inWindow reports whether a request came from the desktop window, which
-// has no session to log out of.
-func inWindow(ctx context.Context) bool { return ctx.Value(inWindowKey{}) == true }
 
 // WebhookHandler serves only the webhook and job-read routes; the tunnel
 // exposes this one, so management routes do not exist there.
@@ -347,7 +342,8 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Routes: e.routes, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: osUser()}
+		Routes: e.routes, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
+		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api")}
 	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
@@ -355,7 +351,7 @@ func (e *Engine) buildHandlers() {
 	t := e.newRouteTable(full, tunnelMux)
 
 	srv.RegisterPublic(t.public)
-	e.registerLogin(t.public)
+	srv.RegisterLogin(t.public)
 	ui := e.cfg.UI
 	if ui == nil {
 		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -371,10 +367,8 @@ func (e *Engine) buildHandlers() {
 
 	srv.Register(t.management)
 	e.registerSettings(t.management)
-	e.registerSession(t.management)
 	e.registerTunnel(t.management)
-	e.registerLive(t.management)
-	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("requests:read", h) })
+	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return api.FullAccess(e.log, "requests:read", h) })
 	e.registerRouteTest(t.management, routeServer)
 	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))

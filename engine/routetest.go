@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/millrun/millrun/engine/api"
 	"net/http"
 	"net/http/httptest"
 
@@ -16,7 +17,7 @@ import (
 // the inspector), so a route can be tried before its URL is pasted into
 // Slack or GitHub.
 func (e *Engine) registerRouteTest(mux *group, routeServer *routes.Server) {
-	mux.HandleFunc("POST /api/millrun/routes/test/{path...}", e.fullAccess("routes:test", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/routes/test/{path...}", api.FullAccess(e.log, "routes:test", func(w http.ResponseWriter, r *http.Request) {
 		req, err := routeServer.TestRequest(r.Context(), r.PathValue("path"))
 		if err != nil {
 			apierr.Write(w, e.log, apierr.BadRequest("%s", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/millrun/millrun/engine/api"
 	"net/http"
 	"net/url"
 	"os"
@@ -235,11 +236,11 @@ func (e *Engine) applyStartAtLogin(want bool) error {
 }
 
 func (e *Engine) registerSettings(mux *group) {
-	mux.HandleFunc("GET /api/millrun/settings", e.fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/settings", api.FullAccess(e.log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
 		httpx.JSON(w, http.StatusOK, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "install_hints": e.installHints(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
 			"start_at_login": map[string]any{"available": e.cfg.StartCommand != nil, "entry": autostart.Where(), "command": e.cfg.StartCommand}})
 	}))
-	mux.HandleFunc("POST /api/millrun/settings", e.fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/settings", api.FullAccess(e.log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
 		s := e.Settings()
 		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
 		dec.DisallowUnknownFields()

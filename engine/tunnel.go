@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/millrun/millrun/engine/api"
 	"net"
 	"net/http"
 	"os"
@@ -111,7 +112,7 @@ func (e *Engine) tunnelView() tunnelView {
 }
 
 func (e *Engine) registerTunnel(mux *group) {
-	full := func(h http.HandlerFunc) http.HandlerFunc { return e.fullAccess("tunnel", h) }
+	full := func(h http.HandlerFunc) http.HandlerFunc { return api.FullAccess(e.log, "tunnel", h) }
 	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
 		httpx.JSON(w, http.StatusOK, e.tunnelView())
 	}))

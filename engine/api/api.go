@@ -43,6 +43,10 @@ type Server struct {
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string
+	// Notice is shown atop the UI (how this millrun was started).
+	Notice string
+	// RootURL is where this millrun answers (its address, without /api).
+	RootURL string
 	// CheckSyntax finds a script's first syntax error; nil when it parses.
 	CheckSyntax func(ctx context.Context, language, content string) (*scripts.SyntaxError, error)
 }
@@ -83,6 +87,8 @@ func (s *Server) Register(mux Mux) {
 	s.registerWorkspace(mux)
 	s.registerFolders(mux)
 	s.registerSchedules(mux)
+	s.registerSession(mux)
+	s.registerLive(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

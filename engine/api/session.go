@@ -1,6 +1,7 @@
-package engine
+package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -15,7 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/httpx"
 )
 
-func (e *Engine) setSessionCookie(w http.ResponseWriter, secret string) {
+func setSessionCookie(w http.ResponseWriter, secret string) {
 	http.SetCookie(w, &http.Cookie{Name: "token", Value: secret, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Expires: time.Now().Add(auth.SessionLifetime)})
 }
@@ -47,12 +48,12 @@ h1 { font-size: 18px; margin: 0 0 8px; } code { font-size: 13px; } a { color: #2
 <p>A login link works once. Make a new token with <code>millrun token create</code> in a terminal,
 then paste it on <a href="/">millrun's login page</a>.</p></main></body></html>`))
 
-// registerLogin mounts the browser login: the one-time URL serve prints
+// RegisterLogin mounts the browser login: the one-time URL serve prints
 // and a token pasted into the login page. They take a token in, so they
 // need none.
-func (e *Engine) registerLogin(mux *group) {
+func (s *Server) RegisterLogin(mux Mux) {
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		secret, id, err := e.tokens.Login(r.Context(), r.URL.Query().Get("token"))
+		secret, id, err := s.Tokens.Login(r.Context(), r.URL.Query().Get("token"))
 		if err != nil {
 			// A person followed this link in a browser: answer with a page.
 			var ae *apierr.Error
@@ -63,11 +64,13 @@ func (e *Engine) registerLogin(mux *group) {
 				_ = loginFailedPage.Execute(w, strings.TrimPrefix(ae.Msg, "Unauthorized: "))
 				return
 			}
-			apierr.Write(w, e.log, err)
+			apierr.Write(w, s.Log, err)
 			return
 		}
-		e.recordChange(r.Context(), id.Label, "login", "", "login link", nil)
-		e.setSessionCookie(w, secret)
+		if s.Changed != nil {
+			s.Changed(r.Context(), id.Label, "login", "", "login link", nil)
+		}
+		setSessionCookie(w, secret)
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		// Redirecting drops the token from the address bar and history.
 		http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -77,50 +80,52 @@ func (e *Engine) registerLogin(mux *group) {
 			Token string `json:"token"`
 		}
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
-			apierr.Write(w, e.log, apierr.BadRequest("send {\"token\": \"...\"}"))
+			apierr.Write(w, s.Log, apierr.BadRequest("send {\"token\": \"...\"}"))
 			return
 		}
-		secret, id, err := e.tokens.Login(r.Context(), body.Token)
+		secret, id, err := s.Tokens.Login(r.Context(), body.Token)
 		if err != nil {
-			apierr.Write(w, e.log, loginError(err))
+			apierr.Write(w, s.Log, loginError(err))
 			return
 		}
-		e.recordChange(r.Context(), id.Label, "login", "", "pasted token", nil)
-		e.setSessionCookie(w, secret)
+		if s.Changed != nil {
+			s.Changed(r.Context(), id.Label, "login", "", "pasted token", nil)
+		}
+		setSessionCookie(w, secret)
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label})
 	})
 }
 
 // registerSession mounts what a logged-in browser uses: logout, "who am
 // I", the audit log.
-func (e *Engine) registerSession(mux *group) {
+func (s *Server) registerSession(mux Mux) {
 	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
-			_ = e.tokens.Revoke(r.Context(), id.TokenID)
+			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
 		}
 		http.SetCookie(w, &http.Cookie{Name: "token", Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 		httpx.JSON(w, http.StatusOK, map[string]any{"logged_out": true})
 	})
 	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
-		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": e.cfg.Workspace,
-			"os_user": osUser(), "version": e.cfg.Version, "desktop": inWindow(r.Context()), "notice": e.cfg.Notice, "base_url": strings.TrimSuffix(e.cfg.BaseURL, "/api")})
+		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
+			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
 	})
-	mux.HandleFunc("GET /api/millrun/audit", e.fullAccess("audit:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/audit", FullAccess(s.Log, "audit:read", func(w http.ResponseWriter, r *http.Request) {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		list, err := e.db.ListAudit(r.Context(), before, limit)
+		list, err := s.DB.ListAudit(r.Context(), before, limit)
 		if err != nil {
-			apierr.Write(w, e.log, err)
+			apierr.Write(w, s.Log, err)
 			return
 		}
 		httpx.JSON(w, http.StatusOK, list)
 	}))
 }
 
-// osUser names the person running millrun, for the u/<user>/ path prefix.
-func osUser() string {
+// OSUser names the person running millrun, for the u/<user>/ path prefix.
+func OSUser() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		name := u.Username
 		if i := strings.LastIndexAny(name, `\`); i >= 0 { // DOMAIN\user on Windows
@@ -143,3 +148,14 @@ func sanitizePathPart(s string) string {
 	}
 	return b.String()
 }
+
+type inWindowKey struct{}
+
+// WithWindow marks a request as the desktop window's, which has no session
+// to log out of.
+func WithWindow(ctx context.Context) context.Context {
+	return context.WithValue(ctx, inWindowKey{}, true)
+}
+
+// InWindow reports whether a request came from the desktop window.
+func InWindow(ctx context.Context) bool { return ctx.Value(inWindowKey{}) == true }

@@ -1,40 +1,38 @@
-package engine
+package api
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
 )
 
-// fullAccess lets only full-access callers (not webhook-scoped tokens)
+// FullAccess lets only full-access callers (not webhook-scoped tokens)
 // through to h; scope names what they would need in the refusal.
-func (e *Engine) fullAccess(scope string, h http.HandlerFunc) http.HandlerFunc {
+func FullAccess(log *slog.Logger, scope string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
-			apierr.Write(w, e.log, apierr.NotAuthorized("Required scope: %s", scope))
-			return
+		if requireFull(w, r, log, scope) {
+			h(w, r)
 		}
-		h(w, r)
 	}
 }
 
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
-func (e *Engine) registerLive(mux *group) {
-	mux.HandleFunc("GET /api/millrun/jobs/events", e.fullAccess("jobs:read", func(w http.ResponseWriter, r *http.Request) {
-		ch, stop := e.queue.Watch()
+func (s *Server) registerLive(mux Mux) {
+	mux.HandleFunc("GET /api/millrun/jobs/events", FullAccess(s.Log, "jobs:read", func(w http.ResponseWriter, r *http.Request) {
+		ch, stop := s.Queue.Watch()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, j *store.Job) {
 			if j.ParentJob == "" {
-				httpx.Event(w, f, "job", api.JobJSON(j, false))
+				httpx.Event(w, f, "job", JobJSON(j, false))
 			}
 		})
 	}))
@@ -42,18 +40,18 @@ func (e *Engine) registerLive(mux *group) {
 		who := auth.FromContext(r.Context())
 		id := r.PathValue("id")
 		load := func() (*store.Job, error) {
-			if j, ok := e.queue.Live(id); ok {
+			if j, ok := s.Queue.Live(id); ok {
 				return j, nil
 			}
-			return e.db.GetJob(r.Context(), e.cfg.Workspace, id)
+			return s.DB.GetJob(r.Context(), s.Workspace, id)
 		}
 		j, err := load()
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !who.FullAccess() && who.TokenID != j.TokenID) {
-			apierr.Write(w, e.log, apierr.NotFound("job %s", id))
+			apierr.Write(w, s.Log, apierr.NotFound("job %s", id))
 			return
 		}
 		if err != nil {
-			apierr.Write(w, e.log, err)
+			apierr.Write(w, s.Log, err)
 			return
 		}
 		f := httpx.SSE(w)
@@ -69,7 +67,7 @@ func (e *Engine) registerLive(mux *group) {
 				sent = len(j.Logs)
 			}
 			if j.Status != lastStatus || j.Finished() || j.FlowStatus != "" {
-				httpx.Event(w, f, "job", api.JobJSON(j, j.Finished()))
+				httpx.Event(w, f, "job", JobJSON(j, j.Finished()))
 				lastStatus = j.Status
 			}
 			if j.Finished() {
