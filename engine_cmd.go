@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/millrun/millrun/app"
@@ -31,6 +32,7 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 	}
 	dir := absData(*data)
 	opts := app.Options{DataDir: dir, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(),
+		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if *windowApp != "" {
 		opts.WindowCommand = []string{*windowApp, "desktop", "--data", dir}
@@ -55,4 +57,16 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// includeHeadersEnv is Windmill's INCLUDE_HEADERS: the request headers jobs
+// get by default, comma-separated.
+func includeHeadersEnv() []string {
+	var out []string
+	for _, h := range strings.Split(os.Getenv("INCLUDE_HEADERS"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }

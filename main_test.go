@@ -400,3 +400,16 @@ func TestTopLevelFlagsGoToTheWindow(t *testing.T) {
 		t.Fatalf("--help went to the window (%v) or printed no usage", got)
 	}
 }
+
+// Windmill's INCLUDE_HEADERS reaches the engine's default settings, read
+// here in main and nowhere else.
+func TestIncludeHeadersFromTheEnvironment(t *testing.T) {
+	t.Setenv("INCLUDE_HEADERS", " X-Request-Id , ,x-github-event")
+	if got := includeHeadersEnv(); strings.Join(got, "|") != "X-Request-Id|x-github-event" {
+		t.Fatalf("INCLUDE_HEADERS gave %q", got)
+	}
+	t.Setenv("INCLUDE_HEADERS", "")
+	if got := includeHeadersEnv(); len(got) != 0 {
+		t.Fatalf("empty INCLUDE_HEADERS gave %q", got)
+	}
+}

@@ -99,7 +99,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer notes.Close()
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
 		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version,
-		StartCommand: startCommand("serve", o.data, "--listen", o.listen), Notifier: notes})
+		StartCommand: startCommand("serve", o.data, "--listen", o.listen), Notifier: notes,
+		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN")})
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,10 @@ type Options struct {
 	// StartCommand is what the start_at_login setting writes into the
 	// platform's autostart entry.
 	StartCommand []string
+	// IncludeHeaders and NgrokAuthtoken come from the environment (main
+	// reads it): see engine.Config.
+	IncludeHeaders []string
+	NgrokAuthtoken string
 	// WindowCommand opens a window attached to this engine (the desktop
 	// app with its --data flag), for a notification clicked while no
 	// window is open. Empty: such a click only logs.
@@ -136,7 +140,7 @@ func (a *App) Startup(ctx context.Context) {
 	a.notes = notes
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
 		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
-		Notifier: notes})
+		Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken})
 	if err != nil {
 		ln.Close()
 		a.startErr = err

@@ -31,6 +31,7 @@ import (
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
@@ -78,6 +79,12 @@ type Config struct {
 	// BodyReadTimeout bounds how long a webhook caller may take to send
 	// its request body (0: 60 s).
 	BodyReadTimeout time.Duration
+	// IncludeHeaders are the request headers jobs get by default (main
+	// reads Windmill's INCLUDE_HEADERS).
+	IncludeHeaders []string
+	// NgrokAuthtoken is $NGROK_AUTHTOKEN (main reads it): the tunnel's
+	// authtoken when none is saved.
+	NgrokAuthtoken string
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
@@ -96,13 +103,11 @@ type Engine struct {
 	flows    *flows.Executor
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
-	starts   atomic.Value // map[string]float64, see startTimes
-	measure  sync.Once
 	alerts   *alerts.Alerter
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
-	settings atomic.Pointer[Settings]
+	settings atomic.Pointer[settings.Settings]
 	log      *slog.Logger
 	limiter  *auth.RateLimiter
 	wshook   *wshook.Notifier
@@ -111,6 +116,8 @@ type Engine struct {
 	closeErr error
 	lock     *instance.Lock
 
+	authtoken *tunnel.Authtoken
+
 	resources *resources.Store
 	routes    *routes.Service
 	requests  *inspector.Recorder
@@ -118,6 +125,7 @@ type Engine struct {
 
 	handler        http.Handler // every route, each behind its group's protection
 	webhookHandler http.Handler // the routes the tunnel serves, and no others
+	tunnelHandler  http.Handler // webhookHandler, its requests marked as the tunnel's
 	// bodyBytes counts request body bytes being read right now, against
 	// bodyBudget: anonymous callers cannot make millrun hold unbounded
 	// memory by sending many large bodies at once.
@@ -159,8 +167,9 @@ func Open(cfg Config) (*Engine, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { db.Close() })
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock}
-	set, err := loadSettings(context.Background(), db)
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock,
+		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
+	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders))
 	if err != nil {
 		return fail(err)
 	}
@@ -217,14 +226,17 @@ func Open(cfg Config) (*Engine, error) {
 		Serve: func(w http.ResponseWriter, r *http.Request, as *auth.Identity) {
 			e.handler.ServeHTTP(w, r.WithContext(trusted(r.Context(), as)))
 		}})
-	e.buildHandlers()
-	e.stop = make(chan struct{})
-	e.requests.Start()
 	backend := cfg.TunnelBackend
 	if backend == nil {
 		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
 	}
-	e.tunnel = tunnel.NewManager(backend, markTunnel(e.webhookHandler), cfg.Logger)
+	// The tunnel serves the webhook routes only, built just below.
+	e.tunnel = tunnel.NewManager(backend, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.tunnelHandler.ServeHTTP(w, r)
+	}), cfg.Logger)
+	e.buildHandlers()
+	e.stop = make(chan struct{})
+	e.requests.Start()
 	go e.alertTunnel(e.stop)
 	if set.TunnelAutostart {
 		if err := e.StartTunnel(); err != nil {
@@ -343,7 +355,8 @@ func (e *Engine) buildHandlers() {
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
 		Routes: e.routes, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
-		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api")}
+		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
+		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
 	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
@@ -366,8 +379,6 @@ func (e *Engine) buildHandlers() {
 	srv.RegisterJobReads(t.jobReads)
 
 	srv.Register(t.management)
-	e.registerSettings(t.management)
-	e.registerTunnel(t.management)
 	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return api.FullAccess(e.log, "requests:read", h) })
 	e.registerRouteTest(t.management, routeServer)
 	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -379,4 +390,5 @@ func (e *Engine) buildHandlers() {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	e.webhookHandler = tunnelMux
+	e.tunnelHandler = markTunnel(tunnelMux)
 }

@@ -2,178 +2,16 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/millrun/millrun/engine/api"
-	"net/http"
-	"net/url"
-	"os"
-	goruntime "runtime"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/millrun/millrun/engine/alerts"
-	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/autostart"
-	"github.com/millrun/millrun/engine/httpx"
-	"github.com/millrun/millrun/engine/runtime"
-	"github.com/millrun/millrun/engine/store"
-	"github.com/millrun/millrun/engine/tunnel"
+	"github.com/millrun/millrun/engine/settings"
 )
 
-// Settings are the user-adjustable settings, stored in the database.
-type Settings struct {
-	SyncTimeoutS     int      `json:"sync_timeout_s"`
-	Workers          int      `json:"workers"`
-	IncludeHeaders   []string `json:"include_headers"`
-	RetentionDays    int      `json:"retention_days"`
-	RetentionMaxJobs int      `json:"retention_max_jobs"`
-	MaxBodyBytes     int64    `json:"max_body_bytes"`
-	MaxQueued        int      `json:"max_queued"`
-	DefaultTimeoutS  int      `json:"default_timeout_s"`
-	LogLimitBytes    int      `json:"log_limit_bytes"`
-	// MaxResultBytes caps a script's result: a bigger one fails the job
-	// with a message naming the limit instead of filling millrun's memory.
-	MaxResultBytes int64 `json:"max_result_bytes"`
-	// Per caller token, on the webhook routes.
-	RateLimitPerSecond float64 `json:"rate_limit_per_second"`
-	RateLimitBurst     int     `json:"rate_limit_burst"`
-	// WorkspaceWebhookURL receives a signed POST on every workspace change.
-	WorkspaceWebhookURL    string `json:"workspace_webhook_url"`
-	WorkspaceWebhookSecret string `json:"workspace_webhook_secret"`
-	// The tunnel's reserved domain (empty: a random one) and whether it
-	// starts with millrun. The authtoken is not a setting: see tunnel.go.
-	TunnelDomain    string `json:"tunnel_domain"`
-	TunnelAutostart bool   `json:"tunnel_autostart"`
-	// TunnelAllowCIDRs limit who may reach the tunnel, at ngrok's edge.
-	TunnelAllowCIDRs []string `json:"tunnel_allow_cidrs"`
-	// Warm workers (scripts with dedicated_worker): processes per script
-	// version, and how long an idle one is kept.
-	WarmWorkers      int `json:"warm_workers_per_script"`
-	WarmIdleTimeoutS int `json:"warm_idle_timeout_s"`
-	// StartAtLogin is whether the platform's autostart entry starts millrun
-	// (the engine, no window) at login. The entry itself is the truth: this
-	// is read from it and written to it, never only stored.
-	StartAtLogin bool `json:"start_at_login"`
-	// Notifications: "off", "failures" (a failed run, the tunnel going
-	// offline) or "all" (every run as well).
-	Notifications string `json:"notifications"`
-	// InterpreterPaths are the interpreters the user chose, by language
-	// (python, node, bun, deno, bash); a missing one is found on PATH.
-	// They apply at the next start.
-	InterpreterPaths map[string]string `json:"interpreter_paths"`
-}
-
-// defaultWorkers sizes the pool for webhooks, whose scripts mostly wait
-// on the network: four per CPU, at least 8, so eight callers at once are
-// not queued behind two workers. Job processes run at a lower priority
-// (see runtime), so a flood of CPU-heavy jobs cannot starve the UI and the
-// API however many run.
-func defaultWorkers() int { return min(64, max(8, 4*goruntime.NumCPU())) }
-
-// DefaultSettings are what a fresh data directory starts with.
-func DefaultSettings() Settings {
-	s := Settings{
-		SyncTimeoutS:     600,
-		Workers:          defaultWorkers(),
-		Notifications:    alerts.Failures,
-		IncludeHeaders:   []string{},
-		RetentionDays:    30,
-		RetentionMaxJobs: 100000,
-		MaxBodyBytes:     10 << 20,
-		MaxQueued:        10000,
-		DefaultTimeoutS:  15 * 60,
-		LogLimitBytes:    2 << 20,
-		MaxResultBytes:   10 << 20,
-		// Generous: a person's webhooks, not a public API; it stops a runaway
-		// caller before it fills the disk with jobs.
-		RateLimitPerSecond: 50,
-		RateLimitBurst:     200,
-		WarmWorkers:        1,
-		WarmIdleTimeoutS:   600,
-	}
-	// Windmill's env var for the same setting.
-	if v := os.Getenv("INCLUDE_HEADERS"); v != "" {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				s.IncludeHeaders = append(s.IncludeHeaders, h)
-			}
-		}
-	}
-	return s
-}
-
-func (s Settings) validate() error {
-	switch {
-	case s.SyncTimeoutS < 1:
-		return fmt.Errorf("sync_timeout_s must be at least 1")
-	case s.Workers < 1 || s.Workers > 256:
-		return fmt.Errorf("workers must be between 1 and 256")
-	case s.RetentionDays < 1:
-		return fmt.Errorf("retention_days must be at least 1")
-	case s.RetentionMaxJobs < 100:
-		return fmt.Errorf("retention_max_jobs must be at least 100")
-	case s.MaxBodyBytes < 1024:
-		return fmt.Errorf("max_body_bytes must be at least 1024")
-	case s.MaxQueued < 1:
-		return fmt.Errorf("max_queued must be at least 1")
-	case s.DefaultTimeoutS < 1:
-		return fmt.Errorf("default_timeout_s must be at least 1")
-	case s.LogLimitBytes < 1024:
-		return fmt.Errorf("log_limit_bytes must be at least 1024")
-	case s.MaxResultBytes < 1024:
-		return fmt.Errorf("max_result_bytes must be at least 1024")
-	case s.Notifications != alerts.Off && s.Notifications != alerts.Failures && s.Notifications != alerts.All:
-		return fmt.Errorf("notifications must be %q, %q or %q", alerts.Off, alerts.Failures, alerts.All)
-	case s.WarmWorkers < 1 || s.WarmWorkers > 32:
-		return fmt.Errorf("warm_workers_per_script must be between 1 and 32")
-	case s.WarmIdleTimeoutS < 1:
-		return fmt.Errorf("warm_idle_timeout_s must be at least 1")
-	case s.RateLimitPerSecond < 0 || s.RateLimitBurst < 1:
-		return fmt.Errorf("rate_limit_per_second must be 0 (off) or more, rate_limit_burst at least 1")
-	}
-	for lang, p := range s.InterpreterPaths {
-		if !slices.Contains(runtime.Choosable, lang) {
-			return fmt.Errorf("interpreter_paths: %q is not a language millrun runs (%s)", lang, strings.Join(runtime.Choosable, ", "))
-		}
-		if msg := runtime.CheckChoice(lang, p); msg != "" {
-			return fmt.Errorf("interpreter_paths: %s", msg)
-		}
-	}
-	if _, err := tunnel.NormalizeCIDRs(s.TunnelAllowCIDRs); err != nil {
-		return fmt.Errorf("tunnel_allow_cidrs: %w", err)
-	}
-	if s.WorkspaceWebhookURL != "" {
-		u, err := url.Parse(s.WorkspaceWebhookURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("workspace_webhook_url must be an http(s) URL")
-		}
-	}
-	return nil
-}
-
-const settingsKey = "engine"
-
-func loadSettings(ctx context.Context, db *store.DB) (*Settings, error) {
-	s := DefaultSettings()
-	stored, err := db.Settings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if v, ok := stored[settingsKey]; ok {
-		// Unknown or missing keys keep their defaults, so older data
-		// directories pick up new settings.
-		if err := json.Unmarshal([]byte(v), &s); err != nil {
-			return nil, fmt.Errorf("stored settings are unreadable: %w", err)
-		}
-	}
-	return &s, nil
-}
-
 // Settings returns the current settings.
-func (e *Engine) Settings() Settings {
+func (e *Engine) Settings() settings.Settings {
 	s := *e.settings.Load()
 	s.StartAtLogin, _ = autostart.Enabled()
 	if e.cfg.StartCommand == nil {
@@ -184,11 +22,11 @@ func (e *Engine) Settings() Settings {
 
 // UpdateSettings validates and stores new settings. Worker count changes
 // take effect on the next start.
-func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
+func (e *Engine) UpdateSettings(ctx context.Context, s settings.Settings) error {
 	if s.IncludeHeaders == nil {
 		s.IncludeHeaders = []string{}
 	}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return err
 	}
 	if s.WorkspaceWebhookURL != "" && s.WorkspaceWebhookSecret == "" {
@@ -197,8 +35,7 @@ func (e *Engine) UpdateSettings(ctx context.Context, s Settings) error {
 	if err := e.applyStartAtLogin(s.StartAtLogin); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(s)
-	if err := e.db.PutSettings(ctx, map[string]string{settingsKey: string(b)}); err != nil {
+	if err := settings.Save(ctx, e.db, s); err != nil {
 		return err
 	}
 	e.settings.Store(&s)
@@ -233,57 +70,4 @@ func (e *Engine) applyStartAtLogin(want bool) error {
 		return fmt.Errorf("start_at_login: %w", err)
 	}
 	return nil
-}
-
-func (e *Engine) registerSettings(mux *group) {
-	mux.HandleFunc("GET /api/millrun/settings", api.FullAccess(e.log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
-		httpx.JSON(w, http.StatusOK, map[string]any{"settings": e.Settings(), "interpreters": e.Interpreters(), "start_ms": e.startTimes(), "install_hints": e.installHints(), "queue": e.queue.Stats(), "workspace": e.cfg.Workspace,
-			"start_at_login": map[string]any{"available": e.cfg.StartCommand != nil, "entry": autostart.Where(), "command": e.cfg.StartCommand}})
-	}))
-	mux.HandleFunc("POST /api/millrun/settings", api.FullAccess(e.log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
-		s := e.Settings()
-		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			apierr.Write(w, e.log, apierr.BadRequest("settings: %s", err))
-			return
-		}
-		if err := e.UpdateSettings(r.Context(), s); err != nil {
-			apierr.Write(w, e.log, apierr.BadRequest("%s", err))
-			return
-		}
-		e.recordChange(r.Context(), auth.FromContext(r.Context()).Label, "settings.update", "", "", nil)
-		httpx.JSON(w, http.StatusOK, map[string]any{"settings": e.Settings()})
-	}))
-}
-
-// decodeSmall reads a small JSON body with a message naming the problem.
-func decodeSmall(r *http.Request, v any) error {
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(v); err != nil {
-		return apierr.BadRequest("the body is not the expected JSON object: %s", err)
-	}
-	return nil
-}
-
-// startTimes are the interpreters' measured start times (milliseconds),
-// taken once in the background when Settings first asks; nil until then.
-func (e *Engine) startTimes() map[string]float64 {
-	e.measure.Do(func() {
-		go func() { e.starts.Store(runtime.StartTimes(context.Background(), e.runner.Interpreters())) }()
-	})
-	m, _ := e.starts.Load().(map[string]float64)
-	return m
-}
-
-// installHints say, for each language with no interpreter, how to get one
-// on this system.
-func (e *Engine) installHints() map[string]string {
-	in := e.Interpreters()
-	out := map[string]string{}
-	for lang, path := range map[string]string{"python": in.Python, "node": in.Node, "bash": in.Bash} {
-		if path == "" && (lang != "node" || in.Bun == "" && in.Deno == "") {
-			out[lang] = runtime.InstallHint(goruntime.GOOS, lang)
-		}
-	}
-	return out
 }

@@ -17,9 +17,11 @@ import (
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/routes"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/tunnel"
 )
 
 // Version is reported by GET /api/version.
@@ -43,6 +45,13 @@ type Server struct {
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string
+	// Control applies settings to the running engine and starts the tunnel.
+	Control   Control
+	Runner    *runtime.Runner
+	Tunnel    *tunnel.Manager
+	Authtoken *tunnel.Authtoken
+	// StartCommand is what start at login runs; nil: not available.
+	StartCommand []string
 	// Notice is shown atop the UI (how this millrun was started).
 	Notice string
 	// RootURL is where this millrun answers (its address, without /api).
@@ -89,6 +98,8 @@ func (s *Server) Register(mux Mux) {
 	s.registerSchedules(mux)
 	s.registerSession(mux)
 	s.registerLive(mux)
+	s.registerSettings(mux)
+	s.registerTunnel(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
@@ -80,6 +81,9 @@ type Runner struct {
 	tsCache map[string]string // content hash → stripped JS
 
 	pyfork pyForker
+
+	measure sync.Once
+	starts  atomic.Value // map[string]float64, see StartTimes
 
 	cleanups sync.WaitGroup
 	// spare holds job directories made ahead, off the path a caller waits
@@ -571,4 +575,15 @@ func lastLines(s string, n int) string {
 		}
 	}
 	return strings.Join(kept, "\n")
+}
+
+// StartTimes are the interpreters' measured start times (milliseconds),
+// taken once in the background when first asked for (Settings); nil until
+// then.
+func (r *Runner) StartTimes() map[string]float64 {
+	r.measure.Do(func() {
+		go func() { r.starts.Store(StartTimes(context.Background(), r.Interpreters())) }()
+	})
+	m, _ := r.starts.Load().(map[string]float64)
+	return m
 }

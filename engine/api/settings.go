@@ -1,0 +1,58 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	goruntime "runtime"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/autostart"
+	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/settings"
+)
+
+// Control is what the settings and tunnel routes change in the running
+// engine, which applies it.
+type Control interface {
+	Settings() settings.Settings
+	UpdateSettings(ctx context.Context, s settings.Settings) error
+	// StartTunnel publishes the webhooks with the saved configuration.
+	StartTunnel() error
+}
+
+func (s *Server) registerSettings(mux Mux) {
+	mux.HandleFunc("GET /api/millrun/settings", FullAccess(s.Log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
+		in := s.Runner.Interpreters()
+		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings(), "interpreters": in, "start_ms": s.Runner.StartTimes(), "install_hints": installHints(in), "queue": s.Queue.Stats(), "workspace": s.Workspace,
+			"start_at_login": map[string]any{"available": s.StartCommand != nil, "entry": autostart.Where(), "command": s.StartCommand}})
+	}))
+	mux.HandleFunc("POST /api/millrun/settings", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
+		set := s.Control.Settings()
+		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&set); err != nil {
+			apierr.Write(w, s.Log, apierr.BadRequest("settings: %s", err))
+			return
+		}
+		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {
+			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
+			return
+		}
+		s.changed(r, "settings.update", "", "", nil)
+		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings()})
+	}))
+}
+
+// installHints say, for each language with no interpreter, how to get one
+// on this system.
+func installHints(in runtime.Interpreters) map[string]string {
+	out := map[string]string{}
+	for lang, path := range map[string]string{"python": in.Python, "node": in.Node, "bash": in.Bash} {
+		if path == "" && (lang != "node" || in.Bun == "" && in.Deno == "") {
+			out[lang] = runtime.InstallHint(goruntime.GOOS, lang)
+		}
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/tunnel"
+)
+
+type tunnelView struct {
+	tunnel.Status
+	AuthtokenHint   string   `json:"authtoken_hint"`
+	AuthtokenSource string   `json:"authtoken_source"`
+	Domain          string   `json:"domain"`
+	Autostart       bool     `json:"autostart"`
+	AllowCIDRs      []string `json:"allow_cidrs"`
+}
+
+func (s *Server) tunnelView() tunnelView {
+	token, source := s.Authtoken.Get()
+	hint := ""
+	if token != "" {
+		hint = tunnel.Hint(token)
+	}
+	set := s.Control.Settings()
+	return tunnelView{Status: s.Tunnel.Status(), AuthtokenHint: hint, AuthtokenSource: source, Domain: set.TunnelDomain, Autostart: set.TunnelAutostart,
+		AllowCIDRs: append([]string{}, set.TunnelAllowCIDRs...)}
+}
+
+func (s *Server) registerTunnel(mux Mux) {
+	full := func(h http.HandlerFunc) http.HandlerFunc { return FullAccess(s.Log, "tunnel", h) }
+	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
+		httpx.JSON(w, http.StatusOK, s.tunnelView())
+	}))
+	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Authtoken *string   `json:"authtoken"`
+			Domain    *string   `json:"domain"`
+			Autostart *bool     `json:"autostart"`
+			Allow     *[]string `json:"allow_cidrs"`
+		}
+		if err := decodeSmall(r, &body); err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+		if body.Authtoken != nil {
+			if err := s.Authtoken.Set(*body.Authtoken); err != nil {
+				apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
+				return
+			}
+		}
+		set := s.Control.Settings()
+		if body.Domain != nil {
+			set.TunnelDomain = strings.TrimSpace(*body.Domain)
+		}
+		if body.Autostart != nil {
+			set.TunnelAutostart = *body.Autostart
+		}
+		if body.Allow != nil {
+			allow, err := tunnel.NormalizeCIDRs(*body.Allow)
+			if err != nil {
+				apierr.Write(w, s.Log, apierr.BadRequest("allowed IPs: %s", err))
+				return
+			}
+			set.TunnelAllowCIDRs = allow
+		}
+		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {
+			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
+			return
+		}
+		s.changed(r, "tunnel.config", "", "", nil)
+		httpx.JSON(w, http.StatusOK, s.tunnelView())
+	}))
+	mux.HandleFunc("POST /api/millrun/tunnel/start", full(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Control.StartTunnel(); err != nil {
+			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
+			return
+		}
+		s.changed(r, "tunnel.start", "", "", nil)
+		httpx.JSON(w, http.StatusOK, s.tunnelView())
+	}))
+	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) {
+		s.Tunnel.Stop()
+		s.changed(r, "tunnel.stop", "", "", nil)
+		httpx.JSON(w, http.StatusOK, s.tunnelView())
+	}))
+	// Server-sent events: one "status" event per change, so the UI shows
+	// connecting → online → reconnecting as it happens, without polling.
+	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) {
+		ch, stop := s.Tunnel.Subscribe()
+		defer stop()
+		httpx.Stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
+			v := s.tunnelView()
+			v.Status = st
+			httpx.Event(w, f, "status", v)
+		})
+	}))
+}
+
+// decodeSmall reads a small JSON body with a message naming the problem.
+func decodeSmall(r *http.Request, v any) error {
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(v); err != nil {
+		return apierr.BadRequest("the body is not the expected JSON object: %s", err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package settings holds the user-adjustable settings: their defaults,
+// their validation and their storage. The engine applies them.
+package settings
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	goruntime "runtime"
+	"slices"
+	"strings"
+
+	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/tunnel"
+)
+
+// Settings are the user-adjustable settings, stored in the database.
+type Settings struct {
+	SyncTimeoutS     int      `json:"sync_timeout_s"`
+	Workers          int      `json:"workers"`
+	IncludeHeaders   []string `json:"include_headers"`
+	RetentionDays    int      `json:"retention_days"`
+	RetentionMaxJobs int      `json:"retention_max_jobs"`
+	MaxBodyBytes     int64    `json:"max_body_bytes"`
+	MaxQueued        int      `json:"max_queued"`
+	DefaultTimeoutS  int      `json:"default_timeout_s"`
+	LogLimitBytes    int      `json:"log_limit_bytes"`
+	// MaxResultBytes caps a script's result: a bigger one fails the job
+	// with a message naming the limit instead of filling millrun's memory.
+	MaxResultBytes int64 `json:"max_result_bytes"`
+	// Per caller token, on the webhook routes.
+	RateLimitPerSecond float64 `json:"rate_limit_per_second"`
+	RateLimitBurst     int     `json:"rate_limit_burst"`
+	// WorkspaceWebhookURL receives a signed POST on every workspace change.
+	WorkspaceWebhookURL    string `json:"workspace_webhook_url"`
+	WorkspaceWebhookSecret string `json:"workspace_webhook_secret"`
+	// The tunnel's reserved domain (empty: a random one) and whether it
+	// starts with millrun. The authtoken is not a setting: see tunnel.go.
+	TunnelDomain    string `json:"tunnel_domain"`
+	TunnelAutostart bool   `json:"tunnel_autostart"`
+	// TunnelAllowCIDRs limit who may reach the tunnel, at ngrok's edge.
+	TunnelAllowCIDRs []string `json:"tunnel_allow_cidrs"`
+	// Warm workers (scripts with dedicated_worker): processes per script
+	// version, and how long an idle one is kept.
+	WarmWorkers      int `json:"warm_workers_per_script"`
+	WarmIdleTimeoutS int `json:"warm_idle_timeout_s"`
+	// StartAtLogin is whether the platform's autostart entry starts millrun
+	// (the engine, no window) at login. The entry itself is the truth: this
+	// is read from it and written to it, never only stored.
+	StartAtLogin bool `json:"start_at_login"`
+	// Notifications: "off", "failures" (a failed run, the tunnel going
+	// offline) or "all" (every run as well).
+	Notifications string `json:"notifications"`
+	// InterpreterPaths are the interpreters the user chose, by language
+	// (python, node, bun, deno, bash); a missing one is found on PATH.
+	// They apply at the next start.
+	InterpreterPaths map[string]string `json:"interpreter_paths"`
+}
+
+// defaultWorkers sizes the pool for webhooks, whose scripts mostly wait
+// on the network: four per CPU, at least 8, so eight callers at once are
+// not queued behind two workers. Job processes run at a lower priority
+// (see runtime), so a flood of CPU-heavy jobs cannot starve the UI and the
+// API however many run.
+func defaultWorkers() int { return min(64, max(8, 4*goruntime.NumCPU())) }
+
+// Defaults are what a fresh data directory starts with; includeHeaders
+// are the headers jobs get by default (Windmill's INCLUDE_HEADERS, read by
+// main).
+func Defaults(includeHeaders []string) Settings {
+	s := Settings{
+		SyncTimeoutS:     600,
+		Workers:          defaultWorkers(),
+		Notifications:    alerts.Failures,
+		IncludeHeaders:   []string{},
+		RetentionDays:    30,
+		RetentionMaxJobs: 100000,
+		MaxBodyBytes:     10 << 20,
+		MaxQueued:        10000,
+		DefaultTimeoutS:  15 * 60,
+		LogLimitBytes:    2 << 20,
+		MaxResultBytes:   10 << 20,
+		// Generous: a person's webhooks, not a public API; it stops a runaway
+		// caller before it fills the disk with jobs.
+		RateLimitPerSecond: 50,
+		RateLimitBurst:     200,
+		WarmWorkers:        1,
+		WarmIdleTimeoutS:   600,
+	}
+	s.IncludeHeaders = append(s.IncludeHeaders, includeHeaders...)
+	return s
+}
+
+// Validate says what is wrong with s, naming the setting.
+func (s Settings) Validate() error {
+	switch {
+	case s.SyncTimeoutS < 1:
+		return fmt.Errorf("sync_timeout_s must be at least 1")
+	case s.Workers < 1 || s.Workers > 256:
+		return fmt.Errorf("workers must be between 1 and 256")
+	case s.RetentionDays < 1:
+		return fmt.Errorf("retention_days must be at least 1")
+	case s.RetentionMaxJobs < 100:
+		return fmt.Errorf("retention_max_jobs must be at least 100")
+	case s.MaxBodyBytes < 1024:
+		return fmt.Errorf("max_body_bytes must be at least 1024")
+	case s.MaxQueued < 1:
+		return fmt.Errorf("max_queued must be at least 1")
+	case s.DefaultTimeoutS < 1:
+		return fmt.Errorf("default_timeout_s must be at least 1")
+	case s.LogLimitBytes < 1024:
+		return fmt.Errorf("log_limit_bytes must be at least 1024")
+	case s.MaxResultBytes < 1024:
+		return fmt.Errorf("max_result_bytes must be at least 1024")
+	case s.Notifications != alerts.Off && s.Notifications != alerts.Failures && s.Notifications != alerts.All:
+		return fmt.Errorf("notifications must be %q, %q or %q", alerts.Off, alerts.Failures, alerts.All)
+	case s.WarmWorkers < 1 || s.WarmWorkers > 32:
+		return fmt.Errorf("warm_workers_per_script must be between 1 and 32")
+	case s.WarmIdleTimeoutS < 1:
+		return fmt.Errorf("warm_idle_timeout_s must be at least 1")
+	case s.RateLimitPerSecond < 0 || s.RateLimitBurst < 1:
+		return fmt.Errorf("rate_limit_per_second must be 0 (off) or more, rate_limit_burst at least 1")
+	}
+	for lang, p := range s.InterpreterPaths {
+		if !slices.Contains(runtime.Choosable, lang) {
+			return fmt.Errorf("interpreter_paths: %q is not a language millrun runs (%s)", lang, strings.Join(runtime.Choosable, ", "))
+		}
+		if msg := runtime.CheckChoice(lang, p); msg != "" {
+			return fmt.Errorf("interpreter_paths: %s", msg)
+		}
+	}
+	if _, err := tunnel.NormalizeCIDRs(s.TunnelAllowCIDRs); err != nil {
+		return fmt.Errorf("tunnel_allow_cidrs: %w", err)
+	}
+	if s.WorkspaceWebhookURL != "" {
+		u, err := url.Parse(s.WorkspaceWebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("workspace_webhook_url must be an http(s) URL")
+		}
+	}
+	return nil
+}
+
+const storeKey = "engine"
+
+// Load reads the stored settings over defaults.
+func Load(ctx context.Context, db *store.DB, defaults Settings) (*Settings, error) {
+	s := defaults
+	stored, err := db.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := stored[storeKey]; ok {
+		// Unknown or missing keys keep their defaults, so older data
+		// directories pick up new settings.
+		if err := json.Unmarshal([]byte(v), &s); err != nil {
+			return nil, fmt.Errorf("stored settings are unreadable: %w", err)
+		}
+	}
+	return &s, nil
+}
+
+// Save stores s.
+func Save(ctx context.Context, db *store.DB, s Settings) error {
+	b, _ := json.Marshal(s)
+	return db.PutSettings(ctx, map[string]string{storeKey: string(b)})
+}
