@@ -1,0 +1,273 @@
+//go:build linux || darwin
+
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// newRunner is a runner with the interpreters found here, its job folders
+// under the test's temp folder; cold Python jobs spawn unless forked says
+// otherwise.
+func newRunner(t *testing.T, forked bool) *Runner {
+	t.Helper()
+	in := Resolve(context.Background(), nil)
+	if in.Python == "" || in.Bash == "" {
+		t.Fatalf("the runtime tests need python3 and bash (make setup-test installs them): %+v", in)
+	}
+	r := New(in)
+	r.TempRoot = t.TempDir()
+	r.NoForkServer = !forked
+	t.Cleanup(r.Close)
+	return r
+}
+
+func jobSpec(lang, content, args string, order ...string) Spec {
+	var a map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(args), &a)
+	return Spec{Language: lang, Content: content, Args: a, Order: order, Env: []string{"WM_JOB_ID=" + uuid.NewString()}}
+}
+
+func run(t *testing.T, r *Runner, spec Spec) (Outcome, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := r.Run(ctx, spec, &logs)
+	return out, logs.String()
+}
+
+func errorOf(t *testing.T, out Outcome) map[string]any {
+	t.Helper()
+	var e struct {
+		Error map[string]any `json:"error"`
+	}
+	if json.Unmarshal(out.Result, &e) != nil || e.Error == nil {
+		t.Fatalf("not an error outcome: %s", out.Result)
+	}
+	return e.Error
+}
+
+// What a cold run gives, per language: the value main returned as compact
+// JSON, the logs as printed, Windmill's error shape on failure.
+func TestColdRuns(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, false)
+	cases := []struct {
+		name     string
+		spec     Spec
+		success  bool
+		result   string // the result, or the error's name
+		inLogs   string
+		errorMsg string
+	}{
+		{"python value and logs", jobSpec(Python, "def main(a: int, b: str = 'x'):\n    print('log', a)\n    return {'a': a,  'b': b}\n", `{"a": 1}`), true, `{"a":1,"b":"x"}`, "log 1", ""},
+		{"python exception", jobSpec(Python, "def main():\n    raise ValueError('nope')\n", `{}`), false, "ValueError", "Traceback", "nope"},
+		{"python exit without a result", jobSpec(Python, "import os\ndef main():\n    print('leaving')\n    os._exit(3)\n", `{}`), false, "ExecutionErr", "leaving", "exit code 3"},
+		{"python stdin is empty", jobSpec(Python, "import sys\ndef main():\n    return sys.stdin.read()\n", `{}`), true, `""`, "", ""},
+		{"python sees its job id", jobSpec(Python, "import os\ndef main():\n    return os.environ['WM_JOB_ID'] != ''\n", `{}`), true, `true`, "", ""},
+		{"bash positional args, last line", jobSpec(Bash, "echo \"hello $1 $2\"\n", `{"name":"world","n":2}`, "name", "n"), true, `"hello world 2"`, "hello world 2", ""},
+		{"bash result.json", jobSpec(Bash, "echo '{\"ok\": true}' > result.json\n", `{}`), true, `{"ok":true}`, "", ""},
+		{"bash failing command", jobSpec(Bash, "echo before\nfalse\necho after\n", `{}`), false, "ExecutionErr", "before", "exit code 1"},
+	}
+	for _, c := range cases {
+		out, logs := run(t, r, c.spec)
+		if out.Success != c.success {
+			t.Errorf("%s: success %v: %s (logs %q)", c.name, out.Success, out.Result, logs)
+			continue
+		}
+		if c.success && string(out.Result) != c.result {
+			t.Errorf("%s: result %s, want %s", c.name, out.Result, c.result)
+		}
+		if !c.success {
+			e := errorOf(t, out)
+			if e["name"] != c.result || !strings.Contains(e["message"].(string), c.errorMsg) {
+				t.Errorf("%s: error %v, want %s with %q", c.name, e, c.result, c.errorMsg)
+			}
+		}
+		if !strings.Contains(logs, c.inLogs) {
+			t.Errorf("%s: logs %q lack %q", c.name, logs, c.inLogs)
+		}
+		if strings.Contains(logs, "after") {
+			t.Errorf("%s: bash went on after a failing command", c.name)
+		}
+	}
+}
+
+// A result over the cap fails the job naming the limit instead of being
+// read into memory.
+func TestResultCap(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, false)
+	r.MaxResult = func() int64 { return 1024 }
+	out, _ := run(t, r, jobSpec(Python, "def main():\n    return 'x' * 5000\n", `{}`))
+	if e := errorOf(t, out); e["name"] != "ResultTooLarge" || !strings.Contains(e["message"].(string), "max_result_bytes") {
+		t.Fatalf("an oversized result: %v", e)
+	}
+}
+
+// Cancelling a run kills the script, what it started in its group and
+// what left the group (setsid): nothing of the job outlives it.
+func TestCancelKillsEverythingTheJobStarted(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, false)
+	pids := filepath.Join(t.TempDir(), "pids")
+	spec := jobSpec(Bash, "sleep 60 & echo $! >> "+pids+"\nsetsid sleep 60 & echo $! >> "+pids+"\nsleep 60\n", `{}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- r.Run(ctx, spec, io.Discard) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(pids)
+		if strings.Count(string(b), "\n") == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the script did not start its children")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled run did not return")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("a cancelled run took %s to return", took)
+	}
+	r.Close() // waits for the sweep of what left the group
+	b, _ := os.ReadFile(pids)
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		if err := syscall.Kill(pid, 0); err == nil {
+			var st []byte
+			st, _ = os.ReadFile("/proc/" + f + "/stat")
+			if !bytes.Contains(st, []byte(") Z ")) { // a zombie is dead, only not yet reaped by init
+				t.Errorf("process %d the job started outlived it", pid)
+			}
+		}
+	}
+}
+
+// The fork server gives what a spawned interpreter gives, module state
+// fresh per job.
+func TestForkedRunsMatchSpawned(t *testing.T) {
+	t.Parallel()
+	forked, spawned := newRunner(t, true), newRunner(t, false)
+	probe := jobSpec(Python, "import os\ndef main():\n    return os.getppid()\n", `{}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := run(t, forked, probe)
+		if out.Success && string(out.Result) != strconv.Itoa(os.Getpid()) {
+			break // the parent is the fork server, not this process
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cold Python jobs never ran on the fork server")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, content := range []string{
+		"calls = []\ndef main(a: int):\n    calls.append(a)\n    print('n', len(calls))\n    return len(calls)\n",
+		"def main():\n    raise KeyError('k')\n",
+	} {
+		for range 2 {
+			f, fl := run(t, forked, jobSpec(Python, content, `{"a": 5}`))
+			s, sl := run(t, spawned, jobSpec(Python, content, `{"a": 5}`))
+			if f.Success != s.Success || (f.Success && string(f.Result) != string(s.Result)) || (f.Success && fl != sl) {
+				t.Errorf("forked %s %q, spawned %s %q", f.Result, fl, s.Result, sl)
+			}
+		}
+	}
+}
+
+// A warm worker imports the script once and serves many jobs: module
+// state carries over (that is the point), answers match a cold run's.
+func TestWarmWorkerServesManyJobs(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, false)
+	pool := NewWarmPool(r, 1, time.Minute)
+	t.Cleanup(pool.Close)
+	content := "calls = []\ndef main(a: int):\n    calls.append(a)\n    print('call', len(calls))\n    return len(calls)\n"
+	for want := 1; want <= 3; want++ {
+		var logs bytes.Buffer
+		out := pool.Run(context.Background(), WarmSpec{Spec: jobSpec(Python, content, `{"a": 1}`), Path: "u/me/w", Hash: "h1"}, &logs)
+		if !out.Success || string(out.Result) != strconv.Itoa(want) || logs.String() != "call "+strconv.Itoa(want)+"\n" {
+			t.Fatalf("warm run %d: %s, logs %q", want, out.Result, logs.String())
+		}
+	}
+	if n := pool.Count(); n != 1 {
+		t.Fatalf("%d warm processes for one script, want 1", n)
+	}
+	cold, _ := run(t, r, jobSpec(Python, "def main():\n    raise ValueError('nope')\n", `{}`))
+	warm := pool.Run(context.Background(), WarmSpec{Spec: jobSpec(Python, "def main():\n    raise ValueError('nope')\n", `{}`), Path: "u/me/e", Hash: "h2"}, io.Discard)
+	ec, ew := errorOf(t, cold), errorOf(t, warm)
+	if ec["name"] != ew["name"] || ec["message"] != ew["message"] {
+		t.Fatalf("error cold %v, warm %v", ec, ew)
+	}
+}
+
+// A worker that dies mid-job fails that job, saying so; the next job gets
+// a fresh worker.
+func TestWarmWorkerCrashIsReplaced(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, false)
+	pool := NewWarmPool(r, 1, time.Minute)
+	t.Cleanup(pool.Close)
+	content := "import os\ndef main(die: bool):\n    if die:\n        os._exit(9)\n    return os.getpid()\n"
+	spec := func(die string) WarmSpec {
+		return WarmSpec{Spec: jobSpec(Python, content, `{"die": `+die+`}`), Path: "u/me/c", Hash: "h3"}
+	}
+	first := pool.Run(context.Background(), spec("false"), io.Discard)
+	crashed := pool.Run(context.Background(), spec("true"), io.Discard)
+	if e := errorOf(t, crashed); e["name"] != "WorkerCrashed" {
+		t.Fatalf("a job that killed its worker: %v", e)
+	}
+	next := pool.Run(context.Background(), spec("false"), io.Discard)
+	if !next.Success || string(next.Result) == string(first.Result) {
+		t.Fatalf("after the crash: %s (the first worker was %s)", next.Result, first.Result)
+	}
+}
+
+// The demultiplexer hands each job its own output and finds the job-end
+// markers, also one glued to output without a newline.
+func TestDemuxSplitsOutputPerJob(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	d := newDemux(pr)
+	var first, second bytes.Buffer
+	d.attach(&first)
+	go func() {
+		io.WriteString(pw, "one\npartial"+jobEndMarker+"job-1\n")
+		io.WriteString(pw, "two\n"+jobEndMarker+"job-2\n")
+	}()
+	if !d.waitMarker("job-1", 5*time.Second) {
+		t.Fatal("no end marker for job-1")
+	}
+	d.attach(&second)
+	if !d.waitMarker("job-2", 5*time.Second) {
+		t.Fatal("no end marker for job-2")
+	}
+	d.detach()
+	pw.Close()
+	d.wait()
+	if first.String() != "one\npartial" || second.String() != "two\n" {
+		t.Fatalf("job-1 got %q, job-2 got %q", first.String(), second.String())
+	}
+	if d.waitMarker("job-3", 100*time.Millisecond) {
+		t.Fatal("a marker after the stream ended")
+	}
+}
