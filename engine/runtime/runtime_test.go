@@ -250,14 +250,14 @@ func TestDemuxSplitsOutputPerJob(t *testing.T) {
 	d := newDemux(pr)
 	var first, second bytes.Buffer
 	d.attach(&first)
-	go func() {
-		io.WriteString(pw, "one\npartial"+jobEndMarker+"job-1\n")
-		io.WriteString(pw, "two\n"+jobEndMarker+"job-2\n")
-	}()
+	// A worker writes a job's output only once it has the job, after the
+	// previous one's marker.
+	go io.WriteString(pw, "one\npartial"+jobEndMarker+"job-1\n")
 	if !d.waitMarker("job-1", 5*time.Second) {
 		t.Fatal("no end marker for job-1")
 	}
 	d.attach(&second)
+	go io.WriteString(pw, "two\n"+jobEndMarker+"job-2\n")
 	if !d.waitMarker("job-2", 5*time.Second) {
 		t.Fatal("no end marker for job-2")
 	}
