@@ -1,0 +1,186 @@
+//go:build linux || darwin
+
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// fixture: flows on a real database, run by a real runner behind a queue.
+type fixture struct {
+	t       *testing.T
+	db      *store.DB
+	scripts *scripts.Catalog
+	flows   *Catalog
+	queue   *jobs.Queue
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "millrun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := runtime.Resolve(context.Background(), nil)
+	if in.Python == "" || in.Bash == "" {
+		t.Fatalf("the flow tests need python3 and bash (make setup-test installs them)")
+	}
+	runner := runtime.New(in)
+	runner.TempRoot = t.TempDir()
+	runner.NoForkServer = true
+	sc := scripts.NewCatalog(db)
+	f := &fixture{t: t, db: db, scripts: sc, flows: NewCatalog(db, sc)}
+	exec := &Executor{DB: db, Flows: f.flows, Scripts: sc, Runner: runner, StepLogLimit: 1 << 20,
+		Env: func(job *store.Job) []string { return []string{"WM_JOB_ID=" + job.ID} }}
+	f.queue = jobs.New(db, exec, jobs.Config{Workers: 2})
+	if err := f.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.queue.Close(context.Background())
+		runner.Close()
+		db.Close()
+	})
+	return f
+}
+
+func (f *fixture) save(path, value string) string {
+	f.t.Helper()
+	hash, _, err := f.flows.Save(context.Background(), "local", CreateRequest{Path: path, Value: json.RawMessage(value)})
+	if err != nil {
+		f.t.Fatalf("save %s: %v", path, err)
+	}
+	return hash
+}
+
+// run starts the flow at hash with args and returns what its sync caller
+// gets (first: an early answer, if any) and the job as it ends.
+func (f *fixture) run(hash, args string) (answer, final *store.Job) {
+	f.t.Helper()
+	j := &store.Job{Workspace: "local", Kind: "flow", ScriptPath: "f/test/flow", ScriptHash: hash, Args: args}
+	if err := f.queue.EnqueueForWaiter(context.Background(), j); err != nil {
+		f.t.Fatal(err)
+	}
+	ch := f.queue.Subscribe(j.ID)
+	defer f.queue.Unsubscribe(j.ID, ch)
+	select {
+	case answer = <-ch:
+	case <-time.After(20 * time.Second):
+		f.t.Fatal("the flow did not answer")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, err := f.db.GetJob(context.Background(), "local", j.ID); err == nil && got.Finished() {
+			return answer, got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.t.Fatal("the flow did not finish")
+	return nil, nil
+}
+
+// Steps run in order, each fed by static values and JavaScript over the
+// flow's input and earlier results; the flow's result is the last step's.
+func TestStepsFeedEachOther(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hash := f.save("f/test/chain", `{"modules": [
+		{"id": "a", "value": {"type": "rawscript", "language": "python3", "content": "def main(n: int, unit: str):\n    return {'double': n * 2, 'unit': unit}\n",
+			"input_transforms": {"n": {"type": "javascript", "expr": "flow_input.n"}, "unit": {"type": "static", "value": "kg"}}}},
+		{"id": "b", "value": {"type": "rawscript", "language": "bash", "content": "x=\"$1\"\ny=\"$2\"\necho \"$x $y\"\n",
+			"input_transforms": {"x": {"type": "javascript", "expr": "results.a.double + 1"}, "y": {"type": "javascript", "expr": "previous_result.unit"}}}}
+	]}`)
+	_, final := f.run(hash, `{"n": 20}`)
+	if final.Status != store.StatusSuccess || final.Result != `"41 kg"` {
+		t.Fatalf("flow ended %s with %s", final.Status, final.Result)
+	}
+	var status Status
+	json.Unmarshal([]byte(final.FlowStatus), &status)
+	if len(status.Modules) != 2 || status.Modules[0].Type != "Success" || status.Modules[1].Type != "Success" || status.Modules[0].Job == "" {
+		t.Fatalf("flow status %s", final.FlowStatus)
+	}
+	steps, err := f.db.GetJob(context.Background(), "local", status.Modules[0].Job)
+	if err != nil || steps.ParentJob != final.ID || steps.Result != `{"double":40,"unit":"kg"}` {
+		t.Fatalf("step a's own job: %+v %v", steps, err)
+	}
+}
+
+// A failing step stops the flow; the flow's error names the step and its
+// job, and later steps do not run.
+func TestFailingStepStopsTheFlow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hash := f.save("f/test/fails", `{"modules": [
+		{"id": "boom", "value": {"type": "rawscript", "language": "python3", "content": "def main():\n    raise ValueError('no luck')\n", "input_transforms": {}}},
+		{"id": "never", "value": {"type": "rawscript", "language": "bash", "content": "echo ran\n", "input_transforms": {}}}
+	]}`)
+	_, final := f.run(hash, `{}`)
+	var e struct {
+		Error map[string]any `json:"error"`
+	}
+	json.Unmarshal([]byte(final.Result), &e)
+	if final.Status != store.StatusFailure || e.Error["step_id"] != "boom" || !strings.Contains(e.Error["message"].(string), "step boom failed: no luck") || e.Error["step_job"] == "" {
+		t.Fatalf("flow ended %s with %s", final.Status, final.Result)
+	}
+	var status Status
+	json.Unmarshal([]byte(final.FlowStatus), &status)
+	if status.Modules[1].Type != "WaitingForPriorSteps" || status.FailureModule == nil || status.FailureModule.ID != "boom" {
+		t.Fatalf("flow status %s", final.FlowStatus)
+	}
+}
+
+// An early_return step answers the sync caller at once while the rest of
+// the flow goes on.
+func TestEarlyReturnAnswersFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hash := f.save("f/test/early", `{"early_return": "ack", "modules": [
+		{"id": "ack", "value": {"type": "rawscript", "language": "bash", "content": "echo accepted\n", "input_transforms": {}}},
+		{"id": "slow", "value": {"type": "rawscript", "language": "bash", "content": "sleep 1\necho done\n", "input_transforms": {}}}
+	]}`)
+	start := time.Now()
+	answer, final := f.run(hash, `{}`)
+	if answer.Result != `"accepted"` || answer.Status != store.StatusSuccess {
+		t.Fatalf("early answer %s %s", answer.Status, answer.Result)
+	}
+	if final.Result != `"done"` || final.CompletedAt.Sub(start) < time.Second {
+		t.Fatalf("the flow after its early answer: %s, ended %s after the start", final.Result, final.CompletedAt.Sub(start))
+	}
+	var status Status
+	json.Unmarshal([]byte(final.FlowStatus), &status)
+	if status.EarlyAnswer == nil || status.EarlyAnswer.Step != "ack" || string(status.EarlyAnswer.Result) != `"accepted"` {
+		t.Fatalf("flow status %s", final.FlowStatus)
+	}
+}
+
+// A flow that cannot run is refused when saved, saying what is wrong.
+func TestInvalidFlowsAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for want, value := range map[string]string{
+		"the flow has no steps":                      `{"modules": []}`,
+		`id "1a" must be letters`:                    `{"modules": [{"id": "1a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		`step id "a" is used twice`:                  `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}, {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		"step a: no script at u/me/missing":          `{"modules": [{"id": "a", "value": {"type": "script", "path": "u/me/missing"}}]}`,
+		`module type "forloopflow" is not supported`: `{"modules": [{"id": "a", "value": {"type": "forloopflow"}}]}`,
+		"the expression does not parse":              `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n", "input_transforms": {"x": {"type": "javascript", "expr": "flow_input.("}}}}]}`,
+		`early_return names step "zz"`:               `{"early_return": "zz", "modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+	} {
+		_, _, err := f.flows.Save(context.Background(), "local", CreateRequest{Path: "f/test/bad", Value: json.RawMessage(value)})
+		if inv := new(errs.Invalid); !errors.As(err, &inv) || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+}
