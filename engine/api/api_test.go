@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/routes"
+	"github.com/millrun/millrun/engine/schedules"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// echoExecutor finishes every job at once with its arguments as the
+// result: the API's tests are about the API, not about running scripts.
+type echoExecutor struct{}
+
+func (echoExecutor) Execute(_ context.Context, x *jobs.Execution) jobs.Outcome {
+	return jobs.Outcome{Result: json.RawMessage(x.Job.Args), Success: true}
+}
+
+type fixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	queue  *jobs.Queue
+	as     *auth.Identity // who the requests act as
+	events []string       // actions the server reported as changes
+}
+
+// newFixture serves the management routes on a real database, acting as
+// the identity f.as (full access unless a test narrows it).
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "millrun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := resources.Open(db, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scripts.NewCatalog(db)
+	q := jobs.New(db, echoExecutor{}, jobs.Config{Workers: 1})
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sched := schedules.New(schedules.Config{DB: db, Enqueue: func(context.Context, *store.Schedule, time.Time, string) error { return nil }})
+	f := &fixture{t: t, queue: q, as: &auth.Identity{Label: "test"}}
+	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
+		Routes: &routes.Service{DB: db, Resources: res}, Resources: res, Schedules: sched, User: "me",
+		MaxBody: func() int64 { return 1 << 20 },
+		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
+			f.events = append(f.events, actor+":"+action+":"+target)
+		}}
+	mux := http.NewServeMux()
+	s.RegisterPublic(mux)
+	s.Register(mux)
+	s.RegisterJobReads(mux)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), f.as)))
+	}))
+	t.Cleanup(func() {
+		f.srv.Close()
+		q.Close(context.Background())
+		db.Close()
+	})
+	return f
+}
+
+func (f *fixture) do(method, path, body string) (int, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// Windmill's script lifecycle: create, read back, a new version must name
+// the latest as its parent, the same content twice is refused in
+// Windmill's words; each change is reported for the audit log.
+func TestScriptLifecycle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	code, hash := f.do("POST", "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"python3","content":"def main(name: str):\n    return name\n"}`)
+	if code != 201 || len(hash) != 16 {
+		t.Fatalf("create: %d %s", code, hash)
+	}
+	code, body := f.do("GET", "/api/w/local/scripts/get/p/u/me/hi", "")
+	var got map[string]any
+	json.Unmarshal([]byte(body), &got)
+	if code != 200 || got["hash"] != hash || got["language"] != "python3" || !strings.Contains(body, `"name"`) {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	if code, body := f.do("POST", "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"python3","content":"def main():\n    return 2\n"}`); code != 400 || !strings.Contains(body, "Path conflict for u/me/hi with non-archived hash "+hash) {
+		t.Fatalf("a new version without its parent: %d %s", code, body)
+	}
+	if code, body := f.do("POST", "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"python3","parent_hash":"`+hash+`","content":"def main():\n    return 2\n"}`); code != 201 || body == hash {
+		t.Fatalf("a new version naming its parent: %d %s", code, body)
+	}
+	if code, body := f.do("GET", "/api/w/local/scripts/exists/p/u/me/hi", ""); code != 200 || body != "true\n" {
+		t.Fatalf("exists: %d %q", code, body)
+	}
+	if strings.Join(f.events, ",") != "test:script.save:u/me/hi,test:script.save:u/me/hi" {
+		t.Fatalf("reported changes: %v", f.events)
+	}
+}
+
+// A secret variable's value is never listed or read back; only get_value
+// gives it.
+func TestSecretVariablesStaySecret(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if code, body := f.do("POST", "/api/w/local/variables/create", `{"path":"u/me/slack_token","value":"xoxb-secret","is_secret":true,"description":""}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	for _, path := range []string{"/api/w/local/variables/list", "/api/w/local/variables/get/u/me/slack_token"} {
+		if code, body := f.do("GET", path, ""); code != 200 || strings.Contains(body, "xoxb-secret") {
+			t.Fatalf("%s showed the secret: %d %s", path, code, body)
+		}
+	}
+	if code, body := f.do("GET", "/api/w/local/variables/get_value/u/me/slack_token", ""); code != 200 || body != `"xoxb-secret"` {
+		t.Fatalf("get_value: %d %q", code, body)
+	}
+}
+
+// Jobs the queue ran read back in Windmill's shapes; a scoped token sees
+// only its own.
+func TestJobsAPI(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	job := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/echo", Language: "bash", Args: `{"x":1}`, TokenID: 1}
+	if err := f.queue.Enqueue(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	id := job.ID
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := f.do("GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+id, "")
+		if strings.Contains(body, `"completed":true`) {
+			if code != 200 || !strings.Contains(body, `"result":{"x":1}`) || !strings.Contains(body, `"success":true`) {
+				t.Fatalf("result: %d %s", code, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not complete: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body := f.do("GET", "/api/w/local/jobs/completed/list", ""); code != 200 || !strings.Contains(body, id) {
+		t.Fatalf("completed list: %d %s", code, body)
+	}
+	f.as = &auth.Identity{Label: "hook", TokenID: 99, Scopes: []string{auth.RunScope(auth.KindScript, "u/me/echo")}}
+	if code, _ := f.do("GET", "/api/w/local/jobs_u/get/"+id, ""); code != 404 {
+		t.Fatalf("a scoped token read another caller's job: %d", code)
+	}
+	if code, _ := f.do("GET", "/api/w/local/scripts/list", ""); code != 401 {
+		t.Fatalf("a scoped token listed scripts: %d", code)
+	}
+}
+
+// Another workspace's routes say which one this millrun serves.
+func TestWrongWorkspaceIsNamed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if code, body := f.do("GET", "/api/w/prod/scripts/list", ""); code != 404 || !strings.Contains(body, "this millrun serves workspace local") {
+		t.Fatalf("%d %s", code, body)
+	}
+	if code, body := f.do("GET", "/api/version", ""); code != 200 || !strings.HasPrefix(body, "millrun v") {
+		t.Fatalf("version: %d %s", code, body)
+	}
+}
