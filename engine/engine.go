@@ -200,6 +200,7 @@ func Open(cfg Config) (*Engine, error) {
 		return fail(err)
 	}
 	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
+	e.warm.Start()
 	undo = append(undo, e.warm.Close)
 	e.flowCat = flows.NewCatalog(db, e.catalog)
 	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}

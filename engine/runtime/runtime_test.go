@@ -200,6 +200,7 @@ func TestWarmWorkerServesManyJobs(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, false)
 	pool := NewWarmPool(r, 1, time.Minute)
+	pool.Start()
 	t.Cleanup(pool.Close)
 	content := "calls = []\ndef main(a: int):\n    calls.append(a)\n    print('call', len(calls))\n    return len(calls)\n"
 	for want := 1; want <= 3; want++ {
@@ -226,6 +227,7 @@ func TestWarmWorkerCrashIsReplaced(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, false)
 	pool := NewWarmPool(r, 1, time.Minute)
+	pool.Start()
 	t.Cleanup(pool.Close)
 	content := "import os\ndef main(die: bool):\n    if die:\n        os._exit(9)\n    return os.getpid()\n"
 	spec := func(die string) WarmSpec {

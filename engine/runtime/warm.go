@@ -36,6 +36,7 @@ type WarmPool struct {
 	size    int
 	idle    time.Duration
 	closed  bool
+	started bool
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -54,10 +55,18 @@ type scriptPool struct {
 // NewWarmPool returns a pool running up to size workers per script version
 // and stopping workers idle for longer than idle.
 func NewWarmPool(r *Runner, size int, idle time.Duration) *WarmPool {
-	p := &WarmPool{r: r, pools: map[string]*scriptPool{}, current: map[string]string{}, size: max(size, 1), idle: idle,
+	return &WarmPool{r: r, pools: map[string]*scriptPool{}, current: map[string]string{}, size: max(size, 1), idle: idle,
 		stop: make(chan struct{}), done: make(chan struct{})}
-	go p.reap()
-	return p
+}
+
+// Start runs the reaper of idle workers until Close.
+func (p *WarmPool) Start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.started && !p.closed {
+		p.started = true
+		go p.reap()
+	}
 }
 
 // SetLimits changes the per-script size and idle timeout (the settings).
@@ -252,9 +261,12 @@ func (p *WarmPool) Close() {
 	p.closed = true
 	pools := p.pools
 	p.pools = map[string]*scriptPool{}
+	started := p.started
 	p.mu.Unlock()
 	close(p.stop)
-	<-p.done
+	if started {
+		<-p.done
+	}
 	for _, sp := range pools {
 		sp.retire()
 	}
