@@ -3,13 +3,13 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
-	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -27,7 +27,7 @@ func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
 	v, err := x.e.catalog.ByHash(ctx, job.Workspace, job.ScriptHash)
 	if err != nil {
-		if scripts.IsNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return runtime.Failure("NotFound", "script version "+job.ScriptHash+" no longer exists", nil)
 		}
 		return runtime.Failure("InternalError", "loading the script: "+err.Error(), nil)

@@ -61,7 +61,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	isNew := false
-	if _, err := s.Flows.Latest(r.Context(), s.Workspace, req.Path); flows.IsNotFound(err) {
+	if _, err := s.Flows.Latest(r.Context(), s.Workspace, req.Path); errors.Is(err, store.ErrNotFound) {
 		isNew = true
 	}
 	hash, created, err := s.Flows.Save(r.Context(), s.Workspace, req)
@@ -86,7 +86,7 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.PathValue("path")
 	f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
-	if flows.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		s.fail(w, apierr.NotFound("flow not found at path %s", path))
 		return
 	}

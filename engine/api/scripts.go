@@ -68,7 +68,7 @@ func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) {
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 	if err != nil {
-		if scripts.IsNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("script not found at hash %s", hash)
 		}
 		s.fail(w, err)
@@ -96,7 +96,7 @@ func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) {
 		_, err = s.Catalog.DeleteVersion(r.Context(), s.Workspace, hash)
 	}
 	if err != nil {
-		if scripts.IsNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("script not found at hash %s", hash)
 		}
 		s.fail(w, err)
@@ -232,7 +232,7 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isNew := false
-	if _, err := s.Catalog.Latest(r.Context(), s.Workspace, req.Path); scripts.IsNotFound(err) {
+	if _, err := s.Catalog.Latest(r.Context(), s.Workspace, req.Path); errors.Is(err, store.ErrNotFound) {
 		isNew = true
 	}
 	hash, created, err := s.Catalog.Save(r.Context(), s.Workspace, req)
@@ -256,7 +256,7 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.PathValue("path")
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
-	if scripts.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		s.fail(w, apierr.NotFound("script not found at name %s", path))
 		return
 	}
@@ -273,7 +273,7 @@ func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
-	if scripts.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		s.fail(w, apierr.NotFound("script with hash %s", hash))
 		return
 	}
@@ -310,7 +310,7 @@ func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.PathValue("path")
 	vs, err := s.Catalog.Versions(r.Context(), s.Workspace, path)
-	if scripts.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		s.fail(w, apierr.NotFound("script not found at name %s", path))
 		return
 	}

@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -199,7 +200,7 @@ func (x *Executor) stepSpec(ctx context.Context, workspace string, flow *Flow, m
 		v, err = x.Scripts.Latest(ctx, workspace, m.Value.Path)
 	}
 	if err != nil {
-		if scripts.IsNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return runtime.Spec{}, fmt.Errorf("no script at %s", m.Value.Path)
 		}
 		return runtime.Spec{}, err

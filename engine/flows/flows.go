@@ -138,7 +138,7 @@ func (c *Catalog) validate(ctx context.Context, workspace string, def *Value) er
 				return invalid("step %s: %s", m.ID, err)
 			}
 			if _, err := c.scripts.Latest(ctx, workspace, m.Value.Path); err != nil {
-				if scripts.IsNotFound(err) {
+				if errors.Is(err, store.ErrNotFound) {
 					return invalid("step %s: no script at %s (save it first)", m.ID, m.Value.Path)
 				}
 				return err
@@ -206,6 +206,3 @@ func parse(v store.FlowVersion) (*Flow, error) {
 	}
 	return f, nil
 }
-
-// IsNotFound reports whether err means the flow does not exist.
-func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -8,7 +8,6 @@ package routes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -327,6 +326,3 @@ func (s *Service) Anywhere(rest string) bool {
 	}
 	return false
 }
-
-// IsNotFound reports a missing route or resource.
-func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

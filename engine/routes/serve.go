@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"github.com/millrun/millrun/engine/store"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
@@ -199,7 +200,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 
 func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
 	v, _, err := s.Resources.Value(ctx, t.WorkspaceID, t.AuthenticationResourcePath)
-	if IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " does not exist: create it, or edit the route")
 	}
 	return v, err

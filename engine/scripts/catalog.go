@@ -256,6 +256,3 @@ func (c *Catalog) Versions(ctx context.Context, workspace, path string) ([]store
 	}
 	return vs, err
 }
-
-// IsNotFound reports whether err means the script does not exist.
-func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -136,7 +136,7 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 			return nil, apierr.NotFound("script with hash %s", hash)
 		}
 		v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
-		if scripts.IsNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.NotFound("script with hash %s", hash)
 		}
 		if err != nil {

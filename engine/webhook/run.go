@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
-	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -72,7 +72,7 @@ func (s *Service) runAsync(w http.ResponseWriter, r *http.Request, job *store.Jo
 func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target, error) {
 	if flow {
 		f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
-		if flows.IsNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.NotFound("flow not found at path %s", path)
 		}
 		if err != nil {
@@ -81,7 +81,7 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 		return &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}, nil
 	}
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
-	if scripts.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.NotFound("script not found at name %s", path)
 	}
 	if err != nil {
