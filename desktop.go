@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +26,7 @@ func runDesktop(args []string, stderr io.Writer) int {
 	hidden := fs.Bool("hidden", false, "start the engine only, with no window (how start at login starts millrun); launching millrun again opens the window")
 	open := fs.String("open", "", "open the window at this page of the UI (e.g. /runs)")
 	if err := parse(fs, args); err != nil {
-		if err.Error() == "flag: help requested" {
+		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		fmt.Fprintln(stderr, "millrun:", err)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -132,7 +134,7 @@ func (db *DB) insertJobOp(job *Job) func(tx *sql.Tx) error {
 			j.ID, j.Workspace, j.Kind, j.ScriptPath, j.ScriptHash, j.Language, j.Args, j.Status,
 			micros(j.CreatedAt), micros(j.ScheduledFor), nullMicros(j.StartedAt), j.TimeoutS, j.ConcurrencyLimit, j.Trigger, j.CreatedBy,
 			nullInt(j.TokenID), nullString(j.Headers), nullString(j.ParentJob), nullString(j.FlowStatus), nullString(j.SchedulePath))
-		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: jobs.id") {
+		if isDuplicateKey(err) {
 			return ErrDuplicateJob
 		}
 		return err
@@ -456,4 +458,15 @@ func (db *DB) ImportJobs(ctx context.Context, list []*Job) error {
 		}
 		return nil
 	})
+}
+
+// isDuplicateKey reports whether err is SQLite refusing a second row with
+// the same key.
+func isDuplicateKey(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code()
+	return code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || code == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }

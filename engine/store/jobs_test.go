@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -86,5 +87,24 @@ func TestRunningMarkRidesOnAPendingInsert(t *testing.T) {
 		if got.Status != StatusRunning || !got.StartedAt.Equal(started) {
 			t.Fatalf("job %d: status %q started %v after MarkRunning, want running at %v", i, got.Status, got.StartedAt, started)
 		}
+	}
+}
+
+// A caller-chosen job id used twice (a schedule's due time after a
+// restart) is told apart from other failures, by SQLite's error code.
+func TestDuplicateJobIDIsRecognised(t *testing.T) {
+	t.Parallel()
+	db, _ := openDB(t)
+	ctx := t.Context()
+	if err := db.InsertJob(ctx, syncJob("6f1b5c1e-0000-4000-8000-00000000000a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InsertJob(ctx, syncJob("6f1b5c1e-0000-4000-8000-00000000000a")); !errors.Is(err, ErrDuplicateJob) {
+		t.Fatalf("second insert: %v", err)
+	}
+	bad := syncJob("6f1b5c1e-0000-4000-8000-00000000000b")
+	bad.Kind = "nonsense" // a CHECK constraint, not a duplicate
+	if err := db.InsertJob(ctx, bad); err == nil || errors.Is(err, ErrDuplicateJob) {
+		t.Fatalf("a CHECK failure: %v", err)
 	}
 }
