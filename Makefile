@@ -92,8 +92,8 @@ fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/auth -run '^$$' -fuzz FuzzFromRequest -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
-	go test ./engine/routes -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
-	go test ./engine/routes -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/triggers -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/triggers -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/schedules -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m}
 
 clean: ## remove build output

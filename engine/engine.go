@@ -27,12 +27,12 @@ import (
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
-	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/triggers"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
 	"github.com/millrun/millrun/engine/wshook"
@@ -119,7 +119,7 @@ type Engine struct {
 	authtoken *tunnel.Authtoken
 
 	resources *resources.Store
-	routes    *routes.Service
+	triggers  *triggers.Service
 	requests  *inspector.Recorder
 	stop      chan struct{}
 
@@ -186,8 +186,8 @@ func Open(cfg Config) (*Engine, error) {
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
 		return fail(err)
 	}
-	e.routes = &routes.Service{DB: db, Resources: e.resources}
-	if err := e.routes.Load(context.Background()); err != nil {
+	e.triggers = &triggers.Service{DB: db, Resources: e.resources}
+	if err := e.triggers.Load(context.Background()); err != nil {
 		return fail(err)
 	}
 	e.catalog = scripts.NewCatalog(db)
@@ -355,10 +355,10 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Routes: e.routes, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
+		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
-	routeServer := &routes.Server{Service: e.routes, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
+	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
 	full, tunnelMux := http.NewServeMux(), http.NewServeMux()

@@ -16,11 +16,11 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
-	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/triggers"
 	"github.com/millrun/millrun/engine/tunnel"
 )
 
@@ -40,7 +40,7 @@ type Server struct {
 	// Changed records a management action in the audit log and, with an
 	// event, tells the workspace webhook.
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
-	Routes    *routes.Service
+	Triggers  *triggers.Service
 	Schedules *schedules.Scheduler
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
@@ -92,7 +92,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerResources(mux)
 	s.registerVariables(mux)
 	s.registerUsers(mux)
-	s.registerRoutes(mux)
+	s.registerTriggers(mux)
 	s.registerWorkspace(mux)
 	s.registerFolders(mux)
 	s.registerSchedules(mux)

@@ -15,10 +15,10 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
-	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/triggers"
 )
 
 // echoExecutor finishes every job at once with its arguments as the
@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	sched := schedules.New(schedules.Config{DB: db, Enqueue: func(context.Context, *store.Schedule, time.Time, string) error { return nil }})
 	f := &fixture{t: t, queue: q, as: &auth.Identity{Label: "test"}}
 	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
-		Routes: &routes.Service{DB: db, Resources: res}, Resources: res, Schedules: sched, User: "me",
+		Triggers: &triggers.Service{DB: db, Resources: res}, Resources: res, Schedules: sched, User: "me",
 		MaxBody: func() int64 { return 1 << 20 },
 		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
 			f.events = append(f.events, actor+":"+action+":"+target)

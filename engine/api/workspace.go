@@ -195,7 +195,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if flag("include_triggers") {
-		for _, t := range s.Routes.List(s.Workspace) {
+		for _, t := range s.Triggers.List(s.Workspace) {
 			b, _ := json.Marshal(t)
 			var m map[string]any
 			_ = json.Unmarshal(b, &m)

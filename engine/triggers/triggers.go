@@ -1,9 +1,9 @@
-// Package routes serves custom HTTP routes (Windmill's HTTP-route
+// Package triggers serves custom HTTP routes (Windmill's HTTP-route
 // triggers) at /api/r/...: each names a script or flow, a method and an
 // authentication method, and millrun checks the caller (tokens, API keys,
 // basic auth, or the provider's signature over the raw body) before any
 // job exists. Slack's url_verification and Discord's PING are answered here.
-package routes
+package triggers
 
 import (
 	"context"

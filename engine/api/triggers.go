@@ -7,12 +7,12 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
-	"github.com/millrun/millrun/engine/routes"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/triggers"
 )
 
 // Windmill's http_triggers routes.
-func (s *Server) registerRoutes(mux Mux) {
+func (s *Server) registerTriggers(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/http_triggers/create", s.saveRoute(true))
 	mux.HandleFunc("POST /api/w/{ws}/http_triggers/update/{path...}", s.saveRoute(false))
 	mux.HandleFunc("GET /api/w/{ws}/http_triggers/get/{path...}", s.getRoute)
@@ -26,14 +26,14 @@ func (s *Server) saveRoute(create bool) http.HandlerFunc {
 		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:write") {
 			return
 		}
-		var t routes.Trigger
+		var t triggers.Trigger
 		if err := s.decodeBody(r, &t); err != nil {
 			s.fail(w, err)
 			return
 		}
 		if !create {
 			old := r.PathValue("path")
-			if _, ok := s.Routes.Get(s.Workspace, old); !ok {
+			if _, ok := s.Triggers.Get(s.Workspace, old); !ok {
 				s.fail(w, apierr.NotFound("route %s", old))
 				return
 			}
@@ -46,7 +46,7 @@ func (s *Server) saveRoute(create bool) http.HandlerFunc {
 		if id := auth.FromContext(r.Context()); id != nil {
 			t.EditedBy = id.Label
 		}
-		if err := s.Routes.Save(r.Context(), &t, create); err != nil {
+		if err := s.Triggers.Save(r.Context(), &t, create); err != nil {
 			if err == store.ErrDuplicate {
 				err = apierr.Conflict("a route already exists at %s", t.Path)
 			}
@@ -62,7 +62,7 @@ func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:read") {
 		return
 	}
-	t, ok := s.Routes.Get(s.Workspace, r.PathValue("path"))
+	t, ok := s.Triggers.Get(s.Workspace, r.PathValue("path"))
 	if !ok {
 		s.fail(w, apierr.NotFound("route %s", r.PathValue("path")))
 		return
@@ -74,7 +74,7 @@ func (s *Server) routeExists(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:read") {
 		return
 	}
-	_, ok := s.Routes.Get(s.Workspace, r.PathValue("path"))
+	_, ok := s.Triggers.Get(s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, ok)
 }
 
@@ -82,7 +82,7 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:read") {
 		return
 	}
-	list := s.Routes.List(s.Workspace)
+	list := s.Triggers.List(s.Workspace)
 	if p := r.URL.Query().Get("path"); p != "" {
 		// The webhook panel lists the routes of one script or flow.
 		isFlow := r.URL.Query().Get("is_flow") == "true"
@@ -101,7 +101,7 @@ func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:write") {
 		return
 	}
-	if err := s.Routes.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
+	if err := s.Triggers.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		if err == store.ErrNotFound {
 			err = apierr.NotFound("route %s", r.PathValue("path"))
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
-	"github.com/millrun/millrun/engine/routes"
+	"github.com/millrun/millrun/engine/triggers"
 )
 
 // registerRouteTest mounts "Send a signed test request": a request the
@@ -16,7 +16,7 @@ import (
 // sent through the route like any other (its check included; recorded in
 // the inspector), so a route can be tried before its URL is pasted into
 // Slack or GitHub.
-func (e *Engine) registerRouteTest(mux *group, routeServer *routes.Server) {
+func (e *Engine) registerRouteTest(mux *group, routeServer *triggers.Server) {
 	mux.HandleFunc("POST /api/millrun/routes/test/{path...}", api.FullAccess(e.log, "routes:test", func(w http.ResponseWriter, r *http.Request) {
 		req, err := routeServer.TestRequest(r.Context(), r.PathValue("path"))
 		if err != nil {

@@ -1,4 +1,4 @@
-package routes
+package triggers
 
 import (
 	"crypto/ed25519"
