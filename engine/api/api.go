@@ -4,12 +4,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
@@ -117,32 +119,51 @@ func writeText(w http.ResponseWriter, status int, s string) {
 
 // decodeBody reads a JSON body into v with the size limit applied and an
 // error message that names the problem.
-func (s *Server) decodeBody(r *http.Request, v any) error { return s.decode(r, v, false) }
+func (s *Server) decodeBody(r *http.Request, v any) error {
+	return decodeJSON(r, v, bodyRules{limit: s.maxBody()})
+}
 
 // decodeOptionalBody is decodeBody for routes whose body may be left out:
 // none leaves v as it is.
-func (s *Server) decodeOptionalBody(r *http.Request, v any) error { return s.decode(r, v, true) }
+func (s *Server) decodeOptionalBody(r *http.Request, v any) error {
+	return decodeJSON(r, v, bodyRules{limit: s.maxBody(), optional: true})
+}
 
-func (s *Server) decode(r *http.Request, v any, optional bool) error {
-	limit := int64(10 << 20)
+func (s *Server) maxBody() int64 {
 	if s.MaxBody != nil {
-		limit = s.MaxBody()
+		return s.MaxBody()
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	return 10 << 20
+}
+
+// bodyRules say how a route reads its JSON body.
+type bodyRules struct {
+	limit    int64
+	optional bool // an empty body leaves the value as it is
+	strict   bool // an unknown field is refused (a misspelt setting)
+}
+
+// decodeJSON is the one way handlers read a JSON body.
+func decodeJSON(r *http.Request, v any, rules bodyRules) error {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, rules.limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
+			return apierr.TooLarge("the request body is larger than the limit of %d bytes", rules.limit)
 		}
 		return apierr.BadRequest("reading the request body: %s", err)
 	}
 	if len(b) == 0 {
-		if optional {
+		if rules.optional {
 			return nil
 		}
 		return apierr.BadRequest("the request body is empty: send a JSON object")
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if rules.strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
@@ -150,6 +171,10 @@ func (s *Server) decode(r *http.Request, v any, optional bool) error {
 			return apierr.BadRequest("the body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
 		case errors.As(err, &te):
 			return apierr.BadRequest("field %q should be %s, not %s", te.Field, te.Type.String(), te.Value)
+		}
+		// encoding/json has no error type for this one, only its words.
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return apierr.BadRequest("unknown field %s (a misspelt name?)", field)
 		}
 		return apierr.BadRequest("the body is not valid JSON: %s", err)
 	}

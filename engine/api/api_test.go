@@ -186,3 +186,33 @@ func TestWrongWorkspaceIsNamed(t *testing.T) {
 		t.Fatalf("version: %d %s", code, body)
 	}
 }
+
+// Bodies are read one way: the size limit, an empty body, bad JSON, a
+// wrong type and (for settings) a misspelt field each get a message that
+// names the problem.
+func TestBodyRules(t *testing.T) {
+	t.Parallel()
+	read := func(body string, rules bodyRules) error {
+		var v struct {
+			Workers int `json:"workers"`
+		}
+		return decodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v, rules)
+	}
+	for body, want := range map[string]string{
+		strings.Repeat(" ", 100): "larger than the limit of 64 bytes",
+		"":                       "the request body is empty",
+		`{"workers": `:           "not valid JSON",
+		`{"workers": "many"}`:    `field "workers" should be int, not string`,
+		`{"workerz": 2}`:         `unknown field "workerz"`,
+	} {
+		if err := read(body, bodyRules{limit: 64, strict: true}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want %q, got %v", body, want, err)
+		}
+	}
+	if err := read("", bodyRules{limit: 64, optional: true}); err != nil {
+		t.Errorf("an optional empty body: %v", err)
+	}
+	if err := read(`{"workerz": 2}`, bodyRules{limit: 64}); err != nil {
+		t.Errorf("an unknown field where fields are not strict: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
@@ -79,7 +78,8 @@ func (s *Server) RegisterLogin(mux Mux) {
 		var body struct {
 			Token string `json:"token"`
 		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+		// Anyone may call this: a small limit.
+		if err := decodeJSON(r, &body, bodyRules{limit: 4096}); err != nil {
 			apierr.Write(w, s.Log, apierr.BadRequest("send {\"token\": \"...\"}"))
 			return
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	goruntime "runtime"
 
@@ -30,10 +29,8 @@ func (s *Server) registerSettings(mux Mux) {
 	}))
 	mux.HandleFunc("POST /api/millrun/settings", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
 		set := s.Control.Settings()
-		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&set); err != nil {
-			apierr.Write(w, s.Log, apierr.BadRequest("settings: %s", err))
+		if err := decodeJSON(r, &set, bodyRules{limit: 1 << 20, strict: true}); err != nil {
+			apierr.Write(w, s.Log, err)
 			return
 		}
 		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -42,7 +41,7 @@ func (s *Server) registerTunnel(mux Mux) {
 			Autostart *bool     `json:"autostart"`
 			Allow     *[]string `json:"allow_cidrs"`
 		}
-		if err := decodeSmall(r, &body); err != nil {
+		if err := s.decodeBody(r, &body); err != nil {
 			apierr.Write(w, s.Log, err)
 			return
 		}
@@ -98,12 +97,4 @@ func (s *Server) registerTunnel(mux Mux) {
 			httpx.Event(w, f, "status", v)
 		})
 	}))
-}
-
-// decodeSmall reads a small JSON body with a message naming the problem.
-func decodeSmall(r *http.Request, v any) error {
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(v); err != nil {
-		return apierr.BadRequest("the body is not the expected JSON object: %s", err)
-	}
-	return nil
 }
