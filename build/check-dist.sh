@@ -25,7 +25,9 @@ trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -x "$deb" "$tmp"
 desktop-file-validate "$tmp/usr/share/applications/millrun.desktop" || fail "the launcher entry does not validate"
 grep -q "^StartupWMClass=millrun$" "$tmp/usr/share/applications/millrun.desktop" || fail "StartupWMClass does not match the window's class"
-"$tmp/usr/lib/millrun/millrun-engine" engine --help 2>&1 | grep -q "^Usage: millrun engine" || fail "/usr/lib/millrun/millrun-engine is not millrun's engine"
+# Read whole before matching: grep -q stopping early would break the pipe.
+engine_help="$("$tmp/usr/lib/millrun/millrun-engine" engine --help 2>&1 || true)"
+grep -q "^Usage: millrun engine" <<<"$engine_help" || fail "/usr/lib/millrun/millrun-engine is not millrun's engine: $engine_help"
 [ "$("$tmp/usr/lib/millrun/millrun-engine" version 2>&1)" = "$("$tmp/usr/bin/millrun" version 2>&1)" ] || fail "the engine and the desktop app are different versions"
 # Installed, the desktop app starts the headless engine from /usr/lib.
 data="$tmp/data"

@@ -156,7 +156,7 @@ wait_in "$log" "window loaded the UI" 30
 [ "$(engine_pid)" = "$epid" ] || fail "a launch started a second engine"
 second="$(timeout 20 "$bin" desktop --data "$data" --listen 127.0.0.1:0 2>&1)" || fail "a launch with the window open failed: $second"
 grep -q "already running; showed its window" <<<"$second" || fail "a launch with the window open said: $second"
-"$xwin" state millrun | grep -qx shown || fail "the window is not shown"
+[ "$("$xwin" state millrun)" = shown ] || fail "the window is not shown"
 echo "launching again opened a window, then showed the open one"
 
 # The notice comes only once; Quit (Ctrl+Q) stops the window and the engine.

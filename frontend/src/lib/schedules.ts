@@ -1,4 +1,4 @@
-import { send } from "./api";
+import { schedulesApi } from "./api";
 
 // Schedules in the UI: the cron presets offered, the schedule form's
 // checks, and how a schedule's state reads in words.
@@ -40,8 +40,8 @@ export const missedChoices: { value: Schedule["missed"]; label: string }[] = [
 ];
 
 /** Switches a schedule on (its next run counted from now) or off. */
-export async function toggleSchedule(ws: string, s: Schedule): Promise<void> {
-  await send("POST", `${ws}/schedules/setenabled/${s.path}`, { enabled: !s.enabled });
+export async function toggleSchedule(s: Schedule): Promise<void> {
+  await schedulesApi.setEnabled(s.path, !s.enabled);
 }
 
 /** This browser's time zone, the default for a new schedule. */

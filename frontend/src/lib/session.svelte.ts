@@ -1,10 +1,11 @@
-import { getJSON, type Me, type TunnelView } from "./api";
+import { sessionApi, setWorkspace, tunnelApi, type Me, type TunnelView } from "./api";
 
 export const session = $state<{ me: Me | null; checked: boolean; tunnel: TunnelView | null }>({ me: null, checked: false, tunnel: null });
 
 export async function loadSession() {
   try {
-    session.me = await getJSON<Me>("/api/millrun/whoami");
+    session.me = await sessionApi.whoami();
+    setWorkspace(session.me.workspace);
   } catch {
     session.me = null;
   }
@@ -16,7 +17,7 @@ export async function loadSession() {
 let events: EventSource | null = null;
 export function watchTunnel() {
   events?.close();
-  events = new EventSource("/api/millrun/tunnel/events");
+  events = tunnelApi.events();
   events.addEventListener("status", (e) => {
     session.tunnel = JSON.parse((e as MessageEvent).data) as TunnelView;
   });
