@@ -23,6 +23,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
@@ -126,11 +127,10 @@ type Engine struct {
 	handler        http.Handler // every route, each behind its group's protection
 	webhookHandler http.Handler // the routes the tunnel serves, and no others
 	tunnelHandler  http.Handler // webhookHandler, its requests marked as the tunnel's
-	// bodyBytes counts request body bytes being read right now, against
-	// bodyBudget: anonymous callers cannot make millrun hold unbounded
-	// memory by sending many large bodies at once.
-	bodyBytes  atomic.Int64
-	bodyBudget int64
+	// bodies bounds the request body bytes being read at once: anonymous
+	// callers cannot make millrun hold unbounded memory by sending many
+	// large bodies together.
+	bodies *guard.Bodies
 }
 
 // Open opens the data directory, recovers jobs interrupted by a crash and
@@ -218,7 +218,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
 	e.sched.Start()
-	e.bodyBudget = max(256<<20, 4*set.MaxBodyBytes)
+	e.bodies = &guard.Bodies{Budget: max(256<<20, 4*set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
 		Retention: func() (time.Duration, int) {
 			s := e.settings.Load()
