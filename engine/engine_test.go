@@ -1,3 +1,7 @@
+// The engine end to end through its HTTP handler: one file for the shared
+// fixture (setup, do, createScript, syncRun, waitJob) and the core webhook
+// cases every other test file builds on; it is long because those cases
+// share it.
 package engine
 
 import (

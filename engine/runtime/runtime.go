@@ -7,9 +7,7 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/evanw/esbuild/pkg/api"
 )
 
 //go:embed wrappers
@@ -326,195 +322,6 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		return Outcome{}
 	}
 	return r.outcome(spec, dir, out, runErr, tail.String())
-}
-
-// outcome reads what a finished run left: its result or error files, or
-// what its exit says.
-func (r *Runner) outcome(spec Spec, dir, out string, runErr error, tail string) Outcome {
-	if spec.Language == Bash {
-		return r.bashOutcome(dir, runErr, tail)
-	}
-	if b, err := r.readResult(filepath.Join(out, "error.json")); err == nil && json.Valid(b) {
-		res, _ := json.Marshal(map[string]json.RawMessage{"error": b})
-		return Outcome{Result: res}
-	}
-	if runErr != nil {
-		return exitFailure(runErr, tail)
-	}
-	b, err := r.readResult(filepath.Join(out, "result.json"))
-	if tooBig := (*resultTooLarge)(nil); errors.As(err, &tooBig) {
-		return tooBig.outcome()
-	}
-	if err != nil || !json.Valid(b) {
-		return Failure("ExecutionErr", "the script ended without writing a result (did it call exit?)", nil)
-	}
-	return Outcome{Result: b, Success: true}
-}
-
-func orderOrEmpty(o []string) []string {
-	if o == nil {
-		return []string{}
-	}
-	return o
-}
-
-func exitFailure(err error, tail string) Outcome {
-	code := -1
-	var ee interface{ ExitCode() int } // exec's, or a forked child's
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	}
-	return Failure("ExecutionErr", fmt.Sprintf("exit code %d, last log lines: %s", code, lastLines(tail, 5)), map[string]any{"exit_code": code})
-}
-
-// resultTooLarge is a result over the size cap, refused before it is read.
-type resultTooLarge struct{ size, limit int64 }
-
-func (e *resultTooLarge) Error() string {
-	return fmt.Sprintf("the result is %s, over the limit of %s (setting max_result_bytes): return less, or write large data to a file and return its path", sizeText(e.size), sizeText(e.limit))
-}
-
-func (e *resultTooLarge) outcome() Outcome {
-	return Failure("ResultTooLarge", e.Error(), map[string]any{"size": e.size, "limit": e.limit})
-}
-
-func sizeText(n int64) string {
-	if n >= 1<<20 {
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// readResult reads a result file unless it is over the cap: a script
-// returning 50 MB must not make millrun hold it (and again in every
-// answer and list).
-func (r *Runner) readResult(path string) ([]byte, error) {
-	if r.MaxResult != nil {
-		if limit := r.MaxResult(); limit > 0 {
-			if st, err := os.Stat(path); err == nil && st.Size() > limit {
-				return nil, &resultTooLarge{size: st.Size(), limit: limit}
-			}
-		}
-	}
-	return os.ReadFile(path)
-}
-
-func (r *Runner) bashOutcome(dir string, runErr error, tail string) Outcome {
-	if runErr != nil {
-		return exitFailure(runErr, tail)
-	}
-	var tooBig *resultTooLarge
-	b, err := r.readResult(filepath.Join(dir, "result.json"))
-	if errors.As(err, &tooBig) {
-		return tooBig.outcome()
-	}
-	if err == nil && len(bytes.TrimSpace(b)) > 0 {
-		if !json.Valid(b) {
-			return Failure("ExecutionErr", "result.json is not valid JSON", nil)
-		}
-		return Outcome{Result: bytes.TrimSpace(b), Success: true}
-	}
-	b, err = r.readResult(filepath.Join(dir, "result.out"))
-	if errors.As(err, &tooBig) {
-		return tooBig.outcome()
-	}
-	if err == nil {
-		res, _ := json.Marshal(string(b))
-		return Outcome{Result: res, Success: true}
-	}
-	res, _ := json.Marshal(strings.TrimSpace(lastLines(tail, 1)))
-	return Outcome{Result: res, Success: true}
-}
-
-// bashArgs passes arguments positionally: strings as they are, other
-// values as JSON text, missing ones as "".
-// setPositional is bash that sets the positional parameters to args.
-func setPositional(args []string) string {
-	var b strings.Builder
-	b.WriteString("set --")
-	for _, a := range args {
-		b.WriteString(" '")
-		b.WriteString(strings.ReplaceAll(a, "'", `'\''`))
-		b.WriteString("'")
-	}
-	b.WriteString("\nunset BASH_ENV\n")
-	return b.String()
-}
-
-func bashArgs(order []string, args map[string]json.RawMessage) []string {
-	out := make([]string, 0, len(order))
-	for _, name := range order {
-		v, ok := args[name]
-		if !ok || string(v) == "null" {
-			out = append(out, "")
-			continue
-		}
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			out = append(out, s)
-		} else {
-			out = append(out, string(v))
-		}
-	}
-	return out
-}
-
-func (r *Runner) typeScriptCommand(dir string, spec Spec) (*exec.Cmd, []string, error) {
-	wrap := wrapper("node.mjs")
-	switch {
-	case r.interp.Bun != "" && spec.Language != "deno":
-		if err := writeFiles(dir, map[string]string{"main.ts": spec.Content, "wrapper.mjs": wrap}); err != nil {
-			return nil, nil, err
-		}
-		return exec.Command(r.interp.Bun, "run", "wrapper.mjs"), []string{"MILLRUN_MAIN=main.ts"}, nil
-	case r.interp.Deno != "":
-		if err := writeFiles(dir, map[string]string{"main.ts": spec.Content, "wrapper.mjs": wrap}); err != nil {
-			return nil, nil, err
-		}
-		return exec.Command(r.interp.Deno, "run", "-A", "wrapper.mjs"), []string{"MILLRUN_MAIN=main.ts"}, nil
-	case r.interp.Node != "":
-		js, err := r.stripTypes(spec.Content)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := writeFiles(dir, map[string]string{"main.mjs": js, "wrapper.mjs": wrap}); err != nil {
-			return nil, nil, err
-		}
-		return exec.Command(r.interp.Node, "wrapper.mjs"), []string{"MILLRUN_MAIN=main.mjs"}, nil
-	}
-	return nil, nil, errors.New("no TypeScript runtime: install Node.js, Bun or Deno and restart millrun")
-}
-
-// stripTypes removes TypeScript syntax so Node can run the script. Results
-// are cached by content: versions are immutable.
-func (r *Runner) stripTypes(src string) (string, error) {
-	sum := sha256.Sum256([]byte(src))
-	key := hex.EncodeToString(sum[:8])
-	r.tsMu.Lock()
-	js, ok := r.tsCache[key]
-	r.tsMu.Unlock()
-	if ok {
-		return js, nil
-	}
-	res := api.Transform(src, api.TransformOptions{Loader: api.LoaderTS, Format: api.FormatESModule, Target: api.ES2022, Sourcemap: api.SourceMapInline, Sourcefile: "main.ts"})
-	if len(res.Errors) > 0 {
-		var msgs []string
-		for _, e := range res.Errors {
-			loc := ""
-			if e.Location != nil {
-				loc = fmt.Sprintf("line %d:%d: ", e.Location.Line, e.Location.Column)
-			}
-			msgs = append(msgs, loc+e.Text)
-		}
-		return "", fmt.Errorf("TypeScript does not compile: %s", strings.Join(msgs, "; "))
-	}
-	r.tsMu.Lock()
-	if len(r.tsCache) > 256 {
-		clear(r.tsCache)
-	}
-	r.tsCache[key] = string(res.Code)
-	r.tsMu.Unlock()
-	return string(res.Code), nil
 }
 
 func wrapper(name string) string {
