@@ -194,14 +194,21 @@ func TestForkedRunsMatchSpawned(t *testing.T) {
 	}
 }
 
-// A warm worker imports the script once and serves many jobs: module
-// state carries over (that is the point), answers match a cold run's.
-func TestWarmWorkerServesManyJobs(t *testing.T) {
-	t.Parallel()
+// newWarmPool is a started pool of one worker per script on a runner.
+func newWarmPool(t *testing.T) (*Runner, *WarmPool) {
+	t.Helper()
 	r := newRunner(t, false)
 	pool := NewWarmPool(r, 1, time.Minute)
 	pool.Start()
 	t.Cleanup(pool.Close)
+	return r, pool
+}
+
+// A warm worker imports the script once and serves many jobs: module
+// state carries over (that is the point), answers match a cold run's.
+func TestWarmWorkerServesManyJobs(t *testing.T) {
+	t.Parallel()
+	r, pool := newWarmPool(t)
 	content := "calls = []\ndef main(a: int):\n    calls.append(a)\n    print('call', len(calls))\n    return len(calls)\n"
 	for want := 1; want <= 3; want++ {
 		var logs bytes.Buffer
@@ -225,10 +232,7 @@ func TestWarmWorkerServesManyJobs(t *testing.T) {
 // a fresh worker.
 func TestWarmWorkerCrashIsReplaced(t *testing.T) {
 	t.Parallel()
-	r := newRunner(t, false)
-	pool := NewWarmPool(r, 1, time.Minute)
-	pool.Start()
-	t.Cleanup(pool.Close)
+	_, pool := newWarmPool(t)
 	content := "import os\ndef main(die: bool):\n    if die:\n        os._exit(9)\n    return os.getpid()\n"
 	spec := func(die string) WarmSpec {
 		return WarmSpec{Spec: jobSpec(Python, content, `{"die": `+die+`}`), Path: "u/me/c", Hash: "h3"}
