@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -23,14 +24,25 @@ import (
 
 // echoExecutor finishes every job at once with its arguments as the
 // result: the API's tests are about the API, not about running scripts.
-type echoExecutor struct{}
+// A job whose script path ends in "/gated" first reports it started and
+// waits for the gate.
+type echoExecutor struct {
+	started chan struct{}
+	gate    chan struct{}
+}
 
-func (echoExecutor) Execute(_ context.Context, x *jobs.Execution) jobs.Outcome {
+func (e echoExecutor) Execute(_ context.Context, x *jobs.Execution) jobs.Outcome {
+	if strings.HasSuffix(x.Job.ScriptPath, "/gated") {
+		e.started <- struct{}{}
+		<-e.gate
+	}
 	return jobs.Outcome{Result: json.RawMessage(x.Job.Args), Success: true}
 }
 
 type fixture struct {
 	t      *testing.T
+	dbPath string
+	exec   echoExecutor
 	srv    *httptest.Server
 	queue  *jobs.Queue
 	as     *auth.Identity // who the requests act as
@@ -51,12 +63,13 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	sc := scripts.NewCatalog(db)
-	q := jobs.New(db, echoExecutor{}, jobs.Config{Workers: 1})
+	exec := echoExecutor{started: make(chan struct{}, 1), gate: make(chan struct{})}
+	q := jobs.New(db, exec, jobs.Config{Workers: 1})
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	sched := schedules.New(schedules.Config{DB: db, Enqueue: func(context.Context, *store.Schedule, time.Time, string) error { return nil }})
-	f := &fixture{t: t, queue: q, as: &auth.Identity{Label: "test"}}
+	f := &fixture{t: t, exec: exec, dbPath: filepath.Join(dir, "millrun.db"), queue: q, as: &auth.Identity{Label: "test"}}
 	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
 		Triggers: &triggers.Service{DB: db, Resources: res}, Resources: res, Schedules: sched, User: "me",
 		MaxBody: func() int64 { return 1 << 20 },
@@ -172,6 +185,55 @@ func TestJobsAPI(t *testing.T) {
 	}
 	if code, _ := f.do("GET", "/api/w/local/scripts/list", ""); code != 401 {
 		t.Fatalf("a scoped token listed scripts: %d", code)
+	}
+}
+
+// A job a caller has seen finish is in the completed list, even while its
+// final write still waits for the database (here: another process holds
+// the write lock, as a backup tool or a second reader might).
+func TestFinishedJobIsListedAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	other, err := sql.Open("sqlite", "file:"+f.dbPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	job := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/gated", Language: "bash", Args: `{"x":2}`, TokenID: 1}
+	if err := f.queue.Enqueue(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	ch := f.queue.Subscribe(job.ID) // before the gate opens, so the finish is not missed
+	defer f.queue.Unsubscribe(job.ID, ch)
+	<-f.exec.started // its running mark is committed
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	close(f.exec.gate)
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job did not finish")
+	}
+	if code, body := f.do("GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+job.ID, ""); !strings.Contains(body, `"completed":true`) {
+		t.Fatalf("result: %d %s", code, body)
+	}
+	listed := make(chan string, 1)
+	go func() {
+		_, body := f.do("GET", "/api/w/local/jobs/completed/list", "")
+		listed <- body
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if body := <-listed; !strings.Contains(body, job.ID) {
+		t.Fatalf("a job seen finished is missing from the completed list: %s", body)
 	}
 }
 

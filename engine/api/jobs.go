@@ -313,6 +313,12 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 			}
 			f.Before, f.BeforeID = time.UnixMicro(n), id
 		}
+		// A caller who just saw a job finish (get_result_maybe answers from
+		// memory) must find it in the list, not still running.
+		if err := s.Queue.Settle(r.Context()); err != nil {
+			s.fail(w, err)
+			return
+		}
 		list, err := s.DB.ListJobs(r.Context(), f)
 		if err != nil {
 			s.fail(w, err)

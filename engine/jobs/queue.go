@@ -105,6 +105,7 @@ type Queue struct {
 	// finishing holds finished jobs whose final write is not committed
 	// yet, so reads never see a job go back from finished to running.
 	finishing map[string]*store.Job
+	settled   chan struct{}  // closed and replaced whenever a finishing job's write commits
 	perKey    map[string]int // running jobs per concurrency key
 	waiters   map[string][]chan *store.Job
 	watchers  map[chan *store.Job]struct{}
@@ -131,7 +132,7 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 	return &Queue{
 		db: db, exec: exec, cfg: cfg, log: cfg.Logger,
 		running: map[string]*active{}, finishing: map[string]*store.Job{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{}, watchers: map[chan *store.Job]struct{}{},
-		changed: make(chan struct{}), stop: make(chan struct{}),
+		changed: make(chan struct{}), settled: make(chan struct{}), stop: make(chan struct{}),
 	}
 }
 

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -395,5 +396,49 @@ func TestWatchersSeeEveryChange(t *testing.T) {
 	}
 	if strings.Join(seen, ",") != "queued,running,success" {
 		t.Fatalf("events %v", seen)
+	}
+}
+
+// A job is handed to its waiters before its final write commits; Settle
+// is what lets a later database read see it finished.
+func TestSettleWaitsForFinalWrites(t *testing.T) {
+	t.Parallel()
+	f := newQueue(t, Config{Workers: 1})
+	j := f.enqueue("u/me/block")
+	eventually(t, "the running mark in the database", func() bool {
+		got, err := f.db.GetJob(context.Background(), "local", j.ID)
+		return err == nil && got.Status == store.StatusRunning
+	})
+	other, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	f.exec.release()
+	if done := f.wait(j); done.Status != store.StatusSuccess {
+		t.Fatalf("job ended %s", done.Status)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := f.q.Settle(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Settle returned %v while the final write was held back", err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.q.Settle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.db.GetJob(context.Background(), "local", j.ID)
+	if err != nil || got.Status != store.StatusSuccess {
+		t.Fatalf("after Settle the database has %v, %v", got, err)
 	}
 }

@@ -125,6 +125,8 @@ func (q *Queue) finish(job *store.Job) {
 		}
 		q.mu.Lock()
 		delete(q.finishing, job.ID)
+		close(q.settled)
+		q.settled = make(chan struct{})
 		q.mu.Unlock()
 	})
 	// Waiters are woken last: each wake-up above (watchers, workers, the
@@ -136,6 +138,38 @@ func (q *Queue) finish(job *store.Job) {
 	}
 	if q.cfg.OnFinish != nil {
 		q.cfg.OnFinish(job)
+	}
+}
+
+// Settle returns once every job that had finished when it was called has
+// its final state committed, so a read of the database that follows sees
+// each job a caller may already have seen finish (waiters and watchers get
+// jobs before their write commits).
+func (q *Queue) Settle(ctx context.Context) error {
+	q.mu.Lock()
+	pending := make([]string, 0, len(q.finishing))
+	for id := range q.finishing {
+		pending = append(pending, id)
+	}
+	for {
+		for len(pending) > 0 {
+			if _, ok := q.finishing[pending[0]]; ok {
+				break
+			}
+			pending = pending[1:]
+		}
+		if len(pending) == 0 {
+			q.mu.Unlock()
+			return nil
+		}
+		settled := q.settled
+		q.mu.Unlock()
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		q.mu.Lock()
 	}
 }
 
