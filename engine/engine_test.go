@@ -308,10 +308,10 @@ func TestBashResultFiles(t *testing.T) {
 		{"printf 'plain text' > result.out\necho done\n", `"plain text"`},
 		{"echo first\necho '  last line  '\n", `"last line"`},
 		{"n=\"$1\"\necho \"$n\"\n", `"{\"k\":1}"`},
-		// The script is main.sh, in $0 and in bash's own errors, large
-		// ones included.
-		{"no_such_command_x 2>&1 || true\necho \"$0\"\n", `"main.sh"`},
-		{"#" + strings.Repeat("x", 70<<10) + "\nno_such_command_x 2>&1 | grep -o '^main.sh: line 2' || true\n", `"main.sh: line 2"`},
+		// The script is ./main.sh, in $0 and in bash's own errors, large
+		// ones included, as Windmill runs it (bash ./main.sh).
+		{"no_such_command_x 2>&1 || true\necho \"$0\"\n", `"./main.sh"`},
+		{"#" + strings.Repeat("x", 70<<10) + "\nno_such_command_x 2>&1 | grep -o '^./main.sh: line 2' || true\n", `"./main.sh: line 2"`},
 	}
 	for i, c := range cases {
 		path := fmt.Sprintf("u/me/bash%d", i)

@@ -19,3 +19,16 @@ func (r *Runner) forkServer() *forkServer { return nil }
 func (r *Runner) runForked(context.Context, *forkServer, Spec, string, string, []string, io.Writer, string) (Outcome, bool) {
 	return Outcome{}, false
 }
+
+// Without fork every cold Bash job spawns bash.
+type bashForker struct{}
+
+func (bashForker) close() {}
+
+type bashServer struct{}
+
+func (r *Runner) bashServer() *bashServer { return nil }
+
+func (r *Runner) runBashForked(context.Context, *bashServer, Spec, string, []string, []string, io.Writer, string) (Outcome, bool) {
+	return Outcome{}, false
+}

@@ -78,7 +78,7 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	// Its own process group: killing a job's group never reaches it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := startLow(cmd); err != nil { // its children, the jobs, inherit it
+	if err := children.start(cmd); err != nil { // low priority: its children, the jobs, inherit it
 		conn.Close()
 		os.RemoveAll(dir)
 		return nil, err
@@ -190,7 +190,7 @@ func (fs *forkServer) close() {
 	fs.conn.Close()
 	if fs.cmd.Process != nil {
 		_ = fs.cmd.Process.Kill()
-		_ = fs.cmd.Wait()
+		_ = children.wait(fs.cmd)
 	}
 	os.RemoveAll(fs.dir)
 }

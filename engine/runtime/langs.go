@@ -14,8 +14,6 @@ import (
 
 // Per language: how Bash gets its arguments, how TypeScript is started.
 
-// bashArgs passes arguments positionally: strings as they are, other
-// values as JSON text, missing ones as "".
 // setPositional is bash that sets the positional parameters to args.
 func setPositional(args []string) string {
 	var b strings.Builder
@@ -25,10 +23,12 @@ func setPositional(args []string) string {
 		b.WriteString(strings.ReplaceAll(a, "'", `'\''`))
 		b.WriteString("'")
 	}
-	b.WriteString("\nunset BASH_ENV\n")
+	b.WriteString("\n")
 	return b.String()
 }
 
+// bashArgs passes arguments positionally: strings as they are, other
+// values as JSON text, missing ones as "".
 func bashArgs(order []string, args map[string]json.RawMessage) []string {
 	out := make([]string, 0, len(order))
 	for _, name := range order {

@@ -8,15 +8,20 @@ import (
 
 // procs knows which of millrun's children the runtime started and still
 // has to wait for, so that sweeping up after a job never reaps a process
-// whose exit status exec.Cmd.Wait is about to collect.
+// whose exit status exec.Cmd.Wait is about to collect, nor kills a server
+// the runtime keeps. There is one for the whole process, shared by every
+// Runner: the subreaper is the process's, and so are the orphans a sweep
+// looks at (two Runners, as in tests, must not reap each other's jobs).
 type procs struct {
 	mu   sync.Mutex
 	ours map[int]struct{}
 }
 
+var children = &procs{ours: map[int]struct{}{}}
+
 func newProcs() *procs {
 	becomeSubreaper() // before the first job, so nothing it abandons goes to init
-	return &procs{ours: map[int]struct{}{}}
+	return children
 }
 
 // start starts cmd and remembers it, atomically with respect to sweeps.

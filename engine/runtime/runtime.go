@@ -64,8 +64,9 @@ type Runner struct {
 
 	// MaxResult caps a result's size in bytes (nil or 0: no cap).
 	MaxResult func() int64
-	// NoForkServer makes every cold Python job spawn its own interpreter
-	// (tests compare the two paths; where fork is missing it is the only one).
+	// NoForkServer makes every cold Python and Bash job spawn its own
+	// interpreter (tests compare the two paths; where fork is missing it
+	// is the only one).
 	NoForkServer bool
 
 	interp Interpreters
@@ -76,7 +77,8 @@ type Runner struct {
 	tsMu    sync.Mutex
 	tsCache map[string]string // content hash → stripped JS
 
-	pyfork pyForker
+	pyfork   pyForker
+	bashfork bashForker
 
 	measure sync.Once
 	starts  atomic.Value // map[string]float64, see StartTimes
@@ -140,6 +142,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 // directories removed, and removes the directories made ahead.
 func (r *Runner) Close() {
 	r.pyfork.close()
+	r.bashfork.close()
 	r.cleanups.Wait()
 	for {
 		select {
@@ -267,22 +270,31 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if r.interp.Bash == "" {
 			return Failure("RuntimeMissing", "bash is not installed", nil)
 		}
+		positional := bashArgs(spec.Order, args)
+		if srv := r.bashServer(); srv != nil {
+			own := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
+			if o, ok := r.runBashForked(ctx, srv, spec, dir, own, positional, logs, marker); ok {
+				started = true
+				return o
+			}
+		}
 		// The script and its arguments go in private files, never on the
 		// command line: /proc/<pid>/cmdline is readable by every local
 		// user. Bash sets the positional parameters from BASH_ENV's file
 		// before main.sh runs, and the file unsets BASH_ENV so that bash
-		// processes the script starts do not take them too.
+		// processes the script starts do not take them too. The script is
+		// ./main.sh to bash, in $0 and its errors, as on Windmill.
 		if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
-		if positional := bashArgs(spec.Order, args); len(positional) > 0 {
+		if len(positional) > 0 {
 			file := filepath.Join(out, "args.sh")
-			if err := os.WriteFile(file, []byte(setPositional(positional)), 0o600); err != nil {
+			if err := os.WriteFile(file, []byte(setPositional(positional)+"unset BASH_ENV\n"), 0o600); err != nil {
 				return Failure("InternalError", "cannot write the arguments: "+err.Error(), nil)
 			}
 			env = append(env, "BASH_ENV="+file)
 		}
-		cmd = exec.Command(r.interp.Bash, "-e", "-o", "pipefail", "main.sh")
+		cmd = exec.Command(r.interp.Bash, "-e", "-o", "pipefail", "./main.sh")
 	default:
 		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
 	}

@@ -118,46 +118,112 @@ func TestResultCap(t *testing.T) {
 	}
 }
 
-// Cancelling a run kills the script, what it started in its group and
-// what left the group (setsid): nothing of the job outlives it.
-func TestCancelKillsEverythingTheJobStarted(t *testing.T) {
-	t.Parallel()
-	r := newRunner(t, false)
-	pids := filepath.Join(t.TempDir(), "pids")
-	spec := jobSpec(Bash, "sleep 60 & echo $! >> "+pids+"\nsetsid sleep 60 & echo $! >> "+pids+"\nsleep 60\n", `{}`)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan Outcome, 1)
-	go func() { done <- r.Run(ctx, spec, io.Discard) }()
+// bashForkReady waits until cold Bash jobs on r run forked from a Bash
+// server (the first ones spawn while it starts).
+func bashForkReady(t *testing.T, r *Runner) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		b, _ := os.ReadFile(pids)
-		if strings.Count(string(b), "\n") == 2 {
-			break
+		out, _ := run(t, r, jobSpec(Bash, "echo $PPID\n", `{}`))
+		if out.Success && string(out.Result) != strconv.Quote(strconv.Itoa(os.Getpid())) {
+			return // its parent is a server, not this process
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the script did not start its children")
+			t.Fatalf("cold Bash jobs never ran forked: %s", out.Result)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	start := time.Now()
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a cancelled run did not return")
+}
+
+// Cancelling a run kills the script, what it started in its group and
+// what left the group (setsid, or a forked subshell in a group of its
+// own): nothing of the job outlives it, spawned or forked.
+func TestCancelKillsEverythingTheJobStarted(t *testing.T) {
+	t.Parallel()
+	for _, forked := range []bool{false, true} {
+		r := newRunner(t, forked)
+		if forked {
+			bashForkReady(t, r)
+		}
+		pids := filepath.Join(t.TempDir(), "pids")
+		// The last child is bash alone, no exec: forked, it shows the
+		// server's environment, not the job's.
+		spec := jobSpec(Bash, "sleep 60 & echo $! >> "+pids+"\nsetsid sleep 60 & echo $! >> "+pids+
+			"\nset -m\n( while :; do :; done ) & echo $! >> "+pids+"\nset +m\nsleep 60\n", `{}`)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan Outcome, 1)
+		go func() { done <- r.Run(ctx, spec, io.Discard) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(pids)
+			if strings.Count(string(b), "\n") == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("forked %v: the script did not start its children", forked)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("forked %v: a cancelled run did not return", forked)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("forked %v: a cancelled run took %s to return", forked, took)
+		}
+		r.Close() // waits for the sweep of what left the group
+		b, _ := os.ReadFile(pids)
+		for _, f := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(f)
+			if err := syscall.Kill(pid, 0); err == nil {
+				var st []byte
+				st, _ = os.ReadFile("/proc/" + f + "/stat")
+				if !bytes.Contains(st, []byte(") Z ")) { // a zombie is dead, only not yet reaped by init
+					t.Errorf("forked %v: process %d the job started outlived it", forked, pid)
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
 	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Fatalf("a cancelled run took %s to return", took)
+}
+
+// A forked Bash job is a fresh bash, as a spawned one is: its own $$ and
+// process group, the same environment, options, arguments, signals, open
+// files, errors and results; nothing of the server or of an earlier job.
+func TestForkedBashMatchesSpawned(t *testing.T) {
+	t.Parallel()
+	forked, spawned := newRunner(t, true), newRunner(t, false)
+	bashForkReady(t, forked)
+	cases := []struct{ name, content, args string }{
+		{"environment", "env | grep -v -e '^_=' -e '^TMPDIR=' -e '^PWD=' -e '^WM_JOB_ID=' | sort\n", `{}`},
+		{"the job's own variables", "[ \"$TMPDIR\" = \"$PWD\" ] && [ -n \"$WM_JOB_ID\" ] && echo ok\n", `{}`},
+		{"options", "echo \"$- $SHELLOPTS\"; shopt | md5sum; set -o | md5sum\n", `{}`},
+		{"own pid and group", "[ $$ = $BASHPID ] && [ $(ps -o pgid= $$) = $$ ] && echo own\n", `{}`},
+		{"name and errors", "echo \"$0 ${BASH_SOURCE[0]}\"\nno_such_command_x 2>&1 || true\n", `{}`},
+		{"arguments", "a=\"$1\"\nb=\"$2\"\nc=\"$3\"\nprintf '[%s]' \"$#\" \"$@\"\n", `{"a": "it's \"quoted\"\n$(not run)", "b": {"k": [1]}}`},
+		{"signals of the shell and its children", "grep SigIgn /proc/$$/status; grep -e SigIgn -e SigBlk /proc/self/status\n", `{}`},
+		{"open files", "for f in /proc/$$/fd/*; do printf '%s ' \"${f##*/}\"; done; ls /proc/self/fd | wc -l\n", `{}`},
+		{"stdin is empty", "cat; echo end\n", `{}`},
+		{"umask, limits, priority", "umask; ulimit -a | md5sum; nice\n", `{}`},
+		{"set -e stops at a failure", "echo before\nfalse\necho after\n", `{}`},
+		{"pipefail", "false | true\necho not reached\n", `{}`},
+		{"exit code and stderr", "echo out; echo err >&2; exit 3\n", `{}`},
+		{"result.json", "echo '{\"a\": [1, 2]}' > result.json\n", `{}`},
+		{"result.out", "printf 'plain' > result.out\necho last\n", `{}`},
+		{"a #! line is a comment", "#!/bin/sh\necho \"$BASH_VERSION\" | cut -c1\n", `{}`},
+		{"exit trap", "trap 'echo trapped' EXIT\necho body\n", `{}`},
+		{"functions and variables of an earlier job", "declare -F | wc -l; compgen -v | grep -c -e '^d$' -e '^fd$' -e '^MILLRUN' || true\n", `{}`},
+		{"a large script", "#" + strings.Repeat("x", 70<<10) + "\nno_such_command_x 2>&1 | grep -o '^./main.sh: line 2' || true\n", `{}`},
 	}
-	r.Close() // waits for the sweep of what left the group
-	b, _ := os.ReadFile(pids)
-	for _, f := range strings.Fields(string(b)) {
-		pid, _ := strconv.Atoi(f)
-		if err := syscall.Kill(pid, 0); err == nil {
-			var st []byte
-			st, _ = os.ReadFile("/proc/" + f + "/stat")
-			if !bytes.Contains(st, []byte(") Z ")) { // a zombie is dead, only not yet reaped by init
-				t.Errorf("process %d the job started outlived it", pid)
+	for _, c := range cases {
+		for round := range 2 {
+			f, fl := run(t, forked, jobSpec(Bash, c.content, c.args, "a", "b", "c"))
+			s, sl := run(t, spawned, jobSpec(Bash, c.content, c.args, "a", "b", "c"))
+			if f.Success != s.Success || string(f.Result) != string(s.Result) || fl != sl {
+				t.Errorf("%s (round %d):\nforked  %v %s %q\nspawned %v %s %q", c.name, round, f.Success, f.Result, fl, s.Success, s.Result, sl)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +63,11 @@ func (p *procs) sweepOnce(marker string) bool {
 			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			continue
 		}
-		if hasMarker(pid, marker) {
+		// A process forked from a Bash server without an exec shows the
+		// server's environment, not the job's: one of those that left its
+		// job's group and was abandoned is killed at the next sweep,
+		// whichever job's end runs it.
+		if hasMarker(pid, marker, forkedMarker) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group, if it made one
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			killed = true
@@ -112,13 +117,15 @@ func procState(pid int) (byte, int) {
 	return f[0][0], pgid
 }
 
-func hasMarker(pid int, marker string) bool {
+// hasMarker reports whether pid's starting environment holds one of
+// markers.
+func hasMarker(pid int, markers ...string) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
 		return false
 	}
 	for _, kv := range bytes.Split(b, []byte{0}) {
-		if string(kv) == marker {
+		if slices.Contains(markers, string(kv)) {
 			return true
 		}
 	}
