@@ -64,7 +64,7 @@ const forkedMarker = "MILLRUN_FORKED=bash"
 // bashServer is one bash that forks one job at a time.
 type bashServer struct {
 	cmd     *exec.Cmd
-	dir     string        // its folder, with the jobs' BASH_ENV file
+	dir     string // its folder, with the jobs' BASH_ENV file
 	rc      string
 	req     *os.File      // its fd 3
 	rep     *os.File      // its fd 4
