@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,15 +40,18 @@ import (
 // A server runs one job at a time (a pool holds as many as jobs run at
 // once), under job control (set -m), so every job is its own process
 // group, as a spawned one is: killed as one on timeout and cancel, without
-// the server. It reads a job folder's name on fd 3 and answers on fd 4:
-// "p <pid>" once the job has its folder and output and is about to run
+// the server. Each server has its own job folder, emptied between jobs
+// (making and removing a folder per job cost more CPU than the fork saves
+// on some file systems). The server forks the next job's process ahead,
+// which waits for a line on fd 3; the server answers on fd 4: "p <pid>"
+// once the job is in its folder with its output open and about to run
 // main.sh, then "x <status>" when it ended. The job's stdout and stderr
-// are a named pipe in its private folder, opened by millrun before the
-// request.
+// are a named pipe in the folder's private .millrun, opened by millrun
+// before the request.
 const bashServerScript = `set -m
-while IFS= read -r d <&3; do
-  ( cd -- "$1/$d" && exec 0</dev/null 1>.millrun/out 2>&1 && printf 'p %s\n' "$BASHPID" >&4 && exec 3<&- 4>&- && . ./.millrun/env.sh && ./main.sh "$@" )
-  printf 'x %s\n' "$?" >&4
+while :; do
+  ( IFS= read -r _ <&3 && cd -- "$1" && exec 0</dev/null 1>.millrun/out 2>&1 && printf 'p %s\n' "$BASHPID" >&4 && exec 3<&- 4>&- && . ./.millrun/env.sh && ./main.sh "$@" )
+  printf 'x %s\n' "$?" >&4 || exit
 done
 `
 
@@ -61,62 +65,104 @@ const bashRC = "set -e -o pipefail\nunset BASH_ENV\n"
 // (an exec'd process carries WM_JOB_ID instead). Jobs do not export it.
 const forkedMarker = "MILLRUN_FORKED=bash"
 
-// bashServer is one bash that forks one job at a time.
+// bashServer is one bash that forks one job at a time, in its job folder.
 type bashServer struct {
-	cmd     *exec.Cmd
-	dir     string // its folder, with the jobs' BASH_ENV file
-	rc      string
+	cmd    *exec.Cmd
+	dir    string // its own folder: rc.sh, and job/
+	jobDir string
+	dirID  os.FileInfo // the job folder as made, to notice it replaced
+	// main.sh is written only when the script changes, and env.sh stays
+	// open and is written in place: creating or truncating a file per job
+	// is a file system transaction on ext4. (main.sh cannot stay open for
+	// writing: Linux refuses to run a file open for writing.)
+	env     *os.File
+	script  string      // what main.sh holds, "" when unknown
+	mainID  os.FileInfo // main.sh as last written
+	envSize int
 	req     *os.File      // its fd 3
 	rep     *os.File      // its fd 4
 	lines   *bufio.Reader // over rep
 	exited  chan struct{} // closed when the process has been waited for
-	idleFor time.Time     // when it went back to the pool
+	idleAt  time.Time     // when it went back to the pool
 	stop    sync.Once
 }
 
 func startBashServer(r *Runner, bash, root string) (*bashServer, error) {
+	dir, err := os.MkdirTemp(root, "millrun-bash-*")
+	if err != nil {
+		return nil, err
+	}
+	s := &bashServer{dir: dir, jobDir: filepath.Join(dir, "job"), exited: make(chan struct{})}
+	if err := s.makeFolders(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	repR, repW, err := os.Pipe()
 	if err != nil {
+		os.RemoveAll(dir)
 		reqR.Close()
 		reqW.Close()
 		return nil, err
 	}
 	defer reqR.Close()
 	defer repW.Close()
-	fail := func(err error) (*bashServer, error) {
+	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", s.jobDir)
+	s.cmd.Env = append(append([]string{}, r.processEnv()...), forkedMarker)
+	s.cmd.ExtraFiles = []*os.File{reqR, repW}
+	s.cmd.Dir = dir
+	// Its own process group: killing a job's group never reaches it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := children.start(s.cmd); err != nil { // low priority: the jobs inherit it
+		os.RemoveAll(dir)
 		reqW.Close()
 		repR.Close()
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(root, "millrun-bash-*")
-	if err != nil {
-		return fail(err)
-	}
-	rc := filepath.Join(dir, "rc.sh")
-	if err := os.WriteFile(rc, []byte(bashRC), 0o600); err != nil {
-		os.RemoveAll(dir)
-		return fail(err)
-	}
-	cmd := exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", root)
-	cmd.Env = append(append([]string{}, r.processEnv()...), forkedMarker)
-	cmd.ExtraFiles = []*os.File{reqR, repW}
-	cmd.Dir = dir
-	// Its own process group: killing a job's group never reaches it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := r.procs.start(cmd); err != nil { // low priority: the jobs inherit it
-		os.RemoveAll(dir)
-		return fail(err)
-	}
-	s := &bashServer{cmd: cmd, dir: dir, rc: rc, req: reqW, rep: repR, lines: bufio.NewReader(repR), exited: make(chan struct{})}
+	s.req, s.rep, s.lines = reqW, repR, bufio.NewReader(repR)
 	go func() {
-		_ = r.procs.wait(cmd)
+		_ = children.wait(s.cmd)
 		close(s.exited)
 	}()
 	return s, nil
+}
+
+// makeFolders makes the BASH_ENV file and the job folder, with its
+// private .millrun and the named pipe of the job's output.
+func (s *bashServer) makeFolders() error {
+	if err := os.WriteFile(filepath.Join(s.dir, "rc.sh"), []byte(bashRC), 0o600); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(s.jobDir, ".millrun"), 0o700); err != nil {
+		return err
+	}
+	if err := syscall.Mkfifo(filepath.Join(s.jobDir, ".millrun", "out"), 0o600); err != nil {
+		return err
+	}
+	id, err := os.Lstat(s.jobDir)
+	s.dirID = id
+	return err
+}
+
+// openFiles opens env.sh afresh and forgets main.sh: a job may have
+// replaced or changed them.
+func (s *bashServer) openFiles() error {
+	s.closeFiles()
+	s.script, s.envSize = "", 0
+	var err error
+	s.env, err = os.OpenFile(filepath.Join(s.jobDir, ".millrun", "env.sh"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	return err
+}
+
+func (s *bashServer) closeFiles() {
+	if s.env != nil {
+		s.env.Close()
+		s.env = nil
+	}
 }
 
 func (s *bashServer) alive() bool {
@@ -130,10 +176,13 @@ func (s *bashServer) alive() bool {
 
 func (s *bashServer) close() {
 	s.stop.Do(func() {
-		_ = s.cmd.Process.Kill()
+		if s.cmd.Process != nil {
+			_ = s.cmd.Process.Kill()
+		}
 		s.req.Close()
 		s.rep.Close()
 		<-s.exited
+		s.closeFiles()
 		os.RemoveAll(s.dir)
 	})
 }
@@ -153,6 +202,117 @@ func (s *bashServer) report(deadline time.Time) (byte, int, error) {
 	return kind[0], n, nil
 }
 
+// prepare writes what the next job reads: main.sh (executable, so that
+// its execve fails with ENOEXEC rather than EACCES), unless it holds the
+// script already, and env.sh, which exports the job's variables and sets
+// its arguments. A first line starting with #! gets a space for its ! (bash
+// reads it as a comment either way; the kernel would run the named
+// interpreter instead).
+func (s *bashServer) prepare(content string, env, args []string) error {
+	if s.env == nil {
+		if err := s.openFiles(); err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(content, "#!") {
+		content = "# " + content[2:]
+	}
+	if content != s.script {
+		s.script = ""
+		path := filepath.Join(s.jobDir, "main.sh")
+		if err := os.WriteFile(path, []byte(content), 0o700); err != nil {
+			return fmt.Errorf("write main.sh: %w", err)
+		}
+		id, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		s.script, s.mainID = content, id
+	}
+	var b strings.Builder
+	for _, kv := range env {
+		b.WriteString("export " + shellQuote(kv) + "\n")
+	}
+	b.WriteString("export " + shellQuote("BASH_ENV="+filepath.Join(s.dir, "rc.sh")) + "\n")
+	// The server's own marker and what bash set for it are not the job's:
+	// a spawned bash starts without them (SHLVL 1, no OLDPWD).
+	b.WriteString("unset MILLRUN_FORKED OLDPWD SHLVL\n")
+	b.WriteString(setPositional(args))
+	// Shorter than the last one: blank lines fill the rest, which saves
+	// truncating the file.
+	for b.Len() < s.envSize {
+		b.WriteString(strings.Repeat("\n", min(s.envSize-b.Len(), 256)))
+	}
+	if _, err := s.env.WriteAt([]byte(b.String()), 0); err != nil {
+		return fmt.Errorf("write the job's environment: %w", err)
+	}
+	s.envSize = b.Len()
+	return nil
+}
+
+// clean empties the job folder after a job (its process group dead and
+// what left it swept) for the next one: what the job made goes; what
+// millrun made stays if it is still what millrun made. It reports false
+// when the folder cannot be trusted any more (the server is then closed).
+func (s *bashServer) clean() bool {
+	if id, err := os.Lstat(s.jobDir); err != nil || !os.SameFile(id, s.dirID) || id.Mode() != s.dirID.Mode() {
+		return false // moved, replaced or opened up by the job
+	}
+	keep := map[string]fs.FileMode{"main.sh": 0, ".millrun": fs.ModeDir}
+	if !emptyExcept(s.jobDir, keep) {
+		return false
+	}
+	private := filepath.Join(s.jobDir, ".millrun")
+	if id, err := os.Lstat(private); err != nil || !id.IsDir() || id.Mode().Perm() != 0o700 {
+		return false
+	}
+	if !emptyExcept(private, map[string]fs.FileMode{"env.sh": 0, "out": fs.ModeNamedPipe}) {
+		return false
+	}
+	if _, err := os.Lstat(filepath.Join(private, "out")); errors.Is(err, fs.ErrNotExist) {
+		if syscall.Mkfifo(filepath.Join(private, "out"), 0o600) != nil {
+			return false
+		}
+	}
+	// main.sh and env.sh must still be the files millrun holds open.
+	main, err1 := os.Lstat(filepath.Join(s.jobDir, "main.sh"))
+	env, err2 := os.Lstat(filepath.Join(private, "env.sh"))
+	if s.env == nil || err1 != nil || err2 != nil {
+		return s.openFiles() == nil
+	}
+	if held, err := s.env.Stat(); err != nil || !os.SameFile(held, env) {
+		return s.openFiles() == nil
+	}
+	if !os.SameFile(main, s.mainID) || main.Size() != s.mainID.Size() || !main.ModTime().Equal(s.mainID.ModTime()) || main.Mode() != s.mainID.Mode() {
+		// Changed by the job: made afresh next time (a rewrite would keep
+		// a mode the job set).
+		return os.Remove(filepath.Join(s.jobDir, "main.sh")) == nil && s.openFiles() == nil
+	}
+	return true
+}
+
+// emptyExcept removes every entry of dir but those named in keep with the
+// type keep gives them (a kept name of another type is removed too).
+func emptyExcept(dir string, keep map[string]fs.FileMode) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if t, ok := keep[e.Name()]; ok && e.Type() == t {
+			continue
+		}
+		if os.RemoveAll(filepath.Join(dir, e.Name())) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // bashForker keeps idle Bash servers for the runner's bash, starts one in
 // the background when none is free (the job meanwhile spawns, as it would
 // without them), and stops those idle for long beyond the first.
@@ -160,7 +320,7 @@ type bashForker struct {
 	mu       sync.Mutex
 	idle     []*bashServer
 	starting bool
-	checked  bool // the first server answered its check job as bash should
+	checked  bool // a server answered its check job as bash should
 	failures int
 	closed   bool
 	reaping  bool
@@ -192,8 +352,7 @@ func (p *bashForker) get(r *Runner) *bashServer {
 }
 
 func (p *bashForker) start(r *Runner) {
-	root := r.jobRoot()
-	s, err := startBashServer(r, r.interp.Bash, root)
+	s, err := startBashServer(r, r.interp.Bash, r.jobRoot())
 	p.mu.Lock()
 	checked := p.checked
 	p.mu.Unlock()
@@ -203,20 +362,15 @@ func (p *bashForker) start(r *Runner) {
 		}
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.starting = false
 	if err != nil {
 		p.failures++
+		p.mu.Unlock()
 		return
 	}
-	p.checked = true
-	p.failures = 0
-	if p.closed {
-		go s.close()
-		return
-	}
-	s.idleFor = time.Now()
-	p.idle = append(p.idle, s)
+	p.checked, p.failures = true, 0
+	p.mu.Unlock()
+	p.put(s)
 }
 
 // put gives a server back after a job.
@@ -227,7 +381,7 @@ func (p *bashForker) put(s *bashServer) {
 		go s.close()
 		return
 	}
-	s.idleFor = time.Now()
+	s.idleAt = time.Now()
 	p.idle = append(p.idle, s)
 	if len(p.idle) > 1 && !p.reaping {
 		p.reaping = true
@@ -242,7 +396,7 @@ func (p *bashForker) reap() {
 	p.reaping = false
 	kept := p.idle[:0]
 	for i, s := range p.idle { // oldest first
-		if i < len(p.idle)-1 && time.Since(s.idleFor) >= bashIdleFor {
+		if i < len(p.idle)-1 && time.Since(s.idleAt) >= bashIdleFor {
 			go s.close()
 			continue
 		}
@@ -283,80 +437,43 @@ func (r *Runner) bashServer() *bashServer {
 }
 
 // checkBashServer runs one job on a new server and checks that it ran as
-// a fresh bash: its own $$, ./main.sh as $0, its arguments, its output.
-// An old bash without $BASHPID, or job folders on a noexec file system,
-// fail it, and cold Bash jobs keep spawning.
+// a fresh bash: its own $$, ./main.sh as $0, its arguments and variables,
+// not the server's. An old bash without $BASHPID, or job folders on a
+// noexec file system, fail it, and cold Bash jobs keep spawning.
 func (r *Runner) checkBashServer(s *bashServer) error {
-	dir, err := r.newJobDir()
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if err := writeBashJob(dir, `echo "$$ $0 $1 ${X_CHECK:-} ${MILLRUN_FORKED:-}"`, []string{"X_CHECK=1"}, "", []string{"a"}); err != nil {
+	if err := s.prepare(`echo "$$ $0 $1 ${X_CHECK:-} ${MILLRUN_FORKED:-}"`, []string{"X_CHECK=1"}, []string{"a"}); err != nil {
 		return err
 	}
 	var out strings.Builder
-	pid, code, err := r.forkBash(context.Background(), s, dir, &out)
+	pid, code, err := r.forkBash(context.Background(), s, &out)
 	if err != nil {
 		return err
 	}
 	if want := fmt.Sprintf("%d ./main.sh a 1 \n", pid); code != 0 || out.String() != want {
 		return fmt.Errorf("bash cannot run jobs forked: exit %d, %q, want %q", code, out.String(), want)
 	}
-	return nil
-}
-
-// writeBashJob writes what a forked job reads: main.sh (executable, so
-// that its execve fails with ENOEXEC rather than EACCES), the variables
-// it exports and its arguments, and the named pipe of its output.
-func writeBashJob(dir, content string, env []string, rc string, args []string) error {
-	if strings.HasPrefix(content, "#!") {
-		content = "# " + content[2:]
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.sh"), []byte(content), 0o700); err != nil {
-		return fmt.Errorf("write main.sh: %w", err)
-	}
-	var b strings.Builder
-	for _, kv := range env {
-		b.WriteString("export " + shellQuote(kv) + "\n")
-	}
-	if rc != "" {
-		b.WriteString("export " + shellQuote("BASH_ENV="+rc) + "\n")
-	}
-	// The server's own marker and what bash set for it are not the job's:
-	// a spawned bash starts without them (SHLVL 1, no OLDPWD).
-	b.WriteString("unset MILLRUN_FORKED OLDPWD SHLVL\n")
-	b.WriteString(setPositional(args))
-	out := filepath.Join(dir, ".millrun")
-	if err := os.WriteFile(filepath.Join(out, "env.sh"), []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("write the job's environment: %w", err)
-	}
-	if err := syscall.Mkfifo(filepath.Join(out, "out"), 0o600); err != nil {
-		return fmt.Errorf("make the job's output pipe: %w", err)
+	if !s.clean() {
+		return errors.New("the Bash server's job folder could not be emptied")
 	}
 	return nil
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // errNotForked: the server did not start the job (main.sh never ran and
 // never will); it can be spawned instead.
 var errNotForked = errors.New("the Bash server did not start the job")
 
-// forkBash runs the job prepared in dir on s, copying its output to w. It
-// returns the job's pid (its process group) and exit status. A cancelled
-// ctx kills the job's group. errNotForked means the job can be spawned;
-// any other error means it may have run and s is no longer usable.
-func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, w io.Writer) (int, int, error) {
-	fifo := filepath.Join(dir, ".millrun", "out")
+// forkBash runs the job prepared in s's folder, copying its output to w.
+// It returns the job's pid (its process group) and exit status. A
+// cancelled ctx kills the job's group. errNotForked means the job can be
+// spawned; any other error means it may have run, and s is closed.
+func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int, int, error) {
+	fifo := filepath.Join(s.jobDir, ".millrun", "out")
 	out, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return 0, 0, errNotForked
 	}
 	defer out.Close()
-	if _, err := s.req.Write([]byte(filepath.Base(dir) + "\n")); err != nil {
+	if _, err := s.req.Write([]byte("\n")); err != nil {
 		return 0, 0, s.fail(fifo, errNotForked)
 	}
 	kind, pid, err := s.report(time.Now().Add(5 * time.Second))
@@ -410,7 +527,7 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, w io.W
 	return pid, e.code, nil
 }
 
-// fail stops a server that cannot be trusted with another job, then lets
+// fail closes a server that cannot be trusted with another job, then lets
 // a job that may still be opening its output through (it finds the
 // server's pipe closed and ends before main.sh).
 func (s *bashServer) fail(fifo string, err error) error {
@@ -421,31 +538,41 @@ func (s *bashServer) fail(fifo string, err error) error {
 	return err
 }
 
-// runBashForked runs a Bash job on a server, env being what the job
-// exports beyond the runner's own environment. ok is false when the
-// server did not start it (the caller spawns it instead).
-func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, dir string, env, args []string, logs io.Writer, marker string) (Outcome, bool) {
-	if err := writeBashJob(dir, spec.Content, env, s.rc, args); err != nil {
-		r.bashfork.put(s)
+// runBashForked runs a Bash job on s. ok is false when s did not start it
+// (the caller spawns it instead).
+func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, logs io.Writer) (Outcome, bool) {
+	env := append(append([]string{}, spec.Env...), "TMPDIR="+s.jobDir)
+	if err := s.prepare(spec.Content, env, bashArgs(spec.Order, spec.Args)); err != nil {
+		s.close()
 		return Outcome{}, false
 	}
 	tail := &tailWriter{max: 4096}
-	pid, code, err := r.forkBash(ctx, s, dir, io.MultiWriter(logs, tail))
+	pid, code, err := r.forkBash(ctx, s, io.MultiWriter(logs, tail))
 	if errors.Is(err, errNotForked) {
 		r.bashfork.put(s)
 		return Outcome{}, false
 	}
-	defer r.cleanUp(dir, pid, marker)
-	if err == nil {
-		r.bashfork.put(s)
-	}
+	var out Outcome
 	switch {
 	case ctx.Err() != nil:
-		return Outcome{}, true
 	case err != nil:
-		return Failure("ExecutionErr", err.Error()+"; it was not run again, retry it", nil), true
+		out = Failure("ExecutionErr", err.Error()+"; it was not run again, retry it", nil)
 	case code != 0:
-		return r.outcome(spec, dir, "", &forkExit{code: code}, tail.String()), true
+		out = r.bashOutcome(s.jobDir, &forkExit{code: code}, tail.String())
+	default:
+		out = r.bashOutcome(s.jobDir, nil, tail.String())
 	}
-	return r.outcome(spec, dir, "", nil, tail.String()), true
+	// As for a spawned job, the sweep and the cleaning happen once the
+	// caller has its answer; the server is free again after them.
+	r.cleanups.Add(1)
+	go func() {
+		defer r.cleanups.Done()
+		r.procs.sweep(pid, jobMarker(spec.Env))
+		if err == nil && s.clean() {
+			r.bashfork.put(s)
+		} else {
+			s.close()
+		}
+	}()
+	return out, true
 }

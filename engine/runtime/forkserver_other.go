@@ -29,6 +29,6 @@ type bashServer struct{}
 
 func (r *Runner) bashServer() *bashServer { return nil }
 
-func (r *Runner) runBashForked(context.Context, *bashServer, Spec, string, []string, []string, io.Writer, string) (Outcome, bool) {
+func (r *Runner) runBashForked(context.Context, *bashServer, Spec, io.Writer) (Outcome, bool) {
 	return Outcome{}, false
 }

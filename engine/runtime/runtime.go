@@ -209,6 +209,13 @@ func (r *Runner) cleanUp(dir string, pid int, marker string) {
 }
 
 func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
+	if spec.Language == Bash {
+		if srv := r.bashServer(); srv != nil {
+			if o, ok := r.runBashForked(ctx, srv, spec, logs); ok {
+				return o
+			}
+		}
+	}
 	dir, err := r.jobDir()
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
@@ -271,13 +278,6 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 			return Failure("RuntimeMissing", "bash is not installed", nil)
 		}
 		positional := bashArgs(spec.Order, args)
-		if srv := r.bashServer(); srv != nil {
-			own := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
-			if o, ok := r.runBashForked(ctx, srv, spec, dir, own, positional, logs, marker); ok {
-				started = true
-				return o
-			}
-		}
 		// The script and its arguments go in private files, never on the
 		// command line: /proc/<pid>/cmdline is readable by every local
 		// user. Bash sets the positional parameters from BASH_ENV's file
