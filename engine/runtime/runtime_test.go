@@ -343,3 +343,89 @@ func TestDemuxSplitsOutputPerJob(t *testing.T) {
 		t.Fatal("a marker after the stream ended")
 	}
 }
+
+// A forked Bash job's folder is reused by the server's next job, emptied
+// in between: nothing one job leaves, changes or replaces there reaches
+// the next, and what it points elsewhere is not written through.
+func TestForkedBashJobsLeaveNothingToTheNext(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, true)
+	bashForkReady(t, r)
+	outside := filepath.Join(t.TempDir(), "outside")
+	if err := os.WriteFile(outside, []byte("untouched"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	tampering := map[string]string{
+		"files left behind":       "mkdir -p sub/deep && touch sub/deep/f leftover .hidden .millrun/extra\necho stale > result.out\n",
+		"main.sh changed":         "echo 'echo from the last job' > main.sh\nchmod -x main.sh\n",
+		"env.sh a symlink":        "rm .millrun/env.sh && ln -s " + outside + " .millrun/env.sh\n",
+		"the output pipe removed": "rm .millrun/out\n",
+		"private folder opened":   "chmod 755 .millrun\n",
+		"folder opened":           "chmod 777 .\n",
+		"folder moved away":       "d=$PWD\ncd ..\nmv \"$d\" " + elsewhere + "/moved\nln -s " + elsewhere + " \"$d\"\n",
+	}
+	// The next job shows what it finds: its folder, its own script, and
+	// that its output and result are its own. It runs on the same server,
+	// or spawned when the server was given up for what the job did.
+	next := jobSpec(Bash, "ls -A | tr '\\n' ' '; ls -A .millrun | tr '\\n' ' '; echo \"$(cat main.sh | wc -l) $1\"\n", `{"a": "mine"}`, "a")
+	forked, spawned := `".millrun main.sh env.sh out 1 mine"`, `".millrun main.sh args.sh 1 mine"`
+	for name, script := range tampering {
+		r.cleanups.Wait() // the server is back once its folder is emptied
+		out, logs := run(t, r, jobSpec(Bash, script+"echo $PPID\n", `{}`))
+		if !out.Success || string(out.Result) == strconv.Quote(strconv.Itoa(os.Getpid())) {
+			t.Fatalf("%s: the tampering job did not run forked: %s %q", name, out.Result, logs)
+		}
+		r.cleanups.Wait()
+		got, logs := run(t, r, next)
+		if !got.Success || (string(got.Result) != forked && string(got.Result) != spawned) {
+			t.Errorf("%s: the next job found %s (logs %q), want %s", name, got.Result, logs, forked)
+		}
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "untouched" {
+		t.Errorf("a file a job's env.sh pointed at was written: %q", b)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 1 {
+		t.Errorf("millrun wrote into the folder a job put in the place of its own: %v", entries)
+	}
+}
+
+// A Bash server that dies mid-job fails that job in words, at once, and
+// kills it; the next job runs (spawned while a new server starts).
+func TestBashServerDeathFailsOnlyItsJob(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, true)
+	bashForkReady(t, r)
+	r.cleanups.Wait()
+	dir := t.TempDir()
+	spec := jobSpec(Bash, "echo $$ > "+dir+"/job\necho $PPID > "+dir+"/server\nsleep 30\n", `{}`)
+	done := make(chan Outcome, 1)
+	go func() { done <- r.Run(context.Background(), spec, io.Discard) }()
+	var server int
+	waitUntil := time.Now().Add(10 * time.Second)
+	for server == 0 && time.Now().Before(waitUntil) {
+		b, _ := os.ReadFile(dir + "/server")
+		server, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		time.Sleep(5 * time.Millisecond)
+	}
+	if server == 0 || server == os.Getpid() {
+		t.Fatalf("the job did not run on a Bash server (parent %d)", server)
+	}
+	_ = syscall.Kill(server, syscall.SIGKILL)
+	select {
+	case out := <-done:
+		if e := errorOf(t, out); !strings.Contains(e["message"].(string), "Bash server stopped") {
+			t.Fatalf("the job whose server died: %v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job whose server died did not end")
+	}
+	if out, logs := run(t, r, jobSpec(Bash, "echo next\n", `{}`)); !out.Success || logs != "next\n" {
+		t.Fatalf("the job after: %s %q", out.Result, logs)
+	}
+	r.Close()
+	b, _ := os.ReadFile(dir + "/job")
+	if job, _ := strconv.Atoi(strings.TrimSpace(string(b))); job == 0 || syscall.Kill(job, 0) == nil {
+		t.Fatalf("the job (pid %d) went on after its server died", job)
+	}
+}
