@@ -459,8 +459,12 @@ func (r *Runner) checkBashServer(s *bashServer) error {
 }
 
 // errNotForked: the server did not start the job (main.sh never ran and
-// never will); it can be spawned instead.
-var errNotForked = errors.New("the Bash server did not start the job")
+// never will); it can be spawned instead. errMaybeForked: it may have, so
+// it must not be spawned.
+var (
+	errNotForked   = errors.New("the Bash server did not start the job")
+	errMaybeForked = errors.New("the Bash server did not answer as expected while starting the job")
+)
 
 // forkBash runs the job prepared in s's folder, copying its output to w.
 // It returns the job's pid (its process group) and exit status. A
@@ -478,12 +482,15 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 	}
 	kind, pid, err := s.report(time.Now().Add(5 * time.Second))
 	switch {
-	case err != nil:
-		// No "p": main.sh has not run, and cannot once the server is
-		// gone (the job's "p" would meet a closed pipe).
+	case errors.Is(err, io.EOF):
+		// Nothing holds the pipe, and the job's process writes "p" before
+		// it lets go of it: main.sh has not run.
 		return 0, 0, s.fail(fifo, errNotForked)
-	case kind == 'x': // it could not enter its folder or open its output
-		return 0, 0, errNotForked
+	case err != nil || kind == 'x':
+		// No answer in time, or an answer out of turn (the job's process
+		// could not enter its folder, or an earlier job wrote into the
+		// server's pipe): it may be under way, so it is not spawned too.
+		return 0, 0, s.fail(fifo, errMaybeForked)
 	}
 	copied := make(chan struct{})
 	go func() {
@@ -509,6 +516,10 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		e = <-ended
 	}
+	// The server answers once it has reaped the job: a job still there
+	// was stopped, or wrote an answer into the server's pipe itself; the
+	// server's answers can no longer be matched to its jobs.
+	stray := e.err == nil && syscall.Kill(pid, 0) == nil
 	// Whatever the script left in its group dies with it, as for a
 	// spawned job; what left the group is swept afterwards.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
@@ -523,6 +534,9 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 	if e.err != nil {
 		s.close()
 		return pid, 0, errors.New("the Bash server stopped while the job ran")
+	}
+	if stray {
+		s.close()
 	}
 	return pid, e.code, nil
 }
@@ -567,8 +581,10 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 	r.cleanups.Add(1)
 	go func() {
 		defer r.cleanups.Done()
-		r.procs.sweep(pid, jobMarker(spec.Env))
-		if err == nil && s.clean() {
+		if pid != 0 {
+			r.procs.sweep(pid, jobMarker(spec.Env))
+		}
+		if err == nil && s.alive() && s.clean() {
 			r.bashfork.put(s)
 		} else {
 			s.close()

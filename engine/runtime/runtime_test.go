@@ -429,3 +429,38 @@ func TestBashServerDeathFailsOnlyItsJob(t *testing.T) {
 		t.Fatalf("the job (pid %d) went on after its server died", job)
 	}
 }
+
+// A job that writes answers into its server's pipe ends its own run and
+// spoils at most the next start on that server, which then fails in words
+// rather than run twice; the server is not used again.
+func TestForkedBashJobCannotDesyncItsServer(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, true)
+	bashForkReady(t, r)
+	r.cleanups.Wait()
+	count := filepath.Join(t.TempDir(), "count")
+	for n, bad := range []string{"printf 'x 0\\n' > /proc/$PPID/fd/4\nsleep 2\n", "printf 'x 0\\nx 0\\n' > /proc/$PPID/fd/4\n"} {
+		done := make(chan Outcome, 1)
+		go func() { done <- r.Run(context.Background(), jobSpec(Bash, bad, `{}`), io.Discard) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q: the run did not end", bad)
+		}
+		r.cleanups.Wait()
+		for i := range 3 {
+			id := strconv.Itoa(n*10 + i)
+			out, _ := run(t, r, jobSpec(Bash, "echo run "+id+" >> "+count+"\necho "+id+"\n", `{}`))
+			if string(out.Result) != strconv.Quote(id) && !strings.Contains(string(out.Result), "did not answer as expected") {
+				t.Fatalf("%q: job %s after it answered %s", bad, id, out.Result)
+			}
+			r.cleanups.Wait()
+		}
+	}
+	b, _ := os.ReadFile(count)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.Count(string(b), line+"\n") != 1 {
+			t.Fatalf("a job ran twice: %q", b)
+		}
+	}
+}
