@@ -176,9 +176,10 @@ func (s *bashServer) alive() bool {
 
 func (s *bashServer) close() {
 	s.stop.Do(func() {
-		if s.cmd.Process != nil {
-			_ = s.cmd.Process.Kill()
-		}
+		// Its job's process, forked ahead or under way, is in a group of
+		// its own: killing the server does not reach it.
+		killChildren(s.cmd.Process.Pid)
+		_ = s.cmd.Process.Kill()
 		s.req.Close()
 		s.rep.Close()
 		<-s.exited

@@ -76,6 +76,15 @@ func (p *procs) sweepOnce(marker string) bool {
 	return killed
 }
 
+// killChildren kills the children of pid (a single-threaded server of
+// millrun's) with their process groups.
+func killChildren(pid int) {
+	for _, child := range orphansOf(pid) {
+		_ = syscall.Kill(-child, syscall.SIGKILL)
+		_ = syscall.Kill(child, syscall.SIGKILL)
+	}
+}
+
 // orphansOf lists the children of pid's main thread, which is where the
 // kernel re-parents orphans when pid is their subreaper (the first live
 // thread of the process, and Go's main thread lives as long as millrun).
