@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +19,36 @@ func needLinux(t *testing.T) {
 	}
 }
 
+// bashForkReady waits until cold Bash jobs of f run forked from a Bash
+// server (the first ones spawn while it starts).
+func bashForkReady(t *testing.T, f *fixture) {
+	t.Helper()
+	f.createScript("u/me/bash_ppid", "bash", "echo $PPID\n")
+	waitFor(t, "cold Bash jobs on a Bash server", 10*time.Second, func() bool {
+		r := f.syncRun("u/me/bash_ppid", "{}")
+		return r.status == 200 && r.body != strconv.Quote(strconv.Itoa(os.Getpid()))
+	})
+}
+
 // When a job ends for any reason it answers at once and nothing it started
 // survives it, a setsid'd child or a background one holding stdout
-// included.
+// included, spawned or forked from a Bash server.
 func TestNothingOutlivesItsJob(t *testing.T) {
 	t.Parallel()
 	needLinux(t)
-	f := setup(t)
+	for _, forked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "spawned", true: "forked"}[forked], func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, func(c *Config) { c.NoForkServer = !forked })
+			if forked {
+				bashForkReady(t, f)
+			}
+			nothingOutlivesItsJob(t, f)
+		})
+	}
+}
+
+func nothingOutlivesItsJob(t *testing.T, f *fixture) {
 	dir := t.TempDir()
 	f.createScript("u/me/escape", "bash", `f="${1:-}"
 setsid bash -c "sleep 2; echo escaped >> $f" &
@@ -123,7 +147,16 @@ func TestLeftoversOfAKilledMillrunAreCleared(t *testing.T) {
 func TestBashSourceAndArgumentsAreNotOnTheCommandLine(t *testing.T) {
 	t.Parallel()
 	needLinux(t)
-	f := setup(t)
+	for _, forked := range []bool{false, true} {
+		f := setup(t, func(c *Config) { c.NoForkServer = !forked })
+		if forked {
+			bashForkReady(t, f)
+		}
+		bashSourceAndArgumentsAreNotOnTheCommandLine(t, f)
+	}
+}
+
+func bashSourceAndArgumentsAreNotOnTheCommandLine(t *testing.T, f *fixture) {
 	f.createScript("u/me/secretive", "bash", `key="$1"
 # api key: sk_live_SECRETVALUE
 echo "cmdline: $(tr '\0' ' ' < /proc/$$/cmdline)"

@@ -177,6 +177,7 @@ func TestJobsRunAtLowerPriority(t *testing.T) {
 		f := setup(t, func(c *Config) { c.NoForkServer = noFork })
 		if !noFork {
 			forkReady(t, f)
+			bashForkReady(t, f)
 		}
 		f.createScript("u/me/nice", "python3", "import os\ndef main():\n    return os.nice(0)\n")
 		f.createScript("u/me/nice_sh", "bash", "nice\n")
