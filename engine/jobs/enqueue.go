@@ -94,10 +94,14 @@ func (q *Queue) insertPending(job *store.Job) {
 	q.pending[i] = job
 }
 
-// signal wakes workers; the caller holds q.mu.
+// signal wakes one idle worker; the caller holds q.mu. A full buffer
+// means every worker has a wake-up coming, and a worker looks for a job
+// before it waits, so none is lost.
 func (q *Queue) signal() {
-	close(q.changed)
-	q.changed = make(chan struct{})
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 }
 
 // next blocks until a job may run and claims it, or returns nil on shutdown.
@@ -129,7 +133,6 @@ func (q *Queue) next() *store.Job {
 			q.mu.Unlock()
 			return j
 		}
-		changed := q.changed
 		q.mu.Unlock()
 		var timer *time.Timer
 		var due <-chan time.Time
@@ -138,7 +141,7 @@ func (q *Queue) next() *store.Job {
 			due = timer.C
 		}
 		select {
-		case <-changed:
+		case <-q.wake:
 		case <-due:
 		case <-q.stop:
 		}

@@ -109,7 +109,11 @@ type Queue struct {
 	perKey    map[string]int // running jobs per concurrency key
 	waiters   map[string][]chan *store.Job
 	watchers  map[chan *store.Job]struct{}
-	changed   chan struct{} // closed and replaced whenever pending or running changes
+	// wake holds one token per change that may let an idle worker claim
+	// a job (a job queued, a slot freed): one worker wakes for it, not
+	// every idle one, which on two cores pushed the worker that got the
+	// job and its waiting caller behind the others.
+	wake chan struct{}
 	stopping  bool
 
 	starts *startLog // nil without Config.StartLogDir
@@ -132,7 +136,7 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 	return &Queue{
 		db: db, exec: exec, cfg: cfg, log: cfg.Logger,
 		running: map[string]*active{}, finishing: map[string]*store.Job{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{}, watchers: map[chan *store.Job]struct{}{},
-		changed: make(chan struct{}), settled: make(chan struct{}), stop: make(chan struct{}),
+		wake: make(chan struct{}, cfg.Workers), settled: make(chan struct{}), stop: make(chan struct{}),
 	}
 }
 
