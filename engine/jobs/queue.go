@@ -113,8 +113,8 @@ type Queue struct {
 	// a job (a job queued, a slot freed): one worker wakes for it, not
 	// every idle one, which on two cores pushed the worker that got the
 	// job and its waiting caller behind the others.
-	wake chan struct{}
-	stopping  bool
+	wake     chan struct{}
+	stopping bool
 
 	starts *startLog // nil without Config.StartLogDir
 
