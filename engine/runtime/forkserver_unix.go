@@ -54,12 +54,21 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// Both ends close on exec from the start (under ForkLock, as os.Pipe
+	// does where it cannot ask the kernel): a job spawned by another
+	// goroutine in between would otherwise keep them. ExtraFiles hands
+	// the server its end all the same.
+	syscall.ForkLock.RLock()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	syscall.CloseOnExec(fds[0])
 	ours, theirs := os.NewFile(uintptr(fds[0]), "forkserver"), os.NewFile(uintptr(fds[1]), "forkserver-child")
 	defer theirs.Close()
 	c, err := net.FileConn(ours)

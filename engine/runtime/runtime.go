@@ -91,6 +91,7 @@ type Runner struct {
 
 // New returns a Runner using the given interpreters.
 func New(interp Interpreters) *Runner {
+	keepInheritedFromJobs()
 	env := []string{}
 	for _, k := range []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "USERPROFILE"} {
 		if v, ok := os.LookupEnv(k); ok {

@@ -465,43 +465,47 @@ func TestForkedBashJobCannotDesyncItsServer(t *testing.T) {
 	}
 }
 
-// Closing a Bash server ends the job process it forked ahead, also one
-// that took a request and waits to open the job's output, which nothing
-// reads any more.
-func TestClosingABashServerEndsItsChild(t *testing.T) {
-	t.Parallel()
-	r := newRunner(t, true)
-	s, err := startBashServer(r, r.interp.Bash, r.jobRoot())
-	if err != nil {
+// A job inherits no descriptor of millrun's but its stdin, stdout and
+// stderr: not one millrun was started with (a launcher's or a terminal's
+// pipe), not a fork server's socket made in another goroutine (it was
+// inheritable for a moment, and a job spawned then kept it). Not parallel:
+// the inheritable pipe it makes would reach the other tests' jobs.
+func TestJobsInheritNoDescriptors(t *testing.T) {
+	var inherited [2]int
+	if err := syscall.Pipe(inherited[:]); err != nil { // without close-on-exec
 		t.Fatal(err)
 	}
-	if _, err := s.req.Write([]byte("\n")); err != nil { // no reader on the output
-		t.Fatal(err)
-	}
-	var child int
-	deadline := time.Now().Add(5 * time.Second)
-	for child == 0 && time.Now().Before(deadline) {
-		if kids := orphansOf(s.cmd.Process.Pid); len(kids) == 1 {
-			if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(kids[0]) + "/cwd"); cwd == s.jobDir {
-				child = kids[0] // in the job folder: it took the request
+	defer syscall.Close(inherited[0])
+	defer syscall.Close(inherited[1])
+	for _, forked := range []bool{false, true} {
+		r := newRunner(t, forked)
+		if forked {
+			bashForkReady(t, r)
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if s, err := startForkServer(r.interp.Python, r.jobRoot(), r.processEnv()); err == nil {
+					s.close()
+				}
+			}
+		}()
+		// Pipes and sockets the job's shell holds besides its output.
+		spec := jobSpec(Bash, "for f in /proc/$$/fd/*; do\n  case ${f##*/} in 1|2) continue;; esac\n  if [[ -p $f || -S $f ]]; then echo \"$f $(readlink $f)\"; fi\ndone\necho end\n", `{}`)
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if out, logs := run(t, r, spec); string(out.Result) != `"end"` || logs != "end\n" {
+				t.Errorf("forked %v: a job holds descriptors it was not given: %q", forked, logs)
+				break
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if child == 0 {
-		t.Fatal("the server's child never took the request")
-	}
-	s.close()
-	deadline = time.Now().Add(5 * time.Second)
-	for syscall.Kill(child, 0) == nil {
-		st, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
-		if bytes.Contains(st, []byte(") Z ")) {
-			break // dead; reaped by whoever adopted it
-		}
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(child, syscall.SIGKILL)
-			t.Fatalf("the server's child %d outlived it", child)
-		}
-		time.Sleep(5 * time.Millisecond)
+		close(stop)
+		<-done
 	}
 }

@@ -1,0 +1,5 @@
+package runtime
+
+import "errors"
+
+func closeRangeOnExec() error { return errors.New("no close_range") }

@@ -1,0 +1,4 @@
+package runtime
+
+// Windows passes a child only the handles it is given.
+func keepInheritedFromJobs() {}
