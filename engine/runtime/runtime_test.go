@@ -118,6 +118,14 @@ func TestResultCap(t *testing.T) {
 	}
 }
 
+// forkedBashRunner is a runner whose cold Bash jobs run forked, its one
+// server idle (back in the pool, its folder emptied).
+func forkedBashRunner(t *testing.T) *Runner {
+	t.Helper()
+	r := forkedBashRunner(t)
+	return r
+}
+
 // bashForkReady waits until cold Bash jobs on r run forked from a Bash
 // server (the first ones spawn while it starts).
 func bashForkReady(t *testing.T, r *Runner) {
@@ -410,9 +418,7 @@ func TestForkedBashJobsLeaveNothingToTheNext(t *testing.T) {
 // kills it; the next job runs (spawned while a new server starts).
 func TestBashServerDeathFailsOnlyItsJob(t *testing.T) {
 	t.Parallel()
-	r := newRunner(t, true)
-	bashForkReady(t, r)
-	r.cleanups.Wait()
+	r := forkedBashRunner(t)
 	dir := t.TempDir()
 	spec := jobSpec(Bash, "echo $$ > "+dir+"/job\necho $PPID > "+dir+"/server\nsleep 30\n", `{}`)
 	done := make(chan Outcome, 1)
@@ -451,9 +457,7 @@ func TestBashServerDeathFailsOnlyItsJob(t *testing.T) {
 // rather than run twice; the server is not used again.
 func TestForkedBashJobCannotDesyncItsServer(t *testing.T) {
 	t.Parallel()
-	r := newRunner(t, true)
-	bashForkReady(t, r)
-	r.cleanups.Wait()
+	r := forkedBashRunner(t)
 	count := filepath.Join(t.TempDir(), "count")
 	for n, bad := range []string{"printf 'x 0\\n' > /proc/$PPID/fd/4\nsleep 2\n", "printf 'x 0\\nx 0\\n' > /proc/$PPID/fd/4\n"} {
 		done := make(chan Outcome, 1)
