@@ -122,7 +122,9 @@ func TestResultCap(t *testing.T) {
 // server idle (back in the pool, its folder emptied).
 func forkedBashRunner(t *testing.T) *Runner {
 	t.Helper()
-	r := forkedBashRunner(t)
+	r := newRunner(t, true)
+	bashForkReady(t, r)
+	r.cleanups.Wait()
 	return r
 }
 
