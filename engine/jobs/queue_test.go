@@ -442,3 +442,29 @@ func TestSettleWaitsForFinalWrites(t *testing.T) {
 		t.Fatalf("after Settle the database has %v, %v", got, err)
 	}
 }
+
+// A queued job wakes one idle worker, yet every worker is put to work: a
+// burst runs as many at once as there are workers, and jobs queued past
+// the wake-ups all run once the workers are free again.
+func TestBurstsKeepEveryWorkerBusy(t *testing.T) {
+	t.Parallel()
+	f := newQueue(t, Config{Workers: 4})
+	var blocked, burst []*store.Job
+	for range 4 {
+		blocked = append(blocked, f.enqueue("u/me/burst_block"))
+	}
+	eventually(t, "the four blocking jobs running at once", func() bool {
+		f.exec.mu.Lock()
+		defer f.exec.mu.Unlock()
+		return f.exec.running["u/me/burst_block"] == 4
+	})
+	for range 20 {
+		burst = append(burst, f.enqueue("u/me/burst"))
+	}
+	f.exec.release()
+	for _, j := range append(blocked, burst...) {
+		if done := f.wait(j); done.Status != store.StatusSuccess {
+			t.Fatalf("%s: %s", j.ScriptPath, done.Status)
+		}
+	}
+}
