@@ -242,6 +242,7 @@ func TestForkedBashMatchesSpawned(t *testing.T) {
 		{"a #! line is a comment", "#!/bin/sh\necho \"$BASH_VERSION\" | cut -c1\n", `{}`},
 		{"exit trap", "trap 'echo trapped' EXIT\necho body\n", `{}`},
 		{"functions and variables of an earlier job", "declare -F | wc -l; compgen -v | grep -c -e '^d$' -e '^fd$' -e '^MILLRUN' || true\n", `{}`},
+		{"much output, both streams", "seq 1 40000\nseq 1 20000 >&2\necho last\n", `{}`},
 		{"a large script", "#" + strings.Repeat("x", 70<<10) + "\nno_such_command_x 2>&1 | grep -o '^./main.sh: line 2' || true\n", `{}`},
 	}
 	for _, c := range cases {
