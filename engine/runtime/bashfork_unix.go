@@ -421,14 +421,6 @@ func (p *bashForker) close() {
 	}
 }
 
-// jobRoot is where job folders are made.
-func (r *Runner) jobRoot() string {
-	if r.TempRoot != "" {
-		return r.TempRoot
-	}
-	return os.TempDir()
-}
-
 // bashServer returns an idle Bash server, or nil to spawn the job.
 func (r *Runner) bashServer() *bashServer {
 	if r.NoForkServer || r.interp.Bash == "" {
@@ -493,11 +485,7 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 		// server's pipe): it may be under way, so it is not spawned too.
 		return 0, 0, s.fail(fifo, errMaybeForked)
 	}
-	copied := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(w, out)
-		close(copied)
-	}()
+	outputEnded := copyOutput(w, out)
 	type exit struct {
 		code int
 		err  error
@@ -524,14 +512,7 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 	// Whatever the script left in its group dies with it, as for a
 	// spawned job; what left the group is swept afterwards.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	// As exec's WaitDelay: a background child holding the output open
-	// does not keep the job waiting.
-	select {
-	case <-copied:
-	case <-time.After(outputGrace):
-		out.Close()
-		<-copied
-	}
+	outputEnded()
 	if e.err != nil {
 		s.close()
 		return pid, 0, errors.New("the Bash server stopped while the job ran")

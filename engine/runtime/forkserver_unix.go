@@ -358,11 +358,7 @@ func (r *Runner) forkServer() *forkServer {
 	if r.NoForkServer {
 		return nil
 	}
-	root := r.TempRoot
-	if root == "" {
-		root = os.TempDir()
-	}
-	return r.pyfork.get(r.interp.Python, root, r.processEnv())
+	return r.pyfork.get(r.interp.Python, r.jobRoot(), r.processEnv())
 }
 
 // runForked runs a prepared Python job as a child of srv, with the rules
@@ -387,11 +383,7 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 	}
 	defer r.cleanUp(dir, f.pid, marker)
 	tail := &tailWriter{max: 4096}
-	copied := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.MultiWriter(logs, tail), pr)
-		close(copied)
-	}()
+	outputEnded := copyOutput(io.MultiWriter(logs, tail), pr)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- f.wait() }()
 	var runErr error
@@ -402,14 +394,7 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 		runErr = <-waitErr
 	}
 	_ = syscall.Kill(-f.pid, syscall.SIGKILL)
-	// As exec's WaitDelay: a background child holding the output open does
-	// not keep the job waiting.
-	select {
-	case <-copied:
-	case <-time.After(outputGrace):
-		pr.Close()
-		<-copied
-	}
+	outputEnded()
 	pr.Close()
 	if ctx.Err() != nil {
 		return Outcome{}, true

@@ -337,6 +337,35 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	return r.outcome(spec, dir, out, runErr, tail.String())
 }
 
+// jobRoot is where job folders are made.
+func (r *Runner) jobRoot() string {
+	if r.TempRoot != "" {
+		return r.TempRoot
+	}
+	return os.TempDir()
+}
+
+// copyOutput copies a job's output from out to w in the background. The
+// returned wait, called once the job's process ended, returns at the
+// output's end, or outputGrace later (closing out), as exec's WaitDelay
+// does: a background child holding the output open does not keep the job
+// waiting.
+func copyOutput(w io.Writer, out io.ReadCloser) (wait func()) {
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(w, out)
+		close(copied)
+	}()
+	return func() {
+		select {
+		case <-copied:
+		case <-time.After(outputGrace):
+			out.Close()
+			<-copied
+		}
+	}
+}
+
 func wrapper(name string) string {
 	b, err := wrappers.ReadFile("wrappers/" + name)
 	if err != nil {
