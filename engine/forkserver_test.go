@@ -3,7 +3,9 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -37,6 +39,9 @@ func TestForkServerMatchesSpawn(t *testing.T) {
 		struct{ name, lang, content, args string }{"environment", "python3", "import os\ndef main():\n    return sorted(k for k in os.environ if not k.startswith('LC_'))\n", `{}`},
 		struct{ name, lang, content, args string }{"exit code", "python3", "import os\ndef main():\n    print('leaving')\n    os._exit(3)\n", `{}`},
 		struct{ name, lang, content, args string }{"stdin is empty", "python3", "import sys\ndef main():\n    return sys.stdin.read()\n", `{}`},
+		struct{ name, lang, content, args string }{"atexit and threads", "python3", "import atexit, threading, time\ndef main():\n    atexit.register(print, 'atexit ran')\n    threading.Thread(target=lambda: (time.sleep(0.2), print('thread ran'))).start()\n    return 1\n", `{}`},
+		struct{ name, lang, content, args string }{"module path", "python3", "import os, sys\ndef main():\n    return [p.replace(os.getcwd(), 'JOB') for p in sys.path]\n", `{}`},
+		struct{ name, lang, content, args string }{"__main__", "python3", "import __main__\ndef main():\n    return sorted(k for k in vars(__main__) if not k.startswith('__'))\n", `{}`},
 	)
 	for i, c := range cases {
 		if c.lang != "python3" {
@@ -185,6 +190,368 @@ func TestJobsRunAtLowerPriority(t *testing.T) {
 			if r := f.syncRun(p, "{}"); r.body != want && r.body != `"`+want+`"` {
 				t.Errorf("%s (fork server off: %v): niceness %s, want %s", p, noFork, r.body, want)
 			}
+		}
+	}
+}
+
+// A forked job is as isolated from the jobs after it as a spawned one:
+// whatever a job does to its folder, its server or its children, the next
+// jobs (of other scripts) get what they would have got had it never run,
+// and a timeout or a cancel always ends it. Each case is a way a job
+// hostile to later jobs used to reach them; the same cases run spawned.
+func TestForkedJobsAreAsIsolatedAsSpawned(t *testing.T) {
+	t.Parallel()
+	needLinux(t)
+	for _, forked := range []bool{true, false} {
+		t.Run(map[bool]string{false: "spawned", true: "forked"}[forked], func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, func(c *Config) { c.NoForkServer = !forked })
+			if forked {
+				forkReady(t, f)
+				bashForkReady(t, f)
+			}
+			for _, c := range hostileCases {
+				f.createScript("u/me/hostile_"+c.lang, c.lang, c.hostile)
+				c.check(t, f, c.lang, c.hostile, func(extra string) hostileRun {
+					dir := t.TempDir()
+					args := fmt.Sprintf(`{"dir": %q, "app": %d, "group": %d%s}`, dir, os.Getpid(), syscall.Getpgrp(), extra)
+					return hostileRun{dir: dir, args: args, path: "u/me/hostile_" + c.lang}
+				})
+			}
+		})
+	}
+}
+
+// hostileRun is one run of a hostile script: its arguments (the test's
+// folder, millrun's pid and process group, then the case's own).
+type hostileRun struct{ dir, args, path string }
+
+type hostileCase struct {
+	name, lang, hostile string
+	// check runs the hostile script (through run, with the case's extra
+	// arguments) and what must not notice it.
+	check func(t *testing.T, f *fixture, lang, hostile string, run func(extra string) hostileRun)
+}
+
+// The hostile scripts take dir, app, group, then nap (seconds to sleep
+// before ending) and mode, positionally in Bash.
+const bashHostileHead = "dir=\"$1\"\napp=\"$2\"\ngroup=\"$3\"\nnap=\"${4:-0}\"\nmode=\"${5:-}\"\n"
+
+var hostileCases = []hostileCase{
+	{"appending to the server's rc.sh", "bash", bashHostileHead + `echo 'echo INJECTED' >> ../rc.sh 2>/dev/null || true
+echo done
+`, func(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+		h := run("")
+		f.syncRun(h.path, h.args)
+		victimSeesNothing(t, f, "rc.sh", lang, "echo clean\n", `{}`, `"clean"`, "clean\n")
+	}},
+	{"a hard link to the job's private files", "bash", bashHostileHead + `for f in .millrun/*; do
+  if [ -f "$f" ] && [ ! -p "$f" ]; then ln "$f" "$dir/link-${f##*/}"; fi
+done
+echo linked
+`, hardLinkCheck},
+	{"a hard link to the job's private files", "python3", `import os
+def main(dir: str):
+    for n in os.listdir('.millrun'):
+        p = os.path.join('.millrun', n)
+        if os.path.isfile(p):
+            os.link(p, os.path.join(dir, 'link-' + n))
+    return 'linked'
+`, hardLinkCheck},
+	{"a leftover writing results", "bash", bashHostileHead + `env -i setsid sh -c 'echo $$ > "$1/pid"; i=0; while [ $i -lt 600 ]; do echo "\"evil\"" > result.json; echo evil > result.out; echo "\"evil\"" > .millrun/result.json; i=$((i+1)); sleep 0.01; done' sh "$dir" >/dev/null 2>&1 &
+while [ ! -s "$dir/pid" ]; do sleep 0.01; done
+echo left
+`, leftoverWriterCheck},
+	{"a leftover writing results", "python3", `import os, subprocess, time
+def main(dir: str):
+    subprocess.Popen(['sh', '-c', r'echo $$ > "$1/pid"; i=0; while [ $i -lt 600 ]; do echo "\"evil\"" > .millrun/result.json; echo "\"evil\"" > result.json; i=$((i+1)); sleep 0.01; done', 'sh', dir], start_new_session=True, env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not os.path.exists(os.path.join(dir, 'pid')) or os.path.getsize(os.path.join(dir, 'pid')) == 0:
+        time.sleep(0.01)
+    return 'left'
+`, leftoverWriterCheck},
+	{"a module planted on the server's path", "python3", `import os, sys
+def main():
+    root = os.path.dirname(os.getcwd())
+    for p in sys.path:
+        if p and p != os.getcwd() and p.startswith(root + os.sep) and os.path.isdir(p):
+            with open(os.path.join(p, 'traceback.py'), 'w') as f:
+                f.write("print('INJECTED')\ndef format_exc():\n    return 'INJECTED'\n")
+    return 'planted'
+`, func(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+		h := run("")
+		f.syncRun(h.path, h.args)
+		f.createScript("u/me/victim_planted", lang, "def main():\n    raise ValueError('the victim failed')\n")
+		r := f.syncRun("u/me/victim_planted", "{}")
+		job := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+		if e := failure(t, r.body); e["message"] != "the victim failed" || strings.Contains(mustJSON(job), "INJECTED") {
+			t.Errorf("planted module: the next job ran what an earlier one planted: %s, logs %q", r.body, job["logs"])
+		}
+	}},
+	{"stopping its server", "bash", bashHostileHead + `echo $PPID > "$dir/server"
+if [ "$PPID" != "$app" ]; then kill -STOP "$PPID"; fi
+sleep "$nap"
+echo stopped
+`, stopServerCheck},
+	{"stopping its server", "python3", `import os, signal, time
+def main(dir: str, app: int, nap: int = 0):
+    with open(os.path.join(dir, 'server'), 'w') as f:
+        f.write(str(os.getppid()))
+    if os.getppid() != app:
+        os.kill(os.getppid(), signal.SIGSTOP)
+    time.sleep(nap)
+    return 'stopped'
+`, stopServerCheck},
+	{"large arguments", "bash", bashHostileHead + "echo ${#mode}\n", largeArgumentsCheck},
+	{"large arguments", "python3", "def main(mode: str = ''):\n    return len(mode)\n", largeArgumentsCheck},
+	{"a child in its own session with an empty environment", "bash", bashHostileHead + `env -i setsid sh -c 'echo $$ > "$1/pid"; sleep 6; echo escaped > "$1/mark"' sh "$dir" >/dev/null 2>&1 &
+while [ ! -s "$dir/pid" ]; do sleep 0.01; done
+sleep "$nap"
+echo started
+`, escapeCheck},
+	{"a child in its own session with an empty environment", "python3", `import os, subprocess, time
+def main(dir: str, nap: int = 0):
+    subprocess.Popen(['sh', '-c', 'echo $$ > "$1/pid"; sleep 6; echo escaped > "$1/mark"', 'sh', dir], start_new_session=True, env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not os.path.exists(os.path.join(dir, 'pid')) or os.path.getsize(os.path.join(dir, 'pid')) == 0:
+        time.sleep(0.01)
+    time.sleep(nap)
+    return 'started'
+`, escapeCheck},
+	{"a child joining millrun's process group", "bash", bashHostileHead + `python3 -c "$(printf '%s\n' 'import os, sys, time' 'try:' '    os.setpgid(0, int(sys.argv[2]))' 'except OSError:' '    pass' 'open(sys.argv[1] + "/pid", "w").write(str(os.getpid()))' 'time.sleep(6)' 'open(sys.argv[1] + "/mark", "w").write("escaped")')" "$dir" "$group" >/dev/null 2>&1 &
+while [ ! -s "$dir/pid" ]; do sleep 0.01; done
+sleep "$nap"
+echo started
+`, escapeCheck},
+	{"a child joining millrun's process group", "python3", `import os, subprocess, sys, time
+CHILD = '''import os, sys, time
+try:
+    os.setpgid(0, int(sys.argv[2]))
+except OSError:
+    pass
+open(sys.argv[1] + "/pid", "w").write(str(os.getpid()))
+time.sleep(6)
+open(sys.argv[1] + "/mark", "w").write("escaped")
+'''
+def main(dir: str, group: int, nap: int = 0):
+    subprocess.Popen([sys.executable, '-c', CHILD, dir, str(group)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not os.path.exists(os.path.join(dir, 'pid')) or os.path.getsize(os.path.join(dir, 'pid')) == 0:
+        time.sleep(0.01)
+    time.sleep(nap)
+    return 'started'
+`, escapeCheck},
+}
+
+// victimSeesNothing runs a script of another path after a hostile one and
+// checks it got exactly what it would have got alone.
+func victimSeesNothing(t *testing.T, f *fixture, name, lang, content, args, want, logs string) {
+	t.Helper()
+	path := "u/me/victim_" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r
+		}
+		return '_'
+	}, name)
+	f.createScript(path, lang, content)
+	r := f.syncRun(path, args)
+	job := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+	if r.body != want || job["logs"] != logs {
+		t.Errorf("%s (%s): the next job got %s, logs %q; want %s, logs %q", name, lang, r.body, job["logs"], want, logs)
+	}
+}
+
+// A hard link to a job's private files (its arguments, its environment
+// with WM_TOKEN) shows nothing of the jobs after it.
+func hardLinkCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	h := run("")
+	f.syncRun(h.path, h.args)
+	secret := "SECRET-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	content := "s=\"$1\"\necho ok\n"
+	if lang == "python3" {
+		content = "def main(s: str):\n    return 'ok'\n"
+	}
+	f.createScript("u/me/victim_link_"+lang, lang, content)
+	r := f.syncRun("u/me/victim_link_"+lang, `{"s": "`+secret+`"}`)
+	id := r.header.Get("X-Millrun-Job-Id")
+	f.waitJob(id)
+	entries, _ := os.ReadDir(h.dir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(h.dir, e.Name()))
+		if strings.Contains(string(b), secret) || strings.Contains(string(b), id) {
+			t.Errorf("hard link (%s): %s, linked by an earlier job, shows a later job's arguments or environment:\n%.300s", lang, e.Name(), b)
+		}
+	}
+}
+
+// A process a job leaves behind, writing result files where the job ran,
+// changes no later job's result.
+func leftoverWriterCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	h := run("")
+	f.syncRun(h.path, h.args)
+	content, want := "echo mine\n", `"mine"`
+	if lang == "python3" {
+		content = "def main():\n    return 'mine'\n"
+	}
+	f.createScript("u/me/victim_leftover_"+lang, lang, content)
+	for i := range 6 {
+		if r := f.syncRun("u/me/victim_leftover_"+lang, "{}"); r.body != want {
+			t.Errorf("leftover writer (%s): run %d after it got %s", lang, i, r.body)
+		}
+	}
+}
+
+// A job that stops its fork server (SIGSTOP) still ends: by itself, by
+// its timeout, or cancelled; and the jobs after it run.
+func stopServerCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	// One worker: a worker the job holds leaves none for the next job.
+	forked := !f.e.cfg.NoForkServer
+	f = setup(t, func(c *Config) { c.NoForkServer, c.Workers = !forked, 1 })
+	if forked {
+		forkReady(t, f)
+		bashForkReady(t, f)
+	}
+	f.createScript("u/me/hostile_"+lang, lang, hostile)
+	next := "echo next\n"
+	if lang == "python3" {
+		next = "def main():\n    return 'next'\n"
+	}
+	f.createScript("u/me/next_"+lang, lang, next)
+	for _, ending := range []string{"by itself", "timeout", "cancel"} {
+		extra, query := `, "nap": 0`, ""
+		if ending != "by itself" {
+			extra = `, "nap": 60`
+		}
+		if ending == "timeout" {
+			query = "?timeout=2"
+		}
+		h := run(extra)
+		t.Cleanup(func() { // a stopped server of the code before
+			b, _ := os.ReadFile(filepath.Join(h.dir, "server"))
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 1 && pid != os.Getpid() {
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+			}
+		})
+		r := f.do("POST", "/api/w/local/jobs/run/p/"+h.path+query, "application/json", h.args)
+		if r.status != 201 {
+			t.Fatalf("stopping its server (%s, %s): %d %s", lang, ending, r.status, r.body)
+		}
+		if ending == "cancel" {
+			waitFor(t, "the hostile job to start", 10*time.Second, func() bool { return fileExists(filepath.Join(h.dir, "server")) })
+			time.Sleep(200 * time.Millisecond) // it stops its server
+			f.mustDo(200, "POST", "/api/w/local/jobs_u/queue/cancel/"+r.body, "application/json", `{"reason":"test"}`)
+		}
+		if j, ok := jobWithin(f, r.body, 15*time.Second); !ok {
+			t.Errorf("stopping its server (%s): a job that stopped its server did not end %s", lang, ending)
+		} else if ending != "by itself" && j["canceled"] != true && j["success"] != false {
+			t.Errorf("stopping its server (%s): ended %s as %s", lang, ending, mustJSON(j))
+		}
+		r = f.do("POST", "/api/w/local/jobs/run/p/u/me/next_"+lang, "application/json", "{}")
+		if j, ok := jobWithin(f, r.body, 15*time.Second); !ok || j["success"] != true {
+			t.Errorf("stopping its server (%s, %s): the next job did not run: %v", lang, ending, j)
+		}
+	}
+}
+
+// Arguments a spawned job takes (a 200 KB GitHub payload, a 9 MB body),
+// a forked one takes too, and a large one leaves nothing that slows the
+// jobs after it (the next job's folder holds no large file).
+func largeArgumentsCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	for _, n := range []int{200 << 10, 9 << 20} {
+		h := run(`, "mode": "` + strings.Repeat("x", n) + `"`)
+		r := f.syncRun(h.path, h.args)
+		if want := strconv.Itoa(n); r.body != want && r.body != strconv.Quote(want) {
+			t.Errorf("large arguments (%s): a %d-byte argument: %.300s", lang, n, r.body)
+		}
+	}
+	content := "find . -size +1024k | wc -l\n"
+	if lang == "python3" {
+		content = "import os\ndef main():\n    return str(sum(1 for d, _, fs in os.walk('.') for n in fs if os.path.getsize(os.path.join(d, n)) > 1 << 20))\n"
+	}
+	victimSeesNothing(t, f, "after a large argument", lang, content, `{}`, `"0"`, map[string]string{"bash": "0\n", "python3": ""}[lang])
+}
+
+// A child that leaves the job's session with an empty environment, or
+// joins millrun's own process group, dies with its job: at the job's end
+// and at its timeout (the restart: TestLeftoversDieWhenMillrunStops).
+func escapeCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	for _, ending := range []string{"by itself", "timeout"} {
+		extra, query := `, "nap": 0`, ""
+		if ending == "timeout" {
+			extra, query = `, "nap": 60`, "?timeout=1"
+		}
+		h := run(extra)
+		start := time.Now()
+		r := f.do("POST", "/api/w/local/jobs/run_wait_result/p/"+h.path+query, "application/json", h.args)
+		if ending == "by itself" && r.body != `"started"` {
+			t.Errorf("escaping child (%s): the job answered %s", lang, r.body)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("escaping child (%s, %s): the job took %s", lang, ending, took)
+		}
+		leftoverDies(t, lang+", "+ending, h.dir)
+	}
+}
+
+// leftoverDies checks that the process whose pid is in dir/pid dies
+// before it writes dir/mark (6 s after it started).
+func leftoverDies(t *testing.T, what, dir string) {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(dir, "pid"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 1 {
+		t.Errorf("%s: the child never started", what)
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fileExists(filepath.Join(dir, "mark")) {
+		t.Errorf("%s: a child outlived its job", what)
+	}
+}
+
+// jobWithin waits for job id to finish, at most d.
+func jobWithin(f *fixture, id string, d time.Duration) (map[string]any, bool) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		var j map[string]any
+		if r := f.do("GET", "/api/w/local/jobs_u/get/"+id, "", ""); r.status == 200 && json.Unmarshal([]byte(r.body), &j) == nil && j["type"] == "CompletedJob" {
+			return j, true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, false
+}
+
+// What a job started and left running, in its own session with an empty
+// environment or in millrun's process group, dies when millrun stops.
+func TestLeftoversDieWhenMillrunStops(t *testing.T) {
+	t.Parallel()
+	needLinux(t)
+	for _, forked := range []bool{true, false} {
+		for _, c := range hostileCases {
+			if c.check == nil || !strings.Contains(c.name, "child") {
+				continue
+			}
+			f := setup(t, func(cfg *Config) { cfg.NoForkServer = !forked })
+			if forked {
+				forkReady(t, f)
+				bashForkReady(t, f)
+			}
+			f.createScript("u/me/hostile", c.lang, c.hostile)
+			dir := t.TempDir()
+			args := fmt.Sprintf(`{"dir": %q, "app": %d, "group": %d, "nap": 60}`, dir, os.Getpid(), syscall.Getpgrp())
+			f.do("POST", "/api/w/local/jobs/run/p/u/me/hostile", "application/json", args)
+			waitFor(t, "the child to start", 10*time.Second, func() bool { return fileExists(filepath.Join(dir, "pid")) })
+			f.e.Close(context.Background())
+			leftoverDies(t, fmt.Sprintf("%s (%s, forked %v), millrun stopped", c.name, c.lang, forked), dir)
 		}
 	}
 }

@@ -15,18 +15,19 @@ import (
 func TestClosingABashServerEndsItsChild(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, true)
-	s, err := startBashServer(r, r.interp.Bash, r.jobRoot())
+	s, err := startBashServer(r, r.interp.Bash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.req.Write([]byte("\n")); err != nil { // no reader on the output
+	dir := s.next
+	if _, err := s.req.Write([]byte(dir + "\n")); err != nil { // no reader on the output
 		t.Fatal(err)
 	}
 	var child int
 	deadline := time.Now().Add(5 * time.Second)
 	for child == 0 && time.Now().Before(deadline) {
 		if kids := orphansOf(s.cmd.Process.Pid); len(kids) == 1 {
-			if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(kids[0]) + "/cwd"); cwd == s.jobDir {
+			if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(kids[0]) + "/cwd"); cwd == dir {
 				child = kids[0] // in the job folder: it took the request
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,96 +28,78 @@ import (
 // execve fails with ENOEXEC and bash runs the file itself in that child
 // the way POSIX says: it throws the server's shell state away and starts
 // over from the exported environment, as a new bash would. $$ is the
-// job's own pid, nothing the server defined is visible, options are the
-// defaults, and BASH_ENV runs first (it sets -e and pipefail, as the
-// spawned command line does). Exec'd children see only what a spawned
-// job's children see. What differs from a spawned run, on purpose: the
-// script's parent is the server, not millrun; a first line starting with
-// #! is a comment to bash either way, and is written with the ! replaced
-// by a space so the kernel does not run another interpreter.
+// job's own pid, nothing the server defined is visible, and BASH_ENV runs
+// first: the job's own .millrun/job.sh, which exports its variables, sets
+// the options a spawned job gets on its command line and its arguments
+// (set --, so no argument goes through execve and its size limit), and
+// unsets BASH_ENV. Exec'd children see only what a spawned job's children
+// see. What differs from a spawned run, on purpose: the script's parent is
+// the server, not millrun; a first line starting with #! is a comment to
+// bash either way, and is written with the ! replaced by a space so the
+// kernel does not run another interpreter.
 //
-// A server runs one job at a time (a pool holds as many as jobs run at
-// once), under job control (set -m), so every job is its own process
-// group, as a spawned one is: killed as one on timeout and cancel, without
-// the server. Each server has its own job folder, emptied between jobs
-// (making and removing a folder per job cost more CPU than the fork saves
-// on some file systems). The server forks the next job's process ahead,
-// which waits for a line on fd 3; the server answers on fd 4: "p <pid>"
-// once the job is in its folder with its output open and about to run
-// main.sh, then "x <status>" when it ended. The job's stdout and stderr
-// are a named pipe in the folder's private .millrun, opened by millrun
-// before the request.
+// Nothing of one job reaches the next: each job has a folder of its own,
+// made ahead and removed after its answer, holding only what millrun
+// wrote for it (new files); the server has no files, and is told the
+// folder through its request pipe. A server runs one job at a time (a
+// pool holds as many as jobs run at once), in a session of its own and
+// under job control (set -m), so every job is its own process group, as
+// a spawned one is: killed as one on timeout and cancel, without the
+// server. The server forks the next job's process ahead, which waits for
+// a line on fd 3, the job's folder; the server answers on fd 4: "p <pid>
+// <folder>" once the job is in its folder with its output open and about
+// to run main.sh, then "x <status>" when it ended. The job's stdout and
+// stderr are a named pipe in the folder's private .millrun, opened by
+// millrun before the request.
 const bashServerScript = `set -m
+unset OLDPWD SHLVL
 while :; do
-  ( IFS= read -r _ <&3 && cd -- "$1" && exec 0</dev/null 1>.millrun/out 2>&1 && printf 'p %s\n' "$BASHPID" >&4 && exec 3<&- 4>&- && . ./.millrun/env.sh && ./main.sh "$@" )
+  ( IFS= read -r d <&3 && cd -- "$d" && exec 0</dev/null 1>.millrun/out 2>&1 && printf 'p %s %s\n' "$BASHPID" "$d" >&4 && exec 3<&- 4>&- && BASH_ENV=./.millrun/job.sh ./main.sh )
   printf 'x %s\n' "$?" >&4 || exit
 done
 `
 
-// bashRC runs first in every forked job (its BASH_ENV): what a spawned
-// job gets from its command line, bash -e -o pipefail.
-const bashRC = "set -e -o pipefail\nunset BASH_ENV\n"
-
-// forkedMarker is in every Bash server's starting environment, so in the
-// /proc environ of everything forked from it without an exec: the sweep
-// kills what carries it once it left its job's group and was abandoned
-// (an exec'd process carries WM_JOB_ID instead). Jobs do not export it.
-const forkedMarker = "MILLRUN_FORKED=bash"
-
-// bashServer is one bash that forks one job at a time, in its job folder.
+// bashServer is one bash that forks one job at a time.
 type bashServer struct {
 	cmd    *exec.Cmd
-	dir    string // its own folder: rc.sh, and job/
-	jobDir string
-	dirID  os.FileInfo // the job folder as made, to notice it replaced
-	// main.sh is written only when the script changes, and env.sh stays
-	// open and is written in place: creating or truncating a file per job
-	// is a file system transaction on ext4. (main.sh cannot stay open for
-	// writing: Linux refuses to run a file open for writing.)
-	env     *os.File
-	script  string      // what main.sh holds, "" when unknown
-	mainID  os.FileInfo // main.sh as last written
-	envSize int
-	req     *os.File      // its fd 3
-	rep     *os.File      // its fd 4
-	lines   *bufio.Reader // over rep
-	exited  chan struct{} // closed when the process has been waited for
-	idleAt  time.Time     // when it went back to the pool
-	stop    sync.Once
+	next   string        // the next job's folder, made ahead
+	req    *os.File      // its fd 3
+	rep    *os.File      // its fd 4
+	lines  *bufio.Reader // over rep
+	exited chan struct{} // closed when the process has been waited for
+	idleAt time.Time     // when it went back to the pool
+	stop   sync.Once
 }
 
-func startBashServer(r *Runner, bash, root string) (*bashServer, error) {
-	dir, err := os.MkdirTemp(root, "millrun-bash-*")
+func startBashServer(r *Runner, bash string) (*bashServer, error) {
+	next, err := r.newBashJobDir()
 	if err != nil {
 		return nil, err
 	}
-	s := &bashServer{dir: dir, jobDir: filepath.Join(dir, "job"), exited: make(chan struct{})}
-	if err := s.makeFolders(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
+	s := &bashServer{next: next, exited: make(chan struct{})}
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(next)
 		return nil, err
 	}
 	repR, repW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(next)
 		reqR.Close()
 		reqW.Close()
 		return nil, err
 	}
 	defer reqR.Close()
 	defer repW.Close()
-	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", s.jobDir)
-	s.cmd.Env = append(append([]string{}, r.processEnv()...), forkedMarker)
+	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server")
+	s.cmd.Env = r.processEnv()
 	s.cmd.ExtraFiles = []*os.File{reqR, repW}
-	s.cmd.Dir = dir
-	// Its own process group: killing a job's group never reaches it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.cmd.Dir = "/" // in no job's folder
+	// A session of its own: its jobs can join no group of millrun's, and
+	// what they leave is outside millrun's session, where sweeps look.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := children.start(s.cmd); err != nil { // low priority: the jobs inherit it
-		os.RemoveAll(dir)
+		os.RemoveAll(next)
 		reqW.Close()
 		repR.Close()
 		return nil, err
@@ -131,38 +112,18 @@ func startBashServer(r *Runner, bash, root string) (*bashServer, error) {
 	return s, nil
 }
 
-// makeFolders makes the BASH_ENV file and the job folder, with its
-// private .millrun and the named pipe of the job's output.
-func (s *bashServer) makeFolders() error {
-	if err := os.WriteFile(filepath.Join(s.dir, "rc.sh"), []byte(bashRC), 0o600); err != nil {
-		return err
+// newBashJobDir makes a forked Bash job's folder: its private .millrun
+// and the named pipe of its output.
+func (r *Runner) newBashJobDir() (string, error) {
+	dir, err := r.newJobDir()
+	if err != nil {
+		return "", err
 	}
-	if err := os.MkdirAll(filepath.Join(s.jobDir, ".millrun"), 0o700); err != nil {
-		return err
+	if err := syscall.Mkfifo(filepath.Join(dir, ".millrun", "out"), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", err
 	}
-	if err := syscall.Mkfifo(filepath.Join(s.jobDir, ".millrun", "out"), 0o600); err != nil {
-		return err
-	}
-	id, err := os.Lstat(s.jobDir)
-	s.dirID = id
-	return err
-}
-
-// openFiles opens env.sh afresh and forgets main.sh: a job may have
-// replaced or changed them.
-func (s *bashServer) openFiles() error {
-	s.closeFiles()
-	s.script, s.envSize = "", 0
-	var err error
-	s.env, err = os.OpenFile(filepath.Join(s.jobDir, ".millrun", "env.sh"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
-	return err
-}
-
-func (s *bashServer) closeFiles() {
-	if s.env != nil {
-		s.env.Close()
-		s.env = nil
-	}
+	return dir, nil
 }
 
 func (s *bashServer) alive() bool {
@@ -183,131 +144,64 @@ func (s *bashServer) close() {
 		s.req.Close()
 		s.rep.Close()
 		<-s.exited
-		s.closeFiles()
-		os.RemoveAll(s.dir)
+		if s.next != "" {
+			os.RemoveAll(s.next)
+		}
 	})
 }
 
-// report reads the server's next line, "p <n>" or "x <n>".
-func (s *bashServer) report(deadline time.Time) (byte, int, error) {
+// report reads the server's next line, "p <pid> <folder>" or "x <n>".
+func (s *bashServer) report(deadline time.Time) (kind byte, n int, dir string, err error) {
 	_ = s.rep.SetReadDeadline(deadline)
 	line, err := s.lines.ReadString('\n')
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
-	kind, num, ok := strings.Cut(strings.TrimSpace(line), " ")
-	n, err := strconv.Atoi(num)
-	if !ok || len(kind) != 1 || (kind[0] != 'p' && kind[0] != 'x') || err != nil {
-		return 0, 0, fmt.Errorf("unexpected answer %q", line)
+	k, rest, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+	num, dir, _ := strings.Cut(rest, " ")
+	n, err = strconv.Atoi(num)
+	if !ok || len(k) != 1 || (k[0] != 'p' && k[0] != 'x') || err != nil {
+		return 0, 0, "", fmt.Errorf("unexpected answer %q", line)
 	}
-	return kind[0], n, nil
+	return k[0], n, dir, nil
 }
 
-// prepare writes what the next job reads: main.sh (executable, so that
-// its execve fails with ENOEXEC rather than EACCES), unless it holds the
-// script already, and env.sh, which exports the job's variables and sets
-// its arguments. A first line starting with #! gets a space for its ! (bash
-// reads it as a comment either way; the kernel would run the named
-// interpreter instead).
-func (s *bashServer) prepare(content string, env, args []string) error {
-	if s.env == nil {
-		if err := s.openFiles(); err != nil {
-			return err
-		}
-	}
+// prepareBashJob writes what a forked job reads into its fresh folder, as
+// new files: main.sh (executable, so that its execve fails with ENOEXEC
+// rather than EACCES) and .millrun/job.sh, its BASH_ENV. A first line
+// starting with #! gets a space for its ! (bash reads it as a comment
+// either way; the kernel would run the named interpreter instead).
+func prepareBashJob(dir, content string, env, args []string) error {
 	if strings.HasPrefix(content, "#!") {
 		content = "# " + content[2:]
 	}
-	if content != s.script {
-		s.script = ""
-		path := filepath.Join(s.jobDir, "main.sh")
-		if err := os.WriteFile(path, []byte(content), 0o700); err != nil {
-			return fmt.Errorf("write main.sh: %w", err)
-		}
-		id, err := os.Lstat(path)
-		if err != nil {
-			return err
-		}
-		s.script, s.mainID = content, id
+	if err := writeNew(filepath.Join(dir, "main.sh"), content, 0o700); err != nil {
+		return fmt.Errorf("write main.sh: %w", err)
 	}
 	var b strings.Builder
 	for _, kv := range env {
 		b.WriteString("export " + shellQuote(kv) + "\n")
 	}
-	b.WriteString("export " + shellQuote("BASH_ENV="+filepath.Join(s.dir, "rc.sh")) + "\n")
-	// The server's own marker and what bash set for it are not the job's:
-	// a spawned bash starts without them (SHLVL 1, no OLDPWD).
-	b.WriteString("unset MILLRUN_FORKED OLDPWD SHLVL\n")
+	b.WriteString("set " + strings.Join(bashOptions, " ") + "\n")
 	b.WriteString(setPositional(args))
-	// Shorter than the last one: blank lines fill the rest, which saves
-	// truncating the file.
-	for b.Len() < s.envSize {
-		b.WriteString(strings.Repeat("\n", min(s.envSize-b.Len(), 256)))
-	}
-	if _, err := s.env.WriteAt([]byte(b.String()), 0); err != nil {
+	b.WriteString("unset BASH_ENV\n")
+	if err := writeNew(filepath.Join(dir, ".millrun", "job.sh"), b.String(), 0o600); err != nil {
 		return fmt.Errorf("write the job's environment: %w", err)
 	}
-	s.envSize = b.Len()
 	return nil
 }
 
-// clean empties the job folder after a job (its process group dead and
-// what left it swept) for the next one: what the job made goes; what
-// millrun made stays if it is still what millrun made. It reports false
-// when the folder cannot be trusted any more (the server is then closed).
-func (s *bashServer) clean() bool {
-	if id, err := os.Lstat(s.jobDir); err != nil || !os.SameFile(id, s.dirID) || id.Mode() != s.dirID.Mode() {
-		return false // moved, replaced or opened up by the job
-	}
-	keep := map[string]fs.FileMode{"main.sh": 0, ".millrun": fs.ModeDir}
-	if !emptyExcept(s.jobDir, keep) {
-		return false
-	}
-	private := filepath.Join(s.jobDir, ".millrun")
-	if id, err := os.Lstat(private); err != nil || !id.IsDir() || id.Mode().Perm() != 0o700 {
-		return false
-	}
-	if !emptyExcept(private, map[string]fs.FileMode{"env.sh": 0, "out": fs.ModeNamedPipe}) {
-		return false
-	}
-	if _, err := os.Lstat(filepath.Join(private, "out")); errors.Is(err, fs.ErrNotExist) {
-		if syscall.Mkfifo(filepath.Join(private, "out"), 0o600) != nil {
-			return false
-		}
-	}
-	// main.sh and env.sh must still be the files millrun holds open.
-	main, err1 := os.Lstat(filepath.Join(s.jobDir, "main.sh"))
-	env, err2 := os.Lstat(filepath.Join(private, "env.sh"))
-	if s.env == nil || err1 != nil || err2 != nil {
-		return s.openFiles() == nil
-	}
-	if held, err := s.env.Stat(); err != nil || !os.SameFile(held, env) {
-		return s.openFiles() == nil
-	}
-	if !os.SameFile(main, s.mainID) || main.Size() != s.mainID.Size() || !main.ModTime().Equal(s.mainID.ModTime()) || main.Mode() != s.mainID.Mode() {
-		// Changed by the job: made afresh next time (a rewrite would keep
-		// a mode the job set).
-		return os.Remove(filepath.Join(s.jobDir, "main.sh")) == nil && s.openFiles() == nil
-	}
-	return true
-}
-
-// emptyExcept removes every entry of dir but those named in keep with the
-// type keep gives them (a kept name of another type is removed too).
-func emptyExcept(dir string, keep map[string]fs.FileMode) bool {
-	entries, err := os.ReadDir(dir)
+// writeNew writes a file that must not exist yet.
+func writeNew(path, content string, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
 	if err != nil {
-		return false
+		return err
 	}
-	for _, e := range entries {
-		if t, ok := keep[e.Name()]; ok && e.Type() == t {
-			continue
-		}
-		if os.RemoveAll(filepath.Join(dir, e.Name())) != nil {
-			return false
-		}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return true
+	return err
 }
 
 func shellQuote(s string) string {
@@ -353,7 +247,7 @@ func (p *bashForker) get(r *Runner) *bashServer {
 }
 
 func (p *bashForker) start(r *Runner) {
-	s, err := startBashServer(r, r.interp.Bash, r.jobRoot())
+	s, err := startBashServer(r, r.interp.Bash)
 	p.mu.Lock()
 	checked := p.checked
 	p.mu.Unlock()
@@ -434,21 +328,22 @@ func (r *Runner) bashServer() *bashServer {
 // not the server's. An old bash without $BASHPID, or job folders on a
 // noexec file system, fail it, and cold Bash jobs keep spawning.
 func (r *Runner) checkBashServer(s *bashServer) error {
-	if err := s.prepare(`echo "$$ $0 $1 ${X_CHECK:-} ${MILLRUN_FORKED:-}"`, []string{"X_CHECK=1"}, []string{"a"}); err != nil {
+	dir := s.next
+	s.next = ""
+	defer os.RemoveAll(dir)
+	if err := prepareBashJob(dir, `echo "$$ $0 $1 ${X_CHECK:-}"`, []string{"X_CHECK=1"}, []string{"a"}); err != nil {
 		return err
 	}
 	var out strings.Builder
-	pid, code, err := r.forkBash(context.Background(), s, &out)
+	pid, code, err := r.forkBash(context.Background(), s, dir, &out)
 	if err != nil {
 		return err
 	}
-	if want := fmt.Sprintf("%d ./main.sh a 1 \n", pid); code != 0 || out.String() != want {
+	if want := fmt.Sprintf("%d ./main.sh a 1\n", pid); code != 0 || out.String() != want {
 		return fmt.Errorf("bash cannot run jobs forked: exit %d, %q, want %q", code, out.String(), want)
 	}
-	if !s.clean() {
-		return errors.New("the Bash server's job folder could not be emptied")
-	}
-	return nil
+	s.next, err = r.newBashJobDir()
+	return err
 }
 
 // errNotForked: the server did not start the job (main.sh never ran and
@@ -459,30 +354,31 @@ var (
 	errMaybeForked = errors.New("the Bash server did not answer as expected while starting the job")
 )
 
-// forkBash runs the job prepared in s's folder, copying its output to w.
-// It returns the job's pid (its process group) and exit status. A
-// cancelled ctx kills the job's group. errNotForked means the job can be
-// spawned; any other error means it may have run, and s is closed.
-func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int, int, error) {
-	fifo := filepath.Join(s.jobDir, ".millrun", "out")
+// forkBash runs the job prepared in dir on s, copying its output to w. It
+// returns the job's pid (its process group) and exit status. A cancelled
+// ctx kills the job's group. Any error closes s; errNotForked means the
+// job can be spawned, any other that it may have run.
+func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, w io.Writer) (int, int, error) {
+	fifo := filepath.Join(dir, ".millrun", "out")
 	out, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		s.close()
 		return 0, 0, errNotForked
 	}
 	defer out.Close()
-	if _, err := s.req.Write([]byte("\n")); err != nil {
+	if _, err := s.req.Write([]byte(dir + "\n")); err != nil {
 		return 0, 0, s.fail(fifo, errNotForked)
 	}
-	kind, pid, err := s.report(time.Now().Add(5 * time.Second))
+	kind, pid, got, err := s.report(time.Now().Add(5 * time.Second))
 	switch {
 	case errors.Is(err, io.EOF):
 		// Nothing holds the pipe, and the job's process writes "p" before
 		// it lets go of it: main.sh has not run.
 		return 0, 0, s.fail(fifo, errNotForked)
-	case err != nil || kind == 'x':
+	case err != nil || kind == 'x' || got != dir:
 		// No answer in time, or an answer out of turn (the job's process
 		// could not enter its folder, or an earlier job wrote into the
-		// server's pipe): it may be under way, so it is not spawned too.
+		// server's pipes): it may be under way, so it is not spawned too.
 		return 0, 0, s.fail(fifo, errMaybeForked)
 	}
 	outputEnded := copyOutput(w, out)
@@ -492,19 +388,13 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 	}
 	ended := make(chan exit, 1)
 	go func() {
-		kind, code, err := s.report(time.Time{})
+		kind, code, _, err := s.report(time.Time{})
 		if err == nil && kind != 'x' {
 			err = fmt.Errorf("unexpected answer %c", kind)
 		}
 		ended <- exit{code, err}
 	}()
-	var e exit
-	select {
-	case e = <-ended:
-	case <-ctx.Done():
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		e = <-ended
-	}
+	e := awaitJob(ctx, pid, ended, s.close)
 	// The server answers once it has reaped the job: a job still there
 	// was stopped, or wrote an answer into the server's pipe itself; the
 	// server's answers can no longer be matched to its jobs.
@@ -515,7 +405,7 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, w io.Writer) (int,
 	outputEnded()
 	if e.err != nil {
 		s.close()
-		return pid, 0, errors.New("the Bash server stopped while the job ran")
+		return pid, 0, errors.New("the Bash server stopped, or stopped answering, while the job ran")
 	}
 	if stray {
 		s.close()
@@ -534,18 +424,25 @@ func (s *bashServer) fail(fifo string, err error) error {
 	return err
 }
 
-// runBashForked runs a Bash job on s. ok is false when s did not start it
-// (the caller spawns it instead).
+// runBashForked runs a Bash job on s, in the folder s made ahead. ok is
+// false when s did not start it (the caller spawns it instead).
 func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, logs io.Writer) (Outcome, bool) {
-	env := append(append([]string{}, spec.Env...), "TMPDIR="+s.jobDir)
-	if err := s.prepare(spec.Content, env, bashArgs(spec.Order, spec.Args)); err != nil {
+	dir := s.next
+	s.next = ""
+	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
+	if err := prepareBashJob(dir, spec.Content, env, bashArgs(spec.Order, spec.Args)); err != nil {
+		os.RemoveAll(dir)
 		s.close()
 		return Outcome{}, false
 	}
+	// Everything the job starts is in its server's session, unless it
+	// makes one of its own.
+	live := r.procs.begin(jobMarker(spec.Env), s.cmd.Process.Pid)
 	tail := &tailWriter{max: 4096}
-	pid, code, err := r.forkBash(ctx, s, io.MultiWriter(logs, tail))
+	pid, code, err := r.forkBash(ctx, s, dir, io.MultiWriter(logs, tail))
 	if errors.Is(err, errNotForked) {
-		r.bashfork.put(s)
+		r.procs.end(live)
+		os.RemoveAll(dir)
 		return Outcome{}, false
 	}
 	var out Outcome
@@ -554,23 +451,27 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 	case err != nil:
 		out = Failure("ExecutionErr", err.Error()+"; it was not run again, retry it", nil)
 	case code != 0:
-		out = r.bashOutcome(s.jobDir, &forkExit{code: code}, tail.String())
+		out = r.bashOutcome(dir, &forkExit{code: code}, tail.String())
 	default:
-		out = r.bashOutcome(s.jobDir, nil, tail.String())
+		out = r.bashOutcome(dir, nil, tail.String())
 	}
-	// As for a spawned job, the sweep and the cleaning happen once the
-	// caller has its answer; the server is free again after them.
+	r.procs.end(live)
+	// As for a spawned job, the sweep and the folder's removal happen once
+	// the caller has its answer; the server is free again after them,
+	// with the next job's folder made.
 	r.cleanups.Add(1)
 	go func() {
 		defer r.cleanups.Done()
-		if pid != 0 {
-			r.procs.sweep(pid, jobMarker(spec.Env))
+		r.procs.sweep(pid)
+		os.RemoveAll(dir)
+		if err == nil && s.alive() {
+			if next, e := r.newBashJobDir(); e == nil {
+				s.next = next
+				r.bashfork.put(s)
+				return
+			}
 		}
-		if err == nil && s.alive() && s.clean() {
-			r.bashfork.put(s)
-		} else {
-			s.close()
-		}
+		s.close()
 	}()
 	return out, true
 }

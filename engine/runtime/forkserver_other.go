@@ -16,7 +16,7 @@ type forkServer struct{}
 
 func (r *Runner) forkServer() *forkServer { return nil }
 
-func (r *Runner) runForked(context.Context, *forkServer, Spec, string, string, []string, io.Writer, string) (Outcome, bool) {
+func (r *Runner) runForked(context.Context, *forkServer, Spec, string, string, []string, io.Writer, *liveJob) (Outcome, bool) {
 	return Outcome{}, false
 }
 

@@ -24,9 +24,9 @@ import (
 // (tens of milliseconds) is paid once instead of per job. It is reached
 // only through a socketpair millrun holds.
 type forkServer struct {
-	cmd  *exec.Cmd
-	conn *net.UnixConn
-	dir  string
+	cmd   *exec.Cmd
+	conn  *net.UnixConn
+	close func() // kills it; once
 
 	reqMu sync.Mutex    // one fork request at a time: replies come in order
 	taken chan struct{} // the server read the pending request, about to fork
@@ -43,17 +43,10 @@ type forkServer struct {
 // job's WM_JOB_ID (a uuid), which each child writes there (see the server).
 var forkServerSlot = "MILLRUN_JOB_SLOT=" + strings.Repeat("_", 48)
 
-// startForkServer starts the server for interp in a folder of its own
-// under root, with env (the scrubbed environment, marked as millrun's).
-func startForkServer(interp, root string, env []string) (*forkServer, error) {
-	dir, err := os.MkdirTemp(root, "millrun-pyfork-*")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFiles(dir, map[string]string{"server.py": wrapper("python_fork.py"), "wrapper.py": wrapper("python.py")}); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
+// startForkServer starts the server for interp with env (the scrubbed
+// environment, marked as millrun's). It has no folder: its code and the
+// wrapper's are its arguments, and its working folder is /.
+func startForkServer(interp string, env []string) (*forkServer, error) {
 	// Both ends close on exec from the start (under ForkLock, as os.Pipe
 	// does where it cannot ask the kernel): a job spawned by another
 	// goroutine in between would otherwise keep them. ExtraFiles hands
@@ -66,7 +59,6 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "forkserver"), os.NewFile(uintptr(fds[1]), "forkserver-child")
@@ -74,25 +66,30 @@ func startForkServer(interp, root string, env []string) (*forkServer, error) {
 	c, err := net.FileConn(ours)
 	ours.Close()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	conn := c.(*net.UnixConn)
 	// Started as a spawned job's interpreter is (same flags, same site),
 	// so a forked job sees the same modules a spawned one would.
-	cmd := exec.Command(interp, "-u", "server.py", "wrapper.py")
-	cmd.Dir = dir
+	cmd := exec.Command(interp, "-u", "-c", wrapper("python_fork.py"), wrapper("python.py"))
+	cmd.Dir = "/"
 	cmd.Env = append(append([]string{}, env...), forkServerSlot, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	// Its own process group: killing a job's group never reaches it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own (each job then makes its own): no job can join
+	// a group of millrun's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := children.start(cmd); err != nil { // low priority: its children, the jobs, inherit it
 		conn.Close()
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	fs := &forkServer{cmd: cmd, conn: conn, dir: dir, taken: make(chan struct{}, 1), pids: make(chan int, 1), gone: make(chan struct{}), waiters: map[int]chan int{}, early: map[int]int{}}
+	fs := &forkServer{cmd: cmd, conn: conn, taken: make(chan struct{}, 1), pids: make(chan int, 1), gone: make(chan struct{}), waiters: map[int]chan int{}, early: map[int]int{}}
+	fs.close = sync.OnceFunc(func() {
+		fs.fail(errors.New("closed"))
+		conn.Close()
+		_ = cmd.Process.Kill()
+		_ = children.wait(cmd)
+	})
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var hello struct {
@@ -194,16 +191,6 @@ func (fs *forkServer) alive() bool {
 	return fs.dead == nil
 }
 
-func (fs *forkServer) close() {
-	fs.fail(errors.New("closed"))
-	fs.conn.Close()
-	if fs.cmd.Process != nil {
-		_ = fs.cmd.Process.Kill()
-		_ = children.wait(fs.cmd)
-	}
-	os.RemoveAll(fs.dir)
-}
-
 // errMaybeStarted: the request reached the server, which then failed; the
 // job may have begun, so it must not be started again by a spawn.
 var errMaybeStarted = errors.New("the Python fork server stopped while starting the job")
@@ -247,7 +234,7 @@ func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, err
 			return nil, errors.New("the Python fork server stopped before taking the job")
 		}
 	case <-time.After(5 * time.Second):
-		fs.fail(errors.New("no answer within 5 s"))
+		fs.close() // stopped, or stuck: replaced
 		return nil, errMaybeStarted
 	}
 	select {
@@ -263,7 +250,7 @@ func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, err
 		}
 		return &forked{fs: fs, pid: pid, exit: ch}, nil
 	case <-time.After(5 * time.Second):
-		fs.fail(errors.New("no answer within 5 s"))
+		fs.close()
 		return nil, errMaybeStarted
 	}
 }
@@ -309,7 +296,7 @@ type pyForker struct {
 
 // get returns a running server, or nil (the caller spawns the job as
 // before) while one starts or when it cannot.
-func (p *pyForker) get(interp, root string, env []string) *forkServer {
+func (p *pyForker) get(interp string, env []string) *forkServer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.srv != nil && p.srv.alive() {
@@ -324,7 +311,7 @@ func (p *pyForker) get(interp, root string, env []string) *forkServer {
 	}
 	p.starting = true
 	go func() {
-		srv, err := startForkServer(interp, root, env)
+		srv, err := startForkServer(interp, env)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.starting = false
@@ -358,14 +345,14 @@ func (r *Runner) forkServer() *forkServer {
 	if r.NoForkServer {
 		return nil
 	}
-	return r.pyfork.get(r.interp.Python, r.jobRoot(), r.processEnv())
+	return r.pyfork.get(r.interp.Python, r.processEnv())
 }
 
 // runForked runs a prepared Python job as a child of srv, with the rules
-// of a spawned one: one pipe for its output, its own process group killed
-// on cancel and at the end, what it left outside swept. ok is false when
-// the server could not fork it (the caller spawns it instead).
-func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir, out string, env []string, logs io.Writer, marker string) (Outcome, bool) {
+// of a spawned one: one pipe for its output, its own session and process
+// group killed on cancel and at the end, what it left swept. ok is false
+// when the server could not fork it (the caller spawns it instead).
+func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir, out string, env []string, logs io.Writer, live *liveJob) (Outcome, bool) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return Outcome{}, false
@@ -376,23 +363,18 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 		pr.Close()
 		if errors.Is(err, errMaybeStarted) {
 			// Started twice would be worse than failed once.
-			os.RemoveAll(dir)
+			r.cleanUp(dir, 0, live)
 			return Failure("ExecutionErr", err.Error()+"; it was not run again, retry it", nil), true
 		}
 		return Outcome{}, false
 	}
-	defer r.cleanUp(dir, f.pid, marker)
+	r.procs.add(live, f.pid)
+	defer r.cleanUp(dir, f.pid, live)
 	tail := &tailWriter{max: 4096}
 	outputEnded := copyOutput(io.MultiWriter(logs, tail), pr)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- f.wait() }()
-	var runErr error
-	select {
-	case runErr = <-waitErr:
-	case <-ctx.Done():
-		_ = syscall.Kill(-f.pid, syscall.SIGKILL)
-		runErr = <-waitErr
-	}
+	runErr := awaitJob(ctx, f.pid, waitErr, srv.close)
 	_ = syscall.Kill(-f.pid, syscall.SIGKILL)
 	outputEnded()
 	pr.Close()
@@ -400,4 +382,40 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 		return Outcome{}, true
 	}
 	return r.outcome(spec, dir, out, runErr, tail.String()), true
+}
+
+// serverGrace is how long a fork server may take to report its job's end
+// once the job's process is dead (it exited, or was killed on cancel or
+// timeout): a server that takes longer was stopped, or is stuck, and is
+// killed, which ends the wait.
+const serverGrace = 5 * time.Second
+
+// awaitJob waits for ended, a fork server's report that its job pid ended.
+// When ctx is done it kills the job's group, and pid itself should it have
+// left the group. Should the report not come within serverGrace of the
+// job's death, it calls hung, which must make ended deliver.
+func awaitJob[T any](ctx context.Context, pid int, ended <-chan T, hung func()) T {
+	tick := time.NewTicker(serverGrace / 10)
+	defer tick.Stop()
+	done := ctx.Done()
+	var dead time.Time
+	for {
+		select {
+		case v := <-ended:
+			return v
+		case <-done:
+			done = nil
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			dead = time.Now()
+		case <-tick.C:
+			if dead.IsZero() && exitedUnreaped(pid) {
+				dead = time.Now()
+			}
+			if !dead.IsZero() && time.Since(dead) >= serverGrace {
+				hung()
+				hung = func() {}
+			}
+		}
+	}
 }

@@ -104,3 +104,7 @@ func (r *Runner) stripTypes(src string) (string, error) {
 	r.tsMu.Unlock()
 	return string(res.Code), nil
 }
+
+// bashOptions are the shell options of every Bash job: on a spawned
+// job's command line, set in a forked job's BASH_ENV.
+var bashOptions = []string{"-e", "-o", "pipefail"}

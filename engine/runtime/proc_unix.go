@@ -12,6 +12,14 @@ func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
+// setSession starts cmd in a session of its own, which is also its own
+// process group: nothing it starts can join millrun's group (a group is
+// joined only within a session), and everything it starts stays outside
+// millrun's session, where the sweep finds it.
+func setSession(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+}
+
 // killProcessGroup kills the job's whole process group, so children the
 // script forked die with it.
 func killProcessGroup(cmd *exec.Cmd) {

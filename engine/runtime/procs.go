@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -9,15 +10,28 @@ import (
 // procs knows which of millrun's children the runtime started and still
 // has to wait for, so that sweeping up after a job never reaps a process
 // whose exit status exec.Cmd.Wait is about to collect, nor kills a server
-// the runtime keeps. There is one for the whole process, shared by every
+// the runtime keeps; and which jobs are running, so that a sweep spares
+// what is theirs. There is one for the whole process, shared by every
 // Runner: the subreaper is the process's, and so are the orphans a sweep
 // looks at (two Runners, as in tests, must not reap each other's jobs).
 type procs struct {
 	mu   sync.Mutex
 	ours map[int]struct{}
+	live map[*liveJob]struct{}
 }
 
-var children = &procs{ours: map[int]struct{}{}}
+// liveJob is a running job, as a process it left can show it belongs to
+// it: by the job's session or process group (ids), or, for a process that
+// made a session of its own (a daemon the job started and still uses), by
+// the job's marker in its starting environment. Either only spares a
+// process while the job runs: nothing needs to carry anything for a
+// sweep to kill it.
+type liveJob struct {
+	marker string
+	ids    []int
+}
+
+var children = &procs{ours: map[int]struct{}{}, live: map[*liveJob]struct{}{}}
 
 func newProcs() *procs {
 	becomeSubreaper() // before the first job, so nothing it abandons goes to init
@@ -44,8 +58,48 @@ func (p *procs) wait(cmd *exec.Cmd) error {
 	return err
 }
 
-// jobMarker is the environment entry that marks a job's processes; it
-// survives setsid and double forks, which leave the job's process group.
+// begin records a job as running, before its first process starts.
+func (p *procs) begin(marker string, ids ...int) *liveJob {
+	j := &liveJob{marker: marker, ids: ids}
+	p.mu.Lock()
+	p.live[j] = struct{}{}
+	p.mu.Unlock()
+	return j
+}
+
+// add records the session or group ids a running job got once started.
+func (p *procs) add(j *liveJob, ids ...int) {
+	p.mu.Lock()
+	j.ids = append(j.ids, ids...)
+	p.mu.Unlock()
+}
+
+// end records that the job ended: what it left is no longer spared.
+func (p *procs) end(j *liveJob) {
+	p.mu.Lock()
+	delete(p.live, j)
+	p.mu.Unlock()
+}
+
+// running reports whether a process in session sid and group pgid belongs
+// to a running job, asking markers only when the ids do not tell.
+func (p *procs) running(sid, pgid int, markers func(...string) bool) bool {
+	p.mu.Lock()
+	var ms []string
+	for j := range p.live {
+		if slices.Contains(j.ids, sid) || slices.Contains(j.ids, pgid) {
+			p.mu.Unlock()
+			return true
+		}
+		if j.marker != "" {
+			ms = append(ms, j.marker)
+		}
+	}
+	p.mu.Unlock()
+	return len(ms) > 0 && markers(ms...)
+}
+
+// jobMarker is the environment entry that names a job (WM_JOB_ID).
 func jobMarker(env []string) string {
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "WM_JOB_ID=") {

@@ -145,6 +145,7 @@ func (r *Runner) Close() {
 	r.pyfork.close()
 	r.bashfork.close()
 	r.cleanups.Wait()
+	r.procs.sweep(0) // what the servers' jobs left, the servers gone
 	for {
 		select {
 		case dir := <-r.spare:
@@ -199,11 +200,12 @@ func (r *Runner) makeSpare() {
 // the caller is waiting, and the sweep and the removal cost more than a
 // small script's whole run. The job's process group is already dead; the
 // sweep starts the moment the outcome is handed back.
-func (r *Runner) cleanUp(dir string, pid int, marker string) {
+func (r *Runner) cleanUp(dir string, pid int, live *liveJob) {
+	r.procs.end(live)
 	r.cleanups.Add(1)
 	go func() {
 		defer r.cleanups.Done()
-		r.procs.sweep(pid, marker)
+		r.procs.sweep(pid)
 		os.RemoveAll(dir)
 		r.makeSpare()
 	}()
@@ -221,10 +223,11 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
 	}
-	marker := jobMarker(spec.Env)
+	live := r.procs.begin(jobMarker(spec.Env))
 	started := false
 	defer func() {
 		if !started {
+			r.procs.end(live)
 			os.RemoveAll(dir)
 		}
 	}()
@@ -253,7 +256,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		}
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 		if srv := r.forkServer(); srv != nil {
-			if o, ok := r.runForked(ctx, srv, spec, dir, out, env, logs, marker); ok {
+			if o, ok := r.runForked(ctx, srv, spec, dir, out, env, logs, live); ok {
 				started = true
 				return o
 			}
@@ -295,7 +298,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 			}
 			env = append(env, "BASH_ENV="+file)
 		}
-		cmd = exec.Command(r.interp.Bash, "-e", "-o", "pipefail", "./main.sh")
+		cmd = exec.Command(r.interp.Bash, append(append([]string{}, bashOptions...), "./main.sh")...)
 	default:
 		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
 	}
@@ -306,14 +309,15 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	cmd.Stdout = w
 	cmd.Stderr = w
 	cmd.Stdin = nil
-	setProcessGroup(cmd)
+	setSession(cmd)
 	cmd.WaitDelay = outputGrace
 
 	if err := r.procs.start(cmd); err != nil {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}
 	started = true
-	defer r.cleanUp(dir, cmd.Process.Pid, marker)
+	r.procs.add(live, cmd.Process.Pid)
+	defer r.cleanUp(dir, cmd.Process.Pid, live)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- r.procs.wait(cmd) }()
 	var runErr error

@@ -243,6 +243,7 @@ func TestForkedBashMatchesSpawned(t *testing.T) {
 		{"exit trap", "trap 'echo trapped' EXIT\necho body\n", `{}`},
 		{"functions and variables of an earlier job", "declare -F | wc -l; compgen -v | grep -c -e '^d$' -e '^fd$' -e '^MILLRUN' || true\n", `{}`},
 		{"much output, both streams", "seq 1 40000\nseq 1 20000 >&2\necho last\n", `{}`},
+		{"a 200 KB argument", "a=\"$1\"\necho ${#a}\n", `{"a": "` + strings.Repeat("x", 200<<10) + `"}`},
 		{"a large script", "#" + strings.Repeat("x", 70<<10) + "\nno_such_command_x 2>&1 | grep -o '^./main.sh: line 2' || true\n", `{}`},
 	}
 	for _, c := range cases {
@@ -371,9 +372,9 @@ func TestDemuxSplitsOutputPerJob(t *testing.T) {
 	}
 }
 
-// A forked Bash job's folder is reused by the server's next job, emptied
-// in between: nothing one job leaves, changes or replaces there reaches
-// the next, and what it points elsewhere is not written through.
+// Nothing a forked Bash job leaves, changes or replaces in its folder
+// reaches the server's next job, and what it points elsewhere is not
+// written through.
 func TestForkedBashJobsLeaveNothingToTheNext(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, true)
@@ -396,7 +397,7 @@ func TestForkedBashJobsLeaveNothingToTheNext(t *testing.T) {
 	// that its output and result are its own. It runs on the same server,
 	// or spawned when the server was given up for what the job did.
 	next := jobSpec(Bash, "ls -A | tr '\\n' ' '; ls -A .millrun | tr '\\n' ' '; echo \"$(cat main.sh | wc -l) $1\"\n", `{"a": "mine"}`, "a")
-	forked, spawned := `".millrun main.sh env.sh out 1 mine"`, `".millrun main.sh args.sh 1 mine"`
+	forked, spawned := `".millrun main.sh job.sh out 1 mine"`, `".millrun main.sh args.sh 1 mine"`
 	for name, script := range tampering {
 		r.cleanups.Wait() // the server is back once its folder is emptied
 		out, logs := run(t, r, jobSpec(Bash, script+"echo $PPID\n", `{}`))
@@ -514,7 +515,7 @@ func TestJobsInheritNoDescriptors(t *testing.T) {
 					return
 				default:
 				}
-				if s, err := startForkServer(r.interp.Python, r.jobRoot(), r.processEnv()); err == nil {
+				if s, err := startForkServer(r.interp.Python, r.processEnv()); err == nil {
 					s.close()
 				}
 			}
@@ -530,5 +531,77 @@ func TestJobsInheritNoDescriptors(t *testing.T) {
 		}
 		close(stop)
 		<-done
+	}
+}
+
+// A job that stops its fork server (SIGSTOP) cannot hold its worker: it
+// ends when it ends, or when it is cancelled, and the server that stopped
+// answering is replaced.
+func TestAJobThatStopsItsServerStillEnds(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, true)
+	for _, lang := range []string{Bash, Python} {
+		for _, cancelled := range []bool{false, true} {
+			server := filepath.Join(t.TempDir(), "server")
+			// Never this process, should the job have been spawned.
+			self, nap := strconv.Itoa(os.Getpid()), map[bool]string{false: "0", true: "60"}[cancelled]
+			content := "echo $PPID > " + server + "\nif [ $PPID != " + self + " ]; then kill -STOP $PPID; fi\nsleep " + nap + "\n"
+			if lang == Python {
+				content = "import os, signal, time\ndef main():\n    open('" + server + "', 'w').write(str(os.getppid()))\n    if os.getppid() != " + self + ":\n        os.kill(os.getppid(), signal.SIGSTOP)\n    time.sleep(" + nap + ")\n"
+			}
+			t.Cleanup(func() {
+				b, _ := os.ReadFile(server)
+				if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 1 && pid != os.Getpid() {
+					_ = syscall.Kill(pid, syscall.SIGCONT)
+				}
+			})
+			if lang == Bash { // the server the last case stopped is being replaced
+				bashForkReady(t, r)
+			} else {
+				waitForked(t, r)
+			}
+			r.cleanups.Wait()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan Outcome, 1)
+			go func() { done <- r.Run(ctx, jobSpec(lang, content, `{}`), io.Discard) }()
+			if cancelled {
+				deadline := time.Now().Add(10 * time.Second)
+				for b, _ := os.ReadFile(server); len(b) == 0 && time.Now().Before(deadline); b, _ = os.ReadFile(server) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond)
+				cancel()
+			}
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Errorf("%s (cancelled %v): a job that stopped its server did not end", lang, cancelled)
+			}
+			cancel()
+			b, _ := os.ReadFile(server)
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == os.Getpid() {
+				t.Errorf("%s: the job did not run forked", lang)
+			}
+			if out, logs := run(t, r, jobSpec(lang, map[string]string{Bash: "echo next\n", Python: "def main():\n    return 'next'\n"}[lang], `{}`)); !out.Success || !strings.Contains(string(out.Result), "next") {
+				t.Errorf("%s: the job after: %s %q", lang, out.Result, logs)
+			}
+		}
+	}
+}
+
+// waitForked waits until cold Python jobs on r run on the fork server.
+func waitForked(t *testing.T, r *Runner) {
+	t.Helper()
+	probe := jobSpec(Python, "import os\ndef main():\n    return os.getppid()\n", `{}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := run(t, r, probe)
+		if out.Success && string(out.Result) != strconv.Itoa(os.Getpid()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cold Python jobs never ran on the fork server")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -21,59 +21,89 @@ var becomeSubreaper = sync.OnceValue(func() bool {
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
 })
 
-// sweep kills what a finished job left behind outside its process group
-// pgid (already sent SIGKILL): millrun's children that carry the job's
-// marker. Members of the group die asynchronously, and only then are
-// their own escaped children re-parented to millrun, so the sweep repeats
-// until the group is gone, reaping abandoned children that exited.
-func (p *procs) sweep(pgid int, marker string) {
-	if marker == "" || !becomeSubreaper() {
+// sweep kills what finished jobs left behind outside their process
+// groups, once the group pgid (already sent SIGKILL; 0 for none) is gone.
+//
+// Nothing a job could scrub decides it: every job, and every fork server,
+// runs in a session other than millrun's, and no process can enter
+// another session, so each process millrun adopted as the subreaper that
+// is outside millrun's session comes from a job. It is killed unless it
+// still belongs to a running job (its session or group, or that job's
+// marker). Members of the group die asynchronously, and only then are
+// their escaped children re-parented to millrun; a killed process's
+// children are too, by the time it is a zombie; so the sweep repeats until
+// the group is gone and what it killed is dead.
+func (p *procs) sweep(pgid int) {
+	if !becomeSubreaper() {
 		return
 	}
-	deadline := time.Now().Add(time.Second)
-	for syscall.Kill(-pgid, 0) == nil && time.Now().Before(deadline) {
-		p.sweepOnce(marker)
+	deadline := time.Now().Add(2 * time.Second)
+	var dying []int
+	for {
+		dying = append(slices.DeleteFunc(dying, dead), p.sweepOnce()...)
+		if len(dying) == 0 && (pgid <= 0 || syscall.Kill(-pgid, 0) != nil) {
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
 		time.Sleep(time.Millisecond)
-	}
-	// Killing an escaped process re-parents its children in turn.
-	for round := 0; round < 8 && p.sweepOnce(marker); round++ {
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// sweepOnce kills millrun's abandoned children that carry marker and
-// reaps those that exited; it reports whether it killed any.
-func (p *procs) sweepOnce(marker string) bool {
+// sweepOnce kills millrun's adopted children that no running job owns,
+// reaps those that exited, and returns those it killed.
+func (p *procs) sweepOnce() []int {
 	self := os.Getpid()
+	own, err := unix.Getsid(0)
+	if err != nil {
+		return nil
+	}
 	ownGroup := syscall.Getpgrp()
-	killed := false
+	var killed []int
 	for _, pid := range orphansOf(self) {
 		p.mu.Lock()
 		_, ours := p.ours[pid]
 		p.mu.Unlock()
-		if ours {
+		st, ok := readStat(pid)
+		if ours || !ok {
 			continue
 		}
-		state, pgid := procState(pid)
-		if pgid == ownGroup || pgid == 0 {
-			continue // not a job's: the window's helpers live in millrun's group
-		}
-		if state == 'Z' {
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if st.state == 'Z' {
+			// What exec started on this thread elsewhere in millrun is in
+			// millrun's group: its exit status is its Wait's.
+			if st.pgid != ownGroup {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			}
 			continue
 		}
-		// A process forked from a Bash server without an exec shows the
-		// server's environment, not the job's: one of those that left its
-		// job's group and was abandoned is killed at the next sweep,
-		// whichever job's end runs it.
-		if hasMarker(pid, marker, forkedMarker) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group, if it made one
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			killed = true
+		if st.sid == own {
+			continue // not a job's: the window's helpers live in millrun's session
 		}
+		if p.running(st.sid, st.pgid, func(markers ...string) bool { return hasMarker(pid, markers...) }) {
+			continue
+		}
+		if st.pgid == pid {
+			_ = syscall.Kill(-pid, syscall.SIGKILL) // the group it leads
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		killed = append(killed, pid)
 	}
 	return killed
+}
+
+// dead reports whether pid has exited (a zombie, or reaped).
+func dead(pid int) bool {
+	st, ok := readStat(pid)
+	return !ok || st.state == 'Z'
+}
+
+// exitedUnreaped reports whether pid has exited and its parent has not
+// reaped it: a fork server that does not answer for its job.
+func exitedUnreaped(pid int) bool {
+	st, ok := readStat(pid)
+	return ok && st.state == 'Z'
 }
 
 // killChildren kills the children of pid (a single-threaded server of
@@ -106,24 +136,30 @@ func orphansOf(pid int) []int {
 	return out
 }
 
-// procState reads a process's state letter and process group id.
-func procState(pid int) (byte, int) {
+// procStat is what the sweep reads of a process.
+type procStat struct {
+	state     byte
+	pgid, sid int
+}
+
+func readStat(pid int) (procStat, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0
+		return procStat{}, false
 	}
 	// The command name may hold spaces and parentheses: fields start
 	// after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0
+		return procStat{}, false
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 3 {
-		return 0, 0
+	if len(f) < 4 || f[0] == "" {
+		return procStat{}, false
 	}
 	pgid, _ := strconv.Atoi(f[2])
-	return f[0][0], pgid
+	sid, _ := strconv.Atoi(f[3])
+	return procStat{state: f[0][0], pgid: pgid, sid: sid}, true
 }
 
 // hasMarker reports whether pid's starting environment holds one of

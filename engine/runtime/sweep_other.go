@@ -4,7 +4,11 @@ package runtime
 
 // Elsewhere there is no subreaper: a job's process group (or, on Windows,
 // its process tree) is killed, and a process that left both escapes.
-func (p *procs) sweep(int, string) {}
+func (p *procs) sweep(int) {}
+
+// exitedUnreaped needs /proc: elsewhere a fork server that stops
+// answering is found only when its job is cancelled or times out.
+func exitedUnreaped(int) bool { return false }
 
 // KillLeftovers needs /proc to find a dead millrun's jobs; elsewhere they
 // end with their own work, or when their pipes to the dead millrun fail.

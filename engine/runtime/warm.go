@@ -136,6 +136,10 @@ func (p *WarmPool) Run(ctx context.Context, spec WarmSpec, logs io.Writer) Outco
 	if proc == nil {
 		return out
 	}
+	// What the job starts that makes a session of its own (a daemon it
+	// uses) is the job's, not a leftover, while it runs.
+	live := p.r.procs.begin(jobMarker(spec.Env))
+	defer p.r.procs.end(live)
 	out, healthy := proc.run(ctx, spec.Spec, logs)
 	if healthy && ctx.Err() == nil {
 		sp.put(proc)

@@ -2,6 +2,8 @@
 # wrapper's imports done, forks a child per cold job. The child takes the
 # job's output pipe, folder and environment, then runs the ordinary wrapper,
 # which imports main.py fresh: nothing of one job's modules reaches another.
+# The server has no folder: it runs from -c (with the wrapper's source as
+# its argument), so no folder of its is on any job's module path.
 #
 # It talks only over the socket millrun gave it as fd 3 (a socketpair, so
 # nothing else can reach it). Each message is a 4-byte big-endian length
@@ -10,23 +12,26 @@
 # (so a server that dies without that answer started nothing), {"pid"} once
 # forked, and {"exit", "code"} when that child ends (code < 0: killed by
 # that signal).
+import sys
+
+if sys.path and sys.path[0] == "":  # -c puts the working folder first
+    del sys.path[0]
+
 import json
 import os
 import select
 import signal
 import socket
 import struct
-import sys
 
 sys.dont_write_bytecode = True  # as PYTHONDONTWRITEBYTECODE in a spawned job
 _sock = socket.socket(fileno=3)
-_wrapper = sys.argv[1]
-with open(_wrapper) as f:
-    _code = compile(f.read(), _wrapper, "exec")
+_code = compile(sys.argv[1], "wrapper.py", "exec")
 
-# The job's marker must show in /proc/<pid>/environ, which is the block the
-# process started with, not os.environ: the sweep after a job finds what it
-# left behind (even a plain fork that left the process group) by it. The
+# The job's marker shows in /proc/<pid>/environ, which is the block the
+# process started with, not os.environ: a process the job forked without an
+# exec and that made a session of its own is then known as the job's while
+# the job runs (a sweep kills it once the job ended, marker or not). The
 # server starts with a placeholder there, rewritten in place in each child.
 _slot = None
 try:
@@ -91,15 +96,14 @@ def _child(req, fds):
     os.environ.clear()
     os.environ.update(env)
     os.chdir(req["cwd"])
+    # As a spawned job's: the script's folder first, the wrapper as
+    # __main__, and the interpreter's own end (threads joined, atexit run).
+    sys.path.insert(0, os.getcwd())
     sys.argv = ["wrapper.py"]
-    try:
-        exec(_code, {"__name__": "__main__"})
-    except SystemExit as e:
-        sys.stdout.flush()
-        os._exit(e.code if isinstance(e.code, int) else 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    main = type(sys)("__main__")
+    sys.modules["__main__"] = main
+    exec(_code, main.__dict__)
+    sys.exit(0)
 
 
 _wake_r, _wake_w = os.pipe()
