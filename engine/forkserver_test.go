@@ -303,20 +303,20 @@ def main(dir: str, app: int, nap: int = 0):
 `, stopServerCheck},
 	{"large arguments", "bash", bashHostileHead + "echo ${#mode}\n", largeArgumentsCheck},
 	{"large arguments", "python3", "def main(mode: str = ''):\n    return len(mode)\n", largeArgumentsCheck},
-	{"a child in its own session with an empty environment", "bash", bashHostileHead + `env -i setsid sh -c 'echo $$ > "$1/pid"; sleep 6; echo escaped > "$1/mark"' sh "$dir" >/dev/null 2>&1 &
+	{"a child in its own session with an empty environment", "bash", bashHostileHead + `env -i setsid sh -c 'echo $$ > "$1/pid"; sleep 10; echo escaped > "$1/mark"' sh "$dir" >/dev/null 2>&1 &
 while [ ! -s "$dir/pid" ]; do sleep 0.01; done
 sleep "$nap"
 echo started
 `, escapeCheck},
 	{"a child in its own session with an empty environment", "python3", `import os, subprocess, time
 def main(dir: str, nap: int = 0):
-    subprocess.Popen(['sh', '-c', 'echo $$ > "$1/pid"; sleep 6; echo escaped > "$1/mark"', 'sh', dir], start_new_session=True, env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.Popen(['sh', '-c', 'echo $$ > "$1/pid"; sleep 10; echo escaped > "$1/mark"', 'sh', dir], start_new_session=True, env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while not os.path.exists(os.path.join(dir, 'pid')) or os.path.getsize(os.path.join(dir, 'pid')) == 0:
         time.sleep(0.01)
     time.sleep(nap)
     return 'started'
 `, escapeCheck},
-	{"a child joining millrun's process group", "bash", bashHostileHead + `python3 -c "$(printf '%s\n' 'import os, sys, time' 'try:' '    os.setpgid(0, int(sys.argv[2]))' 'except OSError:' '    pass' 'open(sys.argv[1] + "/pid", "w").write(str(os.getpid()))' 'time.sleep(6)' 'open(sys.argv[1] + "/mark", "w").write("escaped")')" "$dir" "$group" >/dev/null 2>&1 &
+	{"a child joining millrun's process group", "bash", bashHostileHead + `python3 -c "$(printf '%s\n' 'import os, sys, time' 'try:' '    os.setpgid(0, int(sys.argv[2]))' 'except OSError:' '    pass' 'open(sys.argv[1] + "/pid", "w").write(str(os.getpid()))' 'time.sleep(10)' 'open(sys.argv[1] + "/mark", "w").write("escaped")')" "$dir" "$group" >/dev/null 2>&1 &
 while [ ! -s "$dir/pid" ]; do sleep 0.01; done
 sleep "$nap"
 echo started
@@ -328,7 +328,7 @@ try:
 except OSError:
     pass
 open(sys.argv[1] + "/pid", "w").write(str(os.getpid()))
-time.sleep(6)
+time.sleep(10)
 open(sys.argv[1] + "/mark", "w").write("escaped")
 '''
 def main(dir: str, group: int, nap: int = 0):
@@ -475,7 +475,8 @@ func escapeCheck(t *testing.T, f *fixture, lang, hostile string, run func(string
 	for _, ending := range []string{"by itself", "timeout"} {
 		extra, query := `, "nap": 0`, ""
 		if ending == "timeout" {
-			extra, query = `, "nap": 60`, "?timeout=1"
+			// Long enough for the child to start on a loaded machine.
+			extra, query = `, "nap": 60`, "?timeout=3"
 		}
 		h := run(extra)
 		start := time.Now()
@@ -483,7 +484,7 @@ func escapeCheck(t *testing.T, f *fixture, lang, hostile string, run func(string
 		if ending == "by itself" && r.body != `"started"` {
 			t.Errorf("escaping child (%s): the job answered %s", lang, r.body)
 		}
-		if took := time.Since(start); took > 5*time.Second {
+		if took := time.Since(start); took > 8*time.Second {
 			t.Errorf("escaping child (%s, %s): the job took %s", lang, ending, took)
 		}
 		leftoverDies(t, lang+", "+ending, h.dir)
@@ -491,7 +492,7 @@ func escapeCheck(t *testing.T, f *fixture, lang, hostile string, run func(string
 }
 
 // leftoverDies checks that the process whose pid is in dir/pid dies
-// before it writes dir/mark (6 s after it started).
+// before it writes dir/mark (10 s after it started).
 func leftoverDies(t *testing.T, what, dir string) {
 	t.Helper()
 	b, _ := os.ReadFile(filepath.Join(dir, "pid"))
@@ -500,7 +501,7 @@ func leftoverDies(t *testing.T, what, dir string) {
 		t.Errorf("%s: the child never started", what)
 		return
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil || strings.Contains(string(st), ") Z ") {
