@@ -97,13 +97,42 @@ def _child(req, fds):
     os.environ.update(env)
     os.chdir(req["cwd"])
     # As a spawned job's: the script's folder first, the wrapper as
-    # __main__, and the interpreter's own end (threads joined, atexit run).
+    # __main__.
     sys.path.insert(0, os.getcwd())
     sys.argv = ["wrapper.py"]
     main = type(sys)("__main__")
     sys.modules["__main__"] = main
-    exec(_code, main.__dict__)
-    sys.exit(0)
+    try:
+        exec(_code, main.__dict__)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        if not isinstance(e.code, (int, type(None))):
+            print(e.code, file=sys.stderr)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    _finish(code)
+
+
+def _finish(code):
+    """Ends the job as a spawned interpreter ends: its threads joined, its
+    atexit functions run, its output flushed; but without tearing every
+    module down, which costs more than a small job's whole run."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        for t in threading.enumerate():
+            if t is not threading.main_thread() and not t.daemon:
+                t.join()
+    import atexit
+
+    atexit._run_exitfuncs()
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    os._exit(code & 0xFF)
 
 
 _wake_r, _wake_w = os.pipe()
