@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -9,9 +11,8 @@ import (
 	"time"
 )
 
-// Closing a Bash server ends the job process it forked ahead, also one
-// that took a request and waits to open the job's output, which nothing
-// reads any more.
+// Closing a Bash server ends the job process it forked, which is in a
+// process group of its own.
 func TestClosingABashServerEndsItsChild(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, true)
@@ -20,9 +21,12 @@ func TestClosingABashServerEndsItsChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := s.next
-	if _, err := s.req.Write([]byte(dir + "\n")); err != nil { // no reader on the output
+	env, err := prepareBashJob(dir, "sleep 60\n", nil, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer env.Close()
+	go r.forkBash(context.Background(), s, dir, env, io.Discard)
 	var child int
 	deadline := time.Now().Add(5 * time.Second)
 	for child == 0 && time.Now().Before(deadline) {

@@ -29,32 +29,34 @@ import (
 // the way POSIX says: it throws the server's shell state away and starts
 // over from the exported environment, as a new bash would. $$ is the
 // job's own pid, nothing the server defined is visible, and BASH_ENV runs
-// first: the job's own .millrun/job.sh, which exports its variables, sets
-// the options a spawned job gets on its command line and its arguments
-// (set --, so no argument goes through execve and its size limit), and
-// unsets BASH_ENV. Exec'd children see only what a spawned job's children
-// see. What differs from a spawned run, on purpose: the script's parent is
-// the server, not millrun; a first line starting with #! is a comment to
-// bash either way, and is written with the ! replaced by a space so the
-// kernel does not run another interpreter.
+// first: the job's own job.sh, which exports its variables, sets the
+// options a spawned job gets on its command line and its arguments (set
+// --, so no argument goes through execve and its size limit), and unsets
+// BASH_ENV. Exec'd children see only what a spawned job's children see.
+// What differs from a spawned run, on purpose: the script's parent is the
+// server, not millrun; a first line starting with #! is a comment to bash
+// either way, and is written with the ! replaced by a space so the kernel
+// does not run another interpreter.
 //
-// Nothing of one job reaches the next: each job has a folder of its own,
-// made ahead and removed after its answer, holding only what millrun
-// wrote for it (new files); the server has no files, and is told the
-// folder through its request pipe. A server runs one job at a time (a
-// pool holds as many as jobs run at once), in a session of its own and
-// under job control (set -m), so every job is its own process group, as
-// a spawned one is: killed as one on timeout and cancel, without the
-// server. The server forks the next job's process ahead, which waits for
-// a line on fd 3, the job's folder; the server answers on fd 4: "p <pid>
-// <folder>" once the job is in its folder with its output open and about
-// to run main.sh, then "x <status>" when it ended. The job's stdout and
-// stderr are a named pipe in the folder's private .millrun, opened by
-// millrun before the request.
+// Nothing of one job reaches the next, by construction: each job has a
+// folder of its own, made ahead and removed after its answer, holding
+// only its main.sh; its job.sh is a file in memory made for it alone
+// (memfd), and its output a pipe of its own, both millrun's descriptors,
+// which the job opens as /proc/<millrun>/fd/<n> (a folder per job costs
+// file system transactions, 0.1 ms and more each on the development VM's
+// ext4, so the folder holds no more than it must). The server has no
+// files, and is told a job's descriptors and folder through its request
+// pipe. A server runs one job at a time (a pool holds as many as jobs run
+// at once), in a session of its own and under job control (set -m), so
+// every job is its own process group, as a spawned one is: killed as one
+// on timeout and cancel, without the server. The server forks the next
+// job's process ahead, which waits for a line on fd 3; the server answers
+// on fd 4: "p <pid> <folder>" once the job is in its folder with its
+// output open and about to run main.sh, then "x <status>" when it ended.
 const bashServerScript = `set -m
 unset OLDPWD SHLVL
 while :; do
-  ( IFS= read -r d <&3 && cd -- "$d" && exec 0</dev/null 1>.millrun/out 2>&1 && printf 'p %s %s\n' "$BASHPID" "$d" >&4 && exec 3<&- 4>&- && BASH_ENV=./.millrun/job.sh ./main.sh )
+  ( IFS=' ' read -r o e d <&3 && cd -- "$d" && exec 0</dev/null 1>"/proc/$1/fd/$o" 2>&1 && printf 'p %s %s\n' "$BASHPID" "$d" >&4 && exec 3<&- 4>&- && BASH_ENV="/proc/$1/fd/$e" ./main.sh )
   printf 'x %s\n' "$?" >&4 || exit
 done
 `
@@ -91,7 +93,7 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 	}
 	defer reqR.Close()
 	defer repW.Close()
-	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server")
+	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", strconv.Itoa(os.Getpid()))
 	s.cmd.Env = r.processEnv()
 	s.cmd.ExtraFiles = []*os.File{reqR, repW}
 	s.cmd.Dir = "/" // in no job's folder
@@ -112,25 +114,16 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 	return s, nil
 }
 
-// newBashJobDir makes a forked Bash job's folder: its private .millrun,
-// the named pipe of its output, and main.sh and .millrun/job.sh, empty:
-// the job's writes into them are then all of its file system work on the
-// path a caller waits on (creating a file costs a file system transaction,
-// 0.1 ms on the development VM's ext4; writing into it a few µs).
+// newBashJobDir makes a forked Bash job's folder with its main.sh, empty
+// (written on the reply path: a write costs a few microseconds, a create
+// a file system transaction).
 func (r *Runner) newBashJobDir() (string, error) {
-	dir, err := r.newJobDir()
+	dir, err := os.MkdirTemp(r.TempRoot, "millrun-job-*")
 	if err != nil {
 		return "", err
 	}
-	err = syscall.Mkfifo(filepath.Join(dir, ".millrun", "out"), 0o600)
-	if err == nil {
-		// Executable, so that its execve fails with ENOEXEC, not EACCES.
-		err = writeNew(filepath.Join(dir, "main.sh"), "", 0o700)
-	}
-	if err == nil {
-		err = writeNew(filepath.Join(dir, ".millrun", "job.sh"), "", 0o600)
-	}
-	if err != nil {
+	// Executable, so that its execve fails with ENOEXEC, not EACCES.
+	if err := writeNew(filepath.Join(dir, "main.sh"), "", 0o700); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
@@ -177,16 +170,16 @@ func (s *bashServer) report(deadline time.Time) (kind byte, n int, dir string, e
 	return k[0], n, dir, nil
 }
 
-// prepareBashJob writes what a forked job reads into the empty files of
-// its fresh folder: main.sh and .millrun/job.sh, its BASH_ENV. A first
+// prepareBashJob writes what a forked job reads: main.sh, into its fresh
+// folder, and its job.sh, its BASH_ENV, into a new file in memory. A first
 // line starting with #! gets a space for its ! (bash reads it as a comment
 // either way; the kernel would run the named interpreter instead).
-func prepareBashJob(dir, content string, env, args []string) error {
+func prepareBashJob(dir, content string, env, args []string) (*os.File, error) {
 	if strings.HasPrefix(content, "#!") {
 		content = "# " + content[2:]
 	}
 	if err := writeEmpty(filepath.Join(dir, "main.sh"), content); err != nil {
-		return fmt.Errorf("write main.sh: %w", err)
+		return nil, fmt.Errorf("write main.sh: %w", err)
 	}
 	var b strings.Builder
 	for _, kv := range env {
@@ -195,10 +188,11 @@ func prepareBashJob(dir, content string, env, args []string) error {
 	b.WriteString("set " + strings.Join(bashOptions, " ") + "\n")
 	b.WriteString(setPositional(args))
 	b.WriteString("unset BASH_ENV\n")
-	if err := writeEmpty(filepath.Join(dir, ".millrun", "job.sh"), b.String()); err != nil {
-		return fmt.Errorf("write the job's environment: %w", err)
+	f, err := memFile("job.sh", b.String())
+	if err != nil {
+		return nil, fmt.Errorf("write the job's environment: %w", err)
 	}
-	return nil
+	return f, nil
 }
 
 // writeEmpty writes content into a file millrun made empty.
@@ -358,11 +352,13 @@ func (r *Runner) checkBashServer(s *bashServer) error {
 	dir := s.next
 	s.next = ""
 	defer os.RemoveAll(dir)
-	if err := prepareBashJob(dir, `echo "$$ $0 $1 ${X_CHECK:-}"`, []string{"X_CHECK=1"}, []string{"a"}); err != nil {
+	env, err := prepareBashJob(dir, `echo "$$ $0 $1 ${X_CHECK:-}"`, []string{"X_CHECK=1"}, []string{"a"})
+	if err != nil {
 		return err
 	}
+	defer env.Close()
 	var out strings.Builder
-	pid, code, err := r.forkBash(context.Background(), s, dir, &out)
+	pid, code, err := r.forkBash(context.Background(), s, dir, env, &out)
 	if err != nil {
 		return err
 	}
@@ -381,32 +377,35 @@ var (
 	errMaybeForked = errors.New("the Bash server did not answer as expected while starting the job")
 )
 
-// forkBash runs the job prepared in dir on s, copying its output to w. It
-// returns the job's pid (its process group) and exit status. A cancelled
-// ctx kills the job's group. Any error closes s; errNotForked means the
-// job can be spawned, any other that it may have run.
-func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, w io.Writer) (int, int, error) {
-	fifo := filepath.Join(dir, ".millrun", "out")
-	out, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// forkBash runs the job prepared in dir, with env its job.sh, on s,
+// copying its output to w. It returns the job's pid (its process group)
+// and exit status. A cancelled ctx kills the job's group. Any error closes
+// s; errNotForked means the job can be spawned, any other that it may have
+// run.
+func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *os.File, w io.Writer) (int, int, error) {
+	out, in, err := os.Pipe()
 	if err != nil {
 		s.close()
 		return 0, 0, errNotForked
 	}
 	defer out.Close()
-	if _, err := s.req.Write([]byte(dir + "\n")); err != nil {
-		return 0, 0, s.fail(fifo, errNotForked)
-	}
-	kind, pid, got, err := s.report(time.Now().Add(5 * time.Second))
+	// The job opens its end (through /proc) before it answers "p".
+	_, err = fmt.Fprintf(s.req, "%d %d %s\n", in.Fd(), env.Fd(), dir)
+	kind, pid, got, rerr := s.report(time.Now().Add(5 * time.Second))
+	in.Close()
 	switch {
-	case errors.Is(err, io.EOF):
+	case err != nil || errors.Is(rerr, io.EOF):
 		// Nothing holds the pipe, and the job's process writes "p" before
 		// it lets go of it: main.sh has not run.
-		return 0, 0, s.fail(fifo, errNotForked)
-	case err != nil || kind == 'x' || got != dir:
+		s.close()
+		return 0, 0, errNotForked
+	case rerr != nil || kind == 'x' || got != dir:
 		// No answer in time, or an answer out of turn (the job's process
-		// could not enter its folder, or an earlier job wrote into the
-		// server's pipes): it may be under way, so it is not spawned too.
-		return 0, 0, s.fail(fifo, errMaybeForked)
+		// could not enter its folder or open its output, or an earlier job
+		// wrote into the server's pipes): it may be under way, so it is
+		// not spawned too.
+		s.close()
+		return 0, 0, errMaybeForked
 	}
 	outputEnded := copyOutput(w, out)
 	type exit struct {
@@ -440,24 +439,14 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, w io.W
 	return pid, e.code, nil
 }
 
-// fail closes a server that cannot be trusted with another job, then lets
-// a job that may still be opening its output through (it finds the
-// server's pipe closed and ends before main.sh).
-func (s *bashServer) fail(fifo string, err error) error {
-	s.close()
-	if f, e := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); e == nil {
-		f.Close()
-	}
-	return err
-}
-
 // runBashForked runs a Bash job on s, in the folder s made ahead. ok is
 // false when s did not start it (the caller spawns it instead).
 func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, logs io.Writer) (Outcome, bool) {
 	dir := s.next
 	s.next = ""
 	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
-	if err := prepareBashJob(dir, spec.Content, env, bashArgs(spec.Order, spec.Args)); err != nil {
+	jobEnv, err := prepareBashJob(dir, spec.Content, env, bashArgs(spec.Order, spec.Args))
+	if err != nil {
 		os.RemoveAll(dir)
 		s.close()
 		return Outcome{}, false
@@ -466,7 +455,8 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 	// makes one of its own.
 	live := r.procs.begin(jobMarker(spec.Env), s.cmd.Process.Pid)
 	tail := &tailWriter{max: 4096}
-	pid, code, err := r.forkBash(ctx, s, dir, io.MultiWriter(logs, tail))
+	pid, code, err := r.forkBash(ctx, s, dir, jobEnv, io.MultiWriter(logs, tail))
+	jobEnv.Close()
 	if errors.Is(err, errNotForked) {
 		r.procs.end(live)
 		os.RemoveAll(dir)

@@ -385,19 +385,19 @@ func TestForkedBashJobsLeaveNothingToTheNext(t *testing.T) {
 	}
 	elsewhere := t.TempDir()
 	tampering := map[string]string{
-		"files left behind":       "mkdir -p sub/deep && touch sub/deep/f leftover .hidden .millrun/extra\necho stale > result.out\n",
-		"main.sh changed":         "echo 'echo from the last job' > main.sh\nchmod -x main.sh\n",
-		"env.sh a symlink":        "rm .millrun/env.sh && ln -s " + outside + " .millrun/env.sh\n",
-		"the output pipe removed": "rm .millrun/out\n",
-		"private folder opened":   "chmod 755 .millrun\n",
-		"folder opened":           "chmod 777 .\n",
-		"folder moved away":       "d=$PWD\ncd ..\nmv \"$d\" " + elsewhere + "/moved\nln -s " + elsewhere + " \"$d\"\n",
+		"files left behind":     "mkdir -p sub/deep .millrun && touch sub/deep/f leftover .hidden .millrun/extra\necho stale > result.out\n",
+		"main.sh changed":       "echo 'echo from the last job' > main.sh\nchmod -x main.sh\n",
+		"main.sh a symlink":     "rm main.sh && ln -s " + outside + " main.sh\n",
+		"what the server reads": "for f in ../rc.sh ../*/rc.sh ../*/.millrun/env.sh; do echo 'echo INJECTED' >> \"$f\" 2>/dev/null || true; done\n",
+		"its own output, kept":  "exec 3>/proc/$$/fd/1\nsetsid bash -c 'sleep 0.3; echo INJECTED >&3' &\n",
+		"folder opened":         "chmod 777 .\n",
+		"folder moved away":     "d=$PWD\ncd ..\nmv \"$d\" " + elsewhere + "/moved\nln -s " + elsewhere + " \"$d\"\n",
 	}
 	// The next job shows what it finds: its folder, its own script, and
 	// that its output and result are its own. It runs on the same server,
 	// or spawned when the server was given up for what the job did.
-	next := jobSpec(Bash, "ls -A | tr '\\n' ' '; ls -A .millrun | tr '\\n' ' '; echo \"$(cat main.sh | wc -l) $1\"\n", `{"a": "mine"}`, "a")
-	forked, spawned := `".millrun main.sh job.sh out 1 mine"`, `".millrun main.sh args.sh 1 mine"`
+	next := jobSpec(Bash, "ls -A | tr '\\n' ' '; { ls -A .millrun 2>/dev/null || true; } | tr '\\n' ' '; echo \"$(cat main.sh | wc -l) $1\"\n", `{"a": "mine"}`, "a")
+	forked, spawned := `"main.sh 1 mine"`, `".millrun main.sh args.sh 1 mine"`
 	for name, script := range tampering {
 		r.cleanups.Wait() // the server is back once its folder is emptied
 		out, logs := run(t, r, jobSpec(Bash, script+"echo $PPID\n", `{}`))
@@ -406,7 +406,7 @@ func TestForkedBashJobsLeaveNothingToTheNext(t *testing.T) {
 		}
 		r.cleanups.Wait()
 		got, logs := run(t, r, next)
-		if !got.Success || (string(got.Result) != forked && string(got.Result) != spawned) {
+		if !got.Success || (string(got.Result) != forked && string(got.Result) != spawned) || strings.Contains(logs, "INJECTED") {
 			t.Errorf("%s: the next job found %s (logs %q), want %s", name, got.Result, logs, forked)
 		}
 	}
