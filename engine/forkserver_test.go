@@ -301,6 +301,18 @@ def main(dir: str, app: int, nap: int = 0):
     time.sleep(nap)
     return 'stopped'
 `, stopServerCheck},
+	{"planting into the folders made ahead", "bash", bashHostileHead + `for d in ../*/; do
+  [ "$d" = "../${PWD##*/}/" ] && continue
+  echo '"planted"' > "$d/result.json" 2>/dev/null || true
+  if [ -d "$d/.millrun" ]; then echo '{"name": "Planted", "message": "planted"}' > "$d/.millrun/error.json"; fi
+done
+echo planted
+`, func(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+		h := run("")
+		f.syncRun(h.path, h.args)
+		victimSeesNothing(t, f, "planted bash", "bash", "echo mine\n", `{}`, `"mine"`, "mine\n")
+		victimSeesNothing(t, f, "planted python", "python3", "def main():\n    return 'mine'\n", `{}`, `"mine"`, "")
+	}},
 	{"large arguments", "bash", bashHostileHead + "echo ${#mode}\n", largeArgumentsCheck},
 	{"large arguments", "python3", "def main(mode: str = ''):\n    return len(mode)\n", largeArgumentsCheck},
 	{"a child in its own session with an empty environment", "bash", bashHostileHead + `env -i setsid sh -c 'echo $$ > "$1/pid"; sleep 10; echo escaped > "$1/mark"' sh "$dir" >/dev/null 2>&1 &

@@ -444,6 +444,11 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, logs io.Writer) (Outcome, bool) {
 	dir := s.next
 	s.next = ""
+	if !asMade(dir, "main.sh") {
+		os.RemoveAll(dir)
+		s.close()
+		return Outcome{}, false
+	}
 	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
 	jobEnv, err := prepareBashJob(dir, spec.Content, env, bashArgs(spec.Order, spec.Args))
 	if err != nil {

@@ -159,10 +159,33 @@ func (r *Runner) Close() {
 func (r *Runner) jobDir() (string, error) {
 	select {
 	case dir := <-r.spare:
-		return dir, nil
+		if asMade(dir, ".millrun") && asMade(filepath.Join(dir, ".millrun")) {
+			return dir, nil
+		}
+		go os.RemoveAll(dir)
 	default:
-		return r.newJobDir()
 	}
+	return r.newJobDir()
+}
+
+// asMade reports whether a folder millrun made ahead still holds exactly
+// what it made (names, sorted), and is still private and no symlink: a
+// job running meanwhile, as the same user, could have left something in
+// it for the job that takes it.
+func asMade(dir string, names ...string) bool {
+	if st, err := os.Lstat(dir); err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+		return false
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != len(names) {
+		return false
+	}
+	for i, e := range entries {
+		if e.Name() != names[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // newJobDir makes a job's directory with its private .millrun folder
