@@ -63,30 +63,43 @@ done
 
 // bashServer is one bash that forks one job at a time.
 type bashServer struct {
-	cmd    *exec.Cmd
+	cmd *exec.Cmd
+	// parent holds its jobs' folders, one at a time: concurrent mkdirs in
+	// one folder contend for its lock (on the development VM's ext4 that
+	// cost more CPU than the mkdirs themselves); it holds nothing of the
+	// server's.
+	parent string
 	next   string        // the next job's folder, made ahead
 	req    *os.File      // its fd 3
 	rep    *os.File      // its fd 4
 	lines  *bufio.Reader // over rep
 	exited chan struct{} // closed when the process has been waited for
 	idleAt time.Time     // when it went back to the pool
+	// retire: its answers can no longer be matched to its jobs; it is
+	// closed once its job's outcome is read (closing removes the folders).
+	retire bool
 	stop   sync.Once
 }
 
 func startBashServer(r *Runner, bash string) (*bashServer, error) {
-	next, err := r.newBashJobDir()
+	parent, err := os.MkdirTemp(r.TempRoot, "millrun-bash-*")
 	if err != nil {
 		return nil, err
 	}
-	s := &bashServer{next: next, exited: make(chan struct{})}
+	next, err := newBashJobDir(parent)
+	if err != nil {
+		os.RemoveAll(parent)
+		return nil, err
+	}
+	s := &bashServer{parent: parent, next: next, exited: make(chan struct{})}
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(next)
+		os.RemoveAll(parent)
 		return nil, err
 	}
 	repR, repW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(next)
+		os.RemoveAll(parent)
 		reqR.Close()
 		reqW.Close()
 		return nil, err
@@ -101,7 +114,7 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 	// what they leave is outside millrun's session, where sweeps look.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := children.start(s.cmd); err != nil { // low priority: the jobs inherit it
-		os.RemoveAll(next)
+		os.RemoveAll(parent)
 		reqW.Close()
 		repR.Close()
 		return nil, err
@@ -117,8 +130,8 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 // newBashJobDir makes a forked Bash job's folder with its main.sh, empty
 // (written on the reply path: a write costs a few microseconds, a create
 // a file system transaction).
-func (r *Runner) newBashJobDir() (string, error) {
-	dir, err := os.MkdirTemp(r.TempRoot, "millrun-job-*")
+func newBashJobDir(parent string) (string, error) {
+	dir, err := os.MkdirTemp(parent, "job-*")
 	if err != nil {
 		return "", err
 	}
@@ -148,9 +161,7 @@ func (s *bashServer) close() {
 		s.req.Close()
 		s.rep.Close()
 		<-s.exited
-		if s.next != "" {
-			os.RemoveAll(s.next)
-		}
+		os.RemoveAll(s.parent)
 	})
 }
 
@@ -365,7 +376,7 @@ func (r *Runner) checkBashServer(s *bashServer) error {
 	if want := fmt.Sprintf("%d ./main.sh a 1\n", pid); code != 0 || out.String() != want {
 		return fmt.Errorf("bash cannot run jobs forked: exit %d, %q, want %q", code, out.String(), want)
 	}
-	s.next, err = r.newBashJobDir()
+	s.next, err = newBashJobDir(s.parent)
 	return err
 }
 
@@ -433,9 +444,7 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 		s.close()
 		return pid, 0, errors.New("the Bash server stopped, or stopped answering, while the job ran")
 	}
-	if stray {
-		s.close()
-	}
+	s.retire = stray
 	return pid, e.code, nil
 }
 
@@ -486,8 +495,8 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 		defer r.cleanups.Done()
 		r.procs.sweep(pid)
 		os.RemoveAll(dir)
-		if err == nil && s.alive() {
-			if next, e := r.newBashJobDir(); e == nil {
+		if err == nil && !s.retire && s.alive() {
+			if next, e := newBashJobDir(s.parent); e == nil {
 				s.next = next
 				r.bashfork.put(s)
 				return
