@@ -136,11 +136,12 @@ func newBashJobDir(parent string) (string, error) {
 		return "", err
 	}
 	// Executable, so that its execve fails with ENOEXEC, not EACCES.
-	if err := writeNew(filepath.Join(dir, "main.sh"), "", 0o700); err != nil {
+	f, err := os.OpenFile(filepath.Join(dir, "main.sh"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	return dir, nil
+	return dir, f.Close()
 }
 
 func (s *bashServer) alive() bool {
@@ -215,19 +216,6 @@ func writeEmpty(path, content string) error {
 	if st, err := f.Stat(); err != nil || st.Size() != 0 || !st.Mode().IsRegular() {
 		f.Close()
 		return fmt.Errorf("%s is not as millrun made it", path)
-	}
-	_, err = f.WriteString(content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// writeNew writes a file that must not exist yet.
-func writeNew(path, content string, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
-	if err != nil {
-		return err
 	}
 	_, err = f.WriteString(content)
 	if cerr := f.Close(); err == nil {
