@@ -305,9 +305,23 @@ const DesktopLabel = "desktop app"
 // server). It is never reachable over a network, and the window is opened
 // by the user on their own machine, so its requests act with full access
 // without a token.
+//
+// The trust is for the UI's own pages only. The window never shows a page
+// the API served (a script's HTML): once shown, everything it loaded would
+// come here too and act with full access, sandbox or not (an image's
+// request carries no Origin). And a request from a sandboxed page
+// (Origin: null) is never the UI's.
 func (e *Engine) DesktopHandler() http.Handler {
 	id := &auth.Identity{Label: DesktopLabel}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") && auth.Navigation(r) {
+			apierr.Write(w, e.log, apierr.Forbidden("millrun's window shows only its own pages: open %s in a web browser", r.URL.Path))
+			return
+		}
+		if r.Header.Get("Origin") == "null" {
+			e.handler.ServeHTTP(w, r)
+			return
+		}
 		ctx := api.WithWindow(trusted(r.Context(), id))
 		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})

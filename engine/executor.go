@@ -36,7 +36,7 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)
 	}
-	env, revoke := x.e.jobEnvWithToken(job)
+	env, revoke := x.e.jobEnv(job)
 	defer revoke()
 	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
@@ -45,22 +45,20 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	return x.e.runner.Run(ctx, spec, logs)
 }
 
-// jobEnv is the Windmill environment every flow step gets; its token
-// expires with the step's timeout.
-func (e *Engine) jobEnv(job *store.Job) []string {
-	env, _ := e.jobEnvWithToken(job)
-	return env
-}
-
-// jobEnvWithToken is the Windmill environment of a job, with WM_TOKEN for
-// calling back into millrun (windmill-client's getResource and friends);
-// revoke ends the token when the job ends.
-func (e *Engine) jobEnvWithToken(job *store.Job) ([]string, func()) {
+// jobEnv is the Windmill environment of a job, with WM_TOKEN for calling
+// back into millrun (windmill-client's getResource and friends); revoke
+// ends the token when the job ends. A flow step's token also ends with
+// its flow (jobFinished), whatever happens to the step.
+func (e *Engine) jobEnv(job *store.Job) ([]string, func()) {
 	timeout := time.Duration(job.TimeoutS) * time.Second
 	if timeout <= 0 {
 		timeout = time.Duration(e.settings.Load().DefaultTimeoutS) * time.Second
 	}
-	token, revoke := e.tokens.IssueJobToken("job "+job.ID, timeout+time.Minute)
+	root := job.ID
+	if job.ParentJob != "" {
+		root = job.ParentJob
+	}
+	token, revoke := e.tokens.IssueJobToken("job "+job.ID, root, timeout+time.Minute)
 	return append(e.baseJobEnv(job), "WM_TOKEN="+token), revoke
 }
 

@@ -53,13 +53,13 @@ func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 	return &routeTable{
 		public: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{local}},
 		webhooks: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			e.requests.Record, query, limitBody, e.authenticate}},
+			guard.Sandbox, e.requests.Record, query, limitBody, e.authenticate}},
 		// Custom routes authenticate their callers themselves (signatures,
 		// API keys, basic auth, tokens), before they read the body.
 		customRoutes: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			e.requests.Record, query, limitBody}},
-		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{query, e.authenticate}},
-		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{e.authenticate, local}},
+			guard.Sandbox, e.requests.Record, query, limitBody}},
+		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{guard.Sandbox, query, e.authenticate}},
+		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{guard.Sandbox, e.authenticate, local}},
 	}
 }
 

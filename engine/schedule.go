@@ -51,6 +51,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {
+	e.tokens.RevokeJobTokens(job.ID)
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
 }

@@ -53,8 +53,9 @@ type Executor struct {
 	Flows   *Catalog
 	Scripts *scripts.Catalog
 	Runner  *runtime.Runner
-	// Env is the environment a step's process gets.
-	Env func(job *store.Job) []string
+	// Env is the environment a step's process gets; release ends what it
+	// grants (the step's token) when the step ends.
+	Env func(job *store.Job) (env []string, release func())
 	// StepLogLimit caps each step's stored log.
 	StepLogLimit int
 }
@@ -159,8 +160,10 @@ func (x *Executor) runStep(ctx context.Context, run *jobs.Execution, flow *Flow,
 	logs := jobs.NewLogBuffer(x.StepLogLimit)
 	if out.Result == nil {
 		fmt.Fprintf(run.Logs, "--- step %s (%s) ---\n", m.ID, child.ScriptPath)
-		spec.Env = x.Env(child)
+		var release func()
+		spec.Env, release = x.Env(child)
 		out = x.Runner.Run(ctx, spec, io.MultiWriter(run.Logs, logs))
+		release()
 		if ctx.Err() != nil {
 			out = failure("Canceled", "the flow was stopped while this step ran", nil)
 		}

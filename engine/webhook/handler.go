@@ -15,6 +15,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -311,6 +312,7 @@ func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
 	for k, vs := range shaped.Header {
 		h[k] = vs
 	}
+	guard.SandboxHeaders(h)
 	if shaped.Body != nil || shaped.Status != http.StatusNoContent {
 		h.Set("Content-Type", shaped.ContentType)
 	}
