@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http"
 	"slices"
@@ -56,6 +57,19 @@ func ScriptFileExt(lang, defaultTS string) string {
 	}
 }
 
+// checkEntryName refuses an archive entry name that `wmill sync pull` (or
+// any unzip) would write outside the folder it unpacks into: absolute,
+// with a "." or ".." or empty segment, or with what Windows reads as a
+// separator or a drive. Item paths are checked when items are saved; this
+// catches what an older millrun stored before those checks, so that no
+// archive millrun serves is a zip-slip.
+func checkEntryName(name string) error {
+	if !fs.ValidPath(name) || name == "." || strings.ContainsAny(name, "\\:") || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 }) {
+		return apierr.Conflict("the export would hold the file name %q, which leads outside the folder it is written to: rename or delete that item (in its URL, write each dot of those segments as %%2E), then export again", name)
+	}
+	return nil
+}
+
 // tarball answers Windmill's workspace export in the layout `wmill sync
 // pull` reads: each script as its code file beside a .script.json, each
 // flow as a .flow.json (the CLI splits it into a .flow folder), resources,
@@ -89,6 +103,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	var werr error
 	put := func(name string, content []byte) {
 		if werr != nil {
+			return
+		}
+		if err := checkEntryName(name); err != nil {
+			werr = err
 			return
 		}
 		f, err := zw.Create(name)
@@ -244,6 +262,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		werr = zw.Close()
 	}
 	if werr != nil {
+		if _, unsafe := werr.(*apierr.Error); unsafe {
+			s.fail(w, werr)
+			return
+		}
 		s.fail(w, fmt.Errorf("build the workspace archive: %w", werr))
 		return
 	}
