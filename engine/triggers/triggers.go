@@ -56,10 +56,10 @@ type Trigger struct {
 func invalid(format string, a ...any) error { return errs.Invalidf(format, a...) }
 
 var (
-	pathSeg     = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	staticSeg   = regexp.MustCompile(`^[A-Za-z0-9_.~-]+$`)
-	paramSeg    = regexp.MustCompile(`^:[A-Za-z_][A-Za-z0-9_]*$`)
-	methods     = map[string]bool{"get": true, "post": true, "put": true, "patch": true, "delete": true}
+	pathSeg   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	staticSeg = regexp.MustCompile(`^[A-Za-z0-9_.~-]+$`)
+	paramSeg  = regexp.MustCompile(`^:[A-Za-z_][A-Za-z0-9_]*$`)
+	methods   = map[string]bool{"get": true, "post": true, "put": true, "patch": true, "delete": true}
 )
 
 // Normalize checks t and fills defaults (post, sync, windmill auth).
