@@ -73,9 +73,12 @@ func checkEntryName(name string) error {
 // tarball answers Windmill's workspace export in the layout `wmill sync
 // pull` reads: each script as its code file beside a .script.json, each
 // flow as a .flow.json (the CLI splits it into a .flow folder), resources,
-// variables and, when asked, HTTP routes. A secret variable's value is
-// sealed with this millrun's key unless plain_secret is set, as Windmill
-// seals it with the workspace key.
+// variables and, when asked, HTTP routes. A secret variable's value, and
+// each secret field of a resource (a route's signing secret, API key or
+// password), is sealed with this millrun's key unless plain_secret is set,
+// as Windmill seals secrets with the workspace key; pushed back to this
+// millrun they open again, and another installation refuses them, asking
+// for the secret to be entered again.
 func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "workspaces:read") {
 		return
@@ -172,6 +175,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 
+	plain := flag("plain_secret") || flag("plain_secrets")
+	if plain {
+		s.changed(r, "variable.read", "*", "workspace export with plain secrets", nil)
+	}
 	if !flag("skip_resources") {
 		rs, err := s.Resources.ListFull(ctx, s.Workspace)
 		if err != nil {
@@ -180,14 +187,19 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, full := range rs {
 			used(full.Path)
+			value := full.Value
+			if !plain {
+				// Route credentials (signing secrets, API keys, passwords)
+				// are sealed as secret variables are.
+				value = s.Resources.ExportValue(s.Workspace, value)
+			}
 			putJSON(full.Path+".resource.json", map[string]any{
-				"value": full.Value, "description": full.Description, "resource_type": full.ResourceType,
+				"value": value, "description": full.Description, "resource_type": full.ResourceType,
 			})
 		}
 	}
 
 	if !flag("skip_variables") {
-		plain := flag("plain_secret") || flag("plain_secrets")
 		vars, err := s.Resources.ListVariablesWhole(ctx, s.Workspace)
 		if err != nil {
 			s.fail(w, err)
@@ -206,9 +218,6 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 				"value": value, "is_secret": v.IsSecret, "description": v.Description,
 				"account": nil, "is_oauth": false, "expires_at": nil,
 			})
-		}
-		if plain {
-			s.changed(r, "variable.read", "*", "workspace export with plain secrets", nil)
 		}
 	}
 

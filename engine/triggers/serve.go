@@ -5,7 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"github.com/millrun/millrun/engine/store"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/webhook"
 )
 
@@ -203,7 +204,17 @@ func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, e
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " does not exist: create it, or edit the route")
 	}
-	return v, err
+	if err != nil {
+		return nil, err
+	}
+	// Read as Windmill reads a route's resource, interpolated: its secrets
+	// may be "$var:" references to secret variables, and a caller must
+	// match the variable's value, never the reference's text.
+	v, err = s.Resources.Interpolate(ctx, t.WorkspaceID, v)
+	if err != nil {
+		return nil, fmt.Errorf("the route's resource %s: %w", t.AuthenticationResourcePath, err)
+	}
+	return v, nil
 }
 
 func (s *Server) now() time.Time {
