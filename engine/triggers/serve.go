@@ -93,7 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.Set("wrap_body", "true")
 	}
 	args, err := webhook.BuildArgs(webhook.ArgsInput{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Body: body,
-		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders})
+		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders, SecretHeaders: v.secretHeaders})
 	if err != nil {
 		apierr.Write(w, s.Log, err)
 		return
@@ -103,6 +103,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		args[k] = b
 	}
 	hdrs := webhook.RecordedHeaders(r.Header, nil)
+	for _, h := range v.secretHeaders {
+		delete(hdrs, strings.ToLower(h))
+	}
 	hdrs["route"] = t.Path
 	s.Hooks.Run(w, r, webhook.RunRequest{Flow: t.IsFlow, Path: t.ScriptPath, Args: args, Sync: !t.IsAsync,
 		Identity: id, Trigger: "route", Headers: hdrs})
@@ -121,6 +124,13 @@ type verdict struct {
 	provider string
 	status   int
 	reason   string
+	// secretHeaders hold the route's own credential beyond the headers
+	// redacted everywhere (its API-key header): a job's arguments and
+	// headers, and the request inspector, keep them "[redacted]".
+	// Signature headers are not among them: a signature vouches for one
+	// body at one time and signs nothing else, and scripts that check
+	// signatures themselves need it.
+	secretHeaders []string
 }
 
 func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict {
@@ -132,9 +142,13 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 		}
 		// A replayed handshake (Discord's PING) is answered as the first
 		// one was, not run as a job.
-		if t.AuthenticationMethod == AuthSignature {
+		if t.AuthenticationMethod == AuthSignature || t.AuthenticationMethod == AuthAPIKey {
 			if cred, err := s.credentials(r.Context(), t); err == nil {
-				v.provider = str(cred, "provider")
+				if t.AuthenticationMethod == AuthSignature {
+					v.provider = str(cred, "provider")
+				} else {
+					v.secretHeaders = markSecret(r, apiKeyHeader(cred))
+				}
 			}
 		}
 		return v
@@ -159,19 +173,14 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 	}
 	switch t.AuthenticationMethod {
 	case AuthAPIKey:
-		header := str(cred, "header")
-		if header == "" {
-			header = "X-API-Key"
-		}
-		if o := inspector.OutcomeOf(r.Context()); o != nil {
-			o.SecretHeaders = append(o.SecretHeaders, header)
-		}
+		header := apiKeyHeader(cred)
+		secret := markSecret(r, header)
 		key := str(cred, "key")
 		got := r.Header.Get(header)
 		if key == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
 			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong API key in " + header}
 		}
-		return verdict{id: routeID, reason: "API key in " + header}
+		return verdict{id: routeID, reason: "API key in " + header, secretHeaders: secret}
 	case AuthBasic:
 		user, pass, ok := r.BasicAuth()
 		wantUser, wantPass := str(cred, "username"), str(cred, "password")
@@ -197,6 +206,22 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 		return verdict{id: routeID, provider: provider, reason: provider + " signature verified"}
 	}
 	return verdict{status: http.StatusInternalServerError, reason: "unknown authentication method " + t.AuthenticationMethod}
+}
+
+func apiKeyHeader(cred map[string]any) string {
+	if h := str(cred, "header"); h != "" {
+		return h
+	}
+	return "X-API-Key"
+}
+
+// markSecret marks header as a credential of this request, for the
+// inspector's record now and for the job's arguments later.
+func markSecret(r *http.Request, header string) []string {
+	if o := inspector.OutcomeOf(r.Context()); o != nil {
+		o.SecretHeaders = append(o.SecretHeaders, header)
+	}
+	return []string{header}
 }
 
 func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
