@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -299,6 +300,18 @@ func TestWorkspaceWebhookSecretSealed(t *testing.T) {
 		t.Fatalf("after a restart the secret is %q, want %q", got, secret)
 	}
 	e.Close(context.Background())
+	// A replaced key file: millrun still starts, with a new secret to copy.
+	if err := os.WriteFile(filepath.Join(f.dir, "resources.key"), bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err = Open(Config{DataDir: f.dir, Workers: 1, ShutdownGrace: time.Second})
+	if err != nil {
+		t.Fatalf("open with another key: %v", err)
+	}
+	if got := e.Settings().WorkspaceWebhookSecret; got == secret || !strings.HasPrefix(got, "whsec_") {
+		t.Fatalf("with another key the secret is %q", got)
+	}
+	e.Close(context.Background())
 
 	// An older millrun's data folder: the secret in clear in the settings.
 	dir := t.TempDir()
@@ -307,7 +320,11 @@ func TestWorkspaceWebhookSecretSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PutSettings(context.Background(), map[string]string{"engine": `{"workspace_webhook_url":"http://127.0.0.1:9/hook","workspace_webhook_secret":"` + old + `","retention_days":9}`}); err != nil {
+	// As an older millrun wrote them: every setting, the secret among them.
+	stored := settings.Defaults(nil)
+	stored.WorkspaceWebhookURL, stored.WorkspaceWebhookSecret, stored.RetentionDays = "http://127.0.0.1:9/hook", old, 9
+	b, _ := json.Marshal(stored)
+	if err := db.PutSettings(context.Background(), map[string]string{"engine": string(b)}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

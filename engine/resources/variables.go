@@ -334,3 +334,27 @@ func (s *Store) openExported(workspace string, v any, field string) (any, error)
 	}
 	return v, nil
 }
+
+func settingBinding(name string) []byte {
+	return []byte("setting\x00" + name)
+}
+
+// SealSetting seals a setting that is a secret (the workspace webhook
+// secret) for the settings table, bound to its name.
+func (s *Store) SealSetting(name, plain string) (string, error) {
+	sealed, err := s.sealBytes(settingBinding(name), []byte(plain))
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sealed), nil
+}
+
+// OpenSetting opens what SealSetting sealed.
+func (s *Store) OpenSetting(name, sealed string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", fmt.Errorf("setting %s is damaged", name)
+	}
+	plain, err := s.openBytes(settingBinding(name), raw, "setting "+name)
+	return string(plain), err
+}
