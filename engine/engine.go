@@ -202,6 +202,7 @@ func Open(cfg Config) (*Engine, error) {
 	if err := e.triggers.Load(context.Background()); err != nil {
 		return fail(err)
 	}
+	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))

@@ -7,6 +7,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -338,5 +339,60 @@ func TestWorkspaceWebhookSecretSealed(t *testing.T) {
 		}
 		e.Close(context.Background())
 		(&fixture{t: t, dir: dir}).noClearText(old)
+	}
+}
+
+// Jobs an older millrun stored with a route's API key among their args
+// (named in include_header) have it redacted when the data folder is
+// opened, once; other arguments, and the same name holding anything but
+// the key, are left as they were.
+func TestOldJobsLoseRouteKeysOnUpgrade(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/echo", "bash", "echo ok\n")
+	f.resource("u/me/key", map[string]any{"header": "X-Hook-Key", "key": "k-OLD-JOB-ARGS"})
+	f.route(map[string]any{"path": "u/me/key_route", "script_path": "u/me/echo", "route_path": "key/echo",
+		"authentication_method": "api_key", "authentication_resource_path": "u/me/key"})
+	insertRaw(t, f.e, "00000000-0000-0000-0000-0000000000a1", "queued")
+	insertRaw(t, f.e, "00000000-0000-0000-0000-0000000000a2", "queued")
+	for id, args := range map[string]string{
+		"00000000-0000-0000-0000-0000000000a1": `{"x_hook_key":"k-OLD-JOB-ARGS","text":"hi"}`,
+		"00000000-0000-0000-0000-0000000000a2": `{"x_hook_key":"something else"}`,
+	} {
+		if err := f.e.db.Write(t.Context(), func(tx *sql.Tx) error {
+			_, err := tx.Exec(`UPDATE jobs SET args = ? WHERE id = ?`, args, id)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As an older millrun left the data folder: never scrubbed.
+	if err := f.e.db.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM settings WHERE key = 'redacted_route_keys'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Close()
+	f.e.Close(t.Context())
+	e, err := Open(Config{DataDir: f.dir, Workers: 1, ShutdownGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	for id, want := range map[string]string{
+		"00000000-0000-0000-0000-0000000000a1": `{"text":"hi","x_hook_key":"[redacted]"}`,
+		"00000000-0000-0000-0000-0000000000a2": `{"x_hook_key":"something else"}`,
+	} {
+		j, err := e.db.GetJob(t.Context(), "local", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, w map[string]any
+		json.Unmarshal([]byte(j.Args), &got)
+		json.Unmarshal([]byte(want), &w)
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("job %s args: %s, want %s", id, j.Args, want)
+		}
 	}
 }

@@ -224,7 +224,7 @@ func markSecret(r *http.Request, header string) []string {
 	return []string{header}
 }
 
-func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
+func (s *Service) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
 	v, _, err := s.Resources.Value(ctx, t.WorkspaceID, t.AuthenticationResourcePath)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " does not exist: create it, or edit the route")
@@ -240,6 +240,33 @@ func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, e
 		return nil, fmt.Errorf("the route's resource %s: %w", t.AuthenticationResourcePath, err)
 	}
 	return v, nil
+}
+
+// RedactOldKeys redacts each api_key route's key from the args of jobs an
+// older millrun stored, where include_header (or the include_headers
+// setting) had put it in clear. Only the key as it is now is found: one
+// changed since then is no longer a credential.
+func (s *Service) RedactOldKeys(ctx context.Context) (int64, error) {
+	var total int64
+	for _, t := range *s.table.Load() {
+		if t.AuthenticationMethod != AuthAPIKey {
+			continue
+		}
+		cred, err := s.credentials(ctx, t)
+		if err != nil {
+			continue // a route that cannot check callers let none in
+		}
+		key := str(cred, "key")
+		if key == "" {
+			continue
+		}
+		n, err := s.DB.RedactJobArg(ctx, webhook.HeaderArgName(apiKeyHeader(cred)), key)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 func (s *Server) now() time.Time {

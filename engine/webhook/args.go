@@ -105,7 +105,7 @@ func BuildArgs(in ArgsInput) (Args, error) {
 			if auth.SensitiveHeader(name) || slices.ContainsFunc(in.SecretHeaders, func(h string) bool { return strings.EqualFold(h, name) }) {
 				v = "[redacted]"
 			}
-			args[strings.ReplaceAll(strings.ToLower(name), "-", "_")] = jsonString(v)
+			args[HeaderArgName(name)] = jsonString(v)
 		}
 	}
 	for _, name := range includeList(in.Query.Get("include_query"), nil) {
@@ -121,6 +121,12 @@ func BuildArgs(in ArgsInput) (Args, error) {
 		args["raw_string"] = jsonString(string(in.Body))
 	}
 	return args, nil
+}
+
+// HeaderArgName is the argument an included header becomes: lowercased,
+// "-" as "_" (Windmill's rule).
+func HeaderArgName(header string) string {
+	return strings.ReplaceAll(strings.ToLower(header), "-", "_")
 }
 
 func includeList(query string, global []string) []string {
