@@ -169,7 +169,22 @@ func Open(cfg Config) (*Engine, error) {
 	undo = append(undo, func() { db.Close() })
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock,
 		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
-	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders))
+	// Before the settings: they seal their secret with the resources' key.
+	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders), e.resources)
+	if errors.Is(err, settings.ErrSecretUnreadable) && set != nil {
+		// Not worth refusing to start over: the receiver is given a new
+		// secret to check, and the user copies it from the settings.
+		e.log.Warn("workspace webhook: a new signing secret replaces one this data folder's key cannot open; copy it to the receiver from the settings", "err", err)
+		if set.WorkspaceWebhookURL != "" {
+			set.WorkspaceWebhookSecret = newWebhookSecret()
+			err = settings.Save(context.Background(), db, *set, e.resources)
+		} else {
+			err = nil
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -183,13 +198,11 @@ func Open(cfg Config) (*Engine, error) {
 	}})
 	e.wshook.Start()
 	undo = append(undo, e.wshook.Stop)
-	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
-		return fail(err)
-	}
 	e.triggers = &triggers.Service{DB: db, Resources: e.resources}
 	if err := e.triggers.Load(context.Background()); err != nil {
 		return fail(err)
 	}
+	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))

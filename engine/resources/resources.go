@@ -155,6 +155,14 @@ func (s *Store) Put(ctx context.Context, workspace, path, typ, description strin
 	if value == nil {
 		value = map[string]any{}
 	}
+	// A value pushed back from a workspace export carries its secrets
+	// sealed for export: stored as they were, not as sealed text that no
+	// route could match.
+	opened, err := s.openExported(workspace, value, "")
+	if err != nil {
+		return errs.Invalidf("resource %s, %s", path, err)
+	}
+	value = opened.(map[string]any)
 	sealed, err := s.seal(workspace, path, value)
 	if err != nil {
 		return err
