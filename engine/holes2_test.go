@@ -188,7 +188,13 @@ func TestJobTokensEndWithTheirJob(t *testing.T) {
 	}
 	for _, m := range mods {
 		id, _ := m["job"].(string)
-		res := f.mustDo(200, "GET", "/api/w/local/jobs_u/completed/get_result/"+id, "", "")
+		// A step's own record is written after its flow's, off the
+		// worker.
+		var res resp
+		waitFor(t, "step "+id+" recorded", 10*time.Second, func() bool {
+			res = f.do("GET", "/api/w/local/jobs_u/completed/get_result/"+id, "", "")
+			return res.status == 200
+		})
 		json.Unmarshal([]byte(res.body), &tok)
 		check("flow step "+id, tok)
 	}
