@@ -150,8 +150,7 @@ func (s *Store) Interpolate(ctx context.Context, workspace string, v map[string]
 const maxResourceDepth = 8
 
 func (s *Store) interpolate(ctx context.Context, workspace string, v any, field string, depth int) (any, error) {
-	switch x := v.(type) {
-	case string:
+	return mapStrings(v, field, func(x, field string) (any, error) {
 		if path, ok := strings.CutPrefix(x, "$var:"); ok {
 			value, err := s.VariableValue(ctx, workspace, path)
 			if errors.Is(err, store.ErrNotFound) {
@@ -176,6 +175,16 @@ func (s *Store) interpolate(ctx context.Context, workspace string, v any, field 
 			return s.interpolate(ctx, workspace, r.Value, field, depth+1)
 		}
 		return x, nil
+	})
+}
+
+// mapStrings returns v with every string in it, however deep in objects
+// and lists, replaced by what leaf makes of it; field names where the
+// string is (a.b[2]) for leaf's errors.
+func mapStrings(v any, field string, leaf func(s, field string) (any, error)) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return leaf(x, field)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, val := range x {
@@ -183,7 +192,7 @@ func (s *Store) interpolate(ctx context.Context, workspace string, v any, field 
 			if field != "" {
 				name = field + "." + k
 			}
-			inner, err := s.interpolate(ctx, workspace, val, name, depth)
+			inner, err := mapStrings(val, name, leaf)
 			if err != nil {
 				return nil, err
 			}
@@ -193,7 +202,7 @@ func (s *Store) interpolate(ctx context.Context, workspace string, v any, field 
 	case []any:
 		out := make([]any, len(x))
 		for i, val := range x {
-			inner, err := s.interpolate(ctx, workspace, val, fmt.Sprintf("%s[%d]", field, i), depth)
+			inner, err := mapStrings(val, fmt.Sprintf("%s[%d]", field, i), leaf)
 			if err != nil {
 				return nil, err
 			}
@@ -297,8 +306,7 @@ func (s *Store) exportString(workspace, v string) string {
 // openExported opens every string ExportValue sealed, wherever it is in
 // v: what `wmill sync push` sends back from a pulled folder.
 func (s *Store) openExported(workspace string, v any, field string) (any, error) {
-	switch x := v.(type) {
-	case string:
+	return mapStrings(v, field, func(x, field string) (any, error) {
 		if !strings.HasPrefix(x, exportPrefix) {
 			return x, nil
 		}
@@ -307,32 +315,7 @@ func (s *Store) openExported(workspace string, v any, field string) (any, error)
 			return nil, errs.Invalidf("field %s: %s", field, err)
 		}
 		return plain, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			name := k
-			if field != "" {
-				name = field + "." + k
-			}
-			opened, err := s.openExported(workspace, val, name)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = opened
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, val := range x {
-			opened, err := s.openExported(workspace, val, fmt.Sprintf("%s[%d]", field, i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = opened
-		}
-		return out, nil
-	}
-	return v, nil
+	})
 }
 
 func settingBinding(name string) []byte {
