@@ -28,6 +28,7 @@ type Cron struct {
 	// a clock change; Next and Last then place each reading in time.
 	readings *cron.SpecSchedule
 }
+
 const fieldsHelp = "second minute hour day-of-month month day-of-week, such as \"0 0 8 * * 1-5\" for 08:00 on weekdays"
 
 // Parse reads a Windmill schedule. Five fields (classic cron, without
