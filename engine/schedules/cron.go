@@ -78,12 +78,12 @@ func Parse(expr, timezone string) (*Cron, error) {
 // Troll's 2-hour one) runs at the instant they jump past it; a time the
 // clocks show twice when they go back runs the first time only, also for
 // schedules that run every hour or second (they pause while the clocks
-// repeat). That is Windmill's reading of a cron as local times, with the
-// two cases its cron crate leaves open (the skipped time lost, the
-// repeated one run twice) closed the way the issue asked: nothing named is
-// lost and nothing runs twice for one reading. One definition covers
-// every shift in the tz database, whatever its size or direction: a named
-// reading is due at the first instant the clocks show it or a later one.
+// repeat). Windmill reads a cron as local times too; its cron crate loses
+// a skipped time and runs a repeated one twice, which for a laptop's
+// "every day at 02:30" means a missing backup or two of them. One
+// definition covers every shift in the tz database, whatever its size or
+// direction: a named reading is due at the first instant the clocks show
+// it or a later one.
 
 // Next is the first due time strictly after after, or zero when none
 // comes.
