@@ -288,3 +288,30 @@ func TestATakenRunIDShowsOnTheSchedule(t *testing.T) {
 		t.Fatalf("the same run started twice: %v", err)
 	}
 }
+
+// A run's job id must be the same in the next process on the same data
+// folder (that is what makes a due time start once across kill -9), and
+// another installation's cannot be derived from it.
+func TestScheduleRunIDsSurviveARestart(t *testing.T) {
+	t.Parallel()
+	due := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	id := func(dir string) string {
+		e, err := Open(Config{DataDir: dir, Workers: 1, ShutdownGrace: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close(t.Context())
+		return e.sched.JobID("local", "u/me/s", due)
+	}
+	dir := t.TempDir()
+	first, again, other := id(dir), id(dir), id(t.TempDir())
+	if first != again {
+		t.Fatalf("the run's id changed across a restart: %s then %s", first, again)
+	}
+	if first == other {
+		t.Fatal("two installations derive the same run id")
+	}
+	if u, err := uuid.Parse(first); err != nil || u.Version() != 4 {
+		t.Fatalf("%s is not shaped as a random UUID", first)
+	}
+}
