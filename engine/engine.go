@@ -229,7 +229,8 @@ func Open(cfg Config) (*Engine, error) {
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
-	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
+		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: max(256<<20, 4*set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,

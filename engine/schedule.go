@@ -13,14 +13,29 @@ import (
 )
 
 // enqueueScheduled starts the run of a schedule for one due time: the
-// latest version of what it names, with its arguments, as a durable job.
+// latest version of what it names, with its arguments, as a durable job
+// that records the due time as its scheduled time.
 func (e *Engine) enqueueScheduled(ctx context.Context, sc *store.Schedule, due time.Time, id string) error {
 	job := &store.Job{ID: id, Workspace: sc.Workspace, Args: sc.Args, Trigger: "schedule", CreatedBy: "schedule",
 		SchedulePath: sc.Path, ScheduledFor: due}
 	if err := e.resolveRunnable(ctx, job, sc.IsFlow, sc.ScriptPath); err != nil {
 		return err
 	}
-	return e.queue.Enqueue(ctx, job)
+	err := e.queue.Enqueue(ctx, job)
+	if !errors.Is(err, store.ErrDuplicateJob) {
+		return err
+	}
+	// The id is taken: by this run, started before a crash (the scheduler
+	// passes on), or by some other job, and then this due time never ran
+	// and the schedule must say so.
+	held, gerr := e.db.GetJob(ctx, sc.Workspace, id)
+	if gerr != nil {
+		return fmt.Errorf("job %s exists but cannot be read: %w", id, gerr)
+	}
+	if held.SchedulePath != sc.Path || !held.ScheduledFor.Equal(due) {
+		return fmt.Errorf("%w (job %s, of %s)", schedules.ErrIDTaken, id, held.ScriptPath)
+	}
+	return err
 }
 
 // resolveRunnable fills in what job runs: the latest version of the

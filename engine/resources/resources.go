@@ -46,6 +46,8 @@ type Store struct {
 	// exportNonceKey makes exported secrets deterministic (see
 	// ExportSecret), derived from the key so it needs no file of its own.
 	exportNonceKey []byte
+	// subkeys derives the keys other parts of millrun need (Subkey).
+	subkeys []byte
 }
 
 // Open loads the sealing key from dataDir, creating it on first use.
@@ -87,7 +89,18 @@ func Open(db *store.DB, dataDir string) (*Store, error) {
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("millrun export nonce"))
-	return &Store{db: db, aead: aead, exportNonceKey: mac.Sum(nil)}, nil
+	sub := hmac.New(sha256.New, key)
+	sub.Write([]byte("millrun subkeys"))
+	return &Store{db: db, aead: aead, exportNonceKey: mac.Sum(nil), subkeys: sub.Sum(nil)}, nil
+}
+
+// Subkey is a secret of this installation for purpose, derived from the
+// sealing key: the same across restarts, different per purpose and per
+// data folder, and nothing more to keep.
+func (s *Store) Subkey(purpose string) []byte {
+	mac := hmac.New(sha256.New, s.subkeys)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 var validPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
