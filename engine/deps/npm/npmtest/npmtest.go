@@ -50,8 +50,8 @@ type Registry struct {
 	pkgs map[string][]Package
 	tgz  map[string][]byte // tarball path → bytes
 
-	mu    sync.Mutex
-	hits  map[string]int
+	mu      sync.Mutex
+	hits    map[string]int
 	holds   []chan struct{}
 	held    chan string
 	stopped chan struct{}
