@@ -83,8 +83,17 @@ type Runner struct {
 	// baseEnv is computed once: the parent's PATH, HOME and LANG.
 	baseEnv []string
 
+	// Packages is the folder npm packages are installed into, one
+	// folder per lock (engine/deps/npm); "" installs none, and scripts
+	// get only the built-in windmill-client.
+	Packages string
+	// PackageEnv is added to the environment of npm and bun installs,
+	// after the user's own npm configuration.
+	PackageEnv []string
+
 	tsMu    sync.Mutex
-	tsCache map[string]string // content hash → stripped JS
+	tsCache map[string]string // bundle inputs' hash → bundle (typescript.go)
+	ts      tsState
 
 	pyfork   pyForker
 	bashfork bashForker
@@ -274,9 +283,12 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		}
 		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
 	case IsTypeScript(spec.Language):
-		c, e, err := r.typeScriptCommand(dir, spec)
+		c, e, err := r.typeScriptCommand(ctx, dir, spec, logs)
 		if err != nil {
-			return Failure("CompileError", err.Error(), nil)
+			if ctx.Err() != nil {
+				return Outcome{}
+			}
+			return tsFailure(err)
 		}
 		cmd = c
 		env = append(env, e...)

@@ -58,7 +58,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
-	offline map[string]offlineNote // by package.json hash: a recent failed resolution
+	offline map[string]offlineNote // by install or resolution: a recent failure to reach the registry
 }
 
 type flight struct {
@@ -71,9 +71,9 @@ type offlineNote struct {
 	until time.Time
 }
 
-// offlineMemory is how long a resolution that found the registry
-// unreachable is not tried again: each try costs npm's start and its
-// retries, on every run of a script while offline.
+// offlineMemory is how long an install or resolution that found the
+// registry unreachable is not tried again: each try costs npm's start
+// and its retries, on every run of a script while offline.
 const offlineMemory = time.Minute
 
 func (c *Cache) npmRoot() string { return filepath.Join(c.Root, "npm") }
@@ -109,13 +109,18 @@ func (c *Cache) Install(ctx context.Context, l Lock, tool Tool, log io.Writer) (
 	if log == nil {
 		log = io.Discard
 	}
-	err := c.once(ctx, "install:"+l.Hash(), func() error {
+	key := "install:" + l.Hash()
+	if err := c.recentlyOffline(key); err != nil {
+		return "", err
+	}
+	err := c.once(ctx, key, func() error {
 		if _, ok := c.Cached(l); ok {
 			return nil
 		}
 		return c.install(ctx, l, tool, log)
 	})
 	if err != nil {
+		c.noteOffline(key, err)
 		return "", err
 	}
 	nm, _ := c.Cached(l)
@@ -317,42 +322,61 @@ func (c *Cache) Resolve(ctx context.Context, deps []Dep, tool Tool, log io.Write
 	if l, nm, ok := c.remembered(memo); ok {
 		return l, nm, nil
 	}
-	c.mu.Lock()
-	if n, ok := c.offline[key]; ok && time.Now().Before(n.until) {
-		c.mu.Unlock()
-		return Lock{}, "", n.err
+	if err := c.recentlyOffline("resolve:" + key); err != nil {
+		return Lock{}, "", err
 	}
-	c.mu.Unlock()
-	var lock Lock
 	err := c.once(ctx, "resolve:"+key, func() error {
-		if l, _, ok := c.remembered(memo); ok {
-			lock = l
+		if _, _, ok := c.remembered(memo); ok {
 			return nil
 		}
 		l, err := c.resolve(ctx, pj, deps, key, tool, log)
 		if err != nil {
 			return err
 		}
-		lock = l
 		if err := os.MkdirAll(filepath.Dir(memo), 0o700); err != nil {
 			return err
 		}
 		return writeAtomic(memo, []byte(l.String()))
 	})
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Kind == ErrOffline {
-			c.mu.Lock()
-			if c.offline == nil {
-				c.offline = map[string]offlineNote{}
-			}
-			c.offline[key] = offlineNote{err: err, until: time.Now().Add(offlineMemory)}
-			c.mu.Unlock()
-		}
+		c.noteOffline("resolve:"+key, err)
 		return Lock{}, "", err
 	}
-	nm, _ := c.Cached(lock)
-	return lock, nm, nil
+	// Whoever resolved it, the outcome is on disk.
+	l, nm, ok := c.remembered(memo)
+	if !ok {
+		return Lock{}, "", &Error{Kind: ErrTool, Msg: "the resolved packages are no longer in the cache"}
+	}
+	return l, nm, nil
+}
+
+// Resolved returns an earlier resolution of deps whose install is in
+// place, without a network call.
+func (c *Cache) Resolved(deps []Dep) (Lock, string, bool) {
+	sum := sha256.Sum256([]byte(PackageJSON(deps)))
+	return c.remembered(filepath.Join(c.npmRoot(), "resolved", hex.EncodeToString(sum[:16])+".lock"))
+}
+
+func (c *Cache) recentlyOffline(key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.offline[key]; ok && time.Now().Before(n.until) {
+		return n.err
+	}
+	return nil
+}
+
+func (c *Cache) noteOffline(key string, err error) {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != ErrOffline {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.offline == nil {
+		c.offline = map[string]offlineNote{}
+	}
+	c.offline[key] = offlineNote{err: err, until: time.Now().Add(offlineMemory)}
 }
 
 // remembered returns an earlier resolution whose install is in place.

@@ -137,6 +137,40 @@ func TestNpmResolveThenRunFromCache(t *testing.T) {
 	}
 }
 
+// Two first runs of the same imports at once resolve once and get the
+// same lock.
+func TestNpmConcurrentResolveOnce(t *testing.T) {
+	reg := npmtest.New(t, testPackages...)
+	c := newCache(t, reg, t.TempDir())
+	release := reg.Hold()
+	deps := []Dep{{"right", "latest"}}
+	var wg sync.WaitGroup
+	locks := make([]Lock, 2)
+	nms := make([]string, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			locks[i], nms[i], errs[i] = c.Resolve(context.Background(), deps, ToolNPM, nil)
+		}()
+		if i == 0 {
+			<-reg.Held()
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	release()
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil || nms[i] == "" || locks[i].String() != locks[0].String() || nms[i] != nms[0] {
+			t.Fatalf("resolve %d: %q %v", i, nms[i], errs[i])
+		}
+	}
+	if n := reg.TarballHits("right"); n != 1 {
+		t.Errorf("right fetched %d times", n)
+	}
+}
+
 // A lock pushed by wmill sync (made by Bun, exact versions and
 // integrity) installs those versions under npm, not the newest ones its
 // ranges allow.
