@@ -278,6 +278,8 @@ func (e *Engine) cleanUpAfterCrash() error {
 		e.log.Warn("killed job processes a previous millrun left running", "count", n)
 	}
 	e.runner.TempRoot = filepath.Join(abs, "tmp")
+	// Installed npm packages outlive restarts, unlike the jobs' folders.
+	e.runner.Packages = filepath.Join(abs, "cache")
 	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
 		return fmt.Errorf("clear the jobs' temp folder: %w", err)
 	}
