@@ -75,6 +75,8 @@ type tsState struct {
 	// node_modules link in the job's folder: where links need privileges
 	// (Windows), and in tests.
 	urlImports bool
+	// closures are guarded by the Runner's tsMu.
+	closures map[string]tsClosure
 }
 
 func (r *Runner) npmCache() *npm.Cache {
@@ -135,6 +137,36 @@ func envValue(env []string, key string) string {
 	return v
 }
 
+// tsClosure is what a script reaches: its modules and npm packages.
+type tsClosure struct {
+	deps    []npm.Dep
+	modules map[string]string
+	err     error
+}
+
+// closure reads the script's imports and its modules', once per set of
+// contents: scanning costs about a millisecond per run otherwise.
+func (r *Runner) closure(scriptPath string, spec Spec) ([]npm.Dep, map[string]string, error) {
+	key := bundleKey(spec.Content, spec.Modules, scriptPath, tsNode, tsPackages{}, false)
+	r.tsMu.Lock()
+	c, ok := r.ts.closures[key]
+	r.tsMu.Unlock()
+	if ok {
+		return c.deps, c.modules, c.err
+	}
+	c.deps, c.modules, c.err = npm.Closure(scriptPath, spec.Content, func(p string) (string, bool) {
+		m, ok := spec.Modules[p]
+		return m, ok
+	})
+	r.tsMu.Lock()
+	if r.ts.closures == nil || len(r.ts.closures) > 256 {
+		r.ts.closures = map[string]tsClosure{}
+	}
+	r.ts.closures[key] = c
+	r.tsMu.Unlock()
+	return c.deps, c.modules, c.err
+}
+
 // tsProgram is a prepared TypeScript script.
 type tsProgram struct {
 	js string
@@ -151,10 +183,7 @@ func (r *Runner) prepareTypeScript(ctx context.Context, spec Spec, target tsTarg
 	// A relative import is relative to the script's own path, which the
 	// job's environment carries as Windmill's does.
 	scriptPath := envValue(spec.Env, "WM_JOB_PATH")
-	deps, modules, err := npm.Closure(scriptPath, spec.Content, func(p string) (string, bool) {
-		c, ok := spec.Modules[p]
-		return c, ok
-	})
+	deps, modules, err := r.closure(scriptPath, spec)
 	if err != nil {
 		switch msg := err.Error(); {
 		case strings.HasPrefix(msg, "line "):
