@@ -50,8 +50,9 @@ func (e *Error) Error() string {
 var (
 	// npm: "request to http://host/left failed, reason: connect ECONNREFUSED"
 	failedRequest = regexp.MustCompile(`request to (\S+) failed`)
-	// npm: "404 Not Found - GET http://host/nope - Not found"
-	notFound = regexp.MustCompile(`404 Not Found - GET (\S+)`)
+	// npm: "404 Not Found - GET http://host/nope - Not found";
+	// bun: "error: GET http://host/nope - 404"
+	notFound = regexp.MustCompile(`404 Not Found - GET (\S+)|GET (\S+) - 404`)
 	// npm: "No matching version found for left@9.9.9."
 	noVersion = regexp.MustCompile(`No matching version found for (\S+?)\.?\s`)
 )
@@ -77,7 +78,7 @@ func (c *Cache) classify(tool Tool, out string, runErr error, deps []Dep) error 
 	}
 	if m := notFound.FindStringSubmatch(out); m != nil {
 		reg := c.registry(tool)
-		p := pkgOf(m[1])
+		p := pkgOf(m[1] + m[2])
 		return &Error{Kind: ErrNotFound, Package: p, Registry: reg,
 			Msg: fmt.Sprintf("%s: the registry %s has no package %s", tool, reg, nameOf(p))}
 	}
