@@ -206,7 +206,7 @@ func TestBadInput(t *testing.T) {
 		contains                        string
 	}{
 		{"invalid path", "POST", "/api/w/local/scripts/create", "application/json", `{"path":"hello","language":"bash","content":"echo"}`, 400, "u/<user>/<name> or f/<folder>/<name>"},
-		{"no main", "POST", "/api/w/local/scripts/create", "application/json", `{"path":"u/me/x","language":"python3","content":"print(1)"}`, 400, "no main function"},
+		{"main's parameters cut off", "POST", "/api/w/local/scripts/create", "application/json", `{"path":"u/me/x","language":"python3","content":"def main(a, b"}`, 400, "main's parameters"},
 		{"bad language", "POST", "/api/w/local/scripts/create", "application/json", `{"path":"u/me/x","language":"cobol","content":"x"}`, 400, "unsupported language"},
 		{"malformed create", "POST", "/api/w/local/scripts/create", "application/json", `{"path":`, 400, "not valid JSON"},
 		{"malformed run body", "POST", "/api/w/local/jobs/run/p/u/me/echo", "application/json", `{"x": }`, 400, "Bad request: the body is not valid JSON"},

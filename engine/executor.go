@@ -32,6 +32,11 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 		}
 		return runtime.Failure("InternalError", "loading the script: "+err.Error(), nil)
 	}
+	if err := v.Runnable(); err != nil {
+		// Every route refuses to start a library; a job for one (queued
+		// by a caller millrun does not know of) fails the same way.
+		return runtime.Failure("NotRunnable", err.Error(), nil)
+	}
 	var args map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)

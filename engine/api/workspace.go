@@ -159,6 +159,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		if v.DedicatedWorker {
 			meta["dedicated_worker"] = true
 		}
+		if v.NoMainFunc {
+			// What Windmill's pull writes for a library; a push sends it back.
+			meta["no_main_func"] = true
+		}
 		putJSON(v.Path+".script.json", meta)
 	}
 

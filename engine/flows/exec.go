@@ -195,13 +195,7 @@ func (x *Executor) stepSpec(ctx context.Context, workspace string, flow *Flow, m
 		return runtime.Spec{Language: lang, Content: m.Value.Content, Order: schema.Order}, nil
 	}
 	child.Kind, child.ScriptPath = "script", m.Value.Path
-	var v *scripts.Version
-	var err error
-	if m.Value.Hash != "" {
-		v, err = x.Scripts.ByHash(ctx, workspace, m.Value.Hash)
-	} else {
-		v, err = x.Scripts.Latest(ctx, workspace, m.Value.Path)
-	}
+	v, err := stepScript(ctx, x.Scripts, workspace, m)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return runtime.Spec{}, fmt.Errorf("no script at %s", m.Value.Path)
@@ -209,6 +203,9 @@ func (x *Executor) stepSpec(ctx context.Context, workspace string, flow *Flow, m
 		return runtime.Spec{}, err
 	}
 	child.ScriptHash, child.Language = v.Hash, v.Language
+	if err := v.Runnable(); err != nil {
+		return runtime.Spec{}, err
+	}
 	return runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order}, nil
 }
 
