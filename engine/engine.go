@@ -89,6 +89,9 @@ type Config struct {
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
+	// extraJobEnv is added to every job's environment: tests put a module
+	// folder on PYTHONPATH with it until the runtime does.
+	extraJobEnv []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -113,6 +116,9 @@ type Engine struct {
 	limiter  *auth.RateLimiter
 	wshook   *wshook.Notifier
 	tunnel   *tunnel.Manager
+	// user is the person running millrun (the u/<user>/ in paths, the
+	// trigger of scheduled runs' state paths).
+	user     string
 	closing  sync.Once
 	closeErr error
 	lock     *instance.Lock
@@ -167,7 +173,7 @@ func Open(cfg Config) (*Engine, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { db.Close() })
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock,
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock, user: api.OSUser(),
 		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
 	// Before the settings: they seal their secret with the resources' key.
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
@@ -383,7 +389,7 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
+		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,

@@ -239,7 +239,11 @@ func (s *Service) credentials(ctx context.Context, t *Trigger) (map[string]any, 
 	if err != nil {
 		return nil, fmt.Errorf("the route's resource %s: %w", t.AuthenticationResourcePath, err)
 	}
-	return v, nil
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " is not an object of credentials: edit it, or the route")
+	}
+	return m, nil
 }
 
 // RedactOldKeys redacts each api_key route's key from the args of jobs an
