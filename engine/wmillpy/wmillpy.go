@@ -26,8 +26,10 @@
 //     the built-in module was used. A name it lacks raises an error naming
 //     it and saying how to get Windmill's package.
 //
-// A fork server that imports modules ahead of the job must not import
-// wmill itself: the job's PYTHONPATH decides which wmill it gets.
+// An interpreter reads PYTHONPATH when it starts, so a job forked from a
+// fork server started earlier needs the folder appended to sys.path in
+// the child instead; and the fork server must not import wmill ahead of
+// the job, or every job would get whichever it found.
 package wmillpy
 
 import (
