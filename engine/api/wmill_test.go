@@ -49,8 +49,13 @@ func TestResourceValuesForWmill(t *testing.T) {
 	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/db", ""); code != 200 || body != `{"hosts":[{"pw":"hunter2"}],"list":["hunter2"]}`+"\n" {
 		t.Fatalf("interpolated: %d %s", code, body)
 	}
+	// A value that is itself a reference.
+	f.do("POST", "/api/w/local/resources/create", `{"path":"u/me/ref","value":"$var:u/me/pw","resource_type":"x"}`)
+	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/ref", ""); code != 200 || body != `"hunter2"`+"\n" {
+		t.Fatalf("a reference as the value: %d %s", code, body)
+	}
 	f.do("POST", "/api/w/local/resources/create", `{"path":"u/me/broken","value":["$var:u/me/gone"],"resource_type":"x"}`)
-	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/broken", ""); code != 400 || body != "Bad request: resource u/me/broken: item 0: names variable u/me/gone: not found" {
+	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/broken", ""); code != 400 || body != "Bad request: resource u/me/broken: field [0] names variable u/me/gone, which does not exist: create it, or change the field" {
 		t.Fatalf("a missing variable: %d %q", code, body)
 	}
 	// Windmill's variables/get answers 404 for what does not exist: wmill's
