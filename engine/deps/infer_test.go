@@ -216,12 +216,12 @@ def main():
 
 func TestInferPythonAnnotations(t *testing.T) {
 	cases := map[string][]string{
-		"# py312\nimport x\n":                     {"==3.12.*"},
-		"#py311, no_cache\nimport x\n":            {"==3.11.*"},
-		"# py: >=3.12\n# py: <3.14\n":             {">=3.12", "<3.14"},
-		"#py: 3.12\n":                             {"3.12"},
-		"# this script needs py312\n":             nil, // other words: not an annotation line
-		"import x\n# py312\n":                     nil, // not leading
+		"# py312\nimport x\n":                    {"==3.12.*"},
+		"#py311, no_cache\nimport x\n":           {"==3.11.*"},
+		"# py: >=3.12\n# py: <3.14\n":            {">=3.12", "<3.14"},
+		"#py: 3.12\n":                            {"3.12"},
+		"# this script needs py312\n":            nil, // other words: not an annotation line
+		"import x\n# py312\n":                    nil, // not leading
 		"# a comment\n# py: >=3.11\ndef main():": {">=3.11"},
 	}
 	for code, want := range cases {
