@@ -410,7 +410,7 @@ func (t Tools) failure(ctx context.Context, out string, runErr error, what strin
 			name = "a package"
 		}
 		e.Msg = fmt.Sprintf("%s failed to build from source; the end of its build log:", name)
-		e.Tail = tail(out, 25)
+		e.Tail = buildLog(out)
 		return e
 	}
 	for _, m := range offlineMarks {
@@ -455,6 +455,26 @@ func (t Tools) failure(ctx context.Context, out string, runErr error, what strin
 	e.Msg = fmt.Sprintf("%s failed (%v)", tool, runErr)
 	e.Tail = tail(out, 20)
 	return e
+}
+
+// buildLog is the end of the failed build's own output: pip frames it
+// between "[N lines of output]" and "[end of output]" and follows it
+// with advice about pip itself, which says nothing about the package.
+func buildLog(out string) string {
+	end := strings.LastIndex(out, "[end of output]")
+	if end < 0 {
+		return tail(out, 25)
+	}
+	start := strings.LastIndex(out[:end], "lines of output]")
+	if start < 0 {
+		return tail(out, 25)
+	}
+	start += len("lines of output]")
+	var lines []string
+	for _, l := range strings.Split(out[start:end], "\n") {
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	return tail(strings.Join(lines, "\n"), 25)
 }
 
 func summary(reqs []string) string {

@@ -221,8 +221,8 @@ func (d Dist) sdist() (string, []byte) {
 	backend := fmt.Sprintf(`import sys
 def _fail(*a, **k):
     for i in range(40):
-        print("building step", i)
-    print(%q, file=sys.stderr)
+        print("building step", i, flush=True)
+    print(%q, file=sys.stderr, flush=True)
     raise SystemExit(1)
 def get_requires_for_build_wheel(config_settings=None):
     return []
