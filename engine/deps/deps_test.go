@@ -136,7 +136,7 @@ func TestScriptToImport(t *testing.T) {
 			t.Errorf("cache root mode: %v %v", fi.Mode(), err)
 		}
 	}
-	if !strings.Contains(log.String(), "installed fancy-name==0.3 in") {
+	if !strings.Contains(log.String(), "installed base==2.0, fancy-name==0.3 in") {
 		t.Errorf("install log:\n%s", log.String())
 	}
 
@@ -304,7 +304,7 @@ func TestCancelledInstall(t *testing.T) {
 	root := t.TempDir()
 	cache := deps.NewCache(root, toolsFor(t, ix.URL))
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &signalWriter{match: "installing base==1.0", hit: make(chan struct{})}
+	w := &signalWriter{match: "fetching base==1.0", hit: make(chan struct{})}
 	go func() {
 		<-w.hit
 		time.Sleep(50 * time.Millisecond)
@@ -416,10 +416,15 @@ func TestWmillMissingFromIndex(t *testing.T) {
 		t.Fatalf("without wmill: %q %v", lock.String(), err)
 	}
 
-	// A pushed lock pins wmill; installing it fails for wmill alone.
-	_, err = deps.NewCache(t.TempDir(), tools).Install(ctx, py, deps.ParseLock("base==1.0\nwmill==1.404.0"), nil)
+	// A pushed lock pins wmill; installing it fails for wmill alone, and
+	// the rest of the lock is installed all the same.
+	cache := deps.NewCache(t.TempDir(), tools)
+	_, err = cache.Install(ctx, py, deps.ParseLock("base==1.0\nwmill==1.404.0"), nil)
 	if !deps.FailedFor(err, "wmill") || deps.FailedFor(err, "base") {
 		t.Errorf("install: FailedFor wrong for %v", err)
+	}
+	if _, ok := cache.Paths(py, deps.ParseLock("base==1.0")); !ok {
+		t.Error("base was not installed because wmill failed")
 	}
 	// Another failure besides wmill's is not wmill's alone.
 	_, err = deps.NewCache(t.TempDir(), tools).Install(ctx, py, deps.ParseLock("nosuch==1\nwmill==1.404.0"), nil)

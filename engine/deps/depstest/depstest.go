@@ -35,6 +35,9 @@ type Dist struct {
 	// Code is the package's __init__.py; "" gives one that sets
 	// __version__.
 	Code string
+	// Extra are more files in the wheel, by path ("pkg/sub.py"): bulk
+	// for measuring installs.
+	Extra map[string]string
 	// BuildError, when set, makes the file an sdist whose build fails
 	// with this message (its backend needs nothing from the index).
 	BuildError string
@@ -190,6 +193,14 @@ func (d Dist) wheel() (string, []byte) {
 		{info + "/METADATA", meta.String()},
 		{info + "/WHEEL", "Wheel-Version: 1.0\nGenerator: depstest\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
 		{info + "/top_level.txt", d.module() + "\n"},
+	}
+	var extra []string
+	for p := range d.Extra {
+		extra = append(extra, p)
+	}
+	sort.Strings(extra)
+	for _, p := range extra {
+		files = append(files, struct{ name, body string }{p, d.Extra[p]})
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
