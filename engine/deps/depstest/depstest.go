@@ -54,8 +54,28 @@ type Index struct {
 	files map[string][]byte // file name → content
 	links map[string][]string
 
-	mu   sync.Mutex
-	hits map[string]int // path → requests
+	mu    sync.Mutex
+	hits  map[string]int // path → requests
+	holds []*hold
+}
+
+type hold struct {
+	prefix  string
+	arrived chan struct{}
+	once    sync.Once
+	release chan struct{}
+}
+
+// Hold makes requests for paths starting with prefix wait until release
+// is called (or the index stops); arrived is closed when the first one
+// comes in. It lets a test act while a download is under way.
+func (ix *Index) Hold(prefix string) (arrived <-chan struct{}, release func()) {
+	h := &hold{prefix: prefix, arrived: make(chan struct{}), release: make(chan struct{})}
+	ix.mu.Lock()
+	ix.holds = append(ix.holds, h)
+	ix.mu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
 }
 
 // Serve starts an index with the given files; it stops at the test's end.
@@ -104,7 +124,21 @@ func (ix *Index) File(name string) []byte { return ix.files[name] }
 func (ix *Index) serve(w http.ResponseWriter, r *http.Request) {
 	ix.mu.Lock()
 	ix.hits[r.URL.Path]++
+	var wait []*hold
+	for _, h := range ix.holds {
+		if strings.HasPrefix(r.URL.Path, h.prefix) {
+			wait = append(wait, h)
+		}
+	}
 	ix.mu.Unlock()
+	for _, h := range wait {
+		h.once.Do(func() { close(h.arrived) })
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	p := r.URL.Path
 	switch {
 	case p == "/simple/" || p == "/simple":
