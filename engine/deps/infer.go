@@ -172,7 +172,7 @@ var (
 	// A requirement line in a comment block: '#', at most one space, one
 	// word (Windmill's `^#\s?(\S+)\s*$`); anything else ends the block.
 	blockLine  = regexp.MustCompile(`^#\s?(\S+)\s*$`)
-	pinComment = regexp.MustCompile(`^\s*(pin|repin):\s*(\S*)`)
+	pinComment = regexp.MustCompile(`(?:^|#)\s*(pin|repin):\s*(\S*)`)
 	// The project name a requirement line starts with (PEP 508).
 	reqName = regexp.MustCompile(`^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)`)
 	nameRun = regexp.MustCompile(`[-_.]+`)

@@ -172,7 +172,7 @@ func TestInferExtraRequirements(t *testing.T) {
 }
 
 func TestInferPins(t *testing.T) {
-	code := "import pandas  # pin: pandas>=2\nimport pandas # pin: pandas<3\nfrom numpy import array # repin: numpy==1.26.4\nimport numpy\nimport requests # a comment\n"
+	code := "import pandas  # pin: pandas>=2\nimport pandas # upper bound # pin: pandas<3\nfrom numpy import array # repin: numpy==1.26.4\nimport numpy\nimport requests # a comment\n"
 	r := Infer("", code, nil)
 	if got := lines(r); got != "numpy==1.26.4 pandas<3 pandas>=2 requests" {
 		t.Errorf("got %q", got)
