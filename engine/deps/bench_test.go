@@ -105,7 +105,7 @@ func TestTimings(t *testing.T) {
 	t.Logf("5 packages × 60 modules:\n"+
 		"  pip by hand, one process:            %v (--no-compile: %v)\n"+
 		"  pip by hand, one package:            %v (--no-compile: %v)\n"+
-		"  Cache.Install first (pip, parallel): %v\n"+
+		"  Cache.Install first (pip wheel+unpack): %v\n"+
 		"  Cache.Install cached:                %v\n"+
 		"  importing all 300 modules: first %v (writes .pyc), then %v",
 		byHand, byHandNoCompile, one, oneNoCompile, first, cached, firstImport, secondImport)
