@@ -148,7 +148,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
 		meta := map[string]any{
 			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
-			"lock": "", "kind": "script",
+			"lock": v.Lock, "kind": "script",
 		}
 		if v.TimeoutS > 0 {
 			meta["timeout"] = v.TimeoutS

@@ -38,6 +38,9 @@ type CreateRequest struct {
 	// a library whatever it says; the flag makes one of a script that has
 	// no main to find (Bash) or one whose main is not meant to run.
 	NoMainFunc bool `json:"no_main_func,omitempty"`
+	// Lock is the dependency lock wmill sync pushes with a script (its
+	// .script.lock): used as it is, never resolved again.
+	Lock string `json:"lock,omitempty"`
 }
 
 // Runnable says why a version cannot run: a library has no main function.
@@ -138,7 +141,7 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 		Hash: hash, Workspace: workspace, Path: req.Path, Language: lang, Content: req.Content,
 		Summary: req.Summary, Description: req.Description, Schema: string(schema),
 		TimeoutS: req.Timeout, ConcurrencyLimit: req.ConcurrentLimit, DedicatedWorker: req.DedicatedWorker,
-		NoMainFunc: library,
+		NoMainFunc: library, Lock: req.Lock,
 	})
 	if err != nil {
 		return "", false, err
@@ -185,6 +188,18 @@ func (c *Catalog) checkLineage(ctx context.Context, workspace string, req Create
 	if live && req.ParentHash != head.LatestHash {
 		return invalid("Path conflict for %s with non-archived hash %s", req.Path, head.LatestHash)
 	}
+	return nil
+}
+
+// SetLock records a version's resolved lock, or (lock "") why resolving
+// it failed.
+func (c *Catalog) SetLock(ctx context.Context, workspace, hash, lock, lockErr string) error {
+	if err := c.db.SetScriptLock(ctx, workspace, hash, lock, lockErr); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	delete(c.cache, hash)
+	c.mu.Unlock()
 	return nil
 }
 
