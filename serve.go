@@ -18,6 +18,7 @@ import (
 
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -132,9 +133,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "Open %s and log in with a token ('millrun token create --label browser' makes one).\n", base)
 	}
 
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	limited := connlimit.New(ln, connlimit.Local())
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: limited.ConnState}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limited) }()
 	select {
 	case err := <-served:
 		e.Close(context.Background())

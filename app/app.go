@@ -24,6 +24,7 @@ import (
 
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -167,9 +168,10 @@ func (a *App) Startup(ctx context.Context) {
 		}
 		e.Handler().ServeHTTP(w, r)
 	}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	limited := connlimit.New(ln, connlimit.Local())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: limited.ConnState}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.opts.Logger.Error("loopback listener stopped", "err", err)
 		}
 	}()
