@@ -272,4 +272,3 @@ func benchSlowloris(bin string, conns int) {
 	report(fmt.Sprintf("normal sync call during a %d-connection slowloris / 1 s", conns), float64(u)/float64(time.Second), 1, true,
 		fmt.Sprintf("slowest of 5 %s, median quiet %s", ms(u), ms(q)))
 }
-
