@@ -140,6 +140,7 @@ func benchFlood(bin string, conns, size int) {
 	}()
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, DisableKeepAlives: true}
 	codes := map[int]int{}
+	var firstErr error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -152,13 +153,17 @@ func benchFlood(bin string, conns, size int) {
 			req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
 			req.Header.Set("X-Slack-Signature", forged)
 			code := 0
-			if res, err := tr.RoundTrip(req); err == nil {
+			res, err := tr.RoundTrip(req)
+			if err == nil {
 				io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 				code = res.StatusCode
 			}
 			mu.Lock()
 			codes[code]++
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
 			mu.Unlock()
 		}()
 	}
@@ -178,8 +183,11 @@ func benchFlood(bin string, conns, size int) {
 			under = time.Since(settleStart)
 		}
 	}
-	fmt.Printf("     (%d posts of %d MiB with a forged Slack signature in %s; answers %v; idle before %s)\n",
+	fmt.Printf("     (%d posts of %d MiB with a forged Slack signature in %s; answers %v (0: no answer); idle before %s)\n",
 		conns, size>>20, took.Round(time.Millisecond), codes, mb(idle))
+	if firstErr != nil {
+		fmt.Printf("     (a post without an answer: %v)\n", firstErr)
+	}
 	report(fmt.Sprintf("flood %dx%d MiB: peak RSS / 300 MB", conns, size>>20), float64(peakKB)/(300*1024), 1, true,
 		fmt.Sprintf("peak %s (VmHWM %s)", mb(peakKB), mb(hwm)))
 	underS := "never within 30 s"

@@ -184,6 +184,16 @@ type conn struct {
 	waiting bool
 }
 
+// CloseWrite lets the server end its answer to a caller still sending a
+// body it will not read (FIN, then a pause, then close) without a reset
+// that could destroy the answer on its way.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *conn) Close() error {
 	c.l.mu.Lock()
 	c.l.forget(c)
