@@ -50,6 +50,7 @@ func main() {
 	floodConns := flag.Int("flood-conns", 64, "callers posting at once in the flood benchmark")
 	floodMiB := flag.Int("flood-mib", 10, "MiB each flood caller posts")
 	lorisConns := flag.Int("slowloris-conns", 800, "connections the slowloris benchmark holds")
+	flag.IntVar(&nofile, "nofile", 0, "file descriptor limit for the serve processes of the flood and slowloris benchmarks (0: the machine's)")
 	n := flag.Int("n", 300, "samples per latency measurement")
 	rows := flag.Int("rows", 1000000, "jobs in the large database of the listing benchmark")
 	millrunBin := flag.String("millrun", "build/bin/millrun", "millrun binary for the idle-memory check")

@@ -383,6 +383,22 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 }
 
+// Reserve counts n more bytes against the budget for the request ctx
+// belongs to, until it is done: memory a handler must hold besides the
+// body (a copy of it a check needs). Past the budget the error is the
+// engine's 503; outside Limit nothing is counted.
+func Reserve(ctx context.Context, n int64) error {
+	b, ok := ctx.Value(bodyKey{}).(*budgetedBody)
+	if !ok || n <= 0 {
+		return nil
+	}
+	if !b.l.reserve(n) {
+		return errBodyBudget
+	}
+	b.counted += n
+	return nil
+}
+
 // Received is what ReadBody read of the body of the request ctx belongs
 // to, and whether that is the whole body; nil when nothing was read that
 // way. It is valid until the handler Limit wraps returns.

@@ -36,6 +36,12 @@ func (h *holder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Received does not see the body", 500)
 		return
 	}
+	if r.URL.Path == "/copy" {
+		if err := Reserve(r.Context(), int64(len(body))); err != nil {
+			apierr.Write(w, nil, err)
+			return
+		}
+	}
 	if r.URL.Path == "/hold" {
 		h.holding <- struct{}{}
 		<-h.release
@@ -247,5 +253,26 @@ func TestBodiesSettleAfterABurst(t *testing.T) {
 	case <-settled:
 		t.Fatal("settled twice for one burst")
 	case <-time.After(settleQuiet + 300*time.Millisecond):
+	}
+}
+
+// A copy a handler must make of the body counts too, until the request is
+// done.
+func TestBodiesReserveCountsACopy(t *testing.T) {
+	t.Parallel()
+	h, srv := newHolder(t, 2<<20)
+	if code, body := postN(srv.URL+"/copy", 700<<10); code != 200 {
+		t.Fatalf("a body and its copy within the budget: %d %s", code, body)
+	}
+	if code, _ := postN(srv.URL+"/copy", 1200<<10); code != http.StatusServiceUnavailable {
+		t.Fatalf("a body whose copy is past the budget: %d, want 503", code)
+	}
+	if held := h.l.Held(); held > 2<<20 {
+		t.Fatalf("%d bytes counted with nothing in use", held)
+	}
+	h.l.mu.Lock()
+	defer h.l.mu.Unlock()
+	if h.l.inUse != 0 {
+		t.Fatalf("%d bytes still in use", h.l.inUse)
 	}
 }

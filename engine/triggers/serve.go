@@ -14,6 +14,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/webhook"
@@ -197,6 +198,13 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		body, err := s.readBody(r)
 		if err != nil {
 			return verdict{readErr: err}
+		}
+		// Ed25519 signs timestamp and body as one message, which the
+		// check copies: that copy counts against the body budget too.
+		if provider == ProviderDiscord {
+			if err := guard.Reserve(r.Context(), int64(len(r.Header.Get("X-Signature-Timestamp"))+len(body))); err != nil {
+				return verdict{readErr: err}
+			}
 		}
 		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
 			return refused(err)
