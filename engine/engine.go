@@ -94,6 +94,9 @@ type Config struct {
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
+	// extraJobEnv is added to every job's environment: tests put a module
+	// folder on PYTHONPATH with it until the runtime does.
+	extraJobEnv []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -118,6 +121,9 @@ type Engine struct {
 	limiter  *auth.RateLimiter
 	wshook   *wshook.Notifier
 	tunnel   *tunnel.Manager
+	// user is the person running millrun (the u/<user>/ in paths, the
+	// trigger of scheduled runs' state paths).
+	user     string
 	closing  sync.Once
 	closeErr error
 	lock     *instance.Lock
@@ -172,9 +178,24 @@ func Open(cfg Config) (*Engine, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { db.Close() })
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock,
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock, user: api.OSUser(),
 		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
-	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders))
+	// Before the settings: they seal their secret with the resources' key.
+	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders), e.resources)
+	if errors.Is(err, settings.ErrSecretUnreadable) && set != nil {
+		// Not worth refusing to start over: the receiver is given a new
+		// secret to check, and the user copies it from the settings.
+		e.log.Warn("workspace webhook: a new signing secret replaces one this data folder's key cannot open; copy it to the receiver from the settings", "err", err)
+		if set.WorkspaceWebhookURL != "" {
+			set.WorkspaceWebhookSecret = newWebhookSecret()
+			err = settings.Save(context.Background(), db, *set, e.resources)
+		} else {
+			err = nil
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -188,13 +209,11 @@ func Open(cfg Config) (*Engine, error) {
 	}})
 	e.wshook.Start()
 	undo = append(undo, e.wshook.Stop)
-	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
-		return fail(err)
-	}
 	e.triggers = &triggers.Service{DB: db, Resources: e.resources}
 	if err := e.triggers.Load(context.Background()); err != nil {
 		return fail(err)
 	}
+	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
@@ -221,7 +240,8 @@ func Open(cfg Config) (*Engine, error) {
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
-	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
+		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
@@ -311,9 +331,23 @@ const DesktopLabel = "desktop app"
 // server). It is never reachable over a network, and the window is opened
 // by the user on their own machine, so its requests act with full access
 // without a token.
+//
+// The trust is for the UI's own pages only. The window never shows a page
+// the API served (a script's HTML): once shown, everything it loaded would
+// come here too and act with full access, sandbox or not (an image's
+// request carries no Origin). And a request from a sandboxed page
+// (Origin: null) is never the UI's.
 func (e *Engine) DesktopHandler() http.Handler {
 	id := &auth.Identity{Label: DesktopLabel}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") && auth.Navigation(r) {
+			apierr.Write(w, e.log, apierr.Forbidden("millrun's window shows only its own pages: open %s in a web browser", r.URL.Path))
+			return
+		}
+		if r.Header.Get("Origin") == "null" {
+			e.handler.ServeHTTP(w, r)
+			return
+		}
 		ctx := api.WithWindow(trusted(r.Context(), id))
 		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -361,7 +395,7 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
+		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,

@@ -56,13 +56,13 @@ func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 		// handler read stays counted until the recorder has copied what
 		// it keeps of it.
 		webhooks: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			limitBody, e.requests.Record, query, e.authenticate}},
+			guard.Sandbox, limitBody, e.requests.Record, query, e.authenticate}},
 		// Custom routes authenticate their callers themselves (signatures,
 		// API keys, basic auth, tokens), before they read the body.
 		customRoutes: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			limitBody, e.requests.Record, query}},
-		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{query, e.authenticate}},
-		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{e.authenticate, local}},
+			guard.Sandbox, limitBody, e.requests.Record, query}},
+		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{guard.Sandbox, query, e.authenticate}},
+		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{guard.Sandbox, e.authenticate, local}},
 	}
 }
 

@@ -192,7 +192,7 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"has_draft":                false,
 		"draft_only":               false,
 		"ws_error_handler_muted":   false,
-		"no_main_func":             false,
+		"no_main_func":             v.NoMainFunc,
 		"has_preprocessor":         false,
 		"cache_ttl":                nil,
 		"priority":                 nil,

@@ -33,6 +33,15 @@ type Spec struct {
 	Args  map[string]json.RawMessage
 	// Env is added to the scrubbed environment (WM_JOB_ID and the like).
 	Env []string
+	// Lock is the version's dependency lock in Windmill's text format
+	// (Python: "# py: X.Y" then name==version lines; TypeScript:
+	// package.json, then "//bun.lock", then the lock text); "" when the
+	// script needs no packages.
+	Lock string
+	// Modules are the workspace scripts this one imports, directly or
+	// through each other (f/common/db, u/me/helpers), by path, each the
+	// content of its current version: what relative imports resolve to.
+	Modules map[string]string
 }
 
 // Outcome is what a run produced. Result is the script's value on success,

@@ -149,3 +149,21 @@ func TestBuildArgsCopiesTheBody(t *testing.T) {
 		}
 	}
 }
+
+// A header named as a secret of the request (a route's API-key header)
+// is redacted when included, by the query or the global setting, in any
+// spelling; other headers are kept.
+func TestSecretHeadersRedacted(t *testing.T) {
+	t.Parallel()
+	h := http.Header{}
+	h.Set("X-Hook-Key", "k-secret")
+	h.Set("X-Other", "kept")
+	a, err := BuildArgs(ArgsInput{Method: "POST", Header: h, Query: url.Values{"include_header": {"x-hook-key,X-Other"}},
+		IncludeHeaders: []string{"X-HOOK-KEY"}, SecretHeaders: []string{"X-Hook-Key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := argsString(a); got != `x_hook_key="[redacted]" x_other="kept"` {
+		t.Fatalf("args: %s", got)
+	}
+}

@@ -86,6 +86,9 @@ type target struct {
 	kind, scopeKind  string
 	path, hash, lang string
 	timeoutS, limit  int
+	// notRunnable says why it cannot run (a library); asked only once the
+	// caller may run it, so a scoped token learns nothing of other scripts.
+	notRunnable error
 }
 
 func (s *Service) handler(sync bool, by lookup) http.Handler {
@@ -102,6 +105,10 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 		}
 		if id == nil || !id.CanRun(v.scopeKind, v.path) {
 			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(v.scopeKind, v.path)))
+			return
+		}
+		if v.notRunnable != nil {
+			s.fail(w, v.notRunnable)
 			return
 		}
 		if s.Limiter != nil {
@@ -314,6 +321,7 @@ func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
 	for k, vs := range shaped.Header {
 		h[k] = vs
 	}
+	guard.SandboxHeaders(h)
 	if shaped.Body != nil || shaped.Status != http.StatusNoContent {
 		h.Set("Content-Type", shaped.ContentType)
 	}
