@@ -80,6 +80,11 @@ type Config struct {
 	// BodyReadTimeout bounds how long a webhook caller may take to send
 	// its request body (0: 60 s).
 	BodyReadTimeout time.Duration
+	// SettleMemory is called once a burst of large request bodies is over
+	// and their memory free: a process that owns its memory (serve, the
+	// desktop's engine) hands it back to the system there
+	// (debug.FreeOSMemory); nil does nothing.
+	SettleMemory func()
 	// IncludeHeaders are the request headers jobs get by default (main
 	// reads Windmill's INCLUDE_HEADERS).
 	IncludeHeaders []string
@@ -238,8 +243,9 @@ func Open(cfg Config) (*Engine, error) {
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: max(256<<20, 4*set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout}
+	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
+		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
 			s := e.settings.Load()
 			return time.Duration(s.RetentionDays) * 24 * time.Hour, s.RetentionMaxJobs
@@ -427,3 +433,16 @@ func (e *Engine) buildHandlers() {
 	e.webhookHandler = tunnelMux
 	e.tunnelHandler = markTunnel(tunnelMux)
 }
+
+// bodyBudget is the memory the request bodies being handled may hold
+// together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
+// of a larger limit. Anonymous callers can fill it (a
+// forged signature is known only once its body is read), so it is what a
+// flood costs; past it callers are told to retry.
+func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
+
+// MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits
+// this engine: the request body budget and as much again for everything
+// else, at least 256 MiB. The garbage collector works harder near it, so
+// a flood's garbage is collected before it adds up; it refuses nothing.
+func (e *Engine) MemoryLimit() int64 { return max(256<<20, 2*e.bodies.Budget) }
