@@ -63,6 +63,8 @@ test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compat
 	go vet -tags $(DESKTOP_TAGS) ./app/ .
 	@echo "== go test -race"
 	go test -race -count=1 ./...
+	@echo "== memory under a flood (without -race: the detector's own memory would be measured)"
+	set -o pipefail; go test -count=1 -run 'TestForgedSignatureFloodMemory' -v . | grep -E '^(--- |ok|FAIL)|forged posts'
 	@echo "== frontend: svelte-check, vitest"
 	cd frontend && npm run --silent check && npm run --silent test
 	@$(MAKE) --no-print-directory test-compat test-e2e test-desktop test-windows

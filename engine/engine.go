@@ -80,6 +80,11 @@ type Config struct {
 	// BodyReadTimeout bounds how long a webhook caller may take to send
 	// its request body (0: 60 s).
 	BodyReadTimeout time.Duration
+	// SettleMemory is called once a burst of large request bodies is over
+	// and their memory free: a process that owns its memory (serve, the
+	// desktop's engine) hands it back to the system there
+	// (debug.FreeOSMemory); nil does nothing.
+	SettleMemory func()
 	// IncludeHeaders are the request headers jobs get by default (main
 	// reads Windmill's INCLUDE_HEADERS).
 	IncludeHeaders []string
@@ -89,6 +94,9 @@ type Config struct {
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
+	// extraJobEnv is added to every job's environment: tests put a module
+	// folder on PYTHONPATH with it until the runtime does.
+	extraJobEnv []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -113,6 +121,9 @@ type Engine struct {
 	limiter  *auth.RateLimiter
 	wshook   *wshook.Notifier
 	tunnel   *tunnel.Manager
+	// user is the person running millrun (the u/<user>/ in paths, the
+	// trigger of scheduled runs' state paths).
+	user     string
 	closing  sync.Once
 	closeErr error
 	lock     *instance.Lock
@@ -167,7 +178,7 @@ func Open(cfg Config) (*Engine, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { db.Close() })
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock,
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock, user: api.OSUser(),
 		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
 	// Before the settings: they seal their secret with the resources' key.
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
@@ -232,8 +243,9 @@ func Open(cfg Config) (*Engine, error) {
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: max(256<<20, 4*set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout}
+	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
+		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
 			s := e.settings.Load()
 			return time.Duration(s.RetentionDays) * 24 * time.Hour, s.RetentionMaxJobs
@@ -385,7 +397,7 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
+		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
@@ -423,3 +435,16 @@ func (e *Engine) buildHandlers() {
 	e.webhookHandler = tunnelMux
 	e.tunnelHandler = markTunnel(tunnelMux)
 }
+
+// bodyBudget is the memory the request bodies being handled may hold
+// together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
+// of a larger limit. Anonymous callers can fill it (a
+// forged signature is known only once its body is read), so it is what a
+// flood costs; past it callers are told to retry.
+func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
+
+// MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits
+// this engine: the request body budget and as much again for everything
+// else, at least 256 MiB. The garbage collector works harder near it, so
+// a flood's garbage is collected before it adds up; it refuses nothing.
+func (e *Engine) MemoryLimit() int64 { return max(256<<20, 2*e.bodies.Budget) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -49,6 +50,9 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 		if err != nil {
 			return err
 		}
+		if err := e.flowCat.Runnable(ctx, f); err != nil {
+			return cannotRun(err)
+		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
 		return nil
 	}
@@ -59,10 +63,31 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 	if err != nil {
 		return err
 	}
+	if err := v.Runnable(); err != nil {
+		return cannotRun(err)
+	}
 	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
 	job.TimeoutS, job.ConcurrencyLimit = v.TimeoutS, v.ConcurrencyLimit
 	return nil
 }
+
+// cannotRun marks why a schedule's target cannot run (a library) as
+// lasting like a deleted target: the due time is recorded as failed with
+// this message and passed, not retried every tick. Other errors (the
+// database) pass through to be retried.
+func cannotRun(err error) error {
+	var inv *errs.Invalid
+	if errors.As(err, &inv) {
+		return notRunnable{err}
+	}
+	return err
+}
+
+type notRunnable struct{ error }
+
+func (notRunnable) Is(target error) bool { return target == schedules.ErrTargetGone }
+
+func (n notRunnable) Unwrap() error { return n.error }
 
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {

@@ -148,7 +148,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
 		meta := map[string]any{
 			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
-			"lock": "", "kind": "script",
+			"lock": v.Lock, "kind": "script",
 		}
 		if v.TimeoutS > 0 {
 			meta["timeout"] = v.TimeoutS
@@ -158,6 +158,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		}
 		if v.DedicatedWorker {
 			meta["dedicated_worker"] = true
+		}
+		if v.NoMainFunc {
+			// What Windmill's pull writes for a library; a push sends it back.
+			meta["no_main_func"] = true
 		}
 		putJSON(v.Path+".script.json", meta)
 	}

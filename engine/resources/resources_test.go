@@ -39,11 +39,11 @@ func TestSecretsAreSealedAndMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, typ, err := s.Value(ctx, "local", "u/me/slack")
-	if err != nil || v["secret"] != secret || typ != "signature_auth" {
+	if err != nil || v.(map[string]any)["secret"] != secret || typ != "signature_auth" {
 		t.Fatalf("Value: %v %s %v", v, typ, err)
 	}
 	r, err := s.Get(ctx, "local", "u/me/slack")
-	if err != nil || r.Value["secret"] != "••••85a5" || r.Value["provider"] != "slack" {
+	if masked, _ := r.Value.(map[string]any); err != nil || masked["secret"] != "••••85a5" || masked["provider"] != "slack" {
 		t.Fatalf("Get: %+v %v", r, err)
 	}
 	if err := s.Put(ctx, "local", "u/me/slack", "signature_auth", "", nil, true); err != store.ErrDuplicate {
@@ -105,11 +105,12 @@ func TestInterpolate(t *testing.T) {
 	if err := s.Put(ctx, "local", "u/me/loop", "x", "", map[string]any{"again": "$res:u/me/loop"}, true); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Interpolate(ctx, "local", map[string]any{"a": "$var:u/me/pw", "list": []any{"$var:u/me/pw", "plain", 3.0},
+	value, err := s.Interpolate(ctx, "local", map[string]any{"a": "$var:u/me/pw", "list": []any{"$var:u/me/pw", "plain", 3.0},
 		"nested": map[string]any{"r": "$res:u/me/inner"}, "n": 1.0})
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := value.(map[string]any)
 	if got["a"] != "hunter2" || got["list"].([]any)[0] != "hunter2" || got["list"].([]any)[1] != "plain" ||
 		got["nested"].(map[string]any)["r"].(map[string]any)["password"] != "hunter2" || got["n"] != 1.0 {
 		t.Fatalf("interpolated: %v", got)
@@ -134,7 +135,7 @@ func TestExportValueRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	v := map[string]any{"provider": "standard", "header": "X-Sig", "secret": "s3cr3t-value", "secrets": []any{"whsec_a", "whsec_b"},
 		"password": "$var:u/me/pw", "nested": map[string]any{"api_key": "k-nested"}, "public_key": "abcd"}
-	out := s.ExportValue("local", v)
+	out := s.ExportValue("local", v).(map[string]any)
 	b, _ := json.Marshal(out)
 	for _, clear := range []string{"s3cr3t-value", "whsec_a", "whsec_b", "k-nested"} {
 		if strings.Contains(string(b), clear) {

@@ -137,12 +137,9 @@ func (s *Store) variableView(v *store.Variable) (*Variable, error) {
 // values, as Windmill's get_value_interpolated does, so that a resource's
 // secrets can live in secret variables. Unlike Windmill it also looks into
 // lists: a route's key rotation keeps its secrets in one.
-func (s *Store) Interpolate(ctx context.Context, workspace string, v map[string]any) (map[string]any, error) {
-	out, err := s.interpolate(ctx, workspace, v, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	return out.(map[string]any), nil
+// A value is any JSON: a string at the top is replaced too.
+func (s *Store) Interpolate(ctx context.Context, workspace string, v any) (any, error) {
+	return s.interpolate(ctx, workspace, v, "", 0)
 }
 
 // maxResourceDepth bounds "$res:" references inside referenced resources:
@@ -154,28 +151,37 @@ func (s *Store) interpolate(ctx context.Context, workspace string, v any, field 
 		if path, ok := strings.CutPrefix(x, "$var:"); ok {
 			value, err := s.VariableValue(ctx, workspace, path)
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("field %s names variable %s, which does not exist: create it, or change the field", field, path)
+				return nil, fmt.Errorf("%s names variable %s, which does not exist: create it, or change the field", where(field), path)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("field %s names variable %s: %w", field, path, err)
+				return nil, fmt.Errorf("%s names variable %s: %w", where(field), path, err)
 			}
 			return value, nil
 		}
 		if path, ok := strings.CutPrefix(x, "$res:"); ok {
 			if depth >= maxResourceDepth {
-				return nil, fmt.Errorf("field %s: resources name each other more than %d deep (one names itself?)", field, maxResourceDepth)
+				return nil, fmt.Errorf("%s: resources name each other more than %d deep (one names itself?)", where(field), maxResourceDepth)
 			}
 			r, err := s.Full(ctx, workspace, path)
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("field %s names resource %s, which does not exist: create it, or change the field", field, path)
+				return nil, fmt.Errorf("%s names resource %s, which does not exist: create it, or change the field", where(field), path)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("field %s names resource %s: %w", field, path, err)
+				return nil, fmt.Errorf("%s names resource %s: %w", where(field), path, err)
 			}
 			return s.interpolate(ctx, workspace, r.Value, field, depth+1)
 		}
 		return x, nil
 	})
+}
+
+// where names a place in a value for an error: a field (a.b[2]), or the
+// value itself when it is a string (a state may be one).
+func where(field string) string {
+	if field == "" {
+		return "the value"
+	}
+	return "field " + field
 }
 
 // mapStrings returns v with every string in it, however deep in objects
@@ -263,7 +269,12 @@ func (s *Store) ImportSecret(workspace, sealed string) (string, error) {
 // variable, so an archive of route credentials gives no secret away and
 // pushes back unchanged. "$var:" and "$res:" references hold no secret
 // and stay readable, as in Windmill's own export.
-func (s *Store) ExportValue(workspace string, v map[string]any) map[string]any {
+// A value that is not an object (a script's state) has no secret fields.
+func (s *Store) ExportValue(workspace string, value any) any {
+	v, ok := value.(map[string]any)
+	if !ok {
+		return value
+	}
 	out := make(map[string]any, len(v))
 	for k, val := range v {
 		switch x := val.(type) {
@@ -312,7 +323,7 @@ func (s *Store) openExported(workspace string, v any, field string) (any, error)
 		}
 		plain, err := s.ImportSecret(workspace, x)
 		if err != nil {
-			return nil, errs.Invalidf("field %s: %s", field, err)
+			return nil, errs.Invalidf("%s: %s", where(field), err)
 		}
 		return plain, nil
 	})

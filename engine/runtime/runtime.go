@@ -27,7 +27,10 @@ var wrappers embed.FS
 // Spec is one run.
 type Spec struct {
 	Language string
-	Content  string
+	// Path is the script's path (f/folder/name); relative imports are
+	// relative to it. "" for a script that has none.
+	Path    string
+	Content string
 	// Order lists main's parameters in signature order (from the schema).
 	Order []string
 	Args  map[string]json.RawMessage
@@ -73,6 +76,9 @@ type Runner struct {
 
 	// MaxResult caps a result's size in bytes (nil or 0: no cap).
 	MaxResult func() int64
+	// Packages gives scripts the packages and workspace scripts they
+	// import; nil runs them with the interpreter's own packages only.
+	Packages *Packages
 	// NoForkServer makes every cold Python and Bash job spawn its own
 	// interpreter (tests compare the two paths; where fork is missing it
 	// is the only one).

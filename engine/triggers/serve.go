@@ -14,6 +14,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/store"
@@ -44,21 +45,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.NotFound("no route at /api/r/%s", rest))
 		return
 	}
-	// Only a signature needs the body to decide; every other method
-	// decides on headers alone, so a refused caller's body is never read.
-	var body []byte
-	readBody := func() bool {
-		var err error
-		if body, err = s.readBody(r); err != nil {
-			apierr.Write(w, s.Log, err)
-			return false
-		}
-		return true
-	}
-	if t.AuthenticationMethod == AuthSignature && !readBody() {
+	// Only a signature needs the body to decide, and only once its headers
+	// are well formed; every other method decides on headers alone, so a
+	// refused caller's body is never read.
+	v := s.authenticate(r, t)
+	if v.readErr != nil {
+		apierr.Write(w, s.Log, v.readErr)
 		return
 	}
-	v := s.authenticate(r, t, body)
 	if v.id == nil {
 		inspector.ReportRoute(r.Context(), t.Path, false, v.reason)
 		if v.status == http.StatusUnauthorized {
@@ -68,11 +62,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if body == nil && !readBody() {
-		return
-	}
 	id := v.id
 	inspector.ReportRoute(r.Context(), t.Path, true, v.reason)
+	body := v.body
+	if body == nil {
+		var err error
+		if body, err = s.readBody(r); err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+	}
 	if s.Limiter != nil {
 		if ok, wait := s.Limiter.Allow(id.TokenID); !ok {
 			apierr.Write(w, s.Log, apierr.TooManyRequests(wait, "too many requests for this route; retry in %d s", wait))
@@ -115,15 +114,17 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	return webhook.ReadBody(r, s.Settings().MaxBody)
 }
 
-// authenticate applies the route's method. It returns the identity the job
-// runs as, or nil with the status and the reason (words without secrets).
 // verdict is what a route's check decided: who the job runs as, or the
-// status and reason of the refusal; provider names a verified signer.
+// status and reason of the refusal (words without secrets); provider names
+// a verified signer, body is what a signature check read, readErr why it
+// could not be read.
 type verdict struct {
 	id       *auth.Identity
 	provider string
 	status   int
 	reason   string
+	body     []byte
+	readErr  error
 	// secretHeaders hold the route's own credential beyond the headers
 	// redacted everywhere (its API-key header): a job's arguments and
 	// headers, and the request inspector, keep them "[redacted]".
@@ -133,7 +134,8 @@ type verdict struct {
 	secretHeaders []string
 }
 
-func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict {
+// authenticate applies the route's method.
+func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
 	if replayed, ofRefused := inspector.IsReplay(r.Context()); replayed {
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
@@ -192,18 +194,32 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 		return verdict{id: routeID, reason: "basic auth as " + user}
 	case AuthSignature:
 		provider := str(cred, "provider")
-		now := time.Now()
-		if s.Now != nil {
-			now = s.Now()
-		}
-		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
+		now := s.now()
+		refused := func(err error) verdict {
 			var ref refusal
 			if errors.As(err, &ref) {
 				return verdict{status: http.StatusUnauthorized, reason: err.Error()}
 			}
 			return verdict{status: http.StatusInternalServerError, reason: err.Error()}
 		}
-		return verdict{id: routeID, provider: provider, reason: provider + " signature verified"}
+		if err := CheckSignatureHeaders(provider, cred, r.Header, now); err != nil {
+			return refused(err)
+		}
+		body, err := s.readBody(r)
+		if err != nil {
+			return verdict{readErr: err}
+		}
+		// Ed25519 signs timestamp and body as one message, which the
+		// check copies: that copy counts against the body budget too.
+		if provider == ProviderDiscord {
+			if err := guard.Reserve(r.Context(), int64(len(r.Header.Get("X-Signature-Timestamp"))+len(body))); err != nil {
+				return verdict{readErr: err}
+			}
+		}
+		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
+			return refused(err)
+		}
+		return verdict{id: routeID, provider: provider, reason: provider + " signature verified", body: body}
 	}
 	return verdict{status: http.StatusInternalServerError, reason: "unknown authentication method " + t.AuthenticationMethod}
 }
@@ -239,7 +255,11 @@ func (s *Service) credentials(ctx context.Context, t *Trigger) (map[string]any, 
 	if err != nil {
 		return nil, fmt.Errorf("the route's resource %s: %w", t.AuthenticationResourcePath, err)
 	}
-	return v, nil
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " is not an object of credentials: edit it, or the route")
+	}
+	return m, nil
 }
 
 // RedactOldKeys redacts each api_key route's key from the args of jobs an

@@ -168,10 +168,12 @@ func jsonArgs(body []byte, wrap bool) (Args, error) {
 	return obj, nil
 }
 
+// compact returns a compacted copy of b: never b itself, which may be a
+// request buffer reused once the request is answered.
 func compact(b []byte) json.RawMessage {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
-		return json.RawMessage(b)
+		return bytes.Clone(b)
 	}
 	return buf.Bytes()
 }

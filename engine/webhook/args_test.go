@@ -120,6 +120,36 @@ func FuzzBuildArgs(f *testing.F) {
 	})
 }
 
+// Arguments never point into the body: it is a buffer the body budget
+// reuses for the next request once this one is answered.
+func TestBuildArgsCopiesTheBody(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ ctype, body, query string }{
+		{"application/json", `{"a":{"b":[1,2]},"c":"x"}`, ""},
+		{"application/json", `[1, 2, 3]`, ""},
+		{"application/json", `{"a":1}`, "wrap_body=true"},
+		{"application/x-www-form-urlencoded", "a=1&b=two", ""},
+		{"text/plain", "some text", ""},
+		{"application/json", `{"a":1}`, "raw=true"},
+		{"application/cloudevents+json", `{"specversion":"1.0","type":"t","source":"s","id":"1","data":{"a":[1]}}`, ""},
+		{"application/cloudevents+json", `{"specversion":"1.0","type":"t","source":"s","id":"1","data":[1,2]}`, ""},
+	} {
+		body := []byte(c.body)
+		q, _ := url.ParseQuery(c.query)
+		args, err := BuildArgs(ArgsInput{Method: http.MethodPost, ContentType: c.ctype, Body: body, Query: q, Header: http.Header{}})
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.ctype, c.body, err)
+		}
+		before := argsString(args)
+		for i := range body {
+			body[i] = '#'
+		}
+		if after := argsString(args); after != before {
+			t.Errorf("%s %s: the arguments changed with the body's buffer: %s -> %s", c.ctype, c.body, before, after)
+		}
+	}
+}
+
 // A header named as a secret of the request (a route's API-key header)
 // is redacted when included, by the query or the global setting, in any
 // spelling; other headers are kept.

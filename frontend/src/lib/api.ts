@@ -57,6 +57,7 @@ export interface ScriptSummary {
   last_status: string;
   dedicated_worker: boolean | null; // null when off, as Windmill answers
   archived?: boolean; // only in lists asked with show_archived
+  no_main_func: boolean; // a library: no main, imported by other scripts, never run
 }
 
 export interface Script extends ScriptSummary {
