@@ -290,8 +290,10 @@ func (e *Engine) cleanUpAfterCrash() error {
 		e.log.Warn("killed job processes a previous millrun left running", "count", n)
 	}
 	e.runner.TempRoot = filepath.Join(abs, "tmp")
-	// Installed npm packages outlive restarts, unlike the jobs' folders.
-	e.runner.Packages = filepath.Join(abs, "cache")
+	// Installed npm packages outlive restarts, unlike the jobs' folders;
+	// they share the packages folder with Python's (engine/deps keeps
+	// to its python_* folders, npm to npm/).
+	e.runner.NPM = e.runner.NewNPMCache(filepath.Join(abs, "packages"), os.Environ())
 	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
 		return fmt.Errorf("clear the jobs' temp folder: %w", err)
 	}

@@ -59,7 +59,7 @@ func (f *fixture) runLogs(path string) (string, string) {
 func TestTypeScriptBuiltinWindmillClientAgainstEngine(t *testing.T) {
 	t.Parallel()
 	f := servedSetup(t)
-	f.e.runner.PackageEnv = []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_userconfig=" + filepath.Join(t.TempDir(), "npmrc"), "npm_config_cache=" + t.TempDir()}
+	f.e.runner.NPM.Env = append(f.e.runner.NPM.Env, "npm_config_registry=http://127.0.0.1:9/", "npm_config_userconfig="+filepath.Join(t.TempDir(), "npmrc"), "npm_config_cache="+t.TempDir())
 	f.wmillFixtures()
 	body, logs := f.runLogs("u/me/wm")
 	if body != `{"secret":"tok-123","n":1,"state":{"n":1},"child":42}` {
@@ -86,7 +86,7 @@ func TestTypeScriptRealWindmillClientAgainstEngine(t *testing.T) {
 	json.Unmarshal(b, &pkg)
 	reg := npmtest.New(t, npmtest.Package{Name: "windmill-client", Version: pkg.Version, Dir: dir})
 	f := servedSetup(t)
-	f.e.runner.PackageEnv = reg.Env(t.TempDir())
+	f.e.runner.NPM.Env = append(f.e.runner.NPM.Env, reg.Env(t.TempDir())...)
 	f.wmillFixtures()
 	body, logs := f.runLogs("u/me/wm")
 	if body != `{"secret":"tok-123","n":1,"state":{"n":1},"child":42}` {

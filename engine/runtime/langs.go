@@ -44,21 +44,20 @@ func bashArgs(order []string, args map[string]json.RawMessage) []string {
 	return out
 }
 
-// typeScriptCommand prepares dir for a TypeScript run on Bun or Deno when
-// installed (Bun unless the script is Deno's), else Node: the bundle as
-// main.mjs (see typescript.go), the wrapper beside it, the packages
-// linked in.
+// typeScriptCommand prepares dir for a TypeScript run (on r.tsTarget):
+// the bundle as main.mjs (see typescript.go), the wrapper beside it, the
+// packages linked in.
 func (r *Runner) typeScriptCommand(ctx context.Context, dir string, spec Spec, logs io.Writer) (*exec.Cmd, []string, error) {
-	var target tsTarget
+	target := r.tsTarget(spec.Language)
 	var exe string
 	var args []string
 	switch {
-	case r.interp.Bun != "" && spec.Language != "deno":
-		target, exe, args = tsBun, r.interp.Bun, []string{"run", "wrapper.mjs"}
-	case r.interp.Deno != "":
-		target, exe, args = tsDeno, r.interp.Deno, []string{"run", "-A", "wrapper.mjs"}
+	case target == tsBun:
+		exe, args = r.interp.Bun, []string{"run", "wrapper.mjs"}
+	case target == tsDeno:
+		exe, args = r.interp.Deno, []string{"run", "-A", "wrapper.mjs"}
 	case r.interp.Node != "":
-		target, exe, args = tsNode, r.interp.Node, []string{"wrapper.mjs"}
+		exe, args = r.interp.Node, []string{"wrapper.mjs"}
 	default:
 		return nil, nil, &jobError{"RuntimeMissing", "no TypeScript runtime: install Node.js, Bun or Deno and restart millrun"}
 	}

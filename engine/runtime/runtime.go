@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/millrun/millrun/engine/deps/npm"
 )
 
 //go:embed wrappers
@@ -89,13 +91,10 @@ type Runner struct {
 	// baseEnv is computed once: the parent's PATH, HOME and LANG.
 	baseEnv []string
 
-	// Packages is the folder npm packages are installed into, one
-	// folder per lock (engine/deps/npm); "" installs none, and scripts
-	// get only the built-in windmill-client.
-	Packages string
-	// PackageEnv is added to the environment of npm and bun installs,
-	// after the user's own npm configuration.
-	PackageEnv []string
+	// NPM installs TypeScript's npm packages, one folder per lock
+	// (NewNPMCache); nil installs none, and scripts get only the built-in
+	// windmill-client.
+	NPM *npm.Cache
 
 	tsMu    sync.Mutex
 	tsCache map[string]string // bundle inputs' hash → bundle (typescript.go)

@@ -41,6 +41,18 @@ func (t tsTarget) String() string {
 	return [...]string{"Node", "Bun", "Deno"}[t]
 }
 
+// tsTarget is the runtime a script of lang runs on: Bun or Deno when
+// installed (Bun unless the script is Deno's), else Node.
+func (r *Runner) tsTarget(lang string) tsTarget {
+	switch {
+	case r.interp.Bun != "" && lang != "deno":
+		return tsBun
+	case r.interp.Deno != "":
+		return tsDeno
+	}
+	return tsNode
+}
+
 // windmillClient is the package name scripts import Windmill's client by.
 const windmillClient = "windmill-client"
 
@@ -66,11 +78,9 @@ func tsFailure(err error) Outcome {
 	return Failure("CompileError", err.Error(), nil)
 }
 
-// tsState holds what TypeScript runs share: the package cache (made on
-// first use) and whether node_modules can be linked into a job's folder.
+// tsState holds what TypeScript runs share.
 type tsState struct {
-	once  sync.Once
-	cache *npm.Cache
+	once sync.Once
 	// urlImports makes bundles import packages by file URL instead of a
 	// node_modules link in the job's folder: where links need privileges
 	// (Windows), and in tests.
@@ -79,23 +89,26 @@ type tsState struct {
 	closures map[string]tsClosure
 }
 
-func (r *Runner) npmCache() *npm.Cache {
+func (r *Runner) settleTS() {
 	r.ts.once.Do(func() {
 		if goruntime.GOOS == "windows" {
 			r.ts.urlImports = true
 		}
-		if r.Packages == "" {
-			return
-		}
-		c := &npm.Cache{Root: r.Packages, Bun: r.interp.Bun, NPM: r.findNPM()}
-		c.Env = append(append(append([]string{}, r.processEnv()...), userPackageEnv()...), r.PackageEnv...)
-		r.ts.cache = c
 	})
-	return r.ts.cache
 }
 
-// findNPM prefers the npm installed beside the Node that runs jobs (a
-// version manager's node has its own npm), then the one on PATH.
+// NewNPMCache is a package cache in root for this runner's TypeScript
+// jobs: npm beside the Node that runs them (a version manager's node has
+// its own), Bun when installed, and the user's own npm configuration
+// from env (their environment: a registry mirror and its token, proxies,
+// CA certificates), which installs see as npm itself would and jobs
+// never do.
+func (r *Runner) NewNPMCache(root string, env []string) *npm.Cache {
+	c := &npm.Cache{Root: root, Bun: r.interp.Bun, NPM: r.findNPM()}
+	c.Env = append(append([]string{}, r.processEnv()...), packageEnv(env)...)
+	return c
+}
+
 func (r *Runner) findNPM() string {
 	if r.interp.Node != "" {
 		for _, name := range []string{"npm", "npm.cmd"} {
@@ -109,12 +122,9 @@ func (r *Runner) findNPM() string {
 	return p
 }
 
-// userPackageEnv is the user's own npm configuration from millrun's
-// environment (a registry mirror, its token, proxies, CA certificates):
-// installs see it as npm itself would. Jobs never do.
-func userPackageEnv() []string {
+func packageEnv(env []string) []string {
 	var out []string
-	for _, kv := range os.Environ() {
+	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		u := strings.ToUpper(k)
 		switch {
@@ -179,10 +189,11 @@ type tsProgram struct {
 // packages into one module for target, installing the lock when it is not
 // in the cache yet (its log goes to the job's).
 func (r *Runner) prepareTypeScript(ctx context.Context, spec Spec, target tsTarget, logs io.Writer) (tsProgram, error) {
-	r.npmCache() // settles r.ts
-	// A relative import is relative to the script's own path, which the
-	// job's environment carries as Windmill's does.
-	scriptPath := envValue(spec.Env, "WM_JOB_PATH")
+	r.settleTS()
+	scriptPath := spec.Path
+	if scriptPath == "" {
+		scriptPath = envValue(spec.Env, "WM_JOB_PATH")
+	}
 	deps, modules, err := r.closure(scriptPath, spec)
 	if err != nil {
 		switch msg := err.Error(); {
@@ -278,7 +289,7 @@ func (r *Runner) packagesFor(ctx context.Context, spec Spec, deps []npm.Dep, tar
 			reason = "the script's lock has no windmill-client"
 		}
 	default:
-		c := r.npmCache()
+		c := r.NPM
 		tool := npm.ToolNPM
 		if target == tsBun {
 			tool = npm.ToolBun
@@ -513,4 +524,98 @@ func linkPackages(dir, nodeModules string) error {
 		return fmt.Errorf("cannot link the packages into the job's folder: %w", err)
 	}
 	return nil
+}
+
+// The engine's dependency work for TypeScript (Runner.Dependencies,
+// NeedsDependencies and WorkspaceImports dispatch here by language).
+
+// typeScriptNeedsDependencies reports whether a script imports npm
+// packages or workspace scripts: whether saving it starts a dependency
+// job.
+func typeScriptNeedsDependencies(spec Spec) bool {
+	im, err := npm.Scan(spec.Content)
+	return err == nil && (len(im.Packages) > 0 || len(im.Relative) > 0)
+}
+
+// typeScriptWorkspaceImports lists the workspace scripts a script imports
+// directly, by path, for the caller to load into Spec.Modules.
+func typeScriptWorkspaceImports(path, content string) []string {
+	im, err := npm.Scan(content)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, rel := range im.Relative {
+		if p, err := npm.ModulePath(path, rel); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// typeScriptDependencies is a TypeScript dependency job: the lock the
+// version keeps, its packages installed. A lock the version came with
+// (wmill sync) is kept byte for byte when it covers the imports. With
+// no packages the lock is Windmill's empty one. When only windmill-client
+// cannot be fetched (offline), no lock is made yet ("", nil): runs use
+// the built-in client meanwhile, and a later resolution makes the lock.
+func (r *Runner) typeScriptDependencies(ctx context.Context, spec Spec, logs io.Writer) (string, error) {
+	path := spec.Path
+	if path == "" {
+		path = envValue(spec.Env, "WM_JOB_PATH")
+	}
+	deps, _, err := npm.Closure(path, spec.Content, func(p string) (string, bool) {
+		c, ok := spec.Modules[p]
+		return c, ok
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(deps) == 0 {
+		return npm.NewLock(npm.PackageJSON(nil), "").String(), nil
+	}
+	target := r.tsTarget(spec.Language)
+	tool := npm.ToolNPM
+	if target == tsBun {
+		tool = npm.ToolBun
+	}
+	if spec.Lock != "" {
+		if l, err := npm.ParseLock(spec.Lock); err == nil && lockCovers(l, deps) {
+			// Deno installs its npm: imports itself, at the first run.
+			if r.NPM != nil && target != tsDeno {
+				if _, err := r.NPM.Install(ctx, l, tool, logs); err != nil {
+					return "", err
+				}
+			}
+			return spec.Lock, nil
+		}
+	}
+	if r.NPM == nil {
+		return npm.NewLock(npm.PackageJSON(deps), "").String(), nil
+	}
+	l, _, err := r.NPM.Resolve(ctx, deps, tool, logs)
+	var off *npm.Error
+	if err != nil && errors.As(err, &off) && off.Kind == npm.ErrOffline && hasDep(deps, windmillClient) {
+		fmt.Fprintf(logs, "windmill-client cannot be fetched (%s): no lock yet, runs use millrun's built-in windmill-client until one is made\n", err)
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return l.String(), nil
+}
+
+// lockCovers reports whether the lock's package.json has every package
+// the script imports.
+func lockCovers(l npm.Lock, deps []npm.Dep) bool {
+	have, err := l.Deps()
+	if err != nil {
+		return false
+	}
+	for _, d := range deps {
+		if !hasDep(have, d.Name) {
+			return false
+		}
+	}
+	return true
 }

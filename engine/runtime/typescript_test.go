@@ -32,16 +32,19 @@ func nodeRunner(t *testing.T, reg *npmtest.Registry) *Runner {
 	in.Bun, in.Deno = "", "" // Node's path, whatever else is installed
 	r := New(in)
 	r.TempRoot = t.TempDir()
-	r.Packages = t.TempDir()
+	env := offlineEnv(t)
 	if reg != nil {
-		r.PackageEnv = reg.Env(t.TempDir())
-	} else {
-		// No registry: an install fails as offline at once, and never
-		// reaches the public one.
-		r.PackageEnv = []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_userconfig=" + filepath.Join(t.TempDir(), "npmrc"), "npm_config_cache=" + t.TempDir()}
+		env = reg.Env(t.TempDir())
 	}
+	r.NPM = r.NewNPMCache(t.TempDir(), env)
 	t.Cleanup(r.Close)
 	return r
+}
+
+// offlineEnv points npm at a registry that is not there: an install
+// fails as offline at once, and never reaches the public one.
+func offlineEnv(t *testing.T) []string {
+	return []string{"npm_config_registry=http://127.0.0.1:9/", "npm_config_userconfig=" + filepath.Join(t.TempDir(), "npmrc"), "npm_config_cache=" + t.TempDir()}
 }
 
 var testPackages = []npmtest.Package{
@@ -148,7 +151,7 @@ func TestTypeScriptRunsFromPushedLock(t *testing.T) {
 	}
 	reg.Stop()
 	r2 := nodeRunner(t, reg)
-	r2.Packages = r.Packages
+	r2.NPM.Root = r.NPM.Root
 	out, logs = run(t, r2, spec)
 	if got := mustSucceed(t, out, logs); got != `"1.1.0"` || strings.Contains(logs, "npm:") {
 		t.Errorf("after a restart: %s\n%s", got, logs)
@@ -432,7 +435,7 @@ func TestTypeScriptBunAndDenoCommands(t *testing.T) {
 	script := `import { leftVersion } from "right@2.0.0/index.js"; import fs from "fs"; import * as wmill from "windmill-client";
 export function main() { return [leftVersion, typeof fs, typeof wmill] }`
 	// The lock, resolved with npm here, is in the cache for Bun to use.
-	lock, nm, err := r.npmCache().Resolve(context.Background(), []npm.Dep{{Name: "right", Version: "2.0.0"}}, npm.ToolNPM, nil)
+	lock, nm, err := r.NPM.Resolve(context.Background(), []npm.Dep{{Name: "right", Version: "2.0.0"}}, npm.ToolNPM, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,5 +479,57 @@ export function main() { return [leftVersion, typeof fs, typeof wmill] }`
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "node_modules")); err == nil {
 		t.Error("deno got a node_modules link")
+	}
+}
+
+// The dependency job's part: the lock a version keeps.
+func TestTypeScriptDependencies(t *testing.T) {
+	reg := npmtest.New(t, testPackages...)
+	r := nodeRunner(t, reg)
+	spec := Spec{Language: TypeScript, Path: "f/a/main", Content: `import { x } from "./lib"; export function main() { return x }`,
+		Modules: map[string]string{"f/a/lib": `import { name } from "right"; export const x = name;`}}
+	if !typeScriptNeedsDependencies(spec) || typeScriptNeedsDependencies(Spec{Content: `import fs from "node:fs"; export function main() { return fs }`}) {
+		t.Error("NeedsDependencies")
+	}
+	if got := typeScriptWorkspaceImports("f/a/main", spec.Content); len(got) != 1 || got[0] != "f/a/lib" {
+		t.Errorf("WorkspaceImports: %v", got)
+	}
+	lock, err := r.typeScriptDependencies(context.Background(), spec, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := npm.ParseLock(lock)
+	if err != nil || l.Versions()["right"] != "2.0.0" || l.Versions()["left"] != "1.2.0" {
+		t.Fatalf("lock %q: %v", lock, err)
+	}
+	// The lock kept with the version runs with no network call.
+	reg.Stop()
+	spec.Lock = lock
+	spec.Env = []string{"WM_JOB_ID=j"}
+	out, logs := run(t, r, spec)
+	if got := mustSucceed(t, out, logs); got != `"right"` || strings.Contains(logs, "npm:") {
+		t.Errorf("got %s\n%s", got, logs)
+	}
+	// A pushed lock that covers the imports is kept byte for byte.
+	if again, err := r.typeScriptDependencies(context.Background(), spec, io.Discard); err != nil || again != lock {
+		t.Errorf("kept lock: %v", err)
+	}
+	// No packages: Windmill's empty lock.
+	empty, _ := r.typeScriptDependencies(context.Background(), Spec{Language: TypeScript, Content: `export function main() {}`}, io.Discard)
+	if empty != "{\n  \"dependencies\": {}\n}\n//bun.lock\n<empty>" {
+		t.Errorf("empty: %q", empty)
+	}
+	// Offline, windmill-client alone missing: no lock yet, no failure.
+	off := nodeRunner(t, nil)
+	var log strings.Builder
+	if l, err := off.typeScriptDependencies(context.Background(), tsSpec(`import * as wmill from "windmill-client"; export function main() { return wmill.getWorkspace() }`), &log); l != "" || err != nil {
+		t.Errorf("offline windmill-client: %q %v", l, err)
+	}
+	if !strings.Contains(log.String(), "no lock yet, runs use millrun's built-in windmill-client") {
+		t.Errorf("log: %s", log.String())
+	}
+	if _, err := off.typeScriptDependencies(context.Background(), tsSpec(`import { name } from "right"; export function main() { return name }`), io.Discard); err == nil ||
+		err.Error() != "offline: right@latest is not in the cache and the registry http://127.0.0.1:9/ cannot be reached" {
+		t.Errorf("offline: %v", err)
 	}
 }
