@@ -196,11 +196,12 @@ func (r *Runner) prepareTypeScript(ctx context.Context, spec Spec, target tsTarg
 	}
 	deps, modules, err := r.closure(scriptPath, spec)
 	if err != nil {
-		switch msg := err.Error(); {
-		case strings.HasPrefix(msg, "line "):
-			return tsProgram{}, compileError("TypeScript does not compile: %s", msg)
-		case strings.Contains(msg, " does not compile: "):
-			return tsProgram{}, compileError("%s", msg)
+		var ce *npm.CompileError
+		switch {
+		case errors.As(err, &ce) && ce.Path == "":
+			return tsProgram{}, compileError("TypeScript does not compile: %s", err)
+		case errors.As(err, &ce):
+			return tsProgram{}, compileError("%s", err)
 		}
 		return tsProgram{}, &jobError{"ImportError", err.Error()}
 	}

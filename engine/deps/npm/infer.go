@@ -8,6 +8,7 @@
 package npm
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -182,13 +183,33 @@ func scanSpecifiers(content string) ([]string, error) {
 	return specs, nil
 }
 
-// BuildError words esbuild's first error with its line.
-func BuildError(msgs []api.Message) error {
-	e := msgs[0]
-	if e.Location != nil {
-		return fmt.Errorf("line %d:%d: %s", e.Location.Line, e.Location.Column, e.Text)
+// CompileError is a script that does not parse.
+type CompileError struct {
+	// Path is the imported workspace script at fault; "" for the script
+	// itself.
+	Path         string
+	Line, Column int // Line 0: esbuild named no place
+	Msg          string
+}
+
+func (e *CompileError) Error() string {
+	s := e.Msg
+	if e.Line > 0 {
+		s = fmt.Sprintf("line %d:%d: %s", e.Line, e.Column, e.Msg)
 	}
-	return fmt.Errorf("%s", e.Text)
+	if e.Path != "" {
+		return e.Path + " does not compile: " + s
+	}
+	return s
+}
+
+// BuildError is esbuild's first error, with its place.
+func BuildError(msgs []api.Message) error {
+	e := &CompileError{Msg: msgs[0].Text}
+	if l := msgs[0].Location; l != nil {
+		e.Line, e.Column = l.Line, l.Column
+	}
+	return e
 }
 
 // ModulePath is the workspace script a relative import names, seen from
@@ -234,10 +255,11 @@ func Closure(scriptPath, content string, load ModuleLoader) (deps []Dep, modules
 		queue = queue[1:]
 		specs, err := scanSpecifiers(it.content)
 		if err != nil {
-			if it.path == scriptPath {
-				return nil, nil, err
+			var ce *CompileError
+			if it.path != scriptPath && errors.As(err, &ce) {
+				ce.Path = it.path
 			}
-			return nil, nil, fmt.Errorf("%s does not compile: %w", it.path, err)
+			return nil, nil, err
 		}
 		for _, s := range specs {
 			switch Classify(s) {
