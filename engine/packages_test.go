@@ -131,6 +131,24 @@ func TestScriptImportsPackages(t *testing.T) {
 	if r.status != 200 || r.body != `"hello bob in blue @local"` {
 		t.Fatalf("run with packages: %d %s", r.status, r.body)
 	}
+	// Settings shows the cache; cleared, it is refilled by the next run.
+	var pk struct {
+		Location string `json:"location"`
+		Bytes    int64  `json:"bytes"`
+		IndexURL string `json:"index_url"`
+	}
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/packages", "", "").body), &pk)
+	if pk.Bytes == 0 || !strings.HasPrefix(pk.Location, f.dir) || pk.IndexURL != ix.URL {
+		t.Fatalf("the package cache in Settings: %+v", pk)
+	}
+	f.mustDo(200, "POST", "/api/millrun/packages/clear", "", "")
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/packages", "", "").body), &pk)
+	if pk.Bytes != 0 {
+		t.Fatalf("the cleared cache holds %d bytes", pk.Bytes)
+	}
+	if r := f.syncRun("f/me/greet", `{"name":"dee"}`); r.body != `"hello dee in blue @local"` {
+		t.Fatalf("run after the cache was cleared: %d %s", r.status, r.body)
+	}
 	ix.Stop()
 	r = f.syncRun("f/me/greet", `{"name":"cy"}`)
 	if r.status != 200 || r.body != `"hello cy in blue @local"` {
