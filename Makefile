@@ -53,6 +53,11 @@ test-dist: dist ## check what the packages hold
 run: build ## set up, build and open millrun (headless `serve` where there is no display)
 	@if [ -n "$(HAS_DISPLAY)" ]; then exec $(DESKTOP_BIN); else echo "No display here: starting millrun headless; open the URL it prints in a browser."; exec $(BIN) serve; fi
 
+# Tests reach only loopback addresses: a script's packages come from a
+# loopback index the test serves, or from nowhere (a closed port).
+test test-compat test-e2e test-desktop: export PIP_INDEX_URL = http://127.0.0.1:9/simple
+test test-compat test-e2e test-desktop: export PIP_RETRIES = 0
+
 test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end, desktop window, Windows builds under Wine, packages
 	@echo "== gofmt -l"
 	@out="$$(gofmt -l $(GO_FILES))"; if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; fi

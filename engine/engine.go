@@ -94,9 +94,10 @@ type Config struct {
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
-	// extraJobEnv is added to every job's environment: tests put a module
-	// folder on PYTHONPATH with it until the runtime does.
-	extraJobEnv []string
+	// PackageEnv is the environment pip and uv resolve and install
+	// packages with: the user's own (index, pip.conf, proxies); nil is
+	// this process's. Tests point it at a loopback index.
+	PackageEnv []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -221,6 +222,9 @@ func Open(cfg Config) (*Engine, error) {
 	e.runner.NoForkServer = cfg.NoForkServer
 	undo = append(undo, e.runner.Close)
 	if err := e.cleanUpAfterCrash(); err != nil {
+		return fail(err)
+	}
+	if err := e.openPackages(cfg.DataDir); err != nil {
 		return fail(err)
 	}
 	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
@@ -401,7 +405,7 @@ func (e *Engine) buildHandlers() {
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
-		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
+		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 

@@ -19,8 +19,11 @@ import (
 type executor struct{ e *Engine }
 
 func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcome {
-	if run.Job.Kind == "flow" {
+	switch run.Job.Kind {
+	case "flow":
 		return x.e.flows.Execute(ctx, run)
+	case "dependencies":
+		return x.runDependencies(ctx, run.Job, run.Logs)
 	}
 	return x.runScript(ctx, run.Job, run.Logs)
 }
@@ -42,9 +45,16 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)
 	}
+	spec, err := x.e.specFor(ctx, v)
+	if err != nil {
+		return runtime.Failure("InternalError", "loading the scripts it imports: "+err.Error(), nil)
+	}
+	if spec, err = x.e.lockVersion(ctx, v, spec, logs); err != nil {
+		return dependencyFailure(err)
+	}
 	env, revoke := x.e.jobEnv(job, flows.Step{})
 	defer revoke()
-	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}
+	spec.Args, spec.Env = args, env
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
 		return x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs)
 	}
@@ -98,7 +108,7 @@ func (e *Engine) baseJobEnv(job *store.Job, step flows.Step) []string {
 		root := strings.TrimSuffix(e.cfg.BaseURL, "/api")
 		env = append(env, "WM_BASE_URL="+root, "BASE_URL="+root, "BASE_INTERNAL_URL="+root)
 	}
-	return append(env, e.cfg.extraJobEnv...)
+	return env
 }
 
 // statePath is the resource path where wmill's get_state/set_state keep

@@ -2,33 +2,21 @@ package engine
 
 import (
 	"encoding/json"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/millrun/millrun/engine/flows"
-	"github.com/millrun/millrun/engine/wmillpy"
 )
 
 // wmillFixture is an engine whose Python jobs import millrun's built-in
-// wmill and can call back into it. The runtime does not put the module on
-// the path yet, so the jobs get it through PYTHONPATH, which only a
-// spawned interpreter reads (a forked one started before the job).
+// wmill (its index has none) and can call back into it.
 func wmillFixture(t *testing.T) *fixture {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
-	dir, err := wmillpy.Materialize(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return setup(t, served, func(c *Config) {
-		c.NoForkServer = true
-		c.extraJobEnv = []string{"PYTHONPATH=" + dir}
-	})
+	// The fork server's path and the spawned one both put millrun's
+	// wmill on the path; the forked one is the default.
+	return setup(t, served)
 }
 
 func (f *fixture) syncJSON(path, body string) map[string]any {

@@ -246,6 +246,9 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
 			kind = "CreateScript"
 		}
 		s.changed(r, "script.save", req.Path, hash, map[string]any{"type": kind, "path": req.Path, "hash": hash})
+		if s.Saved != nil {
+			s.Saved(r.Context(), hash)
+		}
 	}
 	writeText(w, http.StatusCreated, hash)
 }

@@ -269,8 +269,10 @@ func (p *Packages) resolve(ctx context.Context, py deps.Python, reqs deps.Requir
 	}()
 	fmt.Fprintf(logs, "resolving %s with %s from %s\n", strings.Join(lines, ", "), py.Path, p.Tools.IndexURL())
 	f.lock, f.err = p.Tools.Resolve(ctx, py, lines, logs)
-	if deps.FailedFor(f.err, "wmill") {
-		fmt.Fprintln(logs, "wmill is not on the index (or it cannot be reached): using millrun's built-in wmill module")
+	if f.err != nil && reqs.Has("wmill") && ctx.Err() == nil {
+		// No index, an offline laptop, an index without wmill: the
+		// built-in module stands in, and the rest must still resolve.
+		fmt.Fprintln(logs, "wmill cannot be had from the index: using millrun's built-in wmill module")
 		rest := reqs.Without("wmill")
 		if len(rest.List) == 0 {
 			f.lock, f.err = deps.NewLock(py.Minor(), nil), nil
@@ -352,7 +354,12 @@ func (p *Packages) moduleTree(spec Spec, mods []string) (root, module string, er
 			return "", "", fmt.Errorf("write the imported scripts: %w", err)
 		}
 		for _, name := range names {
-			if err := writeFiles(filepath.Join(tmp, filepath.Dir(name)), map[string]string{filepath.Base(name): files[name]}); err != nil {
+			dir := filepath.Join(tmp, filepath.Dir(name))
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				os.RemoveAll(tmp)
+				return "", "", fmt.Errorf("write the imported scripts: %w", err)
+			}
+			if err := writeFiles(dir, map[string]string{filepath.Base(name): files[name]}); err != nil {
 				os.RemoveAll(tmp)
 				return "", "", fmt.Errorf("write the imported scripts: %w", err)
 			}
@@ -420,3 +427,22 @@ func (r *Runner) Dependencies(ctx context.Context, spec Spec, logs io.Writer) (s
 }
 
 const missingPython = "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun"
+
+// NeedsDependencies reports whether a script imports packages or other
+// workspace scripts, so that saving it starts a dependency job.
+func (r *Runner) NeedsDependencies(spec Spec) bool {
+	if spec.Language != Python || r.Packages == nil {
+		return false
+	}
+	reqs := deps.Infer(spec.Path, spec.Content, nil)
+	return len(reqs.List) > 0 || len(reqs.Relative) > 0
+}
+
+// WorkspaceImports lists the workspace scripts (f/…, u/…) a script
+// imports directly, for the caller to load into Spec.Modules.
+func WorkspaceImports(language, path, content string) []string {
+	if language == Python {
+		return deps.Infer(path, content, nil).Relative
+	}
+	return nil
+}

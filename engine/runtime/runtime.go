@@ -275,7 +275,17 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 			return Failure("InternalError", err.Error(), nil)
 		}
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-		if srv := r.forkServer(); srv != nil {
+		interp := r.interp.Python
+		if r.Packages != nil {
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			if err != nil {
+				return Failure("DependenciesError", err.Error(), nil)
+			}
+			env = append(env, plan.env()...)
+			interp = plan.Interp
+		}
+		// The fork server is the default interpreter, already started.
+		if srv := r.forkServer(); srv != nil && interp == r.interp.Python {
 			if o, ok := r.runForked(ctx, srv, spec, dir, out, env, logs, marker); ok {
 				started = true
 				return o
@@ -286,7 +296,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if err := writeFiles(dir, map[string]string{"wrapper.py": wrapper("python.py")}); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
+		cmd = exec.Command(interp, "-u", "wrapper.py")
 	case IsTypeScript(spec.Language):
 		c, e, err := r.typeScriptCommand(ctx, dir, spec, logs)
 		if err != nil {

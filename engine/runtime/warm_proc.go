@@ -46,7 +46,17 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 			os.RemoveAll(dir)
 			return nil, Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Python, "-u", "warm.py")
+		interp := r.interp.Python
+		if r.Packages != nil {
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			if err != nil {
+				os.RemoveAll(dir)
+				return nil, Failure("DependenciesError", err.Error(), nil)
+			}
+			interp = plan.Interp
+			env = append(env, plan.env()...)
+		}
+		cmd = exec.Command(interp, "-u", "warm.py")
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	case IsTypeScript(spec.Language):
 		if r.interp.Node == "" {
