@@ -39,6 +39,9 @@ func (e *Engine) openPackages(dataDir string) error {
 		return err
 	}
 	e.runner.Packages = &runtime.Packages{Cache: cache, Tools: tools, Modules: modules, Wmill: wmill}
+	// TypeScript's packages share the folder: engine/deps keeps to its
+	// python_* folders, npm to npm/ (Settings' size and clear cover both).
+	e.runner.NPM = e.runner.NewNPMCache(filepath.Join(dataDir, "packages"), env)
 	return nil
 }
 

@@ -94,9 +94,10 @@ type Config struct {
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
-	// PackageEnv is the environment pip and uv resolve and install
-	// packages with: the user's own (index, pip.conf, proxies); nil is
-	// this process's. Tests point it at a loopback index.
+	// PackageEnv is the environment pip and uv (and npm and bun, for
+	// TypeScript) resolve and install packages with: the user's own
+	// (index, pip.conf, .npmrc, npm_config_*, proxies); nil is this
+	// process's. Tests point it at a loopback index.
 	PackageEnv []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
@@ -294,10 +295,6 @@ func (e *Engine) cleanUpAfterCrash() error {
 		e.log.Warn("killed job processes a previous millrun left running", "count", n)
 	}
 	e.runner.TempRoot = filepath.Join(abs, "tmp")
-	// Installed npm packages outlive restarts, unlike the jobs' folders;
-	// they share the packages folder with Python's (engine/deps keeps
-	// to its python_* folders, npm to npm/).
-	e.runner.NPM = e.runner.NewNPMCache(filepath.Join(abs, "packages"), os.Environ())
 	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
 		return fmt.Errorf("clear the jobs' temp folder: %w", err)
 	}

@@ -41,10 +41,11 @@ func setup(t *testing.T, cfgs ...func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	srv := httptest.NewUnstartedServer(nil) // listening already: its address is known
-	// Tests reach only loopback addresses: pip's index is a closed port
-	// unless a test serves one (withIndex).
+	// Tests reach only loopback addresses: pip's index and npm's registry
+	// are a closed port unless a test serves one (withIndex, npmtest).
 	cfg := Config{DataDir: dir, Workers: 4, ShutdownGrace: 2 * time.Second, PackageEnv: []string{"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir, "PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_CONFIG_FILE=" + os.DevNull, "PIP_RETRIES=0", "PIP_TIMEOUT=2"}}
+		"HOME=" + dir, "PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_CONFIG_FILE=" + os.DevNull, "PIP_RETRIES=0", "PIP_TIMEOUT=2",
+		"npm_config_registry=http://127.0.0.1:9/"}}
 	for _, f := range cfgs {
 		f(&cfg)
 	}

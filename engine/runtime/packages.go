@@ -413,6 +413,9 @@ func identifier(s string) string {
 // lock to keep with the script's version, "" when the script needs no
 // packages.
 func (r *Runner) Dependencies(ctx context.Context, spec Spec, logs io.Writer) (string, error) {
+	if IsTypeScript(spec.Language) {
+		return r.typeScriptDependencies(ctx, spec, logs)
+	}
 	if spec.Language != Python || r.Packages == nil {
 		return spec.Lock, nil
 	}
@@ -431,6 +434,9 @@ const missingPython = "python3 is not installed: install it (Debian: apt-get ins
 // NeedsDependencies reports whether a script imports packages or other
 // workspace scripts, so that saving it starts a dependency job.
 func (r *Runner) NeedsDependencies(spec Spec) bool {
+	if IsTypeScript(spec.Language) {
+		return typeScriptNeedsDependencies(spec)
+	}
 	if spec.Language != Python || r.Packages == nil {
 		return false
 	}
@@ -443,6 +449,9 @@ func (r *Runner) NeedsDependencies(spec Spec) bool {
 func WorkspaceImports(language, path, content string) []string {
 	if language == Python {
 		return deps.Infer(path, content, nil).Relative
+	}
+	if IsTypeScript(language) {
+		return typeScriptWorkspaceImports(path, content)
 	}
 	return nil
 }

@@ -100,9 +100,9 @@ func (r *Runner) settleTS() {
 // NewNPMCache is a package cache in root for this runner's TypeScript
 // jobs: npm beside the Node that runs them (a version manager's node has
 // its own), Bun when installed, and the user's own npm configuration
-// from env (their environment: a registry mirror and its token, proxies,
-// CA certificates), which installs see as npm itself would and jobs
-// never do.
+// from env (their environment: HOME for ~/.npmrc, a registry mirror and
+// its token, proxies, CA certificates), which installs see as npm itself
+// would and jobs never do.
 func (r *Runner) NewNPMCache(root string, env []string) *npm.Cache {
 	c := &npm.Cache{Root: root, Bun: r.interp.Bun, NPM: r.findNPM()}
 	c.Env = append(append([]string{}, r.processEnv()...), packageEnv(env)...)
@@ -128,7 +128,7 @@ func packageEnv(env []string) []string {
 		k, _, _ := strings.Cut(kv, "=")
 		u := strings.ToUpper(k)
 		switch {
-		case strings.HasPrefix(u, "NPM_CONFIG_"), strings.HasPrefix(u, "BUN_CONFIG_"),
+		case u == "HOME", u == "USERPROFILE", strings.HasPrefix(u, "NPM_CONFIG_"), strings.HasPrefix(u, "BUN_CONFIG_"),
 			u == "HTTP_PROXY", u == "HTTPS_PROXY", u == "NO_PROXY", u == "NODE_EXTRA_CA_CERTS",
 			u == "SSL_CERT_FILE", u == "SSL_CERT_DIR", u == "XDG_CONFIG_HOME", u == "APPDATA", u == "LOCALAPPDATA":
 			out = append(out, kv)
@@ -556,8 +556,9 @@ func typeScriptWorkspaceImports(path, content string) []string {
 
 // typeScriptDependencies is a TypeScript dependency job: the lock the
 // version keeps, its packages installed. A lock the version came with
-// (wmill sync) is kept byte for byte when it covers the imports. With
-// no packages the lock is Windmill's empty one. When only windmill-client
+// (wmill sync) is kept byte for byte when it covers the imports; with
+// no packages and no lock it is Windmill's empty one. Every run asks
+// (Runner.Dependencies): a kept lock costs a stat then. When only windmill-client
 // cannot be fetched (offline), no lock is made yet ("", nil): runs use
 // the built-in client meanwhile, and a later resolution makes the lock.
 func (r *Runner) typeScriptDependencies(ctx context.Context, spec Spec, logs io.Writer) (string, error) {
@@ -565,15 +566,14 @@ func (r *Runner) typeScriptDependencies(ctx context.Context, spec Spec, logs io.
 	if path == "" {
 		path = envValue(spec.Env, "WM_JOB_PATH")
 	}
-	deps, _, err := npm.Closure(path, spec.Content, func(p string) (string, bool) {
-		c, ok := spec.Modules[p]
-		return c, ok
-	})
+	deps, _, err := r.closure(path, spec)
+	var ce *npm.CompileError
+	if errors.As(err, &ce) {
+		// The run says it, as a CompileError pointing at the line.
+		return spec.Lock, nil
+	}
 	if err != nil {
 		return "", err
-	}
-	if len(deps) == 0 {
-		return npm.NewLock(npm.PackageJSON(nil), "").String(), nil
 	}
 	target := r.tsTarget(spec.Language)
 	tool := npm.ToolNPM
@@ -590,6 +590,9 @@ func (r *Runner) typeScriptDependencies(ctx context.Context, spec Spec, logs io.
 			}
 			return spec.Lock, nil
 		}
+	}
+	if len(deps) == 0 {
+		return npm.NewLock(npm.PackageJSON(nil), "").String(), nil
 	}
 	if r.NPM == nil {
 		return npm.NewLock(npm.PackageJSON(deps), "").String(), nil
