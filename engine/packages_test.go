@@ -248,3 +248,20 @@ func TestTwoVersionsOfOnePackageSideBySide(t *testing.T) {
 		}
 	}
 }
+
+// A warm worker runs a script with its packages, as a cold run does.
+func TestWarmWorkerWithPackages(t *testing.T) {
+	t.Parallel()
+	ix := packageIndex(t)
+	f := setup(t, withIndex(t, ix.URL))
+	f.createScript("f/me/warm", "python3", "import os\nimport greeter\n\ndef main(n: str = 'w'):\n    return [greeter.hello(n), os.getpid()]\n", "dedicated_worker", "true")
+	var first, second []any
+	json.Unmarshal([]byte(f.syncRun("f/me/warm", `{}`).body), &first)
+	json.Unmarshal([]byte(f.syncRun("f/me/warm", `{"n":"x"}`).body), &second)
+	if len(first) != 2 || first[0] != "hello w in blue" || len(second) != 2 || second[0] != "hello x in blue" {
+		t.Fatalf("warm runs: %v %v", first, second)
+	}
+	if first[1] != second[1] {
+		t.Errorf("the two runs were not on one warm worker: pids %v %v", first[1], second[1])
+	}
+}
