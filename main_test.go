@@ -27,6 +27,7 @@ import (
 // main, so tests can start, kill -9 and restart a real `millrun serve`.
 func TestMain(m *testing.M) {
 	if os.Getenv("MILLRUN_TEST_MAIN") == "1" {
+		limitFiles()
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -50,10 +51,11 @@ type serveProc struct {
 	login  string
 }
 
-func startServe(t *testing.T, data, addr string) *serveProc {
+// startServe starts `millrun serve`; env adds to its environment.
+func startServe(t *testing.T, data, addr string, env ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", addr, "--grace", "2s")
-	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "MILLRUN_TEST_MAIN=1"), env...)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {

@@ -13,11 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -100,10 +102,11 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
 		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version,
 		StartCommand: startCommand("serve", o.data, "--listen", o.listen), Notifier: notes,
-		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN")})
+		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), SettleMemory: debug.FreeOSMemory})
 	if err != nil {
 		return err
 	}
+	limitMemory(e)
 	if err := e.Announce(instance.KindServe, base, ""); err != nil {
 		logger.Warn("cannot write instance info", "err", err)
 	}
@@ -132,9 +135,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "Open %s and log in with a token ('millrun token create --label browser' makes one).\n", base)
 	}
 
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	limited := connlimit.New(ln, connlimit.Local())
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: limited.ConnState}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limited) }()
 	select {
 	case err := <-served:
 		e.Close(context.Background())
@@ -220,5 +224,14 @@ func openBrowser(url string) {
 	cmd := exec.Command(name, args...)
 	if err := cmd.Start(); err == nil {
 		go cmd.Wait()
+	}
+}
+
+// limitMemory sets the soft memory limit the engine suggests, unless the
+// user chose one with GOMEMLIMIT: without it, the garbage of a flood of
+// large requests is collected only once the heap has doubled.
+func limitMemory(e *engine.Engine) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(e.MemoryLimit())
 	}
 }

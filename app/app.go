@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -140,11 +142,16 @@ func (a *App) Startup(ctx context.Context) {
 	a.notes = notes
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
 		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
-		Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken})
+		Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken, SettleMemory: debug.FreeOSMemory})
 	if err != nil {
 		ln.Close()
 		a.startErr = err
 		return
+	}
+	// The garbage of a flood of large requests would otherwise be
+	// collected only once the heap doubled (GOMEMLIMIT, if set, wins).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(e.MemoryLimit())
 	}
 	if err := e.Announce(instance.KindDesktop, base, a.secret); err != nil {
 		a.opts.Logger.Warn("cannot write instance info; a second launch will not find this window", "err", err)
@@ -167,9 +174,10 @@ func (a *App) Startup(ctx context.Context) {
 		}
 		e.Handler().ServeHTTP(w, r)
 	}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	limited := connlimit.New(ln, connlimit.Local())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: limited.ConnState}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.opts.Logger.Error("loopback listener stopped", "err", err)
 		}
 	}()

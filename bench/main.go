@@ -46,7 +46,11 @@ func report(name string, ratio, target float64, lessIsBetter bool, detail string
 }
 
 func main() {
-	only := flag.String("only", "", "run only benchmarks whose name contains this (peers, sync, warm, accept, list, rss)")
+	only := flag.String("only", "", "run only benchmarks whose name contains this (peers, sync, warm, accept, list, rss, flood, slowloris)")
+	floodConns := flag.Int("flood-conns", 64, "callers posting at once in the flood benchmark")
+	floodMiB := flag.Int("flood-mib", 10, "MiB each flood caller posts")
+	lorisConns := flag.Int("slowloris-conns", 800, "connections the slowloris benchmark holds")
+	flag.IntVar(&nofile, "nofile", 0, "file descriptor limit for the serve processes of the flood and slowloris benchmarks (0: the machine's)")
 	n := flag.Int("n", 300, "samples per latency measurement")
 	rows := flag.Int("rows", 1000000, "jobs in the large database of the listing benchmark")
 	millrunBin := flag.String("millrun", "build/bin/millrun", "millrun binary for the idle-memory check")
@@ -76,6 +80,12 @@ func main() {
 	}
 	if run("rss") {
 		benchRSS(*millrunBin)
+	}
+	if run("flood") {
+		benchFlood(*millrunBin, *floodConns, *floodMiB<<20)
+	}
+	if run("slowloris") {
+		benchSlowloris(*millrunBin, *lorisConns)
 	}
 	if failed {
 		fmt.Println("some targets were missed")

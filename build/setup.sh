@@ -20,7 +20,8 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 # Debian packages, checked one by one so a ready machine installs nothing.
-pkgs=(bash python3 nodejs npm ca-certificates)
+# pip installs the packages scripts import (uv, when installed, instead).
+pkgs=(bash python3 python3-pip nodejs npm ca-certificates)
 # The desktop window: Wails builds against GTK 3 and WebKitGTK 4.1 with cgo.
 desktop=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential)
 if [ "$mode" = "test" ]; then
@@ -44,6 +45,10 @@ if command -v node >/dev/null 2>&1; then
 fi
 if command -v npm >/dev/null 2>&1; then
   missing=("${missing[@]/npm}")
+fi
+# A Python with pip from another source (pyenv, python.org) counts too.
+if python3 -m pip --version >/dev/null 2>&1; then
+  missing=("${missing[@]/python3-pip}")
 fi
 read -r -a missing <<<"${missing[*]}"
 if [ "${#missing[@]}" -gt 0 ]; then

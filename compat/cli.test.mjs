@@ -99,9 +99,14 @@ test("wmill sync pull and push round-trip scripts, a flow, a secret variable and
   await mkdir(join(second, "f", "shared"), { recursive: true });
   await writeFile(join(second, "f/shared/folder.meta.yaml"), "summary: Shared tools\ndisplay_name: shared\nowners: []\nextra_perms: {}\n");
   await writeFile(join(second, "f/shared/seven.py"), "def main():\n    return 7\n");
+  // A library (no main) does not stop the push: it is saved, not runnable.
+  await writeFile(join(second, "f/shared/helpers.py"), "def shout(s: str) -> str:\n    return s.upper()\n");
   const pushed = await wmill(second, "sync", "push", "--yes");
   assert.match(pushed.stdout + pushed.stderr, /Updating script u\/sync\/py/);
   assert.equal((await api("POST", "/jobs/run_wait_result/p/f/shared/seven", {})).text, "7");
+  assert.equal(JSON.parse((await api("GET", "/scripts/get/p/f/shared/helpers")).text).no_main_func, true);
+  const lib = await api("POST", "/jobs/run/p/f/shared/helpers", {});
+  assert.deepEqual(lib, { status: 400, text: "Bad request: f/shared/helpers is a library: it has no main function" });
   assert.equal(JSON.parse((await api("GET", "/folders/get/shared")).text).summary, "Shared tools");
   const ran = await api("POST", "/jobs/run_wait_result/p/u/sync/py", {});
   assert.deepEqual(JSON.parse(ran.text), { py: 1, edited: true });

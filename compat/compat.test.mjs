@@ -153,6 +153,24 @@ test("setVariable creates and updates a variable; getVariable reads it; list and
   await assert.rejects(wmill.getVariable("u/compat/nope"), /Variable not found at u\/compat\/nope/);
 });
 
+test("setResource, setState and getState keep any JSON value; getRootJobId names a job's root", async () => {
+  await wmill.setResource({ n: 1 }, "u/compat/settings", "any");
+  assert.deepEqual(await wmill.getResource("u/compat/settings"), { n: 1 });
+  await wmill.setResource([1, 2], "u/compat/settings");
+  assert.deepEqual(await wmill.getResource("u/compat/settings"), [1, 2]);
+  process.env.WM_STATE_PATH_NEW = "u/compat/counter/user";
+  try {
+    assert.equal(await wmill.getState(), undefined);
+    await wmill.setState(1);
+    await wmill.setState((await wmill.getState()) + 1);
+    assert.equal(await wmill.getState(), 2);
+  } finally {
+    delete process.env.WM_STATE_PATH_NEW;
+  }
+  const id = await wmill.runScriptByPathAsync("u/compat/add", { a: 1 });
+  assert.equal(await wmill.getRootJobId(id), id);
+});
+
 test("existsScriptByPath, whoami and existsWorkspace answer as Windmill's", async () => {
   assert.equal(await wmill.ScriptService.existsScriptByPath({ workspace: ws, path: "u/compat/add" }), true);
   assert.equal(await wmill.ScriptService.existsScriptByPath({ workspace: ws, path: "u/compat/nope" }), false);

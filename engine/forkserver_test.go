@@ -40,7 +40,7 @@ func TestForkServerMatchesSpawn(t *testing.T) {
 		struct{ name, lang, content, args string }{"exit code", "python3", "import os\ndef main():\n    print('leaving')\n    os._exit(3)\n", `{}`},
 		struct{ name, lang, content, args string }{"stdin is empty", "python3", "import sys\ndef main():\n    return sys.stdin.read()\n", `{}`},
 		struct{ name, lang, content, args string }{"atexit and threads", "python3", "import atexit, threading, time\ndef main():\n    atexit.register(print, 'atexit ran')\n    threading.Thread(target=lambda: (time.sleep(0.2), print('thread ran'))).start()\n    return 1\n", `{}`},
-		struct{ name, lang, content, args string }{"module path", "python3", "import os, sys\ndef main():\n    return [p.replace(os.getcwd(), 'JOB') for p in sys.path]\n", `{}`},
+		struct{ name, lang, content, args string }{"module path", "python3", "import os, sys\ndef main():\n    data = os.path.dirname(os.path.dirname(os.getcwd()))\n    return [p.replace(os.getcwd(), 'JOB').replace(data, 'DATA') for p in sys.path]\n", `{}`},
 		struct{ name, lang, content, args string }{"__main__", "python3", "import __main__\ndef main():\n    return sorted(k for k in vars(__main__) if not k.startswith('__'))\n", `{}`},
 	)
 	for i, c := range cases {

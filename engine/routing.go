@@ -52,14 +52,17 @@ func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 	limitBody := e.bodies.Limit
 	return &routeTable{
 		public: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{local}},
+		// The body limits come first: they read nothing, and the body a
+		// handler read stays counted until the recorder has copied what
+		// it keeps of it.
 		webhooks: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			e.requests.Record, query, limitBody, e.authenticate}},
+			guard.Sandbox, limitBody, e.requests.Record, query, e.authenticate}},
 		// Custom routes authenticate their callers themselves (signatures,
 		// API keys, basic auth, tokens), before they read the body.
 		customRoutes: &group{muxes: both, chain: []func(http.Handler) http.Handler{
-			e.requests.Record, query, limitBody}},
-		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{query, e.authenticate}},
-		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{e.authenticate, local}},
+			guard.Sandbox, limitBody, e.requests.Record, query}},
+		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{guard.Sandbox, query, e.authenticate}},
+		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{guard.Sandbox, e.authenticate, local}},
 	}
 }
 

@@ -8,19 +8,35 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
 )
 
 // enqueueScheduled starts the run of a schedule for one due time: the
-// latest version of what it names, with its arguments, as a durable job.
+// latest version of what it names, with its arguments, as a durable job
+// that records the due time as its scheduled time.
 func (e *Engine) enqueueScheduled(ctx context.Context, sc *store.Schedule, due time.Time, id string) error {
 	job := &store.Job{ID: id, Workspace: sc.Workspace, Args: sc.Args, Trigger: "schedule", CreatedBy: "schedule",
 		SchedulePath: sc.Path, ScheduledFor: due}
 	if err := e.resolveRunnable(ctx, job, sc.IsFlow, sc.ScriptPath); err != nil {
 		return err
 	}
-	return e.queue.Enqueue(ctx, job)
+	err := e.queue.Enqueue(ctx, job)
+	if !errors.Is(err, store.ErrDuplicateJob) {
+		return err
+	}
+	// The id is taken: by this run, started before a crash (the scheduler
+	// passes on), or by some other job, and then this due time never ran
+	// and the schedule must say so.
+	held, gerr := e.db.GetJob(ctx, sc.Workspace, id)
+	if gerr != nil {
+		return fmt.Errorf("job %s exists but cannot be read: %w", id, gerr)
+	}
+	if held.SchedulePath != sc.Path || !held.ScheduledFor.Equal(due) {
+		return fmt.Errorf("%w (job %s, of %s)", schedules.ErrIDTaken, id, held.ScriptPath)
+	}
+	return err
 }
 
 // resolveRunnable fills in what job runs: the latest version of the
@@ -34,6 +50,9 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 		if err != nil {
 			return err
 		}
+		if err := e.flowCat.Runnable(ctx, f); err != nil {
+			return cannotRun(err)
+		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
 		return nil
 	}
@@ -44,13 +63,35 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 	if err != nil {
 		return err
 	}
+	if err := v.Runnable(); err != nil {
+		return cannotRun(err)
+	}
 	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
 	job.TimeoutS, job.ConcurrencyLimit = v.TimeoutS, v.ConcurrencyLimit
 	return nil
 }
 
+// cannotRun marks why a schedule's target cannot run (a library) as
+// lasting like a deleted target: the due time is recorded as failed with
+// this message and passed, not retried every tick. Other errors (the
+// database) pass through to be retried.
+func cannotRun(err error) error {
+	var inv *errs.Invalid
+	if errors.As(err, &inv) {
+		return notRunnable{err}
+	}
+	return err
+}
+
+type notRunnable struct{ error }
+
+func (notRunnable) Is(target error) bool { return target == schedules.ErrTargetGone }
+
+func (n notRunnable) Unwrap() error { return n.error }
+
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {
+	e.tokens.RevokeJobTokens(job.ID)
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
 }

@@ -4,9 +4,15 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/millrun/millrun/engine/schedules"
+	"github.com/millrun/millrun/engine/store"
 )
 
 func (f *fixture) scheduleRuns(path string) []map[string]any {
@@ -152,5 +158,163 @@ func TestDeleteScheduleWhileItsRunIsQueued(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if n := len(f.scheduleRuns("u/me/s")); n != queued {
 		t.Fatalf("%d runs were queued at the delete, %d exist after", queued, n)
+	}
+}
+
+// testClock is a wall clock the test moves.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+// A token scoped to another script used to be able to cancel a coming
+// scheduled run: the run's job id came from public inputs (the schedule's
+// path and due time), so posting ?job_id= with it first made the run
+// silently never happen, and a 409 for it told that the schedule existed.
+func TestACallersJobIDCannotTakeAScheduledRun(t *testing.T) {
+	t.Parallel()
+	due := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	clock := &testClock{now: due.Add(-2 * time.Second)}
+	f := setup(t, func(c *Config) { c.Clock = clock })
+	f.e.sched.Stop() // the test's passes alone, each on the clock it set
+	f.createScript("u/me/tick", "bash", "echo tick\n")
+	f.createScript("u/me/hook", "bash", "echo hook\n")
+	scoped := "Bearer " + f.mustDo(201, "POST", "/api/users/tokens/create", "application/json",
+		`{"label":"hook only","scopes":["jobs:run:scripts:u/me/hook"]}`).body
+	for _, p := range []string{"u/me/daily", "u/me/other"} {
+		f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
+			`{"path":"`+p+`","schedule":"0 0 8 * * *","timezone":"UTC","script_path":"u/me/tick"}`)
+	}
+	// What anyone could compute from the path and the due time.
+	guess := func(path string) string {
+		return uuid.NewSHA1(uuid.NameSpaceURL, []byte("millrun-schedule:local\x00"+path+"\x00"+due.Format(time.RFC3339Nano))).String()
+	}
+	if r := f.do("POST", "/api/w/local/jobs/run/p/u/me/hook?job_id="+guess("u/me/daily"), "application/json", "{}", "Authorization", scoped); r.status != 201 {
+		t.Fatalf("the scoped token's own run: %d %s", r.status, r.body)
+	}
+	for _, at := range []time.Time{due.Add(-time.Second), due.Add(time.Second)} { // awake through the due time
+		clock.Set(at)
+		f.e.sched.Pass(t.Context())
+	}
+	for _, p := range []string{"u/me/daily", "u/me/other"} {
+		if runs := f.scheduleRuns(p); len(runs) != 1 {
+			t.Errorf("%s: the 08:00 runs are %v, want one", p, runs)
+		}
+	}
+	// The 409 no longer tells which schedules exist: a guess for a schedule
+	// that ran is answered as one for a schedule that never existed.
+	for _, p := range []string{"u/me/other", "u/me/never"} {
+		if r := f.do("POST", "/api/w/local/jobs/run/p/u/me/hook?job_id="+guess(p), "application/json", "{}", "Authorization", scoped); r.status != 201 {
+			t.Errorf("a guessed id for %s: %d %s", p, r.status, r.body)
+		}
+	}
+}
+
+// Each scheduled job records the due time it is for, also when it starts
+// late: the catch-up run after a 2-hour sleep says 10:00, the due time it
+// stands for, not the time the laptop woke (before, the queue moved every
+// past time to now).
+func TestAScheduledRunRecordsItsDueTime(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 2, 8, 0, 45, 0, time.UTC)
+	clock := &testClock{now: start}
+	f := setup(t, func(c *Config) { c.Clock = clock })
+	f.e.sched.Stop() // the test's passes alone, each on the clock it set
+	f.createScript("u/me/tick", "bash", "echo tick\n")
+	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
+		`{"path":"u/me/minutely","schedule":"0 * * * * *","timezone":"UTC","script_path":"u/me/tick","missed":"run_once"}`)
+	f.e.sched.Pass(t.Context())
+	clock.Set(start.Add(17 * time.Second)) // 08:01 on time, 2 s late
+	f.e.sched.Pass(t.Context())
+	clock.Set(start.Add(2*time.Hour - 35*time.Second)) // woke from a sleep at 10:00:10
+	f.e.sched.Pass(t.Context())
+	var got []string
+	for _, j := range f.scheduleRuns("u/me/minutely") {
+		f.waitJob(j["id"].(string)) // a past due time does not hold a run back
+		job, err := f.e.db.GetJob(t.Context(), "local", j["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, job.ScheduledFor.UTC().Format(time.RFC3339))
+	}
+	want := []string{"2026-03-02T10:00:00Z", "2026-03-02T08:01:00Z"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("scheduled runs are for %v, want %v", got, want)
+	}
+}
+
+// A due time whose job id another job holds did not run, and the schedule
+// says so (only a holder of the installation's key can make that happen;
+// the check keeps it from passing silently). The same run started twice,
+// as after a crash between starting it and recording that, is not an
+// error.
+func TestATakenRunIDShowsOnTheSchedule(t *testing.T) {
+	t.Parallel()
+	due := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	clock := &testClock{now: due.Add(-2 * time.Second)}
+	f := setup(t, func(c *Config) { c.Clock = clock })
+	f.e.sched.Stop() // the test's passes alone, each on the clock it set
+	f.createScript("u/me/tick", "bash", "echo tick\n")
+	f.createScript("u/me/hook", "bash", "echo hook\n")
+	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
+		`{"path":"u/me/daily","schedule":"0 0 8 * * *","timezone":"UTC","script_path":"u/me/tick"}`)
+	id := f.e.sched.JobID("local", "u/me/daily", due)
+	f.mustDo(201, "POST", "/api/w/local/jobs/run/p/u/me/hook?job_id="+id, "application/json", "{}")
+	for _, at := range []time.Time{due.Add(-time.Second), due.Add(time.Second)} {
+		clock.Set(at)
+		f.e.sched.Pass(t.Context())
+	}
+	var sc map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/schedules/get/u/me/daily", "", "").body), &sc)
+	msg, _ := sc["error"].(string)
+	if !strings.Contains(msg, "the run due 2026-03-02T08:00:00Z did not start: its job id is already another job's (job "+id+", of u/me/hook)") {
+		t.Fatalf("the schedule says %q", msg)
+	}
+	if next, _ := sc["next_run"].(string); next != "2026-03-03T08:00:00Z" {
+		t.Fatalf("next run %v: a due time that cannot start is passed, not retried", sc["next_run"])
+	}
+
+	// The schedule's own run, started again.
+	s, err := f.e.db.GetSchedule(t.Context(), "local", "u/me/daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := due.AddDate(0, 0, 1)
+	own := f.e.sched.JobID("local", "u/me/daily", next)
+	if err := f.e.enqueueScheduled(t.Context(), s, next, own); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.e.enqueueScheduled(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
+		t.Fatalf("the same run started twice: %v", err)
+	}
+}
+
+// A run's job id must be the same in the next process on the same data
+// folder (that is what makes a due time start once across kill -9), and
+// another installation's cannot be derived from it.
+func TestScheduleRunIDsSurviveARestart(t *testing.T) {
+	t.Parallel()
+	due := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	id := func(dir string) string {
+		e, err := Open(Config{DataDir: dir, Workers: 1, ShutdownGrace: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close(t.Context())
+		return e.sched.JobID("local", "u/me/s", due)
+	}
+	dir := t.TempDir()
+	first, again, other := id(dir), id(dir), id(t.TempDir())
+	if first != again {
+		t.Fatalf("the run's id changed across a restart: %s then %s", first, again)
+	}
+	if first == other {
+		t.Fatal("two installations derive the same run id")
+	}
+	if u, err := uuid.Parse(first); err != nil || u.Version() != 4 {
+		t.Fatalf("%s is not shaped as a random UUID", first)
 	}
 }

@@ -30,12 +30,12 @@ func (e *Engine) UpdateSettings(ctx context.Context, s settings.Settings) error 
 		return err
 	}
 	if s.WorkspaceWebhookURL != "" && s.WorkspaceWebhookSecret == "" {
-		s.WorkspaceWebhookSecret = "whsec_" + auth.NewSecret()
+		s.WorkspaceWebhookSecret = newWebhookSecret()
 	}
 	if err := e.applyStartAtLogin(s.StartAtLogin); err != nil {
 		return err
 	}
-	if err := settings.Save(ctx, e.db, s); err != nil {
+	if err := settings.Save(ctx, e.db, s, e.resources); err != nil {
 		return err
 	}
 	e.settings.Store(&s)
@@ -44,6 +44,8 @@ func (e *Engine) UpdateSettings(ctx context.Context, s settings.Settings) error 
 	e.warm.SetLimits(s.WarmWorkers, time.Duration(s.WarmIdleTimeoutS)*time.Second)
 	return nil
 }
+
+func newWebhookSecret() string { return "whsec_" + auth.NewSecret() }
 
 // applyStartAtLogin writes or removes the autostart entry when the
 // setting differs from what is on disk.

@@ -161,7 +161,7 @@ func TestWarmVersionSwapIdleAndClose(t *testing.T) {
 func TestWarmImportErrorFailsTheJob(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.createScript("u/me/broken", "python3", "import no_such_module_here\ndef main():\n    return 1\n", "dedicated_worker", "true")
+	f.createScript("u/me/broken", "python3", "# requirements:\nimport no_such_module_here\ndef main():\n    return 1\n", "dedicated_worker", "true")
 	e := failure(t, f.syncRun("u/me/broken", `{}`).body)
 	if e["name"] != "ModuleNotFoundError" {
 		t.Fatalf("import error on a warm worker: %v", e)

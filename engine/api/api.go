@@ -48,8 +48,11 @@ type Server struct {
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string
 	// Control applies settings to the running engine and starts the tunnel.
-	Control   Control
-	Runner    *runtime.Runner
+	Control Control
+	Runner  *runtime.Runner
+	// Saved is told of every new script version (its dependency job
+	// starts there); nil tells no one.
+	Saved     func(ctx context.Context, hash string)
 	Tunnel    *tunnel.Manager
 	Authtoken *tunnel.Authtoken
 	// StartCommand is what start at login runs; nil: not available.

@@ -42,6 +42,7 @@ func (e echoExecutor) Execute(_ context.Context, x *jobs.Execution) jobs.Outcome
 type fixture struct {
 	t      *testing.T
 	dbPath string
+	db     *store.DB
 	exec   echoExecutor
 	srv    *httptest.Server
 	queue  *jobs.Queue
@@ -69,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	sched := schedules.New(schedules.Config{DB: db, Enqueue: func(context.Context, *store.Schedule, time.Time, string) error { return nil }})
-	f := &fixture{t: t, exec: exec, dbPath: filepath.Join(dir, "millrun.db"), queue: q, as: &auth.Identity{Label: "test"}}
+	f := &fixture{t: t, exec: exec, dbPath: filepath.Join(dir, "millrun.db"), db: db, queue: q, as: &auth.Identity{Label: "test"}}
 	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
 		Triggers: &triggers.Service{DB: db, Resources: res}, Resources: res, Schedules: sched, User: "me",
 		MaxBody: func() int64 { return 1 << 20 },

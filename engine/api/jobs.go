@@ -344,6 +344,23 @@ func (s *Server) RegisterJobReads(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get/{id}", s.getCompletedJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/getupdate/{id}", s.getJobUpdate)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_root_job_id/{id}", s.getRootJobID)
+}
+
+// getRootJobID is Windmill's root of a job, as a JSON string: a flow
+// step's flow, else the job itself. (millrun's flows do not nest, and a
+// job a script starts through the API is a root job of its own.)
+func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) {
+	job, err := s.loadJob(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	root := job.ID
+	if job.ParentJob != "" {
+		root = job.ParentJob
+	}
+	httpx.JSON(w, http.StatusOK, root)
 }
 
 func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/millrun/millrun/engine/apierr"
@@ -10,10 +11,13 @@ import (
 
 // Windmill's resource routes. Values come back masked; only
 // get_value_interpolated returns a value whole, to full-access tokens
-// (the ones scripts are given to call getResource).
+// (the ones scripts are given to call getResource). A value is any JSON:
+// wmill's set_state stores a script's state as a resource of type
+// "state", and set_resource writes one with update_value.
 func (s *Server) registerResources(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/resources/create", s.putResource(true))
 	mux.HandleFunc("POST /api/w/{ws}/resources/update/{path...}", s.putResource(false))
+	mux.HandleFunc("POST /api/w/{ws}/resources/update_value/{path...}", s.updateResourceValue)
 	mux.HandleFunc("GET /api/w/{ws}/resources/get/{path...}", s.getResource)
 	mux.HandleFunc("GET /api/w/{ws}/resources/get_value_interpolated/{path...}", s.getResourceValue(true))
 	mux.HandleFunc("GET /api/w/{ws}/resources/get_value/{path...}", s.getResourceValue(false))
@@ -23,10 +27,21 @@ func (s *Server) registerResources(mux Mux) {
 }
 
 type resourceBody struct {
-	Path         string         `json:"path"`
-	ResourceType string         `json:"resource_type"`
-	Value        map[string]any `json:"value"`
-	Description  string         `json:"description"`
+	Path         string          `json:"path"`
+	ResourceType string          `json:"resource_type"`
+	Value        json.RawMessage `json:"value"` // nil: left out; "null": null
+	Description  string          `json:"description"`
+}
+
+// decodeValue reads a body's value: nil when the body has none.
+func decodeValue(raw json.RawMessage) (value any, given bool, err error) {
+	if raw == nil {
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(raw, &value); err != nil {
+		return nil, false, apierr.BadRequest("value is not valid JSON: %s", err)
+	}
+	return value, true, nil
 }
 
 func (s *Server) putResource(create bool) http.HandlerFunc {
@@ -39,6 +54,14 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 			s.fail(w, err)
 			return
 		}
+		value, given, err := decodeValue(b.Value)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if create && !given {
+			value = map[string]any{}
+		}
 		path := b.Path
 		if !create {
 			path = r.PathValue("path")
@@ -48,8 +71,8 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 				return
 			}
 			// An update may leave out what it does not change.
-			if b.Value == nil {
-				b.Value = cur.Value
+			if !given {
+				value = cur.Value
 			}
 			if b.ResourceType == "" {
 				b.ResourceType = cur.ResourceType
@@ -62,7 +85,7 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 			s.fail(w, apierr.BadRequest("resource_type is required, e.g. signature_auth"))
 			return
 		}
-		if err := s.Resources.Put(r.Context(), s.Workspace, path, b.ResourceType, b.Description, b.Value, create); err != nil {
+		if err := s.Resources.Put(r.Context(), s.Workspace, path, b.ResourceType, b.Description, value, create); err != nil {
 			s.fail(w, resourceErr(err, path))
 			return
 		}
@@ -73,6 +96,39 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 		s.changed(r, action, path, b.ResourceType, nil)
 		writeText(w, http.StatusCreated, path)
 	}
+}
+
+// updateResourceValue is Windmill's update_value: {"value": ...} replaces
+// the value and keeps the type and description (wmill's set_resource and
+// set_state when the resource exists).
+func (s *Server) updateResourceValue(w http.ResponseWriter, r *http.Request) {
+	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:write") {
+		return
+	}
+	var b struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := s.decodeBody(r, &b); err != nil {
+		s.fail(w, err)
+		return
+	}
+	value, _, err := decodeValue(b.Value)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	path := r.PathValue("path")
+	cur, err := s.Resources.Get(r.Context(), s.Workspace, path)
+	if err != nil {
+		s.fail(w, resourceErr(err, path))
+		return
+	}
+	if err := s.Resources.Put(r.Context(), s.Workspace, path, cur.ResourceType, cur.Description, value, false); err != nil {
+		s.fail(w, resourceErr(err, path))
+		return
+	}
+	s.changed(r, "resource.update", path, cur.ResourceType, nil)
+	writeText(w, http.StatusOK, "value of resource "+path+" updated")
 }
 
 func resourceErr(err error, path string) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
@@ -166,15 +167,22 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 	}
 }
 
-// checkRunnable answers 400 when no script or flow is at path.
+// checkRunnable answers 400 when no script or flow is at path, or when it
+// cannot run (a library, or a flow with a library as a step).
 func (s *Server) checkRunnable(r *http.Request, isFlow bool, path string) error {
 	var err error
 	kind := "script"
 	if isFlow {
 		kind = "flow"
-		_, err = s.Flows.Latest(r.Context(), s.Workspace, path)
+		var f *flows.Flow
+		if f, err = s.Flows.Latest(r.Context(), s.Workspace, path); err == nil {
+			err = s.Flows.Runnable(r.Context(), f)
+		}
 	} else {
-		_, err = s.Catalog.Latest(r.Context(), s.Workspace, path)
+		var v *scripts.Version
+		if v, err = s.Catalog.Latest(r.Context(), s.Workspace, path); err == nil {
+			err = v.Runnable()
+		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.BadRequest("there is no %s at %q to schedule", kind, path)

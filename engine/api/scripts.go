@@ -184,15 +184,15 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		// them to decide whether a push changes anything.
 		"parent_hashes":            []string{},
 		"extra_perms":              map[string]any{},
-		"lock":                     nil,
-		"lock_error_logs":          nil,
+		"lock":                     nullIfEmpty(v.Lock),
+		"lock_error_logs":          nullIfEmpty(v.LockError),
 		"tag":                      nil,
 		"starred":                  false,
 		"is_template":              false,
 		"has_draft":                false,
 		"draft_only":               false,
 		"ws_error_handler_muted":   false,
-		"no_main_func":             false,
+		"no_main_func":             v.NoMainFunc,
 		"has_preprocessor":         false,
 		"cache_ttl":                nil,
 		"priority":                 nil,
@@ -246,6 +246,9 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
 			kind = "CreateScript"
 		}
 		s.changed(r, "script.save", req.Path, hash, map[string]any{"type": kind, "path": req.Path, "hash": hash})
+		if s.Saved != nil {
+			s.Saved(r.Context(), hash)
+		}
 	}
 	writeText(w, http.StatusCreated, hash)
 }
@@ -323,4 +326,12 @@ func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
 		out = append(out, map[string]any{"script_hash": v.Hash, "created_at": v.CreatedAt.Format(time.RFC3339Nano), "summary": v.Summary})
 	}
 	httpx.JSON(w, http.StatusOK, out)
+}
+
+// nullIfEmpty answers an unset text field as Windmill does: null.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

@@ -40,6 +40,36 @@ func (s *Server) registerSettings(mux Mux) {
 		s.changed(r, "settings.update", "", "", nil)
 		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings()})
 	}))
+	mux.HandleFunc("GET /api/millrun/packages", FullAccess(s.Log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
+		p := s.Runner.Packages
+		if p == nil {
+			apierr.Write(w, s.Log, apierr.NotFound("this millrun installs no packages"))
+			return
+		}
+		size, err := p.Cache.Size()
+		if err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+		tool := "pip"
+		if p.Tools.UV != "" {
+			tool = "uv (" + p.Tools.UV + ")"
+		}
+		httpx.JSON(w, http.StatusOK, map[string]any{"location": p.Cache.Root, "bytes": size, "index_url": p.Tools.IndexURL(), "tool": tool})
+	}))
+	mux.HandleFunc("POST /api/millrun/packages/clear", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
+		p := s.Runner.Packages
+		if p == nil {
+			apierr.Write(w, s.Log, apierr.NotFound("this millrun installs no packages"))
+			return
+		}
+		if err := p.Cache.Clear(); err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+		s.changed(r, "packages.clear", "", "", nil)
+		writeText(w, http.StatusOK, "the package cache is empty; the next run of each script installs its packages again")
+	}))
 }
 
 // installHints say, for each language with no interpreter, how to get one

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http"
 	"slices"
@@ -56,12 +57,28 @@ func ScriptFileExt(lang, defaultTS string) string {
 	}
 }
 
+// checkEntryName refuses an archive entry name that `wmill sync pull` (or
+// any unzip) would write outside the folder it unpacks into: absolute,
+// with a "." or ".." or empty segment, or with what Windows reads as a
+// separator or a drive. Item paths are checked when items are saved; this
+// catches what an older millrun stored before those checks, so that no
+// archive millrun serves is a zip-slip.
+func checkEntryName(name string) error {
+	if !fs.ValidPath(name) || name == "." || strings.ContainsAny(name, "\\:") || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 }) {
+		return apierr.Conflict("the export would hold the file name %q, which leads outside the folder it is written to: rename or delete that item (in its URL, write each dot of those segments as %%2E), then export again", name)
+	}
+	return nil
+}
+
 // tarball answers Windmill's workspace export in the layout `wmill sync
 // pull` reads: each script as its code file beside a .script.json, each
 // flow as a .flow.json (the CLI splits it into a .flow folder), resources,
-// variables and, when asked, HTTP routes. A secret variable's value is
-// sealed with this millrun's key unless plain_secret is set, as Windmill
-// seals it with the workspace key.
+// variables and, when asked, HTTP routes. A secret variable's value, and
+// each secret field of a resource (a route's signing secret, API key or
+// password), is sealed with this millrun's key unless plain_secret is set,
+// as Windmill seals secrets with the workspace key; pushed back to this
+// millrun they open again, and another installation refuses them, asking
+// for the secret to be entered again.
 func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "workspaces:read") {
 		return
@@ -89,6 +106,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	var werr error
 	put := func(name string, content []byte) {
 		if werr != nil {
+			return
+		}
+		if err := checkEntryName(name); err != nil {
+			werr = err
 			return
 		}
 		f, err := zw.Create(name)
@@ -127,7 +148,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
 		meta := map[string]any{
 			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
-			"lock": "", "kind": "script",
+			"lock": v.Lock, "kind": "script",
 		}
 		if v.TimeoutS > 0 {
 			meta["timeout"] = v.TimeoutS
@@ -137,6 +158,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		}
 		if v.DedicatedWorker {
 			meta["dedicated_worker"] = true
+		}
+		if v.NoMainFunc {
+			// What Windmill's pull writes for a library; a push sends it back.
+			meta["no_main_func"] = true
 		}
 		putJSON(v.Path+".script.json", meta)
 	}
@@ -154,6 +179,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 
+	plain := flag("plain_secret") || flag("plain_secrets")
+	if plain {
+		s.changed(r, "variable.read", "*", "workspace export with plain secrets", nil)
+	}
 	if !flag("skip_resources") {
 		rs, err := s.Resources.ListFull(ctx, s.Workspace)
 		if err != nil {
@@ -162,14 +191,19 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, full := range rs {
 			used(full.Path)
+			value := full.Value
+			if !plain {
+				// Route credentials (signing secrets, API keys, passwords)
+				// are sealed as secret variables are.
+				value = s.Resources.ExportValue(s.Workspace, value)
+			}
 			putJSON(full.Path+".resource.json", map[string]any{
-				"value": full.Value, "description": full.Description, "resource_type": full.ResourceType,
+				"value": value, "description": full.Description, "resource_type": full.ResourceType,
 			})
 		}
 	}
 
 	if !flag("skip_variables") {
-		plain := flag("plain_secret") || flag("plain_secrets")
 		vars, err := s.Resources.ListVariablesWhole(ctx, s.Workspace)
 		if err != nil {
 			s.fail(w, err)
@@ -188,9 +222,6 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 				"value": value, "is_secret": v.IsSecret, "description": v.Description,
 				"account": nil, "is_oauth": false, "expires_at": nil,
 			})
-		}
-		if plain {
-			s.changed(r, "variable.read", "*", "workspace export with plain secrets", nil)
 		}
 	}
 
@@ -244,6 +275,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		werr = zw.Close()
 	}
 	if werr != nil {
+		if _, unsafe := werr.(*apierr.Error); unsafe {
+			s.fail(w, werr)
+			return
+		}
 		s.fail(w, fmt.Errorf("build the workspace archive: %w", werr))
 		return
 	}

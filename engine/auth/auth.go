@@ -48,6 +48,9 @@ type Tokens struct {
 type jobToken struct {
 	id      *Identity
 	expires time.Time
+	// root is the job whose end ends the token: the job itself, or the
+	// flow a step belongs to.
+	root string
 }
 
 // New returns a token service over db.
@@ -57,9 +60,12 @@ func New(db *store.DB) *Tokens {
 
 // IssueJobToken makes the token a job calls millrun's API with (Windmill's
 // WM_TOKEN: getResource, running other scripts). It lives in memory only,
-// for ttl at most; revoke ends it when the job does. The script is the
-// owner's own code on the owner's machine, so the token has full access.
-func (t *Tokens) IssueJobToken(label string, ttl time.Duration) (secret string, revoke func()) {
+// for ttl at most; revoke ends it when the job does, and RevokeJobTokens
+// ends every token issued under root when root ends, so a token never
+// outlives its job even where a caller forgot to revoke it. The script is
+// the owner's own code on the owner's machine, so the token has full
+// access.
+func (t *Tokens) IssueJobToken(label, root string, ttl time.Duration) (secret string, revoke func()) {
 	secret = NewSecret()
 	key := string(HashSecret(secret))
 	t.mu.Lock()
@@ -69,12 +75,23 @@ func (t *Tokens) IssueJobToken(label string, ttl time.Duration) (secret string, 
 			delete(t.jobs, k)
 		}
 	}
-	t.jobs[key] = jobToken{id: &Identity{Label: label}, expires: now.Add(ttl)}
+	t.jobs[key] = jobToken{id: &Identity{Label: label}, expires: now.Add(ttl), root: root}
 	t.mu.Unlock()
 	return secret, func() {
 		t.mu.Lock()
 		delete(t.jobs, key)
 		t.mu.Unlock()
+	}
+}
+
+// RevokeJobTokens ends every job token issued under root.
+func (t *Tokens) RevokeJobTokens(root string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, j := range t.jobs {
+		if j.root == root {
+			delete(t.jobs, k)
+		}
 	}
 }
 
@@ -265,16 +282,16 @@ func (t *Tokens) touch(id int64, now time.Time) {
 
 // FromRequest extracts a token in Windmill's order: Authorization Bearer,
 // then the browser session's cookie, then ?token=. The cookie counts only
-// on requests from millrun's own pages (SameOrigin): browsers attach it to
-// requests any page on another localhost port makes, so otherwise such a
-// page could run the user's scripts as the user.
+// for the UI's own fetches (UIFetch): browsers attach it to requests any
+// page on another localhost port makes, and to links opened from
+// anywhere, so otherwise such a page or link could act as the user.
 func FromRequest(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if v, ok := cutPrefixFold(h, "Bearer "); ok {
 			return strings.TrimSpace(v)
 		}
 	}
-	if c, err := r.Cookie("token"); err == nil && c.Value != "" && SameOrigin(r) {
+	if c, err := r.Cookie("token"); err == nil && c.Value != "" && UIFetch(r) {
 		return c.Value
 	}
 	return r.URL.Query().Get("token")

@@ -98,19 +98,25 @@ func TestCookieOnlySameOrigin(t *testing.T) {
 		want bool
 	}{
 		{[]string{"Sec-Fetch-Site", "same-origin"}, true},
-		{[]string{"Sec-Fetch-Site", "none"}, true},
+		{[]string{"Sec-Fetch-Site", "none"}, false}, // a link opened from outside the browser
+		{[]string{"Sec-Fetch-Mode", "navigate"}, false},
+		{[]string{"Accept", "text/html,*/*;q=0.8"}, false},
 		{[]string{"Sec-Fetch-Site", "same-site"}, false}, // another port on 127.0.0.1
 		{[]string{"Sec-Fetch-Site", "cross-site"}, false},
 		{[]string{"Origin", "http://127.0.0.1:8700"}, true},
 		{[]string{"Origin", "http://127.0.0.1:9999"}, false},
 		{[]string{"Origin", "https://127.0.0.1:8700"}, false},
 		{[]string{"Origin", "null"}, false},
+		{[]string{"Origin", "null", "Sec-Fetch-Site", "same-origin"}, false}, // a sandboxed page of millrun's own
+		{[]string{"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "navigate"}, false},
+		{[]string{"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Dest", "iframe"}, false},
+		{[]string{"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty"}, true},
 		{nil, false}, // no evidence: an <img> from an old browser looks like this
 	} {
 		r, _ := http.NewRequest("POST", "http://127.0.0.1:8700/api/w/local/jobs/run/p/u/a/b", nil)
 		r.Header.Set("Cookie", "token=SESSION")
-		if len(c.hdr) == 2 {
-			r.Header.Set(c.hdr[0], c.hdr[1])
+		for i := 0; i+1 < len(c.hdr); i += 2 {
+			r.Header.Set(c.hdr[i], c.hdr[i+1])
 		}
 		if got := FromRequest(r) == "SESSION"; got != c.want {
 			t.Errorf("%v: cookie honoured %v, want %v", c.hdr, got, c.want)

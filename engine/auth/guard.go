@@ -79,21 +79,33 @@ func RedactRawQuery(u *url.URL) string {
 	return c.String()
 }
 
-// SameOrigin reports whether a browser sent r from millrun's own pages:
-// same scheme, host and port. A page on another localhost port is
-// same-site (cookies flow to it under SameSite=Strict) but not
-// same-origin. Without positive evidence (Sec-Fetch-Site, or an Origin
-// naming this server) the answer is no.
-func SameOrigin(r *http.Request) bool {
+// UIFetch reports whether r is one of the UI's own fetches, the only
+// requests the browser session's cookie counts for: sent by a page of
+// millrun's origin (same scheme, host and port), and not a navigation.
+//
+// A page on another localhost port is same-site (SameSite=Strict cookies
+// flow to it) but not same-origin. A navigation is refused even from
+// millrun's origin or from outside the browser (Sec-Fetch-Site: none, a
+// link in a chat app or a terminal): the UI never navigates to the API,
+// so a navigation there is someone else's link acting with the user's
+// session. A sandboxed page (Origin: null) is never the UI, whatever else
+// the request claims. Without positive evidence the answer is no.
+func UIFetch(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "null" {
+		return false
+	}
+	if Navigation(r) {
+		return false
+	}
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "same-origin", "none": // "none": the user typed or bookmarked the URL
+	case "same-origin":
 		return true
 	case "":
 	default:
 		return false
 	}
-	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
+	if origin == "" {
 		return false
 	}
 	u, err := url.Parse(origin)
@@ -105,6 +117,27 @@ func SameOrigin(r *http.Request) bool {
 		scheme = "https"
 	}
 	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
+}
+
+// Navigation reports whether a browser sent r to show its answer as a
+// page (a link, a form, an address typed, a frame) rather than for a
+// script of the page to read. Browsers without fetch metadata (WebKit in
+// some embeddings) still ask for HTML when they navigate, and the UI's
+// fetches never do.
+func Navigation(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+		return true
+	}
+	switch r.Header.Get("Sec-Fetch-Dest") {
+	case "document", "iframe", "frame", "embed", "object", "fencedframe":
+		return true
+	}
+	for _, accept := range r.Header.Values("Accept") {
+		if strings.Contains(accept, "text/html") || strings.Contains(accept, "application/xhtml+xml") {
+			return true
+		}
+	}
+	return false
 }
 
 // SensitiveHeader reports whether a header carries credentials and must be

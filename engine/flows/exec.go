@@ -43,6 +43,15 @@ type ModuleStatus struct {
 	DurationMs int64  `json:"duration_ms,omitempty"`
 }
 
+// Step is where a step's job sits in its flow, for its environment
+// (Windmill's WM_FLOW_PATH, WM_FLOW_STEP_ID and the state path).
+type Step struct {
+	FlowPath string
+	ID       string
+	// SchedulePath is the schedule that started the flow, if one did.
+	SchedulePath string
+}
+
 // Executor runs flow jobs. Steps run one after another inside the flow's
 // own worker slot, not as queued jobs: a flow waiting on queued children
 // could otherwise fill every worker with waiting parents and deadlock.
@@ -53,8 +62,9 @@ type Executor struct {
 	Flows   *Catalog
 	Scripts *scripts.Catalog
 	Runner  *runtime.Runner
-	// Env is the environment a step's process gets.
-	Env func(job *store.Job) []string
+	// Env is the environment a step's process gets; release ends what it
+	// grants (the step's token) when the step ends.
+	Env func(job *store.Job, step Step) (env []string, release func())
 	// StepLogLimit caps each step's stored log.
 	StepLogLimit int
 }
@@ -159,8 +169,10 @@ func (x *Executor) runStep(ctx context.Context, run *jobs.Execution, flow *Flow,
 	logs := jobs.NewLogBuffer(x.StepLogLimit)
 	if out.Result == nil {
 		fmt.Fprintf(run.Logs, "--- step %s (%s) ---\n", m.ID, child.ScriptPath)
-		spec.Env = x.Env(child)
+		var release func()
+		spec.Env, release = x.Env(child, Step{FlowPath: flow.Path, ID: m.ID, SchedulePath: job.SchedulePath})
 		out = x.Runner.Run(ctx, spec, io.MultiWriter(run.Logs, logs))
+		release()
 		if ctx.Err() != nil {
 			out = failure("Canceled", "the flow was stopped while this step ran", nil)
 		}
@@ -192,13 +204,7 @@ func (x *Executor) stepSpec(ctx context.Context, workspace string, flow *Flow, m
 		return runtime.Spec{Language: lang, Content: m.Value.Content, Order: schema.Order}, nil
 	}
 	child.Kind, child.ScriptPath = "script", m.Value.Path
-	var v *scripts.Version
-	var err error
-	if m.Value.Hash != "" {
-		v, err = x.Scripts.ByHash(ctx, workspace, m.Value.Hash)
-	} else {
-		v, err = x.Scripts.Latest(ctx, workspace, m.Value.Path)
-	}
+	v, err := stepScript(ctx, x.Scripts, workspace, m)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return runtime.Spec{}, fmt.Errorf("no script at %s", m.Value.Path)
@@ -206,6 +212,9 @@ func (x *Executor) stepSpec(ctx context.Context, workspace string, flow *Flow, m
 		return runtime.Spec{}, err
 	}
 	child.ScriptHash, child.Language = v.Hash, v.Language
+	if err := v.Runnable(); err != nil {
+		return runtime.Spec{}, err
+	}
 	return runtime.Spec{Language: v.Language, Content: v.Content, Order: v.Parsed.Order}, nil
 }
 

@@ -137,10 +137,14 @@ func (c *Catalog) validate(ctx context.Context, workspace string, def *Value) er
 			if err := scripts.ValidatePath(m.Value.Path); err != nil {
 				return invalid("step %s: %s", m.ID, err)
 			}
-			if _, err := c.scripts.Latest(ctx, workspace, m.Value.Path); err != nil {
+			v, err := stepScript(ctx, c.scripts, workspace, m)
+			if err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return invalid("step %s: no script at %s (save it first)", m.ID, m.Value.Path)
 				}
+				return err
+			}
+			if err := v.Runnable(); err != nil {
 				return err
 			}
 		default:
@@ -160,6 +164,37 @@ func (c *Catalog) validate(ctx context.Context, workspace string, def *Value) er
 	}
 	if def.EarlyReturn != "" && !seen[def.EarlyReturn] {
 		return invalid("early_return names step %q, which the flow does not have", def.EarlyReturn)
+	}
+	return nil
+}
+
+// stepScript is the version a script step runs: the one it pins, else
+// the latest at its path.
+func stepScript(ctx context.Context, sc *scripts.Catalog, workspace string, m Module) (*scripts.Version, error) {
+	if m.Value.Hash != "" {
+		return sc.ByHash(ctx, workspace, m.Value.Hash)
+	}
+	return sc.Latest(ctx, workspace, m.Value.Path)
+}
+
+// Runnable says why f cannot start: a script step whose script became a
+// library after the flow was saved (or is gone, which the step reports
+// when reached).
+func (c *Catalog) Runnable(ctx context.Context, f *Flow) error {
+	for _, m := range f.Def.Modules {
+		if m.Value.Type != "script" {
+			continue
+		}
+		v, err := stepScript(ctx, c.scripts, f.Workspace, m)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := v.Runnable(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	sc := scripts.NewCatalog(db)
 	f := &fixture{t: t, db: db, scripts: sc, flows: NewCatalog(db, sc)}
 	exec := &Executor{DB: db, Flows: f.flows, Scripts: sc, Runner: runner, StepLogLimit: 1 << 20,
-		Env: func(job *store.Job) []string { return []string{"WM_JOB_ID=" + job.ID} }}
+		Env: func(job *store.Job, _ Step) ([]string, func()) { return []string{"WM_JOB_ID=" + job.ID}, func() {} }}
 	f.queue = jobs.New(db, exec, jobs.Config{Workers: 2})
 	if err := f.queue.Start(context.Background()); err != nil {
 		t.Fatal(err)

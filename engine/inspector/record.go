@@ -60,6 +60,12 @@ type Config struct {
 	// Serve runs a replayed request through millrun's handler as the user
 	// who asked for it.
 	Serve func(w http.ResponseWriter, r *http.Request, as *auth.Identity)
+	// Body is what the handler read of the request's body, and whether
+	// that is all of it, while the request lasts (guard.Received). With
+	// it the recorder keeps a copy of only what it stores, once it knows
+	// whether the request was refused; without it, it copies what the
+	// handler reads as it reads it.
+	Body func(context.Context) ([]byte, bool)
 }
 
 // Recorder records requests, feeds the live pages and prunes old records.
@@ -134,13 +140,15 @@ func (rec *Recorder) Record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var body *capturedBody
-		if r.Body != nil && r.Body != http.NoBody {
-			body = &capturedBody{ReadCloser: r.Body, limit: BodyLimit}
-			r.Body = body
-		}
+		hadBody := r.Body != nil && r.Body != http.NoBody
 		ctx, outcome := WithOutcome(r.Context())
+		inner := r.WithContext(ctx) // the server's own request keeps its body
+		if rec.cfg.Body == nil && hadBody {
+			body = &capturedBody{ReadCloser: r.Body, limit: BodyLimit}
+			inner.Body = body
+		}
 		sr := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(sr, r.WithContext(ctx))
+		next.ServeHTTP(sr, inner)
 
 		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.RedactRawQuery(r.URL), CallerIP: rec.callerIP(r),
 			Status: sr.status, DurationMS: time.Since(start).Milliseconds(), JobID: w.Header().Get("X-Millrun-Job-Id"),
@@ -157,11 +165,27 @@ func (rec *Recorder) Record(next http.Handler) http.Handler {
 		req.Response = bytes.Clone(sr.answer.Bytes())
 		req.RunFailed = w.Header().Get("X-Millrun-Job-Success") == "false"
 		req.Note = outcome.Note
-		if body != nil {
-			req.Body, req.BodyTruncated = body.buf, !body.complete()
-			if !req.AuthOK && len(req.Body) > refusedBodyLimit {
-				req.Body, req.BodyTruncated = req.Body[:refusedBodyLimit], true
+		if hadBody {
+			var got []byte
+			var whole bool
+			if rec.cfg.Body != nil {
+				got, whole = rec.cfg.Body(r.Context())
+			} else {
+				got, whole = body.buf, body.complete()
 			}
+			keep := BodyLimit
+			if !req.AuthOK {
+				keep = refusedBodyLimit
+			}
+			// A copy of what is kept, no more: the handler's buffer is
+			// reused once the request is done, and a refused request's
+			// body must not hold more than its share while it waits for
+			// its batch to be written. A body not read to its end is
+			// kept as truncated, so it is never replayed as if whole.
+			if len(got) > 0 {
+				req.Body = bytes.Clone(got[:min(len(got), keep)])
+			}
+			req.BodyTruncated = !whole || len(got) > keep
 		}
 		if rp, ok := r.Context().Value(replayOfKey{}).(replayOf); ok {
 			req.ReplayOf = rp.id

@@ -49,7 +49,10 @@ func (q *Queue) enqueue(ctx context.Context, job *store.Job, durable bool) error
 	}
 	job.Status = store.StatusQueued
 	job.CreatedAt = now
-	if job.ScheduledFor.IsZero() || job.ScheduledFor.Before(now) {
+	// A schedule's run keeps the due time it is for, also one that starts
+	// late (the catch-up after a sleep). Any other past time becomes now,
+	// so a caller's scheduled_for cannot put a job ahead of the queue.
+	if job.ScheduledFor.IsZero() || job.ScheduledFor.Before(now) && job.SchedulePath == "" {
 		job.ScheduledFor = now
 	}
 	if job.Args == "" {

@@ -27,16 +27,18 @@ import (
 // KeyFile is the sealing key's name in the data directory.
 const KeyFile = "resources.key"
 
-// Resource is what the API shows: the value with secrets masked.
+// Resource is what the API shows: the value with secrets masked. A value
+// is any JSON, as in Windmill: credentials are objects, and a script's
+// state (set_state) may be a number, a list or null.
 type Resource struct {
-	WorkspaceID  string         `json:"workspace_id"`
-	Path         string         `json:"path"`
-	ResourceType string         `json:"resource_type"`
-	Description  string         `json:"description"`
-	Value        map[string]any `json:"value"`
-	IsOAuth      bool           `json:"is_oauth"`
-	CreatedAt    time.Time      `json:"created_at"`
-	EditedAt     time.Time      `json:"edited_at"`
+	WorkspaceID  string    `json:"workspace_id"`
+	Path         string    `json:"path"`
+	ResourceType string    `json:"resource_type"`
+	Description  string    `json:"description"`
+	Value        any       `json:"value"`
+	IsOAuth      bool      `json:"is_oauth"`
+	CreatedAt    time.Time `json:"created_at"`
+	EditedAt     time.Time `json:"edited_at"`
 }
 
 // Store seals and opens resources.
@@ -46,6 +48,8 @@ type Store struct {
 	// exportNonceKey makes exported secrets deterministic (see
 	// ExportSecret), derived from the key so it needs no file of its own.
 	exportNonceKey []byte
+	// subkeys derives the keys other parts of millrun need (Subkey).
+	subkeys []byte
 }
 
 // Open loads the sealing key from dataDir, creating it on first use.
@@ -87,7 +91,18 @@ func Open(db *store.DB, dataDir string) (*Store, error) {
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("millrun export nonce"))
-	return &Store{db: db, aead: aead, exportNonceKey: mac.Sum(nil)}, nil
+	sub := hmac.New(sha256.New, key)
+	sub.Write([]byte("millrun subkeys"))
+	return &Store{db: db, aead: aead, exportNonceKey: mac.Sum(nil), subkeys: sub.Sum(nil)}, nil
+}
+
+// Subkey is a secret of this installation for purpose, derived from the
+// sealing key: the same across restarts, different per purpose and per
+// data folder, and nothing more to keep.
+func (s *Store) Subkey(purpose string) []byte {
+	mac := hmac.New(sha256.New, s.subkeys)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 var validPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
@@ -105,7 +120,7 @@ func ValidPath(p string) bool {
 	return true
 }
 
-func (s *Store) seal(workspace, path string, value map[string]any) ([]byte, error) {
+func (s *Store) seal(workspace, path string, value any) ([]byte, error) {
 	plain, err := json.Marshal(value)
 	if err != nil {
 		return nil, err
@@ -135,25 +150,30 @@ func (s *Store) openBytes(bound, sealed []byte, what string) ([]byte, error) {
 	return plain, nil
 }
 
-func (s *Store) open(r *store.Resource) (map[string]any, error) {
+func (s *Store) open(r *store.Resource) (any, error) {
 	plain, err := s.openBytes([]byte(r.Workspace+"\x00"+r.Path), r.Value, "resource "+r.Path)
 	if err != nil {
 		return nil, err
 	}
-	var v map[string]any
+	var v any
 	if err := json.Unmarshal(plain, &v); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// Put creates (create=true) or replaces a resource.
-func (s *Store) Put(ctx context.Context, workspace, path, typ, description string, value map[string]any, create bool) error {
+// Put creates (create=true) or replaces a resource. value is any JSON
+// value (nil is JSON null).
+func (s *Store) Put(ctx context.Context, workspace, path, typ, description string, value any, create bool) error {
 	if !ValidPath(path) {
 		return errs.Invalidf("invalid resource: path %q must look like u/<user>/<name> or f/<folder>/<name>", path)
 	}
-	if value == nil {
-		value = map[string]any{}
+	// A value pushed back from a workspace export carries its secrets
+	// sealed for export: stored as they were, not as sealed text that no
+	// route could match.
+	value, err := s.openExported(workspace, value, "")
+	if err != nil {
+		return errs.Invalidf("resource %s, %s", path, err)
 	}
 	sealed, err := s.seal(workspace, path, value)
 	if err != nil {
@@ -164,7 +184,7 @@ func (s *Store) Put(ctx context.Context, workspace, path, typ, description strin
 
 // Value returns a resource's full value: for routes' checks and for jobs,
 // never for the UI.
-func (s *Store) Value(ctx context.Context, workspace, path string) (map[string]any, string, error) {
+func (s *Store) Value(ctx context.Context, workspace, path string) (any, string, error) {
 	r, err := s.Full(ctx, workspace, path)
 	if err != nil {
 		return nil, "", err
@@ -234,9 +254,14 @@ func (s *Store) view(r *store.Resource, masked bool) (*Resource, error) {
 		Value: v, CreatedAt: r.CreatedAt, EditedAt: r.UpdatedAt}, nil
 }
 
-// Mask hides the values of secret-looking fields, keeping a hint of their
-// last characters so a user can tell which one is stored.
-func Mask(v map[string]any) map[string]any {
+// Mask hides the values of secret-looking fields of an object, keeping a
+// hint of their last characters so a user can tell which one is stored.
+// Values that are not objects have no fields to hide.
+func Mask(value any) any {
+	v, ok := value.(map[string]any)
+	if !ok {
+		return value
+	}
 	out := make(map[string]any, len(v))
 	for k, val := range v {
 		switch x := val.(type) {

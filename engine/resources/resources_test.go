@@ -3,8 +3,11 @@ package resources
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/millrun/millrun/engine/store"
@@ -36,11 +39,11 @@ func TestSecretsAreSealedAndMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, typ, err := s.Value(ctx, "local", "u/me/slack")
-	if err != nil || v["secret"] != secret || typ != "signature_auth" {
+	if err != nil || v.(map[string]any)["secret"] != secret || typ != "signature_auth" {
 		t.Fatalf("Value: %v %s %v", v, typ, err)
 	}
 	r, err := s.Get(ctx, "local", "u/me/slack")
-	if err != nil || r.Value["secret"] != "••••85a5" || r.Value["provider"] != "slack" {
+	if masked, _ := r.Value.(map[string]any); err != nil || masked["secret"] != "••••85a5" || masked["provider"] != "slack" {
 		t.Fatalf("Get: %+v %v", r, err)
 	}
 	if err := s.Put(ctx, "local", "u/me/slack", "signature_auth", "", nil, true); err != store.ErrDuplicate {
@@ -84,5 +87,77 @@ func TestBadPathsRefused(t *testing.T) {
 		if err := s.Put(context.Background(), "local", p, "x", "", nil, true); err == nil {
 			t.Errorf("path %q accepted", p)
 		}
+	}
+}
+
+// "$var:" and "$res:" references are read through, inside lists too; a
+// missing one and a resource that names itself are errors saying which.
+func TestInterpolate(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, t.TempDir())
+	ctx := context.Background()
+	if err := s.PutVariable(ctx, "local", "u/me/pw", "hunter2", true, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "local", "u/me/inner", "x", "", map[string]any{"password": "$var:u/me/pw"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "local", "u/me/loop", "x", "", map[string]any{"again": "$res:u/me/loop"}, true); err != nil {
+		t.Fatal(err)
+	}
+	value, err := s.Interpolate(ctx, "local", map[string]any{"a": "$var:u/me/pw", "list": []any{"$var:u/me/pw", "plain", 3.0},
+		"nested": map[string]any{"r": "$res:u/me/inner"}, "n": 1.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := value.(map[string]any)
+	if got["a"] != "hunter2" || got["list"].([]any)[0] != "hunter2" || got["list"].([]any)[1] != "plain" ||
+		got["nested"].(map[string]any)["r"].(map[string]any)["password"] != "hunter2" || got["n"] != 1.0 {
+		t.Fatalf("interpolated: %v", got)
+	}
+	for want, v := range map[string]map[string]any{
+		"field secret names variable u/me/gone, which does not exist": {"secret": "$var:u/me/gone"},
+		"field x[1] names resource u/me/gone, which does not exist":   {"x": []any{"", "$res:u/me/gone"}},
+		"more than 8 deep": {"r": "$res:u/me/loop"},
+	} {
+		if _, err := s.Interpolate(ctx, "local", v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v (want %q)", v, err, want)
+		}
+	}
+}
+
+// Exported, secret fields are sealed (references and the rest stay
+// readable), the same value seals the same way twice, and Put opens what
+// this key sealed; another key's sealed text is refused naming the field.
+func TestExportValueRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, t.TempDir())
+	ctx := context.Background()
+	v := map[string]any{"provider": "standard", "header": "X-Sig", "secret": "s3cr3t-value", "secrets": []any{"whsec_a", "whsec_b"},
+		"password": "$var:u/me/pw", "nested": map[string]any{"api_key": "k-nested"}, "public_key": "abcd"}
+	out := s.ExportValue("local", v).(map[string]any)
+	b, _ := json.Marshal(out)
+	for _, clear := range []string{"s3cr3t-value", "whsec_a", "whsec_b", "k-nested"} {
+		if strings.Contains(string(b), clear) {
+			t.Fatalf("%s in clear in %s", clear, b)
+		}
+	}
+	if out["password"] != "$var:u/me/pw" || out["header"] != "X-Sig" || out["public_key"] != "abcd" || out["provider"] != "standard" {
+		t.Fatalf("non-secret fields changed: %s", b)
+	}
+	if again, _ := json.Marshal(s.ExportValue("local", v)); string(again) != string(b) {
+		t.Fatal("the same value sealed differently")
+	}
+	if err := s.Put(ctx, "local", "u/me/back", "x", "", out, true); err != nil {
+		t.Fatal(err)
+	}
+	back, _, _ := s.Value(ctx, "local", "u/me/back")
+	if fmt.Sprint(back) != fmt.Sprint(v) {
+		t.Fatalf("round trip: %v, want %v", back, v)
+	}
+	other, _ := open(t, t.TempDir())
+	err := other.Put(ctx, "local", "u/me/foreign", "x", "", out, true)
+	if err == nil || !strings.Contains(err.Error(), "resource u/me/foreign, field ") || !strings.Contains(err.Error(), "enter the secret again") {
+		t.Fatalf("another key's export: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -132,32 +133,90 @@ func (s *Store) variableView(v *store.Variable) (*Variable, error) {
 }
 
 // Interpolate replaces "$var:<path>" strings in a resource's value with
-// the variables' values, as Windmill's get_value_interpolated does.
-func (s *Store) Interpolate(ctx context.Context, workspace string, v map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(v))
-	for k, val := range v {
-		switch x := val.(type) {
-		case string:
-			if path, ok := strings.CutPrefix(x, "$var:"); ok {
-				value, err := s.VariableValue(ctx, workspace, path)
-				if err != nil {
-					return nil, fmt.Errorf("field %s names variable %s: %w", k, path, err)
-				}
-				out[k] = value
-				continue
+// the variables' values and "$res:<path>" strings with those resources'
+// values, as Windmill's get_value_interpolated does, so that a resource's
+// secrets can live in secret variables. Unlike Windmill it also looks into
+// lists: a route's key rotation keeps its secrets in one.
+// A value is any JSON: a string at the top is replaced too.
+func (s *Store) Interpolate(ctx context.Context, workspace string, v any) (any, error) {
+	return s.interpolate(ctx, workspace, v, "", 0)
+}
+
+// maxResourceDepth bounds "$res:" references inside referenced resources:
+// a resource that names itself would otherwise never end.
+const maxResourceDepth = 8
+
+func (s *Store) interpolate(ctx context.Context, workspace string, v any, field string, depth int) (any, error) {
+	return mapStrings(v, field, func(x, field string) (any, error) {
+		if path, ok := strings.CutPrefix(x, "$var:"); ok {
+			value, err := s.VariableValue(ctx, workspace, path)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%s names variable %s, which does not exist: create it, or change the field", where(field), path)
 			}
-			out[k] = x
-		case map[string]any:
-			inner, err := s.Interpolate(ctx, workspace, x)
+			if err != nil {
+				return nil, fmt.Errorf("%s names variable %s: %w", where(field), path, err)
+			}
+			return value, nil
+		}
+		if path, ok := strings.CutPrefix(x, "$res:"); ok {
+			if depth >= maxResourceDepth {
+				return nil, fmt.Errorf("%s: resources name each other more than %d deep (one names itself?)", where(field), maxResourceDepth)
+			}
+			r, err := s.Full(ctx, workspace, path)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%s names resource %s, which does not exist: create it, or change the field", where(field), path)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s names resource %s: %w", where(field), path, err)
+			}
+			return s.interpolate(ctx, workspace, r.Value, field, depth+1)
+		}
+		return x, nil
+	})
+}
+
+// where names a place in a value for an error: a field (a.b[2]), or the
+// value itself when it is a string (a state may be one).
+func where(field string) string {
+	if field == "" {
+		return "the value"
+	}
+	return "field " + field
+}
+
+// mapStrings returns v with every string in it, however deep in objects
+// and lists, replaced by what leaf makes of it; field names where the
+// string is (a.b[2]) for leaf's errors.
+func mapStrings(v any, field string, leaf func(s, field string) (any, error)) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return leaf(x, field)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			name := k
+			if field != "" {
+				name = field + "." + k
+			}
+			inner, err := mapStrings(val, name, leaf)
 			if err != nil {
 				return nil, err
 			}
 			out[k] = inner
-		default:
-			out[k] = val
 		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			inner, err := mapStrings(val, fmt.Sprintf("%s[%d]", field, i), leaf)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = inner
+		}
+		return out, nil
 	}
-	return out, nil
+	return v, nil
 }
 
 // exportPrefix marks a secret sealed for a wmill sync folder, so a value
@@ -189,7 +248,7 @@ func (s *Store) ExportSecret(workspace, value string) string {
 // encrypted by a Windmill cluster or by another millrun) is refused with
 // what to do instead.
 func (s *Store) ImportSecret(workspace, sealed string) (string, error) {
-	const advice = "push it with --plain-secrets from a folder pulled with --plain-secrets, or set the value in millrun"
+	const advice = "enter the secret again in millrun, or push it from a folder pulled with --plain-secrets"
 	body, ok := strings.CutPrefix(sealed, exportPrefix)
 	if !ok {
 		return "", errs.Invalidf("the value is not a secret sealed by this millrun (a Windmill cluster's or another millrun's key cannot be read here): %s", advice)
@@ -203,4 +262,93 @@ func (s *Store) ImportSecret(workspace, sealed string) (string, error) {
 		return "", errs.Invalidf("%s: %s", err, advice)
 	}
 	return string(plain), nil
+}
+
+// ExportValue is a resource's value as a workspace export shows it: each
+// secret field (those Mask hides) sealed as ExportSecret seals a secret
+// variable, so an archive of route credentials gives no secret away and
+// pushes back unchanged. "$var:" and "$res:" references hold no secret
+// and stay readable, as in Windmill's own export.
+// A value that is not an object (a script's state) has no secret fields.
+func (s *Store) ExportValue(workspace string, value any) any {
+	v, ok := value.(map[string]any)
+	if !ok {
+		return value
+	}
+	out := make(map[string]any, len(v))
+	for k, val := range v {
+		switch x := val.(type) {
+		case map[string]any:
+			out[k] = s.ExportValue(workspace, x)
+		case string:
+			if secretField(k) {
+				out[k] = s.exportString(workspace, x)
+			} else {
+				out[k] = x
+			}
+		case []any:
+			if !secretField(k) {
+				out[k] = x
+				continue
+			}
+			sealed := make([]any, len(x))
+			for i, e := range x {
+				if str, ok := e.(string); ok {
+					sealed[i] = s.exportString(workspace, str)
+				} else {
+					sealed[i] = e
+				}
+			}
+			out[k] = sealed
+		default:
+			out[k] = val
+		}
+	}
+	return out
+}
+
+func (s *Store) exportString(workspace, v string) string {
+	if v == "" || strings.HasPrefix(v, "$var:") || strings.HasPrefix(v, "$res:") {
+		return v
+	}
+	return s.ExportSecret(workspace, v)
+}
+
+// openExported opens every string ExportValue sealed, wherever it is in
+// v: what `wmill sync push` sends back from a pulled folder.
+func (s *Store) openExported(workspace string, v any, field string) (any, error) {
+	return mapStrings(v, field, func(x, field string) (any, error) {
+		if !strings.HasPrefix(x, exportPrefix) {
+			return x, nil
+		}
+		plain, err := s.ImportSecret(workspace, x)
+		if err != nil {
+			return nil, errs.Invalidf("%s: %s", where(field), err)
+		}
+		return plain, nil
+	})
+}
+
+func settingBinding(name string) []byte {
+	return []byte("setting\x00" + name)
+}
+
+// SealSetting seals a setting that is a secret (the workspace webhook
+// secret) for the settings table, bound to its name.
+func (s *Store) SealSetting(name, plain string) (string, error) {
+	sealed, err := s.sealBytes(settingBinding(name), []byte(plain))
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sealed), nil
+}
+
+// OpenSetting opens what SealSetting sealed.
+func (s *Store) OpenSetting(name, sealed string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", fmt.Errorf("setting %s is damaged", name)
+	}
+	plain, err := s.openBytes(settingBinding(name), raw, "setting "+name)
+	return string(plain), err
 }

@@ -1,15 +1,12 @@
 package runtime
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
-
-	"github.com/evanw/esbuild/pkg/api"
 )
 
 // Per language: how Bash gets its arguments, how TypeScript is started.
@@ -47,62 +44,45 @@ func bashArgs(order []string, args map[string]json.RawMessage) []string {
 	return out
 }
 
-func (r *Runner) typeScriptCommand(dir string, spec Spec) (*exec.Cmd, []string, error) {
-	wrap := wrapper("node.mjs")
+// typeScriptCommand prepares dir for a TypeScript run (on r.tsTarget):
+// the bundle as main.mjs (see typescript.go), the wrapper beside it, the
+// packages linked in.
+func (r *Runner) typeScriptCommand(ctx context.Context, dir string, spec Spec, logs io.Writer) (*exec.Cmd, []string, error) {
+	target := r.tsTarget(spec.Language)
+	var exe string
+	var args []string
 	switch {
-	case r.interp.Bun != "" && spec.Language != "deno":
-		if err := writeFiles(dir, map[string]string{"main.ts": spec.Content, "wrapper.mjs": wrap}); err != nil {
-			return nil, nil, err
-		}
-		return exec.Command(r.interp.Bun, "run", "wrapper.mjs"), []string{"MILLRUN_MAIN=main.ts"}, nil
-	case r.interp.Deno != "":
-		if err := writeFiles(dir, map[string]string{"main.ts": spec.Content, "wrapper.mjs": wrap}); err != nil {
-			return nil, nil, err
-		}
-		return exec.Command(r.interp.Deno, "run", "-A", "wrapper.mjs"), []string{"MILLRUN_MAIN=main.ts"}, nil
+	case target == tsBun:
+		exe, args = r.interp.Bun, []string{"run", "wrapper.mjs"}
+	case target == tsDeno:
+		exe, args = r.interp.Deno, []string{"run", "-A", "wrapper.mjs"}
 	case r.interp.Node != "":
-		js, err := r.stripTypes(spec.Content)
-		if err != nil {
+		exe, args = r.interp.Node, []string{"wrapper.mjs"}
+	default:
+		return nil, nil, &jobError{"RuntimeMissing", "no TypeScript runtime: install Node.js, Bun or Deno and restart millrun"}
+	}
+	prog, err := r.prepareTypeScript(ctx, spec, target, logs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeFiles(dir, map[string]string{"main.mjs": prog.js, "wrapper.mjs": wrapper("node.mjs")}); err != nil {
+		return nil, nil, err
+	}
+	if !r.ts.urlImports {
+		if err := linkPackages(dir, prog.nodeModules); err != nil {
 			return nil, nil, err
 		}
-		if err := writeFiles(dir, map[string]string{"main.mjs": js, "wrapper.mjs": wrap}); err != nil {
-			return nil, nil, err
-		}
-		return exec.Command(r.interp.Node, "wrapper.mjs"), []string{"MILLRUN_MAIN=main.mjs"}, nil
 	}
-	return nil, nil, errors.New("no TypeScript runtime: install Node.js, Bun or Deno and restart millrun")
-}
-
-// stripTypes removes TypeScript syntax so Node can run the script. Results
-// are cached by content: versions are immutable.
-func (r *Runner) stripTypes(src string) (string, error) {
-	sum := sha256.Sum256([]byte(src))
-	key := hex.EncodeToString(sum[:8])
-	r.tsMu.Lock()
-	js, ok := r.tsCache[key]
-	r.tsMu.Unlock()
-	if ok {
-		return js, nil
-	}
-	res := api.Transform(src, api.TransformOptions{Loader: api.LoaderTS, Format: api.FormatESModule, Target: api.ES2022, Sourcemap: api.SourceMapInline, Sourcefile: "main.ts"})
-	if len(res.Errors) > 0 {
-		var msgs []string
-		for _, e := range res.Errors {
-			loc := ""
-			if e.Location != nil {
-				loc = fmt.Sprintf("line %d:%d: ", e.Location.Line, e.Location.Column)
+	env := []string{"MILLRUN_MAIN=main.mjs"}
+	if target == tsDeno {
+		// Deno installs the npm: imports itself, from the user's registry.
+		for _, k := range []string{"NPM_CONFIG_REGISTRY", "npm_config_registry"} {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, "NPM_CONFIG_REGISTRY="+v)
 			}
-			msgs = append(msgs, loc+e.Text)
 		}
-		return "", fmt.Errorf("TypeScript does not compile: %s", strings.Join(msgs, "; "))
 	}
-	r.tsMu.Lock()
-	if len(r.tsCache) > 256 {
-		clear(r.tsCache)
-	}
-	r.tsCache[key] = string(res.Code)
-	r.tsMu.Unlock()
-	return string(res.Code), nil
+	return exec.Command(exe, args...), env, nil
 }
 
 // bashOptions are the shell options of every Bash job: on a spawned

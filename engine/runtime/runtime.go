@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/millrun/millrun/engine/deps/npm"
 )
 
 //go:embed wrappers
@@ -27,12 +29,24 @@ var wrappers embed.FS
 // Spec is one run.
 type Spec struct {
 	Language string
-	Content  string
+	// Path is the script's path (f/folder/name); relative imports are
+	// relative to it. "" for a script that has none.
+	Path    string
+	Content string
 	// Order lists main's parameters in signature order (from the schema).
 	Order []string
 	Args  map[string]json.RawMessage
 	// Env is added to the scrubbed environment (WM_JOB_ID and the like).
 	Env []string
+	// Lock is the version's dependency lock in Windmill's text format
+	// (Python: "# py: X.Y" then name==version lines; TypeScript:
+	// package.json, then "//bun.lock", then the lock text); "" when the
+	// script needs no packages.
+	Lock string
+	// Modules are the workspace scripts this one imports, directly or
+	// through each other (f/common/db, u/me/helpers), by path, each the
+	// content of its current version: what relative imports resolve to.
+	Modules map[string]string
 }
 
 // Outcome is what a run produced. Result is the script's value on success,
@@ -64,6 +78,9 @@ type Runner struct {
 
 	// MaxResult caps a result's size in bytes (nil or 0: no cap).
 	MaxResult func() int64
+	// Packages gives scripts the packages and workspace scripts they
+	// import; nil runs them with the interpreter's own packages only.
+	Packages *Packages
 	// NoForkServer makes every cold Python and Bash job spawn its own
 	// interpreter (tests compare the two paths; where fork is missing it
 	// is the only one).
@@ -74,8 +91,14 @@ type Runner struct {
 	// baseEnv is computed once: the parent's PATH, HOME and LANG.
 	baseEnv []string
 
+	// NPM installs TypeScript's npm packages, one folder per lock
+	// (NewNPMCache); nil installs none, and scripts get only the built-in
+	// windmill-client.
+	NPM *npm.Cache
+
 	tsMu    sync.Mutex
-	tsCache map[string]string // content hash → stripped JS
+	tsCache map[string]string // bundle inputs' hash → bundle (typescript.go)
+	ts      tsState
 
 	pyfork   pyForker
 	bashfork bashForker
@@ -278,7 +301,17 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 			return Failure("InternalError", err.Error(), nil)
 		}
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-		if srv := r.forkServer(); srv != nil {
+		interp := r.interp.Python
+		if r.Packages != nil {
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			if err != nil {
+				return Failure("DependenciesError", err.Error(), nil)
+			}
+			env = append(env, plan.env()...)
+			interp = plan.Interp
+		}
+		// The fork server is the default interpreter, already started.
+		if srv := r.forkServer(); srv != nil && interp == r.interp.Python {
 			if o, ok := r.runForked(ctx, srv, spec, dir, out, env, logs, live); ok {
 				started = true
 				return o
@@ -289,11 +322,14 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 		if err := writeFiles(dir, map[string]string{"wrapper.py": wrapper("python.py")}); err != nil {
 			return Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Python, "-u", "wrapper.py")
+		cmd = exec.Command(interp, "-u", "wrapper.py")
 	case IsTypeScript(spec.Language):
-		c, e, err := r.typeScriptCommand(dir, spec)
+		c, e, err := r.typeScriptCommand(ctx, dir, spec, logs)
 		if err != nil {
-			return Failure("CompileError", err.Error(), nil)
+			if ctx.Err() != nil {
+				return Outcome{}
+			}
+			return tsFailure(err)
 		}
 		cmd = c
 		env = append(env, e...)

@@ -46,21 +46,40 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 			os.RemoveAll(dir)
 			return nil, Failure("InternalError", err.Error(), nil)
 		}
-		cmd = exec.Command(r.interp.Python, "-u", "warm.py")
+		interp := r.interp.Python
+		if r.Packages != nil {
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			if err != nil {
+				os.RemoveAll(dir)
+				return nil, Failure("DependenciesError", err.Error(), nil)
+			}
+			interp = plan.Interp
+			env = append(env, plan.env()...)
+		}
+		cmd = exec.Command(interp, "-u", "warm.py")
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	case IsTypeScript(spec.Language):
 		if r.interp.Node == "" {
 			os.RemoveAll(dir)
 			return nil, Failure("RuntimeMissing", "warm TypeScript workers need Node.js", nil)
 		}
-		js, err := r.stripTypes(spec.Content)
+		prog, err := r.prepareTypeScript(ctx, spec, tsNode, logs)
 		if err != nil {
 			os.RemoveAll(dir)
-			return nil, Failure("CompileError", err.Error(), nil)
+			if ctx.Err() != nil {
+				return nil, Outcome{}
+			}
+			return nil, tsFailure(err)
 		}
-		if err := writeFiles(dir, map[string]string{"main.mjs": js, "warm.mjs": wrapper("node_warm.mjs")}); err != nil {
+		if err := writeFiles(dir, map[string]string{"main.mjs": prog.js, "warm.mjs": wrapper("node_warm.mjs")}); err != nil {
 			os.RemoveAll(dir)
 			return nil, Failure("InternalError", err.Error(), nil)
+		}
+		if !r.ts.urlImports {
+			if err := linkPackages(dir, prog.nodeModules); err != nil {
+				os.RemoveAll(dir)
+				return nil, Failure("InternalError", err.Error(), nil)
+			}
 		}
 		cmd = exec.Command(r.interp.Node, "warm.mjs")
 		env = append(env, "MILLRUN_MAIN=main.mjs")

@@ -6,7 +6,6 @@ package schedules
 
 import (
 	"fmt"
-	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -24,10 +23,10 @@ var parser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | c
 type Cron struct {
 	Expr     string // six fields, as stored
 	Location *time.Location
-	spec     *cron.SpecSchedule
-	// fixedHours: the schedule names its hours (08:00, 02:30), so a wall
-	// time repeated when clocks go back must not run twice.
-	fixedHours bool
+	// readings matches the fields against clock readings (local times
+	// held as zone-less UTC values), so the calendar arithmetic never meets
+	// a clock change; Next and Last then place each reading in time.
+	readings *cron.SpecSchedule
 }
 
 const fieldsHelp = "second minute hour day-of-month month day-of-week, such as \"0 0 8 * * 1-5\" for 08:00 on weekdays"
@@ -65,38 +64,110 @@ func Parse(expr, timezone string) (*Cron, error) {
 	if !ok {
 		return nil, errs.Invalidf("%q is not a cron schedule", norm)
 	}
-	spec.Location = loc
-	c := &Cron{Expr: norm, Location: loc, spec: spec, fixedHours: spec.Hour&(1<<63) == 0 && bits.OnesCount64(spec.Hour) < 24}
+	spec.Location = time.UTC
+	c := &Cron{Expr: norm, Location: loc, readings: spec}
 	if c.Next(time.Now()).IsZero() {
 		return nil, errs.Invalidf("%q never comes (such as 30 February)", norm)
 	}
 	return c, nil
 }
 
+// Clock changes. A schedule names local times, and each named time runs
+// once: a time the clocks skip when they go forward (02:30 in Paris on the
+// last Sunday of March, 02:15 on Lord Howe's 30-minute jump, 02:00 on
+// Troll's 2-hour one) runs at the instant they jump past it; a time the
+// clocks show twice when they go back runs the first time only, also for
+// schedules that run every hour or second (they pause while the clocks
+// repeat). Windmill reads a cron as local times too; its cron crate loses
+// a skipped time and runs a repeated one twice, which for a laptop's
+// "every day at 02:30" means a missing backup or two of them. One
+// definition covers every shift in the tz database, whatever its size or
+// direction: a named reading is due at the first instant the clocks show
+// it or a later one.
+
 // Next is the first due time strictly after after, or zero when none
-// comes. A time zone's clock change is met as documented in README: a time
-// skipped when clocks go forward runs once, an hour later on the clock
-// (02:30 becomes 03:30); a time that comes twice when clocks go back runs
-// once, the first time. Schedules that run every hour keep running through
-// both hours of a repeated one.
+// comes.
 func (c *Cron) Next(after time.Time) time.Time {
-	t := c.spec.Next(after)
-	for i := 0; c.fixedHours && !t.IsZero() && i < 1000; i++ {
-		if !wallClock(t, c.Location).After(wallClock(after, c.Location)) {
-			// Not later on the clock than what came before: the second
-			// pass through a repeated hour.
-			t = c.spec.Next(t)
-			continue
+	for i := 0; i < 4; i++ {
+		r := c.readings.Next(c.shown(after).Add(-time.Nanosecond))
+		if r.IsZero() {
+			return r
 		}
-		break
+		t := c.firstShowing(r)
+		if t.After(after) {
+			return t
+		}
+		after = t // not reached: shown and firstShowing agree by construction
 	}
-	return t
+	return time.Time{}
+}
+
+// Last is the latest due time at or before t, or zero when none came
+// within the years a search looks back.
+func (c *Cron) Last(t time.Time) time.Time {
+	r := c.readings.Prev(c.shown(t))
+	if r.IsZero() {
+		return r
+	}
+	return c.firstShowing(r)
 }
 
 // wallClock is t's reading on the clocks of loc, as a zone-less time.
 func wallClock(t time.Time, loc *time.Location) time.Time {
 	l := t.In(loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+// maxShift bounds how far any zone's clocks stand from UTC (local mean
+// times of the 19th century reach 15 h), so how far apart two offsets of
+// one zone can be.
+const maxShift = 31 * time.Hour
+
+// shown is the first whole-second reading the clocks of loc have not yet
+// shown by instant t. Usually that is the second after t's reading; while
+// the clocks repeat a stretch after going back, it is where they stood
+// before going back, since every reading up to there came already.
+func (c *Cron) shown(t time.Time) time.Time {
+	next := wallClock(t, c.Location).Truncate(time.Second).Add(time.Second)
+	at := t
+	for i := 0; i < 16; i++ {
+		start, _ := at.In(c.Location).ZoneBounds()
+		if start.IsZero() || t.Sub(start) > maxShift {
+			break
+		}
+		// The previous zone's clocks ran up to start's instant under their
+		// own offset.
+		before := start.Add(-time.Nanosecond)
+		_, off := before.In(c.Location).Zone()
+		if reached := start.UTC().Add(time.Duration(off) * time.Second); reached.After(next) {
+			next = reached
+		}
+		at = before
+	}
+	return next
+}
+
+// firstShowing is the first instant the clocks of loc show reading r or a
+// later one: r's own instant, the first of two when the clocks repeat it,
+// or the instant they jump past it when they skip it.
+func (c *Cron) firstShowing(r time.Time) time.Time {
+	// Before r-maxShift no clock of loc reads r yet; walk the zones from
+	// there.
+	at := time.Unix(r.Unix(), 0).Add(-maxShift)
+	for i := 0; i < 64; i++ {
+		_, off := at.In(c.Location).Zone()
+		shift := time.Duration(off) * time.Second
+		if !at.Add(shift).Before(time.Unix(r.Unix(), 0)) { // jumped to r or past it
+			return at.In(c.Location)
+		}
+		_, end := at.In(c.Location).ZoneBounds()
+		t := time.Unix(r.Unix(), 0).Add(-shift)
+		if end.IsZero() || t.Before(end) {
+			return t.In(c.Location)
+		}
+		at = end
+	}
+	return time.Unix(r.Unix(), 0).In(c.Location) // no zone changes that often
 }
 
 // Upcoming lists the next n due times after from.

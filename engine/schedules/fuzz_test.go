@@ -6,8 +6,8 @@ import (
 )
 
 // Whatever a caller sends as a schedule, Parse answers an error or a
-// schedule whose next runs and words can be computed: never a panic, never
-// a hang.
+// schedule whose next runs, last run and words can be computed: never a
+// panic, never a hang.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"0 0 8 * * 1-5", "*/2 * * * * *", "0 30 2 * * *", "0 0 0 30 2 *", "@daily", "CRON_TZ=UTC * * * * * *",
 		"0 0 8 * *", "61 * * * * *", "0 0 8 ? * MON-FRI", "0 0 8 L * *", "", "* * * * * * *"} {
@@ -24,6 +24,9 @@ func FuzzParse(f *testing.F) {
 		for _, t2 := range c.Upcoming(from, 3) {
 			if !t2.After(from) {
 				t.Fatalf("%q: a next run %v not after %v", expr, t2, from)
+			}
+			if l := c.Last(t2); !l.Equal(t2) {
+				t.Fatalf("%q: the last run at %v is %v", expr, t2, l)
 			}
 			from = t2
 		}

@@ -33,6 +33,29 @@ type CreateRequest struct {
 	DedicatedWorker  bool            `json:"dedicated_worker,omitempty"`
 	ConcurrencyKey   string          `json:"concurrency_key,omitempty"`
 	ConcurrencyTimeS int             `json:"concurrency_time_window_s,omitempty"`
+	// NoMainFunc is Windmill's library flag, as the wmill CLI pushes it
+	// from a script's yaml. A Python or TypeScript script without main is
+	// a library whatever it says; the flag makes one of a script that has
+	// no main to find (Bash) or one whose main is not meant to run.
+	NoMainFunc bool `json:"no_main_func,omitempty"`
+	// Lock is the dependency lock wmill sync pushes with a script (its
+	// .script.lock): used as it is, never resolved again.
+	Lock string `json:"lock,omitempty"`
+}
+
+// Runnable says why a version cannot run: a library has no main function.
+// Every way of starting a script asks it, so they all answer alike.
+func (v *Version) Runnable() error {
+	if v.NoMainFunc {
+		return NotRunnable(v.Path)
+	}
+	return nil
+}
+
+// NotRunnable is the error for running the library at path (a 400 on
+// the run routes).
+func NotRunnable(path string) error {
+	return invalid("%s is a library: it has no main function", path)
 }
 
 // invalid is an input error (errs.Invalid: a 400 saying how to fix it).
@@ -74,7 +97,13 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 	if req.Timeout < 0 || req.ConcurrentLimit < 0 {
 		return "", false, invalid("timeout and concurrent_limit must not be negative")
 	}
+	library := req.NoMainFunc
 	inferred, err := InferSchema(lang, req.Content)
+	if errors.Is(err, ErrNoMain) {
+		// Shared code other scripts import: saved, never run (Windmill's
+		// web editor and CLI accept it the same way).
+		library, inferred, err = true, EmptySchema(), nil
+	}
 	if err != nil {
 		return "", false, invalid("%s", err)
 	}
@@ -112,6 +141,7 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 		Hash: hash, Workspace: workspace, Path: req.Path, Language: lang, Content: req.Content,
 		Summary: req.Summary, Description: req.Description, Schema: string(schema),
 		TimeoutS: req.Timeout, ConcurrencyLimit: req.ConcurrentLimit, DedicatedWorker: req.DedicatedWorker,
+		NoMainFunc: library, Lock: req.Lock,
 	})
 	if err != nil {
 		return "", false, err
@@ -158,6 +188,18 @@ func (c *Catalog) checkLineage(ctx context.Context, workspace string, req Create
 	if live && req.ParentHash != head.LatestHash {
 		return invalid("Path conflict for %s with non-archived hash %s", req.Path, head.LatestHash)
 	}
+	return nil
+}
+
+// SetLock records a version's resolved lock, or (lock "") why resolving
+// it failed.
+func (c *Catalog) SetLock(ctx context.Context, workspace, hash, lock, lockErr string) error {
+	if err := c.db.SetScriptLock(ctx, workspace, hash, lock, lockErr); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	delete(c.cache, hash)
+	c.mu.Unlock()
 	return nil
 }
 

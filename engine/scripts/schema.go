@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -27,13 +28,22 @@ type Property struct {
 	Format      string          `json:"format,omitempty"`
 }
 
+// EmptySchema is the schema of a script that takes no arguments (and of
+// a library).
+func EmptySchema() *Schema { return newSchema() }
+
 func newSchema() *Schema {
 	return &Schema{Schema: "https://json-schema.org/draft/2020-12/schema", Type: "object", Properties: map[string]*Property{}, Required: []string{}, Order: []string{}}
 }
 
+// ErrNoMain is what InferSchema's error wraps when a Python or TypeScript
+// script has no main function: saved on its own, such a script is a
+// library (Windmill's no_main_func); inline in a flow, it is a mistake.
+var ErrNoMain = errors.New("no main function")
+
 // InferSchema reads main's signature (or, for Bash, the positional
 // assignments) and returns the argument schema. A script without a main
-// function gets an error saying what is expected.
+// function gets an error wrapping ErrNoMain that says what is expected.
 func InferSchema(language, content string) (*Schema, error) {
 	switch {
 	case language == Python:
@@ -51,7 +61,7 @@ var pyMainRE = regexp.MustCompile(`(?m)^(?:async\s+)?def\s+main\s*\(`)
 func inferPython(src string) (*Schema, error) {
 	loc := pyMainRE.FindStringIndex(src)
 	if loc == nil {
-		return nil, fmt.Errorf("no main function: a Python script needs `def main(...)` at the top level")
+		return nil, fmt.Errorf("%w: a Python script needs `def main(...)` at the top level", ErrNoMain)
 	}
 	params, err := splitParams(src[loc[1]:])
 	if err != nil {
@@ -194,7 +204,7 @@ var tsMainRE = regexp.MustCompile(`(?m)export\s+(?:default\s+)?(?:async\s+)?func
 func inferTypeScript(src string) (*Schema, error) {
 	loc := tsMainRE.FindStringIndex(src)
 	if loc == nil {
-		return nil, fmt.Errorf("no main function: a TypeScript script needs `export async function main(...)`")
+		return nil, fmt.Errorf("%w: a TypeScript script needs `export async function main(...)`", ErrNoMain)
 	}
 	params, err := splitParams(src[loc[1]:])
 	if err != nil {

@@ -5,6 +5,7 @@ package settings
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	goruntime "runtime"
@@ -144,10 +145,30 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-const storeKey = "engine"
+const (
+	storeKey = "engine"
+	// secretKey holds the workspace webhook secret, sealed, apart from the
+	// other settings, which are stored as they are shown.
+	secretKey = "workspace_webhook_secret"
+)
 
-// Load reads the stored settings over defaults.
-func Load(ctx context.Context, db *store.DB, defaults Settings) (*Settings, error) {
+// Sealer seals the settings that are secrets with the data folder's key,
+// as resources and variables are sealed (engine/resources implements it).
+type Sealer interface {
+	SealSetting(name, plain string) (string, error)
+	OpenSetting(name, sealed string) (string, error)
+}
+
+// ErrSecretUnreadable says the stored workspace webhook secret does not
+// open with this data folder's key (the key file was replaced, or the
+// database copied without it). Load returns it with the settings, the
+// secret left empty.
+var ErrSecretUnreadable = errors.New("the stored workspace webhook secret cannot be opened with this data folder's key")
+
+// Load reads the stored settings over defaults. A workspace webhook secret
+// an older millrun stored in clear is sealed here, once: every start goes
+// through Load, so no data folder keeps it in clear past an upgrade.
+func Load(ctx context.Context, db *store.DB, defaults Settings, sealer Sealer) (*Settings, error) {
 	s := defaults
 	stored, err := db.Settings(ctx)
 	if err != nil {
@@ -160,11 +181,39 @@ func Load(ctx context.Context, db *store.DB, defaults Settings) (*Settings, erro
 			return nil, fmt.Errorf("stored settings are unreadable: %w", err)
 		}
 	}
+	if s.WorkspaceWebhookSecret != "" {
+		if err := Save(ctx, db, s, sealer); err != nil {
+			return nil, fmt.Errorf("seal the workspace webhook secret: %w", err)
+		}
+		return &s, nil
+	}
+	var sealed string
+	if v, ok := stored[secretKey]; ok {
+		if err := json.Unmarshal([]byte(v), &sealed); err != nil {
+			return nil, fmt.Errorf("stored settings are unreadable: %s: %w", secretKey, err)
+		}
+	}
+	if sealed != "" {
+		plain, err := sealer.OpenSetting(secretKey, sealed)
+		if err != nil {
+			return &s, fmt.Errorf("%w: %w", ErrSecretUnreadable, err)
+		}
+		s.WorkspaceWebhookSecret = plain
+	}
 	return &s, nil
 }
 
-// Save stores s.
-func Save(ctx context.Context, db *store.DB, s Settings) error {
+// Save stores s, its workspace webhook secret sealed.
+func Save(ctx context.Context, db *store.DB, s Settings, sealer Sealer) error {
+	sealed := ""
+	if s.WorkspaceWebhookSecret != "" {
+		var err error
+		if sealed, err = sealer.SealSetting(secretKey, s.WorkspaceWebhookSecret); err != nil {
+			return err
+		}
+	}
+	s.WorkspaceWebhookSecret = ""
 	b, _ := json.Marshal(s)
-	return db.PutSettings(ctx, map[string]string{storeKey: string(b)})
+	sb, _ := json.Marshal(sealed)
+	return db.PutSettings(ctx, map[string]string{storeKey: string(b), secretKey: string(sb)})
 }

@@ -21,7 +21,15 @@ type ScriptVersion struct {
 	TimeoutS         int
 	ConcurrencyLimit int
 	DedicatedWorker  bool
-	CreatedAt        time.Time
+	// NoMainFunc marks a library: a script without main, which other
+	// scripts import and nothing runs.
+	NoMainFunc bool
+	// Lock is the dependency lock (Windmill's .script.lock text); ""
+	// until resolved or pushed. LockError says why the last resolution
+	// failed, until one succeeds.
+	Lock      string
+	LockError string
+	CreatedAt time.Time
 }
 
 // ScriptSummary is a script path with its latest version and run counters.
@@ -40,9 +48,9 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 	err = db.Write(ctx, func(tx *sql.Tx) error {
 		now := time.Now().UnixMicro()
 		res, err := tx.ExecContext(ctx, `INSERT INTO script_versions
-			(hash, workspace, path, language, content, summary, description, schema, timeout_s, concurrency_limit, dedicated_worker, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-			v.Hash, v.Workspace, v.Path, v.Language, v.Content, v.Summary, v.Description, v.Schema, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, now)
+			(hash, workspace, path, language, content, summary, description, schema, timeout_s, concurrency_limit, dedicated_worker, no_main_func, lock, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+			v.Hash, v.Workspace, v.Path, v.Language, v.Content, v.Summary, v.Description, v.Schema, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.NoMainFunc, v.Lock, now)
 		if err != nil {
 			return err
 		}
@@ -51,8 +59,10 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 		if !created {
 			// Same content: summary and limits are metadata, not content, so
 			// they are updated in place rather than forking a version.
-			if _, err := tx.ExecContext(ctx, `UPDATE script_versions SET summary = ?, description = ?, timeout_s = ?, concurrency_limit = ?, dedicated_worker = ? WHERE hash = ?`,
-				v.Summary, v.Description, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.Hash); err != nil {
+			// A lock pushed with it replaces the stored one; none keeps it.
+			if _, err := tx.ExecContext(ctx, `UPDATE script_versions SET summary = ?, description = ?, timeout_s = ?, concurrency_limit = ?, dedicated_worker = ?, no_main_func = ?,
+				lock = CASE WHEN ? = '' THEN lock ELSE ? END, lock_error = CASE WHEN ? = '' THEN lock_error ELSE '' END WHERE hash = ?`,
+				v.Summary, v.Description, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.NoMainFunc, v.Lock, v.Lock, v.Lock, v.Hash); err != nil {
 				return err
 			}
 		}
@@ -68,12 +78,12 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 	return created, nil
 }
 
-const versionColumns = `v.hash, v.workspace, v.path, v.language, v.content, v.summary, v.description, v.schema, v.timeout_s, v.concurrency_limit, v.dedicated_worker, v.created_at`
+const versionColumns = `v.hash, v.workspace, v.path, v.language, v.content, v.summary, v.description, v.schema, v.timeout_s, v.concurrency_limit, v.dedicated_worker, v.no_main_func, v.lock, v.lock_error, v.created_at`
 
 func scanVersion(row interface{ Scan(...any) error }, extra ...any) (ScriptVersion, error) {
 	var v ScriptVersion
 	var created int64
-	dest := append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Language, &v.Content, &v.Summary, &v.Description, &v.Schema, &v.TimeoutS, &v.ConcurrencyLimit, &v.DedicatedWorker, &created}, extra...)
+	dest := append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Language, &v.Content, &v.Summary, &v.Description, &v.Schema, &v.TimeoutS, &v.ConcurrencyLimit, &v.DedicatedWorker, &v.NoMainFunc, &v.Lock, &v.LockError, &created}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return v, ErrNotFound
@@ -247,4 +257,22 @@ func (db *DB) DeleteScriptVersion(ctx context.Context, workspace, hash string) (
 		return err
 	})
 	return path, err
+}
+
+// SetScriptLock records a version's resolved lock, or (lock "") why its
+// resolution failed; a failure never erases a lock the version has.
+func (db *DB) SetScriptLock(ctx context.Context, workspace, hash, lock, lockErr string) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if lock != "" {
+			_, err = tx.ExecContext(ctx, `UPDATE script_versions SET lock = ?, lock_error = '' WHERE workspace = ? AND hash = ?`, lock, workspace, hash)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE script_versions SET lock_error = ? WHERE workspace = ? AND hash = ?`, lockErr, workspace, hash)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record the lock of %s: %w", hash, err)
+	}
+	return nil
 }

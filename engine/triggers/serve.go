@@ -5,7 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"github.com/millrun/millrun/engine/store"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
@@ -14,8 +14,10 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/webhook"
 )
 
@@ -43,21 +45,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.NotFound("no route at /api/r/%s", rest))
 		return
 	}
-	// Only a signature needs the body to decide; every other method
-	// decides on headers alone, so a refused caller's body is never read.
-	var body []byte
-	readBody := func() bool {
-		var err error
-		if body, err = s.readBody(r); err != nil {
-			apierr.Write(w, s.Log, err)
-			return false
-		}
-		return true
-	}
-	if t.AuthenticationMethod == AuthSignature && !readBody() {
+	// Only a signature needs the body to decide, and only once its headers
+	// are well formed; every other method decides on headers alone, so a
+	// refused caller's body is never read.
+	v := s.authenticate(r, t)
+	if v.readErr != nil {
+		apierr.Write(w, s.Log, v.readErr)
 		return
 	}
-	v := s.authenticate(r, t, body)
 	if v.id == nil {
 		inspector.ReportRoute(r.Context(), t.Path, false, v.reason)
 		if v.status == http.StatusUnauthorized {
@@ -67,11 +62,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if body == nil && !readBody() {
-		return
-	}
 	id := v.id
 	inspector.ReportRoute(r.Context(), t.Path, true, v.reason)
+	body := v.body
+	if body == nil {
+		var err error
+		if body, err = s.readBody(r); err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+	}
 	if s.Limiter != nil {
 		if ok, wait := s.Limiter.Allow(id.TokenID); !ok {
 			apierr.Write(w, s.Log, apierr.TooManyRequests(wait, "too many requests for this route; retry in %d s", wait))
@@ -92,7 +92,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.Set("wrap_body", "true")
 	}
 	args, err := webhook.BuildArgs(webhook.ArgsInput{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Body: body,
-		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders})
+		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders, SecretHeaders: v.secretHeaders})
 	if err != nil {
 		apierr.Write(w, s.Log, err)
 		return
@@ -102,6 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		args[k] = b
 	}
 	hdrs := webhook.RecordedHeaders(r.Header, nil)
+	for _, h := range v.secretHeaders {
+		delete(hdrs, strings.ToLower(h))
+	}
 	hdrs["route"] = t.Path
 	s.Hooks.Run(w, r, webhook.RunRequest{Flow: t.IsFlow, Path: t.ScriptPath, Args: args, Sync: !t.IsAsync,
 		Identity: id, Trigger: "route", Headers: hdrs})
@@ -111,18 +114,28 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	return webhook.ReadBody(r, s.Settings().MaxBody)
 }
 
-// authenticate applies the route's method. It returns the identity the job
-// runs as, or nil with the status and the reason (words without secrets).
 // verdict is what a route's check decided: who the job runs as, or the
-// status and reason of the refusal; provider names a verified signer.
+// status and reason of the refusal (words without secrets); provider names
+// a verified signer, body is what a signature check read, readErr why it
+// could not be read.
 type verdict struct {
 	id       *auth.Identity
 	provider string
 	status   int
 	reason   string
+	body     []byte
+	readErr  error
+	// secretHeaders hold the route's own credential beyond the headers
+	// redacted everywhere (its API-key header): a job's arguments and
+	// headers, and the request inspector, keep them "[redacted]".
+	// Signature headers are not among them: a signature vouches for one
+	// body at one time and signs nothing else, and scripts that check
+	// signatures themselves need it.
+	secretHeaders []string
 }
 
-func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict {
+// authenticate applies the route's method.
+func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
 	if replayed, ofRefused := inspector.IsReplay(r.Context()); replayed {
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
@@ -131,9 +144,13 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 		}
 		// A replayed handshake (Discord's PING) is answered as the first
 		// one was, not run as a job.
-		if t.AuthenticationMethod == AuthSignature {
+		if t.AuthenticationMethod == AuthSignature || t.AuthenticationMethod == AuthAPIKey {
 			if cred, err := s.credentials(r.Context(), t); err == nil {
-				v.provider = str(cred, "provider")
+				if t.AuthenticationMethod == AuthSignature {
+					v.provider = str(cred, "provider")
+				} else {
+					v.secretHeaders = markSecret(r, apiKeyHeader(cred))
+				}
 			}
 		}
 		return v
@@ -158,19 +175,14 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 	}
 	switch t.AuthenticationMethod {
 	case AuthAPIKey:
-		header := str(cred, "header")
-		if header == "" {
-			header = "X-API-Key"
-		}
-		if o := inspector.OutcomeOf(r.Context()); o != nil {
-			o.SecretHeaders = append(o.SecretHeaders, header)
-		}
+		header := apiKeyHeader(cred)
+		secret := markSecret(r, header)
 		key := str(cred, "key")
 		got := r.Header.Get(header)
 		if key == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
 			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong API key in " + header}
 		}
-		return verdict{id: routeID, reason: "API key in " + header}
+		return verdict{id: routeID, reason: "API key in " + header, secretHeaders: secret}
 	case AuthBasic:
 		user, pass, ok := r.BasicAuth()
 		wantUser, wantPass := str(cred, "username"), str(cred, "password")
@@ -182,28 +194,99 @@ func (s *Server) authenticate(r *http.Request, t *Trigger, body []byte) verdict 
 		return verdict{id: routeID, reason: "basic auth as " + user}
 	case AuthSignature:
 		provider := str(cred, "provider")
-		now := time.Now()
-		if s.Now != nil {
-			now = s.Now()
-		}
-		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
+		now := s.now()
+		refused := func(err error) verdict {
 			var ref refusal
 			if errors.As(err, &ref) {
 				return verdict{status: http.StatusUnauthorized, reason: err.Error()}
 			}
 			return verdict{status: http.StatusInternalServerError, reason: err.Error()}
 		}
-		return verdict{id: routeID, provider: provider, reason: provider + " signature verified"}
+		if err := CheckSignatureHeaders(provider, cred, r.Header, now); err != nil {
+			return refused(err)
+		}
+		body, err := s.readBody(r)
+		if err != nil {
+			return verdict{readErr: err}
+		}
+		// Ed25519 signs timestamp and body as one message, which the
+		// check copies: that copy counts against the body budget too.
+		if provider == ProviderDiscord {
+			if err := guard.Reserve(r.Context(), int64(len(r.Header.Get("X-Signature-Timestamp"))+len(body))); err != nil {
+				return verdict{readErr: err}
+			}
+		}
+		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
+			return refused(err)
+		}
+		return verdict{id: routeID, provider: provider, reason: provider + " signature verified", body: body}
 	}
 	return verdict{status: http.StatusInternalServerError, reason: "unknown authentication method " + t.AuthenticationMethod}
 }
 
-func (s *Server) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
+func apiKeyHeader(cred map[string]any) string {
+	if h := str(cred, "header"); h != "" {
+		return h
+	}
+	return "X-API-Key"
+}
+
+// markSecret marks header as a credential of this request, for the
+// inspector's record now and for the job's arguments later.
+func markSecret(r *http.Request, header string) []string {
+	if o := inspector.OutcomeOf(r.Context()); o != nil {
+		o.SecretHeaders = append(o.SecretHeaders, header)
+	}
+	return []string{header}
+}
+
+func (s *Service) credentials(ctx context.Context, t *Trigger) (map[string]any, error) {
 	v, _, err := s.Resources.Value(ctx, t.WorkspaceID, t.AuthenticationResourcePath)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " does not exist: create it, or edit the route")
 	}
-	return v, err
+	if err != nil {
+		return nil, err
+	}
+	// Read as Windmill reads a route's resource, interpolated: its secrets
+	// may be "$var:" references to secret variables, and a caller must
+	// match the variable's value, never the reference's text.
+	v, err = s.Resources.Interpolate(ctx, t.WorkspaceID, v)
+	if err != nil {
+		return nil, fmt.Errorf("the route's resource %s: %w", t.AuthenticationResourcePath, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("the route's resource " + t.AuthenticationResourcePath + " is not an object of credentials: edit it, or the route")
+	}
+	return m, nil
+}
+
+// RedactOldKeys redacts each api_key route's key from the args of jobs an
+// older millrun stored, where include_header (or the include_headers
+// setting) had put it in clear. Only the key as it is now is found: one
+// changed since then is no longer a credential.
+func (s *Service) RedactOldKeys(ctx context.Context) (int64, error) {
+	var total int64
+	for _, t := range *s.table.Load() {
+		if t.AuthenticationMethod != AuthAPIKey {
+			continue
+		}
+		cred, err := s.credentials(ctx, t)
+		if err != nil {
+			continue // a route that cannot check callers let none in
+		}
+		key := str(cred, "key")
+		if key == "" {
+			continue
+		}
+		n, err := s.DB.RedactJobArg(ctx, webhook.HeaderArgName(apiKeyHeader(cred)), key)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 func (s *Server) now() time.Time {

@@ -25,7 +25,7 @@ func SignTest(provider string, cred map[string]any, now time.Time) (body []byte,
 		body = []byte("command=%2Fmillrun-test&text=a+test+from+millrun&user_name=millrun")
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
 		h.Set("X-Slack-Request-Timestamp", ts)
-		h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac(sha256.New, []byte(str(cred, "secret")), append([]byte("v0:"+ts+":"), body...))))
+		h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac(sha256.New, []byte(str(cred, "secret")), []byte("v0:"+ts+":"), body)))
 	case ProviderGitHub:
 		body = []byte(`{"zen":"a test from millrun","hook_id":0}`)
 		h.Set("Content-Type", "application/json")
@@ -45,7 +45,7 @@ func SignTest(provider string, cred map[string]any, now time.Time) (body []byte,
 		h.Set("Content-Type", "application/json")
 		h.Set("Webhook-Id", id)
 		h.Set("Webhook-Timestamp", ts)
-		h.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(mac(sha256.New, key, append([]byte(id+"."+ts+"."), body...))))
+		h.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(mac(sha256.New, key, []byte(id+"."+ts+"."), body)))
 	case ProviderHMAC:
 		sc, err := genericScheme(cred)
 		if err != nil {

@@ -56,16 +56,16 @@ type Trigger struct {
 func invalid(format string, a ...any) error { return errs.Invalidf(format, a...) }
 
 var (
-	triggerPath = regexp.MustCompile(`^[uf]/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
-	staticSeg   = regexp.MustCompile(`^[A-Za-z0-9_.~-]+$`)
-	paramSeg    = regexp.MustCompile(`^:[A-Za-z_][A-Za-z0-9_]*$`)
-	methods     = map[string]bool{"get": true, "post": true, "put": true, "patch": true, "delete": true}
+	pathSeg   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	staticSeg = regexp.MustCompile(`^[A-Za-z0-9_.~-]+$`)
+	paramSeg  = regexp.MustCompile(`^:[A-Za-z_][A-Za-z0-9_]*$`)
+	methods   = map[string]bool{"get": true, "post": true, "put": true, "patch": true, "delete": true}
 )
 
 // Normalize checks t and fills defaults (post, sync, windmill auth).
 func (t *Trigger) Normalize() error {
-	if !triggerPath.MatchString(t.Path) {
-		return invalid("path %q must look like u/<user>/<name> or f/<folder>/<name> (the route's own path, not its URL)", t.Path)
+	if err := checkPath(t.Path); err != nil {
+		return err
 	}
 	if t.ScriptPath == "" {
 		return invalid("script_path is required: the script or flow the route runs")
@@ -109,6 +109,28 @@ func (t *Trigger) Normalize() error {
 	}
 	if t.IsStaticWebsite {
 		return invalid("is_static_website is not supported by millrun: routes run scripts and flows")
+	}
+	return nil
+}
+
+// checkPath checks a route's own path. It names the route's file in a
+// workspace export, and so the place `wmill sync pull` writes it: a "." or
+// ".." segment would lead out of that folder.
+func checkPath(p string) error {
+	const shape = "must look like u/<user>/<name> or f/<folder>/<name> (the route's own path, not its URL)"
+	segs := strings.Split(p, "/")
+	if len(p) > 255 || len(segs) < 3 || segs[0] != "u" && segs[0] != "f" {
+		return invalid("path %q %s", p, shape)
+	}
+	for _, seg := range segs[1:] {
+		switch {
+		case seg == "":
+			return invalid("path %q has an empty segment (a double or trailing /): it %s", p, shape)
+		case seg == "." || seg == "..":
+			return invalid("path %q may not have a %q segment: it %s", p, seg, shape)
+		case !pathSeg.MatchString(seg):
+			return invalid("path %q: segment %q may hold only letters, digits and - _ .", p, seg)
+		}
 	}
 	return nil
 }

@@ -122,7 +122,8 @@ func TestGenericHMAC(t *testing.T) {
 	if err := VerifySignature(ProviderHMAC, map[string]any{"header": "X-Sig", "secret": "s3cret"}, hdr("X-Sig", hex.EncodeToString(m.Sum(nil))), body, time.Now()); err != nil {
 		t.Fatalf("defaults (sha256, hex) refused: %v", err)
 	}
-	expectRefused(t, "no prefix", VerifySignature(ProviderHMAC, cred, hdr("X-Signature", b64), body, time.Now()), "does not match")
+	expectRefused(t, "no prefix", VerifySignature(ProviderHMAC, cred, hdr("X-Signature", b64), body, time.Now()), "is not sha1= and a 20-byte digest")
+	expectRefused(t, "wrong digest", VerifySignature(ProviderHMAC, cred, hdr("X-Signature", "sha1="+base64.StdEncoding.EncodeToString(make([]byte, 20))), body, time.Now()), "does not match")
 	expectRefused(t, "md5", VerifySignature(ProviderHMAC, map[string]any{"header": "X", "algorithm": "md5", "secret": "s"}, hdr("X", "y"), body, time.Now()), "unknown HMAC algorithm")
 	expectRefused(t, "unknown provider", VerifySignature("stripe", cred, http.Header{}, body, time.Now()), "unknown signature provider")
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/millrun/millrun/engine/connlimit"
 )
 
 // State is the tunnel's connection state.
@@ -176,11 +178,14 @@ func (m *Manager) connect(ctx context.Context, cancel context.CancelFunc, gen in
 		m.set(Failed, "", Describe(err, to, m.ConnectTimeout))
 		return
 	}
-	srv := &http.Server{Handler: m.handler, ReadHeaderTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Anonymous callers on the internet would otherwise use up millrun's
+	// connections with slow ones.
+	limited := connlimit.New(ln, connlimit.Tunnel)
+	srv := &http.Server{Handler: m.handler, ReadHeaderTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: limited.ConnState}
 	m.srv = srv
 	m.set(Online, ln.URL(), "")
 	go func() {
-		if err := srv.Serve(limitConns(ln, perAddrConns, totalConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.backendState(gen, Failed, err)
 		}
 	}()

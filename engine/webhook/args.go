@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -29,6 +30,9 @@ type ArgsInput struct {
 	Query       url.Values
 	// IncludeHeaders is the global include-headers setting.
 	IncludeHeaders []string
+	// SecretHeaders carry a credential beyond the usual ones (a route's
+	// API-key header): included, their value is "[redacted]".
+	SecretHeaders []string
 }
 
 // BuildArgs applies Windmill's request → args rules.
@@ -98,10 +102,10 @@ func BuildArgs(in ArgsInput) (Args, error) {
 	// shown on the Runs page.
 	for _, name := range includeList(in.Query.Get("include_header"), in.IncludeHeaders) {
 		if v := in.Header.Get(name); v != "" || len(in.Header.Values(name)) > 0 {
-			if auth.SensitiveHeader(name) {
+			if auth.SensitiveHeader(name) || slices.ContainsFunc(in.SecretHeaders, func(h string) bool { return strings.EqualFold(h, name) }) {
 				v = "[redacted]"
 			}
-			args[strings.ReplaceAll(strings.ToLower(name), "-", "_")] = jsonString(v)
+			args[HeaderArgName(name)] = jsonString(v)
 		}
 	}
 	for _, name := range includeList(in.Query.Get("include_query"), nil) {
@@ -117,6 +121,12 @@ func BuildArgs(in ArgsInput) (Args, error) {
 		args["raw_string"] = jsonString(string(in.Body))
 	}
 	return args, nil
+}
+
+// HeaderArgName is the argument an included header becomes: lowercased,
+// "-" as "_" (Windmill's rule).
+func HeaderArgName(header string) string {
+	return strings.ReplaceAll(strings.ToLower(header), "-", "_")
 }
 
 func includeList(query string, global []string) []string {
@@ -158,10 +168,12 @@ func jsonArgs(body []byte, wrap bool) (Args, error) {
 	return obj, nil
 }
 
+// compact returns a compacted copy of b: never b itself, which may be a
+// request buffer reused once the request is answered.
 func compact(b []byte) json.RawMessage {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
-		return json.RawMessage(b)
+		return bytes.Clone(b)
 	}
 	return buf.Bytes()
 }

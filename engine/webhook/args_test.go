@@ -119,3 +119,51 @@ func FuzzBuildArgs(f *testing.F) {
 		}
 	})
 }
+
+// Arguments never point into the body: it is a buffer the body budget
+// reuses for the next request once this one is answered.
+func TestBuildArgsCopiesTheBody(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ ctype, body, query string }{
+		{"application/json", `{"a":{"b":[1,2]},"c":"x"}`, ""},
+		{"application/json", `[1, 2, 3]`, ""},
+		{"application/json", `{"a":1}`, "wrap_body=true"},
+		{"application/x-www-form-urlencoded", "a=1&b=two", ""},
+		{"text/plain", "some text", ""},
+		{"application/json", `{"a":1}`, "raw=true"},
+		{"application/cloudevents+json", `{"specversion":"1.0","type":"t","source":"s","id":"1","data":{"a":[1]}}`, ""},
+		{"application/cloudevents+json", `{"specversion":"1.0","type":"t","source":"s","id":"1","data":[1,2]}`, ""},
+	} {
+		body := []byte(c.body)
+		q, _ := url.ParseQuery(c.query)
+		args, err := BuildArgs(ArgsInput{Method: http.MethodPost, ContentType: c.ctype, Body: body, Query: q, Header: http.Header{}})
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.ctype, c.body, err)
+		}
+		before := argsString(args)
+		for i := range body {
+			body[i] = '#'
+		}
+		if after := argsString(args); after != before {
+			t.Errorf("%s %s: the arguments changed with the body's buffer: %s -> %s", c.ctype, c.body, before, after)
+		}
+	}
+}
+
+// A header named as a secret of the request (a route's API-key header)
+// is redacted when included, by the query or the global setting, in any
+// spelling; other headers are kept.
+func TestSecretHeadersRedacted(t *testing.T) {
+	t.Parallel()
+	h := http.Header{}
+	h.Set("X-Hook-Key", "k-secret")
+	h.Set("X-Other", "kept")
+	a, err := BuildArgs(ArgsInput{Method: "POST", Header: h, Query: url.Values{"include_header": {"x-hook-key,X-Other"}},
+		IncludeHeaders: []string{"X-HOOK-KEY"}, SecretHeaders: []string{"X-Hook-Key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := argsString(a); got != `x_hook_key="[redacted]" x_other="kept"` {
+		t.Fatalf("args: %s", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -85,6 +86,9 @@ type target struct {
 	kind, scopeKind  string
 	path, hash, lang string
 	timeoutS, limit  int
+	// notRunnable says why it cannot run (a library); asked only once the
+	// caller may run it, so a scoped token learns nothing of other scripts.
+	notRunnable error
 }
 
 func (s *Service) handler(sync bool, by lookup) http.Handler {
@@ -101,6 +105,10 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 		}
 		if id == nil || !id.CanRun(v.scopeKind, v.path) {
 			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(v.scopeKind, v.path)))
+			return
+		}
+		if v.notRunnable != nil {
+			s.fail(w, v.notRunnable)
 			return
 		}
 		if s.Limiter != nil {
@@ -217,9 +225,11 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 
 // ReadBody reads a request body of at most limit bytes, with the answer
 // to give when that fails: 413 over the limit, the engine's own answer
-// when its body budget refused (busy, not bad input), else 400.
+// when its body budget refused (busy, not bad input), else 400. The body
+// is the budget's buffer (guard.ReadBody): nothing may keep it, or a slice
+// of it, once the request is answered.
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	body, err := guard.ReadBody(r, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		var ae *apierr.Error
@@ -311,6 +321,7 @@ func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
 	for k, vs := range shaped.Header {
 		h[k] = vs
 	}
+	guard.SandboxHeaders(h)
 	if shaped.Body != nil || shaped.Status != http.StatusNoContent {
 		h.Set("Content-Type", shaped.ContentType)
 	}

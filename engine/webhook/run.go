@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -31,6 +32,9 @@ type RunRequest struct {
 // run routes do: 201 with the job id, or the shaped result when Sync.
 func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 	v, err := s.resolvePath(r, req.Flow, req.Path)
+	if err == nil {
+		err = v.notRunnable
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -78,7 +82,11 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 		if err != nil {
 			return nil, err
 		}
-		return &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}, nil
+		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}
+		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
+			return nil, t.notRunnable
+		}
+		return t, nil
 	}
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
@@ -92,7 +100,14 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 
 func scriptTarget(v *scripts.Version) *target {
 	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit}
+		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, notRunnable: v.Runnable()}
+}
+
+// isInvalid tells a flow that cannot run (the caller's to fix) from a
+// failure to find out (the server's).
+func isInvalid(err error) bool {
+	var inv *errs.Invalid
+	return errors.As(err, &inv)
 }
 
 // RecordedHeaders picks the request headers kept with a job.

@@ -27,7 +27,21 @@ def _run():
         args = json.load(f)
     try:
         sys.path.insert(0, os.getcwd())
-        import main as mod
+        # The job's packages, the workspace scripts it imports and wmill,
+        # as PYTHONPATH gives them to a spawned interpreter (a forked one
+        # started before they were known).
+        extra = os.environ.get("PYTHONPATH")
+        if extra:
+            known = set(sys.path)
+            sys.path[1:1] = [p for p in extra.split(os.pathsep) if p and p not in known]
+        module = os.environ.get("MILLRUN_MODULE")
+        if module:
+            # `from .x import y`: main is a module of its folder's package.
+            import importlib
+
+            mod = importlib.import_module(module)
+        else:
+            import main as mod
 
         names = _accepted(mod.main)
         if names is not None:

@@ -96,9 +96,10 @@ def _child(req, fds):
     os.environ.clear()
     os.environ.update(env)
     os.chdir(req["cwd"])
-    # As a spawned job's: the script's folder first, the wrapper as
-    # __main__.
-    sys.path.insert(0, os.getcwd())
+    # As a spawned interpreter starts: the script's folder, then the
+    # job's PYTHONPATH (its packages, the scripts it imports, wmill); the
+    # wrapper as __main__.
+    sys.path[0:0] = [os.getcwd()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.argv = ["wrapper.py"]
     main = type(sys)("__main__")
     sys.modules["__main__"] = main

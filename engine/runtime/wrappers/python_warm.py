@@ -42,7 +42,13 @@ def _end(job_id):
 
 sys.path.insert(0, os.getcwd())
 try:
-    import main as _mod
+    if os.environ.get("MILLRUN_MODULE"):
+        # `from .x import y`: main is a module of its folder's package.
+        import importlib
+
+        _mod = importlib.import_module(os.environ["MILLRUN_MODULE"])
+    else:
+        import main as _mod
 
     _names = _accepted(_mod.main)
     _answer({"ready": True})

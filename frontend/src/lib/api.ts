@@ -57,10 +57,15 @@ export interface ScriptSummary {
   last_status: string;
   dedicated_worker: boolean | null; // null when off, as Windmill answers
   archived?: boolean; // only in lists asked with show_archived
+  no_main_func: boolean; // a library: no main, imported by other scripts, never run
 }
 
 export interface Script extends ScriptSummary {
   content: string;
+  /** The dependency lock (Windmill's .script.lock text); null until resolved. */
+  lock?: string | null;
+  /** Why resolving the packages last failed. */
+  lock_error_logs?: string | null;
   timeout?: number | null; // seconds; null: the default (15 minutes)
   description: string;
   schema: import("./schema").Schema;
@@ -301,6 +306,13 @@ export const resourcesApi = {
 export const settingsApi = {
   get: <T>() => getJSON<T>("/api/millrun/settings"),
   save: <T>(settings: unknown) => send<T>("POST", "/api/millrun/settings", settings),
+};
+
+/** The package cache scripts' imports are installed into. */
+export interface PackagesView { location: string; bytes: number; index_url: string; tool: string }
+export const packagesApi = {
+  get: () => getJSON<PackagesView>("/api/millrun/packages"),
+  clear: () => send<string>("POST", "/api/millrun/packages/clear"),
 };
 
 export const tunnelApi = {

@@ -37,6 +37,12 @@ describe("routeFormProblem", () => {
     expect(routeFormProblem({ ...form, auth: "none", secret: "" }, true)).toBe("");
     expect(routeFormProblem(form, false)).toBe("");
   });
+  it("takes a secret variable's name in place of the secret", () => {
+    expect(routeFormProblem({ ...form, auth: "discord", secret: "$var:u/ann/discord_key" }, false)).toBe("");
+    expect(routeFormProblem({ ...form, auth: "standard", secret: " $var:f/ops/whsec " }, false)).toBe("");
+    expect(routeFormProblem({ ...form, auth: "standard", secret: "$var:" }, false)).toMatch(/whsec_/);
+    expect(routeRequests({ ...form, auth: "api_key", header: "X-Hook-Key", secret: "$var:u/ann/hook_key" }).resource?.value).toEqual({ header: "X-Hook-Key", key: "$var:u/ann/hook_key" });
+  });
 });
 
 describe("routeUrl and suggestRoutePath", () => {

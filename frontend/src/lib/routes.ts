@@ -99,13 +99,21 @@ export function routeRequests(f: RouteForm): { resource?: { path: string; resour
   return { resource: { path: resourcePath, resource_type: type, value }, trigger };
 }
 
+/** Whether a secret field names a secret variable ("$var:u/you/name")
+ * instead of holding the secret: millrun reads the variable's value when
+ * it checks a call, so its format cannot be checked here. */
+export function isVariableRef(secret: string): boolean {
+  return /^\$var:[uf]\/\S+$/.test(secret.trim());
+}
+
 /** What is missing before the form can be sent, in words; "" when ready. */
 export function routeFormProblem(f: RouteForm, confirmedOpen: boolean): string {
   if (!f.routePath.trim()) return "Give the route a path, e.g. slack/deploy.";
   const choice = authChoices.find((c) => c.value === f.auth);
   if (choice?.secretLabel && !f.secret.trim()) return `Paste the ${choice.secretLabel.toLowerCase()}.`;
-  if (f.auth === "discord" && !/^[0-9a-fA-F]{64}$/.test(f.secret.trim())) return "A Discord public key is 64 hexadecimal characters.";
-  if (f.auth === "standard" && !f.secret.trim().startsWith("whsec_")) return "A Standard Webhooks secret starts with whsec_.";
+  const ref = isVariableRef(f.secret);
+  if (f.auth === "discord" && !ref && !/^[0-9a-fA-F]{64}$/.test(f.secret.trim())) return "A Discord public key is 64 hexadecimal characters.";
+  if (f.auth === "standard" && !ref && !f.secret.trim().startsWith("whsec_")) return "A Standard Webhooks secret starts with whsec_.";
   if (f.auth === "basic_http" && !f.username.trim()) return "Choose a user name.";
   if (f.auth === "none" && !confirmedOpen) return "Confirm that anyone with the URL may run this.";
   return "";

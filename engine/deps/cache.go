@@ -1,0 +1,537 @@
+package deps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// marker is written into a package's folder last, before the folder is
+// renamed into place: a folder without it is never used.
+const marker = ".millrun-complete"
+
+// tmpPrefix starts the name of a folder being installed.
+const tmpPrefix = ".tmp-"
+
+// Cache holds installed packages, one folder per interpreter minor
+// version and locked requirement: <Root>/python_3_11/requests==2.32.3/.
+//
+// The cache belongs to one data folder, and so to one millrun process
+// (engine/instance holds the data folder's lock): in-process
+// coordination is then enough, and Clear or a crash cleanup never pulls a
+// folder from under another process's job. Two millruns on two data
+// folders share nothing, which costs disk but never correctness. Even if
+// two processes did share it, a package folder only ever appears by an
+// atomic rename of a finished install, so neither could see half a
+// package; at worst both would install it.
+type Cache struct {
+	// Root is the cache folder, created 0700 (packages may embed
+	// credentials from a private index in their metadata, and jobs of
+	// this user are the only readers).
+	Root string
+	// Tools installs packages.
+	Tools Tools
+	// Parallel bounds concurrent installs per Install call; 0 means 4.
+	// Each pip install is a Python process of its own.
+	Parallel int
+
+	// clearing excludes Clear while installs write into the cache.
+	clearing sync.RWMutex
+	mu       sync.Mutex
+	flights  map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+// NewCache returns a cache in root, installing with tools.
+func NewCache(root string, tools Tools) *Cache {
+	return &Cache{Root: root, Tools: tools}
+}
+
+func (c *Cache) versionDir(py Python) string {
+	return filepath.Join(c.Root, "python_"+strings.ReplaceAll(py.Minor(), ".", "_"))
+}
+
+// Paths returns the lock's package folders, in lock order, when every one
+// is installed, for the job's PYTHONPATH; ok is false when any is missing.
+// It costs one stat per package and makes no network call.
+func (c *Cache) Paths(py Python, lock Lock) (paths []string, ok bool) {
+	dir := c.versionDir(py)
+	ok = true
+	for _, p := range lock.pins {
+		path := filepath.Join(dir, p.folder())
+		if !complete(path) {
+			ok = false
+		}
+		paths = append(paths, path)
+	}
+	return paths, ok
+}
+
+func complete(path string) bool {
+	_, err := os.Lstat(filepath.Join(path, marker))
+	return err == nil
+}
+
+// Install makes sure every package of the lock is in the cache and
+// returns their folders in lock order, to be listed in PYTHONPATH before
+// the interpreter's own site-packages. Cached packages cost a stat each
+// and no network call; missing ones are installed, each package once
+// however many jobs ask for it at the same time.
+//
+// With uv each package is a `uv pip install --no-deps --target` of its
+// own, several at once. With pip, one `pip wheel --no-deps` fetches (or
+// builds) all the missing packages' wheels and each is unpacked into its
+// folder here: a pip process per package would cost its start (about
+// 0.3 s) per package.
+//
+// When some installs fail the others are kept, and the error is an
+// *Error per failed package (joined with errors.Join): FailedFor tells
+// whether wmill alone failed.
+func (c *Cache) Install(ctx context.Context, py Python, lock Lock, log io.Writer) ([]string, error) {
+	paths, ok := c.Paths(py, lock)
+	if ok {
+		return paths, nil
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	c.clearing.RLock()
+	defer c.clearing.RUnlock()
+	dir := c.versionDir(py)
+	if err := c.mkdirs(dir); err != nil {
+		return nil, err
+	}
+	var lmu sync.Mutex
+	logf := func(format string, args ...any) {
+		lmu.Lock()
+		defer lmu.Unlock()
+		fmt.Fprintf(log, format, args...)
+	}
+	var (
+		mine    []item
+		waits   []item
+		flights = map[string]*flight{}
+	)
+	for i, p := range lock.pins {
+		if complete(paths[i]) {
+			continue
+		}
+		if _, dup := flights[paths[i]]; dup {
+			continue
+		}
+		f, leader := c.claim(paths[i])
+		flights[paths[i]] = f
+		if leader {
+			mine = append(mine, item{path: paths[i], pin: p})
+		} else {
+			waits = append(waits, item{path: paths[i], pin: p})
+		}
+	}
+	if n := len(mine) + len(waits); n < len(paths) {
+		logf("%d of %d packages are in the cache\n", len(paths)-n, len(paths))
+	}
+	errs := c.installAll(ctx, py, mine, logf)
+	for k, it := range mine {
+		c.finish(it.path, flights[it.path], errs[k])
+	}
+	for _, it := range waits {
+		f := flights[it.path]
+		var err error
+		select {
+		case <-f.done:
+			err = f.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if isCancel(err) && ctx.Err() == nil {
+			// The job that was installing it ended; this one goes on.
+			err = c.installOnce(ctx, py, it, logf)
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return paths, nil
+}
+
+type item struct {
+	path string
+	pin  Pin
+}
+
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// claim registers an install of path; leader is false when one is
+// already under way, and f is then the one to wait for.
+func (c *Cache) claim(path string) (f *flight, leader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flights == nil {
+		c.flights = map[string]*flight{}
+	}
+	if f, ok := c.flights[path]; ok {
+		return f, false
+	}
+	f = &flight{done: make(chan struct{})}
+	c.flights[path] = f
+	return f, true
+}
+
+func (c *Cache) finish(path string, f *flight, err error) {
+	c.mu.Lock()
+	delete(c.flights, path)
+	c.mu.Unlock()
+	f.err = err
+	close(f.done)
+}
+
+// installOnce installs one package as the leader, or waits for the
+// leader, retrying when the leader was cancelled.
+func (c *Cache) installOnce(ctx context.Context, py Python, it item, logf func(string, ...any)) error {
+	for {
+		f, leader := c.claim(it.path)
+		if leader {
+			err := c.installAll(ctx, py, []item{it}, logf)[0]
+			c.finish(it.path, f, err)
+			return err
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if isCancel(f.err) && ctx.Err() == nil {
+			continue
+		}
+		return f.err
+	}
+}
+
+// installAll installs the items this goroutine leads; one error (or nil)
+// per item.
+func (c *Cache) installAll(ctx context.Context, py Python, items []item, logf func(string, ...any)) []error {
+	errs := make([]error, len(items))
+	var todo []int
+	for k, it := range items {
+		if !complete(it.path) { // finished meanwhile by a leader now gone
+			todo = append(todo, k)
+		}
+	}
+	if len(todo) == 0 {
+		return errs
+	}
+	if c.Tools.UV == "" {
+		var batch []item
+		var rest []int
+		for _, k := range todo {
+			if items[k].pin.Name != "" {
+				batch = append(batch, items[k])
+			} else {
+				rest = append(rest, k)
+			}
+		}
+		if len(batch) > 0 {
+			berrs := c.installWheels(ctx, py, batch, logf)
+			j := 0
+			for _, k := range todo {
+				if items[k].pin.Name != "" {
+					errs[k] = berrs[j]
+					j++
+				}
+			}
+		}
+		todo = rest
+	}
+	par := c.Parallel
+	if par <= 0 {
+		par = 4
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	for _, k := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[k] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			errs[k] = c.install(ctx, py, items[k], logf)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// prepare clears what an interrupted install of the item left and makes
+// its temporary folder.
+func (c *Cache) prepare(it item) (tmp string, err error) {
+	dir, base := filepath.Split(it.path)
+	c.sweep(dir, base)
+	if _, err := os.Lstat(it.path); err == nil {
+		if err := os.RemoveAll(it.path); err != nil {
+			return "", err
+		}
+	}
+	return os.MkdirTemp(dir, tmpPrefix+base+"-")
+}
+
+// publish marks a finished install complete and moves it into place in
+// one rename: a crash or kill -9 at any point before leaves either
+// nothing at path or the whole package, and what it leaves behind (a
+// temporary folder, a folder without marker) is removed by the next
+// install of that package or by Sweep.
+func (c *Cache) publish(tmp string, it item, synced bool) error {
+	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(it.pin.Line+"\n"), 0o600); err != nil {
+		return err
+	}
+	if !synced {
+		// What the rename publishes must be on disk first, or a power
+		// cut could leave a marked folder with empty files.
+		syncTree(tmp)
+	}
+	if err := os.Rename(tmp, it.path); err != nil {
+		if complete(it.path) {
+			return nil
+		}
+		return err
+	}
+	syncDir(filepath.Dir(it.path))
+	return nil
+}
+
+// install installs one package with the tool itself (uv; pip for a line
+// that names no project).
+func (c *Cache) install(ctx context.Context, py Python, it item, logf func(string, ...any)) error {
+	tmp, err := c.prepare(it)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	start := time.Now()
+	logf("installing %s\n", it.pin.Line)
+	t := c.Tools
+	var argv []string
+	if t.UV != "" {
+		argv = []string{t.UV, "pip", "install", "--no-deps", "--link-mode=copy", "--target", tmp, "--python", py.Path, it.pin.Line}
+	} else {
+		// --no-compile: byte-compiling every module at install time costs
+		// more than the first import compiling the modules it uses (into
+		// this folder, which the job's user owns); uv does not compile
+		// either.
+		argv = []string{py.Path, "-m", "pip", "install", "--no-deps", "--no-compile", "--target", tmp, it.pin.Line}
+	}
+	out, err := t.run(ctx, argv, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return t.failure(ctx, out, err, it.pin.Line, nil)
+	}
+	if err := c.publish(tmp, it, false); err != nil {
+		return err
+	}
+	logf("installed %s in %s\n", it.pin.Line, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// installWheels installs packages with one `pip wheel --no-deps` for
+// all, then unpacks each wheel into its folder. When pip fails for a
+// batch of several, each package is tried alone, so the ones that can
+// be installed are, and each failure names its package.
+func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf func(string, ...any)) []error {
+	errs := make([]error, len(items))
+	t := c.Tools
+	wheels, err := os.MkdirTemp(filepath.Dir(items[0].path), tmpPrefix+"wheels-")
+	if err != nil {
+		for k := range errs {
+			errs[k] = err
+		}
+		return errs
+	}
+	defer os.RemoveAll(wheels)
+	start := time.Now()
+	var lines []string
+	for _, it := range items {
+		lines = append(lines, it.pin.Line)
+	}
+	logf("fetching %s\n", summary(lines))
+	argv := append([]string{py.Path, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels}, lines...)
+	out, err := t.run(ctx, argv, func(line string) {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "Downloading") || strings.HasPrefix(l, "Building wheel") || strings.HasPrefix(l, "Using cached") {
+			logf("  %s\n", l)
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			for k := range errs {
+				errs[k] = ctx.Err()
+			}
+			return errs
+		}
+		if len(items) == 1 {
+			errs[0] = t.failure(ctx, out, err, items[0].pin.Line, nil)
+			return errs
+		}
+		for k, it := range items {
+			errs[k] = c.installWheels(ctx, py, []item{it}, logf)[0]
+		}
+		return errs
+	}
+	byName := map[string]string{}
+	if entries, err := os.ReadDir(wheels); err == nil {
+		for _, e := range entries {
+			if n := wheelName(e.Name()); n != "" {
+				byName[n] = filepath.Join(wheels, e.Name())
+			}
+		}
+	}
+	tmps := make([]string, len(items))
+	for k, it := range items {
+		tmp, err := c.prepare(it)
+		if err != nil {
+			errs[k] = err
+			continue
+		}
+		tmps[k] = tmp
+		defer os.RemoveAll(tmp)
+		whl, ok := byName[it.pin.Name]
+		switch {
+		case ok:
+			errs[k] = unpackWheel(whl, tmp, py.Path)
+		case strings.Contains(it.pin.Line, ";"):
+			// Its environment markers exclude this interpreter: pip
+			// skipped it, and an empty folder says so.
+		default:
+			errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: t.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
+		}
+	}
+	syncTree(wheels)
+	for k, it := range items {
+		if errs[k] != nil || tmps[k] == "" {
+			continue
+		}
+		errs[k] = c.publish(tmps[k], it, true)
+	}
+	logf("installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
+	return errs
+}
+
+// sweep removes what an interrupted install of base left in dir.
+func (c *Cache) sweep(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, tmpPrefix+base+"-") {
+			os.RemoveAll(filepath.Join(dir, n))
+		}
+	}
+}
+
+// Sweep removes every interrupted install (temporary folders, folders
+// without a marker). Run it at start, before any install.
+func (c *Cache) Sweep() error {
+	c.clearing.Lock()
+	defer c.clearing.Unlock()
+	// A Clear interrupted after its rename left the old cache aside.
+	if aside, _ := filepath.Glob(c.Root + ".clearing-*"); len(aside) > 0 {
+		for _, a := range aside {
+			os.RemoveAll(a)
+		}
+	}
+	vers, err := os.ReadDir(c.Root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, v := range vers {
+		if !v.IsDir() || !strings.HasPrefix(v.Name(), "python_") {
+			continue
+		}
+		dir := filepath.Join(c.Root, v.Name())
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			if strings.HasPrefix(e.Name(), tmpPrefix) || !complete(p) {
+				os.RemoveAll(p)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Cache) mkdirs(dir string) error {
+	if err := os.MkdirAll(c.Root, 0o700); err != nil {
+		return err
+	}
+	// MkdirAll leaves an existing folder's mode alone, and the umask may
+	// have widened a new one.
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(c.Root, 0o700); err != nil {
+			return err
+		}
+	}
+	return os.MkdirAll(dir, 0o700)
+}
+
+// Size is the cache's size on disk in bytes, for Settings.
+func (c *Cache) Size() (int64, error) {
+	var n int64
+	err := filepath.WalkDir(c.Root, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Clear empties the cache, for Settings; the next run of each script
+// installs what it needs again. It waits for installs in progress. The
+// folder is first renamed aside, so a job starting meanwhile finds
+// nothing rather than half a package.
+func (c *Cache) Clear() error {
+	c.clearing.Lock()
+	defer c.clearing.Unlock()
+	if _, err := os.Lstat(c.Root); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	aside := fmt.Sprintf("%s.clearing-%d", c.Root, time.Now().UnixNano())
+	if err := os.Rename(c.Root, aside); err != nil {
+		return err
+	}
+	return os.RemoveAll(aside)
+}

@@ -1,0 +1,457 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/millrun/millrun/engine/deps"
+)
+
+// Packages gives Python scripts the third-party packages and workspace
+// scripts they import, Windmill's way: requirements inferred from the
+// imports (or the script's #requirements: / PEP 723 block), resolved once
+// into a lock, each pinned package installed once into a shared cache,
+// and the folders put on the job's path. A run whose lock is cached makes
+// no network call.
+type Packages struct {
+	// Cache holds the installed packages.
+	Cache *deps.Cache
+	// Tools resolves and installs, in the user's own environment (their
+	// index configuration and proxies).
+	Tools deps.Tools
+	// Modules is where the trees of workspace scripts imported by
+	// others are written, one folder per set of contents.
+	Modules string
+	// Wmill is a folder holding millrun's built-in wmill module, last on
+	// every path: a wmill installed from the index wins.
+	Wmill string
+
+	mu      sync.Mutex
+	interps map[string]deps.Python // by configured path
+	stdlib  map[string]func(string) bool
+	locks   map[string]*lockFlight // by requirements key
+	trees   map[string]bool        // module trees written
+}
+
+type lockFlight struct {
+	done chan struct{}
+	lock deps.Lock
+	err  error
+}
+
+// pyPlan is how one Python job runs: which interpreter, what goes on its
+// path, and (for a script that imports its siblings with `from .x`) the
+// module name main is imported as.
+type pyPlan struct {
+	Interp string
+	Path   []string
+	Module string
+}
+
+// env is the plan as environment variables for the job.
+func (p pyPlan) env() []string {
+	var env []string
+	if len(p.Path) > 0 {
+		env = append(env, "PYTHONPATH="+strings.Join(p.Path, string(os.PathListSeparator)))
+	}
+	if p.Module != "" {
+		env = append(env, "MILLRUN_MODULE="+p.Module)
+	}
+	return env
+}
+
+// relativeFrom matches `from .x import y` / `from ..x import y`: main must
+// then be a module of its folder's package, as on Windmill.
+var relativeFrom = regexp.MustCompile(`(?m)^\s*from\s+\.`)
+
+func (p *Packages) python(ctx context.Context, path string) (deps.Python, func(string) bool, error) {
+	p.mu.Lock()
+	py, ok := p.interps[path]
+	isStd := p.stdlib[path]
+	p.mu.Unlock()
+	if ok {
+		return py, isStd, nil
+	}
+	py, err := p.Tools.Probe(ctx, path)
+	if err != nil {
+		return deps.Python{}, nil, err
+	}
+	isStd, err = p.Tools.Stdlib(ctx, py)
+	if err != nil {
+		isStd = nil // deps' own list of the standard library
+	}
+	p.mu.Lock()
+	if p.interps == nil {
+		p.interps, p.stdlib = map[string]deps.Python{}, map[string]func(string) bool{}
+	}
+	p.interps[path], p.stdlib[path] = py, isStd
+	p.mu.Unlock()
+	return py, isStd, nil
+}
+
+// requirementsOf infers what spec and the workspace scripts it imports
+// ask for, and which scripts those are. A missing imported script is an
+// error in words.
+func requirementsOf(spec Spec, isStd func(string) bool) (deps.Requirements, []string, error) {
+	reqs := deps.Infer(spec.Path, spec.Content, isStd)
+	mods := closure(spec, reqs.Relative, isStd)
+	if err := checkModules(spec, mods); err != nil {
+		return reqs, mods, err
+	}
+	if reqs.Manual {
+		// Windmill: a manual list is the whole list; imported scripts'
+		// imports do not join it.
+		return reqs, mods, nil
+	}
+	var more []deps.Requirements
+	for _, m := range mods {
+		more = append(more, deps.Infer(m, spec.Modules[m], isStd))
+	}
+	return deps.Merge(reqs, more...), mods, nil
+}
+
+// closure is every workspace script reached from roots through imports.
+func closure(spec Spec, roots []string, isStd func(string) bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	queue := append([]string{}, roots...)
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		if seen[m] || m == spec.Path {
+			continue
+		}
+		seen[m] = true
+		out = append(out, m)
+		if content, ok := spec.Modules[m]; ok {
+			queue = append(queue, deps.Infer(m, content, isStd).Relative...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkModules(spec Spec, mods []string) error {
+	for _, m := range mods {
+		if _, ok := spec.Modules[m]; !ok {
+			return fmt.Errorf("%s imports %s, which is not a script of this workspace: save it first (a script without main is a library)", orScript(spec.Path), m)
+		}
+	}
+	return nil
+}
+
+func orScript(path string) string {
+	if path == "" {
+		return "the script"
+	}
+	return path
+}
+
+// planPython prepares a Python job: resolves its lock if it has none
+// (or one that no longer pins everything it imports), installs what the
+// lock pins (once, into the cache), writes the workspace scripts it
+// imports, and says how to run it, with the lock it runs with.
+func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Spec, logs io.Writer) (plan pyPlan, lock deps.Lock, err error) {
+	plan.Interp = defaultInterp
+	py, isStd, err := p.python(ctx, defaultInterp)
+	if err != nil {
+		return plan, lock, fmt.Errorf("the Python interpreter %s does not answer: %w", defaultInterp, err)
+	}
+	reqs, mods, err := requirementsOf(spec, isStd)
+	if err != nil {
+		return plan, lock, err
+	}
+	var tail []string // after the packages: the imported scripts, then wmill
+	if len(mods) > 0 {
+		tree, module, err := p.moduleTree(spec, mods)
+		if err != nil {
+			return plan, lock, err
+		}
+		plan.Module = module
+		tail = append(tail, tree)
+	}
+	if p.Wmill != "" {
+		tail = append(tail, p.Wmill)
+	}
+	plan.Path = tail
+	lock = deps.ParseLock(spec.Lock)
+	specs := reqs.Python
+	if spec.Lock != "" {
+		specs = deps.LockSpec(lock)
+	}
+	if len(specs) > 0 {
+		py = p.Tools.ChoosePython(ctx, py, specs, logs)
+		plan.Interp = py.Path
+	}
+	if spec.Lock == "" || !covers(lock, reqs) {
+		if len(reqs.List) == 0 {
+			return plan, deps.Lock{}, nil
+		}
+		if lock, err = p.resolve(ctx, py, reqs, logs); err != nil {
+			return plan, lock, err
+		}
+	}
+	if lock.Empty() {
+		return plan, lock, nil
+	}
+	paths, err := p.Cache.Install(ctx, py, lock, logs)
+	if deps.FailedFor(err, "wmill") {
+		fmt.Fprintln(logs, "wmill could not be installed from the index: using millrun's built-in wmill module")
+		paths, err = p.Cache.Install(ctx, py, lock.Without("wmill"), logs)
+	}
+	if err != nil {
+		return plan, lock, err
+	}
+	plan.Path = append(paths, tail...)
+	return plan, lock, nil
+}
+
+// covers reports whether a stored lock still pins everything the script
+// (and what it imports) asks for: an imported script that gained an
+// import makes the importer resolve again.
+func covers(lock deps.Lock, reqs deps.Requirements) bool {
+	if reqs.Manual {
+		return true // the user's list; the lock was made from it
+	}
+	for _, r := range reqs.List {
+		if !lock.Has(r.Name) && r.Name != "wmill" {
+			return false
+		}
+	}
+	return true
+}
+
+// resolve turns requirements into a lock, once per set of requirements
+// and interpreter however many jobs ask at once; a lock resolved before
+// is reused without a network call. When the index cannot supply wmill,
+// the lock goes without it and the built-in module stands in.
+func (p *Packages) resolve(ctx context.Context, py deps.Python, reqs deps.Requirements, logs io.Writer) (deps.Lock, error) {
+	lines := reqs.Lines()
+	key := lockKey(py.Minor(), lines)
+	memo := filepath.Join(p.Cache.Root, "locks", key)
+	if b, err := os.ReadFile(memo); err == nil {
+		return deps.ParseLock(string(b)), nil
+	}
+	p.mu.Lock()
+	if p.locks == nil {
+		p.locks = map[string]*lockFlight{}
+	}
+	f, running := p.locks[key]
+	if !running {
+		f = &lockFlight{done: make(chan struct{})}
+		p.locks[key] = f
+	}
+	p.mu.Unlock()
+	if running {
+		fmt.Fprintln(logs, "waiting for another job resolving the same requirements")
+		select {
+		case <-f.done:
+			return f.lock, f.err
+		case <-ctx.Done():
+			return deps.Lock{}, ctx.Err()
+		}
+	}
+	defer func() {
+		p.mu.Lock()
+		delete(p.locks, key)
+		p.mu.Unlock()
+		close(f.done)
+	}()
+	fmt.Fprintf(logs, "resolving %s with %s from %s\n", strings.Join(lines, ", "), py.Path, p.Tools.IndexURL())
+	f.lock, f.err = p.Tools.Resolve(ctx, py, lines, logs)
+	if f.err != nil && reqs.Has("wmill") && ctx.Err() == nil {
+		// No index, an offline laptop, an index without wmill: the
+		// built-in module stands in, and the rest must still resolve.
+		fmt.Fprintln(logs, "wmill cannot be had from the index: using millrun's built-in wmill module")
+		rest := reqs.Without("wmill")
+		if len(rest.List) == 0 {
+			f.lock, f.err = deps.NewLock(py.Minor(), nil), nil
+		} else {
+			f.lock, f.err = p.Tools.Resolve(ctx, py, rest.Lines(), logs)
+		}
+	}
+	if f.err == nil {
+		if err := writeAtomic(memo, f.lock.String()); err != nil {
+			fmt.Fprintf(logs, "note: the lock is not kept for later runs: %v\n", err)
+		}
+	}
+	return f.lock, f.err
+}
+
+func lockKey(minor string, lines []string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "py %s\n", minor)
+	for _, l := range lines {
+		fmt.Fprintln(h, l)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// writeAtomic writes a file whole or not at all.
+func writeAtomic(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// moduleTree writes the workspace scripts a job imports (and the job's
+// own script, so that `from .x` finds its siblings) as a package tree,
+// f/folder/name.py, in a folder named by their contents: a changed
+// script makes a new tree, so the next run sees the change and a running
+// job's tree never changes under it.
+func (p *Packages) moduleTree(spec Spec, mods []string) (root, module string, err error) {
+	files := map[string]string{}
+	for _, m := range mods {
+		files[modulePath(m)] = spec.Modules[m]
+	}
+	if spec.Path != "" && relativeFrom.MatchString(spec.Content) {
+		files[modulePath(spec.Path)] = spec.Content
+		module = strings.ReplaceAll(strings.TrimSuffix(modulePath(spec.Path), ".py"), "/", ".")
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00%s", name, len(files[name]), files[name])
+	}
+	root = filepath.Join(p.Modules, hex.EncodeToString(h.Sum(nil))[:32])
+	p.mu.Lock()
+	done := p.trees[root]
+	p.mu.Unlock()
+	if done {
+		return root, module, nil
+	}
+	if _, err := os.Stat(root); err != nil {
+		tmp, err := os.MkdirTemp(p.Modules, ".tmp-*")
+		if err != nil {
+			return "", "", fmt.Errorf("write the imported scripts: %w", err)
+		}
+		for _, name := range names {
+			dir := filepath.Join(tmp, filepath.Dir(name))
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				os.RemoveAll(tmp)
+				return "", "", fmt.Errorf("write the imported scripts: %w", err)
+			}
+			if err := writeFiles(dir, map[string]string{filepath.Base(name): files[name]}); err != nil {
+				os.RemoveAll(tmp)
+				return "", "", fmt.Errorf("write the imported scripts: %w", err)
+			}
+		}
+		if err := os.Rename(tmp, root); err != nil && !errors.Is(err, os.ErrExist) {
+			os.RemoveAll(tmp)
+			if _, serr := os.Stat(root); serr != nil {
+				return "", "", fmt.Errorf("write the imported scripts: %w", err)
+			}
+		}
+	}
+	p.mu.Lock()
+	if p.trees == nil {
+		p.trees = map[string]bool{}
+	}
+	p.trees[root] = true
+	p.mu.Unlock()
+	return root, module, nil
+}
+
+// modulePath is where a workspace script lives in a module tree, as
+// Windmill names it: each folder a package (f/my-folder → f/my_folder),
+// the script a module.
+func modulePath(scriptPath string) string {
+	parts := strings.Split(scriptPath, "/")
+	for i, part := range parts {
+		parts[i] = identifier(part)
+	}
+	return strings.Join(parts, "/") + ".py"
+}
+
+func identifier(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' && i > 0:
+			b.WriteRune(r)
+		case r >= '0' && r <= '9':
+			b.WriteString("_")
+			b.WriteRune(r)
+		default:
+			b.WriteString("_")
+		}
+	}
+	return b.String()
+}
+
+// Dependencies resolves the lock a script runs with when it has none (or
+// one that no longer pins everything it imports) and installs what the
+// lock pins, logging what it fetches: a dependency job. It answers the
+// lock to keep with the script's version, "" when the script needs no
+// packages.
+func (r *Runner) Dependencies(ctx context.Context, spec Spec, logs io.Writer) (string, error) {
+	if IsTypeScript(spec.Language) {
+		return r.typeScriptDependencies(ctx, spec, logs)
+	}
+	if spec.Language != Python || r.Packages == nil {
+		return spec.Lock, nil
+	}
+	if r.interp.Python == "" {
+		return "", errors.New(missingPython)
+	}
+	_, lock, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+	if err != nil {
+		return "", err
+	}
+	return lock.String(), nil
+}
+
+const missingPython = "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun"
+
+// NeedsDependencies reports whether a script imports packages or other
+// workspace scripts, so that saving it starts a dependency job.
+func (r *Runner) NeedsDependencies(spec Spec) bool {
+	if IsTypeScript(spec.Language) {
+		return typeScriptNeedsDependencies(spec)
+	}
+	if spec.Language != Python || r.Packages == nil {
+		return false
+	}
+	reqs := deps.Infer(spec.Path, spec.Content, nil)
+	return len(reqs.List) > 0 || len(reqs.Relative) > 0
+}
+
+// WorkspaceImports lists the workspace scripts (f/…, u/…) a script
+// imports directly, for the caller to load into Spec.Modules.
+func WorkspaceImports(language, path, content string) []string {
+	if language == Python {
+		return deps.Infer(path, content, nil).Relative
+	}
+	if IsTypeScript(language) {
+		return typeScriptWorkspaceImports(path, content)
+	}
+	return nil
+}
