@@ -86,6 +86,9 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if abs, err := filepath.Abs(parent); err == nil {
+		parent = abs // the server, in /, is told its jobs' folders
+	}
 	next, err := newBashJobDir(parent)
 	if err != nil {
 		os.RemoveAll(parent)
