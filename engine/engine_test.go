@@ -607,3 +607,25 @@ func TestSyntaxCheck(t *testing.T) {
 	}
 	f.mustDo(400, "POST", "/api/millrun/scripts/check", "application/json", `{"language":"cobol","content":"x"}`)
 }
+
+// Bash runs as Windmill runs main.sh: set -e, and no pipefail (Windmill's
+// wrapper sets it for itself, in a shell main.sh does not inherit it
+// from), so a pipeline is as good as its last command; forked or spawned.
+func TestBashOptionsAsWindmill(t *testing.T) {
+	t.Parallel()
+	for _, forked := range []bool{true, false} {
+		f := setup(t, func(c *Config) { c.NoForkServer = !forked })
+		f.createScript("u/me/pipe", "bash", "false | true\necho \"went on: $-\"\n")
+		if r := f.syncRun("u/me/pipe", `{}`); !strings.HasPrefix(r.body, `"went on: `) || !strings.Contains(strings.TrimPrefix(r.body, `"went on: `), "e") {
+			t.Errorf("forked %v: a pipeline whose first command fails stopped the script: %s", forked, r.body)
+		}
+		f.createScript("u/me/stop", "bash", "false\necho never\n")
+		if r := f.syncRun("u/me/stop", `{}`); strings.Contains(r.body, "never") || r.header.Get("X-Millrun-Job-Success") != "false" {
+			t.Errorf("forked %v: set -e did not stop the script at a failed command: %s", forked, r.body)
+		}
+		f.createScript("u/me/opts", "bash", "set -o | grep pipefail\n")
+		if r := f.syncRun("u/me/opts", `{}`); !strings.Contains(r.body, "off") {
+			t.Errorf("forked %v: pipefail is set: %s", forked, r.body)
+		}
+	}
+}

@@ -86,5 +86,8 @@ func (r *Runner) typeScriptCommand(ctx context.Context, dir string, spec Spec, l
 }
 
 // bashOptions are the shell options of every Bash job: on a spawned
-// job's command line, set in a forked job's BASH_ENV.
-var bashOptions = []string{"-e", "-o", "pipefail"}
+// job's command line, set in a forked job's BASH_ENV. Windmill runs
+// main.sh with `set -e` and nothing else: its wrapper's pipefail is the
+// wrapper's own shell's, which main.sh (a new bash) does not inherit, so
+// a pipeline is as good as its last command there and here.
+var bashOptions = []string{"-e"}
