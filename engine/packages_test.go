@@ -265,3 +265,25 @@ func TestWarmWorkerWithPackages(t *testing.T) {
 		t.Errorf("the two runs were not on one warm worker: pids %v %v", first[1], second[1])
 	}
 }
+
+// A script that asks for a Python that is not installed runs on the
+// default one; its log says so, and a syntax error (newer syntax, most
+// likely) names the version it asked for.
+func TestAskedForPythonNotInstalled(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/future", "python3", "# py: >=3.99\n\ndef main():\n    return 1 +\n")
+	r := f.syncRun("u/me/future", `{}`)
+	e := failure(t, r.body)
+	if e["name"] != "SyntaxError" || !strings.Contains(e["message"].(string), "asks for Python >=3.99; none is installed, so it ran on 3.") {
+		t.Fatalf("syntax error on an older Python: %v", e)
+	}
+	j := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+	if logs, _ := j["logs"].(string); !strings.Contains(logs, "Python >=3.99 was asked for, but no such interpreter is installed") {
+		t.Errorf("the log does not say which Python was asked for: %s", logs)
+	}
+	f.createScript("u/me/fine", "python3", "# py: >=3.99\n\ndef main():\n    return 2\n")
+	if r := f.syncRun("u/me/fine", `{}`); r.body != "2" {
+		t.Errorf("a script asking for a newer Python that runs fine on this one: %s", r.body)
+	}
+}

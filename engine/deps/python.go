@@ -171,6 +171,13 @@ func (t Tools) ChoosePython(ctx context.Context, def Python, specs []string, log
 	return found[0]
 }
 
+// Satisfies reports whether an interpreter version meets every
+// specifier set (a specifier it cannot read does not).
+func Satisfies(version string, specs []string) bool {
+	ok, err := matchesAll(version, specs)
+	return ok && err == nil
+}
+
 // distance orders candidates around the default's minor version, newer
 // before older at the same distance (as Windmill leans to newer).
 func distance(v, def []int) int {

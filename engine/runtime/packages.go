@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ type Packages struct {
 	stdlib  map[string]func(string) bool
 	locks   map[string]*lockFlight // by requirements key
 	trees   map[string]bool        // module trees written
+	chosen  map[string]chosenPython
 }
 
 type lockFlight struct {
@@ -56,6 +58,28 @@ type pyPlan struct {
 	Interp string
 	Path   []string
 	Module string
+	// Unmet says which Python the script asked for when no installed
+	// interpreter has it ("" when it runs on what it asked for).
+	Unmet string
+}
+
+// noteVersion adds to a syntax error that the script asked for another
+// Python than the one it ran on: the likely cause.
+func noteVersion(o Outcome, unmet string) Outcome {
+	var wrapped struct {
+		Error map[string]any `json:"error"`
+	}
+	if o.Success || json.Unmarshal(o.Result, &wrapped) != nil || wrapped.Error == nil || wrapped.Error["name"] != "SyntaxError" {
+		return o
+	}
+	msg, _ := wrapped.Error["message"].(string)
+	wrapped.Error["message"] = msg + " (" + unmet + ")"
+	b, err := json.Marshal(wrapped)
+	if err != nil {
+		return o
+	}
+	o.Result = b
+	return o
 }
 
 // env is the plan as environment variables for the job.
@@ -190,7 +214,7 @@ func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Sp
 		specs = deps.LockSpec(lock)
 	}
 	if len(specs) > 0 {
-		py = p.Tools.ChoosePython(ctx, py, specs, logs)
+		py, plan.Unmet = p.choose(ctx, py, specs, logs)
 		plan.Interp = py.Path
 	}
 	if spec.Lock == "" || !covers(lock, reqs) {
@@ -214,6 +238,39 @@ func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Sp
 	}
 	plan.Path = append(paths, tail...)
 	return plan, lock, nil
+}
+
+// choose picks the interpreter a script asks for, once per set of
+// specifiers (the search probes every pythonX.Y on PATH); every job that
+// runs on another one says so in its log.
+func (p *Packages) choose(ctx context.Context, def deps.Python, specs []string, logs io.Writer) (deps.Python, string) {
+	key := def.Path + "\x00" + strings.Join(specs, "\x00")
+	p.mu.Lock()
+	c, ok := p.chosen[key]
+	p.mu.Unlock()
+	if !ok {
+		c.py = p.Tools.ChoosePython(ctx, def, specs, io.Discard)
+		if !deps.Satisfies(c.py.Version, specs) {
+			c.unmet = fmt.Sprintf("this script asks for Python %s; none is installed, so it ran on %s", strings.Join(specs, ", "), c.py.Version)
+		}
+		p.mu.Lock()
+		if p.chosen == nil {
+			p.chosen = map[string]chosenPython{}
+		}
+		p.chosen[key] = c
+		p.mu.Unlock()
+	}
+	if c.unmet != "" {
+		fmt.Fprintf(logs, "Python %s was asked for, but no such interpreter is installed: running on %s (%s)\n", strings.Join(specs, ", "), c.py.Version, c.py.Path)
+	} else if c.py.Path != def.Path {
+		fmt.Fprintf(logs, "Python %s asked for: running on %s (%s)\n", strings.Join(specs, ", "), c.py.Version, c.py.Path)
+	}
+	return c.py, c.unmet
+}
+
+type chosenPython struct {
+	py    deps.Python
+	unmet string
 }
 
 // covers reports whether a stored lock still pins everything the script

@@ -257,7 +257,7 @@ func (r *Runner) cleanUp(dir string, pid int, live *liveJob) {
 	}()
 }
 
-func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
+func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Outcome) {
 	if spec.Language == Bash {
 		if srv := r.bashServer(); srv != nil {
 			if o, ok := r.runBashForked(ctx, srv, spec, logs); ok {
@@ -309,6 +309,11 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 			}
 			env = append(env, plan.env()...)
 			interp = plan.Interp
+			if plan.Unmet != "" {
+				// Newer syntax on an older interpreter reads as a plain
+				// syntax error; say what the script asked for.
+				defer func() { outcome = noteVersion(outcome, plan.Unmet) }()
+			}
 		}
 		// The fork server is the default interpreter, already started.
 		if srv := r.forkServer(); srv != nil && interp == r.interp.Python {
