@@ -271,3 +271,23 @@ func TestSignedTestRequestThroughARoute(t *testing.T) {
 	}
 	f.mustDo(400, "POST", "/api/millrun/routes/test/u/me/nope", "", "")
 }
+
+// A request refused on its headers (no signature timestamp) is answered
+// before its body is read: the inspector says the body was not read, and
+// a replay says why there is nothing to replay instead of "too large".
+func TestARequestRefusedOnItsHeadersHasNoBodyToReplay(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/deploy", "python3", "def main(text: str = ''):\n    return 'deploying ' + text\n")
+	f.slackDeployRoute("s3cr3t-signing")
+	f.anon("POST", "/api/r/slack/deploy", "application/x-www-form-urlencoded", "text=prod")
+	list := f.requests("?route=u/me/slack_deploy")
+	if len(list) != 1 || list[0]["body_unread"] != true || list[0]["auth_ok"] != false {
+		t.Fatalf("the refused request: %v", list)
+	}
+	id := fmt.Sprint(list[0]["id"])
+	r := f.do("POST", "/api/millrun/requests/"+id+"/replay", "application/json", `{"run_refused":true}`)
+	if r.status != 409 || !strings.Contains(r.body, "refused before its body was read") {
+		t.Fatalf("replay: %d %s", r.status, r.body)
+	}
+}

@@ -24,7 +24,10 @@ import (
 func requestJSON(r *store.Request, withBody bool) map[string]any {
 	out := map[string]any{"id": r.ID, "received_at": r.ReceivedAt, "method": r.Method, "url": r.URL, "caller_ip": r.CallerIP,
 		"headers": r.Headers, "status": r.Status, "duration_ms": r.DurationMS, "job_id": r.JobID, "route": r.Route,
-		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated, "run_failed": r.RunFailed, "note": r.Note}
+		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated, "run_failed": r.RunFailed, "note": r.Note,
+		// Refused on its headers alone (a missing or stale signature):
+		// its body was never read, so there is nothing to replay.
+		"body_unread": r.BodyTruncated && len(r.Body) == 0}
 	if r.Response != nil {
 		out["response"] = string(r.Response)
 	}
@@ -84,6 +87,10 @@ func (rec *Recorder) Register(mux Mux, full func(h http.HandlerFunc) http.Handle
 		req, err := rec.load(r)
 		if err != nil {
 			apierr.Write(w, log, err)
+			return
+		}
+		if req.BodyTruncated && len(req.Body) == 0 {
+			apierr.Write(w, log, apierr.Conflict("request %d was refused before its body was read (%s), so there is no body to replay", req.ID, req.AuthReason))
 			return
 		}
 		if req.BodyTruncated {

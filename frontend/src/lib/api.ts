@@ -128,6 +128,8 @@ export interface ReceivedRequest {
   auth_ok: boolean;
   auth_reason?: string;
   body_truncated: boolean;
+  /** Refused on its headers before its body was read: nothing to replay. */
+  body_unread?: boolean;
   replay_of?: number;
   body?: string;
   body_base64?: string;
