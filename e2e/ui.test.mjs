@@ -664,22 +664,47 @@ test("a script saved from the Slack template offers its route first and says whe
   await shot("24-slack-route-offered");
 });
 
-test("a syntax error is shown with its line on save, and saving anyway is a choice", async () => {
-  await page.goto(`${base}/#/scripts/new`);
-  await page.locator(".cm-content").waitFor();
-  const prefix = await page.locator("#path").inputValue();
-  await page.locator("#path").fill(prefix + "broken");
-  await page.locator(".cm-content").click();
-  await page.keyboard.press("Control+a");
-  await page.keyboard.type("def main():\n    return (1,\n");
-  await page.getByRole("button", { name: "Save", exact: true }).click();
-  const problem = page.getByTestId("syntax-error");
-  await problem.waitFor();
-  assert.match(await problem.textContent(), /Line 2: .*never closed.*not saved/);
-  assert.equal(await page.getByTestId("sync-path-url").count(), 0, "nothing was saved");
-  await shot("25-syntax-error");
-  await problem.getByRole("button", { name: "Save anyway" }).click();
-  await page.getByTestId("sync-path-url").waitFor();
+// Inside the viewport: what the user can see without scrolling.
+const inSight = (locator) => locator.evaluate((el) => {
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+});
+
+test("a syntax error on save is in sight beside Save and at its line; Save anyway saves a main it cannot read", async () => {
+  for (const [width, height, scheme] of [[1280, 800, "light"], [900, 700, "dark"]]) {
+    await page.setViewportSize({ width, height });
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.goto(`${base}/#/scripts`);
+    await page.goto(`${base}/#/scripts/new`);
+    await page.locator(".cm-content").waitFor();
+    const prefix = await page.locator("#path").inputValue();
+    const full = `${prefix}broken_${width}`;
+    await page.locator("#path").fill(full);
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+a");
+    await page.keyboard.type("def main(a, b\n    return a\n");
+    await page.keyboard.press("Control+s");
+    const problem = page.getByTestId("syntax-error");
+    await problem.waitFor();
+    assert.match(await problem.textContent(), /Line 1: .*never closed.*not saved/);
+    assert.ok(await inSight(problem), `${width}x${height}: the error beside Save is out of sight`);
+    assert.ok(await inSight(problem.getByRole("button", { name: "Save anyway" })), `${width}x${height}: Save anyway is out of sight`);
+    const atLine = page.getByTestId("syntax-error-at-line");
+    await atLine.waitFor();
+    assert.match(await atLine.textContent(), /never closed/);
+    assert.ok(await inSight(atLine), `${width}x${height}: the error at the line is out of sight`);
+    assert.equal(await page.getByTestId("sync-path-url").count(), 0, "nothing was saved");
+    await shot(`25-syntax-error-${width}`);
+    // The editor stays usable and the error follows the text: typing clears it.
+    await problem.getByRole("button", { name: "Save anyway" }).click();
+    await page.getByTestId("sync-path-url").waitFor();
+    assert.match(await page.getByTestId("schema-note").textContent(), /could not read main's parameters/);
+    const saved = await page.evaluate(async (p) => (await fetch(`/api/w/local/scripts/get/p/${p}`)).json(), full);
+    assert.deepEqual(saved.schema.properties, {}, "saved with an empty schema");
+    await shot(`25b-saved-anyway-${width}`);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
 });
 
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
