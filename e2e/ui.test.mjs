@@ -4,12 +4,14 @@
 // shown again. Screenshots of every page go to test-results/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromium, request as playwrightRequest } from "playwright-core";
+import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 
 const loginUrl = process.env.LOGIN_URL;
 const base = new URL(loginUrl).origin;
 const shots = process.env.SHOTS;
+const dataDir = process.env.DATA_DIR; // this server's data folder
 let browser, context, page;
 const pageErrors = []; // a raw JavaScript error must never reach the user
 
@@ -44,11 +46,41 @@ test("the one-time login URL logs in and shows the empty Scripts page", async ()
   assert.equal(new URL(page.url()).search, "", "the token must not stay in the address bar");
   await page.getByText("No scripts yet").waitFor();
   await shot("01-scripts-empty");
-  // The link works once.
-  const again = await page.request.get(loginUrl, { maxRedirects: 0 });
+  // The link works once; opened again in this browser, logged in, it
+  // leads into the app instead of a dead end.
+  const stranger = await playwrightRequest.newContext();
+  const again = await stranger.get(loginUrl, { maxRedirects: 0 });
   assert.equal(again.status(), 401);
   assert.match(again.headers()["content-type"], /text\/html/);
   assert.match(await again.text(), /A login link works once/);
+  assert.ok((await again.text()).includes(`millrun token create --data ${dataDir} --label browser`), "the page names this server's data folder");
+  await stranger.dispose();
+  await page.goto(loginUrl);
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  assert.equal(new URL(page.url()).pathname, "/");
+});
+
+test("the login page gives the command for this server's data folder and tells another folder's token apart", async () => {
+  const command = `millrun token create --data ${dataDir} --label browser`;
+  const anon = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await anon.newPage();
+  try {
+    await p.goto(base + "/");
+    await p.getByTestId("token-command").filter({ hasText: command }).waitFor();
+    await p.getByLabel("Token").fill("n0suchtoken0000000000000000000000");
+    await p.getByRole("button", { name: "Log in" }).click();
+    const alert = p.getByRole("alert");
+    await alert.filter({ hasText: "unknown token" }).waitFor();
+    assert.match(await alert.textContent(), /Make one for this millrun with the command above/);
+    // Made without --data: in the default folder, not this server's.
+    const made = execFileSync(process.env.MILLRUN_BIN, ["token", "create", "--data", process.env.MILLRUN_DATA, "--label", "browser"], { stdio: ["ignore", "pipe", "ignore"] });
+    await p.getByLabel("Token").fill(made.toString().trim().split("\n").pop());
+    await p.getByRole("button", { name: "Log in" }).click();
+    await alert.filter({ hasText: "this token belongs to another millrun data folder" }).waitFor();
+    await p.screenshot({ path: `${shots}/00-login-other-folder.png`, fullPage: true });
+  } finally {
+    await anon.close();
+  }
 });
 
 test("a new Python script is saved and gets its webhook URLs", async () => {

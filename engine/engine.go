@@ -99,6 +99,10 @@ type Config struct {
 	// (index, pip.conf, .npmrc, npm_config_*, proxies); nil is this
 	// process's. Tests point it at a loopback index.
 	PackageEnv []string
+	// OtherDataDirs are data folders a token that fails to log in is
+	// looked for in (main passes the default one, where 'millrun token
+	// create' without --data writes), so the login says where it belongs.
+	OtherDataDirs []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -402,7 +406,8 @@ func (e *Engine) buildHandlers() {
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
-		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
+		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
+		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 

@@ -204,6 +204,8 @@ export interface JobsPage {
 export const sessionApi = {
   whoami: () => getJSON<Me>("/api/millrun/whoami"),
   login: (token: string) => send<{ label: string }>("POST", "/api/millrun/login", { token }),
+  /** The command that makes a token for this millrun's data folder (asked before logging in). */
+  hint: () => getJSON<{ command: string }>("/api/millrun/login/hint"),
   logout: () => send("POST", "/api/millrun/logout"),
 };
 
