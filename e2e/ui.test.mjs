@@ -351,6 +351,57 @@ test("a flow is written, answers early through its webhook, and its steps show o
   await page.getByTestId("detail-logs").filter({ hasText: "working" }).waitFor();
 });
 
+test("Runs filters find by part of a path, count what they hide, and stay in the URL across navigation", async () => {
+  await page.goto(`${base}/#/scripts`);
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  const box = page.getByRole("textbox", { name: "Filter by path" });
+  const status = page.getByRole("combobox", { name: "Filter by status" });
+  const rows = page.getByTestId("run-row");
+  await rows.first().waitFor();
+  const paths = async () => (await rows.locator("td:nth-child(2)").allTextContents()).map((t) => t.trim());
+  // A part of the path, as typed (no Enter): substring and prefix.
+  await box.fill("ello_e2");
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run-row]")].every((r) => r.textContent.includes("hello_e2e")));
+  assert.ok((await paths()).length >= 2, "the script's runs are found by a part of its name");
+  assert.match(new URL(page.url()).hash, /^#\/runs\?(.*&)?path=ello_e2/);
+  await box.fill(syncUrl.split("/p/")[1].split("/").slice(0, 2).join("/") + "/hel");
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run-row]")].every((r) => r.textContent.includes("hello_e2e")));
+  // Nothing matches: how many runs there are in all, not "No runs yet".
+  await box.fill("no_such_script_zz");
+  const empty = page.getByTestId("runs-empty");
+  await empty.filter({ hasText: "No runs match these filters" }).waitFor();
+  const total = Number((await empty.textContent()).match(/\((\d+) runs? in all\)/)?.[1]);
+  assert.ok(total >= 3, `the empty state counts every run: ${await empty.textContent()}`);
+  await shot("29-runs-no-match");
+  // Filters survive opening a run and coming back, by link and by Back.
+  await box.fill("hello_e2e");
+  await status.selectOption("success");
+  await page.waitForFunction(() => /status=success/.test(location.hash));
+  await rows.first().waitFor();
+  await rows.first().getByRole("link").click();
+  await page.getByTestId("detail-result").waitFor();
+  await page.getByRole("link", { name: "← Runs" }).click();
+  await rows.first().waitFor();
+  assert.equal(await box.inputValue(), "hello_e2e");
+  assert.equal(await status.inputValue(), "success");
+  await rows.first().getByRole("link").click();
+  await page.getByTestId("detail-result").waitFor();
+  await page.goBack();
+  await rows.first().waitFor();
+  assert.equal(await box.inputValue(), "hello_e2e");
+  // And going elsewhere and back through the menu.
+  await page.getByRole("link", { name: "Scripts", exact: true }).click();
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  await rows.first().waitFor();
+  assert.equal(await box.inputValue(), "hello_e2e");
+  assert.equal(await status.inputValue(), "success");
+  await shot("30-runs-filtered");
+  await page.getByRole("button", { name: "Clear filters" }).click();
+  await page.waitForFunction(() => location.hash === "#/runs");
+  assert.equal(await box.inputValue(), "");
+});
+
 test("a warm worker is switched on with a plain warning and shows in the list", async () => {
   const scriptPage = syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/");
   await page.goto(scriptPage);
@@ -734,6 +785,7 @@ test("Runs and Requests keep up with 200 calls a second: typing stays under 100 
     assert.equal(latencies.length, 24, `${name}: every key was seen`);
     assert.ok(kept.before && kept.before === kept.after, `${name}: the row in front of a scrolled reader moved: ${JSON.stringify(kept)}`);
     assert.ok(p95 < 100, `${name}: typing p95 ${Math.round(p95)} ms under load (want < 100 ms)`);
+    if (name === "Runs") await page.getByRole("button", { name: "Clear filters" }).first().click(); // kept otherwise
   }
   await page.goto(`${base}/#/scripts`); // the filters typed here are not the next test's
 });

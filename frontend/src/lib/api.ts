@@ -235,6 +235,14 @@ export const jobsApi = {
     const res = await request(`${w()}/jobs/list${q({ per_page: "50", ...filter, cursor })}`);
     return { jobs: (await res.json()) as Job[], next: res.headers.get("X-Millrun-Next-Cursor") ?? "" };
   },
+  /** How many runs there are in all (flow steps aside), queued, running or done. */
+  async count(): Promise<number> {
+    const [done, queued] = await Promise.all([
+      getJSON<{ database_length: number }>(`${w()}/jobs/completed/count`),
+      getJSON<{ database_length: number }>(`${w()}/jobs/queue/count`),
+    ]);
+    return done.database_length + queued.database_length;
+  },
   /** Starts a script by path ("p") or hash ("h"), or a flow ("f"), with args from the UI; returns the job id. */
   run: async (letter: "p" | "h" | "f", path: string, args: Record<string, unknown>) =>
     (await send<string>("POST", `${w()}/jobs/run/${letter}/${path}?trigger=ui`, args)).trim(),
