@@ -893,6 +893,34 @@ test("a syntax error on save is in sight beside Save and at its line; Save anywa
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
+test("a failed Python run reads as its error, its traceback once, and a link to the failing line of its version", async () => {
+  const user = (await page.evaluate(async () => (await (await fetch("/api/millrun/whoami")).json()).os_user));
+  const target = `u/${user}/divide`;
+  const hash = await page.evaluate(async (p) => (await (await fetch("/api/w/local/scripts/create", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ path: p, language: "python3", content: "import json\n\ndef helper(x):\n    return 1 / x\n\ndef main(x: int = 0):\n    print('about to divide')\n    return helper(x)\n" }) })).text()).trim(), target);
+  const id = await page.evaluate(async (p) => (await (await fetch(`/api/w/local/jobs/run/p/${p}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })).text()).trim(), target);
+  await page.goto(`${base}/#/runs/${id}`);
+  const heading = page.getByTestId("run-error");
+  await heading.waitFor({ timeout: 15000 });
+  assert.equal((await heading.textContent()).trim(), "ZeroDivisionError: division by zero");
+  const stack = page.getByTestId("run-error-stack");
+  assert.match(await stack.textContent(), /File "main\.py", line 4, in helper\n {4}return 1 \/ x/);
+  assert.ok(!(await stack.textContent()).includes("\\n"), "the stack is text, not an escaped JSON string");
+  const shown = await page.locator("main").innerText(); // what is on screen (the raw JSON is folded away)
+  assert.equal(shown.split("Traceback (most recent call last)").length - 1, 1, "the traceback is shown once");
+  await page.getByTestId("detail-logs").filter({ hasText: "about to divide" }).waitFor();
+  const line = page.getByTestId("failing-line");
+  assert.match(await line.textContent(), /main\.py, line 4/);
+  assert.match(await page.getByTestId("failing-excerpt").textContent(), /4\s+return 1 \/ x/);
+  assert.match(await page.getByTestId("run-error").locator("xpath=..").textContent(), new RegExp(`version ${hash}`));
+  // The run page links to its script.
+  assert.equal(await page.getByRole("link", { name: target, exact: true }).getAttribute("href"), `#/scripts/${target}`);
+  await shot("31-failed-run");
+  await line.getByRole("link").click();
+  await page.locator(".cm-activeLine", { hasText: "return 1 / x" }).waitFor();
+  await shot("32-failing-line-in-editor");
+});
+
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
   await page.goto(`${base}/#/tokens`);
   await page.getByTestId("current-session").waitFor();

@@ -212,6 +212,8 @@ export const sessionApi = {
 export const scriptsApi = {
   list: (withArchived = false) => getJSON<ScriptSummary[]>(`${w()}/scripts/list${q({ show_archived: withArchived || undefined })}`),
   get: (path: string) => getJSON<Script>(`${w()}/scripts/get/p/${path}`),
+  /** One version, as it was saved (a run's, say). */
+  byHash: (hash: string) => getJSON<Script>(`${w()}/scripts/get/h/${hash}`),
   history: (path: string) => getJSON<ScriptVersion[]>(`${w()}/scripts/history/p/${path}`),
   create: (body: Record<string, unknown>) => send<string>("POST", `${w()}/scripts/create`, body),
   archive: (path: string, archived = true) => send("POST", `${w()}/scripts/archive/p/${path}`, { archived }),

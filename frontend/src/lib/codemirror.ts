@@ -117,6 +117,11 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
       if (p) effects.push(EditorView.scrollIntoView(view.state.doc.line(Math.min(Math.max(p.line, 1), view.state.doc.lines)).from, { y: "center" }));
       view.dispatch({ effects });
     },
+    /** Puts the cursor at the start of a line (1-based) and brings it into view. */
+    goto(line: number) {
+      const at = view.state.doc.line(Math.min(Math.max(line, 1), view.state.doc.lines)).from;
+      view.dispatch({ selection: { anchor: at }, effects: EditorView.scrollIntoView(at, { y: "center" }) });
+    },
     destroy() {
       view.destroy();
     },
