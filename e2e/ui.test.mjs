@@ -921,6 +921,37 @@ test("a failed Python run reads as its error, its traceback once, and a link to 
   await shot("32-failing-line-in-editor");
 });
 
+test("the keyboard starts at a skip link to the content; Log out comes after the menu and asks first", async () => {
+  await page.goto(`${base}/#/scripts`);
+  await page.reload(); // the keyboard starts from the top of the page
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  await page.keyboard.press("Tab");
+  const focused = () => page.evaluate(() => (document.activeElement?.getAttribute("aria-label") || document.activeElement?.textContent || "").trim());
+  assert.equal(await focused(), "Skip to content");
+  await shot("33-skip-link");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab");
+  assert.ok(await page.evaluate(() => document.activeElement?.closest("main") !== null), "after the skip link, Tab goes into the page's content");
+  // From the top: the menu, then Log out, then the content.
+  await page.reload();
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  const order = [];
+  for (let i = 0; i < 14; i++) {
+    await page.keyboard.press("Tab");
+    order.push(await focused());
+  }
+  assert.ok(order.indexOf("Log out") > order.indexOf("Settings"), `Tab order: ${order.join(" | ")}`);
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.dismiss();
+  });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForTimeout(200);
+  assert.match(asked, /Log out/);
+  await page.getByRole("heading", { name: "Scripts" }).waitFor(); // still logged in
+});
+
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
   await page.goto(`${base}/#/tokens`);
   await page.getByTestId("current-session").waitFor();
