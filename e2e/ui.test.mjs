@@ -952,6 +952,39 @@ test("the keyboard starts at a skip link to the content; Log out comes after the
   await page.getByRole("heading", { name: "Scripts" }).waitFor(); // still logged in
 });
 
+test("the GitHub template, its route and the signed test agree: a push answers with the repository; URL boxes show by path and by hash whole", async () => {
+  await page.goto(`${base}/#/scripts/new`);
+  await page.locator(".cm-content").waitFor();
+  const prefix = await page.locator("#path").inputValue();
+  await page.locator("#path").fill(prefix + "on_push");
+  await page.locator("#tpl").selectOption("github");
+  await page.locator(".cm-content", { hasText: "x_github_event" }).waitFor();
+  assert.ok(!(await editorText()).includes("include_header"), "the template asks for no query the route's URL leaves out");
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("route-suggestion").waitFor();
+  assert.equal(await page.locator("#route-auth").inputValue(), "github");
+  await page.locator("#route-secret").fill("gh-e2e-secret");
+  await page.getByRole("button", { name: "Create route" }).click();
+  const routeUrl = page.getByTestId("route-url").first();
+  await routeUrl.waitFor();
+  assert.match(await routeUrl.textContent(), /\/api\/r\/github\/on_push$/, "the URL to paste is the route's, with nothing to add");
+  await page.getByRole("button", { name: "Send a signed test request" }).click();
+  const tried = page.getByTestId("route-test-result");
+  await tried.filter({ hasText: "the secret and the check work" }).waitFor({ timeout: 15000 });
+  assert.match(await tried.textContent(), /octocat\/hello-world/);
+  assert.match(await tried.textContent(), /refs\/heads\/main/);
+  await shot("34-github-route-tested");
+  // In a 900 px window the webhook URLs are shown whole: their ends (/p/<path>, /h/<hash>) tell them apart.
+  await page.setViewportSize({ width: 900, height: 700 });
+  for (const id of ["sync-path-url", "sync-hash-url"]) {
+    const cut = await page.getByTestId(id).evaluate((el) => el.scrollWidth - el.clientWidth);
+    assert.ok(cut <= 0, `${id} is cut by ${cut}px`);
+  }
+  await page.getByTestId("sync-hash-url").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/34b-url-boxes-900.png` });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
   await page.goto(`${base}/#/tokens`);
   await page.getByTestId("current-session").waitFor();
