@@ -985,6 +985,25 @@ test("the GitHub template, its route and the signed test agree: a push answers w
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
+test("a 2-byte body sent to a mistyped webhook URL is kept: shown, replayable, in Copy as curl", async () => {
+  const typo = syncUrl.replace("/run_wait_result/", "/run/").replace(/hello_e2e$/, "helo_e2e");
+  const res = await fetch(typo, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` }, body: "{}" });
+  assert.equal(res.status, 404);
+  await page.goto(`${base}/#/requests`);
+  await page.getByRole("textbox", { name: "Filter by URL or route" }).fill("helo_e2e");
+  const row = page.getByTestId("request-row").filter({ hasText: "404" }).first();
+  await row.waitFor();
+  await row.click();
+  await page.getByTestId("request-body").filter({ hasText: "{}" }).waitFor();
+  assert.ok(!(await page.locator("main").innerText()).match(/\(empty\)|\(cut|not read/), "the body is shown as sent");
+  assert.match(await page.getByTestId("request-curl").textContent(), /--data-binary '\{\}'/);
+  const replay = page.getByRole("button", { name: "Replay" });
+  assert.equal(await replay.isEnabled(), true);
+  await shot("35-request-404-body");
+  await replay.click();
+  await page.getByTestId("replay-result").filter({ hasText: "answered 404" }).waitFor({ timeout: 10000 });
+});
+
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
   await page.goto(`${base}/#/tokens`);
   await page.getByTestId("current-session").waitFor();
