@@ -1004,6 +1004,68 @@ test("a 2-byte body sent to a mistyped webhook URL is kept: shown, replayable, i
   await page.getByTestId("replay-result").filter({ hasText: "answered 404" }).waitFor({ timeout: 10000 });
 });
 
+test("smaller ones: where to get an ngrok authtoken, disabled buttons in dark mode, start at login applied when ticked, the desktop's address hint, Try it with the last run's arguments", async () => {
+  // Where to get an authtoken: a link, and it is free.
+  await page.goto(`${base}/#/tunnel`);
+  const get = page.getByTestId("authtoken-help").getByRole("link");
+  assert.equal(await get.getAttribute("href"), "https://dashboard.ngrok.com/get-started/your-authtoken");
+  assert.match(await page.getByTestId("authtoken-help").textContent(), /free/);
+  // A disabled button looks disabled in dark mode too.
+  await page.emulateMedia({ colorScheme: "dark" });
+  const look = (loc) => loc.evaluate((b) => { const c = getComputedStyle(b); return { bg: c.backgroundColor, color: c.color, cursor: c.cursor }; });
+  const start = page.getByRole("button", { name: "Start", exact: true });
+  assert.equal(await start.isDisabled(), true);
+  const disabled = await look(start);
+  const enabled = await look(page.getByRole("button", { name: "Save", exact: true }));
+  assert.notEqual(disabled.bg, enabled.bg, `dark mode: a disabled primary button looks like an enabled one (${JSON.stringify(disabled)})`);
+  assert.equal(disabled.cursor, "not-allowed");
+  await shot("36-tunnel-dark-disabled");
+  await page.emulateMedia({ colorScheme: "light" });
+
+  // Start at login is applied when ticked, not when Save at the foot is
+  // pressed (answered here: the test writes no autostart entry).
+  const current = await page.evaluate(async () => (await fetch("/api/millrun/settings")).json());
+  const saves = [];
+  await page.route("**/api/millrun/settings", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    const body = route.request().postDataJSON();
+    saves.push(body);
+    await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...current, settings: { ...current.settings, start_at_login: body.start_at_login } }) });
+  });
+  try {
+    await page.goto(`${base}/#/settings`);
+    const box = page.getByTestId("start-at-login");
+    await box.waitFor();
+    assert.equal(await box.isEnabled(), true, "millrun serve can start at login");
+    await box.check();
+    await page.getByTestId("start-at-login-status").filter({ hasText: "on" }).waitFor();
+    assert.equal(saves.length, 1, "ticking saved the setting at once");
+    assert.equal(saves[0].start_at_login, true);
+    await shot("37-settings-start-at-login");
+  } finally {
+    await page.unroute("**/api/millrun/settings");
+  }
+  // In the desktop app the address hint names the app's own flag, not serve (which would fail while the app runs).
+  const me = await page.evaluate(async () => (await fetch("/api/millrun/whoami")).json());
+  await page.route("**/api/millrun/whoami", (route) =>
+    route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...me, desktop: true }) }));
+  try {
+    await page.reload();
+    const hint = page.getByTestId("listen-address");
+    await hint.waitFor();
+    assert.ok(!(await hint.textContent()).includes("millrun serve"), await hint.textContent());
+    assert.match(await hint.textContent(), /Quit millrun.*millrun --listen/);
+  } finally {
+    await page.unroute("**/api/millrun/whoami");
+    await page.reload();
+  }
+  // Try it offers the last run's arguments.
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  await page.getByRole("button", { name: "Use the last run's arguments" }).click();
+  assert.match(await page.locator("#body").inputValue(), /"name":/);
+  assert.match(await page.getByTestId("curl-snippet").textContent(), /"name":/);
+});
+
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
   await page.goto(`${base}/#/tokens`);
   await page.getByTestId("current-session").waitFor();

@@ -233,8 +233,8 @@ export const flowsApi = {
 
 export const jobsApi = {
   /** One page of runs, newest first; filter uses Windmill's jobs/list parameters. */
-  async list(filter: Record<string, string>, cursor = ""): Promise<JobsPage> {
-    const res = await request(`${w()}/jobs/list${q({ per_page: "50", ...filter, cursor })}`);
+  async list(filter: Record<string, string>, cursor = "", perPage = 50): Promise<JobsPage> {
+    const res = await request(`${w()}/jobs/list${q({ per_page: String(perPage), ...filter, cursor })}`);
     return { jobs: (await res.json()) as Job[], next: res.headers.get("X-Millrun-Next-Cursor") ?? "" };
   },
   /** How many runs there are in all (flow steps aside), queued, running or done. */
