@@ -1066,6 +1066,15 @@ test("smaller ones: where to get an ngrok authtoken, disabled buttons in dark mo
   assert.match(await page.getByTestId("curl-snippet").textContent(), /"name":/);
 });
 
+test("each window tells millrun which page it shows and whether it has focus, so notifications skip what is in sight", async () => {
+  await page.goto(`${base}/#/scripts`);
+  const told = page.waitForRequest((r) => r.url().endsWith("/api/millrun/presence") && r.postDataJSON()?.path === "/runs");
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  const report = (await told).postDataJSON();
+  assert.equal(report.focused, true);
+  assert.ok(report.client.length > 0);
+});
+
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
   await page.goto(`${base}/#/tokens`);
   await page.getByTestId("current-session").waitFor();

@@ -119,6 +119,7 @@ type Engine struct {
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
 	alerts   *alerts.Alerter
+	presence *alerts.Presence // where the UI's windows look, so notices skip what is in sight
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
@@ -207,7 +208,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.settings.Store(set)
 	// Before the queue starts: a job it recovers may finish at once.
-	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger})
+	e.presence = alerts.NewPresence(nil)
+	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger,
+		Watching: e.presence.Watching})
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
 	e.wshook = wshook.New(wshook.Config{Workspace: cfg.Workspace, Log: cfg.Logger, Target: func() wshook.Target {
 		s := e.settings.Load()
@@ -407,7 +410,7 @@ func (e *Engine) buildHandlers() {
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
-		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere}
+		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 

@@ -164,6 +164,28 @@ func (s *Server) registerSession(mux Mux) {
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
 			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
 	})
+	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) {
+		if !requireFull(w, r, s.Log, "presence:write") {
+			return
+		}
+		var body struct {
+			Client  string `json:"client"`
+			Path    string `json:"path"`
+			Focused bool   `json:"focused"`
+		}
+		if err := decodeJSON(r, &body, bodyRules{limit: 2048}); err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+		if body.Client == "" || len(body.Client) > 64 || len(body.Path) > 1024 {
+			apierr.Write(w, s.Log, apierr.BadRequest("send {\"client\": \"<id>\", \"path\": \"/runs/...\", \"focused\": true}"))
+			return
+		}
+		if s.Presence != nil {
+			s.Presence(body.Client, body.Path, body.Focused)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /api/millrun/audit", FullAccess(s.Log, "audit:read", func(w http.ResponseWriter, r *http.Request) {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))

@@ -207,6 +207,8 @@ export const sessionApi = {
   /** The command that makes a token for this millrun's data folder (asked before logging in). */
   hint: () => getJSON<{ command: string }>("/api/millrun/login/hint"),
   logout: () => send("POST", "/api/millrun/logout"),
+  /** Which page this window shows and whether it has focus (notifications skip what is in sight). */
+  presence: (p: { client: string; path: string; focused: boolean }) => send("POST", "/api/millrun/presence", p),
 };
 
 export const scriptsApi = {
