@@ -921,6 +921,44 @@ test("a failed Python run reads as its error, its traceback once, and a link to 
   await shot("32-failing-line-in-editor");
 });
 
+test("keyboard only, at 1280x800: skip to the Runs filter, find the failed run, open it and its failing line", async () => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${base}/#/runs`);
+  await page.reload();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+  const active = () => page.evaluate(() => ({ tag: document.activeElement?.tagName, label: document.activeElement?.getAttribute("aria-label") ?? "",
+    text: (document.activeElement?.textContent ?? "").trim(), href: document.activeElement?.getAttribute("href") ?? "" }));
+  const tabTo = async (want, max = 40) => {
+    for (let i = 0; i < max; i++) {
+      await page.keyboard.press("Tab");
+      const a = await active();
+      if (want(a)) return a;
+    }
+    throw new Error(`Tab never reached it; last: ${JSON.stringify(await active())}`);
+  };
+  await page.keyboard.press("Tab");
+  assert.equal((await active()).text, "Skip to content");
+  await page.keyboard.press("Enter");
+  await tabTo((a) => a.label === "Filter by path", 3);
+  await page.keyboard.type("divide");
+  await page.getByTestId("run-row").filter({ hasText: "divide" }).first().waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run-row]")].every((r) => r.textContent.includes("divide")));
+  await page.waitForFunction(() => location.hash === "#/runs?path=divide");
+  await shot("38-keyboard-runs-filtered");
+  await tabTo((a) => a.tag === "A" && a.href.startsWith("#/runs/"));
+  await page.keyboard.press("Enter");
+  await page.getByTestId("run-error").waitFor();
+  await tabTo((a) => a.tag === "A" && a.href.includes("?line="));
+  await shot("39-keyboard-failed-run");
+  await page.keyboard.press("Enter");
+  await page.locator(".cm-activeLine", { hasText: "return 1 / x" }).waitFor();
+  await page.getByTestId("syntax-error-at-line").filter({ hasText: "failed at this line" }).waitFor();
+  await shot("39b-keyboard-failing-line");
+  await page.goto(`${base}/#/runs`);
+  await page.getByRole("button", { name: "Clear filters" }).first().click();
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
 test("the keyboard starts at a skip link to the content; Log out comes after the menu and asks first", async () => {
   await page.goto(`${base}/#/scripts`);
   await page.reload(); // the keyboard starts from the top of the page
