@@ -1330,3 +1330,25 @@ test("the Slack bot template reads its token from a secret variable, and says wh
   await run.getByTestId("run-status").filter({ hasText: "success" }).waitFor({ timeout: 15000 });
   assert.match(await run.getByTestId("run-result").textContent(), /"token_ends_with": "9f3a"/);
 });
+
+test("every page at 1280x800 light and 900x700 dark, after all the journeys: nothing wider than the window", async () => {
+  const user = (await page.evaluate(async () => (await (await fetch("/api/millrun/whoami")).json()).os_user));
+  const failed = await page.evaluate(async (p) => (await (await fetch(`/api/w/local/jobs/list?per_page=1&script_path_exact=${p}`)).json())[0]?.id, `u/${user}/divide`);
+  const pages = [["scripts", "#/scripts"], ["script", `#/scripts/u/${user}/hello_e2e`], ["runs", "#/runs"], ["failed-run", `#/runs/${failed}`],
+    ["flows", "#/flows"], ["schedules", "#/schedules"], ["requests", "#/requests"], ["variables", "#/variables"], ["tokens", "#/tokens"],
+    ["tunnel", "#/tunnel"], ["settings", "#/settings"]];
+  for (const [width, height, scheme] of [[1280, 800, "light"], [900, 700, "dark"]]) {
+    await page.setViewportSize({ width, height });
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [name, hash] of pages) {
+      await page.goto(`${base}/${hash}`);
+      await page.locator("main h1, main h2").first().waitFor();
+      await page.waitForTimeout(300); // live data settles
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} at ${width}px: ${overflow}px wider than the window`);
+      await page.screenshot({ path: `${shots}/50-${width}-${scheme}-${name}.png` });
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
