@@ -88,8 +88,9 @@ func main() {
 	if run("slowloris") {
 		benchSlowloris(*millrunBin, *lorisConns)
 	}
-	if run("packages") {
-		benchPackages(*n, *pkgReps)
+	// packages-cached, packages-first, packages-resolve run one of them.
+	if run("packages") || strings.HasPrefix(*only, "packages-") {
+		benchPackages(*n, *pkgReps, strings.TrimPrefix(*only, "packages-"))
 	}
 	if failed {
 		fmt.Println("some targets were missed")

@@ -69,7 +69,7 @@ var (
 // `pip install --target`, and a resolution against pip's own dry run.
 // Both sides reach a loopback index only, without retries or pip's
 // cache, so neither gains from what the other fetched.
-func benchPackages(n, reps int) {
+func benchPackages(n, reps int, which string) {
 	dir, _ := os.MkdirTemp("", "millrun-bench-")
 	defer os.RemoveAll(dir)
 	// The same Python for both sides, as in benchPeers.
@@ -110,9 +110,16 @@ func benchPackages(n, reps int) {
 		}
 	}
 
-	benchPackagesCached(h, n, lock)
-	benchPackagesFirst(h, reps, dir, lock, byHand, runCmd)
-	benchPackagesResolve(h, reps, dir, byHand, runCmd)
+	pick := func(name string) bool { return which == "" || which == "packages" || which == name }
+	if pick("cached") {
+		benchPackagesCached(h, n, lock)
+	}
+	if pick("first") {
+		benchPackagesFirst(h, reps, dir, lock, byHand, runCmd)
+	}
+	if pick("resolve") {
+		benchPackagesResolve(h, reps, dir, byHand, runCmd)
+	}
 }
 
 func (h *harness) get(path string) (int, string) {
@@ -150,7 +157,14 @@ func (h *harness) clearPackages() {
 // stats of the cache, three more folders on sys.path), not the
 // packages' own import time.
 func benchPackagesCached(h *harness, n int, lock string) {
-	h.create("u/bench/pk_three", threeScript, lock)
+	switch os.Getenv("PK_VARIANT") {
+	case "lockonly":
+		h.create("u/bench/pk_three", stdlibScript, lock)
+	case "none":
+		h.create("u/bench/pk_three", stdlibScript, "")
+	default:
+		h.create("u/bench/pk_three", threeScript, lock)
+	}
 	h.create("u/bench/pk_none", stdlibScript, "")
 	call := func(path string) {
 		code, body := h.post("/api/w/local/jobs/run_wait_result/p/"+path, "{}")

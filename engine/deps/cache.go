@@ -399,14 +399,30 @@ func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf
 		}
 		return errs
 	}
+	errs = c.unpackAll(py, items, wheelFiles(wheels), out)
+	logf("installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
+	return errs
+}
+
+// wheelFiles maps the normalized project names of the wheels in dir to
+// their files.
+func wheelFiles(dir string) map[string]string {
 	byName := map[string]string{}
-	if entries, err := os.ReadDir(wheels); err == nil {
+	if entries, err := os.ReadDir(dir); err == nil {
 		for _, e := range entries {
 			if n := wheelName(e.Name()); n != "" {
-				byName[n] = filepath.Join(wheels, e.Name())
+				byName[n] = filepath.Join(dir, e.Name())
 			}
 		}
 	}
+	return byName
+}
+
+// unpackAll unpacks each item's wheel (byName: wheelFiles) into its
+// folder and publishes it; one error (or nil) per item. out is pip's
+// output, for the error of a package it fetched no wheel for.
+func (c *Cache) unpackAll(py Python, items []item, byName map[string]string, out string) []error {
+	errs := make([]error, len(items))
 	tmps := make([]string, len(items))
 	for k, it := range items {
 		tmp, err := c.prepare(it)
@@ -424,18 +440,75 @@ func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf
 			// Its environment markers exclude this interpreter: pip
 			// skipped it, and an empty folder says so.
 		default:
-			errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: t.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
+			errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: c.Tools.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
 		}
 	}
-	syncTree(wheels)
+	if len(items) > 0 {
+		syncTree(filepath.Dir(items[0].path))
+	}
 	for k, it := range items {
 		if errs[k] != nil || tmps[k] == "" {
 			continue
 		}
 		errs[k] = c.publish(tmps[k], it, true)
 	}
-	logf("installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
 	return errs
+}
+
+// Resolve is Tools.Resolve for a caller that installs the lock next, as
+// a run or a dependency job does, and installs its packages while at
+// it. With pip, one `pip wheel` resolves and fetches every wheel, which
+// are unpacked into the cache: resolving, then installing would start pip
+// twice (its start alone is about 0.3 s) and fetch every wheel twice.
+// uv starts in milliseconds, so with uv it only resolves. A package left
+// uninstalled (one another job is installing, a wheel that cannot be
+// unpacked) is left to Install, which says why it cannot be had.
+func (c *Cache) Resolve(ctx context.Context, py Python, reqs []string, log io.Writer) (Lock, error) {
+	if c.Tools.UV != "" || len(reqs) == 0 {
+		return c.Tools.Resolve(ctx, py, reqs, log)
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	c.clearing.RLock()
+	defer c.clearing.RUnlock()
+	dir := c.versionDir(py)
+	if err := c.mkdirs(dir); err != nil {
+		return Lock{}, err
+	}
+	wheels, err := os.MkdirTemp(dir, tmpPrefix+"wheels-")
+	if err != nil {
+		return Lock{}, err
+	}
+	defer os.RemoveAll(wheels)
+	lock, err := c.Tools.resolve(ctx, py, reqs, wheels, log)
+	if err != nil {
+		return Lock{}, err
+	}
+	start := time.Now()
+	byName := wheelFiles(wheels)
+	paths, _ := c.Paths(py, lock)
+	var (
+		mine    []item
+		flights []*flight
+		lines   []string
+	)
+	for i, p := range lock.pins {
+		if _, ok := byName[p.Name]; !ok || complete(paths[i]) {
+			continue
+		}
+		if f, leader := c.claim(paths[i]); leader {
+			mine, flights, lines = append(mine, item{path: paths[i], pin: p}), append(flights, f), append(lines, p.Line)
+		}
+	}
+	errs := c.unpackAll(py, mine, byName, "")
+	for k, it := range mine {
+		c.finish(it.path, flights[k], errs[k])
+	}
+	if len(mine) > 0 && errors.Join(errs...) == nil {
+		fmt.Fprintf(log, "installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
+	}
+	return lock, nil
 }
 
 // sweep removes what an interrupted install of base left in dir.
