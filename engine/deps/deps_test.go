@@ -541,3 +541,45 @@ func TestCacheResolveInstallsWhileResolving(t *testing.T) {
 		t.Errorf("build failure: %v", err)
 	}
 }
+
+// With Compile, installed packages get their bytecode once, after the
+// install returns: jobs never write it (PYTHONDONTWRITEBYTECODE), so
+// without it every run would compile every module it imports.
+func TestCompiledAfterInstall(t *testing.T) {
+	py := python3(t)
+	ix := serve(t)
+	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache.Compile = true
+	t.Cleanup(cache.Close)
+	paths, err := cache.Install(context.Background(), py, deps.ParseLock("base==1.0\nfancy-name==0.3"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := "cpython-" + strings.ReplaceAll(py.Minor(), ".", "")
+	pycs := []string{
+		filepath.Join(paths[0], "base", "__pycache__", "__init__."+tag+".pyc"),
+		filepath.Join(paths[1], "fancy", "__pycache__", "__init__."+tag+".pyc"),
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, pyc := range pycs {
+		for {
+			if _, err := os.Stat(pyc); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never appeared", pyc)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// After Close nothing more is compiled.
+	cache.Close()
+	paths, err = cache.Install(context.Background(), py, deps.ParseLock("base==2.0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(paths[0], "base", "__pycache__")); err == nil {
+		t.Error("compiled after Close")
+	}
+}
