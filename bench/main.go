@@ -51,7 +51,7 @@ func main() {
 	floodMiB := flag.Int("flood-mib", 10, "MiB each flood caller posts")
 	lorisConns := flag.Int("slowloris-conns", 800, "connections the slowloris benchmark holds")
 	flag.IntVar(&nofile, "nofile", 0, "file descriptor limit for the serve processes of the flood and slowloris benchmarks (0: the machine's)")
-	pkgReps := flag.Int("package-reps", 7, "fresh-cache repetitions of each first-install and resolution measurement")
+	pkgReps := flag.Int("package-reps", 9, "fresh-cache repetitions of each first-install and resolution measurement")
 	n := flag.Int("n", 300, "samples per latency measurement")
 	rows := flag.Int("rows", 1000000, "jobs in the large database of the listing benchmark")
 	millrunBin := flag.String("millrun", "build/bin/millrun", "millrun binary for the idle-memory check")
