@@ -434,28 +434,40 @@ func wheelFiles(dir string) map[string]string {
 func (c *Cache) unpackAll(py Python, items []item, byName map[string]string, out string) []error {
 	errs := make([]error, len(items))
 	tmps := make([]string, len(items))
+	// Several at once: creating files is most of an unpack (about 0.1 ms
+	// each on the development VM), and each package is its own folder.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for k, it := range items {
-		tmp, err := c.prepare(it)
-		if err != nil {
-			errs[k] = err
-			continue
-		}
-		tmps[k] = tmp
-		defer os.RemoveAll(tmp)
-		whl, ok := byName[it.pin.Name]
-		switch {
-		case ok:
-			errs[k] = unpackWheel(whl, tmp, py.Path)
-		case strings.Contains(it.pin.Line, ";"):
-			// Its environment markers exclude this interpreter: pip
-			// skipped it, and an empty folder says so.
-		default:
-			errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: c.Tools.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			tmp, err := c.prepare(it)
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			tmps[k] = tmp
+			whl, ok := byName[it.pin.Name]
+			switch {
+			case ok:
+				errs[k] = unpackWheel(whl, tmp, py.Path)
+			case strings.Contains(it.pin.Line, ";"):
+				// Its environment markers exclude this interpreter: pip
+				// skipped it, and an empty folder says so.
+			default:
+				errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: c.Tools.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, tmp := range tmps {
+		if tmp != "" {
+			defer os.RemoveAll(tmp) // a no-op once published
 		}
 	}
-	if len(items) > 0 {
-		syncTree(filepath.Dir(items[0].path))
-	}
+	syncTree(tmps...)
 	var published []string
 	for k, it := range items {
 		if errs[k] != nil || tmps[k] == "" {
@@ -497,7 +509,7 @@ func (c *Cache) compileLater(py Python, dirs []string) {
 		c.Tools.run(ctx, append([]string{py.Path, "-m", "compileall", "-q", "-q"}, dirs...), nil)
 		// A .pyc torn by a power cut with a valid header fails the
 		// import instead of falling back to the source.
-		syncTree(dirs[0])
+		syncTree(dirs...)
 	}()
 }
 
