@@ -20,7 +20,7 @@ import (
 )
 
 // benchDist is a package of some size, so that installing it is not all
-// process start: two dozen modules and a subpackage, about 70 KB. Its
+// process start: two dozen modules and a subpackage, about 37 KB. Its
 // __init__ only sets __version__, so importing it costs next to nothing
 // and a cached run measures millrun's overhead, not the package's.
 func benchDist(name, version string, requires ...string) depstest.Dist {
