@@ -312,6 +312,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.queue.Close(ctx)
 		e.warm.Close()
 		e.runner.Close()
+		if e.runner.Packages != nil {
+			e.runner.Packages.Cache.Close() // its compiles write into the data folder
+		}
 		e.wshook.Stop()
 		e.requests.Stop()
 		e.closeErr = e.db.Close()
