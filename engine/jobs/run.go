@@ -62,7 +62,10 @@ func (q *Queue) run(job *store.Job) {
 		q.log.Error("mark job running", "job", job.ID, "err", err)
 		res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "InternalError", "message": "the job could not be recorded as running, so it was not started: " + err.Error()}})
 		out = Outcome{Result: res}
-	} else {
+	} else if ctx.Err() == nil {
+		// Not for a job canceled or timed out since its claim (the running
+		// mark is a write waited for): nothing of it starts, and it ends
+		// as its cause says.
 		out = q.exec.Execute(ctx, &Execution{Job: &snapshot, Logs: logs, q: q})
 	}
 
