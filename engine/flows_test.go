@@ -227,3 +227,56 @@ func TestFlowInterruptedByShutdownFailsClearly(t *testing.T) {
 		t.Fatalf("step statuses after the interruption: %v", mods)
 	}
 }
+
+// The New flow page's example, saved as the page saves it (no schema) and
+// called as its curl snippet says (-d '{}'): its input `text` defaults to
+// '' as the step's signature says, so the flow answers instead of failing
+// on None.
+func TestFlowNewPageExampleRunsWithEmptyBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/example", `{"early_return":"ack","modules":[
+		{"id":"ack","value":`+raw("python3", "def main(text: str = ''):\n    return {'text': 'on it: ' + text}\n", `{"text":{"type":"javascript","expr":"flow_input.text"}}`)+`},
+		{"id":"work","value":`+raw("bash", "echo working\n", `{}`)+`}
+	]}`)
+	r := f.do("GET", "/api/w/local/flows/get/u/me/example", "", "")
+	var flow struct {
+		Schema struct {
+			Properties map[string]map[string]any `json:"properties"`
+		} `json:"schema"`
+	}
+	json.Unmarshal([]byte(r.body), &flow)
+	if p := flow.Schema.Properties["text"]; p == nil || p["default"] != "" || p["type"] != "string" {
+		t.Errorf("the saved flow's schema does not offer text with the step's default: %s", r.body)
+	}
+	r = f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/example", "application/json", `{}`)
+	if r.status != 200 || compactJSON(r.body) != `{"text":"on it: "}` {
+		t.Fatalf("the example called with {}: %d %s", r.status, r.body)
+	}
+	j := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+	if j["success"] != true {
+		t.Fatalf("the example flow failed: %v", j)
+	}
+	for _, m := range flowStatus(t, j) {
+		if m["type"] != "Success" {
+			t.Errorf("step %v ended %v", m["id"], m["type"])
+		}
+	}
+}
+
+// A flow's schema defaults fill the fields a caller leaves out, as a
+// script's signature defaults do.
+func TestFlowSchemaDefaultsFillOmittedInput(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	body := `{"path":"u/me/defaults","summary":"","schema":{"type":"object","properties":{"greeting":{"type":"string","default":"hi"},"n":{"type":"integer","default":2},"who":{"type":"string"}},"required":[]},
+		"value":{"modules":[{"id":"a","value":` + raw("python3", "def main(greeting, n, who):\n    return f'{greeting} {who} x{n}'\n",
+		`{"greeting":{"type":"javascript","expr":"flow_input.greeting"},"n":{"type":"javascript","expr":"flow_input.n"},"who":{"type":"javascript","expr":"flow_input.who"}}`) + `}]}}`
+	if r := f.do("POST", "/api/w/local/flows/create", "application/json", body); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/defaults", "application/json", `{"who":"ann","n":5}`)
+	if r.status != 200 || r.body != `"hi ann x5"` {
+		t.Fatalf("defaults for omitted fields: %d %s", r.status, r.body)
+	}
+}
