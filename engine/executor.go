@@ -77,7 +77,9 @@ func (e *Engine) jobEnv(job *store.Job, step flows.Step) ([]string, func()) {
 		timeout = time.Duration(e.settings.Load().DefaultTimeoutS) * time.Second
 	}
 	root := job.ID
-	if job.ParentJob != "" {
+	if step.RootJob != "" {
+		root = step.RootJob
+	} else if job.ParentJob != "" {
 		root = job.ParentJob
 	}
 	token, revoke := e.tokens.IssueJobToken("job "+job.ID, root, timeout+time.Minute)
@@ -105,7 +107,11 @@ func (e *Engine) baseJobEnv(job *store.Job, step flows.Step) []string {
 		"WM_STATE_PATH_NEW=" + state,
 	}
 	if job.ParentJob != "" {
-		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+job.ParentJob)
+		root := job.ParentJob
+		if step.RootJob != "" {
+			root = step.RootJob
+		}
+		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+root)
 	}
 	if e.cfg.BaseURL != "" {
 		// Windmill's clients add /api themselves (windmill-client's

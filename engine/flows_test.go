@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +145,7 @@ func TestFlowExpressionErrors(t *testing.T) {
 	if e["name"] != "ExpressionError" || !strings.Contains(e["message"].(string), "step a, input x (flow_input.missing.deeper): TypeError") {
 		t.Errorf("expression error: %v", e)
 	}
-	f.createFlow("u/me/spin", `{"modules":[{"id":"a","value":`+raw("bash", "x=\"$1\"\necho \"$x\"\n", `{"x":{"type":"javascript","expr":"while (true) {}"}}`)+`}]}`)
+	f.createFlow("u/me/spin", `{"modules":[{"id":"a","value":`+raw("bash", "x=\"$1\"\necho \"$x\"\n", `{"x":{"type":"javascript","expr":"(() => { while (true) {} })()"}}`)+`}]}`)
 	start := time.Now()
 	e = failure(t, f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/spin", "application/json", `{}`).body)
 	if !strings.Contains(e["message"].(string), "ran longer than 1s and was stopped") || time.Since(start) > 5*time.Second {
@@ -157,7 +158,8 @@ func TestFlowValidation(t *testing.T) {
 	f := setup(t)
 	cases := []struct{ value, want string }{
 		{`{"modules":[]}`, "no steps"},
-		{`{"modules":[{"id":"a","value":{"type":"forloopflow"}}]}`, `module type "forloopflow" is not supported`},
+		{`{"modules":[{"id":"a","value":{"type":"forloopflow"}}]}`, `a for loop needs an iterator`},
+		{`{"modules":[{"id":"a","value":{"type":"aiagent","tools":[]}}]}`, `module type "aiagent" is not supported`},
 		{`{"modules":[{"id":"a","value":{"type":"script","path":"u/me/nope","input_transforms":{}}}]}`, "no script at u/me/nope"},
 		{`{"modules":[{"id":"a","value":` + raw("bash", "echo", `{"x":{"type":"javascript","expr":"1 +"}}`) + `}]}`, "does not parse"},
 		{`{"early_return":"zz","modules":[{"id":"a","value":` + raw("bash", "echo", `{}`) + `}]}`, `early_return names step "zz"`},
@@ -200,37 +202,48 @@ func TestFlowScopes(t *testing.T) {
 	}
 }
 
-func TestFlowInterruptedByShutdownFailsClearly(t *testing.T) {
+// A quit (Close, the grace period past) does not fail a flow: it goes on
+// at the next start from the step that was running, which runs again,
+// and the run says so.
+func TestFlowInterruptedByShutdownResumes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	marks := t.TempDir()
 	f := setup(t, func(c *Config) { c.DataDir = dir; c.ShutdownGrace = 200 * time.Millisecond })
 	f.createFlow("u/me/long", `{"modules":[
-		{"id":"a","value":`+raw("bash", "echo a\n", `{}`)+`},
-		{"id":"b","value":`+raw("bash", "sleep 30\n", `{}`)+`}
+		{"id":"a","value":`+raw("bash", "echo a >> "+marks+"/a\necho a\n", `{}`)+`},
+		{"id":"b","value":`+raw("bash", "echo b >> "+marks+"/b\nif [ ! -e "+marks+"/go ]; then sleep 30; fi\necho b\n", `{}`)+`},
+		{"id":"c","value":`+raw("bash", "echo c >> "+marks+"/c\necho done\n", `{}`)+`}
 	]}`)
 	id := f.do("POST", "/api/w/local/jobs/run/f/u/me/long", "application/json", `{}`).body
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","type":"InProgress"`) {
+	for time.Now().Before(deadline) && !strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","job"`) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	time.Sleep(200 * time.Millisecond) // b is in its sleep
 	f.srv.Close()
 	f.e.Close(context.Background())
+	os.WriteFile(marks+"/go", nil, 0o600)
 
 	g := setup(t, func(c *Config) { c.DataDir = dir })
 	j := g.waitJob(id)
-	res := mustJSON(j["result"])
-	if j["success"] != false || !strings.Contains(res, "millrun shut down before the job finished") {
-		t.Fatalf("interrupted flow: %v", j)
+	if j["success"] != true || j["result"] != "done" {
+		t.Fatalf("the flow after the restart: %v", j)
 	}
 	mods := flowStatus(t, j)
-	if mods[0]["type"] != "Success" || mods[1]["type"] != "Failure" {
-		t.Fatalf("step statuses after the interruption: %v", mods)
+	if mods[1]["type"] != "Success" || len(mods[1]["interrupted"].([]any)) != 1 || !strings.Contains(j["logs"].(string), "step b was running when millrun stopped") {
+		t.Fatalf("step b's status after the restart: %v\n%s", mods[1], j["logs"])
+	}
+	for step, want := range map[string]string{"a": "a\n", "b": "b\nb\n", "c": "c\n"} {
+		if b, _ := os.ReadFile(marks + "/" + step); string(b) != want {
+			t.Errorf("step %s ran %q, want %q", step, b, want)
+		}
 	}
 }
 
 // The New flow page's example, saved as the page saves it (no schema) and
 // called as its curl snippet says (-d '{}'): its input `text` defaults to
-// '' as the step's signature says, so the flow answers instead of failing
+// ” as the step's signature says, so the flow answers instead of failing
 // on None.
 func TestFlowNewPageExampleRunsWithEmptyBody(t *testing.T) {
 	t.Parallel()

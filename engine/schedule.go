@@ -92,6 +92,11 @@ func (n notRunnable) Unwrap() error { return n.error }
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {
 	e.tokens.RevokeJobTokens(job.ID)
+	if job.Kind == "flow" && job.ParentJob == "" {
+		// A flow canceled while it waited leaves its loop iterations and
+		// branches unfinished: they end with it.
+		e.db.CloseDescendantsAsync(job.ID, job.Status, job.Result, time.Now())
+	}
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
 }

@@ -136,7 +136,7 @@ func TestFailingStepStopsTheFlow(t *testing.T) {
 	}
 	var status Status
 	json.Unmarshal([]byte(final.FlowStatus), &status)
-	if status.Modules[1].Type != "WaitingForPriorSteps" || status.FailureModule == nil || status.FailureModule.ID != "boom" {
+	if status.Modules[1].Type != "WaitingForPriorSteps" || status.Modules[0].Type != "Failure" || status.FailureModule.ID != "failure" {
 		t.Fatalf("flow status %s", final.FlowStatus)
 	}
 }
@@ -170,13 +170,15 @@ func TestInvalidFlowsAreRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	for want, value := range map[string]string{
-		"the flow has no steps":                      `{"modules": []}`,
-		`id "1a" must be letters`:                    `{"modules": [{"id": "1a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
-		`step id "a" is used twice`:                  `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}, {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
-		"step a: no script at u/me/missing":          `{"modules": [{"id": "a", "value": {"type": "script", "path": "u/me/missing"}}]}`,
-		`module type "forloopflow" is not supported`: `{"modules": [{"id": "a", "value": {"type": "forloopflow"}}]}`,
-		"the expression does not parse":              `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n", "input_transforms": {"x": {"type": "javascript", "expr": "flow_input.("}}}}]}`,
-		`early_return names step "zz"`:               `{"early_return": "zz", "modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		"the flow has no steps":                  `{"modules": []}`,
+		`id "1a" must be letters`:                `{"modules": [{"id": "1a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		`step id "a" is used twice`:              `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}, {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		"step a: no script at u/me/missing":      `{"modules": [{"id": "a", "value": {"type": "script", "path": "u/me/missing"}}]}`,
+		"a for loop needs an iterator":           `{"modules": [{"id": "a", "value": {"type": "forloopflow", "modules": []}}]}`,
+		`module type "aiagent" is not supported`: `{"modules": [{"id": "a", "value": {"type": "aiagent"}}]}`,
+		`module type "nope" is not an OpenFlow`:  `{"modules": [{"id": "a", "value": {"type": "nope"}}]}`,
+		"the expression does not parse":          `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n", "input_transforms": {"x": {"type": "javascript", "expr": "flow_input.("}}}}]}`,
+		`early_return names step "zz"`:           `{"early_return": "zz", "modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
 	} {
 		_, _, err := f.flows.Save(context.Background(), "local", CreateRequest{Path: "f/test/bad", Value: json.RawMessage(value)})
 		if inv := new(errs.Invalid); !errors.As(err, &inv) || !strings.Contains(err.Error(), want) {
