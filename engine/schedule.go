@@ -54,6 +54,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 			return cannotRun(err)
 		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
+		job.ConcurrencyLimit = f.ConcurrencyLimit()
 		return nil
 	}
 	v, err := e.catalog.Latest(ctx, job.Workspace, path)

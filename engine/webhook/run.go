@@ -82,7 +82,7 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 		if err != nil {
 			return nil, err
 		}
-		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}
+		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, limit: f.ConcurrencyLimit()}
 		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
 			return nil, t.notRunnable
 		}
