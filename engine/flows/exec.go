@@ -81,6 +81,11 @@ type Executor struct {
 	// WaitInline is the longest wait a flow spends holding its worker
 	// (default 5 s).
 	WaitInline time.Duration
+
+	// crashAt is a test's kill -9: at a point ("ran <step>": its process
+	// ended, its result not yet recorded; "after <step>": its result
+	// recorded, the next step not started) true stops the flow dead.
+	crashAt func(point string) bool
 }
 
 // maxDepth bounds flows run as steps of flows run as steps...
@@ -178,7 +183,7 @@ func (x *Executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 		path: flow.Path, flowPath: flow.Path, top: true, scope: true, ids: stepIDs(&flow.Def), results: map[string]json.RawMessage{}}
 	fresh := job.FlowStatus == ""
 	if !fresh {
-		fmt.Fprintf(run.Logs, "--- the flow resumes from its recorded progress (step %d of %d) ---\n", f.status.Step+1, len(flow.Def.Modules))
+		fmt.Fprintf(run.Logs, "--- the flow resumes from its recorded progress: %s ---\n", f.status.next(&flow.Def))
 	}
 	if fresh && flow.Def.CacheTTL != nil && *flow.Def.CacheTTL > 0 {
 		ttl := time.Duration(*flow.Def.CacheTTL * float64(time.Second))
@@ -203,7 +208,7 @@ func (r *root) end(ctx context.Context, f *frame, out outcome) jobs.Outcome {
 		return jobs.Outcome{}
 	case out.halted:
 		if jobs.ShuttingDown(ctx) {
-			fmt.Fprintf(r.run.Logs, "--- millrun is stopping: the flow goes on from step %d when millrun starts again ---\n", f.status.Step+1)
+			fmt.Fprintf(r.run.Logs, "--- millrun is stopping: the flow goes on from %s when millrun starts again ---\n", f.status.next(f.value))
 			f.save(ctx)
 			r.run.Requeue(time.Now())
 		}
@@ -407,6 +412,12 @@ func (f *frame) runModules(ctx context.Context) outcome {
 		}
 		f.setResult(m.ID, out.result)
 		prev, last = out.result, out
+		if x := f.r.x; x.crashAt != nil && x.crashAt("after "+m.ID) {
+			return outcome{halted: true}
+		}
+		f.mu.Lock()
+		f.status.Step = i + 1
+		f.mu.Unlock()
 		if f.top && f.value.EarlyReturn == m.ID && f.status.EarlyAnswer == nil {
 			f.r.run.EarlyReturn(out.result)
 			f.status.EarlyAnswer = &EarlyAnswer{Step: m.ID, AfterMs: time.Since(f.r.job.StartedAt).Milliseconds(), Result: out.result}
@@ -793,7 +804,7 @@ func (f *frame) leaf(ctx context.Context, m *Module, ms *ModuleStatus, env *expr
 	var out runtime.Outcome
 	if err != nil {
 		out = runtime.Failure("InvalidStep", err.Error(), nil)
-	} else if args, err := evalArgs(m, env); err != nil {
+	} else if args, err := f.stepArgs(m, env); err != nil {
 		out = runtime.Failure("ExpressionError", err.Error(), nil)
 	} else {
 		b, _ := json.Marshal(args)
@@ -837,6 +848,9 @@ func (f *frame) leaf(ctx context.Context, m *Module, ms *ModuleStatus, env *expr
 		out = r.x.Runner.Run(stepCtx, spec, w)
 		release()
 		cancel()
+		if r.x.crashAt != nil && r.x.crashAt("ran "+m.ID) {
+			return outcome{halted: true}
+		}
 		switch {
 		case ctx.Err() != nil && jobs.ShuttingDown(ctx):
 			out = runtime.Failure("WorkerStopped", "millrun stopped while this step ran; the flow runs it again when millrun starts", nil)
@@ -879,6 +893,29 @@ func (f *frame) cached(ctx context.Context, m *Module, child *store.Job) (*store
 	since := time.Now().Add(-time.Duration(*m.CacheTTL * float64(time.Second)))
 	c, err := f.r.x.DB.CachedJob(ctx, child.Workspace, child.Kind, child.ScriptPath, child.ScriptHash, child.Args, since)
 	return c, err == nil
+}
+
+// stepArgs are a script step's arguments: its input transforms', or a
+// preprocessor's, which gets the flow's input as it arrived (Windmill's
+// event: the trigger's kind and the body; older preprocessors take the
+// fields and wm_trigger).
+func (f *frame) stepArgs(m *Module, env *exprEnv) (map[string]json.RawMessage, error) {
+	if pm := f.value.PreprocessorModule; pm == nil || m != pm || len(m.Value.InputTransforms) > 0 {
+		return evalArgs(m, env)
+	}
+	args := map[string]json.RawMessage{}
+	_ = json.Unmarshal(f.input, &args)
+	kind := f.r.job.Trigger
+	if kind == "" || kind == "tunnel" {
+		kind = "webhook"
+	}
+	headers := json.RawMessage("{}")
+	if f.r.job.Headers != "" {
+		headers = json.RawMessage(f.r.job.Headers)
+	}
+	args["event"], _ = json.Marshal(map[string]any{"kind": kind, "body": f.input, "query": map[string]string{}, "headers": headers})
+	args["wm_trigger"], _ = json.Marshal(map[string]string{"kind": kind})
+	return args, nil
 }
 
 // evalArgs evaluates a step's input transforms: static ones first, then

@@ -120,8 +120,13 @@ func (env *exprEnv) eval(expr string) (json.RawMessage, error) {
 		}
 	}
 	vm.Set("results", results)
+	errorCtor := vm.Get("Error")
 	fail := func(msg string) {
-		panic(vm.NewGoError(errors.New(msg)))
+		e, err := vm.New(errorCtor, vm.ToValue(msg))
+		if err != nil {
+			panic(vm.NewGoError(errors.New(msg)))
+		}
+		panic(e)
 	}
 	vm.Set("variable", func(path string) string {
 		if env.secrets == nil {

@@ -219,33 +219,33 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 // walk calls fn on every module of def, nested ones, the failure and the
 // preprocessor module included, outermost first.
 func walk(def *Value, fn func(m *Module) error) error {
-	var rec func(list []Module) error
-	rec = func(list []Module) error {
-		for i := range list {
-			m := &list[i]
-			if err := fn(m); err != nil {
-				return err
-			}
-			if err := rec(m.Value.Modules); err != nil {
-				return err
-			}
-			for b := range m.Value.Branches {
-				if err := rec(m.Value.Branches[b].Modules); err != nil {
+	var one func(m *Module) error
+	one = func(m *Module) error {
+		if err := fn(m); err != nil {
+			return err
+		}
+		v := &m.Value
+		lists := [][]Module{v.Modules, v.Default}
+		for b := range v.Branches {
+			lists = append(lists, v.Branches[b].Modules)
+		}
+		for _, list := range lists {
+			for i := range list {
+				if err := one(&list[i]); err != nil {
 					return err
 				}
-			}
-			if err := rec(m.Value.Default); err != nil {
-				return err
 			}
 		}
 		return nil
 	}
-	if err := rec(def.Modules); err != nil {
-		return err
+	for i := range def.Modules {
+		if err := one(&def.Modules[i]); err != nil {
+			return err
+		}
 	}
 	for _, m := range []*Module{def.FailureModule, def.PreprocessorModule} {
 		if m != nil {
-			if err := rec([]Module{*m}); err != nil {
+			if err := one(m); err != nil {
 				return err
 			}
 		}

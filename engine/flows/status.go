@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -164,6 +165,19 @@ func parseStatus(raw string, v *Value) *Status {
 		}
 	}
 	return newStatus(v)
+}
+
+// next names the first module not done, for logs.
+func (s *Status) next(v *Value) string {
+	for i, m := range s.Modules {
+		if m.Type != Success && !(m.Type == Failure && v.Modules[i].ContinueOnError) {
+			return fmt.Sprintf("step %s (%d of %d)", m.ID, i+1, len(s.Modules))
+		}
+	}
+	if s.FailureModule.Type != WaitingForPriorSteps {
+		return "its failure module " + s.FailureModule.ID
+	}
+	return "its end"
 }
 
 func (m *ModuleStatus) waiting() bool {
