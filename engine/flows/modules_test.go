@@ -236,7 +236,9 @@ func concurrency(t *testing.T, log string) int {
 			evs = append(evs, ev{n, -1})
 		}
 	}
-	sort.Slice(evs, func(i, j int) bool { return evs[i].at < evs[j].at || evs[i].at == evs[j].at && evs[i].delta < evs[j].delta })
+	sort.Slice(evs, func(i, j int) bool {
+		return evs[i].at < evs[j].at || evs[i].at == evs[j].at && evs[i].delta < evs[j].delta
+	})
 	most, now := 0, 0
 	for _, e := range evs {
 		now += e.delta
