@@ -165,6 +165,9 @@ type frame struct {
 
 	mu      sync.Mutex // guards status and results against parallel branches
 	results map[string]json.RawMessage
+	// saving orders saves: parallel branches each save their loop's
+	// status, and an older snapshot must not commit after a newer one.
+	saving sync.Mutex
 }
 
 // Execute runs (or resumes) the flow job in run.
@@ -262,6 +265,8 @@ func stepIDs(v *Value) []string {
 // save commits this frame's status with ops (a step's start or end):
 // the flow's progress and what it says happened land together.
 func (f *frame) save(ctx context.Context, ops ...func(*sql.Tx) error) error {
+	f.saving.Lock()
+	defer f.saving.Unlock()
 	f.mu.Lock()
 	b, _ := json.Marshal(f.status)
 	f.mu.Unlock()
@@ -1056,16 +1061,18 @@ func (f *frame) flowStep(ctx context.Context, m *Module, ms *ModuleStatus, env *
 	if err != nil {
 		return failed("InvalidStep", fmt.Sprintf("step %s: no flow at %s", m.ID, m.Value.Path))
 	}
-	var input json.RawMessage
+	// The arguments are evaluated again on a resume: the job they went
+	// into may not have been recorded when millrun stopped.
+	args, err := evalArgs(m, env)
+	if err != nil {
+		return failed("ExpressionError", err.Error())
+	}
+	b, _ := json.Marshal(args)
+	input, err := withDefaults(b, target.Schema)
+	if err != nil {
+		return failed("BadArguments", err.Error())
+	}
 	if ms.waiting() || ms.Job == "" {
-		args, err := evalArgs(m, env)
-		if err != nil {
-			return failed("ExpressionError", err.Error())
-		}
-		b, _ := json.Marshal(args)
-		if input, err = withDefaults(b, target.Schema); err != nil {
-			return failed("BadArguments", err.Error())
-		}
 		f.mu.Lock()
 		ms.Type, ms.Job, ms.StartedAt = InProgress, uuid.NewString(), timeText(time.Now())
 		f.mu.Unlock()
