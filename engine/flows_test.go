@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,74 @@ func TestFlowSchemaDefaultsFillOmittedInput(t *testing.T) {
 	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/defaults", "application/json", `{"who":"ann","n":5}`)
 	if r.status != 200 || r.body != `"hi ann x5"` {
 		t.Fatalf("defaults for omitted fields: %d %s", r.status, r.body)
+	}
+}
+
+// A flow's steps are listed Windmill's way (parent_job, job_kinds,
+// is_flow_step; has_null_parent keeps the top level), and
+// jobs_u/get_logs answers a flow with its steps' logs under headers, a
+// loop's iterations included.
+func TestFlowStepsListedAndLogged(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/listed", `{"modules":[
+		{"id":"a","value":`+raw("bash", "echo from a\n", `{}`)+`},
+		{"id":"loop","value":{"type":"forloopflow","iterator":{"type":"static","value":[1,2]},"skip_failures":false,"modules":[
+			{"id":"each","value":`+raw("python3", "def main(n):\n    print(f'item {n}')\n    return n\n", `{"n":{"type":"javascript","expr":"flow_input.iter.value"}}`)+`}]}}
+	]}`)
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/listed", "application/json", `{}`)
+	id := r.header.Get("X-Millrun-Job-Id")
+	if r.status != 200 || r.body != "[1,2]" {
+		t.Fatalf("flow: %d %s", r.status, r.body)
+	}
+	f.waitJob(id)
+	list := func(query string) []map[string]any {
+		var out []map[string]any
+		json.Unmarshal([]byte(f.do("GET", "/api/w/local/jobs/list?"+query, "", "").body), &out)
+		return out
+	}
+	kinds := func(jobs []map[string]any) string {
+		var k []string
+		for _, j := range jobs {
+			k = append(k, j["job_kind"].(string))
+		}
+		sort.Strings(k)
+		return strings.Join(k, ",")
+	}
+	if got := kinds(list("parent_job=" + id)); got != "flownode,flownode,flowscript" {
+		t.Errorf("children of the flow: %s", got)
+	}
+	// wmill job list --parent: its default kinds leave iterations out.
+	if got := kinds(list("parent_job=" + id + "&job_kinds=script,flow,singlestepflow,flowscript,flowdependencies")); got != "flowscript" {
+		t.Errorf("wmill job list --parent: %s", got)
+	}
+	// wmill job list --all: steps at every level, no iterations.
+	all := list("job_kinds=script,flow,singlestepflow,flowscript,flowdependencies")
+	if got := kinds(all); got != "flow,flowscript,flowscript,flowscript" {
+		t.Errorf("wmill job list --all: %s", got)
+	}
+	if got := kinds(list("job_kinds=script,flow,singlestepflow&has_null_parent=true")); got != "flow" {
+		t.Errorf("wmill job list: %s", got)
+	}
+	for _, j := range list("is_flow_step=true") {
+		if j["parent_job"] == nil || j["is_flow_step"] != true {
+			t.Errorf("is_flow_step=true listed %v", j)
+		}
+	}
+	logs := f.do("GET", "/api/w/local/jobs_u/get_logs/"+id, "", "")
+	want := "\n====== a ======\nfrom a\n\n====== loop (iteration 0) ======\n\n====== each ======\nitem 1\n\n====== loop (iteration 1) ======\n\n====== each ======\nitem 2\n"
+	if logs.status != 200 || logs.body != want {
+		t.Errorf("get_logs of the flow: %d %q", logs.status, logs.body)
+	}
+	step := list("parent_job=" + id + "&job_kinds=flowscript")[0]["id"].(string)
+	if l := f.do("GET", "/api/w/local/jobs_u/get_logs/"+step, "", ""); l.body != "from a\n" {
+		t.Errorf("get_logs of a step: %q", l.body)
+	}
+	var root string
+	iter := list("parent_job=" + id + "&job_kinds=flownode")[0]["id"].(string)
+	inner := list("parent_job=" + iter)[0]["id"].(string)
+	json.Unmarshal([]byte(f.do("GET", "/api/w/local/jobs_u/get_root_job_id/"+inner, "", "").body), &root)
+	if root != id {
+		t.Errorf("root of a step inside a loop: %s, want %s", root, id)
 	}
 }
