@@ -181,6 +181,13 @@ func (x *Executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 	if err != nil {
 		return runtime.Failure("BadArguments", "the flow's arguments are not a JSON object", nil)
 	}
+	if job.FlowStatus != "" {
+		// Resumed: the status on disk may hold answers to an approval
+		// recorded while the flow waited.
+		if fresh, err := x.DB.GetJob(ctx, job.Workspace, job.ID); err == nil && fresh.FlowStatus != "" {
+			job.FlowStatus = fresh.FlowStatus
+		}
+	}
 	r := &root{x: x, run: run, job: job, flow: flow, d: job.Durability}
 	f := &frame{r: r, job: job, value: &flow.Def, input: input, status: parseStatus(job.FlowStatus, &flow.Def),
 		path: flow.Path, flowPath: flow.Path, top: true, scope: true, ids: stepIDs(&flow.Def), results: map[string]json.RawMessage{}}
@@ -318,7 +325,7 @@ func (f *frame) runFlow(ctx context.Context) outcome {
 		}
 	}
 	var out outcome
-	if fm := f.status.FailureModule; fm.Type == WaitingForPriorSteps {
+	if fm := f.status.FailureModule; fm.Type == WaitingForPriorSteps || f.value.FailureModule == nil {
 		out = f.runModules(ctx)
 		if out.ok || out.pending() || out.stopped != nil || !f.scope || f.value.FailureModule == nil {
 			return out

@@ -3,6 +3,7 @@
 package flows
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -202,5 +203,97 @@ func TestSleepSurvivesARestart(t *testing.T) {
 	}
 	if final.Result != `"b"` {
 		t.Errorf("result %s", final.Result)
+	}
+}
+
+// waitFor polls the flow until cond holds of it.
+func (f *fixture) waitFor(id string, what string, cond func(j *store.Job) bool) *store.Job {
+	f.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if j := f.job(id); cond(j) {
+			return j
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.t.Fatalf("job %s: %s never happened: %+v", id, what, f.job(id))
+	return nil
+}
+
+// A step with a suspend makes the flow wait for approvals, its worker
+// free, its wait on disk: still waiting after a restart, it goes on once
+// approved, the next step seeing the answer as resume.
+func TestApprovalWaitsAcrossARestart(t *testing.T) {
+	t.Parallel()
+	a := newCrashFixture(t, "never", 1, func(o *fixtureOpts) { o.workers = 1 })
+	hash := a.save("f/test/approve", flowValue(
+		step("ask", "bash", "echo please\n", "", `"suspend":{"required_events":1,"timeout":60}`),
+		step("act", "python3", "def main(ok, who, all):\n    return {'ok': ok, 'who': who, 'all': all}\n", js("ok", "resume.ok", "who", "approvers", "all", "resumes")),
+	))
+	id := a.start(hash, `{}`)
+	waiting := a.waitFor(id, "the wait for an approval", func(j *store.Job) bool {
+		return j.Status == store.StatusQueued && strings.Contains(j.FlowStatus, `"WaitingForEvents"`)
+	})
+	if m := statusOf(t, waiting).Modules[1]; m.Count != 1 || m.Job == "" || m.Job != statusOf(t, waiting).Modules[0].Job || m.SuspendUntil == "" {
+		t.Fatalf("the waiting module: %+v", m)
+	}
+	// The only worker is free while the flow waits.
+	mustSucceed(t, a.wait(a.start(a.save("f/test/other", flowValue(step("x", "bash", "echo x\n", ""))), `{}`)))
+	a.db.Close()
+	b := a.restart(func(o *fixtureOpts) { o.workers = 1 })
+	time.Sleep(300 * time.Millisecond)
+	if j := b.job(id); j.Status != store.StatusQueued || !strings.Contains(j.FlowStatus, `"WaitingForEvents"`) {
+		t.Fatalf("after the restart the flow should still wait: %s %s", j.Status, j.FlowStatus)
+	}
+	if err := AddResume(t.Context(), b.db, "local", id, Resume{ResumeID: 7, Approver: "ann", Approved: true, Value: json.RawMessage(`{"ok":"yes"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if !b.queue.Wake(id) {
+		t.Fatal("the waiting flow is not in the queue")
+	}
+	final := b.wait(id)
+	mustSucceed(t, final)
+	if compact(final.Result) != `{"all":[{"ok":"yes"}],"ok":"yes","who":["ann"]}` {
+		t.Fatalf("result %s", final.Result)
+	}
+	if m := rawModule(t, final, 0); compact(mustJSON(m["approvers"])) != `[{"approver":"ann","resume_id":7}]` {
+		t.Errorf("the approved step's approvers: %v", m["approvers"])
+	}
+	if err := AddResume(t.Context(), b.db, "local", id, Resume{Approver: "bo", Approved: true}); err != ErrNotWaiting {
+		t.Errorf("an answer to a finished flow: %v", err)
+	}
+}
+
+// A wait for approvals ends at its timeout: the flow fails as Windmill's
+// does, or goes on with the timeout as resume when
+// continue_on_disapprove_timeout; a refusal ends it at once.
+func TestApprovalTimeoutAndRefusal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	flow := func(cont bool) string {
+		return flowValue(step("ask", "bash", "echo please\n", "", fmt.Sprintf(`"suspend":{"required_events":1,"timeout":1,"continue_on_disapprove_timeout":%v}`, cont)),
+			step("act", "python3", "def main(r):\n    return r\n", js("r", "resume")))
+	}
+	start := time.Now()
+	_, final := f.run(f.save("f/test/timeout", flow(false)), `{}`)
+	if final.Status != store.StatusFailure || !strings.Contains(final.Result, "SuspendedTimedOut") || !strings.Contains(final.Result, "Timed out waiting to be resumed") || time.Since(start) < time.Second {
+		t.Fatalf("timed out wait: %s %s after %s", final.Status, final.Result, time.Since(start))
+	}
+	_, final = f.run(f.save("f/test/timeoutgoes", flow(true)), `{}`)
+	mustSucceed(t, final)
+	if !strings.Contains(final.Result, "SuspendedTimedOut") {
+		t.Fatalf("continue_on_disapprove_timeout: %s", final.Result)
+	}
+	id := f.start(f.save("f/test/refused", flowValue(step("ask", "bash", "echo please\n", "", `"suspend":{"required_events":2,"timeout":60}`), step("act", "bash", "echo no\n", ""))), `{}`)
+	f.waitFor(id, "the wait", func(j *store.Job) bool {
+		return strings.Contains(j.FlowStatus, `"WaitingForEvents"`) && j.Status == store.StatusQueued
+	})
+	if err := AddResume(t.Context(), f.db, "local", id, Resume{ResumeID: 1, Approver: "cy", Approved: false}); err != nil {
+		t.Fatal(err)
+	}
+	f.queue.Wake(id)
+	final = f.wait(id)
+	if final.Status != store.StatusFailure || !strings.Contains(final.Result, "Disapproved by cy") {
+		t.Fatalf("a refusal: %s %s", final.Status, final.Result)
 	}
 }

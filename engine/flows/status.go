@@ -160,6 +160,9 @@ func parseStatus(raw string, v *Value) *Status {
 				ok = ok && s.Modules[i].ID == m.ID
 			}
 			if ok {
+				if s.FailureModule.Type == "" { // written by an older millrun
+					s.FailureModule = newStatus(v).FailureModule
+				}
 				return &s
 			}
 		}

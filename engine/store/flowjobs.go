@@ -162,3 +162,22 @@ func (db *DB) CloseDescendantsAsync(root, status, result string, at time.Time) {
 		return err
 	}, nil)
 }
+
+// SwapFlowStatus replaces a waiting (queued) flow's status with next if
+// it is still old, and reports whether it did: an answer to a flow that
+// waits for approvals lands only on the status it was read from.
+func (db *DB) SwapFlowStatus(ctx context.Context, id, old, next string) (bool, error) {
+	var n int64
+	err := db.group.submitWith(ctx, SurvivesPowerLoss, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE jobs SET flow_status = ? WHERE id = ? AND flow_status = ? AND status = 'queued'`, next, id, old)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("record an answer to flow %s: %w", id, err)
+	}
+	return n == 1, nil
+}
