@@ -1085,7 +1085,9 @@ func (f *frame) flowStep(ctx context.Context, m *Module, ms *ModuleStatus, env *
 		f.mu.Unlock()
 		f.save(ctx)
 	}
-	return f.sub(ctx, ms.Job, "flow", target.Path, target.Hash, &target.Def, input, true, false)
+	out := f.sub(ctx, ms.Job, "flow", target.Path, target.Hash, &target.Def, input, true, false)
+	out.stopped = nil // a stop inside the called flow ends that flow, not this one
+	return out
 }
 
 // iterInput is a loop iteration's flow input: the enclosing flow's, with
@@ -1235,6 +1237,10 @@ func (f *frame) forLoop(ctx context.Context, m *Module, ms *ModuleStatus, prev j
 		if !out.ok && !skip {
 			return out
 		}
+		if out.stopped != nil { // a step inside stopped: the loop breaks, as in Windmill
+			results = results[:k+1]
+			break
+		}
 		if m.StopAfterIf != nil {
 			stop, err := f.iterStop(m, env, out.result, results[:k+1])
 			if err != nil {
@@ -1323,6 +1329,9 @@ func (f *frame) whileLoop(ctx context.Context, m *Module, ms *ModuleStatus, env 
 		if !out.ok && !skip {
 			return out
 		}
+		if out.stopped != nil { // a step inside stopped: the loop breaks
+			return f.afterLoop(m, ms, env, results)
+		}
 		if m.StopAfterIf == nil {
 			continue
 		}
@@ -1403,13 +1412,14 @@ func (f *frame) branchAll(ctx context.Context, m *Module, ms *ModuleStatus, env 
 		return f.runBranch(ctx, ms, b, fmt.Sprintf("%s/branchall-%d", f.path, b), &Value{Modules: v.Branches[b].Modules}, f.input, quiet)
 	}
 	results := make([]json.RawMessage, n)
+	stops := make([]*StoppedEarly, n)
 	if parallel {
 		outs := f.parallel(ctx, n, n, func(ctx context.Context, b int) outcome { return branch(ctx, b, true) })
 		if out, stop := pendingOf(outs); stop {
 			return out
 		}
 		for b, o := range outs {
-			results[b] = o.result
+			results[b], stops[b] = o.result, o.stopped
 			if !o.ok && !skip(b) {
 				return o
 			}
@@ -1427,14 +1437,21 @@ func (f *frame) branchAll(ctx context.Context, m *Module, ms *ModuleStatus, env 
 			if out.pending() {
 				return out
 			}
-			results[b] = out.result
+			results[b], stops[b] = out.result, out.stopped
 			if !out.ok && !skip(b) {
 				return out
 			}
 		}
 	}
-	list, _ := json.Marshal(results)
-	return outcome{ok: true, result: list}
+	out := f.afterLoop(m, ms, env, results)
+	if out.ok && out.stopped == nil {
+		for _, o := range stops {
+			if o != nil {
+				out.stopped = o
+			}
+		}
+	}
+	return out
 }
 
 // pendingOf is the outcome of parallel branches some of which wait or

@@ -751,3 +751,25 @@ func TestConcurrentLimit(t *testing.T) {
 		t.Fatalf("%d runs at once, want 1", got)
 	}
 }
+
+// A stop_after_if on a step inside a loop breaks the loop (the flow goes
+// on); inside a branchone it stops the flow; inside a flow run as a step
+// it ends that flow only.
+func TestStopInsideLoopsAndBranches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	inner := step("each", "python3", "def main(n):\n    return n\n", js("n", "flow_input.iter.value"), `"stop_after_if":{"expr":"result >= 2","skip_if_stopped":false}`)
+	hash := f.save("f/test/innerstop", flowValue(`{"id":"loop","value":{"type":"forloopflow","iterator":{"type":"static","value":[1,2,3,4]},"skip_failures":false,"modules":[`+inner+`]}}`,
+		step("after", "bash", "echo after\n", "")))
+	_, final := f.run(hash, `{}`)
+	mustSucceed(t, final)
+	if final.Result != `"after"` || len(rawModule(t, final, 0)["flow_jobs"].([]any)) != 2 {
+		t.Fatalf("a stop inside a loop: %s %v", final.Result, rawModule(t, final, 0))
+	}
+	hash = f.save("f/test/branchstop", flowValue(`{"id":"b","value":{"type":"branchone","branches":[],"default":[`+
+		step("d", "bash", "echo stop\n", "", `"stop_after_if":{"expr":"true","skip_if_stopped":true}`)+`]}}`, step("after", "bash", "echo after\n", "")))
+	_, final = f.run(hash, `{}`)
+	if final.Result != `"stop"` || statusOf(t, final).StoppedEarly == nil || rawModule(t, final, 1)["type"] != "WaitingForPriorSteps" {
+		t.Fatalf("a stop inside a branch: %s %s", final.Result, final.FlowStatus)
+	}
+}
