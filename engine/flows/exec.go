@@ -374,7 +374,7 @@ func (f *frame) prepare(ctx context.Context) (outcome, bool) {
 			fmt.Fprintf(f.r.run.Logs, "--- the preprocessor's result is the flow's input ---\n")
 		}
 	}
-	if v.SkipExpr != "" && f.status.Step == 0 && f.status.Modules[0].Type == WaitingForPriorSteps {
+	if v.SkipExpr != "" && f.status.Step == 0 && len(f.status.Modules) > 0 && f.status.Modules[0].Type == WaitingForPriorSteps {
 		skip, err := f.env(ctx, f.input).evalBool(v.SkipExpr)
 		if err != nil {
 			return failed("ExpressionError", fmt.Sprintf("the flow's skip_expr (%s): %s", v.SkipExpr, err)), true
@@ -1121,6 +1121,7 @@ func (f *frame) startLoop(ms *ModuleStatus) {
 func (f *frame) addFlowJob(ms *ModuleStatus) string {
 	id := uuid.NewString()
 	f.mu.Lock()
+	padBranches(ms)
 	ms.FlowJobs = append(ms.FlowJobs, id)
 	ms.FlowJobsSuccess = append(ms.FlowJobsSuccess, nil)
 	ms.FlowJobsDuration.StartedAt = append(ms.FlowJobsDuration.StartedAt, nil)
@@ -1136,6 +1137,7 @@ func (f *frame) addFlowJob(ms *ModuleStatus) string {
 func (f *frame) runBranch(ctx context.Context, ms *ModuleStatus, k int, path string, value *Value, input json.RawMessage, quiet bool) outcome {
 	started := time.Now()
 	f.mu.Lock()
+	padBranches(ms)
 	id := ms.FlowJobs[k]
 	if ms.FlowJobsDuration.StartedAt[k] == nil {
 		s := timeText(started)
@@ -1155,6 +1157,24 @@ func (f *frame) runBranch(ctx context.Context, ms *ModuleStatus, k int, path str
 	return out
 }
 
+// padBranches sizes the per-branch lists of a module's status to its
+// flow_jobs: a status from elsewhere may lack them.
+func padBranches(ms *ModuleStatus) {
+	n := len(ms.FlowJobs)
+	if ms.FlowJobsDuration == nil {
+		ms.FlowJobsDuration = &FlowJobsTiming{}
+	}
+	for len(ms.FlowJobsSuccess) < n {
+		ms.FlowJobsSuccess = append(ms.FlowJobsSuccess, nil)
+	}
+	for len(ms.FlowJobsDuration.StartedAt) < n {
+		ms.FlowJobsDuration.StartedAt = append(ms.FlowJobsDuration.StartedAt, nil)
+	}
+	for len(ms.FlowJobsDuration.DurationMs) < n {
+		ms.FlowJobsDuration.DurationMs = append(ms.FlowJobsDuration.DurationMs, nil)
+	}
+}
+
 // forLoop runs a forloopflow: its iterator's items one after another, or
 // several at once (parallel, up to parallelism and the free workers).
 func (f *frame) forLoop(ctx context.Context, m *Module, ms *ModuleStatus, prev json.RawMessage, env *exprEnv) outcome {
@@ -1162,6 +1182,9 @@ func (f *frame) forLoop(ctx context.Context, m *Module, ms *ModuleStatus, prev j
 	parallel := v.Parallel != nil && *v.Parallel
 	skip := v.SkipFailures == nil || *v.SkipFailures
 	if ms.Iterator == nil {
+		if v.Iterator == nil {
+			return failed("InvalidStep", fmt.Sprintf("step %s: a for loop needs an iterator", m.ID))
+		}
 		var raw json.RawMessage
 		if v.Iterator.Type == "javascript" {
 			var err error
@@ -1219,7 +1242,7 @@ func (f *frame) forLoop(ctx context.Context, m *Module, ms *ModuleStatus, prev j
 				return o
 			}
 		}
-		return f.afterLoop(m, ms, env, results)
+		return f.afterLoop(m, env, results)
 	}
 	for k := range items {
 		if k >= len(ms.FlowJobs) {
@@ -1242,9 +1265,9 @@ func (f *frame) forLoop(ctx context.Context, m *Module, ms *ModuleStatus, prev j
 			break
 		}
 		if m.StopAfterIf != nil {
-			stop, err := f.iterStop(m, env, out.result, results[:k+1])
-			if err != nil {
-				return err.(outcomeError).out
+			stop, fail := f.iterStop(m, env, out.result, results[:k+1])
+			if fail != nil {
+				return *fail
 			}
 			if stop {
 				results = results[:k+1]
@@ -1252,20 +1275,17 @@ func (f *frame) forLoop(ctx context.Context, m *Module, ms *ModuleStatus, prev j
 			}
 		}
 	}
-	return f.afterLoop(m, ms, env, results)
+	return f.afterLoop(m, env, results)
 }
 
-type outcomeError struct{ out outcome }
-
-func (outcomeError) Error() string { return "" }
-
 // iterStop is a loop's stop_after_if after one iteration: it breaks the
-// loop, not the flow.
-func (f *frame) iterStop(m *Module, env *exprEnv, result json.RawMessage, all []json.RawMessage) (bool, error) {
+// loop, not the flow. fail is set when the predicate throws.
+func (f *frame) iterStop(m *Module, env *exprEnv, result json.RawMessage, all []json.RawMessage) (stop bool, fail *outcome) {
 	allIters, _ := json.Marshal(all)
 	stop, err := env.with(map[string]json.RawMessage{"result": result, "all_iters": allIters}).evalBool(m.StopAfterIf.Expr)
 	if err != nil {
-		return false, outcomeError{failed("ExpressionError", fmt.Sprintf("step %s, stop_after_if (%s): %s", m.ID, m.StopAfterIf.Expr, err))}
+		out := failed("ExpressionError", fmt.Sprintf("step %s, stop_after_if (%s): %s", m.ID, m.StopAfterIf.Expr, err))
+		return false, &out
 	}
 	if stop {
 		fmt.Fprintf(f.r.run.Logs, "step %s: stop_after_if (%s) is true: the loop stops\n", m.ID, m.StopAfterIf.Expr)
@@ -1275,7 +1295,7 @@ func (f *frame) iterStop(m *Module, env *exprEnv, result json.RawMessage, all []
 
 // afterLoop is a finished loop's result, the list of its iterations'
 // results, and its stop_after_all_iters_if.
-func (f *frame) afterLoop(m *Module, ms *ModuleStatus, env *exprEnv, results []json.RawMessage) outcome {
+func (f *frame) afterLoop(m *Module, env *exprEnv, results []json.RawMessage) outcome {
 	for i, r := range results {
 		if r == nil {
 			results[i] = json.RawMessage("null")
@@ -1330,17 +1350,17 @@ func (f *frame) whileLoop(ctx context.Context, m *Module, ms *ModuleStatus, env 
 			return out
 		}
 		if out.stopped != nil { // a step inside stopped: the loop breaks
-			return f.afterLoop(m, ms, env, results)
+			return f.afterLoop(m, env, results)
 		}
 		if m.StopAfterIf == nil {
 			continue
 		}
-		stop, err := f.iterStop(m, env, out.result, results)
-		if err != nil {
-			return err.(outcomeError).out
+		stop, fail := f.iterStop(m, env, out.result, results)
+		if fail != nil {
+			return *fail
 		}
 		if stop {
-			return f.afterLoop(m, ms, env, results)
+			return f.afterLoop(m, env, results)
 		}
 	}
 }
@@ -1443,7 +1463,7 @@ func (f *frame) branchAll(ctx context.Context, m *Module, ms *ModuleStatus, env 
 			}
 		}
 	}
-	out := f.afterLoop(m, ms, env, results)
+	out := f.afterLoop(m, env, results)
 	if out.ok && out.stopped == nil {
 		for _, o := range stops {
 			if o != nil {
@@ -1592,7 +1612,7 @@ func (f *frame) approvals(ctx context.Context, i int, now time.Time) (outcome, *
 		f.save(ctx)
 	}
 	if ms.Type != WaitingForEvents {
-		return outcome{}, f.resumeEnv(ctx, ms)
+		return outcome{}, f.resumeEnv(ms)
 	}
 	approved, disapproved := 0, ""
 	for _, r := range ms.Resumes {
@@ -1616,7 +1636,7 @@ func (f *frame) approvals(ctx context.Context, i int, now time.Time) (outcome, *
 	if bad.raw != nil && !s.ContinueOnDisapproveTimeout {
 		return stepFailed(mods[i-1].ID, bad, prevMs.Job), nil
 	}
-	env := f.resumeEnv(ctx, ms)
+	env := f.resumeEnv(ms)
 	if bad.raw != nil {
 		env.vars["resume"] = bad.raw
 	}
@@ -1632,7 +1652,7 @@ func (f *frame) approvals(ctx context.Context, i int, now time.Time) (outcome, *
 
 // resumeEnv gives the step after an approval its answers: resume (the
 // last), resumes (all) and approvers.
-func (f *frame) resumeEnv(ctx context.Context, ms *ModuleStatus) *exprEnv {
+func (f *frame) resumeEnv(ms *ModuleStatus) *exprEnv {
 	values, approvers := []json.RawMessage{}, []string{}
 	for _, r := range ms.Resumes {
 		v := r.Value
