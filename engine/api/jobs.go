@@ -136,7 +136,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 // jobTag is the worker tag Windmill would give the job: its language, or
 // "flow".
 func jobTag(j *store.Job) string {
-	if j.Kind == "flow" {
+	if j.Kind == "flow" || j.Kind == "flownode" || j.Kind == "identity" {
 		return "flow"
 	}
 	if j.Language != "" {
