@@ -178,28 +178,24 @@ func TestKilledInsideALoop(t *testing.T) {
 func TestSleepSurvivesARestart(t *testing.T) {
 	t.Parallel()
 	a := newCrashFixture(t, "never", 1, func(o *fixtureOpts) { o.waitInline = 50 * time.Millisecond })
-	hash := a.save("f/test/sleeps", flowValue(step("a", "bash", "echo a\n", "", `"sleep":2`), step("b", "bash", "echo b\n", "")))
-	start := time.Now()
+	hash := a.save("f/test/sleeps", flowValue(step("a", "bash", "echo a\n", "", `"sleep":3`), step("b", "bash", "echo b\n", "")))
 	id := a.start(hash, `{}`)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if j := a.job(id); j.Status == store.StatusQueued && strings.Contains(j.FlowStatus, "WaitingForExecutor") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the flow did not go to sleep")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waiting := a.waitFor(id, "the sleep", func(j *store.Job) bool {
+		return j.Status == store.StatusQueued && strings.Contains(j.FlowStatus, "WaitingForExecutor")
+	})
+	due := parseTime(statusOf(t, waiting).Modules[1].ScheduledFor)
 	a.db.Close() // killed while the flow sleeps
 	b := a.restart(func(o *fixtureOpts) { o.waitInline = 50 * time.Millisecond })
-	time.Sleep(500 * time.Millisecond)
-	if j := b.job(id); j.Finished() || j.Status != store.StatusQueued {
-		t.Fatalf("after the restart the flow should still sleep: %s", j.Status)
+	if time.Until(due) > 500*time.Millisecond {
+		time.Sleep(200 * time.Millisecond)
+		if j := b.job(id); j.Status != store.StatusQueued || j.Finished() {
+			t.Fatalf("after the restart, before its time, the flow should still sleep: %s", j.Status)
+		}
 	}
 	final := b.wait(id)
 	mustSucceed(t, final)
-	if took := final.CompletedAt.Sub(start); took < 2*time.Second {
-		t.Fatalf("the flow woke after %s, before its 2s sleep was over", took)
+	if final.CompletedAt.Before(due) {
+		t.Fatalf("the flow ended at %s, before its sleep was over at %s", final.CompletedAt, due)
 	}
 	if final.Result != `"b"` {
 		t.Errorf("result %s", final.Result)
