@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -384,6 +385,27 @@ func TestSecondServeOnSameDataRefused(t *testing.T) {
 		t.Fatalf("first serve after the refused second: %v %v", res, err)
 	}
 	res.Body.Close()
+}
+
+// On the holder's own address (the default port, as a user types it),
+// serve names the running instance (its pid, address and program)
+// instead of only saying the port is taken.
+func TestServeOnAHeldFolderNamesTheHolderWhateverThePort(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	addr := freeAddr(t)
+	first := startServe(t, data, addr)
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", addr)
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second serve started:\n%s", out)
+	}
+	for _, want := range []string{"millrun serve at " + first.base, fmt.Sprintf("pid %d", first.cmd.Process.Pid), os.Args[0]} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("second serve said:\n%s\nwant it to name %q", out, want)
+		}
+	}
 }
 
 // In a desktop build, `millrun --data DIR` opens the window with that

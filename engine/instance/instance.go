@@ -34,6 +34,10 @@ type Info struct {
 	// Secret lets a second launch ask the desktop app to show its window;
 	// only the data directory's owner can read it (0600).
 	Secret string `json:"secret,omitempty"`
+	// Program is the holder's executable, so that whoever is refused the
+	// folder learns which millrun holds it (an old one, a `serve` started
+	// at login); Publish fills it in.
+	Program string `json:"program,omitempty"`
 }
 
 // Lock is held while a millrun uses the data directory; the OS releases it
@@ -53,11 +57,20 @@ func (e *InUseError) Error() string {
 	if e.Info == nil {
 		return fmt.Sprintf("another millrun is already using %s", e.Dir)
 	}
-	who := "millrun " + e.Info.Kind
-	if e.Info.URL != "" {
-		who += " at " + e.Info.URL
+	return fmt.Sprintf("%s is already using %s; stop it first, or pass another --data directory", e.Info.Describe(), e.Dir)
+}
+
+// Describe names the holder as a person would look for it: "millrun serve
+// at http://127.0.0.1:8700 (pid 4242, /usr/bin/millrun)".
+func (i *Info) Describe() string {
+	who := "millrun " + i.Kind
+	if i.URL != "" {
+		who += " at " + i.URL
 	}
-	return fmt.Sprintf("%s (pid %d) is already using %s; stop it first, or pass another --data directory", who, e.Info.PID, e.Dir)
+	if i.Program != "" {
+		return fmt.Sprintf("%s (pid %d, %s)", who, i.PID, i.Program)
+	}
+	return fmt.Sprintf("%s (pid %d)", who, i.PID)
 }
 
 // Acquire takes the data directory, creating it if needed. It fails at
@@ -93,6 +106,9 @@ func Acquire(dir string) (*Lock, error) {
 
 // Publish says who holds the directory, for the next launch to read.
 func (l *Lock) Publish(info Info) error {
+	if info.Program == "" {
+		info.Program, _ = os.Executable()
+	}
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
