@@ -167,7 +167,7 @@ func icoFromPNG(p []byte, size int) []byte {
 		dim = 0
 	}
 	b.Write([]byte{dim, dim, 0, 0})
-	_ = binary.Write(&b, binary.LittleEndian, [2]uint16{1, 32})                   // planes, bits per pixel
+	_ = binary.Write(&b, binary.LittleEndian, [2]uint16{1, 32})                  // planes, bits per pixel
 	_ = binary.Write(&b, binary.LittleEndian, [2]uint32{uint32(len(p)), 6 + 16}) // size, offset
 	b.Write(p)
 	return b.Bytes()
