@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/millrun/millrun/app"
+	"github.com/millrun/millrun/app/statusicon"
 )
 
 // cmdEngine runs the background half of the desktop app.
@@ -32,7 +33,7 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 	}
 	dir := absData(*data)
 	opts := app.Options{DataDir: dir, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(),
-		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"),
+		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), StatusIcon: statusicon.Start,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if *windowApp != "" {
 		opts.WindowCommand = []string{*windowApp, "desktop", "--data", dir}

@@ -23,6 +23,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/millrun/millrun/app/statusicon"
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/connlimit"
@@ -48,6 +49,9 @@ type Options struct {
 	// app with its --data flag), for a notification clicked while no
 	// window is open. Empty: such a click only logs.
 	WindowCommand []string
+	// StatusIcon shows the engine in the desktop's status area
+	// (statusicon.Start); nil shows none (tests, serve).
+	StatusIcon func(statusicon.Actions, *slog.Logger) statusicon.Icon
 }
 
 // The desktop routes live on the loopback listener, guarded by the
@@ -72,6 +76,7 @@ type App struct {
 	lock     *instance.Lock
 	secret   string
 	notes    interface{ Close() }
+	icon     statusicon.Icon
 	quit     chan struct{} // closed when the window's Quit asks to stop
 	quitOnce sync.Once
 	stopping chan struct{} // closed when Shutdown begins: attached windows quit
@@ -101,6 +106,11 @@ func (a *App) Serve(ctx context.Context) error {
 		return err
 	}
 	a.lock = lock
+	return a.serveLocked(ctx)
+}
+
+// serveLocked is Serve once the data directory is held.
+func (a *App) serveLocked(ctx context.Context) error {
 	a.Startup(ctx)
 	if a.startErr != nil {
 		return a.startErr
@@ -184,8 +194,59 @@ func (a *App) Startup(ctx context.Context) {
 	a.mu.Lock()
 	a.eng, a.srv = e, srv
 	a.mu.Unlock()
+	if a.opts.StatusIcon != nil {
+		a.icon = a.opts.StatusIcon(statusicon.Actions{Open: a.openAt, Pause: a.pauseSchedules, Quit: a.requestQuit}, a.opts.Logger)
+		go a.feedIcon(e, 2*time.Second)
+	}
 	a.opts.Logger.Info("millrun desktop started", "listen", base, "data", a.opts.DataDir)
 }
+
+// iconState is what the status icon shows of the engine's status.
+func iconState(st engine.Status) statusicon.State {
+	s := statusicon.State{Running: st.Running, Queued: st.Queued, Tunnel: string(st.Tunnel.State), TunnelURL: st.Tunnel.URL, Paused: st.SchedulesPaused}
+	if f := st.LastFailure; f != nil {
+		s.LastFailure = f.Path + " at " + f.At.Format("15:04") + ": " + f.Reason
+		s.LastFailurePage = "/runs/" + f.JobID
+	}
+	return s
+}
+
+// feedIcon keeps the status icon up to date until millrun stops. Reading
+// the status every few seconds costs less than a line from every job.
+func (a *App) feedIcon(e *engine.Engine, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		a.icon.Update(iconState(e.Status()))
+		select {
+		case <-a.stopping:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pauseSchedules is the status icon's Pause schedules: a setting, so the
+// Settings page shows it and a restart keeps it.
+func (a *App) pauseSchedules(paused bool) {
+	a.mu.Lock()
+	e := a.eng
+	a.mu.Unlock()
+	if e == nil {
+		return
+	}
+	s := e.Settings()
+	s.SchedulesPaused = paused
+	if err := e.UpdateSettings(context.Background(), s); err != nil {
+		a.opts.Logger.Warn("cannot pause the schedules", "err", err)
+		return
+	}
+	a.opts.Logger.Info("schedules paused from the status icon", "paused", paused)
+	a.icon.Update(iconState(e.Status()))
+}
+
+// requestQuit stops millrun as the window's Quit does.
+func (a *App) requestQuit() { a.quitOnce.Do(func() { close(a.quit) }) }
 
 func (a *App) secretOK(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(r.Header.Get(secretHeader)), []byte(a.secret)) == 1
@@ -234,23 +295,30 @@ func (a *App) serveShow(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// openAt shows the window at a UI path (a clicked notification's run),
-// opening one when none is.
+// openAt shows the window at a UI path (a clicked notification's run;
+// "" where it was), opening one when none is.
 func (a *App) openAt(path string) {
-	if a.tell("open " + path) {
+	cmd := "show"
+	if path != "" {
+		cmd = "open " + path
+	}
+	if a.tell(cmd) {
 		return
 	}
 	if len(a.opts.WindowCommand) == 0 {
 		a.opts.Logger.Info("a notification was clicked; launch millrun to see it", "page", path)
 		return
 	}
-	c := a.opts.WindowCommand
-	cmd := exec.Command(c[0], append(append([]string{}, c[1:]...), "--open", path)...)
-	if err := cmd.Start(); err != nil {
+	args := append([]string{}, a.opts.WindowCommand...)
+	if path != "" {
+		args = append(args, "--open", path)
+	}
+	window := exec.Command(args[0], args[1:]...)
+	if err := window.Start(); err != nil {
 		a.opts.Logger.Warn("cannot open a window", "err", err)
 		return
 	}
-	go cmd.Wait()
+	go window.Wait()
 }
 
 // serveAttach streams commands to the window, one line each, while it is
@@ -293,12 +361,15 @@ func (a *App) serveAttach(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) serveQuit(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
-	a.quitOnce.Do(func() { close(a.quit) })
+	a.requestQuit()
 }
 
 // Shutdown stops the listener and closes the engine gracefully.
 func (a *App) Shutdown(ctx context.Context) {
 	a.stopOnce.Do(func() { close(a.stopping) })
+	if a.icon != nil {
+		a.icon.Close()
+	}
 	a.mu.Lock()
 	e, srv := a.eng, a.srv
 	a.mu.Unlock()

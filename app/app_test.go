@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/app/statusicon"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -315,4 +316,71 @@ func TestNotificationClickOpensItsPage(t *testing.T) {
 	if got := <-cmds; got != "open /runs/2" {
 		t.Fatalf("the open window was told %q", got)
 	}
+}
+
+// fakeIcon records what the engine shows in the status area and hands
+// back the menu's actions.
+type fakeIcon struct {
+	actions statusicon.Actions
+	states  chan statusicon.State
+	closed  chan struct{}
+}
+
+func (f *fakeIcon) Update(s statusicon.State) {
+	select {
+	case f.states <- s:
+	default:
+	}
+}
+func (f *fakeIcon) Close() { close(f.closed) }
+
+// The engine's status icon: its menu opens the window, pauses the
+// schedules (the setting) and quits millrun, which removes the icon.
+func TestStatusIconMenu(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	icon := &fakeIcon{states: make(chan statusicon.State, 64), closed: make(chan struct{})}
+	a := quietApp(dir)
+	a.opts.StatusIcon = func(act statusicon.Actions, _ *slog.Logger) statusicon.Icon { icon.actions = act; return icon }
+	lock, err := instance.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.lock = lock
+	served := make(chan error, 1)
+	go func() { served <- a.serveLocked(context.Background()) }()
+	var r *Remote
+	waitFor(t, "the engine", func() bool {
+		info, err := instance.Read(dir)
+		if err == nil {
+			r = dial(info)
+		}
+		return r != nil
+	})
+	if s := <-icon.states; s.Tunnel != "off" || s.Paused {
+		t.Fatalf("first state: %+v", s)
+	}
+	cmds := attachWindow(t, r)
+	icon.actions.Open("")
+	if got := <-cmds; got != "show" {
+		t.Fatalf("Open millrun told the window %q", got)
+	}
+	icon.actions.Pause(true)
+	waitFor(t, "the icon to show the schedules paused", func() bool { return (<-icon.states).Paused })
+	if !a.eng.Settings().SchedulesPaused {
+		t.Fatal("Pause schedules did not change the setting")
+	}
+	icon.actions.Quit()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Quit from the status icon did not stop millrun")
+	}
+	if got := <-cmds; got != "quit" {
+		t.Fatalf("quitting told the window %q", got)
+	}
+	<-icon.closed
 }

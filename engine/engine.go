@@ -128,7 +128,9 @@ type Engine struct {
 	user     string
 	closing  sync.Once
 	closeErr error
-	lock     *instance.Lock
+	// lastFailure is the newest run that failed since Open, for Status.
+	lastFailure atomic.Pointer[Failure]
+	lock        *instance.Lock
 
 	authtoken *tunnel.Authtoken
 
@@ -247,6 +249,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
+	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,

@@ -42,6 +42,7 @@ func (e *Engine) UpdateSettings(ctx context.Context, s settings.Settings) error 
 	e.queue.SetMaxQueued(s.MaxQueued)
 	e.limiter.SetRate(s.RateLimitPerSecond, s.RateLimitBurst)
 	e.warm.SetLimits(s.WarmWorkers, time.Duration(s.WarmIdleTimeoutS)*time.Second)
+	e.sched.SetPaused(s.SchedulesPaused)
 	return nil
 }
 
