@@ -59,6 +59,10 @@ type Config struct {
 	// (the start_at_login setting writes it into the platform's autostart
 	// entry); nil makes the setting unavailable.
 	StartCommand []string
+	// StartService runs this engine in the foreground, for a supervisor
+	// that starts it again after a crash (a systemd user service, where
+	// systemd runs the session); nil: start at login uses StartCommand.
+	StartService []string
 	// NoForkServer spawns an interpreter for every cold Python job instead
 	// of forking it from a pre-started one (tests compare the two).
 	NoForkServer bool
