@@ -22,6 +22,7 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", defaultDataDir(), "data directory (database and settings)")
 	listen := fs.String("listen", envOr("MILLRUN_LISTEN", "127.0.0.1:8700"), "loopback address for webhooks (a free port when it is taken)")
 	windowApp := fs.String("window-app", "", "the desktop app's binary: opens a window when a notification is clicked,\nand is what start at login runs")
+	logPath := fs.String("log", "", "append the log to this file (how a service started at login logs) instead of stderr")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,12 +33,23 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	dir := absData(*data)
+	if *logPath != "" {
+		f, err := app.OpenLog(*logPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		stderr = f
+	}
 	opts := app.Options{DataDir: dir, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(),
 		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), StatusIcon: statusicon.Start,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if *windowApp != "" {
 		opts.WindowCommand = []string{*windowApp, "desktop", "--data", dir}
 		opts.StartCommand = []string{*windowApp, "desktop", "--data", dir, "--hidden", "--listen", *listen}
+		if self, err := os.Executable(); err == nil {
+			opts.StartService = []string{self, "engine", "--data", dir, "--listen", *listen, "--window-app", *windowApp, "--log", app.EngineLog(dir)}
+		}
 	} else {
 		opts.StartCommand = startCommand("engine", dir, "--listen", *listen)
 	}

@@ -39,8 +39,9 @@ type Options struct {
 	UI        http.Handler // the embedded frontend
 	Logger    *slog.Logger
 	// StartCommand is what the start_at_login setting writes into the
-	// platform's autostart entry.
-	StartCommand []string
+	// platform's autostart entry; StartService, what a systemd user
+	// service runs instead where systemd runs the session.
+	StartCommand, StartService []string
 	// IncludeHeaders and NgrokAuthtoken come from the environment (main
 	// reads it): see engine.Config.
 	IncludeHeaders []string
@@ -152,7 +153,7 @@ func (a *App) Startup(ctx context.Context) {
 	a.notes = notes
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
 		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
-		Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken, SettleMemory: debug.FreeOSMemory})
+		StartService: a.opts.StartService, Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken, SettleMemory: debug.FreeOSMemory})
 	if err != nil {
 		ln.Close()
 		a.startErr = err
@@ -165,6 +166,11 @@ func (a *App) Startup(ctx context.Context) {
 	}
 	if err := e.Announce(instance.KindDesktop, base, a.secret); err != nil {
 		a.opts.Logger.Warn("cannot write instance info; a second launch will not find this window", "err", err)
+	}
+	if done, err := e.ClaimStartAtLogin(); err != nil {
+		a.opts.Logger.Warn("the start-at-login entry is not this millrun's and could not be rewritten", "err", err)
+	} else if done {
+		a.opts.Logger.Info("start at login now starts this millrun (its entry ran another program)")
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+showPath, a.withSecret(a.serveShow))

@@ -174,7 +174,7 @@ func TestHeadlessHolderIsNamed(t *testing.T) {
 	defer lock.Release()
 	lock.Publish(instance.Info{PID: 4242, Kind: instance.KindServe, URL: "http://127.0.0.1:8700"})
 	_, err = (&Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/nonexistent/millrun", "engine"}}).Connect()
-	if err == nil || !strings.Contains(err.Error(), "millrun serve at http://127.0.0.1:8700 (pid 4242)") {
+	if err == nil || !strings.Contains(err.Error(), "millrun serve at http://127.0.0.1:8700 (pid 4242, ") {
 		t.Fatalf("Connect against serve: %v", err)
 	}
 }
