@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
+	"github.com/millrun/millrun/engine/store"
 )
 
 // Options configure the desktop app.
@@ -50,9 +52,18 @@ type Options struct {
 	// app with its --data flag), for a notification clicked while no
 	// window is open. Empty: such a click only logs.
 	WindowCommand []string
+	// Notifier shows desktop notifications; nil is the platform's
+	// (alerts.NewSender). Clicking one opens its page.
+	Notifier func(open func(page string)) Notifier
 	// StatusIcon shows the engine in the desktop's status area
 	// (statusicon.Start); nil shows none (tests, serve).
 	StatusIcon func(statusicon.Actions, *slog.Logger) statusicon.Icon
+}
+
+// Notifier shows desktop notifications until closed.
+type Notifier interface {
+	alerts.Sender
+	Close()
 }
 
 // The desktop routes live on the loopback listener, guarded by the
@@ -76,7 +87,7 @@ type App struct {
 
 	lock     *instance.Lock
 	secret   string
-	notes    interface{ Close() }
+	notes    Notifier
 	icon     statusicon.Icon
 	quit     chan struct{} // closed when the window's Quit asks to stop
 	quitOnce sync.Once
@@ -149,8 +160,19 @@ func (a *App) Startup(ctx context.Context) {
 	a.addr = ln.Addr().String()
 	base := "http://" + a.addr
 	// Clicking a notification shows the window at the run or page it names.
-	notes := alerts.NewSender(a.openAt)
+	newNotifier := a.opts.Notifier
+	if newNotifier == nil {
+		newNotifier = func(open func(string)) Notifier { return alerts.NewSender(open) }
+	}
+	notes := newNotifier(a.openAt)
 	a.notes = notes
+	// Read before the engine marks them failed: what a crash interrupted.
+	var crashed *alerts.Notice
+	if prev := a.lock.Previous(); prev != nil {
+		crashed = crashNotice(prev, interruptedJobs(a.opts.DataDir, a.opts.Workspace, a.opts.Logger))
+		notice = strings.TrimSpace(notice + " " + crashed.Body)
+		a.opts.Logger.Warn(crashed.Title, "previous_pid", prev.PID)
+	}
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
 		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
 		StartService: a.opts.StartService, Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken, SettleMemory: debug.FreeOSMemory})
@@ -166,6 +188,9 @@ func (a *App) Startup(ctx context.Context) {
 	}
 	if err := e.Announce(instance.KindDesktop, base, a.secret); err != nil {
 		a.opts.Logger.Warn("cannot write instance info; a second launch will not find this window", "err", err)
+	}
+	if crashed != nil && e.Settings().Notifications != alerts.Off {
+		go notes.Send(*crashed)
 	}
 	if done, err := e.ClaimStartAtLogin(); err != nil {
 		a.opts.Logger.Warn("the start-at-login entry is not this millrun's and could not be rewritten", "err", err)
@@ -205,6 +230,52 @@ func (a *App) Startup(ctx context.Context) {
 		go a.feedIcon(e, 2*time.Second)
 	}
 	a.opts.Logger.Info("millrun desktop started", "listen", base, "data", a.opts.DataDir)
+}
+
+// interruptedJobs lists the runs a previous engine left running (it
+// crashed or was killed): the engine marks them failed as it opens.
+func interruptedJobs(dataDir, workspace string, log *slog.Logger) []*store.Job {
+	db, err := store.Open(filepath.Join(dataDir, "millrun.db"))
+	if err != nil {
+		log.Warn("cannot read what the last run of millrun left running", "err", err)
+		return nil
+	}
+	defer db.Close()
+	jobs, err := db.ListJobs(context.Background(), store.JobFilter{Workspace: workspace, Statuses: []string{store.StatusRunning}, Limit: 20})
+	if err != nil {
+		log.Warn("cannot read what the last run of millrun left running", "err", err)
+	}
+	return jobs
+}
+
+// crashNotice says that millrun came back after it stopped unexpectedly,
+// and what it was running then: for the window's notice and a desktop
+// notification.
+func crashNotice(prev *instance.Info, running []*store.Job) *alerts.Notice {
+	n := &alerts.Notice{Title: "millrun restarted after it stopped unexpectedly", Open: "/runs"}
+	if len(running) == 0 {
+		n.Body = fmt.Sprintf("millrun (pid %d) stopped unexpectedly (it crashed or was killed, or the computer went down) and was started again; no run was under way.", prev.PID)
+		return n
+	}
+	var paths []string
+	for _, j := range running {
+		what := j.ScriptPath
+		if j.Kind == "flow" {
+			what = "flow " + what
+		}
+		if !slices.Contains(paths, what) {
+			paths = append(paths, what)
+		}
+	}
+	runs := "1 run was"
+	if len(running) > 1 {
+		runs = fmt.Sprintf("%d runs were", len(running))
+	}
+	n.Body = fmt.Sprintf("millrun (pid %d) stopped unexpectedly (it crashed or was killed, or the computer went down) and was started again. %s under way and marked failed: %s.", prev.PID, runs, strings.Join(paths, ", "))
+	if len(running) == 1 {
+		n.Open = "/runs/" + running[0].ID
+	}
+	return n
 }
 
 // iconState is what the status icon shows of the engine's status.

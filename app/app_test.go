@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/app/statusicon"
+	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -383,4 +384,75 @@ func TestStatusIconMenu(t *testing.T) {
 		t.Fatalf("quitting told the window %q", got)
 	}
 	<-icon.closed
+}
+
+// windowDo sends a request as the window does (the instance secret).
+func windowDo(t *testing.T, r *Remote, method, path, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, r.info.URL+path, strings.NewReader(body))
+	req.Header.Set(secretHeader, r.info.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	return string(b)
+}
+
+type fakeNotes struct{ sent chan alerts.Notice }
+
+func (f *fakeNotes) Send(n alerts.Notice) (bool, error) { f.sent <- n; return true, nil }
+func (f *fakeNotes) Close()                             {}
+
+// An engine killed while a run was under way: the next engine says, in
+// the window's notice and in a notification, that millrun came back and
+// what was running.
+func TestRestartAfterACrashSaysWhatWasRunning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/usr/bin/env", "MILLRUN_TEST_ENGINE=1", self, "engine"}}
+	r, err := l.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	windowDo(t, r, "POST", "/api/w/local/scripts/create", `{"path":"u/me/slow","language":"bash","content":"sleep 60\n"}`)
+	id := windowDo(t, r, "POST", "/api/w/local/jobs/run/p/u/me/slow", `{}`)
+	waitFor(t, "the run to start", func() bool {
+		return strings.Contains(windowDo(t, r, "GET", "/api/w/local/jobs/list?running=true", ""), id)
+	})
+	engine, _ := os.FindProcess(r.info.PID)
+	engine.Kill()
+	waitFor(t, "the killed engine to free the folder", func() bool {
+		lock, err := instance.Acquire(dir)
+		if err == nil {
+			lock.Release() // a look, as a launch takes: the crash is kept
+		}
+		return err == nil
+	})
+
+	notes := &fakeNotes{sent: make(chan alerts.Notice, 4)}
+	a := quietApp(dir)
+	a.opts.Notifier = func(func(string)) Notifier { return notes }
+	r2 := start(t, a)
+	select {
+	case n := <-notes.sent:
+		if n.Title != "millrun restarted after it stopped unexpectedly" || !strings.Contains(n.Body, "u/me/slow") || n.Open != "/runs/"+id {
+			t.Fatalf("notification: %+v", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification said millrun came back")
+	}
+	me := windowDo(t, r2, "GET", "/api/millrun/whoami", "")
+	if !strings.Contains(me, "stopped unexpectedly") || !strings.Contains(me, "u/me/slow") {
+		t.Fatalf("the window's notice: %s", me)
+	}
 }

@@ -18,6 +18,11 @@ const (
 	// The info lives beside the lock, not in it: Windows' byte-range lock
 	// keeps other processes from reading a locked file.
 	infoName = "instance.json"
+	// previousName keeps the info of a holder that ended without
+	// releasing the folder, until the next holder announces itself: a
+	// launch that only looks (takes the lock and lets it go) must not
+	// lose it before the engine it starts can tell the user.
+	previousName = "instance-previous.json"
 )
 
 // Kinds of running millrun.
@@ -43,8 +48,9 @@ type Info struct {
 // Lock is held while a millrun uses the data directory; the OS releases it
 // when the process ends, however it ends.
 type Lock struct {
-	dir string
-	f   *os.File
+	dir      string
+	f        *os.File
+	previous *Info
 }
 
 // InUseError says which millrun already holds the directory.
@@ -99,10 +105,20 @@ func Acquire(dir string) (*Lock, error) {
 		f.Close()
 		return nil, err
 	}
-	// Whatever a previous holder said about itself is stale now.
-	_ = os.Remove(filepath.Join(dir, infoName))
-	return &Lock{dir: dir, f: f}, nil
+	// Whatever a previous holder said about itself is stale now. That it
+	// is still there says the holder did not release the folder: it was
+	// killed, it crashed, or the computer went down under it.
+	if _, err := os.Stat(filepath.Join(dir, infoName)); err == nil {
+		_ = os.Rename(filepath.Join(dir, infoName), filepath.Join(dir, previousName))
+	}
+	previous, _ := readInfo(filepath.Join(dir, previousName))
+	return &Lock{dir: dir, f: f, previous: previous}, nil
 }
+
+// Previous is the last holder that ended without releasing the folder
+// (killed, crashed, the computer went down) when no holder announced
+// itself since; nil when none did.
+func (l *Lock) Previous() *Info { return l.previous }
 
 // Publish says who holds the directory, for the next launch to read.
 func (l *Lock) Publish(info Info) error {
@@ -117,7 +133,13 @@ func (l *Lock) Publish(info Info) error {
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("write instance info: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(l.dir, infoName))
+	if err := os.Rename(tmp, filepath.Join(l.dir, infoName)); err != nil {
+		return err
+	}
+	// The holder that announces itself has read what it wanted of the
+	// previous one.
+	_ = os.Remove(filepath.Join(l.dir, previousName))
+	return nil
 }
 
 // Release gives the directory up.
@@ -133,8 +155,10 @@ func (l *Lock) Release() error {
 }
 
 // Read returns what the holder of dir published.
-func Read(dir string) (*Info, error) {
-	b, err := os.ReadFile(filepath.Join(dir, infoName))
+func Read(dir string) (*Info, error) { return readInfo(filepath.Join(dir, infoName)) }
+
+func readInfo(path string) (*Info, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
