@@ -89,6 +89,7 @@ type App struct {
 	secret   string
 	notes    Notifier
 	icon     statusicon.Icon
+	reaper   reaper
 	quit     chan struct{} // closed when the window's Quit asks to stop
 	quitOnce sync.Once
 	stopping chan struct{} // closed when Shutdown begins: attached windows quit
@@ -391,11 +392,16 @@ func (a *App) openAt(path string) {
 		args = append(args, "--open", path)
 	}
 	window := exec.Command(args[0], args[1:]...)
+	a.reaper.prepare(window)
 	if err := window.Start(); err != nil {
 		a.opts.Logger.Warn("cannot open a window", "err", err)
 		return
 	}
-	go window.Wait()
+	go func() {
+		_ = window.Wait()
+		a.reaper.reap()
+	}()
+	a.reaper.started(window.Process.Pid)
 }
 
 // serveAttach streams commands to the window, one line each, while it is
