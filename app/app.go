@@ -488,6 +488,55 @@ func failedPage(err error, dataDir string) http.Handler {
 	})
 }
 
+// stopHolderPath is where the page of a launch refused by a `serve`
+// posts to stop it.
+const stopHolderPath = "/millrun-desktop/stop-holder"
+
+const heldPageText = `<!doctype html><meta charset="utf-8"><title>millrun is already running headless</title>
+<body style="font:15px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222">
+<h1 style="font-size:1.3em">Another millrun holds your data folder</h1>
+<p style="background:#fff4e5;border:1px solid #f5d7a8;padding:.8em;border-radius:6px">%s</p>
+<p>It serves the same scripts and webhooks without a window (<code>millrun serve</code>, perhaps started at login).
+One millrun at a time can use a data folder. Stop it to open millrun here; its running jobs get their grace period,
+and start at login will start this app instead.</p>
+<form method="post" action="` + stopHolderPath + `"><button style="font:inherit;padding:.5em 1.2em;background:#2f6f4f;color:#fff;border:0;border-radius:6px;cursor:pointer">Stop it and open millrun</button></form>
+<p>Or keep it running and open <a href="%s">%s</a> in a browser.</p>
+<p style="color:#666">Data directory: <code>%s</code></p>`
+
+// heldBy is the headless millrun that refused a launch the data folder,
+// when there is one the user may stop from the window.
+func heldBy(err error) *instance.Info {
+	var inUse *instance.InUseError
+	if errors.As(err, &inUse) && inUse.Info != nil && inUse.Info.Kind == instance.KindServe {
+		return inUse.Info
+	}
+	return nil
+}
+
+// heldPage is what a window shows when a `serve` holds the data folder:
+// which process it is, and a button that stops it, then calls opened
+// (which starts the engine and attaches the window) and reloads the UI.
+func heldPage(err error, who *instance.Info, dataDir string, opened func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == stopHolderPath && r.Method == http.MethodPost {
+			if err := instance.StopHolder(dataDir, who, 30*time.Second); err != nil {
+				failedPage(err, dataDir).ServeHTTP(w, r)
+				return
+			}
+			if err := opened(); err != nil {
+				failedPage(err, dataDir).ServeHTTP(w, r)
+				return
+			}
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		u := html.EscapeString(who.URL)
+		fmt.Fprintf(w, heldPageText, html.EscapeString(err.Error()), u, u, html.EscapeString(dataDir))
+	})
+}
+
 // firstClose reports whether the window is being closed for the first time
 // ever with this data directory, and remembers that it was.
 func firstClose(dataDir string, log *slog.Logger) bool {

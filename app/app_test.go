@@ -1,15 +1,18 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -454,5 +457,51 @@ func TestRestartAfterACrashSaysWhatWasRunning(t *testing.T) {
 	me := windowDo(t, r2, "GET", "/api/millrun/whoami", "")
 	if !strings.Contains(me, "stopped unexpectedly") || !strings.Contains(me, "u/me/slow") {
 		t.Fatalf("the window's notice: %s", me)
+	}
+}
+
+// A `serve` holding the data folder (started at login by an entry it
+// wrote) kept the app from opening with only "millrun could not start":
+// the window names it and offers to stop it, then opens millrun.
+func TestWindowOffersToStopAServeThatHoldsTheFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// The holder: a process that holds the lock as serve does and ends on
+	// SIGTERM.
+	holder := exec.Command("python3", "-c", `
+import fcntl, json, os, signal, sys
+f = open(os.path.join(sys.argv[1], "millrun.lock"), "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+json.dump({"pid": os.getpid(), "kind": "serve", "url": "http://127.0.0.1:8700", "program": "/usr/bin/millrun"}, open(os.path.join(sys.argv[1], "instance.json"), "w"))
+print("held", flush=True)
+signal.pause()`, dir)
+	out, _ := holder.StdoutPipe()
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill()
+	bufio.NewReader(out).ReadString('\n')
+	_, err := (&Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/nonexistent", "engine"}}).Connect()
+	who := heldBy(err)
+	if who == nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	opened := false
+	page := heldPage(err, who, dir, func() error { opened = true; return nil })
+	rec := httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	body := rec.Body.String()
+	for _, want := range []string{fmt.Sprintf("pid %d, /usr/bin/millrun", holder.Process.Pid), "Stop it and open millrun", stopHolderPath, "http://127.0.0.1:8700"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q:\n%s", want, body)
+		}
+	}
+	rec = httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest("POST", stopHolderPath, nil))
+	if rec.Code != http.StatusSeeOther || !opened {
+		t.Fatalf("stop: %d %s (opened %v)", rec.Code, rec.Body.String(), opened)
+	}
+	if err := holder.Wait(); err == nil || !strings.Contains(err.Error(), "terminated") {
+		t.Fatalf("the holder ended with %v, want SIGTERM", err)
 	}
 }

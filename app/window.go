@@ -15,6 +15,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +45,7 @@ type LaunchOptions struct {
 // window is the Wails side: lifecycle, menu, the line to the engine.
 type window struct {
 	opts      LaunchOptions
+	launcher  *Launcher
 	remote    *Remote
 	ctx       context.Context
 	mu        sync.Mutex
@@ -97,7 +99,7 @@ func Launch(opts LaunchOptions) (err error) {
 			err = fmt.Errorf("could not open the window (%v): check that DISPLAY or WAYLAND_DISPLAY names a running desktop, or run 'millrun serve' for the browser UI", p)
 		}
 	}()
-	w := &window{opts: opts, remote: remote, signalled: make(chan struct{})}
+	w := &window{opts: opts, launcher: l, remote: remote, signalled: make(chan struct{})}
 	return w.run(connectErr)
 }
 
@@ -121,18 +123,32 @@ func (w *window) run(connectErr error) error {
 	if goruntime.GOOS == "darwin" {
 		appMenu.Append(menu.EditMenu())
 	}
-	var handler http.Handler
-	if connectErr != nil {
-		handler = failedPage(connectErr, w.opts.DataDir)
-	} else {
-		proxy := w.remote.Handler(func(err error) http.Handler { return failedPage(err, w.opts.DataDir) })
-		handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/api/millrun/whoami" {
-				w.opts.Logger.Info("window loaded the UI")
+	// The page served can change once: from a `serve`'s hold on the data
+	// folder to millrun's UI, when the user stops it from the window.
+	var current atomic.Pointer[http.Handler]
+	use := func(h http.Handler) { current.Store(&h) }
+	switch who := heldBy(connectErr); {
+	case connectErr == nil:
+		use(w.ui())
+	case who != nil:
+		use(heldPage(connectErr, who, w.opts.DataDir, func() error {
+			remote, err := w.launcher.Connect()
+			if err != nil {
+				return err
 			}
-			proxy.ServeHTTP(rw, r)
-		})
+			w.mu.Lock()
+			w.remote = remote
+			ctx := w.ctx
+			w.mu.Unlock()
+			use(w.ui())
+			w.opts.Logger.Info("stopped the headless millrun that held the data folder", "pid", who.PID)
+			go w.attach(ctx)
+			return nil
+		}))
+	default:
+		use(failedPage(connectErr, w.opts.DataDir))
 	}
+	handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(rw, r) })
 	return wails.Run(&options.App{
 		Title:            "millrun",
 		Width:            1280,
@@ -163,12 +179,23 @@ func (w *window) run(connectErr error) error {
 	})
 }
 
+// ui is the engine's UI, reached through its loopback listener.
+func (w *window) ui() http.Handler {
+	proxy := w.engine().Handler(func(err error) http.Handler { return failedPage(err, w.opts.DataDir) })
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/millrun/whoami" {
+			w.opts.Logger.Info("window loaded the UI")
+		}
+		proxy.ServeHTTP(rw, r)
+	})
+}
+
 // attach keeps the window's line to the engine: the engine shows it,
 // moves it to a page, or closes it when millrun quits. A line that breaks
 // otherwise means the engine stopped unasked.
 func (w *window) attach(ctx context.Context) {
 	quitSent := false
-	err := w.remote.Attach(ctx, func(cmd string) {
+	err := w.engine().Attach(ctx, func(cmd string) {
 		switch {
 		case cmd == "show":
 			w.show()
@@ -179,7 +206,7 @@ func (w *window) attach(ctx context.Context) {
 		}
 	})
 	if errors.Is(err, errWindowOpen) {
-		_, _ = w.remote.Show(w.opts.OpenPath)
+		_, _ = w.engine().Show(w.opts.OpenPath)
 		w.quit(false)
 		return
 	}
@@ -198,6 +225,13 @@ func (w *window) attach(ctx context.Context) {
 		})
 	}
 	w.quit(false)
+}
+
+// engine is the engine the window is attached to; nil while none is.
+func (w *window) engine() *Remote {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.remote
 }
 
 func (w *window) context() context.Context {
@@ -232,8 +266,8 @@ func (w *window) quit(stopEngine bool) {
 	w.quitting = true
 	ctx := w.ctx
 	w.mu.Unlock()
-	if stopEngine && w.remote != nil {
-		if err := w.remote.Quit(); err != nil {
+	if r := w.engine(); stopEngine && r != nil {
+		if err := r.Quit(); err != nil {
 			w.opts.Logger.Warn("cannot stop millrun's engine", "err", err)
 		} else {
 			w.opts.Logger.Info("asked millrun to quit")
@@ -248,7 +282,7 @@ func (w *window) beforeClose(ctx context.Context) bool {
 	w.mu.Lock()
 	quitting := w.quitting
 	w.mu.Unlock()
-	if quitting || w.remote == nil {
+	if quitting || w.engine() == nil {
 		return false
 	}
 	// Wails' signal handler and ours run concurrently; give ours a moment.
