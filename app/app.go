@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -564,6 +565,46 @@ func checkDisplay(goos string, getenv func(string) string) error {
 	if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
 	}
+	return nil
+}
+
+// The window's size where it fits, and the least it may be.
+const (
+	windowWidth, windowHeight = 1280, 860
+	minWidth, minHeight       = 900, 560
+)
+
+// fitWindow is the window's size on a screen of sw×sh logical pixels: the
+// default where it fits with its title bar, else what leaves room for the
+// title bar and the desktop's panels, so that neither opens above the
+// screen (1366×768, a common laptop screen, was one). ok is false when
+// the default fits.
+func fitWindow(sw, sh int) (w, h int, ok bool) {
+	w, h = windowWidth, windowHeight
+	if sh > 0 && h+40 > sh {
+		h = max(minHeight, sh-100)
+	}
+	if sw > 0 && w > sw {
+		w = max(minWidth, sw-40)
+	}
+	return w, h, w != windowWidth || h != windowHeight
+}
+
+// openFile opens path with the desktop's program for it (the engine's
+// log in a text editor).
+func openFile(path string) error {
+	name, args := "xdg-open", []string{path}
+	switch goruntime.GOOS {
+	case "darwin":
+		name = "open"
+	case "windows":
+		name, args = "rundll32", []string{"url.dll,FileProtocolHandler", path}
+	}
+	cmd := exec.Command(name, args...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait()
 	return nil
 }
 

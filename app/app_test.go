@@ -505,3 +505,20 @@ signal.pause()`, dir)
 		t.Fatalf("the holder ended with %v, want SIGTERM", err)
 	}
 }
+
+// The window opens inside a 1366×768 screen (its title bar and menu were
+// above it), and at its usual size where that fits.
+func TestWindowFitsTheScreen(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ sw, sh, w, h int }{
+		{1366, 768, 1280, 668},
+		{1280, 900, 1280, 860},
+		{1920, 1080, 1280, 860},
+		{1024, 600, 984, 560},
+	} {
+		w, h, _ := fitWindow(c.sw, c.sh)
+		if w != c.w || h != c.h {
+			t.Errorf("on %d×%d: %d×%d, want %d×%d", c.sw, c.sh, w, h, c.w, c.h)
+		}
+	}
+}

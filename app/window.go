@@ -40,6 +40,8 @@ type LaunchOptions struct {
 	Hidden bool
 	// OpenPath is a UI page to open the window at (a notification's run).
 	OpenPath string
+	// Version is millrun's, for About.
+	Version string
 }
 
 // window is the Wails side: lifecycle, menu, the line to the engine.
@@ -115,6 +117,8 @@ func (w *window) run(connectErr error) error {
 	appMenu := menu.NewMenu()
 	file := appMenu.AddSubmenu("millrun")
 	file.AddText("Show window", keys.CmdOrCtrl("0"), func(*menu.CallbackData) { w.show() })
+	file.AddText("Engine log", nil, func(*menu.CallbackData) { w.openLog() })
+	file.AddText("About millrun", nil, func(*menu.CallbackData) { w.about() })
 	file.AddSeparator()
 	file.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { w.quit(true) })
 	// On macOS the web view gets Cmd+C/V/X/A/Z only through the standard
@@ -151,10 +155,10 @@ func (w *window) run(connectErr error) error {
 	handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(rw, r) })
 	return wails.Run(&options.App{
 		Title:            "millrun",
-		Width:            1280,
-		Height:           860,
-		MinWidth:         1024,
-		MinHeight:        700,
+		Width:            windowWidth,
+		Height:           windowHeight,
+		MinWidth:         minWidth,
+		MinHeight:        minHeight,
 		Menu:             appMenu,
 		AssetServer:      &assetserver.Options{Handler: handler},
 		BackgroundColour: &options.RGBA{R: 247, G: 247, B: 245, A: 255},
@@ -162,6 +166,7 @@ func (w *window) run(connectErr error) error {
 			w.mu.Lock()
 			w.ctx = ctx
 			w.mu.Unlock()
+			w.fit(ctx)
 			if connectErr == nil {
 				go w.attach(ctx)
 			}
@@ -177,6 +182,46 @@ func (w *window) run(connectErr error) error {
 		// SingleInstanceLock (that one needs a D-Bus session on Linux).
 		Linux: &linux.Options{ProgramName: "millrun", Icon: icon, WindowIsTranslucent: false},
 	})
+}
+
+// fit makes the window smaller where the screen is (a 1366×768 laptop).
+func (w *window) fit(ctx context.Context) {
+	screens, err := runtime.ScreenGetAll(ctx)
+	if err != nil || len(screens) == 0 {
+		return
+	}
+	screen := screens[0]
+	for _, s := range screens {
+		if s.IsCurrent || (s.IsPrimary && !screen.IsCurrent) {
+			screen = s
+		}
+	}
+	if width, height, ok := fitWindow(screen.Size.Width, screen.Size.Height); ok {
+		runtime.WindowSetSize(ctx, width, height)
+		runtime.WindowCenter(ctx)
+	}
+}
+
+// openLog opens the engine's log, where a person looks first when
+// something went wrong.
+func (w *window) openLog() {
+	if err := openFile(EngineLog(w.opts.DataDir)); err != nil {
+		w.opts.Logger.Warn("cannot open the engine's log", "err", err)
+		if ctx := w.context(); ctx != nil {
+			_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{Type: runtime.InfoDialog, Title: "millrun's log",
+				Message: "The engine's log is " + EngineLog(w.opts.DataDir)})
+		}
+	}
+}
+
+// about says which millrun this is and where its files are.
+func (w *window) about() {
+	ctx := w.context()
+	if ctx == nil {
+		return
+	}
+	_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{Type: runtime.InfoDialog, Title: "About millrun",
+		Message: "millrun " + w.opts.Version + "\n\nScripts on this computer as Windmill-compatible webhooks.\n\nData: " + w.opts.DataDir + "\nEngine log: " + EngineLog(w.opts.DataDir)})
 }
 
 // ui is the engine's UI, reached through its loopback listener.
