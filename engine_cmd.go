@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,9 +54,17 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 	} else {
 		opts.StartCommand = startCommand("engine", dir, "--listen", *listen)
 	}
+	if self, err := os.Executable(); err == nil {
+		opts.Program = self
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return app.New(opts).Serve(ctx)
+	err := app.New(opts).Serve(ctx)
+	var restart *app.Restart
+	if errors.As(err, &restart) {
+		return restartAs(restart.Program)
+	}
+	return err
 }
 
 func absData(dir string) string {

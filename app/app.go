@@ -56,6 +56,10 @@ type Options struct {
 	// Notifier shows desktop notifications; nil is the platform's
 	// (alerts.NewSender). Clicking one opens its page.
 	Notifier func(open func(page string)) Notifier
+	// Program is the engine's own executable: replaced (an upgrade), the
+	// engine finishes its running jobs and Serve returns *Restart; removed,
+	// it finishes them and stops. Empty: not watched.
+	Program string
 	// StatusIcon shows the engine in the desktop's status area
 	// (statusicon.Start); nil shows none (tests, serve).
 	StatusIcon func(statusicon.Actions, *slog.Logger) statusicon.Icon
@@ -102,6 +106,7 @@ type App struct {
 	addr     string
 	window   chan string // commands for the attached window; nil: none
 	startErr error
+	change   error // the program's change that stopped the engine
 }
 
 // New returns an app that starts the engine in Startup.
@@ -129,13 +134,29 @@ func (a *App) serveLocked(ctx context.Context) error {
 	if a.startErr != nil {
 		return a.startErr
 	}
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go a.watchProgram(watch)
 	select {
 	case <-ctx.Done():
 	case <-a.quit:
+	}
+	a.mu.Lock()
+	change := a.change
+	a.mu.Unlock()
+	if change != nil {
+		a.opts.Logger.Info(change.Error())
+	} else if ctx.Err() == nil {
 		a.opts.Logger.Info("the window asked to quit")
 	}
 	a.Shutdown(context.Background())
-	return nil
+	if errors.Is(change, errRemoved) {
+		if err := a.dropStartAtLogin(); err != nil {
+			a.opts.Logger.Warn("cannot remove the start-at-login entry of the removed program", "err", err)
+		}
+		return nil
+	}
+	return change
 }
 
 // Startup opens the engine and the loopback listener.
@@ -398,11 +419,11 @@ func (a *App) openAt(path string) {
 		a.opts.Logger.Warn("cannot open a window", "err", err)
 		return
 	}
+	a.reaper.started(window.Process.Pid)
 	go func() {
 		_ = window.Wait()
-		a.reaper.reap()
+		a.reaper.exited(window.Process.Pid)
 	}()
-	a.reaper.started(window.Process.Pid)
 }
 
 // serveAttach streams commands to the window, one line each, while it is
@@ -433,7 +454,14 @@ func (a *App) serveAttach(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, c)
 			_ = rc.Flush()
 		case <-a.stopping:
-			fmt.Fprintln(w, "quit")
+			a.mu.Lock()
+			_, restart := a.change.(*Restart)
+			a.mu.Unlock()
+			if restart {
+				fmt.Fprintln(w, "restart") // the window waits for the new engine
+			} else {
+				fmt.Fprintln(w, "quit")
+			}
 			_ = rc.Flush()
 			return
 		case <-r.Context().Done():

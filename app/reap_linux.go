@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,13 +18,15 @@ import (
 // what a job abandons comes back to it to be killed). The windows it
 // opens for clicked notifications then hand it their WebKit helpers when
 // they close first, and those become zombies unless the engine reaps
-// them. Each window gets a process group of its own, and what is left of
-// those groups is reaped here. Nothing else is waited for: a job's
-// process and a window itself belong to whoever started them.
+// them. What is reaped here is only what can be a window's: a zombie
+// child in the engine's own session (jobs and their servers run in
+// sessions of their own, and the runner reaps those) outside the
+// engine's process group (what the engine starts itself stays in it, for
+// its Wait), and not a window itself (its Wait reaps it).
 type reaper struct {
-	mu     sync.Mutex
-	groups map[int]bool // process groups of the windows opened
-	once   sync.Once
+	mu      sync.Mutex
+	windows map[int]bool // windows opened and not yet waited for
+	once    sync.Once
 }
 
 // prepare puts a window about to start in a process group of its own.
@@ -34,13 +37,13 @@ func (r *reaper) prepare(cmd *exec.Cmd) {
 	cmd.SysProcAttr.Setpgid = true
 }
 
-// started watches the group of a window that started.
+// started begins reaping for a window that started.
 func (r *reaper) started(pid int) {
 	r.mu.Lock()
-	if r.groups == nil {
-		r.groups = map[int]bool{}
+	if r.windows == nil {
+		r.windows = map[int]bool{}
 	}
-	r.groups[pid] = true
+	r.windows[pid] = true
 	r.mu.Unlock()
 	r.once.Do(func() {
 		ch := make(chan os.Signal, 8)
@@ -51,54 +54,68 @@ func (r *reaper) started(pid int) {
 			}
 		}()
 	})
-	r.reap()
 }
 
-// reap waits for the zombies among this process's children that were in
-// a window's group, and forgets the groups with nothing left in them.
+// exited is told that a window's Wait returned.
+func (r *reaper) exited(pid int) {
+	r.mu.Lock()
+	delete(r.windows, pid)
+	r.mu.Unlock()
+	r.reap()
+	// Helpers end a moment after the window; SIGCHLD tells of each, and
+	// these looks are for one whose signal merged with another's.
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, 15 * time.Second} {
+		time.AfterFunc(d, r.reap)
+	}
+}
+
+// reap waits for the zombies among this process's children that a
+// window left.
 func (r *reaper) reap() {
 	self := os.Getpid()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return
+	}
+	group := syscall.Getpgrp()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	alive := map[int]bool{}
 	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(self) + "/task/*/children")
 	for _, f := range tasks {
 		b, _ := os.ReadFile(f)
 		for _, field := range strings.Fields(string(b)) {
 			pid, err := strconv.Atoi(field)
-			if err != nil || r.groups[pid] { // a window itself: its Wait reaps it
-				alive[pid] = true
+			if err != nil || r.windows[pid] {
 				continue
 			}
-			state, pgid, ok := stat(pid)
-			if !ok || !r.groups[pgid] {
-				continue
-			}
-			if state == 'Z' {
+			st, ok := stat(pid)
+			if ok && st.state == 'Z' && st.sid == sid && st.pgid != group {
 				var ws unix.WaitStatus
 				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-				continue
 			}
-			alive[pgid] = true
-		}
-	}
-	for g := range r.groups {
-		if !alive[g] {
-			delete(r.groups, g)
 		}
 	}
 }
 
-func stat(pid int) (state byte, pgid int, ok bool) {
+type procStat struct {
+	state     byte
+	pgid, sid int
+}
+
+func stat(pid int) (procStat, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 3 || f[0] == "" {
-		return 0, 0, false
+	if i < 0 {
+		return procStat{}, false
 	}
-	pgid, _ = strconv.Atoi(f[2])
-	return f[0][0], pgid, true
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 || f[0] == "" {
+		return procStat{}, false
+	}
+	pgid, _ := strconv.Atoi(f[2])
+	sid, _ := strconv.Atoi(f[3])
+	return procStat{state: f[0][0], pgid: pgid, sid: sid}, true
 }

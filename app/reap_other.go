@@ -10,4 +10,4 @@ type reaper struct{}
 
 func (reaper) prepare(*exec.Cmd) {}
 func (reaper) started(int)       {}
-func (reaper) reap()             {}
+func (reaper) exited(int)        {}

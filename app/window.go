@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/millrun/millrun/engine/instance"
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/menu"
 	"github.com/wailsapp/wails/v2/pkg/menu/keys"
@@ -53,7 +54,13 @@ type window struct {
 	mu        sync.Mutex
 	quitting  bool
 	signalled chan struct{} // closed on SIGINT/SIGTERM
+	// page is what the window serves: the engine's UI, or why there is
+	// none. It changes when the engine is replaced under the window (an
+	// upgrade, a restart after a crash) or the user stops a `serve`.
+	page atomic.Pointer[http.Handler]
 }
+
+func (w *window) use(h http.Handler) { w.page.Store(&h) }
 
 // Launch is what starting the desktop app does: find the engine of the
 // data directory or start it in the background, then, unless Hidden, open
@@ -129,8 +136,7 @@ func (w *window) run(connectErr error) error {
 	}
 	// The page served can change once: from a `serve`'s hold on the data
 	// folder to millrun's UI, when the user stops it from the window.
-	var current atomic.Pointer[http.Handler]
-	use := func(h http.Handler) { current.Store(&h) }
+	use := w.use
 	switch who := heldBy(connectErr); {
 	case connectErr == nil:
 		use(w.ui())
@@ -152,7 +158,7 @@ func (w *window) run(connectErr error) error {
 	default:
 		use(failedPage(connectErr, w.opts.DataDir))
 	}
-	handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(rw, r) })
+	handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*w.page.Load()).ServeHTTP(rw, r) })
 	return wails.Run(&options.App{
 		Title:            "millrun",
 		Width:            windowWidth,
@@ -239,8 +245,9 @@ func (w *window) ui() http.Handler {
 // moves it to a page, or closes it when millrun quits. A line that breaks
 // otherwise means the engine stopped unasked.
 func (w *window) attach(ctx context.Context) {
-	quitSent := false
-	err := w.engine().Attach(ctx, func(cmd string) {
+	quitSent, restartSent := false, false
+	was := w.engine()
+	err := was.Attach(ctx, func(cmd string) {
 		switch {
 		case cmd == "show":
 			w.show()
@@ -248,6 +255,8 @@ func (w *window) attach(ctx context.Context) {
 			w.navigate(strings.TrimPrefix(cmd, "open "))
 		case cmd == "quit":
 			quitSent = true
+		case cmd == "restart":
+			restartSent = true
 		}
 	})
 	if errors.Is(err, errWindowOpen) {
@@ -261,6 +270,25 @@ func (w *window) attach(ctx context.Context) {
 	if ctx.Err() != nil || quitting {
 		return
 	}
+	// The engine restarting into a new program (an upgrade), or started
+	// again by its supervisor after a crash: the window stays, attaches to
+	// the new one and reloads (the new UI; the notice of a crash).
+	if !quitSent {
+		wait := 10 * time.Second
+		if restartSent {
+			wait = 2 * time.Minute
+		}
+		if next := w.nextEngine(was, wait); next != nil {
+			w.mu.Lock()
+			w.remote = next
+			w.mu.Unlock()
+			w.use(w.ui())
+			w.opts.Logger.Info("attached to millrun's new engine", "pid", next.info.PID)
+			runtime.WindowReloadApp(ctx)
+			go w.attach(ctx)
+			return
+		}
+	}
 	if !quitSent {
 		w.opts.Logger.Warn("millrun's engine stopped", "err", err)
 		_, _ = runtime.MessageDialog(ctx, runtime.MessageDialogOptions{
@@ -270,6 +298,21 @@ func (w *window) attach(ctx context.Context) {
 		})
 	}
 	w.quit(false)
+}
+
+// nextEngine waits for an engine of the data directory other than was.
+func (w *window) nextEngine(was *Remote, wait time.Duration) *Remote {
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		info, _ := instance.Read(w.opts.DataDir)
+		if info != nil && info.Secret != was.info.Secret {
+			if r := dial(info); r != nil {
+				return r
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
 }
 
 // engine is the engine the window is attached to; nil while none is.

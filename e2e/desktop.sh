@@ -54,7 +54,7 @@ start_bus() {
 }
 stop_bus() {
   local p
-  for p in $bus_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  for p in $bus_pids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   bus_pids=""
 }
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$data/bus"

@@ -106,3 +106,13 @@ func (e *Engine) ClaimStartAtLogin() (bool, error) {
 	}
 	return true, nil
 }
+
+// DropStartAtLogin removes the start-at-login entry when it is this
+// millrun's: its program was removed (the package uninstalled), and an
+// entry left behind would start nothing, or an older copy, at login.
+func (e *Engine) DropStartAtLogin() error {
+	if e.cfg.StartCommand == nil || !autostart.Matches(e.startEntry()) {
+		return nil
+	}
+	return autostart.Disable()
+}
