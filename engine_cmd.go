@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/millrun/millrun/app"
 	"github.com/millrun/millrun/app/statusicon"
+	"github.com/millrun/millrun/engine/instance"
 )
 
 // cmdEngine runs the background half of the desktop app.
@@ -91,4 +93,44 @@ func includeHeadersEnv() []string {
 		}
 	}
 	return out
+}
+
+// cmdQuit stops the millrun holding a data folder as its own Quit would:
+// running jobs get their grace period. The Windows installer runs it
+// before it replaces or removes millrun.exe.
+func cmdQuit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("quit", "millrun quit [--data DIR] [--wait 60s]",
+		"Stops the millrun (the desktop app's engine, or serve) that uses the data folder,\ngracefully, and waits for it to stop. Nothing running is not an error.", stderr)
+	data := fs.String("data", defaultDataDir(), "data directory")
+	wait := fs.Duration("wait", time.Minute, "how long to wait for it to stop")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir := absData(*data)
+	if lock, err := instance.Acquire(dir); err == nil {
+		lock.Release()
+		fmt.Fprintf(stdout, "No millrun is using %s.\n", dir)
+		return nil
+	}
+	info, err := instance.Read(dir)
+	if err != nil {
+		return fmt.Errorf("a millrun is using %s but has not said who it is yet; try again", dir)
+	}
+	if info.Kind == instance.KindDesktop {
+		if err := app.Quit(*info); err != nil {
+			return fmt.Errorf("%s did not answer: %w", info.Describe(), err)
+		}
+	} else if err := instance.StopHolder(dir, info, *wait); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(*wait); ; time.Sleep(100 * time.Millisecond) {
+		if lock, err := instance.Acquire(dir); err == nil {
+			lock.Release()
+			fmt.Fprintf(stdout, "Stopped %s.\n", info.Describe())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not stop within %s", info.Describe(), *wait)
+		}
+	}
 }

@@ -437,3 +437,29 @@ func TestIncludeHeadersFromTheEnvironment(t *testing.T) {
 		t.Fatalf("empty INCLUDE_HEADERS gave %q", got)
 	}
 }
+
+// `millrun quit` stops the serve holding the folder gracefully (what the
+// Windows installer runs before it replaces millrun.exe); with nothing
+// running it says so and succeeds.
+func TestQuitStopsTheHolder(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := startServe(t, data, freeAddr(t))
+	cmd := exec.Command(os.Args[0], "quit", "--data", data, "--wait", "20s")
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Stopped millrun serve at "+p.base) {
+		t.Fatalf("quit: %v\n%s", err, out)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	if !strings.Contains(p.output(), "millrun stopped cleanly") {
+		t.Fatalf("serve's output: %s", p.output())
+	}
+	cmd = exec.Command(os.Args[0], "quit", "--data", data)
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "No millrun is using") {
+		t.Fatalf("quit with nothing running: %v\n%s", err, out)
+	}
+}

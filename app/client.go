@@ -80,6 +80,9 @@ func (r *Remote) Quit() error {
 	return err
 }
 
+// Quit asks the desktop engine described by info to stop (millrun quit).
+func Quit(info instance.Info) error { return newRemote(info).Quit() }
+
 // errWindowOpen: another window is attached already.
 var errWindowOpen = errors.New("a millrun window is already open")
 

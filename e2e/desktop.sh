@@ -261,6 +261,7 @@ epid="$(engine_pid)"
 base="$(grep -oE 'listen=http://127\.0\.0\.1:[0-9]+' "$elog" | tail -1 | cut -d= -f2)"
 api GET /api/millrun/whoami | head -1 | grep -q "stopped unexpectedly.*u/desktop/slow" || fail "the window's notice does not say millrun came back: $(api GET /api/millrun/whoami)"
 wait_in "$busdir/notes" "millrun restarted after it stopped unexpectedly" 10
+sleep 2 # the notice drawn
 import -window root "$here/test-results/desktop-after-crash.png"
 echo "after kill -9 during a run, the next window and a notification said so, naming the run"
 "$xwin" close millrun

@@ -303,7 +303,20 @@ func (e *Engine) cleanUpAfterCrash() error {
 	}
 	e.runner.TempRoot = filepath.Join(abs, "tmp")
 	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
-		return fmt.Errorf("clear the jobs' temp folder: %w", err)
+		// A process left from before may hold a file there (Windows will
+		// not delete an open file; Wine showed it). That is no reason to
+		// stop serving webhooks: jobs get a fresh folder inside, and the
+		// next start tries again.
+		e.log.Warn("could not empty the jobs' temp folder (a process left from before may hold a file in it); jobs use a fresh folder inside it", "folder", e.runner.TempRoot, "err", err)
+		if err := os.MkdirAll(e.runner.TempRoot, 0o700); err != nil {
+			return fmt.Errorf("the jobs' temp folder: %w", err)
+		}
+		fresh, err := os.MkdirTemp(e.runner.TempRoot, "start-")
+		if err != nil {
+			return fmt.Errorf("the jobs' temp folder: %w", err)
+		}
+		e.runner.TempRoot = fresh
+		return nil
 	}
 	return os.Mkdir(e.runner.TempRoot, 0o700)
 }
