@@ -40,7 +40,7 @@ Function CheckWebView2
   ${If} $0 == ""
   ${OrIf} $0 == "0.0.0.0"
     ; /SD: a silent install (setup.exe /S) is not stopped by the box.
-    MessageBox MB_ICONINFORMATION|MB_OK /SD IDOK "millrun's window needs the Microsoft Edge WebView2 Runtime, which this computer does not have yet.$\r$\n$\r$\nGet the Evergreen Bootstrapper from https://developer.microsoft.com/microsoft-edge/webview2/ (or Windows Update), then open millrun. Until then, 'millrun serve' runs it in your browser."
+    MessageBox MB_ICONINFORMATION|MB_OK "millrun's window needs the Microsoft Edge WebView2 Runtime, which this computer does not have yet.$\r$\n$\r$\nGet the Evergreen Bootstrapper from https://developer.microsoft.com/microsoft-edge/webview2/ (or Windows Update), then open millrun. Until then, 'millrun serve' runs it in your browser." /SD IDOK
   ${EndIf}
 FunctionEnd
 
