@@ -27,7 +27,7 @@ type linuxIcon struct {
 }
 
 func start(a Actions, log *slog.Logger) Icon {
-	systray.SetIcon(smallPNG(48))
+	systray.SetIcon(icon48)
 	m := newMenu(a, log)
 	// With no onReady, systray's start can run again for a new bus.
 	start, end := systray.RunWithExternalLoop(nil, nil)

@@ -24,7 +24,7 @@ func start(a Actions, log *slog.Logger) Icon {
 	go func() {
 		runtime.LockOSThread()
 		systray.Run(func() {
-			systray.SetIcon(icoFromPNG(smallPNG(32), 32))
+			systray.SetIcon(icoFromPNG(icon32, 32))
 			ic.menu = newMenu(a, log)
 			close(ready)
 		}, nil)

@@ -10,14 +10,20 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"fmt"
-	"image"
-	"image/png"
 	"log/slog"
 	"strings"
 )
 
-//go:embed icon.png
-var iconPNG []byte
+// The icon at the sizes status areas show (16 to 48 pixels): small, since
+// the StatusNotifierItem sends every pixel over D-Bus, and made ahead
+// (ImageMagick, from build/appicon.png) so that the engine decodes no
+// large image at start: that cost the engine 2.7 MB it kept.
+var (
+	//go:embed icon48.png
+	icon48 []byte
+	//go:embed icon32.png
+	icon32 []byte
+)
 
 // State is what the icon shows.
 type State struct {
@@ -116,45 +122,6 @@ func clip(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-// smallPNG is the icon at size×size: status areas show 16 to 48 pixels,
-// and the StatusNotifierItem sends every pixel over D-Bus (256×256 is
-// 256 KiB a time).
-func smallPNG(size int) []byte {
-	src, err := png.Decode(bytes.NewReader(iconPNG))
-	if err != nil {
-		return iconPNG
-	}
-	b := src.Bounds()
-	dst := image.NewNRGBA(image.Rect(0, 0, size, size))
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			// The mean of the source pixels this one covers.
-			x0, x1 := b.Min.X+x*b.Dx()/size, b.Min.X+(x+1)*b.Dx()/size
-			y0, y1 := b.Min.Y+y*b.Dy()/size, b.Min.Y+(y+1)*b.Dy()/size
-			var r, g, bl, a, n uint64
-			for sy := y0; sy < y1; sy++ {
-				for sx := x0; sx < x1; sx++ {
-					cr, cg, cb, ca := src.At(sx, sy).RGBA()
-					r, g, bl, a, n = r+uint64(cr), g+uint64(cg), bl+uint64(cb), a+uint64(ca), n+1
-				}
-			}
-			if n == 0 || a == 0 {
-				continue
-			}
-			// Un-premultiply: NRGBA holds straight alpha.
-			dst.Pix[dst.PixOffset(x, y)+0] = uint8(r * 255 / a)
-			dst.Pix[dst.PixOffset(x, y)+1] = uint8(g * 255 / a)
-			dst.Pix[dst.PixOffset(x, y)+2] = uint8(bl * 255 / a)
-			dst.Pix[dst.PixOffset(x, y)+3] = uint8(a / n >> 8)
-		}
-	}
-	var out bytes.Buffer
-	if err := png.Encode(&out, dst); err != nil {
-		return iconPNG
-	}
-	return out.Bytes()
 }
 
 // icoFromPNG wraps a PNG in an .ico (Windows Vista and later read PNG

@@ -30,14 +30,19 @@ func TestLinesSayTheState(t *testing.T) {
 // The icon sent to the desktop is small, and an .ico Windows can load.
 func TestIconSizes(t *testing.T) {
 	t.Parallel()
-	small := smallPNG(32)
-	img, err := png.Decode(bytes.NewReader(small))
-	if err != nil || img.Bounds().Dx() != 32 {
-		t.Fatalf("small icon: %v %v", err, img.Bounds())
+	for _, c := range []struct {
+		png  []byte
+		size int
+	}{{icon48, 48}, {icon32, 32}} {
+		img, err := png.Decode(bytes.NewReader(c.png))
+		if err != nil || img.Bounds().Dx() != c.size || img.Bounds().Dy() != c.size {
+			t.Fatalf("the %d-pixel icon: %v", c.size, err)
+		}
+		if _, _, _, a := img.At(c.size/2, c.size/2).RGBA(); a == 0 {
+			t.Fatalf("the %d-pixel icon's middle is transparent", c.size)
+		}
 	}
-	if _, _, _, a := img.At(16, 16).RGBA(); a == 0 {
-		t.Fatal("the small icon's middle is transparent")
-	}
+	small := icon32
 	ico := icoFromPNG(small, 32)
 	var hdr struct {
 		Reserved, Type, Count uint16
