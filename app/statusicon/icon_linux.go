@@ -3,7 +3,10 @@
 package statusicon
 
 import (
+	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,6 +27,9 @@ type linuxIcon struct {
 	once       sync.Once
 	// retry is how long to wait between tries to reach a bus.
 	retry time.Duration
+	// exported: systray's start ran (its end closes the connection it
+	// made, and fails where it made none).
+	exported bool
 }
 
 func start(a Actions, log *slog.Logger) Icon {
@@ -42,8 +48,13 @@ func start(a Actions, log *slog.Logger) Icon {
 func (ic *linuxIcon) keep() {
 	defer close(ic.done)
 	warned := false
+	wait := ic.retry
 	for {
-		conn, err := dbus.SessionBus()
+		var conn *dbus.Conn
+		err := errNoAddress
+		if sessionBusNamed() {
+			conn, err = dbus.SessionBus()
+		}
 		if err != nil {
 			if !warned {
 				ic.log.Info("no status icon: no D-Bus session bus (it is tried again)", "err", err)
@@ -52,12 +63,14 @@ func (ic *linuxIcon) keep() {
 			select {
 			case <-ic.stopped:
 				return
-			case <-time.After(ic.retry):
+			case <-time.After(wait):
+				wait = min(2*wait, 30*time.Second)
 				continue
 			}
 		}
-		warned = false
+		warned, wait = false, ic.retry
 		ic.start()
+		ic.exported = true
 		ic.log.Info("status icon on the session bus")
 		select {
 		case <-ic.stopped:
@@ -68,13 +81,30 @@ func (ic *linuxIcon) keep() {
 	}
 }
 
+var errNoAddress = errors.New("the session names no bus (DBUS_SESSION_BUS_ADDRESS, $XDG_RUNTIME_DIR/bus)")
+
+// sessionBusNamed reports whether the session names its bus. Without an
+// address godbus would start one of its own with dbus-launch, where that
+// is installed: a bus no panel listens on, and a new one at every retry.
+func sessionBusNamed() bool {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return true
+	}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "bus"))
+	return err == nil
+}
+
 // Close removes the item from the bus.
 func (ic *linuxIcon) Close() {
 	ic.once.Do(func() {
 		ic.menu.stop()
 		close(ic.stopped)
 		<-ic.done
-		if conn, err := dbus.SessionBus(); err == nil && conn.Connected() {
+		if ic.exported {
 			ic.end()
 		}
 	})

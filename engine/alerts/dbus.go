@@ -3,7 +3,10 @@
 package alerts
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +59,10 @@ func (d *DBus) connect() (*dbus.Conn, error) {
 	if !d.failedAt.IsZero() && time.Since(d.failedAt) < retry {
 		return nil, fmt.Errorf("no D-Bus session bus: %w", d.lastErr)
 	}
+	if !sessionBusNamed() {
+		d.failedAt, d.lastErr = time.Now(), errors.New("no session bus address (DBUS_SESSION_BUS_ADDRESS, $XDG_RUNTIME_DIR/bus)")
+		return nil, d.lastErr
+	}
 	conn, err := dbus.ConnectSessionBus()
 	if err == nil {
 		if err = conn.AddMatchSignal(dbus.WithMatchInterface(notifyDest), dbus.WithMatchMember("ActionInvoked")); err != nil {
@@ -72,6 +79,21 @@ func (d *DBus) connect() (*dbus.Conn, error) {
 	go d.clicks(signals)
 	d.conn, d.opens = conn, map[uint32]string{}
 	return conn, nil
+}
+
+// sessionBusNamed reports whether the session names its bus. Without an
+// address godbus would start one of its own with dbus-launch, where that
+// is installed: a bus nobody listens on, and a new one at every retry.
+func sessionBusNamed() bool {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return true
+	}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "bus"))
+	return err == nil
 }
 
 // drop forgets a connection (its clicks go with it: the notices it showed

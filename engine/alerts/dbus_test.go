@@ -4,6 +4,7 @@ package alerts
 
 import (
 	"bufio"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -185,5 +186,26 @@ func TestDBusSenderFindsABusThatCameLater(t *testing.T) {
 	}
 	if got := <-fake.got; got[0] != "bus now" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// A session that names no bus gets no bus of godbus' making: it would run
+// dbus-launch (where installed) at every retry, each a bus nobody reads.
+func TestNoBusNamedStartsNone(t *testing.T) {
+	dir := t.TempDir()
+	launched := dir + "/launched"
+	os.WriteFile(dir+"/dbus-launch", []byte("#!/bin/sh\ntouch "+launched+"\nexit 1\n"), 0o755)
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	t.Setenv("DISPLAY", ":99")
+	d := &DBus{retryAfter: time.Nanosecond}
+	for i := 0; i < 3; i++ {
+		if ok, _ := d.Send(Notice{Title: "x"}); ok {
+			t.Fatal("shown with no bus")
+		}
+	}
+	if _, err := os.Stat(launched); err == nil {
+		t.Fatal("dbus-launch was run")
 	}
 }
