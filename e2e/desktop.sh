@@ -24,7 +24,26 @@ done
 if [ -z "${MILLRUN_IN_XVFB:-}" ]; then
   mkdir -p "$here/test-results"
   echo "== desktop window under Xvfb"
-  MILLRUN_IN_XVFB=1 exec xvfb-run -a -s "-screen 0 1280x900x24" "$0" "$bin"
+  MILLRUN_IN_XVFB=1 xvfb-run -a -s "-screen 0 1280x900x24" "$0" "$bin"
+  # A 1366x768 laptop screen: the window opened taller than it, its title
+  # bar and menu above the top.
+  MILLRUN_IN_XVFB=small xvfb-run -a -s "-screen 0 1366x768x24" "$0" "$bin"
+  exit 0
+fi
+if [ "$MILLRUN_IN_XVFB" = small ]; then
+  data="$(mktemp -d)"
+  trap 'kill -9 $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"pid\"])" "$data/instance.json" 2>/dev/null) 2>/dev/null; kill -9 $wp 2>/dev/null; rm -rf "$data"' EXIT
+  "$bin" desktop --data "$data" --listen 127.0.0.1:0 >"$data/window.log" 2>&1 &
+  wp=$!
+  "$xwin" wait millrun shown 30 || { cat "$data/window.log"; echo "desktop: FAIL: no window on the small screen" >&2; exit 1; }
+  sleep 2
+  read -r x y w h <<<"$("$xwin" geometry millrun)"
+  import -window root "$here/test-results/desktop-1366x768.png"
+  if [ "$y" -lt 0 ] || [ $((y + h)) -gt 768 ] || [ "$x" -lt 0 ] || [ $((x + w)) -gt 1366 ]; then
+    echo "desktop: FAIL: on a 1366x768 screen the window is ${w}x${h} at $x,$y" >&2; exit 1
+  fi
+  echo "on a 1366x768 screen the window is ${w}x${h} at $x,$y: inside the screen"
+  exit 0
 fi
 
 data="$(mktemp -d)"
@@ -199,8 +218,13 @@ echo "launching again opened a window, then showed the open one"
 # A failing webhook's notification, clicked with no window open, opens
 # one from the engine; closed, it leaves no zombie under the engine (its
 # WebKit helpers once stayed as two).
-"$xwin" close millrun
-gone_within "$wpid" 10 || fail "the window did not close before the notification test"
+# (A close asked while the window is still being shown is sometimes lost:
+# ask again.)
+for _ in 1 2 3; do
+  "$xwin" close millrun 2>/dev/null || true
+  gone_within "$wpid" 4 && break
+done
+gone_within "$wpid" 1 || fail "the window did not close before the notification test"
 wait "$wpid" || true; wpid=""
 out="$(api POST /api/w/local/scripts/create '{"path":"u/desktop/fails","language":"bash","content":"echo broken >&2\nexit 3\n"}')"
 [ "$(tail -1 <<<"$out")" = 201 ] || fail "create the failing script: $out"
