@@ -204,7 +204,9 @@ func (w *window) fit(ctx context.Context) {
 	}
 	if width, height, ok := fitWindow(screen.Size.Width, screen.Size.Height); ok {
 		runtime.WindowSetSize(ctx, width, height)
-		runtime.WindowCenter(ctx)
+		// Centred by hand: WindowCenter, asked now, centres the size
+		// before this one (the window went 46 pixels above the screen).
+		runtime.WindowSetPosition(ctx, max(0, (screen.Size.Width-width)/2), max(0, (screen.Size.Height-height)/2))
 	}
 }
 
