@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -487,6 +488,27 @@ func TestSecondServeOnSameDataRefused(t *testing.T) {
 	res.Body.Close()
 }
 
+// On the holder's own address (the default port, as a user types it),
+// serve names the running instance (its pid, address and program)
+// instead of only saying the port is taken.
+func TestServeOnAHeldFolderNamesTheHolderWhateverThePort(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	addr := freeAddr(t)
+	first := startServe(t, data, addr)
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", addr)
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second serve started:\n%s", out)
+	}
+	for _, want := range []string{"millrun serve at " + first.base, fmt.Sprintf("pid %d", first.cmd.Process.Pid), os.Args[0]} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("second serve said:\n%s\nwant it to name %q", out, want)
+		}
+	}
+}
+
 // In a desktop build, `millrun --data DIR` opens the window with that
 // directory rather than calling --data an unknown command.
 func TestTopLevelFlagsGoToTheWindow(t *testing.T) {
@@ -514,5 +536,31 @@ func TestIncludeHeadersFromTheEnvironment(t *testing.T) {
 	t.Setenv("INCLUDE_HEADERS", "")
 	if got := includeHeadersEnv(); len(got) != 0 {
 		t.Fatalf("empty INCLUDE_HEADERS gave %q", got)
+	}
+}
+
+// `millrun quit` stops the serve holding the folder gracefully (what the
+// Windows installer runs before it replaces millrun.exe); with nothing
+// running it says so and succeeds.
+func TestQuitStopsTheHolder(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := startServe(t, data, freeAddr(t))
+	cmd := exec.Command(os.Args[0], "quit", "--data", data, "--wait", "20s")
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Stopped millrun serve at "+p.base) {
+		t.Fatalf("quit: %v\n%s", err, out)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	if !strings.Contains(p.output(), "millrun stopped cleanly") {
+		t.Fatalf("serve's output: %s", p.output())
+	}
+	cmd = exec.Command(os.Args[0], "quit", "--data", data)
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "No millrun is using") {
+		t.Fatalf("quit with nothing running: %v\n%s", err, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/millrun/millrun/engine/alerts"
 	"strings"
 	"time"
 
@@ -100,6 +101,9 @@ func (e *Engine) jobFinished(job *store.Job) {
 	}
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
+	if job.Status == store.StatusFailure && job.ParentJob == "" {
+		e.lastFailure.Store(&Failure{JobID: job.ID, Path: job.ScriptPath, Reason: alerts.Reason(job.Result), At: time.Now()})
+	}
 }
 
 // alertTunnel tells the alerter when the tunnel goes offline or fails.
