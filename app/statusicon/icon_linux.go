@@ -3,6 +3,7 @@
 package statusicon
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -69,16 +70,59 @@ func (ic *linuxIcon) keep() {
 			}
 		}
 		warned, wait = false, ic.retry
+		// systray registers once, then watches for a watcher (the panel)
+		// that comes later; one that comes between the two is missed. So
+		// the icon watches too, from before systray starts, and registers
+		// again with whichever watcher is there.
+		watchers := watchWatchers(conn)
 		ic.start()
 		ic.exported = true
 		ic.log.Info("status icon on the session bus")
-		select {
-		case <-ic.stopped:
-			return
-		case <-conn.Context().Done():
-			ic.log.Info("the session bus closed; the status icon returns with it")
+		registerWith(conn)
+	wait:
+		for {
+			select {
+			case <-ic.stopped:
+				conn.RemoveSignal(watchers)
+				return
+			case <-conn.Context().Done():
+				ic.log.Info("the session bus closed; the status icon returns with it")
+				break wait
+			case sig := <-watchers:
+				if sig != nil && sig.Name == "org.freedesktop.DBus.NameOwnerChanged" && len(sig.Body) == 3 && sig.Body[0] == watcherName {
+					if owner, _ := sig.Body[2].(string); owner != "" {
+						registerWith(conn)
+					}
+				}
+			}
 		}
+		conn.RemoveSignal(watchers)
 	}
+}
+
+const watcherName = "org.kde.StatusNotifierWatcher"
+
+// watchWatchers asks the bus to tell conn when the watcher's name gets a
+// new owner (a panel starting or restarting).
+func watchWatchers(conn *dbus.Conn) chan *dbus.Signal {
+	ch := make(chan *dbus.Signal, 8)
+	_ = conn.AddMatchSignal(dbus.WithMatchObjectPath("/org/freedesktop/DBus"), dbus.WithMatchInterface("org.freedesktop.DBus"),
+		dbus.WithMatchSender("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, watcherName))
+	conn.Signal(ch)
+	return ch
+}
+
+// registerWith registers the item (systray's object path) with the
+// watcher, if one is there; registering twice is harmless.
+func registerWith(conn *dbus.Conn) {
+	// A watcher that does not answer must not hold the icon's loop.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var there bool
+	if conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, watcherName).Store(&there) != nil || !there {
+		return
+	}
+	conn.Object(watcherName, "/StatusNotifierWatcher").CallWithContext(ctx, watcherName+".RegisterStatusNotifierItem", 0, "/StatusNotifierItem")
 }
 
 var errNoAddress = errors.New("the session names no bus (DBUS_SESSION_BUS_ADDRESS, $XDG_RUNTIME_DIR/bus)")
