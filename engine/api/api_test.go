@@ -127,7 +127,7 @@ func TestScriptLifecycle(t *testing.T) {
 	if code, body := f.do("POST", "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"python3","parent_hash":"`+hash+`","content":"def main():\n    return 2\n"}`); code != 201 || body == hash {
 		t.Fatalf("a new version naming its parent: %d %s", code, body)
 	}
-	if code, body := f.do("GET", "/api/w/local/scripts/exists/p/u/me/hi", ""); code != 200 || body != "true\n" {
+	if code, body := f.do("GET", "/api/w/local/scripts/exists/p/u/me/hi", ""); code != 200 || body != "true" {
 		t.Fatalf("exists: %d %q", code, body)
 	}
 	if strings.Join(f.events, ",") != "test:script.save:u/me/hi,test:script.save:u/me/hi" {

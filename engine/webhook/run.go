@@ -64,7 +64,7 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 // runAsync queues job and answers 201 with its id, as Windmill does.
 func (s *Service) runAsync(w http.ResponseWriter, r *http.Request, job *store.Job) {
 	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
-		s.fail(w, enqueueError(err))
+		s.fail(w, EnqueueError(err, job))
 		return
 	}
 	w.Header().Set("X-Millrun-Job-Id", job.ID)

@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+// Windmill's clients compare some answers byte for byte: a JSON answer
+// has no trailing newline (serde_json writes none), so exists is exactly
+// true.
+func TestJSONAnswersHaveNoTrailingNewline(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/hi", "bash", "echo hi\n")
+	for _, c := range []struct{ method, path, body, want string }{
+		{"POST", "/api/workspaces/exists", `{"id":"local"}`, "true"},
+		{"GET", "/api/w/local/scripts/exists/p/u/me/hi", "", "true"},
+		{"GET", "/api/w/local/variables/exists/u/me/none", "", "false"},
+		{"POST", "/api/w/local/jobs/run_wait_result/p/u/me/hi", "{}", `"hi"`},
+	} {
+		r := f.do(c.method, c.path, "application/json", c.body)
+		if r.status != 200 || r.body != c.want {
+			t.Errorf("%s %s: %d %q, want %q", c.method, c.path, r.status, r.body, c.want)
+		}
+	}
+	for _, path := range []string{"/api/w/local/scripts/list", "/api/w/local/jobs/list", "/api/users/whoami"} {
+		r := f.do("GET", path, "", "")
+		if r.status != 200 || strings.HasSuffix(r.body, "\n") {
+			t.Errorf("%s: %d, ends with a newline: %q", path, r.status, r.body)
+		}
+	}
+}
+
+// Cancelling a job that does not exist is answered in Windmill's words.
+func TestCancelUnknownJob(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id := "0b5f7c1e-5d0e-4c1e-9a57-3a7d2b1c0f99"
+	r := f.do("POST", "/api/w/local/jobs_u/queue/cancel/"+id, "application/json", `{"reason":"x"}`)
+	if r.status != 404 || r.body != "Not found: queued job id "+id+" does not exist" {
+		t.Fatalf("%d %q", r.status, r.body)
+	}
+}
+
+// wmill sends its token as a cookie on some calls (generate-metadata's
+// dependency jobs), with no Authorization header and no Origin: that
+// counts. A browser session's cookie still counts only from millrun's own
+// pages, and no cookie counts on a request a browser sent cross-origin.
+func TestTokenCookieFromTheCLI(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/hi", "bash", "echo hi\n")
+	run := "/api/w/local/jobs/run_wait_result/p/u/me/hi"
+	if r := f.do("POST", run, "application/json", "{}", "Authorization", "", "Cookie", "token="+f.token, "Sec-Fetch-Mode", "cors"); r.status != 200 || r.body != `"hi"` {
+		t.Fatalf("the CLI's cookie: %d %s", r.status, r.body)
+	}
+	if r := f.do("POST", run, "application/json", "{}", "Authorization", "", "Cookie", "token="+f.token, "Origin", "http://evil.example"); r.status != 401 {
+		t.Fatalf("a token cookie on a cross-origin request: %d %s", r.status, r.body)
+	}
+	login := f.do("POST", "/api/millrun/login", "application/json", `{"token":"`+f.token+`"}`, "Authorization", "")
+	var session string
+	for _, c := range strings.Split(login.header.Get("Set-Cookie"), ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(c), "token="); ok {
+			session = v
+		}
+	}
+	if login.status != 200 || session == "" {
+		t.Fatalf("login: %d %v", login.status, login.header)
+	}
+	if r := f.do("POST", run, "application/json", "{}", "Authorization", "", "Cookie", "token="+session); r.status != 401 {
+		t.Fatalf("a browser session's cookie without a page of millrun's: %d %s", r.status, r.body)
+	}
+	if r := f.do("POST", run, "application/json", "{}", "Authorization", "", "Cookie", "token="+session, "Sec-Fetch-Site", "same-origin"); r.status != 200 {
+		t.Fatalf("a browser session's cookie from millrun's page: %d %s", r.status, r.body)
+	}
+}
