@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Windmill's clients compare some answers byte for byte: a JSON answer
@@ -72,5 +74,62 @@ func TestTokenCookieFromTheCLI(t *testing.T) {
 	}
 	if r := f.do("POST", run, "application/json", "{}", "Authorization", "", "Cookie", "token="+session, "Sec-Fetch-Site", "same-origin"); r.status != 200 {
 		t.Fatalf("a browser session's cookie from millrun's page: %d %s", r.status, r.body)
+	}
+}
+
+// What a script's Windmill fields ask is done: envs are in the job's
+// environment (millrun's WM_* still win), delete_after_use empties the
+// job's arguments, result and logs once its caller has the result, and a
+// script in a language millrun keeps but cannot run answers 400.
+func TestWindmillFieldsApplied(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createScript("u/me/env", "python3", "import os\ndef main():\n    return [os.environ.get('REGION'), os.environ.get('MODE'), os.environ.get('WM_WORKSPACE')]\n",
+		"envs", `["REGION=eu-west","MODE=a=b","WM_WORKSPACE=forged","not an env"]`)
+	if r := f.syncRun("u/me/env", "{}"); r.status != 200 || r.body != `["eu-west","a=b","local"]` {
+		t.Fatalf("envs: %d %s", r.status, r.body)
+	}
+
+	f.createScript("u/me/secret", "bash", "x=\"$1\"\necho \"got $x\"\n", "delete_after_use", "true")
+	r := f.syncRun("u/me/secret", `{"x":"hunter2"}`)
+	if r.status != 200 || r.body != `"got hunter2"` {
+		t.Fatalf("the caller gets the result: %d %s", r.status, r.body)
+	}
+	id := r.header.Get("X-Millrun-Job-Id")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j := f.waitJob(id)
+		if j["success"] == true && fmt.Sprint(j["args"]) == "map[]" && j["result"] == nil && j["logs"] == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delete_after_use left the job's data: %v", j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	f.createScript("f/sql/report", "postgresql", "SELECT 1;\n")
+	for _, url := range []string{"/api/w/local/jobs/run/p/f/sql/report", "/api/w/local/jobs/run_wait_result/p/f/sql/report"} {
+		r := f.do("POST", url, "application/json", "{}")
+		if r.status != 400 || r.body != "Bad request: millrun cannot run postgresql scripts: this script is kept so that a pull and push to Windmill lose nothing" {
+			t.Errorf("%s: %d %s", url, r.status, r.body)
+		}
+	}
+}
+
+// A flow's Windmill timeout stops the flow job as a script's stops its.
+func TestFlowTimeoutApplied(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	r := f.do("POST", "/api/w/local/flows/create", "application/json", `{"path":"u/me/slowflow","summary":"","timeout":1,
+		"value":{"modules":[{"id":"a","value":{"type":"rawscript","language":"bash","content":"sleep 20\n","input_transforms":{}}}]}}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	start := time.Now()
+	id := f.mustDo(201, "POST", "/api/w/local/jobs/run/f/u/me/slowflow", "application/json", "{}").body
+	j := f.waitJob(id)
+	if j["success"] != false || time.Since(start) > 10*time.Second {
+		t.Fatalf("after %s: %v", time.Since(start), j)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +55,9 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	}
 	env, revoke := x.e.jobEnv(job, flows.Step{})
 	defer revoke()
-	spec.Args, spec.Env = args, env
+	// The script's own envs (Windmill's KEY=value) come first, so millrun's
+	// WM_* variables, set after them, are the ones the job sees.
+	spec.Args, spec.Env = args, append(slices.Clone(v.Options.Envs), env...)
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
 		return x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs)
 	}
@@ -138,4 +141,24 @@ func statePath(user, scriptPath, schedulePath string, step flows.Step) string {
 		return scriptPath + "/" + trigger
 	}
 	return "u/" + user + "/tmp_state"
+}
+
+// forgetIfAsked empties a finished job's arguments, result and logs when
+// its script asks so (Windmill's delete_after_use), once its final write
+// is committed; its waiters have had the result already.
+func (e *Engine) forgetIfAsked(job *store.Job) {
+	if job.Kind != "script" || job.ScriptHash == "" {
+		return
+	}
+	v, err := e.catalog.ByHash(context.Background(), job.Workspace, job.ScriptHash)
+	if err != nil || !v.Options.DeleteAfterUse {
+		return
+	}
+	e.db.AfterWrites(func() {
+		go func() {
+			if err := e.db.ForgetJobData(context.Background(), job.ID); err != nil {
+				e.log.Warn("delete_after_use: the job's data stays", "job", job.ID, "err", err)
+			}
+		}()
+	})
 }

@@ -67,7 +67,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 		return cannotRun(err)
 	}
 	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
-	job.TimeoutS, job.ConcurrencyLimit = v.TimeoutS, v.ConcurrencyLimit
+	job.TimeoutS, job.ConcurrencyLimit, job.Priority = v.TimeoutS, v.ConcurrencyLimit, v.Options.Priority
 	return nil
 }
 
@@ -92,6 +92,7 @@ func (n notRunnable) Unwrap() error { return n.error }
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {
 	e.tokens.RevokeJobTokens(job.ID)
+	e.forgetIfAsked(job)
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
 }

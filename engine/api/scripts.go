@@ -200,6 +200,7 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"visible_to_runner_only":   false,
 		"delete_after_use":         false,
 	}
+	overlayFields(out, v.Extra)
 	for k, val := range extra {
 		out[k] = val
 	}

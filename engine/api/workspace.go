@@ -37,6 +37,9 @@ func (s *Server) registerWorkspace(mux Mux) {
 // ScriptFileExt is the extension Windmill's export gives a script of lang,
 // with TypeScript named after the CLI's default_ts.
 func ScriptFileExt(lang, defaultTS string) string {
+	if ext := scripts.KeptLanguageExt(lang); ext != "" {
+		return ext
+	}
 	switch lang {
 	case scripts.Python:
 		return "py"
@@ -146,24 +149,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		v := sum.Latest // the list carries each latest version whole
 		used(v.Path)
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
-		meta := map[string]any{
-			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
-			"lock": v.Lock, "kind": "script",
-		}
-		if v.TimeoutS > 0 {
-			meta["timeout"] = v.TimeoutS
-		}
-		if v.ConcurrencyLimit > 0 {
-			meta["concurrent_limit"] = v.ConcurrencyLimit
-		}
-		if v.DedicatedWorker {
-			meta["dedicated_worker"] = true
-		}
-		if v.NoMainFunc {
-			// What Windmill's pull writes for a library; a push sends it back.
-			meta["no_main_func"] = true
-		}
-		putJSON(v.Path+".script.json", meta)
+		putJSON(v.Path+".script.json", scriptExport(v))
 	}
 
 	flowList, err := s.Flows.List(ctx, s.Workspace, false)
@@ -173,10 +159,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, f := range flowList {
 		used(f.Path)
-		putJSON(f.Path+".flow.json", map[string]any{
-			"summary": f.Summary, "description": f.Description,
-			"value": json.RawMessage(f.Value), "schema": json.RawMessage(f.Schema),
-		})
+		putJSON(f.Path+".flow.json", flowExport(f))
 	}
 
 	plain := flag("plain_secret") || flag("plain_secrets")

@@ -95,6 +95,7 @@ type target struct {
 	kind, scopeKind  string
 	path, hash, lang string
 	timeoutS, limit  int
+	priority         int
 	// notRunnable says why it cannot run (a library); asked only once the
 	// caller may run it, so a scoped token learns nothing of other scripts.
 	notRunnable error
@@ -190,7 +191,7 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 	}
 	job := &store.Job{
 		Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
+		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
 		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
 	}
 	if t := q.Get("trigger"); t == "ui" {

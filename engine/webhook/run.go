@@ -46,7 +46,7 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 	}
 	job := &store.Job{
 		ID: uuid.NewString(), Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(args), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
+		Args: string(args), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
 		Trigger: req.Trigger, CreatedBy: req.Identity.Label, TokenID: req.Identity.TokenID,
 	}
 	hdrs := req.Headers
@@ -82,7 +82,7 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 		if err != nil {
 			return nil, err
 		}
-		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}
+		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: flowTimeout(f.Extra)}
 		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
 			return nil, t.notRunnable
 		}
@@ -100,7 +100,19 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 
 func scriptTarget(v *scripts.Version) *target {
 	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, notRunnable: v.Runnable()}
+		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, priority: v.Options.Priority, notRunnable: v.Runnable()}
+}
+
+// flowTimeout is a flow's Windmill timeout (seconds, kept with the flow):
+// the flow job is stopped past it, as a script's is.
+func flowTimeout(extra string) int {
+	var f struct {
+		Timeout int `json:"timeout"`
+	}
+	if extra != "" && json.Unmarshal([]byte(extra), &f) == nil && f.Timeout > 0 {
+		return f.Timeout
+	}
+	return 0
 }
 
 // isInvalid tells a flow that cannot run (the caller's to fix) from a
