@@ -105,6 +105,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerLive(mux)
 	s.registerSettings(mux)
 	s.registerTunnel(mux)
+	s.registerKept(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

@@ -147,3 +147,5 @@ func flowExport(f store.FlowVersion) object {
 	}
 	return o
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

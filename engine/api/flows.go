@@ -136,7 +136,9 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	httpx.JSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
+	out := flowJSON(f.FlowVersion, true)
+	out["extra_perms"] = s.acl(r, "flow", path)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {

@@ -268,7 +268,7 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"extra_perms": s.acl(r, "script", path)}))
 }
 
 func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {

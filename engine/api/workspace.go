@@ -28,7 +28,12 @@ func (s *Server) registerWorkspace(mux Mux) {
 	})
 	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) {
 		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "resources:read") {
-			httpx.JSON(w, http.StatusOK, map[string]any{})
+			m, err := s.fileResourceTypes(r)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, m)
 		}
 	})
 	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)
@@ -149,7 +154,11 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		v := sum.Latest // the list carries each latest version whole
 		used(v.Path)
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
-		putJSON(v.Path+".script.json", scriptExport(v))
+		meta := scriptExport(v)
+		if perms := s.acl(r, "script", v.Path); len(perms) > 0 {
+			meta.add("extra_perms", perms)
+		}
+		putJSON(v.Path+".script.json", meta)
 	}
 
 	flowList, err := s.Flows.List(ctx, s.Workspace, false)
@@ -159,7 +168,11 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, f := range flowList {
 		used(f.Path)
-		putJSON(f.Path+".flow.json", flowExport(f))
+		meta := flowExport(f)
+		if perms := s.acl(r, "flow", f.Path); len(perms) > 0 {
+			meta.add("extra_perms", perms)
+		}
+		putJSON(f.Path+".flow.json", meta)
 	}
 
 	plain := flag("plain_secret") || flag("plain_secrets")
@@ -237,6 +250,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			used(sc.Path)
 			putJSON(sc.Path+".schedule.json", m)
 		}
+	}
+
+	if werr == nil {
+		werr = s.exportKept(r, put, putJSON, used, flag)
 	}
 
 	stored, err := s.DB.ListFolders(ctx, s.Workspace)
