@@ -321,4 +321,3 @@ func handlerSetting(body doc, isError bool) json.RawMessage {
 	}
 	return raw(o)
 }
-
