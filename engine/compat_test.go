@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -132,4 +133,68 @@ func TestFlowTimeoutApplied(t *testing.T) {
 	if j["success"] != false || time.Since(start) > 10*time.Second {
 		t.Fatalf("after %s: %v", time.Since(start), j)
 	}
+}
+
+// wmill script preview: code that is not saved runs as a preview job of
+// the path it names, with its arguments; its logs read as text (wmill job
+// logs); a language millrun cannot run is refused before anything runs.
+func TestPreviewAndLogs(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	r := f.mustDo(201, "POST", "/api/w/local/jobs/run/preview", "application/json",
+		`{"content":"def main(name: str = \"World\"):\n    print(\"previewing\")\n    return f\"Hello, {name}!\"\n","path":"u/me/draft","args":{},"language":"python3"}`)
+	j := f.waitJob(r.body)
+	if j["success"] != true || j["result"] != "Hello, World!" || j["job_kind"] != "preview" || j["script_path"] != "u/me/draft" {
+		t.Fatalf("preview: %v", j)
+	}
+	logs := f.mustDo(200, "GET", "/api/w/local/jobs_u/get_logs/"+r.body, "", "")
+	if !strings.Contains(logs.body, "previewing") || !strings.HasPrefix(logs.header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("get_logs: %q %v", logs.body, logs.header)
+	}
+	r = f.mustDo(201, "POST", "/api/w/local/jobs/run/preview", "application/json",
+		`{"content":"export async function main(a: number, b: number) { return a + b }\n","path":"u/me/ts","args":{"a":2,"b":3},"language":"bun"}`)
+	if j := f.waitJob(r.body); j["result"] != float64(5) {
+		t.Fatalf("bun preview: %v", j)
+	}
+	if r := f.do("POST", "/api/w/local/jobs/run/preview", "application/json", `{"content":"fn main() {}","language":"rust","args":{}}`); r.status != 400 || !strings.Contains(r.body, "millrun cannot run rust scripts") {
+		t.Fatalf("rust preview: %d %s", r.status, r.body)
+	}
+	if r := f.do("GET", "/api/w/local/jobs_u/get_logs/0b5f7c1e-5d0e-4c1e-9a57-3a7d2b1c0f98", "", ""); r.status != 404 {
+		t.Fatalf("logs of no job: %d %s", r.status, r.body)
+	}
+}
+
+// wmill generate-metadata asks for the lock of code it sends: as a job
+// (dependencies_async, the token in a cookie) whose result is {"lock"},
+// or synchronously (dependencies). A saved version's deployment status
+// is its lock, or why it failed.
+func TestDependencyJobsForSentCode(t *testing.T) {
+	t.Parallel()
+	ix := packageIndex(t)
+	f := setup(t, withIndex(t, ix.URL))
+	body := `{"raw_scripts":[{"raw_code":"import greeter\n\ndef main():\n    return greeter.hello('x')\n","language":"python3","script_path":"f/me/gen"}],"raw_workspace_dependencies":null,"entrypoint":"f/me/gen"}`
+	r := f.mustDo(201, "POST", "/api/w/local/jobs/run/dependencies_async", "application/json", body, "Authorization", "", "Cookie", "token="+f.token)
+	j := f.waitJob(r.body)
+	res, _ := j["result"].(map[string]any)
+	lock, _ := res["lock"].(string)
+	if j["success"] != true || j["job_kind"] != "dependencies" || !strings.HasPrefix(lock, "# py: 3.") || !strings.Contains(lock, "greeter==1.0") {
+		t.Fatalf("dependencies_async: %v", j)
+	}
+	sync := f.mustDo(200, "POST", "/api/w/local/jobs/run/dependencies", "application/json", body)
+	var got map[string]string
+	if json.Unmarshal([]byte(sync.body), &got) != nil || got["lock"] != lock {
+		t.Fatalf("dependencies: %s, want the same lock", sync.body)
+	}
+	bad := f.do("POST", "/api/w/local/jobs/run/dependencies", "application/json", strings.ReplaceAll(body, "greeter", "no_such_pkg_xyz"))
+	if bad.status != 500 || !strings.HasPrefix(bad.body, "Internal: Error locking file: ") {
+		t.Fatalf("a lock that cannot be resolved: %d %s", bad.status, bad.body)
+	}
+
+	hash := f.createScript("f/me/plain", "bash", "echo hi\n")
+	var st map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/scripts/deployment_status/h/"+hash, "", "").body), &st)
+	if _, ok := st["lock"]; !ok || st["lock"] != nil || st["lock_error_logs"] != nil {
+		t.Fatalf("deployment status: %v", st)
+	}
+	f.mustDo(404, "GET", "/api/w/local/scripts/deployment_status/h/0000000000000000", "", "")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -24,9 +25,68 @@ func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 	case "flow":
 		return x.e.flows.Execute(ctx, run)
 	case "dependencies":
+		if run.Job.ScriptHash == "" {
+			return x.runCodeDependencies(ctx, run.Job, run.Logs)
+		}
 		return x.runDependencies(ctx, run.Job, run.Logs)
+	case "preview":
+		return x.runPreview(ctx, run.Job, run.Logs)
 	}
 	return x.runScript(ctx, run.Job, run.Logs)
+}
+
+// codeSpec is how the code a job was sent with runs: with the current
+// versions of the workspace scripts it imports.
+func (x *executor) codeSpec(ctx context.Context, job *store.Job) (runtime.Spec, jobs.Outcome, bool) {
+	code, err := x.e.db.GetJobCode(ctx, job.ID)
+	if err != nil {
+		return runtime.Spec{}, runtime.Failure("NotFound", "the code of job "+job.ID+" is gone: "+err.Error(), nil), false
+	}
+	spec := runtime.Spec{Language: code.Language, Path: job.ScriptPath, Content: code.Content, Lock: code.Lock}
+	if sch, err := scripts.InferSchema(code.Language, code.Content); err == nil {
+		spec.Order = sch.Order
+	}
+	if spec.Modules, err = x.e.importedScripts(ctx, job.Workspace, code.Language, job.ScriptPath, code.Content); err != nil {
+		return spec, runtime.Failure("InternalError", "loading the scripts it imports: "+err.Error(), nil), false
+	}
+	return spec, jobs.Outcome{}, true
+}
+
+// runPreview runs code sent with its request (Windmill's preview job),
+// its packages resolved as a saved script's are.
+func (x *executor) runPreview(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+	spec, failed, ok := x.codeSpec(ctx, job)
+	if !ok {
+		return failed
+	}
+	var args map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
+		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)
+	}
+	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
+	if err != nil {
+		return dependencyFailure(err)
+	}
+	spec.Lock = lock
+	env, revoke := x.e.jobEnv(job, flows.Step{})
+	defer revoke()
+	spec.Args, spec.Env = args, env
+	return x.e.runner.Run(ctx, spec, logs)
+}
+
+// runCodeDependencies resolves the lock of code sent with its request
+// (`wmill generate-metadata`): the result is {"lock": ...}, as Windmill's.
+func (x *executor) runCodeDependencies(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+	spec, failed, ok := x.codeSpec(ctx, job)
+	if !ok {
+		return failed
+	}
+	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
+	if err != nil {
+		return dependencyFailure(err)
+	}
+	b, _ := json.Marshal(map[string]string{"lock": lock})
+	return jobs.Outcome{Result: b, Success: true}
 }
 
 func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {

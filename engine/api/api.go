@@ -106,6 +106,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerSettings(mux)
 	s.registerTunnel(mux)
 	s.registerKept(mux)
+	s.registerCodeJobs(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

@@ -349,6 +349,7 @@ func (s *Server) RegisterJobReads(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get/{id}", s.getCompletedJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/getupdate/{id}", s.getJobUpdate)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_root_job_id/{id}", s.getRootJobID)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_logs/{id}", s.getLogs)
 }
 
 // getRootJobID is Windmill's root of a job, as a JSON string: a flow
