@@ -190,6 +190,30 @@ func TestDependencyJobsForSentCode(t *testing.T) {
 		t.Fatalf("a lock that cannot be resolved: %d %s", bad.status, bad.body)
 	}
 
+	// No packages: the lock names the Python it runs on, as Windmill's.
+	plain := `{"raw_scripts":[{"raw_code":"def main():\n    return 1\n","language":"python3","script_path":"f/me/plain_py"}],"entrypoint":"f/me/plain_py"}`
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/w/local/jobs/run/dependencies", "application/json", plain).body), &got)
+	if !strings.HasPrefix(got["lock"], "# py: 3.") || strings.Contains(got["lock"], "\n") {
+		t.Fatalf("the lock of code without packages: %q", got["lock"])
+	}
+
+	// A script importing a local script wmill has not pushed: wmill asks
+	// which differ from the saved ones, uploads them, and names them in
+	// temp_script_refs; the lock is made from them.
+	helpers := "import greeter\n\ndef shout(s):\n    return greeter.hello(s).upper()\n"
+	diff := f.mustDo(200, "POST", "/api/w/local/scripts/raw_temp/diff", "application/json", `{"scripts":{"f/me/helpers":"abc"},"workspace_deps":[]}`)
+	if diff.body != `["f/me/helpers"]` {
+		t.Fatalf("raw_temp/diff: %s", diff.body)
+	}
+	b, _ := json.Marshal(helpers)
+	ref := f.mustDo(200, "POST", "/api/w/local/scripts/raw_temp/store", "application/json", string(b)).body
+	local := `{"raw_scripts":[{"raw_code":"from f.me.helpers import shout\n\ndef main():\n    return shout('x')\n","language":"python3","script_path":"f/me/uses"}],
+		"entrypoint":"f/me/uses","temp_script_refs":{"f/me/helpers":"` + ref + `"}}`
+	json.Unmarshal([]byte(f.mustDo(200, "POST", "/api/w/local/jobs/run/dependencies", "application/json", local).body), &got)
+	if !strings.Contains(got["lock"], "greeter==1.0") {
+		t.Fatalf("the lock of code importing a local script: %q", got["lock"])
+	}
+
 	hash := f.createScript("f/me/plain", "bash", "echo hi\n")
 	var st map[string]any
 	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/scripts/deployment_status/h/"+hash, "", "").body), &st)

@@ -46,7 +46,7 @@ func (x *executor) codeSpec(ctx context.Context, job *store.Job) (runtime.Spec, 
 	if sch, err := scripts.InferSchema(code.Language, code.Content); err == nil {
 		spec.Order = sch.Order
 	}
-	if spec.Modules, err = x.e.importedScripts(ctx, job.Workspace, code.Language, job.ScriptPath, code.Content); err != nil {
+	if spec.Modules, err = x.e.importedScriptsOver(ctx, job.Workspace, code.Language, job.ScriptPath, code.Content, code.Modules); err != nil {
 		return spec, runtime.Failure("InternalError", "loading the scripts it imports: "+err.Error(), nil), false
 	}
 	return spec, jobs.Outcome{}, true
@@ -84,6 +84,13 @@ func (x *executor) runCodeDependencies(ctx context.Context, job *store.Job, logs
 	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
 	if err != nil {
 		return dependencyFailure(err)
+	}
+	if lock == "" && spec.Language == runtime.Python {
+		// Windmill's lock of a script without packages names the Python
+		// it runs on; wmill writes a lock file only when there is text.
+		if v := pythonMinor(x.e.runner.Interpreters().PythonVersion); v != "" {
+			lock = "# py: " + v
+		}
 	}
 	b, _ := json.Marshal(map[string]string{"lock": lock})
 	return jobs.Outcome{Result: b, Success: true}
@@ -221,4 +228,13 @@ func (e *Engine) forgetIfAsked(job *store.Job) {
 			}
 		}()
 	})
+}
+
+// pythonMinor is "3.11" of "3.11.2".
+func pythonMinor(v string) string {
+	parts := strings.SplitN(strings.TrimSpace(v), ".", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[0] + "." + parts[1]
 }

@@ -114,8 +114,10 @@ func scriptExport(v store.ScriptVersion) object {
 			o.add(k, x[k]) // a field of a newer Windmill: given back too
 		}
 	}
-	if v.NoMainFunc {
-		// What Windmill's pull writes for a library; a push sends it back.
+	if v.NoMainFunc && len(x) == 0 {
+		// A library saved without the fields it came with (an older
+		// millrun): marked so a push back keeps it one. Otherwise the
+		// flag is given back only when it was sent, as sent.
 		o.add("no_main_func", true)
 	}
 	return o

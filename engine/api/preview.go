@@ -1,10 +1,14 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,7 +30,110 @@ func (s *Server) registerCodeJobs(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies_async", s.handler("jobs:run", s.runDependencies(false)))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies", s.handler("jobs:run", s.runDependencies(true)))
 	mux.HandleFunc("GET /api/w/{ws}/scripts/deployment_status/h/{hash}", s.handler("scripts:read", s.deploymentStatus))
+	mux.HandleFunc("POST /api/w/{ws}/scripts/raw_temp/diff", s.handler("scripts:read", s.rawTempDiff))
+	mux.HandleFunc("POST /api/w/{ws}/scripts/raw_temp/store", s.handler("scripts:write", s.rawTempStore))
 }
+
+// keptRawTemp are local versions of scripts wmill uploads so that a
+// preview or a lock of code that imports them reads them rather than the
+// saved ones; by the SHA-256 of their code, kept a day.
+const keptRawTemp = "raw_temp"
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// rawTempDiff answers which of the local scripts wmill names (path ->
+// SHA-256 of its code) differ from the saved ones, and which workspace
+// dependency files differ from the kept ones: those it then uploads.
+func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Scripts       map[string]string `json:"scripts"`
+		WorkspaceDeps []struct {
+			Path     string  `json:"path"`
+			Language string  `json:"language"`
+			Name     *string `json:"name"`
+			Hash     string  `json:"hash"`
+		} `json:"workspace_deps"`
+	}
+	if err := s.decodeBody(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []string{}
+	for _, p := range sortedKeys(body.Scripts) {
+		v, err := s.Catalog.Latest(r.Context(), s.Workspace, p)
+		if err != nil || sha256Hex(v.Content) != body.Scripts[p] {
+			out = append(out, p)
+		}
+	}
+	for _, d := range body.WorkspaceDeps {
+		name := ""
+		if d.Name != nil {
+			name = *d.Name
+		}
+		var content string
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, d.Language+"/"+name)
+		if err == nil {
+			_ = json.Unmarshal([]byte(it.Value), &content)
+		}
+		if err != nil || sha256Hex(content) != d.Hash {
+			out = append(out, d.Path)
+		}
+	}
+	httpx.JSON(w, http.StatusOK, out)
+}
+
+// rawTempStore keeps one local script's code (a JSON string) and answers
+// its hash, which wmill then names in temp_script_refs.
+func (s *Server) rawTempStore(w http.ResponseWriter, r *http.Request) {
+	var content string
+	if err := s.decodeBody(r, &content); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if len(content) > scripts.MaxContent {
+		s.fail(w, apierr.BadRequest("the script is larger than %d bytes", scripts.MaxContent))
+		return
+	}
+	hash := sha256Hex(content)
+	_ = s.DB.PruneKept(r.Context(), s.Workspace, keptRawTemp, time.Now().Add(-24*time.Hour))
+	if err := s.putDoc(r, keptRawTemp, hash, content); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeText(w, http.StatusOK, hash)
+}
+
+// tempModules reads the local versions wmill names (path -> hash of code
+// it uploaded); one not kept is left to the saved version.
+func (s *Server) tempModules(r *http.Request, refs map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, hash := range refs {
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptRawTemp, hash)
+		if err != nil {
+			continue
+		}
+		var content string
+		if json.Unmarshal([]byte(it.Value), &content) == nil {
+			out[p] = content
+		}
+	}
+	return out
+}
+
+// codePath is the path a code job is named by: the path the caller sent
+// when it looks like one (wmill sends where the file is, f/main for a
+// file at f/main.ts), else none.
+func codePath(p string) string {
+	if len(p) > 255 || !codePathRE.MatchString(p) || strings.Contains(p, "..") {
+		return ""
+	}
+	return p
+}
+
+var codePathRE = regexp.MustCompile(`^[uf]/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$`)
 
 // codeLanguage is the language a code job runs: one millrun runs, or a
 // 400 saying why not.
@@ -73,6 +180,9 @@ func (s *Server) runPreview(w http.ResponseWriter, r *http.Request) {
 		Args     json.RawMessage `json:"args"`
 		Lock     string          `json:"lock"`
 		Kind     string          `json:"kind"`
+		// The local versions of scripts it imports (path -> hash of
+		// code stored through raw_temp/store).
+		TempScriptRefs map[string]string `json:"temp_script_refs"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
 		s.fail(w, err)
@@ -92,11 +202,9 @@ func (s *Server) runPreview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, apierr.BadRequest("args must be a JSON object"))
 		return
 	}
-	if body.Path != "" && scripts.ValidatePath(body.Path) != nil {
-		body.Path = "" // Windmill previews by any name; the path only names the job
-	}
-	job := newCodeJob(r, s.Workspace, "preview", body.Path, lang, body.Args)
-	if err := s.queueCode(r, job, store.JobCode{Language: lang, Content: body.Content, Lock: body.Lock}); err != nil {
+	job := newCodeJob(r, s.Workspace, "preview", codePath(body.Path), lang, body.Args)
+	code := store.JobCode{Language: lang, Content: body.Content, Lock: body.Lock, Modules: s.tempModules(r, body.TempScriptRefs)}
+	if err := s.queueCode(r, job, code); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -115,7 +223,8 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 				Language   string `json:"language"`
 				ScriptPath string `json:"script_path"`
 			} `json:"raw_scripts"`
-			Entrypoint string `json:"entrypoint"`
+			Entrypoint     string            `json:"entrypoint"`
+			TempScriptRefs map[string]string `json:"temp_script_refs"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
 			s.fail(w, err)
@@ -136,17 +245,19 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 			s.fail(w, err)
 			return
 		}
-		path := entry.ScriptPath
-		if scripts.ValidatePath(path) != nil {
-			path = ""
+		job := newCodeJob(r, s.Workspace, "dependencies", codePath(entry.ScriptPath), lang, nil)
+		modules := s.tempModules(r, body.TempScriptRefs)
+		for _, rs := range body.RawScripts {
+			if rs.ScriptPath != entry.ScriptPath && codePath(rs.ScriptPath) != "" {
+				modules[rs.ScriptPath] = rs.RawCode // sent together: the local versions
+			}
 		}
-		job := newCodeJob(r, s.Workspace, "dependencies", path, lang, nil)
 		var ch chan *store.Job
 		if wait {
 			ch = s.Queue.Subscribe(job.ID)
 			defer s.Queue.Unsubscribe(job.ID, ch)
 		}
-		if err := s.queueCode(r, job, store.JobCode{Language: lang, Content: entry.RawCode}); err != nil {
+		if err := s.queueCode(r, job, store.JobCode{Language: lang, Content: entry.RawCode, Modules: modules}); err != nil {
 			s.fail(w, err)
 			return
 		}

@@ -29,7 +29,7 @@ func CannotRun(lang string) error {
 // or say how to save it, not what it is.
 var notExtra = map[string]bool{
 	"path": true, "content": true, "language": true, "summary": true, "description": true, "lock": true,
-	"parent_hash": true, "no_main_func": true,
+	"parent_hash": true,
 	// How a save is made, never given back (Windmill's export has none).
 	"deployment_message": true, "auto_parent": true, "preserve_on_behalf_of": true, "on_behalf_of": true,
 	"draft_only": true, "skip_draft_deletion": true,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -88,15 +89,26 @@ type JobCode struct {
 	Language string
 	Content  string
 	Lock     string
+	// Modules are the code of workspace scripts it imports, by path, that
+	// win over the saved ones (wmill's local versions).
+	Modules map[string]string
 }
 
 // PutJobCode records a job's code; it is written before the job is
 // queued and deleted with the job.
 func (db *DB) PutJobCode(ctx context.Context, jobID string, c JobCode) error {
+	modules := ""
+	if len(c.Modules) > 0 {
+		b, err := json.Marshal(c.Modules)
+		if err != nil {
+			return err
+		}
+		modules = string(b)
+	}
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO job_code (job_id, language, content, lock) VALUES (?, ?, ?, ?)
-			ON CONFLICT (job_id) DO UPDATE SET language = excluded.language, content = excluded.content, lock = excluded.lock`,
-			jobID, c.Language, c.Content, c.Lock)
+		_, err := tx.ExecContext(ctx, `INSERT INTO job_code (job_id, language, content, lock, modules) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (job_id) DO UPDATE SET language = excluded.language, content = excluded.content, lock = excluded.lock, modules = excluded.modules`,
+			jobID, c.Language, c.Content, c.Lock, modules)
 		return err
 	})
 	if err != nil {
@@ -108,11 +120,23 @@ func (db *DB) PutJobCode(ctx context.Context, jobID string, c JobCode) error {
 // GetJobCode returns a job's code, or ErrNotFound.
 func (db *DB) GetJobCode(ctx context.Context, jobID string) (JobCode, error) {
 	var c JobCode
-	err := db.read.QueryRowContext(ctx, `SELECT language, content, lock FROM job_code WHERE job_id = ?`, jobID).Scan(&c.Language, &c.Content, &c.Lock)
+	var modules string
+	err := db.read.QueryRowContext(ctx, `SELECT language, content, lock, modules FROM job_code WHERE job_id = ?`, jobID).Scan(&c.Language, &c.Content, &c.Lock, &modules)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
+	if err == nil && modules != "" {
+		err = json.Unmarshal([]byte(modules), &c.Modules)
+	}
 	return c, err
+}
+
+// PruneKept deletes the items of a kind last put before cutoff.
+func (db *DB) PruneKept(ctx context.Context, workspace, kind string, cutoff time.Time) error {
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM kept_items WHERE workspace = ? AND kind = ? AND updated_at < ?`, workspace, kind, micros(cutoff))
+		return err
+	})
 }
 
 // ForgetJobData empties a finished job's arguments, result and logs

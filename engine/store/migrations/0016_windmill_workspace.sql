@@ -20,12 +20,15 @@ CREATE TABLE kept_items (
 );
 
 -- The code of jobs that run code rather than a saved version: previews
--- and dependency jobs for code sent with the request. It goes with its job.
+-- and dependency jobs for code sent with the request, with the local
+-- versions of the scripts it imports (a JSON object path -> code; wmill
+-- sends them for scripts not pushed yet). It goes with its job.
 CREATE TABLE job_code (
     job_id   TEXT PRIMARY KEY,
     language TEXT NOT NULL,
     content  TEXT NOT NULL,
-    lock     TEXT NOT NULL DEFAULT ''
+    lock     TEXT NOT NULL DEFAULT '',
+    modules  TEXT NOT NULL DEFAULT ''
 );
 CREATE TRIGGER job_code_gone AFTER DELETE ON jobs BEGIN
     DELETE FROM job_code WHERE job_id = old.id;
