@@ -407,8 +407,26 @@ type groupDoc struct {
 // Groups are kept with their members; a member's admin role is an
 // extra_perms entry granted through acls/add/group_ (Windmill's way).
 func (s *Server) registerGroups(mux Mux) {
+	// Windmill's group "all" holds every user of the workspace: here the
+	// person running millrun and the kept users. It is not kept and
+	// cannot change.
+	all := func(r *http.Request) (groupDoc, error) {
+		summary := "The group that always contains all users of this workspace"
+		g := groupDoc{Summary: &summary, Members: []string{s.User}}
+		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		for _, it := range users {
+			var u userDoc
+			if json.Unmarshal([]byte(it.Value), &u) == nil && u.Username != s.User {
+				g.Members = append(g.Members, u.Username)
+			}
+		}
+		return g, err
+	}
 	get := func(r *http.Request, name string) (groupDoc, error) {
 		var g groupDoc
+		if name == "all" {
+			return all(r)
+		}
 		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptGroup, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return g, apierr.NotFound("group %s not found", name)
@@ -433,7 +451,12 @@ func (s *Server) registerGroups(mux Mux) {
 			s.fail(w, err)
 			return
 		}
-		out := []map[string]any{}
+		everyone, err := all(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := []map[string]any{view(r, "all", everyone)}
 		for _, it := range items {
 			var g groupDoc
 			_ = json.Unmarshal([]byte(it.Value), &g)
@@ -477,6 +500,10 @@ func (s *Server) registerGroups(mux Mux) {
 	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) http.HandlerFunc {
 		return s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
+			if name == "all" {
+				s.fail(w, apierr.BadRequest("the group all always holds every user of the workspace"))
+				return
+			}
 			g, err := get(r, name)
 			if err != nil {
 				s.fail(w, err)
@@ -525,6 +552,10 @@ func (s *Server) registerGroups(mux Mux) {
 	}))
 	mux.HandleFunc("DELETE /api/w/{ws}/groups/delete/{name}", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		if name == "all" {
+			s.fail(w, apierr.BadRequest("the group all always holds every user of the workspace"))
+			return
+		}
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptGroup, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("group %s not found", name)

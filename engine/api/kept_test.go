@@ -92,6 +92,11 @@ func TestUsersAndGroupsKept(t *testing.T) {
 		t.Error("groups exported without include_groups")
 	}
 
+	if got := f.must(200, "GET", "/api/w/local/groups/list", ""); !strings.Contains(got, `"name":"all"`) || !strings.Contains(got, `"members":["me","ann","bob"]`) {
+		t.Fatalf("Windmill's group all: %s", got)
+	}
+	f.must(400, "POST", "/api/w/local/groups/adduser/all", `{"username":"x"}`)
+	f.must(400, "DELETE", "/api/w/local/groups/delete/all", "")
 	f.must(200, "POST", "/api/w/local/groups/removeuser/ops", `{"username":"ann"}`)
 	f.must(200, "DELETE", "/api/w/local/users/delete/ann", "")
 	if got := f.must(200, "GET", "/api/w/local/users/list", ""); strings.Contains(got, "ann") || !strings.Contains(got, "bob@example.com") {
