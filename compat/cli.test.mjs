@@ -307,3 +307,71 @@ test("wmill generate-metadata locks scripts with local imports and without", asy
   assert.match(await readFile(join(dir, "f/processor.script.lock"), "utf8"), /^# py: 3\.\d+/);
   assert.match(await readFile(join(dir, "f/processor.script.yaml"), "utf8"), /x:[\s\S]*default: 5/, "the schema is inferred");
 });
+
+// cli/test: "script push skips an unchanged script and deploys a changed
+// one" and "script runtime settings survive a sync pull/push cycle": every
+// field the push body carries is kept, so an untouched script is up to
+// date, and each field alone (labels, priority, delete_after_secs down to
+// 0, the language from defaultTs) still counts as a change.
+test("wmill script push is up to date only when every field matches, and runtime settings survive sync", async () => {
+  const { dir, wmill, api } = await profile("uptodate");
+  const path = `f/cliup/uptodate_${Date.now()}`;
+  await api("POST", "/folders/create", { name: "cliup" });
+  assert.equal((await api("POST", "/scripts/create", { path, content: 'export async function main() {\n  return "Hello world";\n}', summary: "Test up to date",
+    description: "", language: "bun", kind: "script", labels: ["l1"], delete_after_secs: 900, cache_ignore_s3_path: true,
+    schema: { $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", properties: {}, required: [] } })).status, 201);
+  const wmillYaml = (ts) => `defaultTs: ${ts}\nincludes:\n  - "${path}**"\nexcludes: []\n`;
+  await writeFile(join(dir, "wmill.yaml"), wmillYaml("bun"));
+  await wmill("sync", "pull", "--yes");
+  const meta = join(dir, path + ".script.yaml");
+  for (const key of ["delete_after_secs", "cache_ignore_s3_path", "labels"]) assert.match(await readFile(meta, "utf8"), new RegExp(key), `${key} pulled`);
+  const get = async () => JSON.parse((await api("GET", "/scripts/get/p/" + path)).text);
+  const push = async () => (await wmill("script", "push", path + ".ts")).all;
+  const before = (await get()).hash;
+  assert.match(await push(), /is up to date/);
+  assert.equal((await get()).hash, before);
+
+  await writeFile(meta, (await readFile(meta, "utf8")).replace("- l1", "- l2"));
+  assert.doesNotMatch(await push(), /is up to date/);
+  assert.deepEqual((await get()).labels, ["l2"]);
+  await wmill("sync", "pull", "--yes");
+  await writeFile(meta, (await readFile(meta, "utf8")) + "priority: 2\n");
+  assert.doesNotMatch(await push(), /is up to date/);
+  assert.equal((await get()).priority, 2);
+  await wmill("sync", "pull", "--yes");
+  assert.match(await push(), /is up to date/);
+
+  // A content-only edit carries the settings to the new version; a
+  // settings-only edit deploys (0 is a value, not unset).
+  await writeFile(join(dir, path + ".ts"), 'export async function main() {\n  return "Hello world modified";\n}');
+  await wmill("sync", "push", "--yes");
+  let got = await get();
+  assert.ok(got.content.includes("modified"));
+  assert.deepEqual([got.delete_after_secs, got.cache_ignore_s3_path], [900, true]);
+  await wmill("sync", "pull", "--yes");
+  await writeFile(meta, (await readFile(meta, "utf8")).replace("delete_after_secs: 900", "delete_after_secs: 0"));
+  await wmill("sync", "push", "--yes");
+  assert.equal((await get()).delete_after_secs, 0);
+
+  await writeFile(join(dir, "wmill.yaml"), wmillYaml("deno"));
+  assert.doesNotMatch(await push(), /is up to date/);
+  assert.equal((await get()).language, "deno");
+});
+
+// cli/test relative imports: a package an imported local script needs is
+// in the importer's lock too (Python, from the loopback index), and a
+// second run finds all metadata up to date.
+test("wmill generate-metadata puts an imported script's packages in the importer's lock", async () => {
+  const { dir, wmill } = await profile("relimports");
+  await writeFile(join(dir, "wmill.yaml"), "includes: [\"**\"]\nexcludes: []\n");
+  await mkdir(join(dir, "f", "relimp"), { recursive: true });
+  const meta = "summary: \"Test\"\nschema:\n  type: object\n  properties: {}\nlock: \"\"\n";
+  await writeFile(join(dir, "f/relimp/main.py"), "from f.relimp.helper import helper_func\n\ndef main():\n    return helper_func()\n");
+  await writeFile(join(dir, "f/relimp/main.script.yaml"), meta);
+  await writeFile(join(dir, "f/relimp/helper.py"), "import greeter\n\ndef helper_func():\n    return greeter.hello('x')\n");
+  await writeFile(join(dir, "f/relimp/helper.script.yaml"), meta);
+  await wmill("generate-metadata", "-i", "f/relimp/*", "--yes");
+  assert.match(await readFile(join(dir, "f/relimp/helper.script.lock"), "utf8"), /greeter==1\.0/);
+  assert.match(await readFile(join(dir, "f/relimp/main.script.lock"), "utf8"), /greeter==1\.0/);
+  assert.match((await wmill("generate-metadata", "-i", "f/relimp/*", "--yes", "--dry-run")).out, /All metadata up-to-date/);
+});
