@@ -305,6 +305,13 @@ test("wmill generate-metadata locks scripts with local imports and without", asy
     assert.ok((await readFile(join(dir, p), "utf8")).length > 0, `${p} written`);
   }
   assert.match(await readFile(join(dir, "f/processor.script.lock"), "utf8"), /^# py: 3\.\d+/);
+  // A flow folder: each inline script gets its lock (flow_dependencies_async).
+  await mkdir(join(dir, "f", "chain.flow"), { recursive: true });
+  await writeFile(join(dir, "f/chain.flow/flow.yaml"), "summary: chain\ndescription: ''\nvalue:\n  modules:\n    - id: a\n      value:\n        type: rawscript\n        content: '!inline a.inline_script.py'\n        input_transforms: {}\n        language: python3\nschema:\n  $schema: https://json-schema.org/draft/2020-12/schema\n  type: object\n  properties: {}\n  required: []\n");
+  await writeFile(join(dir, "f/chain.flow/a.inline_script.py"), "def main():\n    return 1\n");
+  await wmill("generate-metadata", "--yes");
+  assert.match(await readFile(join(dir, "f/chain.flow/a.inline_script.lock"), "utf8"), /^# py: 3\.\d+/);
+  assert.match(await readFile(join(dir, "f/chain.flow/flow.yaml"), "utf8"), /lock: '!inline a\.inline_script\.lock'/);
   assert.match(await readFile(join(dir, "f/processor.script.yaml"), "utf8"), /x:[\s\S]*default: 5/, "the schema is inferred");
 });
 

@@ -214,6 +214,38 @@ func TestDependencyJobsForSentCode(t *testing.T) {
 		t.Fatalf("the lock of code importing a local script: %q", got["lock"])
 	}
 
+	// A flow folder's generate-metadata: each inline script, in a loop as
+	// well, gets its lock; a Bash step needs none.
+	flow := `{"path":"f/me/flowdeps","flow_value":{"modules":[
+		{"id":"a","value":{"type":"rawscript","language":"python3","content":"import greeter\n\ndef main():\n    return 1\n","input_transforms":{}}},
+		{"id":"l","value":{"type":"forloopflow","iterator":{"type":"static","value":[1]},"modules":[
+			{"id":"b","value":{"type":"rawscript","language":"python3","content":"def main():\n    return 2\n","input_transforms":{}}}]}},
+		{"id":"c","value":{"type":"rawscript","language":"bash","content":"echo hi\n","input_transforms":{}}}]}}`
+	r = f.mustDo(201, "POST", "/api/w/local/jobs/run/flow_dependencies_async", "application/json", flow, "Authorization", "", "Cookie", "token="+f.token)
+	fj := f.waitJob(r.body)
+	updated, _ := json.Marshal(fj["result"])
+	var fv struct {
+		UpdatedFlowValue struct {
+			Modules []struct {
+				Value struct {
+					Lock    *string `json:"lock"`
+					Modules []struct {
+						Value struct {
+							Lock string `json:"lock"`
+						} `json:"value"`
+					} `json:"modules"`
+				} `json:"value"`
+			} `json:"modules"`
+		} `json:"updated_flow_value"`
+	}
+	if fj["success"] != true || json.Unmarshal(updated, &fv) != nil || len(fv.UpdatedFlowValue.Modules) != 3 {
+		t.Fatalf("flow_dependencies_async: %v", fj)
+	}
+	m := fv.UpdatedFlowValue.Modules
+	if m[0].Value.Lock == nil || !strings.Contains(*m[0].Value.Lock, "greeter==1.0") || !strings.HasPrefix(m[1].Value.Modules[0].Value.Lock, "# py: 3.") || m[2].Value.Lock != nil {
+		t.Fatalf("the steps' locks: %s", updated)
+	}
+
 	hash := f.createScript("f/me/plain", "bash", "echo hi\n")
 	var st map[string]any
 	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/scripts/deployment_status/h/"+hash, "", "").body), &st)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
@@ -77,13 +79,26 @@ func (x *executor) runPreview(ctx context.Context, job *store.Job, logs io.Write
 // runCodeDependencies resolves the lock of code sent with its request
 // (`wmill generate-metadata`): the result is {"lock": ...}, as Windmill's.
 func (x *executor) runCodeDependencies(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+	if code, err := x.e.db.GetJobCode(ctx, job.ID); err == nil && code.Language == api.FlowCode {
+		return x.lockFlow(ctx, job, code, logs)
+	}
 	spec, failed, ok := x.codeSpec(ctx, job)
 	if !ok {
 		return failed
 	}
-	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
+	lock, err := x.lockOf(ctx, spec, logs)
 	if err != nil {
 		return dependencyFailure(err)
+	}
+	b, _ := json.Marshal(map[string]string{"lock": lock})
+	return jobs.Outcome{Result: b, Success: true}
+}
+
+// lockOf resolves the lock of code as Windmill's dependency job writes it.
+func (x *executor) lockOf(ctx context.Context, spec runtime.Spec, logs io.Writer) (string, error) {
+	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
+	if err != nil {
+		return "", err
 	}
 	if lock == "" && spec.Language == runtime.Python {
 		// Windmill's lock of a script without packages names the Python
@@ -92,7 +107,53 @@ func (x *executor) runCodeDependencies(ctx context.Context, job *store.Job, logs
 			lock = "# py: " + v
 		}
 	}
-	b, _ := json.Marshal(map[string]string{"lock": lock})
+	return lock, nil
+}
+
+// lockFlow gives each inline script of a flow value (in loops and
+// branches too: any rawscript object) the lock of its packages; the
+// result is {"updated_flow_value": ...}, as Windmill's flow dependency job.
+func (x *executor) lockFlow(ctx context.Context, job *store.Job, code store.JobCode, logs io.Writer) jobs.Outcome {
+	dec := json.NewDecoder(strings.NewReader(code.Content))
+	dec.UseNumber()
+	var value any
+	if err := dec.Decode(&value); err != nil {
+		return runtime.Failure("BadRequest", "the flow value is not JSON: "+err.Error(), nil)
+	}
+	var failed error
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		case map[string]any:
+			content, _ := t["content"].(string)
+			lang, _ := t["language"].(string)
+			if t["type"] == "rawscript" && content != "" && failed == nil {
+				if l, err := scripts.NormalizeLanguage(lang); err == nil && (l == runtime.Python || (runtime.IsTypeScript(l) && l != "nativets")) {
+					spec := runtime.Spec{Language: l, Path: job.ScriptPath, Content: content}
+					spec.Modules, failed = x.e.importedScriptsOver(ctx, job.Workspace, l, job.ScriptPath, content, code.Modules)
+					if failed == nil {
+						fmt.Fprintf(logs, "locking an inline %s script\n", lang)
+						t["lock"], failed = x.lockOf(ctx, spec, logs)
+					}
+				}
+			}
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(value)
+	if failed != nil {
+		return dependencyFailure(failed)
+	}
+	b, err := json.Marshal(map[string]any{"updated_flow_value": value})
+	if err != nil {
+		return runtime.Failure("InternalError", err.Error(), nil)
+	}
 	return jobs.Outcome{Result: b, Success: true}
 }
 

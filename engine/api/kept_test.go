@@ -213,3 +213,18 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A folder an export wrote a folder.meta for without storing it (its
+// items are in it) deletes as nothing to delete: wmill's push of a folder
+// without that file does not stop on a 404.
+func TestDeleteUnstoredFolderInUse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.must(201, "POST", "/api/w/local/scripts/create", `{"path":"f/loose/x","language":"bash","content":"echo x\n"}`)
+	if !strings.Contains(f.exportFiles("")["f/loose/folder.meta.json"], `"display_name": "loose"`) {
+		t.Fatal("the export has no folder.meta for the folder in use")
+	}
+	f.must(200, "DELETE", "/api/w/local/folders/delete/loose", "")
+	f.must(404, "DELETE", "/api/w/local/folders/delete/nothing_here", "")
+	f.must(200, "GET", "/api/w/local/scripts/get/p/f/loose/x", "")
+}

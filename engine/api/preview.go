@@ -29,6 +29,7 @@ func (s *Server) registerCodeJobs(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview", s.handler("jobs:run", s.runPreview))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies_async", s.handler("jobs:run", s.runDependencies(false)))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies", s.handler("jobs:run", s.runDependencies(true)))
+	mux.HandleFunc("POST /api/w/{ws}/jobs/run/flow_dependencies_async", s.handler("jobs:run", s.runFlowDependencies))
 	mux.HandleFunc("GET /api/w/{ws}/scripts/deployment_status/h/{hash}", s.handler("scripts:read", s.deploymentStatus))
 	mux.HandleFunc("POST /api/w/{ws}/scripts/raw_temp/diff", s.handler("scripts:read", s.rawTempDiff))
 	mux.HandleFunc("POST /api/w/{ws}/scripts/raw_temp/store", s.handler("scripts:write", s.rawTempStore))
@@ -284,6 +285,35 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 			s.fail(w, apierr.Internal("timeout after 600s: dependency job %s goes on; read its result at jobs_u/completed/get_result/%s", job.ID, job.ID))
 		}
 	}
+}
+
+// FlowCode is the language a dependency job's code is given when the code
+// is a flow's value: each inline script in it gets its lock.
+const FlowCode = "flow"
+
+// runFlowDependencies locks each inline script of a flow value sent with
+// the request (`wmill generate-metadata` for a flow folder): the job's
+// result is {"updated_flow_value": ...}, the value with each step's lock.
+func (s *Server) runFlowDependencies(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		FlowValue      json.RawMessage   `json:"flow_value"`
+		Path           string            `json:"path"`
+		TempScriptRefs map[string]string `json:"temp_script_refs"`
+	}
+	if err := s.decodeBody(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if len(body.FlowValue) == 0 || body.FlowValue[0] != '{' {
+		s.fail(w, apierr.BadRequest(`send {"flow_value": {"modules": [...]}, "path": "<flow path>"}`))
+		return
+	}
+	job := newCodeJob(r, s.Workspace, "dependencies", codePath(body.Path), FlowCode, nil)
+	if err := s.queueCode(r, job, store.JobCode{Language: FlowCode, Content: string(body.FlowValue), Modules: s.tempModules(r, body.TempScriptRefs)}); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeText(w, http.StatusCreated, job.ID)
 }
 
 // deploymentStatus is a version's lock as its dependency job left it
