@@ -104,9 +104,9 @@ test("a Windmill workspace folder pushes whole and every script runs through its
 // it: scripts in Python (with envs, priority, tag, timeout and a schema
 // with originalType), Bash, Bun, Deno and PostgreSQL (kept, not run), a
 // library, a flow with its fields, a resource type and a resource of it, a
-// secret variable, a schedule, an HTTP route, a folder, workspace
-// settings, a user, a group, named workspace dependencies and the
-// encryption key.
+// secret variable, a schedule, an HTTP route, a websocket trigger (kept, no
+// listener here), a folder, workspace settings, a user, a group, named
+// workspace dependencies and the encryption key.
 const schemaHead = "schema:\n  $schema: https://json-schema.org/draft/2020-12/schema\n  type: object\n";
 const everything = {
   "wmill.yaml": "defaultTs: bun\nincludes:\n  - f/everything/**\nexcludes: []\nincludeSchedules: true\nincludeTriggers: true\nincludeUsers: true\nincludeGroups: true\nincludeSettings: true\nincludeKey: true\n",
@@ -141,6 +141,7 @@ const everything = {
     schemaHead + "  properties:\n    x:\n      type: integer\n      description: ''\n      default: 1\n  required: []\ntag: flows\ntimeout: 120\n",
   "f/everything/chain.flow/a.inline_script.py": "def main(x: int):\n    return x + 1\n",
   "f/everything/nightly.schedule.yaml": "summary: nightly\ndescription: ''\nargs:\n  name: night\ncron_version: v2\nenabled: true\nis_flow: false\nmissed: skip\nno_flow_overlap: false\non_failure: null\non_failure_exact: false\non_failure_extra_args: null\non_failure_times: 1\non_recovery: null\non_success: null\npaused_until: null\nretry: null\nschedule: 0 0 3 * * *\nscript_path: f/everything/sh\ntag: null\ntimezone: Europe/Paris\nws_error_handler_muted: false\n",
+  "f/everything/feed.websocket_trigger.yaml": "summary: the feed\ndescription: ''\ncan_return_message: false\nfilters: []\ninitial_messages: []\nis_flow: false\nmode: enabled\nscript_path: f/everything/sh\nurl: wss://feed.example.com/ws\nurl_runnable_args: {}\n",
   "f/everything/hook.http_trigger.yaml": "summary: the hook\ndescription: ''\nauthentication_method: none\nhttp_method: post\nis_async: false\nis_flow: false\nis_static_website: false\nraw_string: false\nrequest_type: sync\nroute_path: everything/hook\nscript_path: f/everything/sh\nworkspaced_route: false\nwrap_body: false\n",
 };
 

@@ -91,6 +91,7 @@ func (s *Server) registerKept(mux Mux) {
 	s.registerWorkspaceSettings(mux)
 	s.registerWorkspaceDependencies(mux)
 	s.registerApps(mux)
+	s.registerKeptTriggers(mux)
 }
 
 var resourceTypeName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)

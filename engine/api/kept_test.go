@@ -228,3 +228,26 @@ func TestDeleteUnstoredFolderInUse(t *testing.T) {
 	f.must(404, "DELETE", "/api/w/local/folders/delete/nothing_here", "")
 	f.must(200, "GET", "/api/w/local/scripts/get/p/f/loose/x", "")
 }
+
+// Triggers millrun has no listener for (websocket, kafka, postgres, ...)
+// are kept with Windmill's routes and given back with include_triggers.
+func TestOtherTriggersKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	body := `{"path":"f/feeds/ticker","script_path":"f/feeds/on_tick","is_flow":false,"url":"wss://example.com/feed","filters":[],"initial_messages":[],"mode":"enabled"}`
+	f.must(201, "POST", "/api/w/local/websocket_triggers/create", body)
+	f.must(400, "POST", "/api/w/local/websocket_triggers/create", body)
+	if got := f.must(200, "GET", "/api/w/local/websocket_triggers/exists/f/feeds/ticker", ""); got != "true" {
+		t.Fatalf("exists: %s", got)
+	}
+	f.must(200, "POST", "/api/w/local/websocket_triggers/update/f/feeds/ticker", strings.Replace(body, "enabled", "disabled", 1))
+	jsonEqual(t, "get", pick(t, f.must(200, "GET", "/api/w/local/websocket_triggers/get/f/feeds/ticker", ""), "path", "url", "mode"),
+		`{"path":"f/feeds/ticker","url":"wss://example.com/feed","mode":"disabled"}`)
+	jsonEqual(t, "export", f.exportFiles("&include_triggers=true")["f/feeds/ticker.websocket_trigger.json"],
+		`{"script_path":"f/feeds/on_tick","is_flow":false,"url":"wss://example.com/feed","filters":[],"initial_messages":[],"mode":"disabled"}`)
+	if got := f.must(200, "GET", "/api/w/local/kafka_triggers/list", ""); got != "[]" {
+		t.Fatalf("kafka list: %s", got)
+	}
+	f.must(200, "DELETE", "/api/w/local/websocket_triggers/delete/f/feeds/ticker", "")
+	f.must(404, "GET", "/api/w/local/websocket_triggers/get/f/feeds/ticker", "")
+}

@@ -306,6 +306,11 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 			put(depsPath(language, name), []byte(content))
 		}
 	}
+	if flag("include_triggers") {
+		if err := s.exportKeptTriggers(r, putJSON, used); err != nil {
+			return err
+		}
+	}
 	if flag("include_users") {
 		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
 		if err != nil {
@@ -357,6 +362,147 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 			put("encryption_key.json", []byte(it.Value))
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+	}
+	return nil
+}
+
+// keptTriggerKinds are Windmill's triggers millrun has no listener for
+// (it serves HTTP routes only): kept and given back, never started.
+var keptTriggerKinds = []string{"websocket", "kafka", "nats", "postgres", "mqtt", "amqp", "sqs", "gcp", "azure", "email"}
+
+// notTriggerField are a trigger request's fields the server owns or that
+// say how to save it.
+var notTriggerField = map[string]bool{
+	"path": true, "workspace_id": true, "edited_by": true, "edited_at": true, "error": true, "last_server_ping": true,
+	"server_id": true, "extra_perms": true, "email": true, "permissioned_as": true, "preserve_permissioned_as": true,
+}
+
+func (s *Server) registerKeptTriggers(mux Mux) {
+	for _, kind := range keptTriggerKinds {
+		keptKind := "trigger:" + kind
+		base := "/api/w/{ws}/" + kind + "_triggers/"
+		get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
+			it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, path)
+			if errors.Is(err, store.ErrNotFound) {
+				return it, nil, apierr.NotFound("%s trigger not found at path %s", kind, path)
+			}
+			if err != nil {
+				return it, nil, err
+			}
+			d := doc{}
+			err = json.Unmarshal([]byte(it.Value), &d)
+			return it, d, err
+		}
+		view := func(path string, it store.KeptItem, d doc) map[string]any {
+			out := map[string]any{"workspace_id": s.Workspace, "path": path, "edited_by": s.User, "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
+				"extra_perms": map[string]any{}, "email": s.email()}
+			for k, v := range d {
+				out[k] = v
+			}
+			return out
+		}
+		save := func(create bool) http.HandlerFunc {
+			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) {
+				var body doc
+				if err := s.decodeBody(r, &body); err != nil {
+					s.fail(w, err)
+					return
+				}
+				path := r.PathValue("path")
+				if create {
+					_ = json.Unmarshal(body["path"], &path)
+				}
+				if err := scripts.ValidatePath(path); err != nil {
+					s.fail(w, apierr.BadRequest("%s", err))
+					return
+				}
+				if _, _, err := get(r, path); create && err == nil {
+					s.fail(w, apierr.BadRequest("%s trigger %s already exists", kind, path))
+					return
+				} else if !create && err != nil {
+					s.fail(w, err)
+					return
+				}
+				d := doc{}
+				for k, v := range body {
+					if !notTriggerField[k] {
+						d[k] = v
+					}
+				}
+				if err := s.putDoc(r, keptKind, path, d); err != nil {
+					s.fail(w, err)
+					return
+				}
+				s.changed(r, kind+"_trigger.save", path, "", nil)
+				status := http.StatusOK
+				if create {
+					status = http.StatusCreated
+				}
+				writeText(w, status, path)
+			})
+		}
+		mux.HandleFunc("POST "+base+"create", save(true))
+		mux.HandleFunc("POST "+base+"update/{path...}", save(false))
+		mux.HandleFunc("GET "+base+"get/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+			path := r.PathValue("path")
+			it, d, err := get(r, path)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, view(path, it, d))
+		}))
+		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+			_, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.fail(w, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, err == nil)
+		}))
+		mux.HandleFunc("GET "+base+"list", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+			items, docs, err := s.listDocs(r, keptKind)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			out := []map[string]any{}
+			for i, it := range items {
+				out = append(out, view(it.Name, it, docs[i]))
+			}
+			httpx.JSON(w, http.StatusOK, out)
+		}))
+		mux.HandleFunc("DELETE "+base+"delete/{path...}", s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) {
+			path := r.PathValue("path")
+			if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptKind, path); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					err = apierr.NotFound("%s trigger not found at path %s", kind, path)
+				}
+				s.fail(w, err)
+				return
+			}
+			s.changed(r, kind+"_trigger.delete", path, "", nil)
+			writeText(w, http.StatusOK, path)
+		}))
+	}
+}
+
+// exportKeptTriggers writes the kept triggers into an export, as
+// <path>.<kind>_trigger.json, as they were pushed.
+func (s *Server) exportKeptTriggers(r *http.Request, putJSON func(string, any), used func(string)) error {
+	for _, kind := range keptTriggerKinds {
+		items, docs, err := s.listDocs(r, "trigger:"+kind)
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			var o object
+			for _, k := range sortedKeys(docs[i]) {
+				o.add(k, docs[i][k])
+			}
+			used(it.Name)
+			putJSON(it.Name+"."+kind+"_trigger.json", o)
 		}
 	}
 	return nil
