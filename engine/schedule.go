@@ -11,6 +11,7 @@ import (
 	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/webhook"
 )
 
 // enqueueScheduled starts the run of a schedule for one due time: the
@@ -54,6 +55,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 			return cannotRun(err)
 		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
+		job.TimeoutS, job.Priority = webhook.FlowOptions(f.Extra)
 		return nil
 	}
 	v, err := e.catalog.Latest(ctx, job.Workspace, path)

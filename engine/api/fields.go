@@ -128,8 +128,8 @@ func scriptExport(v store.ScriptVersion) object {
 // tag, priority, envs, ...).
 func overlayFields(out map[string]any, extra string) {
 	for k, v := range extraFields(extra) {
-		if k == "auto_kind" {
-			continue
+		if k == "auto_kind" || k == "no_main_func" {
+			continue // what millrun found in the code is what it does
 		}
 		out[k] = v
 	}

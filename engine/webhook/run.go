@@ -82,7 +82,8 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 		if err != nil {
 			return nil, err
 		}
-		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: flowTimeout(f.Extra)}
+		timeout, priority := FlowOptions(f.Extra)
+		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: timeout, priority: priority}
 		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
 			return nil, t.notRunnable
 		}
@@ -103,16 +104,17 @@ func scriptTarget(v *scripts.Version) *target {
 		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, priority: v.Options.Priority, notRunnable: v.Runnable()}
 }
 
-// flowTimeout is a flow's Windmill timeout (seconds, kept with the flow):
-// the flow job is stopped past it, as a script's is.
-func flowTimeout(extra string) int {
+// FlowOptions are a flow's Windmill timeout (seconds: the flow job is
+// stopped past it, as a script's is) and priority, kept with the flow.
+func FlowOptions(extra string) (timeout, priority int) {
 	var f struct {
-		Timeout int `json:"timeout"`
+		Timeout  int `json:"timeout"`
+		Priority int `json:"priority"`
 	}
-	if extra != "" && json.Unmarshal([]byte(extra), &f) == nil && f.Timeout > 0 {
-		return f.Timeout
+	if extra != "" && json.Unmarshal([]byte(extra), &f) == nil {
+		return max(f.Timeout, 0), f.Priority
 	}
-	return 0
+	return 0, 0
 }
 
 // isInvalid tells a flow that cannot run (the caller's to fix) from a
