@@ -382,3 +382,27 @@ test("wmill generate-metadata puts an imported script's packages in the importer
   assert.match(await readFile(join(dir, "f/relimp/main.script.lock"), "utf8"), /greeter==1\.0/);
   assert.match((await wmill("generate-metadata", "-i", "f/relimp/*", "--yes", "--dry-run")).out, /All metadata up-to-date/);
 });
+
+// cli/test/folder_missing_meta.test.ts: folder new, add-missing and push;
+// a sync push of a folder without folder.meta.yaml warns and goes on.
+test("wmill folder new, add-missing and push; a folder without folder.meta still pushes", async () => {
+  const { dir, wmill, api } = await profile("folders");
+  const name = `nometa${Date.now()}`;
+  await writeFile(join(dir, "wmill.yaml"), "defaultTs: bun\nincludes:\n  - \"**\"\nexcludes: []\n");
+  await mkdir(join(dir, "f", name), { recursive: true });
+  await writeFile(join(dir, "f", name, "test_script.ts"), 'export async function main() { return "hello"; }');
+  const pushed = (await wmill("sync", "push", "--yes", "--includes", `f/${name}/**`)).all;
+  for (const word of ["Missing folder.meta.yaml", name, "wmill folder add-missing"]) assert.ok(pushed.includes(word), `the push says ${word}:\n${pushed}`);
+  assert.equal((await api("POST", `/jobs/run_wait_result/p/f/${name}/test_script`, {})).text, '"hello"');
+
+  const made = `newfolder${Date.now()}`;
+  await wmill("folder", "new", made, "--summary", "My summary");
+  const meta = await readFile(join(dir, "f", made, "folder.meta.yaml"), "utf8");
+  assert.match(meta, /summary: My summary/);
+  assert.match(meta, new RegExp(`display_name: ${made}`));
+  assert.match((await wmill("folder", "add-missing", "-y")).all, new RegExp(name));
+  assert.match(await readFile(join(dir, "f", name, "folder.meta.yaml"), "utf8"), new RegExp(`display_name: ${name}`));
+  assert.match((await wmill("folder", "push", made)).all, /Folder pushed/);
+  assert.equal(JSON.parse((await api("GET", `/folders/get/${made}`)).text).summary, "My summary");
+  await assert.rejects(wmill("folder", "push", "nonexistent"));
+});
