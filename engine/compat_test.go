@@ -254,3 +254,30 @@ func TestDependencyJobsForSentCode(t *testing.T) {
 	}
 	f.mustDo(404, "GET", "/api/w/local/scripts/deployment_status/h/0000000000000000", "", "")
 }
+
+// The workspace setting millrun has, webhook, is millrun's workspace
+// webhook: wmill's edit_webhook sets it and get_settings reads it.
+func TestWorkspaceWebhookSettingApplied(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.mustDo(200, "POST", "/api/w/local/workspaces/edit_webhook", "application/json", `{"webhook":"http://127.0.0.1:9/hook"}`)
+	var set struct {
+		Settings struct {
+			URL string `json:"workspace_webhook_url"`
+		} `json:"settings"`
+	}
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/settings", "", "").body), &set)
+	if set.Settings.URL != "http://127.0.0.1:9/hook" {
+		t.Fatalf("millrun's setting: %+v", set)
+	}
+	var ws map[string]any
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/workspaces/get_settings", "", "").body), &ws)
+	if ws["webhook"] != "http://127.0.0.1:9/hook" {
+		t.Fatalf("get_settings: %v", ws)
+	}
+	f.mustDo(200, "POST", "/api/w/local/workspaces/edit_webhook", "application/json", `{}`)
+	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/workspaces/get_settings", "", "").body), &ws)
+	if ws["webhook"] != nil {
+		t.Fatalf("cleared: %v", ws["webhook"])
+	}
+}
