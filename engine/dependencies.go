@@ -27,6 +27,7 @@ func (e *Engine) openPackages(dataDir string) error {
 	}
 	tools := deps.FindTools(env)
 	cache := deps.NewCache(filepath.Join(dataDir, "packages"), tools)
+	cache.Compile = true
 	if err := cache.Sweep(); err != nil {
 		e.log.Warn("packages cache: leftovers of an interrupted install stay", "err", err)
 	}

@@ -65,6 +65,12 @@ type Config struct {
 	// Clock is the wall clock schedules read; nil is the system's (tests
 	// move a fake one).
 	Clock schedules.Clock
+	// FlowClock is the time flows wait by (sleeps, retry delays); nil is
+	// the system's (tests move a fake one).
+	FlowClock flows.Clock
+	// FlowWaitInline is the longest wait a flow spends holding its worker
+	// (default 5 s); a longer one frees it until the flow is due.
+	FlowWaitInline time.Duration
 	// ShutdownGrace bounds how long running jobs may finish on Close.
 	ShutdownGrace time.Duration
 	// AllowedHosts are Host names accepted on management routes besides
@@ -232,7 +238,8 @@ func Open(cfg Config) (*Engine, error) {
 	e.warm.Start()
 	undo = append(undo, e.warm.Close)
 	e.flowCat = flows.NewCatalog(db, e.catalog)
-	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}
+	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes,
+		Secrets: flowSecrets{e.resources}, Clock: cfg.FlowClock, WaitInline: cfg.FlowWaitInline}
 	workers := set.Workers
 	if cfg.Workers > 0 {
 		workers = cfg.Workers
@@ -242,6 +249,7 @@ func Open(cfg Config) (*Engine, error) {
 		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
 		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
 	})
+	e.flows.Slots = e.queue
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
@@ -312,6 +320,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.queue.Close(ctx)
 		e.warm.Close()
 		e.runner.Close()
+		if e.runner.Packages != nil {
+			e.runner.Packages.Cache.Close() // its compiles write into the data folder
+		}
 		e.wshook.Stop()
 		e.requests.Stop()
 		e.closeErr = e.db.Close()

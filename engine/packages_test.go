@@ -256,10 +256,11 @@ func TestWarmWorkerWithPackages(t *testing.T) {
 	f := setup(t, withIndex(t, ix.URL))
 	f.createScript("f/me/warm", "python3", "import os\nimport greeter\n\ndef main(n: str = 'w'):\n    return [greeter.hello(n), os.getpid()]\n", "dedicated_worker", "true")
 	var first, second []any
-	json.Unmarshal([]byte(f.syncRun("f/me/warm", `{}`).body), &first)
-	json.Unmarshal([]byte(f.syncRun("f/me/warm", `{"n":"x"}`).body), &second)
+	r1, r2 := f.syncRun("f/me/warm", `{}`), f.syncRun("f/me/warm", `{"n":"x"}`)
+	json.Unmarshal([]byte(r1.body), &first)
+	json.Unmarshal([]byte(r2.body), &second)
 	if len(first) != 2 || first[0] != "hello w in blue" || len(second) != 2 || second[0] != "hello x in blue" {
-		t.Fatalf("warm runs: %v %v", first, second)
+		t.Fatalf("warm runs: %d %s / %d %s", r1.status, r1.body, r2.status, r2.body)
 	}
 	if first[1] != second[1] {
 		t.Errorf("the two runs were not on one warm worker: pids %v %v", first[1], second[1])

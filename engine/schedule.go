@@ -56,6 +56,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
 		job.TimeoutS, job.Priority = webhook.FlowOptions(f.Extra)
+		job.ConcurrencyLimit = f.ConcurrencyLimit()
 		return nil
 	}
 	v, err := e.catalog.Latest(ctx, job.Workspace, path)
@@ -95,6 +96,11 @@ func (n notRunnable) Unwrap() error { return n.error }
 func (e *Engine) jobFinished(job *store.Job) {
 	e.tokens.RevokeJobTokens(job.ID)
 	e.forgetIfAsked(job)
+	if job.Kind == "flow" && job.ParentJob == "" {
+		// A flow canceled while it waited leaves its loop iterations and
+		// branches unfinished: they end with it.
+		e.db.CloseDescendantsAsync(job.ID, job.Status, job.Result, time.Now())
+	}
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
 }

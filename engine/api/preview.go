@@ -330,13 +330,3 @@ func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{"lock": nullIfEmpty(v.Lock), "lock_error_logs": nullIfEmpty(v.LockError), "job_id": nil})
 }
-
-// getLogs is a job's whole log as text (`wmill job logs`).
-func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
-	job, err := s.loadJob(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeText(w, http.StatusOK, job.Logs)
-}

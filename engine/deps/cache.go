@@ -42,11 +42,22 @@ type Cache struct {
 	// Parallel bounds concurrent installs per Install call; 0 means 4.
 	// Each pip install is a Python process of its own.
 	Parallel int
+	// Compile byte-compiles each package once it is installed, in the
+	// background, so that the run that installed it does not wait; Close
+	// stops it. Jobs run with PYTHONDONTWRITEBYTECODE, so a module not
+	// compiled here is compiled from source by every run that imports it:
+	// for real packages, about half of their import time.
+	Compile bool
 
 	// clearing excludes Clear while installs write into the cache.
 	clearing sync.RWMutex
 	mu       sync.Mutex
 	flights  map[string]*flight
+
+	compiling sync.WaitGroup
+	stop      context.CancelFunc // ends the compiles; set with bg
+	bg        context.Context
+	closed    bool
 }
 
 type flight struct {
@@ -336,10 +347,8 @@ func (c *Cache) install(ctx context.Context, py Python, it item, logf func(strin
 	if t.UV != "" {
 		argv = []string{t.UV, "pip", "install", "--no-deps", "--link-mode=copy", "--target", tmp, "--python", py.Path, it.pin.Line}
 	} else {
-		// --no-compile: byte-compiling every module at install time costs
-		// more than the first import compiling the modules it uses (into
-		// this folder, which the job's user owns); uv does not compile
-		// either.
+		// --no-compile, as uv: compileLater compiles once the package
+		// is in place, without the waiting job.
 		argv = []string{py.Path, "-m", "pip", "install", "--no-deps", "--no-compile", "--target", tmp, it.pin.Line}
 	}
 	out, err := t.run(ctx, argv, nil)
@@ -352,6 +361,7 @@ func (c *Cache) install(ctx context.Context, py Python, it item, logf func(strin
 	if err := c.publish(tmp, it, false); err != nil {
 		return err
 	}
+	c.compileLater(py, []string{it.path})
 	logf("installed %s in %s\n", it.pin.Line, time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -399,43 +409,177 @@ func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf
 		}
 		return errs
 	}
+	errs = c.unpackAll(py, items, wheelFiles(wheels), out)
+	logf("installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
+	return errs
+}
+
+// wheelFiles maps the normalized project names of the wheels in dir to
+// their files.
+func wheelFiles(dir string) map[string]string {
 	byName := map[string]string{}
-	if entries, err := os.ReadDir(wheels); err == nil {
+	if entries, err := os.ReadDir(dir); err == nil {
 		for _, e := range entries {
 			if n := wheelName(e.Name()); n != "" {
-				byName[n] = filepath.Join(wheels, e.Name())
+				byName[n] = filepath.Join(dir, e.Name())
 			}
 		}
 	}
+	return byName
+}
+
+// unpackAll unpacks each item's wheel (byName: wheelFiles) into its
+// folder and publishes it; one error (or nil) per item. out is pip's
+// output, for the error of a package it fetched no wheel for.
+func (c *Cache) unpackAll(py Python, items []item, byName map[string]string, out string) []error {
+	errs := make([]error, len(items))
 	tmps := make([]string, len(items))
+	// Several at once: creating files is most of an unpack (about 0.1 ms
+	// each on the development VM), and each package is its own folder.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for k, it := range items {
-		tmp, err := c.prepare(it)
-		if err != nil {
-			errs[k] = err
-			continue
-		}
-		tmps[k] = tmp
-		defer os.RemoveAll(tmp)
-		whl, ok := byName[it.pin.Name]
-		switch {
-		case ok:
-			errs[k] = unpackWheel(whl, tmp, py.Path)
-		case strings.Contains(it.pin.Line, ";"):
-			// Its environment markers exclude this interpreter: pip
-			// skipped it, and an empty folder says so.
-		default:
-			errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: t.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			tmp, err := c.prepare(it)
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			tmps[k] = tmp
+			whl, ok := byName[it.pin.Name]
+			switch {
+			case ok:
+				errs[k] = unpackWheel(whl, tmp, py.Path)
+			case strings.Contains(it.pin.Line, ";"):
+				// Its environment markers exclude this interpreter: pip
+				// skipped it, and an empty folder says so.
+			default:
+				errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: c.Tools.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, tmp := range tmps {
+		if tmp != "" {
+			defer os.RemoveAll(tmp) // a no-op once published
 		}
 	}
-	syncTree(wheels)
+	syncTree(tmps...)
+	var published []string
 	for k, it := range items {
 		if errs[k] != nil || tmps[k] == "" {
 			continue
 		}
-		errs[k] = c.publish(tmps[k], it, true)
+		if errs[k] = c.publish(tmps[k], it, true); errs[k] == nil {
+			published = append(published, it.path)
+		}
 	}
-	logf("installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
+	c.compileLater(py, published)
 	return errs
+}
+
+// compileLater byte-compiles published package folders in the
+// background, with the interpreter that will import them, one process
+// for all. A module that does not compile (a Python 2 leftover, a
+// template) is left as it is, as pip leaves it; the import says why. The
+// .pyc files appear by atomic renames, so a job importing meanwhile reads
+// either none or a whole one.
+func (c *Cache) compileLater(py Python, dirs []string) {
+	if !c.Compile || len(dirs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.bg == nil {
+		c.bg, c.stop = context.WithCancel(context.Background())
+	}
+	ctx := c.bg
+	c.compiling.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.compiling.Done()
+		c.clearing.RLock()
+		defer c.clearing.RUnlock()
+		c.Tools.run(ctx, append([]string{py.Path, "-m", "compileall", "-q", "-q"}, dirs...), nil)
+		// A .pyc torn by a power cut with a valid header fails the
+		// import instead of falling back to the source.
+		syncTree(dirs...)
+	}()
+}
+
+// Close stops the compiles under way and waits for them to end; those
+// packages run from source for the modules left uncompiled. Installs
+// after Close are not compiled.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	c.closed = true
+	if c.stop != nil {
+		c.stop()
+	}
+	c.mu.Unlock()
+	c.compiling.Wait()
+}
+
+// Resolve is Tools.Resolve for a caller that installs the lock next, as
+// a run or a dependency job does, and installs its packages while at
+// it. With pip, one `pip wheel` resolves and fetches every wheel, which
+// are unpacked into the cache: resolving, then installing would start pip
+// twice (its start alone is about 0.3 s) and fetch every wheel twice.
+// uv starts in milliseconds, so with uv it only resolves. A package left
+// uninstalled (one another job is installing, a wheel that cannot be
+// unpacked) is left to Install, which says why it cannot be had.
+func (c *Cache) Resolve(ctx context.Context, py Python, reqs []string, log io.Writer) (Lock, error) {
+	if c.Tools.UV != "" || len(reqs) == 0 {
+		return c.Tools.Resolve(ctx, py, reqs, log)
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	c.clearing.RLock()
+	defer c.clearing.RUnlock()
+	dir := c.versionDir(py)
+	if err := c.mkdirs(dir); err != nil {
+		return Lock{}, err
+	}
+	wheels, err := os.MkdirTemp(dir, tmpPrefix+"wheels-")
+	if err != nil {
+		return Lock{}, err
+	}
+	defer os.RemoveAll(wheels)
+	lock, err := c.Tools.resolve(ctx, py, reqs, wheels, log)
+	if err != nil {
+		return Lock{}, err
+	}
+	start := time.Now()
+	byName := wheelFiles(wheels)
+	paths, _ := c.Paths(py, lock)
+	var (
+		mine    []item
+		flights []*flight
+		lines   []string
+	)
+	for i, p := range lock.pins {
+		if _, ok := byName[p.Name]; !ok || complete(paths[i]) {
+			continue
+		}
+		if f, leader := c.claim(paths[i]); leader {
+			mine, flights, lines = append(mine, item{path: paths[i], pin: p}), append(flights, f), append(lines, p.Line)
+		}
+	}
+	errs := c.unpackAll(py, mine, byName, "")
+	for k, it := range mine {
+		c.finish(it.path, flights[k], errs[k])
+	}
+	if len(mine) > 0 && errors.Join(errs...) == nil {
+		fmt.Fprintf(log, "installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
+	}
+	return lock, nil
 }
 
 // sweep removes what an interrupted install of base left in dir.

@@ -14,8 +14,9 @@
 //     `name==version` lines) with uv when installed, else pip. A lock
 //     pushed with a script is used as it is: ParseLock keeps its text.
 //   - Cache.Install puts each pinned package into its own folder, once,
-//     and returns the folders for PYTHONPATH. Tools.ChoosePython picks
-//     the interpreter a script or lock asks for.
+//     and returns the folders for PYTHONPATH. Cache.Resolve resolves and
+//     installs in one pip run, for a caller that installs right after.
+//     Tools.ChoosePython picks the interpreter a script or lock asks for.
 //
 // Everything that runs pip or uv takes a log writer for the dependency
 // job's log, and fails with an *Error worded for the script's author.

@@ -3,6 +3,7 @@ package deps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,14 @@ import (
 // error is an *Error and no lock is returned, so a caller keeps the lock
 // that works.
 func (t Tools) Resolve(ctx context.Context, py Python, reqs []string, log io.Writer) (Lock, error) {
+	return t.resolve(ctx, py, reqs, "", log)
+}
+
+// resolve is Resolve; with pip and a wheels folder, it resolves with
+// `pip wheel` instead of a dry run, leaving there a wheel for every
+// package of the lock: the same resolver, and what an install needs next
+// without a second pip.
+func (t Tools) resolve(ctx context.Context, py Python, reqs []string, wheels string, log io.Writer) (Lock, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -60,6 +69,18 @@ func (t Tools) Resolve(ctx context.Context, py Python, reqs []string, log io.Wri
 			return Lock{}, fmt.Errorf("uv wrote no lock: %w", err)
 		}
 		pins = ParseLock(string(data)).Pins()
+	} else if wheels != "" {
+		out, err := t.run(ctx, []string{py.Path, "-m", "pip", "wheel", "--wheel-dir", wheels, "-r", in}, progress)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Lock{}, ctx.Err()
+			}
+			return Lock{}, t.failure(ctx, out, err, "", reqs)
+		}
+		pins, err = wheelPins(wheels, reqs)
+		if err != nil {
+			return Lock{}, &Error{Kind: ErrTool, Index: t.IndexURL(), Msg: "pip's wheels cannot be read: " + err.Error(), Tail: tail(out, 10)}
+		}
 	} else {
 		report := filepath.Join(dir, "report.json")
 		out, err := t.run(ctx, []string{py.Path, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--report", report, "-r", in}, progress)
@@ -127,6 +148,42 @@ func readPipReport(path string) ([]Pin, error) {
 			p = Pin{Line: name + " @ " + it.DownloadInfo.URL, Name: name}
 		}
 		pins = append(pins, p)
+	}
+	return pins, nil
+}
+
+// wheelPins reads the lock from the wheels `pip wheel` left: one per
+// package, named {name}-{version}-…whl. A requirement given by URL
+// (`foo @ https://…`) is pinned by that URL, as pip's report does: the
+// index may not have that version at all.
+func wheelPins(dir string, reqs []string) ([]Pin, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	byURL := map[string]string{}
+	for _, r := range reqs {
+		if m := urlReq.FindStringSubmatch(r); m != nil {
+			url, _, _ := strings.Cut(r[strings.Index(r, "@")+1:], ";")
+			byURL[NormalizeName(m[1])] = strings.TrimSpace(url)
+		}
+	}
+	var pins []Pin
+	for _, e := range entries {
+		base, ok := strings.CutSuffix(e.Name(), ".whl")
+		parts := strings.Split(base, "-")
+		if !ok || len(parts) < 5 {
+			continue
+		}
+		name := NormalizeName(parts[0])
+		if url, ok := byURL[name]; ok {
+			pins = append(pins, Pin{Line: name + " @ " + url, Name: name})
+			continue
+		}
+		pins = append(pins, Pin{Line: name + "==" + parts[1], Name: name, Version: parts[1]})
+	}
+	if len(pins) == 0 {
+		return nil, errors.New("pip left no wheel")
 	}
 	return pins, nil
 }

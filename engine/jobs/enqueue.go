@@ -129,6 +129,9 @@ func (q *Queue) next() *store.Job {
 		var wake time.Time
 		pick := -1
 		for i, j := range q.pending {
+			if len(q.running)+q.borrowed >= q.cfg.Workers {
+				break // flows' parallel branches hold the free slots
+			}
 			if j.ScheduledFor.After(now) {
 				wake = j.ScheduledFor
 				break // ordered by schedule: nothing later is due either
@@ -158,7 +161,9 @@ func (q *Queue) next() *store.Job {
 			// The cancel func exists from the moment of the claim, so a
 			// Cancel arriving before the process starts is not lost.
 			ctx, cancel := context.WithCancelCause(context.Background())
-			q.running[j.ID] = &active{job: j, ctx: ctx, cancel: cancel, logs: NewLogBuffer(q.cfg.LogLimit)}
+			logs := NewLogBuffer(q.cfg.LogLimit)
+			logs.Write([]byte(j.Logs)) // a flow that resumes goes on with its log
+			q.running[j.ID] = &active{job: j, ctx: ctx, cancel: cancel, logs: logs}
 			q.mu.Unlock()
 			return j
 		}

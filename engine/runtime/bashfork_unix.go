@@ -442,6 +442,10 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 // runBashForked runs a Bash job on s, in the folder s made ahead. ok is
 // false when s did not start it (the caller spawns it instead).
 func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, logs io.Writer) (Outcome, bool) {
+	if ctx.Err() != nil {
+		r.bashfork.put(s) // asked nothing: as it was, its next folder unused
+		return Outcome{}, true
+	}
 	dir := s.next
 	s.next = ""
 	if !asMade(dir, "main.sh") {

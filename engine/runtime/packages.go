@@ -325,7 +325,7 @@ func (p *Packages) resolve(ctx context.Context, py deps.Python, reqs deps.Requir
 		close(f.done)
 	}()
 	fmt.Fprintf(logs, "resolving %s with %s from %s\n", strings.Join(lines, ", "), py.Path, p.Tools.IndexURL())
-	f.lock, f.err = p.Tools.Resolve(ctx, py, lines, logs)
+	f.lock, f.err = p.Cache.Resolve(ctx, py, lines, logs)
 	if f.err != nil && reqs.Has("wmill") && ctx.Err() == nil {
 		// No index, an offline laptop, an index without wmill: the
 		// built-in module stands in, and the rest must still resolve.
@@ -334,7 +334,7 @@ func (p *Packages) resolve(ctx context.Context, py deps.Python, reqs deps.Requir
 		if len(rest.List) == 0 {
 			f.lock, f.err = deps.NewLock(py.Minor(), nil), nil
 		} else {
-			f.lock, f.err = p.Tools.Resolve(ctx, py, rest.Lines(), logs)
+			f.lock, f.err = p.Cache.Resolve(ctx, py, rest.Lines(), logs)
 		}
 	}
 	if f.err == nil {

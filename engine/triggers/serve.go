@@ -61,7 +61,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case v.status == http.StatusUnauthorized:
 			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", v.reason))
 		default:
-			apierr.Write(w, s.Log, apierr.Internal("%s", v.reason))
+			// The reason names the route's resource and variables: the
+			// owner reads it in the request inspector, the caller (anyone,
+			// through the tunnel) learns nothing of the workspace.
+			apierr.Write(w, s.Log, apierr.Internal("this route cannot check its callers: its owner can see why in millrun's Requests page"))
 		}
 		return
 	}

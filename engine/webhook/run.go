@@ -83,7 +83,8 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 			return nil, err
 		}
 		timeout, priority := FlowOptions(f.Extra)
-		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: timeout, priority: priority}
+		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: timeout, priority: priority,
+			limit: f.ConcurrencyLimit()}
 		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
 			return nil, t.notRunnable
 		}

@@ -98,7 +98,7 @@ export interface Job {
   trigger: string;
   created_by: string;
   headers?: Record<string, string>;
-  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
+  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number; interrupted?: string[]; flow_jobs?: string[] }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
   parent_job?: string;
   schedule_path?: string;
 }
