@@ -103,7 +103,8 @@ test("a Windmill workspace folder pushes whole and every script runs through its
 // One of everything a Windmill workspace holds, as `wmill sync pull` writes
 // it: scripts in Python (with envs, priority, tag, timeout and a schema
 // with originalType), Bash, Bun, Deno and PostgreSQL (kept, not run), a
-// library, a flow with its fields, a resource type and a resource of it, a
+// library, a flow with its fields, a flow with a loop and a branch, a
+// resource type and a resource of it, a
 // secret variable, a schedule, an HTTP route, a websocket trigger (kept, no
 // listener here), a folder, workspace settings, a user, a group, named
 // workspace dependencies and the encryption key.
@@ -140,6 +141,10 @@ const everything = {
   "f/everything/chain.flow/flow.yaml": "summary: chain\ndescription: ''\nvalue:\n  modules:\n    - id: a\n      value:\n        type: rawscript\n        content: '!inline a.inline_script.py'\n        input_transforms:\n          x:\n            type: javascript\n            expr: flow_input.x\n        language: python3\n" +
     schemaHead + "  properties:\n    x:\n      type: integer\n      description: ''\n      default: 1\n  required: []\ntag: flows\ntimeout: 120\n",
   "f/everything/chain.flow/a.inline_script.py": "def main(x: int):\n    return x + 1\n",
+  "f/everything/loops.flow/flow.yaml": "summary: loop and branch\ndescription: ''\nvalue:\n  modules:\n    - id: loop\n      value:\n        type: forloopflow\n        modules:\n          - id: double\n            value:\n              type: rawscript\n              content: '!inline double.inline_script.py'\n              input_transforms:\n                n:\n                  type: javascript\n                  expr: flow_input.iter.value\n              language: python3\n        iterator:\n          type: javascript\n          expr: flow_input.items\n        parallel: false\n        skip_failures: false\n    - id: pick\n      value:\n        type: branchone\n        branches:\n          - modules:\n              - id: many\n                value:\n                  type: rawscript\n                  content: '!inline many.inline_script.sh'\n                  input_transforms: {}\n                  language: bash\n            expr: results.loop.length > 2\n        default:\n          - id: few\n            value:\n              type: rawscript\n              content: '!inline few.inline_script.sh'\n              input_transforms: {}\n              language: bash\nschema:\n  $schema: https://json-schema.org/draft/2020-12/schema\n  type: object\n  properties:\n    items:\n      type: array\n      description: ''\n      default: []\n  required: []\n",
+  "f/everything/loops.flow/double.inline_script.py": "def main(n: int):\n    return n * 2\n",
+  "f/everything/loops.flow/many.inline_script.sh": "echo many\n",
+  "f/everything/loops.flow/few.inline_script.sh": "echo few\n",
   "f/everything/nightly.schedule.yaml": "summary: nightly\ndescription: ''\nargs:\n  name: night\ncron_version: v2\nenabled: true\nis_flow: false\nmissed: skip\nno_flow_overlap: false\non_failure: null\non_failure_exact: false\non_failure_extra_args: null\non_failure_times: 1\non_recovery: null\non_success: null\npaused_until: null\nretry: null\nschedule: 0 0 3 * * *\nscript_path: f/everything/sh\ntag: null\ntimezone: Europe/Paris\nws_error_handler_muted: false\n",
   "f/everything/feed.websocket_trigger.yaml": "summary: the feed\ndescription: ''\ncan_return_message: false\nfilters: []\ninitial_messages: []\nis_flow: false\nmode: enabled\nscript_path: f/everything/sh\nurl: wss://feed.example.com/ws\nurl_runnable_args: {}\n",
   "f/everything/hook.http_trigger.yaml": "summary: the hook\ndescription: ''\nauthentication_method: none\nhttp_method: post\nis_async: false\nis_flow: false\nis_static_website: false\nraw_string: false\nrequest_type: sync\nroute_path: everything/hook\nscript_path: f/everything/sh\nworkspaced_route: false\nwrap_body: false\n",
@@ -201,6 +206,8 @@ test("a workspace with one of everything pushes in one sync push, pulls back wit
   assert.equal(await call("p/f/everything/bun"), '{"sum":3}');
   assert.equal(await call("p/f/everything/deno"), '"DENO"');
   assert.equal(await call("f/f/everything/chain", { x: 4 }), "5");
+  assert.equal(await call("f/f/everything/loops", { items: [1, 2, 3] }), '"many"', "the loop, then the branch its results chose");
+  assert.equal(await call("f/f/everything/loops", { items: [1] }), '"few"');
   assert.deepEqual(await api("POST", "/jobs/run/p/f/everything/report", {}),
     { status: 400, text: "Bad request: millrun cannot run postgresql scripts: this script is kept so that a pull and push to Windmill lose nothing" });
   assert.equal((await api("POST", "/jobs/run/p/f/everything/helpers", {})).status, 400, "a library does not run");
