@@ -104,10 +104,10 @@ test("a Windmill workspace folder pushes whole and every script runs through its
 // it: scripts in Python (with envs, priority, tag, timeout and a schema
 // with originalType), Bash, Bun, Deno and PostgreSQL (kept, not run), a
 // library, a flow with its fields, a flow with a loop and a branch, a
-// resource type and a resource of it, a
-// secret variable, a schedule, an HTTP route, a websocket trigger (kept, no
-// listener here), a folder, workspace settings, a user, a group, named
-// workspace dependencies and the encryption key.
+// resource type and a resource of it, a secret variable, a schedule, an
+// HTTP route, a websocket trigger (kept, no listener here), a folder,
+// workspace settings, a user, a group, named workspace dependencies and the
+// encryption key.
 const schemaHead = "schema:\n  $schema: https://json-schema.org/draft/2020-12/schema\n  type: object\n";
 const everything = {
   "wmill.yaml": "defaultTs: bun\nincludes:\n  - f/everything/**\nexcludes: []\nincludeSchedules: true\nincludeTriggers: true\nincludeUsers: true\nincludeGroups: true\nincludeSettings: true\nincludeKey: true\n",
