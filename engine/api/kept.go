@@ -326,7 +326,9 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 			s.fail(w, err)
 			return
 		}
-		if !strings.Contains(body.Email, "@") {
+		// The email names the user's file in an export: one file name.
+		if !strings.Contains(body.Email, "@") || strings.ContainsAny(body.Email, "/\\:") || strings.Contains(body.Email, "..") ||
+			strings.ContainsFunc(body.Email, func(r rune) bool { return r < 0x20 }) {
 			s.fail(w, apierr.BadRequest("invalid email %q", body.Email))
 			return
 		}

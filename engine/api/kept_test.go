@@ -71,6 +71,7 @@ func TestUsersAndGroupsKept(t *testing.T) {
 	f := newFixture(t)
 	f.must(200, "GET", "/api/settings/global/automate_username_creation", "")
 	f.must(404, "GET", "/api/w/local/users/get/ann", "")
+	f.must(400, "POST", "/api/w/local/workspaces/add_user", `{"email":"../x@example.com","username":"x","is_admin":false,"operator":false}`)
 	f.must(201, "POST", "/api/w/local/workspaces/add_user", `{"email":"ann@example.com","username":"ann","is_admin":false,"operator":true}`)
 	f.must(201, "POST", "/api/w/local/workspaces/add_user", `{"email":"bob@example.com","username":"bob","is_admin":true,"operator":false}`)
 	f.must(200, "POST", "/api/w/local/users/update/ann", `{"is_admin":false,"operator":false,"disabled":true}`)
