@@ -12,6 +12,7 @@ import (
 	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/webhook"
 )
 
 // enqueueScheduled starts the run of a schedule for one due time: the
@@ -55,6 +56,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 			return cannotRun(err)
 		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
+		job.TimeoutS, job.Priority = webhook.FlowOptions(f.Extra)
 		job.ConcurrencyLimit = f.ConcurrencyLimit()
 		return nil
 	}
@@ -69,7 +71,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 		return cannotRun(err)
 	}
 	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
-	job.TimeoutS, job.ConcurrencyLimit = v.TimeoutS, v.ConcurrencyLimit
+	job.TimeoutS, job.ConcurrencyLimit, job.Priority = v.TimeoutS, v.ConcurrencyLimit, v.Options.Priority
 	return nil
 }
 
@@ -94,6 +96,7 @@ func (n notRunnable) Unwrap() error { return n.error }
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {
 	e.tokens.RevokeJobTokens(job.ID)
+	e.forgetIfAsked(job)
 	if job.Kind == "flow" && job.ParentJob == "" {
 		// A flow canceled while it waited leaves its loop iterations and
 		// branches unfinished: they end with it.

@@ -220,6 +220,10 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	job, err := s.loadJob(r)
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && r.PathValue("ws") == s.Workspace {
+		err = apierr.NotFound("queued job id %s does not exist", r.PathValue("id")) // Windmill's words
+	}
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -101,10 +101,14 @@ type Queue struct {
 	cfg  Config
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	pending  []*store.Job // ordered by scheduled_for, then arrival
-	reserved int          // enqueues past the size check, not yet in pending
-	running  map[string]*active
+	mu      sync.Mutex
+	pending []*store.Job // ordered by scheduled_for, then arrival
+	// prioritized is at least the number of pending jobs with a priority
+	// (it may overcount a canceled one): while it is 0 a worker takes the
+	// first due job without looking further.
+	prioritized int
+	reserved    int // enqueues past the size check, not yet in pending
+	running     map[string]*active
 	// finishing holds finished jobs whose final write is not committed
 	// yet, so reads never see a job go back from finished to running.
 	finishing map[string]*store.Job

@@ -49,6 +49,9 @@ type Job struct {
 	ParentJob        string // the flow job a step belongs to
 	FlowStatus       string // JSON, flow jobs only
 	SchedulePath     string // the schedule that started it, if one did
+	// Priority orders due jobs, higher first (a script's Windmill
+	// priority). It is not stored: jobs reloaded at a start run in order.
+	Priority int
 
 	// Durability is not stored: it is how the job's own writes (queued,
 	// running, finished) are committed, chosen when it is accepted. Jobs
