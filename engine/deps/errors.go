@@ -23,6 +23,10 @@ const (
 	// ErrTool: pip or uv is missing or failed some other way; Tail says
 	// how.
 	ErrTool
+	// ErrInvalid: a requirement or lock line that no installer may be
+	// given (not PEP 508, a pip option, a line break inside); Msg names
+	// the line.
+	ErrInvalid
 )
 
 // Error is a dependency failure worded for the script's author; Error()
