@@ -62,7 +62,9 @@ func FailedFor(err error, name string) bool {
 	var found bool
 	for _, e := range flatten(err) {
 		var de *Error
-		if !errors.As(e, &de) || de.Package == "" || requirementName(de.Package) != NormalizeName(name) {
+		// A line refused as written is the lock's fault, not the
+		// index's: running without it would hide that.
+		if !errors.As(e, &de) || de.Kind == ErrInvalid || de.Package == "" || requirementName(de.Package) != NormalizeName(name) {
 			return false
 		}
 		found = true

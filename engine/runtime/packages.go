@@ -211,6 +211,11 @@ func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Sp
 	}
 	plan.Path = tail
 	lock = deps.ParseLock(spec.Lock)
+	if err := lock.Err(); err != nil {
+		// A pushed lock is used as it is or not at all: resolving a new
+		// one in its place would hide what is wrong with it.
+		return plan, lock, err
+	}
 	specs := reqs.Python
 	if spec.Lock != "" {
 		specs = deps.LockSpec(lock)
