@@ -172,6 +172,12 @@ func TestURLLineKeepsItsOwnFolder(t *testing.T) {
 	if len(paths) != 1 || strings.Contains(filepath.Base(paths[0]), "==") {
 		t.Errorf("the URL's folder %v is named like an index pin's", paths)
 	}
+	// What a URL serves must be the project its line names (pip checks
+	// it too, and millrun the installed metadata after it).
+	_, err = cache.Install(context.Background(), py, deps.ParseLock("fancy-name @ "+whl+"\n"), nil)
+	if e := asError(t, err); e.Package != "fancy-name @ "+whl {
+		t.Errorf("another project by URL: %v", err)
+	}
 }
 
 // Finding 2 through a resolution: a package fetched by URL whose

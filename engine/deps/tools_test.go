@@ -200,7 +200,7 @@ done
 if [ -n "$UV_FAKE_OUTPUT" ]; then printf "%s\n" "$UV_FAKE_OUTPUT" >&2; exit 1; fi
 case "$1 $2" in
 "pip compile") printf 'Fancy_Name==0.3\n    # via -r requirements.in\nbase==2.0\n' > "$out" ;;
-"pip install") for a in "$@"; do name="${a%%==*}"; done
+"pip install") for a in "$@"; do name="${a%%==*}"; done; [ -n "$UV_FAKE_NAME" ] && name="$UV_FAKE_NAME"
   v=$(echo "$a" | sed 's/.*==//'); mkdir -p "$target/fake" "$target/$name-$v.dist-info" && echo "v = 1" > "$target/fake/__init__.py"
   printf 'Name: %s\nVersion: %s\n' "$name" "$v" > "$target/$name-$v.dist-info/METADATA" ;;
 *) exit 2 ;;
@@ -248,6 +248,12 @@ esac
 		if strings.Contains(c, "--no-config") || strings.Contains(c, "--index-url") {
 			t.Errorf("the user's uv configuration must apply: %s", c)
 		}
+	}
+
+	// What uv installed is checked before it fills the shared folder.
+	_, err = NewCache(t.TempDir(), FindTools(append(env, "UV_FAKE_NAME=other"))).Install(context.Background(), py, ParseLock("base==2.0"), nil)
+	if err == nil || !strings.Contains(err.Error(), `uv installed something else than base==2.0 (it is "other", not base): it is not used`) {
+		t.Errorf("another package: %v", err)
 	}
 
 	// uv's words for a missing package; the index (a live listener)
