@@ -46,11 +46,12 @@ func report(name string, ratio, target float64, lessIsBetter bool, detail string
 }
 
 func main() {
-	only := flag.String("only", "", "run only benchmarks whose name contains this (peers, sync, warm, accept, list, rss, flood, slowloris)")
+	only := flag.String("only", "", "run only benchmarks whose name contains this (peers, sync, warm, accept, list, rss, flood, slowloris, packages)")
 	floodConns := flag.Int("flood-conns", 64, "callers posting at once in the flood benchmark")
 	floodMiB := flag.Int("flood-mib", 10, "MiB each flood caller posts")
 	lorisConns := flag.Int("slowloris-conns", 800, "connections the slowloris benchmark holds")
 	flag.IntVar(&nofile, "nofile", 0, "file descriptor limit for the serve processes of the flood and slowloris benchmarks (0: the machine's)")
+	pkgReps := flag.Int("package-reps", 9, "fresh-cache repetitions of each first-install and resolution measurement")
 	n := flag.Int("n", 300, "samples per latency measurement")
 	rows := flag.Int("rows", 1000000, "jobs in the large database of the listing benchmark")
 	millrunBin := flag.String("millrun", "build/bin/millrun", "millrun binary for the idle-memory check")
@@ -87,6 +88,10 @@ func main() {
 	if run("slowloris") {
 		benchSlowloris(*millrunBin, *lorisConns)
 	}
+	// packages-cached, packages-first, packages-resolve run one of them.
+	if run("packages") || strings.HasPrefix(*only, "packages-") {
+		benchPackages(*n, *pkgReps, strings.TrimPrefix(*only, "packages-"))
+	}
 	if failed {
 		fmt.Println("some targets were missed")
 		pprof.StopCPUProfile()
@@ -116,7 +121,11 @@ type harness struct {
 }
 
 func newHarness(dir string, workers int) *harness {
-	e, err := engine.Open(engine.Config{DataDir: dir, Workers: workers})
+	return newHarnessWith(engine.Config{DataDir: dir, Workers: workers})
+}
+
+func newHarnessWith(cfg engine.Config) *harness {
+	e, err := engine.Open(cfg)
 	must(err)
 	tok, err := e.CreateToken(context.Background(), "bench", nil, time.Time{})
 	must(err)

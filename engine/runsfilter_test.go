@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -32,10 +33,10 @@ func TestRunsFilterByPartOfPathAndCount(t *testing.T) {
 		}
 	}
 	r := f.do("GET", "/api/w/local/jobs/completed/count", "", "")
-	if r.status != 200 || r.body != `{"database_length":3}`+"\n" {
+	if r.status != 200 || strings.TrimSpace(r.body) != `{"database_length":3}` {
 		t.Fatalf("completed count: %d %q", r.status, r.body)
 	}
-	if r := f.do("GET", "/api/w/local/jobs/queue/count", "", ""); r.status != 200 || r.body != `{"database_length":0}`+"\n" {
+	if r := f.do("GET", "/api/w/local/jobs/queue/count", "", ""); r.status != 200 || strings.TrimSpace(r.body) != `{"database_length":0}` {
 		t.Fatalf("queue count: %d %q", r.status, r.body)
 	}
 }

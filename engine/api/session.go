@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"os/user"
@@ -40,12 +41,12 @@ func shellWord(s string) string {
 func (s *Server) loginError(ctx context.Context, secret string, err error) error {
 	if errors.Is(err, auth.ErrBadToken) && s.TokenElsewhere != nil {
 		if dir := s.TokenElsewhere(ctx, secret); dir != "" {
-			return apierr.NotAuthorized("this token belongs to another millrun data folder (%s); this millrun's is %s. Make one here with: %s",
-				dir, s.DataDir, TokenCommand(s.DataDir))
+			return apierr.Unauthorized(fmt.Sprintf("this token belongs to another millrun data folder (%s); this millrun's is %s. Make one here with: %s",
+				dir, s.DataDir, TokenCommand(s.DataDir)))
 		}
 	}
 	if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
-		return apierr.NotAuthorized("unknown token (a login link works once). Make a new token for this millrun with: %s", TokenCommand(s.DataDir))
+		return apierr.Unauthorized("unknown token (a login link works once). Make a new token for this millrun with: " + TokenCommand(s.DataDir))
 	}
 	return loginError(err)
 }
@@ -55,9 +56,9 @@ func loginError(err error) error {
 	case errors.Is(err, auth.ErrScoped):
 		return apierr.Forbidden("%s", err)
 	case errors.Is(err, auth.ErrExpired):
-		return apierr.NotAuthorized("Unauthorized: the token has expired")
+		return apierr.Unauthorized("the token has expired")
 	case errors.As(err, new(*auth.RevokedError)):
-		return apierr.NotAuthorized("Unauthorized: %s", err)
+		return apierr.Unauthorized(err.Error())
 	}
 	return err
 }
@@ -95,8 +96,8 @@ func (s *Server) RegisterLogin(mux Mux) {
 			if errors.As(s.loginError(r.Context(), token, err), &ae) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				w.WriteHeader(ae.Status)
-				reason, _, _ := strings.Cut(strings.TrimPrefix(ae.Msg, "Unauthorized: "), " Make ")
-				_ = loginFailedPage.Execute(w, map[string]string{"Reason": reason, "Command": TokenCommand(s.DataDir)})
+				why, _, _ := strings.Cut(ae.Hint, " Make ")
+				_ = loginFailedPage.Execute(w, map[string]string{"Reason": why, "Command": TokenCommand(s.DataDir)})
 				return
 			}
 			apierr.Write(w, s.Log, err)

@@ -279,10 +279,14 @@ func TestSweep(t *testing.T) {
 	root := t.TempDir()
 	vdir := filepath.Join(root, "python_3_11")
 	keep := filepath.Join(vdir, "ok==1")
-	for _, d := range []string{keep, filepath.Join(vdir, "half==1"), filepath.Join(vdir, ".tmp-x==1-99")} {
+	// Made before folders were checked against their pins: it may hold
+	// another line's wheel, so it goes too.
+	old := filepath.Join(vdir, "old==1")
+	for _, d := range []string{keep, old, filepath.Join(vdir, "half==1"), filepath.Join(vdir, ".tmp-x==1-99")} {
 		os.MkdirAll(d, 0o700)
 	}
-	os.WriteFile(filepath.Join(keep, ".millrun-complete"), nil, 0o600)
+	os.WriteFile(filepath.Join(keep, ".millrun-verified"), nil, 0o600)
+	os.WriteFile(filepath.Join(old, ".millrun-complete"), nil, 0o600)
 	os.MkdirAll(root+".clearing-1", 0o700)
 	if err := deps.NewCache(root, deps.Tools{}).Sweep(); err != nil {
 		t.Fatal(err)
@@ -485,5 +489,101 @@ func TestStdlibFromInterpreter(t *testing.T) {
 	r := deps.Infer("", "import os, json, requests\nimport wmill\n", std)
 	if got := strings.Join(r.Lines(), " "); got != "requests wmill" {
 		t.Errorf("inferred %q", got)
+	}
+}
+
+// Cache.Resolve gives the lock Tools.Resolve gives and installs it in
+// the same pip run: each wheel is fetched once, and Install then finds
+// everything in the cache.
+func TestCacheResolveInstallsWhileResolving(t *testing.T) {
+	py := python3(t)
+	ix := serve(t)
+	tools := toolsFor(t, ix.URL)
+	ctx := context.Background()
+	want, err := tools.Resolve(ctx, py, []string{"fancy-name"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := ix.Hits("/files/")
+	cache := deps.NewCache(t.TempDir(), tools)
+	var log bytes.Buffer
+	lock, err := cache.Resolve(ctx, py, []string{"fancy-name"}, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if lock.String() != want.String() {
+		t.Errorf("lock\n got %q\nwant %q", lock.String(), want.String())
+	}
+	if n := ix.Hits("/files/") - before; n != 2 {
+		t.Errorf("%d downloads for two packages", n)
+	}
+	paths, ok := cache.Paths(py, lock)
+	if !ok {
+		t.Fatalf("not installed after Resolve:\n%s", log.String())
+	}
+	if got := importFrom(t, py, paths, "import fancy, base; print(fancy.__version__, base.__version__)"); got != "0.3 2.0" {
+		t.Errorf("import: %q", got)
+	}
+	if !strings.Contains(log.String(), "resolved 2 packages in") || !strings.Contains(log.String(), "installed base==2.0, fancy-name==0.3 in") {
+		t.Errorf("log:\n%s", log.String())
+	}
+
+	// A requirement by URL stays pinned by its URL.
+	url := strings.TrimSuffix(ix.URL, "/simple") + "/files/base-1.0-py3-none-any.whl"
+	lock, err = deps.NewCache(t.TempDir(), tools).Resolve(ctx, py, []string{"base @ " + url}, nil)
+	if err != nil || lock.String() != "# py: "+py.Minor()+"\nbase @ "+url {
+		t.Errorf("by URL: %q %v", lock.String(), err)
+	}
+
+	// Failures read as Tools.Resolve's do.
+	_, err = cache.Resolve(ctx, py, []string{"base==9"}, nil)
+	if e := asError(t, err); e.Kind != deps.ErrNotFound {
+		t.Errorf("no such version: %v", err)
+	}
+	_, err = cache.Resolve(ctx, py, []string{"broken"}, nil)
+	if e := asError(t, err); e.Kind != deps.ErrBuild || e.Package != "broken" {
+		t.Errorf("build failure: %v", err)
+	}
+}
+
+// With Compile, installed packages get their bytecode once, after the
+// install returns: jobs never write it (PYTHONDONTWRITEBYTECODE), so
+// without it every run would compile every module it imports.
+func TestCompiledAfterInstall(t *testing.T) {
+	py := python3(t)
+	ix := serve(t)
+	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache.Compile = true
+	t.Cleanup(cache.Close)
+	paths, err := cache.Install(context.Background(), py, deps.ParseLock("base==1.0\nfancy-name==0.3"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := "cpython-" + strings.ReplaceAll(py.Minor(), ".", "")
+	pycs := []string{
+		filepath.Join(paths[0], "base", "__pycache__", "__init__."+tag+".pyc"),
+		filepath.Join(paths[1], "fancy", "__pycache__", "__init__."+tag+".pyc"),
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, pyc := range pycs {
+		for {
+			if _, err := os.Stat(pyc); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never appeared", pyc)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// After Close nothing more is compiled.
+	cache.Close()
+	paths, err = cache.Install(context.Background(), py, deps.ParseLock("base==2.0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(paths[0], "base", "__pycache__")); err == nil {
+		t.Error("compiled after Close")
 	}
 }

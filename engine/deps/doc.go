@@ -14,11 +14,24 @@
 //     `name==version` lines) with uv when installed, else pip. A lock
 //     pushed with a script is used as it is: ParseLock keeps its text.
 //   - Cache.Install puts each pinned package into its own folder, once,
-//     and returns the folders for PYTHONPATH. Tools.ChoosePython picks
-//     the interpreter a script or lock asks for.
+//     and returns the folders for PYTHONPATH. Cache.Resolve resolves and
+//     installs in one pip run, for a caller that installs right after.
+//     Tools.ChoosePython picks the interpreter a script or lock asks for.
 //
 // Everything that runs pip or uv takes a log writer for the dependency
 // job's log, and fails with an *Error worded for the script's author.
+//
+// The cache is shared by every script of one Python, so no script's
+// requirements or lock may decide what another script runs. Hence:
+// every requirement and lock line is read as one PEP 508 requirement and
+// nothing more (requirement.go), so no text reaches pip or uv as an
+// option or as a second line; requirements are given after `--` or in a
+// file of lines so checked; only a `name==version` line takes the shared
+// `name==version` folder, and only a distribution whose name and version
+// (and wheel tags) are checked to be that line's fills it; URL, range and
+// hash-pinned lines have folders of their own; environment markers are
+// evaluated here, so a line for another platform has no folder at all;
+// a lock's --hash values are checked by pip or uv.
 //
 // Nothing here reaches the network except through pip and uv, which use
 // the user's own index configuration (PIP_INDEX_URL, UV_INDEX_URL,

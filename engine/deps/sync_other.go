@@ -9,18 +9,19 @@ import (
 	"runtime"
 )
 
-// syncTree flushes a freshly installed folder's files to disk, one by
-// one where there is no syncfs.
-func syncTree(dir string) {
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if f, err := os.OpenFile(p, os.O_RDWR, 0); err == nil {
-				f.Sync()
-				f.Close()
+// syncTree flushes freshly installed folders' files to disk, one by one.
+func syncTree(dirs ...string) {
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if f, err := os.OpenFile(p, os.O_RDWR, 0); err == nil {
+					f.Sync()
+					f.Close()
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 }
 
 // syncDir makes a rename in dir durable where the system allows it.

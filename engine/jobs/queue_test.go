@@ -468,3 +468,54 @@ func TestBurstsKeepEveryWorkerBusy(t *testing.T) {
 		}
 	}
 }
+
+// A job canceled or timed out after its claim, while its running mark is
+// written, starts nothing: its executor is never called, and it ends as
+// the cancel or the timeout says.
+func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
+	t.Parallel()
+	f := newQueue(t, Config{Workers: 2})
+	other, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The jobs' writes, their running marks included, wait for the
+	// database this connection holds.
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	canceled := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/canceled", Language: "bash"}
+	timedOut := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/timed_out", Language: "bash", TimeoutS: 1}
+	for _, j := range []*store.Job{canceled, timedOut} {
+		if err := f.q.EnqueueForWaiter(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "both jobs claimed", func() bool {
+		a, _ := f.q.Live(canceled.ID)
+		b, _ := f.q.Live(timedOut.ID)
+		return a != nil && b != nil && a.Status == store.StatusRunning && b.Status == store.StatusRunning
+	})
+	if err := f.q.Cancel(context.Background(), "local", canceled.ID, "alice", "race"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // past the timeout
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if done := f.wait(canceled); done.Status != store.StatusCanceled || !strings.Contains(done.Result, "Job canceled: race by alice") {
+		t.Fatalf("job canceled before its start: %s %s", done.Status, done.Result)
+	}
+	if done := f.wait(timedOut); done.Status != store.StatusFailure || !strings.Contains(done.Result, "TimeoutError") {
+		t.Fatalf("job timed out before its start: %s %s", done.Status, done.Result)
+	}
+	if got := f.exec.order(); len(got) != 0 {
+		t.Fatalf("jobs canceled or timed out before their start were started: %v", got)
+	}
+}

@@ -202,9 +202,13 @@ type forked struct {
 	exit chan int
 }
 
+// errNotAsked: the run was cancelled before its request was sent, so
+// nothing was forked.
+var errNotAsked = errors.New("cancelled before the fork server was asked")
+
 // fork starts a child in dir with env, its stdin from /dev/null and its
-// stdout and stderr on out.
-func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, error) {
+// stdout and stderr on out, unless ctx is done before the request goes.
+func (fs *forkServer) fork(ctx context.Context, dir string, env []string, out *os.File) (*forked, error) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, err
@@ -215,6 +219,10 @@ func (fs *forkServer) fork(dir string, env []string, out *os.File) (*forked, err
 	msg = append(msg, b...)
 	fs.reqMu.Lock()
 	defer fs.reqMu.Unlock()
+	// Checked once the request's turn came: other jobs' forks go first.
+	if ctx.Err() != nil {
+		return nil, errNotAsked
+	}
 	if !fs.alive() {
 		return nil, errors.New("the Python fork server is not running")
 	}
@@ -357,7 +365,7 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 	if err != nil {
 		return Outcome{}, false
 	}
-	f, err := srv.fork(dir, env, pw)
+	f, err := srv.fork(ctx, dir, env, pw)
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -391,9 +399,12 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 const serverGrace = 5 * time.Second
 
 // awaitJob waits for ended, a fork server's report that its job pid ended.
-// When ctx is done it kills the job's group, and pid itself should it have
-// left the group. Should the report not come within serverGrace of the
-// job's death, it calls hung, which must make ended deliver.
+// When ctx is done it kills the job's group, and pid itself: a forked
+// Python child makes its group (setsid) only once it runs, after the
+// server replied, so a cancel right after the reply finds no group to
+// kill (issue 30: such jobs ran to their end); and a job may have left
+// its group. Should the report not come within serverGrace of the job's
+// death, it calls hung, which must make ended deliver.
 func awaitJob[T any](ctx context.Context, pid int, ended <-chan T, hung func()) T {
 	tick := time.NewTicker(serverGrace / 10)
 	defer tick.Stop()

@@ -258,6 +258,12 @@ func (r *Runner) cleanUp(dir string, pid int, live *liveJob) {
 }
 
 func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Outcome) {
+	// A run cancelled or timed out before its process starts starts
+	// nothing: started, then killed, a script still runs its first lines
+	// (a forked Bash job runs main.sh before its "p" reply is read).
+	if ctx.Err() != nil {
+		return Outcome{}
+	}
 	if spec.Language == Bash {
 		if srv := r.bashServer(); srv != nil {
 			if o, ok := r.runBashForked(ctx, srv, spec, logs); ok {
@@ -321,6 +327,9 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 				started = true
 				return o
 			}
+			if ctx.Err() != nil {
+				return Outcome{} // the server was not asked: nothing started
+			}
 		}
 		// Spawned: the wrapper is a file beside main.py (the fork server
 		// holds its own copy).
@@ -376,6 +385,10 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 	setSession(cmd)
 	cmd.WaitDelay = outputGrace
 
+	// Preparing (packages, a compile) takes time a cancel can come in.
+	if ctx.Err() != nil {
+		return Outcome{}
+	}
 	if err := r.procs.start(cmd); err != nil {
 		return Failure("ExecutionErr", "cannot start the interpreter: "+err.Error(), nil)
 	}

@@ -136,6 +136,12 @@ func (p *WarmPool) Run(ctx context.Context, spec WarmSpec, logs io.Writer) Outco
 	if proc == nil {
 		return out
 	}
+	if ctx.Err() != nil {
+		// Cancelled while waiting for a worker: it was handed nothing,
+		// and stays for the next job.
+		sp.put(proc)
+		return Outcome{}
+	}
 	// What the job starts that makes a session of its own (a daemon it
 	// uses) is the job's, not a leftover, while it runs.
 	live := p.r.procs.begin(jobMarker(spec.Env))
@@ -186,7 +192,7 @@ func (p *WarmPool) take(ctx context.Context, sp *scriptPool, logs io.Writer) (*w
 		}
 	}
 	proc, out := p.r.startWarm(ctx, sp.spec, logs)
-	if proc == nil {
+	if proc == nil && ctx.Err() == nil { // a cancel is no crash to back off from
 		sp.noteFailure()
 	}
 	return proc, out

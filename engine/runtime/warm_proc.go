@@ -87,6 +87,12 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 		os.RemoveAll(dir)
 		return nil, Failure("UnsupportedLanguage", spec.Language+" has no warm workers", nil)
 	}
+	// Importing the script runs its module-level code: not for a run
+	// cancelled while its packages or its compile were prepared.
+	if ctx.Err() != nil {
+		os.RemoveAll(dir)
+		return nil, Outcome{}
+	}
 	jobsR, jobsW, err := os.Pipe()
 	if err != nil {
 		os.RemoveAll(dir)

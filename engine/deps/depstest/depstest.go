@@ -48,7 +48,6 @@ type Index struct {
 	// URL is the simple index root, "http://127.0.0.1:port/simple".
 	URL string
 
-	t     testing.TB
 	srv   *http.Server
 	ln    net.Listener
 	files map[string][]byte // file name → content
@@ -81,7 +80,18 @@ func (ix *Index) Hold(prefix string) (arrived <-chan struct{}, release func()) {
 // Serve starts an index with the given files; it stops at the test's end.
 func Serve(t testing.TB, dists ...Dist) *Index {
 	t.Helper()
-	ix := &Index{t: t, files: map[string][]byte{}, links: map[string][]string{}, hits: map[string]int{}}
+	ix, err := Start(dists...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ix.Stop)
+	return ix
+}
+
+// Start starts an index with the given files, for programs without a
+// testing.TB (the bench command); the caller stops it.
+func Start(dists ...Dist) (*Index, error) {
+	ix := &Index{files: map[string][]byte{}, links: map[string][]string{}, hits: map[string]int{}}
 	for _, d := range dists {
 		name, data := d.file()
 		ix.files[name] = data
@@ -90,14 +100,13 @@ func Serve(t testing.TB, dists ...Dist) *Index {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ix.ln = ln
 	ix.URL = "http://" + ln.Addr().String() + "/simple"
 	ix.srv = &http.Server{Handler: http.HandlerFunc(ix.serve)}
 	go ix.srv.Serve(ln)
-	t.Cleanup(ix.Stop)
-	return ix
+	return ix, nil
 }
 
 // Stop closes the index: connections to it are refused from then on, as
