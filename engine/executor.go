@@ -24,7 +24,7 @@ type executor struct{ e *Engine }
 
 func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcome {
 	switch run.Job.Kind {
-	case "flow":
+	case "flow", flows.KindPreview:
 		return x.e.flows.Execute(ctx, run)
 	case "dependencies":
 		if run.Job.ScriptHash == "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/store"
@@ -126,7 +127,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 	out["type"] = "QueuedJob"
 	// A flow that waits (a sleep, an approval) is queued again, its
 	// worker free, but it has started and is still running.
-	out["running"] = j.Status == store.StatusRunning || j.Kind == "flow" && !j.StartedAt.IsZero()
+	out["running"] = j.Status == store.StatusRunning || (j.Kind == "flow" || j.Kind == flows.KindPreview) && !j.StartedAt.IsZero()
 	out["script_entrypoint_override"] = nil
 	out["scheduled_for"] = formatTime(j.ScheduledFor)
 	if !j.StartedAt.IsZero() {
@@ -138,7 +139,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 // jobTag is the worker tag Windmill would give the job: its language, or
 // "flow".
 func jobTag(j *store.Job) string {
-	if j.Kind == "flow" || j.Kind == "flownode" || j.Kind == "identity" {
+	if j.Kind == "flow" || j.Kind == "flownode" || j.Kind == "identity" || j.Kind == flows.KindPreview {
 		return "flow"
 	}
 	if j.Language != "" {

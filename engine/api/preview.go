@@ -22,11 +22,14 @@ import (
 )
 
 // The job routes Windmill's CLI calls besides the run routes: previews of
-// code not saved (`wmill script preview`), dependency jobs for code sent
+// code and flows not saved (`wmill script preview`, `wmill flow preview`,
+// the flow editor's Test), dependency jobs for code sent
 // with the request (`wmill generate-metadata`), a job's logs (`wmill job
 // logs`) and a version's deployment status.
 func (s *Server) registerCodeJobs(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview", s.handler("jobs:run", s.runPreview))
+	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview_flow", s.handler("jobs:run", s.runFlowPreview))
+	mux.HandleFunc("POST /api/millrun/flows/inferred_schema", FullAccess(s.Log, "flows:read", s.inferredSchema))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies_async", s.handler("jobs:run", s.runDependencies(false)))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies", s.handler("jobs:run", s.runDependencies(true)))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/flow_dependencies_async", s.handler("jobs:run", s.runFlowDependencies))

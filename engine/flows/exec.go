@@ -173,9 +173,9 @@ type frame struct {
 // Execute runs (or resumes) the flow job in run.
 func (x *Executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcome {
 	job := run.Job
-	flow, err := x.Flows.ByHash(ctx, job.Workspace, job.ScriptHash)
+	flow, err := x.load(ctx, job)
 	if err != nil {
-		return runtime.Failure("NotFound", "flow version "+job.ScriptHash+" cannot be loaded: "+err.Error(), nil)
+		return runtime.Failure("NotFound", err.Error(), nil)
 	}
 	input, err := withDefaults(json.RawMessage(job.Args), flow.Schema)
 	if err != nil {
@@ -195,7 +195,7 @@ func (x *Executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 	if !fresh {
 		fmt.Fprintf(run.Logs, "--- the flow resumes from its recorded progress: %s ---\n", f.status.next(&flow.Def))
 	}
-	if fresh && flow.Def.CacheTTL != nil && *flow.Def.CacheTTL > 0 {
+	if fresh && flow.Hash != "" && flow.Def.CacheTTL != nil && *flow.Def.CacheTTL > 0 {
 		ttl := time.Duration(*flow.Def.CacheTTL * float64(time.Second))
 		if c, err := x.DB.CachedJob(ctx, job.Workspace, "flow", flow.Path, flow.Hash, job.Args, time.Now().Add(-ttl)); err == nil {
 			fmt.Fprintf(run.Logs, "result from the cache: run %s of the same flow with the same arguments (cache_ttl %s)\n", c.ID, ttl)
