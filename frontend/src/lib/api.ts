@@ -232,10 +232,15 @@ export const flowsApi = {
   list: (withArchived = false) => getJSON<FlowInfo[]>(`${w()}/flows/list${q({ show_archived: withArchived || undefined })}`),
   get: (path: string) => getJSON<FlowInfo>(`${w()}/flows/get/${path}`),
   exists: (path: string) => getJSON<boolean>(`${w()}/flows/exists/${path}`),
-  save: (existing: boolean, body: { path: string; summary: string; value: unknown }) =>
+  save: (existing: boolean, body: { path: string; [field: string]: unknown }) =>
     send("POST", existing ? `${w()}/flows/update/${body.path}` : `${w()}/flows/create`, body),
   archive: (path: string, archived: boolean) => send("POST", `${w()}/flows/archive/${path}`, { archived }),
   remove: (path: string) => send("DELETE", `${w()}/flows/delete/${path}`),
+  /** Runs a flow that is not saved (Windmill's preview_flow); returns the job id. */
+  preview: async (value: unknown, path: string, args: Record<string, unknown>) =>
+    (await send<string>("POST", `${w()}/jobs/run/preview_flow`, { value, path, args })).trim(),
+  /** The schema millrun gives a flow saved without one. */
+  inferredSchema: (value: unknown, path: string) => send<unknown>("POST", "/api/millrun/flows/inferred_schema", { value, path }),
 };
 
 export const jobsApi = {

@@ -358,6 +358,14 @@ export function newStep(flow: FlowValue, kind: NewKind | string = "python3"): St
   }
 }
 
+/** A failure handler: it gets the failed step's error (message, name,
+ * step_id); what it returns is the flow's result. */
+export function newFailureHandler(): Step {
+  return { id: "failure", summary: "When a step fails", value: { type: "rawscript", language: "python3",
+    content: "def main(error: dict = None):\n    print(f\"step {error['step_id']} failed: {error['message']}\")\n    return error\n",
+    input_transforms: { error: { type: "javascript", expr: "error" } } } };
+}
+
 /** A new branch for a branchone or branchall step. */
 export function newBranch(flow: FlowValue, type: string): Branch {
   const s = code(freshId(flow), "python3");
