@@ -298,7 +298,8 @@ test("a flow is written, answers early through its webhook, and its steps show o
   assert.equal(await cards.count(), 2);
   assert.equal(await cards.nth(0).getByRole("checkbox", { name: /Answer the caller/ }).isChecked(), true);
   assert.equal(await cards.nth(0).getByRole("textbox", { name: "Value of text" }).inputValue(), "flow_input.text");
-  await page.getByRole("button", { name: "Add a Bash step" }).click();
+  await page.getByRole("combobox", { name: "Kind of step to add", exact: true }).selectOption("bash");
+  await page.getByRole("button", { name: "Add a step", exact: true }).click();
   assert.equal(await cards.count(), 3);
   await cards.nth(2).getByRole("textbox", { name: "Id" }).fill("2bad");
   await page.getByTestId("flow-problem").filter({ hasText: "letters, digits" }).waitFor();
@@ -339,6 +340,10 @@ test("a flow is written, answers early through its webhook, and its steps show o
   });
   assert.equal(ok.status, 200);
   assert.deepEqual(await ok.json(), { text: "on it: deploy" }, "the early return's result");
+  // The example works when called exactly as its own curl snippet says.
+  const curl = (await page.getByTestId("curl-snippet").textContent()).trim();
+  assert.ok(curl.includes(`Bearer ${flowToken}`) && curl.includes("-d '{\"text\":\"\"}'"), curl);
+  assert.deepEqual(JSON.parse(execFileSync("sh", ["-c", curl + " -sS --fail-with-body"], { encoding: "utf8" })), { text: "on it: " });
 
   await page.goto(`${base}/#/runs`);
   await page.getByTestId("run-row").filter({ hasText: "e2e_flow" }).first().click();
@@ -349,6 +354,163 @@ test("a flow is written, answers early through its webhook, and its steps show o
   await shot("17-flow-run");
   await steps.locator("tr", { hasText: "work" }).getByRole("link", { name: "open step" }).click();
   await page.getByTestId("detail-logs").filter({ hasText: "working" }).waitFor();
+});
+
+test("a for loop with a branch inside is built by clicking and with the keyboard, tested unsaved, saved, run by its webhook", async () => {
+  await page.goto(`${base}/#/flows/new`);
+  const fpath = page.locator("#fpath");
+  await fpath.fill((await fpath.inputValue()) + "e2e_loop");
+  const cards = page.getByTestId("flow-step");
+  await cards.nth(1).waitFor();
+  // This flow answers with its loop's results, not early.
+  await cards.nth(0).getByRole("checkbox", { name: /Answer the caller/ }).uncheck();
+  // A for loop, added from the keyboard.
+  await page.getByRole("combobox", { name: "Kind of step to add", exact: true }).focus();
+  await page.getByRole("combobox", { name: "Kind of step to add", exact: true }).selectOption("forloopflow");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  const loop = page.getByRole("group", { name: /^Step 3: for loop/ });
+  await loop.waitFor();
+  assert.equal(await loop.getByRole("textbox", { name: "For each item of" }).inputValue(), "flow_input.items");
+  // Inside it, after the step that takes the item, a branch to one.
+  await loop.getByRole("combobox", { name: "Kind of step to add in loop loop1" }).selectOption("branchone");
+  await loop.getByRole("button", { name: "Add a step in loop loop1" }).click();
+  const branch = page.getByRole("group", { name: /^Inner step 2: branch to one/ });
+  await branch.waitFor();
+  await branch.getByLabel("Runs if").fill("flow_input.iter.value > 1");
+  const [first, otherwise] = [branch.getByTestId("flow-branch").first(), branch.getByTestId("flow-branch").last()];
+  await first.getByRole("textbox", { name: "Value of previous" }).fill('"big " + flow_input.iter.value');
+  await otherwise.getByRole("textbox", { name: "Value of previous" }).fill("flow_input.iter.value");
+  await page.getByTestId("flow-problem").waitFor({ state: "detached" });
+
+  // Tested as it is, unsaved, through preview_flow.
+  await page.locator("#test-args").fill('{"text": "x", "items": [1, 2]}');
+  await page.getByRole("button", { name: "Test the flow" }).click();
+  await page.getByTestId("test-status").filter({ hasText: "success" }).waitFor({ timeout: 30000 });
+  assert.deepEqual(JSON.parse(await page.getByTestId("test-result").textContent()), [1, "big 2"]);
+  await page.getByTestId("test-steps").locator("tr", { hasText: "loop1" }).filter({ hasText: "2 runs" }).waitFor();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await loop.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/18-flow-loop-branch.png` });
+  await page.getByTestId("test-result").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/19-flow-test.png` });
+  await page.setViewportSize({ width: 900, height: 700 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await branch.scrollIntoViewIfNeeded();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the flow editor is ${overflow}px wider than a 900px window`);
+  await page.screenshot({ path: `${shots}/20-flow-loop-branch-dark.png` });
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  const url = page.getByTestId("sync-path-url");
+  await url.waitFor();
+  // Opened from the server, the loop and its branch are cards again.
+  await page.getByRole("group", { name: /^Inner step 2: branch to one/ }).waitFor();
+  await page.getByRole("button", { name: "Create a token for this webhook" }).click();
+  const token = (await page.getByTestId("new-webhook-token").textContent()).trim();
+  const res = await fetch((await url.textContent()).trim(), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ items: [1, 2, 3] }),
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), [1, "big 2", "big 3"]);
+
+  await page.goto(`${base}/#/runs`);
+  await page.getByTestId("run-row").filter({ hasText: "e2e_loop" }).first().click();
+  const steps = page.locator("section", { has: page.getByRole("heading", { name: "Steps" }) });
+  await steps.locator("tr", { hasText: "loop1" }).filter({ hasText: "3 runs" }).waitFor();
+  await steps.locator("tr", { hasText: "ack" }).locator(".badge.success").waitFor();
+  await shot("21-flow-loop-run");
+});
+
+test("a flow pushed with every option is saved back from the editor unchanged", async () => {
+  const user = new URL(syncUrl).pathname.split("/")[8];
+  const flowPath = `u/${user}/e2e_every`;
+  const code = (content, input = {}) => ({ type: "rawscript", language: "python3", content, input_transforms: input });
+  const pushed = {
+    path: flowPath, summary: "every option", description: "as wmill sync pushes it", tag: "flows", timeout: 600, ws_error_handler_muted: true,
+    schema: { $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", order: ["items"], required: [],
+      properties: { items: { type: "array", description: "what to go over", default: [1, 2] } } },
+    value: {
+      notes: [{ id: "n1", text: "a sticky note" }], concurrent_limit: 2, same_worker: false, early_return: "first",
+      failure_module: { id: "failure", value: code("def main(error: dict = None):\n    return error\n", { error: { type: "javascript", expr: "error" } }) },
+      modules: [
+        { id: "first", summary: "with every option", value: { ...code("def main(x=None):\n    return x\n", { x: { type: "javascript", expr: "flow_input.items" } }), lock: "# py: 3.11\n" },
+          retry: { constant: { attempts: 0, seconds: 0 }, exponential: { attempts: 2, multiplier: 1, seconds: 1, random_factor: 0 } },
+          timeout: { type: "static", value: 30 }, sleep: { type: "static", value: 0 }, skip_if: { expr: "false" },
+          stop_after_if: { expr: "false", skip_if_stopped: true, error_message: "stopped" }, continue_on_error: true, cache_ttl: 60,
+          mock: { enabled: false, return_value: 1 }, suspend: { required_events: 1, timeout: 60, resume_form: { schema: { properties: {} } } } },
+        { id: "each", value: { type: "forloopflow", iterator: { type: "javascript", expr: "flow_input.items" }, skip_failures: true, parallel: true,
+          parallelism: { type: "static", value: 2 },
+          modules: [{ id: "pick", value: { type: "branchone", branches: [{ summary: "big", expr: "flow_input.iter.value > 1",
+            modules: [{ id: "hello", value: { type: "script", path: new URL(syncUrl).pathname.split("/p/")[1], input_transforms: {} } }] }],
+            default: [{ id: "small", value: { type: "identity" } }] } }] }, stop_after_all_iters_if: { expr: "false", skip_if_stopped: false } },
+        { id: "both", value: { type: "branchall", parallel: false, branches: [
+          { summary: "a", skip_failure: true, modules: [{ id: "again", value: { type: "whileloopflow", skip_failures: false,
+            modules: [{ id: "sub", value: { type: "flow", path: `u/${user}/e2e_flow`, input_transforms: {} } }] }, stop_after_if: { expr: "true", skip_if_stopped: false } }] },
+          { summary: "b", modules: [{ id: "pass", value: { type: "identity" } }] }] } },
+      ],
+    },
+  };
+  const api = (method, path, body) => page.evaluate(async ([method, path, body]) => {
+    const r = await fetch(path, { method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
+    return { status: r.status, text: await r.text() };
+  }, [method, path, body]);
+  const created = await api("POST", "/api/w/local/flows/create", pushed);
+  assert.equal(created.status, 201, created.text);
+  const before = JSON.parse((await api("GET", `/api/w/local/flows/get/${flowPath}`)).text);
+  await page.goto(`${base}/#/flows/${flowPath}`);
+  await page.getByRole("group", { name: /^Inner step 1: branch to one/ }).waitFor();
+  await page.getByTestId("options-set").first().filter({ hasText: "retry 2× (exponential)" }).waitFor();
+  // Through the YAML view and back, then saved.
+  await page.getByRole("tab", { name: /YAML/ }).click();
+  assert.match(await page.locator("#fdef").inputValue(), /a sticky note/);
+  await page.getByRole("tab", { name: "Steps" }).click();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText("Saved.").waitFor();
+  const after = JSON.parse((await api("GET", `/api/w/local/flows/get/${flowPath}`)).text);
+  delete before.edited_at;
+  delete after.edited_at;
+  assert.deepEqual(after, before, "opening and saving changed the flow");
+  for (const [k, v] of Object.entries(pushed)) assert.deepEqual(after[k], v, k);
+});
+
+test("Settings pauses all schedules at a tick, as the status icon does; a failed package install shows at its import", async () => {
+  await page.goto(`${base}/#/settings`);
+  const pause = page.getByRole("checkbox", { name: "Pause all schedules" });
+  await pause.check();
+  await page.getByTestId("schedules-paused-status").filter({ hasText: "Paused" }).waitFor();
+  const api = (method, path, body) => page.evaluate(async ([method, path, body]) => {
+    const r = await fetch(path, { method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
+    return { status: r.status, text: await r.text() };
+  }, [method, path, body]);
+  assert.equal(JSON.parse((await api("GET", "/api/millrun/settings")).text).settings.schedules_paused, true);
+  await page.reload();
+  assert.equal(await pause.isChecked(), true);
+  await pause.uncheck();
+  await page.getByTestId("schedules-paused-status").filter({ hasText: "run again" }).waitFor();
+  assert.equal(JSON.parse((await api("GET", "/api/millrun/settings")).text).settings.schedules_paused, false);
+
+  // Tests reach no package index: the import's package cannot be installed.
+  const user = new URL(syncUrl).pathname.split("/")[8];
+  const path = `u/${user}/e2e_lock`;
+  const made = await api("POST", "/api/w/local/scripts/create", { path, language: "python3", summary: "", description: "",
+    content: "import os\nimport requestz\n\ndef main():\n    return requestz.get('x')\n" });
+  assert.equal(made.status, 201, made.text);
+  for (let i = 0; ; i++) {
+    const got = JSON.parse((await api("GET", `/api/w/local/scripts/get/p/${path}`)).text);
+    if (got.lock_error_logs) break;
+    assert.ok(i < 100, "the package resolution did not fail in 20 s");
+    await page.waitForTimeout(200);
+  }
+  await page.goto(`${base}/#/scripts/${path}`);
+  const at = page.getByTestId("syntax-error-at-line");
+  await at.filter({ hasText: "Its packages could not be installed" }).waitFor();
+  assert.match(await page.locator(".cm-problem-line").textContent(), /import requestz/);
+  await shot("22-lock-error-at-import");
 });
 
 test("Runs filters find by part of a path, count what they hide, and stay in the URL across navigation", async () => {
