@@ -287,6 +287,47 @@ def main():
 			t.Errorf("planted module: the next job ran what an earlier one planted: %s, logs %q", r.body, job["logs"])
 		}
 	}},
+	{"reopening its server's descriptors", "bash", bashHostileHead + `if [ "$PPID" != "$app" ]; then
+  for fd in /proc/$PPID/fd/*; do
+    to=$(readlink "$fd") || continue
+    [ "$to" = /dev/null ] && continue
+    if (exec 9<>"$fd") 2>/dev/null; then echo "${fd##*/} $to" >> "$dir/opened"; fi
+  done
+  # A request of its own, as the server reads them: output to one of
+  # millrun's pipes, into a folder whose main.sh outlives the job.
+  o=1
+  for fd in /proc/$app/fd/*; do
+    case "$(readlink "$fd")" in pipe:*) o=${fd##*/}; break ;; esac
+  done
+  mkdir "$dir/planted"
+  printf 'echo $$ > "%s/pid"\necho escaped > "%s/mark"\nsleep 30\n' "$dir" "$dir" > "$dir/planted/main.sh"
+  chmod +x "$dir/planted/main.sh"
+  printf '%s 99999 %s\n' "$o" "$dir/planted" 2>/dev/null > "/proc/$PPID/fd/3" || true
+fi
+echo done
+`, reopenServerCheck},
+	{"reopening its server's descriptors", "python3", `import os
+def main(dir: str, app: int):
+    server = os.getppid()
+    if server != app:
+        opened = []
+        for n in os.listdir('/proc/%d/fd' % server):
+            p = '/proc/%d/fd/%s' % (server, n)
+            try:
+                to = os.readlink(p)
+            except OSError:
+                continue
+            if to == '/dev/null':
+                continue
+            try:
+                os.close(os.open(p, os.O_RDWR | os.O_NONBLOCK))
+                opened.append(n + ' ' + to)
+            except OSError:
+                pass
+        with open(os.path.join(dir, 'opened'), 'w') as f:
+            f.write('\n'.join(opened))
+    return 'done'
+`, reopenServerCheck},
 	{"stopping its server", "bash", bashHostileHead + `echo $PPID > "$dir/server"
 if [ "$PPID" != "$app" ]; then kill -STOP "$PPID"; fi
 sleep "$nap"
@@ -407,6 +448,36 @@ func leftoverWriterCheck(t *testing.T, f *fixture, lang, hostile string, run fun
 		if r := f.syncRun("u/me/victim_leftover_"+lang, "{}"); r.body != want {
 			t.Errorf("leftover writer (%s): run %d after it got %s", lang, i, r.body)
 		}
+	}
+}
+
+// A job can open none of its fork server's descriptors through
+// /proc/$PPID/fd (a pipe can be reopened there, a socket cannot): with the
+// Bash server's request pipe, a job planted a request that the server ran
+// after the job ended, as its own child, never swept, with no timeout, and
+// the next job on that server failed.
+func reopenServerCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	h := run("")
+	t.Cleanup(func() {
+		b, _ := os.ReadFile(filepath.Join(h.dir, "pid"))
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	if r := f.syncRun(h.path, h.args); r.body != `"done"` {
+		t.Errorf("reopening its server's descriptors (%s): the job answered %s", lang, r.body)
+	}
+	if b, _ := os.ReadFile(filepath.Join(h.dir, "opened")); len(b) > 0 {
+		t.Errorf("reopening its server's descriptors (%s): a job opened these of its server's:\n%s", lang, b)
+	}
+	content, want, logs := "echo next\n", `"next"`, "next\n"
+	if lang == "python3" {
+		content, want, logs = "def main():\n    return 'next'\n", `"next"`, ""
+	}
+	victimSeesNothing(t, f, "after reopening "+lang, lang, content, `{}`, want, logs)
+	time.Sleep(time.Second)
+	if fileExists(filepath.Join(h.dir, "mark")) {
+		t.Errorf("reopening its server's descriptors (%s): the request it planted ran after it ended", lang)
 	}
 }
 
