@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,14 +46,23 @@ import (
 // which the job opens as /proc/<millrun>/fd/<n> (a folder per job costs
 // file system transactions, 0.1 ms and more each on the development VM's
 // ext4, so the folder holds no more than it must). The server has no
-// files, and is told a job's descriptors and folder through its request
-// pipe. A server runs one job at a time (a pool holds as many as jobs run
-// at once), in a session of its own and under job control (set -m), so
-// every job is its own process group, as a spawned one is: killed as one
-// on timeout and cancel, without the server. The server forks the next
-// job's process ahead, which waits for a line on fd 3; the server answers
-// on fd 4: "p <pid> <folder>" once the job is in its folder with its
-// output open and about to run main.sh, then "x <status>" when it ended.
+// files, and is told a job's descriptors and folder through its control
+// channel. A server runs one job at a time (a pool holds as many as jobs
+// run at once), in a session of its own and under job control (set -m),
+// so every job is its own process group, as a spawned one is: killed as
+// one on timeout and cancel, without the server. The server forks the
+// next job's process ahead, which waits for a line on fd 3; the server
+// answers on fd 4: "p <pid> <folder>" once the job is in its folder with
+// its output open and about to run main.sh, then "x <status>" when it
+// ended.
+//
+// Fds 3 and 4 are one end of a socketpair, not pipes: any process of the
+// user can reopen a pipe through /proc/<pid>/fd/<n>, and the job's parent
+// is the server, so a job that wrote a line into /proc/$PPID/fd/3 had the
+// server run a process of its choosing after it ended, as the server's
+// own child, where no sweep looks and no timeout applies (and the next
+// job on that server failed). A socket cannot be opened through /proc.
+// Its other descriptors are /dev/null.
 const bashServerScript = `set -m
 unset OLDPWD SHLVL
 while :; do
@@ -70,9 +80,8 @@ type bashServer struct {
 	// server's.
 	parent string
 	next   string        // the next job's folder, made ahead
-	req    *os.File      // its fd 3
-	rep    *os.File      // its fd 4
-	lines  *bufio.Reader // over rep
+	ctl    *net.UnixConn // the other end of its fds 3 and 4
+	lines  *bufio.Reader // over ctl
 	exited chan struct{} // closed when the process has been waited for
 	idleAt time.Time     // when it went back to the pool
 	// retire: its answers can no longer be matched to its jobs; it is
@@ -95,34 +104,25 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 		return nil, err
 	}
 	s := &bashServer{parent: parent, next: next, exited: make(chan struct{})}
-	reqR, reqW, err := os.Pipe()
+	ctl, theirs, err := socketPair("bash-server")
 	if err != nil {
 		os.RemoveAll(parent)
 		return nil, err
 	}
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		os.RemoveAll(parent)
-		reqR.Close()
-		reqW.Close()
-		return nil, err
-	}
-	defer reqR.Close()
-	defer repW.Close()
+	defer theirs.Close()
 	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", strconv.Itoa(os.Getpid()))
 	s.cmd.Env = r.processEnv()
-	s.cmd.ExtraFiles = []*os.File{reqR, repW}
-	s.cmd.Dir = "/" // in no job's folder
+	s.cmd.ExtraFiles = []*os.File{theirs, theirs} // requests in on 3, answers out on 4
+	s.cmd.Dir = "/"                               // in no job's folder
 	// A session of its own: its jobs can join no group of millrun's, and
 	// what they leave is outside millrun's session, where sweeps look.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := children.start(s.cmd); err != nil { // low priority: the jobs inherit it
 		os.RemoveAll(parent)
-		reqW.Close()
-		repR.Close()
+		ctl.Close()
 		return nil, err
 	}
-	s.req, s.rep, s.lines = reqW, repR, bufio.NewReader(repR)
+	s.ctl, s.lines = ctl, bufio.NewReader(ctl)
 	go func() {
 		_ = children.wait(s.cmd)
 		close(s.exited)
@@ -162,8 +162,7 @@ func (s *bashServer) close() {
 		// its own: killing the server does not reach it.
 		killChildren(s.cmd.Process.Pid)
 		_ = s.cmd.Process.Kill()
-		s.req.Close()
-		s.rep.Close()
+		s.ctl.Close()
 		<-s.exited
 		os.RemoveAll(s.parent)
 	})
@@ -171,7 +170,7 @@ func (s *bashServer) close() {
 
 // report reads the server's next line, "p <pid> <folder>" or "x <n>".
 func (s *bashServer) report(deadline time.Time) (kind byte, n int, dir string, err error) {
-	_ = s.rep.SetReadDeadline(deadline)
+	_ = s.ctl.SetReadDeadline(deadline)
 	line, err := s.lines.ReadString('\n')
 	if err != nil {
 		return 0, 0, "", err
@@ -392,20 +391,19 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 	}
 	defer out.Close()
 	// The job opens its end (through /proc) before it answers "p".
-	_, err = fmt.Fprintf(s.req, "%d %d %s\n", in.Fd(), env.Fd(), dir)
+	_, err = fmt.Fprintf(s.ctl, "%d %d %s\n", in.Fd(), env.Fd(), dir)
 	kind, pid, got, rerr := s.report(time.Now().Add(5 * time.Second))
 	in.Close()
 	switch {
 	case err != nil || errors.Is(rerr, io.EOF):
-		// Nothing holds the pipe, and the job's process writes "p" before
-		// it lets go of it: main.sh has not run.
+		// Nothing holds the server's end, and the job's process writes
+		// "p" before it lets go of it: main.sh has not run.
 		s.close()
 		return 0, 0, errNotForked
 	case rerr != nil || kind == 'x' || got != dir:
 		// No answer in time, or an answer out of turn (the job's process
-		// could not enter its folder or open its output, or an earlier job
-		// wrote into the server's pipes): it may be under way, so it is
-		// not spawned too.
+		// could not enter its folder or open its output): it may be under
+		// way, so it is not spawned too.
 		s.close()
 		return 0, 0, errMaybeForked
 	}
@@ -424,8 +422,8 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 	}()
 	e := awaitJob(ctx, pid, ended, s.close)
 	// The server answers once it has reaped the job: a job still there
-	// was stopped, or wrote an answer into the server's pipe itself; the
-	// server's answers can no longer be matched to its jobs.
+	// was stopped; the server's answers can no longer be matched to its
+	// jobs.
 	stray := e.err == nil && syscall.Kill(pid, 0) == nil
 	// Whatever the script left in its group dies with it, as for a
 	// spawned job; what left the group is swept afterwards.
