@@ -287,6 +287,44 @@ def main():
 			t.Errorf("planted module: the next job ran what an earlier one planted: %s, logs %q", r.body, job["logs"])
 		}
 	}},
+	{"a module planted on the path of wmill and imported scripts", "python3", `import os, sys
+import wmill
+from f.lib import helper
+
+def main():
+    here = os.path.realpath(os.getcwd())
+    data = os.path.dirname(os.path.dirname(here))
+    planted = 0
+    for p in sys.path:
+        real = os.path.realpath(p) if p else ''
+        # Only what is in the data folder, and not the job's own folder.
+        if not real.startswith(data + os.sep) or real == here or not os.path.isdir(real):
+            continue
+        with open(os.path.join(real, 'traceback.py'), 'w') as f:
+            f.write("print('INJECTED')\ndef format_exc():\n    return 'INJECTED'\n")
+        for d, _, names in os.walk(real):
+            for n in names:
+                if n.endswith('.py') and n != 'traceback.py':
+                    with open(os.path.join(d, n), 'a') as f:
+                        f.write("\nprint('INJECTED')\n")
+        planted += 1
+    return '%s %d' % (helper.name(), planted)
+`, func(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+		// wmill: the built-in module (the test index has none); f/lib/helper:
+		// a workspace script both import.
+		f.createScript("f/lib/helper", lang, "def name():\n    return 'helper'\n")
+		h := run("")
+		f.createScript(h.path, lang, hostile)
+		if r := f.syncRun(h.path, h.args); !strings.HasPrefix(r.body, `"helper `) {
+			t.Fatalf("planted module (wmill, imported scripts): the hostile job answered %s", r.body)
+		}
+		f.createScript("u/me/victim_planted_shared", lang, "import wmill\nfrom f.lib import helper\n\ndef main():\n    raise ValueError('the victim failed: ' + helper.name() + ' ' + wmill.__name__)\n")
+		r := f.syncRun("u/me/victim_planted_shared", "{}")
+		job := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+		if e := failure(t, r.body); e["message"] != "the victim failed: helper wmill" || strings.Contains(mustJSON(job), "INJECTED") {
+			t.Errorf("planted module (wmill, imported scripts): the next job ran what an earlier one planted: %s, logs %q", r.body, job["logs"])
+		}
+	}},
 	{"reopening its server's descriptors", "bash", bashHostileHead + `if [ "$PPID" != "$app" ]; then
   for fd in /proc/$PPID/fd/*; do
     to=$(readlink "$fd") || continue

@@ -583,3 +583,72 @@ func TestCompiledAfterInstall(t *testing.T) {
 		t.Error("compiled after Close")
 	}
 }
+
+// An installed package's folder is read-only once it is complete (and
+// compiled): it is on every job's path that pins it, so a job writing
+// there by accident (a file "next to __file__", a module planted in it)
+// fails instead of changing the next jobs. Clear and Sweep still remove
+// it, and a later compile is not needed.
+func TestInstalledPackagesAreReadOnly(t *testing.T) {
+	py := python3(t)
+	ix := serve(t)
+	for _, compile := range []bool{false, true} {
+		root := filepath.Join(t.TempDir(), "deps")
+		cache := deps.NewCache(root, toolsFor(t, ix.URL))
+		cache.Compile = compile
+		paths, err := cache.Install(context.Background(), py, deps.ParseLock("base==1.0\nfancy-name==0.3"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var writable []string
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			writable = writable[:0]
+			for _, p := range paths {
+				filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+					if err != nil {
+						return err
+					}
+					if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o222 != 0 {
+						writable = append(writable, path)
+					}
+					return nil
+				})
+			}
+			if len(writable) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(writable) > 0 {
+			t.Fatalf("compile %v: writable after install: %v", compile, writable)
+		}
+		if compile {
+			cache.Close()
+			tag := "cpython-" + strings.ReplaceAll(py.Minor(), ".", "")
+			if _, err := os.Stat(filepath.Join(paths[0], "base", "__pycache__", "__init__."+tag+".pyc")); err != nil {
+				t.Errorf("not compiled before it was made read-only: %v", err)
+			}
+		}
+		if os.Getuid() != 0 { // root writes anyway
+			if err := os.WriteFile(filepath.Join(paths[0], "base", "traceback.py"), []byte("x = 1\n"), 0o600); err == nil {
+				t.Errorf("compile %v: a file could be planted in an installed package", compile)
+			}
+		}
+		if got := importFrom(t, py, paths, "import base, fancy; print(base.__version__, fancy.__version__)"); got != "1.0 0.3" {
+			t.Errorf("compile %v: import from the read-only folders: %q", compile, got)
+		}
+		if err := cache.Sweep(); err != nil {
+			t.Fatalf("compile %v: sweep: %v", compile, err)
+		}
+		if _, ok := cache.Paths(py, deps.ParseLock("base==1.0")); !ok {
+			t.Errorf("compile %v: sweep removed a complete, read-only package", compile)
+		}
+		if err := cache.Clear(); err != nil {
+			t.Fatalf("compile %v: clear: %v", compile, err)
+		}
+		if _, err := os.Stat(root); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("compile %v: after clear: %v", compile, err)
+		}
+	}
+}
