@@ -309,7 +309,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 		interp := r.interp.Python
 		if r.Packages != nil {
-			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, filepath.Join(out, "lib"), logs)
 			if err != nil {
 				return Failure("DependenciesError", err.Error(), nil)
 			}
