@@ -451,7 +451,8 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 		s.close()
 		return Outcome{}, false
 	}
-	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
+	key := newJobKey()
+	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir, key)
 	jobEnv, err := prepareBashJob(dir, spec.Content, env, bashArgs(spec.Order, spec.Args))
 	if err != nil {
 		os.RemoveAll(dir)
@@ -460,7 +461,7 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 	}
 	// Everything the job starts is in its server's session, unless it
 	// makes one of its own.
-	live := r.procs.begin(jobMarker(spec.Env), s.cmd.Process.Pid)
+	live := r.procs.begin(key, s.cmd.Process.Pid)
 	tail := &tailWriter{max: 4096}
 	pid, code, err := r.forkBash(ctx, s, dir, jobEnv, io.MultiWriter(logs, tail))
 	jobEnv.Close()

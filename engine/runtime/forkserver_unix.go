@@ -40,7 +40,7 @@ type forkServer struct {
 }
 
 // forkServerSlot reserves room in the server's starting environment for a
-// job's WM_JOB_ID (a uuid), which each child writes there (see the server).
+// job's marker (newJobKey), which each child writes there (see the server).
 var forkServerSlot = "MILLRUN_JOB_SLOT=" + strings.Repeat("_", 48)
 
 // startForkServer starts the server for interp with env (the scrubbed

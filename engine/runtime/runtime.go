@@ -275,7 +275,8 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
 	}
-	live := r.procs.begin(jobMarker(spec.Env))
+	key := newJobKey()
+	live := r.procs.begin(key)
 	started := false
 	defer func() {
 		if !started {
@@ -291,7 +292,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 
 	var cmd *exec.Cmd
 	env := append(append([]string{}, r.processEnv()...), spec.Env...)
-	env = append(env, "TMPDIR="+dir)
+	env = append(env, "TMPDIR="+dir, key)
 	if spec.Language != Bash {
 		env = append(env, "MILLRUN_OUT="+out)
 	}

@@ -224,7 +224,7 @@ func TestForkedBashMatchesSpawned(t *testing.T) {
 	forked, spawned := newRunner(t, true), newRunner(t, false)
 	bashForkReady(t, forked)
 	cases := []struct{ name, content, args string }{
-		{"environment", "env | grep -v -e '^_=' -e '^TMPDIR=' -e '^PWD=' -e '^WM_JOB_ID=' | sort\n", `{}`},
+		{"environment", "env | grep -v -e '^_=' -e '^TMPDIR=' -e '^PWD=' -e '^WM_JOB_ID=' -e '^MILLRUN_JOB_KEY=' | sort\n", `{}`},
 		{"the job's own variables", "[ \"$TMPDIR\" = \"$PWD\" ] && [ -n \"$WM_JOB_ID\" ] && echo ok\n", `{}`},
 		{"options", "echo \"$- $SHELLOPTS\"; shopt | md5sum; set -o | md5sum\n", `{}`},
 		{"own pid and group", "[ $$ = $BASHPID ] && [ $(ps -o pgid= $$) = $$ ] && echo own\n", `{}`},

@@ -30,11 +30,12 @@ sys.dont_write_bytecode = True  # as PYTHONDONTWRITEBYTECODE in a spawned job
 _sock = socket.socket(fileno=3)
 _code = compile(sys.argv[1], "wrapper.py", "exec")
 
-# The job's marker shows in /proc/<pid>/environ, which is the block the
-# process started with, not os.environ: a process the job forked without an
-# exec and that made a session of its own is then known as the job's while
-# the job runs (a sweep kills it once the job ended, marker or not). The
-# server starts with a placeholder there, rewritten in place in each child.
+# The job's marker (MILLRUN_JOB_KEY) shows in /proc/<pid>/environ, which is
+# the block the process started with, not os.environ: a process the job
+# forked without an exec and that made a session of its own is then known
+# as the job's while the job runs (a sweep kills it once the job ended,
+# marker or not). The server starts with a placeholder there, rewritten in
+# place in each child.
 _slot = None
 try:
     import ctypes
@@ -91,7 +92,7 @@ def _child(req, fds):
     _wake_w.close()
     env = dict(kv.split("=", 1) for kv in req["env"])
     if _slot is not None:
-        marker = next((kv for kv in req["env"] if kv.startswith("WM_JOB_ID=")), "").encode()
+        marker = next((kv for kv in req["env"] if kv.startswith("MILLRUN_JOB_KEY=")), "").encode()
         addr, size = _slot
         if marker and len(marker) <= size:
             ctypes.memmove(addr, marker + b"\0" * (size - len(marker)), size)
