@@ -81,8 +81,15 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err := checkListen(o.listen, o.allowRemote, stderr); err != nil {
 		return err
 	}
+	// The folder before the port: a second serve on the usual address is
+	// told which millrun holds the folder, not only that the port is taken.
+	lock, err := instance.Acquire(o.data)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
+		lock.Release()
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("%s is already in use (is millrun already running?); pick another address with --listen", o.listen)
 		}
@@ -100,7 +107,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	notes := alerts.NewSender(func(path string) { openBrowser(base + "/#" + path) })
 	defer notes.Close()
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
-		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version,
+		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version, Lock: lock,
 		StartCommand: startCommand("serve", o.data, "--listen", o.listen), Notifier: notes,
 		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), SettleMemory: debug.FreeOSMemory})
 	if err != nil {

@@ -104,13 +104,13 @@ func (a *Alerter) JobFinished(j *store.Job) {
 	if failed {
 		kind = "failure"
 		n.Title = "millrun: " + j.ScriptPath + " failed"
-		n.Body = what + ": " + reason(j.Result)
+		n.Body = what + ": " + Reason(j.Result)
 	}
 	a.notify(kind, n)
 }
 
-// reason is a failed run's error in one line.
-func reason(result string) string {
+// Reason is a failed run's error in one line.
+func Reason(result string) string {
 	var r struct {
 		Error struct{ Name, Message string } `json:"error"`
 	}

@@ -105,6 +105,8 @@ func (s *Server) Register(mux Mux) {
 	s.registerLive(mux)
 	s.registerSettings(mux)
 	s.registerTunnel(mux)
+	s.registerKept(mux)
+	s.registerCodeJobs(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +164,12 @@ func decodeJSON(r *http.Request, v any, rules bodyRules) error {
 		}
 		return apierr.BadRequest("the request body is empty: send a JSON object")
 	}
+	return decodeBytes(b, v, rules)
+}
+
+// decodeBytes is decodeJSON for a body already read (a route that reads
+// it two ways).
+func decodeBytes(b []byte, v any, rules bodyRules) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if rules.strict {
 		dec.DisallowUnknownFields()

@@ -108,7 +108,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		out["duration_ms"] = j.DurationMs
 		out["success"] = j.Status == store.StatusSuccess
 		out["deleted"] = false
-		out["is_skipped"] = false
+		out["is_skipped"] = skippedFlow(j)
 		out["result_columns"] = nil
 		if withLogs {
 			out["result"] = rawOrNull(j.Result)
@@ -122,7 +122,9 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		return out
 	}
 	out["type"] = "QueuedJob"
-	out["running"] = j.Status == store.StatusRunning
+	// A flow that waits (a sleep, an approval) is queued again, its
+	// worker free, but it has started and is still running.
+	out["running"] = j.Status == store.StatusRunning || j.Kind == "flow" && !j.StartedAt.IsZero()
 	out["script_entrypoint_override"] = nil
 	out["scheduled_for"] = formatTime(j.ScheduledFor)
 	if !j.StartedAt.IsZero() {
@@ -134,7 +136,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 // jobTag is the worker tag Windmill would give the job: its language, or
 // "flow".
 func jobTag(j *store.Job) string {
-	if j.Kind == "flow" {
+	if j.Kind == "flow" || j.Kind == "flownode" || j.Kind == "identity" {
 		return "flow"
 	}
 	if j.Language != "" {
@@ -218,6 +220,10 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	job, err := s.loadJob(r)
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && r.PathValue("ws") == s.Workspace {
+		err = apierr.NotFound("queued job id %s does not exist", r.PathValue("id")) // Windmill's words
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -253,6 +259,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		q := r.URL.Query()
 		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"), SchedulePath: q.Get("schedule_path"),
 			WithFlowSteps: q.Get("include_flow_steps") == "true"}
+		flowStepFilters(q, &f)
 		perPage := 30
 		if v := q.Get("per_page"); v != "" {
 			n, err := strconv.Atoi(v)
@@ -345,22 +352,31 @@ func (s *Server) RegisterJobReads(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get/{id}", s.getCompletedJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/getupdate/{id}", s.getJobUpdate)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_root_job_id/{id}", s.getRootJobID)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_logs/{id}", s.getLogs) // flowjobs.go
 }
 
-// getRootJobID is Windmill's root of a job, as a JSON string: a flow
-// step's flow, else the job itself. (millrun's flows do not nest, and a
-// job a script starts through the API is a root job of its own.)
+// getRootJobID is Windmill's root of a job, as a JSON string: the
+// top-level flow of a flow step (through the loops and branches it sits
+// in), else the job itself. (A job a script starts through the API is a
+// root job of its own.)
 func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) {
 	job, err := s.loadJob(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	root := job.ID
-	if job.ParentJob != "" {
-		root = job.ParentJob
+	root := job
+	for range 20 {
+		if root.ParentJob == "" {
+			break
+		}
+		parent, err := s.DB.GetJob(r.Context(), root.Workspace, root.ParentJob)
+		if err != nil {
+			break
+		}
+		root = parent
 	}
-	httpx.JSON(w, http.StatusOK, root)
+	httpx.JSON(w, http.StatusOK, root.ID)
 }
 
 func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) {

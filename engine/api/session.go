@@ -25,11 +25,11 @@ func loginError(err error) error {
 	case errors.Is(err, auth.ErrScoped):
 		return apierr.Forbidden("%s", err)
 	case errors.Is(err, auth.ErrExpired):
-		return apierr.NotAuthorized("Unauthorized: the token has expired")
+		return apierr.Unauthorized("the token has expired")
 	case errors.As(err, new(*auth.RevokedError)):
-		return apierr.NotAuthorized("Unauthorized: %s", err)
+		return apierr.Unauthorized(err.Error())
 	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrBadToken):
-		return apierr.NotAuthorized("Unauthorized: unknown token (a login link works once; make a new token with 'millrun token create')")
+		return apierr.Unauthorized("unknown token (a login link works once; make a new token with 'millrun token create')")
 	}
 	return err
 }
@@ -60,7 +60,7 @@ func (s *Server) RegisterLogin(mux Mux) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				w.Header().Set("Referrer-Policy", "no-referrer")
 				w.WriteHeader(ae.Status)
-				_ = loginFailedPage.Execute(w, strings.TrimPrefix(ae.Msg, "Unauthorized: "))
+				_ = loginFailedPage.Execute(w, ae.Hint)
 				return
 			}
 			apierr.Write(w, s.Log, err)

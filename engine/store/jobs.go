@@ -49,6 +49,9 @@ type Job struct {
 	ParentJob        string // the flow job a step belongs to
 	FlowStatus       string // JSON, flow jobs only
 	SchedulePath     string // the schedule that started it, if one did
+	// Priority orders due jobs, higher first (a script's Windmill
+	// priority). It is not stored: jobs reloaded at a start run in order.
+	Priority int
 
 	// Durability is not stored: it is how the job's own writes (queued,
 	// running, finished) are committed, chosen when it is accepted. Jobs
@@ -238,13 +241,15 @@ func (db *DB) finishJobOp(job *Job) func(tx *sql.Tx) error {
 }
 
 // FailRunning marks every job left running (by a crash) as failed with
-// result, and returns how many there were.
+// result, and returns how many there were. A flow's sub-flows (its loop
+// iterations, branches and flow steps) are left to it: it resumes them
+// (see RequeueInterruptedFlows).
 func (db *DB) FailRunning(ctx context.Context, result string, at time.Time) (int64, error) {
 	var n int64
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'failure', result = ?, completed_at = ?,
 			duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE (? - started_at) / 1000 END
-			WHERE status = 'running'`, result, micros(at), micros(at))
+			WHERE status = 'running' AND NOT (parent_job IS NOT NULL AND kind IN ('flow', 'flownode'))`, result, micros(at), micros(at))
 		if err != nil {
 			return err
 		}
@@ -330,8 +335,14 @@ type JobFilter struct {
 	// WithFlowSteps includes the child jobs of flows (hidden by default,
 	// as in Windmill's runs list).
 	WithFlowSteps bool
-	Limit         int
-	Offset        int
+	// ParentJob keeps the direct children of one flow job.
+	ParentJob string
+	// OnlyFlowSteps keeps the child jobs of flows only.
+	OnlyFlowSteps bool
+	// Kinds keeps jobs of these kinds (Windmill's job_kinds); empty for all.
+	Kinds  []string
+	Limit  int
+	Offset int
 }
 
 // ListJobs returns a page of jobs without result and logs.
@@ -350,8 +361,20 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 			args = append(args, s)
 		}
 	}
-	if !f.WithFlowSteps {
+	switch {
+	case f.ParentJob != "":
+		where = append(where, "parent_job = ?")
+		args = append(args, f.ParentJob)
+	case f.OnlyFlowSteps:
+		where = append(where, "parent_job IS NOT NULL")
+	case !f.WithFlowSteps:
 		where = append(where, "parent_job IS NULL")
+	}
+	if len(f.Kinds) > 0 {
+		where = append(where, "kind IN (?"+strings.Repeat(", ?", len(f.Kinds)-1)+")")
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
 	}
 	if f.Trigger != "" {
 		where = append(where, "trigger = ?")

@@ -55,10 +55,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.id == nil {
 		inspector.ReportRoute(r.Context(), t.Path, false, v.reason)
-		if v.status == http.StatusUnauthorized {
+		switch {
+		case v.status == http.StatusUnauthorized && v.badToken:
+			apierr.Write(w, s.Log, apierr.Unauthorized(v.reason)) // Windmill's exact words
+		case v.status == http.StatusUnauthorized:
 			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", v.reason))
-		} else {
-			apierr.Write(w, s.Log, apierr.Internal("%s", v.reason))
+		default:
+			// The reason names the route's resource and variables: the
+			// owner reads it in the request inspector, the caller (anyone,
+			// through the tunnel) learns nothing of the workspace.
+			apierr.Write(w, s.Log, apierr.Internal("this route cannot check its callers: its owner can see why in millrun's Requests page"))
 		}
 		return
 	}
@@ -123,6 +129,7 @@ type verdict struct {
 	provider string
 	status   int
 	reason   string
+	badToken bool // no valid millrun token: answered as Windmill's 401
 	body     []byte
 	readErr  error
 	// secretHeaders hold the route's own credential beyond the headers
@@ -161,7 +168,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	case AuthWindmill:
 		id, err := s.Tokens.Verify(r.Context(), auth.FromRequest(r))
 		if err != nil {
-			return verdict{status: http.StatusUnauthorized, reason: "a valid millrun token is required (Authorization: Bearer <token>)"}
+			return verdict{status: http.StatusUnauthorized, badToken: true, reason: "a valid millrun token is required (Authorization: Bearer <token>)"}
 		}
 		if !id.CanRun(kindOf(t), t.ScriptPath) {
 			return verdict{status: http.StatusUnauthorized, reason: "the token may not run " + t.ScriptPath}

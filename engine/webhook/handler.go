@@ -61,9 +61,18 @@ func (s *Service) Register(mux Mux) {
 		}{{"p/{path...}", byPath}, {"h/{hash}", byHash}, {"f/{path...}", byFlow}} {
 			h := s.handler(sync, route.by)
 			mux.Handle("POST "+base+route.suffix, h)
-			if sync {
+			switch {
+			case sync && route.by == byHash:
+				// Windmill routes POST and HEAD only here; its GET answer
+				// is a bare 405.
+				mux.Handle("HEAD "+base+route.suffix, h)
+				mux.HandleFunc("GET "+base+route.suffix, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Allow", "HEAD, POST")
+					w.WriteHeader(http.StatusMethodNotAllowed)
+				})
+			case sync:
 				mux.Handle("GET "+base+route.suffix, h) // GET also answers HEAD in net/http's mux
-			} else {
+			default:
 				mux.Handle("HEAD "+base+route.suffix, h)
 			}
 		}
@@ -86,6 +95,7 @@ type target struct {
 	kind, scopeKind  string
 	path, hash, lang string
 	timeoutS, limit  int
+	priority         int
 	// notRunnable says why it cannot run (a library); asked only once the
 	// caller may run it, so a scoped token learns nothing of other scripts.
 	notRunnable error
@@ -181,7 +191,7 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 	}
 	job := &store.Job{
 		Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
+		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
 		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
 	}
 	if t := q.Get("trigger"); t == "ui" {
@@ -244,14 +254,16 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-func enqueueError(err error) error {
+// EnqueueError is the answer for a job the queue did not take.
+func EnqueueError(err error, job *store.Job) error {
 	switch {
 	case errors.Is(err, jobs.ErrQueueFull):
 		return apierr.TooManyRequests(5, "the job queue is full; retry shortly")
 	case errors.Is(err, jobs.ErrShuttingDown):
 		return apierr.Unavailable(5, "millrun is shutting down; retry shortly")
 	case errors.Is(err, store.ErrDuplicateJob):
-		return apierr.Conflict("a job with this job_id already exists")
+		// Windmill's words (windmill-queue's push).
+		return apierr.BadRequest("Job with id %s already exists", job.ID)
 	}
 	return err
 }
@@ -264,7 +276,7 @@ func (s *Service) runSync(w http.ResponseWriter, r *http.Request, job *store.Job
 		enqueue = s.Queue.Enqueue // a caller-chosen id must be checked for duplicates first
 	}
 	if err := enqueue(r.Context(), job); err != nil {
-		s.fail(w, enqueueError(err))
+		s.fail(w, EnqueueError(err, job))
 		return
 	}
 	limit := s.Settings().SyncTimeout

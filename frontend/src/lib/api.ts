@@ -5,6 +5,8 @@ export class ApiError extends Error {
   constructor(
     public status: number,
     message: string,
+    /** millrun's explanation (X-Millrun-Hint) of an answer whose body is Windmill's fixed words. */
+    public hint = "",
   ) {
     super(message);
   }
@@ -20,9 +22,12 @@ async function request(path: string, init: RequestInit = {}): Promise<Response> 
     throw new ApiError(0, "millrun is not reachable. Is it still running?");
   }
   if (!res.ok) {
-    // Errors are Windmill-style text: "Kind: message".
-    const text = (await res.text()).trim();
-    throw new ApiError(res.status, text || `${res.status} ${res.statusText}`);
+    // Errors are Windmill-style text: "Kind: message". Where that text is
+    // Windmill's exact words (a 401 is "Not authorized: Unauthorized"),
+    // millrun says why in X-Millrun-Hint, shown after it.
+    const text = (await res.text()).trim() || `${res.status} ${res.statusText}`;
+    const hint = res.headers.get("X-Millrun-Hint") ?? "";
+    throw new ApiError(res.status, hint ? `${text}: ${hint}` : text, hint);
   }
   return res;
 }
@@ -93,7 +98,7 @@ export interface Job {
   trigger: string;
   created_by: string;
   headers?: Record<string, string>;
-  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
+  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number; interrupted?: string[]; flow_jobs?: string[] }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
   parent_job?: string;
   schedule_path?: string;
 }
