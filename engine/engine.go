@@ -248,7 +248,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
+	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
 		Body: guard.Received,
 		Retention: func() (time.Duration, int) {

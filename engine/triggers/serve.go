@@ -134,10 +134,13 @@ type verdict struct {
 	secretHeaders []string
 }
 
-// authenticate applies the route's method.
+// authenticate applies the route's method. A caller known before the
+// body is read (a token, an API key, basic auth, a replay) has its body
+// counted against the budget kept from anonymous callers.
 func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
 	if replayed, ofRefused := inspector.IsReplay(r.Context()); replayed {
+		guard.Authenticated(r.Context())
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
 		if ofRefused {
 			routeID.Label += " (replay of a refused request)"
@@ -166,6 +169,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if !id.CanRun(kindOf(t), t.ScriptPath) {
 			return verdict{status: http.StatusUnauthorized, reason: "the token may not run " + t.ScriptPath}
 		}
+		guard.Authenticated(r.Context())
 		return verdict{id: id, reason: "token " + id.Label}
 	}
 	cred, err := s.credentials(r.Context(), t)
@@ -182,6 +186,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if key == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
 			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong API key in " + header}
 		}
+		guard.Authenticated(r.Context())
 		return verdict{id: routeID, reason: "API key in " + header, secretHeaders: secret}
 	case AuthBasic:
 		user, pass, ok := r.BasicAuth()
@@ -191,6 +196,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if !ok || wantUser == "" || !userOK || !passOK {
 			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong user name or password (HTTP basic auth)"}
 		}
+		guard.Authenticated(r.Context())
 		return verdict{id: routeID, reason: "basic auth as " + user}
 	case AuthSignature:
 		provider := str(cred, "provider")
