@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,12 +22,12 @@ const bodyReadTimeout = 60 * time.Second
 // It reads nothing itself, so it may sit outside authentication.
 //
 // The budget counts memory, not bytes read, and only memory a body's
-// bytes have arrived for: a body read with ReadBody grows one buffer as
-// it arrives (never ahead of what was sent by more than the buffer's
-// doubling), each buffer counted from before it is made until the request
-// is done, and a buffer kept for reuse stays counted until it is dropped.
-// A declared length is no claim on the budget: callers who declare large
-// bodies and send nothing hold nothing.
+// bytes have arrived for: a body read with ReadParts or ReadBody is read
+// into buffers added as it arrives (at most twice what was sent), each
+// counted from before it is made until the request is done, and a buffer
+// kept for reuse stays counted until it is dropped. A declared length is
+// no claim on the budget: callers who declare large bodies and send
+// nothing hold a first small buffer each.
 //
 // Anonymous callers (whose body must be read before they are known, such
 // as a signature's) share what is left of the budget once Reserved is set
@@ -39,7 +40,8 @@ type Bodies struct {
 	Budget int64
 	// Reserved is the part of Budget only requests whose caller was
 	// authenticated before the body (Authenticated) may use (0: a
-	// quarter); at least room for one body of the request's limit.
+	// quarter); at least room for one body of the request's limit, up to
+	// half the budget.
 	Reserved int64
 	// Share is what the requests of one anonymous caller may hold
 	// together (0: an eighth of Budget); at least room for one body of
@@ -145,9 +147,9 @@ func Authenticated(ctx context.Context) {
 // caller is told to come back.
 var errBodyBudget = apierr.Unavailable(5, "millrun is receiving too many large request bodies at once; retry shortly")
 
-// room is what one body of limit bytes may need at once: its buffer and
-// the one it grows from, or its buffer and a copy a signature check
-// makes, each rounded up to a whole buffer.
+// room is what one body of limit bytes may need at once: its parts and
+// the buffer they are joined into, or the joined body and the copy a
+// signature check makes of it, each rounded up to whole buffers.
 func room(limit int64) int64 { return 2 * (max(limit, 0) + poolStep) }
 
 // reserved is the part of the budget anonymous callers cannot use, for a
@@ -235,11 +237,13 @@ func (l *Bodies) unreserve(b *budgetedBody, n int64) {
 }
 
 // get returns a buffer for b of length n (its capacity counted in use),
-// a kept one when there is one of its size.
-func (l *Bodies) get(b *budgetedBody, n int) ([]byte, bool) {
+// a kept one when there is one of its size. It replaces buffers of b's
+// holding replacing bytes, given back right after: b's shares need room
+// for the difference only, the budget for all of it meanwhile.
+func (l *Bodies) get(b *budgetedBody, n int, replacing int64) ([]byte, bool) {
 	c := sizeClass(n)
 	l.mu.Lock()
-	if !l.admit(b, int64(c)) {
+	if !l.admit(b, int64(c)-replacing) {
 		l.mu.Unlock()
 		return nil, false
 	}
@@ -350,15 +354,6 @@ func sizeClass(n int) int {
 	return (n + poolStep - 1) / poolStep * poolStep
 }
 
-// nextSize is the length a buffer holding have bytes grows to on the way
-// to target: twice have, or target once that is no more. A body holds at
-// most twice what arrived of it, and every buffer but its last is a
-// power of two any other body can reuse; the cost is the buffer before
-// the last, at least half of it, while the last is filled from it.
-func nextSize(have, target int64) int64 {
-	return min(target, max(firstBuffer, 2*have))
-}
-
 // budgetedBody counts a request body against the budget and clears the
 // read deadline at EOF.
 type budgetedBody struct {
@@ -369,13 +364,25 @@ type budgetedBody struct {
 	caller   string // whose share the body counts against, "" none
 	authed   bool   // the caller was authenticated before the body
 	started  bool   // something was counted: authed is settled
-	limit    int64  // the limit ReadBody was given, 0 before
+	limit    int64  // the limit ReadParts was given, 0 before
 	counted  int64  // bytes read through Read or reserved, counted in use
-	buf      []byte // ReadBody's buffer; buf[:n] was read into it
-	n        int
-	whole    bool // buf[:n] is the whole body
-	eof      bool
+	// parts hold what ReadParts read, n bytes: the first grows up to
+	// partSize, the others are partSize each but the last; one part once
+	// joined.
+	parts [][]byte
+	n     int
+	whole bool // parts hold the whole body
+	eof   bool
 }
+
+// partSize is the most a body's first part grows to, and the size of its
+// other parts. A body up to it is read into one buffer, never copied
+// again; a larger one arrives in parts that any other body can reuse
+// (which a buffer grown to each body's own size could not be: under a
+// flood of large bodies, buffers of the wrong size dropped to make room
+// were as much memory again, garbage the budget no longer counts), and
+// is joined only when a handler needs it in one piece.
+const partSize = poolStep
 
 type bodyKey struct{}
 
@@ -400,29 +407,39 @@ func (b *budgetedBody) read(p []byte) (int, error) {
 	return n, err
 }
 
-// grow moves what was read into a buffer the next size up, counted
-// before it is made; the one it replaces is kept or garbage at once.
-func (b *budgetedBody) grow(target int64) error {
-	size := int(nextSize(int64(b.n), target))
-	buf, ok := b.l.get(b, size)
+// more makes room for the next bytes of a body of target bytes, counted
+// before it is made: the first part twice as large (up to partSize), or
+// a new part. A body holds at most twice what arrived of it.
+func (b *budgetedBody) more(target int64) error {
+	if len(b.parts) == 1 && len(b.parts[0]) < partSize {
+		first := b.parts[0]
+		size := min(target, 2*int64(len(first)), partSize)
+		buf, ok := b.l.get(b, int(size), 0)
+		if !ok {
+			return errBodyBudget
+		}
+		copy(buf, first)
+		b.l.put(b, first)
+		b.parts[0] = buf
+		return nil
+	}
+	size := min(target-int64(b.n), partSize)
+	if len(b.parts) == 0 {
+		size = min(target, firstBuffer)
+	}
+	buf, ok := b.l.get(b, int(size), 0)
 	if !ok {
 		return errBodyBudget
 	}
-	// The rounding up to a whole buffer is room to read into as well.
-	buf = buf[:min(cap(buf), int(target))]
-	if b.buf != nil {
-		copy(buf, b.buf[:b.n])
-		b.l.put(b, b.buf)
-	}
-	b.buf = buf
+	b.parts = append(b.parts, buf)
 	return nil
 }
 
-// readAll reads the whole body, at most limit bytes, into one buffer
-// that grows as the body arrives, counted until release. A declared
-// length over the limit is refused before a byte is read.
-func (b *budgetedBody) readAll(limit int64) ([]byte, error) {
-	if b.buf != nil {
+// readParts reads the whole body, at most limit bytes, into parts that
+// are added as it arrives, counted until release. A declared length over
+// the limit is refused before a byte is read.
+func (b *budgetedBody) readParts(limit int64) ([][]byte, error) {
+	if b.parts != nil {
 		return nil, errors.New("the body was read already")
 	}
 	if b.declared > limit {
@@ -435,18 +452,32 @@ func (b *budgetedBody) readAll(limit int64) ([]byte, error) {
 	if target < 0 {
 		target = limit + 1
 	}
+	b.parts = [][]byte{}
 	var err error
-	for err == nil {
-		if b.n == len(b.buf) {
-			if int64(b.n) == target {
-				break
+	for err == nil && int64(b.n) < target {
+		last := len(b.parts) - 1
+		if last < 0 || b.used(last) == len(b.parts[last]) {
+			// A chunked body's end is known only once read: a byte more
+			// comes first, rather than a buffer for nothing.
+			var one [1]byte
+			var m int
+			if b.declared < 0 && last >= 0 {
+				if m, err = b.read(one[:]); m == 0 {
+					continue
+				}
 			}
-			if err := b.grow(target); err != nil {
+			if err := b.more(target); err != nil {
 				return nil, err
+			}
+			last = len(b.parts) - 1
+			if m > 0 {
+				b.parts[last][b.used(last)] = one[0]
+				b.n++
+				continue
 			}
 		}
 		var m int
-		m, err = b.read(b.buf[b.n:])
+		m, err = b.read(b.parts[last][b.used(last):])
 		b.n += m
 	}
 	if err != nil && err != io.EOF {
@@ -471,11 +502,55 @@ func (b *budgetedBody) readAll(limit int64) ([]byte, error) {
 	} else if int64(b.n) < b.declared {
 		return nil, errors.New("the body ended before its Content-Length")
 	}
-	if b.buf == nil { // an empty body: Received tells it from none read
-		b.buf = []byte{}
+	if len(b.parts) == 0 { // an empty body: Received tells it from none read
+		b.parts = [][]byte{{}}
 	}
 	b.whole = true
-	return b.buf[:b.n], nil
+	return b.read0(), nil
+}
+
+// used is how much of part i was read into: all of it but the last's.
+func (b *budgetedBody) used(i int) int {
+	before := 0
+	for _, p := range b.parts[:i] {
+		before += len(p)
+	}
+	return b.n - before
+}
+
+// read0 are the parts cut to what was read into them.
+func (b *budgetedBody) read0() [][]byte {
+	out := make([][]byte, len(b.parts))
+	copy(out, b.parts)
+	if last := len(out) - 1; last >= 0 {
+		out[last] = out[last][:b.used(last)]
+	}
+	return out
+}
+
+// join puts the parts into one buffer, counted like them; they are kept
+// for other bodies at once.
+func (b *budgetedBody) join() ([]byte, error) {
+	if len(b.parts) == 1 {
+		return b.parts[0][:b.n], nil
+	}
+	var replacing int64
+	for _, p := range b.parts {
+		replacing += int64(cap(p))
+	}
+	buf, ok := b.l.get(b, b.n, replacing)
+	if !ok {
+		return nil, errBodyBudget
+	}
+	at := 0
+	for _, p := range b.read0() {
+		at += copy(buf[at:], p)
+	}
+	for _, p := range b.parts {
+		b.l.put(b, p)
+	}
+	b.parts = [][]byte{buf}
+	return buf, nil
 }
 
 // release gives back what the request held, when it is done: by then the
@@ -485,26 +560,54 @@ func (b *budgetedBody) release() {
 	if b.counted > 0 {
 		b.l.unreserve(b, b.counted)
 	}
-	if b.buf != nil {
-		b.l.put(b, b.buf)
-		b.buf = nil
+	for _, p := range b.parts {
+		b.l.put(b, p)
 	}
+	b.parts = nil
 }
 
-// ReadBody reads r's whole body, at most limit bytes. Under Bodies.Limit
-// it lives in one buffer counted against the budget until the request is
-// done, so the handler must not keep it (or slices of it) past that. Over
-// the limit the error is an *http.MaxBytesError; past the budget, the
-// engine's 503.
+// ReadBody reads r's whole body, at most limit bytes, into one buffer.
+// Under Bodies.Limit it is counted against the budget until the request
+// is done, so the handler must not keep it (or slices of it) past that.
+// Over the limit the error is an *http.MaxBytesError; past the budget,
+// the engine's 503.
 //
 // The body is read from beneath any wrapper a middleware put around
 // r.Body since Limit: Received is how such a middleware (the request
 // inspector) sees it, without a copy of its own.
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
-	if b, ok := r.Context().Value(bodyKey{}).(*budgetedBody); ok && b.buf == nil && b.counted == 0 {
-		return b.readAll(limit)
+	parts, err := ReadParts(r, limit)
+	if err != nil {
+		return nil, err
 	}
-	return io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	return Join(r, parts)
+}
+
+// ReadParts reads r's whole body like ReadBody, but leaves it in the
+// parts it arrived in: a check that can go through them one after the
+// other (a signature's hash) spares the copy joining them costs, which
+// for a forged signature is the whole body again.
+func ReadParts(r *http.Request, limit int64) ([][]byte, error) {
+	if b, ok := r.Context().Value(bodyKey{}).(*budgetedBody); ok && b.parts == nil && b.counted == 0 {
+		return b.readParts(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{body}, nil
+}
+
+// Join is the body of parts (as ReadParts returned them for r) in one
+// buffer; under Bodies.Limit it is counted instead of the parts.
+func Join(r *http.Request, parts [][]byte) ([]byte, error) {
+	if b, ok := r.Context().Value(bodyKey{}).(*budgetedBody); ok && b.whole {
+		return b.join()
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return bytes.Join(parts, nil), nil
 }
 
 // Reserve counts n more bytes against the budget for the request ctx
@@ -523,13 +626,17 @@ func Reserve(ctx context.Context, n int64) error {
 	return nil
 }
 
-// Received is what ReadBody read of the body of the request ctx belongs
+// Received is what ReadParts read of the body of the request ctx belongs
 // to, and whether that is the whole body; nil when nothing was read that
-// way. It is valid until the handler Limit wraps returns.
+// way. Of a body in several parts not joined, it is the first part. It
+// is valid until the handler Limit wraps returns.
 func Received(ctx context.Context) (body []byte, whole bool) {
 	b, ok := ctx.Value(bodyKey{}).(*budgetedBody)
-	if !ok || b.buf == nil {
+	if !ok || len(b.parts) == 0 {
 		return nil, false
 	}
-	return b.buf[:b.n], b.whole
+	if len(b.parts) > 1 {
+		return b.parts[0], false
+	}
+	return b.parts[0][:b.n], b.whole
 }

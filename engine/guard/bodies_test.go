@@ -3,6 +3,7 @@ package guard
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -177,12 +178,11 @@ func TestBodiesHoldOnlyWhatArrived(t *testing.T) {
 }
 
 // The budget counts a body's buffers from when they are made until the
-// request is done: while two held bodies and the growing buffer of a
-// third would pass it, the third is refused, and once they are done it
-// fits again.
+// request is done: while two held bodies and the buffers of a third
+// would pass it, the third is refused, and once they are done it fits.
 func TestBodiesHoldTheBudgetUntilTheRequestIsDone(t *testing.T) {
 	t.Parallel()
-	h, srv := newHolder(t, 3<<20, 8<<20)
+	h, srv := newHolder(t, 4<<20, 8<<20)
 	release := h.releaseOnce(t)
 	var wg sync.WaitGroup
 	for range 2 {
@@ -198,7 +198,8 @@ func TestBodiesHoldTheBudgetUntilTheRequestIsDone(t *testing.T) {
 	if inUse, _, _ := h.l.counts(); inUse != 2<<20 {
 		t.Fatalf("two bodies of 700 KiB hold %d bytes of the budget, want their two 1 MiB buffers", inUse)
 	}
-	if code, _ := postN(srv.URL+"/x", 700<<10, authed...); code != http.StatusServiceUnavailable {
+	// In two parts (1 MiB and 512 KiB), joined into one buffer of 2 MiB.
+	if code, _ := postN(srv.URL+"/x", 1536<<10, authed...); code != http.StatusServiceUnavailable {
 		t.Fatalf("a body past the budget: %d, want 503", code)
 	}
 	release()
@@ -210,8 +211,8 @@ func TestBodiesHoldTheBudgetUntilTheRequestIsDone(t *testing.T) {
 	if code, body := postN(srv.URL+"/x", 1536<<10, authed...); code != 200 || body != fmt.Sprint(1536<<10) {
 		t.Fatalf("a 1.5 MiB body with the budget's buffers kept for reuse: %d %s", code, body)
 	}
-	if held := h.l.Held(); held > 3<<20 {
-		t.Fatalf("%d bytes counted with nothing in use, budget 3 MiB", held)
+	if held := h.l.Held(); held > 4<<20 {
+		t.Fatalf("%d bytes counted with nothing in use, budget 4 MiB", held)
 	}
 }
 
@@ -286,8 +287,9 @@ func TestBodiesRefuseADeclaredLengthOverTheLimitUnread(t *testing.T) {
 	}
 }
 
-// A body of unknown length (chunked) grows one buffer within the budget
-// and the limit; while it grows, the old and the new buffer both count.
+// A body of unknown length (chunked) is read in parts within the budget
+// and the limit; while they are joined, the parts and the joined buffer
+// both count.
 func TestBodiesChunked(t *testing.T) {
 	t.Parallel()
 	h, srv := newHolder(t, 6<<20, 8<<20)
@@ -313,6 +315,65 @@ func TestBodiesChunked(t *testing.T) {
 	}
 	if held := h.l.Held(); held > 6<<20 {
 		t.Errorf("%d bytes counted with nothing in use, budget 6 MiB", held)
+	}
+}
+
+// A body in several parts is the body that was sent, joined or gone
+// through part by part, of a declared length or chunked; the inspector
+// sees the first part of one not joined, not as the whole body.
+func TestBodiesParts(t *testing.T) {
+	t.Parallel()
+	l := &Bodies{Budget: 64 << 20}
+	srv := httptest.NewServer(l.Limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts, err := ReadParts(r, 8<<20)
+		if err != nil {
+			apierr.Write(w, nil, err)
+			return
+		}
+		sum := sha256.New()
+		for _, p := range parts {
+			sum.Write(p)
+		}
+		first, whole := Received(r.Context())
+		if len(parts) > 1 && (whole || !bytes.Equal(first, parts[0])) {
+			http.Error(w, "Received is not the first part", 500)
+			return
+		}
+		body, err := Join(r, parts)
+		if err != nil {
+			apierr.Write(w, nil, err)
+			return
+		}
+		if got, whole := Received(r.Context()); !whole || !bytes.Equal(got, body) {
+			http.Error(w, "Received is not the joined body", 500)
+			return
+		}
+		joined := sha256.Sum256(body)
+		fmt.Fprintf(w, "%d %x %x", len(parts), sum.Sum(nil), joined)
+	})))
+	defer srv.Close()
+	body := make([]byte, 3<<20+12345)
+	for i := range body {
+		body[i] = byte(i * 7 / 3)
+	}
+	want := sha256.Sum256(body)
+	for _, chunked := range []bool{false, true} {
+		var r io.Reader = bytes.NewReader(body)
+		if chunked {
+			r = io.MultiReader(r) // a reader the client cannot measure
+		}
+		res, err := http.Post(srv.URL, "application/octet-stream", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if w := fmt.Sprintf("4 %x %x", want, want); string(got) != w {
+			t.Errorf("chunked %v: %s, want %s", chunked, got, w)
+		}
+	}
+	if inUse, _, _ := l.counts(); inUse != 0 {
+		t.Fatalf("%d bytes in use after the requests", inUse)
 	}
 }
 
