@@ -444,9 +444,11 @@ func (e *Engine) buildHandlers() {
 
 // bodyBudget is the memory the request bodies being handled may hold
 // together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
-// of a larger limit. Anonymous callers can fill it (a
-// forged signature is known only once its body is read), so it is what a
-// flood costs; past it callers are told to retry.
+// of a larger limit. Anonymous callers can fill three quarters of it (a
+// forged signature is known only once its body is read), each address at
+// most an eighth or room for one body and its copy (22 MiB by default),
+// and only with bytes they send: that is what a flood costs. Past it
+// callers are told to retry.
 func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
 
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits
