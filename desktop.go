@@ -37,7 +37,7 @@ func runDesktop(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := app.Launch(app.LaunchOptions{DataDir: absData(*data), Listen: *listen, Logger: logger, Hidden: *hidden, OpenPath: *open}); err != nil {
+	if err := app.Launch(app.LaunchOptions{DataDir: absData(*data), Listen: *listen, Logger: logger, Hidden: *hidden, OpenPath: *open, Version: version}); err != nil {
 		fmt.Fprintln(stderr, "millrun:", err)
 		return 1
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/millrun/millrun/app"
+	"github.com/millrun/millrun/app/statusicon"
+	"github.com/millrun/millrun/engine/instance"
 )
 
 // cmdEngine runs the background half of the desktop app.
@@ -21,6 +25,7 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", defaultDataDir(), "data directory (database and settings)")
 	listen := fs.String("listen", envOr("MILLRUN_LISTEN", "127.0.0.1:8700"), "loopback address for webhooks (a free port when it is taken)")
 	windowApp := fs.String("window-app", "", "the desktop app's binary: opens a window when a notification is clicked,\nand is what start at login runs")
+	logPath := fs.String("log", "", "append the log to this file (how a service started at login logs) instead of stderr")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -31,18 +36,37 @@ func cmdEngine(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	dir := absData(*data)
+	if *logPath != "" {
+		f, err := app.OpenLog(*logPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		stderr = f
+	}
 	opts := app.Options{DataDir: dir, Listen: *listen, Workspace: "local", Version: version, UI: uiHandler(),
-		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"),
+		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), StatusIcon: statusicon.Start,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if *windowApp != "" {
 		opts.WindowCommand = []string{*windowApp, "desktop", "--data", dir}
 		opts.StartCommand = []string{*windowApp, "desktop", "--data", dir, "--hidden", "--listen", *listen}
+		if self, err := os.Executable(); err == nil {
+			opts.StartService = []string{self, "engine", "--data", dir, "--listen", *listen, "--window-app", *windowApp, "--log", app.EngineLog(dir)}
+		}
 	} else {
 		opts.StartCommand = startCommand("engine", dir, "--listen", *listen)
 	}
+	if self, err := os.Executable(); err == nil {
+		opts.Program = self
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return app.New(opts).Serve(ctx)
+	err := app.New(opts).Serve(ctx)
+	var restart *app.Restart
+	if errors.As(err, &restart) {
+		return restartAs(restart.Program)
+	}
+	return err
 }
 
 func absData(dir string) string {
@@ -69,4 +93,44 @@ func includeHeadersEnv() []string {
 		}
 	}
 	return out
+}
+
+// cmdQuit stops the millrun holding a data folder as its own Quit would:
+// running jobs get their grace period. The Windows installer runs it
+// before it replaces or removes millrun.exe.
+func cmdQuit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("quit", "millrun quit [--data DIR] [--wait 60s]",
+		"Stops the millrun (the desktop app's engine, or serve) that uses the data folder,\ngracefully, and waits for it to stop. Nothing running is not an error.", stderr)
+	data := fs.String("data", defaultDataDir(), "data directory")
+	wait := fs.Duration("wait", time.Minute, "how long to wait for it to stop")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir := absData(*data)
+	if lock, err := instance.Acquire(dir); err == nil {
+		lock.Release()
+		fmt.Fprintf(stdout, "No millrun is using %s.\n", dir)
+		return nil
+	}
+	info, err := instance.Read(dir)
+	if err != nil {
+		return fmt.Errorf("a millrun is using %s but has not said who it is yet; try again", dir)
+	}
+	if info.Kind == instance.KindDesktop {
+		if err := app.Quit(*info); err != nil {
+			return fmt.Errorf("%s did not answer: %w", info.Describe(), err)
+		}
+	} else if err := instance.StopHolder(dir, info, *wait); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(*wait); ; time.Sleep(100 * time.Millisecond) {
+		if lock, err := instance.Acquire(dir); err == nil {
+			lock.Release()
+			fmt.Fprintf(stdout, "Stopped %s.\n", info.Describe())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not stop within %s", info.Describe(), *wait)
+		}
+	}
 }

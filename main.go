@@ -14,6 +14,7 @@ import (
 )
 
 func main() {
+	attachConsole(os.Args[1:])
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -30,6 +31,7 @@ Usage:
   millrun desktop [flags] the same, with --data and --listen
   millrun serve [flags]   run headless: the engine, its webhooks and the UI on a local port
   millrun engine [flags]  the desktop app's background engine (launching the app starts it)
+  millrun quit [flags]    stop the millrun that uses the data folder, gracefully
   millrun token <create|list|revoke> [flags]
                           manage the tokens that guard the webhooks and the API
   millrun version         print the version
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdToken(args[1:], stdout, stderr)
 	case "engine":
 		err = cmdEngine(args[1:], stdout, stderr)
+	case "quit":
+		err = cmdQuit(args[1:], stdout, stderr)
 	case "desktop":
 		if desktopCommand == nil {
 			fmt.Fprintln(stderr, "millrun: this build has no desktop window; use 'millrun serve', or build the window with 'make build-desktop'")

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -128,6 +129,7 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 	}
 	tok := cliToken(t, data)
 	started, finished := filepath.Join(marks, "started"), filepath.Join(marks, "finished")
+	stepMarks := filepath.Join(marks, "steps")
 	for path, content := range map[string]string{
 		"u/me/hook": "echo \"$WM_JOB_ID\" >> " + started + "\necho ok\n",
 		"u/me/slow": "sleep 3\necho \"$WM_JOB_ID\" >> " + finished + "\n",
@@ -137,11 +139,39 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 			t.Fatalf("create: %d %s %v", code, out, err)
 		}
 	}
+	// Flows: each step marks its (flow, step) when it completes.
+	mark := func(name string) string {
+		return "sleep 0.$((RANDOM % 3))\necho \"$WM_ROOT_FLOW_JOB_ID " + name + "\" >> " + stepMarks + "\n"
+	}
+	threeSteps := `{"modules":[`
+	for i, name := range []string{"s1", "s2", "s3"} {
+		if i > 0 {
+			threeSteps += ","
+		}
+		c, _ := json.Marshal(mark(name))
+		threeSteps += `{"id":"` + name + `","value":{"type":"rawscript","language":"bash","content":` + string(c) + `,"input_transforms":{}}}`
+	}
+	threeSteps += `]}`
+	body, _ := json.Marshal(mark("it$i"))
+	loop := `{"modules":[{"id":"loop","value":{"type":"forloopflow","iterator":{"type":"static","value":[0,1,2]},"skip_failures":false,"modules":[` +
+		`{"id":"each","value":{"type":"rawscript","language":"bash","content":` + strings.Replace(string(body), `sleep`, `i=\"$1\"\nsleep`, 1) +
+		`,"input_transforms":{"i":{"type":"javascript","expr":"flow_input.iter.value"}}}}]}}]}`
+	for path, value := range map[string]string{"u/me/three": threeSteps, "u/me/loop": loop} {
+		if code, out, err := post(p.base+"/api/w/local/flows/create", tok, `{"path":"`+path+`","summary":"soak","value":`+value+`}`); err != nil || code != 201 {
+			t.Fatalf("create flow %s: %d %s %v", path, code, out, err)
+		}
+	}
+	flowSteps := map[string][]string{}
 	var accepted, slow []string
 	for round := 1; round <= rounds; round++ {
 		for range 2 { // running when the kill comes
 			if code, id, err := post(p.base+"/api/w/local/jobs/run/p/u/me/slow", tok, `{}`); err == nil && code == 201 {
 				slow = append(slow, id)
+			}
+		}
+		for path, steps := range map[string][]string{"u/me/three": {"s1", "s2", "s3"}, "u/me/loop": {"it0", "it1", "it2"}} {
+			if code, id, err := post(p.base+"/api/w/local/jobs/run/f/"+path, tok, `{}`); err == nil && code == 201 {
+				flowSteps[id] = steps
 			}
 		}
 		var mu sync.Mutex
@@ -219,6 +249,78 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 	if missing > 0 || twice > 0 || survivors > 0 {
 		t.Fatalf("after %d kill -9 rounds: %d of %d accepted jobs lost, %d ran twice, %d killed jobs' processes finished their work", rounds, missing, len(accepted), twice, survivors)
 	}
+	// Every flow ends, each of its steps completed once: twice only when
+	// its status says the kill interrupted it (it then ran again).
+	stepRuns := map[string]int{}
+	b, _ = os.ReadFile(stepMarks)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		stepRuns[line]++
+	}
+	unfinished, lostSteps, extra, resumed, reran := 0, 0, 0, 0, 0
+	for id, steps := range flowSteps {
+		deadline := time.Now().Add(60 * time.Second)
+		j := getJob(t, p.base, tok, id)
+		for j["type"] != "CompletedJob" && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			j = getJob(t, p.base, tok, id)
+		}
+		if j["success"] != true {
+			unfinished++
+			t.Logf("flow %s: %v", id, j["result"])
+			continue
+		}
+		allowed := interruptions(t, p.base, tok, j)
+		reran += allowed
+		if logs, _ := j["logs"].(string); strings.Contains(logs, "resumes from its recorded progress") {
+			resumed++
+		}
+		for _, s := range steps {
+			n := stepRuns[id+" "+s]
+			if n == 0 {
+				lostSteps++
+			}
+			if n > 1 {
+				allowed -= n - 1
+			}
+		}
+		if allowed < 0 {
+			extra++
+			t.Logf("flow %s ran steps again that no kill interrupted: %v", id, stepRuns)
+		}
+	}
+	t.Logf("flows: %d started, %d resumed after a kill, %d interrupted steps run again; %d did not end well, %d steps lost, %d flows with a step completed twice uninterrupted",
+		len(flowSteps), resumed, reran, unfinished, lostSteps, extra)
+	if len(flowSteps) == 0 || unfinished > 0 || lostSteps > 0 || extra > 0 {
+		t.Fatalf("after %d kill -9 rounds, of %d flows: %d did not end well, %d steps lost, %d completed a step twice", rounds, len(flowSteps), unfinished, lostSteps, extra)
+	}
+}
+
+// interruptions counts the steps of a flow (its loop iterations' too)
+// that a kill interrupted and that ran again.
+func interruptions(t *testing.T, base, tok string, j map[string]any) int {
+	fs, _ := j["flow_status"].(map[string]any)
+	mods, _ := fs["modules"].([]any)
+	n := 0
+	for _, m := range mods {
+		m, _ := m.(map[string]any)
+		list, _ := m["interrupted"].([]any)
+		n += len(list)
+		for _, id := range asList(m["flow_jobs"]) {
+			n += interruptions(t, base, tok, getJob(t, base, tok, id))
+		}
+	}
+	return n
+}
+
+func asList(v any) []string {
+	var out []string
+	list, _ := v.([]any)
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // getJob reads a job as JSON; an unknown job reads as an empty map.
@@ -386,6 +488,27 @@ func TestSecondServeOnSameDataRefused(t *testing.T) {
 	res.Body.Close()
 }
 
+// On the holder's own address (the default port, as a user types it),
+// serve names the running instance (its pid, address and program)
+// instead of only saying the port is taken.
+func TestServeOnAHeldFolderNamesTheHolderWhateverThePort(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	addr := freeAddr(t)
+	first := startServe(t, data, addr)
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", addr)
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second serve started:\n%s", out)
+	}
+	for _, want := range []string{"millrun serve at " + first.base, fmt.Sprintf("pid %d", first.cmd.Process.Pid), os.Args[0]} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("second serve said:\n%s\nwant it to name %q", out, want)
+		}
+	}
+}
+
 // In a desktop build, `millrun --data DIR` opens the window with that
 // directory rather than calling --data an unknown command.
 func TestTopLevelFlagsGoToTheWindow(t *testing.T) {
@@ -413,5 +536,31 @@ func TestIncludeHeadersFromTheEnvironment(t *testing.T) {
 	t.Setenv("INCLUDE_HEADERS", "")
 	if got := includeHeadersEnv(); len(got) != 0 {
 		t.Fatalf("empty INCLUDE_HEADERS gave %q", got)
+	}
+}
+
+// `millrun quit` stops the serve holding the folder gracefully (what the
+// Windows installer runs before it replaces millrun.exe); with nothing
+// running it says so and succeeds.
+func TestQuitStopsTheHolder(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := startServe(t, data, freeAddr(t))
+	cmd := exec.Command(os.Args[0], "quit", "--data", data, "--wait", "20s")
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Stopped millrun serve at "+p.base) {
+		t.Fatalf("quit: %v\n%s", err, out)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	if !strings.Contains(p.output(), "millrun stopped cleanly") {
+		t.Fatalf("serve's output: %s", p.output())
+	}
+	cmd = exec.Command(os.Args[0], "quit", "--data", data)
+	cmd.Env = append(os.Environ(), "MILLRUN_TEST_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "No millrun is using") {
+		t.Fatalf("quit with nothing running: %v\n%s", err, out)
 	}
 }

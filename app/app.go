@@ -17,16 +17,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 
+	"github.com/millrun/millrun/app/statusicon"
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
+	"github.com/millrun/millrun/engine/store"
 )
 
 // Options configure the desktop app.
@@ -38,8 +42,9 @@ type Options struct {
 	UI        http.Handler // the embedded frontend
 	Logger    *slog.Logger
 	// StartCommand is what the start_at_login setting writes into the
-	// platform's autostart entry.
-	StartCommand []string
+	// platform's autostart entry; StartService, what a systemd user
+	// service runs instead where systemd runs the session.
+	StartCommand, StartService []string
 	// IncludeHeaders and NgrokAuthtoken come from the environment (main
 	// reads it): see engine.Config.
 	IncludeHeaders []string
@@ -48,6 +53,22 @@ type Options struct {
 	// app with its --data flag), for a notification clicked while no
 	// window is open. Empty: such a click only logs.
 	WindowCommand []string
+	// Notifier shows desktop notifications; nil is the platform's
+	// (alerts.NewSender). Clicking one opens its page.
+	Notifier func(open func(page string)) Notifier
+	// Program is the engine's own executable: replaced (an upgrade), the
+	// engine finishes its running jobs and Serve returns *Restart; removed,
+	// it finishes them and stops. Empty: not watched.
+	Program string
+	// StatusIcon shows the engine in the desktop's status area
+	// (statusicon.Start); nil shows none (tests, serve).
+	StatusIcon func(statusicon.Actions, *slog.Logger) statusicon.Icon
+}
+
+// Notifier shows desktop notifications until closed.
+type Notifier interface {
+	alerts.Sender
+	Close()
 }
 
 // The desktop routes live on the loopback listener, guarded by the
@@ -71,7 +92,9 @@ type App struct {
 
 	lock     *instance.Lock
 	secret   string
-	notes    interface{ Close() }
+	notes    Notifier
+	icon     statusicon.Icon
+	reaper   reaper
 	quit     chan struct{} // closed when the window's Quit asks to stop
 	quitOnce sync.Once
 	stopping chan struct{} // closed when Shutdown begins: attached windows quit
@@ -83,6 +106,7 @@ type App struct {
 	addr     string
 	window   chan string // commands for the attached window; nil: none
 	startErr error
+	change   error // the program's change that stopped the engine
 }
 
 // New returns an app that starts the engine in Startup.
@@ -101,17 +125,38 @@ func (a *App) Serve(ctx context.Context) error {
 		return err
 	}
 	a.lock = lock
+	return a.serveLocked(ctx)
+}
+
+// serveLocked is Serve once the data directory is held.
+func (a *App) serveLocked(ctx context.Context) error {
 	a.Startup(ctx)
 	if a.startErr != nil {
 		return a.startErr
 	}
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go a.watchProgram(watch)
 	select {
 	case <-ctx.Done():
 	case <-a.quit:
+	}
+	a.mu.Lock()
+	change := a.change
+	a.mu.Unlock()
+	if change != nil {
+		a.opts.Logger.Info(change.Error())
+	} else if ctx.Err() == nil {
 		a.opts.Logger.Info("the window asked to quit")
 	}
 	a.Shutdown(context.Background())
-	return nil
+	if errors.Is(change, errRemoved) {
+		if err := a.dropStartAtLogin(); err != nil {
+			a.opts.Logger.Warn("cannot remove the start-at-login entry of the removed program", "err", err)
+		}
+		return nil
+	}
+	return change
 }
 
 // Startup opens the engine and the loopback listener.
@@ -138,11 +183,22 @@ func (a *App) Startup(ctx context.Context) {
 	a.addr = ln.Addr().String()
 	base := "http://" + a.addr
 	// Clicking a notification shows the window at the run or page it names.
-	notes := alerts.NewSender(a.openAt)
+	newNotifier := a.opts.Notifier
+	if newNotifier == nil {
+		newNotifier = func(open func(string)) Notifier { return alerts.NewSender(open) }
+	}
+	notes := newNotifier(a.openAt)
 	a.notes = notes
+	// Read before the engine marks them failed: what a crash interrupted.
+	var crashed *alerts.Notice
+	if prev := a.lock.Previous(); prev != nil {
+		crashed = crashNotice(prev, interruptedJobs(a.opts.DataDir, a.opts.Workspace, a.opts.Logger))
+		notice = strings.TrimSpace(notice + " " + crashed.Body)
+		a.opts.Logger.Warn(crashed.Title, "previous_pid", prev.PID)
+	}
 	e, err := engine.Open(engine.Config{DataDir: a.opts.DataDir, Workspace: a.opts.Workspace, BaseURL: base + "/api",
 		UI: a.opts.UI, Logger: a.opts.Logger, Version: a.opts.Version, Lock: a.lock, Notice: notice, StartCommand: a.opts.StartCommand,
-		Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken, SettleMemory: debug.FreeOSMemory})
+		StartService: a.opts.StartService, Notifier: notes, IncludeHeaders: a.opts.IncludeHeaders, NgrokAuthtoken: a.opts.NgrokAuthtoken, SettleMemory: debug.FreeOSMemory})
 	if err != nil {
 		ln.Close()
 		a.startErr = err
@@ -155,6 +211,14 @@ func (a *App) Startup(ctx context.Context) {
 	}
 	if err := e.Announce(instance.KindDesktop, base, a.secret); err != nil {
 		a.opts.Logger.Warn("cannot write instance info; a second launch will not find this window", "err", err)
+	}
+	if crashed != nil && e.Settings().Notifications != alerts.Off {
+		go notes.Send(*crashed)
+	}
+	if done, err := e.ClaimStartAtLogin(); err != nil {
+		a.opts.Logger.Warn("the start-at-login entry is not this millrun's and could not be rewritten", "err", err)
+	} else if done {
+		a.opts.Logger.Info("start at login now starts this millrun (its entry ran another program)")
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+showPath, a.withSecret(a.serveShow))
@@ -184,8 +248,105 @@ func (a *App) Startup(ctx context.Context) {
 	a.mu.Lock()
 	a.eng, a.srv = e, srv
 	a.mu.Unlock()
+	if a.opts.StatusIcon != nil {
+		a.icon = a.opts.StatusIcon(statusicon.Actions{Open: a.openAt, Pause: a.pauseSchedules, Quit: a.requestQuit}, a.opts.Logger)
+		go a.feedIcon(e, 2*time.Second)
+	}
 	a.opts.Logger.Info("millrun desktop started", "listen", base, "data", a.opts.DataDir)
 }
+
+// interruptedJobs lists the runs a previous engine left running (it
+// crashed or was killed): the engine marks them failed as it opens.
+func interruptedJobs(dataDir, workspace string, log *slog.Logger) []*store.Job {
+	db, err := store.Open(filepath.Join(dataDir, "millrun.db"))
+	if err != nil {
+		log.Warn("cannot read what the last run of millrun left running", "err", err)
+		return nil
+	}
+	defer db.Close()
+	jobs, err := db.ListJobs(context.Background(), store.JobFilter{Workspace: workspace, Statuses: []string{store.StatusRunning}, Limit: 20})
+	if err != nil {
+		log.Warn("cannot read what the last run of millrun left running", "err", err)
+	}
+	return jobs
+}
+
+// crashNotice says that millrun came back after it stopped unexpectedly,
+// and what it was running then: for the window's notice and a desktop
+// notification.
+func crashNotice(prev *instance.Info, running []*store.Job) *alerts.Notice {
+	n := &alerts.Notice{Title: "millrun restarted after it stopped unexpectedly", Open: "/runs"}
+	if len(running) == 0 {
+		n.Body = fmt.Sprintf("millrun (pid %d) stopped unexpectedly (it crashed or was killed, or the computer went down) and was started again; no run was under way.", prev.PID)
+		return n
+	}
+	var paths []string
+	for _, j := range running {
+		what := j.ScriptPath
+		if j.Kind == "flow" {
+			what = "flow " + what
+		}
+		if !slices.Contains(paths, what) {
+			paths = append(paths, what)
+		}
+	}
+	runs := "1 run was"
+	if len(running) > 1 {
+		runs = fmt.Sprintf("%d runs were", len(running))
+	}
+	n.Body = fmt.Sprintf("millrun (pid %d) stopped unexpectedly (it crashed or was killed, or the computer went down) and was started again. %s under way and marked failed: %s.", prev.PID, runs, strings.Join(paths, ", "))
+	if len(running) == 1 {
+		n.Open = "/runs/" + running[0].ID
+	}
+	return n
+}
+
+// iconState is what the status icon shows of the engine's status.
+func iconState(st engine.Status) statusicon.State {
+	s := statusicon.State{Running: st.Running, Queued: st.Queued, Tunnel: string(st.Tunnel.State), TunnelURL: st.Tunnel.URL, Paused: st.SchedulesPaused}
+	if f := st.LastFailure; f != nil {
+		s.LastFailure = f.Path + " at " + f.At.Format("15:04") + ": " + f.Reason
+		s.LastFailurePage = "/runs/" + f.JobID
+	}
+	return s
+}
+
+// feedIcon keeps the status icon up to date until millrun stops. Reading
+// the status every few seconds costs less than a line from every job.
+func (a *App) feedIcon(e *engine.Engine, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		a.icon.Update(iconState(e.Status()))
+		select {
+		case <-a.stopping:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pauseSchedules is the status icon's Pause schedules: a setting, so the
+// Settings page shows it and a restart keeps it.
+func (a *App) pauseSchedules(paused bool) {
+	a.mu.Lock()
+	e := a.eng
+	a.mu.Unlock()
+	if e == nil {
+		return
+	}
+	s := e.Settings()
+	s.SchedulesPaused = paused
+	if err := e.UpdateSettings(context.Background(), s); err != nil {
+		a.opts.Logger.Warn("cannot pause the schedules", "err", err)
+		return
+	}
+	a.opts.Logger.Info("schedules paused from the status icon", "paused", paused)
+	a.icon.Update(iconState(e.Status()))
+}
+
+// requestQuit stops millrun as the window's Quit does.
+func (a *App) requestQuit() { a.quitOnce.Do(func() { close(a.quit) }) }
 
 func (a *App) secretOK(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(r.Header.Get(secretHeader)), []byte(a.secret)) == 1
@@ -234,23 +395,35 @@ func (a *App) serveShow(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// openAt shows the window at a UI path (a clicked notification's run),
-// opening one when none is.
+// openAt shows the window at a UI path (a clicked notification's run;
+// "" where it was), opening one when none is.
 func (a *App) openAt(path string) {
-	if a.tell("open " + path) {
+	cmd := "show"
+	if path != "" {
+		cmd = "open " + path
+	}
+	if a.tell(cmd) {
 		return
 	}
 	if len(a.opts.WindowCommand) == 0 {
 		a.opts.Logger.Info("a notification was clicked; launch millrun to see it", "page", path)
 		return
 	}
-	c := a.opts.WindowCommand
-	cmd := exec.Command(c[0], append(append([]string{}, c[1:]...), "--open", path)...)
-	if err := cmd.Start(); err != nil {
+	args := append([]string{}, a.opts.WindowCommand...)
+	if path != "" {
+		args = append(args, "--open", path)
+	}
+	window := exec.Command(args[0], args[1:]...)
+	a.reaper.prepare(window)
+	if err := window.Start(); err != nil {
 		a.opts.Logger.Warn("cannot open a window", "err", err)
 		return
 	}
-	go cmd.Wait()
+	a.reaper.started(window.Process.Pid)
+	go func() {
+		_ = window.Wait()
+		a.reaper.exited(window.Process.Pid)
+	}()
 }
 
 // serveAttach streams commands to the window, one line each, while it is
@@ -281,7 +454,14 @@ func (a *App) serveAttach(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, c)
 			_ = rc.Flush()
 		case <-a.stopping:
-			fmt.Fprintln(w, "quit")
+			a.mu.Lock()
+			_, restart := a.change.(*Restart)
+			a.mu.Unlock()
+			if restart {
+				fmt.Fprintln(w, "restart") // the window waits for the new engine
+			} else {
+				fmt.Fprintln(w, "quit")
+			}
 			_ = rc.Flush()
 			return
 		case <-r.Context().Done():
@@ -293,12 +473,15 @@ func (a *App) serveAttach(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) serveQuit(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
-	a.quitOnce.Do(func() { close(a.quit) })
+	a.requestQuit()
 }
 
 // Shutdown stops the listener and closes the engine gracefully.
 func (a *App) Shutdown(ctx context.Context) {
 	a.stopOnce.Do(func() { close(a.stopping) })
+	if a.icon != nil {
+		a.icon.Close()
+	}
 	a.mu.Lock()
 	e, srv := a.eng, a.srv
 	a.mu.Unlock()
@@ -334,6 +517,55 @@ func failedPage(err error, dataDir string) http.Handler {
 	})
 }
 
+// stopHolderPath is where the page of a launch refused by a `serve`
+// posts to stop it.
+const stopHolderPath = "/millrun-desktop/stop-holder"
+
+const heldPageText = `<!doctype html><meta charset="utf-8"><title>millrun is already running headless</title>
+<body style="font:15px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222">
+<h1 style="font-size:1.3em">Another millrun holds your data folder</h1>
+<p style="background:#fff4e5;border:1px solid #f5d7a8;padding:.8em;border-radius:6px">%s</p>
+<p>It serves the same scripts and webhooks without a window (<code>millrun serve</code>, perhaps started at login).
+One millrun at a time can use a data folder. Stop it to open millrun here; its running jobs get their grace period,
+and start at login will start this app instead.</p>
+<form method="post" action="` + stopHolderPath + `"><button style="font:inherit;padding:.5em 1.2em;background:#2f6f4f;color:#fff;border:0;border-radius:6px;cursor:pointer">Stop it and open millrun</button></form>
+<p>Or keep it running and open <a href="%s">%s</a> in a browser.</p>
+<p style="color:#666">Data directory: <code>%s</code></p>`
+
+// heldBy is the headless millrun that refused a launch the data folder,
+// when there is one the user may stop from the window.
+func heldBy(err error) *instance.Info {
+	var inUse *instance.InUseError
+	if errors.As(err, &inUse) && inUse.Info != nil && inUse.Info.Kind == instance.KindServe {
+		return inUse.Info
+	}
+	return nil
+}
+
+// heldPage is what a window shows when a `serve` holds the data folder:
+// which process it is, and a button that stops it, then calls opened
+// (which starts the engine and attaches the window) and reloads the UI.
+func heldPage(err error, who *instance.Info, dataDir string, opened func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == stopHolderPath && r.Method == http.MethodPost {
+			if err := instance.StopHolder(dataDir, who, 30*time.Second); err != nil {
+				failedPage(err, dataDir).ServeHTTP(w, r)
+				return
+			}
+			if err := opened(); err != nil {
+				failedPage(err, dataDir).ServeHTTP(w, r)
+				return
+			}
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		u := html.EscapeString(who.URL)
+		fmt.Fprintf(w, heldPageText, html.EscapeString(err.Error()), u, u, html.EscapeString(dataDir))
+	})
+}
+
 // firstClose reports whether the window is being closed for the first time
 // ever with this data directory, and remembers that it was.
 func firstClose(dataDir string, log *slog.Logger) bool {
@@ -361,6 +593,46 @@ func checkDisplay(goos string, getenv func(string) string) error {
 	if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
 	}
+	return nil
+}
+
+// The window's size where it fits, and the least it may be.
+const (
+	windowWidth, windowHeight = 1280, 860
+	minWidth, minHeight       = 900, 560
+)
+
+// fitWindow is the window's size on a screen of sw×sh logical pixels: the
+// default where it fits with its title bar, else what leaves room for the
+// title bar and the desktop's panels, so that neither opens above the
+// screen (1366×768, a common laptop screen, was one). ok is false when
+// the default fits.
+func fitWindow(sw, sh int) (w, h int, ok bool) {
+	w, h = windowWidth, windowHeight
+	if sh > 0 && h+40 > sh {
+		h = max(minHeight, sh-100)
+	}
+	if sw > 0 && w > sw {
+		w = max(minWidth, sw-40)
+	}
+	return w, h, w != windowWidth || h != windowHeight
+}
+
+// openFile opens path with the desktop's program for it (the engine's
+// log in a text editor).
+func openFile(path string) error {
+	name, args := "xdg-open", []string{path}
+	switch goruntime.GOOS {
+	case "darwin":
+		name = "open"
+	case "windows":
+		name, args = "rundll32", []string{"url.dll,FileProtocolHandler", path}
+	}
+	cmd := exec.Command(name, args...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait()
 	return nil
 }
 

@@ -1,19 +1,24 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/app/statusicon"
+	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -173,7 +178,7 @@ func TestHeadlessHolderIsNamed(t *testing.T) {
 	defer lock.Release()
 	lock.Publish(instance.Info{PID: 4242, Kind: instance.KindServe, URL: "http://127.0.0.1:8700"})
 	_, err = (&Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/nonexistent/millrun", "engine"}}).Connect()
-	if err == nil || !strings.Contains(err.Error(), "millrun serve at http://127.0.0.1:8700 (pid 4242)") {
+	if err == nil || !strings.Contains(err.Error(), "millrun serve at http://127.0.0.1:8700 (pid 4242, ") {
 		t.Fatalf("Connect against serve: %v", err)
 	}
 }
@@ -314,5 +319,206 @@ func TestNotificationClickOpensItsPage(t *testing.T) {
 	a.openAt("/runs/2")
 	if got := <-cmds; got != "open /runs/2" {
 		t.Fatalf("the open window was told %q", got)
+	}
+}
+
+// fakeIcon records what the engine shows in the status area and hands
+// back the menu's actions.
+type fakeIcon struct {
+	actions statusicon.Actions
+	states  chan statusicon.State
+	closed  chan struct{}
+}
+
+func (f *fakeIcon) Update(s statusicon.State) {
+	select {
+	case f.states <- s:
+	default:
+	}
+}
+func (f *fakeIcon) Close() { close(f.closed) }
+
+// The engine's status icon: its menu opens the window, pauses the
+// schedules (the setting) and quits millrun, which removes the icon.
+func TestStatusIconMenu(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	icon := &fakeIcon{states: make(chan statusicon.State, 64), closed: make(chan struct{})}
+	a := quietApp(dir)
+	a.opts.StatusIcon = func(act statusicon.Actions, _ *slog.Logger) statusicon.Icon { icon.actions = act; return icon }
+	lock, err := instance.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.lock = lock
+	served := make(chan error, 1)
+	go func() { served <- a.serveLocked(context.Background()) }()
+	var r *Remote
+	waitFor(t, "the engine", func() bool {
+		info, err := instance.Read(dir)
+		if err == nil {
+			r = dial(info)
+		}
+		return r != nil
+	})
+	if s := <-icon.states; s.Tunnel != "off" || s.Paused {
+		t.Fatalf("first state: %+v", s)
+	}
+	cmds := attachWindow(t, r)
+	icon.actions.Open("")
+	if got := <-cmds; got != "show" {
+		t.Fatalf("Open millrun told the window %q", got)
+	}
+	icon.actions.Pause(true)
+	waitFor(t, "the icon to show the schedules paused", func() bool { return (<-icon.states).Paused })
+	if !a.eng.Settings().SchedulesPaused {
+		t.Fatal("Pause schedules did not change the setting")
+	}
+	icon.actions.Quit()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Quit from the status icon did not stop millrun")
+	}
+	if got := <-cmds; got != "quit" {
+		t.Fatalf("quitting told the window %q", got)
+	}
+	<-icon.closed
+}
+
+// windowDo sends a request as the window does (the instance secret).
+func windowDo(t *testing.T, r *Remote, method, path, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, r.info.URL+path, strings.NewReader(body))
+	req.Header.Set(secretHeader, r.info.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	return string(b)
+}
+
+type fakeNotes struct{ sent chan alerts.Notice }
+
+func (f *fakeNotes) Send(n alerts.Notice) (bool, error) { f.sent <- n; return true, nil }
+func (f *fakeNotes) Close()                             {}
+
+// An engine killed while a run was under way: the next engine says, in
+// the window's notice and in a notification, that millrun came back and
+// what was running.
+func TestRestartAfterACrashSaysWhatWasRunning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/usr/bin/env", "MILLRUN_TEST_ENGINE=1", self, "engine"}}
+	r, err := l.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	windowDo(t, r, "POST", "/api/w/local/scripts/create", `{"path":"u/me/slow","language":"bash","content":"sleep 60\n"}`)
+	id := windowDo(t, r, "POST", "/api/w/local/jobs/run/p/u/me/slow", `{}`)
+	waitFor(t, "the run to start", func() bool {
+		return strings.Contains(windowDo(t, r, "GET", "/api/w/local/jobs/list?running=true", ""), id)
+	})
+	engine, _ := os.FindProcess(r.info.PID)
+	engine.Kill()
+	waitFor(t, "the killed engine to free the folder", func() bool {
+		lock, err := instance.Acquire(dir)
+		if err == nil {
+			lock.Release() // a look, as a launch takes: the crash is kept
+		}
+		return err == nil
+	})
+
+	notes := &fakeNotes{sent: make(chan alerts.Notice, 4)}
+	a := quietApp(dir)
+	a.opts.Notifier = func(func(string)) Notifier { return notes }
+	r2 := start(t, a)
+	select {
+	case n := <-notes.sent:
+		if n.Title != "millrun restarted after it stopped unexpectedly" || !strings.Contains(n.Body, "u/me/slow") || n.Open != "/runs/"+id {
+			t.Fatalf("notification: %+v", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification said millrun came back")
+	}
+	me := windowDo(t, r2, "GET", "/api/millrun/whoami", "")
+	if !strings.Contains(me, "stopped unexpectedly") || !strings.Contains(me, "u/me/slow") {
+		t.Fatalf("the window's notice: %s", me)
+	}
+}
+
+// A `serve` holding the data folder (started at login by an entry it
+// wrote) kept the app from opening with only "millrun could not start":
+// the window names it and offers to stop it, then opens millrun.
+func TestWindowOffersToStopAServeThatHoldsTheFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// The holder: a process that holds the lock as serve does and ends on
+	// SIGTERM.
+	holder := exec.Command("python3", "-c", `
+import fcntl, json, os, signal, sys
+f = open(os.path.join(sys.argv[1], "millrun.lock"), "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+json.dump({"pid": os.getpid(), "kind": "serve", "url": "http://127.0.0.1:8700", "program": "/usr/bin/millrun"}, open(os.path.join(sys.argv[1], "instance.json"), "w"))
+print("held", flush=True)
+signal.pause()`, dir)
+	out, _ := holder.StdoutPipe()
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill()
+	bufio.NewReader(out).ReadString('\n')
+	_, err := (&Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/nonexistent", "engine"}}).Connect()
+	who := heldBy(err)
+	if who == nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	opened := false
+	page := heldPage(err, who, dir, func() error { opened = true; return nil })
+	rec := httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	body := rec.Body.String()
+	for _, want := range []string{fmt.Sprintf("pid %d, /usr/bin/millrun", holder.Process.Pid), "Stop it and open millrun", stopHolderPath, "http://127.0.0.1:8700"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q:\n%s", want, body)
+		}
+	}
+	rec = httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest("POST", stopHolderPath, nil))
+	if rec.Code != http.StatusSeeOther || !opened {
+		t.Fatalf("stop: %d %s (opened %v)", rec.Code, rec.Body.String(), opened)
+	}
+	if err := holder.Wait(); err == nil || !strings.Contains(err.Error(), "terminated") {
+		t.Fatalf("the holder ended with %v, want SIGTERM", err)
+	}
+}
+
+// The window opens inside a 1366×768 screen (its title bar and menu were
+// above it), and at its usual size where that fits.
+func TestWindowFitsTheScreen(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ sw, sh, w, h int }{
+		{1366, 768, 1280, 668},
+		{1280, 900, 1280, 860},
+		{1920, 1080, 1280, 860},
+		{1024, 600, 984, 560},
+	} {
+		w, h, _ := fitWindow(c.sw, c.sh)
+		if w != c.w || h != c.h {
+			t.Errorf("on %d×%d: %d×%d, want %d×%d", c.sw, c.sh, w, h, c.w, c.h)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/autostart"
 	"github.com/millrun/millrun/engine/instance"
 )
 
@@ -78,6 +79,9 @@ func (r *Remote) Quit() error {
 	}
 	return err
 }
+
+// Quit asks the desktop engine described by info to stop (millrun quit).
+func Quit(info instance.Info) error { return newRemote(info).Quit() }
 
 // errWindowOpen: another window is attached already.
 var errWindowOpen = errors.New("a millrun window is already open")
@@ -174,16 +178,18 @@ func (l *Launcher) Connect() (*Remote, error) {
 	}
 	deadline := time.Now().Add(timeout)
 	var exited chan error
+	started := false
 	for {
 		lock, err := instance.Acquire(l.DataDir)
 		var inUse *instance.InUseError
 		switch {
 		case err == nil:
 			lock.Release()
-			if exited == nil {
+			if !started {
 				if exited, err = l.start(); err != nil {
 					return nil, err
 				}
+				started = true
 			}
 		case errors.As(err, &inUse):
 			if inUse.Info != nil && inUse.Info.Kind != instance.KindDesktop {
@@ -212,15 +218,26 @@ func (l *Launcher) Connect() (*Remote, error) {
 
 // start runs the engine detached from this process (it outlives the
 // window), logging to the data directory.
+//
+// Where start at login is a systemd user service for this data directory,
+// the launch starts that service instead, so that the engine it starts is
+// started again if it crashes; it has no exit to report (nil channel).
 func (l *Launcher) start() (chan error, error) {
 	if err := os.MkdirAll(l.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", l.DataDir, err)
 	}
-	logPath := EngineLog(l.DataDir)
-	rotate(logPath, 4<<20)
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if autostart.ServiceFor(l.DataDir) {
+		err := autostart.StartService()
+		if err == nil {
+			return nil, nil
+		}
+		// A unit systemd will not start (no user manager after all) must
+		// not keep millrun from opening.
+		fmt.Fprintln(os.Stderr, "millrun: starting the engine directly:", err)
+	}
+	logFile, err := OpenLog(EngineLog(l.DataDir))
 	if err != nil {
-		return nil, fmt.Errorf("open the engine's log: %w", err)
+		return nil, err
 	}
 	defer logFile.Close()
 	args := append(append([]string{}, l.Engine[1:]...), "--data", l.DataDir, "--listen", l.Listen)
@@ -249,6 +266,17 @@ func engineFailure(dataDir string, exit error) string {
 		}
 	}
 	return fmt.Sprintf("%v (its log: %s)", exit, EngineLog(dataDir))
+}
+
+// OpenLog opens the engine's log for appending, keeping one older log
+// beside it once it grows past 4 MiB.
+func OpenLog(path string) (*os.File, error) {
+	rotate(path, 4<<20)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the engine's log: %w", err)
+	}
+	return f, nil
 }
 
 // rotate keeps one older log beside a log grown past max.

@@ -14,6 +14,7 @@ type LaunchOptions struct {
 	Logger   *slog.Logger
 	Hidden   bool
 	OpenPath string
+	Version  string
 }
 
 // Launch needs the desktop build (-tags desktop).

@@ -12,7 +12,7 @@ exe="$(ls "$dist"/millrun-*-windows-amd64-setup.exe 2>/dev/null | head -1)"
 
 info="$(dpkg-deb -I "$deb")"
 grep -q "^ Package: millrun$" <<<"$info" || fail "the .deb is not package millrun"
-grep -q "^ Depends: libgtk-3-0, libwebkit2gtk-4.1-0$" <<<"$info" || fail "Depends should name the runtime libraries: $(grep Depends <<<"$info")"
+grep -q "^ Depends: libc6 (>= 2.34), libgtk-3-0, libwebkit2gtk-4.1-0$" <<<"$info" || fail "Depends should name the runtime libraries: $(grep Depends <<<"$info")"
 grep -q -- "-dev" <<<"$(grep Depends <<<"$info")" && fail "Depends names a -dev package"
 files="$(dpkg-deb -c "$deb")"
 for f in ./usr/bin/millrun ./usr/lib/millrun/millrun-engine ./usr/share/applications/millrun.desktop ./usr/share/icons/hicolor/48x48/apps/millrun.png ./usr/share/icons/hicolor/256x256/apps/millrun.png; do
@@ -24,6 +24,19 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -x "$deb" "$tmp"
 desktop-file-validate "$tmp/usr/share/applications/millrun.desktop" || fail "the launcher entry does not validate"
+for bin in usr/bin/millrun usr/lib/millrun/millrun-engine; do
+  readelf -S "$tmp/$bin" | grep -q '\.symtab' && fail "/$bin is not stripped"
+done
+dpkg-deb -e "$deb" "$tmp/DEBIAN"
+for script in postinst postrm; do
+  grep -q 'kill -HUP' "$tmp/DEBIAN/$script" || fail "the .deb's $script does not tell running engines"
+done
+if command -v lintian >/dev/null; then
+  # Errors fail; warnings are read, not enforced (no man page, say).
+  lint="$(lintian --no-tag-display-limit "$deb" 2>&1 || true)"
+  grep '^E: ' <<<"$lint" && fail "lintian found errors in the .deb"
+  echo "lintian: $(grep -c '^W: ' <<<"$lint" || true) warnings, no errors"
+fi
 grep -q "^StartupWMClass=millrun$" "$tmp/usr/share/applications/millrun.desktop" || fail "StartupWMClass does not match the window's class"
 # Read whole before matching: grep -q stopping early would break the pipe.
 engine_help="$("$tmp/usr/lib/millrun/millrun-engine" engine --help 2>&1 || true)"

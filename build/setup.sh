@@ -28,10 +28,12 @@ if [ "$mode" = "test" ]; then
   # The UI's end-to-end test drives Debian's Chromium (never a downloaded
   # one); the desktop test runs the real window under Xvfb, screenshots it
   # with ImageMagick, drives it through X11 (python3-xlib) and reads its
-  # clipboard (xclip); the packages are built with nsis and checked with
-  # desktop-file-utils; the Windows builds run under wine64, with a shim
+  # clipboard (xclip), with stand-ins for the desktop's status area and
+  # notification service on a private session bus (python3-dbus,
+  # python3-gi); the packages are built with nsis and checked with
+  # desktop-file-utils and lintian; the Windows builds run under wine64, with a shim
   # DLL built by MinGW (e2e/wine.sh says why).
-  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip nsis desktop-file-utils dbus-daemon wine64 gcc-mingw-w64-x86-64-win32)
+  pkgs+=(chromium fonts-dejavu-core "${desktop[@]}" xvfb xauth imagemagick python3-xlib xclip nsis desktop-file-utils lintian dbus-daemon python3-dbus python3-gi wine64 gcc-mingw-w64-x86-64-win32)
 elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   pkgs+=("${desktop[@]}")
 fi

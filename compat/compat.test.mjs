@@ -154,10 +154,12 @@ test("setVariable creates and updates a variable; getVariable reads it; list and
 });
 
 test("setResource, setState and getState keep any JSON value; getRootJobId names a job's root", async () => {
-  await wmill.setResource({ n: 1 }, "u/compat/settings", "any");
-  assert.deepEqual(await wmill.getResource("u/compat/settings"), { n: 1 });
-  await wmill.setResource([1, 2], "u/compat/settings");
-  assert.deepEqual(await wmill.getResource("u/compat/settings"), [1, 2]);
+  // Not "settings": wmill sync reads any <path>/settings.<ext> as the
+  // workspace settings file, and the sync tests share this millrun.
+  await wmill.setResource({ n: 1 }, "u/compat/prefs", "any");
+  assert.deepEqual(await wmill.getResource("u/compat/prefs"), { n: 1 });
+  await wmill.setResource([1, 2], "u/compat/prefs");
+  assert.deepEqual(await wmill.getResource("u/compat/prefs"), [1, 2]);
   process.env.WM_STATE_PATH_NEW = "u/compat/counter/user";
   try {
     assert.equal(await wmill.getState(), undefined);

@@ -4,7 +4,8 @@
 # token, serves (/api/version answers), holds its data folder (a second
 # serve is told who uses it), saves and lists a script; the desktop build,
 # which on Windows is its own background engine, starts that engine with
-# --hidden and a second launch finds it. Jobs are not run (no Windows
+# --hidden, a second launch finds it, and `quit` (which the installer
+# runs before it replaces millrun.exe) stops it. Jobs are not run (no Windows
 # Python or bash here) and the window is not opened (no WebView2 in Wine).
 # Usage: e2e/wine.sh path/to/millrun-headless.exe path/to/millrun.exe VERSION
 set -euo pipefail
@@ -94,4 +95,13 @@ w "$work/desktop/millrun.exe" desktop --hidden --data 'C:\desktop-data' --listen
 grep -q "127.0.0.1:$port" "$work/launch2.log" || fail "a second launch did not find the running engine: $(cat "$work/launch2.log")"
 [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$info")" = "$pid" ] || fail "a second launch started another engine"
 echo "desktop: starts its engine in the background; a second launch finds it"
+
+# What the installer runs before it replaces millrun.exe: quit stops the
+# engine as its own Quit does, and the folder is free after.
+w "$work/desktop/millrun.exe" quit --data 'C:\desktop-data' --wait 30s >"$work/quit.log" 2>&1 || fail "quit failed: $(cat "$work/quit.log")"
+grep -q "^Stopped millrun desktop" "$work/quit.log" || fail "quit said: $(cat "$work/quit.log")"
+curl -sf "http://127.0.0.1:$port/api/version" >/dev/null && fail "the engine still answers after quit"
+w "$work/desktop/millrun.exe" quit --data 'C:\desktop-data' >"$work/quit2.log" 2>&1 || fail "quit with nothing running failed"
+grep -q "No millrun is using" "$work/quit2.log" || fail "quit with nothing running said: $(cat "$work/quit2.log")"
+echo "desktop: quit stops the engine gracefully (the installer's first step)"
 echo "wine: ok"

@@ -6,6 +6,7 @@
   xwin.py wait TITLE STATE [SECONDS]   waits until TITLE is STATE (or exists: "any")
   xwin.py click X Y     clicks the left button at X, Y (screen pixels)
   xwin.py keys COMBO... presses key combinations, e.g. Control_L+a x Return
+  xwin.py geometry TITLE   prints "X Y WIDTH HEIGHT" of the shown window TITLE
 """
 import sys
 import time
@@ -96,6 +97,15 @@ def main():
         print(state(d, title))
     elif cmd == "close":
         close(d, title)
+    elif cmd == "geometry":
+        for w in windows(d, title):
+            if w.get_attributes().map_state != X.IsViewable:
+                continue
+            g = w.get_geometry()
+            at = w.translate_coords(d.screen().root, 0, 0)
+            print(-at.x, -at.y, g.width, g.height)
+            return
+        sys.exit(f"no shown window titled {title!r}")
     elif cmd == "wait":
         want, limit = sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else 10
         end = time.time() + limit

@@ -60,6 +60,13 @@ func (e *Engine) specFor(ctx context.Context, v *scripts.Version) (runtime.Spec,
 // library reaches the next run of everything that imports it). One that
 // does not exist is left out; the runtime says so in words.
 func (e *Engine) importedScripts(ctx context.Context, workspace, lang, path, content string) (map[string]string, error) {
+	return e.importedScriptsOver(ctx, workspace, lang, path, content, nil)
+}
+
+// importedScriptsOver is importedScripts where the code in local (by
+// path) wins over the saved versions: the local scripts wmill sends with
+// a preview or a lock request, in the importer's language.
+func (e *Engine) importedScriptsOver(ctx context.Context, workspace, lang, path, content string, local map[string]string) (map[string]string, error) {
 	queue := runtime.WorkspaceImports(lang, path, content)
 	if len(queue) == 0 {
 		return nil, nil
@@ -69,6 +76,11 @@ func (e *Engine) importedScripts(ctx context.Context, workspace, lang, path, con
 		p := queue[0]
 		queue = queue[1:]
 		if _, seen := mods[p]; seen || p == path {
+			continue
+		}
+		if code, ok := local[p]; ok {
+			mods[p] = code
+			queue = append(queue, runtime.WorkspaceImports(lang, p, code)...)
 			continue
 		}
 		v, err := e.catalog.Latest(ctx, workspace, p)

@@ -59,12 +59,22 @@ type Config struct {
 	// (the start_at_login setting writes it into the platform's autostart
 	// entry); nil makes the setting unavailable.
 	StartCommand []string
+	// StartService runs this engine in the foreground, for a supervisor
+	// that starts it again after a crash (a systemd user service, where
+	// systemd runs the session); nil: start at login uses StartCommand.
+	StartService []string
 	// NoForkServer spawns an interpreter for every cold Python job instead
 	// of forking it from a pre-started one (tests compare the two).
 	NoForkServer bool
 	// Clock is the wall clock schedules read; nil is the system's (tests
 	// move a fake one).
 	Clock schedules.Clock
+	// FlowClock is the time flows wait by (sleeps, retry delays); nil is
+	// the system's (tests move a fake one).
+	FlowClock flows.Clock
+	// FlowWaitInline is the longest wait a flow spends holding its worker
+	// (default 5 s); a longer one frees it until the flow is due.
+	FlowWaitInline time.Duration
 	// ShutdownGrace bounds how long running jobs may finish on Close.
 	ShutdownGrace time.Duration
 	// AllowedHosts are Host names accepted on management routes besides
@@ -99,6 +109,10 @@ type Config struct {
 	// (index, pip.conf, .npmrc, npm_config_*, proxies); nil is this
 	// process's. Tests point it at a loopback index.
 	PackageEnv []string
+	// OtherDataDirs are data folders a token that fails to log in is
+	// looked for in (main passes the default one, where 'millrun token
+	// create' without --data writes), so the login says where it belongs.
+	OtherDataDirs []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -115,6 +129,7 @@ type Engine struct {
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
 	alerts   *alerts.Alerter
+	presence *alerts.Presence // where the UI's windows look, so notices skip what is in sight
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
@@ -128,7 +143,9 @@ type Engine struct {
 	user     string
 	closing  sync.Once
 	closeErr error
-	lock     *instance.Lock
+	// lastFailure is the newest run that failed since Open, for Status.
+	lastFailure atomic.Pointer[Failure]
+	lock        *instance.Lock
 
 	authtoken *tunnel.Authtoken
 
@@ -203,7 +220,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.settings.Store(set)
 	// Before the queue starts: a job it recovers may finish at once.
-	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger})
+	e.presence = alerts.NewPresence(nil)
+	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger,
+		Watching: e.presence.Watching})
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
 	e.wshook = wshook.New(wshook.Config{Workspace: cfg.Workspace, Log: cfg.Logger, Target: func() wshook.Target {
 		s := e.settings.Load()
@@ -232,7 +251,8 @@ func Open(cfg Config) (*Engine, error) {
 	e.warm.Start()
 	undo = append(undo, e.warm.Close)
 	e.flowCat = flows.NewCatalog(db, e.catalog)
-	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes}
+	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes,
+		Secrets: flowSecrets{e.resources}, Clock: cfg.FlowClock, WaitInline: cfg.FlowWaitInline}
 	workers := set.Workers
 	if cfg.Workers > 0 {
 		workers = cfg.Workers
@@ -242,11 +262,13 @@ func Open(cfg Config) (*Engine, error) {
 		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
 		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
 	})
+	e.flows.Slots = e.queue
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
 	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
+	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
@@ -296,7 +318,20 @@ func (e *Engine) cleanUpAfterCrash() error {
 	}
 	e.runner.TempRoot = filepath.Join(abs, "tmp")
 	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
-		return fmt.Errorf("clear the jobs' temp folder: %w", err)
+		// A process left from before may hold a file there (Windows will
+		// not delete an open file; Wine showed it). That is no reason to
+		// stop serving webhooks: jobs get a fresh folder inside, and the
+		// next start tries again.
+		e.log.Warn("could not empty the jobs' temp folder (a process left from before may hold a file in it); jobs use a fresh folder inside it", "folder", e.runner.TempRoot, "err", err)
+		if err := os.MkdirAll(e.runner.TempRoot, 0o700); err != nil {
+			return fmt.Errorf("the jobs' temp folder: %w", err)
+		}
+		fresh, err := os.MkdirTemp(e.runner.TempRoot, "start-")
+		if err != nil {
+			return fmt.Errorf("the jobs' temp folder: %w", err)
+		}
+		e.runner.TempRoot = fresh
+		return nil
 	}
 	return os.Mkdir(e.runner.TempRoot, 0o700)
 }
@@ -405,7 +440,8 @@ func (e *Engine) buildHandlers() {
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
-		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand}
+		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
+		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 

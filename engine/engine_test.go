@@ -260,9 +260,9 @@ func TestAuthRequired(t *testing.T) {
 	}
 	for _, hdr := range [][]string{{"Authorization", ""}, {"Authorization", "Bearer wrongwrongwrongwrongwrongwrong12"}} {
 		r := f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/a", "application/json", "{}", hdr...)
-		// Windmill's text first (callers match it), then why.
-		if r.status != 401 || !strings.HasPrefix(r.body, "Not authorized: Unauthorized: ") {
-			t.Errorf("%v: %d %q", hdr, r.status, r.body)
+		// Windmill's exact text (clients compare it); why is in a header.
+		if r.status != 401 || r.body != "Not authorized: Unauthorized" || r.header.Get("X-Millrun-Hint") == "" {
+			t.Errorf("%v: %d %q %q", hdr, r.status, r.body, r.header.Get("X-Millrun-Hint"))
 		}
 	}
 	r = f.do("POST", "/api/w/local/jobs/run_wait_result/p/u/me/a?token="+f.token, "application/json", "{}", "Authorization", "")

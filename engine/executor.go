@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -23,9 +27,134 @@ func (x *executor) Execute(ctx context.Context, run *jobs.Execution) jobs.Outcom
 	case "flow":
 		return x.e.flows.Execute(ctx, run)
 	case "dependencies":
+		if run.Job.ScriptHash == "" {
+			return x.runCodeDependencies(ctx, run.Job, run.Logs)
+		}
 		return x.runDependencies(ctx, run.Job, run.Logs)
+	case "preview":
+		return x.runPreview(ctx, run.Job, run.Logs)
 	}
 	return x.runScript(ctx, run.Job, run.Logs)
+}
+
+// codeSpec is how the code a job was sent with runs: with the current
+// versions of the workspace scripts it imports.
+func (x *executor) codeSpec(ctx context.Context, job *store.Job) (runtime.Spec, jobs.Outcome, bool) {
+	code, err := x.e.db.GetJobCode(ctx, job.ID)
+	if err != nil {
+		return runtime.Spec{}, runtime.Failure("NotFound", "the code of job "+job.ID+" is gone: "+err.Error(), nil), false
+	}
+	spec := runtime.Spec{Language: code.Language, Path: job.ScriptPath, Content: code.Content, Lock: code.Lock}
+	if sch, err := scripts.InferSchema(code.Language, code.Content); err == nil {
+		spec.Order = sch.Order
+	}
+	if spec.Modules, err = x.e.importedScriptsOver(ctx, job.Workspace, code.Language, job.ScriptPath, code.Content, code.Modules); err != nil {
+		return spec, runtime.Failure("InternalError", "loading the scripts it imports: "+err.Error(), nil), false
+	}
+	return spec, jobs.Outcome{}, true
+}
+
+// runPreview runs code sent with its request (Windmill's preview job),
+// its packages resolved as a saved script's are.
+func (x *executor) runPreview(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+	spec, failed, ok := x.codeSpec(ctx, job)
+	if !ok {
+		return failed
+	}
+	var args map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(job.Args), &args); err != nil {
+		return runtime.Failure("BadArguments", "the job's arguments are not a JSON object: "+err.Error(), nil)
+	}
+	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
+	if err != nil {
+		return dependencyFailure(err)
+	}
+	spec.Lock = lock
+	env, revoke := x.e.jobEnv(job, flows.Step{})
+	defer revoke()
+	spec.Args, spec.Env = args, env
+	return x.e.runner.Run(ctx, spec, logs)
+}
+
+// runCodeDependencies resolves the lock of code sent with its request
+// (`wmill generate-metadata`): the result is {"lock": ...}, as Windmill's.
+func (x *executor) runCodeDependencies(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
+	if code, err := x.e.db.GetJobCode(ctx, job.ID); err == nil && code.Language == api.FlowCode {
+		return x.lockFlow(ctx, job, code, logs)
+	}
+	spec, failed, ok := x.codeSpec(ctx, job)
+	if !ok {
+		return failed
+	}
+	lock, err := x.lockOf(ctx, spec, logs)
+	if err != nil {
+		return dependencyFailure(err)
+	}
+	b, _ := json.Marshal(map[string]string{"lock": lock})
+	return jobs.Outcome{Result: b, Success: true}
+}
+
+// lockOf resolves the lock of code as Windmill's dependency job writes it.
+func (x *executor) lockOf(ctx context.Context, spec runtime.Spec, logs io.Writer) (string, error) {
+	lock, err := x.e.runner.Dependencies(ctx, spec, logs)
+	if err != nil {
+		return "", err
+	}
+	if lock == "" && spec.Language == runtime.Python {
+		// Windmill's lock of a script without packages names the Python
+		// it runs on; wmill writes a lock file only when there is text.
+		if v := pythonMinor(x.e.runner.Interpreters().PythonVersion); v != "" {
+			lock = "# py: " + v
+		}
+	}
+	return lock, nil
+}
+
+// lockFlow gives each inline script of a flow value (in loops and
+// branches too: any rawscript object) the lock of its packages; the
+// result is {"updated_flow_value": ...}, as Windmill's flow dependency job.
+func (x *executor) lockFlow(ctx context.Context, job *store.Job, code store.JobCode, logs io.Writer) jobs.Outcome {
+	dec := json.NewDecoder(strings.NewReader(code.Content))
+	dec.UseNumber()
+	var value any
+	if err := dec.Decode(&value); err != nil {
+		return runtime.Failure("BadRequest", "the flow value is not JSON: "+err.Error(), nil)
+	}
+	var failed error
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		case map[string]any:
+			content, _ := t["content"].(string)
+			lang, _ := t["language"].(string)
+			if t["type"] == "rawscript" && content != "" && failed == nil {
+				if l, err := scripts.NormalizeLanguage(lang); err == nil && (l == runtime.Python || (runtime.IsTypeScript(l) && l != "nativets")) {
+					spec := runtime.Spec{Language: l, Path: job.ScriptPath, Content: content}
+					spec.Modules, failed = x.e.importedScriptsOver(ctx, job.Workspace, l, job.ScriptPath, content, code.Modules)
+					if failed == nil {
+						fmt.Fprintf(logs, "locking an inline %s script\n", lang)
+						t["lock"], failed = x.lockOf(ctx, spec, logs)
+					}
+				}
+			}
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(value)
+	if failed != nil {
+		return dependencyFailure(failed)
+	}
+	b, err := json.Marshal(map[string]any{"updated_flow_value": value})
+	if err != nil {
+		return runtime.Failure("InternalError", err.Error(), nil)
+	}
+	return jobs.Outcome{Result: b, Success: true}
 }
 
 func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer) jobs.Outcome {
@@ -59,7 +188,9 @@ func (x *executor) runScript(ctx context.Context, job *store.Job, logs io.Writer
 	}
 	env, revoke := x.e.jobEnv(job, flows.Step{})
 	defer revoke()
-	spec.Args, spec.Env = args, env
+	// The script's own envs (Windmill's KEY=value) come first, so millrun's
+	// WM_* variables, set after them, are the ones the job sees.
+	spec.Args, spec.Env = args, append(slices.Clone(v.Options.Envs), env...)
 	if v.DedicatedWorker && runtime.WarmSupported(v.Language) {
 		return x.e.warm.Run(ctx, runtime.WarmSpec{Spec: spec, Path: v.Path, Hash: v.Hash}, logs)
 	}
@@ -77,7 +208,9 @@ func (e *Engine) jobEnv(job *store.Job, step flows.Step) ([]string, func()) {
 		timeout = time.Duration(e.settings.Load().DefaultTimeoutS) * time.Second
 	}
 	root := job.ID
-	if job.ParentJob != "" {
+	if step.RootJob != "" {
+		root = step.RootJob
+	} else if job.ParentJob != "" {
 		root = job.ParentJob
 	}
 	token, revoke := e.tokens.IssueJobToken("job "+job.ID, root, timeout+time.Minute)
@@ -105,7 +238,11 @@ func (e *Engine) baseJobEnv(job *store.Job, step flows.Step) []string {
 		"WM_STATE_PATH_NEW=" + state,
 	}
 	if job.ParentJob != "" {
-		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+job.ParentJob)
+		root := job.ParentJob
+		if step.RootJob != "" {
+			root = step.RootJob
+		}
+		env = append(env, "WM_FLOW_JOB_ID="+job.ParentJob, "WM_ROOT_FLOW_JOB_ID="+root)
 	}
 	if e.cfg.BaseURL != "" {
 		// Windmill's clients add /api themselves (windmill-client's
@@ -143,4 +280,33 @@ func statePath(user, scriptPath, schedulePath string, step flows.Step) string {
 		return scriptPath + "/" + trigger
 	}
 	return "u/" + user + "/tmp_state"
+}
+
+// forgetIfAsked empties a finished job's arguments, result and logs when
+// its script asks so (Windmill's delete_after_use), once its final write
+// is committed; its waiters have had the result already.
+func (e *Engine) forgetIfAsked(job *store.Job) {
+	if job.Kind != "script" || job.ScriptHash == "" {
+		return
+	}
+	v, err := e.catalog.ByHash(context.Background(), job.Workspace, job.ScriptHash)
+	if err != nil || !v.Options.DeleteAfterUse {
+		return
+	}
+	e.db.AfterWrites(func() {
+		go func() {
+			if err := e.db.ForgetJobData(context.Background(), job.ID); err != nil {
+				e.log.Warn("delete_after_use: the job's data stays", "job", job.ID, "err", err)
+			}
+		}()
+	})
+}
+
+// pythonMinor is "3.11" of "3.11.2".
+func pythonMinor(v string) string {
+	parts := strings.SplitN(strings.TrimSpace(v), ".", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[0] + "." + parts[1]
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +146,7 @@ func TestFlowExpressionErrors(t *testing.T) {
 	if e["name"] != "ExpressionError" || !strings.Contains(e["message"].(string), "step a, input x (flow_input.missing.deeper): TypeError") {
 		t.Errorf("expression error: %v", e)
 	}
-	f.createFlow("u/me/spin", `{"modules":[{"id":"a","value":`+raw("bash", "x=\"$1\"\necho \"$x\"\n", `{"x":{"type":"javascript","expr":"while (true) {}"}}`)+`}]}`)
+	f.createFlow("u/me/spin", `{"modules":[{"id":"a","value":`+raw("bash", "x=\"$1\"\necho \"$x\"\n", `{"x":{"type":"javascript","expr":"(() => { while (true) {} })()"}}`)+`}]}`)
 	start := time.Now()
 	e = failure(t, f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/spin", "application/json", `{}`).body)
 	if !strings.Contains(e["message"].(string), "ran longer than 1s and was stopped") || time.Since(start) > 5*time.Second {
@@ -157,7 +159,8 @@ func TestFlowValidation(t *testing.T) {
 	f := setup(t)
 	cases := []struct{ value, want string }{
 		{`{"modules":[]}`, "no steps"},
-		{`{"modules":[{"id":"a","value":{"type":"forloopflow"}}]}`, `module type "forloopflow" is not supported`},
+		{`{"modules":[{"id":"a","value":{"type":"forloopflow"}}]}`, `a for loop needs an iterator`},
+		{`{"modules":[{"id":"a","value":{"type":"aiagent","tools":[]}}]}`, `module type "aiagent" is not supported`},
 		{`{"modules":[{"id":"a","value":{"type":"script","path":"u/me/nope","input_transforms":{}}}]}`, "no script at u/me/nope"},
 		{`{"modules":[{"id":"a","value":` + raw("bash", "echo", `{"x":{"type":"javascript","expr":"1 +"}}`) + `}]}`, "does not parse"},
 		{`{"early_return":"zz","modules":[{"id":"a","value":` + raw("bash", "echo", `{}`) + `}]}`, `early_return names step "zz"`},
@@ -200,30 +203,163 @@ func TestFlowScopes(t *testing.T) {
 	}
 }
 
-func TestFlowInterruptedByShutdownFailsClearly(t *testing.T) {
+// A quit (Close, the grace period past) does not fail a flow: it goes on
+// at the next start from the step that was running, which runs again,
+// and the run says so.
+func TestFlowInterruptedByShutdownResumes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	marks := t.TempDir()
 	f := setup(t, func(c *Config) { c.DataDir = dir; c.ShutdownGrace = 200 * time.Millisecond })
 	f.createFlow("u/me/long", `{"modules":[
-		{"id":"a","value":`+raw("bash", "echo a\n", `{}`)+`},
-		{"id":"b","value":`+raw("bash", "sleep 30\n", `{}`)+`}
+		{"id":"a","value":`+raw("bash", "echo a >> "+marks+"/a\necho a\n", `{}`)+`},
+		{"id":"b","value":`+raw("bash", "echo b >> "+marks+"/b\nif [ ! -e "+marks+"/go ]; then sleep 30; fi\necho b\n", `{}`)+`},
+		{"id":"c","value":`+raw("bash", "echo c >> "+marks+"/c\necho done\n", `{}`)+`}
 	]}`)
 	id := f.do("POST", "/api/w/local/jobs/run/f/u/me/long", "application/json", `{}`).body
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","type":"InProgress"`) {
+	for time.Now().Before(deadline) && !strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","job"`) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	time.Sleep(200 * time.Millisecond) // b is in its sleep
 	f.srv.Close()
 	f.e.Close(context.Background())
+	os.WriteFile(marks+"/go", nil, 0o600)
 
 	g := setup(t, func(c *Config) { c.DataDir = dir })
 	j := g.waitJob(id)
-	res := mustJSON(j["result"])
-	if j["success"] != false || !strings.Contains(res, "millrun shut down before the job finished") {
-		t.Fatalf("interrupted flow: %v", j)
+	if j["success"] != true || j["result"] != "done" {
+		t.Fatalf("the flow after the restart: %v", j)
 	}
 	mods := flowStatus(t, j)
-	if mods[0]["type"] != "Success" || mods[1]["type"] != "Failure" {
-		t.Fatalf("step statuses after the interruption: %v", mods)
+	if mods[1]["type"] != "Success" || len(mods[1]["interrupted"].([]any)) != 1 || !strings.Contains(j["logs"].(string), "step b was running when millrun stopped") {
+		t.Fatalf("step b's status after the restart: %v\n%s", mods[1], j["logs"])
+	}
+	for step, want := range map[string]string{"a": "a\n", "b": "b\nb\n", "c": "c\n"} {
+		if b, _ := os.ReadFile(marks + "/" + step); string(b) != want {
+			t.Errorf("step %s ran %q, want %q", step, b, want)
+		}
+	}
+}
+
+// The New flow page's example, saved as the page saves it (no schema) and
+// called as its curl snippet says (-d '{}'): its input `text` defaults to
+// ” as the step's signature says, so the flow answers instead of failing
+// on None.
+func TestFlowNewPageExampleRunsWithEmptyBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/example", `{"early_return":"ack","modules":[
+		{"id":"ack","value":`+raw("python3", "def main(text: str = ''):\n    return {'text': 'on it: ' + text}\n", `{"text":{"type":"javascript","expr":"flow_input.text"}}`)+`},
+		{"id":"work","value":`+raw("bash", "echo working\n", `{}`)+`}
+	]}`)
+	r := f.do("GET", "/api/w/local/flows/get/u/me/example", "", "")
+	var flow struct {
+		Schema struct {
+			Properties map[string]map[string]any `json:"properties"`
+		} `json:"schema"`
+	}
+	json.Unmarshal([]byte(r.body), &flow)
+	if p := flow.Schema.Properties["text"]; p == nil || p["default"] != "" || p["type"] != "string" {
+		t.Errorf("the saved flow's schema does not offer text with the step's default: %s", r.body)
+	}
+	r = f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/example", "application/json", `{}`)
+	if r.status != 200 || compactJSON(r.body) != `{"text":"on it: "}` {
+		t.Fatalf("the example called with {}: %d %s", r.status, r.body)
+	}
+	j := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+	if j["success"] != true {
+		t.Fatalf("the example flow failed: %v", j)
+	}
+	for _, m := range flowStatus(t, j) {
+		if m["type"] != "Success" {
+			t.Errorf("step %v ended %v", m["id"], m["type"])
+		}
+	}
+}
+
+// A flow's schema defaults fill the fields a caller leaves out, as a
+// script's signature defaults do.
+func TestFlowSchemaDefaultsFillOmittedInput(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	body := `{"path":"u/me/defaults","summary":"","schema":{"type":"object","properties":{"greeting":{"type":"string","default":"hi"},"n":{"type":"integer","default":2},"who":{"type":"string"}},"required":[]},
+		"value":{"modules":[{"id":"a","value":` + raw("python3", "def main(greeting, n, who):\n    return f'{greeting} {who} x{n}'\n",
+		`{"greeting":{"type":"javascript","expr":"flow_input.greeting"},"n":{"type":"javascript","expr":"flow_input.n"},"who":{"type":"javascript","expr":"flow_input.who"}}`) + `}]}}`
+	if r := f.do("POST", "/api/w/local/flows/create", "application/json", body); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/defaults", "application/json", `{"who":"ann","n":5}`)
+	if r.status != 200 || r.body != `"hi ann x5"` {
+		t.Fatalf("defaults for omitted fields: %d %s", r.status, r.body)
+	}
+}
+
+// A flow's steps are listed Windmill's way (parent_job, job_kinds,
+// is_flow_step; has_null_parent keeps the top level), and
+// jobs_u/get_logs answers a flow with its steps' logs under headers, a
+// loop's iterations included.
+func TestFlowStepsListedAndLogged(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.createFlow("u/me/listed", `{"modules":[
+		{"id":"a","value":`+raw("bash", "echo from a\n", `{}`)+`},
+		{"id":"loop","value":{"type":"forloopflow","iterator":{"type":"static","value":[1,2]},"skip_failures":false,"modules":[
+			{"id":"each","value":`+raw("python3", "def main(n):\n    print(f'item {n}')\n    return n\n", `{"n":{"type":"javascript","expr":"flow_input.iter.value"}}`)+`}]}}
+	]}`)
+	r := f.do("POST", "/api/w/local/jobs/run_wait_result/f/u/me/listed", "application/json", `{}`)
+	id := r.header.Get("X-Millrun-Job-Id")
+	if r.status != 200 || r.body != "[1,2]" {
+		t.Fatalf("flow: %d %s", r.status, r.body)
+	}
+	f.waitJob(id)
+	list := func(query string) []map[string]any {
+		var out []map[string]any
+		json.Unmarshal([]byte(f.do("GET", "/api/w/local/jobs/list?"+query, "", "").body), &out)
+		return out
+	}
+	kinds := func(jobs []map[string]any) string {
+		var k []string
+		for _, j := range jobs {
+			k = append(k, j["job_kind"].(string))
+		}
+		sort.Strings(k)
+		return strings.Join(k, ",")
+	}
+	if got := kinds(list("parent_job=" + id)); got != "flownode,flownode,flowscript" {
+		t.Errorf("children of the flow: %s", got)
+	}
+	// wmill job list --parent: its default kinds leave iterations out.
+	if got := kinds(list("parent_job=" + id + "&job_kinds=script,flow,singlestepflow,flowscript,flowdependencies")); got != "flowscript" {
+		t.Errorf("wmill job list --parent: %s", got)
+	}
+	// wmill job list --all: steps at every level, no iterations.
+	all := list("job_kinds=script,flow,singlestepflow,flowscript,flowdependencies")
+	if got := kinds(all); got != "flow,flowscript,flowscript,flowscript" {
+		t.Errorf("wmill job list --all: %s", got)
+	}
+	if got := kinds(list("job_kinds=script,flow,singlestepflow&has_null_parent=true")); got != "flow" {
+		t.Errorf("wmill job list: %s", got)
+	}
+	for _, j := range list("is_flow_step=true") {
+		if j["parent_job"] == nil || j["is_flow_step"] != true {
+			t.Errorf("is_flow_step=true listed %v", j)
+		}
+	}
+	logs := f.do("GET", "/api/w/local/jobs_u/get_logs/"+id, "", "")
+	want := "\n====== a ======\nfrom a\n\n====== loop (iteration 0) ======\n\n====== each ======\nitem 1\n\n====== loop (iteration 1) ======\n\n====== each ======\nitem 2\n"
+	if logs.status != 200 || logs.body != want {
+		t.Errorf("get_logs of the flow: %d %q", logs.status, logs.body)
+	}
+	step := list("parent_job=" + id + "&job_kinds=flowscript")[0]["id"].(string)
+	if l := f.do("GET", "/api/w/local/jobs_u/get_logs/"+step, "", ""); l.body != "from a\n" {
+		t.Errorf("get_logs of a step: %q", l.body)
+	}
+	var root string
+	iter := list("parent_job=" + id + "&job_kinds=flownode")[0]["id"].(string)
+	inner := list("parent_job=" + iter)[0]["id"].(string)
+	json.Unmarshal([]byte(f.do("GET", "/api/w/local/jobs_u/get_root_job_id/"+inner, "", "").body), &root)
+	if root != id {
+		t.Errorf("root of a step inside a loop: %s, want %s", root, id)
 	}
 }

@@ -177,6 +177,32 @@ func TestPushedLockIsUsedAsItIs(t *testing.T) {
 	}
 }
 
+// A requirement that is more than one requirement for pip (here a U+2028
+// LINE SEPARATOR, which pip's splitlines() breaks on, then an index
+// option) and a pushed lock with an option line fail in words naming the
+// line; neither reaches the other index, nor resolves without the line.
+func TestPackagesRefuseLinesThatAreNotRequirements(t *testing.T) {
+	t.Parallel()
+	ix := packageIndex(t)
+	other := depstest.Serve(t, depstest.Dist{Name: "colorword", Version: "2.0", Code: "WORD = 'planted'\n"})
+	f := setup(t, withIndex(t, ix.URL))
+	f.createScript("f/me/sneaky", "python3", "#requirements:\n#greeter==1.0\u2028--index-url="+other.URL+"\nimport greeter\n\ndef main():\n    return greeter.hello('x')\n")
+	r := f.syncRun("f/me/sneaky", `{}`)
+	if r.header.Get("X-Millrun-Job-Success") != "false" || !strings.Contains(r.body, "DependenciesError") ||
+		!strings.Contains(r.body, `greeter==1.0\\u2028--index-url=`) || !strings.Contains(r.body, "#requirements: line 2") || !strings.Contains(r.body, "line break (U+2028)") {
+		t.Fatalf("a requirement with a line separator: %d %s", r.status, r.body)
+	}
+	f.createScript("f/me/pushed", "python3", "import greeter\n\ndef main():\n    return greeter.hello('x')\n",
+		"lock", "# py: 3.11\ngreeter==1.0\n\\\n--requirement=/etc/hostname\ncolorword==2.0")
+	r = f.syncRun("f/me/pushed", `{}`)
+	if r.header.Get("X-Millrun-Job-Success") != "false" || !strings.Contains(r.body, "the lock's lines 3-4") || !strings.Contains(r.body, "is a pip option") {
+		t.Fatalf("a pushed lock with an option line: %d %s", r.status, r.body)
+	}
+	if n := other.Hits("/"); n > 0 {
+		t.Errorf("the other index was asked %d times", n)
+	}
+}
+
 // Offline with nothing in the cache: the call fails in words naming the
 // index, the version keeps no lock and says why.
 func TestPackagesOfflineSaysSo(t *testing.T) {

@@ -228,6 +228,10 @@ func TestRouteAuthMethods(t *testing.T) {
 	ok("none", "/api/r/auth/none")
 	ok("windmill", "/api/r/auth/windmill", "Authorization", "Bearer "+f.token)
 	refused("windmill without token", "/api/r/auth/windmill")
+	// A token refused is Windmill's exact 401; the reason is the hint.
+	if r := f.anon("POST", "/api/r/auth/windmill", "application/json", "{}"); r.body != "Not authorized: Unauthorized" || r.header.Get("X-Millrun-Hint") == "" {
+		t.Errorf("windmill without token: %q %q", r.body, r.header.Get("X-Millrun-Hint"))
+	}
 	scoped := f.mustDo(201, "POST", "/api/users/tokens/create", "application/json", `{"label":"other","scopes":["jobs:run:scripts:u/me/other"]}`).body
 	refused("windmill, token scoped to another script", "/api/r/auth/windmill", "Authorization", "Bearer "+scoped)
 	ok("api_key", "/api/r/auth/api_key", "X-Hook-Key", "k-123456789")

@@ -86,24 +86,25 @@ func (e *Engine) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		id, err := e.tokens.Verify(r.Context(), auth.FromRequest(r))
+		id, err := e.tokens.VerifyRequest(r.Context(), r)
 		if err != nil {
-			// The answer says which of the caller's mistakes it is; it
+			// The body is Windmill's exact words (clients compare them);
+			// the hint says which of the caller's mistakes it is, and
 			// names nothing about tokens the caller does not hold.
-			msg := "Unauthorized: this token is not known to millrun (mistyped, or from another millrun)"
+			hint := "this token is not known to millrun (mistyped, or from another millrun)"
 			var revoked *auth.RevokedError
 			switch {
 			case errors.As(err, &revoked):
-				msg = "Unauthorized: " + revoked.Error()
+				hint = revoked.Error()
 			case errors.Is(err, auth.ErrExpired):
-				msg = "Unauthorized: the token has expired"
+				hint = "the token has expired"
 			case errors.Is(err, auth.ErrNoToken):
-				msg = "Unauthorized: no token; send it as Authorization: Bearer <token> or ?token=<token>"
+				hint = "no token; send it as Authorization: Bearer <token> or ?token=<token>"
 			case !errors.Is(err, auth.ErrBadToken):
 				apierr.Write(w, e.log, err)
 				return
 			}
-			apierr.Write(w, e.log, apierr.NotAuthorized("%s", msg))
+			apierr.Write(w, e.log, apierr.Unauthorized(hint))
 			return
 		}
 		inspector.ReportAuth(r.Context(), "token "+id.Label)

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/millrun/millrun/engine/alerts"
 	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/webhook"
 )
 
 // enqueueScheduled starts the run of a schedule for one due time: the
@@ -54,6 +56,8 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 			return cannotRun(err)
 		}
 		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
+		job.TimeoutS, job.Priority = webhook.FlowOptions(f.Extra)
+		job.ConcurrencyLimit = f.ConcurrencyLimit()
 		return nil
 	}
 	v, err := e.catalog.Latest(ctx, job.Workspace, path)
@@ -67,7 +71,7 @@ func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow boo
 		return cannotRun(err)
 	}
 	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
-	job.TimeoutS, job.ConcurrencyLimit = v.TimeoutS, v.ConcurrencyLimit
+	job.TimeoutS, job.ConcurrencyLimit, job.Priority = v.TimeoutS, v.ConcurrencyLimit, v.Options.Priority
 	return nil
 }
 
@@ -92,8 +96,17 @@ func (n notRunnable) Unwrap() error { return n.error }
 // jobFinished is told of every job that ends (on its worker).
 func (e *Engine) jobFinished(job *store.Job) {
 	e.tokens.RevokeJobTokens(job.ID)
+	e.forgetIfAsked(job)
+	if job.Kind == "flow" && job.ParentJob == "" {
+		// A flow canceled while it waited leaves its loop iterations and
+		// branches unfinished: they end with it.
+		e.db.CloseDescendantsAsync(job.ID, job.Status, job.Result, time.Now())
+	}
 	e.scheduledJobFinished(job)
 	e.alerts.JobFinished(job)
+	if job.Status == store.StatusFailure && job.ParentJob == "" {
+		e.lastFailure.Store(&Failure{JobID: job.ID, Path: job.ScriptPath, Reason: alerts.Reason(job.Result), At: time.Now()})
+	}
 }
 
 // alertTunnel tells the alerter when the tunnel goes offline or fails.

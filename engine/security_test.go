@@ -305,7 +305,8 @@ func TestAuditAndWorkspaceWebhook(t *testing.T) {
 }
 
 // A refused caller learns which of its own mistakes it made: no token, a
-// token millrun does not know, or one that expired.
+// token millrun does not know, or one that expired. The body is Windmill's
+// own; the reason is in X-Millrun-Hint.
 func TestUnauthorizedSaysWhy(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -329,8 +330,8 @@ func TestUnauthorizedSaysWhy(t *testing.T) {
 			hdr = []string{"Authorization", c.header}
 		}
 		r := f.anon("POST", url, "application/json", "{}", hdr...)
-		if r.status != 401 || !strings.Contains(r.body, c.want) {
-			t.Errorf("%s: %d %s, want 401 saying %q", c.name, r.status, r.body, c.want)
+		if r.status != 401 || r.body != "Not authorized: Unauthorized" || !strings.Contains(r.header.Get("X-Millrun-Hint"), c.want) {
+			t.Errorf("%s: %d %s (hint %q), want 401 hinting %q", c.name, r.status, r.body, r.header.Get("X-Millrun-Hint"), c.want)
 		}
 	}
 }

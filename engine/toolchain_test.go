@@ -37,7 +37,7 @@ func TestVariables(t *testing.T) {
 	if v := f.mustDo(200, "GET", "/api/w/local/variables/get_value/u/me/slack_token", "", "").body; v != `"`+secret+`"` {
 		t.Fatalf("get_value: %s", v)
 	}
-	if f.mustDo(200, "GET", "/api/w/local/variables/exists/u/me/nope", "", "").body != "false\n" {
+	if f.mustDo(200, "GET", "/api/w/local/variables/exists/u/me/nope", "", "").body != "false" {
 		t.Fatal("exists says a missing variable exists")
 	}
 	// An update changes what it names and keeps the rest.
@@ -98,7 +98,7 @@ func TestWhoamiWorkspacesAndExists(t *testing.T) {
 	if me["operator"] != true || me["is_admin"] != false {
 		t.Fatalf("a scoped token's workspace whoami: %v", me)
 	}
-	for body, want := range map[string]string{`{"id":"local"}`: "true\n", `{"id":"elsewhere"}`: "false\n", `"local"`: "true\n"} {
+	for body, want := range map[string]string{`{"id":"local"}`: "true", `{"id":"elsewhere"}`: "false", `"local"`: "true"} {
 		if got := f.mustDo(200, "POST", "/api/workspaces/exists", "application/json", body).body; got != want {
 			t.Errorf("workspaces/exists %s: %q, want %q", body, got, want)
 		}
@@ -107,9 +107,9 @@ func TestWhoamiWorkspacesAndExists(t *testing.T) {
 		t.Fatalf("workspaces/list: %s", list)
 	}
 	f.createScript("u/me/here", "bash", "echo hi\n")
-	if f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/here", "", "").body != "true\n" ||
-		f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/gone", "", "").body != "false\n" ||
-		f.mustDo(200, "GET", "/api/w/local/flows/exists/u/me/nope", "", "").body != "false\n" {
+	if f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/here", "", "").body != "true" ||
+		f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/gone", "", "").body != "false" ||
+		f.mustDo(200, "GET", "/api/w/local/flows/exists/u/me/nope", "", "").body != "false" {
 		t.Fatal("exists answers wrong")
 	}
 }
@@ -156,7 +156,7 @@ func TestDeleteScriptAndFlow(t *testing.T) {
 	f.mustDo(200, "POST", "/api/w/local/scripts/delete/p/u/me/old", "", "")
 	f.mustDo(404, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/old", "application/json", "{}")
 	f.mustDo(404, "POST", "/api/w/local/jobs/run_wait_result/h/"+hash, "application/json", "{}")
-	if f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/old", "", "").body != "false\n" {
+	if f.mustDo(200, "GET", "/api/w/local/scripts/exists/p/u/me/old", "", "").body != "false" {
 		t.Fatal("a deleted script still exists")
 	}
 	if j := f.waitJob(done.header.Get("X-Millrun-Job-Id")); j["success"] != true {

@@ -137,6 +137,29 @@ export function main() { return greet(leftVersion) + (again === greet ? "" : " (
 	}
 }
 
+// An import pins a version of the registry, not another source: an
+// alias or a file (reachable through Deno's "npm:" form, which the other
+// sources' ':' would otherwise make a URL import) fails the run in words
+// naming the import, and npm never runs. `npm:left@file:..` made npm
+// install the cache's own npm folder as left.
+func TestTypeScriptImportPinIsARegistryVersion(t *testing.T) {
+	t.Parallel()
+	reg := npmPackages(t)
+	f := setup(t, withRegistry(t, reg))
+	for path, spec := range map[string]string{"f/me/alias": "npm:left@npm:right@2.0.0", "f/me/file": "npm:left@file:.."} {
+		f.createScript(path, "bun", `import * as x from "`+spec+`";
+export function main() { return Object.keys(x).length }
+`)
+		r := f.syncRun(path, "{}")
+		if r.header.Get("X-Millrun-Job-Success") != "false" || !strings.Contains(r.body, `the import \"`+strings.TrimPrefix(spec, "npm:")+`\" pins`) {
+			t.Errorf("%s: %d %s", spec, r.status, r.body)
+		}
+	}
+	if n := reg.Hits("/"); n > 0 {
+		t.Errorf("npm asked the registry %d times", n)
+	}
+}
+
 // A lock pushed with a TypeScript script (wmill sync) is kept byte for
 // byte, given back by a pull, and installed as it pins: left 1.1.0 where
 // a resolution would take 1.2.0.

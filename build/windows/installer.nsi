@@ -39,12 +39,39 @@ Function CheckWebView2
   ${EndIf}
   ${If} $0 == ""
   ${OrIf} $0 == "0.0.0.0"
-    MessageBox MB_ICONINFORMATION|MB_OK "millrun's window needs the Microsoft Edge WebView2 Runtime, which this computer does not have yet.$\r$\n$\r$\nGet the Evergreen Bootstrapper from https://developer.microsoft.com/microsoft-edge/webview2/ (or Windows Update), then open millrun. Until then, 'millrun serve' runs it in your browser."
+    ; /SD: a silent install (setup.exe /S) is not stopped by the box.
+    MessageBox MB_ICONINFORMATION|MB_OK "millrun's window needs the Microsoft Edge WebView2 Runtime, which this computer does not have yet.$\r$\n$\r$\nGet the Evergreen Bootstrapper from https://developer.microsoft.com/microsoft-edge/webview2/ (or Windows Update), then open millrun. Until then, 'millrun serve' runs it in your browser." /SD IDOK
   ${EndIf}
 FunctionEnd
 
+Var WasRunning
+
+; StopMillrun stops a running millrun before its program is replaced or
+; removed: first as its own Quit does (running jobs get their grace
+; period), then, for one that did not stop (an older millrun without
+; `quit`, one on another data folder), by force, since Windows will not
+; overwrite a running program.
+!macro StopMillrun
+  StrCpy $WasRunning 0
+  ${If} ${FileExists} "$INSTDIR\millrun.exe"
+    nsExec::ExecToStack '"$INSTDIR\millrun.exe" quit --wait 60s'
+    Pop $0
+    Pop $1
+    StrCpy $2 $1 7
+    ${If} $2 == "Stopped"
+      StrCpy $WasRunning 1
+    ${EndIf}
+  ${EndIf}
+  nsExec::Exec 'taskkill /IM millrun.exe /F'
+  Pop $0
+  ${If} $0 == 0
+    StrCpy $WasRunning 1
+  ${EndIf}
+!macroend
+
 Section "millrun"
   SetOutPath "$INSTDIR"
+  !insertmacro StopMillrun
   File "/oname=millrun.exe" "${BINARY}"
   WriteUninstaller "$INSTDIR\uninstall.exe"
   CreateShortCut "$SMPROGRAMS\${APP}.lnk" "$INSTDIR\millrun.exe"
@@ -57,11 +84,16 @@ Section "millrun"
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoModify" 1
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoRepair" 1
   Call CheckWebView2
+  ; An upgrade leaves millrun running as it found it: its webhooks answer
+  ; again, from the new program.
+  ${If} $WasRunning == 1
+    Exec '"$INSTDIR\millrun.exe" desktop --hidden'
+  ${EndIf}
 SectionEnd
 
 Section "Uninstall"
   ; Stop a running millrun first, so its files can go.
-  nsExec::Exec 'taskkill /IM millrun.exe /F'
+  !insertmacro StopMillrun
   Delete "$INSTDIR\millrun.exe"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"

@@ -61,6 +61,15 @@ type Server struct {
 	Notice string
 	// RootURL is where this millrun answers (its address, without /api).
 	RootURL string
+	// DataDir is this millrun's data folder, named in the command that
+	// makes a token for it.
+	DataDir string
+	// TokenElsewhere names the other data folder a token that is not
+	// this millrun's belongs to, or ""; nil looks nowhere.
+	TokenElsewhere func(ctx context.Context, secret string) string
+	// Presence is told what each UI window shows and whether it has focus
+	// (notifications are for when the user is not looking); nil: no one.
+	Presence func(client, path string, focused bool)
 	// CheckSyntax finds a script's first syntax error; nil when it parses.
 	CheckSyntax func(ctx context.Context, language, content string) (*scripts.SyntaxError, error)
 }
@@ -105,6 +114,8 @@ func (s *Server) Register(mux Mux) {
 	s.registerLive(mux)
 	s.registerSettings(mux)
 	s.registerTunnel(mux)
+	s.registerKept(mux)
+	s.registerCodeJobs(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +173,12 @@ func decodeJSON(r *http.Request, v any, rules bodyRules) error {
 		}
 		return apierr.BadRequest("the request body is empty: send a JSON object")
 	}
+	return decodeBytes(b, v, rules)
+}
+
+// decodeBytes is decodeJSON for a body already read (a route that reads
+// it two ways).
+func decodeBytes(b []byte, v any, rules bodyRules) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if rules.strict {
 		dec.DisallowUnknownFields()

@@ -71,8 +71,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	sched := schedules.New(schedules.Config{DB: db, Enqueue: func(context.Context, *store.Schedule, time.Time, string) error { return nil }})
 	f := &fixture{t: t, exec: exec, dbPath: filepath.Join(dir, "millrun.db"), db: db, queue: q, as: &auth.Identity{Label: "test"}}
+	tr := &triggers.Service{DB: db, Resources: res}
+	if err := tr.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
-		Triggers: &triggers.Service{DB: db, Resources: res}, Resources: res, Schedules: sched, User: "me",
+		Triggers: tr, Resources: res, Schedules: sched, User: "me",
 		MaxBody: func() int64 { return 1 << 20 },
 		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
 			f.events = append(f.events, actor+":"+action+":"+target)
@@ -127,7 +131,7 @@ func TestScriptLifecycle(t *testing.T) {
 	if code, body := f.do("POST", "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"python3","parent_hash":"`+hash+`","content":"def main():\n    return 2\n"}`); code != 201 || body == hash {
 		t.Fatalf("a new version naming its parent: %d %s", code, body)
 	}
-	if code, body := f.do("GET", "/api/w/local/scripts/exists/p/u/me/hi", ""); code != 200 || body != "true\n" {
+	if code, body := f.do("GET", "/api/w/local/scripts/exists/p/u/me/hi", ""); code != 200 || body != "true" {
 		t.Fatalf("exists: %d %q", code, body)
 	}
 	if strings.Join(f.events, ",") != "test:script.save:u/me/hi,test:script.save:u/me/hi" {

@@ -38,15 +38,54 @@ func flowJSON(v store.FlowVersion, withValue bool) map[string]any {
 	if withValue {
 		out["value"] = json.RawMessage(v.Value)
 	}
+	overlayFields(out, v.Extra)
 	return out
+}
+
+// notFlowExtra are the fields of Windmill's NewFlow that the columns hold
+// or that say how to save it, and the server's own a client may post back.
+var notFlowExtra = map[string]bool{
+	"path": true, "summary": true, "description": true, "value": true, "schema": true,
+	"deployment_message": true, "skip_draft_deletion": true, "preserve_on_behalf_of": true, "on_behalf_of": true,
+	"draft_only": true, "workspace_id": true, "edited_by": true, "edited_at": true, "archived": true,
+	"extra_perms": true, "starred": true, "hash": true, "version_id": true,
+}
+
+// flowExtra is the JSON object of a flow request's other fields (tag,
+// timeout, ws_error_handler_muted, ...), kept as sent; "" when none.
+func flowExtra(raw json.RawMessage) (string, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return "", apierr.BadRequest("the body is not a JSON object: %s", err)
+	}
+	for k, v := range all {
+		if notFlowExtra[k] || string(v) == "null" {
+			delete(all, k)
+		}
+	}
+	if len(all) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(all)
+	return string(b), err
 }
 
 func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:write") {
 		return
 	}
+	var raw json.RawMessage
+	if err := s.decodeBody(r, &raw); err != nil {
+		s.fail(w, err)
+		return
+	}
 	var req flows.CreateRequest
-	if err := s.decodeBody(r, &req); err != nil {
+	if err := decodeBytes(raw, &req, bodyRules{}); err != nil {
+		s.fail(w, err)
+		return
+	}
+	extra, err := flowExtra(raw)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -65,6 +104,9 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 		isNew = true
 	}
 	hash, created, err := s.Flows.Save(r.Context(), s.Workspace, req)
+	if err == nil {
+		err = s.DB.SetFlowExtra(r.Context(), s.Workspace, hash, extra)
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -94,7 +136,9 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	httpx.JSON(w, http.StatusOK, flowJSON(f.FlowVersion, true))
+	out := flowJSON(f.FlowVersion, true)
+	out["extra_perms"] = s.acl(r, "flow", path)
+	httpx.JSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {

@@ -2,8 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
@@ -146,10 +148,60 @@ func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:write") {
 		return
 	}
-	if err := s.DB.DeleteFolder(r.Context(), s.Workspace, r.PathValue("name")); err != nil {
-		s.fail(w, folderErr(err, r.PathValue("name")))
+	name := r.PathValue("name")
+	if err := s.DB.DeleteFolder(r.Context(), s.Workspace, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) && s.folderInUse(r, name) {
+			// An export writes a folder.meta for every folder its items
+			// are in, stored or not (Windmill needs them); wmill deleting
+			// one that was never stored must not stop its push.
+			writeText(w, http.StatusOK, "folder "+name+" has no settings stored: nothing to delete (its items stay)")
+			return
+		}
+		s.fail(w, folderErr(err, name))
 		return
 	}
 	s.changed(r, "folder.delete", r.PathValue("name"), "", nil)
 	writeText(w, http.StatusOK, "folder "+r.PathValue("name")+" deleted")
+}
+
+// folderInUse reports whether an item lives in folder f/<name>/.
+func (s *Server) folderInUse(r *http.Request, name string) bool {
+	prefix := "f/" + name + "/"
+	ctx := r.Context()
+	if list, err := s.Catalog.List(ctx, s.Workspace, true); err == nil {
+		for _, sum := range list {
+			if strings.HasPrefix(sum.Latest.Path, prefix) {
+				return true
+			}
+		}
+	}
+	if list, err := s.Flows.List(ctx, s.Workspace, true); err == nil {
+		for _, f := range list {
+			if strings.HasPrefix(f.Path, prefix) {
+				return true
+			}
+		}
+	}
+	if list, err := s.Resources.List(ctx, s.Workspace); err == nil {
+		for _, res := range list {
+			if strings.HasPrefix(res.Path, prefix) {
+				return true
+			}
+		}
+	}
+	if list, err := s.Resources.ListVariables(ctx, s.Workspace); err == nil {
+		for _, v := range list {
+			if strings.HasPrefix(v.Path, prefix) {
+				return true
+			}
+		}
+	}
+	if list, err := s.DB.ListKept(ctx, s.Workspace, keptApp); err == nil {
+		for _, a := range list {
+			if strings.HasPrefix(a.Name, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -23,6 +23,8 @@ func (s *Server) registerJobs(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
 	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/list", s.listJobs([]string{store.StatusQueued, store.StatusRunning}))
 	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(nil))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/count", s.countJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/count", s.countJobs([]string{store.StatusQueued, store.StatusRunning}))
 }
 
 func formatTime(t time.Time) any {
@@ -108,7 +110,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		out["duration_ms"] = j.DurationMs
 		out["success"] = j.Status == store.StatusSuccess
 		out["deleted"] = false
-		out["is_skipped"] = false
+		out["is_skipped"] = skippedFlow(j)
 		out["result_columns"] = nil
 		if withLogs {
 			out["result"] = rawOrNull(j.Result)
@@ -122,7 +124,9 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 		return out
 	}
 	out["type"] = "QueuedJob"
-	out["running"] = j.Status == store.StatusRunning
+	// A flow that waits (a sleep, an approval) is queued again, its
+	// worker free, but it has started and is still running.
+	out["running"] = j.Status == store.StatusRunning || j.Kind == "flow" && !j.StartedAt.IsZero()
 	out["script_entrypoint_override"] = nil
 	out["scheduled_for"] = formatTime(j.ScheduledFor)
 	if !j.StartedAt.IsZero() {
@@ -134,7 +138,7 @@ func JobJSON(j *store.Job, withLogs bool) map[string]any {
 // jobTag is the worker tag Windmill would give the job: its language, or
 // "flow".
 func jobTag(j *store.Job) string {
-	if j.Kind == "flow" {
+	if j.Kind == "flow" || j.Kind == "flownode" || j.Kind == "identity" {
 		return "flow"
 	}
 	if j.Language != "" {
@@ -218,6 +222,10 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	job, err := s.loadJob(r)
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && r.PathValue("ws") == s.Workspace {
+		err = apierr.NotFound("queued job id %s does not exist", r.PathValue("id")) // Windmill's words
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -241,6 +249,22 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, job.ID)
 }
 
+// countJobs serves Windmill's count routes ({"database_length": n}): the
+// runs the Runs page lists (flow steps aside) in statuses.
+func (s *Server) countJobs(statuses []string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "jobs:read") {
+			return
+		}
+		n, err := s.DB.CountJobs(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, map[string]int{"database_length": n})
+	}
+}
+
 // listJobs serves Windmill's list routes. Besides page/per_page it takes a
 // keyset cursor (the X-Millrun-Next-Cursor header of the previous page), so
 // deep pages cost the same as the first.
@@ -252,7 +276,8 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		}
 		q := r.URL.Query()
 		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"), SchedulePath: q.Get("schedule_path"),
-			WithFlowSteps: q.Get("include_flow_steps") == "true"}
+			WithFlowSteps: q.Get("include_flow_steps") == "true", PathPrefix: q.Get("script_path_start"), PathContains: q.Get("script_path_contains")}
+		flowStepFilters(q, &f)
 		perPage := 30
 		if v := q.Get("per_page"); v != "" {
 			n, err := strconv.Atoi(v)
@@ -345,22 +370,31 @@ func (s *Server) RegisterJobReads(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get/{id}", s.getCompletedJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/getupdate/{id}", s.getJobUpdate)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_root_job_id/{id}", s.getRootJobID)
+	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get_logs/{id}", s.getLogs) // flowjobs.go
 }
 
-// getRootJobID is Windmill's root of a job, as a JSON string: a flow
-// step's flow, else the job itself. (millrun's flows do not nest, and a
-// job a script starts through the API is a root job of its own.)
+// getRootJobID is Windmill's root of a job, as a JSON string: the
+// top-level flow of a flow step (through the loops and branches it sits
+// in), else the job itself. (A job a script starts through the API is a
+// root job of its own.)
 func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) {
 	job, err := s.loadJob(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	root := job.ID
-	if job.ParentJob != "" {
-		root = job.ParentJob
+	root := job
+	for range 20 {
+		if root.ParentJob == "" {
+			break
+		}
+		parent, err := s.DB.GetJob(r.Context(), root.Workspace, root.ParentJob)
+		if err != nil {
+			break
+		}
+		root = parent
 	}
-	httpx.JSON(w, http.StatusOK, root)
+	httpx.JSON(w, http.StatusOK, root.ID)
 }
 
 func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) {

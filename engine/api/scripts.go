@@ -200,6 +200,7 @@ func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
 		"visible_to_runner_only":   false,
 		"delete_after_use":         false,
 	}
+	overlayFields(out, v.Extra)
 	for k, val := range extra {
 		out[k] = val
 	}
@@ -267,7 +268,7 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"extra_perms": s.acl(r, "script", path)}))
 }
 
 func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,7 @@ func TestResourceValuesForWmill(t *testing.T) {
 	if code, body := f.do("POST", "/api/w/local/resources/create", `{"path":"u/me/counter/user","value":3,"resource_type":"state"}`); code != 201 {
 		t.Fatalf("create with a number: %d %s", code, body)
 	}
-	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/counter/user", ""); code != 200 || body != "3\n" {
+	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/counter/user", ""); code != 200 || body != "3" {
 		t.Fatalf("a number back: %d %q", code, body)
 	}
 	if code, body := f.do("POST", "/api/w/local/resources/update_value/u/me/counter/user", `{"value":[1,"two",null]}`); code != 200 || body != "value of resource u/me/counter/user updated" {
@@ -33,7 +33,7 @@ func TestResourceValuesForWmill(t *testing.T) {
 	if code, body := f.do("POST", "/api/w/local/resources/update_value/u/me/counter/user", `{"value":null}`); code != 200 {
 		t.Fatalf("update_value to null: %d %s", code, body)
 	}
-	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/counter/user", ""); code != 200 || body != "null\n" {
+	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/counter/user", ""); code != 200 || body != "null" {
 		t.Fatalf("null back: %d %q", code, body)
 	}
 	if code, body := f.do("POST", "/api/w/local/resources/update_value/u/me/nope", `{"value":1}`); code != 404 || body != "Not found: resource u/me/nope" {
@@ -46,12 +46,12 @@ func TestResourceValuesForWmill(t *testing.T) {
 	// $var: references are filled in lists and nested objects too.
 	f.do("POST", "/api/w/local/variables/create", `{"path":"u/me/pw","value":"hunter2","is_secret":true,"description":""}`)
 	f.do("POST", "/api/w/local/resources/create", `{"path":"u/me/db","value":{"hosts":[{"pw":"$var:u/me/pw"}],"list":["$var:u/me/pw"]},"resource_type":"postgresql"}`)
-	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/db", ""); code != 200 || body != `{"hosts":[{"pw":"hunter2"}],"list":["hunter2"]}`+"\n" {
+	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/db", ""); code != 200 || body != `{"hosts":[{"pw":"hunter2"}],"list":["hunter2"]}` {
 		t.Fatalf("interpolated: %d %s", code, body)
 	}
 	// A value that is itself a reference.
 	f.do("POST", "/api/w/local/resources/create", `{"path":"u/me/ref","value":"$var:u/me/pw","resource_type":"x"}`)
-	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/ref", ""); code != 200 || body != `"hunter2"`+"\n" {
+	if code, body := f.do("GET", "/api/w/local/resources/get_value_interpolated/u/me/ref", ""); code != 200 || body != `"hunter2"` {
 		t.Fatalf("a reference as the value: %d %s", code, body)
 	}
 	f.do("POST", "/api/w/local/resources/create", `{"path":"u/me/broken","value":["$var:u/me/gone"],"resource_type":"x"}`)
@@ -81,10 +81,10 @@ func TestRootJobID(t *testing.T) {
 	if err := f.db.InsertJob(ctx, step); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := f.do("GET", "/api/w/local/jobs_u/get_root_job_id/"+flow.ID, ""); code != 200 || body != `"`+flow.ID+`"`+"\n" {
+	if code, body := f.do("GET", "/api/w/local/jobs_u/get_root_job_id/"+flow.ID, ""); code != 200 || body != `"`+flow.ID+`"` {
 		t.Fatalf("a root job: %d %s", code, body)
 	}
-	if code, body := f.do("GET", "/api/w/local/jobs_u/get_root_job_id/"+step.ID, ""); code != 200 || body != `"`+flow.ID+`"`+"\n" {
+	if code, body := f.do("GET", "/api/w/local/jobs_u/get_root_job_id/"+step.ID, ""); code != 200 || body != `"`+flow.ID+`"` {
 		t.Fatalf("a step: %d %s", code, body)
 	}
 	if code, _ := f.do("GET", "/api/w/local/jobs_u/get_root_job_id/5e1b6f0e-0000-4000-8000-00000000dead", ""); code != 404 {

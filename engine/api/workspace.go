@@ -28,7 +28,12 @@ func (s *Server) registerWorkspace(mux Mux) {
 	})
 	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) {
 		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "resources:read") {
-			httpx.JSON(w, http.StatusOK, map[string]any{})
+			m, err := s.fileResourceTypes(r)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, m)
 		}
 	})
 	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)
@@ -37,6 +42,9 @@ func (s *Server) registerWorkspace(mux Mux) {
 // ScriptFileExt is the extension Windmill's export gives a script of lang,
 // with TypeScript named after the CLI's default_ts.
 func ScriptFileExt(lang, defaultTS string) string {
+	if ext := scripts.KeptLanguageExt(lang); ext != "" {
+		return ext
+	}
 	switch lang {
 	case scripts.Python:
 		return "py"
@@ -146,22 +154,9 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 		v := sum.Latest // the list carries each latest version whole
 		used(v.Path)
 		put(v.Path+"."+ScriptFileExt(v.Language, defaultTS), []byte(v.Content))
-		meta := map[string]any{
-			"summary": v.Summary, "description": v.Description, "schema": json.RawMessage(v.Schema),
-			"lock": v.Lock, "kind": "script",
-		}
-		if v.TimeoutS > 0 {
-			meta["timeout"] = v.TimeoutS
-		}
-		if v.ConcurrencyLimit > 0 {
-			meta["concurrent_limit"] = v.ConcurrencyLimit
-		}
-		if v.DedicatedWorker {
-			meta["dedicated_worker"] = true
-		}
-		if v.NoMainFunc {
-			// What Windmill's pull writes for a library; a push sends it back.
-			meta["no_main_func"] = true
+		meta := scriptExport(v)
+		if perms := s.acl(r, "script", v.Path); len(perms) > 0 {
+			meta.add("extra_perms", perms)
 		}
 		putJSON(v.Path+".script.json", meta)
 	}
@@ -173,10 +168,11 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, f := range flowList {
 		used(f.Path)
-		putJSON(f.Path+".flow.json", map[string]any{
-			"summary": f.Summary, "description": f.Description,
-			"value": json.RawMessage(f.Value), "schema": json.RawMessage(f.Schema),
-		})
+		meta := flowExport(f)
+		if perms := s.acl(r, "flow", f.Path); len(perms) > 0 {
+			meta.add("extra_perms", perms)
+		}
+		putJSON(f.Path+".flow.json", meta)
 	}
 
 	plain := flag("plain_secret") || flag("plain_secrets")
@@ -254,6 +250,10 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			used(sc.Path)
 			putJSON(sc.Path+".schedule.json", m)
 		}
+	}
+
+	if werr == nil {
+		werr = s.exportKept(r, put, putJSON, used, flag)
 	}
 
 	stored, err := s.DB.ListFolders(ctx, s.Workspace)

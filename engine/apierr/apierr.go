@@ -15,12 +15,38 @@ import (
 // Error is an error with an HTTP status and Windmill's kind prefix.
 type Error struct {
 	Status     int
-	Kind       string
+	Kind       string // "" for an answer that is Msg alone, as some of Windmill's are
 	Msg        string
 	RetryAfter int // seconds, for 429 and 503
+	// Hint is millrun's own explanation, sent in the X-Millrun-Hint header
+	// where Windmill's exact words are the body (clients compare them).
+	Hint string
 }
 
-func (e *Error) Error() string { return e.Kind + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.Kind == "" {
+		return e.Msg
+	}
+	return e.Kind + ": " + e.Msg
+}
+
+// HintHeader carries millrun's explanation of an answer whose body is
+// Windmill's fixed text; the UI shows it.
+const HintHeader = "X-Millrun-Hint"
+
+// Unauthorized is Windmill's 401 for a missing or unknown token, exactly
+// "Not authorized: Unauthorized", with why in the hint.
+func Unauthorized(hint string) *Error {
+	e := NotAuthorized("Unauthorized")
+	e.Hint = hint
+	return e
+}
+
+// Bare is an answer whose body is msg alone, without a kind: Windmill's
+// words for a few failures (a result's invalid status code).
+func Bare(status int, msg string) *Error {
+	return &Error{Status: status, Msg: msg}
+}
 
 func newf(status int, kind, format string, a ...any) *Error {
 	return &Error{Status: status, Kind: kind, Msg: fmt.Sprintf(format, a...)}
@@ -109,6 +135,9 @@ func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if e.Hint != "" {
+		h.Set(HintHeader, e.Hint)
 	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write([]byte(e.Error()))

@@ -297,6 +297,27 @@ func FromRequest(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
+// VerifyRequest checks the token a request carries: FromRequest's, else
+// a token cookie on a request no browser page sent (no Origin, no fetch
+// metadata: wmill sends its token so on some calls). A browser session's
+// token counts that way only from millrun's own pages: a browser attaches
+// the session cookie to whatever a page sends, and only millrun sets it,
+// so any other token in a cookie was put there by a client that holds it.
+func (t *Tokens) VerifyRequest(ctx context.Context, r *http.Request) (*Identity, error) {
+	if tok := FromRequest(r); tok != "" {
+		return t.Verify(ctx, tok)
+	}
+	c, err := r.Cookie("token")
+	if err != nil || c.Value == "" || r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "" || Navigation(r) {
+		return t.Verify(ctx, "")
+	}
+	id, err := t.Verify(ctx, c.Value)
+	if err == nil && id.Label == SessionLabel {
+		return nil, ErrNoToken
+	}
+	return id, err
+}
+
 func cutPrefixFold(s, prefix string) (string, bool) {
 	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
 		return s[len(prefix):], true

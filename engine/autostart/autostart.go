@@ -110,3 +110,61 @@ func windowsQuote(a string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// Entry is what starts millrun at login.
+type Entry struct {
+	// Command starts millrun and returns (the engine goes on in the
+	// background): what the XDG entry, the LaunchAgent and the Run key run.
+	Command []string
+	// Service runs the engine itself, in the foreground, for a supervisor
+	// that starts it again when it crashes (a systemd user service);
+	// nil for none.
+	Service []string
+	// DataDir is the data directory the engine serves.
+	DataDir string
+}
+
+// dataKey marks the unit's data directory, for ServiceFor (systemd
+// ignores keys starting with X-).
+const dataKey = "X-Millrun-Data="
+
+// serviceUnit is the systemd user unit running e.Service: restarted when
+// it fails or is killed, not when it is stopped or quits.
+func serviceUnit(e Entry) string {
+	quoted := make([]string, len(e.Service))
+	for i, a := range e.Service {
+		quoted[i] = quoteUnitArg(a)
+	}
+	return strings.Join([]string{
+		"# Written by millrun (Settings > Start at login); millrun rewrites it.",
+		"[Unit]",
+		"Description=millrun: scripts on this computer as webhooks",
+		"After=graphical-session.target",
+		dataKey + e.DataDir,
+		"",
+		"[Service]",
+		"ExecStart=" + strings.Join(quoted, " "),
+		"Restart=on-failure",
+		"RestartSec=1",
+		// Running jobs get their grace period on a stop.
+		"TimeoutStopSec=30",
+		// What the engine started (a window opened from a notification)
+		// is not killed with it on a stop; jobs are the engine's to end.
+		"KillMode=process",
+		"",
+		"[Install]",
+		"WantedBy=graphical-session.target",
+		"",
+	}, "\n")
+}
+
+// quoteUnitArg quotes one word of a unit's ExecStart as systemd reads it:
+// double quotes around a word with spaces or quotes, backslashes escaped,
+// and % and $ doubled (specifiers and variables).
+func quoteUnitArg(a string) string {
+	a = strings.NewReplacer("%", "%%", "$", "$$").Replace(a)
+	if a != "" && !strings.ContainsAny(a, " \t\n\"'\\;") {
+		return a
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(a) + `"`
+}

@@ -48,7 +48,7 @@ func TestEnableAndDisableWriteTheXDGEntry(t *testing.T) {
 	if on, err := Enabled(); err != nil || on {
 		t.Fatalf("before: %v %v", on, err)
 	}
-	if err := Enable([]string{"/usr/bin/millrun", "desktop", "--hidden"}); err != nil {
+	if err := Enable(Entry{Command: []string{"/usr/bin/millrun", "desktop", "--hidden"}}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(home, ".config", "autostart", "millrun.desktop"))

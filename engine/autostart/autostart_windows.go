@@ -10,14 +10,14 @@ import (
 
 const runKey = `Software\Microsoft\Windows\CurrentVersion\Run`
 
-// Enable makes args start at login (HKCU\...\Run, no administrator needed).
-func Enable(args []string) error {
+// Enable makes e start at login (HKCU\...\Run, no administrator needed).
+func Enable(e Entry) error {
 	k, err := registry.OpenKey(registry.CURRENT_USER, runKey, registry.SET_VALUE)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	return k.SetStringValue(Name, runValue(args))
+	return k.SetStringValue(Name, runValue(e.Command))
 }
 
 // Disable removes the value; there being none is not an error.
@@ -49,3 +49,14 @@ func Enabled() (bool, error) {
 
 // Where says where the entry goes, for the Settings page.
 func Where() string { return `HKEY_CURRENT_USER\` + runKey + ` (value "millrun")` }
+
+// Matches reports whether the value is the one Enable(e) writes.
+func Matches(e Entry) bool {
+	k, err := registry.OpenKey(registry.CURRENT_USER, runKey, registry.QUERY_VALUE)
+	if err != nil {
+		return false
+	}
+	defer k.Close()
+	v, _, err := k.GetStringValue(Name)
+	return err == nil && v == runValue(e.Command)
+}

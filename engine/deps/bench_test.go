@@ -25,7 +25,7 @@ func BenchmarkCachedInstall(b *testing.B) {
 		lines = append(lines, name)
 		dir := filepath.Join(root, "python_3_11", name)
 		os.MkdirAll(dir, 0o700)
-		os.WriteFile(filepath.Join(dir, ".millrun-complete"), nil, 0o600)
+		os.WriteFile(filepath.Join(dir, ".millrun-verified"), nil, 0o600)
 	}
 	lock := deps.ParseLock("# py: 3.11\n" + strings.Join(lines, "\n"))
 	cache := deps.NewCache(root, deps.Tools{})

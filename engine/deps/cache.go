@@ -15,8 +15,11 @@ import (
 )
 
 // marker is written into a package's folder last, before the folder is
-// renamed into place: a folder without it is never used.
-const marker = ".millrun-complete"
+// renamed into place: a folder without it is never used. Its name
+// changed when folders began to be checked against their pins: one made
+// before may hold another line's wheel, or nothing, so it counts as
+// unfinished and is installed again (and removed by Sweep).
+const marker = ".millrun-verified"
 
 // tmpPrefix starts the name of a folder being installed.
 const tmpPrefix = ".tmp-"
@@ -75,19 +78,68 @@ func (c *Cache) versionDir(py Python) string {
 }
 
 // Paths returns the lock's package folders, in lock order, when every one
-// is installed, for the job's PYTHONPATH; ok is false when any is missing.
-// It costs one stat per package and makes no network call.
+// is installed, for the job's PYTHONPATH; ok is false when any is missing
+// or the lock cannot be installed (Install says why). Lines whose
+// environment markers exclude this interpreter have no folder. It costs
+// one stat per package and makes no network call.
 func (c *Cache) Paths(py Python, lock Lock) (paths []string, ok bool) {
-	dir := c.versionDir(py)
+	items, err := c.plan(py, lock)
+	if err != nil {
+		return nil, false
+	}
 	ok = true
-	for _, p := range lock.pins {
-		path := filepath.Join(dir, p.folder())
-		if !complete(path) {
+	for _, it := range items {
+		if !complete(it.path) {
 			ok = false
 		}
-		paths = append(paths, path)
+		paths = append(paths, it.path)
 	}
 	return paths, ok
+}
+
+// plan is the lock's pins that apply to this interpreter, each with its
+// folder, in lock order and without repeats. A line whose marker is
+// false here gets no folder (pip would skip it; a folder would say
+// "installed" to every other lock pinning the same version). Two lines
+// for one project that both apply are refused: only one can be
+// imported, and which one would depend on the path's order.
+func (c *Cache) plan(py Python, lock Lock) ([]item, error) {
+	if err := lock.Err(); err != nil {
+		return nil, err
+	}
+	dir := c.versionDir(py)
+	var (
+		env   map[string]string
+		items []item
+	)
+	byName := map[string]item{}
+	for _, p := range lock.pins {
+		if p.req.marker != nil {
+			if env == nil {
+				var err error
+				if env, err = c.Tools.markerEnv(py); err != nil {
+					return nil, &Error{Kind: ErrTool, Package: p.Line, Msg: err.Error()}
+				}
+			}
+			ok, err := p.req.marker.eval(env)
+			if err != nil {
+				return nil, &Error{Kind: ErrInvalid, Package: p.Line, Msg: fmt.Sprintf("the lock's line %d %+q cannot be installed: its marker: %v", p.lines[0]+1, p.Line, err)}
+			}
+			if !ok {
+				continue
+			}
+		}
+		it := item{path: filepath.Join(dir, p.folder()), pin: p}
+		if prev, seen := byName[p.Name]; seen {
+			if prev.path == it.path {
+				continue
+			}
+			return nil, &Error{Kind: ErrInvalid, Package: p.Line, Msg: fmt.Sprintf("the lock's lines %d %+q and %d %+q both apply to Python %s: a script can import one %s only; keep one, or give each a marker", prev.pin.lines[0]+1, prev.pin.Line, p.lines[0]+1, p.Line, py.Version, p.Name)}
+		}
+		byName[p.Name] = it
+		items = append(items, it)
+	}
+	return items, nil
 }
 
 func complete(path string) bool {
@@ -111,7 +163,16 @@ func complete(path string) bool {
 // *Error per failed package (joined with errors.Join): FailedFor tells
 // whether wmill alone failed.
 func (c *Cache) Install(ctx context.Context, py Python, lock Lock, log io.Writer) ([]string, error) {
-	paths, ok := c.Paths(py, lock)
+	items, err := c.plan(py, lock)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	ok := true
+	for _, it := range items {
+		paths = append(paths, it.path)
+		ok = ok && complete(it.path)
+	}
 	if ok {
 		return paths, nil
 	}
@@ -135,24 +196,22 @@ func (c *Cache) Install(ctx context.Context, py Python, lock Lock, log io.Writer
 		waits   []item
 		flights = map[string]*flight{}
 	)
-	for i, p := range lock.pins {
-		if complete(paths[i]) {
+	for _, it := range items {
+		if complete(it.path) {
 			continue
 		}
-		if _, dup := flights[paths[i]]; dup {
-			continue
-		}
-		f, leader := c.claim(paths[i])
-		flights[paths[i]] = f
+		f, leader := c.claim(it.path)
+		flights[it.path] = f
 		if leader {
-			mine = append(mine, item{path: paths[i], pin: p})
+			mine = append(mine, it)
 		} else {
-			waits = append(waits, item{path: paths[i], pin: p})
+			waits = append(waits, it)
 		}
 	}
 	if n := len(mine) + len(waits); n < len(paths) {
 		logf("%d of %d packages are in the cache\n", len(paths)-n, len(paths))
 	}
+	lockNotes(lock, items, logf)
 	errs := c.installAll(ctx, py, mine, logf)
 	for k, it := range mine {
 		c.finish(it.path, flights[it.path], errs[k])
@@ -236,6 +295,30 @@ func (c *Cache) installOnce(ctx context.Context, py Python, it item, logf func(s
 	}
 }
 
+// lockNotes says in the install log what of the lock is not applied as
+// written: index options, and, in a lock with hashes, the packages
+// installed without a check.
+func lockNotes(lock Lock, items []item, logf func(string, ...any)) {
+	for _, s := range lock.skipped {
+		logf("the lock's %s is not used: packages come from the index your pip/uv configuration names\n", s)
+	}
+	var hashed int
+	var unhashed []string
+	for _, it := range items {
+		if len(it.pin.Hashes) > 0 {
+			hashed++
+		} else {
+			unhashed = append(unhashed, it.pin.Line)
+		}
+	}
+	if hashed > 0 {
+		logf("%d packages are installed only if what is downloaded matches the lock's --hash values\n", hashed)
+		if len(unhashed) > 0 {
+			logf("NOT checked against any hash (the lock has no --hash for them): %s\n", strings.Join(unhashed, ", "))
+		}
+	}
+}
+
 // installAll installs the items this goroutine leads; one error (or nil)
 // per item.
 func (c *Cache) installAll(ctx context.Context, py Python, items []item, logf func(string, ...any)) []error {
@@ -250,23 +333,32 @@ func (c *Cache) installAll(ctx context.Context, py Python, items []item, logf fu
 		return errs
 	}
 	if c.Tools.UV == "" {
-		var batch []item
+		// `name==version` lines go in one pip run, those with hashes in
+		// another (pip checks hashes for every line of a run or none).
+		// plan left at most one line per project, so each wheel pip
+		// leaves has one line to fill. Other lines (URLs, ranges) are
+		// each a pip install of their own: what they fetch is known only
+		// once fetched.
 		var rest []int
-		for _, k := range todo {
-			if items[k].pin.Name != "" {
-				batch = append(batch, items[k])
-			} else {
-				rest = append(rest, k)
+		for _, hashed := range []bool{false, true} {
+			var batch []item
+			var ks []int
+			for _, k := range todo {
+				p := items[k].pin
+				if p.Version != "" && (len(p.Hashes) > 0) == hashed {
+					batch, ks = append(batch, items[k]), append(ks, k)
+				}
+			}
+			if len(batch) == 0 {
+				continue
+			}
+			for j, err := range c.installWheels(ctx, py, batch, logf) {
+				errs[ks[j]] = err
 			}
 		}
-		if len(batch) > 0 {
-			berrs := c.installWheels(ctx, py, batch, logf)
-			j := 0
-			for _, k := range todo {
-				if items[k].pin.Name != "" {
-					errs[k] = berrs[j]
-					j++
-				}
+		for _, k := range todo {
+			if items[k].pin.Version == "" {
+				rest = append(rest, k)
 			}
 		}
 		todo = rest
@@ -314,7 +406,11 @@ func (c *Cache) prepare(it item) (tmp string, err error) {
 // temporary folder, a folder without marker) is removed by the next
 // install of that package or by Sweep.
 func (c *Cache) publish(tmp string, it item, synced bool) error {
-	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(it.pin.Line+"\n"), 0o600); err != nil {
+	text := it.pin.req.install() + "\n"
+	for _, h := range it.pin.Hashes {
+		text += "--hash=" + h + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(tmp, marker), []byte(text), 0o600); err != nil {
 		return err
 	}
 	if !synced {
@@ -332,8 +428,25 @@ func (c *Cache) publish(tmp string, it item, synced bool) error {
 	return nil
 }
 
+// requirementsFile writes hash-pinned lines for `-r`: hashes can be
+// given to pip and uv only in a file. Every line is built from a pin
+// parseRequirement accepted, so it is one requirement and its hashes.
+func requirementsFile(dir string, pins []Pin) (string, error) {
+	var b strings.Builder
+	for _, p := range pins {
+		b.WriteString(p.req.install())
+		for _, h := range p.Hashes {
+			b.WriteString(" --hash=" + h)
+		}
+		b.WriteByte('\n')
+	}
+	f := filepath.Join(dir, "hashed-requirements.txt")
+	return f, os.WriteFile(f, []byte(b.String()), 0o600)
+}
+
 // install installs one package with the tool itself (uv; pip for a line
-// that names no project).
+// that pins no version), then checks that what it installed is the
+// package the line names before the folder is published.
 func (c *Cache) install(ctx context.Context, py Python, it item, logf func(string, ...any)) error {
 	tmp, err := c.prepare(it)
 	if err != nil {
@@ -345,11 +458,26 @@ func (c *Cache) install(ctx context.Context, py Python, it item, logf func(strin
 	t := c.Tools
 	var argv []string
 	if t.UV != "" {
-		argv = []string{t.UV, "pip", "install", "--no-deps", "--link-mode=copy", "--target", tmp, "--python", py.Path, it.pin.Line}
+		argv = []string{t.UV, "pip", "install", "--no-deps", "--link-mode=copy", "--target", tmp, "--python", py.Path}
 	} else {
 		// --no-compile, as uv: compileLater compiles once the package
 		// is in place, without the waiting job.
-		argv = []string{py.Path, "-m", "pip", "install", "--no-deps", "--no-compile", "--target", tmp, it.pin.Line}
+		argv = []string{py.Path, "-m", "pip", "install", "--no-deps", "--no-compile", "--target", tmp}
+	}
+	if len(it.pin.Hashes) > 0 {
+		reqs, err := os.MkdirTemp(filepath.Dir(it.path), tmpPrefix+"reqs-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(reqs)
+		f, err := requirementsFile(reqs, []Pin{it.pin})
+		if err != nil {
+			return err
+		}
+		argv = append(argv, "--require-hashes", "-r", f)
+	} else {
+		// `--`: whatever the line says, it is not an option.
+		argv = append(argv, "--", it.pin.req.install())
 	}
 	out, err := t.run(ctx, argv, nil)
 	if err != nil {
@@ -357,6 +485,13 @@ func (c *Cache) install(ctx context.Context, py Python, it item, logf func(strin
 			return ctx.Err()
 		}
 		return t.failure(ctx, out, err, it.pin.Line, nil)
+	}
+	d, err := installedMetadata(tmp)
+	if err == nil {
+		err = d.check(it.pin)
+	}
+	if err != nil {
+		return &Error{Kind: ErrTool, Package: it.pin.Line, Index: t.IndexURL(), Msg: fmt.Sprintf("%s installed something else than %s (%v): it is not used", t.name(), it.pin.Line, err), Tail: tail(out, 10)}
 	}
 	if err := c.publish(tmp, it, false); err != nil {
 		return err
@@ -366,10 +501,10 @@ func (c *Cache) install(ctx context.Context, py Python, it item, logf func(strin
 	return nil
 }
 
-// installWheels installs packages with one `pip wheel --no-deps` for
-// all, then unpacks each wheel into its folder. When pip fails for a
-// batch of several, each package is tried alone, so the ones that can
-// be installed are, and each failure names its package.
+// installWheels installs `name==version` packages with one `pip wheel
+// --no-deps` for all, then unpacks each wheel into its folder. When pip
+// fails for a batch of several, each package is tried alone, so the ones
+// that can be installed are, and each failure names its package.
 func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf func(string, ...any)) []error {
 	errs := make([]error, len(items))
 	t := c.Tools
@@ -383,11 +518,27 @@ func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf
 	defer os.RemoveAll(wheels)
 	start := time.Now()
 	var lines []string
+	var pins []Pin
 	for _, it := range items {
-		lines = append(lines, it.pin.Line)
+		lines, pins = append(lines, it.pin.Line), append(pins, it.pin)
 	}
 	logf("fetching %s\n", summary(lines))
-	argv := append([]string{py.Path, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels}, lines...)
+	argv := []string{py.Path, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", filepath.Join(wheels, "w")}
+	if len(pins[0].Hashes) > 0 {
+		f, err := requirementsFile(wheels, pins)
+		if err != nil {
+			for k := range errs {
+				errs[k] = err
+			}
+			return errs
+		}
+		argv = append(argv, "--require-hashes", "-r", f)
+	} else {
+		argv = append(argv, "--")
+		for _, p := range pins {
+			argv = append(argv, p.req.install())
+		}
+	}
 	out, err := t.run(ctx, argv, func(line string) {
 		if l := strings.TrimSpace(line); strings.HasPrefix(l, "Downloading") || strings.HasPrefix(l, "Building wheel") || strings.HasPrefix(l, "Using cached") {
 			logf("  %s\n", l)
@@ -409,19 +560,19 @@ func (c *Cache) installWheels(ctx context.Context, py Python, items []item, logf
 		}
 		return errs
 	}
-	errs = c.unpackAll(py, items, wheelFiles(wheels), out)
+	errs = c.unpackAll(ctx, py, items, wheelFiles(filepath.Join(wheels, "w")), out)
 	logf("installed %s in %s\n", summary(lines), time.Since(start).Round(time.Millisecond))
 	return errs
 }
 
 // wheelFiles maps the normalized project names of the wheels in dir to
 // their files.
-func wheelFiles(dir string) map[string]string {
-	byName := map[string]string{}
+func wheelFiles(dir string) map[string][]string {
+	byName := map[string][]string{}
 	if entries, err := os.ReadDir(dir); err == nil {
 		for _, e := range entries {
 			if n := wheelName(e.Name()); n != "" {
-				byName[n] = filepath.Join(dir, e.Name())
+				byName[n] = append(byName[n], filepath.Join(dir, e.Name()))
 			}
 		}
 	}
@@ -429,11 +580,18 @@ func wheelFiles(dir string) map[string]string {
 }
 
 // unpackAll unpacks each item's wheel (byName: wheelFiles) into its
-// folder and publishes it; one error (or nil) per item. out is pip's
-// output, for the error of a package it fetched no wheel for.
-func (c *Cache) unpackAll(py Python, items []item, byName map[string]string, out string) []error {
+// folder and publishes it; one error (or nil) per item. Only a wheel
+// whose file name and metadata say the pin's name and version, and
+// whose tags this interpreter accepts, fills the folder: other locks
+// pinning the same `name==version` use it as it is. out is pip's output,
+// for the error of a package it fetched no wheel for.
+func (c *Cache) unpackAll(ctx context.Context, py Python, items []item, byName map[string][]string, out string) []error {
 	errs := make([]error, len(items))
+	if len(items) == 0 {
+		return errs
+	}
 	tmps := make([]string, len(items))
+	tags, terr := c.Tools.supportedTags(ctx, py)
 	// Several at once: creating files is most of an unpack (about 0.1 ms
 	// each on the development VM), and each package is its own folder.
 	var wg sync.WaitGroup
@@ -443,22 +601,32 @@ func (c *Cache) unpackAll(py Python, items []item, byName map[string]string, out
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			fail := func(msg string) {
+				errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: c.Tools.IndexURL(), Msg: msg, Tail: tail(out, 10)}
+			}
+			whls := byName[it.pin.Name]
+			switch {
+			case terr != nil:
+				fail(terr.Error())
+				return
+			case len(whls) == 0:
+				fail(fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line))
+				return
+			case len(whls) > 1:
+				fail(fmt.Sprintf("pip fetched %d wheels for %s, not one", len(whls), it.pin.Line))
+				return
+			}
+			if err := checkWheel(whls[0], it.pin, tags); err != nil {
+				fail(fmt.Sprintf("pip's wheel for %s is not that package: %v; it is not used", it.pin.Line, err))
+				return
+			}
 			tmp, err := c.prepare(it)
 			if err != nil {
 				errs[k] = err
 				return
 			}
 			tmps[k] = tmp
-			whl, ok := byName[it.pin.Name]
-			switch {
-			case ok:
-				errs[k] = unpackWheel(whl, tmp, py.Path)
-			case strings.Contains(it.pin.Line, ";"):
-				// Its environment markers exclude this interpreter: pip
-				// skipped it, and an empty folder says so.
-			default:
-				errs[k] = &Error{Kind: ErrTool, Package: it.pin.Line, Index: c.Tools.IndexURL(), Msg: fmt.Sprintf("pip fetched no wheel for %s", it.pin.Line), Tail: tail(out, 10)}
-			}
+			errs[k] = unpackWheel(whls[0], tmp, py.Path)
 		}()
 	}
 	wg.Wait()
@@ -533,7 +701,8 @@ func (c *Cache) Close() {
 // twice (its start alone is about 0.3 s) and fetch every wheel twice.
 // uv starts in milliseconds, so with uv it only resolves. A package left
 // uninstalled (one another job is installing, a wheel that cannot be
-// unpacked) is left to Install, which says why it cannot be had.
+// unpacked, a package pinned by URL) is left to Install, which says why
+// it cannot be had.
 func (c *Cache) Resolve(ctx context.Context, py Python, reqs []string, log io.Writer) (Lock, error) {
 	if c.Tools.UV != "" || len(reqs) == 0 {
 		return c.Tools.Resolve(ctx, py, reqs, log)
@@ -556,23 +725,28 @@ func (c *Cache) Resolve(ctx context.Context, py Python, reqs []string, log io.Wr
 	if err != nil {
 		return Lock{}, err
 	}
+	items, err := c.plan(py, lock)
+	if err != nil {
+		return Lock{}, err
+	}
 	start := time.Now()
 	byName := wheelFiles(wheels)
-	paths, _ := c.Paths(py, lock)
 	var (
 		mine    []item
 		flights []*flight
 		lines   []string
 	)
-	for i, p := range lock.pins {
-		if _, ok := byName[p.Name]; !ok || complete(paths[i]) {
+	for _, it := range items {
+		// Only a `name==version` pin takes a wheel of this run: resolve
+		// pinned every package fetched from a URL by that URL.
+		if it.pin.Version == "" || len(byName[it.pin.Name]) == 0 || complete(it.path) {
 			continue
 		}
-		if f, leader := c.claim(paths[i]); leader {
-			mine, flights, lines = append(mine, item{path: paths[i], pin: p}), append(flights, f), append(lines, p.Line)
+		if f, leader := c.claim(it.path); leader {
+			mine, flights, lines = append(mine, it), append(flights, f), append(lines, it.pin.Line)
 		}
 	}
-	errs := c.unpackAll(py, mine, byName, "")
+	errs := c.unpackAll(ctx, py, mine, byName, "")
 	for k, it := range mine {
 		c.finish(it.path, flights[k], errs[k])
 	}

@@ -279,10 +279,14 @@ func TestSweep(t *testing.T) {
 	root := t.TempDir()
 	vdir := filepath.Join(root, "python_3_11")
 	keep := filepath.Join(vdir, "ok==1")
-	for _, d := range []string{keep, filepath.Join(vdir, "half==1"), filepath.Join(vdir, ".tmp-x==1-99")} {
+	// Made before folders were checked against their pins: it may hold
+	// another line's wheel, so it goes too.
+	old := filepath.Join(vdir, "old==1")
+	for _, d := range []string{keep, old, filepath.Join(vdir, "half==1"), filepath.Join(vdir, ".tmp-x==1-99")} {
 		os.MkdirAll(d, 0o700)
 	}
-	os.WriteFile(filepath.Join(keep, ".millrun-complete"), nil, 0o600)
+	os.WriteFile(filepath.Join(keep, ".millrun-verified"), nil, 0o600)
+	os.WriteFile(filepath.Join(old, ".millrun-complete"), nil, 0o600)
 	os.MkdirAll(root+".clearing-1", 0o700)
 	if err := deps.NewCache(root, deps.Tools{}).Sweep(); err != nil {
 		t.Fatal(err)

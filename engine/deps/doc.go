@@ -21,6 +21,18 @@
 // Everything that runs pip or uv takes a log writer for the dependency
 // job's log, and fails with an *Error worded for the script's author.
 //
+// The cache is shared by every script of one Python, so no script's
+// requirements or lock may decide what another script runs. Hence:
+// every requirement and lock line is read as one PEP 508 requirement and
+// nothing more (requirement.go), so no text reaches pip or uv as an
+// option or as a second line; requirements are given after `--` or in a
+// file of lines so checked; only a `name==version` line takes the shared
+// `name==version` folder, and only a distribution whose name and version
+// (and wheel tags) are checked to be that line's fills it; URL, range and
+// hash-pinned lines have folders of their own; environment markers are
+// evaluated here, so a line for another platform has no folder at all;
+// a lock's --hash values are checked by pip or uv.
+//
 // Nothing here reaches the network except through pip and uv, which use
 // the user's own index configuration (PIP_INDEX_URL, UV_INDEX_URL,
 // pip.conf, proxies): Tools.Env is the user's environment, never a job's

@@ -23,6 +23,10 @@ const (
 	// ErrTool: pip or uv is missing or failed some other way; Tail says
 	// how.
 	ErrTool
+	// ErrInvalid: a requirement or lock line that no installer may be
+	// given (not PEP 508, a pip option, a line break inside); Msg names
+	// the line.
+	ErrInvalid
 )
 
 // Error is a dependency failure worded for the script's author; Error()
@@ -58,7 +62,9 @@ func FailedFor(err error, name string) bool {
 	var found bool
 	for _, e := range flatten(err) {
 		var de *Error
-		if !errors.As(e, &de) || de.Package == "" || requirementName(de.Package) != NormalizeName(name) {
+		// A line refused as written is the lock's fault, not the
+		// index's: running without it would hide that.
+		if !errors.As(e, &de) || de.Kind == ErrInvalid || de.Package == "" || requirementName(de.Package) != NormalizeName(name) {
 			return false
 		}
 		found = true

@@ -1,6 +1,8 @@
 package deps
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -56,6 +58,31 @@ type Requirements struct {
 	// does not resolve them yet, so a caller can say so instead of
 	// silently resolving nothing.
 	Workspace []string
+	// Rejected are the lines no installer may be given, each with where
+	// it is and why; they are not in List. Err turns them into the
+	// error a caller must stop on: resolving without them would install
+	// something else than the script asks for.
+	Rejected []Rejected
+}
+
+// Rejected is a requirement line Infer refused.
+type Rejected struct {
+	// Where is where the script says it: "#requirements: line 3", "the
+	// PEP 723 dependencies", "the # pin: comment of `import x`".
+	Where string
+	Line  string
+	Why   string
+}
+
+// Err is the script's rejected requirement lines as one *Error per line
+// (joined), nil when none was rejected.
+func (r Requirements) Err() error {
+	var errs []error
+	for _, x := range r.Rejected {
+		errs = append(errs, &Error{Kind: ErrInvalid, Package: x.Line,
+			Msg: fmt.Sprintf("the requirement %+q (%s) cannot be installed: %s", x.Line, x.Where, x.Why)})
+	}
+	return errors.Join(errs...)
 }
 
 // Lines returns the requirement lines, sorted and without repeats: the
@@ -109,11 +136,13 @@ func Merge(into Requirements, from ...Requirements) Requirements {
 	out.List = slices.Clone(into.List)
 	out.Python = slices.Clone(into.Python)
 	out.Relative = slices.Clone(into.Relative)
+	out.Rejected = slices.Clone(into.Rejected)
 	for _, f := range from {
 		for _, q := range f.List {
 			out.List = add(out.List, q, false)
 		}
 		out.Python = append(out.Python, f.Python...)
+		out.Rejected = append(out.Rejected, f.Rejected...)
 		for _, p := range f.Relative {
 			if !slices.Contains(out.Relative, p) {
 				out.Relative = append(out.Relative, p)
@@ -233,7 +262,7 @@ func Infer(scriptPath, content string, isStdlib func(module string) bool) Requir
 					r.Python = append(r.Python, py)
 				}
 				for _, d := range deps {
-					r.List = addLine(r.List, d, FromRepin)
+					r.addLine(d, FromRepin, "a PEP 723 dependency")
 				}
 				sortReqs(r.List)
 				r.Relative = relativeImports(scriptPath, content)
@@ -244,8 +273,8 @@ func Infer(scriptPath, content string, isStdlib func(module string) bool) Requir
 		if rest, ok := markerRest(l, "requirements:"); ok {
 			r.Manual = true
 			r.Workspace = workspaceRefs(rest)
-			for _, d := range block(lines[i+1:]) {
-				r.List = addLine(r.List, d, FromRepin)
+			for k, d := range block(lines[i+1:]) {
+				r.addLine(d, FromRepin, fmt.Sprintf("#requirements: line %d", i+2+k))
 			}
 			sortReqs(r.List)
 			r.Relative = relativeImports(scriptPath, content)
@@ -256,8 +285,8 @@ func Infer(scriptPath, content string, isStdlib func(module string) bool) Requir
 	for i, l := range lines {
 		if rest, ok := markerRest(l, "extra_requirements:"); ok {
 			r.Workspace = workspaceRefs(rest)
-			for _, d := range block(lines[i+1:]) {
-				r.List = addLine(r.List, d, FromPin)
+			for k, d := range block(lines[i+1:]) {
+				r.addLine(d, FromPin, fmt.Sprintf("#extra_requirements: line %d", i+2+k))
 			}
 			break
 		}
@@ -279,7 +308,7 @@ func Infer(scriptPath, content string, isStdlib func(module string) bool) Requir
 				if m[1] == "repin" {
 					src = FromRepin
 				}
-				r.List = add(r.List, Requirement{Line: m[2], Name: requirementName(m[2]), Source: src}, true)
+				r.addLine(m[2], src, fmt.Sprintf("the # %s: comment of `%s`", m[1], st.text))
 			}
 		}
 		for _, imp := range imps {
@@ -304,6 +333,11 @@ func Infer(scriptPath, content string, isStdlib func(module string) bool) Requir
 			}
 			for _, m := range modules {
 				dist, mapped := packageFor(m)
+				if _, err := parseRequirement(dist); err != nil {
+					r.Rejected = append(r.Rejected, Rejected{Where: "`import " + m + "`", Line: dist,
+						Why: "the import names no project pip can install (" + err.Error() + "): name its package in #requirements:"})
+					continue
+				}
 				q := Requirement{Line: dist, Name: requirementName(dist), Source: FromImport}
 				if mapped {
 					q.Import = m
@@ -316,13 +350,18 @@ func Infer(scriptPath, content string, isStdlib func(module string) bool) Requir
 	return r
 }
 
-func addLine(list []Requirement, line string, src Source) []Requirement {
-	// Resolver options (--index-url …) are dropped, as Windmill drops
-	// them: the index is the user's configuration, not a script's.
-	if strings.HasPrefix(line, "-") {
-		return list
+// addLine adds one line the script wrote, if it is a PEP 508
+// requirement and nothing more. A resolver option (--index-url …) is
+// refused, not dropped as Windmill drops it: the index is the user's
+// configuration, and a script that wanted another one would otherwise
+// quietly get a same-named package from the user's index.
+func (r *Requirements) addLine(line string, src Source, where string) {
+	req, err := parseRequirement(line)
+	if err != nil {
+		r.Rejected = append(r.Rejected, Rejected{Where: where, Line: line, Why: err.Error()})
+		return
 	}
-	return add(list, Requirement{Line: line, Name: requirementName(line), Source: src}, true)
+	r.List = add(r.List, Requirement{Line: strings.TrimSpace(line), Name: req.key, Source: src}, true)
 }
 
 // markerRest matches `#marker` or `# marker` at the very start of a line

@@ -130,17 +130,22 @@ def main():
 
 func TestInferRequirementsBlock(t *testing.T) {
 	// Windmill's own test: a bare '#' ends the block.
+	// Windmill's own test: a bare '#' ends the block. burkina=0.4 is no
+	// PEP 508 requirement (pip refuses it too): it is rejected, in words.
 	code := "import pandas\n#requirements:\n#burkina=0.4\n#nigeria\n#\n#congo\ndef main():\n  pass\n"
 	r := Infer("f/a/b", code, nil)
-	if !r.Manual || lines(r) != "burkina=0.4 nigeria" {
-		t.Errorf("got %q manual=%v", lines(r), r.Manual)
+	if !r.Manual || lines(r) != "nigeria" || len(r.Rejected) != 1 || r.Rejected[0].Line != "burkina=0.4" || r.Rejected[0].Where != "#requirements: line 3" {
+		t.Errorf("got %q manual=%v rejected %+v", lines(r), r.Manual, r.Rejected)
 	}
 	// "# requirements:" with a space, two pins on one package both kept,
-	// options dropped, a line of two words ends the block.
+	// an option refused, a line of two words ends the block.
 	code = "# requirements:\n# pandas>=2\n# pandas<3\n#--index-url=https://x\n# requests\n# two words\n# ignored\nimport numpy\n"
 	r = Infer("", code, nil)
 	if got := lines(r); got != "pandas<3 pandas>=2 requests" {
 		t.Errorf("got %q", got)
+	}
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), `"--index-url=https://x" (#requirements: line 4) cannot be installed: it is a pip option`) {
+		t.Errorf("option: %v", err)
 	}
 	// Workspace dependency files on the marker line are reported.
 	r = Infer("", "# requirements: default, base\nimport numpy\n", nil)

@@ -2,6 +2,7 @@ package deps
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -29,13 +30,20 @@ func TestLockRoundTrip(t *testing.T) {
 }
 
 func TestLockParse(t *testing.T) {
-	l := ParseLock("# py: 3.11\nanyio==4.5.0\nPyYAML==6.0.1\nrequests==2.32.3  # via x\n--index-url https://x\n#comment\n\nfoo[bar]==1.0 ; python_version >= \"3.8\"\nbaz @ https://example.test/baz.whl\nhttps://example.test/anon.whl\npsycopg2-binary==2.9.9 \\\n    --hash=sha256:aaa \\\n    --hash=sha256:bbb\nlast==1")
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	l := ParseLock("# py: 3.11\nanyio==4.5.0\nPyYAML==6.0.1\nrequests==2.32.3  # via x\n--index-url https://x\n#comment\n\nfoo[bar]==1.0 ; python_version >= \"3.8\"\nbaz @ https://example.test/baz.whl\npsycopg2-binary==2.9.9 \\\n    --hash=sha256:" + a + " \\\n    --hash=sha256:" + b + "\nlast==1")
 	if l.Python() != "3.11" {
 		t.Errorf("python %q", l.Python())
 	}
-	want := []string{"anyio==4.5.0", "PyYAML==6.0.1", "requests==2.32.3", `foo[bar]==1.0 ; python_version >= "3.8"`, "baz @ https://example.test/baz.whl", "https://example.test/anon.whl", "psycopg2-binary==2.9.9", "last==1"}
-	if got := pinLines(l); !slices.Equal(got, want) {
-		t.Fatalf("pins\n got %q\nwant %q", got, want)
+	want := []string{"anyio==4.5.0", "PyYAML==6.0.1", "requests==2.32.3", `foo[bar]==1.0 ; python_version >= "3.8"`, "baz @ https://example.test/baz.whl", "psycopg2-binary==2.9.9", "last==1"}
+	if got := pinLines(l); !slices.Equal(got, want) || l.Err() != nil {
+		t.Fatalf("pins\n got %q\nwant %q\nerr %v", got, want, l.Err())
+	}
+	if len(l.skipped) != 1 || !strings.Contains(l.skipped[0], "--index-url https://x") {
+		t.Errorf("skipped: %q", l.skipped)
+	}
+	if h := l.Pins()[5].Hashes; !slices.Equal(h, []string{"sha256:" + a, "sha256:" + b}) {
+		t.Errorf("hashes %q", h)
 	}
 	p := l.Pins()
 	if p[1].Name != "pyyaml" || p[1].Version != "6.0.1" || p[1].folder() != "pyyaml==6.0.1" {
@@ -44,10 +52,10 @@ func TestLockParse(t *testing.T) {
 	if p[3].Name != "foo" || p[3].Version != "1.0" {
 		t.Errorf("markers: %+v", p[3])
 	}
-	if p[4].Name != "baz" || p[4].Version != "" || p[5].Name != "" {
-		t.Errorf("urls: %+v %+v", p[4], p[5])
+	if p[4].Name != "baz" || p[4].Version != "" {
+		t.Errorf("urls: %+v", p[4])
 	}
-	if f := p[5].folder(); f == "" || slices.Contains([]byte(f), '/') || slices.Contains([]byte(f), ':') {
+	if f := p[4].folder(); !strings.HasPrefix(f, "baz@url-") || strings.ContainsAny(f, "/:") {
 		t.Errorf("url folder %q", f)
 	}
 	// Older locks say `# py311`.
@@ -73,7 +81,7 @@ func TestLockFormatAndWithout(t *testing.T) {
 		t.Errorf("without %q", w.String())
 	}
 	// Lines around the removed one are untouched, continuation included.
-	orig := "# py: 3.11\r\nwmill==1 \\\n  --hash=sha256:x\nzzz==2  # keep me\r\n"
+	orig := "# py: 3.11\r\nwmill==1 \\\n  --hash=sha256:" + strings.Repeat("0", 64) + "\nzzz==2  # keep me\r\n"
 	if got := ParseLock(orig).Without("wmill").String(); got != "# py: 3.11\r\nzzz==2  # keep me\r\n" {
 		t.Errorf("without keeps bytes: %q", got)
 	}

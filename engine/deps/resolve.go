@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,16 +39,26 @@ func (t Tools) resolve(ctx context.Context, py Python, reqs []string, wheels str
 	if len(reqs) == 0 {
 		return NewLock(py.Minor(), nil), nil
 	}
+	// No line reaches pip or uv unless it is a PEP 508 requirement and
+	// nothing more (see parseRequirement).
+	parsed := make([]requirement, len(reqs))
+	var bad []error
+	for i, line := range reqs {
+		r, err := parseRequirement(line)
+		if err != nil {
+			bad = append(bad, &Error{Kind: ErrInvalid, Package: line, Msg: fmt.Sprintf("the requirement %+q cannot be installed: %v", line, err)})
+		}
+		parsed[i] = r
+	}
+	if err := errors.Join(bad...); err != nil {
+		return Lock{}, err
+	}
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "millrun-resolve-")
 	if err != nil {
 		return Lock{}, err
 	}
 	defer os.RemoveAll(dir)
-	in := filepath.Join(dir, "requirements.in")
-	if err := os.WriteFile(in, []byte(strings.Join(reqs, "\n")+"\n"), 0o600); err != nil {
-		return Lock{}, err
-	}
 	fmt.Fprintf(log, "resolving %s with %s for Python %s (index %s)\n", summary(reqs), t.name(), py.Version, t.IndexURL())
 	progress := func(line string) {
 		if l := strings.TrimSpace(line); resolveProgress.MatchString(l) {
@@ -56,6 +67,11 @@ func (t Tools) resolve(ctx context.Context, py Python, reqs []string, wheels str
 	}
 	var pins []Pin
 	if t.UV != "" {
+		// uv compiles a file only; every line of it was checked above.
+		in := filepath.Join(dir, "requirements.in")
+		if err := os.WriteFile(in, []byte(strings.Join(reqs, "\n")+"\n"), 0o600); err != nil {
+			return Lock{}, err
+		}
 		outFile := filepath.Join(dir, "requirements.txt")
 		out, err := t.run(ctx, []string{t.UV, "pip", "compile", in, "-o", outFile, "--no-header", "--no-annotate", "--strip-extras", "--python", py.Path}, progress)
 		if err != nil {
@@ -68,22 +84,26 @@ func (t Tools) resolve(ctx context.Context, py Python, reqs []string, wheels str
 		if err != nil {
 			return Lock{}, fmt.Errorf("uv wrote no lock: %w", err)
 		}
-		pins = ParseLock(string(data)).Pins()
+		l := ParseLock(string(data))
+		if err := l.Err(); err != nil {
+			return Lock{}, &Error{Kind: ErrTool, Index: t.IndexURL(), Msg: "uv wrote a lock that cannot be installed: " + err.Error()}
+		}
+		pins = l.Pins()
 	} else if wheels != "" {
-		out, err := t.run(ctx, []string{py.Path, "-m", "pip", "wheel", "--wheel-dir", wheels, "-r", in}, progress)
+		out, err := t.run(ctx, append([]string{py.Path, "-m", "pip", "wheel", "--wheel-dir", wheels, "--"}, reqs...), progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return Lock{}, ctx.Err()
 			}
 			return Lock{}, t.failure(ctx, out, err, "", reqs)
 		}
-		pins, err = wheelPins(wheels, reqs)
+		pins, err = wheelPins(wheels, parsed)
 		if err != nil {
 			return Lock{}, &Error{Kind: ErrTool, Index: t.IndexURL(), Msg: "pip's wheels cannot be read: " + err.Error(), Tail: tail(out, 10)}
 		}
 	} else {
 		report := filepath.Join(dir, "report.json")
-		out, err := t.run(ctx, []string{py.Path, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--report", report, "-r", in}, progress)
+		out, err := t.run(ctx, append([]string{py.Path, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--report", report, "--"}, reqs...), progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return Lock{}, ctx.Err()
@@ -102,8 +122,20 @@ func (t Tools) resolve(ctx context.Context, py Python, reqs []string, wheels str
 		if pins[i].Name != "" && pins[i].Version != "" {
 			pins[i].Line = pins[i].Name + "==" + pins[i].Version
 		}
+		// What pip read from the packages' metadata becomes lock lines:
+		// each must read back as the very pin it was made from.
+		r, err := parseRequirement(pins[i].Line)
+		if err == nil && (r.key != pins[i].Name || r.exact() != pins[i].Version) {
+			err = errors.New("it reads back as another requirement")
+		}
+		if err != nil {
+			return Lock{}, &Error{Kind: ErrTool, Index: t.IndexURL(), Package: pins[i].Line, Msg: fmt.Sprintf("%s's resolution gave the lock line %+q, which cannot be installed: %v", t.name(), pins[i].Line, err)}
+		}
 	}
 	lock := NewLock(py.Minor(), pins)
+	if err := lock.Err(); err != nil || len(lock.pins) != len(pins) {
+		return Lock{}, &Error{Kind: ErrTool, Index: t.IndexURL(), Msg: fmt.Sprintf("%s's resolution gave a lock that cannot be installed: %v", t.name(), err)}
+	}
 	fmt.Fprintf(log, "resolved %d packages in %s\n", len(pins), time.Since(start).Round(time.Millisecond))
 	return lock, nil
 }
@@ -153,34 +185,76 @@ func readPipReport(path string) ([]Pin, error) {
 }
 
 // wheelPins reads the lock from the wheels `pip wheel` left: one per
-// package, named {name}-{version}-…whl. A requirement given by URL
-// (`foo @ https://…`) is pinned by that URL, as pip's report does: the
-// index may not have that version at all.
-func wheelPins(dir string, reqs []string) ([]Pin, error) {
+// package, each checked to say in its metadata what its file name says.
+// A package fetched from a URL (`foo @ https://…`, asked for or named so
+// by another package's metadata) is pinned by that URL, as pip's report
+// does: the index may not have that version at all, and a `name==version`
+// pin would have its wheel fill the folder every script pinning that
+// version from the index shares.
+func wheelPins(dir string, reqs []requirement) ([]Pin, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	byURL := map[string]string{}
 	for _, r := range reqs {
-		if m := urlReq.FindStringSubmatch(r); m != nil {
-			url, _, _ := strings.Cut(r[strings.Index(r, "@")+1:], ";")
-			byURL[NormalizeName(m[1])] = strings.TrimSpace(url)
+		if r.url != "" {
+			byURL[r.key] = r.url
+		}
+	}
+	type wheel struct {
+		file wheelFile
+		meta distInfo
+	}
+	var wheels []wheel
+	for _, e := range entries {
+		w, ok := parseWheelFile(e.Name())
+		if !ok {
+			continue
+		}
+		meta, err := wheelMetadata(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if NormalizeName(meta.name) != w.name || !sameVersion(meta.version, w.version) {
+			return nil, fmt.Errorf("%s says it is %+q %+q", e.Name(), meta.name, meta.version)
+		}
+		wheels = append(wheels, wheel{w, meta})
+	}
+	// Every URL any package names for a dependency, whatever its marker
+	// or extra: pip may have followed it.
+	depURLs := map[string][]string{}
+	for _, w := range wheels {
+		for _, d := range w.meta.requires {
+			spec, _, _ := strings.Cut(d, ";")
+			if !strings.Contains(spec, "://") {
+				continue
+			}
+			name := NormalizeName(reqNameRe.FindString(strings.TrimSpace(d)))
+			url := ""
+			if r, err := parseRequirement(d); err == nil {
+				url = r.url
+			}
+			if !slices.Contains(depURLs[name], url) {
+				depURLs[name] = append(depURLs[name], url)
+			}
 		}
 	}
 	var pins []Pin
-	for _, e := range entries {
-		base, ok := strings.CutSuffix(e.Name(), ".whl")
-		parts := strings.Split(base, "-")
-		if !ok || len(parts) < 5 {
-			continue
-		}
-		name := NormalizeName(parts[0])
+	for _, w := range wheels {
+		name := w.file.name
 		if url, ok := byURL[name]; ok {
 			pins = append(pins, Pin{Line: name + " @ " + url, Name: name})
 			continue
 		}
-		pins = append(pins, Pin{Line: name + "==" + parts[1], Name: name, Version: parts[1]})
+		if urls, ok := depURLs[name]; ok {
+			if len(urls) != 1 || urls[0] == "" {
+				return nil, fmt.Errorf("%s is named by URL in other packages' dependencies (%q), and which one pip used cannot be told", name, urls)
+			}
+			pins = append(pins, Pin{Line: name + " @ " + urls[0], Name: name})
+			continue
+		}
+		pins = append(pins, Pin{Line: name + "==" + w.file.version, Name: name, Version: w.file.version})
 	}
 	if len(pins) == 0 {
 		return nil, errors.New("pip left no wheel")

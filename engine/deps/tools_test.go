@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,6 +84,8 @@ func TestFailedFor(t *testing.T) {
 		{other, false},
 		{errors.New("plain"), false},
 		{&Error{Kind: ErrConflict}, false},
+		// A lock line refused as written is not the index lacking wmill.
+		{&Error{Kind: ErrInvalid, Package: "wmill==1.404.0"}, false},
 	}
 	for _, c := range cases {
 		if got := FailedFor(c.err, "WMILL"); got != c.want {
@@ -196,7 +200,9 @@ done
 if [ -n "$UV_FAKE_OUTPUT" ]; then printf "%s\n" "$UV_FAKE_OUTPUT" >&2; exit 1; fi
 case "$1 $2" in
 "pip compile") printf 'Fancy_Name==0.3\n    # via -r requirements.in\nbase==2.0\n' > "$out" ;;
-"pip install") mkdir -p "$target/fake" && echo "v = 1" > "$target/fake/__init__.py" ;;
+"pip install") for a in "$@"; do name="${a%%==*}"; done; [ -n "$UV_FAKE_NAME" ] && name="$UV_FAKE_NAME"
+  v=$(echo "$a" | sed 's/.*==//'); mkdir -p "$target/fake" "$target/$name-$v.dist-info" && echo "v = 1" > "$target/fake/__init__.py"
+  printf 'Name: %s\nVersion: %s\n' "$name" "$v" > "$target/$name-$v.dist-info/METADATA" ;;
 *) exit 2 ;;
 esac
 `
@@ -233,7 +239,8 @@ esac
 		t.Errorf("compile: %s", calls[0])
 	}
 	for _, c := range calls[1:] {
-		if !strings.HasPrefix(c, "pip install --no-deps --link-mode=copy --target ") || !strings.Contains(c, "--python /usr/bin/python3") {
+		if !strings.HasPrefix(c, "pip install --no-deps --link-mode=copy --target ") || !strings.Contains(c, "--python /usr/bin/python3") ||
+			!strings.HasSuffix(c, " -- base==2.0") && !strings.HasSuffix(c, " -- fancy-name==0.3") {
 			t.Errorf("install: %s", c)
 		}
 	}
@@ -241,6 +248,12 @@ esac
 		if strings.Contains(c, "--no-config") || strings.Contains(c, "--index-url") {
 			t.Errorf("the user's uv configuration must apply: %s", c)
 		}
+	}
+
+	// What uv installed is checked before it fills the shared folder.
+	_, err = NewCache(t.TempDir(), FindTools(append(env, "UV_FAKE_NAME=other"))).Install(context.Background(), py, ParseLock("base==2.0"), nil)
+	if err == nil || !strings.Contains(err.Error(), `uv installed something else than base==2.0 (it is "other", not base): it is not used`) {
+		t.Errorf("another package: %v", err)
 	}
 
 	// uv's words for a missing package; the index (a live listener)
@@ -261,5 +274,42 @@ esac
 	_, err = NewCache(t.TempDir(), FindTools(env)).Install(context.Background(), py, ParseLock("base==1.0"), nil)
 	if !errors.As(err, &e) || e.Kind != ErrOffline {
 		t.Errorf("offline: %v", err)
+	}
+}
+
+// Every pip command line ends its options with `--` before requirements,
+// or takes them from a file of checked lines (hashes can be given no
+// other way): no requirement can be read as an option.
+func TestPipCommandLines(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("a shell script stands in for python")
+	}
+	bin := t.TempDir()
+	argsLog := filepath.Join(t.TempDir(), "args")
+	if err := os.WriteFile(filepath.Join(bin, "python"), []byte("#!/bin/sh\necho \"$@\" >> "+argsLog+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	py := Python{Path: filepath.Join(bin, "python"), Version: "3.11.2"}
+	tl := Tools{Env: []string{"PATH=/usr/bin:/bin", "PIP_INDEX_URL=http://127.0.0.1:1/simple"}}
+	ctx := context.Background()
+	tl.Resolve(ctx, py, []string{"base", "x @ https://h.test/x-1.0-py3-none-any.whl"}, nil)
+	NewCache(t.TempDir(), tl).Resolve(ctx, py, []string{"base"}, nil)
+	h := strings.Repeat("a", 64)
+	NewCache(t.TempDir(), tl).Install(ctx, py, ParseLock("base==1.0\nother==2 --hash=sha256:"+h+"\nx @ https://h.test/x-1.0-py3-none-any.whl\nrange>=1"), nil)
+	data, _ := os.ReadFile(argsLog)
+	calls := strings.Split(strings.TrimSpace(string(data)), "\n")
+	want := []string{
+		"-m pip install --dry-run --ignore-installed --report * -- base x @ https://h.test/x-1.0-py3-none-any.whl",
+		"-m pip wheel --wheel-dir * -- base",
+		"-m pip wheel --no-deps --wheel-dir * -- base==1.0",
+		"-m pip wheel --no-deps --wheel-dir * --require-hashes -r *",
+		"-m pip install --no-deps --no-compile --target * -- x @ https://h.test/x-1.0-py3-none-any.whl",
+		"-m pip install --no-deps --no-compile --target * -- range>=1",
+	}
+	for _, w := range want {
+		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(w), `\*`, `\S+`) + "$")
+		if !slices.ContainsFunc(calls, re.MatchString) {
+			t.Errorf("no call like %q in\n%s", w, strings.Join(calls, "\n"))
+		}
 	}
 }

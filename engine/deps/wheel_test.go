@@ -77,3 +77,43 @@ func TestWheelName(t *testing.T) {
 		}
 	}
 }
+
+// A wheel fills a pin's folder only if its file name and its metadata
+// both say the pin's name and version, and its tags fit.
+func TestCheckWheel(t *testing.T) {
+	pin := ParseLock("base==2.0").Pins()[0]
+	whl := func(file string, files map[string]string) string {
+		p := writeZip(t, files)
+		dest := filepath.Join(t.TempDir(), file)
+		if err := os.Rename(p, dest); err != nil {
+			t.Fatal(err)
+		}
+		return dest
+	}
+	tags := map[string]bool{"py3-none-any": true, "cp311-cp311-manylinux_2_17_x86_64": true}
+	good := map[string]string{"base/__init__.py": "", "base-2.0.dist-info/METADATA": "Name: base\nVersion: 2.0\n\nbody"}
+	if err := checkWheel(whl("base-2.0-py3-none-any.whl", good), pin, tags); err != nil {
+		t.Errorf("the right wheel: %v", err)
+	}
+	if err := checkWheel(whl("Base-2.0.0-py2.py3-none-any.whl", good), pin, tags); err != nil {
+		t.Errorf("another spelling of the same: %v", err)
+	}
+	for _, c := range []struct {
+		file  string
+		files map[string]string
+	}{
+		{"base-1.0-py3-none-any.whl", good},
+		{"other-2.0-py3-none-any.whl", good},
+		{"base-2.0-cp39-cp39-win_amd64.whl", good},
+		{"base-2.0.tar.gz", good},
+		{"base-2.0-py3-none-any.whl", map[string]string{"base-2.0.dist-info/METADATA": "Name: base\nVersion: 1.0\n"}},
+		{"base-2.0-py3-none-any.whl", map[string]string{"base-2.0.dist-info/METADATA": "Name: evil\nVersion: 2.0\n"}},
+		{"base-2.0-py3-none-any.whl", map[string]string{"base-1.0.dist-info/METADATA": "Name: base\nVersion: 2.0\n"}},
+		{"base-2.0-py3-none-any.whl", map[string]string{"a.dist-info/METADATA": "Name: base\nVersion: 2.0\n", "b.dist-info/METADATA": "Name: base\nVersion: 2.0\n"}},
+		{"base-2.0-py3-none-any.whl", map[string]string{"base/__init__.py": ""}},
+	} {
+		if err := checkWheel(whl(c.file, c.files), pin, tags); err == nil {
+			t.Errorf("%s %v passed", c.file, c.files)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/runtime"
@@ -25,11 +27,30 @@ type fixture struct {
 	scripts *scripts.Catalog
 	flows   *Catalog
 	queue   *jobs.Queue
+	exec    *Executor
+	dbPath  string
 }
 
-func newFixture(t *testing.T) *fixture {
+// fixtureOpts change what newFixture builds.
+type fixtureOpts struct {
+	workers    int
+	dbPath     string // "" for a fresh database
+	secrets    Secrets
+	clock      Clock
+	waitInline time.Duration
+	crashAt    func(string) bool
+}
+
+func newFixture(t *testing.T, opts ...func(*fixtureOpts)) *fixture {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "millrun.db"))
+	o := fixtureOpts{workers: 2}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	if o.dbPath == "" {
+		o.dbPath = filepath.Join(t.TempDir(), "millrun.db")
+	}
+	db, err := store.Open(o.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,10 +62,15 @@ func newFixture(t *testing.T) *fixture {
 	runner.TempRoot = t.TempDir()
 	runner.NoForkServer = true
 	sc := scripts.NewCatalog(db)
-	f := &fixture{t: t, db: db, scripts: sc, flows: NewCatalog(db, sc)}
-	exec := &Executor{DB: db, Flows: f.flows, Scripts: sc, Runner: runner, StepLogLimit: 1 << 20,
-		Env: func(job *store.Job, _ Step) ([]string, func()) { return []string{"WM_JOB_ID=" + job.ID}, func() {} }}
-	f.queue = jobs.New(db, exec, jobs.Config{Workers: 2})
+	f := &fixture{t: t, db: db, scripts: sc, flows: NewCatalog(db, sc), dbPath: o.dbPath}
+	exec := &Executor{DB: db, Flows: f.flows, Scripts: sc, Runner: runner, StepLogLimit: 1 << 20, Secrets: o.secrets, Clock: o.clock,
+		WaitInline: o.waitInline, crashAt: o.crashAt,
+		Env: func(job *store.Job, st Step) ([]string, func()) {
+			return []string{"WM_JOB_ID=" + job.ID, "WM_ROOT_FLOW_JOB_ID=" + st.RootJob}, func() {}
+		}}
+	f.exec = exec
+	f.queue = jobs.New(db, exec, jobs.Config{Workers: o.workers})
+	exec.Slots = f.queue
 	if err := f.queue.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -65,30 +91,54 @@ func (f *fixture) save(path, value string) string {
 	return hash
 }
 
+// start queues the flow at hash (durably, as an async webhook does).
+func (f *fixture) start(hash, args string) string {
+	f.t.Helper()
+	fl, err := f.flows.ByHash(context.Background(), "local", hash)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	j := &store.Job{Workspace: "local", Kind: "flow", ScriptPath: fl.Path, ScriptHash: hash, Args: args, ConcurrencyLimit: fl.ConcurrencyLimit()}
+	if err := f.queue.Enqueue(context.Background(), j); err != nil {
+		f.t.Fatal(err)
+	}
+	return j.ID
+}
+
+// wait returns the job once it has finished.
+func (f *fixture) wait(id string) *store.Job {
+	f.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, err := f.db.GetJob(context.Background(), "local", id); err == nil && got.Finished() {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.t.Fatalf("job %s did not finish", id)
+	return nil
+}
+
 // run starts the flow at hash with args and returns what its sync caller
 // gets (first: an early answer, if any) and the job as it ends.
 func (f *fixture) run(hash, args string) (answer, final *store.Job) {
 	f.t.Helper()
-	j := &store.Job{Workspace: "local", Kind: "flow", ScriptPath: "f/test/flow", ScriptHash: hash, Args: args}
+	fl, err := f.flows.ByHash(context.Background(), "local", hash)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	j := &store.Job{ID: uuid.NewString(), Workspace: "local", Kind: "flow", ScriptPath: fl.Path, ScriptHash: hash, Args: args}
+	ch := f.queue.Subscribe(j.ID)
 	if err := f.queue.EnqueueForWaiter(context.Background(), j); err != nil {
 		f.t.Fatal(err)
 	}
-	ch := f.queue.Subscribe(j.ID)
 	defer f.queue.Unsubscribe(j.ID, ch)
 	select {
 	case answer = <-ch:
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		f.t.Fatal("the flow did not answer")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if got, err := f.db.GetJob(context.Background(), "local", j.ID); err == nil && got.Finished() {
-			return answer, got
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.t.Fatal("the flow did not finish")
-	return nil, nil
+	return answer, f.wait(j.ID)
 }
 
 // Steps run in order, each fed by static values and JavaScript over the
@@ -136,7 +186,7 @@ func TestFailingStepStopsTheFlow(t *testing.T) {
 	}
 	var status Status
 	json.Unmarshal([]byte(final.FlowStatus), &status)
-	if status.Modules[1].Type != "WaitingForPriorSteps" || status.FailureModule == nil || status.FailureModule.ID != "boom" {
+	if status.Modules[1].Type != "WaitingForPriorSteps" || status.Modules[0].Type != "Failure" || status.FailureModule.ID != "failure" {
 		t.Fatalf("flow status %s", final.FlowStatus)
 	}
 }
@@ -170,13 +220,15 @@ func TestInvalidFlowsAreRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	for want, value := range map[string]string{
-		"the flow has no steps":                      `{"modules": []}`,
-		`id "1a" must be letters`:                    `{"modules": [{"id": "1a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
-		`step id "a" is used twice`:                  `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}, {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
-		"step a: no script at u/me/missing":          `{"modules": [{"id": "a", "value": {"type": "script", "path": "u/me/missing"}}]}`,
-		`module type "forloopflow" is not supported`: `{"modules": [{"id": "a", "value": {"type": "forloopflow"}}]}`,
-		"the expression does not parse":              `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n", "input_transforms": {"x": {"type": "javascript", "expr": "flow_input.("}}}}]}`,
-		`early_return names step "zz"`:               `{"early_return": "zz", "modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		"the flow has no steps":                  `{"modules": []}`,
+		`id "1a" must be letters`:                `{"modules": [{"id": "1a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		`step id "a" is used twice`:              `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}, {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
+		"step a: no script at u/me/missing":      `{"modules": [{"id": "a", "value": {"type": "script", "path": "u/me/missing"}}]}`,
+		"a for loop needs an iterator":           `{"modules": [{"id": "a", "value": {"type": "forloopflow", "modules": []}}]}`,
+		`module type "aiagent" is not supported`: `{"modules": [{"id": "a", "value": {"type": "aiagent"}}]}`,
+		`module type "nope" is not an OpenFlow`:  `{"modules": [{"id": "a", "value": {"type": "nope"}}]}`,
+		"the expression does not parse":          `{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n", "input_transforms": {"x": {"type": "javascript", "expr": "flow_input.("}}}}]}`,
+		`early_return names step "zz"`:           `{"early_return": "zz", "modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo\n"}}]}`,
 	} {
 		_, _, err := f.flows.Save(context.Background(), "local", CreateRequest{Path: "f/test/bad", Value: json.RawMessage(value)})
 		if inv := new(errs.Invalid); !errors.As(err, &inv) || !strings.Contains(err.Error(), want) {

@@ -3,17 +3,31 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 )
 
-// JSON answers v with status.
+// JSON answers v with status, written as Windmill's serde_json writes it:
+// no trailing newline and no HTML escaping, since Windmill's clients and
+// tests compare some answers byte for byte (workspaces/exists is exactly
+// true). nosniff keeps a browser from reading such an answer as a page.
 func JSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "Internal: encode the answer: %s", err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // flusher flushes when the writer can: a writer that cannot (the desktop

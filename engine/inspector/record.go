@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -161,6 +162,9 @@ func (rec *Recorder) Record(next http.Handler) http.Handler {
 		// fact: its answer says why.
 		if !req.AuthOK && (req.AuthReason == "" || outcome.AuthOK) {
 			req.AuthReason = strings.TrimSpace(string(sr.answer.Bytes()[:min(sr.answer.Len(), 300)]))
+			if hint := w.Header().Get(apierr.HintHeader); hint != "" {
+				req.AuthReason += ": " + hint // the body is Windmill's fixed words
+			}
 		}
 		req.Response = bytes.Clone(sr.answer.Bytes())
 		req.RunFailed = w.Header().Get("X-Millrun-Job-Success") == "false"

@@ -18,6 +18,11 @@ const (
 	// The info lives beside the lock, not in it: Windows' byte-range lock
 	// keeps other processes from reading a locked file.
 	infoName = "instance.json"
+	// previousName keeps the info of a holder that ended without
+	// releasing the folder, until the next holder announces itself: a
+	// launch that only looks (takes the lock and lets it go) must not
+	// lose it before the engine it starts can tell the user.
+	previousName = "instance-previous.json"
 )
 
 // Kinds of running millrun.
@@ -34,13 +39,18 @@ type Info struct {
 	// Secret lets a second launch ask the desktop app to show its window;
 	// only the data directory's owner can read it (0600).
 	Secret string `json:"secret,omitempty"`
+	// Program is the holder's executable, so that whoever is refused the
+	// folder learns which millrun holds it (an old one, a `serve` started
+	// at login); Publish fills it in.
+	Program string `json:"program,omitempty"`
 }
 
 // Lock is held while a millrun uses the data directory; the OS releases it
 // when the process ends, however it ends.
 type Lock struct {
-	dir string
-	f   *os.File
+	dir      string
+	f        *os.File
+	previous *Info
 }
 
 // InUseError says which millrun already holds the directory.
@@ -53,11 +63,20 @@ func (e *InUseError) Error() string {
 	if e.Info == nil {
 		return fmt.Sprintf("another millrun is already using %s", e.Dir)
 	}
-	who := "millrun " + e.Info.Kind
-	if e.Info.URL != "" {
-		who += " at " + e.Info.URL
+	return fmt.Sprintf("%s is already using %s; stop it first, or pass another --data directory", e.Info.Describe(), e.Dir)
+}
+
+// Describe names the holder as a person would look for it: "millrun serve
+// at http://127.0.0.1:8700 (pid 4242, /usr/bin/millrun)".
+func (i *Info) Describe() string {
+	who := "millrun " + i.Kind
+	if i.URL != "" {
+		who += " at " + i.URL
 	}
-	return fmt.Sprintf("%s (pid %d) is already using %s; stop it first, or pass another --data directory", who, e.Info.PID, e.Dir)
+	if i.Program != "" {
+		return fmt.Sprintf("%s (pid %d, %s)", who, i.PID, i.Program)
+	}
+	return fmt.Sprintf("%s (pid %d)", who, i.PID)
 }
 
 // Acquire takes the data directory, creating it if needed. It fails at
@@ -86,13 +105,26 @@ func Acquire(dir string) (*Lock, error) {
 		f.Close()
 		return nil, err
 	}
-	// Whatever a previous holder said about itself is stale now.
-	_ = os.Remove(filepath.Join(dir, infoName))
-	return &Lock{dir: dir, f: f}, nil
+	// Whatever a previous holder said about itself is stale now. That it
+	// is still there says the holder did not release the folder: it was
+	// killed, it crashed, or the computer went down under it.
+	if _, err := os.Stat(filepath.Join(dir, infoName)); err == nil {
+		_ = os.Rename(filepath.Join(dir, infoName), filepath.Join(dir, previousName))
+	}
+	previous, _ := readInfo(filepath.Join(dir, previousName))
+	return &Lock{dir: dir, f: f, previous: previous}, nil
 }
+
+// Previous is the last holder that ended without releasing the folder
+// (killed, crashed, the computer went down) when no holder announced
+// itself since; nil when none did.
+func (l *Lock) Previous() *Info { return l.previous }
 
 // Publish says who holds the directory, for the next launch to read.
 func (l *Lock) Publish(info Info) error {
+	if info.Program == "" {
+		info.Program, _ = os.Executable()
+	}
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
@@ -101,7 +133,13 @@ func (l *Lock) Publish(info Info) error {
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("write instance info: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(l.dir, infoName))
+	if err := os.Rename(tmp, filepath.Join(l.dir, infoName)); err != nil {
+		return err
+	}
+	// The holder that announces itself has read what it wanted of the
+	// previous one.
+	_ = os.Remove(filepath.Join(l.dir, previousName))
+	return nil
 }
 
 // Release gives the directory up.
@@ -117,8 +155,10 @@ func (l *Lock) Release() error {
 }
 
 // Read returns what the holder of dir published.
-func Read(dir string) (*Info, error) {
-	b, err := os.ReadFile(filepath.Join(dir, infoName))
+func Read(dir string) (*Info, error) { return readInfo(filepath.Join(dir, infoName)) }
+
+func readInfo(path string) (*Info, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,30 @@ func TestStaleInfoIsDropped(t *testing.T) {
 	if _, err := Read(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale info kept: %v", err)
 	}
+	if p := l.Previous(); p == nil || p.PID != 1 || p.Kind != KindDesktop {
+		t.Fatalf("the holder that did not release the folder: %+v", p)
+	}
+	// A launch that only looks (takes the lock, lets it go) leaves it for
+	// the engine it starts.
+	l.Release()
+	next, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := next.Previous(); p == nil || p.PID != 1 {
+		t.Fatalf("after a look, the holder that did not release: %+v", p)
+	}
+	// A holder that announces itself is done with it.
+	next.Publish(Info{PID: os.Getpid(), Kind: KindDesktop})
+	next.Release()
+	clean, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clean.Release()
+	if p := clean.Previous(); p != nil {
+		t.Fatalf("after a clean release, a previous holder: %+v", p)
+	}
 }
 
 // A launch that finds the directory taken leaves the holder's files alone:

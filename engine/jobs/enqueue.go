@@ -102,6 +102,9 @@ func (q *Queue) insertPending(job *store.Job) {
 	q.pending = append(q.pending, nil)
 	copy(q.pending[i+1:], q.pending[i:])
 	q.pending[i] = job
+	if job.Priority != 0 {
+		q.prioritized++
+	}
 }
 
 // signal wakes one idle worker; the caller holds q.mu. A full buffer
@@ -124,7 +127,11 @@ func (q *Queue) next() *store.Job {
 		}
 		now := time.Now()
 		var wake time.Time
+		pick := -1
 		for i, j := range q.pending {
+			if len(q.running)+q.borrowed >= q.cfg.Workers {
+				break // flows' parallel branches hold the free slots
+			}
 			if j.ScheduledFor.After(now) {
 				wake = j.ScheduledFor
 				break // ordered by schedule: nothing later is due either
@@ -132,14 +139,31 @@ func (q *Queue) next() *store.Job {
 			if j.ConcurrencyLimit > 0 && q.perKey[j.ScriptPath] >= j.ConcurrencyLimit {
 				continue // waits its turn; later jobs of other scripts may go
 			}
-			q.pending = append(q.pending[:i], q.pending[i+1:]...)
+			if pick < 0 || j.Priority > q.pending[pick].Priority {
+				pick = i // a higher priority goes first among due jobs (Windmill's priority)
+			}
+			if q.prioritized == 0 {
+				break // no priorities: the first due job
+			}
+		}
+		if len(q.pending) == 0 {
+			q.prioritized = 0
+		}
+		if pick >= 0 {
+			j := q.pending[pick]
+			if j.Priority != 0 {
+				q.prioritized = max(0, q.prioritized-1)
+			}
+			q.pending = append(q.pending[:pick], q.pending[pick+1:]...)
 			if j.ConcurrencyLimit > 0 {
 				q.perKey[j.ScriptPath]++
 			}
 			// The cancel func exists from the moment of the claim, so a
 			// Cancel arriving before the process starts is not lost.
 			ctx, cancel := context.WithCancelCause(context.Background())
-			q.running[j.ID] = &active{job: j, ctx: ctx, cancel: cancel, logs: NewLogBuffer(q.cfg.LogLimit)}
+			logs := NewLogBuffer(q.cfg.LogLimit)
+			logs.Write([]byte(j.Logs)) // a flow that resumes goes on with its log
+			q.running[j.ID] = &active{job: j, ctx: ctx, cancel: cancel, logs: logs}
 			q.mu.Unlock()
 			return j
 		}

@@ -23,6 +23,15 @@ func (q *Queue) recover(ctx context.Context) error {
 			return err
 		}
 	}
+	// A flow resumes from its recorded progress (its interrupted step
+	// runs again); any other job that was running may have run: it fails.
+	flows, err := q.db.RequeueInterruptedFlows(ctx)
+	if err != nil {
+		return err
+	}
+	if flows > 0 {
+		q.log.Warn("flows interrupted by the last exit resume", "count", flows)
+	}
 	res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "WorkerStopped", "message": CrashReason}})
 	n, err := q.db.FailRunning(ctx, string(res), time.Now())
 	if err != nil {

@@ -31,6 +31,9 @@ type Execution struct {
 	Job  *store.Job // a copy: the executor may read it freely
 	Logs io.Writer
 	q    *Queue
+
+	requeue   bool // see Requeue
+	requeueAt time.Time
 }
 
 // Config tunes the queue. Zero values mean the defaults.
@@ -98,10 +101,14 @@ type Queue struct {
 	cfg  Config
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	pending  []*store.Job // ordered by scheduled_for, then arrival
-	reserved int          // enqueues past the size check, not yet in pending
-	running  map[string]*active
+	mu      sync.Mutex
+	pending []*store.Job // ordered by scheduled_for, then arrival
+	// prioritized is at least the number of pending jobs with a priority
+	// (it may overcount a canceled one): while it is 0 a worker takes the
+	// first due job without looking further.
+	prioritized int
+	reserved    int // enqueues past the size check, not yet in pending
+	running     map[string]*active
 	// finishing holds finished jobs whose final write is not committed
 	// yet, so reads never see a job go back from finished to running.
 	finishing map[string]*store.Job
@@ -115,6 +122,10 @@ type Queue struct {
 	// job and its waiting caller behind the others.
 	wake     chan struct{}
 	stopping bool
+	// borrowed counts the worker slots flows hold for parallel branches
+	// (TryBorrow); freed is closed and replaced when a slot frees.
+	borrowed int
+	freed    chan struct{}
 
 	starts *startLog // nil without Config.StartLogDir
 
@@ -136,7 +147,7 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 	return &Queue{
 		db: db, exec: exec, cfg: cfg, log: cfg.Logger,
 		running: map[string]*active{}, finishing: map[string]*store.Job{}, perKey: map[string]int{}, waiters: map[string][]chan *store.Job{}, watchers: map[chan *store.Job]struct{}{},
-		wake: make(chan struct{}, cfg.Workers), settled: make(chan struct{}), stop: make(chan struct{}),
+		wake: make(chan struct{}, cfg.Workers), settled: make(chan struct{}), stop: make(chan struct{}), freed: make(chan struct{}),
 	}
 }
 

@@ -40,7 +40,9 @@ func (q *Queue) run(job *store.Job) {
 	q.mu.Lock()
 	a := q.running[job.ID]
 	ctx, cancel, logs := a.ctx, a.cancel, a.logs
-	job.StartedAt = time.Now().UTC()
+	if job.StartedAt.IsZero() { // a flow that resumes keeps its start
+		job.StartedAt = time.Now().UTC()
+	}
 	job.Status = store.StatusRunning
 	snapshot := *job
 	q.publish(job)
@@ -58,6 +60,7 @@ func (q *Queue) run(job *store.Job) {
 	defer timer.Stop()
 
 	var out Outcome
+	exec := &Execution{Job: &snapshot, Logs: logs, q: q}
 	if err := q.markRunning(&snapshot); err != nil {
 		q.log.Error("mark job running", "job", job.ID, "err", err)
 		res, _ := json.Marshal(map[string]any{"error": map[string]string{"name": "InternalError", "message": "the job could not be recorded as running, so it was not started: " + err.Error()}})
@@ -66,12 +69,16 @@ func (q *Queue) run(job *store.Job) {
 		// Not for a job canceled or timed out since its claim (the running
 		// mark is a write waited for): nothing of it starts, and it ends
 		// as its cause says.
-		out = q.exec.Execute(ctx, &Execution{Job: &snapshot, Logs: logs, q: q})
+		out = q.exec.Execute(ctx, exec)
 	}
 
 	q.mu.Lock()
 	done := *job // includes the flow status the executor reported
 	q.mu.Unlock()
+	if exec.requeue && (ctx.Err() == nil || ShuttingDown(ctx)) {
+		q.requeue(&done, exec.requeueAt, logs.String())
+		return
+	}
 	done.CompletedAt = time.Now().UTC()
 	done.DurationMs = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
 	var cause *cancelCause
@@ -120,6 +127,7 @@ func (q *Queue) finish(job *store.Job) {
 	waiters := q.waiters[job.ID]
 	delete(q.waiters, job.ID)
 	q.publish(job)
+	q.slotFreed()
 	q.signal()
 	q.mu.Unlock()
 	q.db.FinishJobAsync(job, func(err error) {

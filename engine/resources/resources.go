@@ -254,41 +254,43 @@ func (s *Store) view(r *store.Resource, masked bool) (*Resource, error) {
 		Value: v, CreatedAt: r.CreatedAt, EditedAt: r.UpdatedAt}, nil
 }
 
-// Mask hides the values of secret-looking fields of an object, keeping a
+// Mask hides the values of secret-looking fields, however deep in
+// objects and lists (a list of replicas each with its password), keeping a
 // hint of their last characters so a user can tell which one is stored.
-// Values that are not objects have no fields to hide.
+// "$var:" and "$res:" references hold no secret and stay readable.
 func Mask(value any) any {
-	v, ok := value.(map[string]any)
-	if !ok {
-		return value
-	}
-	out := make(map[string]any, len(v))
-	for k, val := range v {
-		switch x := val.(type) {
-		case map[string]any:
-			out[k] = Mask(x)
-		case string:
-			if secretField(k) {
-				out[k] = hint(x)
-			} else {
-				out[k] = x
-			}
-		case []any:
-			if secretField(k) {
-				masked := make([]any, len(x))
-				for i, e := range x {
-					s, _ := e.(string)
-					masked[i] = hint(s)
-				}
-				out[k] = masked
-			} else {
-				out[k] = x
-			}
-		default:
-			out[k] = val
+	return mapSecrets(value, "", func(s string) any {
+		if strings.HasPrefix(s, "$var:") || strings.HasPrefix(s, "$res:") {
+			return s
+		}
+		return hint(s)
+	})
+}
+
+// mapSecrets returns v with every string that a secret-looking field holds
+// replaced by what secret makes of it. A string's field is the nearest
+// object key above it: a list takes the key that holds it, an object in
+// a list names its own fields.
+func mapSecrets(v any, field string, secret func(string) any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = mapSecrets(val, k, secret)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = mapSecrets(e, field, secret)
+		}
+		return out
+	case string:
+		if secretField(field) {
+			return secret(x)
 		}
 	}
-	return out
+	return v
 }
 
 func secretField(k string) bool {

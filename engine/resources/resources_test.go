@@ -161,3 +161,26 @@ func TestExportValueRoundTrip(t *testing.T) {
 		t.Fatalf("another key's export: %v", err)
 	}
 }
+
+// Secret fields of objects inside lists (a list of replicas, each with
+// its password) are masked and sealed like top-level ones; a reference
+// to a variable is shown as it is, holding no secret.
+func TestSecretsInListsAreMaskedAndSealed(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, t.TempDir())
+	v := map[string]any{"replicas": []any{map[string]any{"host": "db1", "password": "pw-replica-one-123"},
+		map[string]any{"host": "db2", "auth": map[string]any{"token": "tok-replica-two-456"}}},
+		"api_key": "$var:u/me/key"}
+	masked, _ := json.Marshal(Mask(v))
+	sealed, _ := json.Marshal(s.ExportValue("local", v))
+	for _, out := range []string{string(masked), string(sealed)} {
+		for _, clear := range []string{"pw-replica-one-123", "tok-replica-two-456"} {
+			if strings.Contains(out, clear) {
+				t.Errorf("%s in clear in %s", clear, out)
+			}
+		}
+		if !strings.Contains(out, `"host":"db1"`) || !strings.Contains(out, `"api_key":"$var:u/me/key"`) {
+			t.Errorf("fields that hold no secret changed: %s", out)
+		}
+	}
+}

@@ -269,42 +269,10 @@ func (s *Store) ImportSecret(workspace, sealed string) (string, error) {
 // variable, so an archive of route credentials gives no secret away and
 // pushes back unchanged. "$var:" and "$res:" references hold no secret
 // and stay readable, as in Windmill's own export.
-// A value that is not an object (a script's state) has no secret fields.
+// A value that is not an object (a script's state) has no secret fields;
+// objects in lists have theirs sealed too.
 func (s *Store) ExportValue(workspace string, value any) any {
-	v, ok := value.(map[string]any)
-	if !ok {
-		return value
-	}
-	out := make(map[string]any, len(v))
-	for k, val := range v {
-		switch x := val.(type) {
-		case map[string]any:
-			out[k] = s.ExportValue(workspace, x)
-		case string:
-			if secretField(k) {
-				out[k] = s.exportString(workspace, x)
-			} else {
-				out[k] = x
-			}
-		case []any:
-			if !secretField(k) {
-				out[k] = x
-				continue
-			}
-			sealed := make([]any, len(x))
-			for i, e := range x {
-				if str, ok := e.(string); ok {
-					sealed[i] = s.exportString(workspace, str)
-				} else {
-					sealed[i] = e
-				}
-			}
-			out[k] = sealed
-		default:
-			out[k] = val
-		}
-	}
-	return out
+	return mapSecrets(value, "", func(v string) any { return s.exportString(workspace, v) })
 }
 
 func (s *Store) exportString(workspace, v string) string {

@@ -242,6 +242,27 @@ type bashForker struct {
 	failures int
 	closed   bool
 	reaping  bool
+	// busy counts servers being started or stopped in the background:
+	// close waits for them, so nothing of a server (its folder, its
+	// process) is left when the runner has closed.
+	busy   int
+	idleCh *sync.Cond
+}
+
+// background runs f off the caller's goroutine, counted in busy; the
+// caller holds p.mu.
+func (p *bashForker) background(f func()) {
+	if p.idleCh == nil {
+		p.idleCh = sync.NewCond(&p.mu)
+	}
+	p.busy++
+	go func() {
+		f()
+		p.mu.Lock()
+		p.busy--
+		p.idleCh.Broadcast()
+		p.mu.Unlock()
+	}()
 }
 
 // bashIdleFor is how long a Bash server beyond the first may stay idle:
@@ -259,13 +280,13 @@ func (p *bashForker) get(r *Runner) *bashServer {
 		if s.alive() {
 			return s
 		}
-		go s.close()
+		p.background(s.close)
 	}
 	if p.starting || p.closed || p.failures >= 3 {
 		return nil
 	}
 	p.starting = true
-	go p.start(r)
+	p.background(func() { p.start(r) })
 	return nil
 }
 
@@ -296,7 +317,7 @@ func (p *bashForker) put(s *bashServer) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || !s.alive() {
-		go s.close()
+		p.background(s.close)
 		return
 	}
 	s.idleAt = time.Now()
@@ -315,7 +336,7 @@ func (p *bashForker) reap() {
 	kept := p.idle[:0]
 	for i, s := range p.idle { // oldest first
 		if i < len(p.idle)-1 && time.Since(s.idleAt) >= bashIdleFor {
-			go s.close()
+			p.background(s.close)
 			continue
 		}
 		kept = append(kept, s)
@@ -336,6 +357,12 @@ func (p *bashForker) close() {
 	for _, s := range idle {
 		s.close()
 	}
+	// A server still starting is put back, and closed, when it is ready.
+	p.mu.Lock()
+	for p.busy > 0 {
+		p.idleCh.Wait()
+	}
+	p.mu.Unlock()
 }
 
 // bashServer returns an idle Bash server, or nil to spawn the job.

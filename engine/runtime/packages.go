@@ -132,16 +132,18 @@ func requirementsOf(spec Spec, isStd func(string) bool) (deps.Requirements, []st
 	if err := checkModules(spec, mods); err != nil {
 		return reqs, mods, err
 	}
-	if reqs.Manual {
-		// Windmill: a manual list is the whole list; imported scripts'
-		// imports do not join it.
-		return reqs, mods, nil
+	// Windmill: a manual list is the whole list; imported scripts'
+	// imports do not join it.
+	if !reqs.Manual {
+		var more []deps.Requirements
+		for _, m := range mods {
+			more = append(more, deps.Infer(m, spec.Modules[m], isStd))
+		}
+		reqs = deps.Merge(reqs, more...)
 	}
-	var more []deps.Requirements
-	for _, m := range mods {
-		more = append(more, deps.Infer(m, spec.Modules[m], isStd))
-	}
-	return deps.Merge(reqs, more...), mods, nil
+	// A refused line is not in the list: resolving without it would
+	// install something else than the script asks for.
+	return reqs, mods, reqs.Err()
 }
 
 // closure is every workspace script reached from roots through imports.
@@ -209,6 +211,11 @@ func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Sp
 	}
 	plan.Path = tail
 	lock = deps.ParseLock(spec.Lock)
+	if err := lock.Err(); err != nil {
+		// A pushed lock is used as it is or not at all: resolving a new
+		// one in its place would hide what is wrong with it.
+		return plan, lock, err
+	}
 	specs := reqs.Python
 	if spec.Lock != "" {
 		specs = deps.LockSpec(lock)
@@ -498,7 +505,8 @@ func (r *Runner) NeedsDependencies(spec Spec) bool {
 		return false
 	}
 	reqs := deps.Infer(spec.Path, spec.Content, nil)
-	return len(reqs.List) > 0 || len(reqs.Relative) > 0
+	// A refused line too: the dependency job says what is wrong with it.
+	return len(reqs.List) > 0 || len(reqs.Relative) > 0 || len(reqs.Rejected) > 0
 }
 
 // WorkspaceImports lists the workspace scripts (f/…, u/…) a script

@@ -267,6 +267,13 @@ func (r *Runner) packagesFor(ctx context.Context, spec Spec, deps []npm.Dep, tar
 	if len(deps) == 0 {
 		return pk, nil
 	}
+	// Deno and a pushed lock never reach npm.Cache.Resolve, which checks
+	// the same: an import pins a version of the registry, or nothing.
+	for _, d := range deps {
+		if err := d.Check(); err != nil {
+			return pk, dependencyError(err)
+		}
+	}
 	wantsClient := hasDep(deps, windmillClient)
 	var lock npm.Lock
 	if spec.Lock != "" {

@@ -79,6 +79,7 @@ type Scheduler struct {
 	// before it read nothing from the database unless a schedule changed.
 	earliest time.Time
 	dirty    bool
+	paused   bool
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -142,6 +143,23 @@ func (s *Scheduler) Stop() {
 // due time on the same clock its passes read.
 func (s *Scheduler) Now() time.Time { return s.cfg.Clock.Now() }
 
+// SetPaused pauses or resumes every schedule at once (the status icon's
+// Pause schedules). While paused, due times pass without a run whatever
+// the missed-run policy: a pause is asked for, not missed.
+func (s *Scheduler) SetPaused(paused bool) {
+	s.mu.Lock()
+	s.paused = paused
+	s.mu.Unlock()
+	s.Changed()
+}
+
+// Paused reports whether the schedules are paused.
+func (s *Scheduler) Paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
+}
+
 // Changed asks for a pass now (a schedule was created or edited).
 func (s *Scheduler) Changed() {
 	s.mu.Lock()
@@ -166,6 +184,7 @@ func (s *Scheduler) Pass(ctx context.Context) {
 	s.lastPass = now
 	idle := !s.dirty && !s.earliest.IsZero() && now.Before(s.earliest)
 	s.dirty = false
+	paused := s.paused
 	s.mu.Unlock()
 	frozen := !last.IsZero() && now.Sub(last) > s.cfg.Late
 	if frozen {
@@ -193,7 +212,11 @@ func (s *Scheduler) Pass(ctx context.Context) {
 	earliest := now.Add(time.Minute) // a bound: look again at least once a minute
 	for _, sc := range list {
 		if sc.Enabled && !sc.NextDue.IsZero() && !sc.NextDue.After(now) {
-			sc.NextDue = s.handle(ctx, sc, now, frozen)
+			if paused {
+				sc.NextDue = s.pass(ctx, sc, now)
+			} else {
+				sc.NextDue = s.handle(ctx, sc, now, frozen)
+			}
 		}
 		if sc.Enabled && !sc.NextDue.IsZero() && sc.NextDue.Before(earliest) {
 			earliest = sc.NextDue
@@ -224,6 +247,23 @@ func (s *Scheduler) JobID(workspace, path string, due time.Time) string {
 	id[6] = id[6]&0x0f | 0x40
 	id[8] = id[8]&0x3f | 0x80
 	return id.String()
+}
+
+// pass moves sc past every due time up to now without a run (paused).
+func (s *Scheduler) pass(ctx context.Context, sc *store.Schedule, now time.Time) time.Time {
+	c, err := Parse(sc.Schedule, sc.Timezone)
+	if err != nil {
+		return s.handle(ctx, sc, now, false) // which records why it does not parse
+	}
+	due := c.Next(now)
+	if err := s.cfg.DB.AdvanceSchedule(ctx, sc.Workspace, sc.Path, sc.NextDue, due); err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Log.Error("schedule: advance", "schedule", sc.Path, "err", err)
+		}
+		return sc.NextDue
+	}
+	s.cfg.Log.Info("schedules paused: a due time passed without a run", "schedule", sc.Path, "due", sc.NextDue)
+	return due
 }
 
 // handle starts what is due of sc and returns its next due time (the one

@@ -385,3 +385,36 @@ func TestADueTimeThatCouldNotStartShowsOnTheSchedule(t *testing.T) {
 		}
 	}
 }
+
+// Paused (the status icon's Pause schedules), due times pass without a
+// run, whatever the missed-run policy: resuming starts nothing for them,
+// and the next due time runs as usual.
+func TestPausedSchedulesStartNothing(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	b := setup(t, start)
+	c := b.put(t, "0 */5 * * * *", MissedRunOnce)
+	s := b.scheduler()
+	s.SetPaused(true)
+	for i := 1; i <= 20; i++ {
+		b.clock.Set(start.Add(time.Duration(i) * time.Minute))
+		s.Pass(t.Context())
+	}
+	if n := b.queue.count(); n != 0 {
+		t.Fatalf("paused, %d runs started", n)
+	}
+	now := b.clock.Now()
+	if want := c.Next(now); !b.nextDue(t).Equal(want) {
+		t.Fatalf("paused, next due %v, want %v", b.nextDue(t), want)
+	}
+	s.SetPaused(false)
+	s.Pass(t.Context())
+	if n := b.queue.count(); n != 0 {
+		t.Fatalf("resuming started %d runs for paused due times", n)
+	}
+	b.clock.Set(c.Next(now))
+	s.Pass(t.Context())
+	if n := b.queue.count(); n != 1 {
+		t.Fatalf("after resuming, the next due time started %d runs", n)
+	}
+}

@@ -13,10 +13,12 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-// Version is a stored script version with its parsed schema.
+// Version is a stored script version with its parsed schema and the
+// options its extra fields set.
 type Version struct {
 	store.ScriptVersion
-	Parsed *Schema
+	Parsed  *Schema
+	Options Options
 }
 
 // CreateRequest is Windmill's scripts/create body (the fields millrun uses).
@@ -41,11 +43,18 @@ type CreateRequest struct {
 	// Lock is the dependency lock wmill sync pushes with a script (its
 	// .script.lock): used as it is, never resolved again.
 	Lock string `json:"lock,omitempty"`
+	// Extra is every other field of the request as sent (tag, envs,
+	// priority, the schema, ...): kept with the version and given back.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
-// Runnable says why a version cannot run: a library has no main function.
-// Every way of starting a script asks it, so they all answer alike.
+// Runnable says why a version cannot run: a library has no main function,
+// and millrun runs only some of Windmill's languages. Every way of
+// starting a script asks it, so they all answer alike.
 func (v *Version) Runnable() error {
+	if KeptLanguageExt(v.Language) != "" {
+		return CannotRun(v.Language)
+	}
 	if v.NoMainFunc {
 		return NotRunnable(v.Path)
 	}
@@ -85,8 +94,13 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 		return "", false, invalid("%s", err)
 	}
 	lang, err := NormalizeLanguage(req.Language)
+	kept := false
 	if err != nil {
-		return "", false, invalid("%s", err)
+		if KeptLanguageExt(req.Language) == "" {
+			return "", false, invalid("%s", err)
+		}
+		// Kept as it is: nothing here reads it, so nothing is inferred.
+		lang, kept, err = req.Language, true, nil
 	}
 	if strings.TrimSpace(req.Content) == "" {
 		return "", false, invalid("the script content is empty")
@@ -98,11 +112,20 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 		return "", false, invalid("timeout and concurrent_limit must not be negative")
 	}
 	library := req.NoMainFunc
-	inferred, err := InferSchema(lang, req.Content)
+	inferred, err := EmptySchema(), error(nil)
+	if !kept {
+		inferred, err = InferSchema(lang, req.Content)
+	}
 	if errors.Is(err, ErrNoMain) {
 		// Shared code other scripts import: saved, never run (Windmill's
 		// web editor and CLI accept it the same way).
 		library, inferred, err = true, EmptySchema(), nil
+	}
+	if err != nil && len(req.Schema) > 0 && string(req.Schema) != "null" {
+		// A caller that sends its own schema (the UI's "Save anyway")
+		// saves a main millrun cannot read, as Windmill, which never reads
+		// main on the server, would: the given schema is all there is.
+		inferred, err = EmptySchema(), nil
 	}
 	if err != nil {
 		return "", false, invalid("%s", err)
@@ -137,11 +160,26 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 	if err := c.checkLineage(ctx, workspace, req, hash); err != nil {
 		return "", false, err
 	}
+	fields := map[string]json.RawMessage{}
+	for k, v := range req.Extra {
+		fields[k] = v
+	}
+	if lineage, err := c.lineage(ctx, workspace, req.ParentHash, hash); err != nil {
+		return "", false, err
+	} else if len(lineage) > 0 {
+		fields["parent_hashes"], _ = json.Marshal(lineage)
+	}
+	var extra []byte
+	if len(fields) > 0 {
+		if extra, err = json.Marshal(fields); err != nil {
+			return "", false, invalid("the request's fields cannot be kept: %s", err)
+		}
+	}
 	created, err = c.db.SaveScriptVersion(ctx, store.ScriptVersion{
 		Hash: hash, Workspace: workspace, Path: req.Path, Language: lang, Content: req.Content,
 		Summary: req.Summary, Description: req.Description, Schema: string(schema),
 		TimeoutS: req.Timeout, ConcurrencyLimit: req.ConcurrentLimit, DedicatedWorker: req.DedicatedWorker,
-		NoMainFunc: library, Lock: req.Lock,
+		NoMainFunc: library, Lock: req.Lock, Extra: string(extra),
 	})
 	if err != nil {
 		return "", false, err
@@ -189,6 +227,37 @@ func (c *Catalog) checkLineage(ctx context.Context, workspace string, req Create
 		return invalid("Path conflict for %s with non-archived hash %s", req.Path, head.LatestHash)
 	}
 	return nil
+}
+
+// maxLineage bounds the parent_hashes a version keeps.
+const maxLineage = 1000
+
+// lineage is Windmill's parent_hashes of a new version: its parent, then
+// the parent's own, newest first. A version saved again with the same
+// content keeps the lineage it has.
+func (c *Catalog) lineage(ctx context.Context, workspace, parent, hash string) ([]string, error) {
+	from := parent
+	var out []string
+	if parent == "" || parent == hash {
+		from = hash
+	} else {
+		out = append(out, parent)
+	}
+	v, err := c.db.ScriptByHash(ctx, workspace, from)
+	if errors.Is(err, store.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var prev struct {
+		ParentHashes []string `json:"parent_hashes"`
+	}
+	if v.Extra != "" {
+		_ = json.Unmarshal([]byte(v.Extra), &prev)
+	}
+	out = append(out, prev.ParentHashes...)
+	return out[:min(len(out), maxLineage)], nil
 }
 
 // SetLock records a version's resolved lock, or (lock "") why resolving
@@ -258,7 +327,7 @@ func (c *Catalog) parsed(sv store.ScriptVersion) (*Version, error) {
 	if err := json.Unmarshal([]byte(sv.Schema), &s); err != nil {
 		return nil, fmt.Errorf("stored schema of %s: %w", sv.Hash, err)
 	}
-	v := &Version{ScriptVersion: sv, Parsed: &s}
+	v := &Version{ScriptVersion: sv, Parsed: &s, Options: ParseOptions(sv.Extra)}
 	if len(c.cache) > 1024 {
 		clear(c.cache)
 	}

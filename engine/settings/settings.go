@@ -52,6 +52,9 @@ type Settings struct {
 	// (the engine, no window) at login. The entry itself is the truth: this
 	// is read from it and written to it, never only stored.
 	StartAtLogin bool `json:"start_at_login"`
+	// SchedulesPaused holds every schedule (the status icon's Pause
+	// schedules): due times pass without a run until it is cleared.
+	SchedulesPaused bool `json:"schedules_paused"`
 	// Notifications: "off", "failures" (a failed run, the tunnel going
 	// offline) or "all" (every run as well).
 	Notifications string `json:"notifications"`

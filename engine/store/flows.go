@@ -17,8 +17,11 @@ type FlowVersion struct {
 	Description string
 	Value       string // OpenFlow value JSON
 	Schema      string
-	CreatedAt   time.Time
-	Archived    bool // set by ListFlows
+	// Extra is the JSON object of the create request's fields the columns
+	// do not hold (tag, timeout, the schema as sent, ...); "" for none.
+	Extra     string
+	CreatedAt time.Time
+	Archived  bool // set by ListFlows
 }
 
 // SaveFlowVersion stores v (unless its hash exists) and makes it the latest.
@@ -50,12 +53,12 @@ func (db *DB) SaveFlowVersion(ctx context.Context, v FlowVersion) (created bool,
 	return created, nil
 }
 
-const flowColumns = `v.hash, v.workspace, v.path, v.summary, v.description, v.value, v.schema, v.created_at`
+const flowColumns = `v.hash, v.workspace, v.path, v.summary, v.description, v.value, v.schema, v.extra, v.created_at`
 
 func scanFlow(row interface{ Scan(...any) error }, extra ...any) (FlowVersion, error) {
 	var v FlowVersion
 	var created int64
-	if err := row.Scan(append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Summary, &v.Description, &v.Value, &v.Schema, &created}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Summary, &v.Description, &v.Value, &v.Schema, &v.Extra, &created}, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return v, ErrNotFound
 		}
@@ -95,6 +98,19 @@ func (db *DB) ListFlows(ctx context.Context, workspace string, archived bool) ([
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// SetFlowExtra records the fields of a flow version's create request that
+// the columns do not hold (see FlowVersion.Extra).
+func (db *DB) SetFlowExtra(ctx context.Context, workspace, hash, extra string) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE flow_versions SET extra = ? WHERE workspace = ? AND hash = ?`, extra, workspace, hash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record the fields of flow version %s: %w", hash, err)
+	}
+	return nil
 }
 
 // SetFlowStatusAsync records a flow job's progress, ordered with its other writes.

@@ -49,6 +49,9 @@ type Job struct {
 	ParentJob        string // the flow job a step belongs to
 	FlowStatus       string // JSON, flow jobs only
 	SchedulePath     string // the schedule that started it, if one did
+	// Priority orders due jobs, higher first (a script's Windmill
+	// priority). It is not stored: jobs reloaded at a start run in order.
+	Priority int
 
 	// Durability is not stored: it is how the job's own writes (queued,
 	// running, finished) are committed, chosen when it is accepted. Jobs
@@ -238,13 +241,15 @@ func (db *DB) finishJobOp(job *Job) func(tx *sql.Tx) error {
 }
 
 // FailRunning marks every job left running (by a crash) as failed with
-// result, and returns how many there were.
+// result, and returns how many there were. A flow's sub-flows (its loop
+// iterations, branches and flow steps) are left to it: it resumes them
+// (see RequeueInterruptedFlows).
 func (db *DB) FailRunning(ctx context.Context, result string, at time.Time) (int64, error) {
 	var n int64
 	err := db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'failure', result = ?, completed_at = ?,
 			duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE (? - started_at) / 1000 END
-			WHERE status = 'running'`, result, micros(at), micros(at))
+			WHERE status = 'running' AND NOT (parent_job IS NOT NULL AND kind IN ('flow', 'flownode'))`, result, micros(at), micros(at))
 		if err != nil {
 			return err
 		}
@@ -317,9 +322,13 @@ func (db *DB) UnfinishedJobs(ctx context.Context) ([]*Job, error) {
 // JobFilter selects a page of jobs, newest first.
 type JobFilter struct {
 	Workspace string
-	Path      string   // exact script path, empty for all
-	Statuses  []string // empty for all
-	Trigger   string
+	Path      string // exact script path, empty for all
+	// PathPrefix keeps paths that start with it (Windmill's
+	// script_path_start); PathContains those with it anywhere, in any case.
+	PathPrefix   string
+	PathContains string
+	Statuses     []string // empty for all
+	Trigger      string
 	// SchedulePath keeps the jobs one schedule started.
 	SchedulePath string
 	// Keyset cursor: jobs strictly older than (Before, BeforeID).
@@ -330,12 +339,19 @@ type JobFilter struct {
 	// WithFlowSteps includes the child jobs of flows (hidden by default,
 	// as in Windmill's runs list).
 	WithFlowSteps bool
-	Limit         int
-	Offset        int
+	// ParentJob keeps the direct children of one flow job.
+	ParentJob string
+	// OnlyFlowSteps keeps the child jobs of flows only.
+	OnlyFlowSteps bool
+	// Kinds keeps jobs of these kinds (Windmill's job_kinds); empty for all.
+	Kinds  []string
+	Limit  int
+	Offset int
 }
 
-// ListJobs returns a page of jobs without result and logs.
-func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+// jobWhere is the WHERE clause (and its arguments) of f, shared by the
+// list and its count.
+func jobWhere(f JobFilter) ([]string, []any) {
 	var where []string
 	var args []any
 	where = append(where, "workspace = ?")
@@ -344,14 +360,35 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 		where = append(where, "script_path = ?")
 		args = append(args, f.Path)
 	}
+	if f.PathPrefix != "" {
+		where = append(where, "substr(script_path, 1, length(?)) = ?")
+		args = append(args, f.PathPrefix, f.PathPrefix)
+	}
+	if f.PathContains != "" {
+		// instr, not LIKE: % and _ in what the user typed are themselves.
+		where = append(where, "instr(lower(script_path), lower(?)) > 0")
+		args = append(args, f.PathContains)
+	}
 	if len(f.Statuses) > 0 {
 		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
 		for _, s := range f.Statuses {
 			args = append(args, s)
 		}
 	}
-	if !f.WithFlowSteps {
+	switch {
+	case f.ParentJob != "":
+		where = append(where, "parent_job = ?")
+		args = append(args, f.ParentJob)
+	case f.OnlyFlowSteps:
+		where = append(where, "parent_job IS NOT NULL")
+	case !f.WithFlowSteps:
 		where = append(where, "parent_job IS NULL")
+	}
+	if len(f.Kinds) > 0 {
+		where = append(where, "kind IN (?"+strings.Repeat(", ?", len(f.Kinds)-1)+")")
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
 	}
 	if f.Trigger != "" {
 		where = append(where, "trigger = ?")
@@ -376,6 +413,22 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 		where = append(where, "created_at > ?")
 		args = append(args, micros(f.CreatedAfter))
 	}
+	return where, args
+}
+
+// CountJobs counts the jobs f matches, whatever its Limit and Offset.
+func (db *DB) CountJobs(ctx context.Context, f JobFilter) (int, error) {
+	where, args := jobWhere(f)
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE `+strings.Join(where, " AND "), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
+}
+
+// ListJobs returns a page of jobs without result and logs.
+func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+	where, args := jobWhere(f)
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100

@@ -29,6 +29,10 @@ type ScriptVersion struct {
 	// failed, until one succeeds.
 	Lock      string
 	LockError string
+	// Extra is the JSON object of the create request's fields the columns
+	// do not hold (tag, envs, priority, the schema as sent, ...), kept to
+	// be given back; "" when there were none.
+	Extra     string
 	CreatedAt time.Time
 }
 
@@ -48,9 +52,9 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 	err = db.Write(ctx, func(tx *sql.Tx) error {
 		now := time.Now().UnixMicro()
 		res, err := tx.ExecContext(ctx, `INSERT INTO script_versions
-			(hash, workspace, path, language, content, summary, description, schema, timeout_s, concurrency_limit, dedicated_worker, no_main_func, lock, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-			v.Hash, v.Workspace, v.Path, v.Language, v.Content, v.Summary, v.Description, v.Schema, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.NoMainFunc, v.Lock, now)
+			(hash, workspace, path, language, content, summary, description, schema, timeout_s, concurrency_limit, dedicated_worker, no_main_func, lock, extra, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+			v.Hash, v.Workspace, v.Path, v.Language, v.Content, v.Summary, v.Description, v.Schema, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.NoMainFunc, v.Lock, v.Extra, now)
 		if err != nil {
 			return err
 		}
@@ -61,8 +65,9 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 			// they are updated in place rather than forking a version.
 			// A lock pushed with it replaces the stored one; none keeps it.
 			if _, err := tx.ExecContext(ctx, `UPDATE script_versions SET summary = ?, description = ?, timeout_s = ?, concurrency_limit = ?, dedicated_worker = ?, no_main_func = ?,
+				schema = ?, extra = ?,
 				lock = CASE WHEN ? = '' THEN lock ELSE ? END, lock_error = CASE WHEN ? = '' THEN lock_error ELSE '' END WHERE hash = ?`,
-				v.Summary, v.Description, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.NoMainFunc, v.Lock, v.Lock, v.Lock, v.Hash); err != nil {
+				v.Summary, v.Description, v.TimeoutS, v.ConcurrencyLimit, v.DedicatedWorker, v.NoMainFunc, v.Schema, v.Extra, v.Lock, v.Lock, v.Lock, v.Hash); err != nil {
 				return err
 			}
 		}
@@ -78,12 +83,12 @@ func (db *DB) SaveScriptVersion(ctx context.Context, v ScriptVersion) (created b
 	return created, nil
 }
 
-const versionColumns = `v.hash, v.workspace, v.path, v.language, v.content, v.summary, v.description, v.schema, v.timeout_s, v.concurrency_limit, v.dedicated_worker, v.no_main_func, v.lock, v.lock_error, v.created_at`
+const versionColumns = `v.hash, v.workspace, v.path, v.language, v.content, v.summary, v.description, v.schema, v.timeout_s, v.concurrency_limit, v.dedicated_worker, v.no_main_func, v.lock, v.lock_error, v.extra, v.created_at`
 
 func scanVersion(row interface{ Scan(...any) error }, extra ...any) (ScriptVersion, error) {
 	var v ScriptVersion
 	var created int64
-	dest := append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Language, &v.Content, &v.Summary, &v.Description, &v.Schema, &v.TimeoutS, &v.ConcurrencyLimit, &v.DedicatedWorker, &v.NoMainFunc, &v.Lock, &v.LockError, &created}, extra...)
+	dest := append([]any{&v.Hash, &v.Workspace, &v.Path, &v.Language, &v.Content, &v.Summary, &v.Description, &v.Schema, &v.TimeoutS, &v.ConcurrencyLimit, &v.DedicatedWorker, &v.NoMainFunc, &v.Lock, &v.LockError, &v.Extra, &created}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return v, ErrNotFound

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,10 +56,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.id == nil {
 		inspector.ReportRoute(r.Context(), t.Path, false, v.reason)
-		if v.status == http.StatusUnauthorized {
+		switch {
+		case v.status == http.StatusUnauthorized && v.badToken:
+			apierr.Write(w, s.Log, apierr.Unauthorized(v.reason)) // Windmill's exact words
+		case v.status == http.StatusUnauthorized:
 			apierr.Write(w, s.Log, apierr.NotAuthorized("%s", v.reason))
-		} else {
-			apierr.Write(w, s.Log, apierr.Internal("%s", v.reason))
+		default:
+			// The reason names the route's resource and variables: the
+			// owner reads it in the request inspector, the caller (anyone,
+			// through the tunnel) learns nothing of the workspace.
+			apierr.Write(w, s.Log, apierr.Internal("this route cannot check its callers: its owner can see why in millrun's Requests page"))
 		}
 		return
 	}
@@ -91,8 +98,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if t.WrapBody {
 		q.Set("wrap_body", "true")
 	}
+	include := s.Settings().IncludeHeaders
+	if v.provider == ProviderGitHub {
+		// What happened is in this header, not in the body: main gets it
+		// as x_github_event without a query in the URL pasted into GitHub.
+		include = append(slices.Clip(include), "X-GitHub-Event")
+	}
 	args, err := webhook.BuildArgs(webhook.ArgsInput{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Body: body,
-		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders, SecretHeaders: v.secretHeaders})
+		Header: r.Header, Query: q, IncludeHeaders: include, SecretHeaders: v.secretHeaders})
 	if err != nil {
 		apierr.Write(w, s.Log, err)
 		return
@@ -123,6 +136,7 @@ type verdict struct {
 	provider string
 	status   int
 	reason   string
+	badToken bool // no valid millrun token: answered as Windmill's 401
 	body     []byte
 	readErr  error
 	// secretHeaders hold the route's own credential beyond the headers
@@ -164,7 +178,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	case AuthWindmill:
 		id, err := s.Tokens.Verify(r.Context(), auth.FromRequest(r))
 		if err != nil {
-			return verdict{status: http.StatusUnauthorized, reason: "a valid millrun token is required (Authorization: Bearer <token>)"}
+			return verdict{status: http.StatusUnauthorized, badToken: true, reason: "a valid millrun token is required (Authorization: Bearer <token>)"}
 		}
 		if !id.CanRun(kindOf(t), t.ScriptPath) {
 			return verdict{status: http.StatusUnauthorized, reason: "the token may not run " + t.ScriptPath}

@@ -61,9 +61,18 @@ func (s *Service) Register(mux Mux) {
 		}{{"p/{path...}", byPath}, {"h/{hash}", byHash}, {"f/{path...}", byFlow}} {
 			h := s.handler(sync, route.by)
 			mux.Handle("POST "+base+route.suffix, h)
-			if sync {
+			switch {
+			case sync && route.by == byHash:
+				// Windmill routes POST and HEAD only here; its GET answer
+				// is a bare 405.
+				mux.Handle("HEAD "+base+route.suffix, h)
+				mux.HandleFunc("GET "+base+route.suffix, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Allow", "HEAD, POST")
+					w.WriteHeader(http.StatusMethodNotAllowed)
+				})
+			case sync:
 				mux.Handle("GET "+base+route.suffix, h) // GET also answers HEAD in net/http's mux
-			} else {
+			default:
 				mux.Handle("HEAD "+base+route.suffix, h)
 			}
 		}
@@ -71,6 +80,16 @@ func (s *Service) Register(mux Mux) {
 }
 
 func (s *Service) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
+
+// failKeepingBody answers a caller let in by its token whose URL names
+// nothing (a mistyped path, hash or workspace) after reading the body, so
+// the request inspector keeps what was sent to show, replay and copy.
+func (s *Service) failKeepingBody(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		_, _ = ReadBody(r, s.Settings().MaxBody)
+	}
+	s.fail(w, err)
+}
 
 // lookup says how a run route names what it runs.
 type lookup int
@@ -86,6 +105,7 @@ type target struct {
 	kind, scopeKind  string
 	path, hash, lang string
 	timeoutS, limit  int
+	priority         int
 	// notRunnable says why it cannot run (a library); asked only once the
 	// caller may run it, so a scoped token learns nothing of other scripts.
 	notRunnable error
@@ -94,13 +114,13 @@ type target struct {
 func (s *Service) handler(sync bool, by lookup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ws := r.PathValue("ws"); ws != s.Workspace {
-			s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
+			s.failKeepingBody(w, r, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
 			return
 		}
 		id := auth.FromContext(r.Context())
 		v, err := s.resolve(r, by)
 		if err != nil {
-			s.fail(w, err)
+			s.failKeepingBody(w, r, err)
 			return
 		}
 		if id == nil || !id.CanRun(v.scopeKind, v.path) {
@@ -181,7 +201,7 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 	}
 	job := &store.Job{
 		Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
+		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
 		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
 	}
 	if t := q.Get("trigger"); t == "ui" {
@@ -258,14 +278,16 @@ func bodyError(err error, limit int64) error {
 	return apierr.BadRequest("reading the request body: %s", err)
 }
 
-func enqueueError(err error) error {
+// EnqueueError is the answer for a job the queue did not take.
+func EnqueueError(err error, job *store.Job) error {
 	switch {
 	case errors.Is(err, jobs.ErrQueueFull):
 		return apierr.TooManyRequests(5, "the job queue is full; retry shortly")
 	case errors.Is(err, jobs.ErrShuttingDown):
 		return apierr.Unavailable(5, "millrun is shutting down; retry shortly")
 	case errors.Is(err, store.ErrDuplicateJob):
-		return apierr.Conflict("a job with this job_id already exists")
+		// Windmill's words (windmill-queue's push).
+		return apierr.BadRequest("Job with id %s already exists", job.ID)
 	}
 	return err
 }
@@ -278,7 +300,7 @@ func (s *Service) runSync(w http.ResponseWriter, r *http.Request, job *store.Job
 		enqueue = s.Queue.Enqueue // a caller-chosen id must be checked for duplicates first
 	}
 	if err := enqueue(r.Context(), job); err != nil {
-		s.fail(w, enqueueError(err))
+		s.fail(w, EnqueueError(err, job))
 		return
 	}
 	limit := s.Settings().SyncTimeout

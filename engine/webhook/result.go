@@ -56,12 +56,14 @@ func ShapeResult(result json.RawMessage) (*Shaped, error) {
 	}
 	if hasCode {
 		var n json.Number
+		// Windmill's answer is these words alone; which code it was goes
+		// in the hint.
 		if err := json.Unmarshal(code, &n); err != nil {
-			return nil, apierr.Internal("Invalid status code: %s", code)
+			return nil, invalidStatus(string(code))
 		}
 		v, err := strconv.Atoi(n.String())
 		if err != nil || v < 100 || v > 599 {
-			return nil, apierr.Internal("Invalid status code: %s", n.String())
+			return nil, invalidStatus(n.String())
 		}
 		s.Status = v
 	}
@@ -133,4 +135,10 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+func invalidStatus(code string) error {
+	e := apierr.Bare(http.StatusInternalServerError, "Invalid status code")
+	e.Hint = "windmill_status_code " + code + " is not an HTTP status (100 to 599)"
+	return e
 }

@@ -46,7 +46,7 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 	}
 	job := &store.Job{
 		ID: uuid.NewString(), Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(args), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit,
+		Args: string(args), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
 		Trigger: req.Trigger, CreatedBy: req.Identity.Label, TokenID: req.Identity.TokenID,
 	}
 	hdrs := req.Headers
@@ -64,7 +64,7 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 // runAsync queues job and answers 201 with its id, as Windmill does.
 func (s *Service) runAsync(w http.ResponseWriter, r *http.Request, job *store.Job) {
 	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
-		s.fail(w, enqueueError(err))
+		s.fail(w, EnqueueError(err, job))
 		return
 	}
 	w.Header().Set("X-Millrun-Job-Id", job.ID)
@@ -82,7 +82,9 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 		if err != nil {
 			return nil, err
 		}
-		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash}
+		timeout, priority := FlowOptions(f.Extra)
+		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: timeout, priority: priority,
+			limit: f.ConcurrencyLimit()}
 		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
 			return nil, t.notRunnable
 		}
@@ -100,7 +102,20 @@ func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target,
 
 func scriptTarget(v *scripts.Version) *target {
 	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, notRunnable: v.Runnable()}
+		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, priority: v.Options.Priority, notRunnable: v.Runnable()}
+}
+
+// FlowOptions are a flow's Windmill timeout (seconds: the flow job is
+// stopped past it, as a script's is) and priority, kept with the flow.
+func FlowOptions(extra string) (timeout, priority int) {
+	var f struct {
+		Timeout  int `json:"timeout"`
+		Priority int `json:"priority"`
+	}
+	if extra != "" && json.Unmarshal([]byte(extra), &f) == nil {
+		return max(f.Timeout, 0), f.Priority
+	}
+	return 0, 0
 }
 
 // isInvalid tells a flow that cannot run (the caller's to fix) from a

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -149,6 +150,14 @@ func bunEntry(key string, arr []json.RawMessage) (bunPackage, error) {
 	p.name, p.version = id[:at], id[at+1:]
 	if p.version == "" || strings.ContainsAny(p.version, ":/") {
 		return p, errUnsupportedLock
+	}
+	// Each name becomes a folder of the package-lock's node_modules
+	// tree: a "..", a path or anything npm would not take as a name could
+	// place a package outside it.
+	for _, n := range append(slices.Clone(p.path), p.name) {
+		if !validName(n) {
+			return p, fmt.Errorf("the bun.lock's package %s names %s, which is not an npm package name", jsString(key), jsString(n))
+		}
 	}
 	return p, nil
 }

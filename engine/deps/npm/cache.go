@@ -263,7 +263,31 @@ func (c *Cache) install(ctx context.Context, l Lock, tool Tool, log io.Writer) e
 	}
 	ok = true
 	fmt.Fprintf(log, "%s: installed in %.1fs\n", tool, time.Since(start).Seconds())
+	if u := unchecked(l); len(u) > 0 {
+		// npm and Bun check each tarball against the lock's integrity,
+		// and install one the lock gives none for as it comes.
+		fmt.Fprintf(log, "%s: installed WITHOUT an integrity check (the lock has none for them): %s\n", tool, strings.Join(u, ", "))
+	}
 	return nil
+}
+
+// unchecked lists the packages of the lock's bun.lock that have no
+// integrity, as name@version.
+func unchecked(l Lock) []string {
+	if l.LockText == "" || l.Binary {
+		return nil
+	}
+	b, err := parseBunLock(l.LockText)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range b.packages {
+		if p.integrity == "" {
+			out = append(out, p.name+"@"+p.version)
+		}
+	}
+	return out
 }
 
 // exactDeps are the lock's direct dependencies at the versions its
@@ -309,6 +333,11 @@ func summary(deps []Dep) string {
 // the lock's. The result is remembered by package.json, so the next run
 // of the same imports makes no network call either.
 func (c *Cache) Resolve(ctx context.Context, deps []Dep, tool Tool, log io.Writer) (Lock, string, error) {
+	for _, d := range deps {
+		if err := d.Check(); err != nil {
+			return Lock{}, "", err
+		}
+	}
 	pj := PackageJSON(deps)
 	if len(deps) == 0 {
 		return NewLock(pj, ""), "", nil

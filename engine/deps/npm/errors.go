@@ -25,6 +25,9 @@ const (
 	// ErrTool: npm or bun is missing or failed some other way; Tail says
 	// how.
 	ErrTool
+	// ErrInvalid: an import names a package npm would not take, or pins
+	// something else than a version of the registry.
+	ErrInvalid
 )
 
 // Error is a package failure worded for the script's author; Error() is

@@ -30,6 +30,42 @@ type Dep struct {
 
 func (d Dep) String() string { return d.Name + "@" + d.Version }
 
+var (
+	// npmName is what npm accepts as a package name (legacy capitals
+	// included): no path, no leading dot or underscore.
+	npmName = regexp.MustCompile(`^(?:@[a-z0-9][a-z0-9._~-]*/)?[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+	// registryVersion is a version, a range or a dist-tag: what is
+	// fetched from the registry the user configured. Any other npm spec
+	// has a ':' or a '/' (npm:alias, file:, link:, git+…, https:,
+	// workspace:, user/repo).
+	registryVersion = regexp.MustCompile(`^[A-Za-z0-9.^~<>=|*+ -]+$`)
+)
+
+// validName says whether npm would take name as a package name.
+func validName(name string) bool {
+	return len(name) <= 214 && npmName.MatchString(name) && name != "node_modules" && name != "favicon.ico"
+}
+
+// Check says why an import's package cannot go into package.json, nil
+// when it can: its name is a package name and its pin a version, range
+// or tag of the registry the user configured. An import pinning another
+// source (`x@npm:other`, `x@file:..`, `x@git+https://…`) would let the
+// script's text choose where code comes from, which is the user's
+// configuration's to say; `file:..` even installed the cache's own
+// folder.
+func (d Dep) Check() error {
+	why := ""
+	switch {
+	case !validName(d.Name):
+		why = "is not an npm package name"
+	case len(d.Version) > 256 || !registryVersion.MatchString(d.Version):
+		why = "pins " + jsString(d.Version) + ", which is not a version, range or tag of your registry (an alias, a file, git or URL source cannot be imported)"
+	default:
+		return nil
+	}
+	return &Error{Kind: ErrInvalid, Package: d.String(), Msg: fmt.Sprintf("the import %s %s", jsString(d.String()), why)}
+}
+
 // Imports is what a script imports, by kind.
 type Imports struct {
 	// Packages are the npm packages, first import first; a package

@@ -57,6 +57,15 @@ describe("typed API client", () => {
     ]);
   });
 
+  it("shows millrun's hint beside an error whose body is Windmill's fixed words", async () => {
+    stubServer(() => ({ status: 401, body: "Not authorized: Unauthorized", headers: { "X-Millrun-Hint": "the token has expired" } }));
+    const err = await scriptsApi.get("u/me/x").catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(401);
+    expect((err as ApiError).hint).toBe("the token has expired");
+    expect((err as ApiError).message).toBe("Not authorized: Unauthorized: the token has expired");
+  });
+
   it("says plainly when millrun cannot be reached", async () => {
     vi.stubGlobal("fetch", async () => {
       throw new TypeError("Failed to fetch");

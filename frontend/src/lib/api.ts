@@ -5,6 +5,8 @@ export class ApiError extends Error {
   constructor(
     public status: number,
     message: string,
+    /** millrun's explanation (X-Millrun-Hint) of an answer whose body is Windmill's fixed words. */
+    public hint = "",
   ) {
     super(message);
   }
@@ -20,9 +22,12 @@ async function request(path: string, init: RequestInit = {}): Promise<Response> 
     throw new ApiError(0, "millrun is not reachable. Is it still running?");
   }
   if (!res.ok) {
-    // Errors are Windmill-style text: "Kind: message".
-    const text = (await res.text()).trim();
-    throw new ApiError(res.status, text || `${res.status} ${res.statusText}`);
+    // Errors are Windmill-style text: "Kind: message". Where that text is
+    // Windmill's exact words (a 401 is "Not authorized: Unauthorized"),
+    // millrun says why in X-Millrun-Hint, shown after it.
+    const text = (await res.text()).trim() || `${res.status} ${res.statusText}`;
+    const hint = res.headers.get("X-Millrun-Hint") ?? "";
+    throw new ApiError(res.status, hint ? `${text}: ${hint}` : text, hint);
   }
   return res;
 }
@@ -93,7 +98,7 @@ export interface Job {
   trigger: string;
   created_by: string;
   headers?: Record<string, string>;
-  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
+  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number; interrupted?: string[]; flow_jobs?: string[] }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
   parent_job?: string;
   schedule_path?: string;
 }
@@ -204,12 +209,18 @@ export interface JobsPage {
 export const sessionApi = {
   whoami: () => getJSON<Me>("/api/millrun/whoami"),
   login: (token: string) => send<{ label: string }>("POST", "/api/millrun/login", { token }),
+  /** The command that makes a token for this millrun's data folder (asked before logging in). */
+  hint: () => getJSON<{ command: string }>("/api/millrun/login/hint"),
   logout: () => send("POST", "/api/millrun/logout"),
+  /** Which page this window shows and whether it has focus (notifications skip what is in sight). */
+  presence: (p: { client: string; path: string; focused: boolean }) => send("POST", "/api/millrun/presence", p),
 };
 
 export const scriptsApi = {
   list: (withArchived = false) => getJSON<ScriptSummary[]>(`${w()}/scripts/list${q({ show_archived: withArchived || undefined })}`),
   get: (path: string) => getJSON<Script>(`${w()}/scripts/get/p/${path}`),
+  /** One version, as it was saved (a run's, say). */
+  byHash: (hash: string) => getJSON<Script>(`${w()}/scripts/get/h/${hash}`),
   history: (path: string) => getJSON<ScriptVersion[]>(`${w()}/scripts/history/p/${path}`),
   create: (body: Record<string, unknown>) => send<string>("POST", `${w()}/scripts/create`, body),
   archive: (path: string, archived = true) => send("POST", `${w()}/scripts/archive/p/${path}`, { archived }),
@@ -229,9 +240,17 @@ export const flowsApi = {
 
 export const jobsApi = {
   /** One page of runs, newest first; filter uses Windmill's jobs/list parameters. */
-  async list(filter: Record<string, string>, cursor = ""): Promise<JobsPage> {
-    const res = await request(`${w()}/jobs/list${q({ per_page: "50", ...filter, cursor })}`);
+  async list(filter: Record<string, string>, cursor = "", perPage = 50): Promise<JobsPage> {
+    const res = await request(`${w()}/jobs/list${q({ per_page: String(perPage), ...filter, cursor })}`);
     return { jobs: (await res.json()) as Job[], next: res.headers.get("X-Millrun-Next-Cursor") ?? "" };
+  },
+  /** How many runs there are in all (flow steps aside), queued, running or done. */
+  async count(): Promise<number> {
+    const [done, queued] = await Promise.all([
+      getJSON<{ database_length: number }>(`${w()}/jobs/completed/count`),
+      getJSON<{ database_length: number }>(`${w()}/jobs/queue/count`),
+    ]);
+    return done.database_length + queued.database_length;
   },
   /** Starts a script by path ("p") or hash ("h"), or a flow ("f"), with args from the UI; returns the job id. */
   run: async (letter: "p" | "h" | "f", path: string, args: Record<string, unknown>) =>

@@ -8,4 +8,10 @@ describe("stepStatus", () => {
     expect(stepStatus("WaitingForPriorSteps")).toBe("waiting");
     expect(stepStatus("Failure")).toBe("failure");
   });
+  it("says a step of a finished flow that never ran did not run, instead of waiting forever", () => {
+    expect(stepStatus("WaitingForPriorSteps", true)).toBe("not run");
+    expect(stepStatus("WaitingForEvents", true)).toBe("not run");
+    expect(stepStatus("Success", true)).toBe("success");
+    expect(stepStatus("WaitingForPriorSteps", false)).toBe("waiting");
+  });
 });

@@ -9,7 +9,11 @@ const stepWords: Record<string, string> = {
   WaitingForEvents: "waiting",
 };
 
-/** The word (and badge class) for a flow step's Windmill type. */
-export function stepStatus(type: string): string {
+/** The word (and badge class) for a flow step's Windmill type. A finished
+ * flow keeps the type of the steps it never reached (Windmill's status does
+ * not change them), so `flowEnded` says they did not run rather than that
+ * they still wait. */
+export function stepStatus(type: string, flowEnded = false): string {
+  if (flowEnded && type.startsWith("WaitingFor")) return "not run";
   return stepWords[type] ?? type.toLowerCase();
 }

@@ -1,0 +1,6 @@
+//go:build !windows
+
+package main
+
+// Elsewhere a program started from a terminal has it already.
+func attachConsole([]string) {}

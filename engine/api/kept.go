@@ -1,0 +1,623 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// Kinds of items kept without being run: what a Windmill workspace holds
+// that a single-user laptop has no use for, kept so that `wmill sync push`
+// takes a whole workspace and `wmill sync pull` gives it back.
+const (
+	keptResourceType = "resource_type"
+	keptUser         = "user"
+	keptGroup        = "group"
+	keptSettings     = "settings"
+	keptKey          = "encryption_key"
+	keptDeps         = "workspace_dependencies"
+	keptApp          = "app"
+	keptACL          = "acl" // extra_perms granted through acls/add, by "<kind>/<path>"
+)
+
+// handler wraps a workspace route: the workspace must be this one and
+// the token a full-access one.
+func (s *Server) handler(scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, scope) {
+			h(w, r)
+		}
+	}
+}
+
+// doc is a kept item's JSON object.
+type doc = map[string]json.RawMessage
+
+func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
+	it, err := s.DB.GetKept(r.Context(), s.Workspace, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	d := doc{}
+	if err := json.Unmarshal([]byte(it.Value), &d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (s *Server) putDoc(r *http.Request, kind, name string, d any) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return s.DB.PutKept(r.Context(), s.Workspace, kind, name, string(b))
+}
+
+func (s *Server) listDocs(r *http.Request, kind string) ([]store.KeptItem, []doc, error) {
+	items, err := s.DB.ListKept(r.Context(), s.Workspace, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	docs := make([]doc, len(items))
+	for i, it := range items {
+		docs[i] = doc{}
+		_ = json.Unmarshal([]byte(it.Value), &docs[i])
+	}
+	return items, docs, nil
+}
+
+func raw(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// isNull is true for a field that is absent or null.
+func isNull(v json.RawMessage) bool { return len(v) == 0 || string(v) == "null" }
+
+func (s *Server) registerKept(mux Mux) {
+	s.registerResourceTypes(mux)
+	s.registerWorkspaceUsers(mux)
+	s.registerGroups(mux)
+	s.registerACLs(mux)
+	s.registerWorkspaceSettings(mux)
+	s.registerWorkspaceDependencies(mux)
+	s.registerApps(mux)
+	s.registerKeptTriggers(mux)
+}
+
+var resourceTypeName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// Resource types: Windmill's routes over kept documents. millrun checks no
+// resource against its type; the types travel with the workspace.
+func (s *Server) registerResourceTypes(mux Mux) {
+	get := func(r *http.Request, name string) (doc, error) {
+		d, err := s.getDoc(r, keptResourceType, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, apierr.NotFound("resource type %s not found", name)
+		}
+		return d, err
+	}
+	view := func(name string, it time.Time, d doc) map[string]any {
+		out := map[string]any{"workspace_id": s.Workspace, "name": name, "created_by": s.User, "edited_at": it.Format(time.RFC3339Nano),
+			"schema": nil, "description": nil, "format_extension": nil, "is_fileset": false}
+		for k, v := range d {
+			out[k] = v
+		}
+		return out
+	}
+	mux.HandleFunc("POST /api/w/{ws}/resources/type/create", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) {
+		var d doc
+		if err := s.decodeBody(r, &d); err != nil {
+			s.fail(w, err)
+			return
+		}
+		var name string
+		_ = json.Unmarshal(d["name"], &name)
+		if !resourceTypeName.MatchString(name) {
+			s.fail(w, apierr.BadRequest("resource type name %q: use letters, digits and _", name))
+			return
+		}
+		if _, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name); err == nil {
+			s.fail(w, apierr.BadRequest("resource type %s already exists", name))
+			return
+		}
+		for _, k := range []string{"name", "workspace_id", "created_by", "edited_at"} {
+			delete(d, k)
+		}
+		if err := s.putDoc(r, keptResourceType, name, d); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "resource_type.create", name, "", nil)
+		writeText(w, http.StatusCreated, name)
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/resources/type/update/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		d, err := get(r, name)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		var upd doc
+		if err := s.decodeBody(r, &upd); err != nil {
+			s.fail(w, err)
+			return
+		}
+		for k, v := range upd {
+			if k != "name" && k != "workspace_id" && k != "created_by" && k != "edited_at" {
+				d[k] = v
+			}
+		}
+		if err := s.putDoc(r, keptResourceType, name, d); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "resource_type.update", name, "", nil)
+		writeText(w, http.StatusOK, name)
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/get/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name)
+		if errors.Is(err, store.ErrNotFound) {
+			err = apierr.NotFound("resource type %s not found", name)
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		d := doc{}
+		_ = json.Unmarshal([]byte(it.Value), &d)
+		httpx.JSON(w, http.StatusOK, view(name, it.UpdatedAt, d))
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/exists/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+		_, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, err == nil)
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/list", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+		items, docs, err := s.listDocs(r, keptResourceType)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := make([]map[string]any, len(items))
+		for i, it := range items {
+			out[i] = view(it.Name, it.UpdatedAt, docs[i])
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/listnames", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+		items, _, err := s.listDocs(r, keptResourceType)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		names := make([]string, len(items))
+		for i, it := range items {
+			names[i] = it.Name
+		}
+		httpx.JSON(w, http.StatusOK, names)
+	}))
+	mux.HandleFunc("DELETE /api/w/{ws}/resources/type/delete/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptResourceType, name); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = apierr.NotFound("resource type %s not found", name)
+			}
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "resource_type.delete", name, "", nil)
+		writeText(w, http.StatusOK, name)
+	}))
+}
+
+// fileResourceTypes is Windmill's map of the resource types whose
+// resources a pull writes as files of their own.
+func (s *Server) fileResourceTypes(r *http.Request) (map[string]any, error) {
+	items, docs, err := s.listDocs(r, keptResourceType)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for i, it := range items {
+		var ext string
+		var fileset bool
+		_ = json.Unmarshal(docs[i]["format_extension"], &ext)
+		_ = json.Unmarshal(docs[i]["is_fileset"], &fileset)
+		if ext != "" || fileset {
+			out[it.Name] = map[string]any{"format_extension": nullIfEmpty(ext), "is_fileset": fileset}
+		}
+	}
+	return out, nil
+}
+
+// userDoc is a kept workspace user as Windmill's export writes it.
+type userDoc struct {
+	Username string `json:"username"`
+	Role     string `json:"role"` // admin, developer or operator
+	Disabled bool   `json:"disabled"`
+}
+
+func roleOf(isAdmin, operator bool) string {
+	switch {
+	case isAdmin:
+		return "admin"
+	case operator:
+		return "operator"
+	}
+	return "developer"
+}
+
+// Workspace users: millrun has one person, who runs it; the users of a
+// Windmill workspace are kept by email so a pull gives them back. They
+// cannot log in or hold tokens here.
+func (s *Server) registerWorkspaceUsers(mux Mux) {
+	all := func(r *http.Request) (map[string]userDoc, error) {
+		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]userDoc{}
+		for _, it := range items {
+			var u userDoc
+			_ = json.Unmarshal([]byte(it.Value), &u)
+			out[it.Name] = u
+		}
+		return out, nil
+	}
+	byUsername := func(r *http.Request, username string) (string, userDoc, error) {
+		users, err := all(r)
+		if err != nil {
+			return "", userDoc{}, err
+		}
+		for email, u := range users {
+			if u.Username == username {
+				return email, u, nil
+			}
+		}
+		return "", userDoc{}, apierr.NotFound("user %s not found", username)
+	}
+	view := func(email string, u userDoc) map[string]any {
+		return map[string]any{"workspace_id": s.Workspace, "email": email, "username": u.Username, "is_admin": u.Role == "admin",
+			"operator": u.Role == "operator", "disabled": u.Disabled, "role": u.Role, "created_at": time.Unix(0, 0).UTC().Format(time.RFC3339),
+			"groups": []string{}, "folders": []string{}, "folders_owners": []string{}, "added_via": nil}
+	}
+	mux.HandleFunc("GET /api/w/{ws}/users/list", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) {
+		users, err := all(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := []map[string]any{}
+		for _, email := range slices.Sorted(maps.Keys(users)) {
+			out = append(out, view(email, users[email]))
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/users/get/{username}", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) {
+		email, u, err := byUsername(r, r.PathValue("username"))
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, view(email, u))
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/workspaces/add_user", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Email    string `json:"email"`
+			Username string `json:"username"`
+			IsAdmin  bool   `json:"is_admin"`
+			Operator bool   `json:"operator"`
+		}
+		if err := s.decodeBody(r, &body); err != nil {
+			s.fail(w, err)
+			return
+		}
+		// The email names the user's file in an export: one file name.
+		if !strings.Contains(body.Email, "@") || strings.ContainsAny(body.Email, "/\\:") || strings.Contains(body.Email, "..") ||
+			strings.ContainsFunc(body.Email, func(r rune) bool { return r < 0x20 }) {
+			s.fail(w, apierr.BadRequest("invalid email %q", body.Email))
+			return
+		}
+		if body.Username == "" {
+			body.Username = sanitizePathPart(strings.Split(body.Email, "@")[0])
+		}
+		if _, _, err := byUsername(r, body.Username); err == nil {
+			s.fail(w, apierr.BadRequest("username %s already taken", body.Username))
+			return
+		}
+		if err := s.putDoc(r, keptUser, body.Email, userDoc{Username: body.Username, Role: roleOf(body.IsAdmin, body.Operator)}); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "user.add", body.Email, "", nil)
+		writeText(w, http.StatusCreated, "user "+body.Email+" added")
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/users/update/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) {
+		email, u, err := byUsername(r, r.PathValue("username"))
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		var body struct {
+			IsAdmin  *bool `json:"is_admin"`
+			Operator *bool `json:"operator"`
+			Disabled *bool `json:"disabled"`
+		}
+		if err := s.decodeBody(r, &body); err != nil {
+			s.fail(w, err)
+			return
+		}
+		admin, op := u.Role == "admin", u.Role == "operator"
+		if body.IsAdmin != nil {
+			admin = *body.IsAdmin
+		}
+		if body.Operator != nil {
+			op = *body.Operator
+		}
+		u.Role = roleOf(admin, op)
+		if body.Disabled != nil {
+			u.Disabled = *body.Disabled
+		}
+		if err := s.putDoc(r, keptUser, email, u); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "user.update", email, "", nil)
+		writeText(w, http.StatusOK, "user "+u.Username+" updated")
+	}))
+	mux.HandleFunc("DELETE /api/w/{ws}/users/delete/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) {
+		email, u, err := byUsername(r, r.PathValue("username"))
+		if err == nil {
+			err = s.DB.DeleteKept(r.Context(), s.Workspace, keptUser, email)
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "user.delete", email, "", nil)
+		writeText(w, http.StatusOK, "username "+u.Username+" deleted")
+	}))
+	// wmill asks before adding a user whether usernames are made from
+	// emails; here the username a file names is kept as it is.
+	mux.HandleFunc("GET /api/settings/global/{key}", func(w http.ResponseWriter, r *http.Request) {
+		if !requireFull(w, r, s.Log, "settings:read") {
+			return
+		}
+		httpx.JSON(w, http.StatusOK, nil)
+	})
+}
+
+// groupDoc is a kept group: its summary and members (usernames).
+type groupDoc struct {
+	Summary *string  `json:"summary"`
+	Members []string `json:"members"`
+}
+
+// Groups are kept with their members; a member's admin role is an
+// extra_perms entry granted through acls/add/group_ (Windmill's way).
+func (s *Server) registerGroups(mux Mux) {
+	// Windmill's group "all" holds every user of the workspace: here the
+	// person running millrun and the kept users. It is not kept and
+	// cannot change.
+	all := func(r *http.Request) (groupDoc, error) {
+		summary := "The group that always contains all users of this workspace"
+		g := groupDoc{Summary: &summary, Members: []string{s.User}}
+		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		for _, it := range users {
+			var u userDoc
+			if json.Unmarshal([]byte(it.Value), &u) == nil && u.Username != s.User {
+				g.Members = append(g.Members, u.Username)
+			}
+		}
+		return g, err
+	}
+	get := func(r *http.Request, name string) (groupDoc, error) {
+		var g groupDoc
+		if name == "all" {
+			return all(r)
+		}
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptGroup, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return g, apierr.NotFound("group %s not found", name)
+		}
+		if err != nil {
+			return g, err
+		}
+		err = json.Unmarshal([]byte(it.Value), &g)
+		return g, err
+	}
+	view := func(r *http.Request, name string, g groupDoc) map[string]any {
+		members := g.Members
+		if members == nil {
+			members = []string{}
+		}
+		return map[string]any{"workspace_id": s.Workspace, "name": name, "summary": g.Summary, "members": members,
+			"extra_perms": s.acl(r, "group_", name)}
+	}
+	mux.HandleFunc("GET /api/w/{ws}/groups/list", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) {
+		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		everyone, err := all(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := []map[string]any{view(r, "all", everyone)}
+		for _, it := range items {
+			var g groupDoc
+			_ = json.Unmarshal([]byte(it.Value), &g)
+			out = append(out, view(r, it.Name, g))
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/groups/get/{name}", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		g, err := get(r, name)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, view(r, name, g))
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/groups/create", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Name    string  `json:"name"`
+			Summary *string `json:"summary"`
+		}
+		if err := s.decodeBody(r, &body); err != nil {
+			s.fail(w, err)
+			return
+		}
+		if !resourceTypeName.MatchString(body.Name) {
+			s.fail(w, apierr.BadRequest("group name %q: use letters, digits and _", body.Name))
+			return
+		}
+		if _, err := get(r, body.Name); err == nil {
+			s.fail(w, apierr.BadRequest("group %s already exists", body.Name))
+			return
+		}
+		if err := s.putDoc(r, keptGroup, body.Name, groupDoc{Summary: body.Summary, Members: []string{}}); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "group.create", body.Name, "", nil)
+		writeText(w, http.StatusCreated, "Created group "+body.Name)
+	}))
+	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) http.HandlerFunc {
+		return s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			if name == "all" {
+				s.fail(w, apierr.BadRequest("the group all always holds every user of the workspace"))
+				return
+			}
+			g, err := get(r, name)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			body := map[string]json.RawMessage{}
+			if err := s.decodeOptionalBody(r, &body); err != nil {
+				s.fail(w, err)
+				return
+			}
+			if err := change(&g, body); err != nil {
+				s.fail(w, err)
+				return
+			}
+			if err := s.putDoc(r, keptGroup, name, g); err != nil {
+				s.fail(w, err)
+				return
+			}
+			s.changed(r, "group."+action, name, "", nil)
+			writeText(w, http.StatusOK, "group "+name+" updated")
+		})
+	}
+	username := func(body map[string]json.RawMessage) (string, error) {
+		var u string
+		if json.Unmarshal(body["username"], &u) != nil || u == "" {
+			return "", apierr.BadRequest(`send {"username": "..."}`)
+		}
+		return u, nil
+	}
+	mux.HandleFunc("POST /api/w/{ws}/groups/update/{name}", edit("update", func(g *groupDoc, body map[string]json.RawMessage) error {
+		g.Summary = nil
+		_ = json.Unmarshal(body["summary"], &g.Summary)
+		return nil
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/groups/adduser/{name}", edit("adduser", func(g *groupDoc, body map[string]json.RawMessage) error {
+		u, err := username(body)
+		if err == nil && !slices.Contains(g.Members, u) {
+			g.Members = append(g.Members, u)
+		}
+		return err
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/groups/removeuser/{name}", edit("removeuser", func(g *groupDoc, body map[string]json.RawMessage) error {
+		u, err := username(body)
+		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == u })
+		return err
+	}))
+	mux.HandleFunc("DELETE /api/w/{ws}/groups/delete/{name}", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if name == "all" {
+			s.fail(w, apierr.BadRequest("the group all always holds every user of the workspace"))
+			return
+		}
+		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptGroup, name); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = apierr.NotFound("group %s not found", name)
+			}
+			s.fail(w, err)
+			return
+		}
+		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "group_/"+name)
+		s.changed(r, "group.delete", name, "", nil)
+		writeText(w, http.StatusOK, "group "+name+" deleted")
+	}))
+}
+
+// acl is the extra_perms granted on an item through acls/add: owner
+// ("u/<user>" or "g/<group>") to whether it may write.
+func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
+	perms := map[string]bool{}
+	if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptACL, kind+"/"+path); err == nil {
+		_ = json.Unmarshal([]byte(it.Value), &perms)
+	}
+	return perms
+}
+
+// Windmill's granular ACLs: kept per item and given back as its
+// extra_perms (groups, scripts, flows, apps). millrun has one person, so
+// they grant nothing here.
+func (s *Server) registerACLs(mux Mux) {
+	change := func(add bool) http.HandlerFunc {
+		return s.handler("acls:write", func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Owner string `json:"owner"`
+				Write bool   `json:"write"`
+			}
+			if err := s.decodeBody(r, &body); err != nil {
+				s.fail(w, err)
+				return
+			}
+			if !strings.HasPrefix(body.Owner, "u/") && !strings.HasPrefix(body.Owner, "g/") {
+				s.fail(w, apierr.BadRequest("owner %q: name u/<user> or g/<group>", body.Owner))
+				return
+			}
+			kind, path := r.PathValue("kind"), r.PathValue("path")
+			perms := s.acl(r, kind, path)
+			if add {
+				perms[body.Owner] = body.Write
+			} else {
+				delete(perms, body.Owner)
+			}
+			if err := s.putDoc(r, keptACL, kind+"/"+path, perms); err != nil {
+				s.fail(w, err)
+				return
+			}
+			s.changed(r, "acl.update", kind+"/"+path, body.Owner, nil)
+			writeText(w, http.StatusOK, "acl updated")
+		})
+	}
+	mux.HandleFunc("POST /api/w/{ws}/acls/add/{kind}/{path...}", change(true))
+	mux.HandleFunc("POST /api/w/{ws}/acls/remove/{kind}/{path...}", change(false))
+	mux.HandleFunc("GET /api/w/{ws}/acls/get/{kind}/{path...}", s.handler("acls:read", func(w http.ResponseWriter, r *http.Request) {
+		httpx.JSON(w, http.StatusOK, s.acl(r, r.PathValue("kind"), r.PathValue("path")))
+	}))
+}

@@ -1,0 +1,509 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/store"
+)
+
+// depsFiles are Windmill's workspace dependency files by language.
+var depsFiles = map[string]string{
+	"bun": "package.json", "python3": "requirements.in", "php": "composer.json", "go": "go.mod", "powershell": "modules.json",
+}
+
+// depsPath is where a workspace export writes a language's dependencies:
+// dependencies/[<name>.]<file>.
+func depsPath(language, name string) string {
+	if name == "" {
+		return "dependencies/" + depsFiles[language]
+	}
+	return "dependencies/" + name + "." + depsFiles[language]
+}
+
+// Workspace dependencies (dependencies/requirements.in and the like) are
+// kept and given back. millrun resolves each script's packages from the
+// script itself and its lock; it does not read these files.
+func (s *Server) registerWorkspaceDependencies(mux Mux) {
+	key := func(language, name string) string { return language + "/" + name }
+	view := func(language, name string, it store.KeptItem) map[string]any {
+		var content string
+		_ = json.Unmarshal([]byte(it.Value), &content)
+		return map[string]any{"workspace_id": s.Workspace, "language": language, "name": nullIfEmpty(name), "content": content,
+			"description": nil, "archived": false, "created_at": it.UpdatedAt.Format(time.RFC3339Nano)}
+	}
+	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/create", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Name     string `json:"name"`
+			Language string `json:"language"`
+			Content  string `json:"content"`
+		}
+		if err := s.decodeBody(r, &body); err != nil {
+			s.fail(w, err)
+			return
+		}
+		if depsFiles[body.Language] == "" {
+			s.fail(w, apierr.BadRequest("workspace dependencies for %q: the languages are bun, python3, php, go and powershell", body.Language))
+			return
+		}
+		if strings.ContainsAny(body.Name, "/\\") || strings.Contains(body.Name, "..") {
+			s.fail(w, apierr.BadRequest("dependencies name %q: no slashes", body.Name))
+			return
+		}
+		if err := s.putDoc(r, keptDeps, key(body.Language, body.Name), body.Content); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "workspace_dependencies.update", key(body.Language, body.Name), "", nil)
+		writeText(w, http.StatusCreated, depsPath(body.Language, body.Name))
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+		language, name := r.PathValue("language"), r.URL.Query().Get("name")
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, key(language, name))
+		if errors.Is(err, store.ErrNotFound) {
+			err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, view(language, name, it))
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/list", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := []map[string]any{}
+		for _, it := range items {
+			language, name, _ := strings.Cut(it.Name, "/")
+			out = append(out, view(language, name, it))
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/delete/{language}", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+		language, name := r.PathValue("language"), r.URL.Query().Get("name")
+		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
+			}
+			s.fail(w, err)
+			return
+		}
+		s.changed(r, "workspace_dependencies.delete", key(language, name), "", nil)
+		writeText(w, http.StatusOK, depsPath(language, name)+" deleted")
+	}))
+}
+
+// notAppField are the fields of an app request that say how to save it,
+// and the server's own a client may post back.
+var notAppField = map[string]bool{
+	"path": true, "deployment_message": true, "skip_draft_deletion": true, "preserve_on_behalf_of": true,
+	"workspace_id": true, "id": true, "versions": true, "created_at": true, "created_by": true, "edited_at": true,
+	"extra_perms": true, "starred": true, "draft_only": true, "raw_app": true, "execution_mode": true,
+}
+
+// Apps (Windmill's low-code apps) are kept and given back; millrun shows
+// and runs none of them.
+func (s *Server) registerApps(mux Mux) {
+	get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptApp, path)
+		if errors.Is(err, store.ErrNotFound) {
+			return it, nil, apierr.NotFound("App not found at path %s", path)
+		}
+		if err != nil {
+			return it, nil, err
+		}
+		d := doc{}
+		err = json.Unmarshal([]byte(it.Value), &d)
+		return it, d, err
+	}
+	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) map[string]any {
+		out := map[string]any{"workspace_id": s.Workspace, "path": path, "summary": "", "versions": []int{1}, "id": 1,
+			"created_by": s.User, "created_at": it.UpdatedAt.Format(time.RFC3339Nano), "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
+			"extra_perms": s.acl(r, "app", path), "raw_app": false}
+		for k, v := range d {
+			if k == "value" && !whole {
+				continue
+			}
+			out[k] = v
+		}
+		return out
+	}
+	save := func(create bool) http.HandlerFunc {
+		return s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) {
+			var body doc
+			if err := s.decodeBody(r, &body); err != nil {
+				s.fail(w, err)
+				return
+			}
+			path := r.PathValue("path")
+			if create {
+				_ = json.Unmarshal(body["path"], &path)
+			}
+			if err := scripts.ValidatePath(path); err != nil {
+				s.fail(w, apierr.BadRequest("%s", err))
+				return
+			}
+			_, old, err := get(r, path)
+			switch {
+			case create && err == nil:
+				s.fail(w, apierr.BadRequest("app %s already exists", path))
+				return
+			case !create && err != nil:
+				s.fail(w, err)
+				return
+			}
+			d := doc{}
+			if !create {
+				d = old
+			}
+			for k, v := range body {
+				if !notAppField[k] {
+					d[k] = v
+				}
+			}
+			if err := s.putDoc(r, keptApp, path, d); err != nil {
+				s.fail(w, err)
+				return
+			}
+			s.changed(r, "app.save", path, "", nil)
+			status := http.StatusOK
+			if create {
+				status = http.StatusCreated
+			}
+			writeText(w, status, path)
+		})
+	}
+	mux.HandleFunc("POST /api/w/{ws}/apps/create", save(true))
+	mux.HandleFunc("POST /api/w/{ws}/apps/update/{path...}", save(false))
+	mux.HandleFunc("GET /api/w/{ws}/apps/get/p/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) {
+		path := r.PathValue("path")
+		it, d, err := get(r, path)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, view(r, path, it, d, true))
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/apps/exists/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) {
+		_, _, err := get(r, r.PathValue("path"))
+		var ae *apierr.Error
+		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, err == nil)
+	}))
+	mux.HandleFunc("GET /api/w/{ws}/apps/list", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) {
+		items, docs, err := s.listDocs(r, keptApp)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out := []map[string]any{}
+		for i, it := range items {
+			out = append(out, view(r, it.Name, it, docs[i], false))
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("DELETE /api/w/{ws}/apps/delete/{path...}", s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) {
+		path := r.PathValue("path")
+		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptApp, path); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = apierr.NotFound("App not found at path %s", path)
+			}
+			s.fail(w, err)
+			return
+		}
+		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "app/"+path)
+		s.changed(r, "app.delete", path, "", nil)
+		writeText(w, http.StatusOK, path)
+	}))
+	// Raw apps (a React or Svelte app in files) arrive as a bundle of
+	// files: not kept. The answer says how to push the rest.
+	refuseRaw := s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, apierr.BadRequest("millrun does not keep raw apps (.raw_app folders): add the folder to excludes in wmill.yaml, or push with --skip-apps, and the rest of the workspace pushes"))
+	})
+	mux.HandleFunc("POST /api/w/{ws}/apps/create_raw", refuseRaw)
+	mux.HandleFunc("POST /api/w/{ws}/apps/update_raw/{path...}", refuseRaw)
+}
+
+// appExport is an app's .app.json in a workspace export: what was pushed,
+// without the policy's on_behalf_of (Windmill's export drops it), and the
+// granted extra_perms when there are any.
+func appExport(d doc, perms map[string]bool) object {
+	var o object
+	for _, k := range []string{"summary", "value", "policy", "custom_path"} {
+		v, ok := d[k]
+		if !ok {
+			continue
+		}
+		if k == "policy" {
+			p := map[string]json.RawMessage{}
+			if json.Unmarshal(v, &p) == nil {
+				delete(p, "on_behalf_of")
+				delete(p, "on_behalf_of_email")
+				v = raw(p)
+			}
+		}
+		o.add(k, v)
+	}
+	for _, k := range sortedKeys(d) {
+		if k != "summary" && k != "value" && k != "policy" && k != "custom_path" {
+			o.add(k, d[k])
+		}
+	}
+	if len(perms) > 0 {
+		o.add("extra_perms", perms)
+	}
+	return o
+}
+
+// exportKept writes the kept items into a workspace export, each where
+// Windmill's export puts it and as the query asks (users, groups, the
+// settings and the key only when asked, as Windmill does).
+func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON func(string, any), used func(string), flag func(string) bool) error {
+	items := func(kind string) ([]store.KeptItem, []doc, error) { return s.listDocs(r, kind) }
+	if !flag("skip_resource_types") {
+		list, docs, err := items(keptResourceType)
+		if err != nil {
+			return err
+		}
+		for i, it := range list {
+			var o object
+			for _, k := range sortedKeys(docs[i]) {
+				o.add(k, docs[i][k])
+			}
+			putJSON(it.Name+".resource-type.json", o)
+		}
+	}
+	list, docs, err := items(keptApp)
+	if err != nil {
+		return err
+	}
+	for i, it := range list {
+		used(it.Name)
+		putJSON(it.Name+".app.json", appExport(docs[i], s.acl(r, "app", it.Name)))
+	}
+	if flag("include_workspace_dependencies") {
+		deps, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
+		if err != nil {
+			return err
+		}
+		for _, it := range deps {
+			language, name, _ := strings.Cut(it.Name, "/")
+			var content string
+			_ = json.Unmarshal([]byte(it.Value), &content)
+			put(depsPath(language, name), []byte(content))
+		}
+	}
+	if flag("include_triggers") {
+		if err := s.exportKeptTriggers(r, putJSON, used); err != nil {
+			return err
+		}
+	}
+	if flag("include_users") {
+		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		if err != nil {
+			return err
+		}
+		for _, it := range users {
+			var u userDoc
+			_ = json.Unmarshal([]byte(it.Value), &u)
+			putJSON("users/"+it.Name+".user.json", u)
+		}
+	}
+	if flag("include_groups") {
+		groups, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
+		if err != nil {
+			return err
+		}
+		for _, it := range groups {
+			var g groupDoc
+			_ = json.Unmarshal([]byte(it.Value), &g)
+			perms := s.acl(r, "group_", it.Name)
+			members, admins := []string{}, []string{}
+			for _, m := range g.Members {
+				if perms["u/"+m] {
+					admins = append(admins, "u/"+m)
+				} else {
+					members = append(members, "u/"+m)
+				}
+			}
+			slices.Sort(admins)
+			var o object
+			if g.Summary != nil {
+				o.add("summary", *g.Summary)
+			}
+			o.add("members", members)
+			o.add("admins", admins)
+			putJSON("groups/"+it.Name+".group.json", o)
+		}
+	}
+	if flag("include_settings") {
+		d, err := s.workspaceSettings(r)
+		if err != nil {
+			return err
+		}
+		putJSON("settings.json", settingsExport(d))
+	}
+	if flag("include_key") {
+		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, "")
+		if err == nil {
+			put("encryption_key.json", []byte(it.Value))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// keptTriggerKinds are Windmill's triggers millrun has no listener for
+// (it serves HTTP routes only): kept and given back, never started.
+var keptTriggerKinds = []string{"websocket", "kafka", "nats", "postgres", "mqtt", "amqp", "sqs", "gcp", "azure", "email"}
+
+// notTriggerField are a trigger request's fields the server owns or that
+// say how to save it.
+var notTriggerField = map[string]bool{
+	"path": true, "workspace_id": true, "edited_by": true, "edited_at": true, "error": true, "last_server_ping": true,
+	"server_id": true, "extra_perms": true, "email": true, "permissioned_as": true, "preserve_permissioned_as": true,
+}
+
+func (s *Server) registerKeptTriggers(mux Mux) {
+	for _, kind := range keptTriggerKinds {
+		keptKind := "trigger:" + kind
+		base := "/api/w/{ws}/" + kind + "_triggers/"
+		get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
+			it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, path)
+			if errors.Is(err, store.ErrNotFound) {
+				return it, nil, apierr.NotFound("%s trigger not found at path %s", kind, path)
+			}
+			if err != nil {
+				return it, nil, err
+			}
+			d := doc{}
+			err = json.Unmarshal([]byte(it.Value), &d)
+			return it, d, err
+		}
+		view := func(path string, it store.KeptItem, d doc) map[string]any {
+			out := map[string]any{"workspace_id": s.Workspace, "path": path, "edited_by": s.User, "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
+				"extra_perms": map[string]any{}, "email": s.email()}
+			for k, v := range d {
+				out[k] = v
+			}
+			return out
+		}
+		save := func(create bool) http.HandlerFunc {
+			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) {
+				var body doc
+				if err := s.decodeBody(r, &body); err != nil {
+					s.fail(w, err)
+					return
+				}
+				path := r.PathValue("path")
+				if create {
+					_ = json.Unmarshal(body["path"], &path)
+				}
+				if err := scripts.ValidatePath(path); err != nil {
+					s.fail(w, apierr.BadRequest("%s", err))
+					return
+				}
+				if _, _, err := get(r, path); create && err == nil {
+					s.fail(w, apierr.BadRequest("%s trigger %s already exists", kind, path))
+					return
+				} else if !create && err != nil {
+					s.fail(w, err)
+					return
+				}
+				d := doc{}
+				for k, v := range body {
+					if !notTriggerField[k] {
+						d[k] = v
+					}
+				}
+				if err := s.putDoc(r, keptKind, path, d); err != nil {
+					s.fail(w, err)
+					return
+				}
+				s.changed(r, kind+"_trigger.save", path, "", nil)
+				status := http.StatusOK
+				if create {
+					status = http.StatusCreated
+				}
+				writeText(w, status, path)
+			})
+		}
+		mux.HandleFunc("POST "+base+"create", save(true))
+		mux.HandleFunc("POST "+base+"update/{path...}", save(false))
+		mux.HandleFunc("GET "+base+"get/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+			path := r.PathValue("path")
+			it, d, err := get(r, path)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, view(path, it, d))
+		}))
+		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+			_, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.fail(w, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, err == nil)
+		}))
+		mux.HandleFunc("GET "+base+"list", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+			items, docs, err := s.listDocs(r, keptKind)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			out := []map[string]any{}
+			for i, it := range items {
+				out = append(out, view(it.Name, it, docs[i]))
+			}
+			httpx.JSON(w, http.StatusOK, out)
+		}))
+		mux.HandleFunc("DELETE "+base+"delete/{path...}", s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) {
+			path := r.PathValue("path")
+			if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptKind, path); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					err = apierr.NotFound("%s trigger not found at path %s", kind, path)
+				}
+				s.fail(w, err)
+				return
+			}
+			s.changed(r, kind+"_trigger.delete", path, "", nil)
+			writeText(w, http.StatusOK, path)
+		}))
+	}
+}
+
+// exportKeptTriggers writes the kept triggers into an export, as
+// <path>.<kind>_trigger.json, as they were pushed.
+func (s *Server) exportKeptTriggers(r *http.Request, putJSON func(string, any), used func(string)) error {
+	for _, kind := range keptTriggerKinds {
+		items, docs, err := s.listDocs(r, "trigger:"+kind)
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			var o object
+			for _, k := range sortedKeys(docs[i]) {
+				o.add(k, docs[i][k])
+			}
+			used(it.Name)
+			putJSON(it.Name+"."+kind+"_trigger.json", o)
+		}
+	}
+	return nil
+}
