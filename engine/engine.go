@@ -270,7 +270,7 @@ func Open(cfg Config) (*Engine, error) {
 		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
+	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
 		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
@@ -480,9 +480,11 @@ func (e *Engine) buildHandlers() {
 
 // bodyBudget is the memory the request bodies being handled may hold
 // together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
-// of a larger limit. Anonymous callers can fill it (a
-// forged signature is known only once its body is read), so it is what a
-// flood costs; past it callers are told to retry.
+// of a larger limit. Anonymous callers can fill three quarters of it (a
+// forged signature is known only once its body is read), each address at
+// most an eighth or room for one body and its copy (22 MiB by default),
+// and only with bytes they send: that is what a flood costs. Past it
+// callers are told to retry.
 func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
 
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits

@@ -82,6 +82,7 @@ func isTrusted(ctx context.Context) bool { return ctx.Value(trustedKey{}) == tru
 func (e *Engine) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isTrusted(r.Context()) {
+			guard.Authenticated(r.Context())
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -107,6 +108,7 @@ func (e *Engine) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		inspector.ReportAuth(r.Context(), "token "+id.Label)
+		guard.Authenticated(r.Context())
 		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
 	})
 }
