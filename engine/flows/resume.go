@@ -52,15 +52,13 @@ func waitKey(frameJob, step, job string) string {
 // Waits returns the open waits for approvals of the flow job flowID, at
 // any depth (a parallel loop may wait in several iterations at once).
 func Waits(ctx context.Context, db *store.DB, workspace, flowID string) ([]Wait, error) {
+	root, err := db.GetJob(ctx, workspace, flowID)
+	if err != nil || root.Finished() {
+		return nil, err
+	}
 	frames, err := db.OpenFrames(ctx, workspace, flowID)
 	if err != nil {
 		return nil, err
-	}
-	if len(frames) == 0 {
-		return nil, store.ErrNotFound
-	}
-	if frames[0].Finished() {
-		return nil, nil
 	}
 	var out []Wait
 	for _, fr := range frames {
