@@ -155,7 +155,7 @@ func TestAnswerByStepJob(t *testing.T) {
 	if _, err := answer(actJob, 1, true); !errors.As(err, &invalid) || !strings.Contains(err.Error(), "step act of flow f/test/linked does not wait for approvals") {
 		t.Fatalf("a link for a step without suspend: %v", err)
 	}
-	if err := writeFile(marks+"/go"); err != nil {
+	if err := writeFile(marks + "/go"); err != nil {
 		t.Fatal(err)
 	}
 	mustSucceed(t, f.wait(id))
