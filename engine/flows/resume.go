@@ -90,18 +90,41 @@ func Waits(ctx context.Context, db *store.DB, workspace, flowID string) ([]Wait,
 // flowID; ErrNotWaiting when it has none. Wake the flow after it
 // (jobs.Queue.Wake).
 func AddResume(ctx context.Context, db *store.DB, workspace, flowID string, r Resume) error {
-	waits, err := Waits(ctx, db, workspace, flowID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && len(waits) == 0 {
-		return ErrNotWaiting
-	}
-	if err != nil {
-		return err
-	}
-	err = db.AddResume(ctx, storeResume(waits[0], r))
-	if errors.Is(err, store.ErrWaitEnded) {
+	_, err := AnswerWait(ctx, db, workspace, flowID, "", r)
+	var conflict *errs.Conflict
+	if errors.Is(err, store.ErrNotFound) || errors.As(err, &conflict) {
 		return ErrNotWaiting
 	}
 	return err
+}
+
+// AnswerWait records an answer to an open wait of the flow job flowID:
+// the one whose StepJob is key, or the first for "". Wake the flow after
+// it (jobs.Queue.Wake).
+func AnswerWait(ctx context.Context, db *store.DB, workspace, flowID, key string, r Resume) (*Answered, error) {
+	root, err := db.GetJob(ctx, workspace, flowID)
+	if err != nil {
+		return nil, fmt.Errorf("flow job %s: %w", flowID, err)
+	}
+	if root.Kind != "flow" || root.ParentJob != "" {
+		return nil, errs.Invalidf("job %s is a %s job, not a flow run: it has nothing to approve", root.ID, root.Kind)
+	}
+	if root.Finished() {
+		return nil, errs.Conflictf("the flow %s (run %s) has ended (%s): this link no longer does anything", root.ScriptPath, root.ID, root.Status)
+	}
+	waits, err := Waits(ctx, db, workspace, flowID)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range waits {
+		if key == "" || w.StepJob == key {
+			return record(ctx, db, w, root.ScriptPath, r)
+		}
+	}
+	if key != "" {
+		return nil, errs.Conflictf("the flow %s (run %s) does not wait on %s now", root.ScriptPath, root.ID, key)
+	}
+	return nil, errs.Conflictf("the flow %s (run %s) does not wait for an approval now", root.ScriptPath, root.ID)
 }
 
 func storeResume(w Wait, r Resume) store.Resume {
@@ -134,7 +157,9 @@ func Answer(ctx context.Context, db *store.DB, cat *Catalog, workspace, jobID st
 		return nil, err
 	}
 	if job.ParentJob == "" {
-		return answerFlow(ctx, db, job, r)
+		// A link for a whole flow (Windmill's flow_level): it answers
+		// whichever step of it waits.
+		return AnswerWait(ctx, db, workspace, jobID, "", r)
 	}
 	chain, err := ancestors(ctx, db, workspace, job)
 	if err != nil {
@@ -170,25 +195,6 @@ func Answer(ctx context.Context, db *store.DB, cat *Catalog, workspace, jobID st
 		w.Until = parseTime(next.SuspendUntil)
 	}
 	return record(ctx, db, w, root.ScriptPath, r)
-}
-
-// answerFlow answers a link for a whole flow (Windmill's flow_level
-// links): its open wait, whichever step that is.
-func answerFlow(ctx context.Context, db *store.DB, job *store.Job, r Resume) (*Answered, error) {
-	if job.Kind != "flow" {
-		return nil, errs.Invalidf("job %s is a %s job, not a flow or one of its steps: it has nothing to approve", job.ID, job.Kind)
-	}
-	if job.Finished() {
-		return nil, errs.Conflictf("the flow %s (run %s) has ended (%s): this link no longer does anything", job.ScriptPath, job.ID, job.Status)
-	}
-	waits, err := Waits(ctx, db, job.Workspace, job.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(waits) == 0 {
-		return nil, errs.Conflictf("the flow %s (run %s) does not wait for an approval now", job.ScriptPath, job.ID)
-	}
-	return record(ctx, db, waits[0], job.ScriptPath, r)
 }
 
 func record(ctx context.Context, db *store.DB, w Wait, flowPath string, r Resume) (*Answered, error) {
