@@ -127,7 +127,12 @@ func (s *Server) approvalLink(approve bool) http.HandlerFunc {
 		}
 		q := r.URL.Query()
 		approver := approverOf(q)
-		given, _ := hex.DecodeString(r.PathValue("signature"))
+		// DecodeString returns what it decoded before a bad character: a
+		// valid signature with anything after it must not pass.
+		given, err := hex.DecodeString(r.PathValue("signature"))
+		if err != nil {
+			given = nil
+		}
 		replayed, _ := inspector.IsReplay(ctx)
 		if !replayed && !hmac.Equal(given, signature(s.ApprovalKey, job, rid, approver)) {
 			inspector.ReportRoute(ctx, route, false, "invalid signature")

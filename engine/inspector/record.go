@@ -154,7 +154,7 @@ func (rec *Recorder) Record(next http.Handler) http.Handler {
 		u := r.URL
 		if outcome.Path != "" {
 			c := *r.URL
-			c.Path, c.RawPath = outcome.Path, ""
+			c.Path, c.RawPath = outcome.Path, outcome.Path // as written: "[redacted]" unescaped
 			u = &c
 		}
 		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.RedactRawQuery(u), CallerIP: rec.callerIP(r),
