@@ -320,3 +320,24 @@ func TestApprovalFromTheRunPage(t *testing.T) {
 	}
 	f.mustDo(404, "GET", "/api/millrun/jobs/00000000-0000-0000-0000-000000000000/approval", "", "")
 }
+
+// The built-in windmill-client's getResumeUrls, from a TypeScript step,
+// gives links in Windmill's shape that resume the flow.
+func TestApprovalLinksFromTypeScript(t *testing.T) {
+	t.Parallel()
+	f := setup(t, served) // npm's registry is a closed port: the built-in client
+	f.approvalFlow("u/me/tsask", raw("bun", "import * as wmill from \"windmill-client\";\nexport async function main() {\n  return await wmill.getResumeUrls(\"ann\");\n}\n", `{}`), 1, 600)
+	id := f.do("POST", "/api/w/local/jobs/run/f/u/me/tsask", "application/json", `{}`).body
+	step := f.waitingStep(id)
+	var l links
+	json.Unmarshal([]byte(mustJSON(f.waitJob(step)["result"])), &l)
+	if !strings.HasPrefix(l.Resume, f.srv.URL+"/api/w/local/jobs_u/resume/"+step+"/") || !strings.HasSuffix(l.Cancel, "?approver=ann") || l.ApprovalPage == "" {
+		t.Fatalf("links: %+v", l)
+	}
+	if code, body := anon(t, "POST", l.Resume, "application/json", `{"ts":1}`); code != 201 {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	if j := f.waitJob(id); compactJSON(mustJSON(j["result"])) != `{"resume":{"ts":1},"who":["ann"]}` {
+		t.Fatalf("the flow: %v", j)
+	}
+}
