@@ -202,8 +202,12 @@ func record(ctx context.Context, db *store.DB, w Wait, flowPath string, r Resume
 	var ended *store.WaitEndedError
 	switch {
 	case errors.As(err, &ended):
-		return nil, errs.Conflictf("step %s's wait for approvals ended (%s) at %s and the flow %s went on: this link no longer does anything",
-			w.Step, ended.How, ended.At.Format(time.RFC3339), flowPath)
+		next := "the flow " + flowPath + " went on"
+		if ended.How != "approved" {
+			next = "the flow " + flowPath + " was told"
+		}
+		return nil, errs.Conflictf("step %s's wait for approvals ended (%s) at %s and %s: this link no longer does anything",
+			w.Step, ended.How, ended.At.Format(time.RFC3339), next)
 	case errors.Is(err, store.ErrResumeUsed):
 		return nil, errs.Conflictf("this link (resume_id %d) was used already: each link answers once; ask for new links (wmill.get_resume_urls())", r.ResumeID)
 	case err != nil:
