@@ -345,3 +345,39 @@ func TestApprovalLinksFromTypeScript(t *testing.T) {
 		t.Fatalf("the flow: %v", j)
 	}
 }
+
+// Approval links are rate-limited like webhooks: a run's links share a
+// bucket, forged ones another, so a flood of forgeries does not hold up
+// a real answer.
+func TestApprovalLinksRateLimited(t *testing.T) {
+	t.Parallel()
+	f := setup(t, served)
+	s := f.e.Settings()
+	s.RateLimitPerSecond, s.RateLimitBurst = 0.1, 3
+	if err := f.e.UpdateSettings(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	f.approvalFlow("u/me/busy", raw("bash", "echo asking\n", `{}`), 1, 600)
+	id := f.do("POST", "/api/w/local/jobs/run/f/u/me/busy", "application/json", `{}`).body
+	step := f.waitingStep(id)
+	l := f.resumeURLs(step, 1, "")
+	limited := 0
+	for range 8 {
+		code, _ := anon(t, "GET", l.Resume[:len(l.Resume)-1]+"x", "", "")
+		if code == 429 {
+			limited++
+		}
+	}
+	if limited < 4 {
+		t.Fatalf("only %d of 8 forged requests were limited (burst 3)", limited)
+	}
+	if code, body := anon(t, "GET", l.Resume, "", ""); code != 201 {
+		t.Fatalf("a real answer after the flood: %d %s", code, body)
+	}
+	for range 3 {
+		anon(t, "GET", l.Cancel, "", "") // refused: used; still counted
+	}
+	if code, _ := anon(t, "GET", l.Cancel, "", ""); code != 429 {
+		t.Fatalf("the run's links past their burst: %d", code)
+	}
+}
