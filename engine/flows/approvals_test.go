@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/store"
@@ -201,3 +202,24 @@ func TestAnswerWhileTheStepRuns(t *testing.T) {
 }
 
 func writeFile(path string) error { return os.WriteFile(path, nil, 0o600) }
+
+// A step with both a suspend and a sleep waits for its approval, then
+// sleeps (on main the sleep, recorded first, made the wait look over and
+// the approval was skipped).
+func TestApprovalThenSleep(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hash := f.save("f/test/sleepy", flowValue(
+		step("ask", "bash", askStep, "", suspend(1, 60), `"sleep":{"type":"static","value":1}`),
+		step("act", "python3", "def main(r):\n    return r\n", js("r", "resume")),
+	))
+	id := f.start(hash, `{}`)
+	f.waiting(id)
+	approved := time.Now()
+	f.approve(id, Resume{ResumeID: 1, Approver: "ann", Approved: true, Value: json.RawMessage(`"go"`)})
+	final := f.wait(id)
+	mustSucceed(t, final)
+	if final.Result != `"go"` || time.Since(approved) < time.Second {
+		t.Fatalf("result %s after %s", final.Result, time.Since(approved))
+	}
+}
