@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/millrun/millrun/engine"
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/connlimit"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/tunnel"
@@ -109,7 +111,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	e, err := engine.Open(engine.Config{DataDir: o.data, Workspace: o.workspace, BaseURL: base + "/api", Workers: o.workers,
 		UI: uiHandler(), Logger: logger, ShutdownGrace: o.grace, AllowedHosts: allowed, Version: version, Lock: lock,
 		StartCommand: startCommand("serve", o.data, "--listen", o.listen), Notifier: notes,
-		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), SettleMemory: debug.FreeOSMemory})
+		IncludeHeaders: includeHeadersEnv(), NgrokAuthtoken: os.Getenv("NGROK_AUTHTOKEN"), SettleMemory: debug.FreeOSMemory,
+		OtherDataDirs: []string{defaultDataDir()}})
 	if err != nil {
 		return err
 	}
@@ -137,9 +140,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 			return err
 		}
 		fmt.Fprintf(stdout, "First start: open this one-time URL to log in (it works once, within 7 days):\n  %s/login?token=%s\n", base, secret)
-		fmt.Fprintf(stdout, "For curl and scripts, make an API token: millrun token create --label me\n")
+		fmt.Fprintf(stdout, "For curl and scripts, make an API token: %s\n", strings.Replace(api.TokenCommand(o.data), "--label browser", "--label me", 1))
 	} else {
-		fmt.Fprintf(stdout, "Open %s and log in with a token ('millrun token create --label browser' makes one).\n", base)
+		fmt.Fprintf(stdout, "Open %s and log in with a token made for this data folder:\n  %s\n", base, api.TokenCommand(o.data))
 	}
 
 	limited := connlimit.New(ln, connlimit.Local())

@@ -357,6 +357,7 @@ func benchList(rows int) {
 	}{
 		{"all", store.JobFilter{}},
 		{"by path", store.JobFilter{Path: "u/bench/s1"}},
+		{"by part of a path", store.JobFilter{PathContains: "ench/S1"}},
 		{"by status", store.JobFilter{Statuses: []string{store.StatusFailure}}},
 		{"finished", store.JobFilter{Statuses: []string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}}},
 	}

@@ -12,10 +12,15 @@ if [ ! -x "$chromium" ]; then
 fi
 # shellcheck source=serve.sh
 . "$here/serve.sh"
+# The folder 'millrun token create' without --data writes to: not the
+# server's, as when a user forgets --data.
+MILLRUN_DATA="$(mktemp -d)"
+export MILLRUN_DATA
 start_serve "$bin" e2e 'login?token='
+trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; rm -rf "$data" "$MILLRUN_DATA"' EXIT
 login="$(grep -o 'http://127.0.0.1:[0-9]*/login?token=[A-Za-z0-9]*' "$log" | head -1)"
 [ -n "$login" ] || { cat "$log"; echo "e2e: no login URL printed"; exit 1; }
 rm -rf "$here/test-results" && mkdir -p "$here/test-results"
 cd "$here"
 echo "== UI end to end in $("$chromium" --version 2>/dev/null | head -1)"
-LOGIN_URL="$login" CHROMIUM="$chromium" SHOTS="$here/test-results" npm test --silent
+LOGIN_URL="$login" DATA_DIR="$data" MILLRUN_BIN="$bin" CHROMIUM="$chromium" SHOTS="$here/test-results" npm test --silent

@@ -4,12 +4,14 @@
 // shown again. Screenshots of every page go to test-results/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromium, request as playwrightRequest } from "playwright-core";
+import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 
 const loginUrl = process.env.LOGIN_URL;
 const base = new URL(loginUrl).origin;
 const shots = process.env.SHOTS;
+const dataDir = process.env.DATA_DIR; // this server's data folder
 let browser, context, page;
 const pageErrors = []; // a raw JavaScript error must never reach the user
 
@@ -44,11 +46,41 @@ test("the one-time login URL logs in and shows the empty Scripts page", async ()
   assert.equal(new URL(page.url()).search, "", "the token must not stay in the address bar");
   await page.getByText("No scripts yet").waitFor();
   await shot("01-scripts-empty");
-  // The link works once.
-  const again = await page.request.get(loginUrl, { maxRedirects: 0 });
+  // The link works once; opened again in this browser, logged in, it
+  // leads into the app instead of a dead end.
+  const stranger = await playwrightRequest.newContext();
+  const again = await stranger.get(loginUrl, { maxRedirects: 0 });
   assert.equal(again.status(), 401);
   assert.match(again.headers()["content-type"], /text\/html/);
   assert.match(await again.text(), /A login link works once/);
+  assert.ok((await again.text()).includes(`millrun token create --data ${dataDir} --label browser`), "the page names this server's data folder");
+  await stranger.dispose();
+  await page.goto(loginUrl);
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  assert.equal(new URL(page.url()).pathname, "/");
+});
+
+test("the login page gives the command for this server's data folder and tells another folder's token apart", async () => {
+  const command = `millrun token create --data ${dataDir} --label browser`;
+  const anon = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await anon.newPage();
+  try {
+    await p.goto(base + "/");
+    await p.getByTestId("token-command").filter({ hasText: command }).waitFor();
+    await p.getByLabel("Token").fill("n0suchtoken0000000000000000000000");
+    await p.getByRole("button", { name: "Log in" }).click();
+    const alert = p.getByRole("alert");
+    await alert.filter({ hasText: "unknown token" }).waitFor();
+    assert.match(await alert.textContent(), /Make one for this millrun with the command above/);
+    // Made without --data: in the default folder, not this server's.
+    const made = execFileSync(process.env.MILLRUN_BIN, ["token", "create", "--data", process.env.MILLRUN_DATA, "--label", "browser"], { stdio: ["ignore", "pipe", "ignore"] });
+    await p.getByLabel("Token").fill(made.toString().trim().split("\n").pop());
+    await p.getByRole("button", { name: "Log in" }).click();
+    await alert.filter({ hasText: "this token belongs to another millrun data folder" }).waitFor();
+    await p.screenshot({ path: `${shots}/00-login-other-folder.png`, fullPage: true });
+  } finally {
+    await anon.close();
+  }
 });
 
 test("a new Python script is saved and gets its webhook URLs", async () => {
@@ -317,6 +349,57 @@ test("a flow is written, answers early through its webhook, and its steps show o
   await shot("17-flow-run");
   await steps.locator("tr", { hasText: "work" }).getByRole("link", { name: "open step" }).click();
   await page.getByTestId("detail-logs").filter({ hasText: "working" }).waitFor();
+});
+
+test("Runs filters find by part of a path, count what they hide, and stay in the URL across navigation", async () => {
+  await page.goto(`${base}/#/scripts`);
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  const box = page.getByRole("textbox", { name: "Filter by path" });
+  const status = page.getByRole("combobox", { name: "Filter by status" });
+  const rows = page.getByTestId("run-row");
+  await rows.first().waitFor();
+  const paths = async () => (await rows.locator("td:nth-child(2)").allTextContents()).map((t) => t.trim());
+  // A part of the path, as typed (no Enter): substring and prefix.
+  await box.fill("ello_e2");
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run-row]")].every((r) => r.textContent.includes("hello_e2e")));
+  assert.ok((await paths()).length >= 2, "the script's runs are found by a part of its name");
+  assert.match(new URL(page.url()).hash, /^#\/runs\?(.*&)?path=ello_e2/);
+  await box.fill(syncUrl.split("/p/")[1].split("/").slice(0, 2).join("/") + "/hel");
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run-row]")].every((r) => r.textContent.includes("hello_e2e")));
+  // Nothing matches: how many runs there are in all, not "No runs yet".
+  await box.fill("no_such_script_zz");
+  const empty = page.getByTestId("runs-empty");
+  await empty.filter({ hasText: "No runs match these filters" }).waitFor();
+  const total = Number((await empty.textContent()).match(/\((\d+) runs? in all\)/)?.[1]);
+  assert.ok(total >= 3, `the empty state counts every run: ${await empty.textContent()}`);
+  await shot("29-runs-no-match");
+  // Filters survive opening a run and coming back, by link and by Back.
+  await box.fill("hello_e2e");
+  await status.selectOption("success");
+  await page.waitForFunction(() => /status=success/.test(location.hash));
+  await rows.first().waitFor();
+  await rows.first().getByRole("link").click();
+  await page.getByTestId("detail-result").waitFor();
+  await page.getByRole("link", { name: "← Runs" }).click();
+  await rows.first().waitFor();
+  assert.equal(await box.inputValue(), "hello_e2e");
+  assert.equal(await status.inputValue(), "success");
+  await rows.first().getByRole("link").click();
+  await page.getByTestId("detail-result").waitFor();
+  await page.goBack();
+  await rows.first().waitFor();
+  assert.equal(await box.inputValue(), "hello_e2e");
+  // And going elsewhere and back through the menu.
+  await page.getByRole("link", { name: "Scripts", exact: true }).click();
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  await rows.first().waitFor();
+  assert.equal(await box.inputValue(), "hello_e2e");
+  assert.equal(await status.inputValue(), "success");
+  await shot("30-runs-filtered");
+  await page.getByRole("button", { name: "Clear filters" }).click();
+  await page.waitForFunction(() => location.hash === "#/runs");
+  assert.equal(await box.inputValue(), "");
 });
 
 test("a warm worker is switched on with a plain warning and shows in the list", async () => {
@@ -604,6 +687,119 @@ test("the Runs page loads ten times while jobs stream in, without an error", asy
   assert.deepEqual(pageErrors.slice(before), [], "JavaScript errors while Runs loaded");
 });
 
+// Typing latency: from a key's event time to the end of the frame that
+// follows its handlers (what the user waits for to see the letter).
+async function typeAndTime(locator, keys) {
+  await locator.click();
+  await page.evaluate(() => {
+    window.__latencies = [];
+    // Long tasks tell the page's own work from a machine too busy to run it.
+    window.__long = [];
+    window.__longObserver = new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration)));
+    window.__longObserver.observe({ type: "longtask" });
+    window.__onKey = (e) => {
+      const t0 = e.timeStamp;
+      requestAnimationFrame(() => setTimeout(() => window.__latencies.push(performance.now() - t0)));
+    };
+    addEventListener("keydown", window.__onKey, { capture: true });
+  });
+  for (const key of keys) {
+    await page.keyboard.press(key);
+    await page.waitForTimeout(120);
+  }
+  await page.waitForTimeout(300);
+  return page.evaluate(() => {
+    removeEventListener("keydown", window.__onKey, { capture: true });
+    window.__longObserver.disconnect();
+    return { latencies: window.__latencies, long: window.__long };
+  });
+}
+
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+// perSecond webhook calls, spread evenly, until stopped; the tokens take
+// turns (each is rate-limited on its own).
+function callsAtRate(url, tokens, perSecond) {
+  let sent = 0;
+  let refused = 0;
+  const pending = new Set();
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - started) / 1000) * perSecond) - sent;
+    for (let i = 0; i < due; i++) {
+      sent++;
+      const p = fetch(url, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${tokens[sent % tokens.length]}` }, body: "{}" })
+        .then((r) => (r.ok ? r.arrayBuffer() : (refused++, r.arrayBuffer())))
+        .catch(() => refused++)
+        .finally(() => pending.delete(p));
+      pending.add(p);
+    }
+  }, 10);
+  return async () => {
+    clearInterval(timer);
+    await Promise.all([...pending]);
+    return { sent, refused, seconds: (Date.now() - started) / 1000 };
+  };
+}
+
+test("Runs and Requests keep up with 200 calls a second: typing stays under 100 ms (p95), only visible rows render", async () => {
+  const user = (await page.evaluate(async () => (await (await fetch("/api/millrun/whoami")).json()).os_user));
+  const target = `u/${user}/load_e2e`;
+  const made = await page.evaluate(async (p) => {
+    const s = await fetch("/api/w/local/scripts/create", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: p, language: "bash", content: "echo ok\n" }) });
+    const tokens = [];
+    for (let i = 0; i < 5; i++) {
+      const t = await fetch("/api/users/tokens/create", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label: `load e2e ${i}` }) });
+      tokens.push((await t.text()).trim());
+    }
+    return { script: s.status, tokens };
+  }, target);
+  assert.equal(made.script, 201);
+  const url = `${base}/api/w/local/jobs/run/p/${target}`;
+  const figures = {};
+  for (const [name, hash, box] of [
+    ["Runs", "#/runs", () => page.getByRole("textbox", { name: "Filter by path" })],
+    ["Requests", "#/requests", () => page.getByRole("textbox", { name: "Filter by URL or route" })],
+  ]) {
+    await page.goto(`${base}/${hash}`);
+    await box().waitFor();
+    const stop = callsAtRate(url, made.tokens, 200);
+    await page.waitForTimeout(1500); // the load is on before the first key
+    let latencies, long;
+    let kept = null;
+    try {
+      ({ latencies, long } = await typeAndTime(box(), [..."load_e2e", ...Array(8).fill("Backspace"), ..."load_e2e", ...Array(8).fill("Backspace"), ..."load_e2e"]));
+      // A reader scrolled down the list keeps their place while rows arrive on top.
+      const rowAt = () => page.evaluate(() => document.elementFromPoint(400, 300)?.closest("tr")?.querySelector("a")?.getAttribute("href"));
+      await page.evaluate(() => window.scrollTo(0, 1500));
+      await page.waitForTimeout(300);
+      const before = await rowAt();
+      await page.waitForTimeout(1000);
+      kept = { before, after: await rowAt() };
+    } finally {
+      figures[name] = { calls: await stop() };
+    }
+    const p95 = percentile(latencies, 95);
+    figures[name] = { ...figures[name], keys: latencies.length, p50: Math.round(percentile(latencies, 50)), p95: Math.round(p95), max: Math.round(Math.max(...latencies)) };
+    console.log(`${name}: typing while ${figures[name].calls.sent} calls arrived in ${figures[name].calls.seconds.toFixed(1)} s` +
+      ` (${figures[name].calls.refused} refused): p50 ${figures[name].p50} ms, p95 ${figures[name].p95} ms, max ${figures[name].max} ms over ${latencies.length} keys;` +
+      ` the page's long tasks: ${long.length}, longest ${Math.round(Math.max(0, ...long))} ms`);
+    await page.screenshot({ path: `${shots}/45-${name.toLowerCase()}-under-load.png` }); // the window: the page is thousands of rows tall
+    const rows = await page.locator(`[data-testid=${name === "Runs" ? "run-row" : "request-row"}]`).count();
+    assert.ok(rows > 0 && rows <= 80, `${name}: ${rows} rows in the page; only the visible ones should be`);
+    assert.equal(latencies.length, 40, `${name}: every key was seen`);
+    assert.ok(kept.before && kept.before === kept.after, `${name}: the row in front of a scrolled reader moved: ${JSON.stringify(kept)}`);
+    assert.ok(p95 < 100, `${name}: typing p95 ${Math.round(p95)} ms under load (want < 100 ms)`);
+    if (name === "Runs") await page.getByRole("button", { name: "Clear filters" }).first().click(); // kept otherwise
+  }
+  await page.goto(`${base}/#/scripts`); // the filters typed here are not the next test's
+  // The queue drains before the journeys that follow (their runs would wait behind it).
+  const drained = Date.now();
+  await page.waitForFunction(async () => (await (await fetch("/api/w/local/jobs/queue/count")).json()).database_length === 0, null, { timeout: 90000, polling: 500 });
+  console.log(`the queue drained ${((Date.now() - drained) / 1000).toFixed(1)} s after the load stopped`);
+});
+
 test("replaying a refused request says why it was refused and asks before running it", async () => {
   await page.goto(`${base}/#/requests`);
   await page.getByTestId("request-row").first().waitFor();
@@ -664,22 +860,269 @@ test("a script saved from the Slack template offers its route first and says whe
   await shot("24-slack-route-offered");
 });
 
-test("a syntax error is shown with its line on save, and saving anyway is a choice", async () => {
+// Inside the viewport: what the user can see without scrolling.
+const inSight = (locator) => locator.evaluate((el) => {
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+});
+
+test("a syntax error on save is in sight beside Save and at its line; Save anyway saves a main it cannot read", async () => {
+  for (const [width, height, scheme] of [[1280, 800, "light"], [900, 700, "dark"]]) {
+    await page.setViewportSize({ width, height });
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.goto(`${base}/#/scripts`);
+    await page.goto(`${base}/#/scripts/new`);
+    await page.locator(".cm-content").waitFor();
+    const prefix = await page.locator("#path").inputValue();
+    const full = `${prefix}broken_${width}`;
+    await page.locator("#path").fill(full);
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+a");
+    await page.keyboard.type("def main(a, b\n    return a\n");
+    await page.keyboard.press("Control+s");
+    const problem = page.getByTestId("syntax-error");
+    await problem.waitFor();
+    assert.match(await problem.textContent(), /Line 1: .*never closed.*not saved/);
+    assert.ok(await inSight(problem), `${width}x${height}: the error beside Save is out of sight`);
+    assert.ok(await inSight(problem.getByRole("button", { name: "Save anyway" })), `${width}x${height}: Save anyway is out of sight`);
+    const atLine = page.getByTestId("syntax-error-at-line");
+    await atLine.waitFor();
+    assert.match(await atLine.textContent(), /never closed/);
+    assert.ok(await inSight(atLine), `${width}x${height}: the error at the line is out of sight`);
+    assert.equal(await page.getByTestId("sync-path-url").count(), 0, "nothing was saved");
+    await shot(`25-syntax-error-${width}`);
+    // The editor stays usable and the error follows the text: typing clears it.
+    await problem.getByRole("button", { name: "Save anyway" }).click();
+    await page.getByTestId("sync-path-url").waitFor();
+    assert.match(await page.getByTestId("schema-note").textContent(), /could not read main's parameters/);
+    const saved = await page.evaluate(async (p) => (await fetch(`/api/w/local/scripts/get/p/${p}`)).json(), full);
+    assert.deepEqual(saved.schema.properties, {}, "saved with an empty schema");
+    await shot(`25b-saved-anyway-${width}`);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("a failed Python run reads as its error, its traceback once, and a link to the failing line of its version", async () => {
+  const user = (await page.evaluate(async () => (await (await fetch("/api/millrun/whoami")).json()).os_user));
+  const target = `u/${user}/divide`;
+  const hash = await page.evaluate(async (p) => (await (await fetch("/api/w/local/scripts/create", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ path: p, language: "python3", content: "import json\n\ndef helper(x):\n    return 1 / x\n\ndef main(x: int = 0):\n    print('about to divide')\n    return helper(x)\n" }) })).text()).trim(), target);
+  const id = await page.evaluate(async (p) => (await (await fetch(`/api/w/local/jobs/run/p/${p}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })).text()).trim(), target);
+  await page.goto(`${base}/#/runs/${id}`);
+  const heading = page.getByTestId("run-error");
+  await heading.waitFor({ timeout: 15000 });
+  assert.equal((await heading.textContent()).trim(), "ZeroDivisionError: division by zero");
+  const stack = page.getByTestId("run-error-stack");
+  assert.match(await stack.textContent(), /File "main\.py", line 4, in helper\n {4}return 1 \/ x/);
+  assert.ok(!(await stack.textContent()).includes("\\n"), "the stack is text, not an escaped JSON string");
+  const shown = await page.locator("main").innerText(); // what is on screen (the raw JSON is folded away)
+  assert.equal(shown.split("Traceback (most recent call last)").length - 1, 1, "the traceback is shown once");
+  await page.getByTestId("detail-logs").filter({ hasText: "about to divide" }).waitFor();
+  const line = page.getByTestId("failing-line");
+  assert.match(await line.textContent(), /main\.py, line 4/);
+  assert.match(await page.getByTestId("failing-excerpt").textContent(), /4\s+return 1 \/ x/);
+  assert.match(await page.getByTestId("run-error").locator("xpath=..").textContent(), new RegExp(`version ${hash}`));
+  // The run page links to its script.
+  assert.equal(await page.getByRole("link", { name: target, exact: true }).getAttribute("href"), `#/scripts/${target}`);
+  await shot("31-failed-run");
+  await line.getByRole("link").click();
+  await page.locator(".cm-activeLine", { hasText: "return 1 / x" }).waitFor();
+  await shot("32-failing-line-in-editor");
+});
+
+test("keyboard only, at 1280x800: skip to the Runs filter, find the failed run, open it and its failing line", async () => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${base}/#/runs`);
+  await page.reload();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+  const active = () => page.evaluate(() => ({ tag: document.activeElement?.tagName, label: document.activeElement?.getAttribute("aria-label") ?? "",
+    text: (document.activeElement?.textContent ?? "").trim(), href: document.activeElement?.getAttribute("href") ?? "" }));
+  const tabTo = async (want, max = 40) => {
+    for (let i = 0; i < max; i++) {
+      await page.keyboard.press("Tab");
+      const a = await active();
+      if (want(a)) return a;
+    }
+    throw new Error(`Tab never reached it; last: ${JSON.stringify(await active())}`);
+  };
+  await page.keyboard.press("Tab");
+  assert.equal((await active()).text, "Skip to content");
+  await page.keyboard.press("Enter");
+  await tabTo((a) => a.label === "Filter by path", 3);
+  await page.keyboard.type("divide");
+  await page.getByTestId("run-row").filter({ hasText: "divide" }).first().waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run-row]")].every((r) => r.textContent.includes("divide")));
+  await page.waitForFunction(() => location.hash === "#/runs?path=divide");
+  await shot("38-keyboard-runs-filtered");
+  await tabTo((a) => a.tag === "A" && a.href.startsWith("#/runs/"));
+  await page.keyboard.press("Enter");
+  await page.getByTestId("run-error").waitFor();
+  await tabTo((a) => a.tag === "A" && a.href.includes("?line="));
+  await shot("39-keyboard-failed-run");
+  await page.keyboard.press("Enter");
+  await page.locator(".cm-activeLine", { hasText: "return 1 / x" }).waitFor();
+  await page.getByTestId("syntax-error-at-line").filter({ hasText: "failed at this line" }).waitFor();
+  await shot("39b-keyboard-failing-line");
+  await page.goto(`${base}/#/runs`);
+  await page.getByRole("button", { name: "Clear filters" }).first().click();
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("the keyboard starts at a skip link to the content; Log out comes after the menu and asks first", async () => {
+  await page.goto(`${base}/#/scripts`);
+  await page.reload(); // the keyboard starts from the top of the page
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  await page.keyboard.press("Tab");
+  const focused = () => page.evaluate(() => (document.activeElement?.getAttribute("aria-label") || document.activeElement?.textContent || "").trim());
+  assert.equal(await focused(), "Skip to content");
+  await shot("33-skip-link");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab");
+  assert.ok(await page.evaluate(() => document.activeElement?.closest("main") !== null), "after the skip link, Tab goes into the page's content");
+  // From the top: the menu, then Log out, then the content.
+  await page.reload();
+  await page.getByRole("heading", { name: "Scripts" }).waitFor();
+  const order = [];
+  for (let i = 0; i < 14; i++) {
+    await page.keyboard.press("Tab");
+    order.push(await focused());
+  }
+  assert.ok(order.indexOf("Log out") > order.indexOf("Settings"), `Tab order: ${order.join(" | ")}`);
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    d.dismiss();
+  });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForTimeout(200);
+  assert.match(asked, /Log out/);
+  await page.getByRole("heading", { name: "Scripts" }).waitFor(); // still logged in
+});
+
+test("the GitHub template, its route and the signed test agree: a push answers with the repository; URL boxes show by path and by hash whole", async () => {
   await page.goto(`${base}/#/scripts/new`);
   await page.locator(".cm-content").waitFor();
   const prefix = await page.locator("#path").inputValue();
-  await page.locator("#path").fill(prefix + "broken");
-  await page.locator(".cm-content").click();
-  await page.keyboard.press("Control+a");
-  await page.keyboard.type("def main():\n    return (1,\n");
-  await page.getByRole("button", { name: "Save", exact: true }).click();
-  const problem = page.getByTestId("syntax-error");
-  await problem.waitFor();
-  assert.match(await problem.textContent(), /Line 2: .*never closed.*not saved/);
-  assert.equal(await page.getByTestId("sync-path-url").count(), 0, "nothing was saved");
-  await shot("25-syntax-error");
-  await problem.getByRole("button", { name: "Save anyway" }).click();
-  await page.getByTestId("sync-path-url").waitFor();
+  await page.locator("#path").fill(prefix + "on_push");
+  await page.locator("#tpl").selectOption("github");
+  await page.locator(".cm-content", { hasText: "x_github_event" }).waitFor();
+  assert.ok(!(await editorText()).includes("include_header"), "the template asks for no query the route's URL leaves out");
+  await page.keyboard.press("Control+s");
+  await page.getByTestId("route-suggestion").waitFor();
+  assert.equal(await page.locator("#route-auth").inputValue(), "github");
+  await page.locator("#route-secret").fill("gh-e2e-secret");
+  await page.getByRole("button", { name: "Create route" }).click();
+  const routeUrl = page.getByTestId("route-url").first();
+  await routeUrl.waitFor();
+  assert.match(await routeUrl.textContent(), /\/api\/r\/github\/on_push$/, "the URL to paste is the route's, with nothing to add");
+  await page.getByRole("button", { name: "Send a signed test request" }).click();
+  const tried = page.getByTestId("route-test-result");
+  await tried.filter({ hasText: "the secret and the check work" }).waitFor({ timeout: 15000 });
+  assert.match(await tried.textContent(), /octocat\/hello-world/);
+  assert.match(await tried.textContent(), /refs\/heads\/main/);
+  await shot("34-github-route-tested");
+  // In a 900 px window the webhook URLs are shown whole: their ends (/p/<path>, /h/<hash>) tell them apart.
+  await page.setViewportSize({ width: 900, height: 700 });
+  for (const id of ["sync-path-url", "sync-hash-url"]) {
+    const cut = await page.getByTestId(id).evaluate((el) => el.scrollWidth - el.clientWidth);
+    assert.ok(cut <= 0, `${id} is cut by ${cut}px`);
+  }
+  await page.getByTestId("sync-hash-url").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/34b-url-boxes-900.png` });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("a 2-byte body sent to a mistyped webhook URL is kept: shown, replayable, in Copy as curl", async () => {
+  const typo = syncUrl.replace("/run_wait_result/", "/run/").replace(/hello_e2e$/, "helo_e2e");
+  const res = await fetch(typo, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` }, body: "{}" });
+  assert.equal(res.status, 404);
+  await page.goto(`${base}/#/requests`);
+  await page.getByRole("textbox", { name: "Filter by URL or route" }).fill("helo_e2e");
+  const row = page.getByTestId("request-row").filter({ hasText: "404" }).first();
+  await row.waitFor();
+  await row.click();
+  await page.getByTestId("request-body").filter({ hasText: "{}" }).waitFor();
+  assert.ok(!(await page.locator("main").innerText()).match(/\(empty\)|\(cut|not read/), "the body is shown as sent");
+  assert.match(await page.getByTestId("request-curl").textContent(), /--data-binary '\{\}'/);
+  const replay = page.getByRole("button", { name: "Replay" });
+  assert.equal(await replay.isEnabled(), true);
+  await shot("35-request-404-body");
+  await replay.click();
+  await page.getByTestId("replay-result").filter({ hasText: "answered 404" }).waitFor({ timeout: 10000 });
+});
+
+test("smaller ones: where to get an ngrok authtoken, disabled buttons in dark mode, start at login applied when ticked, the desktop's address hint, Try it with the last run's arguments", async () => {
+  // Where to get an authtoken: a link, and it is free.
+  await page.goto(`${base}/#/tunnel`);
+  const get = page.getByTestId("authtoken-help").getByRole("link");
+  assert.equal(await get.getAttribute("href"), "https://dashboard.ngrok.com/get-started/your-authtoken");
+  assert.match(await page.getByTestId("authtoken-help").textContent(), /free/);
+  // A disabled button looks disabled in dark mode too.
+  await page.emulateMedia({ colorScheme: "dark" });
+  const look = (loc) => loc.evaluate((b) => { const c = getComputedStyle(b); return { bg: c.backgroundColor, color: c.color, cursor: c.cursor }; });
+  const start = page.getByRole("button", { name: "Start", exact: true });
+  assert.equal(await start.isDisabled(), true);
+  const disabled = await look(start);
+  const enabled = await look(page.getByRole("button", { name: "Save", exact: true }));
+  assert.notEqual(disabled.bg, enabled.bg, `dark mode: a disabled primary button looks like an enabled one (${JSON.stringify(disabled)})`);
+  assert.equal(disabled.cursor, "not-allowed");
+  await shot("36-tunnel-dark-disabled");
+  await page.emulateMedia({ colorScheme: "light" });
+
+  // Start at login is applied when ticked, not when Save at the foot is
+  // pressed (answered here: the test writes no autostart entry).
+  const current = await page.evaluate(async () => (await fetch("/api/millrun/settings")).json());
+  const saves = [];
+  await page.route("**/api/millrun/settings", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    const body = route.request().postDataJSON();
+    saves.push(body);
+    await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...current, settings: { ...current.settings, start_at_login: body.start_at_login } }) });
+  });
+  try {
+    await page.goto(`${base}/#/settings`);
+    const box = page.getByTestId("start-at-login");
+    await box.waitFor();
+    assert.equal(await box.isEnabled(), true, "millrun serve can start at login");
+    await box.check();
+    await page.getByTestId("start-at-login-status").filter({ hasText: "on" }).waitFor();
+    assert.equal(saves.length, 1, "ticking saved the setting at once");
+    assert.equal(saves[0].start_at_login, true);
+    await shot("37-settings-start-at-login");
+  } finally {
+    await page.unroute("**/api/millrun/settings");
+  }
+  // In the desktop app the address hint names the app's own flag, not serve (which would fail while the app runs).
+  const me = await page.evaluate(async () => (await fetch("/api/millrun/whoami")).json());
+  await page.route("**/api/millrun/whoami", (route) =>
+    route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...me, desktop: true }) }));
+  try {
+    await page.reload();
+    const hint = page.getByTestId("listen-address");
+    await hint.waitFor();
+    assert.ok(!(await hint.textContent()).includes("millrun serve"), await hint.textContent());
+    assert.match(await hint.textContent(), /Quit millrun.*millrun --listen/);
+  } finally {
+    await page.unroute("**/api/millrun/whoami");
+    await page.reload();
+  }
+  // Try it offers the last run's arguments.
+  const last = await fetch(syncUrl, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${webhookToken}` }, body: JSON.stringify({ name: "last one" }) });
+  assert.equal(last.status, 200);
+  await page.goto(syncUrl.replace(/\/api\/w\/local\/jobs\/run_wait_result\/p\//, "/#/scripts/"));
+  await page.getByRole("button", { name: "Use the last run's arguments" }).click();
+  assert.equal(await page.locator("#body").inputValue(), '{"name":"last one"}');
+  assert.match(await page.getByTestId("curl-snippet").textContent(), /"name":"last one"/);
+});
+
+test("each window tells millrun which page it shows and whether it has focus, so notifications skip what is in sight", async () => {
+  await page.goto(`${base}/#/scripts`);
+  const told = page.waitForRequest((r) => r.url().endsWith("/api/millrun/presence") && r.postDataJSON()?.path === "/runs");
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  const report = (await told).postDataJSON();
+  assert.equal(report.focused, true);
+  assert.ok(report.client.length > 0);
 });
 
 test("a new token is scoped to one script by default; full access warns; this browser's session is marked", async () => {
@@ -918,9 +1361,31 @@ test("a flow waiting for an approval shows the wait on its run page, and Approve
   const box = page.getByTestId("approval-box");
   await box.waitFor({ timeout: 15000 });
   assert.match(await box.textContent(), /Step ask waits for 1 approval: 0 of 1 so far, until/);
-  await shot("24-approval-wait");
+  await shot("45-approval-wait");
   await box.getByTestId("approve").click();
   await page.getByTestId("detail-status").filter({ hasText: "success" }).waitFor({ timeout: 15000 });
   assert.equal(await page.getByTestId("approval-box").count(), 0);
   assert.match(await page.getByTestId("detail-result").textContent(), /approved/);
+});
+
+test("every page at 1280x800 light and 900x700 dark, after all the journeys: nothing wider than the window", async () => {
+  const user = (await page.evaluate(async () => (await (await fetch("/api/millrun/whoami")).json()).os_user));
+  const failed = await page.evaluate(async (p) => (await (await fetch(`/api/w/local/jobs/list?per_page=1&script_path_exact=${p}`)).json())[0]?.id, `u/${user}/divide`);
+  const pages = [["scripts", "#/scripts"], ["script", `#/scripts/u/${user}/hello_e2e`], ["runs", "#/runs"], ["failed-run", `#/runs/${failed}`],
+    ["flows", "#/flows"], ["schedules", "#/schedules"], ["requests", "#/requests"], ["variables", "#/variables"], ["tokens", "#/tokens"],
+    ["tunnel", "#/tunnel"], ["settings", "#/settings"]];
+  for (const [width, height, scheme] of [[1280, 800, "light"], [900, 700, "dark"]]) {
+    await page.setViewportSize({ width, height });
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [name, hash] of pages) {
+      await page.goto(`${base}/${hash}`);
+      await page.locator("main h1, main h2").first().waitFor();
+      await page.waitForTimeout(300); // live data settles
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} at ${width}px: ${overflow}px wider than the window`);
+      await page.screenshot({ path: `${shots}/50-${width}-${scheme}-${name}.png` });
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
 });

@@ -109,6 +109,10 @@ type Config struct {
 	// (index, pip.conf, .npmrc, npm_config_*, proxies); nil is this
 	// process's. Tests point it at a loopback index.
 	PackageEnv []string
+	// OtherDataDirs are data folders a token that fails to log in is
+	// looked for in (main passes the default one, where 'millrun token
+	// create' without --data writes), so the login says where it belongs.
+	OtherDataDirs []string
 	// Lock is the data directory's lock when the caller took it already
 	// (the desktop app does, to find a running instance before opening a
 	// window); nil makes Open take it. Either way Close releases it.
@@ -125,6 +129,7 @@ type Engine struct {
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
 	alerts   *alerts.Alerter
+	presence *alerts.Presence // where the UI's windows look, so notices skip what is in sight
 	tokens   *auth.Tokens
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
@@ -215,7 +220,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.settings.Store(set)
 	// Before the queue starts: a job it recovers may finish at once.
-	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger})
+	e.presence = alerts.NewPresence(nil)
+	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger,
+		Watching: e.presence.Watching})
 	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
 	e.wshook = wshook.New(wshook.Config{Workspace: cfg.Workspace, Log: cfg.Logger, Target: func() wshook.Target {
 		s := e.settings.Load()
@@ -434,6 +441,7 @@ func (e *Engine) buildHandlers() {
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
+		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,
 		ApprovalKey: e.resources.Subkey("flow approval links, workspace " + e.cfg.Workspace), Limiter: e.limiter}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}

@@ -43,6 +43,9 @@ type Config struct {
 	// comes in between is summed up in one notice when it ends (default 10 s).
 	Window time.Duration
 	Now    func() time.Time
+	// Watching reports whether the user is looking at the page a notice
+	// opens (Presence.Watching); such a notice is not shown. Nil: never.
+	Watching func(open string) bool
 }
 
 // Alerter turns engine events into notices.
@@ -144,6 +147,9 @@ func (a *Alerter) TunnelChanged(was, now, errMsg string) {
 // notify shows n unless one of its kind was shown within the window;
 // those are counted and shown as one summary when the window ends.
 func (a *Alerter) notify(kind string, n Notice) {
+	if a.cfg.Watching != nil && a.cfg.Watching(n.Open) {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopped {

@@ -61,6 +61,15 @@ type Server struct {
 	Notice string
 	// RootURL is where this millrun answers (its address, without /api).
 	RootURL string
+	// DataDir is this millrun's data folder, named in the command that
+	// makes a token for it.
+	DataDir string
+	// TokenElsewhere names the other data folder a token that is not
+	// this millrun's belongs to, or ""; nil looks nowhere.
+	TokenElsewhere func(ctx context.Context, secret string) string
+	// Presence is told what each UI window shows and whether it has focus
+	// (notifications are for when the user is not looking); nil: no one.
+	Presence func(client, path string, focused bool)
 	// CheckSyntax finds a script's first syntax error; nil when it parses.
 	CheckSyntax func(ctx context.Context, language, content string) (*scripts.SyntaxError, error)
 	// ApprovalKey signs approval links (a secret of this installation).

@@ -23,6 +23,8 @@ func (s *Server) registerJobs(mux Mux) {
 	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
 	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/list", s.listJobs([]string{store.StatusQueued, store.StatusRunning}))
 	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(nil))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/count", s.countJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
+	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/count", s.countJobs([]string{store.StatusQueued, store.StatusRunning}))
 }
 
 func formatTime(t time.Time) any {
@@ -247,6 +249,22 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, job.ID)
 }
 
+// countJobs serves Windmill's count routes ({"database_length": n}): the
+// runs the Runs page lists (flow steps aside) in statuses.
+func (s *Server) countJobs(statuses []string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "jobs:read") {
+			return
+		}
+		n, err := s.DB.CountJobs(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, map[string]int{"database_length": n})
+	}
+}
+
 // listJobs serves Windmill's list routes. Besides page/per_page it takes a
 // keyset cursor (the X-Millrun-Next-Cursor header of the previous page), so
 // deep pages cost the same as the first.
@@ -258,7 +276,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		}
 		q := r.URL.Query()
 		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"), SchedulePath: q.Get("schedule_path"),
-			WithFlowSteps: q.Get("include_flow_steps") == "true"}
+			WithFlowSteps: q.Get("include_flow_steps") == "true", PathPrefix: q.Get("script_path_start"), PathContains: q.Get("script_path_contains")}
 		flowStepFilters(q, &f)
 		perPage := 30
 		if v := q.Get("per_page"); v != "" {

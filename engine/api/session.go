@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"os/user"
@@ -20,6 +21,36 @@ func setSessionCookie(w http.ResponseWriter, secret string) {
 		Expires: time.Now().Add(auth.SessionLifetime)})
 }
 
+// TokenCommand is the command that makes a browser token for the
+// millrun whose data folder is dataDir: without --data it would be made
+// in the default folder, which another millrun may own.
+func TokenCommand(dataDir string) string {
+	return "millrun token create --data " + shellWord(dataDir) + " --label browser"
+}
+
+// shellWord quotes s for a POSIX shell (and PowerShell) unless it needs none.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@\\") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// loginError says why a token does not log in, and how to make one that
+// does for this data folder.
+func (s *Server) loginError(ctx context.Context, secret string, err error) error {
+	if errors.Is(err, auth.ErrBadToken) && s.TokenElsewhere != nil {
+		if dir := s.TokenElsewhere(ctx, secret); dir != "" {
+			return apierr.Unauthorized(fmt.Sprintf("this token belongs to another millrun data folder (%s); this millrun's is %s. Make one here with: %s",
+				dir, s.DataDir, TokenCommand(s.DataDir)))
+		}
+	}
+	if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
+		return apierr.Unauthorized("unknown token (a login link works once). Make a new token for this millrun with: " + TokenCommand(s.DataDir))
+	}
+	return loginError(err)
+}
+
 func loginError(err error) error {
 	switch {
 	case errors.Is(err, auth.ErrScoped):
@@ -28,8 +59,6 @@ func loginError(err error) error {
 		return apierr.Unauthorized("the token has expired")
 	case errors.As(err, new(*auth.RevokedError)):
 		return apierr.Unauthorized(err.Error())
-	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrBadToken):
-		return apierr.Unauthorized("unknown token (a login link works once; make a new token with 'millrun token create')")
 	}
 	return err
 }
@@ -43,24 +72,32 @@ main { max-width: 34rem; padding: 24px 28px; background: #fff; border: 1px solid
 h1 { font-size: 18px; margin: 0 0 8px; } code { font-size: 13px; } a { color: #2f6f4f; }
 @media (prefers-color-scheme: dark) { body { background: #161a18; color: #e4e8e5; } main { background: #1e2320; border-color: #333a36; } a { color: #4caf7d; } }
 </style></head>
-<body><main><h1>This login link does not work</h1><p>{{.}}.</p>
-<p>A login link works once. Make a new token with <code>millrun token create</code> in a terminal,
-then paste it on <a href="/">millrun's login page</a>.</p></main></body></html>`))
+<body><main><h1>This login link does not work</h1><p>{{.Reason}}</p>
+<p>A login link works once. Make a new token in a terminal with</p><p><code>{{.Command}}</code></p>
+<p>then paste it on <a href="/">millrun's login page</a>.</p></main></body></html>`))
 
 // RegisterLogin mounts the browser login: the one-time URL serve prints
 // and a token pasted into the login page. They take a token in, so they
 // need none.
 func (s *Server) RegisterLogin(mux Mux) {
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		secret, id, err := s.Tokens.Login(r.Context(), r.URL.Query().Get("token"))
+		token := r.URL.Query().Get("token")
+		secret, id, err := s.Tokens.Login(r.Context(), token)
 		if err != nil {
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			// The link opened again in a browser that logged in with it
+			// (or otherwise): the app, not a dead end.
+			if s.loggedIn(r) {
+				http.Redirect(w, r, "/", http.StatusSeeOther)
+				return
+			}
 			// A person followed this link in a browser: answer with a page.
 			var ae *apierr.Error
-			if errors.As(loginError(err), &ae) {
+			if errors.As(s.loginError(r.Context(), token, err), &ae) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				w.Header().Set("Referrer-Policy", "no-referrer")
 				w.WriteHeader(ae.Status)
-				_ = loginFailedPage.Execute(w, ae.Hint)
+				why, _, _ := strings.Cut(ae.Hint, " Make ")
+				_ = loginFailedPage.Execute(w, map[string]string{"Reason": why, "Command": TokenCommand(s.DataDir)})
 				return
 			}
 			apierr.Write(w, s.Log, err)
@@ -85,7 +122,7 @@ func (s *Server) RegisterLogin(mux Mux) {
 		}
 		secret, id, err := s.Tokens.Login(r.Context(), body.Token)
 		if err != nil {
-			apierr.Write(w, s.Log, loginError(err))
+			apierr.Write(w, s.Log, s.loginError(r.Context(), body.Token, err))
 			return
 		}
 		if s.Changed != nil {
@@ -94,6 +131,22 @@ func (s *Server) RegisterLogin(mux Mux) {
 		setSessionCookie(w, secret)
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label})
 	})
+	// The login page shows the exact command that makes a token for this
+	// millrun's data folder.
+	mux.HandleFunc("GET /api/millrun/login/hint", func(w http.ResponseWriter, r *http.Request) {
+		httpx.JSON(w, http.StatusOK, map[string]any{"command": TokenCommand(s.DataDir)})
+	})
+}
+
+// loggedIn reports whether the request carries this browser's valid
+// session cookie (sent with a top-level navigation to the login link).
+func (s *Server) loggedIn(r *http.Request) bool {
+	c, err := r.Cookie("token")
+	if err != nil || c.Value == "" {
+		return false
+	}
+	_, err = s.Tokens.Verify(r.Context(), c.Value)
+	return err == nil
 }
 
 // registerSession mounts what a logged-in browser uses: logout, "who am
@@ -111,6 +164,28 @@ func (s *Server) registerSession(mux Mux) {
 		id := auth.FromContext(r.Context())
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
 			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
+	})
+	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) {
+		if !requireFull(w, r, s.Log, "presence:write") {
+			return
+		}
+		var body struct {
+			Client  string `json:"client"`
+			Path    string `json:"path"`
+			Focused bool   `json:"focused"`
+		}
+		if err := decodeJSON(r, &body, bodyRules{limit: 2048}); err != nil {
+			apierr.Write(w, s.Log, err)
+			return
+		}
+		if body.Client == "" || len(body.Client) > 64 || len(body.Path) > 1024 {
+			apierr.Write(w, s.Log, apierr.BadRequest("send {\"client\": \"<id>\", \"path\": \"/runs/...\", \"focused\": true}"))
+			return
+		}
+		if s.Presence != nil {
+			s.Presence(body.Client, body.Path, body.Focused)
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /api/millrun/audit", FullAccess(s.Log, "audit:read", func(w http.ResponseWriter, r *http.Request) {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)

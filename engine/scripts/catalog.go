@@ -121,6 +121,12 @@ func (c *Catalog) Save(ctx context.Context, workspace string, req CreateRequest)
 		// web editor and CLI accept it the same way).
 		library, inferred, err = true, EmptySchema(), nil
 	}
+	if err != nil && len(req.Schema) > 0 && string(req.Schema) != "null" {
+		// A caller that sends its own schema (the UI's "Save anyway")
+		// saves a main millrun cannot read, as Windmill, which never reads
+		// main on the server, would: the given schema is all there is.
+		inferred, err = EmptySchema(), nil
+	}
 	if err != nil {
 		return "", false, invalid("%s", err)
 	}

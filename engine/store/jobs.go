@@ -322,9 +322,13 @@ func (db *DB) UnfinishedJobs(ctx context.Context) ([]*Job, error) {
 // JobFilter selects a page of jobs, newest first.
 type JobFilter struct {
 	Workspace string
-	Path      string   // exact script path, empty for all
-	Statuses  []string // empty for all
-	Trigger   string
+	Path      string // exact script path, empty for all
+	// PathPrefix keeps paths that start with it (Windmill's
+	// script_path_start); PathContains those with it anywhere, in any case.
+	PathPrefix   string
+	PathContains string
+	Statuses     []string // empty for all
+	Trigger      string
 	// SchedulePath keeps the jobs one schedule started.
 	SchedulePath string
 	// Keyset cursor: jobs strictly older than (Before, BeforeID).
@@ -345,8 +349,9 @@ type JobFilter struct {
 	Offset int
 }
 
-// ListJobs returns a page of jobs without result and logs.
-func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+// jobWhere is the WHERE clause (and its arguments) of f, shared by the
+// list and its count.
+func jobWhere(f JobFilter) ([]string, []any) {
 	var where []string
 	var args []any
 	where = append(where, "workspace = ?")
@@ -354,6 +359,15 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	if f.Path != "" {
 		where = append(where, "script_path = ?")
 		args = append(args, f.Path)
+	}
+	if f.PathPrefix != "" {
+		where = append(where, "substr(script_path, 1, length(?)) = ?")
+		args = append(args, f.PathPrefix, f.PathPrefix)
+	}
+	if f.PathContains != "" {
+		// instr, not LIKE: % and _ in what the user typed are themselves.
+		where = append(where, "instr(lower(script_path), lower(?)) > 0")
+		args = append(args, f.PathContains)
 	}
 	if len(f.Statuses) > 0 {
 		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
@@ -399,6 +413,22 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 		where = append(where, "created_at > ?")
 		args = append(args, micros(f.CreatedAfter))
 	}
+	return where, args
+}
+
+// CountJobs counts the jobs f matches, whatever its Limit and Offset.
+func (db *DB) CountJobs(ctx context.Context, f JobFilter) (int, error) {
+	where, args := jobWhere(f)
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE `+strings.Join(where, " AND "), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
+}
+
+// ListJobs returns a page of jobs without result and logs.
+func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+	where, args := jobWhere(f)
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100

@@ -108,3 +108,45 @@ func TestDuplicateJobIDIsRecognised(t *testing.T) {
 		t.Fatalf("a CHECK failure: %v", err)
 	}
 }
+
+// The Runs page finds runs by any part of their path (its typing has no
+// wildcards: % and _ are themselves), Windmill's script_path_start by
+// the start, and counts what a filter matches.
+func TestListJobsByPartOfPath(t *testing.T) {
+	t.Parallel()
+	db, _ := openDB(t)
+	ctx := t.Context()
+	for i, p := range []string{"u/ann/hello_e2e", "u/ann/Hello_world", "f/ops/deploy", "u/bob/50%_off"} {
+		j := syncJob(fmt.Sprintf("6f1b5c1e-0000-4000-8000-0000000000%02d", i))
+		j.ScriptPath = p
+		if err := db.InsertJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		f    JobFilter
+		want int
+	}{
+		{JobFilter{PathContains: "ello_"}, 2},
+		{JobFilter{PathContains: "HELLO"}, 2},
+		{JobFilter{PathContains: "%_"}, 1},
+		{JobFilter{PathContains: "_"}, 3},
+		{JobFilter{PathPrefix: "u/ann/"}, 2},
+		{JobFilter{PathPrefix: "u/ann/hello_e2e"}, 1},
+		{JobFilter{PathPrefix: "ann"}, 0},
+		{JobFilter{}, 4},
+	} {
+		c.f.Workspace = "local"
+		list, err := db.ListJobs(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.CountJobs(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != c.want || n != c.want {
+			t.Errorf("%+v: listed %d, counted %d, want %d", c.f, len(list), n, c.want)
+		}
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -151,4 +154,29 @@ func (db *DB) ConsumeOneTimeToken(ctx context.Context, id int64, secretHash []by
 		return err
 	})
 	return n == 1, err
+}
+
+// TokenIn reports whether the database file at path, another data
+// folder's, holds a token whose secret hashes to h. The file is only read:
+// it is never created, migrated or locked for writing, and a folder
+// without one (or that cannot be read) holds no token.
+func TokenIn(ctx context.Context, path string, h []byte) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return false
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(2000)")
+	q.Add("_pragma", "query_only(1)")
+	q.Set("mode", "ro")
+	db, err := sql.Open("sqlite", "file:"+abs+"?"+q.Encode())
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var one int
+	return db.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE secret_hash = ?`, h).Scan(&one) == nil
 }

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,8 +98,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if t.WrapBody {
 		q.Set("wrap_body", "true")
 	}
+	include := s.Settings().IncludeHeaders
+	if v.provider == ProviderGitHub {
+		// What happened is in this header, not in the body: main gets it
+		// as x_github_event without a query in the URL pasted into GitHub.
+		include = append(slices.Clip(include), "X-GitHub-Event")
+	}
 	args, err := webhook.BuildArgs(webhook.ArgsInput{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Body: body,
-		Header: r.Header, Query: q, IncludeHeaders: s.Settings().IncludeHeaders, SecretHeaders: v.secretHeaders})
+		Header: r.Header, Query: q, IncludeHeaders: include, SecretHeaders: v.secretHeaders})
 	if err != nil {
 		apierr.Write(w, s.Log, err)
 		return

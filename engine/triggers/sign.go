@@ -27,9 +27,19 @@ func SignTest(provider string, cred map[string]any, now time.Time) (body []byte,
 		h.Set("X-Slack-Request-Timestamp", ts)
 		h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac(sha256.New, []byte(str(cred, "secret")), []byte("v0:"+ts+":"), body)))
 	case ProviderGitHub:
-		body = []byte(`{"zen":"a test from millrun","hook_id":0}`)
+		// A push, the event most routes are made for, shaped as GitHub
+		// sends it (the fields scripts read), so a script's answer to the
+		// test looks like its answer to the real thing.
+		body = []byte(`{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000",` +
+			`"after":"9f3a6b0c1d2e3f405162738495a6b7c8d9e0f1a2","created":false,"deleted":false,"forced":false,` +
+			`"repository":{"id":1296269,"name":"hello-world","full_name":"octocat/hello-world","private":false,` +
+			`"html_url":"https://github.com/octocat/hello-world","default_branch":"main","owner":{"login":"octocat"}},` +
+			`"pusher":{"name":"octocat","email":"octocat@users.noreply.github.com"},"sender":{"login":"octocat"},` +
+			`"head_commit":{"id":"9f3a6b0c1d2e3f405162738495a6b7c8d9e0f1a2","message":"A test push from millrun",` +
+			`"author":{"name":"The Octocat","username":"octocat"}},"commits":[]}`)
 		h.Set("Content-Type", "application/json")
-		h.Set("X-GitHub-Event", "ping")
+		h.Set("X-GitHub-Event", "push")
+		h.Set("X-GitHub-Delivery", "millrun-test-"+ts)
 		h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac(sha256.New, []byte(str(cred, "secret")), body)))
 	case ProviderStandard:
 		list := secrets(cred)

@@ -81,6 +81,16 @@ func (s *Service) Register(mux Mux) {
 
 func (s *Service) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
 
+// failKeepingBody answers a caller let in by its token whose URL names
+// nothing (a mistyped path, hash or workspace) after reading the body, so
+// the request inspector keeps what was sent to show, replay and copy.
+func (s *Service) failKeepingBody(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		_, _ = ReadBody(r, s.Settings().MaxBody)
+	}
+	s.fail(w, err)
+}
+
 // lookup says how a run route names what it runs.
 type lookup int
 
@@ -104,13 +114,13 @@ type target struct {
 func (s *Service) handler(sync bool, by lookup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ws := r.PathValue("ws"); ws != s.Workspace {
-			s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
+			s.failKeepingBody(w, r, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
 			return
 		}
 		id := auth.FromContext(r.Context())
 		v, err := s.resolve(r, by)
 		if err != nil {
-			s.fail(w, err)
+			s.failKeepingBody(w, r, err)
 			return
 		}
 		if id == nil || !id.CanRun(v.scopeKind, v.path) {

@@ -209,12 +209,18 @@ export interface JobsPage {
 export const sessionApi = {
   whoami: () => getJSON<Me>("/api/millrun/whoami"),
   login: (token: string) => send<{ label: string }>("POST", "/api/millrun/login", { token }),
+  /** The command that makes a token for this millrun's data folder (asked before logging in). */
+  hint: () => getJSON<{ command: string }>("/api/millrun/login/hint"),
   logout: () => send("POST", "/api/millrun/logout"),
+  /** Which page this window shows and whether it has focus (notifications skip what is in sight). */
+  presence: (p: { client: string; path: string; focused: boolean }) => send("POST", "/api/millrun/presence", p),
 };
 
 export const scriptsApi = {
   list: (withArchived = false) => getJSON<ScriptSummary[]>(`${w()}/scripts/list${q({ show_archived: withArchived || undefined })}`),
   get: (path: string) => getJSON<Script>(`${w()}/scripts/get/p/${path}`),
+  /** One version, as it was saved (a run's, say). */
+  byHash: (hash: string) => getJSON<Script>(`${w()}/scripts/get/h/${hash}`),
   history: (path: string) => getJSON<ScriptVersion[]>(`${w()}/scripts/history/p/${path}`),
   create: (body: Record<string, unknown>) => send<string>("POST", `${w()}/scripts/create`, body),
   archive: (path: string, archived = true) => send("POST", `${w()}/scripts/archive/p/${path}`, { archived }),
@@ -234,9 +240,17 @@ export const flowsApi = {
 
 export const jobsApi = {
   /** One page of runs, newest first; filter uses Windmill's jobs/list parameters. */
-  async list(filter: Record<string, string>, cursor = ""): Promise<JobsPage> {
-    const res = await request(`${w()}/jobs/list${q({ per_page: "50", ...filter, cursor })}`);
+  async list(filter: Record<string, string>, cursor = "", perPage = 50): Promise<JobsPage> {
+    const res = await request(`${w()}/jobs/list${q({ per_page: String(perPage), ...filter, cursor })}`);
     return { jobs: (await res.json()) as Job[], next: res.headers.get("X-Millrun-Next-Cursor") ?? "" };
+  },
+  /** How many runs there are in all (flow steps aside), queued, running or done. */
+  async count(): Promise<number> {
+    const [done, queued] = await Promise.all([
+      getJSON<{ database_length: number }>(`${w()}/jobs/completed/count`),
+      getJSON<{ database_length: number }>(`${w()}/jobs/queue/count`),
+    ]);
+    return done.database_length + queued.database_length;
   },
   /** Starts a script by path ("p") or hash ("h"), or a flow ("f"), with args from the UI; returns the job id. */
   run: async (letter: "p" | "h" | "f", path: string, args: Record<string, unknown>) =>

@@ -1,7 +1,7 @@
 // Loaded on demand: the editor is most of the UI's weight and the first
 // screen does not need it.
-import { EditorState } from "@codemirror/state";
-import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } from "@codemirror/view";
+import { EditorState, StateEffect, StateField } from "@codemirror/state";
+import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, Decoration, WidgetType, type DecorationSet } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching, indentOnInput } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
@@ -21,6 +21,49 @@ const highlight = HighlightStyle.define([
   { tag: t.invalid, color: "var(--danger)" },
 ]);
 
+/** A problem found in the text, shown at its line (1-based). */
+export interface Problem {
+  line: number;
+  message: string;
+}
+
+const setProblem = StateEffect.define<Problem | null>();
+
+class ProblemWidget extends WidgetType {
+  constructor(readonly message: string) {
+    super();
+  }
+  eq(other: ProblemWidget) {
+    return other.message === this.message;
+  }
+  toDOM() {
+    const el = document.createElement("div");
+    el.className = "cm-problem";
+    el.dataset.testid = "syntax-error-at-line";
+    el.textContent = this.message; // the interpreter's words, never HTML
+    return el;
+  }
+}
+
+// The message sits under its line. It describes the text as it was
+// checked, so the first edit takes it away.
+const problemField = StateField.define<DecorationSet>({
+  create: () => Decoration.none,
+  update(marks, tr) {
+    for (const e of tr.effects) {
+      if (!e.is(setProblem)) continue;
+      if (!e.value) return Decoration.none;
+      const line = tr.state.doc.line(Math.min(Math.max(e.value.line, 1), tr.state.doc.lines));
+      return Decoration.set([
+        Decoration.line({ class: "cm-problem-line" }).range(line.from),
+        Decoration.widget({ widget: new ProblemWidget(e.value.message), block: true, side: 1 }).range(line.to),
+      ]);
+    }
+    return tr.docChanged ? Decoration.none : marks;
+  },
+  provide: (f) => EditorView.decorations.from(f),
+});
+
 function languageFor(lang: string) {
   if (lang === "python3") return python();
   if (lang === "bash") return StreamLanguage.define(shell);
@@ -36,6 +79,10 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
     // The browser's focus ring is drawn around the whole editor, so a
     // keyboard user sees where focus is.
     "&.cm-focused": { outline: "2px solid var(--focus, #2563eb)", outlineOffset: "-2px" },
+    ".cm-problem-line": { backgroundColor: "color-mix(in srgb, var(--danger) 14%, transparent)" },
+    ".cm-problem": { color: "var(--danger)", borderLeft: "3px solid var(--danger)", padding: "2px 8px", margin: "2px 0",
+      fontFamily: "system-ui, sans-serif", fontSize: "12.5px", whiteSpace: "pre-wrap",
+      backgroundColor: "color-mix(in srgb, var(--danger) 8%, var(--panel))" },
   });
   const view = new EditorView({
     parent,
@@ -50,6 +97,7 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
         highlightActiveLine(),
         syntaxHighlighting(highlight),
         languageFor(lang),
+        problemField,
         theme,
         EditorView.contentAttributes.of(hintId ? { "aria-label": label, "aria-describedby": hintId } : { "aria-label": label }),
         keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (onSave(), true) }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
@@ -62,6 +110,17 @@ export function createEditor(parent: HTMLElement, doc: string, lang: string, onC
   return {
     set(text: string) {
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+    },
+    /** Shows a problem at its line and brings the line into view; null clears it. */
+    problem(p: Problem | null) {
+      const effects: StateEffect<unknown>[] = [setProblem.of(p)];
+      if (p) effects.push(EditorView.scrollIntoView(view.state.doc.line(Math.min(Math.max(p.line, 1), view.state.doc.lines)).from, { y: "center" }));
+      view.dispatch({ effects });
+    },
+    /** Puts the cursor at the start of a line (1-based) and brings it into view. */
+    goto(line: number) {
+      const at = view.state.doc.line(Math.min(Math.max(line, 1), view.state.doc.lines)).from;
+      view.dispatch({ selection: { anchor: at }, effects: EditorView.scrollIntoView(at, { y: "center" }) });
     },
     destroy() {
       view.destroy();

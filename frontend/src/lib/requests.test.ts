@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkText, curlForRequest, formFields } from "./requests";
+import { calledWhat, checkText, curlForRequest, formFields } from "./requests";
 
 describe("curlForRequest", () => {
   it("resends method, URL, headers and body, with placeholders for what was redacted", () => {
@@ -43,5 +43,16 @@ describe("checkText", () => {
   });
   it("labels handshakes", () => {
     expect(checkText({ auth_ok: true, status: 200, note: "discord handshake: answered by millrun, no run" }).text).toMatch(/handshake/);
+  });
+});
+
+describe("calledWhat", () => {
+  it("names what a webhook URL calls, without the prefix every one has", () => {
+    expect(calledWhat("/api/w/local/jobs/run_wait_result/p/u/ann/hello?include_header=x")).toBe("sync u/ann/hello");
+    expect(calledWhat("http://127.0.0.1:8700/api/w/local/jobs/run/p/f/ops/deploy")).toBe("async f/ops/deploy");
+    expect(calledWhat("/api/w/local/jobs/run_wait_result/h/0123456789abcdef")).toBe("sync version 0123456789abcdef");
+    expect(calledWhat("/api/w/local/jobs/run/f/u/ann/flow")).toBe("async flow u/ann/flow");
+    expect(calledWhat("/api/r/slack/deploy")).toBe("route slack/deploy");
+    expect(calledWhat("/api/w/local/jobs_u/get/abc")).toBe("jobs_u/get/abc");
   });
 });

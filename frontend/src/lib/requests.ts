@@ -35,3 +35,24 @@ export function checkText(r: { auth_ok: boolean; auth_reason?: string; status: n
   if (r.run_failed) return { text: `${r.auth_reason ? r.auth_reason + "; " : ""}the run failed`, bad: true };
   return { text: r.auth_reason || "let in", bad: false };
 }
+
+/** A request's URL as the Requests list shows it in a narrow column:
+ * what was called (sync or async, the script, hash, flow or route), not
+ * the /api/w/<workspace>/jobs/ every webhook URL starts with. */
+export function calledWhat(url: string): string {
+  let path = url;
+  try {
+    path = new URL(url, "http://x").pathname;
+  } catch {
+    /* shown as it is */
+  }
+  const run = /^\/api\/w\/[^/]+\/jobs\/(run|run_wait_result)\/([phf])\/(.+)$/.exec(path);
+  if (run) {
+    const mode = run[1] === "run" ? "async" : "sync";
+    const what = run[2] === "h" ? `version ${run[3]}` : run[2] === "f" ? `flow ${run[3]}` : run[3];
+    return `${mode} ${what}`;
+  }
+  const route = /^\/api\/r\/(.+)$/.exec(path);
+  if (route) return `route ${route[1]}`;
+  return path.replace(/^\/api\/w\/[^/]+\//, "");
+}

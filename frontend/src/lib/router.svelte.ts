@@ -26,3 +26,10 @@ addEventListener("hashchange", () => {
 export function go(path: string) {
   location.hash = path;
 }
+
+/** Shows path in the address bar (a view's own query, say) without
+ * navigating: Back and a reload come back to it. */
+export function replace(path: string) {
+  history.replaceState(null, "", "#" + path);
+  shown = location.hash;
+}

@@ -71,8 +71,9 @@ def main(type: int = 1, data: dict = None, member: dict = None):
     label: "GitHub push",
     language: "python3",
     content: `# Save, then under Routes add one with "GitHub signature" and the secret
-# you give the repository's webhook. Add ?include_header=X-GitHub-Event to
-# the URL you paste into GitHub to get the event name.
+# you give the repository's webhook; paste the route's URL into GitHub as
+# it is. The route passes the event's name (X-GitHub-Event) as
+# x_github_event; "Send a signed test request" sends a push.
 def main(ref: str = "", repository: dict = None, pusher: dict = None, x_github_event: str = "push"):
     repo = (repository or {}).get("full_name", "?")
     who = (pusher or {}).get("name", "someone")
