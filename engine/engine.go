@@ -441,7 +441,8 @@ func (e *Engine) buildHandlers() {
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
-		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report}
+		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,
+		ApprovalKey: e.resources.Subkey("flow approval links, workspace " + e.cfg.Workspace), Limiter: e.limiter}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
@@ -461,6 +462,7 @@ func (e *Engine) buildHandlers() {
 
 	hooks.Register(t.webhooks)
 	t.customRoutes.Handle("/api/r/", routeServer)
+	srv.RegisterApprovalLinks(t.approvalLinks)
 	srv.RegisterJobReads(t.jobReads)
 
 	srv.Register(t.management)
