@@ -1505,6 +1505,31 @@ test("the Slack bot template reads its token from a secret variable, and says wh
   assert.match(await run.getByTestId("run-result").textContent(), /"token_ends_with": "9f3a"/);
 });
 
+test("a flow waiting for an approval shows the wait on its run page, and Approve lets it go on", async () => {
+  await page.goto(`${base}/#/runs`);
+  // Made through the API with the page's session: the flow editor is not what this checks.
+  const id = await page.evaluate(async () => {
+    const post = async (path, body) => {
+      const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return (await r.text()).trim();
+    };
+    const step = (id, content, extra = {}) => ({ id, value: { type: "rawscript", language: "bash", content, input_transforms: {} }, ...extra });
+    await post("/api/w/local/flows/create", { path: "u/e2e/approve_e2e", summary: "", description: "", value: { modules: [
+      step("ask", "echo asking\n", { suspend: { required_events: 1, timeout: 600 } }), step("act", "echo approved\n")] } });
+    return post("/api/w/local/jobs/run/f/u/e2e/approve_e2e", {});
+  });
+  await page.goto(`${base}/#/runs/${id}`);
+  const box = page.getByTestId("approval-box");
+  await box.waitFor({ timeout: 15000 });
+  assert.match(await box.textContent(), /Step ask waits for 1 approval: 0 of 1 so far, until/);
+  await shot("45-approval-wait");
+  await box.getByTestId("approve").click();
+  await page.getByTestId("detail-status").filter({ hasText: "success" }).waitFor({ timeout: 15000 });
+  assert.equal(await page.getByTestId("approval-box").count(), 0);
+  assert.match(await page.getByTestId("detail-result").textContent(), /approved/);
+});
+
 test("every page at 1280x800 light and 900x700 dark, after all the journeys: nothing wider than the window", async () => {
   const user = (await page.evaluate(async () => (await (await fetch("/api/millrun/whoami")).json()).os_user));
   const failed = await page.evaluate(async (p) => (await (await fetch(`/api/w/local/jobs/list?per_page=1&script_path_exact=${p}`)).json())[0]?.id, `u/${user}/divide`);

@@ -31,15 +31,12 @@ func (e *Engine) openPackages(dataDir string) error {
 	if err := cache.Sweep(); err != nil {
 		e.log.Warn("packages cache: leftovers of an interrupted install stay", "err", err)
 	}
-	wmill, err := wmillpy.Materialize(filepath.Join(dataDir, "wmill"))
-	if err != nil {
-		return err
+	// An older millrun kept the built-in wmill in <data>/wmill, shared by
+	// every job; each job that needs it now gets its own copy.
+	if err := os.RemoveAll(filepath.Join(dataDir, "wmill")); err != nil {
+		e.log.Warn("the built-in wmill's old folder stays", "err", err)
 	}
-	modules := filepath.Join(e.runner.TempRoot, "modules") // emptied at every start
-	if err := os.MkdirAll(modules, 0o700); err != nil {
-		return err
-	}
-	e.runner.Packages = &runtime.Packages{Cache: cache, Tools: tools, Modules: modules, Wmill: wmill}
+	e.runner.Packages = &runtime.Packages{Cache: cache, Tools: tools, Wmill: wmillpy.Module()}
 	// TypeScript's packages share the folder: engine/deps keeps to its
 	// python_* folders, npm to npm/ (Settings' size and clear cover both).
 	e.runner.NPM = e.runner.NewNPMCache(filepath.Join(dataDir, "packages"), env)

@@ -270,7 +270,7 @@ func Open(cfg Config) (*Engine, error) {
 		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory}
+	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
 		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
@@ -441,7 +441,8 @@ func (e *Engine) buildHandlers() {
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
-		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report}
+		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,
+		ApprovalKey: e.resources.Subkey("flow approval links, workspace " + e.cfg.Workspace), Limiter: e.limiter}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
 
@@ -461,6 +462,7 @@ func (e *Engine) buildHandlers() {
 
 	hooks.Register(t.webhooks)
 	t.customRoutes.Handle("/api/r/", routeServer)
+	srv.RegisterApprovalLinks(t.approvalLinks)
 	srv.RegisterJobReads(t.jobReads)
 
 	srv.Register(t.management)
@@ -480,9 +482,11 @@ func (e *Engine) buildHandlers() {
 
 // bodyBudget is the memory the request bodies being handled may hold
 // together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
-// of a larger limit. Anonymous callers can fill it (a
-// forged signature is known only once its body is read), so it is what a
-// flood costs; past it callers are told to retry.
+// of a larger limit. Anonymous callers can fill three quarters of it (a
+// forged signature is known only once its body is read), each address at
+// most an eighth or room for one body and its copy (22 MiB by default),
+// and only with bytes they send: that is what a flood costs. Past it
+// callers are told to retry.
 func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
 
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits

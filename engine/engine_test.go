@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,6 +41,16 @@ func served(c *Config) { c.BaseURL = servedHere }
 func setup(t *testing.T, cfgs ...func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
+	// Installed packages' folders are read-only, which testing's own
+	// removal of dir cannot undo unless it runs as root.
+	t.Cleanup(func() {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+	})
 	srv := httptest.NewUnstartedServer(nil) // listening already: its address is known
 	// Tests reach only loopback addresses: pip's index and npm's registry
 	// are a closed port unless a test serves one (withIndex, npmtest).

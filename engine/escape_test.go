@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -102,6 +104,106 @@ echo main-done
 			}
 		}
 	}
+}
+
+// A process a job leaves cannot outlive it by carrying another running
+// job's WM_JOB_ID (which the API lists to any job with its WM_TOKEN),
+// while a daemon a running job started itself, in a session of its own,
+// is spared until that job ends: spawned and forked, Bash and Python.
+func TestLeftoverCannotBorrowARunningJobsID(t *testing.T) {
+	t.Parallel()
+	needLinux(t)
+	long := map[string]string{
+		"bash": `dir="$1"
+( setsid sh -c 'echo $$ > "$1/daemon"; sleep 30' sh "$dir" >/dev/null 2>&1 & )
+sleep 6
+echo long
+`,
+		// A plain fork, no exec: what /proc shows of its environment is
+		// the fork server's, with the job's marker written into it.
+		"python3": `import os, time
+def main(dir: str):
+    if os.fork() == 0:
+        if os.fork() == 0:
+            os.setsid()
+            with open(dir + '/daemon', 'w') as f:
+                f.write(str(os.getpid()))
+            time.sleep(30)
+        os._exit(0)
+    time.sleep(6)
+    return 'long'
+`,
+	}
+	for _, forked := range []bool{false, true} {
+		for _, lang := range []string{"bash", "python3"} {
+			t.Run(fmt.Sprintf("%s forked %v", lang, forked), func(t *testing.T) {
+				t.Parallel()
+				f := setup(t, func(c *Config) { c.NoForkServer = !forked })
+				if forked {
+					forkReady(t, f)
+					bashForkReady(t, f)
+				}
+				f.createScript("u/me/long", lang, long[lang])
+				f.createScript("u/me/borrow", "bash", `dir="$1"
+id="$2"
+env -i WM_JOB_ID="$id" setsid sh -c 'echo $$ > "$1/pid"; sleep 30' sh "$dir" >/dev/null 2>&1 &
+while [ ! -s "$dir/pid" ]; do sleep 0.01; done
+echo left
+`)
+				dir := t.TempDir()
+				pidIn := func(name string) int {
+					b, _ := os.ReadFile(filepath.Join(dir, name))
+					pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+					return pid
+				}
+				t.Cleanup(func() {
+					for _, name := range []string{"daemon", "pid"} {
+						if pid := pidIn(name); pid > 1 {
+							_ = syscall.Kill(pid, syscall.SIGKILL)
+						}
+					}
+				})
+				r := f.do("POST", "/api/w/local/jobs/run/p/u/me/long", "application/json", `{"dir": "`+dir+`"}`)
+				if r.status != 201 {
+					t.Fatalf("start the long job: %d %s", r.status, r.body)
+				}
+				longID := r.body
+				waitFor(t, "the long job's daemon", 10*time.Second, func() bool { return pidIn("daemon") > 1 })
+				started := time.Now()
+				if b := f.syncRun("u/me/borrow", `{"dir": "`+dir+`", "id": "`+longID+`"}`).body; b != `"left"` {
+					t.Fatalf("the borrowing job answered %s", b)
+				}
+				if !goneWithin(pidIn("pid"), 3*time.Second) {
+					t.Errorf("a process left with the running job %s's WM_JOB_ID outlived the job that left it", longID)
+				}
+				if time.Since(started) < 4*time.Second && !liveProcess(pidIn("daemon")) {
+					t.Errorf("the running job's own daemon was killed at another job's end")
+				}
+				f.waitJob(longID)
+				if !goneWithin(pidIn("daemon"), 3*time.Second) {
+					t.Errorf("the long job's daemon outlived it")
+				}
+			})
+		}
+	}
+}
+
+// liveProcess reports whether pid runs (not a zombie).
+func liveProcess(pid int) bool {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !strings.Contains(string(st), ") Z ")
+}
+
+// goneWithin reports whether pid is dead (or a zombie) within d.
+func goneWithin(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for liveProcess(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // What a killed millrun left running is killed by the next start on the

@@ -287,6 +287,85 @@ def main():
 			t.Errorf("planted module: the next job ran what an earlier one planted: %s, logs %q", r.body, job["logs"])
 		}
 	}},
+	{"a module planted on the path of wmill and imported scripts", "python3", `import os, sys
+import wmill
+from f.lib import helper
+
+def main():
+    here = os.path.realpath(os.getcwd())
+    data = os.path.dirname(os.path.dirname(here))
+    planted = 0
+    for p in sys.path:
+        real = os.path.realpath(p) if p else ''
+        # Only what is in the data folder, and not the job's own folder.
+        if not real.startswith(data + os.sep) or real == here or not os.path.isdir(real):
+            continue
+        with open(os.path.join(real, 'traceback.py'), 'w') as f:
+            f.write("print('INJECTED')\ndef format_exc():\n    return 'INJECTED'\n")
+        for d, _, names in os.walk(real):
+            for n in names:
+                if n.endswith('.py') and n != 'traceback.py':
+                    with open(os.path.join(d, n), 'a') as f:
+                        f.write("\nprint('INJECTED')\n")
+        planted += 1
+    return '%s %d' % (helper.name(), planted)
+`, func(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+		// wmill: the built-in module (the test index has none); f/lib/helper:
+		// a workspace script both import.
+		f.createScript("f/lib/helper", lang, "def name():\n    return 'helper'\n")
+		h := run("")
+		f.createScript(h.path, lang, hostile)
+		if r := f.syncRun(h.path, h.args); !strings.HasPrefix(r.body, `"helper `) {
+			t.Fatalf("planted module (wmill, imported scripts): the hostile job answered %s", r.body)
+		}
+		f.createScript("u/me/victim_planted_shared", lang, "import wmill\nfrom f.lib import helper\n\ndef main():\n    raise ValueError('the victim failed: ' + helper.name() + ' ' + wmill.__name__)\n")
+		r := f.syncRun("u/me/victim_planted_shared", "{}")
+		job := f.waitJob(r.header.Get("X-Millrun-Job-Id"))
+		if e := failure(t, r.body); e["message"] != "the victim failed: helper wmill" || strings.Contains(mustJSON(job), "INJECTED") {
+			t.Errorf("planted module (wmill, imported scripts): the next job ran what an earlier one planted: %s, logs %q", r.body, job["logs"])
+		}
+	}},
+	{"reopening its server's descriptors", "bash", bashHostileHead + `if [ "$PPID" != "$app" ]; then
+  for fd in /proc/$PPID/fd/*; do
+    to=$(readlink "$fd") || continue
+    [ "$to" = /dev/null ] && continue
+    if (exec 9<>"$fd") 2>/dev/null; then echo "${fd##*/} $to" >> "$dir/opened"; fi
+  done
+  # A request of its own, as the server reads them: output to one of
+  # millrun's pipes, into a folder whose main.sh outlives the job.
+  o=1
+  for fd in /proc/$app/fd/*; do
+    case "$(readlink "$fd")" in pipe:*) o=${fd##*/}; break ;; esac
+  done
+  mkdir "$dir/planted"
+  printf 'echo $$ > "%s/pid"\necho escaped > "%s/mark"\nsleep 30\n' "$dir" "$dir" > "$dir/planted/main.sh"
+  chmod +x "$dir/planted/main.sh"
+  printf '%s 99999 %s\n' "$o" "$dir/planted" 2>/dev/null > "/proc/$PPID/fd/3" || true
+fi
+echo done
+`, reopenServerCheck},
+	{"reopening its server's descriptors", "python3", `import os
+def main(dir: str, app: int):
+    server = os.getppid()
+    if server != app:
+        opened = []
+        for n in os.listdir('/proc/%d/fd' % server):
+            p = '/proc/%d/fd/%s' % (server, n)
+            try:
+                to = os.readlink(p)
+            except OSError:
+                continue
+            if to == '/dev/null':
+                continue
+            try:
+                os.close(os.open(p, os.O_RDWR | os.O_NONBLOCK))
+                opened.append(n + ' ' + to)
+            except OSError:
+                pass
+        with open(os.path.join(dir, 'opened'), 'w') as f:
+            f.write('\n'.join(opened))
+    return 'done'
+`, reopenServerCheck},
 	{"stopping its server", "bash", bashHostileHead + `echo $PPID > "$dir/server"
 if [ "$PPID" != "$app" ]; then kill -STOP "$PPID"; fi
 sleep "$nap"
@@ -407,6 +486,36 @@ func leftoverWriterCheck(t *testing.T, f *fixture, lang, hostile string, run fun
 		if r := f.syncRun("u/me/victim_leftover_"+lang, "{}"); r.body != want {
 			t.Errorf("leftover writer (%s): run %d after it got %s", lang, i, r.body)
 		}
+	}
+}
+
+// A job can open none of its fork server's descriptors through
+// /proc/$PPID/fd (a pipe can be reopened there, a socket cannot): with the
+// Bash server's request pipe, a job planted a request that the server ran
+// after the job ended, as its own child, never swept, with no timeout, and
+// the next job on that server failed.
+func reopenServerCheck(t *testing.T, f *fixture, lang, hostile string, run func(string) hostileRun) {
+	h := run("")
+	t.Cleanup(func() {
+		b, _ := os.ReadFile(filepath.Join(h.dir, "pid"))
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	if r := f.syncRun(h.path, h.args); r.body != `"done"` {
+		t.Errorf("reopening its server's descriptors (%s): the job answered %s", lang, r.body)
+	}
+	if b, _ := os.ReadFile(filepath.Join(h.dir, "opened")); len(b) > 0 {
+		t.Errorf("reopening its server's descriptors (%s): a job opened these of its server's:\n%s", lang, b)
+	}
+	content, want, logs := "echo next\n", `"next"`, "next\n"
+	if lang == "python3" {
+		content, want, logs = "def main():\n    return 'next'\n", `"next"`, ""
+	}
+	victimSeesNothing(t, f, "after reopening "+lang, lang, content, `{}`, want, logs)
+	time.Sleep(time.Second)
+	if fileExists(filepath.Join(h.dir, "mark")) {
+		t.Errorf("reopening its server's descriptors (%s): the request it planted ran after it ended", lang)
 	}
 }
 

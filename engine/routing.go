@@ -39,10 +39,12 @@ func (g *group) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Req
 
 // routeTable holds the groups. public: the version, the login exchange,
 // the UI's files. webhooks: run routes and custom routes, recorded by the
-// inspector and served by the tunnel. jobReads: reading a job's result,
-// served by the tunnel, not recorded. management: everything else.
+// inspector and served by the tunnel. approvalLinks: a flow's resume and
+// cancel links, like webhooks but signed instead of tokened. jobReads:
+// reading a job's result, served by the tunnel, not recorded.
+// management: everything else.
 type routeTable struct {
-	public, webhooks, customRoutes, jobReads, management *group
+	public, webhooks, customRoutes, approvalLinks, jobReads, management *group
 }
 
 func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
@@ -60,6 +62,10 @@ func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 		// Custom routes authenticate their callers themselves (signatures,
 		// API keys, basic auth, tokens), before they read the body.
 		customRoutes: &group{muxes: both, chain: []func(http.Handler) http.Handler{
+			guard.Sandbox, limitBody, e.requests.Record, query}},
+		// Approval links carry their signature in the path: they check it
+		// before they read a body, as custom routes do.
+		approvalLinks: &group{muxes: both, chain: []func(http.Handler) http.Handler{
 			guard.Sandbox, limitBody, e.requests.Record, query}},
 		jobReads:   &group{muxes: both, chain: []func(http.Handler) http.Handler{guard.Sandbox, query, e.authenticate}},
 		management: &group{muxes: []*http.ServeMux{full}, chain: []func(http.Handler) http.Handler{guard.Sandbox, e.authenticate, local}},
@@ -82,6 +88,7 @@ func isTrusted(ctx context.Context) bool { return ctx.Value(trustedKey{}) == tru
 func (e *Engine) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isTrusted(r.Context()) {
+			guard.Authenticated(r.Context())
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -107,6 +114,7 @@ func (e *Engine) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		inspector.ReportAuth(r.Context(), "token "+id.Label)
+		guard.Authenticated(r.Context())
 		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
 	})
 }

@@ -46,3 +46,33 @@ func markTunnel(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(webhook.WithTunnelCaller(r.Context(), ip)))
 	})
 }
+
+// bodyCaller names the caller whose share of the body budget a request's
+// body counts against: its address as the request inspector records it
+// (for a tunnel request, the one the provider reports), an IPv6 address
+// by its /64, which one host is usually given whole and picks addresses
+// from at will. This machine's own callers (the UI, local scripts, curl,
+// a replay) count against no share, as in connlimit: all of them are
+// loopback, so one share would be a smaller budget for all of them
+// rather than a cap on any one. A tunnel request is never one of them,
+// whatever address it reports.
+func bodyCaller(r *http.Request) string {
+	tunnelled := webhook.ViaTunnel(r.Context())
+	ip := webhook.TunnelCallerIP(r.Context())
+	if ip == "" {
+		ip = r.RemoteAddr
+		if host, _, err := net.SplitHostPort(ip); err == nil {
+			ip = host
+		}
+	}
+	parsed := net.ParseIP(ip)
+	switch {
+	case parsed == nil && tunnelled:
+		return "tunnel " + ip
+	case parsed == nil, parsed.IsLoopback() && !tunnelled:
+		return ""
+	case parsed.To4() == nil:
+		return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return parsed.String()
+}

@@ -72,6 +72,10 @@ type Server struct {
 	Presence func(client, path string, focused bool)
 	// CheckSyntax finds a script's first syntax error; nil when it parses.
 	CheckSyntax func(ctx context.Context, language, content string) (*scripts.SyntaxError, error)
+	// ApprovalKey signs approval links (a secret of this installation).
+	ApprovalKey []byte
+	// Limiter rate-limits approval links as webhooks are; nil for none.
+	Limiter *auth.RateLimiter
 }
 
 func (s *Server) changed(r *http.Request, action, target, detail string, event map[string]any) {
@@ -116,6 +120,7 @@ func (s *Server) Register(mux Mux) {
 	s.registerTunnel(mux)
 	s.registerKept(mux)
 	s.registerCodeJobs(mux)
+	s.registerApprovals(mux)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {

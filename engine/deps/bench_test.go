@@ -77,13 +77,13 @@ func TestTimings(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	byHand := pip(append([]string{"--no-deps", "--target", t.TempDir()}, pins...)...)
-	byHandNoCompile := pip(append([]string{"--no-deps", "--no-compile", "--target", t.TempDir()}, pins...)...)
-	one := pip("--no-deps", "--target", t.TempDir(), pins[0])
-	oneNoCompile := pip("--no-deps", "--no-compile", "--target", t.TempDir(), pins[0])
+	byHand := pip(append([]string{"--no-deps", "--target", tempDir(t)}, pins...)...)
+	byHandNoCompile := pip(append([]string{"--no-deps", "--no-compile", "--target", tempDir(t)}, pins...)...)
+	one := pip("--no-deps", "--target", tempDir(t), pins[0])
+	oneNoCompile := pip("--no-deps", "--no-compile", "--target", tempDir(t), pins[0])
 
 	lock := deps.ParseLock("# py: " + py.Minor() + "\n" + strings.Join(pins, "\n"))
-	cache := deps.NewCache(t.TempDir(), tools)
+	cache := deps.NewCache(tempDir(t), tools)
 	start := time.Now()
 	paths, err := cache.Install(context.Background(), py, lock, nil)
 	if err != nil {

@@ -393,7 +393,7 @@ func (c *Cache) prepare(it item) (tmp string, err error) {
 	dir, base := filepath.Split(it.path)
 	c.sweep(dir, base)
 	if _, err := os.Lstat(it.path); err == nil {
-		if err := os.RemoveAll(it.path); err != nil {
+		if err := removeAll(it.path); err != nil {
 			return "", err
 		}
 	}
@@ -651,17 +651,19 @@ func (c *Cache) unpackAll(ctx context.Context, py Python, items []item, byName m
 
 // compileLater byte-compiles published package folders in the
 // background, with the interpreter that will import them, one process
-// for all. A module that does not compile (a Python 2 leftover, a
-// template) is left as it is, as pip leaves it; the import says why. The
-// .pyc files appear by atomic renames, so a job importing meanwhile reads
-// either none or a whole one.
+// for all, then makes them read-only (at once when nothing compiles). A
+// module that does not compile (a Python 2 leftover, a template) is left
+// as it is, as pip leaves it; the import says why. The .pyc files appear
+// by atomic renames, so a job importing meanwhile reads either none or a
+// whole one.
 func (c *Cache) compileLater(py Python, dirs []string) {
-	if !c.Compile || len(dirs) == 0 {
+	if len(dirs) == 0 {
 		return
 	}
 	c.mu.Lock()
-	if c.closed {
+	if !c.Compile || c.closed {
 		c.mu.Unlock()
+		readOnly(dirs...)
 		return
 	}
 	if c.bg == nil {
@@ -678,7 +680,47 @@ func (c *Cache) compileLater(py Python, dirs []string) {
 		// A .pyc torn by a power cut with a valid header fails the
 		// import instead of falling back to the source.
 		syncTree(dirs...)
+		readOnly(dirs...)
 	}()
+}
+
+// readOnly takes the write bits off everything in installed package
+// folders (directories 0500, files 0400, or 0500 when executable). The
+// folders are shared by every job pinning the package and sit ahead of
+// the standard library on those jobs' path, as Windmill puts them: a job
+// that writes there by accident (a file beside __file__, a module saved
+// into the first folder on sys.path) then fails instead of changing the
+// jobs after it. A job that means to can still chmod them back: it runs
+// as the user, who owns them.
+func readOnly(dirs ...string) {
+	if runtime.GOOS == "windows" {
+		return // a read-only attribute there would keep Clear from removing them
+	}
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.Type()&fs.ModeSymlink != 0 { // Chmod would follow it
+				return nil
+			}
+			if fi, err := d.Info(); err == nil {
+				// The owner's read and execute bits only: a wider mode
+				// is tightened, to 0600, at the next start.
+				os.Chmod(path, fi.Mode().Perm()&0o500)
+			}
+			return nil
+		})
+	}
+}
+
+// removeAll is os.RemoveAll for trees that may hold read-only folders
+// (readOnly), whose entries cannot be removed until they are writable.
+func removeAll(path string) error {
+	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(path)
 }
 
 // Close stops the compiles under way and waits for them to end; those
@@ -764,7 +806,7 @@ func (c *Cache) sweep(dir, base string) {
 	}
 	for _, e := range entries {
 		if n := e.Name(); strings.HasPrefix(n, tmpPrefix+base+"-") {
-			os.RemoveAll(filepath.Join(dir, n))
+			removeAll(filepath.Join(dir, n))
 		}
 	}
 }
@@ -777,7 +819,7 @@ func (c *Cache) Sweep() error {
 	// A Clear interrupted after its rename left the old cache aside.
 	if aside, _ := filepath.Glob(c.Root + ".clearing-*"); len(aside) > 0 {
 		for _, a := range aside {
-			os.RemoveAll(a)
+			removeAll(a)
 		}
 	}
 	vers, err := os.ReadDir(c.Root)
@@ -796,7 +838,11 @@ func (c *Cache) Sweep() error {
 		for _, e := range entries {
 			p := filepath.Join(dir, e.Name())
 			if strings.HasPrefix(e.Name(), tmpPrefix) || !complete(p) {
-				os.RemoveAll(p)
+				removeAll(p)
+			} else if st, err := os.Lstat(p); err == nil && st.Mode().Perm()&0o222 != 0 {
+				// Its compile was cut short (millrun stopped or was
+				// killed), or an older millrun installed it.
+				readOnly(p)
 			}
 		}
 	}
@@ -851,5 +897,5 @@ func (c *Cache) Clear() error {
 	if err := os.Rename(c.Root, aside); err != nil {
 		return err
 	}
-	return os.RemoveAll(aside)
+	return removeAll(aside)
 }

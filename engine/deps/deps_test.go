@@ -30,12 +30,30 @@ func serve(t *testing.T) *depstest.Index {
 	)
 }
 
+// tempDir is t.TempDir for a test that installs packages: their folders
+// are read-only (Cache.readOnly), which testing's own removal cannot undo
+// unless it runs as root.
+func tempDir(t testing.TB) string {
+	dir := t.TempDir()
+	t.Cleanup(func() { writable(dir) })
+	return dir
+}
+
+func writable(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+}
+
 // toolsFor runs pip against the loopback index only: a fresh HOME, no
 // config files, no retries (an unreachable index fails at once), no
 // pip cache (so index hits count downloads). The process environment is
 // never changed; each test passes its own.
 func toolsFor(t *testing.T, indexURL string) deps.Tools {
-	home := t.TempDir()
+	home := tempDir(t)
 	return deps.Tools{Env: []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
@@ -117,7 +135,7 @@ func TestScriptToImport(t *testing.T) {
 		t.Errorf("resolution log says too little:\n%s", log.String())
 	}
 
-	root := filepath.Join(t.TempDir(), "cache")
+	root := filepath.Join(tempDir(t), "cache")
 	cache := deps.NewCache(root, tools)
 	log.Reset()
 	paths, err := cache.Install(ctx, py, lock, &log)
@@ -167,7 +185,7 @@ func TestPushedLockUsedAsIs(t *testing.T) {
 	tools := toolsFor(t, ix.URL)
 	text := "# py: " + py.Minor() + "\n# pushed by wmill sync\nBase==1.0\n"
 	lock := deps.ParseLock(text)
-	paths, err := deps.NewCache(t.TempDir(), tools).Install(context.Background(), py, lock, nil)
+	paths, err := deps.NewCache(tempDir(t), tools).Install(context.Background(), py, lock, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +201,7 @@ func TestPushedLockUsedAsIs(t *testing.T) {
 func TestTwoVersionsSideBySide(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	ctx := context.Background()
 	p1, err := cache.Install(ctx, py, deps.ParseLock("base==1.0"), nil)
 	if err != nil {
@@ -207,7 +225,7 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 func TestConcurrentFirstInstallsInstallOnce(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	lock := deps.ParseLock("# py: " + py.Minor() + "\nbase==1.0\nfancy-name==0.3")
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -242,7 +260,7 @@ func TestConcurrentFirstInstallsInstallOnce(t *testing.T) {
 func TestInterruptedInstallIsRedone(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	root := t.TempDir()
+	root := tempDir(t)
 	vdir := filepath.Join(root, "python_"+strings.ReplaceAll(py.Minor(), ".", "_"))
 	half := filepath.Join(vdir, "base==1.0")
 	tmp := filepath.Join(vdir, ".tmp-base==1.0-12345")
@@ -276,7 +294,7 @@ func TestInterruptedInstallIsRedone(t *testing.T) {
 
 // Sweep, at start, removes every leftover at once.
 func TestSweep(t *testing.T) {
-	root := t.TempDir()
+	root := tempDir(t)
 	vdir := filepath.Join(root, "python_3_11")
 	keep := filepath.Join(vdir, "ok==1")
 	// Made before folders were checked against their pins: it may hold
@@ -305,7 +323,7 @@ func TestSweep(t *testing.T) {
 func TestCancelledInstall(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	root := t.TempDir()
+	root := tempDir(t)
 	cache := deps.NewCache(root, toolsFor(t, ix.URL))
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &signalWriter{match: "fetching base==1.0", hit: make(chan struct{})}
@@ -349,7 +367,7 @@ func TestOfflineEmptyCache(t *testing.T) {
 	ix := serve(t)
 	tools := toolsFor(t, ix.URL)
 	ix.Stop()
-	_, err := deps.NewCache(t.TempDir(), tools).Install(context.Background(), py, deps.ParseLock("base==1.0"), nil)
+	_, err := deps.NewCache(tempDir(t), tools).Install(context.Background(), py, deps.ParseLock("base==1.0"), nil)
 	e := asError(t, err)
 	want := "offline: base==1.0 is not in the cache and the index " + ix.URL + " cannot be reached"
 	if e.Kind != deps.ErrOffline || err.Error() != want {
@@ -422,7 +440,7 @@ func TestWmillMissingFromIndex(t *testing.T) {
 
 	// A pushed lock pins wmill; installing it fails for wmill alone, and
 	// the rest of the lock is installed all the same.
-	cache := deps.NewCache(t.TempDir(), tools)
+	cache := deps.NewCache(tempDir(t), tools)
 	_, err = cache.Install(ctx, py, deps.ParseLock("base==1.0\nwmill==1.404.0"), nil)
 	if !deps.FailedFor(err, "wmill") || deps.FailedFor(err, "base") {
 		t.Errorf("install: FailedFor wrong for %v", err)
@@ -431,7 +449,7 @@ func TestWmillMissingFromIndex(t *testing.T) {
 		t.Error("base was not installed because wmill failed")
 	}
 	// Another failure besides wmill's is not wmill's alone.
-	_, err = deps.NewCache(t.TempDir(), tools).Install(ctx, py, deps.ParseLock("nosuch==1\nwmill==1.404.0"), nil)
+	_, err = deps.NewCache(tempDir(t), tools).Install(ctx, py, deps.ParseLock("nosuch==1\nwmill==1.404.0"), nil)
 	if deps.FailedFor(err, "wmill") {
 		t.Errorf("FailedFor(wmill) with nosuch failing too: %v", err)
 	}
@@ -442,7 +460,7 @@ func TestWmillMissingFromIndex(t *testing.T) {
 func TestSizeAndClear(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	root := filepath.Join(t.TempDir(), "deps")
+	root := filepath.Join(tempDir(t), "deps")
 	cache := deps.NewCache(root, toolsFor(t, ix.URL))
 	if n, err := cache.Size(); err != nil || n != 0 {
 		t.Fatalf("empty cache: %d %v", n, err)
@@ -505,7 +523,7 @@ func TestCacheResolveInstallsWhileResolving(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := ix.Hits("/files/")
-	cache := deps.NewCache(t.TempDir(), tools)
+	cache := deps.NewCache(tempDir(t), tools)
 	var log bytes.Buffer
 	lock, err := cache.Resolve(ctx, py, []string{"fancy-name"}, &log)
 	if err != nil {
@@ -530,7 +548,7 @@ func TestCacheResolveInstallsWhileResolving(t *testing.T) {
 
 	// A requirement by URL stays pinned by its URL.
 	url := strings.TrimSuffix(ix.URL, "/simple") + "/files/base-1.0-py3-none-any.whl"
-	lock, err = deps.NewCache(t.TempDir(), tools).Resolve(ctx, py, []string{"base @ " + url}, nil)
+	lock, err = deps.NewCache(tempDir(t), tools).Resolve(ctx, py, []string{"base @ " + url}, nil)
 	if err != nil || lock.String() != "# py: "+py.Minor()+"\nbase @ "+url {
 		t.Errorf("by URL: %q %v", lock.String(), err)
 	}
@@ -552,7 +570,7 @@ func TestCacheResolveInstallsWhileResolving(t *testing.T) {
 func TestCompiledAfterInstall(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	cache.Compile = true
 	t.Cleanup(cache.Close)
 	paths, err := cache.Install(context.Background(), py, deps.ParseLock("base==1.0\nfancy-name==0.3"), nil)
@@ -585,5 +603,74 @@ func TestCompiledAfterInstall(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if _, err := os.Stat(filepath.Join(paths[0], "base", "__pycache__")); err == nil {
 		t.Error("compiled after Close")
+	}
+}
+
+// An installed package's folder is read-only once it is complete (and
+// compiled): it is on every job's path that pins it, so a job writing
+// there by accident (a file "next to __file__", a module planted in it)
+// fails instead of changing the next jobs. Clear and Sweep still remove
+// it, and a later compile is not needed.
+func TestInstalledPackagesAreReadOnly(t *testing.T) {
+	py := python3(t)
+	ix := serve(t)
+	for _, compile := range []bool{false, true} {
+		root := filepath.Join(tempDir(t), "deps")
+		cache := deps.NewCache(root, toolsFor(t, ix.URL))
+		cache.Compile = compile
+		paths, err := cache.Install(context.Background(), py, deps.ParseLock("base==1.0\nfancy-name==0.3"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var writable []string
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			writable = writable[:0]
+			for _, p := range paths {
+				filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+					if err != nil {
+						return err
+					}
+					if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o222 != 0 {
+						writable = append(writable, path)
+					}
+					return nil
+				})
+			}
+			if len(writable) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(writable) > 0 {
+			t.Fatalf("compile %v: writable after install: %v", compile, writable)
+		}
+		if compile {
+			cache.Close()
+			tag := "cpython-" + strings.ReplaceAll(py.Minor(), ".", "")
+			if _, err := os.Stat(filepath.Join(paths[0], "base", "__pycache__", "__init__."+tag+".pyc")); err != nil {
+				t.Errorf("not compiled before it was made read-only: %v", err)
+			}
+		}
+		if os.Getuid() != 0 { // root writes anyway
+			if err := os.WriteFile(filepath.Join(paths[0], "base", "traceback.py"), []byte("x = 1\n"), 0o600); err == nil {
+				t.Errorf("compile %v: a file could be planted in an installed package", compile)
+			}
+		}
+		if got := importFrom(t, py, paths, "import base, fancy; print(base.__version__, fancy.__version__)"); got != "1.0 0.3" {
+			t.Errorf("compile %v: import from the read-only folders: %q", compile, got)
+		}
+		if err := cache.Sweep(); err != nil {
+			t.Fatalf("compile %v: sweep: %v", compile, err)
+		}
+		if _, ok := cache.Paths(py, deps.ParseLock("base==1.0")); !ok {
+			t.Errorf("compile %v: sweep removed a complete, read-only package", compile)
+		}
+		if err := cache.Clear(); err != nil {
+			t.Fatalf("compile %v: clear: %v", compile, err)
+		}
+		if _, err := os.Stat(root); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("compile %v: after clear: %v", compile, err)
+		}
 	}
 }

@@ -34,7 +34,7 @@ func TestKilledMidInstall(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
 	tools := toolsFor(t, ix.URL)
-	root := filepath.Join(t.TempDir(), "cache")
+	root := filepath.Join(tempDir(t), "cache")
 	arrived, release := ix.Hold("/files/base-1.0")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "DEPS_KILL_ROOT="+root, "DEPS_KILL_PY="+py.Path, "DEPS_KILL_PYV="+py.Version,

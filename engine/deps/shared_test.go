@@ -58,7 +58,7 @@ func TestPEP723NewlineCannotChooseTheIndex(t *testing.T) {
 	evil := evilBase(t)
 	src := "# /// script\n# dependencies = [\"base==2.0\\n--index-url " + evil.URL + "\"]\n# ///\n\ndef main():\n    pass\n"
 	reqs := deps.Infer("u/me/a", src, nil)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	lock, err := cache.Resolve(context.Background(), py, reqs.Lines(), nil)
 	t.Logf("script A: lines %q, lock %q, err %v", reqs.Lines(), lock.String(), err)
 	if n := evil.Hits("/"); n > 0 {
@@ -77,7 +77,7 @@ func TestRequirementsLineSeparatorCannotChooseTheIndex(t *testing.T) {
 	evil := evilBase(t)
 	src := "#requirements:\n#base==2.0\u2028--index-url=" + evil.URL + "\n\ndef main():\n    pass\n"
 	reqs := deps.Infer("u/me/a", src, nil)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	lock, err := cache.Resolve(context.Background(), py, reqs.Lines(), nil)
 	t.Logf("script A: lines %q, lock %q, err %v", reqs.Lines(), lock.String(), err)
 	if n := evil.Hits("/"); n > 0 {
@@ -110,7 +110,7 @@ func TestResolveRefusesWhatIsNotOneRequirement(t *testing.T) {
 		for _, resolve := range []func() (deps.Lock, error){
 			func() (deps.Lock, error) { return tools.Resolve(context.Background(), py, []string{"base", line}, nil) },
 			func() (deps.Lock, error) {
-				return deps.NewCache(t.TempDir(), tools).Resolve(context.Background(), py, []string{"base", line}, nil)
+				return deps.NewCache(tempDir(t), tools).Resolve(context.Background(), py, []string{"base", line}, nil)
 			},
 		} {
 			_, err := resolve()
@@ -136,7 +136,7 @@ func TestResolveRefusesWhatIsNotOneRequirement(t *testing.T) {
 func TestMarkerLineCannotFillAnotherVersionsFolder(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	a := deps.ParseLock("base==2.0 ; python_version < \"3\"\nbase==1.0\n")
 	paths, err := cache.Install(context.Background(), py, a, nil)
 	if err != nil {
@@ -157,7 +157,7 @@ func TestURLLineKeepsItsOwnFolder(t *testing.T) {
 	ix := serve(t)
 	evil := evilBase(t)
 	whl := strings.TrimSuffix(evil.URL, "/simple") + "/files/base-2.0-py3-none-any.whl"
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	a := deps.ParseLock("base==2.0 ; python_version < \"3\"\nbase @ " + whl + "\n")
 	paths, err := cache.Install(context.Background(), py, a, nil)
 	if err != nil {
@@ -193,7 +193,7 @@ func TestDependencyByURLIsPinnedByURL(t *testing.T) {
 	files := strings.TrimSuffix(evil.URL, "/simple") + "/files/"
 	carrier := depstest.Serve(t, depstest.Dist{Name: "carrier", Version: "1.0", Requires: []string{"base @ " + files + "base-2.0-py3-none-any.whl"}})
 	carrierURL := strings.TrimSuffix(carrier.URL, "/simple") + "/files/carrier-1.0-py3-none-any.whl"
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	lock, err := cache.Resolve(context.Background(), py, []string{"carrier @ " + carrierURL}, nil)
 	if err != nil {
 		t.Fatal("script A:", err)
@@ -211,7 +211,7 @@ func TestDependencyByURLIsPinnedByURL(t *testing.T) {
 func TestMarkerExcludedLineHasNoFolder(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
-	root := t.TempDir()
+	root := tempDir(t)
 	cache := deps.NewCache(root, toolsFor(t, ix.URL))
 	paths, err := cache.Install(context.Background(), py, deps.ParseLock("base==2.0 ; python_version < \"3\"\nfancy-name==0.3 ; python_version >= \"3\"\n"), nil)
 	if err != nil {
@@ -246,9 +246,9 @@ func TestOptionThroughContinuationIsRefused(t *testing.T) {
 	py := python3(t)
 	ix := serve(t)
 	other := depstest.Serve(t, depstest.Dist{Name: "planted", Version: "6.6.6"})
-	reqs := filepath.Join(t.TempDir(), "r.txt")
+	reqs := filepath.Join(tempDir(t), "r.txt")
 	os.WriteFile(reqs, []byte("--index-url "+other.URL+"\nplanted==6.6.6\n"), 0o600)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	for _, text := range []string{
 		"base==1.0\n\\\n--requirement=" + reqs + "\n",
 		"base==1.0 \\\n--requirement=" + reqs + "\n",
@@ -277,7 +277,7 @@ func TestLockHashesAreChecked(t *testing.T) {
 	sum := sha256.Sum256(ix.File("base-1.0-py3-none-any.whl"))
 	good := "sha256:" + hex.EncodeToString(sum[:])
 	wrong := "sha256:" + strings.Repeat("0", 64)
-	cache := deps.NewCache(t.TempDir(), toolsFor(t, ix.URL))
+	cache := deps.NewCache(tempDir(t), toolsFor(t, ix.URL))
 	ctx := context.Background()
 
 	_, err := cache.Install(ctx, py, deps.ParseLock("base==1.0 \\\n    --hash="+wrong+"\n"), nil)

@@ -222,7 +222,7 @@ esac
 	if lock.String() != "# py: 3.11\nbase==2.0\nfancy-name==0.3" {
 		t.Errorf("lock %q", lock.String())
 	}
-	cache := NewCache(t.TempDir(), tl)
+	cache := NewCache(cacheRoot(t), tl)
 	paths, err := cache.Install(context.Background(), py, lock, nil)
 	if err != nil || len(paths) != 2 {
 		t.Fatalf("install: %v %v", paths, err)
@@ -271,7 +271,7 @@ esac
 		t.Errorf("not found: %v", err)
 	}
 	env = append(env, "UV_FAKE_OUTPUT=error: Failed to fetch: `http://x/simple/base/`\n  Caused by: Request failed after 3 retries\n  Caused by: error sending request for url\n  Caused by: tcp connect error: Connection refused (os error 111)")
-	_, err = NewCache(t.TempDir(), FindTools(env)).Install(context.Background(), py, ParseLock("base==1.0"), nil)
+	_, err = NewCache(cacheRoot(t), FindTools(env)).Install(context.Background(), py, ParseLock("base==1.0"), nil)
 	if !errors.As(err, &e) || e.Kind != ErrOffline {
 		t.Errorf("offline: %v", err)
 	}
@@ -312,4 +312,12 @@ func TestPipCommandLines(t *testing.T) {
 			t.Errorf("no call like %q in\n%s", w, strings.Join(calls, "\n"))
 		}
 	}
+}
+
+// cacheRoot is t.TempDir for a cache: installed packages are read-only,
+// which testing's own removal cannot undo unless it runs as root.
+func cacheRoot(t *testing.T) string {
+	dir := t.TempDir()
+	t.Cleanup(func() { removeAll(dir) })
+	return dir
 }

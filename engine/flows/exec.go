@@ -482,6 +482,15 @@ func (f *frame) runModule(ctx context.Context, i int, prev json.RawMessage) outc
 	m, ms := &mods[i], &f.status.Modules[i]
 	env := f.env(ctx, prev)
 	now := f.r.x.clock().Now()
+	// The approvals come before the sleep: the sleep counts from the
+	// approval, and a sleep recorded first would make the wait look over.
+	if i > 0 && mods[i-1].Suspend != nil && mods[i-1].Suspend.RequiredEvents > 0 {
+		out, resumed := f.approvals(ctx, i, now)
+		if resumed == nil {
+			return out
+		}
+		env = env.with(resumed.vars)
+	}
 	if i > 0 && mods[i-1].Sleep != nil && ms.Type == WaitingForPriorSteps {
 		secs, err := f.number(env.with(map[string]json.RawMessage{"result": prev}), *mods[i-1].Sleep)
 		if err != nil {
@@ -493,13 +502,6 @@ func (f *frame) runModule(ctx context.Context, i int, prev json.RawMessage) outc
 			fmt.Fprintf(f.r.run.Logs, "step %s sleeps %gs before step %s\n", mods[i-1].ID, secs, m.ID)
 			f.save(ctx)
 		}
-	}
-	if i > 0 && mods[i-1].Suspend != nil && mods[i-1].Suspend.RequiredEvents > 0 {
-		out, resumed := f.approvals(ctx, i, now)
-		if resumed == nil {
-			return out
-		}
-		env = env.with(resumed.vars)
 	}
 	if ms.Type == WaitingForExecutor && ms.ScheduledFor != "" {
 		if w := f.waitUntil(ctx, parseTime(ms.ScheduledFor)); w != nil {
@@ -1594,12 +1596,24 @@ func (f *frame) runFailureModule(ctx context.Context, failure outcome) outcome {
 // approvals is the wait for the approvals of the step before module i
 // (its suspend): it returns resumed with the answers once there are
 // enough, or the outcome that makes the flow wait for them (its worker
-// free) or fail on a disapproval or a timeout.
+// free) or fail on a cancel or a timeout.
 func (f *frame) approvals(ctx context.Context, i int, now time.Time) (outcome, *exprEnv) {
 	mods := f.value.Modules
 	s := mods[i-1].Suspend
 	ms, prevMs := &f.status.Modules[i], &f.status.Modules[i-1]
-	if ms.Type == WaitingForPriorSteps {
+	db := f.r.x.DB
+	key := waitKey(f.job.ID, prevMs.ID, prevMs.Job)
+	switch ms.Type {
+	case WaitingForPriorSteps:
+		// The wait begins, unless this flow ended it already and stopped
+		// before the next step started.
+		rs, end, err := db.Resumes(ctx, key)
+		if err != nil {
+			return failed("InternalError", fmt.Sprintf("reading the answers to step %s: %s", prevMs.ID, err)), nil
+		}
+		if end != nil {
+			return f.afterWait(ctx, i, rs, end, true)
+		}
 		timeout := time.Duration(s.Timeout) * time.Second
 		if s.Timeout <= 0 {
 			timeout = 30 * time.Minute
@@ -1610,51 +1624,87 @@ func (f *frame) approvals(ctx context.Context, i int, now time.Time) (outcome, *
 		f.mu.Unlock()
 		fmt.Fprintf(f.r.run.Logs, "step %s waits for %d approval(s) until %s\n", mods[i-1].ID, s.RequiredEvents, ms.SuspendUntil)
 		f.save(ctx)
-	}
-	if ms.Type != WaitingForEvents {
-		return outcome{}, f.resumeEnv(ms)
-	}
-	approved, disapproved := 0, ""
-	for _, r := range ms.Resumes {
-		if r.Approved {
-			approved++
-		} else if disapproved == "" {
-			disapproved = r.Approver
+		fallthrough
+	case WaitingForEvents:
+		until := parseTime(ms.SuspendUntil)
+		rs, end, err := db.EndWait(ctx, key, now, func(rs []store.Resume) string { return verdict(rs, s.RequiredEvents, until, now) })
+		if err != nil {
+			return failed("InternalError", fmt.Sprintf("reading the answers to step %s: %s", prevMs.ID, err)), nil
 		}
+		if end != nil {
+			return f.afterWait(ctx, i, rs, end, true)
+		}
+		if len(rs) != len(ms.Resumes) {
+			f.mu.Lock()
+			ms.Resumes = flowResumes(rs)
+			f.mu.Unlock()
+			f.save(ctx)
+		}
+		return outcome{until: until}, nil
 	}
-	timedOut := !now.Before(parseTime(ms.SuspendUntil))
+	// The wait ended in an earlier run of the flow, which went on to the
+	// next step: the answers are still what that step is given.
+	rs, end, err := db.Resumes(ctx, key)
+	if err != nil {
+		return failed("InternalError", fmt.Sprintf("reading the answers to step %s: %s", prevMs.ID, err)), nil
+	}
+	if end == nil { // recorded by an older millrun, in the status only
+		return outcome{}, f.resumeEnv(ms.Resumes)
+	}
+	return f.afterWait(ctx, i, rs, end, false)
+}
+
+// afterWait is the end of the wait before module i: the flow fails on a
+// cancel or a timeout (unless continue_on_disapprove_timeout), else the
+// next step gets the answers. first records the end in the flow's status.
+func (f *frame) afterWait(ctx context.Context, i int, rs []store.Resume, end *store.WaitEnd, first bool) (outcome, *exprEnv) {
+	mods := f.value.Modules
+	s := mods[i-1].Suspend
+	ms, prevMs := &f.status.Modules[i], &f.status.Modules[i-1]
 	var bad outcome
-	switch {
-	case disapproved == "" && approved >= s.RequiredEvents:
-	case disapproved != "":
-		bad = failed("SuspendedDisapproved", "Disapproved by "+disapproved)
-	case timedOut:
+	switch end.How {
+	case "canceled":
+		by := "anonymous"
+		for _, r := range rs {
+			if !r.Approved {
+				by = r.Approver
+				break
+			}
+		}
+		bad = failed("SuspendedDisapproved", "Disapproved by "+by)
+	case "timed out":
 		bad = failed("SuspendedTimedOut", "Timed out waiting to be resumed")
-	default:
-		return outcome{until: parseTime(ms.SuspendUntil)}, nil
 	}
 	if bad.raw != nil && !s.ContinueOnDisapproveTimeout {
+		if first {
+			fmt.Fprintf(f.r.run.Logs, "step %s's wait for approvals ended: %s\n", prevMs.ID, end.How)
+		}
 		return stepFailed(mods[i-1].ID, bad, prevMs.Job), nil
 	}
-	env := f.resumeEnv(ms)
+	resumes := flowResumes(rs)
+	env := f.resumeEnv(resumes)
 	if bad.raw != nil {
 		env.vars["resume"] = bad.raw
 	}
-	f.mu.Lock()
-	for _, r := range ms.Resumes {
-		prevMs.Approvers = append(prevMs.Approvers, Approval{ResumeID: r.ResumeID, Approver: r.Approver})
+	if first {
+		fmt.Fprintf(f.r.run.Logs, "step %s's wait for approvals ended: %s; the flow goes on\n", prevMs.ID, end.How)
+		f.mu.Lock()
+		prevMs.Approvers = nil
+		for _, r := range resumes {
+			prevMs.Approvers = append(prevMs.Approvers, Approval{ResumeID: r.ResumeID, Approver: r.Approver})
+		}
+		*ms = ModuleStatus{Type: WaitingForPriorSteps, ID: ms.ID, Resumes: resumes}
+		f.mu.Unlock()
+		f.save(ctx)
 	}
-	*ms = ModuleStatus{Type: WaitingForPriorSteps, ID: ms.ID, Resumes: ms.Resumes}
-	f.mu.Unlock()
-	f.save(ctx)
 	return outcome{}, env
 }
 
 // resumeEnv gives the step after an approval its answers: resume (the
 // last), resumes (all) and approvers.
-func (f *frame) resumeEnv(ms *ModuleStatus) *exprEnv {
+func (f *frame) resumeEnv(rs []Resume) *exprEnv {
 	values, approvers := []json.RawMessage{}, []string{}
-	for _, r := range ms.Resumes {
+	for _, r := range rs {
 		v := r.Value
 		if len(v) == 0 {
 			v = json.RawMessage("null")

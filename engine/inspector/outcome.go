@@ -14,6 +14,10 @@ type Outcome struct {
 	// Note says the route answered the call itself (a provider's
 	// handshake), without a run.
 	Note string
+	// Path, when set, is recorded in place of the request's path: one
+	// that carries a credential (an approval link's signature) is kept
+	// with it redacted.
+	Path string
 }
 
 type outcomeKey struct{}

@@ -151,7 +151,13 @@ func (rec *Recorder) Record(next http.Handler) http.Handler {
 		sr := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sr, inner)
 
-		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.RedactRawQuery(r.URL), CallerIP: rec.callerIP(r),
+		u := r.URL
+		if outcome.Path != "" {
+			c := *r.URL
+			c.Path, c.RawPath = outcome.Path, outcome.Path // as written: "[redacted]" unescaped
+			u = &c
+		}
+		req := &store.Request{ReceivedAt: start, Method: r.Method, URL: auth.RedactRawQuery(u), CallerIP: rec.callerIP(r),
 			Status: sr.status, DurationMS: time.Since(start).Milliseconds(), JobID: w.Header().Get("X-Millrun-Job-Id"),
 			Route: outcome.Route, AuthOK: sr.status != http.StatusUnauthorized && sr.status != http.StatusForbidden}
 		if req.Status == 0 {

@@ -139,6 +139,8 @@ type active struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	logs   *LogBuffer
+	// woken: Wake came while the job ran, so a requeue makes it due now.
+	woken bool
 }
 
 // New builds a queue; Start recovers state and starts the workers.

@@ -48,7 +48,11 @@ func (q *Queue) requeue(job *store.Job, at time.Time, logs string) {
 		q.log.Error("requeue waiting job", "job", job.ID, "err", err)
 	}
 	q.mu.Lock()
-	if _, ok := q.running[job.ID]; ok {
+	if a, ok := q.running[job.ID]; ok {
+		if now := time.Now().UTC(); a.woken && job.ScheduledFor.After(now) {
+			job.ScheduledFor = now
+			q.db.WakeJobAsync(job.ID, now)
+		}
 		delete(q.running, job.ID)
 		if job.ConcurrencyLimit > 0 {
 			if q.perKey[job.ScriptPath]--; q.perKey[job.ScriptPath] <= 0 {
@@ -66,10 +70,16 @@ func (q *Queue) requeue(job *store.Job, at time.Time, logs string) {
 }
 
 // Wake makes a waiting job due now (an approval arrived); it reports
-// whether the job was waiting here.
+// whether the job was waiting here. A job running now goes back in the
+// queue due now if it asks to wait: it may have looked for the approval
+// just before it arrived.
 func (q *Queue) Wake(id string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if a, ok := q.running[id]; ok {
+		a.woken = true
+		return true
+	}
 	for i, j := range q.pending {
 		if j.ID == id {
 			q.pending = append(q.pending[:i], q.pending[i+1:]...)

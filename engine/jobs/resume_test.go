@@ -152,3 +152,50 @@ func TestRecoveryRequeuesFlows(t *testing.T) {
 		t.Errorf("the step that was running: %s", j.Status)
 	}
 }
+
+// wokenWhileRunning requeues itself for an hour on its first run, after
+// a Wake that came while it ran (an approval that arrived just after the
+// flow looked for it).
+type wokenWhileRunning struct {
+	q    *Queue
+	runs atomic.Int32
+	seen chan struct{}
+}
+
+func (w *wokenWhileRunning) Execute(ctx context.Context, x *Execution) Outcome {
+	w.seen <- struct{}{}
+	if w.runs.Add(1) == 1 {
+		if !w.q.Wake(x.Job.ID) {
+			panic("Wake did not find the running job")
+		}
+		x.Requeue(time.Now().Add(time.Hour))
+		return Outcome{}
+	}
+	return Outcome{Result: json.RawMessage(`"done"`), Success: true}
+}
+
+// A Wake for a job that is running makes its requeue due now, not when
+// it asked: otherwise that answer would wait for the next due time.
+func TestWakeWhileRunningMakesTheRequeueDueNow(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(t.TempDir() + "/millrun.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wokenWhileRunning{seen: make(chan struct{}, 4)}
+	q := New(db, w, Config{Workers: 1})
+	w.q = q
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()); db.Close() })
+	if err := q.Enqueue(context.Background(), &store.Job{Workspace: "local", Kind: "flow", ScriptPath: "u/me/asks"}); err != nil {
+		t.Fatal(err)
+	}
+	<-w.seen
+	select {
+	case <-w.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job woken while it ran waited for its requeue's due time")
+	}
+}

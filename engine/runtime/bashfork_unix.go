@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,18 +46,30 @@ import (
 // which the job opens as /proc/<millrun>/fd/<n> (a folder per job costs
 // file system transactions, 0.1 ms and more each on the development VM's
 // ext4, so the folder holds no more than it must). The server has no
-// files, and is told a job's descriptors and folder through its request
-// pipe. A server runs one job at a time (a pool holds as many as jobs run
-// at once), in a session of its own and under job control (set -m), so
-// every job is its own process group, as a spawned one is: killed as one
-// on timeout and cancel, without the server. The server forks the next
-// job's process ahead, which waits for a line on fd 3; the server answers
-// on fd 4: "p <pid> <folder>" once the job is in its folder with its
-// output open and about to run main.sh, then "x <status>" when it ended.
+// files, and is told a job's descriptors and folder through its control
+// channel. A server runs one job at a time (a pool holds as many as jobs
+// run at once), in a session of its own and under job control (set -m),
+// so every job is its own process group, as a spawned one is: killed as
+// one on timeout and cancel, without the server. The server forks the
+// next job's process ahead, which waits for a line on fd 3; the server
+// answers on fd 4: "p <pid> <folder>" once the job is in its folder with
+// its output open and about to run main.sh, then "x <status>" when it
+// ended. A folder is named by its base name in its server's parent
+// folder ($2): bash reads a line from a socket or a pipe a byte per
+// system call, 0.2 µs more each on a socket on the development VM, so the
+// line is kept short.
+//
+// Fds 3 and 4 are one end of a socketpair, not pipes: any process of the
+// user can reopen a pipe through /proc/<pid>/fd/<n>, and the job's parent
+// is the server, so a job that wrote a line into /proc/$PPID/fd/3 had the
+// server run a process of its choosing after it ended, as the server's
+// own child, where no sweep looks and no timeout applies (and the next
+// job on that server failed). A socket cannot be opened through /proc.
+// Its other descriptors are /dev/null.
 const bashServerScript = `set -m
 unset OLDPWD SHLVL
 while :; do
-  ( IFS=' ' read -r o e d <&3 && cd -- "$d" && exec 0</dev/null 1>"/proc/$1/fd/$o" 2>&1 && printf 'p %s %s\n' "$BASHPID" "$d" >&4 && exec 3<&- 4>&- && BASH_ENV="/proc/$1/fd/$e" ./main.sh )
+  ( IFS=' ' read -r o e d <&3 && cd -- "$2/$d" && exec 0</dev/null 1>"/proc/$1/fd/$o" 2>&1 && printf 'p %s %s\n' "$BASHPID" "$d" >&4 && exec 3<&- 4>&- && BASH_ENV="/proc/$1/fd/$e" ./main.sh )
   printf 'x %s\n' "$?" >&4 || exit
 done
 `
@@ -70,9 +83,8 @@ type bashServer struct {
 	// server's.
 	parent string
 	next   string        // the next job's folder, made ahead
-	req    *os.File      // its fd 3
-	rep    *os.File      // its fd 4
-	lines  *bufio.Reader // over rep
+	ctl    *net.UnixConn // the other end of its fds 3 and 4
+	lines  *bufio.Reader // over ctl
 	exited chan struct{} // closed when the process has been waited for
 	idleAt time.Time     // when it went back to the pool
 	// retire: its answers can no longer be matched to its jobs; it is
@@ -87,7 +99,7 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 		return nil, err
 	}
 	if abs, err := filepath.Abs(parent); err == nil {
-		parent = abs // the server, in /, is told its jobs' folders
+		parent = abs // the server, in /, finds its jobs' folders there
 	}
 	next, err := newBashJobDir(parent)
 	if err != nil {
@@ -95,34 +107,25 @@ func startBashServer(r *Runner, bash string) (*bashServer, error) {
 		return nil, err
 	}
 	s := &bashServer{parent: parent, next: next, exited: make(chan struct{})}
-	reqR, reqW, err := os.Pipe()
+	ctl, theirs, err := socketPair("bash-server")
 	if err != nil {
 		os.RemoveAll(parent)
 		return nil, err
 	}
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		os.RemoveAll(parent)
-		reqR.Close()
-		reqW.Close()
-		return nil, err
-	}
-	defer reqR.Close()
-	defer repW.Close()
-	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", strconv.Itoa(os.Getpid()))
+	defer theirs.Close()
+	s.cmd = exec.Command(bash, "--norc", "--noprofile", "-c", bashServerScript, "millrun-bash-server", strconv.Itoa(os.Getpid()), parent)
 	s.cmd.Env = r.processEnv()
-	s.cmd.ExtraFiles = []*os.File{reqR, repW}
-	s.cmd.Dir = "/" // in no job's folder
+	s.cmd.ExtraFiles = []*os.File{theirs, theirs} // requests in on 3, answers out on 4
+	s.cmd.Dir = "/"                               // in no job's folder
 	// A session of its own: its jobs can join no group of millrun's, and
 	// what they leave is outside millrun's session, where sweeps look.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := children.start(s.cmd); err != nil { // low priority: the jobs inherit it
 		os.RemoveAll(parent)
-		reqW.Close()
-		repR.Close()
+		ctl.Close()
 		return nil, err
 	}
-	s.req, s.rep, s.lines = reqW, repR, bufio.NewReader(repR)
+	s.ctl, s.lines = ctl, bufio.NewReader(ctl)
 	go func() {
 		_ = children.wait(s.cmd)
 		close(s.exited)
@@ -162,8 +165,7 @@ func (s *bashServer) close() {
 		// its own: killing the server does not reach it.
 		killChildren(s.cmd.Process.Pid)
 		_ = s.cmd.Process.Kill()
-		s.req.Close()
-		s.rep.Close()
+		s.ctl.Close()
 		<-s.exited
 		os.RemoveAll(s.parent)
 	})
@@ -171,7 +173,7 @@ func (s *bashServer) close() {
 
 // report reads the server's next line, "p <pid> <folder>" or "x <n>".
 func (s *bashServer) report(deadline time.Time) (kind byte, n int, dir string, err error) {
-	_ = s.rep.SetReadDeadline(deadline)
+	_ = s.ctl.SetReadDeadline(deadline)
 	line, err := s.lines.ReadString('\n')
 	if err != nil {
 		return 0, 0, "", err
@@ -406,11 +408,11 @@ var (
 	errMaybeForked = errors.New("the Bash server did not answer as expected while starting the job")
 )
 
-// forkBash runs the job prepared in dir, with env its job.sh, on s,
-// copying its output to w. It returns the job's pid (its process group)
-// and exit status. A cancelled ctx kills the job's group. Any error closes
-// s; errNotForked means the job can be spawned, any other that it may have
-// run.
+// forkBash runs the job prepared in dir (a folder of s.parent), with env
+// its job.sh, on s, copying its output to w. It returns the job's pid
+// (its process group) and exit status. A cancelled ctx kills the job's
+// group. Any error closes s; errNotForked means the job can be spawned,
+// any other that it may have run.
 func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *os.File, w io.Writer) (int, int, error) {
 	out, in, err := os.Pipe()
 	if err != nil {
@@ -419,20 +421,19 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 	}
 	defer out.Close()
 	// The job opens its end (through /proc) before it answers "p".
-	_, err = fmt.Fprintf(s.req, "%d %d %s\n", in.Fd(), env.Fd(), dir)
+	_, err = fmt.Fprintf(s.ctl, "%d %d %s\n", in.Fd(), env.Fd(), filepath.Base(dir))
 	kind, pid, got, rerr := s.report(time.Now().Add(5 * time.Second))
 	in.Close()
 	switch {
 	case err != nil || errors.Is(rerr, io.EOF):
-		// Nothing holds the pipe, and the job's process writes "p" before
-		// it lets go of it: main.sh has not run.
+		// Nothing holds the server's end, and the job's process writes
+		// "p" before it lets go of it: main.sh has not run.
 		s.close()
 		return 0, 0, errNotForked
-	case rerr != nil || kind == 'x' || got != dir:
+	case rerr != nil || kind == 'x' || got != filepath.Base(dir):
 		// No answer in time, or an answer out of turn (the job's process
-		// could not enter its folder or open its output, or an earlier job
-		// wrote into the server's pipes): it may be under way, so it is
-		// not spawned too.
+		// could not enter its folder or open its output): it may be under
+		// way, so it is not spawned too.
 		s.close()
 		return 0, 0, errMaybeForked
 	}
@@ -451,8 +452,8 @@ func (r *Runner) forkBash(ctx context.Context, s *bashServer, dir string, env *o
 	}()
 	e := awaitJob(ctx, pid, ended, s.close)
 	// The server answers once it has reaped the job: a job still there
-	// was stopped, or wrote an answer into the server's pipe itself; the
-	// server's answers can no longer be matched to its jobs.
+	// was stopped; the server's answers can no longer be matched to its
+	// jobs.
 	stray := e.err == nil && syscall.Kill(pid, 0) == nil
 	// Whatever the script left in its group dies with it, as for a
 	// spawned job; what left the group is swept afterwards.
@@ -480,7 +481,8 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 		s.close()
 		return Outcome{}, false
 	}
-	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir)
+	key := newJobKey()
+	env := append(append([]string{}, spec.Env...), "TMPDIR="+dir, key)
 	jobEnv, err := prepareBashJob(dir, spec.Content, env, bashArgs(spec.Order, spec.Args))
 	if err != nil {
 		os.RemoveAll(dir)
@@ -489,7 +491,7 @@ func (r *Runner) runBashForked(ctx context.Context, s *bashServer, spec Spec, lo
 	}
 	// Everything the job starts is in its server's session, unless it
 	// makes one of its own.
-	live := r.procs.begin(jobMarker(spec.Env), s.cmd.Process.Pid)
+	live := r.procs.begin(key, s.cmd.Process.Pid)
 	tail := &tailWriter{max: 4096}
 	pid, code, err := r.forkBash(ctx, s, dir, jobEnv, io.MultiWriter(logs, tail))
 	jobEnv.Close()

@@ -40,42 +40,26 @@ type forkServer struct {
 }
 
 // forkServerSlot reserves room in the server's starting environment for a
-// job's WM_JOB_ID (a uuid), which each child writes there (see the server).
+// job's marker (newJobKey), which each child writes there (see the server).
 var forkServerSlot = "MILLRUN_JOB_SLOT=" + strings.Repeat("_", 48)
 
 // startForkServer starts the server for interp with env (the scrubbed
 // environment, marked as millrun's). It has no folder: its code and the
 // wrapper's are its arguments, and its working folder is /.
 func startForkServer(interp string, env []string) (*forkServer, error) {
-	// Both ends close on exec from the start (under ForkLock, as os.Pipe
-	// does where it cannot ask the kernel): a job spawned by another
-	// goroutine in between would otherwise keep them. ExtraFiles hands
-	// the server its end all the same.
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
+	conn, theirs, err := socketPair("forkserver")
 	if err != nil {
 		return nil, err
 	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "forkserver"), os.NewFile(uintptr(fds[1]), "forkserver-child")
 	defer theirs.Close()
-	c, err := net.FileConn(ours)
-	ours.Close()
-	if err != nil {
-		return nil, err
-	}
-	conn := c.(*net.UnixConn)
 	// Started as a spawned job's interpreter is (same flags, same site),
 	// so a forked job sees the same modules a spawned one would.
 	cmd := exec.Command(interp, "-u", "-c", wrapper("python_fork.py"), wrapper("python.py"))
 	cmd.Dir = "/"
 	cmd.Env = append(append([]string{}, env...), forkServerSlot, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	// Stdout and stderr stay nil, /dev/null: a pipe there is one more
+	// thing its jobs could reopen through /proc/$PPID/fd.
 	// A session of its own (each job then makes its own): no job can join
 	// a group of millrun's.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -102,6 +86,34 @@ func startForkServer(interp string, env []string) (*forkServer, error) {
 	_ = conn.SetReadDeadline(time.Time{})
 	go fs.read(r)
 	return fs, nil
+}
+
+// socketPair returns millrun's end of a new socketpair, as a connection,
+// and the end to hand a server. A server's channels are sockets because a
+// socket, unlike a pipe, cannot be reopened through /proc/<pid>/fd by the
+// jobs the server forks (its children, of the same user). Both ends close
+// on exec from the start (under ForkLock, as os.Pipe does where it cannot
+// ask the kernel): a job spawned by another goroutine in between would
+// otherwise keep them. ExtraFiles hands the server its end all the same.
+func socketPair(name string) (*net.UnixConn, *os.File, error) {
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), name), os.NewFile(uintptr(fds[1]), name+"-child")
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		theirs.Close()
+		return nil, nil, err
+	}
+	return c.(*net.UnixConn), theirs, nil
 }
 
 func readFrame(r io.Reader, v any) error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -30,18 +31,16 @@ type Packages struct {
 	// Tools resolves and installs, in the user's own environment (their
 	// index configuration and proxies).
 	Tools deps.Tools
-	// Modules is where the trees of workspace scripts imported by
-	// others are written, one folder per set of contents.
-	Modules string
-	// Wmill is a folder holding millrun's built-in wmill module, last on
-	// every path: a wmill installed from the index wins.
-	Wmill string
+	// Wmill is the source of millrun's built-in wmill module
+	// (wmill/__init__.py), given to a job that names wmill when its lock
+	// installs none (a wmill installed from the index wins); nil gives
+	// none.
+	Wmill []byte
 
 	mu      sync.Mutex
 	interps map[string]deps.Python // by configured path
 	stdlib  map[string]func(string) bool
 	locks   map[string]*lockFlight // by requirements key
-	trees   map[string]bool        // module trees written
 	chosen  map[string]chosenPython
 }
 
@@ -186,8 +185,16 @@ func orScript(path string) string {
 // planPython prepares a Python job: resolves its lock if it has none
 // (or one that no longer pins everything it imports), installs what the
 // lock pins (once, into the cache), writes the workspace scripts it
-// imports, and says how to run it, with the lock it runs with.
-func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Spec, logs io.Writer) (plan pyPlan, lock deps.Lock, err error) {
+// imports and the built-in wmill, when it needs them, into lib, and says
+// how to run it, with the lock it runs with.
+//
+// lib is a folder of the job's own, made fresh for it ("" for a
+// dependency job, which runs nothing): what goes on a job's path comes
+// before the standard library, so a folder shared by jobs there would let
+// one job's write (a planted traceback.py, an edited module) reach every
+// later job. The shared package folders are the exception, as on
+// Windmill: read-only once installed (deps.Cache).
+func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Spec, lib string, logs io.Writer) (plan pyPlan, lock deps.Lock, err error) {
 	plan.Interp = defaultInterp
 	py, isStd, err := p.python(ctx, defaultInterp)
 	if err != nil {
@@ -197,19 +204,6 @@ func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Sp
 	if err != nil {
 		return plan, lock, err
 	}
-	var tail []string // after the packages: the imported scripts, then wmill
-	if len(mods) > 0 {
-		tree, module, err := p.moduleTree(spec, mods)
-		if err != nil {
-			return plan, lock, err
-		}
-		plan.Module = module
-		tail = append(tail, tree)
-	}
-	if p.Wmill != "" {
-		tail = append(tail, p.Wmill)
-	}
-	plan.Path = tail
 	lock = deps.ParseLock(spec.Lock)
 	if err := lock.Err(); err != nil {
 		// A pushed lock is used as it is or not at all: resolving a new
@@ -225,26 +219,57 @@ func (p *Packages) planPython(ctx context.Context, defaultInterp string, spec Sp
 		plan.Interp = py.Path
 	}
 	if spec.Lock == "" || !covers(lock, reqs) {
-		if len(reqs.List) == 0 {
-			return plan, deps.Lock{}, nil
+		lock = deps.Lock{}
+		if len(reqs.List) > 0 {
+			if lock, err = p.resolve(ctx, py, reqs, logs); err != nil {
+				return plan, lock, err
+			}
 		}
-		if lock, err = p.resolve(ctx, py, reqs, logs); err != nil {
+	}
+	installedWmill := false
+	if !lock.Empty() {
+		paths, err := p.Cache.Install(ctx, py, lock, logs)
+		if deps.FailedFor(err, "wmill") {
+			fmt.Fprintln(logs, "wmill could not be installed from the index: using millrun's built-in wmill module")
+			paths, err = p.Cache.Install(ctx, py, lock.Without("wmill"), logs)
+		} else if err == nil {
+			installedWmill = lock.Has("wmill")
+		}
+		if err != nil {
 			return plan, lock, err
 		}
+		plan.Path = paths
 	}
-	if lock.Empty() {
+	if lib == "" {
 		return plan, lock, nil
 	}
-	paths, err := p.Cache.Install(ctx, py, lock, logs)
-	if deps.FailedFor(err, "wmill") {
-		fmt.Fprintln(logs, "wmill could not be installed from the index: using millrun's built-in wmill module")
-		paths, err = p.Cache.Install(ctx, py, lock.Without("wmill"), logs)
-	}
+	module, written, err := p.writeLib(lib, spec, mods, !installedWmill && namesWmill(spec, mods))
 	if err != nil {
 		return plan, lock, err
 	}
-	plan.Path = append(paths, tail...)
+	plan.Module = module
+	if written {
+		// After the packages, as the built-in wmill must be: a wmill
+		// installed from the index wins.
+		plan.Path = append(plan.Path, lib)
+	}
 	return plan, lock, nil
+}
+
+// namesWmill reports whether the script or a workspace script it imports
+// names wmill anywhere (an import, importlib's, a comment): a job that
+// might import it gets the built-in module; a false positive costs one
+// small file.
+func namesWmill(spec Spec, mods []string) bool {
+	if strings.Contains(spec.Content, "wmill") {
+		return true
+	}
+	for _, m := range mods {
+		if strings.Contains(spec.Modules[m], "wmill") {
+			return true
+		}
+	}
+	return false
 }
 
 // choose picks the interpreter a script asks for, once per set of
@@ -361,7 +386,8 @@ func lockKey(minor string, lines []string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// writeAtomic writes a file whole or not at all.
+// writeAtomic writes a file whole or not at all, read-only: a kept lock
+// decides the packages of every later job with the same requirements.
 func writeAtomic(path, content string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -375,6 +401,11 @@ func writeAtomic(path, content string) error {
 		os.Remove(tmp.Name())
 		return err
 	}
+	if err := tmp.Chmod(0o400); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return err
@@ -382,66 +413,37 @@ func writeAtomic(path, content string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// moduleTree writes the workspace scripts a job imports (and the job's
-// own script, so that `from .x` finds its siblings) as a package tree,
-// f/folder/name.py, in a folder named by their contents: a changed
-// script makes a new tree, so the next run sees the change and a running
-// job's tree never changes under it.
-func (p *Packages) moduleTree(spec Spec, mods []string) (root, module string, err error) {
-	files := map[string]string{}
-	for _, m := range mods {
-		files[modulePath(m)] = spec.Modules[m]
-	}
-	if spec.Path != "" && relativeFrom.MatchString(spec.Content) {
-		files[modulePath(spec.Path)] = spec.Content
-		module = strings.ReplaceAll(strings.TrimSuffix(modulePath(spec.Path), ".py"), "/", ".")
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, name := range names {
-		fmt.Fprintf(h, "%s\x00%d\x00%s", name, len(files[name]), files[name])
-	}
-	root = filepath.Join(p.Modules, hex.EncodeToString(h.Sum(nil))[:32])
-	p.mu.Lock()
-	done := p.trees[root]
-	p.mu.Unlock()
-	if done {
-		return root, module, nil
-	}
-	if _, err := os.Stat(root); err != nil {
-		tmp, err := os.MkdirTemp(p.Modules, ".tmp-*")
-		if err != nil {
-			return "", "", fmt.Errorf("write the imported scripts: %w", err)
+// writeLib writes into lib, a folder of the job's own, the workspace
+// scripts the job imports (and the job's own script, so that `from .x`
+// finds its siblings) as a package tree, f/folder/name.py, and, when
+// wmill is true, the built-in wmill module. It says what main is
+// imported as ("" for main.py) and whether it wrote anything. A job
+// imports its own copies, fresh: nothing it writes there reaches
+// another job, and a change to a library reaches the next run.
+func (p *Packages) writeLib(lib string, spec Spec, mods []string, wmill bool) (module string, written bool, err error) {
+	files := map[string][]byte{}
+	if len(mods) > 0 {
+		for _, m := range mods {
+			files[modulePath(m)] = []byte(spec.Modules[m])
 		}
-		for _, name := range names {
-			dir := filepath.Join(tmp, filepath.Dir(name))
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				os.RemoveAll(tmp)
-				return "", "", fmt.Errorf("write the imported scripts: %w", err)
-			}
-			if err := writeFiles(dir, map[string]string{filepath.Base(name): files[name]}); err != nil {
-				os.RemoveAll(tmp)
-				return "", "", fmt.Errorf("write the imported scripts: %w", err)
-			}
-		}
-		if err := os.Rename(tmp, root); err != nil && !errors.Is(err, os.ErrExist) {
-			os.RemoveAll(tmp)
-			if _, serr := os.Stat(root); serr != nil {
-				return "", "", fmt.Errorf("write the imported scripts: %w", err)
-			}
+		if spec.Path != "" && relativeFrom.MatchString(spec.Content) {
+			files[modulePath(spec.Path)] = []byte(spec.Content)
+			module = strings.ReplaceAll(strings.TrimSuffix(modulePath(spec.Path), ".py"), "/", ".")
 		}
 	}
-	p.mu.Lock()
-	if p.trees == nil {
-		p.trees = map[string]bool{}
+	if wmill && p.Wmill != nil {
+		files["wmill/__init__.py"] = p.Wmill
 	}
-	p.trees[root] = true
-	p.mu.Unlock()
-	return root, module, nil
+	for name, content := range files {
+		dir := filepath.Join(lib, filepath.FromSlash(path.Dir(name)))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", false, fmt.Errorf("write the imported scripts: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(name)), content, 0o600); err != nil {
+			return "", false, fmt.Errorf("write the imported scripts: %w", err)
+		}
+	}
+	return module, len(files) > 0, nil
 }
 
 // modulePath is where a workspace script lives in a module tree, as
@@ -486,7 +488,7 @@ func (r *Runner) Dependencies(ctx context.Context, spec Spec, logs io.Writer) (s
 	if r.interp.Python == "" {
 		return "", errors.New(missingPython)
 	}
-	_, lock, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+	_, lock, err := r.Packages.planPython(ctx, r.interp.Python, spec, "", logs)
 	if err != nil {
 		return "", err
 	}

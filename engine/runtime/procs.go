@@ -1,9 +1,10 @@
 package runtime
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -23,9 +24,9 @@ type procs struct {
 // liveJob is a running job, as a process it left can show it belongs to
 // it: by the job's session or process group (ids), or, for a process that
 // made a session of its own (a daemon the job started and still uses), by
-// the job's marker in its starting environment. Either only spares a
-// process while the job runs: nothing needs to carry anything for a
-// sweep to kill it.
+// the job's marker (newJobKey) in its starting environment. Either only
+// spares a process while the job runs: nothing needs to carry anything
+// for a sweep to kill it.
 type liveJob struct {
 	marker string
 	ids    []int
@@ -99,12 +100,16 @@ func (p *procs) running(sid, pgid int, markers func(...string) bool) bool {
 	return len(ms) > 0 && markers(ms...)
 }
 
-// jobMarker is the environment entry that names a job (WM_JOB_ID).
-func jobMarker(env []string) string {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "WM_JOB_ID=") {
-			return kv
-		}
-	}
-	return ""
+// jobKeyEnv names the variable that marks a job's processes.
+const jobKeyEnv = "MILLRUN_JOB_KEY"
+
+// newJobKey returns a job's marker, a fresh random value millrun shows to
+// no one but the job's own processes (in their environment). It is not
+// WM_JOB_ID, which any job can learn from the API with its WM_TOKEN: a
+// leftover that carried another running job's WM_JOB_ID was spared until
+// that job ended.
+func newJobKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return jobKeyEnv + "=" + hex.EncodeToString(b)
 }

@@ -275,7 +275,8 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 	if err != nil {
 		return Failure("InternalError", "cannot create the job directory: "+err.Error(), nil)
 	}
-	live := r.procs.begin(jobMarker(spec.Env))
+	key := newJobKey()
+	live := r.procs.begin(key)
 	started := false
 	defer func() {
 		if !started {
@@ -291,7 +292,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 
 	var cmd *exec.Cmd
 	env := append(append([]string{}, r.processEnv()...), spec.Env...)
-	env = append(env, "TMPDIR="+dir)
+	env = append(env, "TMPDIR="+dir, key)
 	if spec.Language != Bash {
 		env = append(env, "MILLRUN_OUT="+out)
 	}
@@ -309,7 +310,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 		interp := r.interp.Python
 		if r.Packages != nil {
-			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, filepath.Join(out, "lib"), logs)
 			if err != nil {
 				return Failure("DependenciesError", err.Error(), nil)
 			}

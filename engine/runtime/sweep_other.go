@@ -17,5 +17,5 @@ func KillLeftovers(string) int { return 0 }
 func becomeSubreaper() bool { return false }
 
 // killChildren has no /proc to list them from: a Bash server's waiting
-// child ends when its request pipe closes.
+// child ends when its control socket closes.
 func killChildren(int) {}

@@ -144,9 +144,12 @@ func (p *WarmPool) Run(ctx context.Context, spec WarmSpec, logs io.Writer) Outco
 	}
 	// What the job starts that makes a session of its own (a daemon it
 	// uses) is the job's, not a leftover, while it runs.
-	live := p.r.procs.begin(jobMarker(spec.Env))
+	key := newJobKey()
+	live := p.r.procs.begin(key)
 	defer p.r.procs.end(live)
-	out, healthy := proc.run(ctx, spec.Spec, logs)
+	job := spec.Spec
+	job.Env = append(append([]string{}, job.Env...), key)
+	out, healthy := proc.run(ctx, job, logs)
 	if healthy && ctx.Err() == nil {
 		sp.put(proc)
 	} else {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +49,7 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 		}
 		interp := r.interp.Python
 		if r.Packages != nil {
-			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, logs)
+			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, filepath.Join(dir, ".millrun", "lib"), logs)
 			if err != nil {
 				os.RemoveAll(dir)
 				return nil, Failure("DependenciesError", err.Error(), nil)

@@ -452,12 +452,17 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	return out, rows.Err()
 }
 
+// stepsOfOpenFlows keeps the finished steps of a flow job that has not
+// finished (one that waits for an approval, maybe for days): it reads
+// their results when it goes on, and its answers hang on a step's job.
+const stepsOfOpenFlows = ` AND (parent_job IS NULL OR parent_job NOT IN (SELECT id FROM jobs WHERE status IN ('queued', 'running')))`
+
 // PruneJobs deletes finished jobs created before cutoff and finished jobs
 // beyond the newest keep ones. It returns how many were deleted.
 func (db *DB) PruneJobs(ctx context.Context, cutoff time.Time, keep int) (int64, error) {
 	var total int64
 	err := db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE created_at < ? AND completed_at IS NOT NULL`, micros(cutoff))
+		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE created_at < ? AND completed_at IS NOT NULL`+stepsOfOpenFlows, micros(cutoff))
 		if err != nil {
 			return err
 		}
@@ -470,7 +475,7 @@ func (db *DB) PruneJobs(ctx context.Context, cutoff time.Time, keep int) (int64,
 				return err
 			}
 			if boundary.Valid {
-				res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE created_at <= ? AND completed_at IS NOT NULL`, boundary.Int64)
+				res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE created_at <= ? AND completed_at IS NOT NULL`+stepsOfOpenFlows, boundary.Int64)
 				if err != nil {
 					return err
 				}

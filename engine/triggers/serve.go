@@ -148,10 +148,13 @@ type verdict struct {
 	secretHeaders []string
 }
 
-// authenticate applies the route's method.
+// authenticate applies the route's method. A caller known before the
+// body is read (a token, an API key, basic auth, a replay) has its body
+// counted against the budget kept from anonymous callers.
 func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
 	if replayed, ofRefused := inspector.IsReplay(r.Context()); replayed {
+		guard.Authenticated(r.Context())
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
 		if ofRefused {
 			routeID.Label += " (replay of a refused request)"
@@ -180,6 +183,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if !id.CanRun(kindOf(t), t.ScriptPath) {
 			return verdict{status: http.StatusUnauthorized, reason: "the token may not run " + t.ScriptPath}
 		}
+		guard.Authenticated(r.Context())
 		return verdict{id: id, reason: "token " + id.Label}
 	}
 	cred, err := s.credentials(r.Context(), t)
@@ -196,6 +200,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if key == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
 			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong API key in " + header}
 		}
+		guard.Authenticated(r.Context())
 		return verdict{id: routeID, reason: "API key in " + header, secretHeaders: secret}
 	case AuthBasic:
 		user, pass, ok := r.BasicAuth()
@@ -205,6 +210,7 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if !ok || wantUser == "" || !userOK || !passOK {
 			return verdict{status: http.StatusUnauthorized, reason: "missing or wrong user name or password (HTTP basic auth)"}
 		}
+		guard.Authenticated(r.Context())
 		return verdict{id: routeID, reason: "basic auth as " + user}
 	case AuthSignature:
 		provider := str(cred, "provider")
@@ -219,19 +225,32 @@ func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 		if err := CheckSignatureHeaders(provider, cred, r.Header, now); err != nil {
 			return refused(err)
 		}
-		body, err := s.readBody(r)
+		// The HMACs go through the body's parts: a forged body is refused
+		// without the copy that joining them costs.
+		parts, err := webhook.ReadParts(r, s.Settings().MaxBody)
 		if err != nil {
 			return verdict{readErr: err}
 		}
-		// Ed25519 signs timestamp and body as one message, which the
-		// check copies: that copy counts against the body budget too.
 		if provider == ProviderDiscord {
+			// Ed25519 signs timestamp and body as one message, which the
+			// check copies: that copy counts against the body budget
+			// too, and the parts are joined first so as not to count
+			// three bodies.
+			body, err := guard.Join(r, parts)
+			if err != nil {
+				return verdict{readErr: err}
+			}
 			if err := guard.Reserve(r.Context(), int64(len(r.Header.Get("X-Signature-Timestamp"))+len(body))); err != nil {
 				return verdict{readErr: err}
 			}
+			parts = [][]byte{body}
 		}
-		if err := VerifySignature(provider, cred, r.Header, body, now); err != nil {
+		if err := VerifySignatureParts(provider, cred, r.Header, parts, now); err != nil {
 			return refused(err)
+		}
+		body, err := guard.Join(r, parts)
+		if err != nil {
+			return verdict{readErr: err}
 		}
 		return verdict{id: routeID, provider: provider, reason: provider + " signature verified", body: body}
 	}

@@ -105,6 +105,13 @@ func CheckSignatureHeaders(provider string, cred map[string]any, h http.Header, 
 // VerifySignature checks body (the exact bytes received) against the
 // provider's signature headers with the credentials cred.
 func VerifySignature(provider string, cred map[string]any, h http.Header, body []byte, now time.Time) error {
+	return VerifySignatureParts(provider, cred, h, [][]byte{body}, now)
+}
+
+// VerifySignatureParts is VerifySignature of a body in parts, one after
+// the other, as guard.ReadParts leaves it: the HMACs hash them where they
+// are; Discord's Ed25519 copies them into one message.
+func VerifySignatureParts(provider string, cred map[string]any, h http.Header, body [][]byte, now time.Time) error {
 	if err := CheckSignatureHeaders(provider, cred, h, now); err != nil {
 		return err
 	}
@@ -191,7 +198,7 @@ func checkTimestamp(ts string, now time.Time) error {
 }
 
 // Slack: v0=hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + body)).
-func verifySlack(secret string, h http.Header, body []byte, now time.Time) error {
+func verifySlack(secret string, h http.Header, body [][]byte, now time.Time) error {
 	if secret == "" {
 		return refusef("the route's resource has no Slack signing secret (field \"secret\")")
 	}
@@ -202,14 +209,14 @@ func verifySlack(secret string, h http.Header, body []byte, now time.Time) error
 	if err := checkTimestamp(ts, now); err != nil {
 		return err
 	}
-	want := "v0=" + hex.EncodeToString(mac(sha256.New, []byte(secret), []byte("v0:"+ts+":"), body))
+	want := "v0=" + hex.EncodeToString(mac(sha256.New, []byte(secret), append([][]byte{[]byte("v0:" + ts + ":")}, body...)...))
 	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return refusef("the Slack signature does not match (wrong signing secret, or the body was changed)")
 	}
 	return nil
 }
 
-func verifyHMACHeader(secret, header, prefix string, newHash func() hash.Hash, encode func([]byte) string, h http.Header, body []byte) error {
+func verifyHMACHeader(secret, header, prefix string, newHash func() hash.Hash, encode func([]byte) string, h http.Header, body [][]byte) error {
 	if secret == "" {
 		return refusef("the route's resource has no secret (field \"secret\")")
 	}
@@ -217,7 +224,7 @@ func verifyHMACHeader(secret, header, prefix string, newHash func() hash.Hash, e
 	if sig == "" {
 		return refusef("missing %s: the request is not signed", header)
 	}
-	want := prefix + encode(mac(newHash, []byte(secret), body))
+	want := prefix + encode(mac(newHash, []byte(secret), body...))
 	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return refusef("the %s signature does not match (wrong secret, or the body was changed)", header)
 	}
@@ -225,7 +232,7 @@ func verifyHMACHeader(secret, header, prefix string, newHash func() hash.Hash, e
 }
 
 // Discord: Ed25519 over timestamp + body with the application's public key.
-func verifyDiscord(publicKey string, h http.Header, body []byte) error {
+func verifyDiscord(publicKey string, h http.Header, body [][]byte) error {
 	key, err := hex.DecodeString(publicKey)
 	if err != nil || len(key) != ed25519.PublicKeySize {
 		return refusef("the route's resource has no valid Discord public key (field \"public_key\", 64 hex characters from the developer portal)")
@@ -238,7 +245,15 @@ func verifyDiscord(publicKey string, h http.Header, body []byte) error {
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return refusef("the Discord signature is not %d bytes of hex", ed25519.SignatureSize)
 	}
-	if !ed25519.Verify(ed25519.PublicKey(key), append([]byte(ts), body...), sig) {
+	size := len(ts)
+	for _, p := range body {
+		size += len(p)
+	}
+	msg := append(make([]byte, 0, size), ts...)
+	for _, p := range body {
+		msg = append(msg, p...)
+	}
+	if !ed25519.Verify(ed25519.PublicKey(key), msg, sig) {
 		return refusef("the Discord signature does not match (wrong public key, or the body was changed)")
 	}
 	return nil
@@ -247,7 +262,7 @@ func verifyDiscord(publicKey string, h http.Header, body []byte) error {
 // Standard Webhooks (and Svix): base64(HMAC-SHA256(key, id.timestamp.body))
 // in a space-separated list of "v1,<sig>"; whsec_ secrets, several during
 // a key rotation.
-func verifyStandard(secrets []string, h http.Header, body []byte, now time.Time) error {
+func verifyStandard(secrets []string, h http.Header, body [][]byte, now time.Time) error {
 	if len(secrets) == 0 {
 		return refusef("the route's resource has no whsec_ secret (field \"secret\", or \"secrets\" during a rotation)")
 	}
@@ -264,7 +279,7 @@ func verifyStandard(secrets []string, h http.Header, body []byte, now time.Time)
 		if err != nil {
 			return refusef("a secret in the route's resource is not a whsec_ base64 secret")
 		}
-		want := []byte(base64.StdEncoding.EncodeToString(mac(sha256.New, key, prefix, body)))
+		want := []byte(base64.StdEncoding.EncodeToString(mac(sha256.New, key, append([][]byte{prefix}, body...)...)))
 		for _, s := range strings.Fields(sigs) {
 			v, sig, ok := strings.Cut(s, ",")
 			if ok && v == "v1" && subtle.ConstantTimeCompare([]byte(sig), want) == 1 {
@@ -287,7 +302,7 @@ func standardHeaders(h http.Header) (id, ts, sigs string) {
 
 // Generic HMAC over the body: header, algorithm (sha256, sha1, sha512),
 // encoding (hex, base64) and an optional prefix such as "sha256=".
-func verifyGeneric(cred map[string]any, h http.Header, body []byte) error {
+func verifyGeneric(cred map[string]any, h http.Header, body [][]byte) error {
 	sc, err := genericScheme(cred)
 	if err != nil {
 		return err

@@ -251,17 +251,31 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	body, err := guard.ReadBody(r, limit)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		var ae *apierr.Error
-		switch {
-		case errors.As(err, &mbe):
-			return nil, apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
-		case errors.As(err, &ae):
-			return nil, ae
-		}
-		return nil, apierr.BadRequest("reading the request body: %s", err)
+		return nil, bodyError(err, limit)
 	}
 	return body, nil
+}
+
+// ReadParts is ReadBody for a check that goes through the body's parts
+// (guard.ReadParts); guard.Join puts them together.
+func ReadParts(r *http.Request, limit int64) ([][]byte, error) {
+	parts, err := guard.ReadParts(r, limit)
+	if err != nil {
+		return nil, bodyError(err, limit)
+	}
+	return parts, nil
+}
+
+func bodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	var ae *apierr.Error
+	switch {
+	case errors.As(err, &mbe):
+		return apierr.TooLarge("the request body is larger than the limit of %d bytes", limit)
+	case errors.As(err, &ae):
+		return ae
+	}
+	return apierr.BadRequest("reading the request body: %s", err)
 }
 
 // EnqueueError is the answer for a job the queue did not take.

@@ -143,6 +143,13 @@ func TunnelCallerIP(ctx context.Context) string {
 	return via.ip
 }
 
+// ViaTunnel reports whether the request ctx belongs to came through the
+// tunnel, whether or not the provider said from where.
+func ViaTunnel(ctx context.Context) bool {
+	_, ok := ctx.Value(tunnelKey{}).(tunnelCaller)
+	return ok
+}
+
 // recordHeaders stores hdrs with the job, adding where a tunnel request
 // came from.
 func recordHeaders(r *http.Request, job *store.Job, hdrs map[string]string) {

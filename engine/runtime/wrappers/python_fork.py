@@ -6,7 +6,9 @@
 # its argument), so no folder of its is on any job's module path.
 #
 # It talks only over the socket millrun gave it as fd 3 (a socketpair, so
-# nothing else can reach it). Each message is a 4-byte big-endian length
+# nothing else can reach it: its jobs, its children, could reopen a pipe
+# through /proc/$PPID/fd, but not a socket; its signal wake-up channel is a
+# socketpair too, and its stdin, stdout and stderr are /dev/null). Each message is a 4-byte big-endian length
 # and a JSON object. millrun sends {"cwd", "env"} with two descriptors (the
 # job's stdin and its output); the server answers {"taken"} before it forks
 # (so a server that dies without that answer started nothing), {"pid"} once
@@ -28,11 +30,12 @@ sys.dont_write_bytecode = True  # as PYTHONDONTWRITEBYTECODE in a spawned job
 _sock = socket.socket(fileno=3)
 _code = compile(sys.argv[1], "wrapper.py", "exec")
 
-# The job's marker shows in /proc/<pid>/environ, which is the block the
-# process started with, not os.environ: a process the job forked without an
-# exec and that made a session of its own is then known as the job's while
-# the job runs (a sweep kills it once the job ended, marker or not). The
-# server starts with a placeholder there, rewritten in place in each child.
+# The job's marker (MILLRUN_JOB_KEY) shows in /proc/<pid>/environ, which is
+# the block the process started with, not os.environ: a process the job
+# forked without an exec and that made a session of its own is then known
+# as the job's while the job runs (a sweep kills it once the job ended,
+# marker or not). The server starts with a placeholder there, rewritten in
+# place in each child.
 _slot = None
 try:
     import ctypes
@@ -85,11 +88,11 @@ def _child(req, fds):
     _sock.close()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.close(_wake_r)
-    os.close(_wake_w)
+    _wake_r.close()
+    _wake_w.close()
     env = dict(kv.split("=", 1) for kv in req["env"])
     if _slot is not None:
-        marker = next((kv for kv in req["env"] if kv.startswith("WM_JOB_ID=")), "").encode()
+        marker = next((kv for kv in req["env"] if kv.startswith("MILLRUN_JOB_KEY=")), "").encode()
         addr, size = _slot
         if marker and len(marker) <= size:
             ctypes.memmove(addr, marker + b"\0" * (size - len(marker)), size)
@@ -136,9 +139,9 @@ def _finish(code):
     os._exit(code & 0xFF)
 
 
-_wake_r, _wake_w = os.pipe()
-os.set_blocking(_wake_w, False)
-signal.set_wakeup_fd(_wake_w)
+_wake_r, _wake_w = socket.socketpair()
+_wake_w.setblocking(False)
+signal.set_wakeup_fd(_wake_w.fileno())
 signal.signal(signal.SIGCHLD, lambda *_: None)
 _send({"ready": True})
 while True:
@@ -147,7 +150,7 @@ while True:
     except InterruptedError:
         continue
     if _wake_r in ready:
-        os.read(_wake_r, 512)
+        _wake_r.recv(512)
     while True:  # reap every child that ended
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

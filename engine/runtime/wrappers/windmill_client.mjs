@@ -171,12 +171,21 @@ export async function whoami() {
   return await call("GET", `${ws()}/users/whoami`);
 }
 
+export async function getResumeUrls(approver, flowLevel) {
+  const nonce = Math.floor(Math.random() * 4294967295);
+  return await call("GET", `${ws()}/jobs/resume_urls/${env("WM_JOB_ID") ?? "NO_JOB_ID"}/${nonce}`, undefined, { approver, flow_level: flowLevel });
+}
+
+export function getResumeEndpoints(approver) {
+  return getResumeUrls(approver);
+}
+
 // The rest of windmill-client's functions: present so that a script
 // using one fails saying which, instead of "is not a function".
 const missing = (name) =>
   function () {
     throw new Error(
-      `windmill-client's ${name} is not in millrun's built-in windmill-client, which scripts get when the real package is not in their lock or cannot be installed; it has getVariable, setVariable, getResource, setResource, getState, setState, getStatePath, runScript, runScriptByPath, runScriptAsync, waitJob, getResult, getRootJobId, getWorkspace and whoami`,
+      `windmill-client's ${name} is not in millrun's built-in windmill-client, which scripts get when the real package is not in their lock or cannot be installed; it has getVariable, setVariable, getResource, setResource, getState, setState, getStatePath, runScript, runScriptByPath, runScriptAsync, waitJob, getResult, getRootJobId, getResumeUrls, getWorkspace and whoami`,
     );
   };
 export const appendToResultStream = missing("appendToResultStream");
@@ -193,7 +202,6 @@ export const getIdToken = missing("getIdToken");
 export const getPresignedS3PublicUrl = missing("getPresignedS3PublicUrl");
 export const getPresignedS3PublicUrls = missing("getPresignedS3PublicUrls");
 export const getProgress = missing("getProgress");
-export const getResumeUrls = missing("getResumeUrls");
 export const loadS3File = missing("loadS3File");
 export const loadS3FileStream = missing("loadS3FileStream");
 export const parallel = missing("parallel");
@@ -221,6 +229,6 @@ export default {
   setClient, getWorkspace, getStatePath, getVariable, setVariable, getResource, setResource, resolveDefaultResource,
   getState, setState, getInternalState, setInternalState, runScriptAsync, runScriptByPathAsync, runScriptByHashAsync,
   runScript, runScriptByPath, runScriptByHash, getResultMaybe, waitJob, getResult, getRootJobId, cancelJob, whoami,
-  appendToResultStream, databaseUrlFromResource, getFlowUserState, getIdToken, getProgress, getResumeUrls, loadS3File,
+  appendToResultStream, databaseUrlFromResource, getFlowUserState, getIdToken, getProgress, getResumeUrls, getResumeEndpoints, loadS3File,
   runFlow, runFlowAsync, setFlowUserState, setProgress, task, writeS3File,
 };

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import os
+import random
 import ssl
 import sys
 import time
@@ -46,6 +47,7 @@ __all__ = [
     "get_job_status",
     "get_resource",
     "get_result",
+    "get_resume_urls",
     "get_root_job_id",
     "get_state",
     "get_state_path",
@@ -342,6 +344,17 @@ class Windmill:
     def set_state(self, value):
         self.set_resource(value, path=self.state_path, resource_type="state")
 
+    # Approvals
+
+    def get_resume_urls(self, approver: str = None, flow_level: bool = None) -> dict:
+        """The links that answer this step's approval: {approvalPage, resume, cancel}."""
+        nonce = random.randint(0, 1000000000)
+        job_id = os.environ.get("WM_JOB_ID") or "NO_ID"
+        params = {"approver": approver}
+        if flow_level is not None:
+            params["flow_level"] = "true" if flow_level else "false"
+        return self.get(self._w("jobs/resume_urls/%s/%d" % (job_id, nonce)), params=params).json()
+
     # Who and where
 
     def whoami(self) -> dict:
@@ -500,3 +513,8 @@ def set_variable(path: str, value: str, is_secret: bool = False) -> None:
 
 def get_state_path() -> str:
     return _c().state_path
+
+
+def get_resume_urls(approver: str = None) -> dict:
+    """Get URLs needed for resuming a flow after this step"""
+    return _c().get_resume_urls(approver)
