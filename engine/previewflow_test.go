@@ -83,3 +83,18 @@ func TestFlowInferredSchema(t *testing.T) {
 		t.Fatalf("the saved flow's schema %s is not the inferred one %s", saved["schema"], r.body)
 	}
 }
+
+// An approval step in a draft waits as in a saved flow, and the run
+// page's Approve lets the test run go on.
+func TestFlowPreviewApproval(t *testing.T) {
+	t.Parallel()
+	f := setup(t, served)
+	value := `{"modules":[{"id":"ask","value":` + raw("bash", "echo asking\n", `{}`) + `,"suspend":{"required_events":1,"timeout":600}},
+		{"id":"act","value":` + raw("python3", "def main(r):\n    return r\n", `{"r":{"type":"javascript","expr":"resume"}}`) + `}]}`
+	id := f.mustDo(201, "POST", "/api/w/local/jobs/run/preview_flow", "application/json", `{"path":"u/me/draft","args":{},"value":`+value+`}`).body
+	step := f.waitingStep(id)
+	f.mustDo(200, "POST", "/api/millrun/jobs/"+id+"/approval", "application/json", `{"approved":true,"step_job":"`+step+`","value":{"ok":1}}`)
+	if j := f.waitJob(id); j["success"] != true || compactJSON(mustJSON(j["result"])) != `{"ok":1}` {
+		t.Fatalf("the approved preview: %v", j)
+	}
+}

@@ -36,16 +36,20 @@ func (c *Catalog) Draft(ctx context.Context, workspace, path string, value json.
 // load is the flow a flow job runs: the saved version it names, or the
 // draft it was queued with.
 func (x *Executor) load(ctx context.Context, job *store.Job) (*Flow, error) {
+	return x.Flows.ofJob(ctx, job)
+}
+
+func (c *Catalog) ofJob(ctx context.Context, job *store.Job) (*Flow, error) {
 	if job.Kind != KindPreview {
-		f, err := x.Flows.ByHash(ctx, job.Workspace, job.ScriptHash)
+		f, err := c.ByHash(ctx, job.Workspace, job.ScriptHash)
 		if err != nil {
 			return nil, fmt.Errorf("flow version %s cannot be loaded: %w", job.ScriptHash, err)
 		}
 		return f, nil
 	}
-	code, err := x.DB.GetJobCode(ctx, job.ID)
+	code, err := c.db.GetJobCode(ctx, job.ID)
 	if err != nil {
 		return nil, fmt.Errorf("the definition of flow preview %s is gone: %w", job.ID, err)
 	}
-	return x.Flows.Draft(ctx, job.Workspace, job.ScriptPath, json.RawMessage(code.Content))
+	return c.Draft(ctx, job.Workspace, job.ScriptPath, json.RawMessage(code.Content))
 }

@@ -106,7 +106,7 @@ func AnswerWait(ctx context.Context, db *store.DB, workspace, flowID, key string
 	if err != nil {
 		return nil, fmt.Errorf("flow job %s: %w", flowID, err)
 	}
-	if root.Kind != "flow" || root.ParentJob != "" {
+	if (root.Kind != "flow" && root.Kind != KindPreview) || root.ParentJob != "" {
 		return nil, errs.Invalidf("job %s is a %s job, not a flow run: it has nothing to approve", root.ID, root.Kind)
 	}
 	if root.Finished() {
@@ -243,10 +243,12 @@ func ancestors(ctx context.Context, db *store.DB, workspace string, job *store.J
 // nearest flow job's definition (a flow run as a step has its own ids).
 func stepModule(ctx context.Context, cat *Catalog, chain []*store.Job, id string) (*Module, error) {
 	for _, j := range chain {
-		if j.Kind != "flow" || j.ScriptHash == "" {
+		// A flow run as a step is a "flow" job too; a draft's steps are
+		// in the preview job's own definition.
+		if (j.Kind != "flow" || j.ScriptHash == "") && j.Kind != KindPreview {
 			continue
 		}
-		f, err := cat.ByHash(ctx, j.Workspace, j.ScriptHash)
+		f, err := cat.ofJob(ctx, j)
 		if err != nil {
 			return nil, err
 		}
