@@ -17,7 +17,7 @@ HAS_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
 GO_FILES := $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null)
 # One version for the binaries and the packages: wails.json's productVersion.
 VERSION := $(shell sed -n 's/.*"productVersion": *"\([^"]*\)".*/\1/p' wails.json)
-VERSION_FLAG := -X github.com/millrun/millrun/engine/api.Version=v$(VERSION)
+VERSION_FLAG := -X main.version=v$(VERSION)
 
 .PHONY: help run serve build build-desktop build-windows dist test-dist setup setup-test test test-compat test-e2e test-desktop test-windows bench soak fuzz clean
 

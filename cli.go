@@ -12,12 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/store"
 )
-
-var version = api.Version
 
 func defaultDataDir() string {
 	if v := os.Getenv("MILLRUN_DATA"); v != "" {

@@ -13,6 +13,10 @@ import (
 	"strings"
 )
 
+// version is millrun's; the Makefile sets it to wails.json's
+// productVersion (-ldflags "-X main.version=v...").
+var version = "v0.1.0-dev"
+
 func main() {
 	attachConsole(os.Args[1:])
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

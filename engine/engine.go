@@ -5,8 +5,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,11 +20,14 @@ import (
 	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/autostart"
+	"github.com/millrun/millrun/engine/execute"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/lifecycle"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
@@ -82,7 +83,8 @@ type Config struct {
 	AllowedHosts []string
 	// TunnelBackend publishes the webhooks; nil means ngrok.
 	TunnelBackend tunnel.Backend
-	// Version is reported to the tunnel provider.
+	// Version is millrun's: GET /api/version and the session report it,
+	// and the tunnel provider is told it (default "dev").
 	Version string
 	// RequestBodyBudget bounds the request inspector's bodies together
 	// (0: 512 MiB).
@@ -126,6 +128,7 @@ type Engine struct {
 	catalog  *scripts.Catalog
 	flowCat  *flows.Catalog
 	flows    *flows.Executor
+	executor *execute.Executor
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
 	alerts   *alerts.Alerter
@@ -140,19 +143,21 @@ type Engine struct {
 	tunnel   *tunnel.Manager
 	// user is the person running millrun (the u/<user>/ in paths, the
 	// trigger of scheduled runs' state paths).
-	user     string
+	user string
+	// services are what Open started, in order; Close stops them.
+	services lifecycle.Stack
 	closing  sync.Once
-	closeErr error
+	closeErr error // the database's, set as it closes
 	// lastFailure is the newest run that failed since Open, for Status.
 	lastFailure atomic.Pointer[Failure]
 	lock        *instance.Lock
 
-	authtoken *tunnel.Authtoken
+	authtoken    *tunnel.Authtoken
+	startAtLogin autostart.Setting
 
 	resources *resources.Store
 	triggers  *triggers.Service
 	requests  *inspector.Recorder
-	stop      chan struct{}
 
 	handler        http.Handler // every route, each behind its group's protection
 	webhookHandler http.Handler // the routes the tunnel serves, and no others
@@ -175,14 +180,8 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	// One way out when a start fails: what was opened or started so far is
-	// closed or stopped, newest first, and nothing is left running.
-	var undo []func()
-	fail := func(err error) (*Engine, error) {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-		return nil, err
+	if cfg.Version == "" {
+		cfg.Version = "dev"
 	}
 	lock := cfg.Lock
 	if lock == nil {
@@ -191,86 +190,37 @@ func Open(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
-	undo = append(undo, func() { lock.Release() })
+	dataDir := cfg.DataDir
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, lock: lock, user: api.OSUser(),
+		authtoken:    &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken},
+		startAtLogin: autostart.Setting{Entry: autostart.Entry{Command: cfg.StartCommand, Service: cfg.StartService, DataDir: dataDir}}}
+	// One way out when a start fails: what started so far stops, newest
+	// first, as Close stops it all. The lock and the database are the
+	// first two: every other service uses them.
+	ctx := context.Background()
+	fail := func(err error) (*Engine, error) {
+		e.services.Stop(ctx)
+		return nil, err
+	}
+	_ = e.services.Start(ctx, &lifecycle.Funcs{OnStop: func(context.Context) { lock.Release() }})
 	db, err := store.Open(filepath.Join(cfg.DataDir, "millrun.db"))
 	if err != nil {
 		return fail(err)
 	}
-	undo = append(undo, func() { db.Close() })
-	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, lock: lock, user: api.OSUser(),
-		authtoken: &tunnel.Authtoken{Path: filepath.Join(cfg.DataDir, "ngrok-authtoken"), Env: cfg.NgrokAuthtoken}}
+	e.db = db
+	_ = e.services.Start(ctx, &lifecycle.Funcs{OnStop: func(context.Context) { e.closeErr = db.Close() }})
 	// Before the settings: they seal their secret with the resources' key.
 	if e.resources, err = resources.Open(db, cfg.DataDir); err != nil {
 		return fail(err)
 	}
-	set, err := settings.Load(context.Background(), db, settings.Defaults(cfg.IncludeHeaders), e.resources)
-	if errors.Is(err, settings.ErrSecretUnreadable) && set != nil {
-		// Not worth refusing to start over: the receiver is given a new
-		// secret to check, and the user copies it from the settings.
-		e.log.Warn("workspace webhook: a new signing secret replaces one this data folder's key cannot open; copy it to the receiver from the settings", "err", err)
-		if set.WorkspaceWebhookURL != "" {
-			set.WorkspaceWebhookSecret = newWebhookSecret()
-			err = settings.Save(context.Background(), db, *set, e.resources)
-		} else {
-			err = nil
-		}
-	}
+	set, err := settings.Open(ctx, db, settings.Defaults(cfg.IncludeHeaders), e.resources, e.log)
 	if err != nil {
 		return fail(err)
 	}
 	e.settings.Store(set)
-	// Before the queue starts: a job it recovers may finish at once.
-	e.presence = alerts.NewPresence(nil)
-	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger,
-		Watching: e.presence.Watching})
-	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
-	e.wshook = wshook.New(wshook.Config{Workspace: cfg.Workspace, Log: cfg.Logger, Target: func() wshook.Target {
-		s := e.settings.Load()
-		return wshook.Target{URL: s.WorkspaceWebhookURL, Secret: s.WorkspaceWebhookSecret}
-	}})
-	e.wshook.Start()
-	undo = append(undo, e.wshook.Stop)
-	e.triggers = &triggers.Service{DB: db, Resources: e.resources}
-	if err := e.triggers.Load(context.Background()); err != nil {
-		return fail(err)
-	}
-	e.redactOldRouteKeys()
-	e.catalog = scripts.NewCatalog(db)
-	e.tokens = auth.New(db)
-	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
-	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
-	e.runner.NoForkServer = cfg.NoForkServer
-	undo = append(undo, e.runner.Close)
-	if err := e.cleanUpAfterCrash(); err != nil {
-		return fail(err)
-	}
-	if err := e.openPackages(cfg.DataDir); err != nil {
-		return fail(err)
-	}
-	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
-	e.warm.Start()
-	undo = append(undo, e.warm.Close)
-	e.flowCat = flows.NewCatalog(db, e.catalog)
-	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.jobEnv, StepLogLimit: set.LogLimitBytes,
-		Secrets: flowSecrets{e.resources}, Clock: cfg.FlowClock, WaitInline: cfg.FlowWaitInline}
-	workers := set.Workers
-	if cfg.Workers > 0 {
-		workers = cfg.Workers
-	}
-	e.queue = jobs.New(db, &executor{e: e}, jobs.Config{
-		Workers: workers, MaxQueued: set.MaxQueued, DefaultTimeout: time.Duration(set.DefaultTimeoutS) * time.Second,
-		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
-		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
-	})
-	e.flows.Slots = e.queue
-	if err := e.queue.Start(context.Background()); err != nil {
-		return fail(err)
-	}
-	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
-		IDKey: e.resources.Subkey("schedule run job ids")})
-	e.sched.SetPaused(set.SchedulesPaused)
-	e.sched.Start()
-	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
 	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
 		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
@@ -280,6 +230,51 @@ func Open(cfg Config) (*Engine, error) {
 		Serve: func(w http.ResponseWriter, r *http.Request, as *auth.Identity) {
 			e.handler.ServeHTTP(w, r.WithContext(trusted(r.Context(), as)))
 		}})
+	// Before the queue starts: a job it recovers may finish at once.
+	e.presence = alerts.NewPresence(nil)
+	e.alerts = alerts.New(alerts.Config{Sender: cfg.Notifier, Level: func() string { return e.settings.Load().Notifications }, Log: cfg.Logger,
+		Watching: e.presence.Watching})
+	e.limiter = auth.NewRateLimiter(set.RateLimitPerSecond, set.RateLimitBurst)
+	e.wshook = wshook.New(wshook.Config{Workspace: cfg.Workspace, Log: cfg.Logger, Target: func() wshook.Target {
+		s := e.settings.Load()
+		return wshook.Target{URL: s.WorkspaceWebhookURL, Secret: s.WorkspaceWebhookSecret}
+	}})
+	e.triggers = &triggers.Service{DB: db, Resources: e.resources}
+	if err := e.triggers.Load(context.Background()); err != nil {
+		return fail(err)
+	}
+	e.triggers.RedactOldKeysOnce(ctx, e.log)
+	e.catalog = scripts.NewCatalog(db)
+	e.tokens = auth.New(db)
+	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
+	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
+	e.runner.NoForkServer = cfg.NoForkServer
+	if err := e.runner.UseDataDir(cfg.DataDir, cfg.PackageEnv, cfg.Logger); err != nil {
+		return fail(err)
+	}
+	e.warm = runtime.NewWarmPool(e.runner, set.WarmWorkers, time.Duration(set.WarmIdleTimeoutS)*time.Second)
+	e.flowCat = flows.NewCatalog(db, e.catalog)
+	e.executor = &execute.Executor{Workspace: cfg.Workspace, DB: db, Scripts: e.catalog, Runner: e.runner, Warm: e.warm, Tokens: e.tokens,
+		Log: cfg.Logger, User: e.user, BaseURL: cfg.BaseURL,
+		DefaultTimeout: func() time.Duration { return time.Duration(e.settings.Load().DefaultTimeoutS) * time.Second }}
+	e.flows = &flows.Executor{DB: db, Flows: e.flowCat, Scripts: e.catalog, Runner: e.runner, Env: e.executor.Env, StepLogLimit: set.LogLimitBytes,
+		Secrets: resources.FlowSecrets{Store: e.resources}, Clock: cfg.FlowClock, WaitInline: cfg.FlowWaitInline}
+	e.executor.Flows = e.flows
+	workers := set.Workers
+	if cfg.Workers > 0 {
+		workers = cfg.Workers
+	}
+	e.queue = jobs.New(db, e.executor, jobs.Config{
+		Workers: workers, MaxQueued: set.MaxQueued, DefaultTimeout: time.Duration(set.DefaultTimeoutS) * time.Second,
+		LogLimit: set.LogLimitBytes, RetentionAge: time.Duration(set.RetentionDays) * 24 * time.Hour, RetentionMax: set.RetentionMaxJobs,
+		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
+	})
+	e.flows.Slots = e.queue
+	e.executor.Queue = e.queue
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
+		IDKey: e.resources.Subkey("schedule run job ids")})
+	e.sched.SetPaused(set.SchedulesPaused)
+	e.bodies = &guard.Bodies{Budget: guard.BudgetFor(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
 	backend := cfg.TunnelBackend
 	if backend == nil {
 		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
@@ -289,9 +284,25 @@ func Open(cfg Config) (*Engine, error) {
 		e.tunnelHandler.ServeHTTP(w, r)
 	}), cfg.Logger)
 	e.buildHandlers()
-	e.stop = make(chan struct{})
-	e.requests.Start()
-	go e.alertTunnel(e.stop)
+	// Started in this order, stopped in reverse.
+	for _, s := range []lifecycle.Service{
+		e.requests, // stops after all that answers requests: one ending meanwhile is still recorded
+		e.wshook,
+		// The packages' compiles write into the data folder: they end
+		// before it is released.
+		&lifecycle.Funcs{OnStop: func(context.Context) { e.runner.Packages.Cache.Close() }},
+		e.runner,
+		e.warm,
+		e.queue,
+		e.alerts, // stops before the queue: the runs its shutdown fails are not news
+		e.sched,
+		e.tunnel,
+		e.alerts.WatchTunnel(e.tunnel), // stops before the tunnel: its going offline at exit is not news
+	} {
+		if err := e.services.Start(ctx, s); err != nil {
+			return fail(err)
+		}
+	}
 	if set.TunnelAutostart {
 		if err := e.StartTunnel(); err != nil {
 			e.log.Warn("tunnel autostart", "err", err)
@@ -300,61 +311,11 @@ func Open(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// cleanUpAfterCrash marks this millrun's job processes and gives them a
-// temp folder of their own, and clears what a previous millrun on the same
-// data folder left behind if it was killed: its job processes (which would
-// otherwise finish their side effects while their jobs read failed) and
-// its jobs' folders. Holding the data folder's lock, nothing else uses
-// either.
-func (e *Engine) cleanUpAfterCrash() error {
-	abs, err := filepath.Abs(e.cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(abs))
-	e.runner.Owner = hex.EncodeToString(sum[:8])
-	if n := runtime.KillLeftovers(e.runner.Owner); n > 0 {
-		e.log.Warn("killed job processes a previous millrun left running", "count", n)
-	}
-	e.runner.TempRoot = filepath.Join(abs, "tmp")
-	if err := os.RemoveAll(e.runner.TempRoot); err != nil {
-		// A process left from before may hold a file there (Windows will
-		// not delete an open file; Wine showed it). That is no reason to
-		// stop serving webhooks: jobs get a fresh folder inside, and the
-		// next start tries again.
-		e.log.Warn("could not empty the jobs' temp folder (a process left from before may hold a file in it); jobs use a fresh folder inside it", "folder", e.runner.TempRoot, "err", err)
-		if err := os.MkdirAll(e.runner.TempRoot, 0o700); err != nil {
-			return fmt.Errorf("the jobs' temp folder: %w", err)
-		}
-		fresh, err := os.MkdirTemp(e.runner.TempRoot, "start-")
-		if err != nil {
-			return fmt.Errorf("the jobs' temp folder: %w", err)
-		}
-		e.runner.TempRoot = fresh
-		return nil
-	}
-	return os.Mkdir(e.runner.TempRoot, 0o700)
-}
-
 // Close stops accepting jobs, lets running ones finish within the grace
-// period and closes the database.
+// period and closes the database: it stops what Open started, newest
+// first.
 func (e *Engine) Close(ctx context.Context) error {
-	e.closing.Do(func() {
-		close(e.stop)
-		e.tunnel.Stop()
-		e.sched.Stop()
-		e.alerts.Stop()
-		e.queue.Close(ctx)
-		e.warm.Close()
-		e.runner.Close()
-		if e.runner.Packages != nil {
-			e.runner.Packages.Cache.Close() // its compiles write into the data folder
-		}
-		e.wshook.Stop()
-		e.requests.Stop()
-		e.closeErr = e.db.Close()
-		e.lock.Release()
-	})
+	e.closing.Do(func() { e.services.Stop(ctx) })
 	return e.closeErr
 }
 
@@ -436,12 +397,15 @@ func (e *Engine) buildHandlers() {
 			return webhook.Settings{SyncTimeout: time.Duration(s.SyncTimeoutS) * time.Second, IncludeHeaders: s.IncludeHeaders, MaxBody: s.MaxBodyBytes}
 		}}
 	hooks.Limiter = e.limiter
-	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
+	srv := &api.Server{Workspace: e.cfg.Workspace, Version: e.cfg.Version, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
 		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
-		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
-		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,
+		Control: e, Runner: e.runner, Saved: e.executor.Saved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
+		DataDir: e.cfg.DataDir, Presence: e.presence.Report,
+		TokenElsewhere: func(ctx context.Context, secret string) string {
+			return auth.Elsewhere(ctx, e.cfg.DataDir, e.cfg.OtherDataDirs, secret)
+		},
 		ApprovalKey: e.resources.Subkey("flow approval links, workspace " + e.cfg.Workspace), Limiter: e.limiter}
 	routeServer := &triggers.Server{Service: e.triggers, Workspace: e.cfg.Workspace, Tokens: e.tokens, Limiter: e.limiter, Hooks: hooks, Log: e.log,
 		Settings: hooks.Settings}
@@ -467,7 +431,9 @@ func (e *Engine) buildHandlers() {
 
 	srv.Register(t.management)
 	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return api.FullAccess(e.log, "requests:read", h) })
-	e.registerRouteTest(t.management, routeServer)
+	// Sent through every route, as a stranger's request would be.
+	allRoutes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.handler.ServeHTTP(w, r) })
+	t.management.HandleFunc("POST /api/millrun/routes/test/{path...}", api.FullAccess(e.log, "routes:test", routeServer.SendTest(allRoutes)))
 	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
@@ -480,17 +446,6 @@ func (e *Engine) buildHandlers() {
 	e.tunnelHandler = markTunnel(tunnelMux)
 }
 
-// bodyBudget is the memory the request bodies being handled may hold
-// together: a dozen bodies of the 10 MiB default limit (128 MiB), or four
-// of a larger limit. Anonymous callers can fill three quarters of it (a
-// forged signature is known only once its body is read), each address at
-// most an eighth or room for one body and its copy (22 MiB by default),
-// and only with bytes they send: that is what a flood costs. Past it
-// callers are told to retry.
-func bodyBudget(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
-
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits
-// this engine: the request body budget and as much again for everything
-// else, at least 256 MiB. The garbage collector works harder near it, so
-// a flood's garbage is collected before it adds up; it refuses nothing.
-func (e *Engine) MemoryLimit() int64 { return max(256<<20, 2*e.bodies.Budget) }
+// this engine.
+func (e *Engine) MemoryLimit() int64 { return e.bodies.MemoryLimit() }

@@ -485,7 +485,7 @@ func TestCrashRecovery(t *testing.T) {
 	// line was torn by the crash (so it had not started).
 	insertRaw(t, e, "33333333-3333-4333-8333-333333333333", "queued")
 	insertRaw(t, e, "44444444-4444-4444-8444-444444444444", "queued")
-	e.queue.Close(context.Background())
+	e.queue.Stop(context.Background())
 	e.db.Close()
 	e.lock.Release() // the OS drops a dead process's lock
 	if err := os.WriteFile(filepath.Join(dir, "started-b.log"), []byte("33333333-3333-4333-8333-333333333333\n44444444-4444"), 0o600); err != nil {

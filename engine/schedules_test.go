@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -179,7 +180,7 @@ func TestACallersJobIDCannotTakeAScheduledRun(t *testing.T) {
 	due := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	clock := &testClock{now: due.Add(-2 * time.Second)}
 	f := setup(t, func(c *Config) { c.Clock = clock })
-	f.e.sched.Stop() // the test's passes alone, each on the clock it set
+	f.e.sched.Stop(context.Background()) // the test's passes alone, each on the clock it set
 	f.createScript("u/me/tick", "bash", "echo tick\n")
 	f.createScript("u/me/hook", "bash", "echo hook\n")
 	scoped := "Bearer " + f.mustDo(201, "POST", "/api/users/tokens/create", "application/json",
@@ -222,7 +223,7 @@ func TestAScheduledRunRecordsItsDueTime(t *testing.T) {
 	start := time.Date(2026, 3, 2, 8, 0, 45, 0, time.UTC)
 	clock := &testClock{now: start}
 	f := setup(t, func(c *Config) { c.Clock = clock })
-	f.e.sched.Stop() // the test's passes alone, each on the clock it set
+	f.e.sched.Stop(context.Background()) // the test's passes alone, each on the clock it set
 	f.createScript("u/me/tick", "bash", "echo tick\n")
 	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
 		`{"path":"u/me/minutely","schedule":"0 * * * * *","timezone":"UTC","script_path":"u/me/tick","missed":"run_once"}`)
@@ -256,7 +257,7 @@ func TestATakenRunIDShowsOnTheSchedule(t *testing.T) {
 	due := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	clock := &testClock{now: due.Add(-2 * time.Second)}
 	f := setup(t, func(c *Config) { c.Clock = clock })
-	f.e.sched.Stop() // the test's passes alone, each on the clock it set
+	f.e.sched.Stop(context.Background()) // the test's passes alone, each on the clock it set
 	f.createScript("u/me/tick", "bash", "echo tick\n")
 	f.createScript("u/me/hook", "bash", "echo hook\n")
 	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",

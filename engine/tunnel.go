@@ -17,11 +17,11 @@ func (e *Engine) StartTunnel() error {
 	token, _ := e.authtoken.Get()
 	s := e.Settings()
 	allow, _ := tunnel.NormalizeCIDRs(s.TunnelAllowCIDRs) // checked when saved
-	return e.tunnel.Start(tunnel.Config{Authtoken: token, Domain: s.TunnelDomain, AllowCIDRs: allow})
+	return e.tunnel.Connect(tunnel.Config{Authtoken: token, Domain: s.TunnelDomain, AllowCIDRs: allow})
 }
 
 // StopTunnel closes the tunnel.
-func (e *Engine) StopTunnel() { e.tunnel.Stop() }
+func (e *Engine) StopTunnel() { e.tunnel.Disconnect() }
 
 // Tunnel exposes the tunnel manager (state and its changes).
 func (e *Engine) Tunnel() *tunnel.Manager { return e.tunnel }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/millrun/millrun/engine/flows"
 )
 
 // wmillFixture is an engine whose Python jobs import millrun's built-in
@@ -229,25 +227,6 @@ def main():
 		if r.status != 200 || got["n"] != float64(want) || got["path"] != "u/me/stepflow/a_user" ||
 			got["root"] != r.header.Get("X-Millrun-Job-Id") || got["flow"] != "u/me/stepflow" || got["step"] != "a" {
 			t.Errorf("flow run %d: %d %s (flow job %s)", want, r.status, r.body, r.header.Get("X-Millrun-Job-Id"))
-		}
-	}
-}
-
-func TestStatePathRule(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		script, schedule, flow, step, want string
-	}{
-		{"u/me/count", "", "", "", "u/me/count/user"},
-		{"u/me/count", "u/me/every_minute", "", "", "u/me/count/ann"},
-		{"f/x/step_script", "", "f/x/flow", "b", "f/x/flow/b_user"},
-		{"f/x/step_script", "u/me/nightly", "f/x/flow", "", "f/x/flow/nostep_ann"},
-		{"f/x/", "", "", "", "f/x/state/user"},
-		{"", "", "", "", "u/ann/tmp_state"},
-	} {
-		got := statePath("ann", c.script, c.schedule, flows.Step{FlowPath: c.flow, ID: c.step})
-		if got != c.want {
-			t.Errorf("statePath(%q, %q, %q, %q) = %q, want %q", c.script, c.schedule, c.flow, c.step, got, c.want)
 		}
 	}
 }

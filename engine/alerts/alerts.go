@@ -6,6 +6,7 @@
 package alerts
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -80,10 +81,22 @@ func New(cfg Config) *Alerter {
 	return &Alerter{cfg: cfg, kinds: map[string]*burst{}}
 }
 
-// Stop drops what is held back.
-func (a *Alerter) Stop() {
+// Start lets a stopped alerter show notices again. A new one needs no
+// Start: a job the queue recovers may finish before anything is started.
+func (a *Alerter) Start(context.Context) error {
+	a.mu.Lock()
+	a.stopped = false
+	a.mu.Unlock()
+	return nil
+}
+
+// Stop drops what is held back, and what comes until Start.
+func (a *Alerter) Stop(context.Context) {
 	a.mu.Lock()
 	a.stopped = true
+	for _, b := range a.kinds {
+		b.held = 0 // not shown after a Start either
+	}
 	a.mu.Unlock()
 }
 

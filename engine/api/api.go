@@ -26,9 +26,6 @@ import (
 	"github.com/millrun/millrun/engine/tunnel"
 )
 
-// Version is reported by GET /api/version.
-var Version = "v0.1.0-dev"
-
 // Server holds what the management routes need.
 type Server struct {
 	Workspace string
@@ -38,7 +35,9 @@ type Server struct {
 	Queue     *jobs.Queue
 	Tokens    *auth.Tokens
 	Log       *slog.Logger
-	MaxBody   func() int64
+	// Version is millrun's, reported by GET /api/version and the session.
+	Version string
+	MaxBody func() int64
 	// Changed records a management action in the audit log and, with an
 	// event, tells the workspace webhook.
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
@@ -125,7 +124,7 @@ func (s *Server) Register(mux Mux) {
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "millrun "+Version)
+	_, _ = io.WriteString(w, "millrun "+s.Version)
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }

@@ -75,7 +75,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := tr.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
+	s := &Server{Workspace: "local", Version: "v0.0.0-test", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
 		Triggers: tr, Resources: res, Schedules: sched, User: "me",
 		MaxBody: func() int64 { return 1 << 20 },
 		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
@@ -90,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 	}))
 	t.Cleanup(func() {
 		f.srv.Close()
-		q.Close(context.Background())
+		q.Stop(context.Background())
 		db.Close()
 	})
 	return f

@@ -291,8 +291,8 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 }
 
 // FlowCode is the language a dependency job's code is given when the code
-// is a flow's value: each inline script in it gets its lock.
-const FlowCode = "flow"
+// is a flow's value (the executor locks each inline script in it).
+const FlowCode = store.FlowCode
 
 // runFlowDependencies locks each inline script of a flow value sent with
 // the request (`wmill generate-metadata` for a flow folder): the job's

@@ -163,7 +163,7 @@ func (s *Server) registerSession(mux Mux) {
 	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
 		id := auth.FromContext(r.Context())
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
-			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
+			"os_user": s.User, "version": s.Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
 	})
 	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) {
 		if !requireFull(w, r, s.Log, "presence:write") {

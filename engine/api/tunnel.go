@@ -82,7 +82,7 @@ func (s *Server) registerTunnel(mux Mux) {
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
 	}))
 	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) {
-		s.Tunnel.Stop()
+		s.Tunnel.Disconnect()
 		s.changed(r, "tunnel.stop", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
 	}))

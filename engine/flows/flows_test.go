@@ -75,8 +75,8 @@ func newFixture(t *testing.T, opts ...func(*fixtureOpts)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		f.queue.Close(context.Background())
-		runner.Close()
+		f.queue.Stop(context.Background())
+		runner.Stop(context.Background())
 		db.Close()
 	})
 	return f

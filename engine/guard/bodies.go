@@ -640,3 +640,18 @@ func Received(ctx context.Context) (body []byte, whole bool) {
 	}
 	return b.parts[0][:b.n], b.whole
 }
+
+// BudgetFor is the memory the request bodies being handled may hold
+// together, for a per-request limit of maxBody: a dozen bodies of the
+// 10 MiB default limit (128 MiB), or four of a larger limit. Anonymous
+// callers can fill three quarters of it (a forged signature is known only
+// once its body is read), each address at most an eighth or room for one
+// body and its copy (22 MiB by default), and only with bytes they send:
+// that is what a flood costs. Past it callers are told to retry.
+func BudgetFor(maxBody int64) int64 { return max(128<<20, 4*maxBody) }
+
+// MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits
+// a process holding b: its budget and as much again for everything else,
+// at least 256 MiB. The garbage collector works harder near it, so a
+// flood's garbage is collected before it adds up; it refuses nothing.
+func (b *Bodies) MemoryLimit() int64 { return max(256<<20, 2*b.Budget) }

@@ -62,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 		Serve: func(w http.ResponseWriter, r *http.Request, as *auth.Identity) {
 			f.rec.Record(handler).ServeHTTP(w, r)
 		}})
-	f.rec.Start()
+	f.rec.Start(context.Background())
 	mux := http.NewServeMux()
 	f.rec.Register(mux, func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		f.srv.Close()
-		f.rec.Stop()
+		f.rec.Stop(context.Background())
 		db.Close()
 	})
 	return f

@@ -21,6 +21,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/lifecycle"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -78,8 +79,10 @@ type Recorder struct {
 	bodyBytes atomic.Int64
 	refused   atomic.Int64
 	pruneSoon chan struct{}
-	stop      chan struct{}
-	done      chan struct{}
+
+	sw   lifecycle.Switch
+	stop chan struct{} // set and read under sw
+	done chan struct{}
 }
 
 // New returns a recorder; Start runs its pruning.
@@ -93,7 +96,7 @@ func New(cfg Config) *Recorder {
 	if cfg.TunnelCallerIP == nil {
 		cfg.TunnelCallerIP = func(context.Context) string { return "" }
 	}
-	return &Recorder{cfg: cfg, pruneSoon: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Recorder{cfg: cfg, pruneSoon: make(chan struct{}, 1)}
 }
 
 // statusRecorder remembers the status a handler answered and the start
@@ -303,33 +306,41 @@ func (rec *Recorder) PruneNow() error {
 
 // Start prunes every hour, and sooner after a burst of large bodies or
 // refused requests, until Stop.
-func (rec *Recorder) Start() {
-	go func() {
-		defer close(rec.done)
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			if err := rec.PruneNow(); err != nil {
-				rec.cfg.Log.Warn("prune requests", "err", err)
-			}
+func (rec *Recorder) Start(ctx context.Context) error {
+	return rec.sw.Start(ctx, func(context.Context) error {
+		rec.stop, rec.done = make(chan struct{}), make(chan struct{})
+		go rec.pruneLoop(rec.stop, rec.done)
+		return nil
+	})
+}
+
+func (rec *Recorder) pruneLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := rec.PruneNow(); err != nil {
+			rec.cfg.Log.Warn("prune requests", "err", err)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-rec.pruneSoon:
+			// Let the burst's batches reach the table first.
 			select {
-			case <-rec.stop:
+			case <-stop:
 				return
-			case <-t.C:
-			case <-rec.pruneSoon:
-				// Let the burst's batches reach the table first.
-				select {
-				case <-rec.stop:
-					return
-				case <-time.After(250 * time.Millisecond):
-				}
+			case <-time.After(250 * time.Millisecond):
 			}
 		}
-	}()
+	}
 }
 
 // Stop ends the pruning and waits for it.
-func (rec *Recorder) Stop() {
-	close(rec.stop)
-	<-rec.done
+func (rec *Recorder) Stop(ctx context.Context) {
+	rec.sw.Stop(ctx, func(context.Context) {
+		close(rec.stop)
+		<-rec.done
+	})
 }

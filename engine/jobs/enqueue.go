@@ -125,6 +125,7 @@ func (q *Queue) next() *store.Job {
 			q.mu.Unlock()
 			return nil
 		}
+		stop := q.stop
 		now := time.Now()
 		var wake time.Time
 		pick := -1
@@ -177,7 +178,7 @@ func (q *Queue) next() *store.Job {
 		select {
 		case <-q.wake:
 		case <-due:
-		case <-q.stop:
+		case <-stop:
 		}
 		if timer != nil {
 			timer.Stop()

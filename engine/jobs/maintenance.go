@@ -50,13 +50,13 @@ func (q *Queue) recover(ctx context.Context) error {
 	return nil
 }
 
-func (q *Queue) pruneLoop() {
+func (q *Queue) pruneLoop(stop <-chan struct{}) {
 	defer q.bg.Done()
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	for {
 		select {
-		case <-q.stop:
+		case <-stop:
 			return
 		case <-t.C:
 		}

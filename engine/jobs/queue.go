@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/millrun/millrun/engine/lifecycle"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -44,7 +45,7 @@ type Config struct {
 	LogLimit       int           // bytes of log kept per job (default 2 MiB)
 	RetentionAge   time.Duration // default 30 days
 	RetentionMax   int           // default 100,000 finished jobs
-	ShutdownGrace  time.Duration // how long running jobs may finish on Close (default 10 s)
+	ShutdownGrace  time.Duration // how long running jobs may finish on Stop (default 10 s)
 	Logger         *slog.Logger
 	// OnFinish, when set, is told of every job that ends, result included
 	// (schedules record failures with it). It runs on the worker: keep it
@@ -131,7 +132,8 @@ type Queue struct {
 
 	workers sync.WaitGroup
 	bg      sync.WaitGroup
-	stop    chan struct{}
+	stop    chan struct{} // closed by Stop; a new one on each Start after it
+	sw      lifecycle.Switch
 }
 
 type active struct {
@@ -154,8 +156,19 @@ func New(db *store.DB, exec Executor, cfg Config) *Queue {
 }
 
 // Start fails the jobs a crash left running, reloads the queued ones and
-// starts the worker pool and the retention pruner.
-func (q *Queue) Start(ctx context.Context) error {
+// starts the worker pool and the retention pruner. A queue started again
+// after Stop begins as millrun does after a restart: from the store.
+func (q *Queue) Start(ctx context.Context) error { return q.sw.Start(ctx, q.start) }
+
+func (q *Queue) start(ctx context.Context) error {
+	q.mu.Lock()
+	if q.stopping {
+		q.stopping = false
+		q.stop = make(chan struct{})
+		q.pending, q.prioritized = nil, 0 // all in the store: recover reads them back
+	}
+	stop := q.stop
+	q.mu.Unlock()
 	if err := q.recover(ctx); err != nil {
 		return err
 	}
@@ -164,7 +177,7 @@ func (q *Queue) Start(ctx context.Context) error {
 		go q.worker()
 	}
 	q.bg.Add(1)
-	go q.pruneLoop()
+	go q.pruneLoop(stop)
 	return nil
 }
 
@@ -172,7 +185,11 @@ func (q *Queue) Start(ctx context.Context) error {
 func (q *Queue) Workers() int { return q.cfg.Workers }
 
 // Stopping is closed when the queue begins to shut down.
-func (q *Queue) Stopping() <-chan struct{} { return q.stop }
+func (q *Queue) Stopping() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stop
+}
 
 // Stats reports the queue's current load.
 type Stats struct {
@@ -188,15 +205,13 @@ func (q *Queue) Stats() Stats {
 	return Stats{Queued: len(q.pending), Running: len(q.running), Workers: q.cfg.Workers}
 }
 
-// Close stops taking jobs, lets running ones finish within the grace
+// Stop stops taking jobs, lets running ones finish within the grace
 // period, then kills the rest (they end failed, saying why). Queued jobs
 // stay queued on disk and run on the next start.
-func (q *Queue) Close(ctx context.Context) {
+func (q *Queue) Stop(ctx context.Context) { q.sw.Stop(ctx, q.shutDown) }
+
+func (q *Queue) shutDown(ctx context.Context) {
 	q.mu.Lock()
-	if q.stopping {
-		q.mu.Unlock()
-		return
-	}
 	q.stopping = true
 	close(q.stop)
 	q.signal()

@@ -99,7 +99,7 @@ func (f *queueFixture) open(cfg Config) {
 	}
 	q := f.q
 	f.t.Cleanup(func() {
-		q.Close(context.Background())
+		q.Stop(context.Background())
 		db.Close()
 	})
 }
@@ -281,7 +281,7 @@ func TestShutdownGraceThenNextStart(t *testing.T) {
 	eventually(t, "the job to start", func() bool { return len(f.exec.order()) == 1 })
 	queued := f.enqueue("u/me/later")
 	start := time.Now()
-	f.q.Close(context.Background())
+	f.q.Stop(context.Background())
 	if took := time.Since(start); took < 200*time.Millisecond || took > 5*time.Second {
 		t.Fatalf("Close took %s with a grace of 200ms", took)
 	}

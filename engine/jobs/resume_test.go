@@ -44,7 +44,7 @@ func TestRequeueRunsAgainWhenDue(t *testing.T) {
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close(context.Background()); db.Close() })
+	t.Cleanup(func() { q.Stop(context.Background()); db.Close() })
 	j := &store.Job{Workspace: "local", Kind: "flow", ScriptPath: "u/me/sleepy"}
 	start := time.Now()
 	if err := q.Enqueue(context.Background(), j); err != nil {
@@ -188,7 +188,7 @@ func TestWakeWhileRunningMakesTheRequeueDueNow(t *testing.T) {
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close(context.Background()); db.Close() })
+	t.Cleanup(func() { q.Stop(context.Background()); db.Close() })
 	if err := q.Enqueue(context.Background(), &store.Job{Workspace: "local", Kind: "flow", ScriptPath: "u/me/asks"}); err != nil {
 		t.Fatal(err)
 	}

@@ -351,7 +351,14 @@ func (p *bashForker) reap() {
 	}
 }
 
-func (p *bashForker) close() {
+// reopen lets a stopped forker start servers again.
+func (p *bashForker) reopen() {
+	p.mu.Lock()
+	p.closed = false
+	p.mu.Unlock()
+}
+
+func (p *bashForker) stop() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true

@@ -10,7 +10,8 @@ import (
 // Without fork (Windows) every cold Python job spawns its interpreter.
 type pyForker struct{}
 
-func (pyForker) close() {}
+func (pyForker) reopen() {}
+func (pyForker) stop()   {}
 
 type forkServer struct{}
 
@@ -23,7 +24,8 @@ func (r *Runner) runForked(context.Context, *forkServer, Spec, string, string, [
 // Without fork every cold Bash job spawns bash.
 type bashForker struct{}
 
-func (bashForker) close() {}
+func (bashForker) reopen() {}
+func (bashForker) stop()   {}
 
 type bashServer struct{}
 

@@ -348,7 +348,14 @@ func (p *pyForker) get(interp string, env []string) *forkServer {
 	return nil
 }
 
-func (p *pyForker) close() {
+// reopen lets a stopped forker start servers again.
+func (p *pyForker) reopen() {
+	p.mu.Lock()
+	p.closed = false
+	p.mu.Unlock()
+}
+
+func (p *pyForker) stop() {
 	p.mu.Lock()
 	srv := p.srv
 	p.srv, p.closed = nil, true

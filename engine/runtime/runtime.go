@@ -102,6 +102,9 @@ type Runner struct {
 
 	pyfork   pyForker
 	bashfork bashForker
+	// life takes Start and Stop one at a time, so that a Stop returns
+	// only once the fork servers have stopped, whoever else is stopping.
+	life sync.Mutex
 
 	measure sync.Once
 	starts  atomic.Value // map[string]float64, see StartTimes
@@ -148,7 +151,7 @@ func (r *Runner) Interpreters() Interpreters { return r.interp }
 
 // Run executes spec, writing stdout and stderr to logs. It returns when the
 // process and its process group are gone; what it spawned outside the
-// group is killed as Run returns (Close waits for that). A cancelled ctx kills the
+// group is killed as Run returns (Stop waits for that). A cancelled ctx kills the
 // process group; the caller decides how to word that (timeout or cancel).
 // Results are compact JSON whatever the language wrote, as Windmill's are.
 func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
@@ -162,11 +165,26 @@ func (r *Runner) Run(ctx context.Context, spec Spec, logs io.Writer) Outcome {
 	return out
 }
 
-// Close waits until what finished runs left behind is swept and their
-// directories removed, and removes the directories made ahead.
-func (r *Runner) Close() {
-	r.pyfork.close()
-	r.bashfork.close()
+// Start lets a stopped runner start fork servers again. A new runner
+// needs no Start: it runs jobs as soon as it is made, and starts its fork
+// servers when jobs first need them.
+func (r *Runner) Start(context.Context) error {
+	r.life.Lock()
+	defer r.life.Unlock()
+	r.pyfork.reopen()
+	r.bashfork.reopen()
+	return nil
+}
+
+// Stop stops the fork servers, waits until what finished runs left
+// behind is swept and their directories removed, and removes the
+// directories made ahead. Jobs still run after it, each spawning its own
+// interpreter, until Start.
+func (r *Runner) Stop(context.Context) {
+	r.life.Lock()
+	defer r.life.Unlock()
+	r.pyfork.stop()
+	r.bashfork.stop()
 	r.cleanups.Wait()
 	r.procs.sweep(0) // what the servers' jobs left, the servers gone
 	for {

@@ -30,7 +30,7 @@ func newRunner(t *testing.T, forked bool) *Runner {
 	r := New(in)
 	r.TempRoot = t.TempDir()
 	r.NoForkServer = !forked
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { r.Stop(context.Background()) })
 	return r
 }
 
@@ -184,7 +184,7 @@ func TestCancelKillsEverythingTheJobStarted(t *testing.T) {
 		if took := time.Since(start); took > 3*time.Second {
 			t.Fatalf("forked %v: a cancelled run took %s to return", forked, took)
 		}
-		r.Close() // waits for the sweep of what left the group
+		r.Stop(context.Background()) // waits for the sweep of what left the group
 		b, _ := os.ReadFile(pids)
 		for _, f := range strings.Fields(string(b)) {
 			pid, _ := strconv.Atoi(f)
@@ -293,8 +293,8 @@ func newWarmPool(t *testing.T) (*Runner, *WarmPool) {
 	t.Helper()
 	r := newRunner(t, false)
 	pool := NewWarmPool(r, 1, time.Minute)
-	pool.Start()
-	t.Cleanup(pool.Close)
+	pool.Start(context.Background())
+	t.Cleanup(func() { pool.Stop(context.Background()) })
 	return r, pool
 }
 
@@ -449,7 +449,7 @@ func TestBashServerDeathFailsOnlyItsJob(t *testing.T) {
 	if out, logs := run(t, r, jobSpec(Bash, "echo next\n", `{}`)); !out.Success || logs != "next\n" {
 		t.Fatalf("the job after: %s %q", out.Result, logs)
 	}
-	r.Close()
+	r.Stop(context.Background())
 	b, _ := os.ReadFile(dir + "/job")
 	if job, _ := strconv.Atoi(strings.TrimSpace(string(b))); job == 0 || !goneWithin(job, 3*time.Second) {
 		t.Fatalf("the job (pid %d) went on after its server died", job)

@@ -37,7 +37,7 @@ func nodeRunner(t *testing.T, reg *npmtest.Registry) *Runner {
 		env = reg.Env(t.TempDir())
 	}
 	r.NPM = r.NewNPMCache(t.TempDir(), env)
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { r.Stop(context.Background()) })
 	return r
 }
 
@@ -415,7 +415,7 @@ func TestTypeScriptWarmWorkerWithPackages(t *testing.T) {
 	reg := npmtest.New(t, testPackages...)
 	r := nodeRunner(t, reg)
 	pool := NewWarmPool(r, 1, time.Minute)
-	defer pool.Close()
+	defer pool.Stop(context.Background())
 	spec := tsSpec(`import { leftVersion } from "right"; import { x } from "./x"; export function main() { return leftVersion + x }`)
 	spec.Modules = map[string]string{"f/jobs/x": `export const x = "!";`}
 	for i := range 2 {

@@ -37,8 +37,12 @@ type WarmPool struct {
 	idle    time.Duration
 	closed  bool
 	started bool
-	stop    chan struct{}
-	done    chan struct{}
+	stop    chan struct{} // ends the reaper started last
+	done    chan struct{} // closed when it has ended
+
+	// life takes Start and Stop one at a time, so that a Stop returns
+	// only once the pool has stopped, whoever else is stopping it.
+	life sync.Mutex
 }
 
 type scriptPool struct {
@@ -55,18 +59,22 @@ type scriptPool struct {
 // NewWarmPool returns a pool running up to size workers per script version
 // and stopping workers idle for longer than idle.
 func NewWarmPool(r *Runner, size int, idle time.Duration) *WarmPool {
-	return &WarmPool{r: r, pools: map[string]*scriptPool{}, current: map[string]string{}, size: max(size, 1), idle: idle,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	return &WarmPool{r: r, pools: map[string]*scriptPool{}, current: map[string]string{}, size: max(size, 1), idle: idle}
 }
 
-// Start runs the reaper of idle workers until Close.
-func (p *WarmPool) Start() {
+// Start runs the reaper of idle workers until Stop; a stopped pool takes
+// jobs again.
+func (p *WarmPool) Start(context.Context) error {
+	p.life.Lock()
+	defer p.life.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.started && !p.closed {
-		p.started = true
-		go p.reap()
+	if !p.started {
+		p.started, p.closed = true, false
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.reap(p.stop, p.done)
 	}
+	return nil
 }
 
 // SetLimits changes the per-script size and idle timeout (the settings).
@@ -231,13 +239,13 @@ func (sp *scriptPool) retire() {
 }
 
 // reap stops workers that sat idle past the idle timeout.
-func (p *WarmPool) reap() {
-	defer close(p.done)
+func (p *WarmPool) reap(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
 		case <-t.C:
 		}
@@ -264,21 +272,22 @@ func (p *WarmPool) reap() {
 	}
 }
 
-// Close stops every warm worker.
-func (p *WarmPool) Close() {
+// Stop stops every warm worker, and refuses jobs until Start. Run works
+// before Start too (only idle workers are not reaped), so Stop stops the
+// workers of a pool never started as well.
+func (p *WarmPool) Stop(context.Context) {
+	p.life.Lock()
+	defer p.life.Unlock()
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
 	p.closed = true
 	pools := p.pools
 	p.pools = map[string]*scriptPool{}
-	started := p.started
+	started, stop, done := p.started, p.stop, p.done
+	p.started = false
 	p.mu.Unlock()
-	close(p.stop)
 	if started {
-		<-p.done
+		close(stop)
+		<-done
 	}
 	for _, sp := range pools {
 		sp.retire()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/millrun/millrun/engine/lifecycle"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -80,8 +81,10 @@ type Scheduler struct {
 	earliest time.Time
 	dirty    bool
 	paused   bool
-	stop     context.CancelFunc
-	done     chan struct{}
+
+	sw   lifecycle.Switch
+	stop context.CancelFunc // set and read under sw
+	done chan struct{}
 }
 
 // New returns a scheduler; Start runs it.
@@ -106,37 +109,36 @@ func New(cfg Config) *Scheduler {
 }
 
 // Start runs passes every tick until Stop.
-func (s *Scheduler) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.mu.Lock()
-	s.stop, s.done = cancel, make(chan struct{})
-	done := s.done
-	s.mu.Unlock()
-	go func() {
-		defer close(done)
-		t := time.NewTicker(s.cfg.Tick)
-		defer t.Stop()
-		for {
-			s.Pass(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-s.wake:
+func (s *Scheduler) Start(ctx context.Context) error {
+	return s.sw.Start(ctx, func(context.Context) error {
+		// The passes outlive the start's context: Stop ends them.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		s.stop, s.done = cancel, done
+		go func() {
+			defer close(done)
+			t := time.NewTicker(s.cfg.Tick)
+			defer t.Stop()
+			for {
+				s.Pass(ctx)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				case <-s.wake:
+				}
 			}
-		}
-	}()
+		}()
+		return nil
+	})
 }
 
 // Stop ends the passes and waits for the one under way.
-func (s *Scheduler) Stop() {
-	s.mu.Lock()
-	stop, done := s.stop, s.done
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
+func (s *Scheduler) Stop(ctx context.Context) {
+	s.sw.Stop(ctx, func(context.Context) {
+		s.stop()
+		<-s.done
+	})
 }
 
 // Now is the scheduler's wall clock, for computing a new schedule's first

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	goruntime "runtime"
 	"slices"
 	"strings"
 
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
@@ -205,6 +207,26 @@ func Load(ctx context.Context, db *store.DB, defaults Settings, sealer Sealer) (
 	}
 	return &s, nil
 }
+
+// Open is Load as millrun starts. A stored workspace webhook secret this
+// data folder's key cannot open is not worth refusing to start over: the
+// receiver is given a new secret to check, and the user copies it from
+// the settings.
+func Open(ctx context.Context, db *store.DB, defaults Settings, sealer Sealer, log *slog.Logger) (*Settings, error) {
+	s, err := Load(ctx, db, defaults, sealer)
+	if !errors.Is(err, ErrSecretUnreadable) || s == nil {
+		return s, err
+	}
+	log.Warn("workspace webhook: a new signing secret replaces one this data folder's key cannot open; copy it to the receiver from the settings", "err", err)
+	if s.WorkspaceWebhookURL == "" {
+		return s, nil
+	}
+	s.WorkspaceWebhookSecret = NewWebhookSecret()
+	return s, Save(ctx, db, *s, sealer)
+}
+
+// NewWebhookSecret is a new workspace webhook signing secret.
+func NewWebhookSecret() string { return "whsec_" + auth.NewSecret() }
 
 // Save stores s, its workspace webhook secret sealed.
 func Save(ctx context.Context, db *store.DB, s Settings, sealer Sealer) error {

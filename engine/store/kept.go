@@ -94,6 +94,10 @@ type JobCode struct {
 	Modules map[string]string
 }
 
+// FlowCode is the language a dependency job's code is given when the code
+// is a flow's value: each inline script in it gets its lock.
+const FlowCode = "flow"
+
 // PutJobCode records a job's code; it is written before the job is
 // queued and deleted with the job.
 func (db *DB) PutJobCode(ctx context.Context, jobID string, c JobCode) error {

@@ -322,6 +322,31 @@ func (s *Service) RedactOldKeys(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
+// redactedKeysMark marks a data folder whose jobs were cleared of the
+// route API keys RedactOldKeys finds.
+const redactedKeysMark = "redacted_route_keys"
+
+// RedactOldKeysOnce runs RedactOldKeys once per data folder (new jobs
+// never get the keys). A failure is logged and tried again at the next
+// start.
+func (s *Service) RedactOldKeysOnce(ctx context.Context, log *slog.Logger) {
+	stored, err := s.DB.Settings(ctx)
+	if err != nil || stored[redactedKeysMark] == "true" {
+		return
+	}
+	n, err := s.RedactOldKeys(ctx)
+	if err == nil {
+		err = s.DB.PutSettings(ctx, map[string]string{redactedKeysMark: "true"})
+	}
+	if err != nil {
+		log.Warn("redact route API keys stored with older jobs", "err", err)
+		return
+	}
+	if n > 0 {
+		log.Info("redacted route API keys that older jobs stored among their args", "jobs", n)
+	}
+}
+
 func (s *Server) now() time.Time {
 	if s.Now != nil {
 		return s.Now()

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/httpx"
 )
 
 // SignTest makes a request body the provider could have sent and signs it
@@ -98,4 +101,31 @@ func (s *Server) TestRequest(ctx context.Context, path string) (*http.Request, e
 	r.Header.Set("User-Agent", "millrun signed test request")
 	r.RemoteAddr = "127.0.0.1:0"
 	return r, nil
+}
+
+// SendTest answers "Send a signed test request" (POST
+// /api/millrun/routes/test/{path...}): a request the route's provider
+// could have sent, signed with the route's own secret, is handed to
+// through (all of millrun's routes: the route's check runs and the
+// inspector records it like any other request), so a route can be tried
+// before its URL is pasted into Slack or GitHub. The answer says what
+// the route answered.
+func (s *Server) SendTest(through http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := s.TestRequest(r.Context(), r.PathValue("path"))
+		if err != nil {
+			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
+			return
+		}
+		rec := httptest.NewRecorder()
+		// A fresh context: nothing of the user's session (identity, the
+		// desktop window's trust) may reach the route, which must judge
+		// the request as it would a stranger's.
+		through.ServeHTTP(rec, req.WithContext(context.Background()))
+		body := rec.Body.String()
+		if len(body) > 64<<10 {
+			body = body[:64<<10]
+		}
+		httpx.JSON(w, http.StatusOK, map[string]any{"status": rec.Code, "job_id": rec.Header().Get("X-Millrun-Job-Id"), "body": body})
+	}
 }

@@ -67,15 +67,17 @@ type Manager struct {
 	log            *slog.Logger
 	ConnectTimeout time.Duration
 
-	mu     sync.Mutex
-	status Status
-	gen    int // bumped by every Start and Stop, so stale callbacks are ignored
-	cancel context.CancelFunc
-	srv    *http.Server
-	subs   map[chan Status]struct{}
+	mu      sync.Mutex
+	stopped bool // by Stop: no Connect until Start
+	status  Status
+	gen     int // bumped by every Connect and Disconnect, so stale callbacks are ignored
+	cancel  context.CancelFunc
+	srv     *http.Server
+	subs    map[chan Status]struct{}
 }
 
-// NewManager returns a stopped manager that will serve handler.
+// NewManager returns a manager that will serve handler, with no tunnel
+// up until Connect.
 func NewManager(b Backend, handler http.Handler, log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -127,17 +129,41 @@ func (m *Manager) set(st State, url, errMsg string) {
 	}
 }
 
-// ErrNoAuthtoken is returned by Start without an authtoken.
+// ErrNoAuthtoken is returned by Connect without an authtoken.
 var ErrNoAuthtoken = errors.New("no ngrok authtoken: paste yours from https://dashboard.ngrok.com/get-started/your-authtoken")
 
-// Start begins connecting and returns at once; Status and Subscribe tell
-// how it goes. A running tunnel is replaced.
-func (m *Manager) Start(cfg Config) error {
+// errStopped is returned by Connect between Stop and Start.
+var errStopped = errors.New("millrun is shutting down")
+
+// Start begins the manager's lifetime: Connect works until Stop. A new
+// manager needs no Start; nothing runs until Connect.
+func (m *Manager) Start(context.Context) error {
+	m.mu.Lock()
+	m.stopped = false
+	m.mu.Unlock()
+	return nil
+}
+
+// Stop closes the tunnel and refuses Connect until Start.
+func (m *Manager) Stop(context.Context) {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
+	m.Disconnect()
+}
+
+// Connect begins connecting and returns at once; Status and Subscribe
+// tell how it goes. A running tunnel is replaced.
+func (m *Manager) Connect(cfg Config) error {
 	if strings.TrimSpace(cfg.Authtoken) == "" {
 		return ErrNoAuthtoken
 	}
-	m.Stop()
+	m.Disconnect()
 	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return errStopped
+	}
 	m.gen++
 	gen := m.gen
 	// The session's context must outlive this call: the backend keeps it.
@@ -204,8 +230,8 @@ func (m *Manager) backendState(gen int, st State, err error) {
 	m.set(st, m.status.URL, msg)
 }
 
-// Stop closes the tunnel; local webhooks are unaffected.
-func (m *Manager) Stop() {
+// Disconnect closes the tunnel; local webhooks are unaffected.
+func (m *Manager) Disconnect() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen++

@@ -40,10 +40,10 @@ func TestStateMachine(t *testing.T) {
 	if st := <-ch; st.State != Off {
 		t.Fatalf("initial state %s", st.State)
 	}
-	if err := m.Start(Config{}); !errors.Is(err, ErrNoAuthtoken) {
+	if err := m.Connect(Config{}); !errors.Is(err, ErrNoAuthtoken) {
 		t.Fatalf("start without authtoken: %v", err)
 	}
-	if err := m.Start(Config{Authtoken: "tok"}); err != nil {
+	if err := m.Connect(Config{Authtoken: "tok"}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, ch, Connecting)
@@ -66,7 +66,7 @@ func TestStateMachine(t *testing.T) {
 	if back := waitState(t, ch, Online); back.URL != online.URL || back.Error != "" {
 		t.Fatalf("back online: %+v", back)
 	}
-	m.Stop()
+	m.Disconnect()
 	waitState(t, ch, Off)
 	time.Sleep(50 * time.Millisecond)
 	if _, err := http.Get(online.URL + "/x"); err == nil {
@@ -93,7 +93,7 @@ func TestStartFailures(t *testing.T) {
 		m.ConnectTimeout = 200 * time.Millisecond
 		ch, stop := m.Subscribe()
 		start := time.Now()
-		m.Start(Config{Authtoken: "tok"})
+		m.Connect(Config{Authtoken: "tok"})
 		st := waitState(t, ch, Failed)
 		stop()
 		if !strings.Contains(st.Error, c.want) {
@@ -111,9 +111,9 @@ func TestStopDuringConnect(t *testing.T) {
 	m := NewManager(fake, hello, nil)
 	ch, stop := m.Subscribe()
 	defer stop()
-	m.Start(Config{Authtoken: "tok"})
+	m.Connect(Config{Authtoken: "tok"})
 	waitState(t, ch, Connecting)
-	m.Stop()
+	m.Disconnect()
 	waitState(t, ch, Off)
 	time.Sleep(500 * time.Millisecond)
 	if st := m.Status(); st.State != Off {

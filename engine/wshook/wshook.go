@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/millrun/millrun/engine/lifecycle"
 )
 
 // Target is where events go, read from the settings at each delivery; an
@@ -39,8 +41,10 @@ type Notifier struct {
 	mu    sync.Mutex
 	queue []map[string]any
 	wake  chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
+
+	sw   lifecycle.Switch
+	stop chan struct{} // set and read under sw
+	done chan struct{}
 }
 
 const maxQueued = 1000
@@ -56,16 +60,25 @@ func New(cfg Config) *Notifier {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Notifier{cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Start delivers queued events until Stop.
-func (n *Notifier) Start() { go n.loop() }
+func (n *Notifier) Start(ctx context.Context) error {
+	return n.sw.Start(ctx, func(context.Context) error {
+		n.stop, n.done = make(chan struct{}), make(chan struct{})
+		go n.loop(n.stop, n.done)
+		return nil
+	})
+}
 
-// Stop ends delivery (an event being retried is dropped) and waits for it.
-func (n *Notifier) Stop() {
-	close(n.stop)
-	<-n.done
+// Stop ends delivery (an event being retried is dropped; the rest stay
+// queued for the next Start) and waits for it.
+func (n *Notifier) Stop(ctx context.Context) {
+	n.sw.Stop(ctx, func(context.Context) {
+		close(n.stop)
+		<-n.done
+	})
 }
 
 // Send queues event for delivery, when a URL is set.
@@ -86,11 +99,11 @@ func (n *Notifier) Send(event map[string]any) {
 	}
 }
 
-func (n *Notifier) loop() {
-	defer close(n.done)
+func (n *Notifier) loop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	for {
 		select {
-		case <-n.stop:
+		case <-stop:
 			return
 		case <-n.wake:
 		}
@@ -103,7 +116,7 @@ func (n *Notifier) loop() {
 			ev := n.queue[0]
 			n.queue = n.queue[1:]
 			n.mu.Unlock()
-			n.deliver(ev)
+			n.deliver(ev, stop)
 		}
 	}
 }
@@ -117,7 +130,7 @@ func Sign(secret, timestamp string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-func (n *Notifier) deliver(ev map[string]any) {
+func (n *Notifier) deliver(ev map[string]any, stop <-chan struct{}) {
 	body, _ := json.Marshal(ev)
 	for attempt := 0; ; attempt++ {
 		target := n.cfg.Target()
@@ -133,7 +146,7 @@ func (n *Notifier) deliver(ev map[string]any) {
 			return
 		}
 		select {
-		case <-n.stop:
+		case <-stop:
 			return
 		case <-time.After(n.cfg.RetryDelays[attempt]):
 		}

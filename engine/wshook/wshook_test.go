@@ -1,6 +1,7 @@
 package wshook
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -51,8 +52,8 @@ func start(t *testing.T, url *string) *Notifier {
 	t.Helper()
 	n := New(Config{Workspace: "local", Target: func() Target { return Target{URL: *url, Secret: "s3cret"} },
 		RetryDelays: []time.Duration{5 * time.Millisecond, 5 * time.Millisecond}})
-	n.Start()
-	t.Cleanup(n.Stop)
+	n.Start(context.Background())
+	t.Cleanup(func() { n.Stop(context.Background()) })
 	return n
 }
 
