@@ -162,6 +162,8 @@ type Engine struct {
 	handler        http.Handler // every route, each behind its group's protection
 	webhookHandler http.Handler // the routes the tunnel serves, and no others
 	tunnelHandler  http.Handler // webhookHandler, its requests marked as the tunnel's
+
+	routes []mountedRoute // every route, as mounted (the route test walks them)
 	// bodies bounds the request body bytes being read at once: anonymous
 	// callers cannot make millrun hold unbounded memory by sending many
 	// large bodies together.
@@ -429,15 +431,16 @@ func (e *Engine) buildHandlers() {
 	srv.RegisterApprovalLinks(t.approvalLinks)
 	srv.RegisterJobReads(t.jobReads)
 
-	srv.Register(t.management)
-	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return api.FullAccess(e.log, "requests:read", h) })
+	srv.Register(t.management, t.scoped)
+	e.requests.Register(t.management.Scope("requests:read"))
 	// Sent through every route, as a stranger's request would be.
 	allRoutes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.handler.ServeHTTP(w, r) })
-	t.management.HandleFunc("POST /api/millrun/routes/test/{path...}", api.FullAccess(e.log, "routes:test", routeServer.SendTest(allRoutes)))
-	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	t.management.Scope("routes:test").HandleFunc("POST /api/millrun/routes/test/{path...}", routeServer.SendTest(allRoutes))
+	t.scoped.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	e.handler = full
+	e.routes = t.mounted
 
 	tunnelMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))

@@ -88,20 +88,78 @@ func (s *Server) changed(r *http.Request, action, target, detail string, event m
 	s.Changed(r.Context(), actor, action, target, detail, event)
 }
 
-// Mux is where routes are mounted: the engine's route table, whose group
-// decides their protection.
+// Mux is one group of the engine's route table: the group a route is
+// mounted in decides who may call it (its token, its Host, its workspace),
+// so no handler here checks access.
 type Mux interface {
 	Handle(pattern string, h http.Handler)
 	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
 }
 
+// Management is the group of routes only a full-access caller may call.
+// Each route names the scope a refused token is told it lacks, in
+// Windmill's words ("Required scope: scripts:read").
+type Management interface {
+	Scope(scope string) Mux
+}
+
+// handlerFunc is the shape of every handler here: it answers, or returns
+// the error to answer with, which serve writes.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve is the one adapter from a handlerFunc to net/http: a returned
+// error becomes apierr's answer.
+func serve(log *slog.Logger, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			apierr.Write(w, log, err)
+		}
+	}
+}
+
+// group mounts this package's handlers into one group through serve.
+type group struct {
+	mux Mux
+	log *slog.Logger
+}
+
+func (s *Server) group(mux Mux) group { return group{mux: mux, log: s.Log} }
+
+// HandleFunc mounts h at pattern.
+func (g group) HandleFunc(pattern string, h handlerFunc) {
+	g.mux.HandleFunc(pattern, serve(g.log, h))
+}
+
+// routes mounts the routes a token is needed for: most for full-access
+// callers only, a few for any valid token.
+type routes struct {
+	management Management
+	scoped     group
+}
+
+// full mounts h for full-access callers; scope is what a refused token
+// is told it lacks.
+func (rt routes) full(pattern, scope string, h handlerFunc) {
+	rt.scoped.mux = rt.management.Scope(scope)
+	rt.scoped.HandleFunc(pattern, h)
+}
+
+// anyToken mounts h for every valid token, webhook-scoped ones included:
+// h shows a scoped caller only what is its own (its jobs, its identity).
+func (rt routes) anyToken(pattern string, h handlerFunc) {
+	rt.scoped.HandleFunc(pattern, h)
+}
+
 // RegisterPublic mounts what answers without a token: the version.
-func (s *Server) RegisterPublic(mux Mux) {
+func (s *Server) RegisterPublic(m Mux) {
+	mux := s.group(m)
 	mux.HandleFunc("GET /api/version", s.version)
 }
 
-// Register mounts the management routes on mux.
-func (s *Server) Register(mux Mux) {
+// Register mounts the routes a token is needed for: management's for
+// full-access callers, scoped's for any valid token.
+func (s *Server) Register(management Management, scoped Mux) {
+	mux := routes{management: management, scoped: s.group(scoped)}
 	s.registerScripts(mux)
 	s.registerFlows(mux)
 	s.registerJobs(mux)
@@ -122,12 +180,11 @@ func (s *Server) Register(mux Mux) {
 	s.registerApprovals(mux)
 }
 
-func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "millrun "+s.Version)
+	return nil
 }
-
-func (s *Server) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
 
 func writeText(w http.ResponseWriter, status int, s string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -205,34 +262,14 @@ func decodeBytes(b []byte, v any, rules bodyRules) error {
 	return nil
 }
 
-// checkWorkspace answers 404 for a workspace this millrun does not serve.
-func (s *Server) checkWorkspace(w http.ResponseWriter, r *http.Request) bool {
-	if ws := r.PathValue("ws"); ws != s.Workspace {
-		s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
-		return false
-	}
-	return true
-}
-
-// requireFull refuses scoped tokens on management routes.
-func requireFull(w http.ResponseWriter, r *http.Request, log *slog.Logger, scope string) bool {
-	id := auth.FromContext(r.Context())
-	if id == nil || !id.FullAccess() {
-		apierr.Write(w, log, apierr.NotAuthorized("Required scope: %s", scope))
-		return false
-	}
-	return true
-}
-
 // keepPath fills in an update's path from its URL when the body names
 // none, and refuses a body that names another (a rename).
-func (s *Server) keepPath(w http.ResponseWriter, kind, old string, path *string) bool {
+func keepPath(kind, old string, path *string) error {
 	if *path == "" {
 		*path = old
 	}
 	if *path != old {
-		s.fail(w, apierr.BadRequest("renaming a %s is not supported: delete %s and create %s", kind, old, *path))
-		return false
+		return apierr.BadRequest("renaming a %s is not supported: delete %s and create %s", kind, old, *path)
 	}
-	return true
+	return nil
 }

@@ -12,13 +12,13 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-func (s *Server) registerFlows(mux Mux) {
-	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
-	mux.HandleFunc("POST /api/w/{ws}/flows/update/{path...}", s.createFlow)
-	mux.HandleFunc("POST /api/w/{ws}/flows/archive/{path...}", s.archiveVersioned("flow", s.Flows.Archive))
-	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
-	mux.HandleFunc("DELETE /api/w/{ws}/flows/delete/{path...}", s.deleteVersioned("flow", "DeleteFlow", s.Flows.Delete))
-	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)
+func (s *Server) registerFlows(mux routes) {
+	mux.full("POST /api/w/{ws}/flows/create", "flows:write", s.createFlow)
+	mux.full("POST /api/w/{ws}/flows/update/{path...}", "flows:write", s.createFlow)
+	mux.full("POST /api/w/{ws}/flows/archive/{path...}", "flows:write", s.archiveVersioned("flow", s.Flows.Archive))
+	mux.full("GET /api/w/{ws}/flows/get/{path...}", "flows:read", s.getFlow)
+	mux.full("DELETE /api/w/{ws}/flows/delete/{path...}", "flows:write", s.deleteVersioned("flow", "DeleteFlow", s.Flows.Delete))
+	mux.full("GET /api/w/{ws}/flows/list", "flows:read", s.listFlows)
 }
 
 // flowJSON is Windmill's Flow shape (the fields millrun has).
@@ -70,33 +70,26 @@ func flowExtra(raw json.RawMessage) (string, error) {
 	return string(b), err
 }
 
-func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:write") {
-		return
-	}
+func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
 	var raw json.RawMessage
 	if err := s.decodeBody(r, &raw); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	var req flows.CreateRequest
 	if err := decodeBytes(raw, &req, bodyRules{}); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	extra, err := flowExtra(raw)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if old := r.PathValue("path"); old != "" {
 		// flows/update: the path in the URL is the flow's.
 		if _, err := s.DB.FlowHead(r.Context(), s.Workspace, old); errors.Is(err, store.ErrNotFound) {
-			s.fail(w, apierr.NotFound("flow not found at path %s", old))
-			return
+			return apierr.NotFound("flow not found at path %s", old)
 		}
-		if !s.keepPath(w, "flow", old, &req.Path) {
-			return
+		if err := keepPath("flow", old, &req.Path); err != nil {
+			return err
 		}
 	}
 	isNew := false
@@ -108,8 +101,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 		err = s.DB.SetFlowExtra(r.Context(), s.Workspace, hash, extra)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if created {
 		ev := map[string]any{"type": "CreateFlow", "path": req.Path}
@@ -120,35 +112,28 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 	}
 	// Windmill answers the flow's path.
 	writeText(w, http.StatusCreated, req.Path)
+	return nil
 }
 
-func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
-		return
-	}
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) error {
 	path := r.PathValue("path")
 	f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("flow not found at path %s", path))
-		return
+		return apierr.NotFound("flow not found at path %s", path)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := flowJSON(f.FlowVersion, true)
 	out["extra_perms"] = s.acl(r, "flow", path)
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
-		return
-	}
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.Flows.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, v := range list {
@@ -157,4 +142,5 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 		out = append(out, m)
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }

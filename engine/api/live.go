@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -14,20 +13,10 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-// FullAccess lets only full-access callers (not webhook-scoped tokens)
-// through to h; scope names what they would need in the refusal.
-func FullAccess(log *slog.Logger, scope string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if requireFull(w, r, log, scope) {
-			h(w, r)
-		}
-	}
-}
-
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
-func (s *Server) registerLive(mux Mux) {
-	mux.HandleFunc("GET /api/millrun/jobs/events", FullAccess(s.Log, "jobs:read", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerLive(mux routes) {
+	mux.full("GET /api/millrun/jobs/events", "jobs:read", func(w http.ResponseWriter, r *http.Request) error {
 		ch, stop := s.Queue.Watch()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, j *store.Job) {
@@ -35,8 +24,9 @@ func (s *Server) registerLive(mux Mux) {
 				httpx.Event(w, f, "job", JobJSON(j, false))
 			}
 		})
-	}))
-	mux.HandleFunc("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) {
+		return nil
+	})
+	mux.anyToken("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) error {
 		who := auth.FromContext(r.Context())
 		id := r.PathValue("id")
 		load := func() (*store.Job, error) {
@@ -47,12 +37,10 @@ func (s *Server) registerLive(mux Mux) {
 		}
 		j, err := load()
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !who.FullAccess() && who.TokenID != j.TokenID) {
-			apierr.Write(w, s.Log, apierr.NotFound("job %s", id))
-			return
+			return apierr.NotFound("job %s", id)
 		}
 		if err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		f := httpx.SSE(w)
 		// Logs are sent as appended text; the page concatenates. The loop
@@ -73,15 +61,15 @@ func (s *Server) registerLive(mux Mux) {
 			if j.Finished() {
 				fmt.Fprint(w, "event: end\ndata: {}\n\n")
 				f.Flush()
-				return
+				return nil
 			}
 			select {
 			case <-r.Context().Done():
-				return
+				return nil
 			case <-tick.C:
 			}
 			if j, err = load(); err != nil {
-				return
+				return nil
 			}
 		}
 	})

@@ -62,12 +62,11 @@ func settingsExport(d doc) object {
 
 var workspaceKeyRE = regexp.MustCompile(`^[a-zA-Z0-9]{64}$`)
 
-func (s *Server) registerWorkspaceSettings(mux Mux) {
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_settings", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerWorkspaceSettings(mux routes) {
+	mux.full("GET /api/w/{ws}/workspaces/get_settings", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		d, err := s.workspaceSettings(r)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := map[string]any{"workspace_id": s.Workspace}
 		for _, k := range settingsOrder {
@@ -77,20 +76,22 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 			}
 		}
 		httpx.JSON(w, http.StatusOK, out)
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_workspace_name", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+		return nil
+	})
+	mux.full("GET /api/w/{ws}/workspaces/get_workspace_name", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		writeText(w, http.StatusOK, s.Workspace)
-	}))
+		return nil
+	})
 
 	// edit sets one setting from what the route's body says of it.
-	edit := func(key string, value func(body doc, old json.RawMessage) (json.RawMessage, error)) http.HandlerFunc {
-		return s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	edit := func(key string, value func(body doc, old json.RawMessage) (json.RawMessage, error)) handlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			if err := s.editSetting(r, key, value); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			writeText(w, http.StatusOK, "workspace settings updated: "+key)
-		})
+			return nil
+		}
 	}
 	field := func(name string) func(doc, json.RawMessage) (json.RawMessage, error) {
 		return func(body doc, _ json.RawMessage) (json.RawMessage, error) { return body[name], nil }
@@ -101,32 +102,30 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 		}
 		return raw(body), nil
 	}
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_webhook", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_webhook", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Webhook *string `json:"webhook"`
 		}
 		if err := s.decodeOptionalBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		url := ""
 		if body.Webhook != nil {
 			url = *body.Webhook
 		}
 		if s.Control == nil {
-			s.fail(w, apierr.BadRequest("this millrun has no workspace webhook setting"))
-			return
+			return apierr.BadRequest("this millrun has no workspace webhook setting")
 		}
 		set := s.Control.Settings()
 		set.WorkspaceWebhookURL = url
 		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {
-			s.fail(w, apierr.BadRequest("%s", err))
-			return
+			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "settings.update", "workspace_webhook_url", "", nil)
 		writeText(w, http.StatusOK, "webhook updated")
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_auto_invite", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
+		return nil
+	})
+	mux.full("POST /api/w/{ws}/workspaces/edit_auto_invite", "workspaces:write", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
 		prev := map[string]json.RawMessage{}
 		_ = json.Unmarshal(old, &prev)
 		var b struct {
@@ -154,28 +153,28 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 		}
 		return raw(out), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_instance_groups", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_instance_groups", "workspaces:write", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
 		prev := map[string]json.RawMessage{}
 		_ = json.Unmarshal(old, &prev)
 		prev["instance_groups"] = body["groups"]
 		prev["instance_groups_roles"] = body["roles"]
 		return raw(prev), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_copilot_config", edit("ai_config", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_error_handler", edit("error_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_copilot_config", "workspaces:write", edit("ai_config", whole))
+	mux.full("POST /api/w/{ws}/workspaces/edit_error_handler", "workspaces:write", edit("error_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 		return handlerSetting(body, true), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_success_handler", edit("success_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_success_handler", "workspaces:write", edit("success_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 		return handlerSetting(body, false), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_large_file_storage_config", edit("large_file_storage", field("large_file_storage")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_git_sync_config", edit("git_sync", field("git_sync_settings")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/default_scripts", edit("default_scripts", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_default_app", edit("default_app", field("default_app_path")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/critical_alerts/mute", edit("mute_critical_alerts", field("mute_critical_alerts")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/change_workspace_color", edit("color", field("color")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/operator_settings", edit("operator_settings", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_datatable_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_large_file_storage_config", "workspaces:write", edit("large_file_storage", field("large_file_storage")))
+	mux.full("POST /api/w/{ws}/workspaces/edit_git_sync_config", "workspaces:write", edit("git_sync", field("git_sync_settings")))
+	mux.full("POST /api/w/{ws}/workspaces/default_scripts", "workspaces:write", edit("default_scripts", whole))
+	mux.full("POST /api/w/{ws}/workspaces/edit_default_app", "workspaces:write", edit("default_app", field("default_app_path")))
+	mux.full("POST /api/w/{ws}/workspaces/critical_alerts/mute", "workspaces:write", edit("mute_critical_alerts", field("mute_critical_alerts")))
+	mux.full("POST /api/w/{ws}/workspaces/change_workspace_color", "workspaces:write", edit("color", field("color")))
+	mux.full("POST /api/w/{ws}/workspaces/operator_settings", "workspaces:write", edit("operator_settings", whole))
+	mux.full("POST /api/w/{ws}/workspaces/edit_datatable_config", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		err := s.editSetting(r, "datatable", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 			var set struct {
 				Datatables map[string]json.RawMessage `json:"datatables"`
@@ -187,65 +186,62 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 			return body["settings"], nil
 		})
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, map[string]any{"stranded_references": []any{}}) // wmill reads it
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_slack_command", edit("slack_command_script", field("slack_command_script")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+		return nil
+	})
+	mux.full("POST /api/w/{ws}/workspaces/edit_slack_command", "workspaces:write", edit("slack_command_script", field("slack_command_script")))
+	mux.full("POST /api/w/{ws}/workspaces/slack_oauth_config", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		body := doc{}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if err := s.setSettings(r, map[string]json.RawMessage{
 			"slack_oauth_client_id": body["slack_oauth_client_id"], "slack_oauth_client_secret": body["slack_oauth_client_secret"]}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		writeText(w, http.StatusOK, "slack oauth config updated")
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+		return nil
+	})
+	mux.full("DELETE /api/w/{ws}/workspaces/slack_oauth_config", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.setSettings(r, map[string]json.RawMessage{"slack_oauth_client_id": nil, "slack_oauth_client_secret": nil}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		writeText(w, http.StatusOK, "slack oauth config deleted")
-	}))
+		return nil
+	})
 
 	// The workspace encryption key: kept and given back. millrun seals its
 	// secrets with its own key (its data folder's), so this one seals
 	// nothing here and a change re-encrypts nothing.
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.full("GET /api/w/{ws}/workspaces/encryption_key", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		key := ""
 		if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, ""); err == nil {
 			_ = json.Unmarshal([]byte(it.Value), &key)
 		} else if !errors.Is(err, store.ErrNotFound) {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, map[string]string{"key": key})
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+		return nil
+	})
+	mux.full("POST /api/w/{ws}/workspaces/encryption_key", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			NewKey string `json:"new_key"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if !workspaceKeyRE.MatchString(body.NewKey) {
-			s.fail(w, apierr.BadRequest("the workspace encryption key must be 64 letters and digits"))
-			return
+			return apierr.BadRequest("the workspace encryption key must be 64 letters and digits")
 		}
 		if err := s.putDoc(r, keptKey, "", body.NewKey); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "workspace_key.update", "", "", nil)
 		writeText(w, http.StatusOK, "encryption key updated (kept; millrun seals its secrets with its own key)")
-	}))
+		return nil
+	})
 }
 
 // editSetting sets one setting from the request's body.
