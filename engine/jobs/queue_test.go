@@ -519,3 +519,29 @@ func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 		t.Fatalf("jobs canceled or timed out before their start were started: %v", got)
 	}
 }
+
+// A queue started again after Stop takes jobs again, and runs what was
+// queued when it stopped once, as after a restart of millrun.
+func TestQueueStartedAgainAfterStop(t *testing.T) {
+	t.Parallel()
+	f := newQueue(t, Config{Workers: 1})
+	ctx := context.Background()
+	queued := f.enqueue("u/me/later", func(j *store.Job) { j.ScheduledFor = time.Now().Add(300 * time.Millisecond) })
+	f.q.Stop(ctx)
+	if err := f.q.Enqueue(ctx, &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/refused", Language: "bash"}); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("a stopped queue took a job: %v", err)
+	}
+	if err := f.q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := f.enqueue("u/me/fresh")
+	for _, j := range []*store.Job{fresh, queued} {
+		if done := f.wait(j); done.Status != store.StatusSuccess {
+			t.Fatalf("%s after the restart: %s", j.ScriptPath, done.Status)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // room for a wrong second run
+	if got := f.exec.order(); len(got) != 2 {
+		t.Fatalf("ran %v, want the fresh job and the queued one, once each", got)
+	}
+}

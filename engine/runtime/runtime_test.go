@@ -322,6 +322,30 @@ func TestWarmWorkerServesManyJobs(t *testing.T) {
 	}
 }
 
+// A stopped pool refuses jobs and keeps no worker; started again, it runs
+// them on a new worker.
+func TestWarmPoolStartedAgainAfterStop(t *testing.T) {
+	t.Parallel()
+	_, pool := newWarmPool(t)
+	ctx := context.Background()
+	spec := WarmSpec{Spec: jobSpec(Python, "import os\ndef main():\n    return os.getpid()\n", `{}`), Path: "u/me/again", Hash: "h4"}
+	before := pool.Run(ctx, spec, io.Discard)
+	pool.Stop(ctx)
+	if n := pool.Count(); n != 0 {
+		t.Fatalf("%d warm processes after Stop", n)
+	}
+	if e := errorOf(t, pool.Run(ctx, spec, io.Discard)); e["name"] != "WorkerStopped" {
+		t.Fatalf("a stopped pool ran a job: %v", e)
+	}
+	if err := pool.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := pool.Run(ctx, spec, io.Discard)
+	if !before.Success || !after.Success || string(after.Result) == string(before.Result) {
+		t.Fatalf("before the stop %s, after the start %s: want a new worker's pid", before.Result, after.Result)
+	}
+}
+
 // A worker that dies mid-job fails that job, saying so; the next job gets
 // a fresh worker.
 func TestWarmWorkerCrashIsReplaced(t *testing.T) {

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -119,4 +120,31 @@ func TestStopDuringConnect(t *testing.T) {
 	if st := m.Status(); st.State != Off {
 		t.Fatalf("a stopped start came back as %s", st.State)
 	}
+}
+
+// Stop is the manager's end: it closes the tunnel, and no tunnel comes up
+// again until Start (one asked for while millrun shuts down would serve a
+// closed engine).
+func TestStopClosesTheTunnelUntilStart(t *testing.T) {
+	t.Parallel()
+	m := NewManager(&Fake{}, hello, nil)
+	ch, unsubscribe := m.Subscribe()
+	defer unsubscribe()
+	if err := m.Connect(Config{Authtoken: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, ch, Online)
+	m.Stop(context.Background())
+	waitState(t, ch, Off)
+	if err := m.Connect(Config{Authtoken: "tok"}); err == nil {
+		t.Fatal("a stopped manager brought a tunnel up")
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Connect(Config{Authtoken: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, ch, Online)
+	m.Stop(context.Background())
 }
