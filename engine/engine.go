@@ -37,6 +37,7 @@ import (
 	"github.com/millrun/millrun/engine/triggers"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
+	"github.com/millrun/millrun/engine/webui"
 	"github.com/millrun/millrun/engine/wshook"
 )
 
@@ -419,10 +420,7 @@ func (e *Engine) buildHandlers() {
 	srv.RegisterLogin(t.public)
 	ui := e.cfg.UI
 	if ui == nil {
-		ui = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			fmt.Fprintln(w, "millrun is running. This build has no UI; use the HTTP API under /api (see README.md).")
-		})
+		ui = webui.Missing
 	}
 	t.public.Handle("/", ui)
 

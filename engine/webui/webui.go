@@ -5,6 +5,7 @@
 package webui
 
 import (
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -15,6 +16,13 @@ import (
 // code editor injects its theme as style elements; scripts never do.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Missing answers where the UI would be in a build without it (built
+// without the embedui tag, or before npm run build).
+var Missing = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "millrun is running. This build has no UI; use the HTTP API under /api (see README.md).")
+})
 
 // Handler serves fsys (the contents of frontend/dist).
 func Handler(fsys fs.FS) http.Handler {
