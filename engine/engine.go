@@ -27,6 +27,7 @@ import (
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
@@ -273,14 +274,14 @@ func Open(cfg Config) (*Engine, error) {
 	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
-	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
+	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget,
 		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
 			s := e.settings.Load()
 			return time.Duration(s.RetentionDays) * 24 * time.Hour, s.RetentionMaxJobs
 		},
 		Serve: func(w http.ResponseWriter, r *http.Request, as *auth.Identity) {
-			e.handler.ServeHTTP(w, r.WithContext(trusted(r.Context(), as)))
+			e.handler.ServeHTTP(w, r.WithContext(reqctx.Trusted(r.Context(), as)))
 		}})
 	backend := cfg.TunnelBackend
 	if backend == nil {
@@ -393,7 +394,7 @@ func (e *Engine) DesktopHandler() http.Handler {
 			e.handler.ServeHTTP(w, r)
 			return
 		}
-		ctx := api.WithWindow(trusted(r.Context(), id))
+		ctx := reqctx.WithWindow(reqctx.Trusted(r.Context(), id))
 		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/millrun/millrun/engine/webhook"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 // Issue 35: a forged Slack request had its whole body read before its
@@ -280,7 +280,7 @@ func TestBodyCaller(t *testing.T) {
 		r := httptest.NewRequest("POST", "/api/r/x", nil)
 		r.RemoteAddr = c.remote
 		if c.tunnel {
-			r = r.WithContext(webhook.WithTunnelCaller(r.Context(), c.forwarded))
+			r = r.WithContext(reqctx.WithTunnelCaller(r.Context(), c.forwarded))
 		}
 		if got := bodyCaller(r); got != c.want {
 			t.Errorf("from %q (tunnel %v, forwarded %q): %q, want %q", c.remote, c.tunnel, c.forwarded, got, c.want)

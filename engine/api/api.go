@@ -17,6 +17,7 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
@@ -83,7 +84,7 @@ func (s *Server) changed(r *http.Request, action, target, detail string, event m
 		return
 	}
 	actor := "unknown"
-	if id := auth.FromContext(r.Context()); id != nil {
+	if id := reqctx.Identity(r.Context()); id != nil {
 		actor = id.Label
 	}
 	s.Changed(r.Context(), actor, action, target, detail, event)

@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
@@ -87,7 +88,7 @@ func newFixture(t *testing.T) *fixture {
 	s.Register(management{mux}, inWorkspace{mux, func(h http.Handler) http.Handler { return h }})
 	s.RegisterJobReads(mux)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), f.as)))
+		mux.ServeHTTP(w, r.WithContext(reqctx.WithIdentity(r.Context(), f.as)))
 	}))
 	t.Cleanup(func() {
 		f.srv.Close()

@@ -27,6 +27,7 @@ import (
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
@@ -136,7 +137,7 @@ func (s *Server) approvalLink(approve bool) handlerFunc {
 		if err != nil {
 			given = nil
 		}
-		replayed, _ := inspector.IsReplay(ctx)
+		replayed, _ := reqctx.IsReplay(ctx)
 		if !replayed && !hmac.Equal(given, signature(s.ApprovalKey, job, rid, approver)) {
 			inspector.ReportRoute(ctx, route, false, "invalid signature")
 			if s.Limiter != nil {

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -167,7 +167,7 @@ func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
 			return nil, err
 		}
 	}
-	who := auth.FromContext(r.Context())
+	who := reqctx.Identity(r.Context())
 	if who == nil || (!who.FullAccess() && who.TokenID != job.TokenID) {
 		return nil, apierr.NotFound("job %s", id)
 	}
@@ -235,7 +235,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength != 0 {
 		_ = s.decodeBody(r, &body) // the reason is optional; a bad body still cancels
 	}
-	who := auth.FromContext(r.Context())
+	who := reqctx.Identity(r.Context())
 	err = s.Queue.Cancel(r.Context(), s.Workspace, job.ID, who.Label, body.Reason)
 	if errors.Is(err, jobs.ErrAlreadyCompleted) {
 		writeText(w, http.StatusOK, "queued job id "+job.ID+" is already completed")

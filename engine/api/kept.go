@@ -29,14 +29,6 @@ const (
 	keptACL          = "acl" // extra_perms granted through acls/add, by "<kind>/<path>"
 )
 
-// handler wraps a workspace route: the workspace must be this one and
-// the token a full-access one.
-func (s *Server) handler(scope string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return h(w, r)
-	}
-}
-
 // doc is a kept item's JSON object.
 type doc = map[string]json.RawMessage
 

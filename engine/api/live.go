@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -27,7 +27,7 @@ func (s *Server) registerLive(mux routes) {
 		return nil
 	})
 	mux.anyToken("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) error {
-		who := auth.FromContext(r.Context())
+		who := reqctx.Identity(r.Context())
 		id := r.PathValue("id")
 		load := func() (*store.Job, error) {
 			if j, ok := s.Queue.Live(id); ok {

@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/webhook"
@@ -163,7 +163,7 @@ func (s *Server) queueCode(r *http.Request, job *store.Job, code store.JobCode) 
 }
 
 func newCodeJob(r *http.Request, workspace, kind, path, lang string, args json.RawMessage) *store.Job {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
 	}

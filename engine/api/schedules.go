@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -139,7 +139,7 @@ func (s *Server) putSchedule(create bool) handlerFunc {
 		if sc.Enabled {
 			sc.NextDue = c.Next(s.Schedules.Now())
 		}
-		if id := auth.FromContext(r.Context()); id != nil {
+		if id := reqctx.Identity(r.Context()); id != nil {
 			sc.EditedBy = id.Label
 		}
 		if err := s.DB.PutSchedule(r.Context(), *sc, create); err != nil {

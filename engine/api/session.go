@@ -14,6 +14,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 func setSessionCookie(w http.ResponseWriter, secret string) {
@@ -154,7 +155,7 @@ func (s *Server) loggedIn(r *http.Request) bool {
 // I", the audit log.
 func (s *Server) registerSession(mux routes) {
 	mux.anyToken("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
 		}
@@ -163,9 +164,9 @@ func (s *Server) registerSession(mux routes) {
 		return nil
 	})
 	mux.anyToken("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
-			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
+			"os_user": s.User, "version": Version, "desktop": reqctx.InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
 		return nil
 	})
 	mux.full("POST /api/millrun/presence", "presence:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -222,14 +223,3 @@ func sanitizePathPart(s string) string {
 	}
 	return b.String()
 }
-
-type inWindowKey struct{}
-
-// WithWindow marks a request as the desktop window's, which has no session
-// to log out of.
-func WithWindow(ctx context.Context) context.Context {
-	return context.WithValue(ctx, inWindowKey{}, true)
-}
-
-// InWindow reports whether a request came from the desktop window.
-func InWindow(ctx context.Context) bool { return ctx.Value(inWindowKey{}) == true }

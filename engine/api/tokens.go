@@ -7,6 +7,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 func (s *Server) registerTokens(mux routes) {
@@ -49,7 +50,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := make([]map[string]any, 0, len(list))
-	me := auth.FromContext(r.Context())
+	me := reqctx.Identity(r.Context())
 	for _, t := range list {
 		out = append(out, map[string]any{
 			"label":        t.Label,

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 // What Windmill's tools ask first (the wmill CLI before any command,
@@ -34,7 +34,7 @@ func (s *Server) registerUsers(mux routes) {
 func (s *Server) email() string { return s.User + "@millrun.local" }
 
 func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
@@ -47,7 +47,7 @@ func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) error {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
@@ -79,7 +79,7 @@ func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
-	if auth.FromContext(r.Context()) == nil {
+	if reqctx.Identity(r.Context()) == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -318,22 +319,30 @@ func (t *Tokens) VerifyRequest(ctx context.Context, r *http.Request) (*Identity,
 	return id, err
 }
 
+// Refusal is the answer to a request VerifyRequest refused: Windmill's
+// 401 in its exact words (clients compare them), with a hint saying which
+// of the caller's mistakes it is and naming nothing about tokens the
+// caller does not hold. An error that is no mistake of the caller's (the
+// database failed) is returned as it is.
+func Refusal(err error) error {
+	hint := "this token is not known to millrun (mistyped, or from another millrun)"
+	var revoked *RevokedError
+	switch {
+	case errors.As(err, &revoked):
+		hint = revoked.Error()
+	case errors.Is(err, ErrExpired):
+		hint = "the token has expired"
+	case errors.Is(err, ErrNoToken):
+		hint = "no token; send it as Authorization: Bearer <token> or ?token=<token>"
+	case !errors.Is(err, ErrBadToken):
+		return err
+	}
+	return apierr.Unauthorized(hint)
+}
+
 func cutPrefixFold(s, prefix string) (string, bool) {
 	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
 		return s[len(prefix):], true
 	}
 	return "", false
-}
-
-type ctxKey struct{}
-
-// WithIdentity returns ctx carrying id.
-func WithIdentity(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-// FromContext returns the identity a request acts as, or nil.
-func FromContext(ctx context.Context) *Identity {
-	id, _ := ctx.Value(ctxKey{}).(*Identity)
-	return id
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -29,7 +30,7 @@ type fixture struct {
 // with a job; /secret answers after naming its API-key header; /refused
 // reads the body and refuses it, as a failed signature check does.
 func (f *fixture) route(w http.ResponseWriter, r *http.Request) {
-	if replayed, ofRefused := IsReplay(r.Context()); replayed {
+	if replayed, ofRefused := reqctx.IsReplay(r.Context()); replayed {
 		f.replays <- ofRefused
 	}
 	switch r.URL.Path {
@@ -234,6 +235,6 @@ type asMe struct{ mux *http.ServeMux }
 
 func (m asMe) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
 	m.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		h(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "me"})))
+		h(w, r.WithContext(reqctx.WithIdentity(r.Context(), &auth.Identity{Label: "me"})))
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -117,7 +118,7 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 			s.failKeepingBody(w, r, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
 			return
 		}
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		v, err := s.resolve(r, by)
 		if err != nil {
 			s.failKeepingBody(w, r, err)
@@ -236,7 +237,7 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 		}
 		job.ScheduledFor = time.Now().UTC().Add(time.Duration(n) * time.Second)
 	}
-	if r.Context().Value(tunnelKey{}) != nil {
+	if _, viaTunnel := reqctx.TunnelCaller(r.Context()); viaTunnel {
 		job.Trigger = "tunnel"
 	}
 	recordHeaders(r, job, RecordedHeaders(r.Header, includeList(q.Get("include_header"), set.IncludeHeaders)))
@@ -363,14 +364,4 @@ func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
 	}
 	w.WriteHeader(shaped.Status)
 	_, _ = w.Write(shaped.Body)
-}
-
-type tunnelKey struct{}
-
-type tunnelCaller struct{ ip string }
-
-// WithTunnelCaller marks a request as received through the tunnel, from ip
-// (as the tunnel provider reports it; may be empty).
-func WithTunnelCaller(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, tunnelKey{}, tunnelCaller{ip: ip})
 }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -136,27 +136,13 @@ func RecordedHeaders(h http.Header, include []string) map[string]string {
 	return out
 }
 
-// TunnelCallerIP is the caller's address for a request that came through
-// the tunnel ("" otherwise, or when the provider did not say).
-func TunnelCallerIP(ctx context.Context) string {
-	via, _ := ctx.Value(tunnelKey{}).(tunnelCaller)
-	return via.ip
-}
-
-// ViaTunnel reports whether the request ctx belongs to came through the
-// tunnel, whether or not the provider said from where.
-func ViaTunnel(ctx context.Context) bool {
-	_, ok := ctx.Value(tunnelKey{}).(tunnelCaller)
-	return ok
-}
-
 // recordHeaders stores hdrs with the job, adding where a tunnel request
 // came from.
 func recordHeaders(r *http.Request, job *store.Job, hdrs map[string]string) {
-	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
+	if ip, ok := reqctx.TunnelCaller(r.Context()); ok {
 		hdrs["via"] = "tunnel"
-		if via.ip != "" {
-			hdrs["caller_ip"] = via.ip
+		if ip != "" {
+			hdrs["caller_ip"] = ip
 		}
 	}
 	if len(hdrs) > 0 {
