@@ -21,23 +21,8 @@ const (
 )
 
 // NormalizeLanguage maps the language names Windmill and users write onto
-// millrun's runtimes. TypeScript flavours keep their own name (so a script
-// round-trips to Windmill unchanged) but all run the same way here.
-func NormalizeLanguage(lang string) (string, error) {
-	switch strings.ToLower(strings.TrimSpace(lang)) {
-	case "python3", "python", "py":
-		return Python, nil
-	case "bash", "sh", "shell":
-		return Bash, nil
-	case "bun", "typescript", "ts", "":
-		return TypeScript, nil
-	case "deno":
-		return "deno", nil
-	case "nativets":
-		return "nativets", nil
-	}
-	return "", fmt.Errorf("unsupported language %q: use python3, bash or a TypeScript flavour (bun, deno, nativets)", lang)
-}
+// millrun's runtimes (runtime's language table).
+func NormalizeLanguage(lang string) (string, error) { return runtime.NormalizeLanguage(lang) }
 
 // IsTypeScript reports whether lang is one of the TypeScript flavours.
 func IsTypeScript(lang string) bool { return runtime.IsTypeScript(lang) }

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/millrun/millrun/engine/errs"
+)
+
+// Languages the runtime runs, by millrun's names for them (Windmill's).
+// They live here, the leaf, so that the runtime needs nothing of the
+// packages that store scripts.
+const (
+	Python     = "python3"
+	TypeScript = "bun" // Windmill's default TypeScript flavour; run on Bun, Deno or Node
+	Bash       = "bash"
+)
+
+// Language is everything that differs between languages, in one entry
+// per language: the names a script's language is written with, the file
+// Windmill's export writes it to, and what millrun does with a script in
+// it. A language millrun keeps but cannot run (so that a workspace moves
+// through millrun whole) has a name and an extension and runs nothing.
+type Language struct {
+	Name string // as stored, Windmill's name
+	// aliases are the other names users and Windmill's tools write for it.
+	aliases []string
+	// ext is the extension of its file in Windmill's export; a
+	// TypeScript flavour's depends on the export's default (ExportExt).
+	ext        string
+	typeScript bool
+	runs       bool
+}
+
+// languages is the table: the languages millrun runs, then Windmill's
+// that it keeps.
+var languages = []*Language{
+	{Name: Python, aliases: []string{"python", "py"}, ext: "py", runs: true},
+	{Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh", runs: true},
+	{Name: "bun", aliases: []string{"typescript", "ts", ""}, typeScript: true, runs: true},
+	{Name: "deno", typeScript: true, runs: true},
+	// Windmill's REST-only TypeScript; run as the other flavours are.
+	{Name: "nativets", ext: "fetch.ts", typeScript: true, runs: true},
+
+	kept("go", "go"), kept("postgresql", "pg.sql"), kept("mysql", "my.sql"), kept("bigquery", "bq.sql"),
+	kept("snowflake", "sf.sql"), kept("mssql", "ms.sql"), kept("oracledb", "odb.sql"), kept("duckdb", "duckdb.sql"),
+	kept("graphql", "gql"), kept("powershell", "ps1"), kept("php", "php"), kept("rust", "rs"),
+	kept("ansible", "playbook.yml"), kept("csharp", "cs"), kept("nu", "nu"), kept("java", "java"),
+	kept("ruby", "rb"), kept("rlang", "r"),
+}
+
+// kept is a Windmill language millrun saves and gives back but cannot run.
+func kept(name, ext string) *Language { return &Language{Name: name, ext: ext} }
+
+// LanguageNamed is the entry of a stored language name, nil for a name
+// millrun does not know.
+func LanguageNamed(name string) *Language {
+	for _, l := range languages {
+		if l.Name == name {
+			return l
+		}
+	}
+	return nil
+}
+
+// NormalizeLanguage maps the language names Windmill and users write onto
+// a language millrun runs. TypeScript flavours keep their own name (so a
+// script round-trips to Windmill unchanged) but all run the same way here.
+func NormalizeLanguage(lang string) (string, error) {
+	name := strings.ToLower(strings.TrimSpace(lang))
+	for _, l := range languages {
+		if l.runs && (l.Name == name || contains(l.aliases, name)) {
+			return l.Name, nil
+		}
+	}
+	return "", fmt.Errorf("unsupported language %q: use python3, bash or a TypeScript flavour (bun, deno, nativets)", lang)
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTypeScript reports whether lang is one of the TypeScript flavours.
+func IsTypeScript(lang string) bool {
+	l := LanguageNamed(lang)
+	return l != nil && l.typeScript
+}
+
+// KeptLanguageExt is the export file extension of a Windmill language
+// millrun keeps but cannot run; "" when lang is not one.
+func KeptLanguageExt(lang string) string {
+	if l := LanguageNamed(lang); l != nil && !l.runs {
+		return l.ext
+	}
+	return ""
+}
+
+// CannotRun is the error for running a script in a language millrun
+// keeps but cannot run (a 400 on the run routes).
+func CannotRun(lang string) error {
+	return errs.Invalidf("millrun cannot run %s scripts: this script is kept so that a pull and push to Windmill lose nothing", lang)
+}
+
+// ExportExt is the extension Windmill's export gives a script of lang,
+// a TypeScript flavour's named after the CLI's default_ts: the default
+// flavour's files are plain .ts, the other's .<flavour>.ts. An unknown
+// language is taken for Bun's, Windmill's default.
+func ExportExt(lang, defaultTS string) string {
+	l := LanguageNamed(lang)
+	if l == nil {
+		l = LanguageNamed(TypeScript)
+	}
+	if l.ext != "" {
+		return l.ext
+	}
+	// wmill's default_ts is bun or deno: anything but bun is deno's.
+	if (l.Name == "bun") == (defaultTS == "bun") {
+		return "ts"
+	}
+	return l.Name + ".ts"
+}
+
+// SyntaxError is the first syntax error found in a script.
+type SyntaxError struct {
+	Line    int    `json:"line"` // 1-based; 0 when the checker named none
+	Message string `json:"message"`
+}

@@ -1,0 +1,62 @@
+package runtime
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/millrun/millrun/engine/errs"
+)
+
+// The names a script's language arrives with (Windmill's, the CLI's,
+// what a user types) land on the language millrun runs it as.
+func TestNormalizeLanguage(t *testing.T) {
+	for in, want := range map[string]string{
+		"python3": Python, "Python": Python, " py ": Python,
+		"bash": Bash, "sh": Bash, "shell": Bash,
+		"bun": "bun", "typescript": "bun", "TS": "bun", "": "bun",
+		"deno": "deno", "nativets": "nativets",
+	} {
+		got, err := NormalizeLanguage(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeLanguage(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"rust", "postgresql", "cobol"} {
+		if _, err := NormalizeLanguage(in); err == nil {
+			t.Errorf("NormalizeLanguage(%q) accepted a language millrun cannot run", in)
+		}
+	}
+}
+
+// A wmill sync pull writes each script under the extension Windmill's
+// own export gives it, so that a push back to Windmill finds it.
+func TestExportExt(t *testing.T) {
+	for _, c := range []struct{ lang, defaultTS, want string }{
+		{Python, "bun", "py"}, {Bash, "deno", "sh"},
+		{"bun", "bun", "ts"}, {"bun", "deno", "bun.ts"},
+		{"deno", "bun", "deno.ts"}, {"deno", "deno", "ts"},
+		{"nativets", "bun", "fetch.ts"}, {"nativets", "deno", "fetch.ts"},
+		{"rust", "bun", "rs"}, {"postgresql", "bun", "pg.sql"}, {"ansible", "deno", "playbook.yml"},
+	} {
+		if got := ExportExt(c.lang, c.defaultTS); got != c.want {
+			t.Errorf("ExportExt(%q, default_ts %q) = %q, want %q", c.lang, c.defaultTS, got, c.want)
+		}
+	}
+}
+
+// Windmill languages millrun cannot run are kept with their extension,
+// and running one is a 400 that says why.
+func TestKeptLanguages(t *testing.T) {
+	if KeptLanguageExt("go") != "go" || KeptLanguageExt("rlang") != "r" {
+		t.Errorf("kept languages lost their extension")
+	}
+	for _, runs := range []string{Python, Bash, "bun", "deno", "nativets", "cobol"} {
+		if ext := KeptLanguageExt(runs); ext != "" {
+			t.Errorf("KeptLanguageExt(%q) = %q: it is not a kept language", runs, ext)
+		}
+	}
+	var invalid *errs.Invalid
+	if err := CannotRun("rust"); !errors.As(err, &invalid) || err.Error() != "millrun cannot run rust scripts: this script is kept so that a pull and push to Windmill lose nothing" {
+		t.Errorf("CannotRun(rust) = %v", err)
+	}
+}
