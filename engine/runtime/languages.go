@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os/exec"
 	"strings"
 
 	"github.com/millrun/millrun/engine/errs"
@@ -18,9 +22,10 @@ const (
 
 // Language is everything that differs between languages, in one entry
 // per language: the names a script's language is written with, the file
-// Windmill's export writes it to, and what millrun does with a script in
-// it. A language millrun keeps but cannot run (so that a workspace moves
-// through millrun whole) has a name and an extension and runs nothing.
+// Windmill's export writes it to, and each step millrun takes with a
+// script in it, from save to run. A step a language does not have is
+// nil; a language millrun keeps but cannot run (so that a workspace moves
+// through millrun whole) has a name and an extension and no steps.
 type Language struct {
 	Name string // as stored, Windmill's name
 	// aliases are the other names users and Windmill's tools write for it.
@@ -29,24 +34,82 @@ type Language struct {
 	// TypeScript flavour's depends on the export's default (ExportExt).
 	ext        string
 	typeScript bool
-	runs       bool
+
+	// check finds the first syntax error, on save.
+	check func(r *Runner, ctx context.Context, content string) (*SyntaxError, error)
+	// imports lists the workspace scripts (f/…, u/…) a script imports.
+	imports func(path, content string) []string
+	// needsLock reports whether a script imports packages or workspace
+	// scripts: whether saving it starts a dependency job.
+	needsLock func(r *Runner, spec Spec) bool
+	// lock infers a script's requirements, resolves them into the lock
+	// its version keeps and installs what the lock pins (a dependency
+	// job).
+	lock func(r *Runner, ctx context.Context, spec Spec, logs io.Writer) (string, error)
+	// forked runs a job on a fork server before any folder is made for
+	// it; ok is false when it did not (then start runs it).
+	forked func(r *Runner, ctx context.Context, spec Spec, logs io.Writer) (o Outcome, ok bool)
+	// start prepares a job's folder (the script, its arguments, its
+	// packages) and gives the command that runs it; or, with no
+	// command, the outcome, ran telling whether the job ran (on a fork
+	// server) or failed before it started.
+	start func(r *Runner, ctx context.Context, job *coldJob) (cmd *exec.Cmd, o Outcome, ran bool)
+	// warm prepares a warm worker's folder and gives the command that
+	// starts the worker and what it adds to its environment; with no
+	// command, the outcome that says why not.
+	warm func(r *Runner, ctx context.Context, dir string, spec Spec, logs io.Writer) (*exec.Cmd, []string, Outcome)
+	// outcome reads what a finished run left; nil: the result or error
+	// file the wrapper wrote in the job's private folder (MILLRUN_OUT).
+	outcome func(r *Runner, dir string, runErr error, tail string) Outcome
+}
+
+// coldJob is a run being prepared in a folder of its own.
+type coldJob struct {
+	spec Spec
+	dir  string // the job's folder, the script's working directory
+	out  string // its private .millrun folder: arguments, result
+	args map[string]json.RawMessage
+	env  []string // the job's environment; start adds the language's
+	live *liveJob
+	logs io.Writer
+	// amend, when start sets it, changes the outcome once known.
+	amend func(Outcome) Outcome
 }
 
 // languages is the table: the languages millrun runs, then Windmill's
 // that it keeps.
 var languages = []*Language{
-	{Name: Python, aliases: []string{"python", "py"}, ext: "py", runs: true},
-	{Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh", runs: true},
-	{Name: "bun", aliases: []string{"typescript", "ts", ""}, typeScript: true, runs: true},
-	{Name: "deno", typeScript: true, runs: true},
+	{
+		Name: Python, aliases: []string{"python", "py"}, ext: "py",
+		check: (*Runner).checkPython, imports: pythonImports, needsLock: (*Runner).needsPythonLock, lock: (*Runner).lockPython,
+		start: (*Runner).startPython, warm: (*Runner).warmPython,
+	},
+	{
+		Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh",
+		check: (*Runner).checkBash, forked: (*Runner).bashOnServer, start: (*Runner).startBash, outcome: (*Runner).bashOutcome,
+	},
+	tsFlavour("bun", "", "typescript", "ts", ""),
+	tsFlavour("deno", ""),
 	// Windmill's REST-only TypeScript; run as the other flavours are.
-	{Name: "nativets", ext: "fetch.ts", typeScript: true, runs: true},
+	tsFlavour("nativets", "fetch.ts"),
 
 	kept("go", "go"), kept("postgresql", "pg.sql"), kept("mysql", "my.sql"), kept("bigquery", "bq.sql"),
 	kept("snowflake", "sf.sql"), kept("mssql", "ms.sql"), kept("oracledb", "odb.sql"), kept("duckdb", "duckdb.sql"),
 	kept("graphql", "gql"), kept("powershell", "ps1"), kept("php", "php"), kept("rust", "rs"),
 	kept("ansible", "playbook.yml"), kept("csharp", "cs"), kept("nu", "nu"), kept("java", "java"),
 	kept("ruby", "rb"), kept("rlang", "r"),
+}
+
+// tsFlavour is a TypeScript flavour: every flavour runs on whichever of
+// Bun, Deno and Node is installed (tsTarget).
+func tsFlavour(name, ext string, aliases ...string) *Language {
+	return &Language{
+		Name: name, aliases: aliases, ext: ext, typeScript: true,
+		check: (*Runner).checkTypeScript, imports: typeScriptWorkspaceImports,
+		needsLock: func(_ *Runner, spec Spec) bool { return typeScriptNeedsDependencies(spec) },
+		lock:      (*Runner).typeScriptDependencies,
+		start:     (*Runner).startTypeScript, warm: (*Runner).warmTypeScript,
+	}
 }
 
 // kept is a Windmill language millrun saves and gives back but cannot run.
@@ -69,7 +132,7 @@ func LanguageNamed(name string) *Language {
 func NormalizeLanguage(lang string) (string, error) {
 	name := strings.ToLower(strings.TrimSpace(lang))
 	for _, l := range languages {
-		if l.runs && (l.Name == name || contains(l.aliases, name)) {
+		if l.start != nil && (l.Name == name || contains(l.aliases, name)) {
 			return l.Name, nil
 		}
 	}
@@ -94,7 +157,7 @@ func IsTypeScript(lang string) bool {
 // KeptLanguageExt is the export file extension of a Windmill language
 // millrun keeps but cannot run; "" when lang is not one.
 func KeptLanguageExt(lang string) string {
-	if l := LanguageNamed(lang); l != nil && !l.runs {
+	if l := LanguageNamed(lang); l != nil && l.start == nil {
 		return l.ext
 	}
 	return ""
