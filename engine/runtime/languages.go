@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
 	"strings"
 
 	"github.com/millrun/millrun/engine/errs"
@@ -35,6 +36,11 @@ type Language struct {
 	ext        string
 	typeScript bool
 
+	// schema reads main's parameters: the arguments' schema.
+	schema func(content string) (*Schema, error)
+	// preprocessor finds the declaration of a flow's preprocessor
+	// function: ${1}preprocessor${2} becomes ${1}main${2}.
+	preprocessor *regexp.Regexp
 	// check finds the first syntax error, on save.
 	check func(r *Runner, ctx context.Context, content string) (*SyntaxError, error)
 	// imports lists the workspace scripts (f/…, u/…) a script imports.
@@ -80,12 +86,12 @@ type coldJob struct {
 // that it keeps.
 var languages = []*Language{
 	{
-		Name: Python, aliases: []string{"python", "py"}, ext: "py",
+		Name: Python, aliases: []string{"python", "py"}, ext: "py", schema: inferPython, preprocessor: pyPreprocessorRE,
 		check: (*Runner).checkPython, imports: pythonImports, needsLock: (*Runner).needsPythonLock, lock: (*Runner).lockPython,
 		start: (*Runner).startPython, warm: (*Runner).warmPython,
 	},
 	{
-		Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh",
+		Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh", schema: inferBash,
 		check: (*Runner).checkBash, forked: (*Runner).bashOnServer, start: (*Runner).startBash, outcome: (*Runner).bashOutcome,
 	},
 	tsFlavour("bun", "", "typescript", "ts", ""),
@@ -104,7 +110,7 @@ var languages = []*Language{
 // Bun, Deno and Node is installed (tsTarget).
 func tsFlavour(name, ext string, aliases ...string) *Language {
 	return &Language{
-		Name: name, aliases: aliases, ext: ext, typeScript: true,
+		Name: name, aliases: aliases, ext: ext, typeScript: true, schema: inferTypeScript, preprocessor: tsPreprocessorRE,
 		check: (*Runner).checkTypeScript, imports: typeScriptWorkspaceImports,
 		needsLock: func(_ *Runner, spec Spec) bool { return typeScriptNeedsDependencies(spec) },
 		lock:      (*Runner).typeScriptDependencies,

@@ -60,3 +60,18 @@ func TestKeptLanguages(t *testing.T) {
 		t.Errorf("CannotRun(rust) = %v", err)
 	}
 }
+
+// A flow's preprocessor step runs its preprocessor function as main, in
+// each language that has one; a script with its own main runs that.
+func TestPreprocessorAsMain(t *testing.T) {
+	for _, c := range []struct{ lang, src, want string }{
+		{Python, "def preprocessor(event):\n    return event\n", "def main(event):\n    return event\n"},
+		{"deno", "export async function preprocessor<T>(e: T) { return e }", "export async function main<T>(e: T) { return e }"},
+		{"bun", "export function main() {}\nexport function preprocessor() {}", "export function main() {}\nexport function preprocessor() {}"},
+		{Bash, "preprocessor() { :; }", "preprocessor() { :; }"},
+	} {
+		if got := PreprocessorAsMain(c.lang, c.src); got != c.want {
+			t.Errorf("%s: %q, want %q", c.lang, got, c.want)
+		}
+	}
+}
