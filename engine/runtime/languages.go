@@ -35,6 +35,9 @@ type Language struct {
 	// TypeScript flavour's depends on the export's default (ExportExt).
 	ext        string
 	typeScript bool
+	// depsFile is the file of Windmill's workspace dependencies for it
+	// (dependencies/requirements.in...): kept and given back, not read.
+	depsFile string
 
 	// schema reads main's parameters: the arguments' schema.
 	schema func(content string) (*Schema, error)
@@ -52,6 +55,12 @@ type Language struct {
 	// its version keeps and installs what the lock pins (a dependency
 	// job).
 	lock func(r *Runner, ctx context.Context, spec Spec, logs io.Writer) (string, error)
+	// emptyLock is the lock Windmill's dependency job writes for a
+	// script that needs no packages; nil: none.
+	emptyLock func(r *Runner) string
+	// flowStepLock: a flow's inline script gets a lock of its own in
+	// Windmill's flow dependency job.
+	flowStepLock bool
 	// forked runs a job on a fork server before any folder is made for
 	// it; ok is false when it did not (then start runs it).
 	forked func(r *Runner, ctx context.Context, spec Spec, logs io.Writer) (o Outcome, ok bool)
@@ -86,40 +95,47 @@ type coldJob struct {
 // that it keeps.
 var languages = []*Language{
 	{
-		Name: Python, aliases: []string{"python", "py"}, ext: "py", schema: inferPython, preprocessor: pyPreprocessorRE,
-		check: (*Runner).checkPython, imports: pythonImports, needsLock: (*Runner).needsPythonLock, lock: (*Runner).lockPython,
+		Name: Python, aliases: []string{"python", "py"}, ext: "py", depsFile: "requirements.in",
+		schema: inferPython, preprocessor: pyPreprocessorRE, check: (*Runner).checkPython,
+		imports: pythonImports, needsLock: (*Runner).needsPythonLock, lock: (*Runner).lockPython,
+		emptyLock: (*Runner).emptyPythonLock, flowStepLock: true,
 		start: (*Runner).startPython, warm: (*Runner).warmPython,
 	},
 	{
-		Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh", schema: inferBash,
-		check: (*Runner).checkBash, forked: (*Runner).bashOnServer, start: (*Runner).startBash, outcome: (*Runner).bashOutcome,
+		Name: Bash, aliases: []string{"sh", "shell"}, ext: "sh",
+		schema: inferBash, check: (*Runner).checkBash,
+		forked: (*Runner).bashOnServer, start: (*Runner).startBash, outcome: (*Runner).bashOutcome,
 	},
-	tsFlavour("bun", "", "typescript", "ts", ""),
-	tsFlavour("deno", ""),
-	// Windmill's REST-only TypeScript; run as the other flavours are.
-	tsFlavour("nativets", "fetch.ts"),
+	tsFlavour(Language{Name: "bun", aliases: []string{"typescript", "ts", ""}, depsFile: "package.json", flowStepLock: true}),
+	tsFlavour(Language{Name: "deno", flowStepLock: true}),
+	// Windmill's REST-only TypeScript: run as the other flavours are; its
+	// inline flow steps get no lock.
+	tsFlavour(Language{Name: "nativets", ext: "fetch.ts"}),
 
-	kept("go", "go"), kept("postgresql", "pg.sql"), kept("mysql", "my.sql"), kept("bigquery", "bq.sql"),
-	kept("snowflake", "sf.sql"), kept("mssql", "ms.sql"), kept("oracledb", "odb.sql"), kept("duckdb", "duckdb.sql"),
-	kept("graphql", "gql"), kept("powershell", "ps1"), kept("php", "php"), kept("rust", "rs"),
-	kept("ansible", "playbook.yml"), kept("csharp", "cs"), kept("nu", "nu"), kept("java", "java"),
-	kept("ruby", "rb"), kept("rlang", "r"),
+	kept("go", "go", "go.mod"), kept("postgresql", "pg.sql", ""), kept("mysql", "my.sql", ""),
+	kept("bigquery", "bq.sql", ""), kept("snowflake", "sf.sql", ""), kept("mssql", "ms.sql", ""),
+	kept("oracledb", "odb.sql", ""), kept("duckdb", "duckdb.sql", ""), kept("graphql", "gql", ""),
+	kept("powershell", "ps1", "modules.json"), kept("php", "php", "composer.json"), kept("rust", "rs", ""),
+	kept("ansible", "playbook.yml", ""), kept("csharp", "cs", ""), kept("nu", "nu", ""), kept("java", "java", ""),
+	kept("ruby", "rb", ""), kept("rlang", "r", ""),
 }
 
-// tsFlavour is a TypeScript flavour: every flavour runs on whichever of
-// Bun, Deno and Node is installed (tsTarget).
-func tsFlavour(name, ext string, aliases ...string) *Language {
-	return &Language{
-		Name: name, aliases: aliases, ext: ext, typeScript: true, schema: inferTypeScript, preprocessor: tsPreprocessorRE,
-		check: (*Runner).checkTypeScript, imports: typeScriptWorkspaceImports,
-		needsLock: func(_ *Runner, spec Spec) bool { return typeScriptNeedsDependencies(spec) },
-		lock:      (*Runner).typeScriptDependencies,
-		start:     (*Runner).startTypeScript, warm: (*Runner).warmTypeScript,
-	}
+// tsFlavour is a TypeScript flavour with its steps: every flavour runs on
+// whichever of Bun, Deno and Node is installed (tsTarget).
+func tsFlavour(l Language) *Language {
+	l.typeScript = true
+	l.schema, l.preprocessor, l.check = inferTypeScript, tsPreprocessorRE, (*Runner).checkTypeScript
+	l.imports = typeScriptWorkspaceImports
+	l.needsLock = func(_ *Runner, spec Spec) bool { return typeScriptNeedsDependencies(spec) }
+	l.lock = (*Runner).typeScriptDependencies
+	l.start, l.warm = (*Runner).startTypeScript, (*Runner).warmTypeScript
+	return &l
 }
 
 // kept is a Windmill language millrun saves and gives back but cannot run.
-func kept(name, ext string) *Language { return &Language{Name: name, ext: ext} }
+func kept(name, ext, depsFile string) *Language {
+	return &Language{Name: name, ext: ext, depsFile: depsFile}
+}
 
 // LanguageNamed is the entry of a stored language name, nil for a name
 // millrun does not know.
@@ -192,6 +208,34 @@ func ExportExt(lang, defaultTS string) string {
 		return "ts"
 	}
 	return l.Name + ".ts"
+}
+
+// LocksFlowSteps reports whether Windmill's flow dependency job gives a
+// flow's inline script in lang a lock of its own.
+func LocksFlowSteps(lang string) bool {
+	l := LanguageNamed(lang)
+	return l != nil && l.flowStepLock
+}
+
+// EmptyLock is the lock Windmill's dependency job writes for a script of
+// lang that needs no packages ("" for none).
+func (r *Runner) EmptyLock(lang string) string {
+	if l := LanguageNamed(lang); l != nil && l.emptyLock != nil {
+		return l.emptyLock(r)
+	}
+	return ""
+}
+
+// WorkspaceDepsFiles are the files of Windmill's workspace dependencies,
+// by language.
+func WorkspaceDepsFiles() map[string]string {
+	files := map[string]string{}
+	for _, l := range languages {
+		if l.depsFile != "" {
+			files[l.Name] = l.depsFile
+		}
+	}
+	return files
 }
 
 // SyntaxError is the first syntax error found in a script.

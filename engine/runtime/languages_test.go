@@ -75,3 +75,31 @@ func TestPreprocessorAsMain(t *testing.T) {
 		}
 	}
 }
+
+// What wmill's dependency routes write and read per language: the lock
+// of a script without packages, which inline flow steps are locked, and
+// where a workspace's own dependency files go in an export.
+func TestLanguageDependencyFacts(t *testing.T) {
+	r := &Runner{interp: Interpreters{PythonVersion: "3.11.2"}}
+	if got := r.EmptyLock(Python); got != "# py: 3.11" {
+		t.Errorf("Python's empty lock: %q", got)
+	}
+	if got := r.EmptyLock("bun") + r.EmptyLock(Bash); got != "" {
+		t.Errorf("TypeScript and Bash have no empty lock of their own: %q", got)
+	}
+	for lang, want := range map[string]bool{Python: true, "bun": true, "deno": true, "nativets": false, Bash: false, "go": false} {
+		if LocksFlowSteps(lang) != want {
+			t.Errorf("LocksFlowSteps(%q) = %v", lang, !want)
+		}
+	}
+	want := map[string]string{"bun": "package.json", "python3": "requirements.in", "php": "composer.json", "go": "go.mod", "powershell": "modules.json"}
+	got := WorkspaceDepsFiles()
+	if len(got) != len(want) {
+		t.Errorf("WorkspaceDepsFiles() = %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("WorkspaceDepsFiles()[%q] = %q, want %q", k, got[k], v)
+		}
+	}
+}

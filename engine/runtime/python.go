@@ -9,6 +9,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/millrun/millrun/engine/deps"
 )
@@ -108,6 +109,24 @@ func (r *Runner) checkPython(ctx context.Context, content string) (*SyntaxError,
 		return nil, fmt.Errorf("python3's syntax check printed %q", out)
 	}
 	return &se, nil
+}
+
+// emptyPythonLock is Windmill's lock of a script without packages: the
+// Python it runs on.
+func (r *Runner) emptyPythonLock() string {
+	if v := pythonMinor(r.interp.PythonVersion); v != "" {
+		return "# py: " + v
+	}
+	return ""
+}
+
+// pythonMinor is "3.11" of "3.11.2".
+func pythonMinor(v string) string {
+	parts := strings.SplitN(strings.TrimSpace(v), ".", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[0] + "." + parts[1]
 }
 
 // pythonImports lists the workspace scripts a Python script imports.

@@ -1,7 +1,9 @@
 // Package runtime runs one script as a child process: it prepares a fresh
 // directory, spawns the language's interpreter in its own process group
 // with a scrubbed environment, streams the logs, and collects the result.
-// It knows nothing of HTTP or SQL.
+// It knows nothing of HTTP or SQL. What differs by language, from the
+// names a script's language is written with to how it starts, is one
+// entry per language in its table (languages.go).
 package runtime
 
 import (

@@ -1,5 +1,6 @@
-// Package scripts holds what a script is: its path rules, languages,
-// version hash and the argument schema inferred from its main function.
+// Package scripts holds what a script is: its path rules, version hash
+// and versions. What differs by language (names, the argument schema read
+// from main, ...) is the runtime's language table (runtime/languages.go).
 package scripts
 
 import (
@@ -23,9 +24,6 @@ const (
 // NormalizeLanguage maps the language names Windmill and users write onto
 // millrun's runtimes (runtime's language table).
 func NormalizeLanguage(lang string) (string, error) { return runtime.NormalizeLanguage(lang) }
-
-// IsTypeScript reports whether lang is one of the TypeScript flavours.
-func IsTypeScript(lang string) bool { return runtime.IsTypeScript(lang) }
 
 var pathRE = regexp.MustCompile(`^[uf]/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)+$`)
 
