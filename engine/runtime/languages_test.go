@@ -103,3 +103,25 @@ func TestLanguageDependencyFacts(t *testing.T) {
 		}
 	}
 }
+
+// A language added to the table either runs, with every step a saved
+// script goes through, or is only kept, with none: a half entry would
+// save scripts that then fail in a way no one words.
+func TestLanguageTableEntriesAreWhole(t *testing.T) {
+	seen := map[string]bool{}
+	for _, l := range languages {
+		for _, name := range append([]string{l.Name}, l.aliases...) {
+			if seen[name] {
+				t.Errorf("%q names two languages", name)
+			}
+			seen[name] = true
+		}
+		runs := l.start != nil
+		if runs && (l.schema == nil || l.check == nil) {
+			t.Errorf("%s runs but has no schema or syntax check", l.Name)
+		}
+		if !runs && (l.schema != nil || l.check != nil || l.lock != nil || l.warm != nil || l.forked != nil || l.ext == "") {
+			t.Errorf("%s is kept, not run: it has steps, or no export extension", l.Name)
+		}
+	}
+}
