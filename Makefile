@@ -98,7 +98,7 @@ soak: ## kill -9 campaign against a real serve: SOAK_ROUNDS rounds (default 12),
 fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/auth -run '^$$' -fuzz FuzzFromRequest -fuzztime $${FUZZTIME:-2m}
-	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/runtime -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/triggers -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/triggers -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/schedules -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m}
