@@ -67,7 +67,7 @@ test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compat
 	go vet -tags embedui .
 	go vet -tags $(DESKTOP_TAGS) ./app/ .
 	@echo "== go test -race"
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 25m ./...
 	@echo "== memory under a flood (without -race: the detector's own memory would be measured)"
 	set -o pipefail; go test -count=1 -run 'TestForgedSignatureFloodMemory' -v . | grep -E '^(--- |ok|FAIL)|forged posts'
 	@echo "== frontend: svelte-check, vitest"
