@@ -241,14 +241,8 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, sc := range list {
-			m := s.scheduleJSON(sc)
-			// What Windmill leaves out of an exported schedule, and what
-			// millrun computes (the next run, the words).
-			for _, k := range []string{"workspace_id", "path", "edited_by", "edited_at", "error", "extra_perms", "email", "next_run", "description_words"} {
-				delete(m, k)
-			}
 			used(sc.Path)
-			putJSON(sc.Path+".schedule.json", m)
+			putJSON(sc.Path+".schedule.json", s.scheduleJSON(sc).File())
 		}
 	}
 

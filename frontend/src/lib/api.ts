@@ -152,7 +152,7 @@ export interface ReplayResult {
 // ---- Endpoints: one typed function per route the UI calls, grouped as
 // Windmill's generated services are. Components call these, never URLs.
 
-import type { Schedule, Explained } from "./schedules";
+import type { Schedule, CronExplained } from "./api-types";
 import type { Route } from "./routes";
 
 // The workspace every /api/w/<ws>/ route is under; the session sets it on
@@ -283,7 +283,7 @@ export const schedulesApi = {
   update: (path: string, body: Record<string, unknown>) => send("POST", `${w()}/schedules/update/${path}`, body),
   remove: (path: string) => send("DELETE", `${w()}/schedules/delete/${path}`),
   setEnabled: (path: string, enabled: boolean) => send("POST", `${w()}/schedules/setenabled/${path}`, { enabled }),
-  explain: (schedule: string, timezone: string) => send<Explained>("POST", "/api/millrun/schedules/explain", { schedule, timezone }),
+  explain: (schedule: string, timezone: string) => send<CronExplained>("POST", "/api/millrun/schedules/explain", { schedule, timezone }),
 };
 
 export const variablesApi = {
