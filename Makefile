@@ -33,18 +33,18 @@ setup-test: ## install what is missing to run the tests
 # The frontend's types for the API's answers come from the Go structs that
 # write them; tygo is pinned in tools/go.mod, outside the app's modules.
 TYGO := go tool -modfile=tools/go.mod tygo generate --config tools/tygo.yaml
-API_TYPES := frontend/src/lib/api-types.ts
+API_TYPES := frontend/src/lib/api-types.ts frontend/src/lib/api-flow-status.ts
 
-types: ## regenerate frontend/src/lib/api-types.ts from the answer structs in engine/api/answers
+types: ## regenerate frontend/src/lib/api-types.ts (and api-flow-status.ts) from the Go structs of the API's answers
 	$(TYGO)
 
-# Fails when the checked-in file is not what make types writes (and leaves
-# the fresh one in its place, ready to commit).
+# Fails when the checked-in files are not what make types writes (and
+# leaves the fresh ones in their place, ready to commit).
 types-check:
-	@echo "== $(API_TYPES) is what make types writes"
-	@before="$$(mktemp)"; cp $(API_TYPES) "$$before"; $(TYGO) || exit 1; \
-	if ! cmp -s "$$before" $(API_TYPES); then diff -u "$$before" $(API_TYPES) | head -60; rm -f "$$before"; \
-	echo "$(API_TYPES) was out of date with engine/api/answers: run make types and commit it"; exit 1; fi; rm -f "$$before"
+	@echo "== $(API_TYPES): what make types writes"
+	@before="$$(mktemp -d)"; cp $(API_TYPES) "$$before/"; $(TYGO) || exit 1; stale=""; \
+	for f in $(API_TYPES); do if ! cmp -s "$$before/$$(basename $$f)" $$f; then diff -u "$$before/$$(basename $$f)" $$f | head -60; stale="$$stale $$f"; fi; done; \
+	rm -rf "$$before"; if [ -n "$$stale" ]; then echo "out of date with the Go structs:$$stale: run make types and commit"; exit 1; fi
 
 frontend/dist/index.html: $(shell git ls-files --cached --others --exclude-standard frontend 2>/dev/null | grep -v '^frontend/dist/') 
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build

@@ -1,20 +1,30 @@
 package api
 
 import (
+	"context"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/millrun/millrun/engine/store"
 )
 
 // Answers keep their exact bytes: Windmill's CLI compares some of them
 // with what it pushed, and clients read fields that are null rather than
 // absent. These pin the shape (names, order, null vs [] vs {}) of answers
-// that no other test spells out; times vary and read as <time>.
+// that no other test spells out; times and durations vary and read as
+// <time> and <n>.
 
-var timeText = regexp.MustCompile(`"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)"`)
+var (
+	timeText     = regexp.MustCompile(`"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)"`)
+	durationText = regexp.MustCompile(`"duration_ms":\d+`)
+)
 
 func (f *fixture) pinned(t *testing.T, method, path, body, want string) {
 	t.Helper()
 	got := timeText.ReplaceAllString(f.must(200, method, path, body), `"<time>"`)
+	got = durationText.ReplaceAllString(got, `"duration_ms":<n>`)
 	if got != want {
 		t.Errorf("%s %s:\n got %s\nwant %s", method, path, got, want)
 	}
@@ -68,4 +78,45 @@ func TestScheduleAnswers(t *testing.T) {
 	if got := f.exportFiles("&include_schedules=true")["u/me/every_day.schedule.json"]; got != wantFile {
 		t.Errorf("export:\n got %s\nwant %s", got, wantFile)
 	}
+}
+
+// Windmill's CompletedJob and QueuedJob (running, and waiting to start),
+// and the small answers wmill and windmill-client poll.
+func TestJobAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	done := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/echo", Language: "bash", Args: `{"x":1}`, CreatedBy: "me", Trigger: "webhook"}
+	if err := f.queue.Enqueue(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, body := f.do("GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+done.ID, ""); strings.Contains(body, `"completed":true`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job did not complete")
+		}
+	}
+	id := func(s, id string) string { return strings.ReplaceAll(s, "<id>", id) }
+	f.pinned(t, "GET", "/api/w/local/jobs_u/get/"+done.ID, "", id(`{"args":{"x":1},"args_truncated":false,"canceled":false,"completed_at":"<time>","created_at":"<time>","created_by":"me","deleted":false,"duration_ms":<n>,"email":"millrun@localhost","id":"<id>","is_flow_step":false,"is_skipped":false,"job_kind":"script","language":"bash","logs":"","permissioned_as":"u/me","result":{"x":1},"result_columns":null,"same_worker":false,"script_path":"u/me/echo","started_at":"<time>","status":"success","success":true,"tag":"bash","trigger":"webhook","type":"CompletedJob","visible_to_owner":true,"workspace_id":"local"}`, done.ID))
+	f.pinned(t, "GET", "/api/w/local/jobs/completed/list", "", id(`[{"args":{"x":1},"args_truncated":false,"canceled":false,"completed_at":"<time>","created_at":"<time>","created_by":"me","deleted":false,"duration_ms":<n>,"email":"millrun@localhost","id":"<id>","is_flow_step":false,"is_skipped":false,"job_kind":"script","language":"bash","permissioned_as":"u/me","result_columns":null,"same_worker":false,"script_path":"u/me/echo","started_at":"<time>","status":"success","success":true,"tag":"bash","trigger":"webhook","type":"CompletedJob","visible_to_owner":true,"workspace_id":"local"}]`, done.ID))
+	f.pinned(t, "GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+done.ID, "", `{"completed":true,"result":{"x":1},"started":true,"success":true}`)
+	f.pinned(t, "GET", "/api/w/local/jobs_u/getupdate/"+done.ID+"?log_offset=0", "", `{"completed":true,"log_offset":0,"new_logs":"","running":false}`)
+	f.pinned(t, "GET", "/api/w/local/jobs_u/completed/get_result_maybe/0192aaaa-0000-7000-8000-000000000000", "", `{"completed":false,"result":null,"started":null,"success":null}`)
+
+	running := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/gated", Language: "python3", Args: `{}`, CreatedBy: "me", Trigger: "ui"}
+	if err := f.queue.Enqueue(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	<-f.exec.started
+	defer close(f.exec.gate)
+	waiting := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/echo", Language: "bash", Args: `{"y":2}`, CreatedBy: "me", Trigger: "schedule", SchedulePath: "u/me/nightly"}
+	if err := f.queue.Enqueue(ctx, waiting); err != nil {
+		t.Fatal(err)
+	}
+	f.pinned(t, "GET", "/api/w/local/jobs_u/get/"+running.ID, "", id(`{"args":{},"args_truncated":false,"canceled":false,"created_at":"<time>","created_by":"me","email":"millrun@localhost","id":"<id>","is_flow_step":false,"job_kind":"script","language":"python3","logs":"","permissioned_as":"u/me","running":true,"same_worker":false,"scheduled_for":"<time>","script_entrypoint_override":null,"script_path":"u/me/gated","started_at":"<time>","status":"running","tag":"python3","trigger":"ui","type":"QueuedJob","visible_to_owner":true,"workspace_id":"local"}`, running.ID))
+	f.pinned(t, "GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+running.ID, "", `{"completed":false,"result":null,"started":true,"success":null}`)
+	f.pinned(t, "GET", "/api/w/local/jobs_u/get/"+waiting.ID, "", id(`{"args":{"y":2},"args_truncated":false,"canceled":false,"created_at":"<time>","created_by":"me","email":"millrun@localhost","id":"<id>","is_flow_step":false,"job_kind":"script","language":"bash","logs":"","permissioned_as":"u/me","running":false,"same_worker":false,"schedule_path":"u/me/nightly","scheduled_for":"<time>","script_entrypoint_override":null,"script_path":"u/me/echo","status":"queued","tag":"bash","trigger":"schedule","type":"QueuedJob","visible_to_owner":true,"workspace_id":"local"}`, waiting.ID))
+	f.pinned(t, "GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+waiting.ID, "", `{"completed":false,"result":null,"started":null,"success":null}`)
 }

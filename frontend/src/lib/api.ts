@@ -32,6 +32,12 @@ async function request(path: string, init: RequestInit = {}): Promise<Response> 
   return res;
 }
 
+// The answers' shapes are generated from the Go structs that write them
+// (make types); the ones the pages use are named here too.
+import type { Job } from "./api-types";
+export type { Job };
+export type { Status as FlowStatus } from "./api-flow-status";
+
 export async function getJSON<T>(path: string): Promise<T> {
   return (await request(path)).json() as Promise<T>;
 }
@@ -75,32 +81,6 @@ export interface Script extends ScriptSummary {
   description: string;
   schema: import("./schema").Schema;
   created_at: string;
-}
-
-export interface Job {
-  id: string;
-  type: "QueuedJob" | "CompletedJob";
-  status: string;
-  job_kind: string;
-  script_path?: string;
-  script_hash?: string;
-  language?: string;
-  args: Record<string, unknown>;
-  result?: unknown;
-  logs?: string;
-  success?: boolean;
-  canceled: boolean;
-  canceled_reason?: string;
-  created_at: string;
-  started_at?: string;
-  completed_at?: string;
-  duration_ms?: number;
-  trigger: string;
-  created_by: string;
-  headers?: Record<string, string>;
-  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number; interrupted?: string[]; flow_jobs?: string[] }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
-  parent_job?: string;
-  schedule_path?: string;
 }
 
 export interface TunnelView {
