@@ -120,3 +120,45 @@ func TestJobAnswers(t *testing.T) {
 	f.pinned(t, "GET", "/api/w/local/jobs_u/get/"+waiting.ID, "", id(`{"args":{"y":2},"args_truncated":false,"canceled":false,"created_at":"<time>","created_by":"me","email":"millrun@localhost","id":"<id>","is_flow_step":false,"job_kind":"script","language":"bash","logs":"","permissioned_as":"u/me","running":false,"same_worker":false,"schedule_path":"u/me/nightly","scheduled_for":"<time>","script_entrypoint_override":null,"script_path":"u/me/echo","status":"queued","tag":"bash","trigger":"schedule","type":"QueuedJob","visible_to_owner":true,"workspace_id":"local"}`, waiting.ID))
 	f.pinned(t, "GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+waiting.ID, "", `{"completed":false,"result":null,"started":null,"success":null}`)
 }
+
+// Who the caller is, in Windmill's two whoami shapes and millrun's own,
+// and the tokens list.
+func TestSessionAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.pinned(t, "GET", "/api/users/whoami", "", `{"disabled":false,"email":"me@millrun.local","first_time_user":false,"login_type":"password","name":"me","operator_only":false,"role_source":"manual","super_admin":true,"username":"me","verified":true}`)
+	f.pinned(t, "GET", "/api/w/local/users/whoami", "", `{"created_at":"<time>","disabled":false,"email":"me@millrun.local","folders":[],"folders_owners":[],"folders_read":[],"groups":[],"is_admin":true,"is_super_admin":true,"operator":false,"username":"me"}`)
+	f.pinned(t, "GET", "/api/workspaces/list", "", `[{"id":"local","name":"local","owner":"me@millrun.local"}]`)
+	f.pinned(t, "GET", "/api/millrun/whoami", "", `{"base_url":"","desktop":false,"full_access":true,"label":"test","notice":"","os_user":"me","scopes":null,"version":"`+Version+`","workspace":"local"}`)
+	scoped := f.must(201, "POST", "/api/users/tokens/create", `{"label":"ci","scopes":["jobs:run:scripts:u/me/x"]}`)
+	whole := f.must(201, "POST", "/api/users/tokens/create", `{"label":"all","expiration":"2099-01-02T03:04:05Z"}`)
+	f.pinned(t, "GET", "/api/users/tokens/list", "", `[{"created_at":"<time>","current":false,"expiration":"<time>","label":"all","last_used_at":null,"scopes":[],"token_prefix":"`+whole[:10]+`"},{"created_at":"<time>","current":false,"expiration":null,"label":"ci","last_used_at":null,"scopes":["jobs:run:scripts:u/me/x"],"token_prefix":"`+scoped[:10]+`"}]`)
+	f.pinned(t, "POST", "/api/millrun/logout", "", `{"logged_out":true}`)
+}
+
+// Scripts' version history and syntax check, and the small answers of
+// Windmill's routes wmill sync calls.
+func TestScriptAndWorkspaceAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hash := f.must(201, "POST", "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"bash","content":"echo hi\n","summary":"first"}`)
+	f.pinned(t, "GET", "/api/w/local/scripts/history/p/u/me/hi", "", `[{"created_at":"<time>","script_hash":"`+hash+`","summary":"first"}]`)
+	f.pinned(t, "POST", "/api/millrun/scripts/check", `{"language":"bash","content":"echo hi\n"}`, `{"ok":true}`)
+	f.pinned(t, "GET", "/api/w/local/scripts/deployment_status/h/"+hash, "", `{"job_id":null,"lock":null,"lock_error_logs":null}`)
+	f.pinned(t, "POST", "/api/w/local/workspaces/edit_datatable_config", `{"settings":{}}`, `{"stranded_references":[]}`)
+
+	f.must(201, "POST", "/api/w/local/workspaces/add_user", `{"email":"ann@example.com","username":"ann","is_admin":false,"operator":true}`)
+	ann := `{"added_via":null,"created_at":"<time>","disabled":false,"email":"ann@example.com","folders":[],"folders_owners":[],"groups":[],"is_admin":false,"operator":true,"role":"operator","username":"ann","workspace_id":"local"}`
+	f.pinned(t, "GET", "/api/w/local/users/list", "", "["+ann+"]")
+	f.pinned(t, "GET", "/api/w/local/users/get/ann", "", ann)
+	f.must(201, "POST", "/api/w/local/groups/create", `{"name":"ops","summary":"on call"}`)
+	f.must(200, "POST", "/api/w/local/groups/adduser/ops", `{"username":"ann"}`)
+	ops := `{"extra_perms":{},"members":["ann"],"name":"ops","summary":"on call","workspace_id":"local"}`
+	f.pinned(t, "GET", "/api/w/local/groups/list", "", `[{"extra_perms":{},"members":["me","ann"],"name":"all","summary":"The group that always contains all users of this workspace","workspace_id":"local"},`+ops+`]`)
+	f.pinned(t, "GET", "/api/w/local/groups/get/ops", "", ops)
+	f.must(201, "POST", "/api/w/local/workspace_dependencies/create", `{"content":"requests==2.32.3\n","language":"python3","workspace_id":"local"}`)
+	f.must(201, "POST", "/api/w/local/workspace_dependencies/create", `{"content":"x\n","language":"python3","name":"extra","workspace_id":"local"}`)
+	deps := `{"archived":false,"content":"requests==2.32.3\n","created_at":"<time>","description":null,"language":"python3","name":null,"workspace_id":"local"}`
+	f.pinned(t, "GET", "/api/w/local/workspace_dependencies/list", "", `[`+deps+`,{"archived":false,"content":"x\n","created_at":"<time>","description":null,"language":"python3","name":"extra","workspace_id":"local"}]`)
+	f.pinned(t, "GET", "/api/w/local/workspace_dependencies/get_latest/python3", "", deps)
+}
