@@ -2,11 +2,22 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/autostart"
+	"github.com/millrun/millrun/engine/deps"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -161,4 +172,52 @@ func TestScriptAndWorkspaceAnswers(t *testing.T) {
 	deps := `{"archived":false,"content":"requests==2.32.3\n","created_at":"<time>","description":null,"language":"python3","name":null,"workspace_id":"local"}`
 	f.pinned(t, "GET", "/api/w/local/workspace_dependencies/list", "", `[`+deps+`,{"archived":false,"content":"x\n","created_at":"<time>","description":null,"language":"python3","name":"extra","workspace_id":"local"}]`)
 	f.pinned(t, "GET", "/api/w/local/workspace_dependencies/get_latest/python3", "", deps)
+}
+
+type fixedControl struct{ set settings.Settings }
+
+func (c fixedControl) Settings() settings.Settings                             { return c.set }
+func (c fixedControl) UpdateSettings(context.Context, settings.Settings) error { return nil }
+func (c fixedControl) StartTunnel() error                                      { return nil }
+
+// Settings and the package cache, as the Settings page reads them.
+func TestSettingsAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	dir := t.TempDir()
+	runner := runtime.New(runtime.Interpreters{Bash: "/bin/bash"})
+	tools := deps.Tools{Env: []string{"HOME=" + dir, "PIP_INDEX_URL=http://127.0.0.1:9/simple"}}
+	runner.Packages = &runtime.Packages{Cache: deps.NewCache(filepath.Join(dir, "packages"), tools), Tools: tools}
+	s := &Server{Workspace: "local", Queue: f.queue, Runner: runner, StartCommand: []string{"/usr/bin/millrun", "engine"},
+		Control: fixedControl{settings.Defaults([]string{"x-github-event"})}, Log: slog.New(slog.DiscardHandler)}
+	mux := http.NewServeMux()
+	s.registerSettings(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
+	}))
+	defer srv.Close()
+	get := func(method, path string) string {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader("{}"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	set, _ := json.Marshal(s.Control.Settings())
+	hints, _ := json.Marshal(installHints(runner.Interpreters()))
+	entry, _ := json.Marshal(autostart.Where())
+	want := `{"install_hints":` + string(hints) + `,"interpreters":{"python":"","python_version":"","node":"","node_version":"","bun":"","deno":"","bash":"/bin/bash"},"queue":{"queued":0,"running":0,"workers":1},"settings":` + string(set) +
+		`,"start_at_login":{"available":true,"command":["/usr/bin/millrun","engine"],"entry":` + string(entry) + `},"start_ms":null,"workspace":"local"}`
+	if got := get("GET", "/api/millrun/settings"); got != want {
+		t.Errorf("settings:\n got %s\nwant %s", got, want)
+	}
+	if got, want := get("POST", "/api/millrun/settings"), `{"settings":`+string(set)+`}`; got != want {
+		t.Errorf("settings saved:\n got %s\nwant %s", got, want)
+	}
+	if got, want := get("GET", "/api/millrun/packages"), `{"bytes":0,"index_url":"http://127.0.0.1:9/simple","location":"`+filepath.Join(dir, "packages")+`","tool":"pip"}`; got != want {
+		t.Errorf("packages:\n got %s\nwant %s", got, want)
+	}
 }

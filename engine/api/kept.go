@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
@@ -290,10 +291,10 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 		}
 		return "", userDoc{}, apierr.NotFound("user %s not found", username)
 	}
-	view := func(email string, u userDoc) map[string]any {
-		return map[string]any{"workspace_id": s.Workspace, "email": email, "username": u.Username, "is_admin": u.Role == "admin",
-			"operator": u.Role == "operator", "disabled": u.Disabled, "role": u.Role, "created_at": time.Unix(0, 0).UTC().Format(time.RFC3339),
-			"groups": []string{}, "folders": []string{}, "folders_owners": []string{}, "added_via": nil}
+	view := func(email string, u userDoc) answers.WorkspaceUser {
+		return answers.WorkspaceUser{WorkspaceID: s.Workspace, Email: email, Username: u.Username, IsAdmin: u.Role == "admin",
+			Operator: u.Role == "operator", Disabled: u.Disabled, Role: u.Role, CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339),
+			Groups: []string{}, Folders: []string{}, FoldersOwners: []string{}}
 	}
 	mux.HandleFunc("GET /api/w/{ws}/users/list", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) {
 		users, err := all(r)
@@ -301,7 +302,7 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 			s.fail(w, err)
 			return
 		}
-		out := []map[string]any{}
+		out := []answers.WorkspaceUser{}
 		for _, email := range slices.Sorted(maps.Keys(users)) {
 			out = append(out, view(email, users[email]))
 		}
@@ -440,13 +441,13 @@ func (s *Server) registerGroups(mux Mux) {
 		err = json.Unmarshal([]byte(it.Value), &g)
 		return g, err
 	}
-	view := func(r *http.Request, name string, g groupDoc) map[string]any {
+	view := func(r *http.Request, name string, g groupDoc) answers.Group {
 		members := g.Members
 		if members == nil {
 			members = []string{}
 		}
-		return map[string]any{"workspace_id": s.Workspace, "name": name, "summary": g.Summary, "members": members,
-			"extra_perms": s.acl(r, "group_", name)}
+		return answers.Group{WorkspaceID: s.Workspace, Name: name, Summary: g.Summary, Members: members,
+			ExtraPerms: s.acl(r, "group_", name)}
 	}
 	mux.HandleFunc("GET /api/w/{ws}/groups/list", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
@@ -459,7 +460,7 @@ func (s *Server) registerGroups(mux Mux) {
 			s.fail(w, err)
 			return
 		}
-		out := []map[string]any{view(r, "all", everyone)}
+		out := []answers.Group{view(r, "all", everyone)}
 		for _, it := range items {
 			var g groupDoc
 			_ = json.Unmarshal([]byte(it.Value), &g)

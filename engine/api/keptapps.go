@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/scripts"
@@ -33,11 +34,11 @@ func depsPath(language, name string) string {
 // script itself and its lock; it does not read these files.
 func (s *Server) registerWorkspaceDependencies(mux Mux) {
 	key := func(language, name string) string { return language + "/" + name }
-	view := func(language, name string, it store.KeptItem) map[string]any {
+	view := func(language, name string, it store.KeptItem) answers.WorkspaceDependencies {
 		var content string
 		_ = json.Unmarshal([]byte(it.Value), &content)
-		return map[string]any{"workspace_id": s.Workspace, "language": language, "name": nullIfEmpty(name), "content": content,
-			"description": nil, "archived": false, "created_at": it.UpdatedAt.Format(time.RFC3339Nano)}
+		return answers.WorkspaceDependencies{WorkspaceID: s.Workspace, Language: language, Name: stringOrNull(name), Content: content,
+			CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano)}
 	}
 	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/create", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -82,7 +83,7 @@ func (s *Server) registerWorkspaceDependencies(mux Mux) {
 			s.fail(w, err)
 			return
 		}
-		out := []map[string]any{}
+		out := []answers.WorkspaceDependencies{}
 		for _, it := range items {
 			language, name, _ := strings.Cut(it.Name, "/")
 			out = append(out, view(language, name, it))

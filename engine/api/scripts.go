@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/scripts"
@@ -147,7 +148,7 @@ func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
 		return
 	}
-	out := map[string]any{"ok": true}
+	out := answers.ScriptCheck{OK: true}
 	if s.CheckSyntax != nil {
 		se, err := s.CheckSyntax(r.Context(), lang, req.Content)
 		if err != nil {
@@ -155,7 +156,7 @@ func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if se != nil {
-			out = map[string]any{"ok": false, "line": se.Line, "message": se.Message}
+			out = answers.ScriptCheck{OK: false, Line: &se.Line, Message: &se.Message}
 		}
 	}
 	httpx.JSON(w, http.StatusOK, out)
@@ -322,11 +323,19 @@ func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	out := make([]map[string]any, 0, len(vs))
+	out := make([]answers.ScriptVersion, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, map[string]any{"script_hash": v.Hash, "created_at": v.CreatedAt.Format(time.RFC3339Nano), "summary": v.Summary})
+		out = append(out, answers.ScriptVersion{ScriptHash: v.Hash, CreatedAt: v.CreatedAt.Format(time.RFC3339Nano), Summary: v.Summary})
 	}
 	httpx.JSON(w, http.StatusOK, out)
+}
+
+// stringOrNull answers an unset text field as Windmill does: null.
+func stringOrNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // nullIfEmpty answers an unset text field as Windmill does: null.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	goruntime "runtime"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/autostart"
 	"github.com/millrun/millrun/engine/httpx"
@@ -24,8 +25,8 @@ type Control interface {
 func (s *Server) registerSettings(mux Mux) {
 	mux.HandleFunc("GET /api/millrun/settings", FullAccess(s.Log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
 		in := s.Runner.Interpreters()
-		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings(), "interpreters": in, "start_ms": s.Runner.StartTimes(), "install_hints": installHints(in), "queue": s.Queue.Stats(), "workspace": s.Workspace,
-			"start_at_login": map[string]any{"available": s.StartCommand != nil, "entry": autostart.Where(), "command": s.StartCommand}})
+		httpx.JSON(w, http.StatusOK, answers.SettingsView{Settings: s.Control.Settings(), Interpreters: in, StartMs: s.Runner.StartTimes(), InstallHints: installHints(in), Queue: s.Queue.Stats(), Workspace: s.Workspace,
+			StartAtLogin: answers.StartAtLogin{Available: s.StartCommand != nil, Entry: autostart.Where(), Command: s.StartCommand}})
 	}))
 	mux.HandleFunc("POST /api/millrun/settings", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
 		set := s.Control.Settings()
@@ -38,7 +39,7 @@ func (s *Server) registerSettings(mux Mux) {
 			return
 		}
 		s.changed(r, "settings.update", "", "", nil)
-		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings()})
+		httpx.JSON(w, http.StatusOK, answers.SettingsSaved{Settings: s.Control.Settings()})
 	}))
 	mux.HandleFunc("GET /api/millrun/packages", FullAccess(s.Log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
 		p := s.Runner.Packages
@@ -55,7 +56,7 @@ func (s *Server) registerSettings(mux Mux) {
 		if p.Tools.UV != "" {
 			tool = "uv (" + p.Tools.UV + ")"
 		}
-		httpx.JSON(w, http.StatusOK, map[string]any{"location": p.Cache.Root, "bytes": size, "index_url": p.Tools.IndexURL(), "tool": tool})
+		httpx.JSON(w, http.StatusOK, answers.PackagesView{Location: p.Cache.Root, Bytes: size, IndexURL: p.Tools.IndexURL(), Tool: tool})
 	}))
 	mux.HandleFunc("POST /api/millrun/packages/clear", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
 		p := s.Runner.Packages

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
@@ -190,7 +191,7 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 			s.fail(w, err)
 			return
 		}
-		httpx.JSON(w, http.StatusOK, map[string]any{"stranded_references": []any{}}) // wmill reads it
+		httpx.JSON(w, http.StatusOK, answers.StrandedReferences{StrandedReferences: []string{}}) // wmill reads it
 	}))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_slack_command", edit("slack_command_script", field("slack_command_script")))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {

@@ -12,10 +12,13 @@ import (
 	"testing"
 )
 
+// unsorted are the answers that were structs before, whose fields keep
+// the order they had.
+var unsorted = map[string]bool{"ApprovalWait": true, "ApprovalAnswer": true}
+
 // Each answer writes its fields in sorted order, as the map it replaced
 // did: a client that compared bytes (Windmill's CLI does, for some
-// answers) sees no change. A struct whose order matters otherwise would
-// say so here.
+// answers) sees no change.
 func TestFieldsInJSONNameOrder(t *testing.T) {
 	files, _ := filepath.Glob("*.go")
 	structs := 0
@@ -33,7 +36,7 @@ func TestFieldsInJSONNameOrder(t *testing.T) {
 				return true
 			}
 			st, ok := spec.Type.(*ast.StructType)
-			if !ok {
+			if !ok || unsorted[spec.Name.Name] {
 				return true
 			}
 			structs++

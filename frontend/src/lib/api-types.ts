@@ -2,6 +2,40 @@
 // The API's answers: the Go structs in engine/api/answers, written
 // out by `make types` (tygo, pinned in tools/go.mod).
 import type { Status as FlowStatus } from "./api-flow-status";
+import type { Settings } from "./api-settings";
+
+//////////
+// source: approvals.go
+
+/**
+ * ApprovalWaits is the run page's view of a flow's open waits for
+ * approval.
+ */
+export interface ApprovalWaits {
+  waits: ApprovalWait[];
+}
+/**
+ * ApprovalWait is one step waiting for approvals. It was a struct
+ * before answers were typed: its fields keep the order they were written
+ * in (unsorted: see the package's order test).
+ */
+export interface ApprovalWait {
+  step: string;
+  step_job: string; // the job to answer
+  frame_job: string; // the flow (or loop iteration) it waits in
+  required: number /* int */; // approvals needed
+  approved: number /* int */; // approvals so far
+  until: string; // when the wait times out, RFC 3339
+  answers: ApprovalAnswer[];
+}
+/**
+ * ApprovalAnswer is one answer to a wait, in the order given.
+ */
+export interface ApprovalAnswer {
+  approver: string;
+  approved: boolean;
+  at: string;
+}
 
 //////////
 // source: doc.go
@@ -179,4 +213,222 @@ export interface CronExplained {
   next: string[]; // the next due times, RFC 3339
   schedule: string;
   timezone: string;
+}
+
+//////////
+// source: scripts.go
+
+/**
+ * ScriptVersion is one entry of a script's history, newest first.
+ */
+export interface ScriptVersion {
+  created_at: string;
+  script_hash: string;
+  summary: string;
+}
+/**
+ * ScriptCheck says where a script stops parsing (line and message), or
+ * that it parses.
+ */
+export interface ScriptCheck {
+  line?: number /* int */;
+  message?: string;
+  ok: boolean;
+}
+/**
+ * DeploymentStatus is a version's lock as its dependency job left it
+ * (Windmill's deployment status): the lock, or why resolving it failed.
+ */
+export interface DeploymentStatus {
+  job_id: unknown;
+  lock: string | null;
+  lock_error_logs: string | null;
+}
+
+//////////
+// source: session.go
+
+/**
+ * Me is millrun's whoami: who the caller is and what this millrun is.
+ */
+export interface Me {
+  base_url: string;
+  desktop: boolean; // the desktop window: no session, nothing to log out of
+  full_access: boolean;
+  label: string; // the token's
+  notice: string; // something to know about how millrun was started
+  os_user: string;
+  scopes: string[] | null;
+  version: string;
+  workspace: string;
+}
+/**
+ * LoggedIn answers a login with a pasted token: whose it is.
+ */
+export interface LoggedIn {
+  label: string;
+}
+/**
+ * LoginHint is the command that makes a token for this millrun's data
+ * folder, shown on the login page.
+ */
+export interface LoginHint {
+  command: string;
+}
+/**
+ * LoggedOut answers a logout.
+ */
+export interface LoggedOut {
+  logged_out: boolean;
+}
+
+//////////
+// source: settings.go
+
+/**
+ * SettingsView is what the Settings page reads: the settings and what
+ * this machine has (interpreters, their start times, the queue's load,
+ * start at login).
+ */
+export interface SettingsView {
+  install_hints: { [key: string]: string}; // how to get each missing interpreter here
+  interpreters: { python: string; python_version: string; node: string; node_version: string; bun: string; deno: string; bash: string };
+  queue: { queued: number; running: number; workers: number };
+  settings: Settings;
+  start_at_login: StartAtLogin;
+  start_ms: { [key: string]: number } | null; // null until measured (in the background, on the first visit)
+  workspace: string;
+}
+/**
+ * StartAtLogin says whether this millrun can start at login, and how.
+ */
+export interface StartAtLogin {
+  available: boolean;
+  command: string[] | null;
+  entry: string; // where the platform keeps the entry
+}
+/**
+ * SettingsSaved answers a change of settings with them as applied.
+ */
+export interface SettingsSaved {
+  settings: Settings;
+}
+/**
+ * PackagesView is the package cache scripts' imports are installed into.
+ */
+export interface PackagesView {
+  bytes: number /* int64 */;
+  index_url: string; // credentials removed
+  location: string;
+  tool: string;
+}
+
+//////////
+// source: users.go
+
+/**
+ * GlobalWhoami is Windmill's GlobalUserInfo (/api/users/whoami), which
+ * the wmill CLI asks before every command.
+ */
+export interface GlobalWhoami {
+  disabled: boolean;
+  email: string;
+  first_time_user: boolean;
+  login_type: string;
+  name: string;
+  operator_only: boolean;
+  role_source: string;
+  super_admin: boolean;
+  username: string;
+  verified: boolean;
+}
+/**
+ * WorkspaceWhoami is Windmill's User as /api/w/{ws}/users/whoami gives it.
+ */
+export interface WorkspaceWhoami {
+  created_at: string;
+  disabled: boolean;
+  email: string;
+  folders: string[];
+  folders_owners: string[];
+  folders_read: string[];
+  groups: string[];
+  is_admin: boolean;
+  is_super_admin: boolean;
+  operator: boolean;
+  username: string;
+}
+/**
+ * Workspace is one entry of Windmill's workspaces/list.
+ */
+export interface Workspace {
+  id: string;
+  name: string;
+  owner: string;
+}
+/**
+ * WorkspaceUser is a kept workspace user, as Windmill's users/list and
+ * users/get give one.
+ */
+export interface WorkspaceUser {
+  added_via: unknown;
+  created_at: string;
+  disabled: boolean;
+  email: string;
+  folders: string[];
+  folders_owners: string[];
+  groups: string[];
+  is_admin: boolean;
+  operator: boolean;
+  role: "admin" | "developer" | "operator";
+  username: string;
+  workspace_id: string;
+}
+/**
+ * Group is Windmill's Group: a kept group, or "all".
+ */
+export interface Group {
+  extra_perms: ExtraPerms;
+  members: string[]; // usernames
+  name: string;
+  summary: string | null;
+  workspace_id: string;
+}
+/**
+ * WorkspaceDependencies is a kept workspace dependencies file (Windmill's
+ * workspace_dependencies): the requirements of one language, named or
+ * the language's default (name null).
+ */
+export interface WorkspaceDependencies {
+  archived: boolean;
+  content: string;
+  created_at: string;
+  description: unknown;
+  language: string;
+  name: string | null;
+  workspace_id: string;
+}
+/**
+ * Token is one entry of Windmill's tokens/list (the secret is never
+ * shown again), with millrun's current.
+ */
+export interface Token {
+  created_at: string;
+  current: boolean; // the token this request came with: revoking it logs this browser out
+  expiration: string | null;
+  label: string;
+  last_used_at: string | null;
+  scopes: string[] | null;
+  token_prefix: string;
+}
+
+//////////
+// source: workspace.go
+
+/**
+ * StrandedReferences answers a change of the datatable settings; wmill
+ * reads it. millrun keeps no datatables, so nothing is left stranded.
+ */
+export interface StrandedReferences {
+  stranded_references: string[];
 }

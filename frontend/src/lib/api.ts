@@ -34,8 +34,23 @@ async function request(path: string, init: RequestInit = {}): Promise<Response> 
 
 // The answers' shapes are generated from the Go structs that write them
 // (make types); the ones the pages use are named here too.
-import type { Job } from "./api-types";
-export type { Job };
+import type {
+  Job,
+  Me,
+  Token,
+  ScriptVersion,
+  ScriptCheck,
+  LoggedIn,
+  LoginHint,
+  LoggedOut,
+  SettingsView,
+  SettingsSaved,
+  PackagesView,
+  Schedule,
+  CronExplained,
+} from "./api-types";
+export type { Job, Me, ScriptVersion, PackagesView };
+export type { Token as TokenInfo };
 export type { Status as FlowStatus } from "./api-flow-status";
 
 export async function getJSON<T>(path: string): Promise<T> {
@@ -46,17 +61,6 @@ export async function send<T>(method: string, path: string, body?: unknown): Pro
   const res = await request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
   const type = res.headers.get("Content-Type") ?? "";
   return (type.includes("json") ? res.json() : res.text()) as Promise<T>;
-}
-
-export interface Me {
-  label: string;
-  full_access: boolean;
-  workspace: string;
-  os_user: string;
-  base_url: string;
-  version: string;
-  desktop?: boolean; // the desktop window: no session, nothing to log out of
-  notice?: string; // something to know about how millrun was started
 }
 
 export interface ScriptSummary {
@@ -132,7 +136,6 @@ export interface ReplayResult {
 // ---- Endpoints: one typed function per route the UI calls, grouped as
 // Windmill's generated services are. Components call these, never URLs.
 
-import type { Schedule, CronExplained } from "./api-types";
 import type { Route } from "./routes";
 
 // The workspace every /api/w/<ws>/ route is under; the session sets it on
@@ -148,16 +151,6 @@ const q = (params: Record<string, string | boolean | number | undefined>) => {
   const text = s.toString();
   return text ? `?${text}` : "";
 };
-
-export interface TokenInfo {
-  label: string;
-  token_prefix: string;
-  scopes: string[] | null;
-  created_at: string;
-  last_used_at: string | null;
-  expiration: string | null;
-  current?: boolean;
-}
 
 export interface Variable {
   path: string;
@@ -175,12 +168,6 @@ export interface FlowInfo {
   archived?: boolean;
 }
 
-export interface ScriptVersion {
-  script_hash: string;
-  deployment_msg?: string | null;
-  created_at: string;
-}
-
 export interface JobsPage {
   jobs: Job[];
   next: string; // the cursor of the next page, "" at the end
@@ -188,10 +175,10 @@ export interface JobsPage {
 
 export const sessionApi = {
   whoami: () => getJSON<Me>("/api/millrun/whoami"),
-  login: (token: string) => send<{ label: string }>("POST", "/api/millrun/login", { token }),
+  login: (token: string) => send<LoggedIn>("POST", "/api/millrun/login", { token }),
   /** The command that makes a token for this millrun's data folder (asked before logging in). */
-  hint: () => getJSON<{ command: string }>("/api/millrun/login/hint"),
-  logout: () => send("POST", "/api/millrun/logout"),
+  hint: () => getJSON<LoginHint>("/api/millrun/login/hint"),
+  logout: () => send<LoggedOut>("POST", "/api/millrun/logout"),
   /** Which page this window shows and whether it has focus (notifications skip what is in sight). */
   presence: (p: { client: string; path: string; focused: boolean }) => send("POST", "/api/millrun/presence", p),
 };
@@ -205,7 +192,7 @@ export const scriptsApi = {
   create: (body: Record<string, unknown>) => send<string>("POST", `${w()}/scripts/create`, body),
   archive: (path: string, archived = true) => send("POST", `${w()}/scripts/archive/p/${path}`, { archived }),
   remove: (path: string) => send("POST", `${w()}/scripts/delete/p/${path}`),
-  check: (language: string, content: string) => send<{ ok: boolean; line?: number; message?: string }>("POST", "/api/millrun/scripts/check", { language, content }),
+  check: (language: string, content: string) => send<ScriptCheck>("POST", "/api/millrun/scripts/check", { language, content }),
 };
 
 export const flowsApi = {
@@ -274,7 +261,7 @@ export const variablesApi = {
 };
 
 export const tokensApi = {
-  list: () => getJSON<TokenInfo[]>("/api/users/tokens/list"),
+  list: () => getJSON<Token[]>("/api/users/tokens/list"),
   /** Returns the new token's secret (shown once). */
   create: async (body: { label: string; scopes?: string[]; expiration?: string }) => (await send<string>("POST", "/api/users/tokens/create", body)).trim(),
   remove: (prefix: string) => send("DELETE", `/api/users/tokens/delete/${prefix}`),
@@ -310,12 +297,10 @@ export const resourcesApi = {
 };
 
 export const settingsApi = {
-  get: <T>() => getJSON<T>("/api/millrun/settings"),
-  save: <T>(settings: unknown) => send<T>("POST", "/api/millrun/settings", settings),
+  get: <T = SettingsView>() => getJSON<T>("/api/millrun/settings"),
+  save: <T = SettingsSaved>(settings: unknown) => send<T>("POST", "/api/millrun/settings", settings),
 };
 
-/** The package cache scripts' imports are installed into. */
-export interface PackagesView { location: string; bytes: number; index_url: string; tool: string }
 export const packagesApi = {
   get: () => getJSON<PackagesView>("/api/millrun/packages"),
   clear: () => send<string>("POST", "/api/millrun/packages/clear"),
