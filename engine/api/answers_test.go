@@ -221,3 +221,52 @@ func TestSettingsAnswers(t *testing.T) {
 		t.Errorf("packages:\n got %s\nwant %s", got, want)
 	}
 }
+
+// A workspace export's resource, variable and folder files, and the map
+// of resource types pulled as files, as wmill sync reads them.
+func TestExportFileAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.must(201, "POST", "/api/w/local/resources/create", `{"path":"u/me/db","resource_type":"postgresql","value":{"port":5432,"host":"h"},"description":"the db"}`)
+	f.must(201, "POST", "/api/w/local/variables/create", `{"path":"u/me/greeting","value":"hi <you>","is_secret":false,"description":"said first"}`)
+	f.must(201, "POST", "/api/w/local/folders/create", `{"name":"ops","summary":"the team's"}`)
+	f.must(201, "POST", "/api/w/local/scripts/create", `{"path":"f/loose/x","language":"bash","content":"echo x\n"}`)
+	files := f.exportFiles("")
+	for name, want := range map[string]string{
+		"u/me/db.resource.json": `{
+  "description": "the db",
+  "resource_type": "postgresql",
+  "value": {
+    "host": "h",
+    "port": 5432
+  }
+}`,
+		"u/me/greeting.variable.json": `{
+  "account": null,
+  "description": "said first",
+  "expires_at": null,
+  "is_oauth": false,
+  "is_secret": false,
+  "value": "hi \u003cyou\u003e"
+}`,
+		"f/ops/folder.meta.json": `{
+  "display_name": "ops",
+  "extra_perms": {},
+  "owners": [],
+  "summary": "the team's"
+}`,
+		"f/loose/folder.meta.json": `{
+  "display_name": "loose",
+  "extra_perms": {},
+  "owners": [],
+  "summary": null
+}`,
+	} {
+		if files[name] != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, files[name], want)
+		}
+	}
+	f.must(201, "POST", "/api/w/local/resources/type/create", `{"name":"c_cert","schema":{},"description":"","format_extension":"pem","is_fileset":false}`)
+	f.must(201, "POST", "/api/w/local/resources/type/create", `{"name":"c_dir","schema":{},"description":"","is_fileset":true}`)
+	f.pinned(t, "GET", "/api/w/local/resources/file_resource_type_to_file_ext_map", "", `{"c_cert":{"format_extension":"pem","is_fileset":false},"c_dir":{"format_extension":null,"is_fileset":true}}`)
+}

@@ -227,19 +227,19 @@ func (s *Server) registerResourceTypes(mux Mux) {
 
 // fileResourceTypes is Windmill's map of the resource types whose
 // resources a pull writes as files of their own.
-func (s *Server) fileResourceTypes(r *http.Request) (map[string]any, error) {
+func (s *Server) fileResourceTypes(r *http.Request) (map[string]answers.FileResourceType, error) {
 	items, docs, err := s.listDocs(r, keptResourceType)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{}
+	out := map[string]answers.FileResourceType{}
 	for i, it := range items {
 		var ext string
 		var fileset bool
 		_ = json.Unmarshal(docs[i]["format_extension"], &ext)
 		_ = json.Unmarshal(docs[i]["is_fileset"], &fileset)
 		if ext != "" || fileset {
-			out[it.Name] = map[string]any{"format_extension": nullIfEmpty(ext), "is_fileset": fileset}
+			out[it.Name] = answers.FileResourceType{FormatExtension: stringOrNull(ext), IsFileset: fileset}
 		}
 	}
 	return out, nil

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/scripts"
@@ -193,9 +194,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 				// are sealed as secret variables are.
 				value = s.Resources.ExportValue(s.Workspace, value)
 			}
-			putJSON(full.Path+".resource.json", map[string]any{
-				"value": value, "description": full.Description, "resource_type": full.ResourceType,
-			})
+			putJSON(full.Path+".resource.json", answers.ResourceFile{Value: value, Description: full.Description, ResourceType: full.ResourceType})
 		}
 	}
 
@@ -214,10 +213,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 				value = s.Resources.ExportSecret(s.Workspace, value)
 			}
 			used(v.Path)
-			putJSON(v.Path+".variable.json", map[string]any{
-				"value": value, "is_secret": v.IsSecret, "description": v.Description,
-				"account": nil, "is_oauth": false, "expires_at": nil,
-			})
+			putJSON(v.Path+".variable.json", answers.VariableFile{Value: value, IsSecret: v.IsSecret, Description: v.Description})
 		}
 	}
 
@@ -257,12 +253,12 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, f := range stored {
 		delete(folders, f.Name)
-		putJSON("f/"+f.Name+"/folder.meta.json", map[string]any{
-			"display_name": f.DisplayName, "owners": json.RawMessage(f.Owners), "extra_perms": json.RawMessage(f.ExtraPerms), "summary": f.Summary,
+		putJSON("f/"+f.Name+"/folder.meta.json", answers.FolderFile{
+			DisplayName: f.DisplayName, Owners: json.RawMessage(f.Owners), ExtraPerms: json.RawMessage(f.ExtraPerms), Summary: f.Summary,
 		})
 	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
-		putJSON("f/"+name+"/folder.meta.json", map[string]any{"display_name": name, "owners": []string{}, "extra_perms": map[string]any{}, "summary": nil})
+		putJSON("f/"+name+"/folder.meta.json", answers.FolderFile{DisplayName: name, Owners: json.RawMessage("[]"), ExtraPerms: json.RawMessage("{}")})
 	}
 
 	if werr == nil {

@@ -48,6 +48,47 @@ export interface ApprovalAnswer {
 export type ExtraPerms = { [key: string]: boolean};
 
 //////////
+// source: export.go
+
+/**
+ * ResourceFile is a resource's .resource.json.
+ */
+export interface ResourceFile {
+  description: string;
+  resource_type: string;
+  value: unknown; // route credentials sealed unless plain secrets were asked for
+}
+/**
+ * VariableFile is a variable's .variable.json.
+ */
+export interface VariableFile {
+  account: unknown;
+  description: string;
+  expires_at: unknown;
+  is_oauth: boolean;
+  is_secret: boolean;
+  value: string; // a secret's sealed unless plain secrets were asked for
+}
+/**
+ * FolderFile is a folder's folder.meta.json.
+ */
+export interface FolderFile {
+  display_name: string;
+  extra_perms: ExtraPerms;
+  owners: string[];
+  summary: string | null;
+}
+/**
+ * FileResourceType is an entry of Windmill's
+ * file_resource_type_to_file_ext_map: a resource type whose resources a
+ * pull writes as files of their own.
+ */
+export interface FileResourceType {
+  format_extension: string | null;
+  is_fileset: boolean;
+}
+
+//////////
 // source: folders.go
 
 /**
