@@ -17,7 +17,7 @@ import (
 // windmill-client's helpers): who am I, which workspaces exist. millrun
 // has one person and one workspace; a full-access token is its admin, a
 // scoped one an operator.
-func (s *Server) registerUsers(mux Mux) {
+func (s *Server) registerUsers(mux routes) {
 	mux.HandleFunc("GET /api/users/whoami", s.globalWhoami)
 	mux.HandleFunc("GET /api/w/{ws}/users/whoami", s.workspaceWhoami)
 	mux.HandleFunc("POST /api/workspaces/exists", s.workspaceExists)
@@ -34,40 +34,39 @@ func (s *Server) registerUsers(mux Mux) {
 
 func (s *Server) email() string { return s.User + "@millrun.local" }
 
-func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) {
+func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
 	id := auth.FromContext(r.Context())
 	if id == nil {
-		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
-		return
+		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, answers.GlobalWhoami{
 		Email: s.email(), LoginType: "password", SuperAdmin: id.FullAccess(), Verified: true,
 		Name: s.User, Username: s.User, OperatorOnly: !id.FullAccess(), RoleSource: "manual",
 	})
+	return nil
 }
 
-func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) {
-		return
+func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkWorkspace(r); err != nil {
+		return err
 	}
 	id := auth.FromContext(r.Context())
 	if id == nil {
-		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
-		return
+		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, answers.WorkspaceWhoami{
 		Email: s.email(), Username: s.User, IsAdmin: id.FullAccess(), IsSuperAdmin: id.FullAccess(),
 		CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339), Operator: !id.FullAccess(),
 		Groups: []string{}, Folders: []string{}, FoldersRead: []string{}, FoldersOwners: []string{},
 	})
+	return nil
 }
 
 // workspaceExists takes {"id": "..."} (or the id as a JSON string).
-func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) {
+func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) error {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 4096))
 	if err != nil {
-		apierr.Write(w, s.Log, apierr.BadRequest("reading the request body: %s", err))
-		return
+		return apierr.BadRequest("reading the request body: %s", err)
 	}
 	var body struct {
 		ID string `json:"id"`
@@ -76,25 +75,26 @@ func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(b, &body.ID)
 	}
 	if body.ID == "" {
-		apierr.Write(w, s.Log, apierr.BadRequest(`send {"id": "<workspace>"}`))
-		return
+		return apierr.BadRequest(`send {"id": "<workspace>"}`)
 	}
 	httpx.JSON(w, http.StatusOK, strings.EqualFold(body.ID, s.Workspace))
+	return nil
 }
 
-func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	if auth.FromContext(r.Context()) == nil {
-		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
-		return
+		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, []answers.Workspace{{ID: s.Workspace, Name: s.Workspace, Owner: s.email()}})
+	return nil
 }
 
-func (s *Server) exists(scope string, found func(*http.Request) bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, scope) {
-			return
+func (s *Server) exists(scope string, found func(*http.Request) bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, scope); err != nil {
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, found(r))
+		return nil
 	}
 }
