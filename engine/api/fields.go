@@ -123,16 +123,32 @@ func scriptExport(v store.ScriptVersion) object {
 	return o
 }
 
-// overlayFields puts a version's kept fields over the answer built from
-// its columns, so a client reads back what it sent (the schema as sent,
-// tag, priority, envs, ...).
-func overlayFields(out map[string]any, extra string) {
+// keptOver is an answer (a Script, a Flow) with the version's kept
+// fields put over it, so a client reads back what it sent (the schema as
+// sent, tag, priority, envs, ...). The fields named in own are this
+// route's answer and stay as the answer has them (or absent).
+func keptOver(answer any, extra string, own ...string) (map[string]json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// The answer's encoder decides on escaping, as it did for every field
+	// when these answers were maps.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(answer); err != nil {
+		return nil, err
+	}
+	out := map[string]json.RawMessage{}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		return nil, err
+	}
 	for k, v := range extraFields(extra) {
-		if k == "auto_kind" || k == "no_main_func" {
-			continue // what millrun found in the code is what it does
+		// What millrun found in the code (auto_kind, no_main_func) is
+		// what it does, whatever was sent.
+		if k == "auto_kind" || k == "no_main_func" || slices.Contains(own, k) {
+			continue
 		}
 		out[k] = v
 	}
+	return out, nil
 }
 
 // flowExport is a flow's .flow.json in a workspace export: its definition

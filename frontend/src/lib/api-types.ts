@@ -3,6 +3,7 @@
 // out by `make types` (tygo, pinned in tools/go.mod).
 import type { Status as FlowStatus } from "./api-flow-status";
 import type { Settings } from "./api-settings";
+import type { Schema } from "./schema";
 
 //////////
 // source: approvals.go
@@ -284,6 +285,66 @@ export interface DeploymentStatus {
   job_id: unknown;
   lock: string | null;
   lock_error_logs: string | null;
+}
+/**
+ * Script is Windmill's Script (the fields millrun has). The fields a
+ * client pushed that millrun keeps without a column for them (tag, envs,
+ * priority, a newer Windmill's) are given back among these, as pushed:
+ * the answer is this struct with them put over it.
+ */
+export interface Script {
+  archived: boolean;
+  cache_ttl: number | null;
+  concurrent_limit: number | null;
+  content?: string; // not in lists
+  created_at: string;
+  created_by: string;
+  dedicated_worker: boolean | null; // null when off, as Windmill answers
+  delete_after_use: boolean;
+  deleted: boolean;
+  description: string;
+  draft_only: boolean;
+  extra_perms: ExtraPerms;
+  has_draft: boolean;
+  has_preprocessor: boolean;
+  hash: string;
+  is_template: boolean;
+  kind: string;
+  language: string;
+  last_status?: string; // lists: the last run's status, "" before any
+  lock: string | null; // the dependency lock; null until resolved
+  lock_error_logs: string | null; // why resolving the packages last failed
+  no_main_func: boolean; // a library: no main, imported by other scripts, never run
+  parent_hashes: string[];
+  path: string;
+  priority: number | null;
+  restart_unless_cancelled: boolean;
+  run_count?: number /* int64 */; // lists
+  schema: Schema;
+  starred: boolean;
+  summary: string;
+  tag: string | null;
+  timeout: number | null; // seconds; null: the default
+  visible_to_runner_only: boolean;
+  workspace_id: string;
+  ws_error_handler_muted: boolean;
+}
+/**
+ * Flow is Windmill's Flow (the fields millrun has), with the fields a
+ * client pushed that millrun keeps put over it, as Script's are.
+ */
+export interface Flow {
+  archived: boolean;
+  description: string;
+  edited_at: string;
+  edited_by: string;
+  extra_perms: ExtraPerms;
+  hash: string;
+  path: string;
+  schema: Schema;
+  summary: string;
+  value?: unknown; // the definition; not in lists
+  workspace_id: string;
 }
 
 //////////

@@ -48,8 +48,11 @@ import type {
   PackagesView,
   Schedule,
   CronExplained,
+  Script as ScriptAnswer,
+  Flow,
 } from "./api-types";
 export type { Job, Me, ScriptVersion, PackagesView };
+export type { Flow as FlowInfo };
 export type { Token as TokenInfo };
 export type { Status as FlowStatus } from "./api-flow-status";
 
@@ -63,29 +66,10 @@ export async function send<T>(method: string, path: string, body?: unknown): Pro
   return (type.includes("json") ? res.json() : res.text()) as Promise<T>;
 }
 
-export interface ScriptSummary {
-  path: string;
-  hash: string;
-  language: string;
-  summary: string;
-  run_count: number;
-  last_status: string;
-  dedicated_worker: boolean | null; // null when off, as Windmill answers
-  archived?: boolean; // only in lists asked with show_archived
-  no_main_func: boolean; // a library: no main, imported by other scripts, never run
-}
-
-export interface Script extends ScriptSummary {
-  content: string;
-  /** The dependency lock (Windmill's .script.lock text); null until resolved. */
-  lock?: string | null;
-  /** Why resolving the packages last failed. */
-  lock_error_logs?: string | null;
-  timeout?: number | null; // seconds; null: the default (15 minutes)
-  description: string;
-  schema: import("./schema").Schema;
-  created_at: string;
-}
+/** A script as scripts/get gives it: with its content. */
+export type Script = ScriptAnswer & { content: string };
+/** A script as scripts/list gives it: without its content, its runs counted. */
+export type ScriptSummary = ScriptAnswer & { run_count: number; last_status: string };
 
 export interface TunnelView {
   state: "off" | "connecting" | "online" | "reconnecting" | "error";
@@ -160,14 +144,6 @@ export interface Variable {
   edited_at: string;
 }
 
-export interface FlowInfo {
-  path: string;
-  summary: string;
-  value?: unknown;
-  schema: import("./schema").Schema;
-  archived?: boolean;
-}
-
 export interface JobsPage {
   jobs: Job[];
   next: string; // the cursor of the next page, "" at the end
@@ -196,8 +172,8 @@ export const scriptsApi = {
 };
 
 export const flowsApi = {
-  list: (withArchived = false) => getJSON<FlowInfo[]>(`${w()}/flows/list${q({ show_archived: withArchived || undefined })}`),
-  get: (path: string) => getJSON<FlowInfo>(`${w()}/flows/get/${path}`),
+  list: (withArchived = false) => getJSON<Flow[]>(`${w()}/flows/list${q({ show_archived: withArchived || undefined })}`),
+  get: (path: string) => getJSON<Flow>(`${w()}/flows/get/${path}`),
   exists: (path: string) => getJSON<boolean>(`${w()}/flows/exists/${path}`),
   save: (existing: boolean, body: { path: string; [field: string]: unknown }) =>
     send("POST", existing ? `${w()}/flows/update/${body.path}` : `${w()}/flows/create`, body),
