@@ -292,3 +292,20 @@ func TestScriptAndFlowAnswers(t *testing.T) {
 	f.pinned(t, "GET", "/api/w/local/flows/get/u/me/fl", "", `{"archived":false,"description":"","edited_at":"<time>","edited_by":"millrun","extra_perms":{},"hash":"`+fh+`","path":"u/me/fl","schema":{"type":"object"},"summary":"a flow <x>","tag":"t1","value":{"modules":[{"id":"a","value":{"type":"rawscript","language":"bash","content":"echo 1","input_transforms":{}}}]},"workspace_id":"local","ws_error_handler_muted":true}`)
 	f.pinned(t, "GET", "/api/w/local/flows/list", "", `[{"archived":false,"description":"","edited_at":"<time>","edited_by":"millrun","extra_perms":{},"hash":"`+fh+`","path":"u/me/fl","schema":{"type":"object"},"summary":"a flow <x>","tag":"t1","workspace_id":"local","ws_error_handler_muted":true}]`)
 }
+
+// Windmill's resource types, apps and the triggers millrun has no
+// listener for are kept documents: the server's fields, with what was
+// pushed over them.
+func TestKeptDocumentAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.must(201, "POST", "/api/w/local/resources/type/create", `{"name":"c_api","schema":{"type":"object"},"description":"an <API>"}`)
+	f.pinned(t, "GET", "/api/w/local/resources/type/get/c_api", "", `{"created_by":"me","description":"an \u003cAPI\u003e","edited_at":"<time>","format_extension":null,"is_fileset":false,"name":"c_api","schema":{"type":"object"},"workspace_id":"local"}`)
+	f.pinned(t, "GET", "/api/w/local/resources/type/list", "", `[{"created_by":"me","description":"an \u003cAPI\u003e","edited_at":"<time>","format_extension":null,"is_fileset":false,"name":"c_api","schema":{"type":"object"},"workspace_id":"local"}]`)
+	f.must(201, "POST", "/api/w/local/apps/create", `{"path":"f/apps/home","summary":"home","value":{"grid":[],"hiddenInlineScripts":[]},"policy":{"execution_mode":"viewer","triggerables_v2":{}},"custom_path":"home"}`)
+	f.pinned(t, "GET", "/api/w/local/apps/get/p/f/apps/home", "", `{"created_at":"<time>","created_by":"me","custom_path":"home","edited_at":"<time>","extra_perms":{},"id":1,"path":"f/apps/home","policy":{"execution_mode":"viewer","triggerables_v2":{}},"raw_app":false,"summary":"home","value":{"grid":[],"hiddenInlineScripts":[]},"versions":[1],"workspace_id":"local"}`)
+	f.pinned(t, "GET", "/api/w/local/apps/list", "", `[{"created_at":"<time>","created_by":"me","custom_path":"home","edited_at":"<time>","extra_perms":{},"id":1,"path":"f/apps/home","policy":{"execution_mode":"viewer","triggerables_v2":{}},"raw_app":false,"summary":"home","versions":[1],"workspace_id":"local"}]`)
+	f.must(201, "POST", "/api/w/local/websocket_triggers/create", `{"path":"f/feeds/ticker","script_path":"f/feeds/on_tick","is_flow":false,"url":"wss://example.com/feed","filters":[],"initial_messages":[],"mode":"enabled"}`)
+	f.pinned(t, "GET", "/api/w/local/websocket_triggers/get/f/feeds/ticker", "", `{"edited_at":"<time>","edited_by":"me","email":"me@millrun.local","extra_perms":{},"filters":[],"initial_messages":[],"is_flow":false,"mode":"enabled","path":"f/feeds/ticker","script_path":"f/feeds/on_tick","url":"wss://example.com/feed","workspace_id":"local"}`)
+	f.pinned(t, "GET", "/api/w/local/websocket_triggers/list", "", `[{"edited_at":"<time>","edited_by":"me","email":"me@millrun.local","extra_perms":{},"filters":[],"initial_messages":[],"is_flow":false,"mode":"enabled","path":"f/feeds/ticker","script_path":"f/feeds/on_tick","url":"wss://example.com/feed","workspace_id":"local"}]`)
+}
