@@ -123,11 +123,9 @@ func scriptExport(v store.ScriptVersion) object {
 	return o
 }
 
-// keptOver is an answer (a Script, a Flow) with the version's kept
-// fields put over it, so a client reads back what it sent (the schema as
-// sent, tag, priority, envs, ...). The fields named in own are this
-// route's answer and stay as the answer has them (or absent).
-func keptOver(answer any, extra string, own ...string) (map[string]json.RawMessage, error) {
+// over is an answer (a Script, a Flow, a kept document's server fields)
+// with kept fields put over it, so a client reads back what it sent.
+func over(answer any, kept map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	// The answer's encoder decides on escaping, as it did for every field
@@ -140,15 +138,21 @@ func keptOver(answer any, extra string, own ...string) (map[string]json.RawMessa
 	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
 		return nil, err
 	}
-	for k, v := range extraFields(extra) {
-		// What millrun found in the code (auto_kind, no_main_func) is
-		// what it does, whatever was sent.
-		if k == "auto_kind" || k == "no_main_func" || slices.Contains(own, k) {
-			continue
-		}
-		out[k] = v
-	}
+	maps.Copy(out, kept)
 	return out, nil
+}
+
+// keptOver is a version's answer with its kept fields over it (the schema
+// as sent, tag, priority, envs, ...), except the fields named in own,
+// which this route answers itself.
+func keptOver(answer any, extra string, own ...string) (map[string]json.RawMessage, error) {
+	kept := extraFields(extra)
+	// What millrun found in the code (auto_kind, no_main_func) is what it
+	// does, whatever was sent.
+	for _, k := range append(own, "auto_kind", "no_main_func") {
+		delete(kept, k)
+	}
+	return over(answer, kept)
 }
 
 // flowExport is a flow's .flow.json in a workspace export: its definition

@@ -108,13 +108,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		return d, err
 	}
-	view := func(name string, it time.Time, d doc) map[string]any {
-		out := map[string]any{"workspace_id": s.Workspace, "name": name, "created_by": s.User, "edited_at": it.Format(time.RFC3339Nano),
-			"schema": nil, "description": nil, "format_extension": nil, "is_fileset": false}
-		for k, v := range d {
-			out[k] = v
-		}
-		return out
+	view := func(name string, it time.Time, d doc) (map[string]json.RawMessage, error) {
+		return over(answers.ResourceType{WorkspaceID: s.Workspace, Name: name, CreatedBy: s.User, EditedAt: it.Format(time.RFC3339Nano)}, d)
 	}
 	mux.HandleFunc("POST /api/w/{ws}/resources/type/create", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		var d doc
@@ -172,7 +167,11 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		d := doc{}
 		_ = json.Unmarshal([]byte(it.Value), &d)
-		httpx.JSON(w, http.StatusOK, view(name, it.UpdatedAt, d))
+		out, err := view(name, it.UpdatedAt, d)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	}))
 	mux.HandleFunc("GET /api/w/{ws}/resources/type/exists/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -188,9 +187,11 @@ func (s *Server) registerResourceTypes(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := make([]map[string]any, len(items))
+		out := make([]map[string]json.RawMessage, len(items))
 		for i, it := range items {
-			out[i] = view(it.Name, it.UpdatedAt, docs[i])
+			if out[i], err = view(it.Name, it.UpdatedAt, docs[i]); err != nil {
+				return err
+			}
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -124,17 +125,14 @@ func (s *Server) registerApps(mux routes) {
 		err = json.Unmarshal([]byte(it.Value), &d)
 		return it, d, err
 	}
-	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) map[string]any {
-		out := map[string]any{"workspace_id": s.Workspace, "path": path, "summary": "", "versions": []int{1}, "id": 1,
-			"created_by": s.User, "created_at": it.UpdatedAt.Format(time.RFC3339Nano), "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
-			"extra_perms": s.acl(r, "app", path), "raw_app": false}
-		for k, v := range d {
-			if k == "value" && !whole {
-				continue
-			}
-			out[k] = v
+	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) (map[string]json.RawMessage, error) {
+		if !whole {
+			d = maps.Clone(d)
+			delete(d, "value") // lists leave the app's definition out
 		}
-		return out
+		return over(answers.App{WorkspaceID: s.Workspace, Path: path, Versions: []int{1}, ID: 1,
+			CreatedBy: s.User, CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano), EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
+			ExtraPerms: s.acl(r, "app", path)}, d)
 	}
 	save := func(create bool) handlerFunc {
 		return s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -185,7 +183,11 @@ func (s *Server) registerApps(mux routes) {
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, view(r, path, it, d, true))
+		out, err := view(r, path, it, d, true)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	}))
 	mux.HandleFunc("GET /api/w/{ws}/apps/exists/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -202,9 +204,13 @@ func (s *Server) registerApps(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []map[string]json.RawMessage{}
 		for i, it := range items {
-			out = append(out, view(r, it.Name, it, docs[i], false))
+			app, err := view(r, it.Name, it, docs[i], false)
+			if err != nil {
+				return err
+			}
+			out = append(out, app)
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
@@ -388,13 +394,9 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			err = json.Unmarshal([]byte(it.Value), &d)
 			return it, d, err
 		}
-		view := func(path string, it store.KeptItem, d doc) map[string]any {
-			out := map[string]any{"workspace_id": s.Workspace, "path": path, "edited_by": s.User, "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
-				"extra_perms": map[string]any{}, "email": s.email()}
-			for k, v := range d {
-				out[k] = v
-			}
-			return out
+		view := func(path string, it store.KeptItem, d doc) (map[string]json.RawMessage, error) {
+			return over(answers.KeptTrigger{WorkspaceID: s.Workspace, Path: path, EditedBy: s.User, EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
+				ExtraPerms: answers.ExtraPerms{}, Email: s.email()}, d)
 		}
 		save := func(create bool) handlerFunc {
 			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -440,7 +442,11 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			if err != nil {
 				return err
 			}
-			httpx.JSON(w, http.StatusOK, view(path, it, d))
+			out, err := view(path, it, d)
+			if err != nil {
+				return err
+			}
+			httpx.JSON(w, http.StatusOK, out)
 			return nil
 		}))
 		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -456,9 +462,13 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			if err != nil {
 				return err
 			}
-			out := []map[string]any{}
+			out := []map[string]json.RawMessage{}
 			for i, it := range items {
-				out = append(out, view(it.Name, it, docs[i]))
+				trigger, err := view(it.Name, it, docs[i])
+				if err != nil {
+					return err
+				}
+				out = append(out, trigger)
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil

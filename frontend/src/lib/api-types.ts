@@ -181,6 +181,50 @@ export interface JobUpdate {
 }
 
 //////////
+// source: kept.go
+
+/**
+ * ResourceType is Windmill's ResourceType.
+ */
+export interface ResourceType {
+  created_by: string;
+  description: string | null;
+  edited_at: string;
+  format_extension: string | null;
+  is_fileset: boolean;
+  name: string;
+  schema: unknown;
+  workspace_id: string;
+}
+/**
+ * App is Windmill's App (one version: millrun keeps the latest).
+ */
+export interface App {
+  created_at: string;
+  created_by: string;
+  edited_at: string;
+  extra_perms: ExtraPerms;
+  id: number /* int */;
+  path: string;
+  raw_app: boolean;
+  summary: string;
+  versions: number /* int */[];
+  workspace_id: string;
+}
+/**
+ * KeptTrigger is one of Windmill's triggers millrun has no listener for
+ * (websocket, kafka, postgres, ...).
+ */
+export interface KeptTrigger {
+  edited_at: string;
+  edited_by: string;
+  email: string;
+  extra_perms: ExtraPerms;
+  path: string;
+  workspace_id: string;
+}
+
+//////////
 // source: schedules.go
 
 /**
