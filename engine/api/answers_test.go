@@ -157,6 +157,8 @@ func TestScriptAndWorkspaceAnswers(t *testing.T) {
 	f.pinned(t, "POST", "/api/millrun/scripts/check", `{"language":"bash","content":"echo hi\n"}`, `{"ok":true}`)
 	f.pinned(t, "GET", "/api/w/local/scripts/deployment_status/h/"+hash, "", `{"job_id":null,"lock":null,"lock_error_logs":null}`)
 	f.pinned(t, "POST", "/api/w/local/workspaces/edit_datatable_config", `{"settings":{}}`, `{"stranded_references":[]}`)
+	f.pinned(t, "GET", "/api/w/local/workspaces/encryption_key", "", `{"key":""}`)
+	f.pinned(t, "GET", "/api/w/local/jobs/completed/count", "", `{"database_length":0}`)
 
 	f.must(201, "POST", "/api/w/local/workspaces/add_user", `{"email":"ann@example.com","username":"ann","is_admin":false,"operator":true}`)
 	ann := `{"added_via":null,"created_at":"<time>","disabled":false,"email":"ann@example.com","folders":[],"folders_owners":[],"groups":[],"is_admin":false,"operator":true,"role":"operator","username":"ann","workspace_id":"local"}`

@@ -251,7 +251,7 @@ func (s *Server) countJobs(statuses []string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, map[string]int{"database_length": n})
+		httpx.JSON(w, http.StatusOK, answers.JobCount{DatabaseLength: n})
 		return nil
 	}
 }

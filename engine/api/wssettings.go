@@ -223,7 +223,7 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, map[string]string{"key": key})
+		httpx.JSON(w, http.StatusOK, answers.EncryptionKey{Key: key})
 		return nil
 	}))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {

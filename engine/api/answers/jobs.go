@@ -66,3 +66,8 @@ type JobUpdate struct {
 	NewLogs    string          `json:"new_logs"`
 	Running    bool            `json:"running"`
 }
+
+// JobCount is Windmill's count of jobs (completed/count, queue/count).
+type JobCount struct {
+	DatabaseLength int `json:"database_length"`
+}

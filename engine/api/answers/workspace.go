@@ -5,3 +5,9 @@ package answers
 type StrandedReferences struct {
 	StrandedReferences []string `json:"stranded_references"`
 }
+
+// EncryptionKey is Windmill's workspace encryption key, kept and given
+// back (millrun seals its secrets with its own data folder's key).
+type EncryptionKey struct {
+	Key string `json:"key"`
+}

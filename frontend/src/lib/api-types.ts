@@ -179,6 +179,12 @@ export interface JobUpdate {
   new_logs: string;
   running: boolean;
 }
+/**
+ * JobCount is Windmill's count of jobs (completed/count, queue/count).
+ */
+export interface JobCount {
+  database_length: number /* int */;
+}
 
 //////////
 // source: kept.go
@@ -577,4 +583,11 @@ export interface Token {
  */
 export interface StrandedReferences {
   stranded_references: string[];
+}
+/**
+ * EncryptionKey is Windmill's workspace encryption key, kept and given
+ * back (millrun seals its secrets with its own data folder's key).
+ */
+export interface EncryptionKey {
+  key: string;
 }

@@ -50,6 +50,7 @@ import type {
   CronExplained,
   Script as ScriptAnswer,
   Flow,
+  JobCount,
 } from "./api-types";
 export type { Job, Me, ScriptVersion, PackagesView };
 export type { Flow as FlowInfo };
@@ -195,8 +196,8 @@ export const jobsApi = {
   /** How many runs there are in all (flow steps aside), queued, running or done. */
   async count(): Promise<number> {
     const [done, queued] = await Promise.all([
-      getJSON<{ database_length: number }>(`${w()}/jobs/completed/count`),
-      getJSON<{ database_length: number }>(`${w()}/jobs/queue/count`),
+      getJSON<JobCount>(`${w()}/jobs/completed/count`),
+      getJSON<JobCount>(`${w()}/jobs/queue/count`),
     ]);
     return done.database_length + queued.database_length;
   },
