@@ -264,13 +264,6 @@ func compactJSON(b []byte) json.RawMessage {
 	return buf.Bytes()
 }
 
-// ResumeURLs is Windmill's answer to resume_urls.
-type ResumeURLs struct {
-	ApprovalPage string `json:"approvalPage"`
-	Resume       string `json:"resume"`
-	Cancel       string `json:"cancel"`
-}
-
 // resumeURLs makes a step's links (wmill.get_resume_urls() calls it with
 // the step's WM_JOB_ID). They name the tunnel's address when it is
 // online, for the people they are sent to; else this millrun's.
@@ -312,7 +305,7 @@ func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
 	if chain, err := s.rootOf(r.Context(), j); err == nil {
 		root = chain
 	}
-	httpx.JSON(w, http.StatusOK, ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
+	httpx.JSON(w, http.StatusOK, answers.ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
 	return nil
 }
 

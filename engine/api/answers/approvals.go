@@ -25,3 +25,12 @@ type ApprovalAnswer struct {
 	Approved bool   `json:"approved"`
 	At       string `json:"at"`
 }
+
+// ResumeURLs is Windmill's answer to resume_urls: the links that answer a
+// step's wait (wmill.get_resume_urls()). A struct before answers were
+// typed: its fields keep their order.
+type ResumeURLs struct {
+	ApprovalPage string `json:"approvalPage"`
+	Resume       string `json:"resume"`
+	Cancel       string `json:"cancel"`
+}

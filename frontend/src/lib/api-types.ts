@@ -37,6 +37,16 @@ export interface ApprovalAnswer {
   approved: boolean;
   at: string;
 }
+/**
+ * ResumeURLs is Windmill's answer to resume_urls: the links that answer a
+ * step's wait (wmill.get_resume_urls()). A struct before answers were
+ * typed: its fields keep their order.
+ */
+export interface ResumeURLs {
+  approvalPage: string;
+  resume: string;
+  cancel: string;
+}
 
 //////////
 // source: doc.go
