@@ -147,11 +147,12 @@ func over(answer any, kept map[string]json.RawMessage) (map[string]json.RawMessa
 // which this route answers itself.
 func keptOver(answer any, extra string, own ...string) (map[string]json.RawMessage, error) {
 	kept := extraFields(extra)
-	// What millrun found in the code (auto_kind, no_main_func) is what it
-	// does, whatever was sent.
-	for _, k := range append(own, "auto_kind", "no_main_func") {
+	for _, k := range own {
 		delete(kept, k)
 	}
+	// What millrun found in the code is what it does, whatever was sent.
+	delete(kept, "auto_kind")
+	delete(kept, "no_main_func")
 	return over(answer, kept)
 }
 
