@@ -193,7 +193,7 @@ func TestSettingsAnswers(t *testing.T) {
 	s := &Server{Workspace: "local", Queue: f.queue, Runner: runner, StartCommand: []string{"/usr/bin/millrun", "engine"},
 		Control: fixedControl{settings.Defaults([]string{"x-github-event"})}, Log: slog.New(slog.DiscardHandler)}
 	mux := http.NewServeMux()
-	s.registerSettings(s.routes(mux))
+	s.registerSettings(routes{management: management{mux}, scoped: s.group(mux)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
 	}))

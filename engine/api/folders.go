@@ -19,15 +19,15 @@ import (
 // millrun has one person, but owners and extra_perms are kept so a folder
 // pulled from a Windmill workspace pushes back unchanged.
 func (s *Server) registerFolders(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/folders/create", s.putFolder(true))
-	mux.HandleFunc("POST /api/w/{ws}/folders/update/{name}", s.putFolder(false))
-	mux.HandleFunc("GET /api/w/{ws}/folders/get/{name}", s.getFolder)
-	mux.HandleFunc("GET /api/w/{ws}/folders/exists/{name}", s.exists("folders:read", func(r *http.Request) bool {
+	mux.full("POST /api/w/{ws}/folders/create", "folders:write", s.putFolder(true))
+	mux.full("POST /api/w/{ws}/folders/update/{name}", "folders:write", s.putFolder(false))
+	mux.full("GET /api/w/{ws}/folders/get/{name}", "folders:read", s.getFolder)
+	mux.full("GET /api/w/{ws}/folders/exists/{name}", "folders:read", s.exists(func(r *http.Request) bool {
 		_, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
 		return err == nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/folders/list", s.listFolders)
-	mux.HandleFunc("DELETE /api/w/{ws}/folders/delete/{name}", s.deleteFolder)
+	mux.full("GET /api/w/{ws}/folders/list", "folders:read", s.listFolders)
+	mux.full("DELETE /api/w/{ws}/folders/delete/{name}", "folders:write", s.deleteFolder)
 }
 
 var folderName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
@@ -42,9 +42,6 @@ func folderJSON(f store.Folder) answers.Folder {
 
 func (s *Server) putFolder(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "folders:write"); err != nil {
-			return err
-		}
 		var b struct {
 			Name        string          `json:"name"`
 			DisplayName *string         `json:"display_name"`
@@ -113,9 +110,6 @@ func folderErr(err error, name string) error {
 }
 
 func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "folders:read"); err != nil {
-		return err
-	}
 	f, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
 	if err != nil {
 		return folderErr(err, r.PathValue("name"))
@@ -125,9 +119,6 @@ func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "folders:read"); err != nil {
-		return err
-	}
 	list, err := s.DB.ListFolders(r.Context(), s.Workspace)
 	if err != nil {
 		return err
@@ -141,9 +132,6 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "folders:write"); err != nil {
-		return err
-	}
 	name := r.PathValue("name")
 	if err := s.DB.DeleteFolder(r.Context(), s.Workspace, name); err != nil {
 		if errors.Is(err, store.ErrNotFound) && s.folderInUse(r, name) {

@@ -34,9 +34,6 @@ const (
 // the token a full-access one.
 func (s *Server) handler(scope string, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, scope); err != nil {
-			return err
-		}
 		return h(w, r)
 	}
 }
@@ -111,7 +108,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 	view := func(name string, it time.Time, d doc) (map[string]json.RawMessage, error) {
 		return over(answers.ResourceType{WorkspaceID: s.Workspace, Name: name, CreatedBy: s.User, EditedAt: it.Format(time.RFC3339Nano)}, d)
 	}
-	mux.HandleFunc("POST /api/w/{ws}/resources/type/create", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/resources/type/create", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		var d doc
 		if err := s.decodeBody(r, &d); err != nil {
 			return err
@@ -133,8 +130,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		s.changed(r, "resource_type.create", name, "", nil)
 		writeText(w, http.StatusCreated, name)
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/resources/type/update/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/resources/type/update/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		d, err := get(r, name)
 		if err != nil {
@@ -155,8 +152,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		s.changed(r, "resource_type.update", name, "", nil)
 		writeText(w, http.StatusOK, name)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/get/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/get/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -173,16 +170,16 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/exists/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		httpx.JSON(w, http.StatusOK, err == nil)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/list", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/list", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, docs, err := s.listDocs(r, keptResourceType)
 		if err != nil {
 			return err
@@ -195,8 +192,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/listnames", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/listnames", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, _, err := s.listDocs(r, keptResourceType)
 		if err != nil {
 			return err
@@ -207,8 +204,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, names)
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/resources/type/delete/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/resources/type/delete/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptResourceType, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -219,7 +216,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		s.changed(r, "resource_type.delete", name, "", nil)
 		writeText(w, http.StatusOK, name)
 		return nil
-	}))
+	})
 }
 
 // fileResourceTypes is Windmill's map of the resource types whose
@@ -293,7 +290,7 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 			Operator: u.Role == "operator", Disabled: u.Disabled, Role: u.Role, CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339),
 			Groups: []string{}, Folders: []string{}, FoldersOwners: []string{}}
 	}
-	mux.HandleFunc("GET /api/w/{ws}/users/list", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/w/{ws}/users/list", "users:read", func(w http.ResponseWriter, r *http.Request) error {
 		users, err := all(r)
 		if err != nil {
 			return err
@@ -304,16 +301,16 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/users/get/{username}", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/users/get/{username}", "users:read", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err != nil {
 			return err
 		}
 		httpx.JSON(w, http.StatusOK, view(email, u))
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/add_user", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/workspaces/add_user", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Email    string `json:"email"`
 			Username string `json:"username"`
@@ -340,8 +337,8 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		s.changed(r, "user.add", body.Email, "", nil)
 		writeText(w, http.StatusCreated, "user "+body.Email+" added")
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/users/update/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/users/update/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err != nil {
 			return err
@@ -371,8 +368,8 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		s.changed(r, "user.update", email, "", nil)
 		writeText(w, http.StatusOK, "user "+u.Username+" updated")
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/users/delete/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/users/delete/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err == nil {
 			err = s.DB.DeleteKept(r.Context(), s.Workspace, keptUser, email)
@@ -383,13 +380,10 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		s.changed(r, "user.delete", email, "", nil)
 		writeText(w, http.StatusOK, "username "+u.Username+" deleted")
 		return nil
-	}))
+	})
 	// wmill asks before adding a user whether usernames are made from
 	// emails; here the username a file names is kept as it is.
-	mux.HandleFunc("GET /api/settings/global/{key}", func(w http.ResponseWriter, r *http.Request) error {
-		if err := requireFull(r, "settings:read"); err != nil {
-			return err
-		}
+	mux.full("GET /api/settings/global/{key}", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, nil)
 		return nil
 	})
@@ -442,7 +436,7 @@ func (s *Server) registerGroups(mux routes) {
 		return answers.Group{WorkspaceID: s.Workspace, Name: name, Summary: g.Summary, Members: members,
 			ExtraPerms: s.acl(r, "group_", name)}
 	}
-	mux.HandleFunc("GET /api/w/{ws}/groups/list", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/w/{ws}/groups/list", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
 			return err
@@ -459,8 +453,8 @@ func (s *Server) registerGroups(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/groups/get/{name}", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/groups/get/{name}", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		g, err := get(r, name)
 		if err != nil {
@@ -468,8 +462,8 @@ func (s *Server) registerGroups(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, view(r, name, g))
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/create", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/groups/create", "groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Name    string  `json:"name"`
 			Summary *string `json:"summary"`
@@ -489,9 +483,9 @@ func (s *Server) registerGroups(mux routes) {
 		s.changed(r, "group.create", body.Name, "", nil)
 		writeText(w, http.StatusCreated, "Created group "+body.Name)
 		return nil
-	}))
+	})
 	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) handlerFunc {
-		return s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			name := r.PathValue("name")
 			if name == "all" {
 				return apierr.BadRequest("the group all always holds every user of the workspace")
@@ -513,7 +507,7 @@ func (s *Server) registerGroups(mux routes) {
 			s.changed(r, "group."+action, name, "", nil)
 			writeText(w, http.StatusOK, "group "+name+" updated")
 			return nil
-		})
+		}
 	}
 	username := func(body map[string]json.RawMessage) (string, error) {
 		var u string
@@ -522,24 +516,24 @@ func (s *Server) registerGroups(mux routes) {
 		}
 		return u, nil
 	}
-	mux.HandleFunc("POST /api/w/{ws}/groups/update/{name}", edit("update", func(g *groupDoc, body map[string]json.RawMessage) error {
+	mux.full("POST /api/w/{ws}/groups/update/{name}", "groups:write", edit("update", func(g *groupDoc, body map[string]json.RawMessage) error {
 		g.Summary = nil
 		_ = json.Unmarshal(body["summary"], &g.Summary)
 		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/adduser/{name}", edit("adduser", func(g *groupDoc, body map[string]json.RawMessage) error {
+	mux.full("POST /api/w/{ws}/groups/adduser/{name}", "groups:write", edit("adduser", func(g *groupDoc, body map[string]json.RawMessage) error {
 		u, err := username(body)
 		if err == nil && !slices.Contains(g.Members, u) {
 			g.Members = append(g.Members, u)
 		}
 		return err
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/removeuser/{name}", edit("removeuser", func(g *groupDoc, body map[string]json.RawMessage) error {
+	mux.full("POST /api/w/{ws}/groups/removeuser/{name}", "groups:write", edit("removeuser", func(g *groupDoc, body map[string]json.RawMessage) error {
 		u, err := username(body)
 		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == u })
 		return err
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/groups/delete/{name}", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("DELETE /api/w/{ws}/groups/delete/{name}", "groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if name == "all" {
 			return apierr.BadRequest("the group all always holds every user of the workspace")
@@ -554,7 +548,7 @@ func (s *Server) registerGroups(mux routes) {
 		s.changed(r, "group.delete", name, "", nil)
 		writeText(w, http.StatusOK, "group "+name+" deleted")
 		return nil
-	}))
+	})
 }
 
 // acl is the extra_perms granted on an item through acls/add: owner
@@ -572,7 +566,7 @@ func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
 // they grant nothing here.
 func (s *Server) registerACLs(mux routes) {
 	change := func(add bool) handlerFunc {
-		return s.handler("acls:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			var body struct {
 				Owner string `json:"owner"`
 				Write bool   `json:"write"`
@@ -596,12 +590,12 @@ func (s *Server) registerACLs(mux routes) {
 			s.changed(r, "acl.update", kind+"/"+path, body.Owner, nil)
 			writeText(w, http.StatusOK, "acl updated")
 			return nil
-		})
+		}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/acls/add/{kind}/{path...}", change(true))
-	mux.HandleFunc("POST /api/w/{ws}/acls/remove/{kind}/{path...}", change(false))
-	mux.HandleFunc("GET /api/w/{ws}/acls/get/{kind}/{path...}", s.handler("acls:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/acls/add/{kind}/{path...}", "acls:write", change(true))
+	mux.full("POST /api/w/{ws}/acls/remove/{kind}/{path...}", "acls:write", change(false))
+	mux.full("GET /api/w/{ws}/acls/get/{kind}/{path...}", "acls:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, s.acl(r, r.PathValue("kind"), r.PathValue("path")))
 		return nil
-	}))
+	})
 }

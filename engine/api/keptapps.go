@@ -41,7 +41,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		return answers.WorkspaceDependencies{WorkspaceID: s.Workspace, Language: language, Name: stringOrNull(name), Content: content,
 			CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano)}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/create", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/workspace_dependencies/create", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Name     string `json:"name"`
 			Language string `json:"language"`
@@ -62,8 +62,8 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		s.changed(r, "workspace_dependencies.update", key(body.Language, body.Name), "", nil)
 		writeText(w, http.StatusCreated, depsPath(body.Language, body.Name))
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
 		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, key(language, name))
 		if errors.Is(err, store.ErrNotFound) {
@@ -74,8 +74,8 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, view(language, name, it))
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/list", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/workspace_dependencies/list", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
 			return err
@@ -87,8 +87,8 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/delete/{language}", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/workspace_dependencies/delete/{language}", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -99,7 +99,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		s.changed(r, "workspace_dependencies.delete", key(language, name), "", nil)
 		writeText(w, http.StatusOK, depsPath(language, name)+" deleted")
 		return nil
-	}))
+	})
 }
 
 // notAppField are the fields of an app request that say how to save it,
@@ -135,7 +135,7 @@ func (s *Server) registerApps(mux routes) {
 			ExtraPerms: s.acl(r, "app", path)}, d)
 	}
 	save := func(create bool) handlerFunc {
-		return s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			var body doc
 			if err := s.decodeBody(r, &body); err != nil {
 				return err
@@ -173,11 +173,11 @@ func (s *Server) registerApps(mux routes) {
 			}
 			writeText(w, status, path)
 			return nil
-		})
+		}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/apps/create", save(true))
-	mux.HandleFunc("POST /api/w/{ws}/apps/update/{path...}", save(false))
-	mux.HandleFunc("GET /api/w/{ws}/apps/get/p/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/apps/create", "apps:write", save(true))
+	mux.full("POST /api/w/{ws}/apps/update/{path...}", "apps:write", save(false))
+	mux.full("GET /api/w/{ws}/apps/get/p/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
 		it, d, err := get(r, path)
 		if err != nil {
@@ -189,8 +189,8 @@ func (s *Server) registerApps(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/apps/exists/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		_, _, err := get(r, r.PathValue("path"))
 		var ae *apierr.Error
 		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
@@ -198,8 +198,8 @@ func (s *Server) registerApps(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, err == nil)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/apps/list", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/apps/list", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, docs, err := s.listDocs(r, keptApp)
 		if err != nil {
 			return err
@@ -214,8 +214,8 @@ func (s *Server) registerApps(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/apps/delete/{path...}", s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/apps/delete/{path...}", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptApp, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -227,14 +227,14 @@ func (s *Server) registerApps(mux routes) {
 		s.changed(r, "app.delete", path, "", nil)
 		writeText(w, http.StatusOK, path)
 		return nil
-	}))
+	})
 	// Raw apps (a React or Svelte app in files) arrive as a bundle of
 	// files: not kept. The answer says how to push the rest.
-	refuseRaw := s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+	refuseRaw := func(w http.ResponseWriter, r *http.Request) error {
 		return apierr.BadRequest("millrun does not keep raw apps (.raw_app folders): add the folder to excludes in wmill.yaml, or push with --skip-apps, and the rest of the workspace pushes")
-	})
-	mux.HandleFunc("POST /api/w/{ws}/apps/create_raw", refuseRaw)
-	mux.HandleFunc("POST /api/w/{ws}/apps/update_raw/{path...}", refuseRaw)
+	}
+	mux.full("POST /api/w/{ws}/apps/create_raw", "apps:write", refuseRaw)
+	mux.full("POST /api/w/{ws}/apps/update_raw/{path...}", "apps:write", refuseRaw)
 }
 
 // appExport is an app's .app.json in a workspace export: what was pushed,
@@ -399,7 +399,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 				ExtraPerms: answers.ExtraPerms{}, Email: s.email()}, d)
 		}
 		save := func(create bool) handlerFunc {
-			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
+			return func(w http.ResponseWriter, r *http.Request) error {
 				var body doc
 				if err := s.decodeBody(r, &body); err != nil {
 					return err
@@ -432,11 +432,11 @@ func (s *Server) registerKeptTriggers(mux routes) {
 				}
 				writeText(w, status, path)
 				return nil
-			})
+			}
 		}
-		mux.HandleFunc("POST "+base+"create", save(true))
-		mux.HandleFunc("POST "+base+"update/{path...}", save(false))
-		mux.HandleFunc("GET "+base+"get/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+		mux.full("POST "+base+"create", "triggers:write", save(true))
+		mux.full("POST "+base+"update/{path...}", "triggers:write", save(false))
+		mux.full("GET "+base+"get/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
 			it, d, err := get(r, path)
 			if err != nil {
@@ -448,16 +448,16 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil
-		}))
-		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+		})
+		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			_, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 			httpx.JSON(w, http.StatusOK, err == nil)
 			return nil
-		}))
-		mux.HandleFunc("GET "+base+"list", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+		})
+		mux.full("GET "+base+"list", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			items, docs, err := s.listDocs(r, keptKind)
 			if err != nil {
 				return err
@@ -472,8 +472,8 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil
-		}))
-		mux.HandleFunc("DELETE "+base+"delete/{path...}", s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
+		})
+		mux.full("DELETE "+base+"delete/{path...}", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
 			if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptKind, path); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
@@ -484,7 +484,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			s.changed(r, kind+"_trigger.delete", path, "", nil)
 			writeText(w, http.StatusOK, path)
 			return nil
-		}))
+		})
 	}
 }
 

@@ -20,18 +20,18 @@ import (
 // Windmill's schedule routes, plus millrun's explain (the plain-words
 // reading and the next runs the UI shows as the cron is typed).
 func (s *Server) registerSchedules(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/schedules/create", s.putSchedule(true))
-	mux.HandleFunc("POST /api/w/{ws}/schedules/update/{path...}", s.putSchedule(false))
-	mux.HandleFunc("GET /api/w/{ws}/schedules/get/{path...}", s.getSchedule)
-	mux.HandleFunc("GET /api/w/{ws}/schedules/exists/{path...}", s.exists("schedules:read", func(r *http.Request) bool {
+	mux.full("POST /api/w/{ws}/schedules/create", "schedules:write", s.putSchedule(true))
+	mux.full("POST /api/w/{ws}/schedules/update/{path...}", "schedules:write", s.putSchedule(false))
+	mux.full("GET /api/w/{ws}/schedules/get/{path...}", "schedules:read", s.getSchedule)
+	mux.full("GET /api/w/{ws}/schedules/exists/{path...}", "schedules:read", s.exists(func(r *http.Request) bool {
 		_, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
 		return err == nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/schedules/list", s.listSchedules)
-	mux.HandleFunc("DELETE /api/w/{ws}/schedules/delete/{path...}", s.deleteSchedule)
-	mux.HandleFunc("POST /api/w/{ws}/schedules/setenabled/{path...}", s.setScheduleEnabled)
-	mux.HandleFunc("POST /api/schedules/preview", s.previewSchedule)
-	mux.HandleFunc("POST /api/millrun/schedules/explain", s.explainSchedule)
+	mux.full("GET /api/w/{ws}/schedules/list", "schedules:read", s.listSchedules)
+	mux.full("DELETE /api/w/{ws}/schedules/delete/{path...}", "schedules:write", s.deleteSchedule)
+	mux.full("POST /api/w/{ws}/schedules/setenabled/{path...}", "schedules:write", s.setScheduleEnabled)
+	mux.full("POST /api/schedules/preview", "schedules:read", s.previewSchedule)
+	mux.full("POST /api/millrun/schedules/explain", "schedules:read", s.explainSchedule)
 }
 
 // scheduleJSON is Windmill's Schedule, with millrun's next_run, missed
@@ -70,9 +70,6 @@ type scheduleBody struct {
 
 func (s *Server) putSchedule(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "schedules:write"); err != nil {
-			return err
-		}
 		var b scheduleBody
 		if err := s.decodeBody(r, &b); err != nil {
 			return err
@@ -193,9 +190,6 @@ func scheduleErr(err error, path string) error {
 }
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:read"); err != nil {
-		return err
-	}
 	sc, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
 		return scheduleErr(err, r.PathValue("path"))
@@ -207,9 +201,6 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
 // listSchedules takes Windmill's path and is_flow filters (the schedules
 // of one script or flow).
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:read"); err != nil {
-		return err
-	}
 	list, err := s.DB.ListSchedules(r.Context(), s.Workspace)
 	if err != nil {
 		return err
@@ -230,9 +221,6 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:write"); err != nil {
-		return err
-	}
 	if err := s.DB.DeleteSchedule(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		return scheduleErr(err, r.PathValue("path"))
 	}
@@ -244,9 +232,6 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
 // setScheduleEnabled turns a schedule on (its next due time counted from
 // now: the time it was off is not caught up) or off.
 func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:write"); err != nil {
-		return err
-	}
 	var b struct {
 		Enabled *bool `json:"enabled"`
 	}
@@ -291,9 +276,6 @@ func (s *Server) parseCronBody(r *http.Request) (*schedules.Cron, error) {
 
 // previewSchedule is Windmill's (outside any workspace): the next due times.
 func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "schedules:read"); err != nil {
-		return err
-	}
 	c, err := s.parseCronBody(r)
 	if err != nil {
 		return err
@@ -308,9 +290,6 @@ func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 
 // explainSchedule is what the UI shows under the cron field.
 func (s *Server) explainSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "schedules:read"); err != nil {
-		return err
-	}
 	c, err := s.parseCronBody(r)
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ h1 { font-size: 18px; margin: 0 0 8px; } code { font-size: 13px; } a { color: #2
 // and a token pasted into the login page. They take a token in, so they
 // need none.
 func (s *Server) RegisterLogin(m Mux) {
-	mux := s.routes(m)
+	mux := s.group(m)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) error {
 		token := r.URL.Query().Get("token")
 		secret, id, err := s.Tokens.Login(r.Context(), token)
@@ -154,7 +154,7 @@ func (s *Server) loggedIn(r *http.Request) bool {
 // registerSession mounts what a logged-in browser uses: logout, "who am
 // I", the audit log.
 func (s *Server) registerSession(mux routes) {
-	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
+	mux.anyToken("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
 		id := auth.FromContext(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
@@ -163,16 +163,13 @@ func (s *Server) registerSession(mux routes) {
 		httpx.JSON(w, http.StatusOK, answers.LoggedOut{LoggedOut: true})
 		return nil
 	})
-	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
+	mux.anyToken("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
 		id := auth.FromContext(r.Context())
 		httpx.JSON(w, http.StatusOK, answers.Me{Label: id.Label, Scopes: id.Scopes, FullAccess: id.FullAccess(), Workspace: s.Workspace,
 			OSUser: s.User, Version: Version, Desktop: InWindow(r.Context()), Notice: s.Notice, BaseURL: s.RootURL})
 		return nil
 	})
-	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) error {
-		if err := requireFull(r, "presence:write"); err != nil {
-			return err
-		}
+	mux.full("POST /api/millrun/presence", "presence:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Client  string `json:"client"`
 			Path    string `json:"path"`
@@ -190,7 +187,7 @@ func (s *Server) registerSession(mux routes) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	mux.HandleFunc("GET /api/millrun/audit", fullAccess("audit:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/audit", "audit:read", func(w http.ResponseWriter, r *http.Request) error {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		list, err := s.DB.ListAudit(r.Context(), before, limit)
@@ -199,7 +196,7 @@ func (s *Server) registerSession(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, list)
 		return nil
-	}))
+	})
 }
 
 // OSUser names the person running millrun, for the u/<user>/ path prefix.

@@ -23,13 +23,13 @@ type Control interface {
 }
 
 func (s *Server) registerSettings(mux routes) {
-	mux.HandleFunc("GET /api/millrun/settings", fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/settings", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		in := s.Runner.Interpreters()
 		httpx.JSON(w, http.StatusOK, answers.SettingsView{Settings: s.Control.Settings(), Interpreters: in, StartMs: s.Runner.StartTimes(), InstallHints: installHints(in), Queue: s.Queue.Stats(), Workspace: s.Workspace,
 			StartAtLogin: answers.StartAtLogin{Available: s.StartCommand != nil, Entry: autostart.Where(), Command: s.StartCommand}})
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/settings", fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/settings", "settings:write", func(w http.ResponseWriter, r *http.Request) error {
 		set := s.Control.Settings()
 		if err := decodeJSON(r, &set, bodyRules{limit: 1 << 20, strict: true}); err != nil {
 			return err
@@ -40,8 +40,8 @@ func (s *Server) registerSettings(mux routes) {
 		s.changed(r, "settings.update", "", "", nil)
 		httpx.JSON(w, http.StatusOK, answers.SettingsSaved{Settings: s.Control.Settings()})
 		return nil
-	}))
-	mux.HandleFunc("GET /api/millrun/packages", fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/millrun/packages", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		p := s.Runner.Packages
 		if p == nil {
 			return apierr.NotFound("this millrun installs no packages")
@@ -56,8 +56,8 @@ func (s *Server) registerSettings(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, answers.PackagesView{Location: p.Cache.Root, Bytes: size, IndexURL: p.Tools.IndexURL(), Tool: tool})
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/packages/clear", fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/packages/clear", "settings:write", func(w http.ResponseWriter, r *http.Request) error {
 		p := s.Runner.Packages
 		if p == nil {
 			return apierr.NotFound("this millrun installs no packages")
@@ -68,7 +68,7 @@ func (s *Server) registerSettings(mux routes) {
 		s.changed(r, "packages.clear", "", "", nil)
 		writeText(w, http.StatusOK, "the package cache is empty; the next run of each script installs its packages again")
 		return nil
-	}))
+	})
 }
 
 // installHints say, for each language with no interpreter, how to get one

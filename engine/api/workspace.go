@@ -22,17 +22,11 @@ import (
 // items are workspace-specific (none: millrun has one workspace), which
 // resource types are files (none), and the workspace as an archive.
 func (s *Server) registerWorkspace(mux routes) {
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/list_ws_specific", func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "workspaces:read"); err != nil {
-			return err
-		}
+	mux.full("GET /api/w/{ws}/workspaces/list_ws_specific", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, []any{})
 		return nil
 	})
-	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "resources:read"); err != nil {
-			return err
-		}
+	mux.full("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		m, err := s.fileResourceTypes(r)
 		if err != nil {
 			return err
@@ -40,7 +34,7 @@ func (s *Server) registerWorkspace(mux routes) {
 		httpx.JSON(w, http.StatusOK, m)
 		return nil
 	})
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)
+	mux.full("GET /api/w/{ws}/workspaces/tarball", "workspaces:read", s.tarball)
 }
 
 // ScriptFileExt is the extension Windmill's export gives a script of lang,
@@ -92,9 +86,6 @@ func checkEntryName(name string) error {
 // millrun they open again, and another installation refuses them, asking
 // for the secret to be entered again.
 func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "workspaces:read"); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	flag := func(name string) bool { b, _ := strconv.ParseBool(q.Get(name)); return b }
 	switch t := q.Get("archive_type"); t {
