@@ -33,9 +33,9 @@ setup-test: ## install what is missing to run the tests
 # The frontend's types for the API's answers come from the Go structs that
 # write them; tygo is pinned in tools/go.mod, outside the app's modules.
 TYGO := go tool -modfile=tools/go.mod tygo generate --config tools/tygo.yaml
-API_TYPES := frontend/src/lib/api-types.ts frontend/src/lib/api-flow-status.ts frontend/src/lib/api-settings.ts
+API_TYPES := frontend/src/lib/api-types.ts frontend/src/lib/api-flow-status.ts frontend/src/lib/api-settings.ts frontend/src/lib/api-requests.ts
 
-types: ## regenerate frontend/src/lib/api-types.ts (and api-flow-status.ts, api-settings.ts) from the Go structs of the API's answers
+types: ## regenerate frontend/src/lib/api-*.ts from the Go structs of the API's answers
 	$(TYGO)
 
 # Fails when the checked-in files are not what make types writes (and

@@ -56,6 +56,8 @@ export type { Job, Me, ScriptVersion, PackagesView };
 export type { Flow as FlowInfo };
 export type { Token as TokenInfo };
 export type { Status as FlowStatus } from "./api-flow-status";
+import type { ReceivedRequest, ReplayResult } from "./api-requests";
+export type { ReceivedRequest, ReplayResult };
 
 export async function getJSON<T>(path: string): Promise<T> {
   return (await request(path)).json() as Promise<T>;
@@ -86,36 +88,6 @@ export interface TunnelView {
 
 export function ws(me: Me): string {
   return `/api/w/${encodeURIComponent(me.workspace)}`;
-}
-
-export interface ReceivedRequest {
-  id: number;
-  received_at: string;
-  method: string;
-  url: string;
-  caller_ip: string;
-  headers: Record<string, string>;
-  status: number;
-  duration_ms: number;
-  job_id?: string;
-  route?: string;
-  auth_ok: boolean;
-  auth_reason?: string;
-  body_truncated: boolean;
-  /** Refused on its headers before its body was read: nothing to replay. */
-  body_unread?: boolean;
-  replay_of?: number;
-  body?: string;
-  body_base64?: string;
-  response?: string; // the start of millrun's answer (in lists: for 400 and up)
-  run_failed?: boolean;
-  note?: string; // answered by millrun itself (a handshake)
-}
-
-export interface ReplayResult {
-  status: number;
-  job_id: string;
-  body: string;
 }
 
 // ---- Endpoints: one typed function per route the UI calls, grouped as
