@@ -19,6 +19,7 @@ import (
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/tunnel"
 )
 
 // Answers keep their exact bytes: Windmill's CLI compares some of them
@@ -310,4 +311,31 @@ func TestKeptDocumentAnswers(t *testing.T) {
 	f.must(201, "POST", "/api/w/local/websocket_triggers/create", `{"path":"f/feeds/ticker","script_path":"f/feeds/on_tick","is_flow":false,"url":"wss://example.com/feed","filters":[],"initial_messages":[],"mode":"enabled"}`)
 	f.pinned(t, "GET", "/api/w/local/websocket_triggers/get/f/feeds/ticker", "", `{"edited_at":"<time>","edited_by":"me","email":"me@millrun.local","extra_perms":{},"filters":[],"initial_messages":[],"is_flow":false,"mode":"enabled","path":"f/feeds/ticker","script_path":"f/feeds/on_tick","url":"wss://example.com/feed","workspace_id":"local"}`)
 	f.pinned(t, "GET", "/api/w/local/websocket_triggers/list", "", `[{"edited_at":"<time>","edited_by":"me","email":"me@millrun.local","extra_perms":{},"filters":[],"initial_messages":[],"is_flow":false,"mode":"enabled","path":"f/feeds/ticker","script_path":"f/feeds/on_tick","url":"wss://example.com/feed","workspace_id":"local"}]`)
+}
+
+// The tunnel's state with its settings, as the Tunnel panel reads it.
+func TestTunnelAnswers(t *testing.T) {
+	t.Parallel()
+	set := settings.Defaults(nil)
+	set.TunnelDomain, set.TunnelAllowCIDRs = "me.example.app", []string{"10.0.0.0/8"}
+	s := &Server{Workspace: "local", Control: fixedControl{set}, Log: slog.New(slog.DiscardHandler),
+		Tunnel:    tunnel.NewManager(&tunnel.Fake{}, http.NotFoundHandler(), slog.New(slog.DiscardHandler)),
+		Authtoken: &tunnel.Authtoken{Path: filepath.Join(t.TempDir(), "authtoken"), Env: "2abcdefghijklmnopqrstuvwxyz_0123456789ABCDE"}}
+	mux := http.NewServeMux()
+	s.registerTunnel(routes{management: management{mux}, scoped: s.group(mux)})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
+	}))
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/api/millrun/tunnel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	hint, _ := json.Marshal(tunnel.Hint("2abcdefghijklmnopqrstuvwxyz_0123456789ABCDE"))
+	want := `{"state":"off","since":"<time>","authtoken_hint":` + string(hint) + `,"authtoken_source":"NGROK_AUTHTOKEN","domain":"me.example.app","autostart":false,"allow_cidrs":["10.0.0.0/8"]}`
+	if got := timeText.ReplaceAllString(string(b), `"<time>"`); got != want {
+		t.Errorf("tunnel:\n got %s\nwant %s", got, want)
+	}
 }
