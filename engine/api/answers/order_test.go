@@ -14,7 +14,7 @@ import (
 
 // unsorted are the answers that were structs before, whose fields keep
 // the order they had.
-var unsorted = map[string]bool{"ApprovalWait": true, "ApprovalAnswer": true, "ResumeURLs": true}
+var unsorted = map[string]bool{"ApprovalWait": true, "ApprovalAnswer": true, "ResumeURLs": true, "Tunnel": true}
 
 // Each answer writes its fields in sorted order, as the map it replaced
 // did: a client that compared bytes (Windmill's CLI does, for some

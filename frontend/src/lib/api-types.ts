@@ -486,6 +486,26 @@ export interface PackagesView {
 }
 
 //////////
+// source: tunnel.go
+
+/**
+ * Tunnel is the tunnel's state with its settings, as the Tunnel panel
+ * reads it (also each "status" event). It was a struct before answers
+ * were typed, tunnel.Status's fields first: its fields keep that order.
+ */
+export interface Tunnel {
+  state: "off" | "connecting" | "online" | "reconnecting" | "error";
+  url?: string; // the public address, once online
+  error?: string; // why it is not online
+  since: string /* RFC 3339 */;
+  authtoken_hint: string; // the authtoken's ends, never the whole
+  authtoken_source: string;
+  domain: string;
+  autostart: boolean;
+  allow_cidrs: string[];
+}
+
+//////////
 // source: users.go
 
 /**

@@ -51,9 +51,10 @@ import type {
   Script as ScriptAnswer,
   Flow,
   JobCount,
+  Tunnel,
 } from "./api-types";
 export type { Job, Me, ScriptVersion, PackagesView };
-export type { Flow as FlowInfo };
+export type { Flow as FlowInfo, Tunnel as TunnelView };
 export type { Token as TokenInfo };
 export type { Status as FlowStatus } from "./api-flow-status";
 import type { ReceivedRequest, ReplayResult } from "./api-requests";
@@ -73,18 +74,6 @@ export async function send<T>(method: string, path: string, body?: unknown): Pro
 export type Script = ScriptAnswer & { content: string };
 /** A script as scripts/list gives it: without its content, its runs counted. */
 export type ScriptSummary = ScriptAnswer & { run_count: number; last_status: string };
-
-export interface TunnelView {
-  state: "off" | "connecting" | "online" | "reconnecting" | "error";
-  url?: string;
-  error?: string;
-  since: string;
-  authtoken_hint: string;
-  authtoken_source: string;
-  domain: string;
-  autostart: boolean;
-  allow_cidrs?: string[];
-}
 
 export function ws(me: Me): string {
   return `/api/w/${encodeURIComponent(me.workspace)}`;
@@ -257,7 +246,7 @@ export const packagesApi = {
 
 export const tunnelApi = {
   /** path: "config", "start" or "stop". */
-  post: (path: "config" | "start" | "stop", body?: unknown) => send<TunnelView>("POST", `/api/millrun/tunnel/${path}`, body),
+  post: (path: "config" | "start" | "stop", body?: unknown) => send<Tunnel>("POST", `/api/millrun/tunnel/${path}`, body),
   /** The tunnel's state as it changes ("status" events). */
   events: () => new EventSource("/api/millrun/tunnel/events"),
 };
