@@ -53,12 +53,10 @@ import type {
   JobCount,
   Tunnel,
 } from "./api-types";
-export type { Job, Me, ScriptVersion, PackagesView };
-export type { Flow as FlowInfo, Tunnel as TunnelView };
-export type { Token as TokenInfo };
-export type { Status as FlowStatus } from "./api-flow-status";
 import type { ReceivedRequest, ReplayResult } from "./api-requests";
-export type { ReceivedRequest, ReplayResult };
+export type { Job, Me, ScriptVersion, PackagesView, ReceivedRequest, ReplayResult };
+export type { Flow as FlowInfo, Tunnel as TunnelView, Token as TokenInfo };
+export type { Status as FlowStatus } from "./api-flow-status";
 
 export async function getJSON<T>(path: string): Promise<T> {
   return (await request(path)).json() as Promise<T>;
