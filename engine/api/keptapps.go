@@ -12,14 +12,13 @@ import (
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
 // depsFiles are Windmill's workspace dependency files by language.
-var depsFiles = map[string]string{
-	"bun": "package.json", "python3": "requirements.in", "php": "composer.json", "go": "go.mod", "powershell": "modules.json",
-}
+var depsFiles = runtime.WorkspaceDepsFiles()
 
 // depsPath is where a workspace export writes a language's dependencies:
 // dependencies/[<name>.]<file>.

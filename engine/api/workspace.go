@@ -15,7 +15,7 @@ import (
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
-	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/runtime"
 )
 
 // The routes `wmill sync pull` reads before it writes a folder: which
@@ -39,29 +39,7 @@ func (s *Server) registerWorkspace(mux routes) {
 
 // ScriptFileExt is the extension Windmill's export gives a script of lang,
 // with TypeScript named after the CLI's default_ts.
-func ScriptFileExt(lang, defaultTS string) string {
-	if ext := scripts.KeptLanguageExt(lang); ext != "" {
-		return ext
-	}
-	switch lang {
-	case scripts.Python:
-		return "py"
-	case scripts.Bash:
-		return "sh"
-	case "nativets":
-		return "fetch.ts"
-	case "deno":
-		if defaultTS == "bun" {
-			return "deno.ts"
-		}
-		return "ts"
-	default: // bun
-		if defaultTS == "bun" {
-			return "ts"
-		}
-		return "bun.ts"
-	}
-}
+func ScriptFileExt(lang, defaultTS string) string { return runtime.ExportExt(lang, defaultTS) }
 
 // checkEntryName refuses an archive entry name that `wmill sync pull` (or
 // any unzip) would write outside the folder it unpacks into: absolute,
