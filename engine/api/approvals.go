@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/guard"
@@ -267,13 +268,6 @@ func compactJSON(b []byte) json.RawMessage {
 	return buf.Bytes()
 }
 
-// ResumeURLs is Windmill's answer to resume_urls.
-type ResumeURLs struct {
-	ApprovalPage string `json:"approvalPage"`
-	Resume       string `json:"resume"`
-	Cancel       string `json:"cancel"`
-}
-
 // resumeURLs makes a step's links (wmill.get_resume_urls() calls it with
 // the step's WM_JOB_ID). They name the tunnel's address when it is
 // online, for the people they are sent to; else this millrun's.
@@ -312,7 +306,7 @@ func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
 	if chain, err := s.rootOf(r.Context(), j); err == nil {
 		root = chain
 	}
-	httpx.JSON(w, http.StatusOK, ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
+	httpx.JSON(w, http.StatusOK, answers.ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
 	return nil
 }
 
@@ -373,23 +367,6 @@ func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// approvalView is a wait as the run page shows it.
-type approvalView struct {
-	Step     string     `json:"step"`
-	StepJob  string     `json:"step_job"`
-	FrameJob string     `json:"frame_job"`
-	Required int        `json:"required"`
-	Approved int        `json:"approved"`
-	Until    string     `json:"until"`
-	Answers  []answerAt `json:"answers"`
-}
-
-type answerAt struct {
-	Approver string `json:"approver"`
-	Approved bool   `json:"approved"`
-	At       string `json:"at"`
-}
-
 // approvalState is the run page's view of a flow's open waits.
 func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) error {
 	waits, err := flows.Waits(r.Context(), s.DB, s.Workspace, r.PathValue("job"))
@@ -399,19 +376,19 @@ func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []approvalView{}
+	out := answers.ApprovalWaits{Waits: []answers.ApprovalWait{}}
 	for _, wt := range waits {
-		v := approvalView{Step: wt.Step, StepJob: wt.StepJob, FrameJob: wt.FrameJob, Required: wt.Required,
-			Until: wt.Until.UTC().Format(time.RFC3339), Answers: []answerAt{}}
+		v := answers.ApprovalWait{Step: wt.Step, StepJob: wt.StepJob, FrameJob: wt.FrameJob, Required: wt.Required,
+			Until: wt.Until.UTC().Format(time.RFC3339), Answers: []answers.ApprovalAnswer{}}
 		for _, a := range wt.Resumes {
 			if a.Approved {
 				v.Approved++
 			}
-			v.Answers = append(v.Answers, answerAt{Approver: a.Approver, Approved: a.Approved, At: a.At.UTC().Format(time.RFC3339)})
+			v.Answers = append(v.Answers, answers.ApprovalAnswer{Approver: a.Approver, Approved: a.Approved, At: a.At.UTC().Format(time.RFC3339)})
 		}
-		out = append(out, v)
+		out.Waits = append(out.Waits, v)
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"waits": out})
+	httpx.JSON(w, http.StatusOK, out)
 	return nil
 }
 

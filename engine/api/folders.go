@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
@@ -31,11 +32,11 @@ func (s *Server) registerFolders(mux routes) {
 
 var folderName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
-func folderJSON(f store.Folder) map[string]any {
-	return map[string]any{
-		"workspace_id": f.Workspace, "name": f.Name, "display_name": f.DisplayName, "summary": f.Summary,
-		"owners": json.RawMessage(f.Owners), "extra_perms": json.RawMessage(f.ExtraPerms),
-		"created_by": "millrun", "edited_at": f.UpdatedAt.Format(time.RFC3339Nano),
+func folderJSON(f store.Folder) answers.Folder {
+	return answers.Folder{
+		WorkspaceID: f.Workspace, Name: f.Name, DisplayName: f.DisplayName, Summary: f.Summary,
+		Owners: json.RawMessage(f.Owners), ExtraPerms: json.RawMessage(f.ExtraPerms),
+		CreatedBy: "millrun", EditedAt: f.UpdatedAt.Format(time.RFC3339Nano),
 	}
 }
 
@@ -122,7 +123,7 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(list))
+	out := make([]answers.Folder, 0, len(list))
 	for _, f := range list {
 		out = append(out, folderJSON(f))
 	}

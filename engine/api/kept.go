@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
@@ -96,13 +97,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		return d, err
 	}
-	view := func(name string, it time.Time, d doc) map[string]any {
-		out := map[string]any{"workspace_id": s.Workspace, "name": name, "created_by": s.User, "edited_at": it.Format(time.RFC3339Nano),
-			"schema": nil, "description": nil, "format_extension": nil, "is_fileset": false}
-		for k, v := range d {
-			out[k] = v
-		}
-		return out
+	view := func(name string, it time.Time, d doc) (map[string]json.RawMessage, error) {
+		return over(answers.ResourceType{WorkspaceID: s.Workspace, Name: name, CreatedBy: s.User, EditedAt: it.Format(time.RFC3339Nano)}, d)
 	}
 	mux.full("POST /api/w/{ws}/resources/type/create", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		var d doc
@@ -160,7 +156,11 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		d := doc{}
 		_ = json.Unmarshal([]byte(it.Value), &d)
-		httpx.JSON(w, http.StatusOK, view(name, it.UpdatedAt, d))
+		out, err := view(name, it.UpdatedAt, d)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -176,9 +176,11 @@ func (s *Server) registerResourceTypes(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := make([]map[string]any, len(items))
+		out := make([]map[string]json.RawMessage, len(items))
 		for i, it := range items {
-			out[i] = view(it.Name, it.UpdatedAt, docs[i])
+			if out[i], err = view(it.Name, it.UpdatedAt, docs[i]); err != nil {
+				return err
+			}
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
@@ -211,19 +213,19 @@ func (s *Server) registerResourceTypes(mux routes) {
 
 // fileResourceTypes is Windmill's map of the resource types whose
 // resources a pull writes as files of their own.
-func (s *Server) fileResourceTypes(r *http.Request) (map[string]any, error) {
+func (s *Server) fileResourceTypes(r *http.Request) (map[string]answers.FileResourceType, error) {
 	items, docs, err := s.listDocs(r, keptResourceType)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{}
+	out := map[string]answers.FileResourceType{}
 	for i, it := range items {
 		var ext string
 		var fileset bool
 		_ = json.Unmarshal(docs[i]["format_extension"], &ext)
 		_ = json.Unmarshal(docs[i]["is_fileset"], &fileset)
 		if ext != "" || fileset {
-			out[it.Name] = map[string]any{"format_extension": nullIfEmpty(ext), "is_fileset": fileset}
+			out[it.Name] = answers.FileResourceType{FormatExtension: stringOrNull(ext), IsFileset: fileset}
 		}
 	}
 	return out, nil
@@ -275,17 +277,17 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		}
 		return "", userDoc{}, apierr.NotFound("user %s not found", username)
 	}
-	view := func(email string, u userDoc) map[string]any {
-		return map[string]any{"workspace_id": s.Workspace, "email": email, "username": u.Username, "is_admin": u.Role == "admin",
-			"operator": u.Role == "operator", "disabled": u.Disabled, "role": u.Role, "created_at": time.Unix(0, 0).UTC().Format(time.RFC3339),
-			"groups": []string{}, "folders": []string{}, "folders_owners": []string{}, "added_via": nil}
+	view := func(email string, u userDoc) answers.WorkspaceUser {
+		return answers.WorkspaceUser{WorkspaceID: s.Workspace, Email: email, Username: u.Username, IsAdmin: u.Role == "admin",
+			Operator: u.Role == "operator", Disabled: u.Disabled, Role: u.Role, CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339),
+			Groups: []string{}, Folders: []string{}, FoldersOwners: []string{}}
 	}
 	mux.full("GET /api/w/{ws}/users/list", "users:read", func(w http.ResponseWriter, r *http.Request) error {
 		users, err := all(r)
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []answers.WorkspaceUser{}
 		for _, email := range slices.Sorted(maps.Keys(users)) {
 			out = append(out, view(email, users[email]))
 		}
@@ -418,13 +420,13 @@ func (s *Server) registerGroups(mux routes) {
 		err = json.Unmarshal([]byte(it.Value), &g)
 		return g, err
 	}
-	view := func(r *http.Request, name string, g groupDoc) map[string]any {
+	view := func(r *http.Request, name string, g groupDoc) answers.Group {
 		members := g.Members
 		if members == nil {
 			members = []string{}
 		}
-		return map[string]any{"workspace_id": s.Workspace, "name": name, "summary": g.Summary, "members": members,
-			"extra_perms": s.acl(r, "group_", name)}
+		return answers.Group{WorkspaceID: s.Workspace, Name: name, Summary: g.Summary, Members: members,
+			ExtraPerms: s.acl(r, "group_", name)}
 	}
 	mux.full("GET /api/w/{ws}/groups/list", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
@@ -435,7 +437,7 @@ func (s *Server) registerGroups(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{view(r, "all", everyone)}
+		out := []answers.Group{view(r, "all", everyone)}
 		for _, it := range items {
 			var g groupDoc
 			_ = json.Unmarshal([]byte(it.Value), &g)

@@ -3,11 +3,13 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/runtime"
@@ -32,11 +34,11 @@ func depsPath(language, name string) string {
 // script itself and its lock; it does not read these files.
 func (s *Server) registerWorkspaceDependencies(mux routes) {
 	key := func(language, name string) string { return language + "/" + name }
-	view := func(language, name string, it store.KeptItem) map[string]any {
+	view := func(language, name string, it store.KeptItem) answers.WorkspaceDependencies {
 		var content string
 		_ = json.Unmarshal([]byte(it.Value), &content)
-		return map[string]any{"workspace_id": s.Workspace, "language": language, "name": nullIfEmpty(name), "content": content,
-			"description": nil, "archived": false, "created_at": it.UpdatedAt.Format(time.RFC3339Nano)}
+		return answers.WorkspaceDependencies{WorkspaceID: s.Workspace, Language: language, Name: stringOrNull(name), Content: content,
+			CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano)}
 	}
 	mux.full("POST /api/w/{ws}/workspace_dependencies/create", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
@@ -77,7 +79,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []answers.WorkspaceDependencies{}
 		for _, it := range items {
 			language, name, _ := strings.Cut(it.Name, "/")
 			out = append(out, view(language, name, it))
@@ -122,17 +124,14 @@ func (s *Server) registerApps(mux routes) {
 		err = json.Unmarshal([]byte(it.Value), &d)
 		return it, d, err
 	}
-	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) map[string]any {
-		out := map[string]any{"workspace_id": s.Workspace, "path": path, "summary": "", "versions": []int{1}, "id": 1,
-			"created_by": s.User, "created_at": it.UpdatedAt.Format(time.RFC3339Nano), "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
-			"extra_perms": s.acl(r, "app", path), "raw_app": false}
-		for k, v := range d {
-			if k == "value" && !whole {
-				continue
-			}
-			out[k] = v
+	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) (map[string]json.RawMessage, error) {
+		if !whole {
+			d = maps.Clone(d)
+			delete(d, "value") // lists leave the app's definition out
 		}
-		return out
+		return over(answers.App{WorkspaceID: s.Workspace, Path: path, Versions: []int{1}, ID: 1,
+			CreatedBy: s.User, CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano), EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
+			ExtraPerms: s.acl(r, "app", path)}, d)
 	}
 	save := func(create bool) handlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) error {
@@ -183,7 +182,11 @@ func (s *Server) registerApps(mux routes) {
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, view(r, path, it, d, true))
+		out, err := view(r, path, it, d, true)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -200,9 +203,13 @@ func (s *Server) registerApps(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []map[string]json.RawMessage{}
 		for i, it := range items {
-			out = append(out, view(r, it.Name, it, docs[i], false))
+			app, err := view(r, it.Name, it, docs[i], false)
+			if err != nil {
+				return err
+			}
+			out = append(out, app)
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
@@ -386,13 +393,9 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			err = json.Unmarshal([]byte(it.Value), &d)
 			return it, d, err
 		}
-		view := func(path string, it store.KeptItem, d doc) map[string]any {
-			out := map[string]any{"workspace_id": s.Workspace, "path": path, "edited_by": s.User, "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
-				"extra_perms": map[string]any{}, "email": s.email()}
-			for k, v := range d {
-				out[k] = v
-			}
-			return out
+		view := func(path string, it store.KeptItem, d doc) (map[string]json.RawMessage, error) {
+			return over(answers.KeptTrigger{WorkspaceID: s.Workspace, Path: path, EditedBy: s.User, EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
+				ExtraPerms: answers.ExtraPerms{}, Email: s.email()}, d)
 		}
 		save := func(create bool) handlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) error {
@@ -438,7 +441,11 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			if err != nil {
 				return err
 			}
-			httpx.JSON(w, http.StatusOK, view(path, it, d))
+			out, err := view(path, it, d)
+			if err != nil {
+				return err
+			}
+			httpx.JSON(w, http.StatusOK, out)
 			return nil
 		})
 		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -454,9 +461,13 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			if err != nil {
 				return err
 			}
-			out := []map[string]any{}
+			out := []map[string]json.RawMessage{}
 			for i, it := range items {
-				out = append(out, view(it.Name, it, docs[i]))
+				trigger, err := view(it.Name, it, docs[i])
+				if err != nil {
+					return err
+				}
+				out = append(out, trigger)
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/reqctx"
@@ -318,6 +319,6 @@ func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"lock": nullIfEmpty(v.Lock), "lock_error_logs": nullIfEmpty(v.LockError), "job_id": nil})
+	httpx.JSON(w, http.StatusOK, answers.DeploymentStatus{Lock: stringOrNull(v.Lock), LockErrorLogs: stringOrNull(v.LockError)})
 	return nil
 }

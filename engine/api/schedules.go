@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
@@ -35,21 +36,20 @@ func (s *Server) registerSchedules(mux routes) {
 
 // scheduleJSON is Windmill's Schedule, with millrun's next_run, missed
 // and the plain-words reading of the cron.
-func (s *Server) scheduleJSON(sc *store.Schedule) map[string]any {
-	out := map[string]any{
-		"workspace_id": sc.Workspace, "path": sc.Path, "edited_by": sc.EditedBy, "edited_at": sc.UpdatedAt.Format(time.RFC3339Nano),
-		"schedule": sc.Schedule, "timezone": sc.Timezone, "enabled": sc.Enabled, "script_path": sc.ScriptPath, "is_flow": sc.IsFlow,
-		"args": json.RawMessage(sc.Args), "extra_perms": map[string]any{}, "email": s.email(), "error": sc.Error,
-		"on_failure": sc.OnFailure, "on_failure_times": 1, "on_failure_exact": false, "on_failure_extra_args": nil,
-		"on_recovery": nil, "on_success": nil, "ws_error_handler_muted": false, "retry": nil, "summary": sc.Summary,
-		"description": sc.Description, "no_flow_overlap": false, "tag": nil, "paused_until": nil, "cron_version": "v2",
-		"missed": sc.Missed, "next_run": nil,
+func (s *Server) scheduleJSON(sc *store.Schedule) answers.Schedule {
+	out := answers.Schedule{
+		WorkspaceID: sc.Workspace, Path: sc.Path, EditedBy: sc.EditedBy, EditedAt: sc.UpdatedAt.Format(time.RFC3339Nano),
+		Schedule: sc.Schedule, Timezone: sc.Timezone, Enabled: sc.Enabled, ScriptPath: sc.ScriptPath, IsFlow: sc.IsFlow,
+		Args: json.RawMessage(sc.Args), ExtraPerms: answers.ExtraPerms{}, Email: s.email(), Error: sc.Error,
+		OnFailure: sc.OnFailure, OnFailureTimes: 1, Summary: sc.Summary, Description: sc.Description,
+		CronVersion: "v2", Missed: sc.Missed,
 	}
 	if !sc.NextDue.IsZero() {
-		out["next_run"] = sc.NextDue.UTC().Format(time.RFC3339)
+		next := sc.NextDue.UTC().Format(time.RFC3339)
+		out.NextRun = &next
 	}
 	if c, err := schedules.Parse(sc.Schedule, sc.Timezone); err == nil {
-		out["description_words"] = c.Describe()
+		out.DescriptionWords = c.Describe()
 	}
 	return out
 }
@@ -206,7 +206,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	out := []map[string]any{}
+	out := []answers.Schedule{}
 	for _, sc := range list {
 		if p := q.Get("path"); p != "" && sc.ScriptPath != p {
 			continue
@@ -298,6 +298,6 @@ func (s *Server) explainSchedule(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range c.Upcoming(s.Schedules.Now(), 5) {
 		next = append(next, t.Format(time.RFC3339))
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"schedule": c.Expr, "timezone": c.Location.String(), "description": c.Describe(), "next": next})
+	httpx.JSON(w, http.StatusOK, answers.CronExplained{Schedule: c.Expr, Timezone: c.Location.String(), Description: c.Describe(), Next: next})
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
@@ -129,13 +130,13 @@ func (s *Server) RegisterLogin(m Mux) {
 			s.Changed(r.Context(), id.Label, "login", "", "pasted token", nil)
 		}
 		setSessionCookie(w, secret)
-		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label})
+		httpx.JSON(w, http.StatusOK, answers.LoggedIn{Label: id.Label})
 		return nil
 	})
 	// The login page shows the exact command that makes a token for this
 	// millrun's data folder.
 	mux.HandleFunc("GET /api/millrun/login/hint", func(w http.ResponseWriter, r *http.Request) error {
-		httpx.JSON(w, http.StatusOK, map[string]any{"command": TokenCommand(s.DataDir)})
+		httpx.JSON(w, http.StatusOK, answers.LoginHint{Command: TokenCommand(s.DataDir)})
 		return nil
 	})
 }
@@ -160,13 +161,13 @@ func (s *Server) registerSession(mux routes) {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
 		}
 		http.SetCookie(w, &http.Cookie{Name: "token", Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-		httpx.JSON(w, http.StatusOK, map[string]any{"logged_out": true})
+		httpx.JSON(w, http.StatusOK, answers.LoggedOut{LoggedOut: true})
 		return nil
 	})
 	mux.anyToken("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
 		id := reqctx.Identity(r.Context())
-		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
-			"os_user": s.User, "version": Version, "desktop": reqctx.InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
+		httpx.JSON(w, http.StatusOK, answers.Me{Label: id.Label, Scopes: id.Scopes, FullAccess: id.FullAccess(), Workspace: s.Workspace,
+			OSUser: s.User, Version: Version, Desktop: reqctx.InWindow(r.Context()), Notice: s.Notice, BaseURL: s.RootURL})
 		return nil
 	})
 	mux.full("POST /api/millrun/presence", "presence:write", func(w http.ResponseWriter, r *http.Request) error {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
@@ -49,19 +50,17 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(list))
+	out := make([]answers.Token, 0, len(list))
 	me := reqctx.Identity(r.Context())
 	for _, t := range list {
-		out = append(out, map[string]any{
-			"label":        t.Label,
-			"token_prefix": t.Prefix,
-			"expiration":   formatTime(t.ExpiresAt),
-			"created_at":   formatTime(t.CreatedAt),
-			"last_used_at": formatTime(t.LastUsedAt),
-			"scopes":       rawOrNull(t.Scopes),
-			// millrun's: the token this request came with (revoking it
-			// logs this browser out).
-			"current": me != nil && me.TokenID == t.ID,
+		out = append(out, answers.Token{
+			Label:       t.Label,
+			TokenPrefix: t.Prefix,
+			Expiration:  formatTime(t.ExpiresAt),
+			CreatedAt:   formatTime(t.CreatedAt),
+			LastUsedAt:  formatTime(t.LastUsedAt),
+			Scopes:      rawOrNull(t.Scopes),
+			Current:     me != nil && me.TokenID == t.ID,
 		})
 	}
 	httpx.JSON(w, http.StatusOK, out)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/reqctx"
@@ -38,10 +39,9 @@ func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{
-		"email": s.email(), "login_type": "password", "super_admin": id.FullAccess(), "verified": true,
-		"name": s.User, "username": s.User, "operator_only": !id.FullAccess(), "first_time_user": false,
-		"role_source": "manual", "disabled": false,
+	httpx.JSON(w, http.StatusOK, answers.GlobalWhoami{
+		Email: s.email(), LoginType: "password", SuperAdmin: id.FullAccess(), Verified: true,
+		Name: s.User, Username: s.User, OperatorOnly: !id.FullAccess(), RoleSource: "manual",
 	})
 	return nil
 }
@@ -51,10 +51,10 @@ func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) error {
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{
-		"email": s.email(), "username": s.User, "is_admin": id.FullAccess(), "is_super_admin": id.FullAccess(),
-		"created_at": time.Unix(0, 0).UTC().Format(time.RFC3339), "operator": !id.FullAccess(), "disabled": false,
-		"groups": []string{}, "folders": []string{}, "folders_read": []string{}, "folders_owners": []string{},
+	httpx.JSON(w, http.StatusOK, answers.WorkspaceWhoami{
+		Email: s.email(), Username: s.User, IsAdmin: id.FullAccess(), IsSuperAdmin: id.FullAccess(),
+		CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339), Operator: !id.FullAccess(),
+		Groups: []string{}, Folders: []string{}, FoldersRead: []string{}, FoldersOwners: []string{},
 	})
 	return nil
 }
@@ -82,7 +82,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	if reqctx.Identity(r.Context()) == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
-	httpx.JSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})
+	httpx.JSON(w, http.StatusOK, []answers.Workspace{{ID: s.Workspace, Name: s.Workspace, Owner: s.email()}})
 	return nil
 }
 

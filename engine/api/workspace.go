@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/runtime"
@@ -160,9 +161,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 				// are sealed as secret variables are.
 				value = s.Resources.ExportValue(s.Workspace, value)
 			}
-			putJSON(full.Path+".resource.json", map[string]any{
-				"value": value, "description": full.Description, "resource_type": full.ResourceType,
-			})
+			putJSON(full.Path+".resource.json", answers.ResourceFile{Value: value, Description: full.Description, ResourceType: full.ResourceType})
 		}
 	}
 
@@ -180,10 +179,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 				value = s.Resources.ExportSecret(s.Workspace, value)
 			}
 			used(v.Path)
-			putJSON(v.Path+".variable.json", map[string]any{
-				"value": value, "is_secret": v.IsSecret, "description": v.Description,
-				"account": nil, "is_oauth": false, "expires_at": nil,
-			})
+			putJSON(v.Path+".variable.json", answers.VariableFile{Value: value, IsSecret: v.IsSecret, Description: v.Description})
 		}
 	}
 
@@ -206,14 +202,8 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, sc := range list {
-			m := s.scheduleJSON(sc)
-			// What Windmill leaves out of an exported schedule, and what
-			// millrun computes (the next run, the words).
-			for _, k := range []string{"workspace_id", "path", "edited_by", "edited_at", "error", "extra_perms", "email", "next_run", "description_words"} {
-				delete(m, k)
-			}
 			used(sc.Path)
-			putJSON(sc.Path+".schedule.json", m)
+			putJSON(sc.Path+".schedule.json", s.scheduleJSON(sc).File())
 		}
 	}
 
@@ -227,12 +217,12 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, f := range stored {
 		delete(folders, f.Name)
-		putJSON("f/"+f.Name+"/folder.meta.json", map[string]any{
-			"display_name": f.DisplayName, "owners": json.RawMessage(f.Owners), "extra_perms": json.RawMessage(f.ExtraPerms), "summary": f.Summary,
+		putJSON("f/"+f.Name+"/folder.meta.json", answers.FolderFile{
+			DisplayName: f.DisplayName, Owners: json.RawMessage(f.Owners), ExtraPerms: json.RawMessage(f.ExtraPerms), Summary: f.Summary,
 		})
 	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
-		putJSON("f/"+name+"/folder.meta.json", map[string]any{"display_name": name, "owners": []string{}, "extra_perms": map[string]any{}, "summary": nil})
+		putJSON("f/"+name+"/folder.meta.json", answers.FolderFile{DisplayName: name, Owners: json.RawMessage("[]"), ExtraPerms: json.RawMessage("{}")})
 	}
 
 	if werr == nil {
