@@ -20,6 +20,7 @@ import (
 	"github.com/millrun/millrun/app/statusicon"
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/instance"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // TestMain lets the test binary stand in for `millrun engine` when a test
@@ -74,7 +75,7 @@ func attachWindow(t *testing.T, r *Remote) chan string {
 	done := make(chan error, 1)
 	go func() { done <- r.Attach(ctx, func(c string) { cmds <- c }) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the window to attach", func() bool {
+	testkit.WaitUntil(t, "the window to attach", 10*time.Second, func() bool {
 		shown, _ := r.Show("")
 		if shown {
 			<-cmds // that show
@@ -82,17 +83,6 @@ func attachWindow(t *testing.T, r *Remote) chan string {
 		return shown
 	})
 	return cmds
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // Launching millrun again shows the open window instead of starting a
@@ -217,7 +207,7 @@ func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the window was not told millrun quit")
 	}
-	waitFor(t, "the engine to free the data folder", func() bool {
+	testkit.WaitUntil(t, "the engine to free the data folder", 10*time.Second, func() bool {
 		lock, err := instance.Acquire(dir)
 		if err == nil {
 			lock.Release()
@@ -311,7 +301,7 @@ func TestNotificationClickOpensItsPage(t *testing.T) {
 	a.opts.WindowCommand = []string{"/bin/sh", "-c", `echo "$@" > ` + opened, "millrun", "desktop", "--data", dir}
 	r := start(t, a)
 	a.openAt("/runs/1")
-	waitFor(t, "a window to be started", func() bool {
+	testkit.WaitUntil(t, "a window to be started", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(opened)
 		return strings.TrimSpace(string(b)) == "desktop --data "+dir+" --open /runs/1"
 	})
@@ -354,7 +344,7 @@ func TestStatusIconMenu(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- a.serveLocked(context.Background()) }()
 	var r *Remote
-	waitFor(t, "the engine", func() bool {
+	testkit.WaitUntil(t, "the engine", 10*time.Second, func() bool {
 		info, err := instance.Read(dir)
 		if err == nil {
 			r = dial(info)
@@ -370,7 +360,7 @@ func TestStatusIconMenu(t *testing.T) {
 		t.Fatalf("Open millrun told the window %q", got)
 	}
 	icon.actions.Pause(true)
-	waitFor(t, "the icon to show the schedules paused", func() bool { return (<-icon.states).Paused })
+	testkit.WaitUntil(t, "the icon to show the schedules paused", 10*time.Second, func() bool { return (<-icon.states).Paused })
 	if !a.eng.Settings().SchedulesPaused {
 		t.Fatal("Pause schedules did not change the setting")
 	}
@@ -429,12 +419,12 @@ func TestRestartAfterACrashSaysWhatWasRunning(t *testing.T) {
 	}
 	windowDo(t, r, "POST", "/api/w/local/scripts/create", `{"path":"u/me/slow","language":"bash","content":"sleep 60\n"}`)
 	id := windowDo(t, r, "POST", "/api/w/local/jobs/run/p/u/me/slow", `{}`)
-	waitFor(t, "the run to start", func() bool {
+	testkit.WaitUntil(t, "the run to start", 10*time.Second, func() bool {
 		return strings.Contains(windowDo(t, r, "GET", "/api/w/local/jobs/list?running=true", ""), id)
 	})
 	engine, _ := os.FindProcess(r.info.PID)
 	engine.Kill()
-	waitFor(t, "the killed engine to free the folder", func() bool {
+	testkit.WaitUntil(t, "the killed engine to free the folder", 10*time.Second, func() bool {
 		lock, err := instance.Acquire(dir)
 		if err == nil {
 			lock.Release() // a look, as a launch takes: the crash is kept

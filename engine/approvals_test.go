@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Approval steps end to end: the links a flow's suspended step makes,
@@ -32,8 +34,8 @@ func (f *fixture) approvalFlow(path, ask string, required, timeout int) {
 // returns the suspended step's job id.
 func (f *fixture) waitingStep(id string) string {
 	f.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var step string
+	testkit.WaitUntil(f.t, "flow "+id+" to wait for an approval", 30*time.Second, func() bool {
 		var view struct {
 			Waits []struct {
 				StepJob string `json:"step_job"`
@@ -41,12 +43,11 @@ func (f *fixture) waitingStep(id string) string {
 		}
 		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/jobs/"+id+"/approval", "", "").body), &view)
 		if len(view.Waits) > 0 {
-			return view.Waits[0].StepJob
+			step = view.Waits[0].StepJob
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.t.Fatalf("flow %s never waited for an approval: %s", id, f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body)
-	return ""
+		return step != ""
+	})
+	return step
 }
 
 type links struct {

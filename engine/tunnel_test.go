@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/testkit"
 	"github.com/millrun/millrun/engine/tunnel"
 )
 
@@ -33,14 +34,10 @@ func TestTunnelServesOnlyWebhooks(t *testing.T) {
 		t.Fatalf("start: %d %s", r.status, r.body)
 	}
 	var view map[string]any
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitUntil(t, "the tunnel to come online", 5*time.Second, func() bool {
 		json.Unmarshal([]byte(f.do("GET", "/api/millrun/tunnel", "", "").body), &view)
-		if view["state"] == "online" {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return view["state"] == "online"
+	})
 	public, _ := view["url"].(string)
 	if view["state"] != "online" || public == "" {
 		t.Fatalf("tunnel never came online: %v", view)
@@ -135,13 +132,7 @@ func TestTunnelAutostart(t *testing.T) {
 	f.srv.Close()
 	f.e.Close(t.Context())
 	g := setup(t, func(c *Config) { c.DataDir = dir; c.TunnelBackend = &tunnel.Fake{} })
-	deadline := time.Now().Add(5 * time.Second)
-	for g.e.Tunnel().Status().State != tunnel.Online {
-		if time.Now().After(deadline) {
-			t.Fatalf("the tunnel did not start with millrun: %+v", g.e.Tunnel().Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the tunnel to start with millrun", 5*time.Second, func() bool { return g.e.Tunnel().Status().State == tunnel.Online })
 }
 
 // An IP allowlist is checked when saved and handed to the provider, which

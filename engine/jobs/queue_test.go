@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // fakeExecutor runs jobs by the script path's rule instead of a process:
@@ -136,17 +137,6 @@ func (f *queueFixture) wait(j *store.Job) *store.Job {
 	}
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Due jobs run in the order they are due, none before its time.
 func TestJobsRunInScheduleOrder(t *testing.T) {
 	t.Parallel()
@@ -206,7 +196,7 @@ func TestCancelQueuedAndRunningJobs(t *testing.T) {
 	f := newQueue(t, Config{Workers: 1})
 	running := f.enqueue("u/me/block")
 	queued := f.enqueue("u/me/next")
-	eventually(t, "the first job to start", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the first job to start", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	ctx := context.Background()
 	if err := f.q.Cancel(ctx, "local", queued.ID, "alice", "not needed"); err != nil {
 		t.Fatal(err)
@@ -231,7 +221,7 @@ func TestCancelQueuedAndRunningJobs(t *testing.T) {
 	if got := f.exec.order(); len(got) != 1 {
 		t.Fatalf("the canceled queued job ran: %v", got)
 	}
-	eventually(t, "the cancel to be on disk", func() bool {
+	testkit.WaitUntil(t, "the cancel to be on disk", 10*time.Second, func() bool {
 		j, err := f.db.GetJob(ctx, "local", running.ID)
 		return err == nil && j.Status == store.StatusCanceled
 	})
@@ -246,7 +236,7 @@ func TestFullQueueRefuses(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1, MaxQueued: 2})
 	f.enqueue("u/me/block")
-	eventually(t, "the first job to start", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the first job to start", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	f.enqueue("u/me/a")
 	f.enqueue("u/me/b")
 	if err := f.q.Enqueue(context.Background(), &store.Job{Workspace: "local", ScriptPath: "u/me/c"}); !errors.Is(err, ErrQueueFull) {
@@ -278,7 +268,7 @@ func TestShutdownGraceThenNextStart(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1, ShutdownGrace: 200 * time.Millisecond})
 	running := f.enqueue("u/me/block")
-	eventually(t, "the job to start", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the job to start", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	queued := f.enqueue("u/me/later")
 	start := time.Now()
 	f.q.Close(context.Background())
@@ -365,7 +355,7 @@ func TestEarlyReturnAnswersWaitersFirst(t *testing.T) {
 		t.Fatalf("the job after its early return: %+v %v", live, ok)
 	}
 	f.exec.release()
-	eventually(t, "the final state on disk", func() bool {
+	testkit.WaitUntil(t, "the final state on disk", 10*time.Second, func() bool {
 		got, err := f.db.GetJob(context.Background(), "local", j.ID)
 		return err == nil && got.Status == store.StatusSuccess && got.Result == `"done"` && strings.Contains(got.Logs, "ran u/me/early")
 	})
@@ -405,7 +395,7 @@ func TestSettleWaitsForFinalWrites(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1})
 	j := f.enqueue("u/me/block")
-	eventually(t, "the running mark in the database", func() bool {
+	testkit.WaitUntil(t, "the running mark in the database", 10*time.Second, func() bool {
 		got, err := f.db.GetJob(context.Background(), "local", j.ID)
 		return err == nil && got.Status == store.StatusRunning
 	})
@@ -453,7 +443,7 @@ func TestBurstsKeepEveryWorkerBusy(t *testing.T) {
 	for range 4 {
 		blocked = append(blocked, f.enqueue("u/me/burst_block"))
 	}
-	eventually(t, "the four blocking jobs running at once", func() bool {
+	testkit.WaitUntil(t, "the four blocking jobs running at once", 10*time.Second, func() bool {
 		f.exec.mu.Lock()
 		defer f.exec.mu.Unlock()
 		return f.exec.running["u/me/burst_block"] == 4
@@ -497,7 +487,7 @@ func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "both jobs claimed", func() bool {
+	testkit.WaitUntil(t, "both jobs claimed", 10*time.Second, func() bool {
 		a, _ := f.q.Live(canceled.ID)
 		b, _ := f.q.Live(timedOut.ID)
 		return a != nil && b != nil && a.Status == store.StatusRunning && b.Status == store.StatusRunning
