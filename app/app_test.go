@@ -135,17 +135,12 @@ func TestDesktopRoutesNeedTheInstanceSecret(t *testing.T) {
 		}
 	}
 	get := func(secret string) (int, string) {
-		req, _ := http.NewRequest("GET", r.URL()+"/api/millrun/whoami", nil)
+		var hdr []string
 		if secret != "" {
-			req.Header.Set(secretHeader, secret)
+			hdr = []string{secretHeader, secret}
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		res := testkit.Client{URL: r.URL()}.Do(t, "GET", "/api/millrun/whoami", "", "", hdr...)
+		return res.Status, res.Body
 	}
 	if code, body := get(r.info.Secret); code != 200 || !strings.Contains(body, `"desktop":true`) {
 		t.Fatalf("whoami as the window: %d %s", code, body)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -187,16 +186,6 @@ func TestJobsAPI(t *testing.T) {
 func TestFinishedJobIsListedAtOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	other, err := sql.Open("sqlite", "file:"+f.dbPath+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	job := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/gated", Language: "bash", Args: `{"x":2}`, TokenID: 1}
 	if err := f.queue.Enqueue(context.Background(), job); err != nil {
 		t.Fatal(err)
@@ -204,9 +193,7 @@ func TestFinishedJobIsListedAtOnce(t *testing.T) {
 	ch := f.queue.Subscribe(job.ID) // before the gate opens, so the finish is not missed
 	defer f.queue.Unsubscribe(job.ID, ch)
 	<-f.exec.started // its running mark is committed
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := testkit.HoldWriteLock(t, f.dbPath)
 	close(f.exec.gate)
 	select {
 	case <-ch:
@@ -222,9 +209,7 @@ func TestFinishedJobIsListedAtOnce(t *testing.T) {
 		listed <- body
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if body := <-listed; !strings.Contains(body, job.ID) {
 		t.Fatalf("a job seen finished is missing from the completed list: %s", body)
 	}

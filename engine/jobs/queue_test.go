@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -399,19 +398,7 @@ func TestSettleWaitsForFinalWrites(t *testing.T) {
 		got, err := f.db.GetJob(context.Background(), "local", j.ID)
 		return err == nil && got.Status == store.StatusRunning
 	})
-	other, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := testkit.HoldWriteLock(t, f.path)
 	f.exec.release()
 	if done := f.wait(j); done.Status != store.StatusSuccess {
 		t.Fatalf("job ended %s", done.Status)
@@ -421,9 +408,7 @@ func TestSettleWaitsForFinalWrites(t *testing.T) {
 	if err := f.q.Settle(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Settle returned %v while the final write was held back", err)
 	}
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := f.q.Settle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -465,21 +450,9 @@ func TestBurstsKeepEveryWorkerBusy(t *testing.T) {
 func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 2})
-	other, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	// The jobs' writes, their running marks included, wait for the
-	// database this connection holds.
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	// database another connection holds.
+	release := testkit.HoldWriteLock(t, f.path)
 	canceled := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/canceled", Language: "bash"}
 	timedOut := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/timed_out", Language: "bash", TimeoutS: 1}
 	for _, j := range []*store.Job{canceled, timedOut} {
@@ -496,9 +469,7 @@ func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1200 * time.Millisecond) // past the timeout
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if done := f.wait(canceled); done.Status != store.StatusCanceled || !strings.Contains(done.Result, "Job canceled: race by alice") {
 		t.Fatalf("job canceled before its start: %s %s", done.Status, done.Result)
 	}

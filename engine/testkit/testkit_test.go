@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -89,5 +90,31 @@ func TestWaitUntilFailsNamingWhatItWaitedFor(t *testing.T) {
 	WaitUntil(rec, "the moon", 50*time.Millisecond, func() bool { return rec.failed != "" })
 	if rec.failed != "timed out after 50ms waiting for the moon" || time.Since(start) < 50*time.Millisecond {
 		t.Fatalf("failed %q after %s", rec.failed, time.Since(start))
+	}
+}
+
+// While the lock is held a write waits; once it is let go the write goes on.
+func TestHoldWriteLockMakesWritesWait(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/x.db"
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (n INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	release := HoldWriteLock(t, path)
+	wrote := make(chan error, 1)
+	go func() { _, err := db.Exec(`INSERT INTO t VALUES (1)`); wrote <- err }()
+	select {
+	case err := <-wrote:
+		t.Fatalf("a write went through the held lock: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	release()
+	if err := <-wrote; err != nil {
+		t.Fatalf("the write after the lock was let go: %v", err)
 	}
 }
