@@ -168,11 +168,10 @@ func TestHeadlessHolderIsNamed(t *testing.T) {
 	}
 }
 
-// The first launch starts the engine in a process of its own that
-// outlives the launch; the window's Quit stops it and frees the folder.
-func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
+// launchEngine launches this test binary as the engine (it is millrun's
+// engine when MILLRUN_TEST_ENGINE is set) for the data folder dir.
+func launchEngine(t *testing.T, dir string) (*Launcher, *Remote) {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +181,15 @@ func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, r
+}
+
+// The first launch starts the engine in a process of its own that
+// outlives the launch; the window's Quit stops it and frees the folder.
+func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, r := launchEngine(t, dir)
 	t.Cleanup(func() { _ = r.Quit() }) // should the test stop early
 	if r.info.PID == os.Getpid() || r.info.PID == 0 {
 		t.Fatalf("the engine runs in pid %d, this test is %d", r.info.PID, os.Getpid())
@@ -403,15 +411,7 @@ func (f *fakeNotes) Close()                             {}
 func TestRestartAfterACrashSaysWhatWasRunning(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/usr/bin/env", "MILLRUN_TEST_ENGINE=1", self, "engine"}}
-	r, err := l.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := launchEngine(t, dir)
 	windowDo(t, r, "POST", "/api/w/local/scripts/create", `{"path":"u/me/slow","language":"bash","content":"sleep 60\n"}`)
 	id := windowDo(t, r, "POST", "/api/w/local/jobs/run/p/u/me/slow", `{}`)
 	testkit.WaitUntil(t, "the run to start", 10*time.Second, func() bool {
