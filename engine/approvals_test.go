@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -69,20 +67,8 @@ func (f *fixture) resumeURLs(job string, nonce int, query string) links {
 // anon calls a URL as anyone would: no token, no cookie.
 func anon(t *testing.T, method, url, contentType, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	r := testkit.Client{URL: url}.Do(t, method, "", contentType, body)
+	return r.Status, r.Body
 }
 
 // A Python step makes its links with wmill.get_resume_urls() (its own

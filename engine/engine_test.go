@@ -379,14 +379,9 @@ func TestCancelRunningJob(t *testing.T) {
 	f := setup(t)
 	f.createScript("u/me/slow", "python3", "import time\ndef main():\n    print('started', flush=True)\n    time.sleep(60)\n")
 	id := f.do("POST", "/api/w/local/jobs/run/p/u/me/slow", "application/json", "{}").body
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		r := f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "")
-		if strings.Contains(r.body, "started") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the job to start", 10*time.Second, func() bool {
+		return strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, "started")
+	})
 	r := f.do("POST", "/api/w/local/jobs_u/queue/cancel/"+id, "application/json", `{"reason":"enough"}`)
 	if r.status != 200 || r.body != id {
 		t.Fatalf("cancel: %d %s", r.status, r.body)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/testkit"
 	"github.com/millrun/millrun/engine/webhook"
 )
 
@@ -95,9 +96,10 @@ func TestInspectorKeepsSignedBodiesByVerdict(t *testing.T) {
 		t.Fatalf("forged push: %d %s", forged.status, forged.body)
 	}
 	var rows []map[string]any
-	for end := time.Now().Add(5 * time.Second); len(rows) < 2 && time.Now().Before(end); {
+	testkit.WaitUntil(t, "both requests recorded", 5*time.Second, func() bool {
 		rows = f.requests("?route=u/me/gh_route")
-	}
+		return len(rows) >= 2
+	})
 	if len(rows) != 2 {
 		t.Fatalf("recorded: %v", rows)
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -43,19 +42,8 @@ func TestTunnelServesOnlyWebhooks(t *testing.T) {
 		t.Fatalf("tunnel never came online: %v", view)
 	}
 	get := func(method, path, body string, hdr ...string) (int, string) {
-		req, _ := http.NewRequest(method, public+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+f.token)
-		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		r := testkit.Client{URL: public, Token: f.token}.Do(t, method, path, "application/json", body, hdr...)
+		return r.Status, r.Body
 	}
 	for _, p := range []string{"/", "/login?token=x", "/api/millrun/whoami", "/api/millrun/tunnel", "/api/w/local/scripts/list", "/api/users/tokens/list", "/api/millrun/settings"} {
 		if code, _ := get("GET", p, ""); code != 404 {
@@ -68,10 +56,11 @@ func TestTunnelServesOnlyWebhooks(t *testing.T) {
 	}
 	var jobs []map[string]any
 	var list resp
-	for end := time.Now().Add(3 * time.Second); len(jobs) == 0 && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	testkit.WaitUntil(t, "the tunnel's job to complete", 3*time.Second, func() bool {
 		list = f.do("GET", "/api/w/local/jobs/completed/list?trigger=tunnel", "", "")
 		json.Unmarshal([]byte(list.body), &jobs)
-	}
+		return len(jobs) > 0
+	})
 	if len(jobs) != 1 || compactJSON(mustJSON(jobs[0]["headers"])) != compactJSON(`{"caller_ip":"203.0.113.7","content-type":"application/json","user-agent":"Go-http-client/1.1","via":"tunnel"}`) {
 		t.Fatalf("tunnel job not marked with its caller: %s", list.body)
 	}
@@ -150,10 +139,7 @@ func TestTunnelAllowlist(t *testing.T) {
 		t.Fatalf("config: %d %s", r.status, r.body)
 	}
 	f.mustDo(200, "POST", "/api/millrun/tunnel/start", "", "")
-	deadline := time.Now().Add(5 * time.Second)
-	for f.e.Tunnel().Status().State != tunnel.Online && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the tunnel to come online", 5*time.Second, func() bool { return f.e.Tunnel().Status().State == tunnel.Online })
 	if got := fake.LastConfig().AllowCIDRs; strings.Join(got, ",") != "203.0.113.9/32,198.51.100.0/24" {
 		t.Fatalf("the provider was given %v", got)
 	}
