@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Issue 35: a forged Slack request had its whole body read before its
@@ -95,9 +96,10 @@ func TestInspectorKeepsSignedBodiesByVerdict(t *testing.T) {
 		t.Fatalf("forged push: %d %s", forged.status, forged.body)
 	}
 	var rows []map[string]any
-	for end := time.Now().Add(5 * time.Second); len(rows) < 2 && time.Now().Before(end); {
+	testkit.WaitUntil(t, "both requests recorded", 5*time.Second, func() bool {
 		rows = f.requests("?route=u/me/gh_route")
-	}
+		return len(rows) >= 2
+	})
 	if len(rows) != 2 {
 		t.Fatalf("recorded: %v", rows)
 	}
