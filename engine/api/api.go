@@ -142,8 +142,7 @@ type routes struct {
 // full mounts h for full-access callers; scope is what a refused token
 // is told it lacks.
 func (rt routes) full(pattern, scope string, h handlerFunc) {
-	rt.scoped.mux = rt.management.Scope(scope)
-	rt.scoped.HandleFunc(pattern, h)
+	group{mux: rt.management.Scope(scope), log: rt.scoped.log}.HandleFunc(pattern, h)
 }
 
 // anyToken mounts h for every valid token, webhook-scoped ones included:
