@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
-	"github.com/millrun/millrun/engine/webhook"
 )
 
 // enqueueScheduled starts the run of a schedule for one due time: the
@@ -44,34 +44,14 @@ func (e *Engine) enqueueScheduled(ctx context.Context, sc *store.Schedule, due t
 // resolveRunnable fills in what job runs: the latest version of the
 // script or flow at path.
 func (e *Engine) resolveRunnable(ctx context.Context, job *store.Job, isFlow bool, path string) error {
-	if isFlow {
-		f, err := e.flowCat.Latest(ctx, job.Workspace, path)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: no flow at %s (deleted or archived)", schedules.ErrTargetGone, path)
-		}
-		if err != nil {
-			return err
-		}
-		if err := e.flowCat.Runnable(ctx, f); err != nil {
-			return cannotRun(err)
-		}
-		job.Kind, job.ScriptPath, job.ScriptHash = "flow", f.Path, f.Hash
-		job.TimeoutS, job.Priority = webhook.FlowOptions(f.Extra)
-		job.ConcurrencyLimit = f.ConcurrencyLimit()
-		return nil
-	}
-	v, err := e.catalog.Latest(ctx, job.Workspace, path)
+	t, err := runnable.Resolver{Scripts: e.catalog, Flows: e.flowCat}.Runnable(ctx, job.Workspace, runnable.KindOf(isFlow), path)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: no script at %s (deleted or archived)", schedules.ErrTargetGone, path)
+		return fmt.Errorf("%w: %w", schedules.ErrTargetGone, err)
 	}
 	if err != nil {
-		return err
-	}
-	if err := v.Runnable(); err != nil {
 		return cannotRun(err)
 	}
-	job.Kind, job.ScriptPath, job.ScriptHash, job.Language = "script", v.Path, v.Hash, v.Language
-	job.TimeoutS, job.ConcurrencyLimit, job.Priority = v.TimeoutS, v.ConcurrencyLimit, v.Options.Priority
+	t.Fill(job)
 	return nil
 }
 
