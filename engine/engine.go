@@ -237,6 +237,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
 	e.tokens = auth.New(db)
+	e.tokens.Changed = e.recordChange
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
 	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
 	e.runner.NoForkServer = cfg.NoForkServer
@@ -408,22 +409,13 @@ func (e *Engine) Interpreters() runtime.Interpreters { return e.runner.Interpret
 
 // CreateToken issues a token (used by the CLI and tests).
 func (e *Engine) CreateToken(ctx context.Context, label string, scopes []string, expires time.Time) (string, error) {
-	for _, s := range scopes {
-		if !auth.ValidScope(s) {
-			return "", fmt.Errorf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> or *", s)
-		}
-	}
-	secret, tok, err := e.tokens.Create(ctx, auth.CreateOptions{Label: label, Scopes: scopes, ExpiresAt: expires})
-	if err == nil {
-		e.recordChange(ctx, "millrun", "token.create", tok.Label, tok.Prefix, map[string]any{"type": "CreateToken", "label": tok.Label, "token_prefix": tok.Prefix})
-	}
+	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Actor: "millrun", Label: label, Scopes: scopes, ExpiresAt: expires})
 	return secret, err
 }
 
 // CreateLoginToken issues the one-time token of serve's login URL.
 func (e *Engine) CreateLoginToken(ctx context.Context) (string, error) {
-	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Label: "login link", OneTime: true, ExpiresAt: time.Now().Add(7 * 24 * time.Hour)})
-	return secret, err
+	return e.tokens.CreateLoginLink(ctx)
 }
 
 // TokenCount returns how many tokens exist (zero on a first start).

@@ -82,11 +82,15 @@ func (s *Server) changed(r *http.Request, action, target, detail string, event m
 	if s.Changed == nil {
 		return
 	}
-	actor := "unknown"
+	s.Changed(r.Context(), actorOf(r), action, target, detail, event)
+}
+
+// actorOf names who made a request, as the audit log shows them.
+func actorOf(r *http.Request) string {
 	if id := auth.FromContext(r.Context()); id != nil {
-		actor = id.Label
+		return id.Label
 	}
-	s.Changed(r.Context(), actor, action, target, detail, event)
+	return "unknown"
 }
 
 // Mux is where routes are mounted: the engine's route table, whose group
