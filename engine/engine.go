@@ -28,6 +28,7 @@ import (
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
@@ -128,6 +129,7 @@ type Engine struct {
 	flows    *flows.Executor
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
+	schedule *schedules.Service // the schedules' rules: saves, due runs, failure handlers
 	alerts   *alerts.Alerter
 	presence *alerts.Presence // where the UI's windows look, so notices skip what is in sight
 	tokens   *auth.Tokens
@@ -264,11 +266,14 @@ func Open(cfg Config) (*Engine, error) {
 		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
 	})
 	e.flows.Slots = e.queue
+	// Before the queue starts: a recovered scheduled run may finish at once.
+	e.schedule = &schedules.Service{DB: db, Targets: runnable.Resolver{Scripts: e.catalog, Flows: e.flowCat}, Queue: e.queue, Log: cfg.Logger}
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
-	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.schedule.EnqueueDue, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
+	e.schedule.Scheduler = e.sched
 	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}

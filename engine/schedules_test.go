@@ -284,10 +284,10 @@ func TestATakenRunIDShowsOnTheSchedule(t *testing.T) {
 	}
 	next := due.AddDate(0, 0, 1)
 	own := f.e.sched.JobID("local", "u/me/daily", next)
-	if err := f.e.enqueueScheduled(t.Context(), s, next, own); err != nil {
+	if err := f.e.schedule.EnqueueDue(t.Context(), s, next, own); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.e.enqueueScheduled(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
+	if err := f.e.schedule.EnqueueDue(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
 		t.Fatalf("the same run started twice: %v", err)
 	}
 }
