@@ -100,13 +100,42 @@ type Mux interface {
 	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
 }
 
+// handlerFunc is the shape of every handler here: it answers, or returns
+// the error to answer with, which serve writes.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve is the one adapter from a handlerFunc to net/http: a returned
+// error becomes apierr's answer.
+func serve(log *slog.Logger, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			apierr.Write(w, log, err)
+		}
+	}
+}
+
+// routes mounts this package's handlers on a Mux through serve.
+type routes struct {
+	mux Mux
+	log *slog.Logger
+}
+
+func (s *Server) routes(mux Mux) routes { return routes{mux: mux, log: s.Log} }
+
+// HandleFunc mounts h at pattern.
+func (rt routes) HandleFunc(pattern string, h handlerFunc) {
+	rt.mux.HandleFunc(pattern, serve(rt.log, h))
+}
+
 // RegisterPublic mounts what answers without a token: the version.
-func (s *Server) RegisterPublic(mux Mux) {
+func (s *Server) RegisterPublic(m Mux) {
+	mux := s.routes(m)
 	mux.HandleFunc("GET /api/version", s.version)
 }
 
 // Register mounts the management routes on mux.
-func (s *Server) Register(mux Mux) {
+func (s *Server) Register(m Mux) {
+	mux := s.routes(m)
 	s.registerScripts(mux)
 	s.registerFlows(mux)
 	s.registerJobs(mux)
@@ -127,12 +156,11 @@ func (s *Server) Register(mux Mux) {
 	s.registerApprovals(mux)
 }
 
-func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "millrun "+Version)
+	return nil
 }
-
-func (s *Server) fail(w http.ResponseWriter, err error) { apierr.Write(w, s.Log, err) }
 
 func writeText(w http.ResponseWriter, status int, s string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -210,34 +238,40 @@ func decodeBytes(b []byte, v any, rules bodyRules) error {
 	return nil
 }
 
-// checkWorkspace answers 404 for a workspace this millrun does not serve.
-func (s *Server) checkWorkspace(w http.ResponseWriter, r *http.Request) bool {
+// checkWorkspace refuses (404) a workspace this millrun does not serve.
+func (s *Server) checkWorkspace(r *http.Request) error {
 	if ws := r.PathValue("ws"); ws != s.Workspace {
-		s.fail(w, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
-		return false
+		return apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace)
 	}
-	return true
+	return nil
 }
 
 // requireFull refuses scoped tokens on management routes.
-func requireFull(w http.ResponseWriter, r *http.Request, log *slog.Logger, scope string) bool {
+func requireFull(r *http.Request, scope string) error {
 	id := auth.FromContext(r.Context())
 	if id == nil || !id.FullAccess() {
-		apierr.Write(w, log, apierr.NotAuthorized("Required scope: %s", scope))
-		return false
+		return apierr.NotAuthorized("Required scope: %s", scope)
 	}
-	return true
+	return nil
+}
+
+// checkAccess is a workspace route's checks: the workspace must be this
+// one and the token a full-access one.
+func (s *Server) checkAccess(r *http.Request, scope string) error {
+	if err := s.checkWorkspace(r); err != nil {
+		return err
+	}
+	return requireFull(r, scope)
 }
 
 // keepPath fills in an update's path from its URL when the body names
 // none, and refuses a body that names another (a rename).
-func (s *Server) keepPath(w http.ResponseWriter, kind, old string, path *string) bool {
+func keepPath(kind, old string, path *string) error {
 	if *path == "" {
 		*path = old
 	}
 	if *path != old {
-		s.fail(w, apierr.BadRequest("renaming a %s is not supported: delete %s and create %s", kind, old, *path))
-		return false
+		return apierr.BadRequest("renaming a %s is not supported: delete %s and create %s", kind, old, *path)
 	}
-	return true
+	return nil
 }

@@ -48,7 +48,8 @@ import (
 
 // RegisterApprovalLinks mounts the resume and cancel links: routes that
 // check their own signature before reading a body.
-func (s *Server) RegisterApprovalLinks(mux Mux) {
+func (s *Server) RegisterApprovalLinks(m Mux) {
+	mux := s.routes(m)
 	for _, op := range []string{"resume", "cancel"} {
 		h := s.approvalLink(op == "resume")
 		mux.HandleFunc("GET /api/w/{ws}/jobs_u/"+op+"/{job}/{resume_id}/{signature}", h)
@@ -56,12 +57,12 @@ func (s *Server) RegisterApprovalLinks(mux Mux) {
 	}
 }
 
-func (s *Server) registerApprovals(mux Mux) {
-	mux.HandleFunc("GET /api/w/{ws}/jobs/resume_urls/{job}/{resume_id}", FullAccess(s.Log, "jobs:resume_urls", s.resumeURLs))
+func (s *Server) registerApprovals(mux routes) {
+	mux.HandleFunc("GET /api/w/{ws}/jobs/resume_urls/{job}/{resume_id}", fullAccess("jobs:resume_urls", s.resumeURLs))
 	// Windmill's resume as the flow's owner (its UI's "Resume" button).
-	mux.HandleFunc("POST /api/w/{ws}/jobs/flow/resume/{job}", FullAccess(s.Log, "jobs:resume", s.resumeAsOwner))
-	mux.HandleFunc("GET /api/millrun/jobs/{job}/approval", FullAccess(s.Log, "jobs:read", s.approvalState))
-	mux.HandleFunc("POST /api/millrun/jobs/{job}/approval", FullAccess(s.Log, "jobs:resume", s.approvalAnswer))
+	mux.HandleFunc("POST /api/w/{ws}/jobs/flow/resume/{job}", fullAccess("jobs:resume", s.resumeAsOwner))
+	mux.HandleFunc("GET /api/millrun/jobs/{job}/approval", fullAccess("jobs:read", s.approvalState))
+	mux.HandleFunc("POST /api/millrun/jobs/{job}/approval", fullAccess("jobs:resume", s.approvalAnswer))
 }
 
 // signature is Windmill's (create_signature in its jobs.rs).
@@ -105,25 +106,24 @@ func limitKey(what string) int64 {
 	return -int64(h.Sum64() >> 1)
 }
 
-func (s *Server) approvalLink(approve bool) http.HandlerFunc {
+func (s *Server) approvalLink(approve bool) handlerFunc {
 	route, verb := "approval link: resume", "resume"
 	if !approve {
 		route, verb = "approval link: cancel", "cancel"
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		if o := inspector.OutcomeOf(ctx); o != nil {
 			// The signature is the link's credential: kept out of the
 			// request log as tokens are.
 			o.Path = strings.TrimSuffix(r.URL.Path, r.PathValue("signature")) + "[redacted]"
 		}
-		if !s.checkWorkspace(w, r) {
-			return
+		if err := s.checkWorkspace(r); err != nil {
+			return err
 		}
 		job, rid, err := parseLink(r)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		q := r.URL.Query()
 		approver := approverOf(q)
@@ -138,26 +138,22 @@ func (s *Server) approvalLink(approve bool) http.HandlerFunc {
 			inspector.ReportRoute(ctx, route, false, "invalid signature")
 			if s.Limiter != nil {
 				if ok, wait := s.Limiter.Allow(limitKey("forged")); !ok {
-					s.fail(w, apierr.TooManyRequests(wait, "too many requests with invalid signatures; retry in %d s", wait))
-					return
+					return apierr.TooManyRequests(wait, "too many requests with invalid signatures; retry in %d s", wait)
 				}
 			}
 			e := apierr.NotAuthorized("Invalid signature")
 			e.Hint = "this link was not made by this millrun for this job, resume_id and approver (changed or mistyped?); ask for new links with wmill.get_resume_urls()"
-			s.fail(w, e)
-			return
+			return e
 		}
 		inspector.ReportRoute(ctx, route, true, "signed link for job "+job.String())
 		if s.Limiter != nil {
 			if ok, wait := s.Limiter.Allow(limitKey(job.String())); !ok {
-				s.fail(w, apierr.TooManyRequests(wait, "too many requests for this run's approval links; retry in %d s", wait))
-				return
+				return apierr.TooManyRequests(wait, "too many requests for this run's approval links; retry in %d s", wait)
 			}
 		}
 		value, err := s.linkPayload(r, q)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		name := "anonymous"
 		if approver != nil && *approver != "" {
@@ -165,10 +161,10 @@ func (s *Server) approvalLink(approve bool) http.HandlerFunc {
 		}
 		ans, err := s.answer(ctx, job.String(), flows.Resume{ResumeID: int(rid), Approver: name, Approved: approve, Value: value})
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		writeText(w, http.StatusCreated, answeredText(verb, name, ans))
+		return nil
 	}
 }
 
@@ -277,31 +273,27 @@ type ResumeURLs struct {
 // resumeURLs makes a step's links (wmill.get_resume_urls() calls it with
 // the step's WM_JOB_ID). They name the tunnel's address when it is
 // online, for the people they are sent to; else this millrun's.
-func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) {
-		return
+func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkWorkspace(r); err != nil {
+		return err
 	}
 	job, rid, err := parseLink(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	j, err := s.DB.GetJob(r.Context(), s.Workspace, job.String())
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("job %s", job))
-		return
+		return apierr.NotFound("job %s", job)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if q.Get("flow_level") == "true" && j.ParentJob != "" {
 		// Windmill's flow-level links name the flow: they answer
 		// whichever step of it waits.
 		if job, err = uuid.Parse(j.ParentJob); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 	}
 	approver := approverOf(q)
@@ -320,6 +312,7 @@ func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) {
 		root = chain
 	}
 	httpx.JSON(w, http.StatusOK, ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
+	return nil
 }
 
 func (s *Server) rootOf(ctx context.Context, j *store.Job) (string, error) {
@@ -354,20 +347,18 @@ func newResumeID() int {
 
 // resumeAsOwner is Windmill's flow/resume: the owner approves the flow's
 // open wait, the body its resume value.
-func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) {
-		return
+func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkWorkspace(r); err != nil {
+		return err
 	}
 	body, err := webhook.ReadBody(r, s.maxBody())
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	value := json.RawMessage("null")
 	if len(bytes.TrimSpace(body)) > 0 {
 		if !json.Valid(body) {
-			s.fail(w, apierr.BadRequest("the body is not JSON: send the value the next step gets as resume"))
-			return
+			return apierr.BadRequest("the body is not JSON: send the value the next step gets as resume")
 		}
 		value = compactJSON(body)
 	}
@@ -377,11 +368,11 @@ func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) {
 		err = apierr.NotFound("job %s", r.PathValue("job"))
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	s.Queue.Wake(ans.FlowJob)
 	w.WriteHeader(http.StatusCreated)
+	return nil
 }
 
 // approvalView is a wait as the run page shows it.
@@ -402,15 +393,13 @@ type answerAt struct {
 }
 
 // approvalState is the run page's view of a flow's open waits.
-func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) {
+func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) error {
 	waits, err := flows.Waits(r.Context(), s.DB, s.Workspace, r.PathValue("job"))
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("job %s", r.PathValue("job")))
-		return
+		return apierr.NotFound("job %s", r.PathValue("job"))
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := []approvalView{}
 	for _, wt := range waits {
@@ -425,19 +414,19 @@ func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) {
 		out = append(out, v)
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{"waits": out})
+	return nil
 }
 
 // approvalAnswer is the run page's Approve or Cancel: the owner's answer
 // to one open wait (step_job, from approvalState), or to the first.
-func (s *Server) approvalAnswer(w http.ResponseWriter, r *http.Request) {
+func (s *Server) approvalAnswer(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Approved bool            `json:"approved"`
 		StepJob  string          `json:"step_job"`
 		Value    json.RawMessage `json:"value"`
 	}
 	if err := s.decodeBody(r, &req); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	value := req.Value
 	if len(value) == 0 {
@@ -449,8 +438,7 @@ func (s *Server) approvalAnswer(w http.ResponseWriter, r *http.Request) {
 		err = apierr.NotFound("job %s", r.PathValue("job"))
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	s.Queue.Wake(ans.FlowJob)
 	verb := "resume"
@@ -458,4 +446,5 @@ func (s *Server) approvalAnswer(w http.ResponseWriter, r *http.Request) {
 		verb = "cancel"
 	}
 	writeText(w, http.StatusOK, answeredText(verb, s.User, ans))
+	return nil
 }

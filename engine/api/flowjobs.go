@@ -64,11 +64,10 @@ func flowLike(j *store.Job) bool {
 // steps' logs, each under the header `wmill job logs` prints
 // ("====== <step> ======", "====== <step> (iteration N) ======"), loops
 // and branches included.
-func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	text := job.Logs
 	if flowLike(job) && job.FlowStatus != "" {
@@ -77,6 +76,7 @@ func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 		text = b.String()
 	}
 	writeText(w, http.StatusOK, text)
+	return nil
 }
 
 // maxFlowLogs bounds what one get_logs answer gathers from a flow's

@@ -12,7 +12,7 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-func (s *Server) registerFlows(mux Mux) {
+func (s *Server) registerFlows(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
 	mux.HandleFunc("POST /api/w/{ws}/flows/update/{path...}", s.createFlow)
 	mux.HandleFunc("POST /api/w/{ws}/flows/archive/{path...}", s.archiveVersioned("flow", s.Flows.Archive))
@@ -70,33 +70,29 @@ func flowExtra(raw json.RawMessage) (string, error) {
 	return string(b), err
 }
 
-func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:write") {
-		return
+func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "flows:write"); err != nil {
+		return err
 	}
 	var raw json.RawMessage
 	if err := s.decodeBody(r, &raw); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	var req flows.CreateRequest
 	if err := decodeBytes(raw, &req, bodyRules{}); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	extra, err := flowExtra(raw)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if old := r.PathValue("path"); old != "" {
 		// flows/update: the path in the URL is the flow's.
 		if _, err := s.DB.FlowHead(r.Context(), s.Workspace, old); errors.Is(err, store.ErrNotFound) {
-			s.fail(w, apierr.NotFound("flow not found at path %s", old))
-			return
+			return apierr.NotFound("flow not found at path %s", old)
 		}
-		if !s.keepPath(w, "flow", old, &req.Path) {
-			return
+		if err := keepPath("flow", old, &req.Path); err != nil {
+			return err
 		}
 	}
 	isNew := false
@@ -108,8 +104,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 		err = s.DB.SetFlowExtra(r.Context(), s.Workspace, hash, extra)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if created {
 		ev := map[string]any{"type": "CreateFlow", "path": req.Path}
@@ -120,35 +115,34 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 	}
 	// Windmill answers the flow's path.
 	writeText(w, http.StatusCreated, req.Path)
+	return nil
 }
 
-func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
-		return
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "flows:read"); err != nil {
+		return err
 	}
 	path := r.PathValue("path")
 	f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("flow not found at path %s", path))
-		return
+		return apierr.NotFound("flow not found at path %s", path)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := flowJSON(f.FlowVersion, true)
 	out["extra_perms"] = s.acl(r, "flow", path)
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "flows:read") {
-		return
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "flows:read"); err != nil {
+		return err
 	}
 	list, err := s.Flows.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, v := range list {
@@ -157,4 +151,5 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 		out = append(out, m)
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }

@@ -17,7 +17,7 @@ import (
 // items carry f/<name>/ in their paths); permissions are not enforced, as
 // millrun has one person, but owners and extra_perms are kept so a folder
 // pulled from a Windmill workspace pushes back unchanged.
-func (s *Server) registerFolders(mux Mux) {
+func (s *Server) registerFolders(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/folders/create", s.putFolder(true))
 	mux.HandleFunc("POST /api/w/{ws}/folders/update/{name}", s.putFolder(false))
 	mux.HandleFunc("GET /api/w/{ws}/folders/get/{name}", s.getFolder)
@@ -39,10 +39,10 @@ func folderJSON(f store.Folder) map[string]any {
 	}
 }
 
-func (s *Server) putFolder(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:write") {
-			return
+func (s *Server) putFolder(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "folders:write"); err != nil {
+			return err
 		}
 		var b struct {
 			Name        string          `json:"name"`
@@ -52,21 +52,18 @@ func (s *Server) putFolder(create bool) http.HandlerFunc {
 			ExtraPerms  json.RawMessage `json:"extra_perms"`
 		}
 		if err := s.decodeBody(r, &b); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		f := store.Folder{Workspace: s.Workspace, Name: b.Name, Owners: "[]", ExtraPerms: "{}"}
 		if !create {
 			cur, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
 			if err != nil {
-				s.fail(w, folderErr(err, r.PathValue("name")))
-				return
+				return folderErr(err, r.PathValue("name"))
 			}
 			f = cur
 		}
 		if !folderName.MatchString(f.Name) {
-			s.fail(w, apierr.BadRequest("folder name %q: use letters, digits, _ and - (it is the <name> in f/<name>/...)", f.Name))
-			return
+			return apierr.BadRequest("folder name %q: use letters, digits, _ and - (it is the <name> in f/<name>/...)", f.Name)
 		}
 		if b.DisplayName != nil {
 			f.DisplayName = *b.DisplayName
@@ -80,22 +77,19 @@ func (s *Server) putFolder(create bool) http.HandlerFunc {
 		var owners []string
 		if len(b.Owners) > 0 && string(b.Owners) != "null" {
 			if json.Unmarshal(b.Owners, &owners) != nil {
-				s.fail(w, apierr.BadRequest("owners should be a list of names"))
-				return
+				return apierr.BadRequest("owners should be a list of names")
 			}
 			f.Owners = string(b.Owners)
 		}
 		var perms map[string]bool
 		if len(b.ExtraPerms) > 0 && string(b.ExtraPerms) != "null" {
 			if json.Unmarshal(b.ExtraPerms, &perms) != nil {
-				s.fail(w, apierr.BadRequest("extra_perms should be an object of names to true (write) or false (read)"))
-				return
+				return apierr.BadRequest("extra_perms should be an object of names to true (write) or false (read)")
 			}
 			f.ExtraPerms = string(b.ExtraPerms)
 		}
 		if err := s.DB.PutFolder(r.Context(), f, create); err != nil {
-			s.fail(w, folderErr(err, f.Name))
-			return
+			return folderErr(err, f.Name)
 		}
 		s.changed(r, "folder.save", f.Name, "", nil)
 		status := http.StatusOK
@@ -103,6 +97,7 @@ func (s *Server) putFolder(create bool) http.HandlerFunc {
 			status = http.StatusCreated
 		}
 		writeText(w, status, f.Name)
+		return nil
 	}
 }
 
@@ -116,37 +111,37 @@ func folderErr(err error, name string) error {
 	return err
 }
 
-func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:read") {
-		return
+func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "folders:read"); err != nil {
+		return err
 	}
 	f, err := s.DB.GetFolder(r.Context(), s.Workspace, r.PathValue("name"))
 	if err != nil {
-		s.fail(w, folderErr(err, r.PathValue("name")))
-		return
+		return folderErr(err, r.PathValue("name"))
 	}
 	httpx.JSON(w, http.StatusOK, folderJSON(f))
+	return nil
 }
 
-func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:read") {
-		return
+func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "folders:read"); err != nil {
+		return err
 	}
 	list, err := s.DB.ListFolders(r.Context(), s.Workspace)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, f := range list {
 		out = append(out, folderJSON(f))
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "folders:write") {
-		return
+func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "folders:write"); err != nil {
+		return err
 	}
 	name := r.PathValue("name")
 	if err := s.DB.DeleteFolder(r.Context(), s.Workspace, name); err != nil {
@@ -155,13 +150,13 @@ func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 			// are in, stored or not (Windmill needs them); wmill deleting
 			// one that was never stored must not stop its push.
 			writeText(w, http.StatusOK, "folder "+name+" has no settings stored: nothing to delete (its items stay)")
-			return
+			return nil
 		}
-		s.fail(w, folderErr(err, name))
-		return
+		return folderErr(err, name)
 	}
 	s.changed(r, "folder.delete", r.PathValue("name"), "", nil)
 	writeText(w, http.StatusOK, "folder "+r.PathValue("name")+" deleted")
+	return nil
 }
 
 // folderInUse reports whether an item lives in folder f/<name>/.

@@ -19,7 +19,7 @@ import (
 // logTail is how much of a job's log Windmill's job JSON carries.
 const logTail = 20000
 
-func (s *Server) registerJobs(mux Mux) {
+func (s *Server) registerJobs(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs_u/queue/cancel/{id}", s.cancelJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
 	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/list", s.listJobs([]string{store.StatusQueued, store.StatusRunning}))
@@ -174,41 +174,39 @@ func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
 	return job, nil
 }
 
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, JobJSON(job, true))
+	return nil
 }
 
-func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getResult(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if !job.Finished() {
-		s.fail(w, apierr.NotFound("job %s has not completed yet", job.ID))
-		return
+		return apierr.NotFound("job %s has not completed yet", job.ID)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(rawOrNull(job.Result))
+	return nil
 }
 
-func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	var ae *apierr.Error
 	// Windmill's answer for what has not finished: nothing is known of its
 	// success, and of an unknown or queued job not even that it started.
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		httpx.JSON(w, http.StatusOK, map[string]any{"started": nil, "success": nil, "completed": false, "result": nil})
-		return
+		return nil
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if !job.Finished() {
 		var started any
@@ -216,20 +214,20 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) {
 			started = true
 		}
 		httpx.JSON(w, http.StatusOK, map[string]any{"started": started, "success": nil, "completed": false, "result": nil})
-		return
+		return nil
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{"started": true, "success": job.Status == store.StatusSuccess, "completed": true, "result": rawOrNull(job.Result)})
+	return nil
 }
 
-func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	var ae *apierr.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && r.PathValue("ws") == s.Workspace {
 		err = apierr.NotFound("queued job id %s does not exist", r.PathValue("id")) // Windmill's words
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	var body struct {
 		Reason string `json:"reason"`
@@ -241,28 +239,28 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	err = s.Queue.Cancel(r.Context(), s.Workspace, job.ID, who.Label, body.Reason)
 	if errors.Is(err, jobs.ErrAlreadyCompleted) {
 		writeText(w, http.StatusOK, "queued job id "+job.ID+" is already completed")
-		return
+		return nil
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	writeText(w, http.StatusOK, job.ID)
+	return nil
 }
 
 // countJobs serves Windmill's count routes ({"database_length": n}): the
 // runs the Runs page lists (flow steps aside) in statuses.
-func (s *Server) countJobs(statuses []string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "jobs:read") {
-			return
+func (s *Server) countJobs(statuses []string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "jobs:read"); err != nil {
+			return err
 		}
 		n, err := s.DB.CountJobs(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, map[string]int{"database_length": n})
+		return nil
 	}
 }
 
@@ -270,10 +268,10 @@ func (s *Server) countJobs(statuses []string) http.HandlerFunc {
 // keyset cursor (the X-Millrun-Next-Cursor header of the previous page), so
 // deep pages cost the same as the first.
 // statuses is what the route lists when the caller names none.
-func (s *Server) listJobs(statuses []string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "jobs:read") {
-			return
+func (s *Server) listJobs(statuses []string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "jobs:read"); err != nil {
+			return err
 		}
 		q := r.URL.Query()
 		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"), SchedulePath: q.Get("schedule_path"),
@@ -283,8 +281,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		if v := q.Get("per_page"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				s.fail(w, apierr.BadRequest("per_page must be a positive integer, got %q", v))
-				return
+				return apierr.BadRequest("per_page must be a positive integer, got %q", v)
 			}
 			perPage = min(n, 1000)
 		}
@@ -292,8 +289,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		if v := q.Get("page"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				s.fail(w, apierr.BadRequest("page must be a positive integer, got %q", v))
-				return
+				return apierr.BadRequest("page must be a positive integer, got %q", v)
 			}
 			f.Offset = (n - 1) * perPage
 		}
@@ -305,8 +301,7 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		case "":
 			f.Statuses = statuses
 		default:
-			s.fail(w, apierr.BadRequest("success must be true or false"))
-			return
+			return apierr.BadRequest("success must be true or false")
 		}
 		if v := q.Get("status"); v != "" {
 			f.Statuses = strings.Split(v, ",")
@@ -317,16 +312,14 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 		if v := q.Get("created_before"); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				s.fail(w, apierr.BadRequest("created_before must be an RFC 3339 time, got %q", v))
-				return
+				return apierr.BadRequest("created_before must be an RFC 3339 time, got %q", v)
 			}
 			f.Before = t
 		}
 		if v := q.Get("created_after"); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				s.fail(w, apierr.BadRequest("created_after must be an RFC 3339 time, got %q", v))
-				return
+				return apierr.BadRequest("created_after must be an RFC 3339 time, got %q", v)
 			}
 			f.CreatedAfter = t
 		}
@@ -334,21 +327,18 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 			micros, id, ok := strings.Cut(v, "_")
 			n, err := strconv.ParseInt(micros, 10, 64)
 			if !ok || err != nil {
-				s.fail(w, apierr.BadRequest("cursor %q is not one this server issued", v))
-				return
+				return apierr.BadRequest("cursor %q is not one this server issued", v)
 			}
 			f.Before, f.BeforeID = time.UnixMicro(n), id
 		}
 		// A caller who just saw a job finish (get_result_maybe answers from
 		// memory) must find it in the list, not still running.
 		if err := s.Queue.Settle(r.Context()); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		list, err := s.DB.ListJobs(r.Context(), f)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := make([]map[string]any, 0, len(list))
 		for _, j := range list {
@@ -359,12 +349,14 @@ func (s *Server) listJobs(statuses []string) http.HandlerFunc {
 			w.Header().Set("X-Millrun-Next-Cursor", strconv.FormatInt(last.CreatedAt.UnixMicro(), 10)+"_"+last.ID)
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}
 }
 
 // RegisterJobReads mounts the job-read routes webhook callers poll (the
 // tunnel serves them too).
-func (s *Server) RegisterJobReads(mux Mux) {
+func (s *Server) RegisterJobReads(m Mux) {
+	mux := s.routes(m)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)
@@ -378,11 +370,10 @@ func (s *Server) RegisterJobReads(mux Mux) {
 // top-level flow of a flow step (through the loops and branches it sits
 // in), else the job itself. (A job a script starts through the API is a
 // root job of its own.)
-func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	root := job
 	for range 20 {
@@ -396,29 +387,28 @@ func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) {
 		root = parent
 	}
 	httpx.JSON(w, http.StatusOK, root.ID)
+	return nil
 }
 
-func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getCompletedJob(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if !job.Finished() {
-		s.fail(w, apierr.NotFound("completed job %s not found: it has not completed yet", job.ID))
-		return
+		return apierr.NotFound("completed job %s not found: it has not completed yet", job.ID)
 	}
 	httpx.JSON(w, http.StatusOK, JobJSON(job, true))
+	return nil
 }
 
 // getJobUpdate is what `wmill script run` polls: the state, and the logs
 // written since log_offset (a byte offset, as Windmill's), so output
 // streams without sending it all each time.
-func (s *Server) getJobUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getJobUpdate(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("log_offset"))
 	if offset < 0 || offset > len(job.Logs) {
@@ -434,4 +424,5 @@ func (s *Server) getJobUpdate(w http.ResponseWriter, r *http.Request) {
 		out["flow_status"] = json.RawMessage(job.FlowStatus)
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }

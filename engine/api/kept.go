@@ -31,11 +31,12 @@ const (
 
 // handler wraps a workspace route: the workspace must be this one and
 // the token a full-access one.
-func (s *Server) handler(scope string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, scope) {
-			h(w, r)
+func (s *Server) handler(scope string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, scope); err != nil {
+			return err
 		}
+		return h(w, r)
 	}
 }
 
@@ -83,7 +84,7 @@ func raw(v any) json.RawMessage {
 // isNull is true for a field that is absent or null.
 func isNull(v json.RawMessage) bool { return len(v) == 0 || string(v) == "null" }
 
-func (s *Server) registerKept(mux Mux) {
+func (s *Server) registerKept(mux routes) {
 	s.registerResourceTypes(mux)
 	s.registerWorkspaceUsers(mux)
 	s.registerGroups(mux)
@@ -98,7 +99,7 @@ var resourceTypeName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // Resource types: Windmill's routes over kept documents. millrun checks no
 // resource against its type; the types travel with the workspace.
-func (s *Server) registerResourceTypes(mux Mux) {
+func (s *Server) registerResourceTypes(mux routes) {
 	get := func(r *http.Request, name string) (doc, error) {
 		d, err := s.getDoc(r, keptResourceType, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -114,43 +115,38 @@ func (s *Server) registerResourceTypes(mux Mux) {
 		}
 		return out
 	}
-	mux.HandleFunc("POST /api/w/{ws}/resources/type/create", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/resources/type/create", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		var d doc
 		if err := s.decodeBody(r, &d); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		var name string
 		_ = json.Unmarshal(d["name"], &name)
 		if !resourceTypeName.MatchString(name) {
-			s.fail(w, apierr.BadRequest("resource type name %q: use letters, digits and _", name))
-			return
+			return apierr.BadRequest("resource type name %q: use letters, digits and _", name)
 		}
 		if _, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name); err == nil {
-			s.fail(w, apierr.BadRequest("resource type %s already exists", name))
-			return
+			return apierr.BadRequest("resource type %s already exists", name)
 		}
 		for _, k := range []string{"name", "workspace_id", "created_by", "edited_at"} {
 			delete(d, k)
 		}
 		if err := s.putDoc(r, keptResourceType, name, d); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "resource_type.create", name, "", nil)
 		writeText(w, http.StatusCreated, name)
+		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/resources/type/update/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/resources/type/update/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		d, err := get(r, name)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		var upd doc
 		if err := s.decodeBody(r, &upd); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		for k, v := range upd {
 			if k != "name" && k != "workspace_id" && k != "created_by" && k != "edited_at" {
@@ -158,69 +154,69 @@ func (s *Server) registerResourceTypes(mux Mux) {
 			}
 		}
 		if err := s.putDoc(r, keptResourceType, name, d); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "resource_type.update", name, "", nil)
 		writeText(w, http.StatusOK, name)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/get/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/get/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name)
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("resource type %s not found", name)
 		}
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		d := doc{}
 		_ = json.Unmarshal([]byte(it.Value), &d)
 		httpx.JSON(w, http.StatusOK, view(name, it.UpdatedAt, d))
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/exists/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/exists/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, err == nil)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/list", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/list", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, docs, err := s.listDocs(r, keptResourceType)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := make([]map[string]any, len(items))
 		for i, it := range items {
 			out[i] = view(it.Name, it.UpdatedAt, docs[i])
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/listnames", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/resources/type/listnames", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, _, err := s.listDocs(r, keptResourceType)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		names := make([]string, len(items))
 		for i, it := range items {
 			names[i] = it.Name
 		}
 		httpx.JSON(w, http.StatusOK, names)
+		return nil
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/resources/type/delete/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE /api/w/{ws}/resources/type/delete/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptResourceType, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("resource type %s not found", name)
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "resource_type.delete", name, "", nil)
 		writeText(w, http.StatusOK, name)
+		return nil
 	}))
 }
 
@@ -264,7 +260,7 @@ func roleOf(isAdmin, operator bool) string {
 // Workspace users: millrun has one person, who runs it; the users of a
 // Windmill workspace are kept by email so a pull gives them back. They
 // cannot log in or hold tokens here.
-func (s *Server) registerWorkspaceUsers(mux Mux) {
+func (s *Server) registerWorkspaceUsers(mux routes) {
 	all := func(r *http.Request) (map[string]userDoc, error) {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
 		if err != nil {
@@ -295,27 +291,27 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 			"operator": u.Role == "operator", "disabled": u.Disabled, "role": u.Role, "created_at": time.Unix(0, 0).UTC().Format(time.RFC3339),
 			"groups": []string{}, "folders": []string{}, "folders_owners": []string{}, "added_via": nil}
 	}
-	mux.HandleFunc("GET /api/w/{ws}/users/list", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/users/list", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) error {
 		users, err := all(r)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := []map[string]any{}
 		for _, email := range slices.Sorted(maps.Keys(users)) {
 			out = append(out, view(email, users[email]))
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/users/get/{username}", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/users/get/{username}", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, view(email, u))
+		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/add_user", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspaces/add_user", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Email    string `json:"email"`
 			Username string `json:"username"`
@@ -323,34 +319,30 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 			Operator bool   `json:"operator"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		// The email names the user's file in an export: one file name.
 		if !strings.Contains(body.Email, "@") || strings.ContainsAny(body.Email, "/\\:") || strings.Contains(body.Email, "..") ||
 			strings.ContainsFunc(body.Email, func(r rune) bool { return r < 0x20 }) {
-			s.fail(w, apierr.BadRequest("invalid email %q", body.Email))
-			return
+			return apierr.BadRequest("invalid email %q", body.Email)
 		}
 		if body.Username == "" {
 			body.Username = sanitizePathPart(strings.Split(body.Email, "@")[0])
 		}
 		if _, _, err := byUsername(r, body.Username); err == nil {
-			s.fail(w, apierr.BadRequest("username %s already taken", body.Username))
-			return
+			return apierr.BadRequest("username %s already taken", body.Username)
 		}
 		if err := s.putDoc(r, keptUser, body.Email, userDoc{Username: body.Username, Role: roleOf(body.IsAdmin, body.Operator)}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "user.add", body.Email, "", nil)
 		writeText(w, http.StatusCreated, "user "+body.Email+" added")
+		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/users/update/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/users/update/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		var body struct {
 			IsAdmin  *bool `json:"is_admin"`
@@ -358,8 +350,7 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 			Disabled *bool `json:"disabled"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		admin, op := u.Role == "admin", u.Role == "operator"
 		if body.IsAdmin != nil {
@@ -373,31 +364,32 @@ func (s *Server) registerWorkspaceUsers(mux Mux) {
 			u.Disabled = *body.Disabled
 		}
 		if err := s.putDoc(r, keptUser, email, u); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "user.update", email, "", nil)
 		writeText(w, http.StatusOK, "user "+u.Username+" updated")
+		return nil
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/users/delete/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE /api/w/{ws}/users/delete/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err == nil {
 			err = s.DB.DeleteKept(r.Context(), s.Workspace, keptUser, email)
 		}
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "user.delete", email, "", nil)
 		writeText(w, http.StatusOK, "username "+u.Username+" deleted")
+		return nil
 	}))
 	// wmill asks before adding a user whether usernames are made from
 	// emails; here the username a file names is kept as it is.
-	mux.HandleFunc("GET /api/settings/global/{key}", func(w http.ResponseWriter, r *http.Request) {
-		if !requireFull(w, r, s.Log, "settings:read") {
-			return
+	mux.HandleFunc("GET /api/settings/global/{key}", func(w http.ResponseWriter, r *http.Request) error {
+		if err := requireFull(r, "settings:read"); err != nil {
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, nil)
+		return nil
 	})
 }
 
@@ -409,7 +401,7 @@ type groupDoc struct {
 
 // Groups are kept with their members; a member's admin role is an
 // extra_perms entry granted through acls/add/group_ (Windmill's way).
-func (s *Server) registerGroups(mux Mux) {
+func (s *Server) registerGroups(mux routes) {
 	// Windmill's group "all" holds every user of the workspace: here the
 	// person running millrun and the kept users. It is not kept and
 	// cannot change.
@@ -448,16 +440,14 @@ func (s *Server) registerGroups(mux Mux) {
 		return map[string]any{"workspace_id": s.Workspace, "name": name, "summary": g.Summary, "members": members,
 			"extra_perms": s.acl(r, "group_", name)}
 	}
-	mux.HandleFunc("GET /api/w/{ws}/groups/list", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/groups/list", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		everyone, err := all(r)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := []map[string]any{view(r, "all", everyone)}
 		for _, it := range items {
@@ -466,67 +456,61 @@ func (s *Server) registerGroups(mux Mux) {
 			out = append(out, view(r, it.Name, g))
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/groups/get/{name}", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/groups/get/{name}", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		g, err := get(r, name)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, view(r, name, g))
+		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/create", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/groups/create", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Name    string  `json:"name"`
 			Summary *string `json:"summary"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if !resourceTypeName.MatchString(body.Name) {
-			s.fail(w, apierr.BadRequest("group name %q: use letters, digits and _", body.Name))
-			return
+			return apierr.BadRequest("group name %q: use letters, digits and _", body.Name)
 		}
 		if _, err := get(r, body.Name); err == nil {
-			s.fail(w, apierr.BadRequest("group %s already exists", body.Name))
-			return
+			return apierr.BadRequest("group %s already exists", body.Name)
 		}
 		if err := s.putDoc(r, keptGroup, body.Name, groupDoc{Summary: body.Summary, Members: []string{}}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "group.create", body.Name, "", nil)
 		writeText(w, http.StatusCreated, "Created group "+body.Name)
+		return nil
 	}))
-	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) http.HandlerFunc {
-		return s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
+	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) handlerFunc {
+		return s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
 			name := r.PathValue("name")
 			if name == "all" {
-				s.fail(w, apierr.BadRequest("the group all always holds every user of the workspace"))
-				return
+				return apierr.BadRequest("the group all always holds every user of the workspace")
 			}
 			g, err := get(r, name)
 			if err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			body := map[string]json.RawMessage{}
 			if err := s.decodeOptionalBody(r, &body); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			if err := change(&g, body); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			if err := s.putDoc(r, keptGroup, name, g); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			s.changed(r, "group."+action, name, "", nil)
 			writeText(w, http.StatusOK, "group "+name+" updated")
+			return nil
 		})
 	}
 	username := func(body map[string]json.RawMessage) (string, error) {
@@ -553,22 +537,21 @@ func (s *Server) registerGroups(mux Mux) {
 		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == u })
 		return err
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/groups/delete/{name}", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE /api/w/{ws}/groups/delete/{name}", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if name == "all" {
-			s.fail(w, apierr.BadRequest("the group all always holds every user of the workspace"))
-			return
+			return apierr.BadRequest("the group all always holds every user of the workspace")
 		}
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptGroup, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("group %s not found", name)
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "group_/"+name)
 		s.changed(r, "group.delete", name, "", nil)
 		writeText(w, http.StatusOK, "group "+name+" deleted")
+		return nil
 	}))
 }
 
@@ -585,20 +568,18 @@ func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
 // Windmill's granular ACLs: kept per item and given back as its
 // extra_perms (groups, scripts, flows, apps). millrun has one person, so
 // they grant nothing here.
-func (s *Server) registerACLs(mux Mux) {
-	change := func(add bool) http.HandlerFunc {
-		return s.handler("acls:write", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerACLs(mux routes) {
+	change := func(add bool) handlerFunc {
+		return s.handler("acls:write", func(w http.ResponseWriter, r *http.Request) error {
 			var body struct {
 				Owner string `json:"owner"`
 				Write bool   `json:"write"`
 			}
 			if err := s.decodeBody(r, &body); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			if !strings.HasPrefix(body.Owner, "u/") && !strings.HasPrefix(body.Owner, "g/") {
-				s.fail(w, apierr.BadRequest("owner %q: name u/<user> or g/<group>", body.Owner))
-				return
+				return apierr.BadRequest("owner %q: name u/<user> or g/<group>", body.Owner)
 			}
 			kind, path := r.PathValue("kind"), r.PathValue("path")
 			perms := s.acl(r, kind, path)
@@ -608,16 +589,17 @@ func (s *Server) registerACLs(mux Mux) {
 				delete(perms, body.Owner)
 			}
 			if err := s.putDoc(r, keptACL, kind+"/"+path, perms); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			s.changed(r, "acl.update", kind+"/"+path, body.Owner, nil)
 			writeText(w, http.StatusOK, "acl updated")
+			return nil
 		})
 	}
 	mux.HandleFunc("POST /api/w/{ws}/acls/add/{kind}/{path...}", change(true))
 	mux.HandleFunc("POST /api/w/{ws}/acls/remove/{kind}/{path...}", change(false))
-	mux.HandleFunc("GET /api/w/{ws}/acls/get/{kind}/{path...}", s.handler("acls:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/acls/get/{kind}/{path...}", s.handler("acls:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, s.acl(r, r.PathValue("kind"), r.PathValue("path")))
+		return nil
 	}))
 }

@@ -31,7 +31,7 @@ func depsPath(language, name string) string {
 // Workspace dependencies (dependencies/requirements.in and the like) are
 // kept and given back. millrun resolves each script's packages from the
 // script itself and its lock; it does not read these files.
-func (s *Server) registerWorkspaceDependencies(mux Mux) {
+func (s *Server) registerWorkspaceDependencies(mux routes) {
 	key := func(language, name string) string { return language + "/" + name }
 	view := func(language, name string, it store.KeptItem) map[string]any {
 		var content string
@@ -39,48 +39,44 @@ func (s *Server) registerWorkspaceDependencies(mux Mux) {
 		return map[string]any{"workspace_id": s.Workspace, "language": language, "name": nullIfEmpty(name), "content": content,
 			"description": nil, "archived": false, "created_at": it.UpdatedAt.Format(time.RFC3339Nano)}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/create", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/create", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Name     string `json:"name"`
 			Language string `json:"language"`
 			Content  string `json:"content"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if depsFiles[body.Language] == "" {
-			s.fail(w, apierr.BadRequest("workspace dependencies for %q: the languages are bun, python3, php, go and powershell", body.Language))
-			return
+			return apierr.BadRequest("workspace dependencies for %q: the languages are bun, python3, php, go and powershell", body.Language)
 		}
 		if strings.ContainsAny(body.Name, "/\\") || strings.Contains(body.Name, "..") {
-			s.fail(w, apierr.BadRequest("dependencies name %q: no slashes", body.Name))
-			return
+			return apierr.BadRequest("dependencies name %q: no slashes", body.Name)
 		}
 		if err := s.putDoc(r, keptDeps, key(body.Language, body.Name), body.Content); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "workspace_dependencies.update", key(body.Language, body.Name), "", nil)
 		writeText(w, http.StatusCreated, depsPath(body.Language, body.Name))
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
 		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, key(language, name))
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
 		}
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, view(language, name, it))
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/list", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/list", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := []map[string]any{}
 		for _, it := range items {
@@ -88,18 +84,19 @@ func (s *Server) registerWorkspaceDependencies(mux Mux) {
 			out = append(out, view(language, name, it))
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/delete/{language}", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/delete/{language}", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "workspace_dependencies.delete", key(language, name), "", nil)
 		writeText(w, http.StatusOK, depsPath(language, name)+" deleted")
+		return nil
 	}))
 }
 
@@ -113,7 +110,7 @@ var notAppField = map[string]bool{
 
 // Apps (Windmill's low-code apps) are kept and given back; millrun shows
 // and runs none of them.
-func (s *Server) registerApps(mux Mux) {
+func (s *Server) registerApps(mux routes) {
 	get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
 		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptApp, path)
 		if errors.Is(err, store.ErrNotFound) {
@@ -138,29 +135,25 @@ func (s *Server) registerApps(mux Mux) {
 		}
 		return out
 	}
-	save := func(create bool) http.HandlerFunc {
-		return s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) {
+	save := func(create bool) handlerFunc {
+		return s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
 			var body doc
 			if err := s.decodeBody(r, &body); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			path := r.PathValue("path")
 			if create {
 				_ = json.Unmarshal(body["path"], &path)
 			}
 			if err := scripts.ValidatePath(path); err != nil {
-				s.fail(w, apierr.BadRequest("%s", err))
-				return
+				return apierr.BadRequest("%s", err)
 			}
 			_, old, err := get(r, path)
 			switch {
 			case create && err == nil:
-				s.fail(w, apierr.BadRequest("app %s already exists", path))
-				return
+				return apierr.BadRequest("app %s already exists", path)
 			case !create && err != nil:
-				s.fail(w, err)
-				return
+				return err
 			}
 			d := doc{}
 			if !create {
@@ -172,8 +165,7 @@ func (s *Server) registerApps(mux Mux) {
 				}
 			}
 			if err := s.putDoc(r, keptApp, path, d); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			s.changed(r, "app.save", path, "", nil)
 			status := http.StatusOK
@@ -181,57 +173,58 @@ func (s *Server) registerApps(mux Mux) {
 				status = http.StatusCreated
 			}
 			writeText(w, status, path)
+			return nil
 		})
 	}
 	mux.HandleFunc("POST /api/w/{ws}/apps/create", save(true))
 	mux.HandleFunc("POST /api/w/{ws}/apps/update/{path...}", save(false))
-	mux.HandleFunc("GET /api/w/{ws}/apps/get/p/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/apps/get/p/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
 		it, d, err := get(r, path)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, view(r, path, it, d, true))
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/apps/exists/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/apps/exists/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		_, _, err := get(r, r.PathValue("path"))
 		var ae *apierr.Error
 		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, err == nil)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/apps/list", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/apps/list", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, docs, err := s.listDocs(r, keptApp)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := []map[string]any{}
 		for i, it := range items {
 			out = append(out, view(r, it.Name, it, docs[i], false))
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/apps/delete/{path...}", s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE /api/w/{ws}/apps/delete/{path...}", s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
 		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptApp, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("App not found at path %s", path)
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "app/"+path)
 		s.changed(r, "app.delete", path, "", nil)
 		writeText(w, http.StatusOK, path)
+		return nil
 	}))
 	// Raw apps (a React or Svelte app in files) arrive as a bundle of
 	// files: not kept. The answer says how to push the rest.
-	refuseRaw := s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, apierr.BadRequest("millrun does not keep raw apps (.raw_app folders): add the folder to excludes in wmill.yaml, or push with --skip-apps, and the rest of the workspace pushes"))
+	refuseRaw := s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+		return apierr.BadRequest("millrun does not keep raw apps (.raw_app folders): add the folder to excludes in wmill.yaml, or push with --skip-apps, and the rest of the workspace pushes")
 	})
 	mux.HandleFunc("POST /api/w/{ws}/apps/create_raw", refuseRaw)
 	mux.HandleFunc("POST /api/w/{ws}/apps/update_raw/{path...}", refuseRaw)
@@ -378,7 +371,7 @@ var notTriggerField = map[string]bool{
 	"server_id": true, "extra_perms": true, "email": true, "permissioned_as": true, "preserve_permissioned_as": true,
 }
 
-func (s *Server) registerKeptTriggers(mux Mux) {
+func (s *Server) registerKeptTriggers(mux routes) {
 	for _, kind := range keptTriggerKinds {
 		keptKind := "trigger:" + kind
 		base := "/api/w/{ws}/" + kind + "_triggers/"
@@ -402,27 +395,23 @@ func (s *Server) registerKeptTriggers(mux Mux) {
 			}
 			return out
 		}
-		save := func(create bool) http.HandlerFunc {
-			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) {
+		save := func(create bool) handlerFunc {
+			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 				var body doc
 				if err := s.decodeBody(r, &body); err != nil {
-					s.fail(w, err)
-					return
+					return err
 				}
 				path := r.PathValue("path")
 				if create {
 					_ = json.Unmarshal(body["path"], &path)
 				}
 				if err := scripts.ValidatePath(path); err != nil {
-					s.fail(w, apierr.BadRequest("%s", err))
-					return
+					return apierr.BadRequest("%s", err)
 				}
 				if _, _, err := get(r, path); create && err == nil {
-					s.fail(w, apierr.BadRequest("%s trigger %s already exists", kind, path))
-					return
+					return apierr.BadRequest("%s trigger %s already exists", kind, path)
 				} else if !create && err != nil {
-					s.fail(w, err)
-					return
+					return err
 				}
 				d := doc{}
 				for k, v := range body {
@@ -431,8 +420,7 @@ func (s *Server) registerKeptTriggers(mux Mux) {
 					}
 				}
 				if err := s.putDoc(r, keptKind, path, d); err != nil {
-					s.fail(w, err)
-					return
+					return err
 				}
 				s.changed(r, kind+"_trigger.save", path, "", nil)
 				status := http.StatusOK
@@ -440,50 +428,51 @@ func (s *Server) registerKeptTriggers(mux Mux) {
 					status = http.StatusCreated
 				}
 				writeText(w, status, path)
+				return nil
 			})
 		}
 		mux.HandleFunc("POST "+base+"create", save(true))
 		mux.HandleFunc("POST "+base+"update/{path...}", save(false))
-		mux.HandleFunc("GET "+base+"get/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET "+base+"get/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
 			it, d, err := get(r, path)
 			if err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			httpx.JSON(w, http.StatusOK, view(path, it, d))
+			return nil
 		}))
-		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			_, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.fail(w, err)
-				return
+				return err
 			}
 			httpx.JSON(w, http.StatusOK, err == nil)
+			return nil
 		}))
-		mux.HandleFunc("GET "+base+"list", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET "+base+"list", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			items, docs, err := s.listDocs(r, keptKind)
 			if err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			out := []map[string]any{}
 			for i, it := range items {
 				out = append(out, view(it.Name, it, docs[i]))
 			}
 			httpx.JSON(w, http.StatusOK, out)
+			return nil
 		}))
-		mux.HandleFunc("DELETE "+base+"delete/{path...}", s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("DELETE "+base+"delete/{path...}", s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
 			if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptKind, path); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					err = apierr.NotFound("%s trigger not found at path %s", kind, path)
 				}
-				s.fail(w, err)
-				return
+				return err
 			}
 			s.changed(r, kind+"_trigger.delete", path, "", nil)
 			writeText(w, http.StatusOK, path)
+			return nil
 		}))
 	}
 }

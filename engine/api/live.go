@@ -15,19 +15,29 @@ import (
 )
 
 // FullAccess lets only full-access callers (not webhook-scoped tokens)
-// through to h; scope names what they would need in the refusal.
+// through to h; scope names what they would need in the refusal. It is
+// for routes mounted outside this package (the inspector's).
 func FullAccess(log *slog.Logger, scope string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if requireFull(w, r, log, scope) {
-			h(w, r)
+	return serve(log, fullAccess(scope, func(w http.ResponseWriter, r *http.Request) error {
+		h(w, r)
+		return nil
+	}))
+}
+
+// fullAccess is FullAccess for this package's handlers.
+func fullAccess(scope string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := requireFull(r, scope); err != nil {
+			return err
 		}
+		return h(w, r)
 	}
 }
 
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
-func (s *Server) registerLive(mux Mux) {
-	mux.HandleFunc("GET /api/millrun/jobs/events", FullAccess(s.Log, "jobs:read", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerLive(mux routes) {
+	mux.HandleFunc("GET /api/millrun/jobs/events", fullAccess("jobs:read", func(w http.ResponseWriter, r *http.Request) error {
 		ch, stop := s.Queue.Watch()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, j *store.Job) {
@@ -35,8 +45,9 @@ func (s *Server) registerLive(mux Mux) {
 				httpx.Event(w, f, "job", JobJSON(j, false))
 			}
 		})
+		return nil
 	}))
-	mux.HandleFunc("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) error {
 		who := auth.FromContext(r.Context())
 		id := r.PathValue("id")
 		load := func() (*store.Job, error) {
@@ -47,12 +58,10 @@ func (s *Server) registerLive(mux Mux) {
 		}
 		j, err := load()
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !who.FullAccess() && who.TokenID != j.TokenID) {
-			apierr.Write(w, s.Log, apierr.NotFound("job %s", id))
-			return
+			return apierr.NotFound("job %s", id)
 		}
 		if err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		f := httpx.SSE(w)
 		// Logs are sent as appended text; the page concatenates. The loop
@@ -73,15 +82,15 @@ func (s *Server) registerLive(mux Mux) {
 			if j.Finished() {
 				fmt.Fprint(w, "event: end\ndata: {}\n\n")
 				f.Flush()
-				return
+				return nil
 			}
 			select {
 			case <-r.Context().Done():
-				return
+				return nil
 			case <-tick.C:
 			}
 			if j, err = load(); err != nil {
-				return
+				return nil
 			}
 		}
 	})

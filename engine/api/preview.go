@@ -26,10 +26,10 @@ import (
 // the flow editor's Test), dependency jobs for code sent
 // with the request (`wmill generate-metadata`), a job's logs (`wmill job
 // logs`) and a version's deployment status.
-func (s *Server) registerCodeJobs(mux Mux) {
+func (s *Server) registerCodeJobs(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview", s.handler("jobs:run", s.runPreview))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview_flow", s.handler("jobs:run", s.runFlowPreview))
-	mux.HandleFunc("POST /api/millrun/flows/inferred_schema", FullAccess(s.Log, "flows:read", s.inferredSchema))
+	mux.HandleFunc("POST /api/millrun/flows/inferred_schema", fullAccess("flows:read", s.inferredSchema))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies_async", s.handler("jobs:run", s.runDependencies(false)))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies", s.handler("jobs:run", s.runDependencies(true)))
 	mux.HandleFunc("POST /api/w/{ws}/jobs/run/flow_dependencies_async", s.handler("jobs:run", s.runFlowDependencies))
@@ -51,7 +51,7 @@ func sha256Hex(s string) string {
 // rawTempDiff answers which of the local scripts wmill names (path ->
 // SHA-256 of its code) differ from the saved ones, and which workspace
 // dependency files differ from the kept ones: those it then uploads.
-func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) {
+func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Scripts       map[string]string `json:"scripts"`
 		WorkspaceDeps []struct {
@@ -62,8 +62,7 @@ func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) {
 		} `json:"workspace_deps"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := []string{}
 	for _, p := range sortedKeys(body.Scripts) {
@@ -87,27 +86,26 @@ func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
 // rawTempStore keeps one local script's code (a JSON string) and answers
 // its hash, which wmill then names in temp_script_refs.
-func (s *Server) rawTempStore(w http.ResponseWriter, r *http.Request) {
+func (s *Server) rawTempStore(w http.ResponseWriter, r *http.Request) error {
 	var content string
 	if err := s.decodeBody(r, &content); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if len(content) > scripts.MaxContent {
-		s.fail(w, apierr.BadRequest("the script is larger than %d bytes", scripts.MaxContent))
-		return
+		return apierr.BadRequest("the script is larger than %d bytes", scripts.MaxContent)
 	}
 	hash := sha256Hex(content)
 	_ = s.DB.PruneKept(r.Context(), s.Workspace, keptRawTemp, time.Now().Add(-24*time.Hour))
 	if err := s.putDoc(r, keptRawTemp, hash, content); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	writeText(w, http.StatusOK, hash)
+	return nil
 }
 
 // tempModules reads the local versions wmill names (path -> hash of code
@@ -176,7 +174,7 @@ func newCodeJob(r *http.Request, workspace, kind, path, lang string, args json.R
 // runPreview runs code that is not saved, with its arguments: Windmill's
 // preview (the editor's Test button, `wmill script preview`). The job is
 // a preview job of the path it names.
-func (s *Server) runPreview(w http.ResponseWriter, r *http.Request) {
+func (s *Server) runPreview(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Content  string          `json:"content"`
 		Path     string          `json:"path"`
@@ -189,38 +187,34 @@ func (s *Server) runPreview(w http.ResponseWriter, r *http.Request) {
 		TempScriptRefs map[string]string `json:"temp_script_refs"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if body.Kind != "" && body.Kind != "code" {
 		// A codebase bundle needs the bundle upload route millrun has not.
-		s.fail(w, apierr.BadRequest("millrun previews code, not %s previews: preview the script's own file", body.Kind))
-		return
+		return apierr.BadRequest("millrun previews code, not %s previews: preview the script's own file", body.Kind)
 	}
 	lang, err := codeLanguage(body.Language)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if len(body.Args) > 0 && string(body.Args) != "null" && body.Args[0] != '{' {
-		s.fail(w, apierr.BadRequest("args must be a JSON object"))
-		return
+		return apierr.BadRequest("args must be a JSON object")
 	}
 	job := newCodeJob(r, s.Workspace, "preview", codePath(body.Path), lang, body.Args)
 	code := store.JobCode{Language: lang, Content: body.Content, Lock: body.Lock, Modules: s.tempModules(r, body.TempScriptRefs)}
 	if err := s.queueCode(r, job, code); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	writeText(w, http.StatusCreated, job.ID)
+	return nil
 }
 
 // runDependencies resolves the lock of code sent with the request, as
 // Windmill's dependency job does for `wmill generate-metadata`: the async
 // route answers the job's id (its result is {"lock": ...}), the older
 // synchronous one waits and answers {"lock": ...}.
-func (s *Server) runDependencies(wait bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) runDependencies(wait bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			RawScripts []struct {
 				RawCode    string `json:"raw_code"`
@@ -231,12 +225,10 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 			TempScriptRefs map[string]string `json:"temp_script_refs"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if len(body.RawScripts) == 0 {
-			s.fail(w, apierr.BadRequest(`send {"raw_scripts": [{"raw_code", "language", "script_path"}], "entrypoint": "<script_path>"}`))
-			return
+			return apierr.BadRequest(`send {"raw_scripts": [{"raw_code", "language", "script_path"}], "entrypoint": "<script_path>"}`)
 		}
 		entry := body.RawScripts[0]
 		for _, rs := range body.RawScripts {
@@ -246,8 +238,7 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 		}
 		lang, err := codeLanguage(entry.Language)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		job := newCodeJob(r, s.Workspace, "dependencies", codePath(entry.ScriptPath), lang, nil)
 		modules := s.tempModules(r, body.TempScriptRefs)
@@ -262,12 +253,11 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 			defer s.Queue.Unsubscribe(job.ID, ch)
 		}
 		if err := s.queueCode(r, job, store.JobCode{Language: lang, Content: entry.RawCode, Modules: modules}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if !wait {
 			writeText(w, http.StatusCreated, job.ID)
-			return
+			return nil
 		}
 		select {
 		case done := <-ch:
@@ -278,15 +268,15 @@ func (s *Server) runDependencies(wait bool) http.HandlerFunc {
 					} `json:"error"`
 				}
 				_ = json.Unmarshal([]byte(done.Result), &res)
-				s.fail(w, apierr.Internal("Error locking file: %s", res.Error.Message))
-				return
+				return apierr.Internal("Error locking file: %s", res.Error.Message)
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, done.Result)
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Minute):
-			s.fail(w, apierr.Internal("timeout after 600s: dependency job %s goes on; read its result at jobs_u/completed/get_result/%s", job.ID, job.ID))
+			return apierr.Internal("timeout after 600s: dependency job %s goes on; read its result at jobs_u/completed/get_result/%s", job.ID, job.ID)
 		}
+		return nil
 	}
 }
 
@@ -297,39 +287,37 @@ const FlowCode = "flow"
 // runFlowDependencies locks each inline script of a flow value sent with
 // the request (`wmill generate-metadata` for a flow folder): the job's
 // result is {"updated_flow_value": ...}, the value with each step's lock.
-func (s *Server) runFlowDependencies(w http.ResponseWriter, r *http.Request) {
+func (s *Server) runFlowDependencies(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		FlowValue      json.RawMessage   `json:"flow_value"`
 		Path           string            `json:"path"`
 		TempScriptRefs map[string]string `json:"temp_script_refs"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if len(body.FlowValue) == 0 || body.FlowValue[0] != '{' {
-		s.fail(w, apierr.BadRequest(`send {"flow_value": {"modules": [...]}, "path": "<flow path>"}`))
-		return
+		return apierr.BadRequest(`send {"flow_value": {"modules": [...]}, "path": "<flow path>"}`)
 	}
 	job := newCodeJob(r, s.Workspace, "dependencies", codePath(body.Path), FlowCode, nil)
 	if err := s.queueCode(r, job, store.JobCode{Language: FlowCode, Content: string(body.FlowValue), Modules: s.tempModules(r, body.TempScriptRefs)}); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	writeText(w, http.StatusCreated, job.ID)
+	return nil
 }
 
 // deploymentStatus is a version's lock as its dependency job left it
 // (Windmill's deployment status): the lock, or why resolving it failed.
-func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) error {
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		err = apierr.NotFound("script with hash %s", hash)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{"lock": nullIfEmpty(v.Lock), "lock_error_logs": nullIfEmpty(v.LockError), "job_id": nil})
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 // body: value, args, path): a flowpreview job, 201 with its id. The draft
 // is checked as a save would check it, so a mistake is a 400 now rather
 // than a failed run.
-func (s *Server) runFlowPreview(w http.ResponseWriter, r *http.Request) {
+func (s *Server) runFlowPreview(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Value json.RawMessage `json:"value"`
 		Path  string          `json:"path"`
@@ -24,29 +24,25 @@ func (s *Server) runFlowPreview(w http.ResponseWriter, r *http.Request) {
 		RestartedFrom json.RawMessage `json:"restarted_from"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if len(body.RestartedFrom) > 0 && string(body.RestartedFrom) != "null" {
-		s.fail(w, apierr.BadRequest("millrun cannot restart a preview from a step (restarted_from): run the whole flow"))
-		return
+		return apierr.BadRequest("millrun cannot restart a preview from a step (restarted_from): run the whole flow")
 	}
 	if len(body.Args) > 0 && string(body.Args) != "null" && body.Args[0] != '{' {
-		s.fail(w, apierr.BadRequest("args must be a JSON object"))
-		return
+		return apierr.BadRequest("args must be a JSON object")
 	}
 	path := codePath(body.Path)
 	draft, err := s.Flows.Draft(r.Context(), s.Workspace, path, body.Value)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	job := newCodeJob(r, s.Workspace, flows.KindPreview, path, "", body.Args)
 	if err := s.queueCode(r, job, store.JobCode{Language: FlowCode, Content: draft.Value}); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	writeText(w, http.StatusCreated, job.ID)
+	return nil
 }
 
 // inferredSchema answers the schema millrun gives a flow saved without
@@ -54,20 +50,19 @@ func (s *Server) runFlowPreview(w http.ResponseWriter, r *http.Request) {
 // flow's own: a schema that is only the inferred one is left out when the
 // flow is saved again, so the inputs follow the steps; any other (pushed
 // by wmill, written by hand) is kept as it is.
-func (s *Server) inferredSchema(w http.ResponseWriter, r *http.Request) {
+func (s *Server) inferredSchema(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Value json.RawMessage `json:"value"`
 		Path  string          `json:"path"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	draft, err := s.Flows.Draft(r.Context(), s.Workspace, codePath(body.Path), body.Value)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(draft.Schema))
+	return nil
 }

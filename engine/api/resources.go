@@ -14,7 +14,7 @@ import (
 // (the ones scripts are given to call getResource). A value is any JSON:
 // wmill's set_state stores a script's state as a resource of type
 // "state", and set_resource writes one with update_value.
-func (s *Server) registerResources(mux Mux) {
+func (s *Server) registerResources(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/resources/create", s.putResource(true))
 	mux.HandleFunc("POST /api/w/{ws}/resources/update/{path...}", s.putResource(false))
 	mux.HandleFunc("POST /api/w/{ws}/resources/update_value/{path...}", s.updateResourceValue)
@@ -44,20 +44,18 @@ func decodeValue(raw json.RawMessage) (value any, given bool, err error) {
 	return value, true, nil
 }
 
-func (s *Server) putResource(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:write") {
-			return
+func (s *Server) putResource(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "resources:write"); err != nil {
+			return err
 		}
 		var b resourceBody
 		if err := s.decodeBody(r, &b); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		value, given, err := decodeValue(b.Value)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if create && !given {
 			value = map[string]any{}
@@ -67,8 +65,7 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 			path = r.PathValue("path")
 			cur, err := s.Resources.Full(r.Context(), s.Workspace, path)
 			if err != nil {
-				s.fail(w, resourceErr(err, path))
-				return
+				return resourceErr(err, path)
 			}
 			// An update may leave out what it does not change.
 			if !given {
@@ -82,12 +79,10 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 			}
 		}
 		if b.ResourceType == "" {
-			s.fail(w, apierr.BadRequest("resource_type is required, e.g. signature_auth"))
-			return
+			return apierr.BadRequest("resource_type is required, e.g. signature_auth")
 		}
 		if err := s.Resources.Put(r.Context(), s.Workspace, path, b.ResourceType, b.Description, value, create); err != nil {
-			s.fail(w, resourceErr(err, path))
-			return
+			return resourceErr(err, path)
 		}
 		action := "resource.create"
 		if !create {
@@ -95,40 +90,38 @@ func (s *Server) putResource(create bool) http.HandlerFunc {
 		}
 		s.changed(r, action, path, b.ResourceType, nil)
 		writeText(w, http.StatusCreated, path)
+		return nil
 	}
 }
 
 // updateResourceValue is Windmill's update_value: {"value": ...} replaces
 // the value and keeps the type and description (wmill's set_resource and
 // set_state when the resource exists).
-func (s *Server) updateResourceValue(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:write") {
-		return
+func (s *Server) updateResourceValue(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "resources:write"); err != nil {
+		return err
 	}
 	var b struct {
 		Value json.RawMessage `json:"value"`
 	}
 	if err := s.decodeBody(r, &b); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	value, _, err := decodeValue(b.Value)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	path := r.PathValue("path")
 	cur, err := s.Resources.Get(r.Context(), s.Workspace, path)
 	if err != nil {
-		s.fail(w, resourceErr(err, path))
-		return
+		return resourceErr(err, path)
 	}
 	if err := s.Resources.Put(r.Context(), s.Workspace, path, cur.ResourceType, cur.Description, value, false); err != nil {
-		s.fail(w, resourceErr(err, path))
-		return
+		return resourceErr(err, path)
 	}
 	s.changed(r, "resource.update", path, cur.ResourceType, nil)
 	writeText(w, http.StatusOK, "value of resource "+path+" updated")
+	return nil
 }
 
 func resourceErr(err error, path string) error {
@@ -141,69 +134,69 @@ func resourceErr(err error, path string) error {
 	return err
 }
 
-func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
-		return
+func (s *Server) getResource(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "resources:read"); err != nil {
+		return err
 	}
 	res, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
-		s.fail(w, resourceErr(err, r.PathValue("path")))
-		return
+		return resourceErr(err, r.PathValue("path"))
 	}
 	httpx.JSON(w, http.StatusOK, res)
+	return nil
 }
 
 // getResourceValue returns a value whole; interpolated, "$var:<path>"
 // strings in it become those variables' values.
-func (s *Server) getResourceValue(interpolated bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
-			return
+func (s *Server) getResourceValue(interpolated bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "resources:read"); err != nil {
+			return err
 		}
 		v, _, err := s.Resources.Value(r.Context(), s.Workspace, r.PathValue("path"))
 		if err != nil {
-			s.fail(w, resourceErr(err, r.PathValue("path")))
-			return
+			return resourceErr(err, r.PathValue("path"))
 		}
 		if interpolated {
 			if v, err = s.Resources.Interpolate(r.Context(), s.Workspace, v); err != nil {
-				s.fail(w, apierr.BadRequest("resource %s: %s", r.PathValue("path"), err))
-				return
+				return apierr.BadRequest("resource %s: %s", r.PathValue("path"), err)
 			}
 		}
 		s.changed(r, "resource.read", r.PathValue("path"), "", nil)
 		httpx.JSON(w, http.StatusOK, v)
+		return nil
 	}
 }
 
-func (s *Server) resourceExists(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
-		return
+func (s *Server) resourceExists(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "resources:read"); err != nil {
+		return err
 	}
 	_, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, err == nil)
+	return nil
 }
 
-func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:read") {
-		return
+func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "resources:read"); err != nil {
+		return err
 	}
 	list, err := s.Resources.List(r.Context(), s.Workspace)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "resources:write") {
-		return
+func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "resources:write"); err != nil {
+		return err
 	}
 	if err := s.Resources.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
-		s.fail(w, resourceErr(err, r.PathValue("path")))
-		return
+		return resourceErr(err, r.PathValue("path"))
 	}
 	s.changed(r, "resource.delete", r.PathValue("path"), "", nil)
 	writeText(w, http.StatusOK, "resource "+r.PathValue("path")+" deleted")
+	return nil
 }

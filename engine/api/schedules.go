@@ -18,7 +18,7 @@ import (
 
 // Windmill's schedule routes, plus millrun's explain (the plain-words
 // reading and the next runs the UI shows as the cron is typed).
-func (s *Server) registerSchedules(mux Mux) {
+func (s *Server) registerSchedules(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/schedules/create", s.putSchedule(true))
 	mux.HandleFunc("POST /api/w/{ws}/schedules/update/{path...}", s.putSchedule(false))
 	mux.HandleFunc("GET /api/w/{ws}/schedules/get/{path...}", s.getSchedule)
@@ -68,15 +68,14 @@ type scheduleBody struct {
 	Missed      *string         `json:"missed"`
 }
 
-func (s *Server) putSchedule(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "schedules:write") {
-			return
+func (s *Server) putSchedule(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "schedules:write"); err != nil {
+			return err
 		}
 		var b scheduleBody
 		if err := s.decodeBody(r, &b); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		sc := &store.Schedule{Workspace: s.Workspace, Path: b.Path, ScriptPath: b.ScriptPath, IsFlow: b.IsFlow,
 			Args: "{}", Enabled: true, Missed: schedules.MissedSkip}
@@ -85,8 +84,7 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 			// stays fixed, as in Windmill (delete and create to change it).
 			cur, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
 			if err != nil {
-				s.fail(w, scheduleErr(err, r.PathValue("path")))
-				return
+				return scheduleErr(err, r.PathValue("path"))
 			}
 			sc = cur
 			if b.Schedule == "" {
@@ -97,26 +95,22 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 			}
 		}
 		if err := scripts.ValidatePath(sc.Path); err != nil {
-			s.fail(w, apierr.BadRequest("schedule path: %s", err))
-			return
+			return apierr.BadRequest("schedule path: %s", err)
 		}
 		if create {
 			if err := s.checkRunnable(r, sc.IsFlow, sc.ScriptPath); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 		}
 		c, err := schedules.Parse(b.Schedule, b.Timezone)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		sc.Schedule, sc.Timezone = c.Expr, c.Location.String()
 		if len(b.Args) > 0 && string(b.Args) != "null" {
 			var obj map[string]any
 			if json.Unmarshal(b.Args, &obj) != nil {
-				s.fail(w, apierr.BadRequest("args must be a JSON object of the arguments by name"))
-				return
+				return apierr.BadRequest("args must be a JSON object of the arguments by name")
 			}
 			sc.Args = string(b.Args)
 		}
@@ -134,15 +128,13 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 			if *b.OnFailure != "" {
 				target := strings.TrimPrefix(strings.TrimPrefix(*b.OnFailure, "script/"), "flow/")
 				if err := s.checkRunnable(r, strings.HasPrefix(*b.OnFailure, "flow/"), target); err != nil {
-					s.fail(w, apierr.BadRequest("on_failure: %s", err))
-					return
+					return apierr.BadRequest("on_failure: %s", err)
 				}
 			}
 		}
 		if b.Missed != nil {
 			if *b.Missed != schedules.MissedSkip && *b.Missed != schedules.MissedRunOnce {
-				s.fail(w, apierr.BadRequest("missed must be %q (runs missed while the computer slept are skipped) or %q (one run on waking)", schedules.MissedSkip, schedules.MissedRunOnce))
-				return
+				return apierr.BadRequest("missed must be %q (runs missed while the computer slept are skipped) or %q (one run on waking)", schedules.MissedSkip, schedules.MissedRunOnce)
 			}
 			sc.Missed = *b.Missed
 		}
@@ -154,8 +146,7 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 			sc.EditedBy = id.Label
 		}
 		if err := s.DB.PutSchedule(r.Context(), *sc, create); err != nil {
-			s.fail(w, scheduleErr(err, sc.Path))
-			return
+			return scheduleErr(err, sc.Path)
 		}
 		s.Schedules.Changed()
 		s.changed(r, "schedule.save", sc.Path, sc.Schedule+" "+sc.Timezone, nil)
@@ -164,6 +155,7 @@ func (s *Server) putSchedule(create bool) http.HandlerFunc {
 			status = http.StatusCreated
 		}
 		writeText(w, status, sc.Path)
+		return nil
 	}
 }
 
@@ -200,28 +192,27 @@ func scheduleErr(err error, path string) error {
 	return err
 }
 
-func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "schedules:read") {
-		return
+func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "schedules:read"); err != nil {
+		return err
 	}
 	sc, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
-		s.fail(w, scheduleErr(err, r.PathValue("path")))
-		return
+		return scheduleErr(err, r.PathValue("path"))
 	}
 	httpx.JSON(w, http.StatusOK, s.scheduleJSON(sc))
+	return nil
 }
 
 // listSchedules takes Windmill's path and is_flow filters (the schedules
 // of one script or flow).
-func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "schedules:read") {
-		return
+func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "schedules:read"); err != nil {
+		return err
 	}
 	list, err := s.DB.ListSchedules(r.Context(), s.Workspace)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	out := []map[string]any{}
@@ -235,102 +226,99 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		out = append(out, s.scheduleJSON(sc))
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "schedules:write") {
-		return
+func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "schedules:write"); err != nil {
+		return err
 	}
 	if err := s.DB.DeleteSchedule(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
-		s.fail(w, scheduleErr(err, r.PathValue("path")))
-		return
+		return scheduleErr(err, r.PathValue("path"))
 	}
 	s.changed(r, "schedule.delete", r.PathValue("path"), "", nil)
 	writeText(w, http.StatusOK, "schedule "+r.PathValue("path")+" deleted")
+	return nil
 }
 
 // setScheduleEnabled turns a schedule on (its next due time counted from
 // now: the time it was off is not caught up) or off.
-func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "schedules:write") {
-		return
+func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "schedules:write"); err != nil {
+		return err
 	}
 	var b struct {
 		Enabled *bool `json:"enabled"`
 	}
 	if err := s.decodeBody(r, &b); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if b.Enabled == nil {
-		s.fail(w, apierr.BadRequest("enabled is required (true or false)"))
-		return
+		return apierr.BadRequest("enabled is required (true or false)")
 	}
 	path := r.PathValue("path")
 	sc, err := s.DB.GetSchedule(r.Context(), s.Workspace, path)
 	if err != nil {
-		s.fail(w, scheduleErr(err, path))
-		return
+		return scheduleErr(err, path)
 	}
 	var next time.Time
 	if *b.Enabled {
 		c, err := schedules.Parse(sc.Schedule, sc.Timezone)
 		if err != nil {
-			s.fail(w, apierr.BadRequest("%s", err))
-			return
+			return apierr.BadRequest("%s", err)
 		}
 		next = c.Next(s.Schedules.Now())
 	}
 	if err := s.DB.SetScheduleEnabled(r.Context(), s.Workspace, path, *b.Enabled, next); err != nil {
-		s.fail(w, scheduleErr(err, path))
-		return
+		return scheduleErr(err, path)
 	}
 	s.Schedules.Changed()
 	s.changed(r, "schedule.setenabled", path, map[bool]string{true: "on", false: "off"}[*b.Enabled], nil)
 	writeText(w, http.StatusOK, path)
+	return nil
 }
 
-func (s *Server) parseCronBody(w http.ResponseWriter, r *http.Request) *schedules.Cron {
+func (s *Server) parseCronBody(r *http.Request) (*schedules.Cron, error) {
 	var b struct {
 		Schedule string `json:"schedule"`
 		Timezone string `json:"timezone"`
 	}
 	if err := s.decodeBody(r, &b); err != nil {
-		s.fail(w, err)
-		return nil
+		return nil, err
 	}
-	c, err := schedules.Parse(b.Schedule, b.Timezone)
-	if err != nil {
-		s.fail(w, err)
-		return nil
-	}
-	return c
+	return schedules.Parse(b.Schedule, b.Timezone)
 }
 
 // previewSchedule is Windmill's (outside any workspace): the next due times.
-func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) {
-	if !requireFull(w, r, s.Log, "schedules:read") {
-		return
+func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
+	if err := requireFull(r, "schedules:read"); err != nil {
+		return err
 	}
-	if c := s.parseCronBody(w, r); c != nil {
-		out := []string{}
-		for _, t := range c.Upcoming(s.Schedules.Now(), 10) {
-			out = append(out, t.UTC().Format(time.RFC3339))
-		}
-		httpx.JSON(w, http.StatusOK, out)
+	c, err := s.parseCronBody(r)
+	if err != nil {
+		return err
 	}
+	out := []string{}
+	for _, t := range c.Upcoming(s.Schedules.Now(), 10) {
+		out = append(out, t.UTC().Format(time.RFC3339))
+	}
+	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
 // explainSchedule is what the UI shows under the cron field.
-func (s *Server) explainSchedule(w http.ResponseWriter, r *http.Request) {
-	if !requireFull(w, r, s.Log, "schedules:read") {
-		return
+func (s *Server) explainSchedule(w http.ResponseWriter, r *http.Request) error {
+	if err := requireFull(r, "schedules:read"); err != nil {
+		return err
 	}
-	if c := s.parseCronBody(w, r); c != nil {
-		next := []string{}
-		for _, t := range c.Upcoming(s.Schedules.Now(), 5) {
-			next = append(next, t.Format(time.RFC3339))
-		}
-		httpx.JSON(w, http.StatusOK, map[string]any{"schedule": c.Expr, "timezone": c.Location.String(), "description": c.Describe(), "next": next})
+	c, err := s.parseCronBody(r)
+	if err != nil {
+		return err
 	}
+	next := []string{}
+	for _, t := range c.Upcoming(s.Schedules.Now(), 5) {
+		next = append(next, t.Format(time.RFC3339))
+	}
+	httpx.JSON(w, http.StatusOK, map[string]any{"schedule": c.Expr, "timezone": c.Location.String(), "description": c.Describe(), "next": next})
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-func (s *Server) registerScripts(mux Mux) {
+func (s *Server) registerScripts(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/scripts/create", s.createScript)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/get/p/{path...}", s.getScript)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/get/h/{hash}", s.getScriptByHash)
@@ -28,17 +28,16 @@ func (s *Server) registerScripts(mux Mux) {
 
 // archiveVersioned answers Windmill's archive of a script or flow by path.
 // A body {"archived": false} (Windmill's flow form) brings it back.
-func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context, workspace, path string, archived bool) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, kind+"s:write") {
-			return
+func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context, workspace, path string, archived bool) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, kind+"s:write"); err != nil {
+			return err
 		}
 		body := struct {
 			Archived *bool `json:"archived"`
 		}{}
 		if err := s.decodeOptionalBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		archived := body.Archived == nil || *body.Archived
 		path := r.PathValue("path")
@@ -46,8 +45,7 @@ func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context,
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("%s not found at path %s", kind, path)
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		action := kind + ".archive"
 		if !archived {
@@ -55,15 +53,16 @@ func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context,
 		}
 		s.changed(r, action, path, "", nil)
 		writeText(w, http.StatusOK, path)
+		return nil
 	}
 }
 
 // archiveScriptByHash archives the path when hash is its latest version.
 // An older version needs nothing: Windmill archives every version a newer
 // one replaces, and those still run by hash, as they do here.
-func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
-		return
+func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:write"); err != nil {
+		return err
 	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
@@ -71,24 +70,23 @@ func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("script not found at hash %s", hash)
 		}
-		s.fail(w, err)
-		return
+		return err
 	}
 	if head, err := s.DB.ScriptHead(r.Context(), s.Workspace, v.Path); err == nil && head.LatestHash == hash {
 		if err := s.Catalog.Archive(r.Context(), s.Workspace, v.Path, true); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "script.archive", v.Path, hash, nil)
 	}
 	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true}))
+	return nil
 }
 
 // deleteScriptVersion is Windmill's delete by hash: that version goes, and
 // the path falls back to its newest remaining version.
-func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
-		return
+func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:write"); err != nil {
+		return err
 	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
@@ -99,66 +97,64 @@ func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("script not found at hash %s", hash)
 		}
-		s.fail(w, err)
-		return
+		return err
 	}
 	s.changed(r, "script.delete_version", v.Path, hash, nil)
 	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true, "deleted": true, "content": ""}))
+	return nil
 }
 
 // deleteVersioned answers Windmill's delete of a script or flow by path:
 // every version goes. Routes that run it stay and answer 404 until they
 // are deleted or pointed elsewhere; past runs stay in the history.
-func (s *Server) deleteVersioned(kind, event string, del func(ctx context.Context, workspace, path string) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, kind+"s:write") {
-			return
+func (s *Server) deleteVersioned(kind, event string, del func(ctx context.Context, workspace, path string) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, kind+"s:write"); err != nil {
+			return err
 		}
 		path := r.PathValue("path")
 		if err := del(r.Context(), s.Workspace, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("%s not found at path %s", kind, path)
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, kind+".delete", path, "", map[string]any{"type": event, "path": path})
 		writeText(w, http.StatusOK, path)
+		return nil
 	}
 }
 
 // checkScript tells the editor where a script stops parsing, before it is
 // saved. Saving never refuses a script that does not parse: Windmill's
 // create does not, and tools that push scripts rely on that.
-func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) {
-	if !requireFull(w, r, s.Log, "scripts:write") {
-		return
+func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) error {
+	if err := requireFull(r, "scripts:write"); err != nil {
+		return err
 	}
 	var req struct {
 		Language string `json:"language"`
 		Content  string `json:"content"`
 	}
 	if err := s.decodeBody(r, &req); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	lang, err := scripts.NormalizeLanguage(req.Language)
 	if err != nil {
-		apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
-		return
+		return apierr.BadRequest("%s", err)
 	}
 	out := map[string]any{"ok": true}
 	if s.CheckSyntax != nil {
 		se, err := s.CheckSyntax(r.Context(), lang, req.Content)
 		if err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		if se != nil {
 			out = map[string]any{"ok": false, "line": se.Line, "message": se.Message}
 		}
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
 // scriptJSON is Windmill's Script shape (the fields millrun has).
@@ -223,14 +219,13 @@ func nullIfZero(n int) any {
 	return n
 }
 
-func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:write") {
-		return
+func (s *Server) createScript(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:write"); err != nil {
+		return err
 	}
 	var req scripts.CreateRequest
 	if err := s.decodeBody(r, &req); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	isNew := false
 	if _, err := s.Catalog.Latest(r.Context(), s.Workspace, req.Path); errors.Is(err, store.ErrNotFound) {
@@ -238,8 +233,7 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
 	}
 	hash, created, err := s.Catalog.Save(r.Context(), s.Workspace, req)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if created {
 		kind := "UpdateScript"
@@ -252,50 +246,48 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeText(w, http.StatusCreated, hash)
+	return nil
 }
 
-func (s *Server) getScript(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
-		return
+func (s *Server) getScript(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:read"); err != nil {
+		return err
 	}
 	path := r.PathValue("path")
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("script not found at name %s", path))
-		return
+		return apierr.NotFound("script not found at name %s", path)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"extra_perms": s.acl(r, "script", path)}))
+	return nil
 }
 
-func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
-		return
+func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:read"); err != nil {
+		return err
 	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("script with hash %s", hash))
-		return
+		return apierr.NotFound("script with hash %s", hash)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
+	return nil
 }
 
-func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
-		return
+func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:read"); err != nil {
+		return err
 	}
 	list, err := s.Catalog.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, sum := range list {
@@ -306,27 +298,27 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) {
 		out = append(out, m)
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "scripts:read") {
-		return
+func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "scripts:read"); err != nil {
+		return err
 	}
 	path := r.PathValue("path")
 	vs, err := s.Catalog.Versions(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, apierr.NotFound("script not found at name %s", path))
-		return
+		return apierr.NotFound("script not found at name %s", path)
 	}
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, map[string]any{"script_hash": v.Hash, "created_at": v.CreatedAt.Format(time.RFC3339Nano), "summary": v.Summary})
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
 // nullIfEmpty answers an unset text field as Windmill does: null.

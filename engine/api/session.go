@@ -79,8 +79,9 @@ h1 { font-size: 18px; margin: 0 0 8px; } code { font-size: 13px; } a { color: #2
 // RegisterLogin mounts the browser login: the one-time URL serve prints
 // and a token pasted into the login page. They take a token in, so they
 // need none.
-func (s *Server) RegisterLogin(mux Mux) {
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) RegisterLogin(m Mux) {
+	mux := s.routes(m)
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) error {
 		token := r.URL.Query().Get("token")
 		secret, id, err := s.Tokens.Login(r.Context(), token)
 		if err != nil {
@@ -89,7 +90,7 @@ func (s *Server) RegisterLogin(mux Mux) {
 			// (or otherwise): the app, not a dead end.
 			if s.loggedIn(r) {
 				http.Redirect(w, r, "/", http.StatusSeeOther)
-				return
+				return nil
 			}
 			// A person followed this link in a browser: answer with a page.
 			var ae *apierr.Error
@@ -98,10 +99,9 @@ func (s *Server) RegisterLogin(mux Mux) {
 				w.WriteHeader(ae.Status)
 				why, _, _ := strings.Cut(ae.Hint, " Make ")
 				_ = loginFailedPage.Execute(w, map[string]string{"Reason": why, "Command": TokenCommand(s.DataDir)})
-				return
+				return nil
 			}
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		if s.Changed != nil {
 			s.Changed(r.Context(), id.Label, "login", "", "login link", nil)
@@ -110,31 +110,32 @@ func (s *Server) RegisterLogin(mux Mux) {
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		// Redirecting drops the token from the address bar and history.
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
 	})
-	mux.HandleFunc("POST /api/millrun/login", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/login", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Token string `json:"token"`
 		}
 		// Anyone may call this: a small limit.
 		if err := decodeJSON(r, &body, bodyRules{limit: 4096}); err != nil {
-			apierr.Write(w, s.Log, apierr.BadRequest("send {\"token\": \"...\"}"))
-			return
+			return apierr.BadRequest("send {\"token\": \"...\"}")
 		}
 		secret, id, err := s.Tokens.Login(r.Context(), body.Token)
 		if err != nil {
-			apierr.Write(w, s.Log, s.loginError(r.Context(), body.Token, err))
-			return
+			return s.loginError(r.Context(), body.Token, err)
 		}
 		if s.Changed != nil {
 			s.Changed(r.Context(), id.Label, "login", "", "pasted token", nil)
 		}
 		setSessionCookie(w, secret)
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label})
+		return nil
 	})
 	// The login page shows the exact command that makes a token for this
 	// millrun's data folder.
-	mux.HandleFunc("GET /api/millrun/login/hint", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/login/hint", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, map[string]any{"command": TokenCommand(s.DataDir)})
+		return nil
 	})
 }
 
@@ -151,23 +152,25 @@ func (s *Server) loggedIn(r *http.Request) bool {
 
 // registerSession mounts what a logged-in browser uses: logout, "who am
 // I", the audit log.
-func (s *Server) registerSession(mux Mux) {
-	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerSession(mux routes) {
+	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
 		id := auth.FromContext(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
 		}
 		http.SetCookie(w, &http.Cookie{Name: "token", Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 		httpx.JSON(w, http.StatusOK, map[string]any{"logged_out": true})
+		return nil
 	})
-	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
 		id := auth.FromContext(r.Context())
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
 			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
+		return nil
 	})
-	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) {
-		if !requireFull(w, r, s.Log, "presence:write") {
-			return
+	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) error {
+		if err := requireFull(r, "presence:write"); err != nil {
+			return err
 		}
 		var body struct {
 			Client  string `json:"client"`
@@ -175,27 +178,26 @@ func (s *Server) registerSession(mux Mux) {
 			Focused bool   `json:"focused"`
 		}
 		if err := decodeJSON(r, &body, bodyRules{limit: 2048}); err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		if body.Client == "" || len(body.Client) > 64 || len(body.Path) > 1024 {
-			apierr.Write(w, s.Log, apierr.BadRequest("send {\"client\": \"<id>\", \"path\": \"/runs/...\", \"focused\": true}"))
-			return
+			return apierr.BadRequest("send {\"client\": \"<id>\", \"path\": \"/runs/...\", \"focused\": true}")
 		}
 		if s.Presence != nil {
 			s.Presence(body.Client, body.Path, body.Focused)
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
-	mux.HandleFunc("GET /api/millrun/audit", FullAccess(s.Log, "audit:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/audit", fullAccess("audit:read", func(w http.ResponseWriter, r *http.Request) error {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		list, err := s.DB.ListAudit(r.Context(), before, limit)
 		if err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, list)
+		return nil
 	}))
 }
 

@@ -21,54 +21,52 @@ type Control interface {
 	StartTunnel() error
 }
 
-func (s *Server) registerSettings(mux Mux) {
-	mux.HandleFunc("GET /api/millrun/settings", FullAccess(s.Log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerSettings(mux routes) {
+	mux.HandleFunc("GET /api/millrun/settings", fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		in := s.Runner.Interpreters()
 		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings(), "interpreters": in, "start_ms": s.Runner.StartTimes(), "install_hints": installHints(in), "queue": s.Queue.Stats(), "workspace": s.Workspace,
 			"start_at_login": map[string]any{"available": s.StartCommand != nil, "entry": autostart.Where(), "command": s.StartCommand}})
+		return nil
 	}))
-	mux.HandleFunc("POST /api/millrun/settings", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/settings", fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) error {
 		set := s.Control.Settings()
 		if err := decodeJSON(r, &set, bodyRules{limit: 1 << 20, strict: true}); err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {
-			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
-			return
+			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "settings.update", "", "", nil)
 		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings()})
+		return nil
 	}))
-	mux.HandleFunc("GET /api/millrun/packages", FullAccess(s.Log, "settings:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/packages", fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		p := s.Runner.Packages
 		if p == nil {
-			apierr.Write(w, s.Log, apierr.NotFound("this millrun installs no packages"))
-			return
+			return apierr.NotFound("this millrun installs no packages")
 		}
 		size, err := p.Cache.Size()
 		if err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		tool := "pip"
 		if p.Tools.UV != "" {
 			tool = "uv (" + p.Tools.UV + ")"
 		}
 		httpx.JSON(w, http.StatusOK, map[string]any{"location": p.Cache.Root, "bytes": size, "index_url": p.Tools.IndexURL(), "tool": tool})
+		return nil
 	}))
-	mux.HandleFunc("POST /api/millrun/packages/clear", FullAccess(s.Log, "settings:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/packages/clear", fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) error {
 		p := s.Runner.Packages
 		if p == nil {
-			apierr.Write(w, s.Log, apierr.NotFound("this millrun installs no packages"))
-			return
+			return apierr.NotFound("this millrun installs no packages")
 		}
 		if err := p.Cache.Clear(); err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		s.changed(r, "packages.clear", "", "", nil)
 		writeText(w, http.StatusOK, "the package cache is empty; the next run of each script installs its packages again")
+		return nil
 	}))
 }
 

@@ -9,15 +9,15 @@ import (
 	"github.com/millrun/millrun/engine/httpx"
 )
 
-func (s *Server) registerTokens(mux Mux) {
+func (s *Server) registerTokens(mux routes) {
 	mux.HandleFunc("POST /api/users/tokens/create", s.createToken)
 	mux.HandleFunc("GET /api/users/tokens/list", s.listTokens)
 	mux.HandleFunc("DELETE /api/users/tokens/delete/{prefix}", s.deleteToken)
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	if !requireFull(w, r, s.Log, "tokens:write") {
-		return
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+	if err := requireFull(r, "tokens:write"); err != nil {
+		return err
 	}
 	var body struct {
 		Label      string     `json:"label"`
@@ -25,8 +25,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		Scopes     []string   `json:"scopes"`
 	}
 	if err := s.decodeBody(r, &body); err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	opt := auth.CreateOptions{Actor: actorOf(r), Label: body.Label, Scopes: body.Scopes}
 	if body.Expiration != nil {
@@ -34,21 +33,20 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	secret, _, err := s.Tokens.Create(r.Context(), opt)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeText(w, http.StatusCreated, secret)
+	return nil
 }
 
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
-	if !requireFull(w, r, s.Log, "tokens:read") {
-		return
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	if err := requireFull(r, "tokens:read"); err != nil {
+		return err
 	}
 	list, err := s.DB.ListTokens(r.Context())
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(list))
 	me := auth.FromContext(r.Context())
@@ -66,22 +64,22 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
-	if !requireFull(w, r, s.Log, "tokens:write") {
-		return
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
+	if err := requireFull(r, "tokens:write"); err != nil {
+		return err
 	}
 	prefix := r.PathValue("prefix")
 	n, err := s.DB.DeleteTokensByPrefix(r.Context(), prefix)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	if n == 0 {
-		s.fail(w, apierr.NotFound("token with prefix %s", prefix))
-		return
+		return apierr.NotFound("token with prefix %s", prefix)
 	}
 	s.changed(r, "token.revoke", prefix, "", map[string]any{"type": "DeleteToken", "token_prefix": prefix})
 	writeText(w, http.StatusOK, "deleted token "+prefix)
+	return nil
 }

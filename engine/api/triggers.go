@@ -12,7 +12,7 @@ import (
 )
 
 // Windmill's http_triggers routes.
-func (s *Server) registerTriggers(mux Mux) {
+func (s *Server) registerTriggers(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/http_triggers/create", s.saveRoute(true))
 	mux.HandleFunc("POST /api/w/{ws}/http_triggers/update/{path...}", s.saveRoute(false))
 	mux.HandleFunc("GET /api/w/{ws}/http_triggers/get/{path...}", s.getRoute)
@@ -21,24 +21,22 @@ func (s *Server) registerTriggers(mux Mux) {
 	mux.HandleFunc("DELETE /api/w/{ws}/http_triggers/delete/{path...}", s.deleteRoute)
 }
 
-func (s *Server) saveRoute(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:write") {
-			return
+func (s *Server) saveRoute(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "http_triggers:write"); err != nil {
+			return err
 		}
 		var t triggers.Trigger
 		if err := s.decodeBody(r, &t); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if !create {
 			old := r.PathValue("path")
 			if _, ok := s.Triggers.Get(s.Workspace, old); !ok {
-				s.fail(w, apierr.NotFound("route %s", old))
-				return
+				return apierr.NotFound("route %s", old)
 			}
-			if !s.keepPath(w, "route", old, &t.Path) {
-				return
+			if err := keepPath("route", old, &t.Path); err != nil {
+				return err
 			}
 		}
 		t.WorkspaceID = s.Workspace
@@ -50,37 +48,38 @@ func (s *Server) saveRoute(create bool) http.HandlerFunc {
 			if err == store.ErrDuplicate {
 				err = apierr.Conflict("a route already exists at %s", t.Path)
 			}
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "route.save", t.Path, t.HTTPMethod+" /api/r/"+t.RoutePath, nil)
 		writeText(w, http.StatusCreated, t.Path)
+		return nil
 	}
 }
 
-func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:read") {
-		return
+func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "http_triggers:read"); err != nil {
+		return err
 	}
 	t, ok := s.Triggers.Get(s.Workspace, r.PathValue("path"))
 	if !ok {
-		s.fail(w, apierr.NotFound("route %s", r.PathValue("path")))
-		return
+		return apierr.NotFound("route %s", r.PathValue("path"))
 	}
 	httpx.JSON(w, http.StatusOK, t)
+	return nil
 }
 
-func (s *Server) routeExists(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:read") {
-		return
+func (s *Server) routeExists(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "http_triggers:read"); err != nil {
+		return err
 	}
 	_, ok := s.Triggers.Get(s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, ok)
+	return nil
 }
 
-func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:read") {
-		return
+func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "http_triggers:read"); err != nil {
+		return err
 	}
 	list := s.Triggers.List(s.Workspace)
 	if p := r.URL.Query().Get("path"); p != "" {
@@ -95,19 +94,20 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
 		list = kept
 	}
 	httpx.JSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "http_triggers:write") {
-		return
+func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "http_triggers:write"); err != nil {
+		return err
 	}
 	if err := s.Triggers.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		if err == store.ErrNotFound {
 			err = apierr.NotFound("route %s", r.PathValue("path"))
 		}
-		s.fail(w, err)
-		return
+		return err
 	}
 	s.changed(r, "route.delete", r.PathValue("path"), "", nil)
 	writeText(w, http.StatusOK, "route "+r.PathValue("path")+" deleted")
+	return nil
 }

@@ -29,12 +29,13 @@ func (s *Server) tunnelView() tunnelView {
 		AllowCIDRs: append([]string{}, set.TunnelAllowCIDRs...)}
 }
 
-func (s *Server) registerTunnel(mux Mux) {
-	full := func(h http.HandlerFunc) http.HandlerFunc { return FullAccess(s.Log, "tunnel", h) }
-	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerTunnel(mux routes) {
+	full := func(h handlerFunc) handlerFunc { return fullAccess("tunnel", h) }
+	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		return nil
 	}))
-	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Authtoken *string   `json:"authtoken"`
 			Domain    *string   `json:"domain"`
@@ -42,13 +43,11 @@ func (s *Server) registerTunnel(mux Mux) {
 			Allow     *[]string `json:"allow_cidrs"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			apierr.Write(w, s.Log, err)
-			return
+			return err
 		}
 		if body.Authtoken != nil {
 			if err := s.Authtoken.Set(*body.Authtoken); err != nil {
-				apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
-				return
+				return apierr.BadRequest("%s", err)
 			}
 		}
 		set := s.Control.Settings()
@@ -61,34 +60,34 @@ func (s *Server) registerTunnel(mux Mux) {
 		if body.Allow != nil {
 			allow, err := tunnel.NormalizeCIDRs(*body.Allow)
 			if err != nil {
-				apierr.Write(w, s.Log, apierr.BadRequest("allowed IPs: %s", err))
-				return
+				return apierr.BadRequest("allowed IPs: %s", err)
 			}
 			set.TunnelAllowCIDRs = allow
 		}
 		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {
-			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
-			return
+			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "tunnel.config", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		return nil
 	}))
-	mux.HandleFunc("POST /api/millrun/tunnel/start", full(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/tunnel/start", full(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.Control.StartTunnel(); err != nil {
-			apierr.Write(w, s.Log, apierr.BadRequest("%s", err))
-			return
+			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "tunnel.start", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		return nil
 	}))
-	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) error {
 		s.Tunnel.Stop()
 		s.changed(r, "tunnel.stop", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		return nil
 	}))
 	// Server-sent events: one "status" event per change, so the UI shows
 	// connecting → online → reconnecting as it happens, without polling.
-	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) error {
 		ch, stop := s.Tunnel.Subscribe()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
@@ -96,5 +95,6 @@ func (s *Server) registerTunnel(mux Mux) {
 			v.Status = st
 			httpx.Event(w, f, "status", v)
 		})
+		return nil
 	}))
 }

@@ -16,7 +16,7 @@ import (
 // windmill-client's helpers): who am I, which workspaces exist. millrun
 // has one person and one workspace; a full-access token is its admin, a
 // scoped one an operator.
-func (s *Server) registerUsers(mux Mux) {
+func (s *Server) registerUsers(mux routes) {
 	mux.HandleFunc("GET /api/users/whoami", s.globalWhoami)
 	mux.HandleFunc("GET /api/w/{ws}/users/whoami", s.workspaceWhoami)
 	mux.HandleFunc("POST /api/workspaces/exists", s.workspaceExists)
@@ -33,41 +33,40 @@ func (s *Server) registerUsers(mux Mux) {
 
 func (s *Server) email() string { return s.User + "@millrun.local" }
 
-func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) {
+func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
 	id := auth.FromContext(r.Context())
 	if id == nil {
-		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
-		return
+		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{
 		"email": s.email(), "login_type": "password", "super_admin": id.FullAccess(), "verified": true,
 		"name": s.User, "username": s.User, "operator_only": !id.FullAccess(), "first_time_user": false,
 		"role_source": "manual", "disabled": false,
 	})
+	return nil
 }
 
-func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) {
-		return
+func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkWorkspace(r); err != nil {
+		return err
 	}
 	id := auth.FromContext(r.Context())
 	if id == nil {
-		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
-		return
+		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{
 		"email": s.email(), "username": s.User, "is_admin": id.FullAccess(), "is_super_admin": id.FullAccess(),
 		"created_at": time.Unix(0, 0).UTC().Format(time.RFC3339), "operator": !id.FullAccess(), "disabled": false,
 		"groups": []string{}, "folders": []string{}, "folders_read": []string{}, "folders_owners": []string{},
 	})
+	return nil
 }
 
 // workspaceExists takes {"id": "..."} (or the id as a JSON string).
-func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) {
+func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) error {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 4096))
 	if err != nil {
-		apierr.Write(w, s.Log, apierr.BadRequest("reading the request body: %s", err))
-		return
+		return apierr.BadRequest("reading the request body: %s", err)
 	}
 	var body struct {
 		ID string `json:"id"`
@@ -76,25 +75,26 @@ func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(b, &body.ID)
 	}
 	if body.ID == "" {
-		apierr.Write(w, s.Log, apierr.BadRequest(`send {"id": "<workspace>"}`))
-		return
+		return apierr.BadRequest(`send {"id": "<workspace>"}`)
 	}
 	httpx.JSON(w, http.StatusOK, strings.EqualFold(body.ID, s.Workspace))
+	return nil
 }
 
-func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	if auth.FromContext(r.Context()) == nil {
-		apierr.Write(w, s.Log, apierr.NotAuthorized("Unauthorized"))
-		return
+		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})
+	return nil
 }
 
-func (s *Server) exists(scope string, found func(*http.Request) bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, scope) {
-			return
+func (s *Server) exists(scope string, found func(*http.Request) bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, scope); err != nil {
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, found(r))
+		return nil
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Windmill's variable routes. A secret's value is given only by
 // get_value, to full-access tokens (those scripts get for getVariable);
 // get and list never carry it.
-func (s *Server) registerVariables(mux Mux) {
+func (s *Server) registerVariables(mux routes) {
 	mux.HandleFunc("POST /api/w/{ws}/variables/create", s.putVariable(true))
 	mux.HandleFunc("POST /api/w/{ws}/variables/update/{path...}", s.putVariable(false))
 	mux.HandleFunc("GET /api/w/{ws}/variables/get/{path...}", s.getVariable)
@@ -32,10 +32,10 @@ func variableErr(err error, path string) error {
 	return err
 }
 
-func (s *Server) putVariable(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:write") {
-			return
+func (s *Server) putVariable(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "variables:write"); err != nil {
+			return err
 		}
 		var b struct {
 			Path        string  `json:"path"`
@@ -44,8 +44,7 @@ func (s *Server) putVariable(create bool) http.HandlerFunc {
 			Description *string `json:"description"`
 		}
 		if err := s.decodeBody(r, &b); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		path, value, secret, description := b.Path, "", false, ""
 		if !create {
@@ -53,19 +52,16 @@ func (s *Server) putVariable(create bool) http.HandlerFunc {
 			path = r.PathValue("path")
 			cur, err := s.Resources.GetVariable(r.Context(), s.Workspace, path)
 			if err != nil {
-				s.fail(w, variableErr(err, path))
-				return
+				return variableErr(err, path)
 			}
 			secret, description = cur.IsSecret, cur.Description
 			if b.Value == nil {
 				if value, err = s.Resources.VariableValue(r.Context(), s.Workspace, path); err != nil {
-					s.fail(w, err)
-					return
+					return err
 				}
 			}
 		} else if b.Value == nil {
-			s.fail(w, apierr.BadRequest("value is required (a string)"))
-			return
+			return apierr.BadRequest("value is required (a string)")
 		}
 		if b.IsSecret != nil {
 			secret = *b.IsSecret
@@ -76,8 +72,7 @@ func (s *Server) putVariable(create bool) http.HandlerFunc {
 			if secret && r.URL.Query().Get("already_encrypted") == "true" {
 				var err error
 				if value, err = s.Resources.ImportSecret(s.Workspace, value); err != nil {
-					s.fail(w, err)
-					return
+					return err
 				}
 			}
 		}
@@ -85,8 +80,7 @@ func (s *Server) putVariable(create bool) http.HandlerFunc {
 			description = *b.Description
 		}
 		if err := s.Resources.PutVariable(r.Context(), s.Workspace, path, value, secret, description, create); err != nil {
-			s.fail(w, variableErr(err, path))
-			return
+			return variableErr(err, path)
 		}
 		action := "variable.create"
 		if !create {
@@ -95,43 +89,42 @@ func (s *Server) putVariable(create bool) http.HandlerFunc {
 		s.changed(r, action, path, "", nil) // never the value
 		if create {
 			writeText(w, http.StatusCreated, path)
-			return
+			return nil
 		}
 		writeText(w, http.StatusOK, path)
+		return nil
 	}
 }
 
-func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
-		return
+func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "variables:read"); err != nil {
+		return err
 	}
 	v, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
-		s.fail(w, variableErr(err, r.PathValue("path")))
-		return
+		return variableErr(err, r.PathValue("path"))
 	}
 	if v.IsSecret && r.URL.Query().Get("include_encrypted") == "true" {
 		// The sealed text, as wmill sync pull wrote it, so push can tell
 		// an unchanged secret; never the value itself.
 		value, err := s.Resources.VariableValue(r.Context(), s.Workspace, v.Path)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		sealed := s.Resources.ExportSecret(s.Workspace, value)
 		v.Value = &sealed
 	}
 	httpx.JSON(w, http.StatusOK, v)
+	return nil
 }
 
-func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
-		return
+func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "variables:read"); err != nil {
+		return err
 	}
 	value, err := s.Resources.VariableValue(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
-		s.fail(w, variableErr(err, r.PathValue("path")))
-		return
+		return variableErr(err, r.PathValue("path"))
 	}
 	s.changed(r, "variable.read", r.PathValue("path"), "", nil)
 	// Windmill answers the value as a JSON string.
@@ -139,36 +132,38 @@ func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+	return nil
 }
 
-func (s *Server) variableExists(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
-		return
+func (s *Server) variableExists(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "variables:read"); err != nil {
+		return err
 	}
 	_, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, err == nil)
+	return nil
 }
 
-func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:read") {
-		return
+func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "variables:read"); err != nil {
+		return err
 	}
 	list, err := s.Resources.ListVariables(r.Context(), s.Workspace)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "variables:write") {
-		return
+func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "variables:write"); err != nil {
+		return err
 	}
 	if err := s.Resources.DeleteVariable(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
-		s.fail(w, variableErr(err, r.PathValue("path")))
-		return
+		return variableErr(err, r.PathValue("path"))
 	}
 	s.changed(r, "variable.delete", r.PathValue("path"), "", nil)
 	writeText(w, http.StatusOK, "variable "+r.PathValue("path")+" deleted")
+	return nil
 }

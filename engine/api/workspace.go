@@ -20,21 +20,24 @@ import (
 // The routes `wmill sync pull` reads before it writes a folder: which
 // items are workspace-specific (none: millrun has one workspace), which
 // resource types are files (none), and the workspace as an archive.
-func (s *Server) registerWorkspace(mux Mux) {
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/list_ws_specific", func(w http.ResponseWriter, r *http.Request) {
-		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "workspaces:read") {
-			httpx.JSON(w, http.StatusOK, []any{})
+func (s *Server) registerWorkspace(mux routes) {
+	mux.HandleFunc("GET /api/w/{ws}/workspaces/list_ws_specific", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "workspaces:read"); err != nil {
+			return err
 		}
+		httpx.JSON(w, http.StatusOK, []any{})
+		return nil
 	})
-	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) {
-		if s.checkWorkspace(w, r) && requireFull(w, r, s.Log, "resources:read") {
-			m, err := s.fileResourceTypes(r)
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
-			httpx.JSON(w, http.StatusOK, m)
+	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkAccess(r, "resources:read"); err != nil {
+			return err
 		}
+		m, err := s.fileResourceTypes(r)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, m)
+		return nil
 	})
 	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)
 }
@@ -87,9 +90,9 @@ func checkEntryName(name string) error {
 // as Windmill seals secrets with the workspace key; pushed back to this
 // millrun they open again, and another installation refuses them, asking
 // for the secret to be entered again.
-func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
-	if !s.checkWorkspace(w, r) || !requireFull(w, r, s.Log, "workspaces:read") {
-		return
+func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkAccess(r, "workspaces:read"); err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	flag := func(name string) bool { b, _ := strconv.ParseBool(q.Get(name)); return b }
@@ -98,11 +101,9 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	case "", "tar":
 		// Windmill's answer when it cannot give this type: the CLI then
 		// asks for a zip.
-		s.fail(w, apierr.BadRequest("Invalid Archive Type %s: millrun exports zip archives", t))
-		return
+		return apierr.BadRequest("Invalid Archive Type %s: millrun exports zip archives", t)
 	default:
-		s.fail(w, apierr.BadRequest("Invalid Archive Type %s", t))
-		return
+		return apierr.BadRequest("Invalid Archive Type %s", t)
 	}
 	defaultTS := q.Get("default_ts")
 	if defaultTS == "" {
@@ -147,8 +148,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.Catalog.List(ctx, s.Workspace, false)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	for _, sum := range list {
 		v := sum.Latest // the list carries each latest version whole
@@ -163,8 +163,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 
 	flowList, err := s.Flows.List(ctx, s.Workspace, false)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	for _, f := range flowList {
 		used(f.Path)
@@ -182,8 +181,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	if !flag("skip_resources") {
 		rs, err := s.Resources.ListFull(ctx, s.Workspace)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		for _, full := range rs {
 			used(full.Path)
@@ -202,8 +200,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	if !flag("skip_variables") {
 		vars, err := s.Resources.ListVariablesWhole(ctx, s.Workspace)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		for _, v := range vars {
 			if v.IsSecret && flag("skip_secrets") {
@@ -237,8 +234,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	if flag("include_schedules") {
 		list, err := s.DB.ListSchedules(ctx, s.Workspace)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		for _, sc := range list {
 			m := s.scheduleJSON(sc)
@@ -258,8 +254,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 
 	stored, err := s.DB.ListFolders(ctx, s.Workspace)
 	if err != nil {
-		s.fail(w, err)
-		return
+		return err
 	}
 	for _, f := range stored {
 		delete(folders, f.Name)
@@ -276,14 +271,13 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) {
 	}
 	if werr != nil {
 		if _, unsafe := werr.(*apierr.Error); unsafe {
-			s.fail(w, werr)
-			return
+			return werr
 		}
-		s.fail(w, fmt.Errorf("build the workspace archive: %w", werr))
-		return
+		return fmt.Errorf("build the workspace archive: %w", werr)
 	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="windmill-`+s.Workspace+`.zip"`)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
+	return nil
 }

@@ -62,12 +62,11 @@ func settingsExport(d doc) object {
 
 var workspaceKeyRE = regexp.MustCompile(`^[a-zA-Z0-9]{64}$`)
 
-func (s *Server) registerWorkspaceSettings(mux Mux) {
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_settings", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) registerWorkspaceSettings(mux routes) {
+	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_settings", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		d, err := s.workspaceSettings(r)
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		out := map[string]any{"workspace_id": s.Workspace}
 		for _, k := range settingsOrder {
@@ -77,19 +76,21 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 			}
 		}
 		httpx.JSON(w, http.StatusOK, out)
+		return nil
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_workspace_name", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_workspace_name", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		writeText(w, http.StatusOK, s.Workspace)
+		return nil
 	}))
 
 	// edit sets one setting from what the route's body says of it.
-	edit := func(key string, value func(body doc, old json.RawMessage) (json.RawMessage, error)) http.HandlerFunc {
-		return s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	edit := func(key string, value func(body doc, old json.RawMessage) (json.RawMessage, error)) handlerFunc {
+		return s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 			if err := s.editSetting(r, key, value); err != nil {
-				s.fail(w, err)
-				return
+				return err
 			}
 			writeText(w, http.StatusOK, "workspace settings updated: "+key)
+			return nil
 		})
 	}
 	field := func(name string) func(doc, json.RawMessage) (json.RawMessage, error) {
@@ -101,30 +102,28 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 		}
 		return raw(body), nil
 	}
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_webhook", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_webhook", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Webhook *string `json:"webhook"`
 		}
 		if err := s.decodeOptionalBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		url := ""
 		if body.Webhook != nil {
 			url = *body.Webhook
 		}
 		if s.Control == nil {
-			s.fail(w, apierr.BadRequest("this millrun has no workspace webhook setting"))
-			return
+			return apierr.BadRequest("this millrun has no workspace webhook setting")
 		}
 		set := s.Control.Settings()
 		set.WorkspaceWebhookURL = url
 		if err := s.Control.UpdateSettings(r.Context(), set); err != nil {
-			s.fail(w, apierr.BadRequest("%s", err))
-			return
+			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "settings.update", "workspace_webhook_url", "", nil)
 		writeText(w, http.StatusOK, "webhook updated")
+		return nil
 	}))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_auto_invite", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
 		prev := map[string]json.RawMessage{}
@@ -175,7 +174,7 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/critical_alerts/mute", edit("mute_critical_alerts", field("mute_critical_alerts")))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/change_workspace_color", edit("color", field("color")))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/operator_settings", edit("operator_settings", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_datatable_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_datatable_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		err := s.editSetting(r, "datatable", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 			var set struct {
 				Datatables map[string]json.RawMessage `json:"datatables"`
@@ -187,64 +186,61 @@ func (s *Server) registerWorkspaceSettings(mux Mux) {
 			return body["settings"], nil
 		})
 		if err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, map[string]any{"stranded_references": []any{}}) // wmill reads it
+		return nil
 	}))
 	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_slack_command", edit("slack_command_script", field("slack_command_script")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		body := doc{}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if err := s.setSettings(r, map[string]json.RawMessage{
 			"slack_oauth_client_id": body["slack_oauth_client_id"], "slack_oauth_client_secret": body["slack_oauth_client_secret"]}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		writeText(w, http.StatusOK, "slack oauth config updated")
+		return nil
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.setSettings(r, map[string]json.RawMessage{"slack_oauth_client_id": nil, "slack_oauth_client_secret": nil}); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		writeText(w, http.StatusOK, "slack oauth config deleted")
+		return nil
 	}))
 
 	// The workspace encryption key: kept and given back. millrun seals its
 	// secrets with its own key (its data folder's), so this one seals
 	// nothing here and a change re-encrypts nothing.
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		key := ""
 		if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, ""); err == nil {
 			_ = json.Unmarshal([]byte(it.Value), &key)
 		} else if !errors.Is(err, store.ErrNotFound) {
-			s.fail(w, err)
-			return
+			return err
 		}
 		httpx.JSON(w, http.StatusOK, map[string]string{"key": key})
+		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			NewKey string `json:"new_key"`
 		}
 		if err := s.decodeBody(r, &body); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		if !workspaceKeyRE.MatchString(body.NewKey) {
-			s.fail(w, apierr.BadRequest("the workspace encryption key must be 64 letters and digits"))
-			return
+			return apierr.BadRequest("the workspace encryption key must be 64 letters and digits")
 		}
 		if err := s.putDoc(r, keptKey, "", body.NewKey); err != nil {
-			s.fail(w, err)
-			return
+			return err
 		}
 		s.changed(r, "workspace_key.update", "", "", nil)
 		writeText(w, http.StatusOK, "encryption key updated (kept; millrun seals its secrets with its own key)")
+		return nil
 	}))
 }
 
