@@ -435,7 +435,7 @@ func (e *Engine) buildHandlers() {
 	hooks.Limiter = e.limiter
 	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
 		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
+		Triggers: e.triggers, Schedules: e.schedule, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
 		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,

@@ -44,7 +44,7 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 		{`{"path":"u/me/s","schedule":"0 0 8 * *","timezone":"","script_path":"u/me/tick"}`, "time zone is missing"},
 		{`{"path":"u/me/s","schedule":"0 0 25 * * *","timezone":"UTC","script_path":"u/me/tick"}`, "above maximum"},
 		{`{"path":"u/me/s","schedule":"* * *","timezone":"UTC","script_path":"u/me/tick"}`, "has 3 fields"},
-		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/nope"}`, "no script at"},
+		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/nope"}`, "Bad request: script not found at name u/me/nope"},
 		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick","missed":"later"}`, "missed must be"},
 		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick","args":[1]}`, "args must be a JSON object"},
 	} {

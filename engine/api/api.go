@@ -43,7 +43,7 @@ type Server struct {
 	// event, tells the workspace webhook.
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
 	Triggers  *triggers.Service
-	Schedules *schedules.Scheduler
+	Schedules *schedules.Service
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string

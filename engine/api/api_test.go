@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -75,8 +76,10 @@ func newFixture(t *testing.T) *fixture {
 	if err := tr.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
-		Triggers: tr, Resources: res, Schedules: sched, User: "me",
+	fc := flows.NewCatalog(db, sc)
+	rules := &schedules.Service{DB: db, Targets: runnable.Resolver{Scripts: sc, Flows: fc}, Queue: q, Scheduler: sched}
+	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: fc, Queue: q, Tokens: auth.New(db),
+		Triggers: tr, Resources: res, Schedules: rules, User: "me",
 		MaxBody: func() int64 { return 1 << 20 },
 		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
 			f.events = append(f.events, actor+":"+action+":"+target)

@@ -10,6 +10,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/runnable"
 )
 
 // What Windmill's tools ask first (the wmill CLI before any command,
@@ -22,13 +23,18 @@ func (s *Server) registerUsers(mux routes) {
 	mux.HandleFunc("POST /api/workspaces/exists", s.workspaceExists)
 	mux.HandleFunc("GET /api/workspaces/list", s.listWorkspaces)
 	mux.HandleFunc("GET /api/w/{ws}/scripts/exists/p/{path...}", s.exists("scripts:read", func(r *http.Request) bool {
-		_, err := s.Catalog.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Script, r.PathValue("path"))
 		return err == nil
 	}))
 	mux.HandleFunc("GET /api/w/{ws}/flows/exists/{path...}", s.exists("flows:read", func(r *http.Request) bool {
-		_, err := s.Flows.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Flow, r.PathValue("path"))
 		return err == nil
 	}))
+}
+
+// targets finds the latest script or flow at a path, as every run does.
+func (s *Server) targets() runnable.Resolver {
+	return runnable.Resolver{Scripts: s.Catalog, Flows: s.Flows}
 }
 
 func (s *Server) email() string { return s.User + "@millrun.local" }

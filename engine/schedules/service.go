@@ -186,6 +186,9 @@ func (s *Service) save(ctx context.Context, sc *store.Schedule, in Input, edited
 	return sc, nil
 }
 
+// Now is the scheduler's wall clock, which previews of due times read.
+func (s *Service) Now() time.Time { return s.Scheduler.Now() }
+
 // nextDue is a schedule's first due time from now on the scheduler's
 // clock; none while it is off, so the time it was off is not caught up.
 func (s *Service) nextDue(c *Cron, enabled bool) time.Time {
