@@ -21,12 +21,15 @@ import (
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/folders"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/runtime"
@@ -133,6 +136,7 @@ type Engine struct {
 	alerts   *alerts.Alerter
 	presence *alerts.Presence // where the UI's windows look, so notices skip what is in sight
 	tokens   *auth.Tokens
+	audit    *audit.Log // the audit log and the workspace webhook's events
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
 	settings atomic.Pointer[settings.Settings]
@@ -238,8 +242,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
+	e.audit = &audit.Log{DB: db, Send: e.wshook.Send, Log: cfg.Logger}
 	e.tokens = auth.New(db)
-	e.tokens.Changed = e.recordChange
+	e.tokens.Changed = e.audit.Record
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
 	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
 	e.runner.NoForkServer = cfg.NoForkServer
@@ -433,9 +438,11 @@ func (e *Engine) buildHandlers() {
 			return webhook.Settings{SyncTimeout: time.Duration(s.SyncTimeoutS) * time.Second, IncludeHeaders: s.IncludeHeaders, MaxBody: s.MaxBodyBytes}
 		}}
 	hooks.Limiter = e.limiter
-	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
-		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.schedule, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
+	items := &kept.Items{DB: e.db}
+	srv := &api.Server{Workspace: e.cfg.Workspace, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
+		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.audit.Record, Audit: e.audit,
+		Triggers: e.triggers, Schedules: e.schedule, Resources: e.resources, Kept: items,
+		Folders: folders.New(e.db, e.catalog, e.flowCat, e.resources, items), CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
 		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,

@@ -14,14 +14,16 @@ import (
 	"strings"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/folders"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
-	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/triggers"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -32,7 +34,6 @@ var Version = "v0.1.0-dev"
 // Server holds what the management routes need.
 type Server struct {
 	Workspace string
-	DB        *store.DB
 	Catalog   *scripts.Catalog
 	Flows     *flows.Catalog
 	Queue     *jobs.Queue
@@ -44,6 +45,9 @@ type Server struct {
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
 	Triggers  *triggers.Service
 	Schedules *schedules.Service
+	Folders   *folders.Service
+	Kept      *kept.Items
+	Audit     *audit.Log
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string

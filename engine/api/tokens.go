@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
 )
@@ -44,7 +43,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err := requireFull(r, "tokens:read"); err != nil {
 		return err
 	}
-	list, err := s.DB.ListTokens(r.Context())
+	list, err := s.Tokens.List(r.Context())
 	if err != nil {
 		return err
 	}
@@ -72,14 +71,9 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	prefix := r.PathValue("prefix")
-	n, err := s.DB.DeleteTokensByPrefix(r.Context(), prefix)
-	if err != nil {
+	if _, err := s.Tokens.RevokePrefix(r.Context(), actorOf(r), prefix); err != nil {
 		return err
 	}
-	if n == 0 {
-		return apierr.NotFound("token with prefix %s", prefix)
-	}
-	s.changed(r, "token.revoke", prefix, "", map[string]any{"type": "DeleteToken", "token_prefix": prefix})
 	writeText(w, http.StatusOK, "deleted token "+prefix)
 	return nil
 }

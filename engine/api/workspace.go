@@ -14,6 +14,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 )
 
@@ -232,7 +233,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	if flag("include_schedules") {
-		list, err := s.DB.ListSchedules(ctx, s.Workspace)
+		list, err := s.Schedules.List(ctx, s.Workspace, schedules.Filter{})
 		if err != nil {
 			return err
 		}
@@ -252,7 +253,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 		werr = s.exportKept(r, put, putJSON, used, flag)
 	}
 
-	stored, err := s.DB.ListFolders(ctx, s.Workspace)
+	stored, err := s.Folders.List(ctx, s.Workspace)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,10 @@ import (
 	"strings"
 
 	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/kept"
+	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -32,6 +36,40 @@ type Input struct {
 	Summary     *string         `json:"summary"`
 	Owners      json.RawMessage `json:"owners"`
 	ExtraPerms  json.RawMessage `json:"extra_perms"`
+}
+
+// New returns the folders service of a millrun whose items are in these
+// stores.
+func New(db *store.DB, sc *scripts.Catalog, fl *flows.Catalog, res *resources.Store, kp *kept.Items) *Service {
+	return &Service{DB: db, ItemPaths: func(ctx context.Context, ws string) []string {
+		var paths []string
+		if list, err := sc.List(ctx, ws, true); err == nil {
+			for _, sum := range list {
+				paths = append(paths, sum.Latest.Path)
+			}
+		}
+		if list, err := fl.List(ctx, ws, true); err == nil {
+			for _, f := range list {
+				paths = append(paths, f.Path)
+			}
+		}
+		if list, err := res.List(ctx, ws); err == nil {
+			for _, r := range list {
+				paths = append(paths, r.Path)
+			}
+		}
+		if list, err := res.ListVariables(ctx, ws); err == nil {
+			for _, v := range list {
+				paths = append(paths, v.Path)
+			}
+		}
+		if list, err := kp.List(ctx, ws, kept.App); err == nil {
+			for _, a := range list {
+				paths = append(paths, a.Name)
+			}
+		}
+		return paths
+	}}
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)

@@ -9,6 +9,10 @@ import (
 	"testing"
 
 	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/kept"
+	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -99,5 +103,36 @@ func TestDeletingAFolderOnlyItsItemsName(t *testing.T) {
 	}
 	if stored, err := s.Delete(ctx, "local", "ops"); err != nil || !stored {
 		t.Fatalf("a stored folder: %v %v", stored, err)
+	}
+}
+
+// New finds a folder's items wherever they are kept: scripts, flows,
+// resources, variables and apps.
+func TestNewFindsItemsInEveryStore(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "millrun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := resources.Open(db, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scripts.NewCatalog(db)
+	items := &kept.Items{DB: db}
+	s := New(db, sc, flows.NewCatalog(db, sc), res, items)
+	ctx := context.Background()
+	if _, _, err := sc.Save(ctx, "local", scripts.CreateRequest{Path: "f/ops/deploy", Language: "bash", Content: "echo\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := items.Put(ctx, "local", kept.App, "f/board/main", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, inUse := range map[string]bool{"ops": true, "board": true, "empty": false} {
+		stored, err := s.Delete(ctx, "local", name)
+		if inUse && (err != nil || stored) || !inUse && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: %v %v", name, stored, err)
+		}
 	}
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
+// App is the kind of Windmill's apps, whose names are paths (f/<folder>/...).
+const App = "app"
+
 // Items reads and writes the kept documents of every kind.
 type Items struct {
 	DB *store.DB
