@@ -67,7 +67,7 @@ test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compat
 	go vet -tags embedui .
 	go vet -tags $(DESKTOP_TAGS) ./app/ .
 	@echo "== go test -race"
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 25m ./...
 	@echo "== memory under a flood (without -race: the detector's own memory would be measured)"
 	set -o pipefail; go test -count=1 -run 'TestForgedSignatureFloodMemory' -v . | grep -E '^(--- |ok|FAIL)|forged posts'
 	@echo "== frontend: svelte-check, vitest"
@@ -98,7 +98,7 @@ soak: ## kill -9 campaign against a real serve: SOAK_ROUNDS rounds (default 12),
 fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/auth -run '^$$' -fuzz FuzzFromRequest -fuzztime $${FUZZTIME:-2m}
-	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/runtime -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/triggers -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/triggers -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/schedules -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m}

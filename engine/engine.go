@@ -163,6 +163,8 @@ type Engine struct {
 	handler        http.Handler // every route, each behind its group's protection
 	webhookHandler http.Handler // the routes the tunnel serves, and no others
 	tunnelHandler  http.Handler // webhookHandler, its requests marked as the tunnel's
+
+	routes []mountedRoute // every route, as mounted (the route test walks them)
 	// bodies bounds the request body bytes being read at once: anonymous
 	// callers cannot make millrun hold unbounded memory by sending many
 	// large bodies together.
@@ -469,13 +471,14 @@ func (e *Engine) buildHandlers() {
 	srv.RegisterApprovalLinks(t.approvalLinks)
 	srv.RegisterJobReads(t.jobReads)
 
-	srv.Register(t.management)
-	e.requests.Register(t.management, func(h http.HandlerFunc) http.HandlerFunc { return api.FullAccess(e.log, "requests:read", h) })
-	e.registerRouteTest(t.management, routeServer)
-	t.management.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	srv.Register(t.management, t.scoped)
+	e.requests.Register(t.management.Scope("requests:read"))
+	e.registerRouteTest(t.management.Scope("routes:test"), routeServer)
+	t.scoped.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	e.handler = full
+	e.routes = t.mounted
 
 	tunnelMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))

@@ -100,12 +100,9 @@ func (x *executor) lockOf(ctx context.Context, spec runtime.Spec, logs io.Writer
 	if err != nil {
 		return "", err
 	}
-	if lock == "" && spec.Language == runtime.Python {
-		// Windmill's lock of a script without packages names the Python
-		// it runs on; wmill writes a lock file only when there is text.
-		if v := pythonMinor(x.e.runner.Interpreters().PythonVersion); v != "" {
-			lock = "# py: " + v
-		}
+	if lock == "" {
+		// wmill writes a lock file only when there is text.
+		lock = x.e.runner.EmptyLock(spec.Language)
 	}
 	return lock, nil
 }
@@ -132,7 +129,7 @@ func (x *executor) lockFlow(ctx context.Context, job *store.Job, code store.JobC
 			content, _ := t["content"].(string)
 			lang, _ := t["language"].(string)
 			if t["type"] == "rawscript" && content != "" && failed == nil {
-				if l, err := scripts.NormalizeLanguage(lang); err == nil && (l == runtime.Python || (runtime.IsTypeScript(l) && l != "nativets")) {
+				if l, err := scripts.NormalizeLanguage(lang); err == nil && runtime.LocksFlowSteps(l) {
 					spec := runtime.Spec{Language: l, Path: job.ScriptPath, Content: content}
 					spec.Modules, failed = x.e.importedScriptsOver(ctx, job.Workspace, l, job.ScriptPath, content, code.Modules)
 					if failed == nil {
@@ -300,13 +297,4 @@ func (e *Engine) forgetIfAsked(job *store.Job) {
 			}
 		}()
 	})
-}
-
-// pythonMinor is "3.11" of "3.11.2".
-func pythonMinor(v string) string {
-	parts := strings.SplitN(strings.TrimSpace(v), ".", 3)
-	if len(parts) < 2 {
-		return ""
-	}
-	return parts[0] + "." + parts[1]
 }

@@ -97,11 +97,19 @@ func actorOf(r *http.Request) string {
 	return "unknown"
 }
 
-// Mux is where routes are mounted: the engine's route table, whose group
-// decides their protection.
+// Mux is one group of the engine's route table: the group a route is
+// mounted in decides who may call it (its token, its Host, its workspace),
+// so no handler here checks access.
 type Mux interface {
 	Handle(pattern string, h http.Handler)
 	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+// Management is the group of routes only a full-access caller may call.
+// Each route names the scope a refused token is told it lacks, in
+// Windmill's words ("Required scope: scripts:read").
+type Management interface {
+	Scope(scope string) Mux
 }
 
 // handlerFunc is the shape of every handler here: it answers, or returns
@@ -118,28 +126,49 @@ func serve(log *slog.Logger, h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// routes mounts this package's handlers on a Mux through serve.
-type routes struct {
+// group mounts this package's handlers into one group through serve.
+type group struct {
 	mux Mux
 	log *slog.Logger
 }
 
-func (s *Server) routes(mux Mux) routes { return routes{mux: mux, log: s.Log} }
+func (s *Server) group(mux Mux) group { return group{mux: mux, log: s.Log} }
 
 // HandleFunc mounts h at pattern.
-func (rt routes) HandleFunc(pattern string, h handlerFunc) {
-	rt.mux.HandleFunc(pattern, serve(rt.log, h))
+func (g group) HandleFunc(pattern string, h handlerFunc) {
+	g.mux.HandleFunc(pattern, serve(g.log, h))
+}
+
+// routes mounts the routes a token is needed for: most for full-access
+// callers only, a few for any valid token.
+type routes struct {
+	management Management
+	scoped     group
+}
+
+// full mounts h for full-access callers; scope is what a refused token
+// is told it lacks.
+func (rt routes) full(pattern, scope string, h handlerFunc) {
+	rt.scoped.mux = rt.management.Scope(scope)
+	rt.scoped.HandleFunc(pattern, h)
+}
+
+// anyToken mounts h for every valid token, webhook-scoped ones included:
+// h shows a scoped caller only what is its own (its jobs, its identity).
+func (rt routes) anyToken(pattern string, h handlerFunc) {
+	rt.scoped.HandleFunc(pattern, h)
 }
 
 // RegisterPublic mounts what answers without a token: the version.
 func (s *Server) RegisterPublic(m Mux) {
-	mux := s.routes(m)
+	mux := s.group(m)
 	mux.HandleFunc("GET /api/version", s.version)
 }
 
-// Register mounts the management routes on mux.
-func (s *Server) Register(m Mux) {
-	mux := s.routes(m)
+// Register mounts the routes a token is needed for: management's for
+// full-access callers, scoped's for any valid token.
+func (s *Server) Register(management Management, scoped Mux) {
+	mux := routes{management: management, scoped: s.group(scoped)}
 	s.registerScripts(mux)
 	s.registerFlows(mux)
 	s.registerJobs(mux)
@@ -240,32 +269,6 @@ func decodeBytes(b []byte, v any, rules bodyRules) error {
 		return apierr.BadRequest("the body is not valid JSON: %s", err)
 	}
 	return nil
-}
-
-// checkWorkspace refuses (404) a workspace this millrun does not serve.
-func (s *Server) checkWorkspace(r *http.Request) error {
-	if ws := r.PathValue("ws"); ws != s.Workspace {
-		return apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace)
-	}
-	return nil
-}
-
-// requireFull refuses scoped tokens on management routes.
-func requireFull(r *http.Request, scope string) error {
-	id := auth.FromContext(r.Context())
-	if id == nil || !id.FullAccess() {
-		return apierr.NotAuthorized("Required scope: %s", scope)
-	}
-	return nil
-}
-
-// checkAccess is a workspace route's checks: the workspace must be this
-// one and the token a full-access one.
-func (s *Server) checkAccess(r *http.Request, scope string) error {
-	if err := s.checkWorkspace(r); err != nil {
-		return err
-	}
-	return requireFull(r, scope)
 }
 
 // keepPath fills in an update's path from its URL when the body names

@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/folders"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/resources"
@@ -94,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 		Changed: changed}
 	mux := http.NewServeMux()
 	s.RegisterPublic(mux)
-	s.Register(mux)
+	s.Register(management{mux}, inWorkspace{mux, func(h http.Handler) http.Handler { return h }})
 	s.RegisterJobReads(mux)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), f.as)))
@@ -105,6 +106,30 @@ func newFixture(t *testing.T) *fixture {
 		db.Close()
 	})
 	return f
+}
+
+// management and inWorkspace mount routes with the engine's route
+// table's checks of the workspace and of full access (the fixture sets
+// the identity itself, so there is no authentication).
+type management struct{ mux *http.ServeMux }
+
+func (m management) Scope(scope string) Mux { return inWorkspace{m.mux, guard.FullAccess(nil, scope)} }
+
+type inWorkspace struct {
+	mux    *http.ServeMux
+	access func(http.Handler) http.Handler
+}
+
+func (m inWorkspace) Handle(pattern string, h http.Handler) {
+	h = m.access(h)
+	if strings.Contains(pattern, "/api/w/{ws}/") {
+		h = guard.Workspace(nil, "local")(h)
+	}
+	m.mux.Handle(pattern, h)
+}
+
+func (m inWorkspace) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 func (f *fixture) do(method, path, body string) (int, string) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/store"
@@ -49,7 +50,7 @@ import (
 // RegisterApprovalLinks mounts the resume and cancel links: routes that
 // check their own signature before reading a body.
 func (s *Server) RegisterApprovalLinks(m Mux) {
-	mux := s.routes(m)
+	mux := s.group(m)
 	for _, op := range []string{"resume", "cancel"} {
 		h := s.approvalLink(op == "resume")
 		mux.HandleFunc("GET /api/w/{ws}/jobs_u/"+op+"/{job}/{resume_id}/{signature}", h)
@@ -58,11 +59,11 @@ func (s *Server) RegisterApprovalLinks(m Mux) {
 }
 
 func (s *Server) registerApprovals(mux routes) {
-	mux.HandleFunc("GET /api/w/{ws}/jobs/resume_urls/{job}/{resume_id}", fullAccess("jobs:resume_urls", s.resumeURLs))
+	mux.full("GET /api/w/{ws}/jobs/resume_urls/{job}/{resume_id}", "jobs:resume_urls", s.resumeURLs)
 	// Windmill's resume as the flow's owner (its UI's "Resume" button).
-	mux.HandleFunc("POST /api/w/{ws}/jobs/flow/resume/{job}", fullAccess("jobs:resume", s.resumeAsOwner))
-	mux.HandleFunc("GET /api/millrun/jobs/{job}/approval", fullAccess("jobs:read", s.approvalState))
-	mux.HandleFunc("POST /api/millrun/jobs/{job}/approval", fullAccess("jobs:resume", s.approvalAnswer))
+	mux.full("POST /api/w/{ws}/jobs/flow/resume/{job}", "jobs:resume", s.resumeAsOwner)
+	mux.full("GET /api/millrun/jobs/{job}/approval", "jobs:read", s.approvalState)
+	mux.full("POST /api/millrun/jobs/{job}/approval", "jobs:resume", s.approvalAnswer)
 }
 
 // signature is Windmill's (create_signature in its jobs.rs).
@@ -118,7 +119,9 @@ func (s *Server) approvalLink(approve bool) handlerFunc {
 			// request log as tokens are.
 			o.Path = strings.TrimSuffix(r.URL.Path, r.PathValue("signature")) + "[redacted]"
 		}
-		if err := s.checkWorkspace(r); err != nil {
+		// The link's group leaves the workspace to it: a link naming
+		// another one is refused only once its signature is redacted.
+		if err := guard.CheckWorkspace(r, s.Workspace); err != nil {
 			return err
 		}
 		job, rid, err := parseLink(r)
@@ -274,9 +277,6 @@ type ResumeURLs struct {
 // the step's WM_JOB_ID). They name the tunnel's address when it is
 // online, for the people they are sent to; else this millrun's.
 func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkWorkspace(r); err != nil {
-		return err
-	}
 	job, rid, err := parseLink(r)
 	if err != nil {
 		return err
@@ -348,9 +348,6 @@ func newResumeID() int {
 // resumeAsOwner is Windmill's flow/resume: the owner approves the flow's
 // open wait, the body its resume value.
 func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkWorkspace(r); err != nil {
-		return err
-	}
 	body, err := webhook.ReadBody(r, s.maxBody())
 	if err != nil {
 		return err

@@ -13,12 +13,12 @@ import (
 )
 
 func (s *Server) registerFlows(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/flows/create", s.createFlow)
-	mux.HandleFunc("POST /api/w/{ws}/flows/update/{path...}", s.createFlow)
-	mux.HandleFunc("POST /api/w/{ws}/flows/archive/{path...}", s.archiveVersioned("flow", s.Flows.Archive))
-	mux.HandleFunc("GET /api/w/{ws}/flows/get/{path...}", s.getFlow)
-	mux.HandleFunc("DELETE /api/w/{ws}/flows/delete/{path...}", s.deleteVersioned("flow", "DeleteFlow", s.Flows.Delete))
-	mux.HandleFunc("GET /api/w/{ws}/flows/list", s.listFlows)
+	mux.full("POST /api/w/{ws}/flows/create", "flows:write", s.createFlow)
+	mux.full("POST /api/w/{ws}/flows/update/{path...}", "flows:write", s.createFlow)
+	mux.full("POST /api/w/{ws}/flows/archive/{path...}", "flows:write", s.archiveVersioned("flow", s.Flows.Archive))
+	mux.full("GET /api/w/{ws}/flows/get/{path...}", "flows:read", s.getFlow)
+	mux.full("DELETE /api/w/{ws}/flows/delete/{path...}", "flows:write", s.deleteVersioned("flow", "DeleteFlow", s.Flows.Delete))
+	mux.full("GET /api/w/{ws}/flows/list", "flows:read", s.listFlows)
 }
 
 // flowJSON is Windmill's Flow shape (the fields millrun has).
@@ -71,9 +71,6 @@ func flowExtra(raw json.RawMessage) (string, error) {
 }
 
 func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "flows:write"); err != nil {
-		return err
-	}
 	var raw json.RawMessage
 	if err := s.decodeBody(r, &raw); err != nil {
 		return err
@@ -119,9 +116,6 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "flows:read"); err != nil {
-		return err
-	}
 	path := r.PathValue("path")
 	f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
@@ -137,9 +131,6 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "flows:read"); err != nil {
-		return err
-	}
 	list, err := s.Flows.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
 		return err

@@ -12,14 +12,14 @@ import (
 
 // Windmill's folder routes, over the folders service.
 func (s *Server) registerFolders(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/folders/create", s.putFolder(true))
-	mux.HandleFunc("POST /api/w/{ws}/folders/update/{name}", s.putFolder(false))
-	mux.HandleFunc("GET /api/w/{ws}/folders/get/{name}", s.getFolder)
-	mux.HandleFunc("GET /api/w/{ws}/folders/exists/{name}", s.exists("folders:read", func(r *http.Request) bool {
+	mux.full("POST /api/w/{ws}/folders/create", "folders:write", s.putFolder(true))
+	mux.full("POST /api/w/{ws}/folders/update/{name}", "folders:write", s.putFolder(false))
+	mux.full("GET /api/w/{ws}/folders/get/{name}", "folders:read", s.getFolder)
+	mux.full("GET /api/w/{ws}/folders/exists/{name}", "folders:read", s.exists(func(r *http.Request) bool {
 		return s.Folders.Exists(r.Context(), s.Workspace, r.PathValue("name"))
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/folders/list", s.listFolders)
-	mux.HandleFunc("DELETE /api/w/{ws}/folders/delete/{name}", s.deleteFolder)
+	mux.full("GET /api/w/{ws}/folders/list", "folders:read", s.listFolders)
+	mux.full("DELETE /api/w/{ws}/folders/delete/{name}", "folders:write", s.deleteFolder)
 }
 
 func folderJSON(f store.Folder) map[string]any {
@@ -32,9 +32,6 @@ func folderJSON(f store.Folder) map[string]any {
 
 func (s *Server) putFolder(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "folders:write"); err != nil {
-			return err
-		}
 		var in folders.Input
 		if err := s.decodeBody(r, &in); err != nil {
 			return err
@@ -60,9 +57,6 @@ func (s *Server) putFolder(create bool) handlerFunc {
 }
 
 func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "folders:read"); err != nil {
-		return err
-	}
 	f, err := s.Folders.Get(r.Context(), s.Workspace, r.PathValue("name"))
 	if err != nil {
 		return err
@@ -72,9 +66,6 @@ func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "folders:read"); err != nil {
-		return err
-	}
 	list, err := s.Folders.List(r.Context(), s.Workspace)
 	if err != nil {
 		return err
@@ -88,9 +79,6 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "folders:write"); err != nil {
-		return err
-	}
 	name := r.PathValue("name")
 	stored, err := s.Folders.Delete(r.Context(), s.Workspace, name)
 	if err != nil {

@@ -20,12 +20,12 @@ import (
 const logTail = 20000
 
 func (s *Server) registerJobs(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/jobs_u/queue/cancel/{id}", s.cancelJob)
-	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/list", s.listJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
-	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/list", s.listJobs([]string{store.StatusQueued, store.StatusRunning}))
-	mux.HandleFunc("GET /api/w/{ws}/jobs/list", s.listJobs(nil))
-	mux.HandleFunc("GET /api/w/{ws}/jobs/completed/count", s.countJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
-	mux.HandleFunc("GET /api/w/{ws}/jobs/queue/count", s.countJobs([]string{store.StatusQueued, store.StatusRunning}))
+	mux.anyToken("POST /api/w/{ws}/jobs_u/queue/cancel/{id}", s.cancelJob)
+	mux.full("GET /api/w/{ws}/jobs/completed/list", "jobs:read", s.listJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
+	mux.full("GET /api/w/{ws}/jobs/queue/list", "jobs:read", s.listJobs([]string{store.StatusQueued, store.StatusRunning}))
+	mux.full("GET /api/w/{ws}/jobs/list", "jobs:read", s.listJobs(nil))
+	mux.full("GET /api/w/{ws}/jobs/completed/count", "jobs:read", s.countJobs([]string{store.StatusSuccess, store.StatusFailure, store.StatusCanceled}))
+	mux.full("GET /api/w/{ws}/jobs/queue/count", "jobs:read", s.countJobs([]string{store.StatusQueued, store.StatusRunning}))
 }
 
 func formatTime(t time.Time) any {
@@ -223,7 +223,7 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.loadJob(r)
 	var ae *apierr.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && r.PathValue("ws") == s.Workspace {
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		err = apierr.NotFound("queued job id %s does not exist", r.PathValue("id")) // Windmill's words
 	}
 	if err != nil {
@@ -252,9 +252,6 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 // runs the Runs page lists (flow steps aside) in statuses.
 func (s *Server) countJobs(statuses []string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "jobs:read"); err != nil {
-			return err
-		}
 		n, err := s.Queue.Count(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
 		if err != nil {
 			return err
@@ -270,9 +267,6 @@ func (s *Server) countJobs(statuses []string) handlerFunc {
 // statuses is what the route lists when the caller names none.
 func (s *Server) listJobs(statuses []string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "jobs:read"); err != nil {
-			return err
-		}
 		q := r.URL.Query()
 		f := store.JobFilter{Workspace: s.Workspace, Path: q.Get("script_path_exact"), Trigger: q.Get("trigger"), SchedulePath: q.Get("schedule_path"),
 			WithFlowSteps: q.Get("include_flow_steps") == "true", PathPrefix: q.Get("script_path_start"), PathContains: q.Get("script_path_contains")}
@@ -356,7 +350,7 @@ func (s *Server) listJobs(statuses []string) handlerFunc {
 // RegisterJobReads mounts the job-read routes webhook callers poll (the
 // tunnel serves them too).
 func (s *Server) RegisterJobReads(m Mux) {
-	mux := s.routes(m)
+	mux := s.group(m)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/get/{id}", s.getJob)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result/{id}", s.getResult)
 	mux.HandleFunc("GET /api/w/{ws}/jobs_u/completed/get_result_maybe/{id}", s.getResultMaybe)

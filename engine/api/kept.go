@@ -34,9 +34,6 @@ const (
 // the token a full-access one.
 func (s *Server) handler(scope string, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, scope); err != nil {
-			return err
-		}
 		return h(w, r)
 	}
 }
@@ -112,7 +109,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		return out
 	}
-	mux.HandleFunc("POST /api/w/{ws}/resources/type/create", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/resources/type/create", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		var d doc
 		if err := s.decodeBody(r, &d); err != nil {
 			return err
@@ -134,8 +131,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		s.changed(r, "resource_type.create", name, "", nil)
 		writeText(w, http.StatusCreated, name)
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/resources/type/update/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/resources/type/update/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		d, err := get(r, name)
 		if err != nil {
@@ -156,8 +153,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		s.changed(r, "resource_type.update", name, "", nil)
 		writeText(w, http.StatusOK, name)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/get/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/get/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		it, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -170,16 +167,16 @@ func (s *Server) registerResourceTypes(mux routes) {
 		_ = json.Unmarshal([]byte(it.Value), &d)
 		httpx.JSON(w, http.StatusOK, view(name, it.UpdatedAt, d))
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/exists/{name}", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		httpx.JSON(w, http.StatusOK, err == nil)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/list", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/list", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, docs, err := s.listDocs(r, keptResourceType)
 		if err != nil {
 			return err
@@ -190,8 +187,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/resources/type/listnames", s.handler("resources:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/resources/type/listnames", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, _, err := s.listDocs(r, keptResourceType)
 		if err != nil {
 			return err
@@ -202,8 +199,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, names)
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/resources/type/delete/{name}", s.handler("resources:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/resources/type/delete/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if err := s.Kept.Delete(r.Context(), s.Workspace, keptResourceType, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -214,7 +211,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		s.changed(r, "resource_type.delete", name, "", nil)
 		writeText(w, http.StatusOK, name)
 		return nil
-	}))
+	})
 }
 
 // fileResourceTypes is Windmill's map of the resource types whose
@@ -288,7 +285,7 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 			"operator": u.Role == "operator", "disabled": u.Disabled, "role": u.Role, "created_at": time.Unix(0, 0).UTC().Format(time.RFC3339),
 			"groups": []string{}, "folders": []string{}, "folders_owners": []string{}, "added_via": nil}
 	}
-	mux.HandleFunc("GET /api/w/{ws}/users/list", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/w/{ws}/users/list", "users:read", func(w http.ResponseWriter, r *http.Request) error {
 		users, err := all(r)
 		if err != nil {
 			return err
@@ -299,16 +296,16 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/users/get/{username}", s.handler("users:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/users/get/{username}", "users:read", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err != nil {
 			return err
 		}
 		httpx.JSON(w, http.StatusOK, view(email, u))
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/add_user", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/workspaces/add_user", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Email    string `json:"email"`
 			Username string `json:"username"`
@@ -335,8 +332,8 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		s.changed(r, "user.add", body.Email, "", nil)
 		writeText(w, http.StatusCreated, "user "+body.Email+" added")
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/users/update/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/users/update/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err != nil {
 			return err
@@ -366,8 +363,8 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		s.changed(r, "user.update", email, "", nil)
 		writeText(w, http.StatusOK, "user "+u.Username+" updated")
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/users/delete/{username}", s.handler("users:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/users/delete/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err == nil {
 			err = s.Kept.Delete(r.Context(), s.Workspace, keptUser, email)
@@ -378,13 +375,10 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		s.changed(r, "user.delete", email, "", nil)
 		writeText(w, http.StatusOK, "username "+u.Username+" deleted")
 		return nil
-	}))
+	})
 	// wmill asks before adding a user whether usernames are made from
 	// emails; here the username a file names is kept as it is.
-	mux.HandleFunc("GET /api/settings/global/{key}", func(w http.ResponseWriter, r *http.Request) error {
-		if err := requireFull(r, "settings:read"); err != nil {
-			return err
-		}
+	mux.full("GET /api/settings/global/{key}", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, nil)
 		return nil
 	})
@@ -437,7 +431,7 @@ func (s *Server) registerGroups(mux routes) {
 		return map[string]any{"workspace_id": s.Workspace, "name": name, "summary": g.Summary, "members": members,
 			"extra_perms": s.acl(r, "group_", name)}
 	}
-	mux.HandleFunc("GET /api/w/{ws}/groups/list", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/w/{ws}/groups/list", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
 			return err
@@ -454,8 +448,8 @@ func (s *Server) registerGroups(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/groups/get/{name}", s.handler("groups:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/groups/get/{name}", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		g, err := get(r, name)
 		if err != nil {
@@ -463,8 +457,8 @@ func (s *Server) registerGroups(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, view(r, name, g))
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/create", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/groups/create", "groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Name    string  `json:"name"`
 			Summary *string `json:"summary"`
@@ -484,9 +478,9 @@ func (s *Server) registerGroups(mux routes) {
 		s.changed(r, "group.create", body.Name, "", nil)
 		writeText(w, http.StatusCreated, "Created group "+body.Name)
 		return nil
-	}))
+	})
 	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) handlerFunc {
-		return s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			name := r.PathValue("name")
 			if name == "all" {
 				return apierr.BadRequest("the group all always holds every user of the workspace")
@@ -508,7 +502,7 @@ func (s *Server) registerGroups(mux routes) {
 			s.changed(r, "group."+action, name, "", nil)
 			writeText(w, http.StatusOK, "group "+name+" updated")
 			return nil
-		})
+		}
 	}
 	username := func(body map[string]json.RawMessage) (string, error) {
 		var u string
@@ -517,24 +511,24 @@ func (s *Server) registerGroups(mux routes) {
 		}
 		return u, nil
 	}
-	mux.HandleFunc("POST /api/w/{ws}/groups/update/{name}", edit("update", func(g *groupDoc, body map[string]json.RawMessage) error {
+	mux.full("POST /api/w/{ws}/groups/update/{name}", "groups:write", edit("update", func(g *groupDoc, body map[string]json.RawMessage) error {
 		g.Summary = nil
 		_ = json.Unmarshal(body["summary"], &g.Summary)
 		return nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/adduser/{name}", edit("adduser", func(g *groupDoc, body map[string]json.RawMessage) error {
+	mux.full("POST /api/w/{ws}/groups/adduser/{name}", "groups:write", edit("adduser", func(g *groupDoc, body map[string]json.RawMessage) error {
 		u, err := username(body)
 		if err == nil && !slices.Contains(g.Members, u) {
 			g.Members = append(g.Members, u)
 		}
 		return err
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/groups/removeuser/{name}", edit("removeuser", func(g *groupDoc, body map[string]json.RawMessage) error {
+	mux.full("POST /api/w/{ws}/groups/removeuser/{name}", "groups:write", edit("removeuser", func(g *groupDoc, body map[string]json.RawMessage) error {
 		u, err := username(body)
 		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == u })
 		return err
 	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/groups/delete/{name}", s.handler("groups:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("DELETE /api/w/{ws}/groups/delete/{name}", "groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if name == "all" {
 			return apierr.BadRequest("the group all always holds every user of the workspace")
@@ -549,7 +543,7 @@ func (s *Server) registerGroups(mux routes) {
 		s.changed(r, "group.delete", name, "", nil)
 		writeText(w, http.StatusOK, "group "+name+" deleted")
 		return nil
-	}))
+	})
 }
 
 // acl is the extra_perms granted on an item through acls/add: owner
@@ -567,7 +561,7 @@ func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
 // they grant nothing here.
 func (s *Server) registerACLs(mux routes) {
 	change := func(add bool) handlerFunc {
-		return s.handler("acls:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			var body struct {
 				Owner string `json:"owner"`
 				Write bool   `json:"write"`
@@ -591,12 +585,12 @@ func (s *Server) registerACLs(mux routes) {
 			s.changed(r, "acl.update", kind+"/"+path, body.Owner, nil)
 			writeText(w, http.StatusOK, "acl updated")
 			return nil
-		})
+		}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/acls/add/{kind}/{path...}", change(true))
-	mux.HandleFunc("POST /api/w/{ws}/acls/remove/{kind}/{path...}", change(false))
-	mux.HandleFunc("GET /api/w/{ws}/acls/get/{kind}/{path...}", s.handler("acls:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/acls/add/{kind}/{path...}", "acls:write", change(true))
+	mux.full("POST /api/w/{ws}/acls/remove/{kind}/{path...}", "acls:write", change(false))
+	mux.full("GET /api/w/{ws}/acls/get/{kind}/{path...}", "acls:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, s.acl(r, r.PathValue("kind"), r.PathValue("path")))
 		return nil
-	}))
+	})
 }

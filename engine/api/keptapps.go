@@ -10,14 +10,13 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
 // depsFiles are Windmill's workspace dependency files by language.
-var depsFiles = map[string]string{
-	"bun": "package.json", "python3": "requirements.in", "php": "composer.json", "go": "go.mod", "powershell": "modules.json",
-}
+var depsFiles = runtime.WorkspaceDepsFiles()
 
 // depsPath is where a workspace export writes a language's dependencies:
 // dependencies/[<name>.]<file>.
@@ -39,7 +38,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		return map[string]any{"workspace_id": s.Workspace, "language": language, "name": nullIfEmpty(name), "content": content,
 			"description": nil, "archived": false, "created_at": it.UpdatedAt.Format(time.RFC3339Nano)}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/create", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/workspace_dependencies/create", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Name     string `json:"name"`
 			Language string `json:"language"`
@@ -60,8 +59,8 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		s.changed(r, "workspace_dependencies.update", key(body.Language, body.Name), "", nil)
 		writeText(w, http.StatusCreated, depsPath(body.Language, body.Name))
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
 		it, err := s.Kept.Get(r.Context(), s.Workspace, keptDeps, key(language, name))
 		if errors.Is(err, store.ErrNotFound) {
@@ -72,8 +71,8 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, view(language, name, it))
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspace_dependencies/list", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/workspace_dependencies/list", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
 			return err
@@ -85,8 +84,8 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspace_dependencies/delete/{language}", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/workspace_dependencies/delete/{language}", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
 		if err := s.Kept.Delete(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -97,7 +96,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		s.changed(r, "workspace_dependencies.delete", key(language, name), "", nil)
 		writeText(w, http.StatusOK, depsPath(language, name)+" deleted")
 		return nil
-	}))
+	})
 }
 
 // notAppField are the fields of an app request that say how to save it,
@@ -136,7 +135,7 @@ func (s *Server) registerApps(mux routes) {
 		return out
 	}
 	save := func(create bool) handlerFunc {
-		return s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			var body doc
 			if err := s.decodeBody(r, &body); err != nil {
 				return err
@@ -174,11 +173,11 @@ func (s *Server) registerApps(mux routes) {
 			}
 			writeText(w, status, path)
 			return nil
-		})
+		}
 	}
-	mux.HandleFunc("POST /api/w/{ws}/apps/create", save(true))
-	mux.HandleFunc("POST /api/w/{ws}/apps/update/{path...}", save(false))
-	mux.HandleFunc("GET /api/w/{ws}/apps/get/p/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/apps/create", "apps:write", save(true))
+	mux.full("POST /api/w/{ws}/apps/update/{path...}", "apps:write", save(false))
+	mux.full("GET /api/w/{ws}/apps/get/p/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
 		it, d, err := get(r, path)
 		if err != nil {
@@ -186,8 +185,8 @@ func (s *Server) registerApps(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, view(r, path, it, d, true))
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/apps/exists/{path...}", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		_, _, err := get(r, r.PathValue("path"))
 		var ae *apierr.Error
 		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
@@ -195,8 +194,8 @@ func (s *Server) registerApps(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, err == nil)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/apps/list", s.handler("apps:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/apps/list", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		items, docs, err := s.listDocs(r, keptApp)
 		if err != nil {
 			return err
@@ -207,8 +206,8 @@ func (s *Server) registerApps(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/apps/delete/{path...}", s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/apps/delete/{path...}", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
 		if err := s.Kept.Delete(r.Context(), s.Workspace, keptApp, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -220,14 +219,14 @@ func (s *Server) registerApps(mux routes) {
 		s.changed(r, "app.delete", path, "", nil)
 		writeText(w, http.StatusOK, path)
 		return nil
-	}))
+	})
 	// Raw apps (a React or Svelte app in files) arrive as a bundle of
 	// files: not kept. The answer says how to push the rest.
-	refuseRaw := s.handler("apps:write", func(w http.ResponseWriter, r *http.Request) error {
+	refuseRaw := func(w http.ResponseWriter, r *http.Request) error {
 		return apierr.BadRequest("millrun does not keep raw apps (.raw_app folders): add the folder to excludes in wmill.yaml, or push with --skip-apps, and the rest of the workspace pushes")
-	})
-	mux.HandleFunc("POST /api/w/{ws}/apps/create_raw", refuseRaw)
-	mux.HandleFunc("POST /api/w/{ws}/apps/update_raw/{path...}", refuseRaw)
+	}
+	mux.full("POST /api/w/{ws}/apps/create_raw", "apps:write", refuseRaw)
+	mux.full("POST /api/w/{ws}/apps/update_raw/{path...}", "apps:write", refuseRaw)
 }
 
 // appExport is an app's .app.json in a workspace export: what was pushed,
@@ -396,7 +395,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			return out
 		}
 		save := func(create bool) handlerFunc {
-			return s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
+			return func(w http.ResponseWriter, r *http.Request) error {
 				var body doc
 				if err := s.decodeBody(r, &body); err != nil {
 					return err
@@ -429,11 +428,11 @@ func (s *Server) registerKeptTriggers(mux routes) {
 				}
 				writeText(w, status, path)
 				return nil
-			})
+			}
 		}
-		mux.HandleFunc("POST "+base+"create", save(true))
-		mux.HandleFunc("POST "+base+"update/{path...}", save(false))
-		mux.HandleFunc("GET "+base+"get/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+		mux.full("POST "+base+"create", "triggers:write", save(true))
+		mux.full("POST "+base+"update/{path...}", "triggers:write", save(false))
+		mux.full("GET "+base+"get/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
 			it, d, err := get(r, path)
 			if err != nil {
@@ -441,16 +440,16 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			}
 			httpx.JSON(w, http.StatusOK, view(path, it, d))
 			return nil
-		}))
-		mux.HandleFunc("GET "+base+"exists/{path...}", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+		})
+		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			_, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 			httpx.JSON(w, http.StatusOK, err == nil)
 			return nil
-		}))
-		mux.HandleFunc("GET "+base+"list", s.handler("triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+		})
+		mux.full("GET "+base+"list", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			items, docs, err := s.listDocs(r, keptKind)
 			if err != nil {
 				return err
@@ -461,8 +460,8 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil
-		}))
-		mux.HandleFunc("DELETE "+base+"delete/{path...}", s.handler("triggers:write", func(w http.ResponseWriter, r *http.Request) error {
+		})
+		mux.full("DELETE "+base+"delete/{path...}", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
 			if err := s.Kept.Delete(r.Context(), s.Workspace, keptKind, path); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
@@ -473,7 +472,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			s.changed(r, kind+"_trigger.delete", path, "", nil)
 			writeText(w, http.StatusOK, path)
 			return nil
-		}))
+		})
 	}
 }
 

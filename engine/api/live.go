@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -14,30 +13,10 @@ import (
 	"github.com/millrun/millrun/engine/store"
 )
 
-// FullAccess lets only full-access callers (not webhook-scoped tokens)
-// through to h; scope names what they would need in the refusal. It is
-// for routes mounted outside this package (the inspector's).
-func FullAccess(log *slog.Logger, scope string, h http.HandlerFunc) http.HandlerFunc {
-	return serve(log, fullAccess(scope, func(w http.ResponseWriter, r *http.Request) error {
-		h(w, r)
-		return nil
-	}))
-}
-
-// fullAccess is FullAccess for this package's handlers.
-func fullAccess(scope string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := requireFull(r, scope); err != nil {
-			return err
-		}
-		return h(w, r)
-	}
-}
-
 // registerLive mounts the live views' streams: every job change for the
 // Runs page, and one job with its logs as they are written.
 func (s *Server) registerLive(mux routes) {
-	mux.HandleFunc("GET /api/millrun/jobs/events", fullAccess("jobs:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/jobs/events", "jobs:read", func(w http.ResponseWriter, r *http.Request) error {
 		ch, stop := s.Queue.Watch()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, j *store.Job) {
@@ -46,8 +25,8 @@ func (s *Server) registerLive(mux routes) {
 			}
 		})
 		return nil
-	}))
-	mux.HandleFunc("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.anyToken("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) error {
 		who := auth.FromContext(r.Context())
 		id := r.PathValue("id")
 		load := func() (*store.Job, error) {

@@ -27,15 +27,15 @@ import (
 // with the request (`wmill generate-metadata`), a job's logs (`wmill job
 // logs`) and a version's deployment status.
 func (s *Server) registerCodeJobs(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview", s.handler("jobs:run", s.runPreview))
-	mux.HandleFunc("POST /api/w/{ws}/jobs/run/preview_flow", s.handler("jobs:run", s.runFlowPreview))
-	mux.HandleFunc("POST /api/millrun/flows/inferred_schema", fullAccess("flows:read", s.inferredSchema))
-	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies_async", s.handler("jobs:run", s.runDependencies(false)))
-	mux.HandleFunc("POST /api/w/{ws}/jobs/run/dependencies", s.handler("jobs:run", s.runDependencies(true)))
-	mux.HandleFunc("POST /api/w/{ws}/jobs/run/flow_dependencies_async", s.handler("jobs:run", s.runFlowDependencies))
-	mux.HandleFunc("GET /api/w/{ws}/scripts/deployment_status/h/{hash}", s.handler("scripts:read", s.deploymentStatus))
-	mux.HandleFunc("POST /api/w/{ws}/scripts/raw_temp/diff", s.handler("scripts:read", s.rawTempDiff))
-	mux.HandleFunc("POST /api/w/{ws}/scripts/raw_temp/store", s.handler("scripts:write", s.rawTempStore))
+	mux.full("POST /api/w/{ws}/jobs/run/preview", "jobs:run", s.runPreview)
+	mux.full("POST /api/w/{ws}/jobs/run/preview_flow", "jobs:run", s.runFlowPreview)
+	mux.full("POST /api/millrun/flows/inferred_schema", "flows:read", s.inferredSchema)
+	mux.full("POST /api/w/{ws}/jobs/run/dependencies_async", "jobs:run", s.runDependencies(false))
+	mux.full("POST /api/w/{ws}/jobs/run/dependencies", "jobs:run", s.runDependencies(true))
+	mux.full("POST /api/w/{ws}/jobs/run/flow_dependencies_async", "jobs:run", s.runFlowDependencies)
+	mux.full("GET /api/w/{ws}/scripts/deployment_status/h/{hash}", "scripts:read", s.deploymentStatus)
+	mux.full("POST /api/w/{ws}/scripts/raw_temp/diff", "scripts:read", s.rawTempDiff)
+	mux.full("POST /api/w/{ws}/scripts/raw_temp/store", "scripts:write", s.rawTempStore)
 }
 
 // keptRawTemp are local versions of scripts wmill uploads so that a

@@ -15,15 +15,15 @@ import (
 // wmill's set_state stores a script's state as a resource of type
 // "state", and set_resource writes one with update_value.
 func (s *Server) registerResources(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/resources/create", s.putResource(true))
-	mux.HandleFunc("POST /api/w/{ws}/resources/update/{path...}", s.putResource(false))
-	mux.HandleFunc("POST /api/w/{ws}/resources/update_value/{path...}", s.updateResourceValue)
-	mux.HandleFunc("GET /api/w/{ws}/resources/get/{path...}", s.getResource)
-	mux.HandleFunc("GET /api/w/{ws}/resources/get_value_interpolated/{path...}", s.getResourceValue(true))
-	mux.HandleFunc("GET /api/w/{ws}/resources/get_value/{path...}", s.getResourceValue(false))
-	mux.HandleFunc("GET /api/w/{ws}/resources/exists/{path...}", s.resourceExists)
-	mux.HandleFunc("GET /api/w/{ws}/resources/list", s.listResources)
-	mux.HandleFunc("DELETE /api/w/{ws}/resources/delete/{path...}", s.deleteResource)
+	mux.full("POST /api/w/{ws}/resources/create", "resources:write", s.putResource(true))
+	mux.full("POST /api/w/{ws}/resources/update/{path...}", "resources:write", s.putResource(false))
+	mux.full("POST /api/w/{ws}/resources/update_value/{path...}", "resources:write", s.updateResourceValue)
+	mux.full("GET /api/w/{ws}/resources/get/{path...}", "resources:read", s.getResource)
+	mux.full("GET /api/w/{ws}/resources/get_value_interpolated/{path...}", "resources:read", s.getResourceValue(true))
+	mux.full("GET /api/w/{ws}/resources/get_value/{path...}", "resources:read", s.getResourceValue(false))
+	mux.full("GET /api/w/{ws}/resources/exists/{path...}", "resources:read", s.resourceExists)
+	mux.full("GET /api/w/{ws}/resources/list", "resources:read", s.listResources)
+	mux.full("DELETE /api/w/{ws}/resources/delete/{path...}", "resources:write", s.deleteResource)
 }
 
 type resourceBody struct {
@@ -46,9 +46,6 @@ func decodeValue(raw json.RawMessage) (value any, given bool, err error) {
 
 func (s *Server) putResource(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "resources:write"); err != nil {
-			return err
-		}
 		var b resourceBody
 		if err := s.decodeBody(r, &b); err != nil {
 			return err
@@ -98,9 +95,6 @@ func (s *Server) putResource(create bool) handlerFunc {
 // the value and keeps the type and description (wmill's set_resource and
 // set_state when the resource exists).
 func (s *Server) updateResourceValue(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "resources:write"); err != nil {
-		return err
-	}
 	var b struct {
 		Value json.RawMessage `json:"value"`
 	}
@@ -135,9 +129,6 @@ func resourceErr(err error, path string) error {
 }
 
 func (s *Server) getResource(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "resources:read"); err != nil {
-		return err
-	}
 	res, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
 		return resourceErr(err, r.PathValue("path"))
@@ -150,9 +141,6 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request) error {
 // strings in it become those variables' values.
 func (s *Server) getResourceValue(interpolated bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "resources:read"); err != nil {
-			return err
-		}
 		v, _, err := s.Resources.Value(r.Context(), s.Workspace, r.PathValue("path"))
 		if err != nil {
 			return resourceErr(err, r.PathValue("path"))
@@ -169,18 +157,12 @@ func (s *Server) getResourceValue(interpolated bool) handlerFunc {
 }
 
 func (s *Server) resourceExists(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "resources:read"); err != nil {
-		return err
-	}
 	_, err := s.Resources.Get(r.Context(), s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, err == nil)
 	return nil
 }
 
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "resources:read"); err != nil {
-		return err
-	}
 	list, err := s.Resources.List(r.Context(), s.Workspace)
 	if err != nil {
 		return err
@@ -190,9 +172,6 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "resources:write"); err != nil {
-		return err
-	}
 	if err := s.Resources.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		return resourceErr(err, r.PathValue("path"))
 	}

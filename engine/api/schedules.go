@@ -14,17 +14,17 @@ import (
 // Windmill's schedule routes, plus millrun's explain (the plain-words
 // reading and the next runs the UI shows as the cron is typed).
 func (s *Server) registerSchedules(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/schedules/create", s.putSchedule(true))
-	mux.HandleFunc("POST /api/w/{ws}/schedules/update/{path...}", s.putSchedule(false))
-	mux.HandleFunc("GET /api/w/{ws}/schedules/get/{path...}", s.getSchedule)
-	mux.HandleFunc("GET /api/w/{ws}/schedules/exists/{path...}", s.exists("schedules:read", func(r *http.Request) bool {
+	mux.full("POST /api/w/{ws}/schedules/create", "schedules:write", s.putSchedule(true))
+	mux.full("POST /api/w/{ws}/schedules/update/{path...}", "schedules:write", s.putSchedule(false))
+	mux.full("GET /api/w/{ws}/schedules/get/{path...}", "schedules:read", s.getSchedule)
+	mux.full("GET /api/w/{ws}/schedules/exists/{path...}", "schedules:read", s.exists(func(r *http.Request) bool {
 		return s.Schedules.Exists(r.Context(), s.Workspace, r.PathValue("path"))
 	}))
-	mux.HandleFunc("GET /api/w/{ws}/schedules/list", s.listSchedules)
-	mux.HandleFunc("DELETE /api/w/{ws}/schedules/delete/{path...}", s.deleteSchedule)
-	mux.HandleFunc("POST /api/w/{ws}/schedules/setenabled/{path...}", s.setScheduleEnabled)
-	mux.HandleFunc("POST /api/schedules/preview", s.previewSchedule)
-	mux.HandleFunc("POST /api/millrun/schedules/explain", s.explainSchedule)
+	mux.full("GET /api/w/{ws}/schedules/list", "schedules:read", s.listSchedules)
+	mux.full("DELETE /api/w/{ws}/schedules/delete/{path...}", "schedules:write", s.deleteSchedule)
+	mux.full("POST /api/w/{ws}/schedules/setenabled/{path...}", "schedules:write", s.setScheduleEnabled)
+	mux.full("POST /api/schedules/preview", "schedules:read", s.previewSchedule)
+	mux.full("POST /api/millrun/schedules/explain", "schedules:read", s.explainSchedule)
 }
 
 // scheduleJSON is Windmill's Schedule, with millrun's next_run, missed
@@ -50,9 +50,6 @@ func (s *Server) scheduleJSON(sc *store.Schedule) map[string]any {
 
 func (s *Server) putSchedule(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "schedules:write"); err != nil {
-			return err
-		}
 		var in schedules.Input
 		if err := s.decodeBody(r, &in); err != nil {
 			return err
@@ -78,9 +75,6 @@ func (s *Server) putSchedule(create bool) handlerFunc {
 }
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:read"); err != nil {
-		return err
-	}
 	sc, err := s.Schedules.Get(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
 		return err
@@ -92,9 +86,6 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
 // listSchedules takes Windmill's path and is_flow filters (the schedules
 // of one script or flow).
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:read"); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := schedules.Filter{ScriptPath: q.Get("path")}
 	if v := q.Get("is_flow"); v != "" {
@@ -114,9 +105,6 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:write"); err != nil {
-		return err
-	}
 	if err := s.Schedules.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		return err
 	}
@@ -128,9 +116,6 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
 // setScheduleEnabled turns a schedule on (its next due time counted from
 // now: the time it was off is not caught up) or off.
 func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "schedules:write"); err != nil {
-		return err
-	}
 	var b struct {
 		Enabled *bool `json:"enabled"`
 	}
@@ -162,9 +147,6 @@ func (s *Server) parseCronBody(r *http.Request) (*schedules.Cron, error) {
 
 // previewSchedule is Windmill's (outside any workspace): the next due times.
 func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "schedules:read"); err != nil {
-		return err
-	}
 	c, err := s.parseCronBody(r)
 	if err != nil {
 		return err
@@ -179,9 +161,6 @@ func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 
 // explainSchedule is what the UI shows under the cron field.
 func (s *Server) explainSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "schedules:read"); err != nil {
-		return err
-	}
 	c, err := s.parseCronBody(r)
 	if err != nil {
 		return err

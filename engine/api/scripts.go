@@ -14,25 +14,22 @@ import (
 )
 
 func (s *Server) registerScripts(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/scripts/create", s.createScript)
-	mux.HandleFunc("GET /api/w/{ws}/scripts/get/p/{path...}", s.getScript)
-	mux.HandleFunc("GET /api/w/{ws}/scripts/get/h/{hash}", s.getScriptByHash)
-	mux.HandleFunc("GET /api/w/{ws}/scripts/list", s.listScripts)
-	mux.HandleFunc("GET /api/w/{ws}/scripts/history/p/{path...}", s.scriptHistory)
-	mux.HandleFunc("POST /api/millrun/scripts/check", s.checkScript)
-	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/p/{path...}", s.deleteVersioned("script", "DeleteScript", s.Catalog.Delete))
-	mux.HandleFunc("POST /api/w/{ws}/scripts/delete/h/{hash}", s.deleteScriptVersion)
-	mux.HandleFunc("POST /api/w/{ws}/scripts/archive/p/{path...}", s.archiveVersioned("script", s.Catalog.Archive))
-	mux.HandleFunc("POST /api/w/{ws}/scripts/archive/h/{hash}", s.archiveScriptByHash)
+	mux.full("POST /api/w/{ws}/scripts/create", "scripts:write", s.createScript)
+	mux.full("GET /api/w/{ws}/scripts/get/p/{path...}", "scripts:read", s.getScript)
+	mux.full("GET /api/w/{ws}/scripts/get/h/{hash}", "scripts:read", s.getScriptByHash)
+	mux.full("GET /api/w/{ws}/scripts/list", "scripts:read", s.listScripts)
+	mux.full("GET /api/w/{ws}/scripts/history/p/{path...}", "scripts:read", s.scriptHistory)
+	mux.full("POST /api/millrun/scripts/check", "scripts:write", s.checkScript)
+	mux.full("POST /api/w/{ws}/scripts/delete/p/{path...}", "scripts:write", s.deleteVersioned("script", "DeleteScript", s.Catalog.Delete))
+	mux.full("POST /api/w/{ws}/scripts/delete/h/{hash}", "scripts:write", s.deleteScriptVersion)
+	mux.full("POST /api/w/{ws}/scripts/archive/p/{path...}", "scripts:write", s.archiveVersioned("script", s.Catalog.Archive))
+	mux.full("POST /api/w/{ws}/scripts/archive/h/{hash}", "scripts:write", s.archiveScriptByHash)
 }
 
 // archiveVersioned answers Windmill's archive of a script or flow by path.
 // A body {"archived": false} (Windmill's flow form) brings it back.
 func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context, workspace, path string, archived bool) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, kind+"s:write"); err != nil {
-			return err
-		}
 		body := struct {
 			Archived *bool `json:"archived"`
 		}{}
@@ -61,9 +58,6 @@ func (s *Server) archiveVersioned(kind string, archive func(ctx context.Context,
 // An older version needs nothing: Windmill archives every version a newer
 // one replaces, and those still run by hash, as they do here.
 func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:write"); err != nil {
-		return err
-	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 	if err != nil {
@@ -85,9 +79,6 @@ func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) err
 // deleteScriptVersion is Windmill's delete by hash: that version goes, and
 // the path falls back to its newest remaining version.
 func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:write"); err != nil {
-		return err
-	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 	if err == nil {
@@ -109,9 +100,6 @@ func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) err
 // are deleted or pointed elsewhere; past runs stay in the history.
 func (s *Server) deleteVersioned(kind, event string, del func(ctx context.Context, workspace, path string) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, kind+"s:write"); err != nil {
-			return err
-		}
 		path := r.PathValue("path")
 		if err := del(r.Context(), s.Workspace, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -129,9 +117,6 @@ func (s *Server) deleteVersioned(kind, event string, del func(ctx context.Contex
 // saved. Saving never refuses a script that does not parse: Windmill's
 // create does not, and tools that push scripts rely on that.
 func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "scripts:write"); err != nil {
-		return err
-	}
 	var req struct {
 		Language string `json:"language"`
 		Content  string `json:"content"`
@@ -220,9 +205,6 @@ func nullIfZero(n int) any {
 }
 
 func (s *Server) createScript(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:write"); err != nil {
-		return err
-	}
 	var req scripts.CreateRequest
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
@@ -250,9 +232,6 @@ func (s *Server) createScript(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getScript(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:read"); err != nil {
-		return err
-	}
 	path := r.PathValue("path")
 	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {
@@ -266,9 +245,6 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:read"); err != nil {
-		return err
-	}
 	hash := r.PathValue("hash")
 	v, err := s.Catalog.ByHash(r.Context(), s.Workspace, hash)
 	if errors.Is(err, store.ErrNotFound) {
@@ -282,9 +258,6 @@ func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:read"); err != nil {
-		return err
-	}
 	list, err := s.Catalog.List(r.Context(), s.Workspace, r.URL.Query().Get("show_archived") == "true")
 	if err != nil {
 		return err
@@ -302,9 +275,6 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "scripts:read"); err != nil {
-		return err
-	}
 	path := r.PathValue("path")
 	vs, err := s.Catalog.Versions(r.Context(), s.Workspace, path)
 	if errors.Is(err, store.ErrNotFound) {

@@ -80,7 +80,7 @@ h1 { font-size: 18px; margin: 0 0 8px; } code { font-size: 13px; } a { color: #2
 // and a token pasted into the login page. They take a token in, so they
 // need none.
 func (s *Server) RegisterLogin(m Mux) {
-	mux := s.routes(m)
+	mux := s.group(m)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) error {
 		token := r.URL.Query().Get("token")
 		secret, id, err := s.Tokens.Login(r.Context(), token)
@@ -153,7 +153,7 @@ func (s *Server) loggedIn(r *http.Request) bool {
 // registerSession mounts what a logged-in browser uses: logout, "who am
 // I", the audit log.
 func (s *Server) registerSession(mux routes) {
-	mux.HandleFunc("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
+	mux.anyToken("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
 		id := auth.FromContext(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
@@ -162,16 +162,13 @@ func (s *Server) registerSession(mux routes) {
 		httpx.JSON(w, http.StatusOK, map[string]any{"logged_out": true})
 		return nil
 	})
-	mux.HandleFunc("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
+	mux.anyToken("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
 		id := auth.FromContext(r.Context())
 		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
 			"os_user": s.User, "version": Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
 		return nil
 	})
-	mux.HandleFunc("POST /api/millrun/presence", func(w http.ResponseWriter, r *http.Request) error {
-		if err := requireFull(r, "presence:write"); err != nil {
-			return err
-		}
+	mux.full("POST /api/millrun/presence", "presence:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Client  string `json:"client"`
 			Path    string `json:"path"`
@@ -189,7 +186,7 @@ func (s *Server) registerSession(mux routes) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	mux.HandleFunc("GET /api/millrun/audit", fullAccess("audit:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/audit", "audit:read", func(w http.ResponseWriter, r *http.Request) error {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		list, err := s.Audit.List(r.Context(), before, limit)
@@ -198,7 +195,7 @@ func (s *Server) registerSession(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, list)
 		return nil
-	}))
+	})
 }
 
 // OSUser names the person running millrun, for the u/<user>/ path prefix.

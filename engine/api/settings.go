@@ -22,13 +22,13 @@ type Control interface {
 }
 
 func (s *Server) registerSettings(mux routes) {
-	mux.HandleFunc("GET /api/millrun/settings", fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/settings", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		in := s.Runner.Interpreters()
 		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings(), "interpreters": in, "start_ms": s.Runner.StartTimes(), "install_hints": installHints(in), "queue": s.Queue.Stats(), "workspace": s.Workspace,
 			"start_at_login": map[string]any{"available": s.StartCommand != nil, "entry": autostart.Where(), "command": s.StartCommand}})
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/settings", fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/settings", "settings:write", func(w http.ResponseWriter, r *http.Request) error {
 		set := s.Control.Settings()
 		if err := decodeJSON(r, &set, bodyRules{limit: 1 << 20, strict: true}); err != nil {
 			return err
@@ -39,8 +39,8 @@ func (s *Server) registerSettings(mux routes) {
 		s.changed(r, "settings.update", "", "", nil)
 		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings()})
 		return nil
-	}))
-	mux.HandleFunc("GET /api/millrun/packages", fullAccess("settings:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/millrun/packages", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		p := s.Runner.Packages
 		if p == nil {
 			return apierr.NotFound("this millrun installs no packages")
@@ -55,8 +55,8 @@ func (s *Server) registerSettings(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, map[string]any{"location": p.Cache.Root, "bytes": size, "index_url": p.Tools.IndexURL(), "tool": tool})
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/packages/clear", fullAccess("settings:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/packages/clear", "settings:write", func(w http.ResponseWriter, r *http.Request) error {
 		p := s.Runner.Packages
 		if p == nil {
 			return apierr.NotFound("this millrun installs no packages")
@@ -67,7 +67,7 @@ func (s *Server) registerSettings(mux routes) {
 		s.changed(r, "packages.clear", "", "", nil)
 		writeText(w, http.StatusOK, "the package cache is empty; the next run of each script installs its packages again")
 		return nil
-	}))
+	})
 }
 
 // installHints say, for each language with no interpreter, how to get one

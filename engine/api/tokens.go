@@ -9,15 +9,12 @@ import (
 )
 
 func (s *Server) registerTokens(mux routes) {
-	mux.HandleFunc("POST /api/users/tokens/create", s.createToken)
-	mux.HandleFunc("GET /api/users/tokens/list", s.listTokens)
-	mux.HandleFunc("DELETE /api/users/tokens/delete/{prefix}", s.deleteToken)
+	mux.full("POST /api/users/tokens/create", "tokens:write", s.createToken)
+	mux.full("GET /api/users/tokens/list", "tokens:read", s.listTokens)
+	mux.full("DELETE /api/users/tokens/delete/{prefix}", "tokens:write", s.deleteToken)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "tokens:write"); err != nil {
-		return err
-	}
 	var body struct {
 		Label      string     `json:"label"`
 		Expiration *time.Time `json:"expiration"`
@@ -40,9 +37,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "tokens:read"); err != nil {
-		return err
-	}
 	list, err := s.Tokens.List(r.Context())
 	if err != nil {
 		return err
@@ -67,9 +61,6 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
-	if err := requireFull(r, "tokens:write"); err != nil {
-		return err
-	}
 	prefix := r.PathValue("prefix")
 	if _, err := s.Tokens.RevokePrefix(r.Context(), actorOf(r), prefix); err != nil {
 		return err

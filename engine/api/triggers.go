@@ -13,19 +13,16 @@ import (
 
 // Windmill's http_triggers routes.
 func (s *Server) registerTriggers(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/http_triggers/create", s.saveRoute(true))
-	mux.HandleFunc("POST /api/w/{ws}/http_triggers/update/{path...}", s.saveRoute(false))
-	mux.HandleFunc("GET /api/w/{ws}/http_triggers/get/{path...}", s.getRoute)
-	mux.HandleFunc("GET /api/w/{ws}/http_triggers/exists/{path...}", s.routeExists)
-	mux.HandleFunc("GET /api/w/{ws}/http_triggers/list", s.listRoutes)
-	mux.HandleFunc("DELETE /api/w/{ws}/http_triggers/delete/{path...}", s.deleteRoute)
+	mux.full("POST /api/w/{ws}/http_triggers/create", "http_triggers:write", s.saveRoute(true))
+	mux.full("POST /api/w/{ws}/http_triggers/update/{path...}", "http_triggers:write", s.saveRoute(false))
+	mux.full("GET /api/w/{ws}/http_triggers/get/{path...}", "http_triggers:read", s.getRoute)
+	mux.full("GET /api/w/{ws}/http_triggers/exists/{path...}", "http_triggers:read", s.routeExists)
+	mux.full("GET /api/w/{ws}/http_triggers/list", "http_triggers:read", s.listRoutes)
+	mux.full("DELETE /api/w/{ws}/http_triggers/delete/{path...}", "http_triggers:write", s.deleteRoute)
 }
 
 func (s *Server) saveRoute(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "http_triggers:write"); err != nil {
-			return err
-		}
 		var t triggers.Trigger
 		if err := s.decodeBody(r, &t); err != nil {
 			return err
@@ -57,9 +54,6 @@ func (s *Server) saveRoute(create bool) handlerFunc {
 }
 
 func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "http_triggers:read"); err != nil {
-		return err
-	}
 	t, ok := s.Triggers.Get(s.Workspace, r.PathValue("path"))
 	if !ok {
 		return apierr.NotFound("route %s", r.PathValue("path"))
@@ -69,18 +63,12 @@ func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) routeExists(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "http_triggers:read"); err != nil {
-		return err
-	}
 	_, ok := s.Triggers.Get(s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, ok)
 	return nil
 }
 
 func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "http_triggers:read"); err != nil {
-		return err
-	}
 	list := s.Triggers.List(s.Workspace)
 	if p := r.URL.Query().Get("path"); p != "" {
 		// The webhook panel lists the routes of one script or flow.
@@ -98,9 +86,6 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "http_triggers:write"); err != nil {
-		return err
-	}
 	if err := s.Triggers.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		if err == store.ErrNotFound {
 			err = apierr.NotFound("route %s", r.PathValue("path"))

@@ -30,12 +30,11 @@ func (s *Server) tunnelView() tunnelView {
 }
 
 func (s *Server) registerTunnel(mux routes) {
-	full := func(h handlerFunc) handlerFunc { return fullAccess("tunnel", h) }
-	mux.HandleFunc("GET /api/millrun/tunnel", full(func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/tunnel", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/tunnel/config", full(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/tunnel/config", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Authtoken *string   `json:"authtoken"`
 			Domain    *string   `json:"domain"`
@@ -70,24 +69,24 @@ func (s *Server) registerTunnel(mux routes) {
 		s.changed(r, "tunnel.config", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/tunnel/start", full(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/tunnel/start", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.Control.StartTunnel(); err != nil {
 			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "tunnel.start", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
 		return nil
-	}))
-	mux.HandleFunc("POST /api/millrun/tunnel/stop", full(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/millrun/tunnel/stop", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
 		s.Tunnel.Stop()
 		s.changed(r, "tunnel.stop", "", "", nil)
 		httpx.JSON(w, http.StatusOK, s.tunnelView())
 		return nil
-	}))
+	})
 	// Server-sent events: one "status" event per change, so the UI shows
 	// connecting → online → reconnecting as it happens, without polling.
-	mux.HandleFunc("GET /api/millrun/tunnel/events", full(func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/millrun/tunnel/events", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
 		ch, stop := s.Tunnel.Subscribe()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
@@ -96,5 +95,5 @@ func (s *Server) registerTunnel(mux routes) {
 			httpx.Event(w, f, "status", v)
 		})
 		return nil
-	}))
+	})
 }

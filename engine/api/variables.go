@@ -13,13 +13,13 @@ import (
 // get_value, to full-access tokens (those scripts get for getVariable);
 // get and list never carry it.
 func (s *Server) registerVariables(mux routes) {
-	mux.HandleFunc("POST /api/w/{ws}/variables/create", s.putVariable(true))
-	mux.HandleFunc("POST /api/w/{ws}/variables/update/{path...}", s.putVariable(false))
-	mux.HandleFunc("GET /api/w/{ws}/variables/get/{path...}", s.getVariable)
-	mux.HandleFunc("GET /api/w/{ws}/variables/get_value/{path...}", s.getVariableValue)
-	mux.HandleFunc("GET /api/w/{ws}/variables/exists/{path...}", s.variableExists)
-	mux.HandleFunc("GET /api/w/{ws}/variables/list", s.listVariables)
-	mux.HandleFunc("DELETE /api/w/{ws}/variables/delete/{path...}", s.deleteVariable)
+	mux.full("POST /api/w/{ws}/variables/create", "variables:write", s.putVariable(true))
+	mux.full("POST /api/w/{ws}/variables/update/{path...}", "variables:write", s.putVariable(false))
+	mux.full("GET /api/w/{ws}/variables/get/{path...}", "variables:read", s.getVariable)
+	mux.full("GET /api/w/{ws}/variables/get_value/{path...}", "variables:read", s.getVariableValue)
+	mux.full("GET /api/w/{ws}/variables/exists/{path...}", "variables:read", s.variableExists)
+	mux.full("GET /api/w/{ws}/variables/list", "variables:read", s.listVariables)
+	mux.full("DELETE /api/w/{ws}/variables/delete/{path...}", "variables:write", s.deleteVariable)
 }
 
 func variableErr(err error, path string) error {
@@ -34,9 +34,6 @@ func variableErr(err error, path string) error {
 
 func (s *Server) putVariable(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "variables:write"); err != nil {
-			return err
-		}
 		var b struct {
 			Path        string  `json:"path"`
 			Value       *string `json:"value"`
@@ -97,9 +94,6 @@ func (s *Server) putVariable(create bool) handlerFunc {
 }
 
 func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "variables:read"); err != nil {
-		return err
-	}
 	v, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
 		return variableErr(err, r.PathValue("path"))
@@ -119,9 +113,6 @@ func (s *Server) getVariable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "variables:read"); err != nil {
-		return err
-	}
 	value, err := s.Resources.VariableValue(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
 		return variableErr(err, r.PathValue("path"))
@@ -136,18 +127,12 @@ func (s *Server) getVariableValue(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) variableExists(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "variables:read"); err != nil {
-		return err
-	}
 	_, err := s.Resources.GetVariable(r.Context(), s.Workspace, r.PathValue("path"))
 	httpx.JSON(w, http.StatusOK, err == nil)
 	return nil
 }
 
 func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "variables:read"); err != nil {
-		return err
-	}
 	list, err := s.Resources.ListVariables(r.Context(), s.Workspace)
 	if err != nil {
 		return err
@@ -157,9 +142,6 @@ func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteVariable(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "variables:write"); err != nil {
-		return err
-	}
 	if err := s.Resources.DeleteVariable(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
 		return variableErr(err, r.PathValue("path"))
 	}

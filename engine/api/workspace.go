@@ -14,25 +14,19 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
-	"github.com/millrun/millrun/engine/scripts"
 )
 
 // The routes `wmill sync pull` reads before it writes a folder: which
 // items are workspace-specific (none: millrun has one workspace), which
 // resource types are files (none), and the workspace as an archive.
 func (s *Server) registerWorkspace(mux routes) {
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/list_ws_specific", func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "workspaces:read"); err != nil {
-			return err
-		}
+	mux.full("GET /api/w/{ws}/workspaces/list_ws_specific", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, []any{})
 		return nil
 	})
-	mux.HandleFunc("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.checkAccess(r, "resources:read"); err != nil {
-			return err
-		}
+	mux.full("GET /api/w/{ws}/resources/file_resource_type_to_file_ext_map", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		m, err := s.fileResourceTypes(r)
 		if err != nil {
 			return err
@@ -40,34 +34,12 @@ func (s *Server) registerWorkspace(mux routes) {
 		httpx.JSON(w, http.StatusOK, m)
 		return nil
 	})
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/tarball", s.tarball)
+	mux.full("GET /api/w/{ws}/workspaces/tarball", "workspaces:read", s.tarball)
 }
 
 // ScriptFileExt is the extension Windmill's export gives a script of lang,
 // with TypeScript named after the CLI's default_ts.
-func ScriptFileExt(lang, defaultTS string) string {
-	if ext := scripts.KeptLanguageExt(lang); ext != "" {
-		return ext
-	}
-	switch lang {
-	case scripts.Python:
-		return "py"
-	case scripts.Bash:
-		return "sh"
-	case "nativets":
-		return "fetch.ts"
-	case "deno":
-		if defaultTS == "bun" {
-			return "deno.ts"
-		}
-		return "ts"
-	default: // bun
-		if defaultTS == "bun" {
-			return "ts"
-		}
-		return "bun.ts"
-	}
-}
+func ScriptFileExt(lang, defaultTS string) string { return runtime.ExportExt(lang, defaultTS) }
 
 // checkEntryName refuses an archive entry name that `wmill sync pull` (or
 // any unzip) would write outside the folder it unpacks into: absolute,
@@ -92,9 +64,6 @@ func checkEntryName(name string) error {
 // millrun they open again, and another installation refuses them, asking
 // for the secret to be entered again.
 func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
-	if err := s.checkAccess(r, "workspaces:read"); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	flag := func(name string) bool { b, _ := strconv.ParseBool(q.Get(name)); return b }
 	switch t := q.Get("archive_type"); t {

@@ -63,7 +63,7 @@ func settingsExport(d doc) object {
 var workspaceKeyRE = regexp.MustCompile(`^[a-zA-Z0-9]{64}$`)
 
 func (s *Server) registerWorkspaceSettings(mux routes) {
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_settings", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/w/{ws}/workspaces/get_settings", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		d, err := s.workspaceSettings(r)
 		if err != nil {
 			return err
@@ -77,21 +77,21 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
-	}))
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/get_workspace_name", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("GET /api/w/{ws}/workspaces/get_workspace_name", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		writeText(w, http.StatusOK, s.Workspace)
 		return nil
-	}))
+	})
 
 	// edit sets one setting from what the route's body says of it.
 	edit := func(key string, value func(body doc, old json.RawMessage) (json.RawMessage, error)) handlerFunc {
-		return s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
 			if err := s.editSetting(r, key, value); err != nil {
 				return err
 			}
 			writeText(w, http.StatusOK, "workspace settings updated: "+key)
 			return nil
-		})
+		}
 	}
 	field := func(name string) func(doc, json.RawMessage) (json.RawMessage, error) {
 		return func(body doc, _ json.RawMessage) (json.RawMessage, error) { return body[name], nil }
@@ -102,7 +102,7 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		}
 		return raw(body), nil
 	}
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_webhook", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/workspaces/edit_webhook", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Webhook *string `json:"webhook"`
 		}
@@ -124,8 +124,8 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		s.changed(r, "settings.update", "workspace_webhook_url", "", nil)
 		writeText(w, http.StatusOK, "webhook updated")
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_auto_invite", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
+	})
+	mux.full("POST /api/w/{ws}/workspaces/edit_auto_invite", "workspaces:write", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
 		prev := map[string]json.RawMessage{}
 		_ = json.Unmarshal(old, &prev)
 		var b struct {
@@ -153,28 +153,28 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		}
 		return raw(out), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_instance_groups", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_instance_groups", "workspaces:write", edit("auto_invite", func(body doc, old json.RawMessage) (json.RawMessage, error) {
 		prev := map[string]json.RawMessage{}
 		_ = json.Unmarshal(old, &prev)
 		prev["instance_groups"] = body["groups"]
 		prev["instance_groups_roles"] = body["roles"]
 		return raw(prev), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_copilot_config", edit("ai_config", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_error_handler", edit("error_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_copilot_config", "workspaces:write", edit("ai_config", whole))
+	mux.full("POST /api/w/{ws}/workspaces/edit_error_handler", "workspaces:write", edit("error_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 		return handlerSetting(body, true), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_success_handler", edit("success_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
+	mux.full("POST /api/w/{ws}/workspaces/edit_success_handler", "workspaces:write", edit("success_handler", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 		return handlerSetting(body, false), nil
 	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_large_file_storage_config", edit("large_file_storage", field("large_file_storage")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_git_sync_config", edit("git_sync", field("git_sync_settings")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/default_scripts", edit("default_scripts", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_default_app", edit("default_app", field("default_app_path")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/critical_alerts/mute", edit("mute_critical_alerts", field("mute_critical_alerts")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/change_workspace_color", edit("color", field("color")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/operator_settings", edit("operator_settings", whole))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_datatable_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("POST /api/w/{ws}/workspaces/edit_large_file_storage_config", "workspaces:write", edit("large_file_storage", field("large_file_storage")))
+	mux.full("POST /api/w/{ws}/workspaces/edit_git_sync_config", "workspaces:write", edit("git_sync", field("git_sync_settings")))
+	mux.full("POST /api/w/{ws}/workspaces/default_scripts", "workspaces:write", edit("default_scripts", whole))
+	mux.full("POST /api/w/{ws}/workspaces/edit_default_app", "workspaces:write", edit("default_app", field("default_app_path")))
+	mux.full("POST /api/w/{ws}/workspaces/critical_alerts/mute", "workspaces:write", edit("mute_critical_alerts", field("mute_critical_alerts")))
+	mux.full("POST /api/w/{ws}/workspaces/change_workspace_color", "workspaces:write", edit("color", field("color")))
+	mux.full("POST /api/w/{ws}/workspaces/operator_settings", "workspaces:write", edit("operator_settings", whole))
+	mux.full("POST /api/w/{ws}/workspaces/edit_datatable_config", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		err := s.editSetting(r, "datatable", func(body doc, _ json.RawMessage) (json.RawMessage, error) {
 			var set struct {
 				Datatables map[string]json.RawMessage `json:"datatables"`
@@ -190,9 +190,9 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, map[string]any{"stranded_references": []any{}}) // wmill reads it
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/edit_slack_command", edit("slack_command_script", field("slack_command_script")))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/workspaces/edit_slack_command", "workspaces:write", edit("slack_command_script", field("slack_command_script")))
+	mux.full("POST /api/w/{ws}/workspaces/slack_oauth_config", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		body := doc{}
 		if err := s.decodeBody(r, &body); err != nil {
 			return err
@@ -203,19 +203,19 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		}
 		writeText(w, http.StatusOK, "slack oauth config updated")
 		return nil
-	}))
-	mux.HandleFunc("DELETE /api/w/{ws}/workspaces/slack_oauth_config", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("DELETE /api/w/{ws}/workspaces/slack_oauth_config", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.setSettings(r, map[string]json.RawMessage{"slack_oauth_client_id": nil, "slack_oauth_client_secret": nil}); err != nil {
 			return err
 		}
 		writeText(w, http.StatusOK, "slack oauth config deleted")
 		return nil
-	}))
+	})
 
 	// The workspace encryption key: kept and given back. millrun seals its
 	// secrets with its own key (its data folder's), so this one seals
 	// nothing here and a change re-encrypts nothing.
-	mux.HandleFunc("GET /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+	mux.full("GET /api/w/{ws}/workspaces/encryption_key", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		key := ""
 		if it, err := s.Kept.Get(r.Context(), s.Workspace, keptKey, ""); err == nil {
 			_ = json.Unmarshal([]byte(it.Value), &key)
@@ -224,8 +224,8 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		}
 		httpx.JSON(w, http.StatusOK, map[string]string{"key": key})
 		return nil
-	}))
-	mux.HandleFunc("POST /api/w/{ws}/workspaces/encryption_key", s.handler("workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
+	})
+	mux.full("POST /api/w/{ws}/workspaces/encryption_key", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			NewKey string `json:"new_key"`
 		}
@@ -241,7 +241,7 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		s.changed(r, "workspace_key.update", "", "", nil)
 		writeText(w, http.StatusOK, "encryption key updated (kept; millrun seals its secrets with its own key)")
 		return nil
-	}))
+	})
 }
 
 // editSetting sets one setting from the request's body.

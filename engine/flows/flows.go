@@ -16,6 +16,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -306,7 +307,7 @@ func (c *Catalog) validateModule(ctx context.Context, workspace, flowPath string
 		}
 		content := v.Content
 		if preprocessor {
-			content = preprocessorAsMain(lang, content)
+			content = runtime.PreprocessorAsMain(lang, content)
 		}
 		if _, err := scripts.InferSchema(lang, content); err != nil {
 			return invalid("step %s: %s", m.ID, err)
@@ -556,27 +557,4 @@ func parse(v store.FlowVersion) (*Flow, error) {
 		return nil, fmt.Errorf("stored flow %s: %w", v.Hash, err)
 	}
 	return f, nil
-}
-
-// preprocessorRE finds the declaration of a preprocessor function.
-var preprocessorRE = map[string]*regexp.Regexp{
-	"python3":    regexp.MustCompile(`(?m)^(\s*(?:async\s+)?def\s+)preprocessor(\s*\()`),
-	"typescript": regexp.MustCompile(`(?m)(function\s*\*?\s*)preprocessor(\s*(?:<[^>]*>)?\s*\()`),
-}
-
-// preprocessorAsMain makes a preprocessor step runnable by millrun's
-// runtimes, which call main: its preprocessor function becomes main
-// (a script that has both keeps its own main, which runs).
-func preprocessorAsMain(lang, content string) string {
-	re := preprocessorRE[lang]
-	if scripts.IsTypeScript(lang) {
-		re = preprocessorRE["typescript"]
-	}
-	if re == nil {
-		return content
-	}
-	if _, err := scripts.InferSchema(lang, content); err == nil {
-		return content
-	}
-	return re.ReplaceAllString(content, "${1}main${2}")
 }

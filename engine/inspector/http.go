@@ -50,11 +50,11 @@ type Mux interface {
 }
 
 // Register mounts the inspector: list, one request, live feed, and
-// replay. Bodies can hold anything a caller sent, so full wraps each
-// handler to let only full access through.
-func (rec *Recorder) Register(mux Mux, full func(h http.HandlerFunc) http.HandlerFunc) {
+// replay. Bodies can hold anything a caller sent: mux must let only full
+// access through.
+func (rec *Recorder) Register(mux Mux) {
 	log := rec.cfg.Log
-	mux.HandleFunc("GET /api/millrun/requests", full(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/millrun/requests", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(q.Get("limit"))
@@ -69,21 +69,21 @@ func (rec *Recorder) Register(mux Mux, full func(h http.HandlerFunc) http.Handle
 			out[i] = requestJSON(&list[i], false)
 		}
 		httpx.JSON(w, http.StatusOK, out)
-	}))
-	mux.HandleFunc("GET /api/millrun/requests/events", full(func(w http.ResponseWriter, r *http.Request) {
+	})
+	mux.HandleFunc("GET /api/millrun/requests/events", func(w http.ResponseWriter, r *http.Request) {
 		ch, stop := rec.feed.subscribe()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, req *store.Request) { httpx.Event(w, f, "request", requestJSON(req, false)) })
-	}))
-	mux.HandleFunc("GET /api/millrun/requests/{id}", full(func(w http.ResponseWriter, r *http.Request) {
+	})
+	mux.HandleFunc("GET /api/millrun/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
 		req, err := rec.load(r)
 		if err != nil {
 			apierr.Write(w, log, err)
 			return
 		}
 		httpx.JSON(w, http.StatusOK, requestJSON(req, true))
-	}))
-	mux.HandleFunc("POST /api/millrun/requests/{id}/replay", full(func(w http.ResponseWriter, r *http.Request) {
+	})
+	mux.HandleFunc("POST /api/millrun/requests/{id}/replay", func(w http.ResponseWriter, r *http.Request) {
 		req, err := rec.load(r)
 		if err != nil {
 			apierr.Write(w, log, err)
@@ -119,7 +119,7 @@ func (rec *Recorder) Register(mux Mux, full func(h http.HandlerFunc) http.Handle
 			return
 		}
 		httpx.JSON(w, http.StatusOK, res)
-	}))
+	})
 }
 
 func (rec *Recorder) load(r *http.Request) (*store.Request, error) {

@@ -64,11 +64,7 @@ func newFixture(t *testing.T) *fixture {
 		}})
 	f.rec.Start()
 	mux := http.NewServeMux()
-	f.rec.Register(mux, func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			h(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "me"})))
-		}
-	})
+	f.rec.Register(asMe{mux})
 	mux.Handle("/api/r/", f.rec.Record(handler))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -230,4 +226,14 @@ func TestLiveFeed(t *testing.T) {
 func jsonNumber(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// asMe mounts routes that act as a full-access caller, as the engine's
+// full-access group lets through.
+type asMe struct{ mux *http.ServeMux }
+
+func (m asMe) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "me"})))
+	})
 }
