@@ -34,7 +34,7 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 		{`{"path":"u/me/s","schedule":"0 0 8 * *","timezone":"","script_path":"u/me/tick"}`, "time zone is missing"},
 		{`{"path":"u/me/s","schedule":"0 0 25 * * *","timezone":"UTC","script_path":"u/me/tick"}`, "above maximum"},
 		{`{"path":"u/me/s","schedule":"* * *","timezone":"UTC","script_path":"u/me/tick"}`, "has 3 fields"},
-		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/nope"}`, "no script at"},
+		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/nope"}`, "Bad request: script not found at name u/me/nope"},
 		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick","missed":"later"}`, "missed must be"},
 		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick","args":[1]}`, "args must be a JSON object"},
 	} {
@@ -274,10 +274,10 @@ func TestATakenRunIDShowsOnTheSchedule(t *testing.T) {
 	}
 	next := due.AddDate(0, 0, 1)
 	own := f.e.sched.JobID("local", "u/me/daily", next)
-	if err := f.e.enqueueScheduled(t.Context(), s, next, own); err != nil {
+	if err := f.e.schedule.EnqueueDue(t.Context(), s, next, own); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.e.enqueueScheduled(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
+	if err := f.e.schedule.EnqueueDue(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
 		t.Fatalf("the same run started twice: %v", err)
 	}
 }

@@ -10,12 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/folders"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
@@ -76,12 +80,19 @@ func newFixture(t *testing.T) *fixture {
 	if err := tr.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
-		Triggers: tr, Resources: res, Schedules: sched, User: "me",
+	fc := flows.NewCatalog(db, sc)
+	rules := &schedules.Service{DB: db, Targets: runnable.Resolver{Scripts: sc, Flows: fc}, Queue: q, Scheduler: sched}
+	changed := func(_ context.Context, actor, action, target, detail string, event map[string]any) {
+		f.events = append(f.events, actor+":"+action+":"+target)
+	}
+	tokens := auth.New(db)
+	tokens.Changed = changed
+	items := &kept.Items{DB: db}
+	s := &Server{Workspace: "local", Catalog: sc, Flows: fc, Queue: q, Tokens: tokens,
+		Triggers: tr, Resources: res, Schedules: rules, User: "me", Kept: items, Audit: &audit.Log{DB: db},
+		Folders: folders.New(db, sc, fc, res, items),
 		MaxBody: func() int64 { return 1 << 20 },
-		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
-			f.events = append(f.events, actor+":"+action+":"+target)
-		}}
+		Changed: changed}
 	mux := http.NewServeMux()
 	s.RegisterPublic(mux)
 	s.Register(management{mux}, inWorkspace{mux, func(h http.Handler) http.Handler { return h }})

@@ -33,7 +33,7 @@ func (s *Server) registerLive(mux routes) {
 			if j, ok := s.Queue.Live(id); ok {
 				return j, nil
 			}
-			return s.DB.GetJob(r.Context(), s.Workspace, id)
+			return s.Queue.Get(r.Context(), s.Workspace, id)
 		}
 		j, err := load()
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !who.FullAccess() && who.TokenID != j.TokenID) {

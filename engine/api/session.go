@@ -191,7 +191,7 @@ func (s *Server) registerSession(mux routes) {
 	mux.full("GET /api/millrun/audit", "audit:read", func(w http.ResponseWriter, r *http.Request) error {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		list, err := s.DB.ListAudit(r.Context(), before, limit)
+		list, err := s.Audit.List(r.Context(), before, limit)
 		if err != nil {
 			return err
 		}

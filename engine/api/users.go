@@ -11,6 +11,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/runnable"
 )
 
 // What Windmill's tools ask first (the wmill CLI before any command,
@@ -23,13 +24,18 @@ func (s *Server) registerUsers(mux routes) {
 	mux.anyToken("POST /api/workspaces/exists", s.workspaceExists)
 	mux.anyToken("GET /api/workspaces/list", s.listWorkspaces)
 	mux.full("GET /api/w/{ws}/scripts/exists/p/{path...}", "scripts:read", s.exists(func(r *http.Request) bool {
-		_, err := s.Catalog.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Script, r.PathValue("path"))
 		return err == nil
 	}))
 	mux.full("GET /api/w/{ws}/flows/exists/{path...}", "flows:read", s.exists(func(r *http.Request) bool {
-		_, err := s.Flows.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Flow, r.PathValue("path"))
 		return err == nil
 	}))
+}
+
+// targets finds the latest script or flow at a path, as every run does.
+func (s *Server) targets() runnable.Resolver {
+	return runnable.Resolver{Scripts: s.Catalog, Flows: s.Flows}
 }
 
 func (s *Server) email() string { return s.User + "@millrun.local" }

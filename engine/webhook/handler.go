@@ -18,6 +18,7 @@ import (
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
 	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -101,15 +102,12 @@ const (
 	byFlow
 )
 
-// target is what a run route resolved to: a script version or a flow version.
-type target struct {
-	kind, scopeKind  string
-	path, hash, lang string
-	timeoutS, limit  int
-	priority         int
-	// notRunnable says why it cannot run (a library); asked only once the
-	// caller may run it, so a scoped token learns nothing of other scripts.
-	notRunnable error
+// scopeKind is the kind a token's run scope names for t.
+func scopeKind(t *runnable.Target) string {
+	if t.Kind == runnable.Flow {
+		return auth.KindFlow
+	}
+	return auth.KindScript
 }
 
 func (s *Service) handler(sync bool, by lookup) http.Handler {
@@ -124,12 +122,12 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 			s.failKeepingBody(w, r, err)
 			return
 		}
-		if id == nil || !id.CanRun(v.scopeKind, v.path) {
-			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(v.scopeKind, v.path)))
+		if id == nil || !id.CanRun(scopeKind(v), v.Path) {
+			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(scopeKind(v), v.Path)))
 			return
 		}
-		if v.notRunnable != nil {
-			s.fail(w, v.notRunnable)
+		if v.NotRunnable != nil {
+			s.fail(w, v.NotRunnable)
 			return
 		}
 		if s.Limiter != nil {
@@ -155,10 +153,10 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 	})
 }
 
-func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
+func (s *Service) resolve(r *http.Request, by lookup) (*runnable.Target, error) {
 	switch by {
 	case byFlow:
-		return s.resolvePath(r, true, r.PathValue("path"))
+		return s.resolver().Resolve(r.Context(), s.Workspace, runnable.Flow, r.PathValue("path"))
 	case byHash:
 		hash := r.PathValue("hash")
 		if !scripts.ValidHash(hash) {
@@ -171,9 +169,9 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		return scriptTarget(v), nil
+		return runnable.ScriptTarget(v), nil
 	}
-	return s.resolvePath(r, false, r.PathValue("path"))
+	return s.resolver().Resolve(r.Context(), s.Workspace, runnable.Script, r.PathValue("path"))
 }
 
 // recordedHeaders are kept with each job for the Runs page, besides the
@@ -181,7 +179,7 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 var recordedHeaders = []string{"Content-Type", "User-Agent", "X-Request-Id",
 	"X-Github-Event", "X-Github-Delivery", "X-Slack-Request-Timestamp", "Ce-Type", "Ce-Source"}
 
-func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*store.Job, error) {
+func (s *Service) buildJob(r *http.Request, v *runnable.Target, id *auth.Identity) (*store.Job, error) {
 	set := s.Settings()
 	var body []byte
 	if r.Method != http.MethodGet {
@@ -201,10 +199,9 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 		return nil, apierr.BadRequest("arguments cannot be encoded: %s", err)
 	}
 	job := &store.Job{
-		Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
-		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
+		Workspace: s.Workspace, Args: string(argsJSON), Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
 	}
+	v.Fill(job)
 	if t := q.Get("trigger"); t == "ui" {
 		job.Trigger = t
 	}

@@ -125,3 +125,20 @@ func TestQueueIsBounded(t *testing.T) {
 		t.Fatalf("queue holds %d, first %v", len(n.queue), n.queue[0]["n"])
 	}
 }
+
+// The CLI, which has no delivery loop, sends its one event signed, at once.
+func TestDeliverSendsOneSignedEventNow(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	if err := Deliver("local", Target{URL: srv.URL, Secret: "s3cret"}, map[string]any{"type": "CreateToken"}); err != nil {
+		t.Fatal(err)
+	}
+	calls, got := rc.state()
+	if calls != 1 || len(got) != 1 || got[0]["type"] != "CreateToken" || got[0]["workspace"] != "local" {
+		t.Fatalf("delivered: %d calls, %v", calls, got)
+	}
+	if err := Deliver("local", Target{}, map[string]any{"type": "CreateToken"}); err != nil {
+		t.Fatalf("no URL set: %v", err)
+	}
+}
