@@ -19,7 +19,7 @@ GO_FILES := $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/
 VERSION := $(shell sed -n 's/.*"productVersion": *"\([^"]*\)".*/\1/p' wails.json)
 VERSION_FLAG := -X main.version=v$(VERSION)
 
-.PHONY: help run serve build build-desktop build-windows dist test-dist setup setup-test test test-compat test-e2e test-desktop test-windows bench soak fuzz clean
+.PHONY: help run serve build build-desktop build-windows dist test-dist setup setup-test types types-check test test-compat test-e2e test-desktop test-windows bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,22 @@ setup: ## install what is missing to build and run
 
 setup-test: ## install what is missing to run the tests
 	@build/setup.sh test
+
+# The frontend's types for the API's answers come from the Go structs that
+# write them; tygo is pinned in tools/go.mod, outside the app's modules.
+TYGO := go tool -modfile=tools/go.mod tygo generate --config tools/tygo.yaml
+API_TYPES := frontend/src/lib/api-types.ts frontend/src/lib/api-flow-status.ts frontend/src/lib/api-settings.ts frontend/src/lib/api-requests.ts
+
+types: ## regenerate frontend/src/lib/api-*.ts from the Go structs of the API's answers
+	$(TYGO)
+
+# Fails when the checked-in files are not what make types writes (and
+# leaves the fresh ones in their place, ready to commit).
+types-check:
+	@echo "== $(API_TYPES): what make types writes"
+	@before="$$(mktemp -d)"; cp $(API_TYPES) "$$before/"; $(TYGO) || exit 1; stale=""; \
+	for f in $(API_TYPES); do if ! cmp -s "$$before/$$(basename $$f)" $$f; then diff -u "$$before/$$(basename $$f)" $$f | head -60; stale="$$stale $$f"; fi; done; \
+	rm -rf "$$before"; if [ -n "$$stale" ]; then echo "out of date with the Go structs:$$stale: run make types and commit"; exit 1; fi
 
 frontend/dist/index.html: $(shell git ls-files --cached --others --exclude-standard frontend 2>/dev/null | grep -v '^frontend/dist/') 
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
@@ -61,13 +77,14 @@ test test-compat test-e2e test-desktop: export PIP_RETRIES = 0
 test: setup-test ## every check: gofmt, vet, race tests, frontend checks, compatibility suite, UI end to end, desktop window, Windows builds under Wine, packages
 	@echo "== gofmt -l"
 	@out="$$(gofmt -l $(GO_FILES))"; if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: the files above need formatting"; exit 1; fi
+	@$(MAKE) --no-print-directory types-check
 	@$(MAKE) --no-print-directory build build-desktop
 	@echo "== go vet"
 	go vet ./...
 	go vet -tags embedui .
 	go vet -tags $(DESKTOP_TAGS) ./app/ .
 	@echo "== go test -race"
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 25m ./...
 	@echo "== memory under a flood (without -race: the detector's own memory would be measured)"
 	set -o pipefail; go test -count=1 -run 'TestForgedSignatureFloodMemory' -v . | grep -E '^(--- |ok|FAIL)|forged posts'
 	@echo "== frontend: svelte-check, vitest"
@@ -98,7 +115,7 @@ soak: ## kill -9 campaign against a real serve: SOAK_ROUNDS rounds (default 12),
 fuzz: ## run each fuzz target for FUZZTIME (default 2m)
 	go test ./engine/webhook -run '^$$' -fuzz FuzzBuildArgs -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/auth -run '^$$' -fuzz FuzzFromRequest -fuzztime $${FUZZTIME:-2m}
-	go test ./engine/scripts -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
+	go test ./engine/runtime -run '^$$' -fuzz FuzzInferSchema -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/triggers -run '^$$' -fuzz FuzzVerifySignature -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/triggers -run '^$$' -fuzz FuzzRoutePath -fuzztime $${FUZZTIME:-2m}
 	go test ./engine/schedules -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m}

@@ -65,6 +65,8 @@ fi
 
 say "Downloading Go modules (and the Go toolchain go.mod pins, if needed)"
 GOTOOLCHAIN=auto go mod download
+# tygo (make types, and make test's check of the generated API types)
+(cd tools && GOTOOLCHAIN=auto go mod download)
 
 if [ "$mode" = "test" ]; then
   for dir in compat e2e; do

@@ -24,7 +24,7 @@ func TestEveryServiceKeepsTheStartStopContract(t *testing.T) {
 	e := setup(t).e
 	fresh := map[string]lifecycle.Service{
 		"queue": jobs.New(e.db, e.executor, jobs.Config{Workers: 2, ShutdownGrace: time.Second, Logger: e.log}),
-		"scheduler": schedules.New(schedules.Config{DB: e.db, Enqueue: e.enqueueScheduled, Log: e.log,
+		"scheduler": schedules.New(schedules.Config{DB: e.db, Enqueue: e.schedule.EnqueueDue, Log: e.log,
 			IDKey: e.resources.Subkey("schedule run job ids")}),
 		"runner":    runtime.New(e.runner.Interpreters()),
 		"warm pool": runtime.NewWarmPool(e.runner, 1, time.Minute),

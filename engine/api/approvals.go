@@ -22,11 +22,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
@@ -136,7 +138,7 @@ func (s *Server) approvalLink(approve bool) handlerFunc {
 		if err != nil {
 			given = nil
 		}
-		replayed, _ := inspector.IsReplay(ctx)
+		replayed, _ := reqctx.IsReplay(ctx)
 		if !replayed && !hmac.Equal(given, signature(s.ApprovalKey, job, rid, approver)) {
 			inspector.ReportRoute(ctx, route, false, "invalid signature")
 			if s.Limiter != nil {
@@ -173,7 +175,7 @@ func (s *Server) approvalLink(approve bool) handlerFunc {
 
 // answer records an answer and wakes the flow it is for.
 func (s *Server) answer(ctx context.Context, jobID string, r flows.Resume) (*flows.Answered, error) {
-	ans, err := flows.Answer(ctx, s.DB, s.Flows, s.Workspace, jobID, r)
+	ans, err := s.Flows.Answer(ctx, s.Workspace, jobID, r)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.NotFound("%s", err)
 	}
@@ -266,13 +268,6 @@ func compactJSON(b []byte) json.RawMessage {
 	return buf.Bytes()
 }
 
-// ResumeURLs is Windmill's answer to resume_urls.
-type ResumeURLs struct {
-	ApprovalPage string `json:"approvalPage"`
-	Resume       string `json:"resume"`
-	Cancel       string `json:"cancel"`
-}
-
 // resumeURLs makes a step's links (wmill.get_resume_urls() calls it with
 // the step's WM_JOB_ID). They name the tunnel's address when it is
 // online, for the people they are sent to; else this millrun's.
@@ -282,7 +277,7 @@ func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	j, err := s.DB.GetJob(r.Context(), s.Workspace, job.String())
+	j, err := s.Queue.Get(r.Context(), s.Workspace, job.String())
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.NotFound("job %s", job)
 	}
@@ -311,7 +306,7 @@ func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
 	if chain, err := s.rootOf(r.Context(), j); err == nil {
 		root = chain
 	}
-	httpx.JSON(w, http.StatusOK, ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
+	httpx.JSON(w, http.StatusOK, answers.ResumeURLs{ApprovalPage: s.RootURL + "/#/runs/" + root, Resume: link("resume"), Cancel: link("cancel")})
 	return nil
 }
 
@@ -321,7 +316,7 @@ func (s *Server) rootOf(ctx context.Context, j *store.Job) (string, error) {
 			return j.ID, nil
 		}
 		var err error
-		if j, err = s.DB.GetJob(ctx, s.Workspace, j.ParentJob); err != nil {
+		if j, err = s.Queue.Get(ctx, s.Workspace, j.ParentJob); err != nil {
 			return "", err
 		}
 	}
@@ -359,7 +354,7 @@ func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
 		}
 		value = compactJSON(body)
 	}
-	ans, err := flows.AnswerWait(r.Context(), s.DB, s.Workspace, r.PathValue("job"), "",
+	ans, err := s.Flows.AnswerWait(r.Context(), s.Workspace, r.PathValue("job"), "",
 		flows.Resume{ResumeID: newResumeID(), Approver: s.User, Approved: true, Value: value})
 	if errors.Is(err, store.ErrNotFound) {
 		err = apierr.NotFound("job %s", r.PathValue("job"))
@@ -372,45 +367,28 @@ func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// approvalView is a wait as the run page shows it.
-type approvalView struct {
-	Step     string     `json:"step"`
-	StepJob  string     `json:"step_job"`
-	FrameJob string     `json:"frame_job"`
-	Required int        `json:"required"`
-	Approved int        `json:"approved"`
-	Until    string     `json:"until"`
-	Answers  []answerAt `json:"answers"`
-}
-
-type answerAt struct {
-	Approver string `json:"approver"`
-	Approved bool   `json:"approved"`
-	At       string `json:"at"`
-}
-
 // approvalState is the run page's view of a flow's open waits.
 func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) error {
-	waits, err := flows.Waits(r.Context(), s.DB, s.Workspace, r.PathValue("job"))
+	waits, err := s.Flows.Waits(r.Context(), s.Workspace, r.PathValue("job"))
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.NotFound("job %s", r.PathValue("job"))
 	}
 	if err != nil {
 		return err
 	}
-	out := []approvalView{}
+	out := answers.ApprovalWaits{Waits: []answers.ApprovalWait{}}
 	for _, wt := range waits {
-		v := approvalView{Step: wt.Step, StepJob: wt.StepJob, FrameJob: wt.FrameJob, Required: wt.Required,
-			Until: wt.Until.UTC().Format(time.RFC3339), Answers: []answerAt{}}
+		v := answers.ApprovalWait{Step: wt.Step, StepJob: wt.StepJob, FrameJob: wt.FrameJob, Required: wt.Required,
+			Until: wt.Until.UTC().Format(time.RFC3339), Answers: []answers.ApprovalAnswer{}}
 		for _, a := range wt.Resumes {
 			if a.Approved {
 				v.Approved++
 			}
-			v.Answers = append(v.Answers, answerAt{Approver: a.Approver, Approved: a.Approved, At: a.At.UTC().Format(time.RFC3339)})
+			v.Answers = append(v.Answers, answers.ApprovalAnswer{Approver: a.Approver, Approved: a.Approved, At: a.At.UTC().Format(time.RFC3339)})
 		}
-		out = append(out, v)
+		out.Waits = append(out.Waits, v)
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"waits": out})
+	httpx.JSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -429,7 +407,7 @@ func (s *Server) approvalAnswer(w http.ResponseWriter, r *http.Request) error {
 	if len(value) == 0 {
 		value = json.RawMessage("null")
 	}
-	ans, err := flows.AnswerWait(r.Context(), s.DB, s.Workspace, r.PathValue("job"), req.StepJob,
+	ans, err := s.Flows.AnswerWait(r.Context(), s.Workspace, r.PathValue("job"), req.StepJob,
 		flows.Resume{ResumeID: newResumeID(), Approver: s.User, Approved: req.Approved, Value: value})
 	if errors.Is(err, store.ErrNotFound) {
 		err = apierr.NotFound("job %s", r.PathValue("job"))

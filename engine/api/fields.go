@@ -123,16 +123,37 @@ func scriptExport(v store.ScriptVersion) object {
 	return o
 }
 
-// overlayFields puts a version's kept fields over the answer built from
-// its columns, so a client reads back what it sent (the schema as sent,
-// tag, priority, envs, ...).
-func overlayFields(out map[string]any, extra string) {
-	for k, v := range extraFields(extra) {
-		if k == "auto_kind" || k == "no_main_func" {
-			continue // what millrun found in the code is what it does
-		}
-		out[k] = v
+// over is an answer (a Script, a Flow, a kept document's server fields)
+// with kept fields put over it, so a client reads back what it sent.
+func over(answer any, kept map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// The answer's encoder decides on escaping, as it did for every field
+	// when these answers were maps.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(answer); err != nil {
+		return nil, err
 	}
+	out := map[string]json.RawMessage{}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		return nil, err
+	}
+	maps.Copy(out, kept)
+	return out, nil
+}
+
+// keptOver is a version's answer with its kept fields over it (the schema
+// as sent, tag, priority, envs, ...), except the fields named in own,
+// which this route answers itself.
+func keptOver(answer any, extra string, own ...string) (map[string]json.RawMessage, error) {
+	kept := extraFields(extra)
+	for _, k := range own {
+		delete(kept, k)
+	}
+	// What millrun found in the code is what it does, whatever was sent.
+	delete(kept, "auto_kind")
+	delete(kept, "no_main_func")
+	return over(answer, kept)
 }
 
 // flowExport is a flow's .flow.json in a workspace export: its definition

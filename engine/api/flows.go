@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
@@ -21,25 +22,25 @@ func (s *Server) registerFlows(mux routes) {
 	mux.full("GET /api/w/{ws}/flows/list", "flows:read", s.listFlows)
 }
 
-// flowJSON is Windmill's Flow shape (the fields millrun has).
-func flowJSON(v store.FlowVersion, withValue bool) map[string]any {
-	out := map[string]any{
-		"workspace_id": v.Workspace,
-		"path":         v.Path,
-		"hash":         v.Hash,
-		"summary":      v.Summary,
-		"description":  v.Description,
-		"schema":       json.RawMessage(v.Schema),
-		"edited_at":    v.CreatedAt.Format(time.RFC3339Nano),
-		"edited_by":    "millrun",
-		"archived":     false,
-		"extra_perms":  map[string]any{},
+// flowJSON is Windmill's Flow shape (the fields millrun has) with the
+// version's kept fields over it, except the fields this route answers
+// itself: set sets them, own names them.
+func flowJSON(v store.FlowVersion, set func(*answers.Flow), own ...string) (map[string]json.RawMessage, error) {
+	a := answers.Flow{
+		WorkspaceID: v.Workspace,
+		Path:        v.Path,
+		Hash:        v.Hash,
+		Summary:     v.Summary,
+		Description: v.Description,
+		Schema:      json.RawMessage(v.Schema),
+		EditedAt:    v.CreatedAt.Format(time.RFC3339Nano),
+		EditedBy:    "millrun",
+		ExtraPerms:  answers.ExtraPerms{},
 	}
-	if withValue {
-		out["value"] = json.RawMessage(v.Value)
+	if set != nil {
+		set(&a)
 	}
-	overlayFields(out, v.Extra)
-	return out
+	return keptOver(a, v.Extra, own...)
 }
 
 // notFlowExtra are the fields of Windmill's NewFlow that the columns hold
@@ -85,7 +86,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
 	}
 	if old := r.PathValue("path"); old != "" {
 		// flows/update: the path in the URL is the flow's.
-		if _, err := s.DB.FlowHead(r.Context(), s.Workspace, old); errors.Is(err, store.ErrNotFound) {
+		if ok, err := s.Flows.Exists(r.Context(), s.Workspace, old); err == nil && !ok {
 			return apierr.NotFound("flow not found at path %s", old)
 		}
 		if err := keepPath("flow", old, &req.Path); err != nil {
@@ -98,7 +99,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
 	}
 	hash, created, err := s.Flows.Save(r.Context(), s.Workspace, req)
 	if err == nil {
-		err = s.DB.SetFlowExtra(r.Context(), s.Workspace, hash, extra)
+		err = s.Flows.SetExtra(r.Context(), s.Workspace, hash, extra)
 	}
 	if err != nil {
 		return err
@@ -124,8 +125,12 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := flowJSON(f.FlowVersion, true)
-	out["extra_perms"] = s.acl(r, "flow", path)
+	out, err := flowJSON(f.FlowVersion, func(a *answers.Flow) {
+		a.Value, a.ExtraPerms = json.RawMessage(f.Value), s.acl(r, "flow", path)
+	}, "extra_perms")
+	if err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusOK, out)
 	return nil
 }
@@ -135,10 +140,12 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(list))
+	out := make([]map[string]json.RawMessage, 0, len(list))
 	for _, v := range list {
-		m := flowJSON(v, false)
-		m["archived"] = v.Archived
+		m, err := flowJSON(v, func(a *answers.Flow) { a.Archived = v.Archived }, "archived")
+		if err != nil {
+			return err
+		}
 		out = append(out, m)
 	}
 	httpx.JSON(w, http.StatusOK, out)

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -28,16 +29,19 @@ func (s *Server) registerJobs(mux routes) {
 	mux.full("GET /api/w/{ws}/jobs/queue/count", "jobs:read", s.countJobs([]string{store.StatusQueued, store.StatusRunning}))
 }
 
-func formatTime(t time.Time) any {
+// formatTime writes a job's time as Windmill does, null when unset.
+func formatTime(t time.Time) json.RawMessage {
 	if t.IsZero() {
-		return nil
+		return null
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+	return json.RawMessage(t.UTC().Format(`"2006-01-02T15:04:05.000000Z"`))
 }
+
+var null = json.RawMessage("null")
 
 func rawOrNull(s string) json.RawMessage {
 	if s == "" {
-		return json.RawMessage("null")
+		return null
 	}
 	return json.RawMessage(s)
 }
@@ -51,87 +55,73 @@ func tail(s string, n int) string {
 
 // JobJSON renders a job in Windmill's QueuedJob / CompletedJob shape, plus
 // millrun's own status, trigger and headers fields.
-func JobJSON(j *store.Job, withLogs bool) map[string]any {
-	out := map[string]any{
-		"workspace_id": j.Workspace,
-		"id":           j.ID,
-		"created_by":   j.CreatedBy,
-		"created_at":   formatTime(j.CreatedAt),
-		"args":         rawOrNull(j.Args),
+func JobJSON(j *store.Job, withLogs bool) answers.Job {
+	out := answers.Job{
+		WorkspaceID: j.Workspace,
+		ID:          j.ID,
+		CreatedBy:   j.CreatedBy,
+		CreatedAt:   formatTime(j.CreatedAt),
+		Args:        rawOrNull(j.Args),
 		// Lists leave large arguments out (args is null then).
-		"args_truncated":  j.Args == "",
-		"canceled":        j.Status == store.StatusCanceled,
-		"job_kind":        j.Kind,
-		"status":          j.Status,
-		"trigger":         j.Trigger,
-		"email":           "millrun@localhost",
-		"permissioned_as": "u/" + j.CreatedBy,
+		ArgsTruncated:  j.Args == "",
+		Canceled:       j.Status == store.StatusCanceled,
+		JobKind:        j.Kind,
+		Status:         j.Status,
+		Trigger:        j.Trigger,
+		Email:          "millrun@localhost",
+		PermissionedAs: "u/" + j.CreatedBy,
 		// Fields Windmill's jobs always carry, with the values a single
 		// machine gives them: clients read them without checking.
-		"is_flow_step":     false,
-		"tag":              jobTag(j),
-		"visible_to_owner": true,
-		"same_worker":      false,
-	}
-	if j.Args == "" { // lists leave large arguments out
-		out["args_truncated"] = true
-	}
-	if j.ScriptPath != "" {
-		out["script_path"] = j.ScriptPath
-	}
-	if j.ScriptHash != "" {
-		out["script_hash"] = j.ScriptHash
-	}
-	if j.Language != "" {
-		out["language"] = j.Language
+		Tag:            jobTag(j),
+		VisibleToOwner: true,
+		ScriptPath:     j.ScriptPath,
+		ScriptHash:     j.ScriptHash,
+		Language:       j.Language,
+		SchedulePath:   j.SchedulePath,
+		ParentJob:      j.ParentJob,
+		IsFlowStep:     j.ParentJob != "",
 	}
 	if j.Headers != "" {
-		out["headers"] = json.RawMessage(j.Headers)
+		out.Headers = json.RawMessage(j.Headers)
 	}
 	if j.FlowStatus != "" {
-		out["flow_status"] = json.RawMessage(j.FlowStatus)
-	}
-	if j.SchedulePath != "" {
-		out["schedule_path"] = j.SchedulePath
-	}
-	if j.ParentJob != "" {
-		out["parent_job"] = j.ParentJob
-		out["is_flow_step"] = true
+		out.FlowStatus = json.RawMessage(j.FlowStatus)
 	}
 	if withLogs {
-		out["logs"] = tail(j.Logs, logTail)
+		logs := tail(j.Logs, logTail)
+		out.Logs = &logs
 	}
 	if j.Finished() {
-		out["type"] = "CompletedJob"
-		out["started_at"] = formatTime(j.StartedAt)
+		out.Type = "CompletedJob"
+		out.StartedAt = formatTime(j.StartedAt)
 		if j.StartedAt.IsZero() {
-			out["started_at"] = formatTime(j.CompletedAt)
+			out.StartedAt = formatTime(j.CompletedAt)
 		}
-		out["completed_at"] = formatTime(j.CompletedAt)
-		out["duration_ms"] = j.DurationMs
-		out["success"] = j.Status == store.StatusSuccess
-		out["deleted"] = false
-		out["is_skipped"] = skippedFlow(j)
-		out["result_columns"] = nil
+		out.CompletedAt = formatTime(j.CompletedAt)
+		duration := j.DurationMs
+		out.DurationMs = &duration
+		success, no := j.Status == store.StatusSuccess, false
+		out.Success = &success
+		out.Deleted = &no
+		skipped := skippedFlow(j)
+		out.IsSkipped = &skipped
+		out.ResultColumns = null
 		if withLogs {
-			out["result"] = rawOrNull(j.Result)
+			out.Result = rawOrNull(j.Result)
 		}
-		if j.CanceledBy != "" {
-			out["canceled_by"] = j.CanceledBy
-		}
-		if j.CanceledReason != "" {
-			out["canceled_reason"] = j.CanceledReason
-		}
+		out.CanceledBy = j.CanceledBy
+		out.CanceledReason = j.CanceledReason
 		return out
 	}
-	out["type"] = "QueuedJob"
+	out.Type = "QueuedJob"
 	// A flow that waits (a sleep, an approval) is queued again, its
 	// worker free, but it has started and is still running.
-	out["running"] = j.Status == store.StatusRunning || (j.Kind == "flow" || j.Kind == flows.KindPreview) && !j.StartedAt.IsZero()
-	out["script_entrypoint_override"] = nil
-	out["scheduled_for"] = formatTime(j.ScheduledFor)
+	running := j.Status == store.StatusRunning || (j.Kind == "flow" || j.Kind == flows.KindPreview) && !j.StartedAt.IsZero()
+	out.Running = &running
+	out.ScriptEntrypointOverride = null
+	out.ScheduledFor = formatTime(j.ScheduledFor)
 	if !j.StartedAt.IsZero() {
-		out["started_at"] = formatTime(j.StartedAt)
+		out.StartedAt = formatTime(j.StartedAt)
 	}
 	return out
 }
@@ -159,7 +149,7 @@ func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
 	job, ok := s.Queue.Live(id)
 	if !ok {
 		var err error
-		job, err = s.DB.GetJob(r.Context(), s.Workspace, id)
+		job, err = s.Queue.Get(r.Context(), s.Workspace, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.NotFound("job %s", id)
 		}
@@ -167,7 +157,7 @@ func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
 			return nil, err
 		}
 	}
-	who := auth.FromContext(r.Context())
+	who := reqctx.Identity(r.Context())
 	if who == nil || (!who.FullAccess() && who.TokenID != job.TokenID) {
 		return nil, apierr.NotFound("job %s", id)
 	}
@@ -202,21 +192,23 @@ func (s *Server) getResultMaybe(w http.ResponseWriter, r *http.Request) error {
 	// Windmill's answer for what has not finished: nothing is known of its
 	// success, and of an unknown or queued job not even that it started.
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		httpx.JSON(w, http.StatusOK, map[string]any{"started": nil, "success": nil, "completed": false, "result": nil})
+		httpx.JSON(w, http.StatusOK, answers.ResultMaybe{})
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if !job.Finished() {
-		var started any
+		var out answers.ResultMaybe
 		if job.Status == store.StatusRunning {
-			started = true
+			started := true
+			out.Started = &started
 		}
-		httpx.JSON(w, http.StatusOK, map[string]any{"started": started, "success": nil, "completed": false, "result": nil})
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"started": true, "success": job.Status == store.StatusSuccess, "completed": true, "result": rawOrNull(job.Result)})
+	started, success := true, job.Status == store.StatusSuccess
+	httpx.JSON(w, http.StatusOK, answers.ResultMaybe{Started: &started, Success: &success, Completed: true, Result: rawOrNull(job.Result)})
 	return nil
 }
 
@@ -235,7 +227,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength != 0 {
 		_ = s.decodeBody(r, &body) // the reason is optional; a bad body still cancels
 	}
-	who := auth.FromContext(r.Context())
+	who := reqctx.Identity(r.Context())
 	err = s.Queue.Cancel(r.Context(), s.Workspace, job.ID, who.Label, body.Reason)
 	if errors.Is(err, jobs.ErrAlreadyCompleted) {
 		writeText(w, http.StatusOK, "queued job id "+job.ID+" is already completed")
@@ -252,11 +244,11 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 // runs the Runs page lists (flow steps aside) in statuses.
 func (s *Server) countJobs(statuses []string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		n, err := s.DB.CountJobs(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
+		n, err := s.Queue.Count(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, map[string]int{"database_length": n})
+		httpx.JSON(w, http.StatusOK, answers.JobCount{DatabaseLength: n})
 		return nil
 	}
 }
@@ -330,11 +322,11 @@ func (s *Server) listJobs(statuses []string) handlerFunc {
 		if err := s.Queue.Settle(r.Context()); err != nil {
 			return err
 		}
-		list, err := s.DB.ListJobs(r.Context(), f)
+		list, err := s.Queue.List(r.Context(), f)
 		if err != nil {
 			return err
 		}
-		out := make([]map[string]any, 0, len(list))
+		out := make([]answers.Job, 0, len(list))
 		for _, j := range list {
 			out = append(out, JobJSON(j, false))
 		}
@@ -374,7 +366,7 @@ func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) error {
 		if root.ParentJob == "" {
 			break
 		}
-		parent, err := s.DB.GetJob(r.Context(), root.Workspace, root.ParentJob)
+		parent, err := s.Queue.Get(r.Context(), root.Workspace, root.ParentJob)
 		if err != nil {
 			break
 		}
@@ -408,14 +400,14 @@ func (s *Server) getJobUpdate(w http.ResponseWriter, r *http.Request) error {
 	if offset < 0 || offset > len(job.Logs) {
 		offset = 0 // the logs were cut since: send them again from the start
 	}
-	out := map[string]any{
-		"running":    job.Status == store.StatusRunning,
-		"completed":  job.Finished(),
-		"new_logs":   job.Logs[offset:],
-		"log_offset": len(job.Logs),
+	out := answers.JobUpdate{
+		Running:   job.Status == store.StatusRunning,
+		Completed: job.Finished(),
+		NewLogs:   job.Logs[offset:],
+		LogOffset: len(job.Logs),
 	}
 	if job.FlowStatus != "" {
-		out["flow_status"] = json.RawMessage(job.FlowStatus)
+		out.FlowStatus = json.RawMessage(job.FlowStatus)
 	}
 	httpx.JSON(w, http.StatusOK, out)
 	return nil

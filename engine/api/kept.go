@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -25,23 +27,15 @@ const (
 	keptSettings     = "settings"
 	keptKey          = "encryption_key"
 	keptDeps         = "workspace_dependencies"
-	keptApp          = "app"
+	keptApp          = kept.App
 	keptACL          = "acl" // extra_perms granted through acls/add, by "<kind>/<path>"
 )
-
-// handler wraps a workspace route: the workspace must be this one and
-// the token a full-access one.
-func (s *Server) handler(scope string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return h(w, r)
-	}
-}
 
 // doc is a kept item's JSON object.
 type doc = map[string]json.RawMessage
 
 func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
-	it, err := s.DB.GetKept(r.Context(), s.Workspace, kind, name)
+	it, err := s.Kept.Get(r.Context(), s.Workspace, kind, name)
 	if err != nil {
 		return nil, err
 	}
@@ -53,15 +47,11 @@ func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
 }
 
 func (s *Server) putDoc(r *http.Request, kind, name string, d any) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return s.DB.PutKept(r.Context(), s.Workspace, kind, name, string(b))
+	return s.Kept.Put(r.Context(), s.Workspace, kind, name, d)
 }
 
 func (s *Server) listDocs(r *http.Request, kind string) ([]store.KeptItem, []doc, error) {
-	items, err := s.DB.ListKept(r.Context(), s.Workspace, kind)
+	items, err := s.Kept.List(r.Context(), s.Workspace, kind)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,13 +94,8 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		return d, err
 	}
-	view := func(name string, it time.Time, d doc) map[string]any {
-		out := map[string]any{"workspace_id": s.Workspace, "name": name, "created_by": s.User, "edited_at": it.Format(time.RFC3339Nano),
-			"schema": nil, "description": nil, "format_extension": nil, "is_fileset": false}
-		for k, v := range d {
-			out[k] = v
-		}
-		return out
+	view := func(name string, it time.Time, d doc) (map[string]json.RawMessage, error) {
+		return over(answers.ResourceType{WorkspaceID: s.Workspace, Name: name, CreatedBy: s.User, EditedAt: it.Format(time.RFC3339Nano)}, d)
 	}
 	mux.full("POST /api/w/{ws}/resources/type/create", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		var d doc
@@ -122,7 +107,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		if !resourceTypeName.MatchString(name) {
 			return apierr.BadRequest("resource type name %q: use letters, digits and _", name)
 		}
-		if _, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name); err == nil {
+		if _, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name); err == nil {
 			return apierr.BadRequest("resource type %s already exists", name)
 		}
 		for _, k := range []string{"name", "workspace_id", "created_by", "edited_at"} {
@@ -159,7 +144,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 	})
 	mux.full("GET /api/w/{ws}/resources/type/get/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name)
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("resource type %s not found", name)
 		}
@@ -168,11 +153,15 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		d := doc{}
 		_ = json.Unmarshal([]byte(it.Value), &d)
-		httpx.JSON(w, http.StatusOK, view(name, it.UpdatedAt, d))
+		out, err := view(name, it.UpdatedAt, d)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		_, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
+		_, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -184,9 +173,11 @@ func (s *Server) registerResourceTypes(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := make([]map[string]any, len(items))
+		out := make([]map[string]json.RawMessage, len(items))
 		for i, it := range items {
-			out[i] = view(it.Name, it.UpdatedAt, docs[i])
+			if out[i], err = view(it.Name, it.UpdatedAt, docs[i]); err != nil {
+				return err
+			}
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
@@ -205,7 +196,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 	})
 	mux.full("DELETE /api/w/{ws}/resources/type/delete/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptResourceType, name); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptResourceType, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("resource type %s not found", name)
 			}
@@ -219,19 +210,19 @@ func (s *Server) registerResourceTypes(mux routes) {
 
 // fileResourceTypes is Windmill's map of the resource types whose
 // resources a pull writes as files of their own.
-func (s *Server) fileResourceTypes(r *http.Request) (map[string]any, error) {
+func (s *Server) fileResourceTypes(r *http.Request) (map[string]answers.FileResourceType, error) {
 	items, docs, err := s.listDocs(r, keptResourceType)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{}
+	out := map[string]answers.FileResourceType{}
 	for i, it := range items {
 		var ext string
 		var fileset bool
 		_ = json.Unmarshal(docs[i]["format_extension"], &ext)
 		_ = json.Unmarshal(docs[i]["is_fileset"], &fileset)
 		if ext != "" || fileset {
-			out[it.Name] = map[string]any{"format_extension": nullIfEmpty(ext), "is_fileset": fileset}
+			out[it.Name] = answers.FileResourceType{FormatExtension: stringOrNull(ext), IsFileset: fileset}
 		}
 	}
 	return out, nil
@@ -259,7 +250,7 @@ func roleOf(isAdmin, operator bool) string {
 // cannot log in or hold tokens here.
 func (s *Server) registerWorkspaceUsers(mux routes) {
 	all := func(r *http.Request) (map[string]userDoc, error) {
-		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		items, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		if err != nil {
 			return nil, err
 		}
@@ -283,17 +274,17 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 		}
 		return "", userDoc{}, apierr.NotFound("user %s not found", username)
 	}
-	view := func(email string, u userDoc) map[string]any {
-		return map[string]any{"workspace_id": s.Workspace, "email": email, "username": u.Username, "is_admin": u.Role == "admin",
-			"operator": u.Role == "operator", "disabled": u.Disabled, "role": u.Role, "created_at": time.Unix(0, 0).UTC().Format(time.RFC3339),
-			"groups": []string{}, "folders": []string{}, "folders_owners": []string{}, "added_via": nil}
+	view := func(email string, u userDoc) answers.WorkspaceUser {
+		return answers.WorkspaceUser{WorkspaceID: s.Workspace, Email: email, Username: u.Username, IsAdmin: u.Role == "admin",
+			Operator: u.Role == "operator", Disabled: u.Disabled, Role: u.Role, CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339),
+			Groups: []string{}, Folders: []string{}, FoldersOwners: []string{}}
 	}
 	mux.full("GET /api/w/{ws}/users/list", "users:read", func(w http.ResponseWriter, r *http.Request) error {
 		users, err := all(r)
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []answers.WorkspaceUser{}
 		for _, email := range slices.Sorted(maps.Keys(users)) {
 			out = append(out, view(email, users[email]))
 		}
@@ -370,7 +361,7 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 	mux.full("DELETE /api/w/{ws}/users/delete/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err == nil {
-			err = s.DB.DeleteKept(r.Context(), s.Workspace, keptUser, email)
+			err = s.Kept.Delete(r.Context(), s.Workspace, keptUser, email)
 		}
 		if err != nil {
 			return err
@@ -402,7 +393,7 @@ func (s *Server) registerGroups(mux routes) {
 	all := func(r *http.Request) (groupDoc, error) {
 		summary := "The group that always contains all users of this workspace"
 		g := groupDoc{Summary: &summary, Members: []string{s.User}}
-		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		for _, it := range users {
 			var u userDoc
 			if json.Unmarshal([]byte(it.Value), &u) == nil && u.Username != s.User {
@@ -416,7 +407,7 @@ func (s *Server) registerGroups(mux routes) {
 		if name == "all" {
 			return all(r)
 		}
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptGroup, name)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptGroup, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return g, apierr.NotFound("group %s not found", name)
 		}
@@ -426,16 +417,16 @@ func (s *Server) registerGroups(mux routes) {
 		err = json.Unmarshal([]byte(it.Value), &g)
 		return g, err
 	}
-	view := func(r *http.Request, name string, g groupDoc) map[string]any {
+	view := func(r *http.Request, name string, g groupDoc) answers.Group {
 		members := g.Members
 		if members == nil {
 			members = []string{}
 		}
-		return map[string]any{"workspace_id": s.Workspace, "name": name, "summary": g.Summary, "members": members,
-			"extra_perms": s.acl(r, "group_", name)}
+		return answers.Group{WorkspaceID: s.Workspace, Name: name, Summary: g.Summary, Members: members,
+			ExtraPerms: s.acl(r, "group_", name)}
 	}
 	mux.full("GET /api/w/{ws}/groups/list", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
+		items, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
 			return err
 		}
@@ -443,7 +434,7 @@ func (s *Server) registerGroups(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{view(r, "all", everyone)}
+		out := []answers.Group{view(r, "all", everyone)}
 		for _, it := range items {
 			var g groupDoc
 			_ = json.Unmarshal([]byte(it.Value), &g)
@@ -536,13 +527,13 @@ func (s *Server) registerGroups(mux routes) {
 		if name == "all" {
 			return apierr.BadRequest("the group all always holds every user of the workspace")
 		}
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptGroup, name); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptGroup, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("group %s not found", name)
 			}
 			return err
 		}
-		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "group_/"+name)
+		_ = s.Kept.Delete(r.Context(), s.Workspace, keptACL, "group_/"+name)
 		s.changed(r, "group.delete", name, "", nil)
 		writeText(w, http.StatusOK, "group "+name+" deleted")
 		return nil
@@ -553,7 +544,7 @@ func (s *Server) registerGroups(mux routes) {
 // ("u/<user>" or "g/<group>") to whether it may write.
 func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
 	perms := map[string]bool{}
-	if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptACL, kind+"/"+path); err == nil {
+	if it, err := s.Kept.Get(r.Context(), s.Workspace, keptACL, kind+"/"+path); err == nil {
 		_ = json.Unmarshal([]byte(it.Value), &perms)
 	}
 	return perms

@@ -3,21 +3,22 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
 // depsFiles are Windmill's workspace dependency files by language.
-var depsFiles = map[string]string{
-	"bun": "package.json", "python3": "requirements.in", "php": "composer.json", "go": "go.mod", "powershell": "modules.json",
-}
+var depsFiles = runtime.WorkspaceDepsFiles()
 
 // depsPath is where a workspace export writes a language's dependencies:
 // dependencies/[<name>.]<file>.
@@ -33,11 +34,11 @@ func depsPath(language, name string) string {
 // script itself and its lock; it does not read these files.
 func (s *Server) registerWorkspaceDependencies(mux routes) {
 	key := func(language, name string) string { return language + "/" + name }
-	view := func(language, name string, it store.KeptItem) map[string]any {
+	view := func(language, name string, it store.KeptItem) answers.WorkspaceDependencies {
 		var content string
 		_ = json.Unmarshal([]byte(it.Value), &content)
-		return map[string]any{"workspace_id": s.Workspace, "language": language, "name": nullIfEmpty(name), "content": content,
-			"description": nil, "archived": false, "created_at": it.UpdatedAt.Format(time.RFC3339Nano)}
+		return answers.WorkspaceDependencies{WorkspaceID: s.Workspace, Language: language, Name: stringOrNull(name), Content: content,
+			CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano)}
 	}
 	mux.full("POST /api/w/{ws}/workspace_dependencies/create", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
@@ -63,7 +64,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 	})
 	mux.full("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, key(language, name))
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptDeps, key(language, name))
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
 		}
@@ -74,11 +75,11 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/workspace_dependencies/list", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
+		items, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []answers.WorkspaceDependencies{}
 		for _, it := range items {
 			language, name, _ := strings.Cut(it.Name, "/")
 			out = append(out, view(language, name, it))
@@ -88,7 +89,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 	})
 	mux.full("POST /api/w/{ws}/workspace_dependencies/delete/{language}", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
 			}
@@ -112,7 +113,7 @@ var notAppField = map[string]bool{
 // and runs none of them.
 func (s *Server) registerApps(mux routes) {
 	get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptApp, path)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptApp, path)
 		if errors.Is(err, store.ErrNotFound) {
 			return it, nil, apierr.NotFound("App not found at path %s", path)
 		}
@@ -123,17 +124,14 @@ func (s *Server) registerApps(mux routes) {
 		err = json.Unmarshal([]byte(it.Value), &d)
 		return it, d, err
 	}
-	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) map[string]any {
-		out := map[string]any{"workspace_id": s.Workspace, "path": path, "summary": "", "versions": []int{1}, "id": 1,
-			"created_by": s.User, "created_at": it.UpdatedAt.Format(time.RFC3339Nano), "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
-			"extra_perms": s.acl(r, "app", path), "raw_app": false}
-		for k, v := range d {
-			if k == "value" && !whole {
-				continue
-			}
-			out[k] = v
+	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) (map[string]json.RawMessage, error) {
+		if !whole {
+			d = maps.Clone(d)
+			delete(d, "value") // lists leave the app's definition out
 		}
-		return out
+		return over(answers.App{WorkspaceID: s.Workspace, Path: path, Versions: []int{1}, ID: 1,
+			CreatedBy: s.User, CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano), EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
+			ExtraPerms: s.acl(r, "app", path)}, d)
 	}
 	save := func(create bool) handlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) error {
@@ -184,7 +182,11 @@ func (s *Server) registerApps(mux routes) {
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, view(r, path, it, d, true))
+		out, err := view(r, path, it, d, true)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -201,22 +203,26 @@ func (s *Server) registerApps(mux routes) {
 		if err != nil {
 			return err
 		}
-		out := []map[string]any{}
+		out := []map[string]json.RawMessage{}
 		for i, it := range items {
-			out = append(out, view(r, it.Name, it, docs[i], false))
+			app, err := view(r, it.Name, it, docs[i], false)
+			if err != nil {
+				return err
+			}
+			out = append(out, app)
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("DELETE /api/w/{ws}/apps/delete/{path...}", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptApp, path); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptApp, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("App not found at path %s", path)
 			}
 			return err
 		}
-		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "app/"+path)
+		_ = s.Kept.Delete(r.Context(), s.Workspace, keptACL, "app/"+path)
 		s.changed(r, "app.delete", path, "", nil)
 		writeText(w, http.StatusOK, path)
 		return nil
@@ -288,7 +294,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		putJSON(it.Name+".app.json", appExport(docs[i], s.acl(r, "app", it.Name)))
 	}
 	if flag("include_workspace_dependencies") {
-		deps, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
+		deps, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
 			return err
 		}
@@ -305,7 +311,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		}
 	}
 	if flag("include_users") {
-		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		if err != nil {
 			return err
 		}
@@ -316,7 +322,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		}
 	}
 	if flag("include_groups") {
-		groups, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
+		groups, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
 			return err
 		}
@@ -350,7 +356,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		putJSON("settings.json", settingsExport(d))
 	}
 	if flag("include_key") {
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, "")
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptKey, "")
 		if err == nil {
 			put("encryption_key.json", []byte(it.Value))
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -376,7 +382,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 		keptKind := "trigger:" + kind
 		base := "/api/w/{ws}/" + kind + "_triggers/"
 		get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
-			it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, path)
+			it, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, path)
 			if errors.Is(err, store.ErrNotFound) {
 				return it, nil, apierr.NotFound("%s trigger not found at path %s", kind, path)
 			}
@@ -387,13 +393,9 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			err = json.Unmarshal([]byte(it.Value), &d)
 			return it, d, err
 		}
-		view := func(path string, it store.KeptItem, d doc) map[string]any {
-			out := map[string]any{"workspace_id": s.Workspace, "path": path, "edited_by": s.User, "edited_at": it.UpdatedAt.Format(time.RFC3339Nano),
-				"extra_perms": map[string]any{}, "email": s.email()}
-			for k, v := range d {
-				out[k] = v
-			}
-			return out
+		view := func(path string, it store.KeptItem, d doc) (map[string]json.RawMessage, error) {
+			return over(answers.KeptTrigger{WorkspaceID: s.Workspace, Path: path, EditedBy: s.User, EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
+				ExtraPerms: answers.ExtraPerms{}, Email: s.email()}, d)
 		}
 		save := func(create bool) handlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) error {
@@ -439,11 +441,15 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			if err != nil {
 				return err
 			}
-			httpx.JSON(w, http.StatusOK, view(path, it, d))
+			out, err := view(path, it, d)
+			if err != nil {
+				return err
+			}
+			httpx.JSON(w, http.StatusOK, out)
 			return nil
 		})
 		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
-			_, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
+			_, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
@@ -455,16 +461,20 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			if err != nil {
 				return err
 			}
-			out := []map[string]any{}
+			out := []map[string]json.RawMessage{}
 			for i, it := range items {
-				out = append(out, view(it.Name, it, docs[i]))
+				trigger, err := view(it.Name, it, docs[i])
+				if err != nil {
+					return err
+				}
+				out = append(out, trigger)
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil
 		})
 		mux.full("DELETE "+base+"delete/{path...}", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
-			if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptKind, path); err != nil {
+			if err := s.Kept.Delete(r.Context(), s.Workspace, keptKind, path); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					err = apierr.NotFound("%s trigger not found at path %s", kind, path)
 				}

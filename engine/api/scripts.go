@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/scripts"
@@ -66,14 +67,13 @@ func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) err
 		}
 		return err
 	}
-	if head, err := s.DB.ScriptHead(r.Context(), s.Workspace, v.Path); err == nil && head.LatestHash == hash {
+	if s.Catalog.IsLatest(r.Context(), s.Workspace, v.Path, hash) {
 		if err := s.Catalog.Archive(r.Context(), s.Workspace, v.Path, true); err != nil {
 			return err
 		}
 		s.changed(r, "script.archive", v.Path, hash, nil)
 	}
-	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true}))
-	return nil
+	return writeScript(w, v.ScriptVersion, func(a *answers.Script) { a.Archived = true }, "archived")
 }
 
 // deleteScriptVersion is Windmill's delete by hash: that version goes, and
@@ -91,8 +91,9 @@ func (s *Server) deleteScriptVersion(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	s.changed(r, "script.delete_version", v.Path, hash, nil)
-	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"archived": true, "deleted": true, "content": ""}))
-	return nil
+	return writeScript(w, v.ScriptVersion, func(a *answers.Script) {
+		a.Archived, a.Deleted, a.Content = true, true, new("")
+	}, "archived", "deleted", "content")
 }
 
 // deleteVersioned answers Windmill's delete of a script or flow by path:
@@ -128,80 +129,83 @@ func (s *Server) checkScript(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apierr.BadRequest("%s", err)
 	}
-	out := map[string]any{"ok": true}
+	out := answers.ScriptCheck{OK: true}
 	if s.CheckSyntax != nil {
 		se, err := s.CheckSyntax(r.Context(), lang, req.Content)
 		if err != nil {
 			return err
 		}
 		if se != nil {
-			out = map[string]any{"ok": false, "line": se.Line, "message": se.Message}
+			out = answers.ScriptCheck{OK: false, Line: &se.Line, Message: &se.Message}
 		}
 	}
 	httpx.JSON(w, http.StatusOK, out)
 	return nil
 }
 
-// scriptJSON is Windmill's Script shape (the fields millrun has).
-func scriptJSON(v store.ScriptVersion, extra map[string]any) map[string]any {
-	out := map[string]any{
-		"workspace_id":     v.Workspace,
-		"hash":             v.Hash,
-		"path":             v.Path,
-		"summary":          v.Summary,
-		"description":      v.Description,
-		"content":          v.Content,
-		"language":         v.Language,
-		"schema":           json.RawMessage(v.Schema),
-		"created_at":       v.CreatedAt.Format(time.RFC3339Nano),
-		"created_by":       "millrun",
-		"archived":         false,
-		"deleted":          false,
-		"kind":             "script",
-		"timeout":          nullIfZero(v.TimeoutS),
-		"concurrent_limit": nullIfZero(v.ConcurrencyLimit),
-		"dedicated_worker": trueOrNull(v.DedicatedWorker),
+// scriptAnswer is Windmill's Script shape (the fields millrun has),
+// before the version's kept fields are put over it (scriptJSON).
+func scriptAnswer(v store.ScriptVersion) answers.Script {
+	return answers.Script{
+		WorkspaceID:     v.Workspace,
+		Hash:            v.Hash,
+		Path:            v.Path,
+		Summary:         v.Summary,
+		Description:     v.Description,
+		Content:         &v.Content,
+		Language:        v.Language,
+		Schema:          json.RawMessage(v.Schema),
+		CreatedAt:       v.CreatedAt.Format(time.RFC3339Nano),
+		CreatedBy:       "millrun",
+		Kind:            "script",
+		Timeout:         intOrNull(v.TimeoutS),
+		ConcurrentLimit: intOrNull(v.ConcurrencyLimit),
+		DedicatedWorker: trueOrNull(v.DedicatedWorker),
 		// Fields Windmill's Script always has; the CLI compares some of
 		// them to decide whether a push changes anything.
-		"parent_hashes":            []string{},
-		"extra_perms":              map[string]any{},
-		"lock":                     nullIfEmpty(v.Lock),
-		"lock_error_logs":          nullIfEmpty(v.LockError),
-		"tag":                      nil,
-		"starred":                  false,
-		"is_template":              false,
-		"has_draft":                false,
-		"draft_only":               false,
-		"ws_error_handler_muted":   false,
-		"no_main_func":             v.NoMainFunc,
-		"has_preprocessor":         false,
-		"cache_ttl":                nil,
-		"priority":                 nil,
-		"restart_unless_cancelled": false,
-		"visible_to_runner_only":   false,
-		"delete_after_use":         false,
+		ParentHashes:  []string{},
+		ExtraPerms:    answers.ExtraPerms{},
+		Lock:          stringOrNull(v.Lock),
+		LockErrorLogs: stringOrNull(v.LockError),
+		NoMainFunc:    v.NoMainFunc,
 	}
-	overlayFields(out, v.Extra)
-	for k, val := range extra {
-		out[k] = val
+}
+
+// scriptJSON is the Script answer with the version's kept fields over
+// it, except the fields this route answers itself: set sets them, own
+// names them.
+func scriptJSON(v store.ScriptVersion, set func(*answers.Script), own ...string) (map[string]json.RawMessage, error) {
+	a := scriptAnswer(v)
+	if set != nil {
+		set(&a)
 	}
-	return out
+	return keptOver(a, v.Extra, own...)
+}
+
+// writeScript answers with scriptJSON.
+func writeScript(w http.ResponseWriter, v store.ScriptVersion, set func(*answers.Script), own ...string) error {
+	out, err := scriptJSON(v, set, own...)
+	if err != nil {
+		return err
+	}
+	httpx.JSON(w, http.StatusOK, out)
+	return nil
 }
 
 // trueOrNull answers an unset flag as Windmill does (null, not false):
 // wmill compares it with ==, and its local files leave it out.
-func trueOrNull(b bool) any {
+func trueOrNull(b bool) *bool {
 	if b {
-		return true
+		return &b
 	}
 	return nil
 }
 
-func nullIfZero(n int) any {
+func intOrNull(n int) *int {
 	if n == 0 {
 		return nil
 	}
-	return n
+	return &n
 }
 
 func (s *Server) createScript(w http.ResponseWriter, r *http.Request) error {
@@ -240,8 +244,7 @@ func (s *Server) getScript(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, map[string]any{"extra_perms": s.acl(r, "script", path)}))
-	return nil
+	return writeScript(w, v.ScriptVersion, func(a *answers.Script) { a.ExtraPerms = s.acl(r, "script", path) }, "extra_perms")
 }
 
 func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) error {
@@ -253,8 +256,7 @@ func (s *Server) getScriptByHash(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.JSON(w, http.StatusOK, scriptJSON(v.ScriptVersion, nil))
-	return nil
+	return writeScript(w, v.ScriptVersion, nil)
 }
 
 func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {
@@ -262,12 +264,15 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(list))
+	out := make([]map[string]json.RawMessage, 0, len(list))
 	for _, sum := range list {
-		v := sum.Latest
-		v.Content = "" // lists stay small; get/p has the content
-		m := scriptJSON(v, map[string]any{"run_count": sum.RunCount, "last_status": sum.LastStatus, "archived": sum.Archived})
-		delete(m, "content")
+		// Lists stay small: get/p has the content.
+		m, err := scriptJSON(sum.Latest, func(a *answers.Script) {
+			a.Content, a.RunCount, a.LastStatus, a.Archived = nil, new(sum.RunCount), new(sum.LastStatus), sum.Archived
+		}, "content", "run_count", "last_status", "archived")
+		if err != nil {
+			return err
+		}
 		out = append(out, m)
 	}
 	httpx.JSON(w, http.StatusOK, out)
@@ -283,12 +288,20 @@ func (s *Server) scriptHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(vs))
+	out := make([]answers.ScriptVersion, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, map[string]any{"script_hash": v.Hash, "created_at": v.CreatedAt.Format(time.RFC3339Nano), "summary": v.Summary})
+		out = append(out, answers.ScriptVersion{ScriptHash: v.Hash, CreatedAt: v.CreatedAt.Format(time.RFC3339Nano), Summary: v.Summary})
 	}
 	httpx.JSON(w, http.StatusOK, out)
 	return nil
+}
+
+// stringOrNull answers an unset text field as Windmill does: null.
+func stringOrNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // nullIfEmpty answers an unset text field as Windmill does: null.

@@ -11,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 func setSessionCookie(w http.ResponseWriter, secret string) {
@@ -128,13 +130,13 @@ func (s *Server) RegisterLogin(m Mux) {
 			s.Changed(r.Context(), id.Label, "login", "", "pasted token", nil)
 		}
 		setSessionCookie(w, secret)
-		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label})
+		httpx.JSON(w, http.StatusOK, answers.LoggedIn{Label: id.Label})
 		return nil
 	})
 	// The login page shows the exact command that makes a token for this
 	// millrun's data folder.
 	mux.HandleFunc("GET /api/millrun/login/hint", func(w http.ResponseWriter, r *http.Request) error {
-		httpx.JSON(w, http.StatusOK, map[string]any{"command": TokenCommand(s.DataDir)})
+		httpx.JSON(w, http.StatusOK, answers.LoginHint{Command: TokenCommand(s.DataDir)})
 		return nil
 	})
 }
@@ -154,18 +156,18 @@ func (s *Server) loggedIn(r *http.Request) bool {
 // I", the audit log.
 func (s *Server) registerSession(mux routes) {
 	mux.anyToken("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
 		}
 		http.SetCookie(w, &http.Cookie{Name: "token", Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-		httpx.JSON(w, http.StatusOK, map[string]any{"logged_out": true})
+		httpx.JSON(w, http.StatusOK, answers.LoggedOut{LoggedOut: true})
 		return nil
 	})
 	mux.anyToken("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
-		id := auth.FromContext(r.Context())
-		httpx.JSON(w, http.StatusOK, map[string]any{"label": id.Label, "scopes": id.Scopes, "full_access": id.FullAccess(), "workspace": s.Workspace,
-			"os_user": s.User, "version": s.Version, "desktop": InWindow(r.Context()), "notice": s.Notice, "base_url": s.RootURL})
+		id := reqctx.Identity(r.Context())
+		httpx.JSON(w, http.StatusOK, answers.Me{Label: id.Label, Scopes: id.Scopes, FullAccess: id.FullAccess(), Workspace: s.Workspace,
+			OSUser: s.User, Version: s.Version, Desktop: reqctx.InWindow(r.Context()), Notice: s.Notice, BaseURL: s.RootURL})
 		return nil
 	})
 	mux.full("POST /api/millrun/presence", "presence:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -189,7 +191,7 @@ func (s *Server) registerSession(mux routes) {
 	mux.full("GET /api/millrun/audit", "audit:read", func(w http.ResponseWriter, r *http.Request) error {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		list, err := s.DB.ListAudit(r.Context(), before, limit)
+		list, err := s.Audit.List(r.Context(), before, limit)
 		if err != nil {
 			return err
 		}
@@ -222,14 +224,3 @@ func sanitizePathPart(s string) string {
 	}
 	return b.String()
 }
-
-type inWindowKey struct{}
-
-// WithWindow marks a request as the desktop window's, which has no session
-// to log out of.
-func WithWindow(ctx context.Context) context.Context {
-	return context.WithValue(ctx, inWindowKey{}, true)
-}
-
-// InWindow reports whether a request came from the desktop window.
-func InWindow(ctx context.Context) bool { return ctx.Value(inWindowKey{}) == true }

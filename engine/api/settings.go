@@ -5,6 +5,7 @@ import (
 	"net/http"
 	goruntime "runtime"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/autostart"
 	"github.com/millrun/millrun/engine/httpx"
@@ -24,8 +25,8 @@ type Control interface {
 func (s *Server) registerSettings(mux routes) {
 	mux.full("GET /api/millrun/settings", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
 		in := s.Runner.Interpreters()
-		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings(), "interpreters": in, "start_ms": s.Runner.StartTimes(), "install_hints": installHints(in), "queue": s.Queue.Stats(), "workspace": s.Workspace,
-			"start_at_login": map[string]any{"available": s.StartCommand != nil, "entry": autostart.Where(), "command": s.StartCommand}})
+		httpx.JSON(w, http.StatusOK, answers.SettingsView{Settings: s.Control.Settings(), Interpreters: in, StartMs: s.Runner.StartTimes(), InstallHints: installHints(in), Queue: s.Queue.Stats(), Workspace: s.Workspace,
+			StartAtLogin: answers.StartAtLogin{Available: s.StartCommand != nil, Entry: autostart.Where(), Command: s.StartCommand}})
 		return nil
 	})
 	mux.full("POST /api/millrun/settings", "settings:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -37,7 +38,7 @@ func (s *Server) registerSettings(mux routes) {
 			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "settings.update", "", "", nil)
-		httpx.JSON(w, http.StatusOK, map[string]any{"settings": s.Control.Settings()})
+		httpx.JSON(w, http.StatusOK, answers.SettingsSaved{Settings: s.Control.Settings()})
 		return nil
 	})
 	mux.full("GET /api/millrun/packages", "settings:read", func(w http.ResponseWriter, r *http.Request) error {
@@ -53,7 +54,7 @@ func (s *Server) registerSettings(mux routes) {
 		if p.Tools.UV != "" {
 			tool = "uv (" + p.Tools.UV + ")"
 		}
-		httpx.JSON(w, http.StatusOK, map[string]any{"location": p.Cache.Root, "bytes": size, "index_url": p.Tools.IndexURL(), "tool": tool})
+		httpx.JSON(w, http.StatusOK, answers.PackagesView{Location: p.Cache.Root, Bytes: size, IndexURL: p.Tools.IndexURL(), Tool: tool})
 		return nil
 	})
 	mux.full("POST /api/millrun/packages/clear", "settings:write", func(w http.ResponseWriter, r *http.Request) error {

@@ -4,34 +4,28 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/tunnel"
 )
 
-type tunnelView struct {
-	tunnel.Status
-	AuthtokenHint   string   `json:"authtoken_hint"`
-	AuthtokenSource string   `json:"authtoken_source"`
-	Domain          string   `json:"domain"`
-	Autostart       bool     `json:"autostart"`
-	AllowCIDRs      []string `json:"allow_cidrs"`
-}
-
-func (s *Server) tunnelView() tunnelView {
+// tunnelView is the tunnel in state st, with its settings.
+func (s *Server) tunnelView(st tunnel.Status) answers.Tunnel {
 	token, source := s.Authtoken.Get()
 	hint := ""
 	if token != "" {
 		hint = tunnel.Hint(token)
 	}
 	set := s.Control.Settings()
-	return tunnelView{Status: s.Tunnel.Status(), AuthtokenHint: hint, AuthtokenSource: source, Domain: set.TunnelDomain, Autostart: set.TunnelAutostart,
+	return answers.Tunnel{State: string(st.State), URL: st.URL, Error: st.Error, Since: st.Since,
+		AuthtokenHint: hint, AuthtokenSource: source, Domain: set.TunnelDomain, Autostart: set.TunnelAutostart,
 		AllowCIDRs: append([]string{}, set.TunnelAllowCIDRs...)}
 }
 
 func (s *Server) registerTunnel(mux routes) {
 	mux.full("GET /api/millrun/tunnel", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
-		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		httpx.JSON(w, http.StatusOK, s.tunnelView(s.Tunnel.Status()))
 		return nil
 	})
 	mux.full("POST /api/millrun/tunnel/config", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
@@ -67,7 +61,7 @@ func (s *Server) registerTunnel(mux routes) {
 			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "tunnel.config", "", "", nil)
-		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		httpx.JSON(w, http.StatusOK, s.tunnelView(s.Tunnel.Status()))
 		return nil
 	})
 	mux.full("POST /api/millrun/tunnel/start", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
@@ -75,13 +69,13 @@ func (s *Server) registerTunnel(mux routes) {
 			return apierr.BadRequest("%s", err)
 		}
 		s.changed(r, "tunnel.start", "", "", nil)
-		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		httpx.JSON(w, http.StatusOK, s.tunnelView(s.Tunnel.Status()))
 		return nil
 	})
 	mux.full("POST /api/millrun/tunnel/stop", "tunnel", func(w http.ResponseWriter, r *http.Request) error {
 		s.Tunnel.Disconnect()
 		s.changed(r, "tunnel.stop", "", "", nil)
-		httpx.JSON(w, http.StatusOK, s.tunnelView())
+		httpx.JSON(w, http.StatusOK, s.tunnelView(s.Tunnel.Status()))
 		return nil
 	})
 	// Server-sent events: one "status" event per change, so the UI shows
@@ -90,9 +84,7 @@ func (s *Server) registerTunnel(mux routes) {
 		ch, stop := s.Tunnel.Subscribe()
 		defer stop()
 		httpx.Stream(w, r, ch, func(f http.Flusher, st tunnel.Status) {
-			v := s.tunnelView()
-			v.Status = st
-			httpx.Event(w, f, "status", v)
+			httpx.Event(w, f, "status", s.tunnelView(st))
 		})
 		return nil
 	})

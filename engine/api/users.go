@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/runnable"
 )
 
 // What Windmill's tools ask first (the wmill CLI before any command,
@@ -22,39 +24,43 @@ func (s *Server) registerUsers(mux routes) {
 	mux.anyToken("POST /api/workspaces/exists", s.workspaceExists)
 	mux.anyToken("GET /api/workspaces/list", s.listWorkspaces)
 	mux.full("GET /api/w/{ws}/scripts/exists/p/{path...}", "scripts:read", s.exists(func(r *http.Request) bool {
-		_, err := s.Catalog.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Script, r.PathValue("path"))
 		return err == nil
 	}))
 	mux.full("GET /api/w/{ws}/flows/exists/{path...}", "flows:read", s.exists(func(r *http.Request) bool {
-		_, err := s.Flows.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Flow, r.PathValue("path"))
 		return err == nil
 	}))
+}
+
+// targets finds the latest script or flow at a path, as every run does.
+func (s *Server) targets() runnable.Resolver {
+	return runnable.Resolver{Scripts: s.Catalog, Flows: s.Flows}
 }
 
 func (s *Server) email() string { return s.User + "@millrun.local" }
 
 func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{
-		"email": s.email(), "login_type": "password", "super_admin": id.FullAccess(), "verified": true,
-		"name": s.User, "username": s.User, "operator_only": !id.FullAccess(), "first_time_user": false,
-		"role_source": "manual", "disabled": false,
+	httpx.JSON(w, http.StatusOK, answers.GlobalWhoami{
+		Email: s.email(), LoginType: "password", SuperAdmin: id.FullAccess(), Verified: true,
+		Name: s.User, Username: s.User, OperatorOnly: !id.FullAccess(), RoleSource: "manual",
 	})
 	return nil
 }
 
 func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) error {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{
-		"email": s.email(), "username": s.User, "is_admin": id.FullAccess(), "is_super_admin": id.FullAccess(),
-		"created_at": time.Unix(0, 0).UTC().Format(time.RFC3339), "operator": !id.FullAccess(), "disabled": false,
-		"groups": []string{}, "folders": []string{}, "folders_read": []string{}, "folders_owners": []string{},
+	httpx.JSON(w, http.StatusOK, answers.WorkspaceWhoami{
+		Email: s.email(), Username: s.User, IsAdmin: id.FullAccess(), IsSuperAdmin: id.FullAccess(),
+		CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339), Operator: !id.FullAccess(),
+		Groups: []string{}, Folders: []string{}, FoldersRead: []string{}, FoldersOwners: []string{},
 	})
 	return nil
 }
@@ -79,10 +85,10 @@ func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
-	if auth.FromContext(r.Context()) == nil {
+	if reqctx.Identity(r.Context()) == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
-	httpx.JSON(w, http.StatusOK, []map[string]any{{"id": s.Workspace, "name": s.Workspace, "owner": s.email()}})
+	httpx.JSON(w, http.StatusOK, []answers.Workspace{{ID: s.Workspace, Name: s.Workspace, Owner: s.email()}})
 	return nil
 }
 

@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
-	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/schedules"
 )
 
 // The routes `wmill sync pull` reads before it writes a folder: which
@@ -38,29 +40,7 @@ func (s *Server) registerWorkspace(mux routes) {
 
 // ScriptFileExt is the extension Windmill's export gives a script of lang,
 // with TypeScript named after the CLI's default_ts.
-func ScriptFileExt(lang, defaultTS string) string {
-	if ext := scripts.KeptLanguageExt(lang); ext != "" {
-		return ext
-	}
-	switch lang {
-	case scripts.Python:
-		return "py"
-	case scripts.Bash:
-		return "sh"
-	case "nativets":
-		return "fetch.ts"
-	case "deno":
-		if defaultTS == "bun" {
-			return "deno.ts"
-		}
-		return "ts"
-	default: // bun
-		if defaultTS == "bun" {
-			return "ts"
-		}
-		return "bun.ts"
-	}
-}
+func ScriptFileExt(lang, defaultTS string) string { return runtime.ExportExt(lang, defaultTS) }
 
 // checkEntryName refuses an archive entry name that `wmill sync pull` (or
 // any unzip) would write outside the folder it unpacks into: absolute,
@@ -182,9 +162,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 				// are sealed as secret variables are.
 				value = s.Resources.ExportValue(s.Workspace, value)
 			}
-			putJSON(full.Path+".resource.json", map[string]any{
-				"value": value, "description": full.Description, "resource_type": full.ResourceType,
-			})
+			putJSON(full.Path+".resource.json", answers.ResourceFile{Value: value, Description: full.Description, ResourceType: full.ResourceType})
 		}
 	}
 
@@ -202,10 +180,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 				value = s.Resources.ExportSecret(s.Workspace, value)
 			}
 			used(v.Path)
-			putJSON(v.Path+".variable.json", map[string]any{
-				"value": value, "is_secret": v.IsSecret, "description": v.Description,
-				"account": nil, "is_oauth": false, "expires_at": nil,
-			})
+			putJSON(v.Path+".variable.json", answers.VariableFile{Value: value, IsSecret: v.IsSecret, Description: v.Description})
 		}
 	}
 
@@ -223,19 +198,13 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	if flag("include_schedules") {
-		list, err := s.DB.ListSchedules(ctx, s.Workspace)
+		list, err := s.Schedules.List(ctx, s.Workspace, schedules.Filter{})
 		if err != nil {
 			return err
 		}
 		for _, sc := range list {
-			m := s.scheduleJSON(sc)
-			// What Windmill leaves out of an exported schedule, and what
-			// millrun computes (the next run, the words).
-			for _, k := range []string{"workspace_id", "path", "edited_by", "edited_at", "error", "extra_perms", "email", "next_run", "description_words"} {
-				delete(m, k)
-			}
 			used(sc.Path)
-			putJSON(sc.Path+".schedule.json", m)
+			putJSON(sc.Path+".schedule.json", s.scheduleJSON(sc).File())
 		}
 	}
 
@@ -243,18 +212,18 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 		werr = s.exportKept(r, put, putJSON, used, flag)
 	}
 
-	stored, err := s.DB.ListFolders(ctx, s.Workspace)
+	stored, err := s.Folders.List(ctx, s.Workspace)
 	if err != nil {
 		return err
 	}
 	for _, f := range stored {
 		delete(folders, f.Name)
-		putJSON("f/"+f.Name+"/folder.meta.json", map[string]any{
-			"display_name": f.DisplayName, "owners": json.RawMessage(f.Owners), "extra_perms": json.RawMessage(f.ExtraPerms), "summary": f.Summary,
+		putJSON("f/"+f.Name+"/folder.meta.json", answers.FolderFile{
+			DisplayName: f.DisplayName, Owners: json.RawMessage(f.Owners), ExtraPerms: json.RawMessage(f.ExtraPerms), Summary: f.Summary,
 		})
 	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
-		putJSON("f/"+name+"/folder.meta.json", map[string]any{"display_name": name, "owners": []string{}, "extra_perms": map[string]any{}, "summary": nil})
+		putJSON("f/"+name+"/folder.meta.json", answers.FolderFile{DisplayName: name, Owners: json.RawMessage("[]"), ExtraPerms: json.RawMessage("{}")})
 	}
 
 	if werr == nil {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/store"
@@ -188,7 +189,7 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, map[string]any{"stranded_references": []any{}}) // wmill reads it
+		httpx.JSON(w, http.StatusOK, answers.StrandedReferences{StrandedReferences: []string{}}) // wmill reads it
 		return nil
 	})
 	mux.full("POST /api/w/{ws}/workspaces/edit_slack_command", "workspaces:write", edit("slack_command_script", field("slack_command_script")))
@@ -217,12 +218,12 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 	// nothing here and a change re-encrypts nothing.
 	mux.full("GET /api/w/{ws}/workspaces/encryption_key", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		key := ""
-		if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, ""); err == nil {
+		if it, err := s.Kept.Get(r.Context(), s.Workspace, keptKey, ""); err == nil {
 			_ = json.Unmarshal([]byte(it.Value), &key)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, map[string]string{"key": key})
+		httpx.JSON(w, http.StatusOK, answers.EncryptionKey{Key: key})
 		return nil
 	})
 	mux.full("POST /api/w/{ws}/workspaces/encryption_key", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {

@@ -125,12 +125,9 @@ func (x *Executor) lockOf(ctx context.Context, spec runtime.Spec, logs io.Writer
 	if err != nil {
 		return "", err
 	}
-	if lock == "" && spec.Language == runtime.Python {
-		// Windmill's lock of a script without packages names the Python
-		// it runs on; wmill writes a lock file only when there is text.
-		if v := pythonMinor(x.Runner.Interpreters().PythonVersion); v != "" {
-			lock = "# py: " + v
-		}
+	if lock == "" {
+		// wmill writes a lock file only when there is text.
+		lock = x.Runner.EmptyLock(spec.Language)
 	}
 	return lock, nil
 }
@@ -157,7 +154,7 @@ func (x *Executor) lockFlow(ctx context.Context, job *store.Job, code store.JobC
 			content, _ := t["content"].(string)
 			lang, _ := t["language"].(string)
 			if t["type"] == "rawscript" && content != "" && failed == nil {
-				if l, err := scripts.NormalizeLanguage(lang); err == nil && (l == runtime.Python || (runtime.IsTypeScript(l) && l != "nativets")) {
+				if l, err := scripts.NormalizeLanguage(lang); err == nil && runtime.LocksFlowSteps(l) {
 					spec := runtime.Spec{Language: l, Path: job.ScriptPath, Content: content}
 					spec.Modules, failed = x.importedScriptsOver(ctx, job.Workspace, l, job.ScriptPath, content, code.Modules)
 					if failed == nil {
@@ -278,13 +275,4 @@ func (x *Executor) ForgetIfAsked(job *store.Job) {
 			}
 		}()
 	})
-}
-
-// pythonMinor is "3.11" of "3.11.2".
-func pythonMinor(v string) string {
-	parts := strings.SplitN(strings.TrimSpace(v), ".", 3)
-	if len(parts) < 2 {
-		return ""
-	}
-	return parts[0] + "." + parts[1]
 }

@@ -979,7 +979,7 @@ func (f *frame) stepSpec(ctx context.Context, m *Module, child *store.Job) (runt
 		}
 		content := m.Value.Content
 		if f.value.PreprocessorModule != nil && m == f.value.PreprocessorModule {
-			content = preprocessorAsMain(lang, content)
+			content = runtime.PreprocessorAsMain(lang, content)
 		}
 		child.Kind, child.Language = "flowscript", lang
 		child.ScriptPath = m.Value.Path

@@ -16,6 +16,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -306,7 +307,7 @@ func (c *Catalog) validateModule(ctx context.Context, workspace, flowPath string
 		}
 		content := v.Content
 		if preprocessor {
-			content = preprocessorAsMain(lang, content)
+			content = runtime.PreprocessorAsMain(lang, content)
 		}
 		if _, err := scripts.InferSchema(lang, content); err != nil {
 			return invalid("step %s: %s", m.ID, err)
@@ -529,6 +530,21 @@ func (c *Catalog) List(ctx context.Context, workspace string, archived bool) ([]
 	return c.db.ListFlows(ctx, workspace, archived)
 }
 
+// Exists reports whether a flow is at path, archived or not.
+func (c *Catalog) Exists(ctx context.Context, workspace, path string) (bool, error) {
+	_, err := c.db.FlowHead(ctx, workspace, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// SetExtra keeps the fields of a version's create request that the flow
+// definition does not hold (see store.FlowVersion.Extra).
+func (c *Catalog) SetExtra(ctx context.Context, workspace, hash, extra string) error {
+	return c.db.SetFlowExtra(ctx, workspace, hash, extra)
+}
+
 // Archive hides the flow at path from lists and runs by path, or brings it
 // back with archived false.
 func (c *Catalog) Archive(ctx context.Context, workspace, path string, archived bool) error {
@@ -541,27 +557,4 @@ func parse(v store.FlowVersion) (*Flow, error) {
 		return nil, fmt.Errorf("stored flow %s: %w", v.Hash, err)
 	}
 	return f, nil
-}
-
-// preprocessorRE finds the declaration of a preprocessor function.
-var preprocessorRE = map[string]*regexp.Regexp{
-	"python3":    regexp.MustCompile(`(?m)^(\s*(?:async\s+)?def\s+)preprocessor(\s*\()`),
-	"typescript": regexp.MustCompile(`(?m)(function\s*\*?\s*)preprocessor(\s*(?:<[^>]*>)?\s*\()`),
-}
-
-// preprocessorAsMain makes a preprocessor step runnable by millrun's
-// runtimes, which call main: its preprocessor function becomes main
-// (a script that has both keeps its own main, which runs).
-func preprocessorAsMain(lang, content string) string {
-	re := preprocessorRE[lang]
-	if scripts.IsTypeScript(lang) {
-		re = preprocessorRE["typescript"]
-	}
-	if re == nil {
-		return content
-	}
-	if _, err := scripts.InferSchema(lang, content); err == nil {
-		return content
-	}
-	return re.ReplaceAllString(content, "${1}main${2}")
 }

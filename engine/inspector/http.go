@@ -14,31 +14,28 @@ import (
 	"unicode/utf8"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
 // requestJSON is a request as the inspector shows it; the body as text
 // when it is text, base64 otherwise.
-func requestJSON(r *store.Request, withBody bool) map[string]any {
-	out := map[string]any{"id": r.ID, "received_at": r.ReceivedAt, "method": r.Method, "url": r.URL, "caller_ip": r.CallerIP,
-		"headers": r.Headers, "status": r.Status, "duration_ms": r.DurationMS, "job_id": r.JobID, "route": r.Route,
-		"auth_ok": r.AuthOK, "auth_reason": r.AuthReason, "body_truncated": r.BodyTruncated, "run_failed": r.RunFailed, "note": r.Note,
+func requestJSON(r *store.Request, withBody bool) ReceivedRequest {
+	out := ReceivedRequest{ID: r.ID, ReceivedAt: r.ReceivedAt, Method: r.Method, URL: r.URL, CallerIP: r.CallerIP,
+		Headers: r.Headers, Status: r.Status, DurationMS: r.DurationMS, JobID: r.JobID, Route: r.Route,
+		AuthOK: r.AuthOK, AuthReason: r.AuthReason, BodyTruncated: r.BodyTruncated, RunFailed: r.RunFailed, Note: r.Note,
 		// Refused on its headers alone (a missing or stale signature):
 		// its body was never read, so there is nothing to replay.
-		"body_unread": r.BodyTruncated && len(r.Body) == 0}
+		BodyUnread: r.BodyTruncated && len(r.Body) == 0, ReplayOf: r.ReplayOf}
 	if r.Response != nil {
-		out["response"] = string(r.Response)
-	}
-	if r.ReplayOf != 0 {
-		out["replay_of"] = r.ReplayOf
+		out.Response = new(string(r.Response))
 	}
 	if withBody {
 		if utf8.Valid(r.Body) {
-			out["body"] = string(r.Body)
+			out.Body = new(string(r.Body))
 		} else {
-			out["body_base64"] = base64.StdEncoding.EncodeToString(r.Body)
+			out.BodyBase64 = new(base64.StdEncoding.EncodeToString(r.Body))
 		}
 	}
 	return out
@@ -64,7 +61,7 @@ func (rec *Recorder) Register(mux Mux) {
 			apierr.Write(w, log, err)
 			return
 		}
-		out := make([]map[string]any, len(list))
+		out := make([]ReceivedRequest, len(list))
 		for i := range list {
 			out[i] = requestJSON(&list[i], false)
 		}
@@ -137,10 +134,10 @@ func (rec *Recorder) load(r *http.Request) (*store.Request, error) {
 // replay sends a recorded request through the same route again, as the
 // user who asked: routes skip their own checks (signatures included) for
 // it, and the new request is recorded as a replay of the old one.
-func (rec *Recorder) replay(ctx context.Context, old *store.Request) (map[string]any, error) {
+func (rec *Recorder) replay(ctx context.Context, old *store.Request) (ReplayResult, error) {
 	u, err := url.Parse(old.URL)
 	if err != nil {
-		return nil, apierr.BadRequest("request %d has an unreadable URL", old.ID)
+		return ReplayResult{}, apierr.BadRequest("request %d has an unreadable URL", old.ID)
 	}
 	r := httptest.NewRequest(old.Method, u.RequestURI(), bytes.NewReader(old.Body))
 	for k, v := range old.Headers {
@@ -150,21 +147,21 @@ func (rec *Recorder) replay(ctx context.Context, old *store.Request) (map[string
 	}
 	r.RemoteAddr = "127.0.0.1:0"
 	rp := replayOf{id: old.ID}
-	id := auth.FromContext(ctx)
+	id := reqctx.Identity(ctx)
 	if !old.AuthOK {
 		rp.refused = refusalReason(old)
 		marked := *id // the run says whose confirmation started it
 		marked.Label = fmt.Sprintf("%s (replay of refused request %d)", id.Label, old.ID)
 		id = &marked
 	}
-	rctx := AsReplay(context.WithValue(ctx, replayOfKey{}, rp), rp.refused != "")
+	rctx := reqctx.AsReplay(context.WithValue(ctx, replayOfKey{}, rp), rp.refused != "")
 	w := httptest.NewRecorder()
 	rec.cfg.Serve(w, r.WithContext(rctx), id)
 	body := w.Body.String()
 	if len(body) > 64<<10 {
 		body = body[:64<<10]
 	}
-	return map[string]any{"status": w.Code, "job_id": w.Header().Get("X-Millrun-Job-Id"), "body": body}, nil
+	return ReplayResult{Status: w.Code, JobID: w.Header().Get("X-Millrun-Job-Id"), Body: body}, nil
 }
 
 func refusalReason(r *store.Request) string {

@@ -408,7 +408,7 @@ func (r *Runner) runForked(ctx context.Context, srv *forkServer, spec Spec, dir,
 	if ctx.Err() != nil {
 		return Outcome{}, true
 	}
-	return r.outcome(spec, dir, out, runErr, tail.String()), true
+	return r.fileOutcome(out, runErr, tail.String()), true // Python's wrapper writes its result to a file
 }
 
 // serverGrace is how long a fork server may take to report its job's end

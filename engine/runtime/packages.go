@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -479,46 +478,24 @@ func identifier(s string) string {
 // lock to keep with the script's version, "" when the script needs no
 // packages.
 func (r *Runner) Dependencies(ctx context.Context, spec Spec, logs io.Writer) (string, error) {
-	if IsTypeScript(spec.Language) {
-		return r.typeScriptDependencies(ctx, spec, logs)
+	if l := LanguageNamed(spec.Language); l != nil && l.lock != nil {
+		return l.lock(r, ctx, spec, logs)
 	}
-	if spec.Language != Python || r.Packages == nil {
-		return spec.Lock, nil
-	}
-	if r.interp.Python == "" {
-		return "", errors.New(missingPython)
-	}
-	_, lock, err := r.Packages.planPython(ctx, r.interp.Python, spec, "", logs)
-	if err != nil {
-		return "", err
-	}
-	return lock.String(), nil
+	return spec.Lock, nil
 }
-
-const missingPython = "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun"
 
 // NeedsDependencies reports whether a script imports packages or other
 // workspace scripts, so that saving it starts a dependency job.
 func (r *Runner) NeedsDependencies(spec Spec) bool {
-	if IsTypeScript(spec.Language) {
-		return typeScriptNeedsDependencies(spec)
-	}
-	if spec.Language != Python || r.Packages == nil {
-		return false
-	}
-	reqs := deps.Infer(spec.Path, spec.Content, nil)
-	// A refused line too: the dependency job says what is wrong with it.
-	return len(reqs.List) > 0 || len(reqs.Relative) > 0 || len(reqs.Rejected) > 0
+	l := LanguageNamed(spec.Language)
+	return l != nil && l.needsLock != nil && l.needsLock(r, spec)
 }
 
 // WorkspaceImports lists the workspace scripts (f/…, u/…) a script
 // imports directly, for the caller to load into Spec.Modules.
 func WorkspaceImports(language, path, content string) []string {
-	if language == Python {
-		return deps.Infer(path, content, nil).Relative
-	}
-	if IsTypeScript(language) {
-		return typeScriptWorkspaceImports(path, content)
+	if l := LanguageNamed(language); l != nil && l.imports != nil {
+		return l.imports(path, content)
 	}
 	return nil
 }

@@ -13,12 +13,18 @@ import (
 // Results: what a finished run left (result or error files, its exit), in
 // Windmill's shapes, with the size cap.
 
-// outcome reads what a finished run left: its result or error files, or
-// what its exit says.
-func (r *Runner) outcome(spec Spec, dir, out string, runErr error, tail string) Outcome {
-	if spec.Language == Bash {
-		return r.bashOutcome(dir, runErr, tail)
+// outcome reads what a finished run of lang left, in dir and its private
+// folder out.
+func (r *Runner) outcome(lang *Language, dir, out string, runErr error, tail string) Outcome {
+	if lang.outcome != nil {
+		return lang.outcome(r, dir, runErr, tail)
 	}
+	return r.fileOutcome(out, runErr, tail)
+}
+
+// fileOutcome reads the result or error file a wrapper wrote in out, or
+// what the run's exit says.
+func (r *Runner) fileOutcome(out string, runErr error, tail string) Outcome {
 	if b, err := r.readResult(filepath.Join(out, "error.json")); err == nil && json.Valid(b) {
 		res, _ := json.Marshal(map[string]json.RawMessage{"error": b})
 		return Outcome{Result: res}

@@ -1,7 +1,9 @@
 // Package runtime runs one script as a child process: it prepares a fresh
 // directory, spawns the language's interpreter in its own process group
 // with a scrubbed environment, streams the logs, and collects the result.
-// It knows nothing of HTTP or SQL.
+// It knows nothing of HTTP or SQL. What differs by language, from the
+// names a script's language is written with to how it starts, is one
+// entry per language in its table (languages.go).
 package runtime
 
 import (
@@ -282,11 +284,13 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 	if ctx.Err() != nil {
 		return Outcome{}
 	}
-	if spec.Language == Bash {
-		if srv := r.bashServer(); srv != nil {
-			if o, ok := r.runBashForked(ctx, srv, spec, logs); ok {
-				return o
-			}
+	lang := LanguageNamed(spec.Language)
+	if lang == nil || lang.start == nil {
+		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
+	}
+	if lang.forked != nil {
+		if o, ok := lang.forked(r, ctx, spec, logs); ok {
+			return o
 		}
 	}
 	dir, err := r.jobDir()
@@ -308,94 +312,24 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 		args = map[string]json.RawMessage{}
 	}
 
-	var cmd *exec.Cmd
 	env := append(append([]string{}, r.processEnv()...), spec.Env...)
 	env = append(env, "TMPDIR="+dir, key)
-	if spec.Language != Bash {
+	if lang.outcome == nil {
 		env = append(env, "MILLRUN_OUT="+out)
 	}
-	switch {
-	case spec.Language == Python:
-		if r.interp.Python == "" {
-			return Failure("RuntimeMissing", "python3 is not installed: install it (Debian: apt-get install python3) and restart millrun", nil)
+	job := &coldJob{spec: spec, dir: dir, out: out, args: args, env: env, live: live, logs: logs}
+	defer func() {
+		if job.amend != nil {
+			outcome = job.amend(outcome)
 		}
-		if err := writeFiles(dir, map[string]string{"main.py": spec.Content}); err != nil {
-			return Failure("InternalError", err.Error(), nil)
-		}
-		if err := writeJSON(filepath.Join(out, "args.json"), args); err != nil {
-			return Failure("InternalError", err.Error(), nil)
-		}
-		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-		interp := r.interp.Python
-		if r.Packages != nil {
-			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, filepath.Join(out, "lib"), logs)
-			if err != nil {
-				return Failure("DependenciesError", err.Error(), nil)
-			}
-			env = append(env, plan.env()...)
-			interp = plan.Interp
-			if plan.Unmet != "" {
-				// Newer syntax on an older interpreter reads as a plain
-				// syntax error; say what the script asked for.
-				defer func() { outcome = noteVersion(outcome, plan.Unmet) }()
-			}
-		}
-		// The fork server is the default interpreter, already started.
-		if srv := r.forkServer(); srv != nil && interp == r.interp.Python {
-			if o, ok := r.runForked(ctx, srv, spec, dir, out, env, logs, live); ok {
-				started = true
-				return o
-			}
-			if ctx.Err() != nil {
-				return Outcome{} // the server was not asked: nothing started
-			}
-		}
-		// Spawned: the wrapper is a file beside main.py (the fork server
-		// holds its own copy).
-		if err := writeFiles(dir, map[string]string{"wrapper.py": wrapper("python.py")}); err != nil {
-			return Failure("InternalError", err.Error(), nil)
-		}
-		cmd = exec.Command(interp, "-u", "wrapper.py")
-	case IsTypeScript(spec.Language):
-		c, e, err := r.typeScriptCommand(ctx, dir, spec, logs)
-		if err != nil {
-			if ctx.Err() != nil {
-				return Outcome{}
-			}
-			return tsFailure(err)
-		}
-		cmd = c
-		env = append(env, e...)
-		if err := writeJSON(filepath.Join(out, "args.json"), map[string]any{"args": args, "order": orderOrEmpty(spec.Order)}); err != nil {
-			return Failure("InternalError", err.Error(), nil)
-		}
-	case spec.Language == Bash:
-		if r.interp.Bash == "" {
-			return Failure("RuntimeMissing", "bash is not installed", nil)
-		}
-		positional := bashArgs(spec.Order, args)
-		// The script and its arguments go in private files, never on the
-		// command line: /proc/<pid>/cmdline is readable by every local
-		// user. Bash sets the positional parameters from BASH_ENV's file
-		// before main.sh runs, and the file unsets BASH_ENV so that bash
-		// processes the script starts do not take them too. The script is
-		// ./main.sh to bash, in $0 and its errors, as on Windmill.
-		if err := writeFiles(dir, map[string]string{"main.sh": spec.Content}); err != nil {
-			return Failure("InternalError", err.Error(), nil)
-		}
-		if len(positional) > 0 {
-			file := filepath.Join(out, "args.sh")
-			if err := os.WriteFile(file, []byte(setPositional(positional)+"unset BASH_ENV\n"), 0o600); err != nil {
-				return Failure("InternalError", "cannot write the arguments: "+err.Error(), nil)
-			}
-			env = append(env, "BASH_ENV="+file)
-		}
-		cmd = exec.Command(r.interp.Bash, append(append([]string{}, bashOptions...), "./main.sh")...)
-	default:
-		return Failure("UnsupportedLanguage", fmt.Sprintf("language %q is not supported", spec.Language), nil)
+	}()
+	cmd, o, ran := lang.start(r, ctx, job)
+	if cmd == nil {
+		started = ran
+		return o
 	}
 	cmd.Dir = dir
-	cmd.Env = env
+	cmd.Env = job.env
 	tail := &tailWriter{max: 4096}
 	w := io.MultiWriter(logs, tail)
 	cmd.Stdout = w
@@ -434,7 +368,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, logs io.Writer) (outcome Ou
 	if ctx.Err() != nil {
 		return Outcome{}
 	}
-	return r.outcome(spec, dir, out, runErr, tail.String())
+	return r.outcome(lang, dir, out, runErr, tail.String())
 }
 
 // jobRoot is where job folders are made.

@@ -534,8 +534,101 @@ func linkPackages(dir, nodeModules string) error {
 	return nil
 }
 
-// The engine's dependency work for TypeScript (Runner.Dependencies,
-// NeedsDependencies and WorkspaceImports dispatch here by language).
+// startTypeScript prepares the job's folder for a TypeScript run and
+// gives it its arguments in main's order.
+func (r *Runner) startTypeScript(ctx context.Context, job *coldJob) (*exec.Cmd, Outcome, bool) {
+	cmd, env, err := r.typeScriptCommand(ctx, job.dir, job.spec, job.logs)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, Outcome{}, false
+		}
+		return nil, tsFailure(err), false
+	}
+	job.env = append(job.env, env...)
+	if err := writeJSON(filepath.Join(job.out, "args.json"), map[string]any{"args": job.args, "order": orderOrEmpty(job.spec.Order)}); err != nil {
+		return nil, Failure("InternalError", err.Error(), nil), false
+	}
+	return cmd, Outcome{}, false
+}
+
+// typeScriptCommand prepares dir for a TypeScript run (on r.tsTarget):
+// the bundle as main.mjs, the wrapper beside it, the packages linked in.
+func (r *Runner) typeScriptCommand(ctx context.Context, dir string, spec Spec, logs io.Writer) (*exec.Cmd, []string, error) {
+	target := r.tsTarget(spec.Language)
+	var exe string
+	var args []string
+	switch {
+	case target == tsBun:
+		exe, args = r.interp.Bun, []string{"run", "wrapper.mjs"}
+	case target == tsDeno:
+		exe, args = r.interp.Deno, []string{"run", "-A", "wrapper.mjs"}
+	case r.interp.Node != "":
+		exe, args = r.interp.Node, []string{"wrapper.mjs"}
+	default:
+		return nil, nil, &jobError{"RuntimeMissing", "no TypeScript runtime: install Node.js, Bun or Deno and restart millrun"}
+	}
+	prog, err := r.prepareTypeScript(ctx, spec, target, logs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeFiles(dir, map[string]string{"main.mjs": prog.js, "wrapper.mjs": wrapper("node.mjs")}); err != nil {
+		return nil, nil, err
+	}
+	if !r.ts.urlImports {
+		if err := linkPackages(dir, prog.nodeModules); err != nil {
+			return nil, nil, err
+		}
+	}
+	env := []string{"MILLRUN_MAIN=main.mjs"}
+	if target == tsDeno {
+		// Deno installs the npm: imports itself, from the user's registry.
+		for _, k := range []string{"NPM_CONFIG_REGISTRY", "npm_config_registry"} {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, "NPM_CONFIG_REGISTRY="+v)
+			}
+		}
+	}
+	return exec.Command(exe, args...), env, nil
+}
+
+// warmTypeScript is a warm worker's Node, which imports the bundle once.
+func (r *Runner) warmTypeScript(ctx context.Context, dir string, spec Spec, logs io.Writer) (*exec.Cmd, []string, Outcome) {
+	if r.interp.Node == "" {
+		return nil, nil, Failure("RuntimeMissing", "warm TypeScript workers need Node.js", nil)
+	}
+	prog, err := r.prepareTypeScript(ctx, spec, tsNode, logs)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, Outcome{}
+		}
+		return nil, nil, tsFailure(err)
+	}
+	if err := writeFiles(dir, map[string]string{"main.mjs": prog.js, "warm.mjs": wrapper("node_warm.mjs")}); err != nil {
+		return nil, nil, Failure("InternalError", err.Error(), nil)
+	}
+	if !r.ts.urlImports {
+		if err := linkPackages(dir, prog.nodeModules); err != nil {
+			return nil, nil, Failure("InternalError", err.Error(), nil)
+		}
+	}
+	return exec.Command(r.interp.Node, "warm.mjs"), []string{"MILLRUN_MAIN=main.mjs"}, Outcome{}
+}
+
+// checkTypeScript parses the script with esbuild, as the bundle will.
+func (r *Runner) checkTypeScript(ctx context.Context, content string) (*SyntaxError, error) {
+	res := api.Transform(content, api.TransformOptions{Loader: api.LoaderTS, Sourcefile: "main.ts"})
+	if len(res.Errors) == 0 {
+		return nil, nil
+	}
+	e := res.Errors[0]
+	se := &SyntaxError{Message: e.Text}
+	if e.Location != nil {
+		se.Line = e.Location.Line
+	}
+	return se, nil
+}
+
+// The engine's dependency work for TypeScript.
 
 // typeScriptNeedsDependencies reports whether a script imports npm
 // packages or workspace scripts: whether saving it starts a dependency

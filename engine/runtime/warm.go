@@ -22,7 +22,10 @@ type WarmSpec struct {
 }
 
 // WarmSupported reports whether a language can run on warm workers.
-func WarmSupported(lang string) bool { return lang == Python || IsTypeScript(lang) }
+func WarmSupported(lang string) bool {
+	l := LanguageNamed(lang)
+	return l != nil && l.warm != nil
+}
 
 // WarmPool keeps long-lived interpreters per script version: each imports
 // the script once and then runs job after job, so a run costs a pipe round

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -35,59 +34,17 @@ func (r *Runner) startWarm(ctx context.Context, spec Spec, logs io.Writer) (*war
 	if err != nil {
 		return nil, Failure("InternalError", "cannot create the worker directory: "+err.Error(), nil)
 	}
-	var cmd *exec.Cmd
-	env := append([]string{}, r.processEnv()...)
-	switch {
-	case spec.Language == Python:
-		if r.interp.Python == "" {
-			os.RemoveAll(dir)
-			return nil, Failure("RuntimeMissing", "python3 is not installed", nil)
-		}
-		if err := writeFiles(dir, map[string]string{"main.py": spec.Content, "warm.py": wrapper("python_warm.py")}); err != nil {
-			os.RemoveAll(dir)
-			return nil, Failure("InternalError", err.Error(), nil)
-		}
-		interp := r.interp.Python
-		if r.Packages != nil {
-			plan, _, err := r.Packages.planPython(ctx, r.interp.Python, spec, filepath.Join(dir, ".millrun", "lib"), logs)
-			if err != nil {
-				os.RemoveAll(dir)
-				return nil, Failure("DependenciesError", err.Error(), nil)
-			}
-			interp = plan.Interp
-			env = append(env, plan.env()...)
-		}
-		cmd = exec.Command(interp, "-u", "warm.py")
-		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-	case IsTypeScript(spec.Language):
-		if r.interp.Node == "" {
-			os.RemoveAll(dir)
-			return nil, Failure("RuntimeMissing", "warm TypeScript workers need Node.js", nil)
-		}
-		prog, err := r.prepareTypeScript(ctx, spec, tsNode, logs)
-		if err != nil {
-			os.RemoveAll(dir)
-			if ctx.Err() != nil {
-				return nil, Outcome{}
-			}
-			return nil, tsFailure(err)
-		}
-		if err := writeFiles(dir, map[string]string{"main.mjs": prog.js, "warm.mjs": wrapper("node_warm.mjs")}); err != nil {
-			os.RemoveAll(dir)
-			return nil, Failure("InternalError", err.Error(), nil)
-		}
-		if !r.ts.urlImports {
-			if err := linkPackages(dir, prog.nodeModules); err != nil {
-				os.RemoveAll(dir)
-				return nil, Failure("InternalError", err.Error(), nil)
-			}
-		}
-		cmd = exec.Command(r.interp.Node, "warm.mjs")
-		env = append(env, "MILLRUN_MAIN=main.mjs")
-	default:
+	lang := LanguageNamed(spec.Language)
+	if lang == nil || lang.warm == nil {
 		os.RemoveAll(dir)
 		return nil, Failure("UnsupportedLanguage", spec.Language+" has no warm workers", nil)
 	}
+	cmd, langEnv, failed := lang.warm(r, ctx, dir, spec, logs)
+	if cmd == nil {
+		os.RemoveAll(dir)
+		return nil, failed
+	}
+	env := append(append([]string{}, r.processEnv()...), langEnv...)
 	// Importing the script runs its module-level code: not for a run
 	// cancelled while its packages or its compile were prepared.
 	if ctx.Err() != nil {

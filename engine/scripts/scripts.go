@@ -1,5 +1,6 @@
-// Package scripts holds what a script is: its path rules, languages,
-// version hash and the argument schema inferred from its main function.
+// Package scripts holds what a script is: its path rules, version hash
+// and versions. What differs by language (names, the argument schema read
+// from main, ...) is the runtime's language table (runtime/languages.go).
 package scripts
 
 import (
@@ -21,26 +22,8 @@ const (
 )
 
 // NormalizeLanguage maps the language names Windmill and users write onto
-// millrun's runtimes. TypeScript flavours keep their own name (so a script
-// round-trips to Windmill unchanged) but all run the same way here.
-func NormalizeLanguage(lang string) (string, error) {
-	switch strings.ToLower(strings.TrimSpace(lang)) {
-	case "python3", "python", "py":
-		return Python, nil
-	case "bash", "sh", "shell":
-		return Bash, nil
-	case "bun", "typescript", "ts", "":
-		return TypeScript, nil
-	case "deno":
-		return "deno", nil
-	case "nativets":
-		return "nativets", nil
-	}
-	return "", fmt.Errorf("unsupported language %q: use python3, bash or a TypeScript flavour (bun, deno, nativets)", lang)
-}
-
-// IsTypeScript reports whether lang is one of the TypeScript flavours.
-func IsTypeScript(lang string) bool { return runtime.IsTypeScript(lang) }
+// millrun's runtimes (runtime's language table).
+func NormalizeLanguage(lang string) (string, error) { return runtime.NormalizeLanguage(lang) }
 
 var pathRE = regexp.MustCompile(`^[uf]/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)+$`)
 

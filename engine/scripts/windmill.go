@@ -3,27 +3,17 @@ package scripts
 import (
 	"encoding/json"
 	"strings"
-)
 
-// keptLanguages are Windmill's languages millrun cannot run, with the file
-// extension Windmill's export gives each. Scripts in them are saved and
-// given back by a pull, so a workspace moves through millrun whole.
-var keptLanguages = map[string]string{
-	"go": "go", "postgresql": "pg.sql", "mysql": "my.sql", "bigquery": "bq.sql", "snowflake": "sf.sql",
-	"mssql": "ms.sql", "oracledb": "odb.sql", "duckdb": "duckdb.sql", "graphql": "gql", "powershell": "ps1",
-	"php": "php", "rust": "rs", "ansible": "playbook.yml", "csharp": "cs", "nu": "nu", "java": "java",
-	"ruby": "rb", "rlang": "r",
-}
+	"github.com/millrun/millrun/engine/runtime"
+)
 
 // KeptLanguageExt is the export file extension of a Windmill language
 // millrun keeps but cannot run; "" when lang is not one.
-func KeptLanguageExt(lang string) string { return keptLanguages[lang] }
+func KeptLanguageExt(lang string) string { return runtime.KeptLanguageExt(lang) }
 
 // CannotRun is the error for running a script in a language millrun keeps
 // but cannot run (a 400 on the run routes).
-func CannotRun(lang string) error {
-	return invalid("millrun cannot run %s scripts: this script is kept so that a pull and push to Windmill lose nothing", lang)
-}
+func CannotRun(lang string) error { return runtime.CannotRun(lang) }
 
 // notExtra are the create request's fields that are columns of a version
 // or say how to save it, not what it is.

@@ -59,11 +59,11 @@ type Settings struct {
 	SchedulesPaused bool `json:"schedules_paused"`
 	// Notifications: "off", "failures" (a failed run, the tunnel going
 	// offline) or "all" (every run as well).
-	Notifications string `json:"notifications"`
+	Notifications string `json:"notifications" tstype:"\"off\" | \"failures\" | \"all\""`
 	// InterpreterPaths are the interpreters the user chose, by language
 	// (python, node, bun, deno, bash); a missing one is found on PATH.
 	// They apply at the next start.
-	InterpreterPaths map[string]string `json:"interpreter_paths"`
+	InterpreterPaths map[string]string `json:"interpreter_paths" tstype:"{ [key: string]: string } | null"`
 }
 
 // defaultWorkers sizes the pool for webhooks, whose scripts mostly wait

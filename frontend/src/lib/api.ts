@@ -32,6 +32,32 @@ async function request(path: string, init: RequestInit = {}): Promise<Response> 
   return res;
 }
 
+// The answers' shapes are generated from the Go structs that write them
+// (make types); the ones the pages use are named here too.
+import type {
+  Job,
+  Me,
+  Token,
+  ScriptVersion,
+  ScriptCheck,
+  LoggedIn,
+  LoginHint,
+  LoggedOut,
+  SettingsView,
+  SettingsSaved,
+  PackagesView,
+  Schedule,
+  CronExplained,
+  Script as ScriptAnswer,
+  Flow,
+  JobCount,
+  Tunnel,
+} from "./api-types";
+import type { ReceivedRequest, ReplayResult } from "./api-requests";
+export type { Job, Me, ScriptVersion, PackagesView, ReceivedRequest, ReplayResult };
+export type { Flow as FlowInfo, Tunnel as TunnelView, Token as TokenInfo };
+export type { Status as FlowStatus } from "./api-flow-status";
+
 export async function getJSON<T>(path: string): Promise<T> {
   return (await request(path)).json() as Promise<T>;
 }
@@ -42,117 +68,18 @@ export async function send<T>(method: string, path: string, body?: unknown): Pro
   return (type.includes("json") ? res.json() : res.text()) as Promise<T>;
 }
 
-export interface Me {
-  label: string;
-  full_access: boolean;
-  workspace: string;
-  os_user: string;
-  base_url: string;
-  version: string;
-  desktop?: boolean; // the desktop window: no session, nothing to log out of
-  notice?: string; // something to know about how millrun was started
-}
-
-export interface ScriptSummary {
-  path: string;
-  hash: string;
-  language: string;
-  summary: string;
-  run_count: number;
-  last_status: string;
-  dedicated_worker: boolean | null; // null when off, as Windmill answers
-  archived?: boolean; // only in lists asked with show_archived
-  no_main_func: boolean; // a library: no main, imported by other scripts, never run
-}
-
-export interface Script extends ScriptSummary {
-  content: string;
-  /** The dependency lock (Windmill's .script.lock text); null until resolved. */
-  lock?: string | null;
-  /** Why resolving the packages last failed. */
-  lock_error_logs?: string | null;
-  timeout?: number | null; // seconds; null: the default (15 minutes)
-  description: string;
-  schema: import("./schema").Schema;
-  created_at: string;
-}
-
-export interface Job {
-  id: string;
-  type: "QueuedJob" | "CompletedJob";
-  status: string;
-  job_kind: string;
-  script_path?: string;
-  script_hash?: string;
-  language?: string;
-  args: Record<string, unknown>;
-  result?: unknown;
-  logs?: string;
-  success?: boolean;
-  canceled: boolean;
-  canceled_reason?: string;
-  created_at: string;
-  started_at?: string;
-  completed_at?: string;
-  duration_ms?: number;
-  trigger: string;
-  created_by: string;
-  headers?: Record<string, string>;
-  flow_status?: { step: number; modules: { id: string; type: string; job?: string; duration_ms?: number; interrupted?: string[]; flow_jobs?: string[] }[]; early_answer?: { step: string; after_ms: number; result: unknown } };
-  parent_job?: string;
-  schedule_path?: string;
-}
-
-export interface TunnelView {
-  state: "off" | "connecting" | "online" | "reconnecting" | "error";
-  url?: string;
-  error?: string;
-  since: string;
-  authtoken_hint: string;
-  authtoken_source: string;
-  domain: string;
-  autostart: boolean;
-  allow_cidrs?: string[];
-}
+/** A script as scripts/get gives it: with its content. */
+export type Script = ScriptAnswer & { content: string };
+/** A script as scripts/list gives it: without its content, its runs counted. */
+export type ScriptSummary = ScriptAnswer & { run_count: number; last_status: string };
 
 export function ws(me: Me): string {
   return `/api/w/${encodeURIComponent(me.workspace)}`;
 }
 
-export interface ReceivedRequest {
-  id: number;
-  received_at: string;
-  method: string;
-  url: string;
-  caller_ip: string;
-  headers: Record<string, string>;
-  status: number;
-  duration_ms: number;
-  job_id?: string;
-  route?: string;
-  auth_ok: boolean;
-  auth_reason?: string;
-  body_truncated: boolean;
-  /** Refused on its headers before its body was read: nothing to replay. */
-  body_unread?: boolean;
-  replay_of?: number;
-  body?: string;
-  body_base64?: string;
-  response?: string; // the start of millrun's answer (in lists: for 400 and up)
-  run_failed?: boolean;
-  note?: string; // answered by millrun itself (a handshake)
-}
-
-export interface ReplayResult {
-  status: number;
-  job_id: string;
-  body: string;
-}
-
 // ---- Endpoints: one typed function per route the UI calls, grouped as
 // Windmill's generated services are. Components call these, never URLs.
 
-import type { Schedule, Explained } from "./schedules";
 import type { Route } from "./routes";
 
 // The workspace every /api/w/<ws>/ route is under; the session sets it on
@@ -169,36 +96,12 @@ const q = (params: Record<string, string | boolean | number | undefined>) => {
   return text ? `?${text}` : "";
 };
 
-export interface TokenInfo {
-  label: string;
-  token_prefix: string;
-  scopes: string[] | null;
-  created_at: string;
-  last_used_at: string | null;
-  expiration: string | null;
-  current?: boolean;
-}
-
 export interface Variable {
   path: string;
   value: string | null;
   is_secret: boolean;
   description: string;
   edited_at: string;
-}
-
-export interface FlowInfo {
-  path: string;
-  summary: string;
-  value?: unknown;
-  schema: import("./schema").Schema;
-  archived?: boolean;
-}
-
-export interface ScriptVersion {
-  script_hash: string;
-  deployment_msg?: string | null;
-  created_at: string;
 }
 
 export interface JobsPage {
@@ -208,10 +111,10 @@ export interface JobsPage {
 
 export const sessionApi = {
   whoami: () => getJSON<Me>("/api/millrun/whoami"),
-  login: (token: string) => send<{ label: string }>("POST", "/api/millrun/login", { token }),
+  login: (token: string) => send<LoggedIn>("POST", "/api/millrun/login", { token }),
   /** The command that makes a token for this millrun's data folder (asked before logging in). */
-  hint: () => getJSON<{ command: string }>("/api/millrun/login/hint"),
-  logout: () => send("POST", "/api/millrun/logout"),
+  hint: () => getJSON<LoginHint>("/api/millrun/login/hint"),
+  logout: () => send<LoggedOut>("POST", "/api/millrun/logout"),
   /** Which page this window shows and whether it has focus (notifications skip what is in sight). */
   presence: (p: { client: string; path: string; focused: boolean }) => send("POST", "/api/millrun/presence", p),
 };
@@ -225,12 +128,12 @@ export const scriptsApi = {
   create: (body: Record<string, unknown>) => send<string>("POST", `${w()}/scripts/create`, body),
   archive: (path: string, archived = true) => send("POST", `${w()}/scripts/archive/p/${path}`, { archived }),
   remove: (path: string) => send("POST", `${w()}/scripts/delete/p/${path}`),
-  check: (language: string, content: string) => send<{ ok: boolean; line?: number; message?: string }>("POST", "/api/millrun/scripts/check", { language, content }),
+  check: (language: string, content: string) => send<ScriptCheck>("POST", "/api/millrun/scripts/check", { language, content }),
 };
 
 export const flowsApi = {
-  list: (withArchived = false) => getJSON<FlowInfo[]>(`${w()}/flows/list${q({ show_archived: withArchived || undefined })}`),
-  get: (path: string) => getJSON<FlowInfo>(`${w()}/flows/get/${path}`),
+  list: (withArchived = false) => getJSON<Flow[]>(`${w()}/flows/list${q({ show_archived: withArchived || undefined })}`),
+  get: (path: string) => getJSON<Flow>(`${w()}/flows/get/${path}`),
   exists: (path: string) => getJSON<boolean>(`${w()}/flows/exists/${path}`),
   save: (existing: boolean, body: { path: string; [field: string]: unknown }) =>
     send("POST", existing ? `${w()}/flows/update/${body.path}` : `${w()}/flows/create`, body),
@@ -252,8 +155,8 @@ export const jobsApi = {
   /** How many runs there are in all (flow steps aside), queued, running or done. */
   async count(): Promise<number> {
     const [done, queued] = await Promise.all([
-      getJSON<{ database_length: number }>(`${w()}/jobs/completed/count`),
-      getJSON<{ database_length: number }>(`${w()}/jobs/queue/count`),
+      getJSON<JobCount>(`${w()}/jobs/completed/count`),
+      getJSON<JobCount>(`${w()}/jobs/queue/count`),
     ]);
     return done.database_length + queued.database_length;
   },
@@ -283,7 +186,7 @@ export const schedulesApi = {
   update: (path: string, body: Record<string, unknown>) => send("POST", `${w()}/schedules/update/${path}`, body),
   remove: (path: string) => send("DELETE", `${w()}/schedules/delete/${path}`),
   setEnabled: (path: string, enabled: boolean) => send("POST", `${w()}/schedules/setenabled/${path}`, { enabled }),
-  explain: (schedule: string, timezone: string) => send<Explained>("POST", "/api/millrun/schedules/explain", { schedule, timezone }),
+  explain: (schedule: string, timezone: string) => send<CronExplained>("POST", "/api/millrun/schedules/explain", { schedule, timezone }),
 };
 
 export const variablesApi = {
@@ -294,7 +197,7 @@ export const variablesApi = {
 };
 
 export const tokensApi = {
-  list: () => getJSON<TokenInfo[]>("/api/users/tokens/list"),
+  list: () => getJSON<Token[]>("/api/users/tokens/list"),
   /** Returns the new token's secret (shown once). */
   create: async (body: { label: string; scopes?: string[]; expiration?: string }) => (await send<string>("POST", "/api/users/tokens/create", body)).trim(),
   remove: (prefix: string) => send("DELETE", `/api/users/tokens/delete/${prefix}`),
@@ -330,12 +233,10 @@ export const resourcesApi = {
 };
 
 export const settingsApi = {
-  get: <T>() => getJSON<T>("/api/millrun/settings"),
-  save: <T>(settings: unknown) => send<T>("POST", "/api/millrun/settings", settings),
+  get: <T = SettingsView>() => getJSON<T>("/api/millrun/settings"),
+  save: <T = SettingsSaved>(settings: unknown) => send<T>("POST", "/api/millrun/settings", settings),
 };
 
-/** The package cache scripts' imports are installed into. */
-export interface PackagesView { location: string; bytes: number; index_url: string; tool: string }
 export const packagesApi = {
   get: () => getJSON<PackagesView>("/api/millrun/packages"),
   clear: () => send<string>("POST", "/api/millrun/packages/clear"),
@@ -343,7 +244,7 @@ export const packagesApi = {
 
 export const tunnelApi = {
   /** path: "config", "start" or "stop". */
-  post: (path: "config" | "start" | "stop", body?: unknown) => send<TunnelView>("POST", `/api/millrun/tunnel/${path}`, body),
+  post: (path: "config" | "start" | "stop", body?: unknown) => send<Tunnel>("POST", `/api/millrun/tunnel/${path}`, body),
   /** The tunnel's state as it changes ("status" events). */
   events: () => new EventSource("/api/millrun/tunnel/events"),
 };

@@ -1,30 +1,11 @@
 import { schedulesApi } from "./api";
+import type { Schedule, CronExplained as Explained } from "./api-types";
 
 // Schedules in the UI: the cron presets offered, the schedule form's
 // checks, and how a schedule's state reads in words.
 
-export interface Schedule {
-  path: string;
-  schedule: string;
-  timezone: string;
-  script_path: string;
-  is_flow: boolean;
-  args: Record<string, unknown>;
-  enabled: boolean;
-  summary: string | null;
-  on_failure: string | null;
-  missed: "skip" | "run_once";
-  next_run: string | null;
-  error: string | null;
-  description_words?: string;
-}
-
-export interface Explained {
-  schedule: string;
-  timezone: string;
-  description: string;
-  next: string[];
-}
+// A schedule as the API answers it, and the cron explained as it is typed.
+export type { Schedule, Explained };
 
 export const presets: { label: string; cron: string }[] = [
   { label: "Every day at 08:00", cron: "0 0 8 * * *" },

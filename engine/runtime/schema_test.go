@@ -1,4 +1,4 @@
-package scripts
+package runtime
 
 import (
 	"encoding/json"
@@ -68,20 +68,6 @@ func TestInferSchemaErrors(t *testing.T) {
 	} {
 		if _, err := InferSchema(c.lang, c.src); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.src, err, c.want)
-		}
-	}
-}
-
-func TestValidatePath(t *testing.T) {
-	t.Parallel()
-	for _, p := range []string{"u/me/x", "f/ops/deploy", "u/me/sub/dir.v2", "f/a-b/c_d"} {
-		if err := ValidatePath(p); err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-	}
-	for _, p := range []string{"", "x", "u/me", "g/a/b", "u//x", "u/me/../x", "u/me/x/", "/u/me/x", "u/me/x y", "u/me/.."} {
-		if err := ValidatePath(p); err == nil {
-			t.Errorf("%q accepted", p)
 		}
 	}
 }
