@@ -288,7 +288,7 @@ func Open(cfg Config) (*Engine, error) {
 		IDKey: e.resources.Subkey("schedule run job ids")})
 	e.schedule.Scheduler = e.sched
 	e.sched.SetPaused(set.SchedulesPaused)
-	e.bodies = &guard.Bodies{Budget: guard.BudgetFor(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
+	e.bodies = &guard.Bodies{Budget: guard.BudgetFor(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: guard.BodyCaller}
 	backend := cfg.TunnelBackend
 	if backend == nil {
 		backend = &tunnel.Ngrok{Version: cfg.Version, Log: cfg.Logger}
@@ -346,29 +346,10 @@ func (e *Engine) Handler() http.Handler { return e.handler }
 const DesktopLabel = "desktop app"
 
 // DesktopHandler serves millrun's own window in-process (Wails' asset
-// server). It is never reachable over a network, and the window is opened
-// by the user on their own machine, so its requests act with full access
-// without a token.
-//
-// The trust is for the UI's own pages only. The window never shows a page
-// the API served (a script's HTML): once shown, everything it loaded would
-// come here too and act with full access, sandbox or not (an image's
-// request carries no Origin). And a request from a sandboxed page
-// (Origin: null) is never the UI's.
+// server), its requests acting with full access (guard.Window says why,
+// and where that trust ends).
 func (e *Engine) DesktopHandler() http.Handler {
-	id := &auth.Identity{Label: DesktopLabel}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") && auth.Navigation(r) {
-			apierr.Write(w, e.log, apierr.Forbidden("millrun's window shows only its own pages: open %s in a web browser", r.URL.Path))
-			return
-		}
-		if r.Header.Get("Origin") == "null" {
-			e.handler.ServeHTTP(w, r)
-			return
-		}
-		ctx := reqctx.WithWindow(reqctx.Trusted(r.Context(), id))
-		e.handler.ServeHTTP(w, r.WithContext(ctx))
-	})
+	return guard.Window(e.log, &auth.Identity{Label: DesktopLabel}, e.handler)
 }
 
 // WebhookHandler serves only the webhook and job-read routes; the tunnel
@@ -448,7 +429,7 @@ func (e *Engine) buildHandlers() {
 		apierr.Write(w, e.log, apierr.NotFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	e.webhookHandler = tunnelMux
-	e.tunnelHandler = markTunnel(tunnelMux)
+	e.tunnelHandler = guard.MarkTunnel(tunnelMux)
 }
 
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) that suits

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/testkit"
 )
 
@@ -255,37 +254,5 @@ func TestAnonymousCallersLeaveRoomForTokenCalls(t *testing.T) {
 	if r := call(t, tun.URL, "POST", "/api/w/local/jobs/run_wait_result/p/u/me/deploy", "application/json", body,
 		"X-Forwarded-For", "198.51.100.10", "Authorization", "Bearer "+f.token); r.status != 200 {
 		t.Errorf("a token call with a 4 MiB body while 64 addresses send 128 MiB together: %d %s", r.status, r.body)
-	}
-}
-
-// The caller whose share of the body budget a request draws on is the
-// address the inspector records; an IPv6 one by its /64, which one host
-// picks addresses from at will; none for this machine's own callers,
-// unless the request came through the tunnel.
-func TestBodyCaller(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		remote, forwarded string
-		tunnel            bool
-		want              string
-	}{
-		{"127.0.0.1:5000", "", false, ""},
-		{"[::1]:5000", "", false, ""},
-		{"", "", false, ""},
-		{"192.168.1.20:5000", "", false, "192.168.1.20"},
-		{"[2001:db8:1:2:aaaa::1]:5000", "", false, "2001:db8:1:2::/64"},
-		{"127.0.0.1:5000", "203.0.113.7", true, "203.0.113.7"},
-		{"127.0.0.1:5000", "2001:db8:1:2:bbbb::9", true, "2001:db8:1:2::/64"},
-		{"127.0.0.1:5000", "", true, "127.0.0.1"},
-		{"", "", true, "tunnel "},
-	} {
-		r := httptest.NewRequest("POST", "/api/r/x", nil)
-		r.RemoteAddr = c.remote
-		if c.tunnel {
-			r = r.WithContext(reqctx.WithTunnelCaller(r.Context(), c.forwarded))
-		}
-		if got := bodyCaller(r); got != c.want {
-			t.Errorf("from %q (tunnel %v, forwarded %q): %q, want %q", c.remote, c.tunnel, c.forwarded, got, c.want)
-		}
 	}
 }
