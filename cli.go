@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,8 +14,13 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/api"
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/errs"
+	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/wshook"
 )
 
 var version = api.Version
@@ -114,6 +120,7 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 		"Creates a token and prints it alone on the last line of stdout. Without --scope it has\nfull access; with --scope it may only run the named webhooks, e.g.\n  --scope jobs:run:scripts:u/me/hook   --scope 'jobs:run:flows:f/deploy/*'", stderr)
 	data := fs.String("data", defaultDataDir(), "data directory")
 	label := fs.String("label", "cli", "a name to recognise the token by")
+	workspace := fs.String("workspace", "local", "workspace id the workspace webhook's event names (as serve's --workspace)")
 	expires := fs.String("expires", "", "expiry: days (30d), a duration (12h) or an RFC 3339 time; empty never expires")
 	var scopes stringList
 	fs.Var(&scopes, "scope", "limit the token to a webhook scope (repeatable)")
@@ -127,21 +134,21 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	for _, s := range scopes {
-		if !auth.ValidScope(s) {
-			return &usageError{msg: fmt.Sprintf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> (a trailing * matches a prefix) or *", s)}
-		}
-	}
 	db, err := openStore(*data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	secret, tok, err := auth.New(db).Create(context.Background(), auth.CreateOptions{Label: *label, Scopes: scopes, ExpiresAt: exp})
+	tokens := auth.New(db)
+	tokens.Changed = cliChanges(db, *data, *workspace, stderr)
+	secret, tok, err := tokens.Create(context.Background(), auth.CreateOptions{Actor: "cli", Label: *label, Scopes: scopes, ExpiresAt: exp})
+	var inv *errs.Invalid
+	if errors.As(err, &inv) {
+		return &usageError{msg: inv.Msg}
+	}
 	if err != nil {
 		return err
 	}
-	_ = db.AddAudit(context.Background(), store.AuditEntry{Actor: "cli", Action: "token.create", Target: tok.Label, Detail: tok.Prefix})
 	scope := "full access"
 	if len(scopes) > 0 {
 		scope = "scopes " + strings.Join(scopes, ", ")
@@ -149,6 +156,32 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "Created token %q (%s, prefix %s). It is shown only now:\n", tok.Label, scope, tok.Prefix)
 	fmt.Fprintln(stdout, secret)
 	return nil
+}
+
+// cliChanges records a change the CLI makes as the engine does: in the
+// audit log, and to the workspace webhook, posted at once since the CLI
+// exits next. A millrun running on the same data folder does not see it.
+func cliChanges(db *store.DB, dataDir, workspace string, stderr io.Writer) auth.ChangeFunc {
+	changes := &audit.Log{DB: db, Send: func(event map[string]any) {
+		if err := tellWorkspaceWebhook(db, dataDir, workspace, event); err != nil {
+			fmt.Fprintf(stderr, "The workspace webhook was not told: %s\n", err)
+		}
+	}}
+	return changes.Record
+}
+
+func tellWorkspaceWebhook(db *store.DB, dataDir, workspace string, event map[string]any) error {
+	// The key seals the webhook's secret; a data folder that has none yet
+	// gets the one the engine would make on its first start.
+	sealer, err := resources.Open(db, dataDir)
+	if err != nil {
+		return err
+	}
+	set, err := settings.Load(context.Background(), db, settings.Defaults(nil), sealer)
+	if err != nil {
+		return err
+	}
+	return wshook.Deliver(workspace, wshook.Target{URL: set.WorkspaceWebhookURL, Secret: set.WorkspaceWebhookSecret}, event)
 }
 
 func tokenList(args []string, stdout, stderr io.Writer) error {
@@ -162,7 +195,7 @@ func tokenList(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	list, err := db.ListTokens(context.Background())
+	list, err := auth.New(db).List(context.Background())
 	if err != nil {
 		return err
 	}
@@ -192,6 +225,7 @@ func day(t time.Time) string {
 func tokenRevoke(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("token revoke", "millrun token revoke [--data DIR] PREFIX", "Revokes the token whose first 10 characters are PREFIX (see 'millrun token list').\nIt stops working at once, also for a running millrun.", stderr)
 	data := fs.String("data", defaultDataDir(), "data directory")
+	workspace := fs.String("workspace", "local", "workspace id the workspace webhook's event names (as serve's --workspace)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -203,14 +237,15 @@ func tokenRevoke(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	n, err := db.DeleteTokensByPrefix(context.Background(), fs.Arg(0))
+	tokens := auth.New(db)
+	tokens.Changed = cliChanges(db, *data, *workspace, stderr)
+	n, err := tokens.RevokePrefix(context.Background(), "cli", fs.Arg(0))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no token has the prefix %q (see 'millrun token list')", fs.Arg(0))
+	}
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("no token has the prefix %q (see 'millrun token list')", fs.Arg(0))
-	}
-	_ = db.AddAudit(context.Background(), store.AuditEntry{Actor: "cli", Action: "token.revoke", Target: fs.Arg(0)})
 	fmt.Fprintf(stdout, "Revoked %d token(s) with prefix %s.\n", n, fs.Arg(0))
 	return nil
 }

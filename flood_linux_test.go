@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // limitFiles applies MILLRUN_TEST_NOFILE to a serve started by a test:
@@ -62,7 +64,7 @@ func TestSlowlorisLeavesRoomForANormalCall(t *testing.T) {
 	tok := cliToken(t, data)
 	addr := freeAddr(t)
 	p := startServe(t, data, addr, "MILLRUN_TEST_NOFILE=256")
-	mustPost(t, p.base, tok, "/api/w/local/scripts/create", `{"path":"u/me/hi","language":"bash","content":"echo hi\n"}`)
+	testkit.Client{URL: p.base, Token: tok}.CreateScript(t, "u/me/hi", "bash", "echo hi\n")
 	call := func() (time.Duration, string) {
 		start := time.Now()
 		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Issue 35: anonymous callers posting large bodies with a forged Slack
@@ -30,7 +32,7 @@ func TestForgedSignatureFloodMemory(t *testing.T) {
 	tok := cliToken(t, data)
 	p := startServe(t, data, freeAddr(t))
 	pid := p.cmd.Process.Pid
-	mustPost(t, p.base, tok, "/api/w/local/scripts/create", `{"path":"u/me/slack","language":"bash","content":"echo ok\n"}`)
+	testkit.Client{URL: p.base, Token: tok}.CreateScript(t, "u/me/slack", "bash", "echo ok\n")
 	mustPost(t, p.base, tok, "/api/w/local/resources/create", `{"path":"u/me/slack_signing","resource_type":"signature_auth","value":{"provider":"slack","secret":"8f742231b10e8888abcd99yyyzzz85a5"}}`)
 	mustPost(t, p.base, tok, "/api/w/local/http_triggers/create", `{"path":"u/me/slack_route","script_path":"u/me/slack","route_path":"slack/cmd","http_method":"post","authentication_method":"signature","authentication_resource_path":"u/me/slack_signing"}`)
 	time.Sleep(500 * time.Millisecond)

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // The test binary doubles as millrun: with MILLRUN_TEST_MAIN set it runs
@@ -98,17 +100,11 @@ func (p *serveProc) output() string {
 	return p.stdout.String()
 }
 
+// post reports a transport failure as an error: the kill -9 campaign
+// sends from goroutines, to a server it kills.
 func post(url, token, body string) (int, string, error) {
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b), nil
+	r, err := testkit.Client{URL: url, Token: token}.Send("POST", "", "application/json", body)
+	return r.Status, r.Body, err
 }
 
 // kill -9 at random moments while callers keep sending: no accepted job is
@@ -134,10 +130,7 @@ func TestKill9LosesNoAcceptedJob(t *testing.T) {
 		"u/me/hook": "echo \"$WM_JOB_ID\" >> " + started + "\necho ok\n",
 		"u/me/slow": "sleep 3\necho \"$WM_JOB_ID\" >> " + finished + "\n",
 	} {
-		body, _ := json.Marshal(map[string]string{"path": path, "language": "bash", "content": content})
-		if code, out, err := post(p.base+"/api/w/local/scripts/create", tok, string(body)); err != nil || code != 201 {
-			t.Fatalf("create: %d %s %v", code, out, err)
-		}
+		testkit.Client{URL: p.base, Token: tok}.CreateScript(t, path, "bash", content)
 	}
 	// Flows: each step marks its (flow, step) when it completes.
 	mark := func(name string) string {
@@ -326,16 +319,10 @@ func asList(v any) []string {
 // getJob reads a job as JSON; an unknown job reads as an empty map.
 func getJob(t *testing.T, base, tok, id string) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/api/w/local/jobs_u/get/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	r := testkit.Client{URL: base, Token: tok}.Do(t, "GET", "/api/w/local/jobs_u/get/"+id, "", "")
 	j := map[string]any{}
-	if res.StatusCode == 200 {
-		json.NewDecoder(res.Body).Decode(&j)
+	if r.Status == 200 {
+		json.Unmarshal([]byte(r.Body), &j)
 	}
 	return j
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/instance"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // copyProgram copies this test binary (which is millrun when
@@ -69,16 +69,14 @@ func TestTheEngineRestartsIntoItsReplacedProgram(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- engine.Wait() }()
 	var info *instance.Info
-	waitUntil(t, "the engine to start", func() bool { info, _ = instance.Read(data); return info != nil })
-	if code, body, err := post(info.URL+"/api/w/local/scripts/create", token, `{"path":"u/me/slow","language":"bash","content":"sleep 2\necho '{\"done\": true}' > result.json\n"}`); err != nil || code != 201 {
-		t.Fatalf("create: %d %s %v", code, body, err)
-	}
+	testkit.WaitUntil(t, "the engine to start", 30*time.Second, func() bool { info, _ = instance.Read(data); return info != nil })
+	testkit.Client{URL: info.URL, Token: token}.CreateScript(t, "u/me/slow", "bash", "sleep 2\necho '{\"done\": true}' > result.json\n")
 	_, id, _ := post(info.URL+"/api/w/local/jobs/run/p/u/me/slow", token, `{}`)
 
 	copyProgram(t, program) // the upgrade
 	syscall.Kill(engine.Process.Pid, syscall.SIGHUP)
 	var again *instance.Info
-	waitUntil(t, "the engine to come back as the new program", func() bool {
+	testkit.WaitUntil(t, "the engine to come back as the new program", 30*time.Second, func() bool {
 		again, _ = instance.Read(data)
 		return again != nil && again.URL != "" && again.Secret != "" && again.Secret != info.Secret
 	})
@@ -88,9 +86,9 @@ func TestTheEngineRestartsIntoItsReplacedProgram(t *testing.T) {
 	if exe, _ := os.Readlink("/proc/" + strconv.Itoa(again.PID) + "/exe"); exe != program {
 		t.Fatalf("the engine runs %q, want the new %s", exe, program)
 	}
-	res, err := get(again.URL+"/api/w/local/jobs_u/completed/get_result_maybe/"+id, token)
-	if err != nil || !strings.Contains(res, `"success":true`) || !strings.Contains(res, `"done":true`) {
-		t.Fatalf("the run under way at the upgrade: %s %v", res, err)
+	res, err := testkit.Client{URL: again.URL, Token: token}.Send("GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+id, "", "")
+	if err != nil || !strings.Contains(res.Body, `"success":true`) || !strings.Contains(res.Body, `"done":true`) {
+		t.Fatalf("the run under way at the upgrade: %s %v", res.Body, err)
 	}
 
 	os.Remove(program) // apt remove
@@ -103,28 +101,5 @@ func TestTheEngineRestartsIntoItsReplacedProgram(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the engine whose program was removed goes on")
-	}
-}
-
-func get(url, token string) (string, error) {
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return string(b), err
-}
-
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

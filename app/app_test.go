@@ -20,6 +20,7 @@ import (
 	"github.com/millrun/millrun/app/statusicon"
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/instance"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // TestMain lets the test binary stand in for `millrun engine` when a test
@@ -74,7 +75,7 @@ func attachWindow(t *testing.T, r *Remote) chan string {
 	done := make(chan error, 1)
 	go func() { done <- r.Attach(ctx, func(c string) { cmds <- c }) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the window to attach", func() bool {
+	testkit.WaitUntil(t, "the window to attach", 10*time.Second, func() bool {
 		shown, _ := r.Show("")
 		if shown {
 			<-cmds // that show
@@ -82,17 +83,6 @@ func attachWindow(t *testing.T, r *Remote) chan string {
 		return shown
 	})
 	return cmds
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // Launching millrun again shows the open window instead of starting a
@@ -145,17 +135,12 @@ func TestDesktopRoutesNeedTheInstanceSecret(t *testing.T) {
 		}
 	}
 	get := func(secret string) (int, string) {
-		req, _ := http.NewRequest("GET", r.URL()+"/api/millrun/whoami", nil)
+		var hdr []string
 		if secret != "" {
-			req.Header.Set(secretHeader, secret)
+			hdr = []string{secretHeader, secret}
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		res := testkit.Client{URL: r.URL()}.Do(t, "GET", "/api/millrun/whoami", "", "", hdr...)
+		return res.Status, res.Body
 	}
 	if code, body := get(r.info.Secret); code != 200 || !strings.Contains(body, `"desktop":true`) {
 		t.Fatalf("whoami as the window: %d %s", code, body)
@@ -183,11 +168,10 @@ func TestHeadlessHolderIsNamed(t *testing.T) {
 	}
 }
 
-// The first launch starts the engine in a process of its own that
-// outlives the launch; the window's Quit stops it and frees the folder.
-func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
+// launchEngine launches this test binary as the engine (it is millrun's
+// engine when MILLRUN_TEST_ENGINE is set) for the data folder dir.
+func launchEngine(t *testing.T, dir string) (*Launcher, *Remote) {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +181,15 @@ func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, r
+}
+
+// The first launch starts the engine in a process of its own that
+// outlives the launch; the window's Quit stops it and frees the folder.
+func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, r := launchEngine(t, dir)
 	t.Cleanup(func() { _ = r.Quit() }) // should the test stop early
 	if r.info.PID == os.Getpid() || r.info.PID == 0 {
 		t.Fatalf("the engine runs in pid %d, this test is %d", r.info.PID, os.Getpid())
@@ -217,7 +210,7 @@ func TestLaunchStartsTheEngineInTheBackground(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the window was not told millrun quit")
 	}
-	waitFor(t, "the engine to free the data folder", func() bool {
+	testkit.WaitUntil(t, "the engine to free the data folder", 10*time.Second, func() bool {
 		lock, err := instance.Acquire(dir)
 		if err == nil {
 			lock.Release()
@@ -311,7 +304,7 @@ func TestNotificationClickOpensItsPage(t *testing.T) {
 	a.opts.WindowCommand = []string{"/bin/sh", "-c", `echo "$@" > ` + opened, "millrun", "desktop", "--data", dir}
 	r := start(t, a)
 	a.openAt("/runs/1")
-	waitFor(t, "a window to be started", func() bool {
+	testkit.WaitUntil(t, "a window to be started", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(opened)
 		return strings.TrimSpace(string(b)) == "desktop --data "+dir+" --open /runs/1"
 	})
@@ -354,7 +347,7 @@ func TestStatusIconMenu(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- a.serveLocked(context.Background()) }()
 	var r *Remote
-	waitFor(t, "the engine", func() bool {
+	testkit.WaitUntil(t, "the engine", 10*time.Second, func() bool {
 		info, err := instance.Read(dir)
 		if err == nil {
 			r = dial(info)
@@ -370,7 +363,7 @@ func TestStatusIconMenu(t *testing.T) {
 		t.Fatalf("Open millrun told the window %q", got)
 	}
 	icon.actions.Pause(true)
-	waitFor(t, "the icon to show the schedules paused", func() bool { return (<-icon.states).Paused })
+	testkit.WaitUntil(t, "the icon to show the schedules paused", 10*time.Second, func() bool { return (<-icon.states).Paused })
 	if !a.eng.Settings().SchedulesPaused {
 		t.Fatal("Pause schedules did not change the setting")
 	}
@@ -418,23 +411,15 @@ func (f *fakeNotes) Close()                             {}
 func TestRestartAfterACrashSaysWhatWasRunning(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &Launcher{DataDir: dir, Listen: "127.0.0.1:0", Engine: []string{"/usr/bin/env", "MILLRUN_TEST_ENGINE=1", self, "engine"}}
-	r, err := l.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := launchEngine(t, dir)
 	windowDo(t, r, "POST", "/api/w/local/scripts/create", `{"path":"u/me/slow","language":"bash","content":"sleep 60\n"}`)
 	id := windowDo(t, r, "POST", "/api/w/local/jobs/run/p/u/me/slow", `{}`)
-	waitFor(t, "the run to start", func() bool {
+	testkit.WaitUntil(t, "the run to start", 10*time.Second, func() bool {
 		return strings.Contains(windowDo(t, r, "GET", "/api/w/local/jobs/list?running=true", ""), id)
 	})
 	engine, _ := os.FindProcess(r.info.PID)
 	engine.Kill()
-	waitFor(t, "the killed engine to free the folder", func() bool {
+	testkit.WaitUntil(t, "the killed engine to free the folder", 10*time.Second, func() bool {
 		lock, err := instance.Acquire(dir)
 		if err == nil {
 			lock.Release() // a look, as a launch takes: the crash is kept

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // A window opened by a clicked notification is the engine's child; its
@@ -27,7 +29,7 @@ func TestTheEngineReapsTheWindowsHelpers(t *testing.T) {
 	start(t, a)
 	a.openAt("/runs/1")
 	var helpers []int
-	waitFor(t, "the window's helpers", func() bool {
+	testkit.WaitUntil(t, "the window's helpers", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(pids)
 		helpers = nil
 		for _, f := range strings.Fields(string(b)) {

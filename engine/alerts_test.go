@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/alerts"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 type noticeRecorder struct {
@@ -39,7 +40,7 @@ func TestFailedRunNotifies(t *testing.T) {
 	f.syncRun("u/me/works", "{}")
 	r := f.syncRun("u/me/fails", "{}")
 	id := r.header.Get("X-Millrun-Job-Id")
-	waitFor(t, "a notification", 3*time.Second, func() bool { return len(rec.all()) > 0 })
+	testkit.WaitUntil(t, "a notification", 3*time.Second, func() bool { return len(rec.all()) > 0 })
 	got := rec.all()
 	if len(got) != 1 || got[0].Title != "millrun: u/me/fails failed" || !strings.Contains(got[0].Body, "ValueError: the API said 503") || got[0].Open != "/runs/"+id {
 		t.Fatalf("notifications: %+v", got)

@@ -5,13 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Approval steps end to end: the links a flow's suspended step makes,
@@ -32,8 +32,8 @@ func (f *fixture) approvalFlow(path, ask string, required, timeout int) {
 // returns the suspended step's job id.
 func (f *fixture) waitingStep(id string) string {
 	f.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var step string
+	testkit.WaitUntil(f.t, "flow "+id+" to wait for an approval", 30*time.Second, func() bool {
 		var view struct {
 			Waits []struct {
 				StepJob string `json:"step_job"`
@@ -41,12 +41,11 @@ func (f *fixture) waitingStep(id string) string {
 		}
 		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/jobs/"+id+"/approval", "", "").body), &view)
 		if len(view.Waits) > 0 {
-			return view.Waits[0].StepJob
+			step = view.Waits[0].StepJob
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.t.Fatalf("flow %s never waited for an approval: %s", id, f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body)
-	return ""
+		return step != ""
+	})
+	return step
 }
 
 type links struct {
@@ -68,20 +67,8 @@ func (f *fixture) resumeURLs(job string, nonce int, query string) links {
 // anon calls a URL as anyone would: no token, no cookie.
 func anon(t *testing.T, method, url, contentType, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	r := testkit.Client{URL: url}.Do(t, method, "", contentType, body)
+	return r.Status, r.Body
 }
 
 // A Python step makes its links with wmill.get_resume_urls() (its own

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Windmill's clients compare some answers byte for byte: a JSON answer
@@ -97,17 +99,10 @@ func TestWindmillFieldsApplied(t *testing.T) {
 		t.Fatalf("the caller gets the result: %d %s", r.status, r.body)
 	}
 	id := r.header.Get("X-Millrun-Job-Id")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitUntil(t, "delete_after_use to clear the job's data", 10*time.Second, func() bool {
 		j := f.waitJob(id)
-		if j["success"] == true && fmt.Sprint(j["args"]) == "map[]" && j["result"] == nil && j["logs"] == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delete_after_use left the job's data: %v", j)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return j["success"] == true && fmt.Sprint(j["args"]) == "map[]" && j["result"] == nil && j["logs"] == ""
+	})
 
 	f.createScript("f/sql/report", "postgresql", "SELECT 1;\n")
 	for _, url := range []string{"/api/w/local/jobs/run/p/f/sql/report", "/api/w/local/jobs/run_wait_result/p/f/sql/report"} {

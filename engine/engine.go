@@ -21,13 +21,18 @@ import (
 	"github.com/millrun/millrun/engine/alerts"
 	"github.com/millrun/millrun/engine/api"
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/folders"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/inspector"
 	"github.com/millrun/millrun/engine/instance"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/kept"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
@@ -128,9 +133,11 @@ type Engine struct {
 	flows    *flows.Executor
 	queue    *jobs.Queue
 	sched    *schedules.Scheduler
+	schedule *schedules.Service // the schedules' rules: saves, due runs, failure handlers
 	alerts   *alerts.Alerter
 	presence *alerts.Presence // where the UI's windows look, so notices skip what is in sight
 	tokens   *auth.Tokens
+	audit    *audit.Log // the audit log and the workspace webhook's events
 	runner   *runtime.Runner
 	warm     *runtime.WarmPool
 	settings atomic.Pointer[settings.Settings]
@@ -238,7 +245,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.redactOldRouteKeys()
 	e.catalog = scripts.NewCatalog(db)
+	e.audit = &audit.Log{DB: db, Send: e.wshook.Send, Log: cfg.Logger}
 	e.tokens = auth.New(db)
+	e.tokens.Changed = e.audit.Record
 	e.runner = runtime.New(runtime.Resolve(context.Background(), set.InterpreterPaths))
 	e.runner.MaxResult = func() int64 { return e.settings.Load().MaxResultBytes }
 	e.runner.NoForkServer = cfg.NoForkServer
@@ -265,22 +274,25 @@ func Open(cfg Config) (*Engine, error) {
 		ShutdownGrace: cfg.ShutdownGrace, Logger: cfg.Logger, StartLogDir: cfg.DataDir, OnFinish: e.jobFinished,
 	})
 	e.flows.Slots = e.queue
+	// Before the queue starts: a recovered scheduled run may finish at once.
+	e.schedule = &schedules.Service{DB: db, Targets: runnable.Resolver{Scripts: e.catalog, Flows: e.flowCat}, Queue: e.queue, Log: cfg.Logger}
 	if err := e.queue.Start(context.Background()); err != nil {
 		return fail(err)
 	}
-	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.enqueueScheduled, Clock: cfg.Clock, Log: cfg.Logger,
+	e.sched = schedules.New(schedules.Config{DB: db, Enqueue: e.schedule.EnqueueDue, Clock: cfg.Clock, Log: cfg.Logger,
 		IDKey: e.resources.Subkey("schedule run job ids")})
+	e.schedule.Scheduler = e.sched
 	e.sched.SetPaused(set.SchedulesPaused)
 	e.sched.Start()
 	e.bodies = &guard.Bodies{Budget: bodyBudget(set.MaxBodyBytes), Timeout: cfg.BodyReadTimeout, Settle: cfg.SettleMemory, Caller: bodyCaller}
-	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget, TunnelCallerIP: webhook.TunnelCallerIP,
+	e.requests = inspector.New(inspector.Config{DB: db, Log: cfg.Logger, Budget: cfg.RequestBodyBudget,
 		Body: guard.Received,
 		Retention: func() (time.Duration, int) {
 			s := e.settings.Load()
 			return time.Duration(s.RetentionDays) * 24 * time.Hour, s.RetentionMaxJobs
 		},
 		Serve: func(w http.ResponseWriter, r *http.Request, as *auth.Identity) {
-			e.handler.ServeHTTP(w, r.WithContext(trusted(r.Context(), as)))
+			e.handler.ServeHTTP(w, r.WithContext(reqctx.Trusted(r.Context(), as)))
 		}})
 	backend := cfg.TunnelBackend
 	if backend == nil {
@@ -393,7 +405,7 @@ func (e *Engine) DesktopHandler() http.Handler {
 			e.handler.ServeHTTP(w, r)
 			return
 		}
-		ctx := api.WithWindow(trusted(r.Context(), id))
+		ctx := reqctx.WithWindow(reqctx.Trusted(r.Context(), id))
 		e.handler.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -410,22 +422,13 @@ func (e *Engine) Interpreters() runtime.Interpreters { return e.runner.Interpret
 
 // CreateToken issues a token (used by the CLI and tests).
 func (e *Engine) CreateToken(ctx context.Context, label string, scopes []string, expires time.Time) (string, error) {
-	for _, s := range scopes {
-		if !auth.ValidScope(s) {
-			return "", fmt.Errorf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> or *", s)
-		}
-	}
-	secret, tok, err := e.tokens.Create(ctx, auth.CreateOptions{Label: label, Scopes: scopes, ExpiresAt: expires})
-	if err == nil {
-		e.recordChange(ctx, "millrun", "token.create", tok.Label, tok.Prefix, map[string]any{"type": "CreateToken", "label": tok.Label, "token_prefix": tok.Prefix})
-	}
+	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Actor: "millrun", Label: label, Scopes: scopes, ExpiresAt: expires})
 	return secret, err
 }
 
 // CreateLoginToken issues the one-time token of serve's login URL.
 func (e *Engine) CreateLoginToken(ctx context.Context) (string, error) {
-	secret, _, err := e.tokens.Create(ctx, auth.CreateOptions{Label: "login link", OneTime: true, ExpiresAt: time.Now().Add(7 * 24 * time.Hour)})
-	return secret, err
+	return e.tokens.CreateLoginLink(ctx)
 }
 
 // TokenCount returns how many tokens exist (zero on a first start).
@@ -438,9 +441,11 @@ func (e *Engine) buildHandlers() {
 			return webhook.Settings{SyncTimeout: time.Duration(s.SyncTimeoutS) * time.Second, IncludeHeaders: s.IncludeHeaders, MaxBody: s.MaxBodyBytes}
 		}}
 	hooks.Limiter = e.limiter
-	srv := &api.Server{Workspace: e.cfg.Workspace, DB: e.db, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
-		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.recordChange,
-		Triggers: e.triggers, Schedules: e.sched, Resources: e.resources, CheckSyntax: e.runner.CheckSyntax, User: e.user,
+	items := &kept.Items{DB: e.db}
+	srv := &api.Server{Workspace: e.cfg.Workspace, Catalog: e.catalog, Flows: e.flowCat, Queue: e.queue, Tokens: e.tokens, Log: e.log,
+		MaxBody: func() int64 { return e.settings.Load().MaxBodyBytes }, Changed: e.audit.Record, Audit: e.audit,
+		Triggers: e.triggers, Schedules: e.schedule, Resources: e.resources, Kept: items,
+		Folders: folders.New(e.db, e.catalog, e.flowCat, e.resources, items), CheckSyntax: e.runner.CheckSyntax, User: e.user,
 		Notice: e.cfg.Notice, RootURL: strings.TrimSuffix(e.cfg.BaseURL, "/api"),
 		Control: e, Runner: e.runner, Saved: e.scriptSaved, Tunnel: e.tunnel, Authtoken: e.authtoken, StartCommand: e.cfg.StartCommand,
 		DataDir: e.cfg.DataDir, TokenElsewhere: e.tokenElsewhere, Presence: e.presence.Report,

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/instance"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 type fixture struct {
@@ -51,7 +51,7 @@ func setup(t *testing.T, cfgs ...func(*Config)) *fixture {
 			return nil
 		})
 	})
-	srv := httptest.NewUnstartedServer(nil) // listening already: its address is known
+	srv := testkit.Listen(t) // its address is known before the engine opens
 	// Tests reach only loopback addresses: pip's index and npm's registry
 	// are a closed port unless a test serves one (withIndex, npmtest).
 	cfg := Config{DataDir: dir, Workers: 4, ShutdownGrace: 2 * time.Second, PackageEnv: []string{"PATH=" + os.Getenv("PATH"),
@@ -65,18 +65,16 @@ func setup(t *testing.T, cfgs ...func(*Config)) *fixture {
 	}
 	e, err := Open(cfg)
 	if err != nil {
-		srv.Close()
 		t.Fatalf("open engine: %v", err)
 	}
 	tok, err := e.CreateToken(context.Background(), "test", nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = e.Handler()
-	srv.Start()
-	f := &fixture{t: t, e: e, srv: srv, token: tok, dir: dir}
+	srv.Start(e.Handler(), tok)
+	f := &fixture{t: t, e: e, srv: srv.Server, token: tok, dir: dir}
 	t.Cleanup(func() {
-		srv.Close()
+		srv.Close() // no request still in flight while the engine stops
 		e.Close(context.Background())
 	})
 	return f
@@ -90,58 +88,13 @@ type resp struct {
 
 func (f *fixture) do(method, path, contentType, body string, hdr ...string) resp {
 	f.t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.token)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i] == "Authorization" && hdr[i+1] == "" {
-			req.Header.Del("Authorization")
-			continue
-		}
-		if hdr[i] == "Host" {
-			req.Host = hdr[i+1] // the client sends req.Host, not a Host header
-			continue
-		}
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
+	r := testkit.Client{URL: f.srv.URL, Token: f.token}.Do(f.t, method, path, contentType, body, hdr...)
+	return resp{r.Status, r.Header, r.Body}
 }
 
 func (f *fixture) createScript(path, lang, content string, extra ...string) string {
 	f.t.Helper()
-	body := map[string]any{"path": path, "language": lang, "content": content}
-	for i := 0; i+1 < len(extra); i += 2 {
-		var v any
-		if json.Unmarshal([]byte(extra[i+1]), &v) != nil {
-			v = extra[i+1]
-		}
-		body[extra[i]] = v
-	}
-	if _, ok := body["parent_hash"]; !ok {
-		// A new version names the one it replaces, as Windmill requires.
-		if cur := f.do("GET", "/api/w/local/scripts/get/p/"+path, "", ""); cur.status == 200 {
-			var latest struct{ Hash string }
-			_ = json.Unmarshal([]byte(cur.body), &latest)
-			body["parent_hash"] = latest.Hash
-		}
-	}
-	b, _ := json.Marshal(body)
-	r := f.do("POST", "/api/w/local/scripts/create", "application/json", string(b))
-	if r.status != 201 {
-		f.t.Fatalf("create %s: %d %s", path, r.status, r.body)
-	}
-	return r.body
+	return testkit.Client{URL: f.srv.URL, Token: f.token}.CreateScript(f.t, path, lang, content, extra...)
 }
 
 func (f *fixture) syncRun(path, body string) resp {
@@ -151,23 +104,18 @@ func (f *fixture) syncRun(path, body string) resp {
 
 func (f *fixture) waitJob(id string) map[string]any {
 	f.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	var j map[string]any
+	testkit.WaitUntil(f.t, "job "+id+" to finish", 20*time.Second, func() bool {
 		r := f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "")
 		if r.status != 200 {
 			f.t.Fatalf("get job %s: %d %s", id, r.status, r.body)
 		}
-		var j map[string]any
 		if err := json.Unmarshal([]byte(r.body), &j); err != nil {
 			f.t.Fatal(err)
 		}
-		if j["type"] == "CompletedJob" {
-			return j
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.t.Fatalf("job %s did not finish", id)
-	return nil
+		return j["type"] == "CompletedJob"
+	})
+	return j
 }
 
 func TestScriptsCreateGetList(t *testing.T) {
@@ -431,14 +379,9 @@ func TestCancelRunningJob(t *testing.T) {
 	f := setup(t)
 	f.createScript("u/me/slow", "python3", "import time\ndef main():\n    print('started', flush=True)\n    time.sleep(60)\n")
 	id := f.do("POST", "/api/w/local/jobs/run/p/u/me/slow", "application/json", "{}").body
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		r := f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "")
-		if strings.Contains(r.body, "started") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the job to start", 10*time.Second, func() bool {
+		return strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, "started")
+	})
 	r := f.do("POST", "/api/w/local/jobs_u/queue/cancel/"+id, "application/json", `{"reason":"enough"}`)
 	if r.status != 200 || r.body != id {
 		t.Fatalf("cancel: %d %s", r.status, r.body)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 func needLinux(t *testing.T) {
@@ -26,7 +28,7 @@ func needLinux(t *testing.T) {
 func bashForkReady(t *testing.T, f *fixture) {
 	t.Helper()
 	f.createScript("u/me/bash_ppid", "bash", "echo $PPID\n")
-	waitFor(t, "cold Bash jobs on a Bash server", 10*time.Second, func() bool {
+	testkit.WaitUntil(t, "cold Bash jobs on a Bash server", 10*time.Second, func() bool {
 		r := f.syncRun("u/me/bash_ppid", "{}")
 		return r.status == 200 && r.body != strconv.Quote(strconv.Itoa(os.Getpid()))
 	})
@@ -168,7 +170,7 @@ echo left
 					t.Fatalf("start the long job: %d %s", r.status, r.body)
 				}
 				longID := r.body
-				waitFor(t, "the long job's daemon", 10*time.Second, func() bool { return pidIn("daemon") > 1 })
+				testkit.WaitUntil(t, "the long job's daemon", 10*time.Second, func() bool { return pidIn("daemon") > 1 })
 				started := time.Now()
 				if b := f.syncRun("u/me/borrow", `{"dir": "`+dir+`", "id": "`+longID+`"}`).body; b != `"left"` {
 					t.Fatalf("the borrowing job answered %s", b)

@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/millrun/millrun/engine/webhook"
+	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Issue 35: a forged Slack request had its whole body read before its
@@ -95,9 +96,10 @@ func TestInspectorKeepsSignedBodiesByVerdict(t *testing.T) {
 		t.Fatalf("forged push: %d %s", forged.status, forged.body)
 	}
 	var rows []map[string]any
-	for end := time.Now().Add(5 * time.Second); len(rows) < 2 && time.Now().Before(end); {
+	testkit.WaitUntil(t, "both requests recorded", 5*time.Second, func() bool {
 		rows = f.requests("?route=u/me/gh_route")
-	}
+		return len(rows) >= 2
+	})
 	if len(rows) != 2 {
 		t.Fatalf("recorded: %v", rows)
 	}
@@ -280,7 +282,7 @@ func TestBodyCaller(t *testing.T) {
 		r := httptest.NewRequest("POST", "/api/r/x", nil)
 		r.RemoteAddr = c.remote
 		if c.tunnel {
-			r = r.WithContext(webhook.WithTunnelCaller(r.Context(), c.forwarded))
+			r = r.WithContext(reqctx.WithTunnelCaller(r.Context(), c.forwarded))
 		}
 		if got := bodyCaller(r); got != c.want {
 			t.Errorf("from %q (tunnel %v, forwarded %q): %q, want %q", c.remote, c.tunnel, c.forwarded, got, c.want)

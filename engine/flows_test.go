@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 func (f *fixture) createFlow(path, value string) {
@@ -217,10 +219,9 @@ func TestFlowInterruptedByShutdownResumes(t *testing.T) {
 		{"id":"c","value":`+raw("bash", "echo c >> "+marks+"/c\necho done\n", `{}`)+`}
 	]}`)
 	id := f.do("POST", "/api/w/local/jobs/run/f/u/me/long", "application/json", `{}`).body
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","job"`) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "step b to start", 10*time.Second, func() bool {
+		return strings.Contains(f.do("GET", "/api/w/local/jobs_u/get/"+id, "", "").body, `"id":"b","job"`)
+	})
 	time.Sleep(200 * time.Millisecond) // b is in its sleep
 	f.srv.Close()
 	f.e.Close(context.Background())

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // forkReady waits until cold Python jobs of f run as children of the fork
@@ -21,7 +23,7 @@ import (
 func forkReady(t *testing.T, f *fixture) {
 	t.Helper()
 	f.createScript("u/me/ppid", "python3", "import os\ndef main():\n    return os.getppid()\n")
-	waitFor(t, "cold Python jobs on the fork server", 10*time.Second, func() bool {
+	testkit.WaitUntil(t, "cold Python jobs on the fork server", 10*time.Second, func() bool {
 		r := f.syncRun("u/me/ppid", "{}")
 		return r.body != strconv.Itoa(os.Getpid()) && r.status == 200
 	})
@@ -130,7 +132,7 @@ func TestForkServerRestartsWhenItDies(t *testing.T) {
 			t.Fatalf("run %d after the fork server died: %d %s", i, r.status, r.body)
 		}
 	}
-	waitFor(t, "a new fork server", 10*time.Second, func() bool {
+	testkit.WaitUntil(t, "a new fork server", 10*time.Second, func() bool {
 		now, _ := strconv.Atoi(f.syncRun("u/me/ppid", "{}").body)
 		return now != server && now != os.Getpid() && now != 0
 	})
@@ -555,7 +557,7 @@ func stopServerCheck(t *testing.T, f *fixture, lang, hostile string, run func(st
 			t.Fatalf("stopping its server (%s, %s): %d %s", lang, ending, r.status, r.body)
 		}
 		if ending == "cancel" {
-			waitFor(t, "the hostile job to start", 10*time.Second, func() bool { return fileExists(filepath.Join(h.dir, "server")) })
+			testkit.WaitUntil(t, "the hostile job to start", 10*time.Second, func() bool { return fileExists(filepath.Join(h.dir, "server")) })
 			time.Sleep(200 * time.Millisecond) // it stops its server
 			f.mustDo(200, "POST", "/api/w/local/jobs_u/queue/cancel/"+r.body, "application/json", `{"reason":"test"}`)
 		}
@@ -671,7 +673,7 @@ func TestLeftoversDieWhenMillrunStops(t *testing.T) {
 			dir := t.TempDir()
 			args := fmt.Sprintf(`{"dir": %q, "app": %d, "group": %d, "nap": 60}`, dir, os.Getpid(), syscall.Getpgrp())
 			f.do("POST", "/api/w/local/jobs/run/p/u/me/hostile", "application/json", args)
-			waitFor(t, "the child to start", 10*time.Second, func() bool { return fileExists(filepath.Join(dir, "pid")) })
+			testkit.WaitUntil(t, "the child to start", 10*time.Second, func() bool { return fileExists(filepath.Join(dir, "pid")) })
 			f.e.Close(context.Background())
 			leftoverDies(t, fmt.Sprintf("%s (%s, forked %v), millrun stopped", c.name, c.lang, forked), dir)
 		}

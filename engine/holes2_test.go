@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // hasSandbox reports whether an answer carries millrun's own sandbox: a
@@ -191,7 +193,7 @@ func TestJobTokensEndWithTheirJob(t *testing.T) {
 		// A step's own record is written after its flow's, off the
 		// worker.
 		var res resp
-		waitFor(t, "step "+id+" recorded", 10*time.Second, func() bool {
+		testkit.WaitUntil(t, "step "+id+" recorded", 10*time.Second, func() bool {
 			res = f.do("GET", "/api/w/local/jobs_u/completed/get_result/"+id, "", "")
 			return res.status == 200
 		})
@@ -206,7 +208,7 @@ func TestJobTokensEndWithTheirJob(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "token")
 	b, _ := json.Marshal(map[string]string{"out": out})
 	job = f.mustDo(201, "POST", "/api/w/local/jobs/run/f/f/me/holdflow", "application/json", string(b)).body
-	waitFor(t, "the step to start", 20*time.Second, func() bool { b, _ := os.ReadFile(out); return len(b) == 32 })
+	testkit.WaitUntil(t, "the step to start", 20*time.Second, func() bool { b, _ := os.ReadFile(out); return len(b) == 32 })
 	live := readFile(t, out)
 	if s := whoami(f, live); s != 200 {
 		t.Errorf("a running step's token does not work: %d", s)
@@ -218,7 +220,7 @@ func TestJobTokensEndWithTheirJob(t *testing.T) {
 	// A scheduled job.
 	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
 		`{"path":"u/me/tok_every_second","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tok"}`)
-	waitFor(t, "a scheduled run", 10*time.Second, func() bool {
+	testkit.WaitUntil(t, "a scheduled run", 10*time.Second, func() bool {
 		for _, run := range f.scheduleRuns("u/me/tok_every_second") {
 			if run["success"] == true {
 				return true

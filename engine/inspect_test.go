@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 func (f *fixture) requests(query string) []map[string]any {
@@ -194,17 +196,9 @@ func TestLargeBodiesPrunedSoon(t *testing.T) {
 		f.anon("POST", "/api/r/sink", "text/plain", big)
 	}
 	// 12 bodies of 3,000 bytes; the budget keeps the newest 6.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		kept := len(f.requests("?route=u/me/sink"))
-		if kept <= 6 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests of 3,000 bytes kept, budget 20,000", kept)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "at most 6 requests of 3,000 bytes kept, budget 20,000", 10*time.Second, func() bool {
+		return len(f.requests("?route=u/me/sink")) <= 6
+	})
 }
 
 // The inspector keeps what millrun answered: why a call was a 400, that a

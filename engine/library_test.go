@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // A script without main is saved as a library, as Windmill does (its
@@ -87,7 +89,7 @@ func TestScheduleOfScriptThatBecameLibrary(t *testing.T) {
 		`{"path":"u/me/every","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/job","enabled":false}`)
 	f.createScript("u/me/job", "python3", "def helper():\n    return 'ran'\n")
 	f.mustDo(200, "POST", "/api/w/local/schedules/setenabled/u/me/every", "application/json", `{"enabled":true}`)
-	waitFor(t, "the schedule's error", 10*time.Second, func() bool {
+	testkit.WaitUntil(t, "the schedule's error", 10*time.Second, func() bool {
 		var sc map[string]any
 		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/schedules/get/u/me/every", "", "").body), &sc)
 		msg, _ := sc["error"].(string)

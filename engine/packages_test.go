@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/deps/depstest"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // A lock pushed with a script (wmill sync push's .script.lock) is kept
@@ -110,7 +111,7 @@ func TestScriptImportsPackages(t *testing.T) {
 	f := setup(t, served, withIndex(t, ix.URL))
 	f.createScript("f/me/greet", "python3", "import greeter\nimport wmill\n\ndef main(name: str = 'ann'):\n    return greeter.hello(name) + ' @' + wmill.get_workspace()\n")
 	var dep []map[string]any
-	waitFor(t, "the dependency job", 60*time.Second, func() bool {
+	testkit.WaitUntil(t, "the dependency job", 60*time.Second, func() bool {
 		dep = f.jobsOfKind("dependencies", "f/me/greet")
 		return len(dep) == 1 && dep[0]["running"] != true && dep[0]["type"] == "CompletedJob"
 	})

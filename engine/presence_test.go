@@ -3,6 +3,8 @@ package engine
 import (
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // A failure is not notified while a focused UI window shows the Runs
@@ -20,10 +22,7 @@ func TestNoNotificationWhileTheRunsPageIsFocused(t *testing.T) {
 	}
 	f.mustDo(204, "POST", "/api/millrun/presence", "application/json", `{"client":"tab1","path":"/runs","focused":false}`)
 	f.syncRun("u/me/boom", "{}")
-	deadline := time.Now().Add(3 * time.Second)
-	for len(rec.all()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "a notice once the window lost focus", 3*time.Second, func() bool { return len(rec.all()) > 0 })
 	if len(rec.all()) != 1 {
 		t.Fatalf("%d notices once the window lost focus, want 1", len(rec.all()))
 	}

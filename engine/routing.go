@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 // A group is one kind of protection. Every route is mounted into exactly
@@ -97,7 +96,7 @@ type routeTable struct {
 
 func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 	both := []*http.ServeMux{full, tunnel}
-	local := guard.Local(e.log, e.cfg.AllowedHosts, isTrusted)
+	local := guard.Local(e.log, e.cfg.AllowedHosts, reqctx.IsTrusted)
 	query := guard.Query(e.log)
 	limitBody := e.bodies.Limit
 	inWorkspace := guard.Workspace(e.log, e.cfg.Workspace)
@@ -129,49 +128,22 @@ func (e *Engine) newRouteTable(full, tunnel *http.ServeMux) *routeTable {
 	return t
 }
 
-type trustedKey struct{}
-
-// trusted marks a request made inside this process with its identity set
-// already: the desktop window (Wails' in-process asset server) and replays
-// the user asked for. No network request can carry it.
-func trusted(ctx context.Context, id *auth.Identity) context.Context {
-	return context.WithValue(auth.WithIdentity(ctx, id), trustedKey{}, true)
-}
-
-func isTrusted(ctx context.Context) bool { return ctx.Value(trustedKey{}) == true }
-
 // authenticate resolves the caller's token before anything reads the body;
 // a request without a valid one is answered at once.
 func (e *Engine) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isTrusted(r.Context()) {
+		if reqctx.IsTrusted(r.Context()) {
 			guard.Authenticated(r.Context())
 			next.ServeHTTP(w, r)
 			return
 		}
 		id, err := e.tokens.VerifyRequest(r.Context(), r)
 		if err != nil {
-			// The body is Windmill's exact words (clients compare them);
-			// the hint says which of the caller's mistakes it is, and
-			// names nothing about tokens the caller does not hold.
-			hint := "this token is not known to millrun (mistyped, or from another millrun)"
-			var revoked *auth.RevokedError
-			switch {
-			case errors.As(err, &revoked):
-				hint = revoked.Error()
-			case errors.Is(err, auth.ErrExpired):
-				hint = "the token has expired"
-			case errors.Is(err, auth.ErrNoToken):
-				hint = "no token; send it as Authorization: Bearer <token> or ?token=<token>"
-			case !errors.Is(err, auth.ErrBadToken):
-				apierr.Write(w, e.log, err)
-				return
-			}
-			apierr.Write(w, e.log, apierr.Unauthorized(hint))
+			apierr.Write(w, e.log, auth.Refusal(err))
 			return
 		}
 		inspector.ReportAuth(r.Context(), "token "+id.Label)
 		guard.Authenticated(r.Context())
-		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(reqctx.WithIdentity(r.Context(), id)))
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 func (f *fixture) scheduleRuns(path string) []map[string]any {
@@ -20,17 +21,6 @@ func (f *fixture) scheduleRuns(path string) []map[string]any {
 	var list []map[string]any
 	json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs/list?schedule_path="+path, "", "").body), &list)
 	return list
-}
-
-func waitFor(t *testing.T, what string, within time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func TestScheduleRunsAndRecordsFailures(t *testing.T) {
@@ -44,7 +34,7 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 		{`{"path":"u/me/s","schedule":"0 0 8 * *","timezone":"","script_path":"u/me/tick"}`, "time zone is missing"},
 		{`{"path":"u/me/s","schedule":"0 0 25 * * *","timezone":"UTC","script_path":"u/me/tick"}`, "above maximum"},
 		{`{"path":"u/me/s","schedule":"* * *","timezone":"UTC","script_path":"u/me/tick"}`, "has 3 fields"},
-		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/nope"}`, "no script at"},
+		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/nope"}`, "Bad request: script not found at name u/me/nope"},
 		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick","missed":"later"}`, "missed must be"},
 		{`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick","args":[1]}`, "args must be a JSON object"},
 	} {
@@ -60,12 +50,12 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 	if sc["description_words"] != "every second" || sc["next_run"] == nil || sc["enabled"] != true || sc["missed"] != "skip" {
 		t.Fatalf("schedule: %v", sc)
 	}
-	waitFor(t, "three scheduled runs", 6*time.Second, func() bool { return len(f.scheduleRuns("u/me/every_second")) >= 3 })
+	testkit.WaitUntil(t, "three scheduled runs", 6*time.Second, func() bool { return len(f.scheduleRuns("u/me/every_second")) >= 3 })
 	run := f.scheduleRuns("u/me/every_second")[0]
 	if run["trigger"] != "schedule" || run["schedule_path"] != "u/me/every_second" {
 		t.Fatalf("a scheduled run: %v", run)
 	}
-	waitFor(t, "a finished scheduled run", 5*time.Second, func() bool {
+	testkit.WaitUntil(t, "a finished scheduled run", 5*time.Second, func() bool {
 		for _, j := range f.scheduleRuns("u/me/every_second") {
 			if j["success"] == true {
 				var full map[string]any
@@ -85,7 +75,7 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 		t.Fatalf("a disabled schedule went on: %d then %d runs", n, m)
 	}
 	f.mustDo(200, "POST", "/api/w/local/schedules/setenabled/u/me/every_second", "application/json", `{"enabled":true}`)
-	waitFor(t, "runs after enabling", 4*time.Second, func() bool { return len(f.scheduleRuns("u/me/every_second")) > n })
+	testkit.WaitUntil(t, "runs after enabling", 4*time.Second, func() bool { return len(f.scheduleRuns("u/me/every_second")) > n })
 	f.mustDo(200, "DELETE", "/api/w/local/schedules/delete/u/me/every_second", "", "")
 	time.Sleep(1200 * time.Millisecond)
 	n = len(f.scheduleRuns("u/me/every_second"))
@@ -100,12 +90,12 @@ func TestScheduleRunsAndRecordsFailures(t *testing.T) {
 	// A failed run is shown on the schedule and starts its handler.
 	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
 		`{"path":"u/me/failing","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/boom","on_failure":"script/u/me/on_fail"}`)
-	waitFor(t, "the failure on the schedule", 6*time.Second, func() bool {
+	testkit.WaitUntil(t, "the failure on the schedule", 6*time.Second, func() bool {
 		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/schedules/get/u/me/failing", "", "").body), &sc)
 		msg, _ := sc["error"].(string)
 		return strings.Contains(msg, "RuntimeError: disk full")
 	})
-	waitFor(t, "the on_failure handler's run", 6*time.Second, func() bool {
+	testkit.WaitUntil(t, "the on_failure handler's run", 6*time.Second, func() bool {
 		var list []map[string]any
 		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/w/local/jobs/completed/list?trigger=schedule_on_failure", "", "").body), &list)
 		for _, j := range list {
@@ -141,13 +131,13 @@ func TestDeleteScheduleWhileItsRunIsQueued(t *testing.T) {
 	f.mustDo(201, "POST", "/api/w/local/jobs/run/p/u/me/busy", "application/json", "{}") // holds the only worker
 	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
 		`{"path":"u/me/s","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/tick"}`)
-	waitFor(t, "a queued scheduled run", 3*time.Second, func() bool { return len(f.scheduleRuns("u/me/s")) >= 1 })
+	testkit.WaitUntil(t, "a queued scheduled run", 3*time.Second, func() bool { return len(f.scheduleRuns("u/me/s")) >= 1 })
 	f.mustDo(200, "DELETE", "/api/w/local/schedules/delete/u/me/s", "", "")
 	// A pass that read the schedule before the delete may still start the
 	// run that was due then; after that, nothing.
 	time.Sleep(1200 * time.Millisecond)
 	queued := len(f.scheduleRuns("u/me/s"))
-	waitFor(t, "the queued runs finish", 8*time.Second, func() bool {
+	testkit.WaitUntil(t, "the queued runs finish", 8*time.Second, func() bool {
 		for _, j := range f.scheduleRuns("u/me/s") {
 			if j["type"] != "CompletedJob" {
 				return false
@@ -284,10 +274,10 @@ func TestATakenRunIDShowsOnTheSchedule(t *testing.T) {
 	}
 	next := due.AddDate(0, 0, 1)
 	own := f.e.sched.JobID("local", "u/me/daily", next)
-	if err := f.e.enqueueScheduled(t.Context(), s, next, own); err != nil {
+	if err := f.e.schedule.EnqueueDue(t.Context(), s, next, own); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.e.enqueueScheduled(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
+	if err := f.e.schedule.EnqueueDue(t.Context(), s, next, own); !errors.Is(err, store.ErrDuplicateJob) || errors.Is(err, schedules.ErrIDTaken) {
 		t.Fatalf("the same run started twice: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Variables work as Windmill's: a secret's value is never in get or list,
@@ -207,20 +209,13 @@ func TestChosenInterpreterAppliesAtNextStart(t *testing.T) {
 	if err := f.e.UpdateSettings(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitUntil(t, "a measured start time for bash", 10*time.Second, func() bool {
 		var view struct {
 			StartMS map[string]float64 `json:"start_ms"`
 		}
 		json.Unmarshal([]byte(f.mustDo(200, "GET", "/api/millrun/settings", "", "").body), &view)
-		if view.StartMS["bash"] > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no measured start time for bash")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return view.StartMS["bash"] > 0
+	})
 	f.srv.Close()
 	f.e.Close(t.Context())
 	e, err := Open(Config{DataDir: dir})

@@ -3,10 +3,10 @@ package engine
 import (
 	"net"
 	"net/http"
-	"strings"
 
+	"github.com/millrun/millrun/engine/guard"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/tunnel"
-	"github.com/millrun/millrun/engine/webhook"
 )
 
 // SetNgrokAuthtoken stores the authtoken (empty removes it).
@@ -28,22 +28,10 @@ func (e *Engine) Tunnel() *tunnel.Manager { return e.tunnel }
 
 // markTunnel tags requests that came through the tunnel, with the caller's
 // address from the forwarded header the provider sets. Only here is that
-// header trusted: on loopback anyone could send it. The provider appends
-// the address it saw to whatever the caller sent, so the last value is the
-// only one the caller cannot choose.
+// header trusted: on loopback anyone could send it.
 func markTunnel(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := ""
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if parsed := net.ParseIP(strings.TrimSpace(last)); parsed != nil {
-				ip = parsed.String()
-			}
-		}
-		next.ServeHTTP(w, r.WithContext(webhook.WithTunnelCaller(r.Context(), ip)))
+		next.ServeHTTP(w, r.WithContext(reqctx.WithTunnelCaller(r.Context(), guard.ForwardedFor(r))))
 	})
 }
 
@@ -57,8 +45,7 @@ func markTunnel(next http.Handler) http.Handler {
 // rather than a cap on any one. A tunnel request is never one of them,
 // whatever address it reports.
 func bodyCaller(r *http.Request) string {
-	tunnelled := webhook.ViaTunnel(r.Context())
-	ip := webhook.TunnelCallerIP(r.Context())
+	ip, tunnelled := reqctx.TunnelCaller(r.Context())
 	if ip == "" {
 		ip = r.RemoteAddr
 		if host, _, err := net.SplitHostPort(ip); err == nil {

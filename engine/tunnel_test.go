@@ -2,13 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/testkit"
 	"github.com/millrun/millrun/engine/tunnel"
 )
 
@@ -33,32 +33,17 @@ func TestTunnelServesOnlyWebhooks(t *testing.T) {
 		t.Fatalf("start: %d %s", r.status, r.body)
 	}
 	var view map[string]any
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitUntil(t, "the tunnel to come online", 5*time.Second, func() bool {
 		json.Unmarshal([]byte(f.do("GET", "/api/millrun/tunnel", "", "").body), &view)
-		if view["state"] == "online" {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return view["state"] == "online"
+	})
 	public, _ := view["url"].(string)
 	if view["state"] != "online" || public == "" {
 		t.Fatalf("tunnel never came online: %v", view)
 	}
 	get := func(method, path, body string, hdr ...string) (int, string) {
-		req, _ := http.NewRequest(method, public+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+f.token)
-		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		r := testkit.Client{URL: public, Token: f.token}.Do(t, method, path, "application/json", body, hdr...)
+		return r.Status, r.Body
 	}
 	for _, p := range []string{"/", "/login?token=x", "/api/millrun/whoami", "/api/millrun/tunnel", "/api/w/local/scripts/list", "/api/users/tokens/list", "/api/millrun/settings"} {
 		if code, _ := get("GET", p, ""); code != 404 {
@@ -71,10 +56,11 @@ func TestTunnelServesOnlyWebhooks(t *testing.T) {
 	}
 	var jobs []map[string]any
 	var list resp
-	for end := time.Now().Add(3 * time.Second); len(jobs) == 0 && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	testkit.WaitUntil(t, "the tunnel's job to complete", 3*time.Second, func() bool {
 		list = f.do("GET", "/api/w/local/jobs/completed/list?trigger=tunnel", "", "")
 		json.Unmarshal([]byte(list.body), &jobs)
-	}
+		return len(jobs) > 0
+	})
 	if len(jobs) != 1 || compactJSON(mustJSON(jobs[0]["headers"])) != compactJSON(`{"caller_ip":"203.0.113.7","content-type":"application/json","user-agent":"Go-http-client/1.1","via":"tunnel"}`) {
 		t.Fatalf("tunnel job not marked with its caller: %s", list.body)
 	}
@@ -135,13 +121,7 @@ func TestTunnelAutostart(t *testing.T) {
 	f.srv.Close()
 	f.e.Close(t.Context())
 	g := setup(t, func(c *Config) { c.DataDir = dir; c.TunnelBackend = &tunnel.Fake{} })
-	deadline := time.Now().Add(5 * time.Second)
-	for g.e.Tunnel().Status().State != tunnel.Online {
-		if time.Now().After(deadline) {
-			t.Fatalf("the tunnel did not start with millrun: %+v", g.e.Tunnel().Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the tunnel to start with millrun", 5*time.Second, func() bool { return g.e.Tunnel().Status().State == tunnel.Online })
 }
 
 // An IP allowlist is checked when saved and handed to the provider, which
@@ -159,10 +139,7 @@ func TestTunnelAllowlist(t *testing.T) {
 		t.Fatalf("config: %d %s", r.status, r.body)
 	}
 	f.mustDo(200, "POST", "/api/millrun/tunnel/start", "", "")
-	deadline := time.Now().Add(5 * time.Second)
-	for f.e.Tunnel().Status().State != tunnel.Online && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the tunnel to come online", 5*time.Second, func() bool { return f.e.Tunnel().Status().State == tunnel.Online })
 	if got := fake.LastConfig().AllowCIDRs; strings.Join(got, ",") != "203.0.113.9/32,198.51.100.0/24" {
 		t.Fatalf("the provider was given %v", got)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/deps/npm/npmtest"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 const wmillScript = `import * as wmill from "windmill-client";
@@ -114,7 +115,7 @@ import { greet as again } from "/f/common/helpers.ts";
 export function main() { return greet(leftVersion) + (again === greet ? "" : " (two modules)") }
 `)
 	var dep []map[string]any
-	waitFor(t, "the dependency job", 60*time.Second, func() bool {
+	testkit.WaitUntil(t, "the dependency job", 60*time.Second, func() bool {
 		dep = f.jobsOfKind("dependencies", "f/common/main")
 		return len(dep) == 1 && dep[0]["type"] == "CompletedJob"
 	})

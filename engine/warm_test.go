@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
@@ -142,13 +144,7 @@ func TestWarmVersionSwapIdleAndClose(t *testing.T) {
 	if err := f.e.UpdateSettings(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid2) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if alive(pid2) {
-		t.Fatal("an idle warm worker was not stopped")
-	}
+	testkit.WaitUntil(t, "the idle warm worker to stop", 5*time.Second, func() bool { return !alive(pid2) })
 	pid3, _ := warmPid(t, f, "u/me/v", `{}`)
 	f.srv.Close()
 	f.e.Close(context.Background())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // wmillFixture is an engine whose Python jobs import millrun's built-in
@@ -191,7 +192,7 @@ def main():
 	f.mustDo(201, "POST", "/api/w/local/schedules/create", "application/json",
 		`{"path":"u/me/count_every_second","schedule":"* * * * * *","timezone":"UTC","script_path":"u/me/counter"}`)
 	var done []map[string]any
-	waitFor(t, "two scheduled runs", 20*time.Second, func() bool {
+	testkit.WaitUntil(t, "two scheduled runs", 20*time.Second, func() bool {
 		done = done[:0]
 		for _, run := range f.scheduleRuns("u/me/count_every_second") {
 			if run["type"] == "CompletedJob" {

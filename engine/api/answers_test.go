@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/autostart"
 	"github.com/millrun/millrun/engine/deps"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/settings"
 	"github.com/millrun/millrun/engine/store"
@@ -196,7 +197,7 @@ func TestSettingsAnswers(t *testing.T) {
 	mux := http.NewServeMux()
 	s.registerSettings(routes{management: management{mux}, scoped: s.group(mux)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
+		mux.ServeHTTP(w, r.WithContext(reqctx.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
 	}))
 	defer srv.Close()
 	get := func(method, path string) string {
@@ -324,7 +325,7 @@ func TestTunnelAnswers(t *testing.T) {
 	mux := http.NewServeMux()
 	s.registerTunnel(routes{management: management{mux}, scoped: s.group(mux)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
+		mux.ServeHTTP(w, r.WithContext(reqctx.WithIdentity(r.Context(), &auth.Identity{Label: "test"})))
 	}))
 	defer srv.Close()
 	res, err := http.Get(srv.URL + "/api/millrun/tunnel")

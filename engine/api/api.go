@@ -14,14 +14,17 @@ import (
 	"strings"
 
 	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/folders"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/kept"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
-	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/triggers"
 	"github.com/millrun/millrun/engine/tunnel"
 )
@@ -32,7 +35,6 @@ var Version = "v0.1.0-dev"
 // Server holds what the management routes need.
 type Server struct {
 	Workspace string
-	DB        *store.DB
 	Catalog   *scripts.Catalog
 	Flows     *flows.Catalog
 	Queue     *jobs.Queue
@@ -43,7 +45,10 @@ type Server struct {
 	// event, tells the workspace webhook.
 	Changed   func(ctx context.Context, actor, action, target, detail string, event map[string]any)
 	Triggers  *triggers.Service
-	Schedules *schedules.Scheduler
+	Schedules *schedules.Service
+	Folders   *folders.Service
+	Kept      *kept.Items
+	Audit     *audit.Log
 	Resources *resources.Store
 	// User is the person running millrun (the u/<user>/ in paths).
 	User string
@@ -82,11 +87,15 @@ func (s *Server) changed(r *http.Request, action, target, detail string, event m
 	if s.Changed == nil {
 		return
 	}
-	actor := "unknown"
-	if id := auth.FromContext(r.Context()); id != nil {
-		actor = id.Label
+	s.Changed(r.Context(), actorOf(r), action, target, detail, event)
+}
+
+// actorOf names who made a request, as the audit log shows them.
+func actorOf(r *http.Request) string {
+	if id := reqctx.Identity(r.Context()); id != nil {
+		return id.Label
 	}
-	s.Changed(r.Context(), actor, action, target, detail, event)
+	return "unknown"
 }
 
 // Mux is one group of the engine's route table: the group a route is
@@ -141,8 +150,7 @@ type routes struct {
 // full mounts h for full-access callers; scope is what a refused token
 // is told it lacks.
 func (rt routes) full(pattern, scope string, h handlerFunc) {
-	rt.scoped.mux = rt.management.Scope(scope)
-	rt.scoped.HandleFunc(pattern, h)
+	group{mux: rt.management.Scope(scope), log: rt.scoped.log}.HandleFunc(pattern, h)
 }
 
 // anyToken mounts h for every valid token, webhook-scoped ones included:

@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,14 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrun/millrun/engine/audit"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
+	"github.com/millrun/millrun/engine/folders"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/kept"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/resources"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/schedules"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 	"github.com/millrun/millrun/engine/triggers"
 )
 
@@ -45,7 +49,7 @@ type fixture struct {
 	dbPath string
 	db     *store.DB
 	exec   echoExecutor
-	srv    *httptest.Server
+	srv    *testkit.Server
 	queue  *jobs.Queue
 	as     *auth.Identity // who the requests act as
 	events []string       // actions the server reported as changes
@@ -76,24 +80,31 @@ func newFixture(t *testing.T) *fixture {
 	if err := tr.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Workspace: "local", DB: db, Catalog: sc, Flows: flows.NewCatalog(db, sc), Queue: q, Tokens: auth.New(db),
-		Triggers: tr, Resources: res, Schedules: sched, User: "me",
+	fc := flows.NewCatalog(db, sc)
+	rules := &schedules.Service{DB: db, Targets: runnable.Resolver{Scripts: sc, Flows: fc}, Queue: q, Scheduler: sched}
+	changed := func(_ context.Context, actor, action, target, detail string, event map[string]any) {
+		f.events = append(f.events, actor+":"+action+":"+target)
+	}
+	tokens := auth.New(db)
+	tokens.Changed = changed
+	items := &kept.Items{DB: db}
+	s := &Server{Workspace: "local", Catalog: sc, Flows: fc, Queue: q, Tokens: tokens,
+		Triggers: tr, Resources: res, Schedules: rules, User: "me", Kept: items, Audit: &audit.Log{DB: db},
+		Folders: folders.New(db, sc, fc, res, items),
 		MaxBody: func() int64 { return 1 << 20 },
-		Changed: func(_ context.Context, actor, action, target, detail string, event map[string]any) {
-			f.events = append(f.events, actor+":"+action+":"+target)
-		}}
+		Changed: changed}
 	mux := http.NewServeMux()
 	s.RegisterPublic(mux)
 	s.Register(management{mux}, inWorkspace{mux, func(h http.Handler) http.Handler { return h }})
 	s.RegisterJobReads(mux)
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), f.as)))
-	}))
-	t.Cleanup(func() {
-		f.srv.Close()
+	t.Cleanup(func() { // after the server's own cleanup: no request in flight
 		q.Close(context.Background())
 		db.Close()
 	})
+	// Requests carry no token: the identity comes from f.as.
+	f.srv = testkit.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(reqctx.WithIdentity(r.Context(), f.as)))
+	}), "")
 	return f
 }
 
@@ -123,15 +134,8 @@ func (m inWorkspace) HandleFunc(pattern string, h func(http.ResponseWriter, *htt
 
 func (f *fixture) do(method, path, body string) (int, string) {
 	f.t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	r := f.srv.API.Do(f.t, method, path, "application/json", body)
+	return r.Status, r.Body
 }
 
 // Windmill's script lifecycle: create, read back, a new version must name
@@ -192,19 +196,14 @@ func TestJobsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := job.ID
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body := f.do("GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+id, "")
-		if strings.Contains(body, `"completed":true`) {
-			if code != 200 || !strings.Contains(body, `"result":{"x":1}`) || !strings.Contains(body, `"success":true`) {
-				t.Fatalf("result: %d %s", code, body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job did not complete: %s", body)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var code int
+	var body string
+	testkit.WaitUntil(t, "the job to complete", 10*time.Second, func() bool {
+		code, body = f.do("GET", "/api/w/local/jobs_u/completed/get_result_maybe/"+id, "")
+		return strings.Contains(body, `"completed":true`)
+	})
+	if code != 200 || !strings.Contains(body, `"result":{"x":1}`) || !strings.Contains(body, `"success":true`) {
+		t.Fatalf("result: %d %s", code, body)
 	}
 	if code, body := f.do("GET", "/api/w/local/jobs/completed/list", ""); code != 200 || !strings.Contains(body, id) {
 		t.Fatalf("completed list: %d %s", code, body)
@@ -224,16 +223,6 @@ func TestJobsAPI(t *testing.T) {
 func TestFinishedJobIsListedAtOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	other, err := sql.Open("sqlite", "file:"+f.dbPath+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	job := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/gated", Language: "bash", Args: `{"x":2}`, TokenID: 1}
 	if err := f.queue.Enqueue(context.Background(), job); err != nil {
 		t.Fatal(err)
@@ -241,9 +230,7 @@ func TestFinishedJobIsListedAtOnce(t *testing.T) {
 	ch := f.queue.Subscribe(job.ID) // before the gate opens, so the finish is not missed
 	defer f.queue.Unsubscribe(job.ID, ch)
 	<-f.exec.started // its running mark is committed
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := testkit.HoldWriteLock(t, f.dbPath)
 	close(f.exec.gate)
 	select {
 	case <-ch:
@@ -259,9 +246,7 @@ func TestFinishedJobIsListedAtOnce(t *testing.T) {
 		listed <- body
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if body := <-listed; !strings.Contains(body, job.ID) {
 		t.Fatalf("a job seen finished is missing from the completed list: %s", body)
 	}

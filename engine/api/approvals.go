@@ -28,6 +28,7 @@ import (
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/tunnel"
 	"github.com/millrun/millrun/engine/webhook"
@@ -137,7 +138,7 @@ func (s *Server) approvalLink(approve bool) handlerFunc {
 		if err != nil {
 			given = nil
 		}
-		replayed, _ := inspector.IsReplay(ctx)
+		replayed, _ := reqctx.IsReplay(ctx)
 		if !replayed && !hmac.Equal(given, signature(s.ApprovalKey, job, rid, approver)) {
 			inspector.ReportRoute(ctx, route, false, "invalid signature")
 			if s.Limiter != nil {
@@ -174,7 +175,7 @@ func (s *Server) approvalLink(approve bool) handlerFunc {
 
 // answer records an answer and wakes the flow it is for.
 func (s *Server) answer(ctx context.Context, jobID string, r flows.Resume) (*flows.Answered, error) {
-	ans, err := flows.Answer(ctx, s.DB, s.Flows, s.Workspace, jobID, r)
+	ans, err := s.Flows.Answer(ctx, s.Workspace, jobID, r)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.NotFound("%s", err)
 	}
@@ -276,7 +277,7 @@ func (s *Server) resumeURLs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	j, err := s.DB.GetJob(r.Context(), s.Workspace, job.String())
+	j, err := s.Queue.Get(r.Context(), s.Workspace, job.String())
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.NotFound("job %s", job)
 	}
@@ -315,7 +316,7 @@ func (s *Server) rootOf(ctx context.Context, j *store.Job) (string, error) {
 			return j.ID, nil
 		}
 		var err error
-		if j, err = s.DB.GetJob(ctx, s.Workspace, j.ParentJob); err != nil {
+		if j, err = s.Queue.Get(ctx, s.Workspace, j.ParentJob); err != nil {
 			return "", err
 		}
 	}
@@ -353,7 +354,7 @@ func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
 		}
 		value = compactJSON(body)
 	}
-	ans, err := flows.AnswerWait(r.Context(), s.DB, s.Workspace, r.PathValue("job"), "",
+	ans, err := s.Flows.AnswerWait(r.Context(), s.Workspace, r.PathValue("job"), "",
 		flows.Resume{ResumeID: newResumeID(), Approver: s.User, Approved: true, Value: value})
 	if errors.Is(err, store.ErrNotFound) {
 		err = apierr.NotFound("job %s", r.PathValue("job"))
@@ -368,7 +369,7 @@ func (s *Server) resumeAsOwner(w http.ResponseWriter, r *http.Request) error {
 
 // approvalState is the run page's view of a flow's open waits.
 func (s *Server) approvalState(w http.ResponseWriter, r *http.Request) error {
-	waits, err := flows.Waits(r.Context(), s.DB, s.Workspace, r.PathValue("job"))
+	waits, err := s.Flows.Waits(r.Context(), s.Workspace, r.PathValue("job"))
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.NotFound("job %s", r.PathValue("job"))
 	}
@@ -406,7 +407,7 @@ func (s *Server) approvalAnswer(w http.ResponseWriter, r *http.Request) error {
 	if len(value) == 0 {
 		value = json.RawMessage("null")
 	}
-	ans, err := flows.AnswerWait(r.Context(), s.DB, s.Workspace, r.PathValue("job"), req.StepJob,
+	ans, err := s.Flows.AnswerWait(r.Context(), s.Workspace, r.PathValue("job"), req.StepJob,
 		flows.Resume{ResumeID: newResumeID(), Approver: s.User, Approved: req.Approved, Value: value})
 	if errors.Is(err, store.ErrNotFound) {
 		err = apierr.NotFound("job %s", r.PathValue("job"))

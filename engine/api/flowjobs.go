@@ -102,7 +102,7 @@ func (s *Server) flowLogs(ctx context.Context, b *strings.Builder, flow *store.J
 		if id == "" || b.Len() > maxFlowLogs {
 			return
 		}
-		j, err := s.DB.GetJob(ctx, flow.Workspace, id)
+		j, err := s.Queue.Get(ctx, flow.Workspace, id)
 		if err != nil {
 			return
 		}

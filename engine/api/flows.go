@@ -86,7 +86,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
 	}
 	if old := r.PathValue("path"); old != "" {
 		// flows/update: the path in the URL is the flow's.
-		if _, err := s.DB.FlowHead(r.Context(), s.Workspace, old); errors.Is(err, store.ErrNotFound) {
+		if ok, err := s.Flows.Exists(r.Context(), s.Workspace, old); err == nil && !ok {
 			return apierr.NotFound("flow not found at path %s", old)
 		}
 		if err := keepPath("flow", old, &req.Path); err != nil {
@@ -99,7 +99,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) error {
 	}
 	hash, created, err := s.Flows.Save(r.Context(), s.Workspace, req)
 	if err == nil {
-		err = s.DB.SetFlowExtra(r.Context(), s.Workspace, hash, extra)
+		err = s.Flows.SetExtra(r.Context(), s.Workspace, hash, extra)
 	}
 	if err != nil {
 		return err

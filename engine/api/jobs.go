@@ -10,10 +10,10 @@ import (
 
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -149,7 +149,7 @@ func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
 	job, ok := s.Queue.Live(id)
 	if !ok {
 		var err error
-		job, err = s.DB.GetJob(r.Context(), s.Workspace, id)
+		job, err = s.Queue.Get(r.Context(), s.Workspace, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.NotFound("job %s", id)
 		}
@@ -157,7 +157,7 @@ func (s *Server) loadJob(r *http.Request) (*store.Job, error) {
 			return nil, err
 		}
 	}
-	who := auth.FromContext(r.Context())
+	who := reqctx.Identity(r.Context())
 	if who == nil || (!who.FullAccess() && who.TokenID != job.TokenID) {
 		return nil, apierr.NotFound("job %s", id)
 	}
@@ -227,7 +227,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength != 0 {
 		_ = s.decodeBody(r, &body) // the reason is optional; a bad body still cancels
 	}
-	who := auth.FromContext(r.Context())
+	who := reqctx.Identity(r.Context())
 	err = s.Queue.Cancel(r.Context(), s.Workspace, job.ID, who.Label, body.Reason)
 	if errors.Is(err, jobs.ErrAlreadyCompleted) {
 		writeText(w, http.StatusOK, "queued job id "+job.ID+" is already completed")
@@ -244,7 +244,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 // runs the Runs page lists (flow steps aside) in statuses.
 func (s *Server) countJobs(statuses []string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		n, err := s.DB.CountJobs(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
+		n, err := s.Queue.Count(r.Context(), store.JobFilter{Workspace: s.Workspace, Statuses: statuses})
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (s *Server) listJobs(statuses []string) handlerFunc {
 		if err := s.Queue.Settle(r.Context()); err != nil {
 			return err
 		}
-		list, err := s.DB.ListJobs(r.Context(), f)
+		list, err := s.Queue.List(r.Context(), f)
 		if err != nil {
 			return err
 		}
@@ -366,7 +366,7 @@ func (s *Server) getRootJobID(w http.ResponseWriter, r *http.Request) error {
 		if root.ParentJob == "" {
 			break
 		}
-		parent, err := s.DB.GetJob(r.Context(), root.Workspace, root.ParentJob)
+		parent, err := s.Queue.Get(r.Context(), root.Workspace, root.ParentJob)
 		if err != nil {
 			break
 		}

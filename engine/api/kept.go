@@ -13,6 +13,7 @@ import (
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -26,23 +27,15 @@ const (
 	keptSettings     = "settings"
 	keptKey          = "encryption_key"
 	keptDeps         = "workspace_dependencies"
-	keptApp          = "app"
+	keptApp          = kept.App
 	keptACL          = "acl" // extra_perms granted through acls/add, by "<kind>/<path>"
 )
-
-// handler wraps a workspace route: the workspace must be this one and
-// the token a full-access one.
-func (s *Server) handler(scope string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return h(w, r)
-	}
-}
 
 // doc is a kept item's JSON object.
 type doc = map[string]json.RawMessage
 
 func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
-	it, err := s.DB.GetKept(r.Context(), s.Workspace, kind, name)
+	it, err := s.Kept.Get(r.Context(), s.Workspace, kind, name)
 	if err != nil {
 		return nil, err
 	}
@@ -54,15 +47,11 @@ func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
 }
 
 func (s *Server) putDoc(r *http.Request, kind, name string, d any) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return s.DB.PutKept(r.Context(), s.Workspace, kind, name, string(b))
+	return s.Kept.Put(r.Context(), s.Workspace, kind, name, d)
 }
 
 func (s *Server) listDocs(r *http.Request, kind string) ([]store.KeptItem, []doc, error) {
-	items, err := s.DB.ListKept(r.Context(), s.Workspace, kind)
+	items, err := s.Kept.List(r.Context(), s.Workspace, kind)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +107,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		if !resourceTypeName.MatchString(name) {
 			return apierr.BadRequest("resource type name %q: use letters, digits and _", name)
 		}
-		if _, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name); err == nil {
+		if _, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name); err == nil {
 			return apierr.BadRequest("resource type %s already exists", name)
 		}
 		for _, k := range []string{"name", "workspace_id", "created_by", "edited_at"} {
@@ -155,7 +144,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 	})
 	mux.full("GET /api/w/{ws}/resources/type/get/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, name)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name)
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("resource type %s not found", name)
 		}
@@ -172,7 +161,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		_, err := s.DB.GetKept(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
+		_, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -207,7 +196,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 	})
 	mux.full("DELETE /api/w/{ws}/resources/type/delete/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptResourceType, name); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptResourceType, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("resource type %s not found", name)
 			}
@@ -261,7 +250,7 @@ func roleOf(isAdmin, operator bool) string {
 // cannot log in or hold tokens here.
 func (s *Server) registerWorkspaceUsers(mux routes) {
 	all := func(r *http.Request) (map[string]userDoc, error) {
-		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		items, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		if err != nil {
 			return nil, err
 		}
@@ -372,7 +361,7 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 	mux.full("DELETE /api/w/{ws}/users/delete/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
 		email, u, err := byUsername(r, r.PathValue("username"))
 		if err == nil {
-			err = s.DB.DeleteKept(r.Context(), s.Workspace, keptUser, email)
+			err = s.Kept.Delete(r.Context(), s.Workspace, keptUser, email)
 		}
 		if err != nil {
 			return err
@@ -404,7 +393,7 @@ func (s *Server) registerGroups(mux routes) {
 	all := func(r *http.Request) (groupDoc, error) {
 		summary := "The group that always contains all users of this workspace"
 		g := groupDoc{Summary: &summary, Members: []string{s.User}}
-		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		for _, it := range users {
 			var u userDoc
 			if json.Unmarshal([]byte(it.Value), &u) == nil && u.Username != s.User {
@@ -418,7 +407,7 @@ func (s *Server) registerGroups(mux routes) {
 		if name == "all" {
 			return all(r)
 		}
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptGroup, name)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptGroup, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return g, apierr.NotFound("group %s not found", name)
 		}
@@ -437,7 +426,7 @@ func (s *Server) registerGroups(mux routes) {
 			ExtraPerms: s.acl(r, "group_", name)}
 	}
 	mux.full("GET /api/w/{ws}/groups/list", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
+		items, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
 			return err
 		}
@@ -538,13 +527,13 @@ func (s *Server) registerGroups(mux routes) {
 		if name == "all" {
 			return apierr.BadRequest("the group all always holds every user of the workspace")
 		}
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptGroup, name); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptGroup, name); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("group %s not found", name)
 			}
 			return err
 		}
-		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "group_/"+name)
+		_ = s.Kept.Delete(r.Context(), s.Workspace, keptACL, "group_/"+name)
 		s.changed(r, "group.delete", name, "", nil)
 		writeText(w, http.StatusOK, "group "+name+" deleted")
 		return nil
@@ -555,7 +544,7 @@ func (s *Server) registerGroups(mux routes) {
 // ("u/<user>" or "g/<group>") to whether it may write.
 func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
 	perms := map[string]bool{}
-	if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptACL, kind+"/"+path); err == nil {
+	if it, err := s.Kept.Get(r.Context(), s.Workspace, keptACL, kind+"/"+path); err == nil {
 		_ = json.Unmarshal([]byte(it.Value), &perms)
 	}
 	return perms

@@ -64,7 +64,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 	})
 	mux.full("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, key(language, name))
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptDeps, key(language, name))
 		if errors.Is(err, store.ErrNotFound) {
 			err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
 		}
@@ -75,7 +75,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/workspace_dependencies/list", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
+		items, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 	})
 	mux.full("POST /api/w/{ws}/workspace_dependencies/delete/{language}", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
 			}
@@ -113,7 +113,7 @@ var notAppField = map[string]bool{
 // and runs none of them.
 func (s *Server) registerApps(mux routes) {
 	get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptApp, path)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptApp, path)
 		if errors.Is(err, store.ErrNotFound) {
 			return it, nil, apierr.NotFound("App not found at path %s", path)
 		}
@@ -216,13 +216,13 @@ func (s *Server) registerApps(mux routes) {
 	})
 	mux.full("DELETE /api/w/{ws}/apps/delete/{path...}", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
-		if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptApp, path); err != nil {
+		if err := s.Kept.Delete(r.Context(), s.Workspace, keptApp, path); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = apierr.NotFound("App not found at path %s", path)
 			}
 			return err
 		}
-		_ = s.DB.DeleteKept(r.Context(), s.Workspace, keptACL, "app/"+path)
+		_ = s.Kept.Delete(r.Context(), s.Workspace, keptACL, "app/"+path)
 		s.changed(r, "app.delete", path, "", nil)
 		writeText(w, http.StatusOK, path)
 		return nil
@@ -294,7 +294,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		putJSON(it.Name+".app.json", appExport(docs[i], s.acl(r, "app", it.Name)))
 	}
 	if flag("include_workspace_dependencies") {
-		deps, err := s.DB.ListKept(r.Context(), s.Workspace, keptDeps)
+		deps, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
 		if err != nil {
 			return err
 		}
@@ -311,7 +311,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		}
 	}
 	if flag("include_users") {
-		users, err := s.DB.ListKept(r.Context(), s.Workspace, keptUser)
+		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		}
 	}
 	if flag("include_groups") {
-		groups, err := s.DB.ListKept(r.Context(), s.Workspace, keptGroup)
+		groups, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
 		if err != nil {
 			return err
 		}
@@ -356,7 +356,7 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		putJSON("settings.json", settingsExport(d))
 	}
 	if flag("include_key") {
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, "")
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptKey, "")
 		if err == nil {
 			put("encryption_key.json", []byte(it.Value))
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -382,7 +382,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 		keptKind := "trigger:" + kind
 		base := "/api/w/{ws}/" + kind + "_triggers/"
 		get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
-			it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, path)
+			it, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, path)
 			if errors.Is(err, store.ErrNotFound) {
 				return it, nil, apierr.NotFound("%s trigger not found at path %s", kind, path)
 			}
@@ -449,7 +449,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			return nil
 		})
 		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
-			_, err := s.DB.GetKept(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
+			_, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
@@ -474,7 +474,7 @@ func (s *Server) registerKeptTriggers(mux routes) {
 		})
 		mux.full("DELETE "+base+"delete/{path...}", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
-			if err := s.DB.DeleteKept(r.Context(), s.Workspace, keptKind, path); err != nil {
+			if err := s.Kept.Delete(r.Context(), s.Workspace, keptKind, path); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					err = apierr.NotFound("%s trigger not found at path %s", kind, path)
 				}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -27,13 +27,13 @@ func (s *Server) registerLive(mux routes) {
 		return nil
 	})
 	mux.anyToken("GET /api/millrun/jobs/{id}/stream", func(w http.ResponseWriter, r *http.Request) error {
-		who := auth.FromContext(r.Context())
+		who := reqctx.Identity(r.Context())
 		id := r.PathValue("id")
 		load := func() (*store.Job, error) {
 			if j, ok := s.Queue.Live(id); ok {
 				return j, nil
 			}
-			return s.DB.GetJob(r.Context(), s.Workspace, id)
+			return s.Queue.Get(r.Context(), s.Workspace, id)
 		}
 		j, err := load()
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !who.FullAccess() && who.TokenID != j.TokenID) {

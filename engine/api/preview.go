@@ -15,8 +15,8 @@ import (
 
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/webhook"
@@ -78,7 +78,7 @@ func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) error {
 			name = *d.Name
 		}
 		var content string
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptDeps, d.Language+"/"+name)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptDeps, d.Language+"/"+name)
 		if err == nil {
 			_ = json.Unmarshal([]byte(it.Value), &content)
 		}
@@ -101,7 +101,7 @@ func (s *Server) rawTempStore(w http.ResponseWriter, r *http.Request) error {
 		return apierr.BadRequest("the script is larger than %d bytes", scripts.MaxContent)
 	}
 	hash := sha256Hex(content)
-	_ = s.DB.PruneKept(r.Context(), s.Workspace, keptRawTemp, time.Now().Add(-24*time.Hour))
+	_ = s.Kept.Prune(r.Context(), s.Workspace, keptRawTemp, 24*time.Hour)
 	if err := s.putDoc(r, keptRawTemp, hash, content); err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *Server) rawTempStore(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) tempModules(r *http.Request, refs map[string]string) map[string]string {
 	out := map[string]string{}
 	for p, hash := range refs {
-		it, err := s.DB.GetKept(r.Context(), s.Workspace, keptRawTemp, hash)
+		it, err := s.Kept.Get(r.Context(), s.Workspace, keptRawTemp, hash)
 		if err != nil {
 			continue
 		}
@@ -154,17 +154,14 @@ func codeLanguage(lang string) (string, error) {
 // queueCode records a code job's code, then queues it; 201 with its id,
 // as Windmill's run routes answer.
 func (s *Server) queueCode(r *http.Request, job *store.Job, code store.JobCode) error {
-	if err := s.DB.PutJobCode(r.Context(), job.ID, code); err != nil {
-		return err
-	}
-	if err := s.Queue.Enqueue(r.Context(), job); err != nil {
+	if err := s.Queue.EnqueueCode(r.Context(), job, code); err != nil {
 		return webhook.EnqueueError(err, job)
 	}
 	return nil
 }
 
 func newCodeJob(r *http.Request, workspace, kind, path, lang string, args json.RawMessage) *store.Job {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
 	}

@@ -2,18 +2,13 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
-	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/schedules"
-	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -24,8 +19,7 @@ func (s *Server) registerSchedules(mux routes) {
 	mux.full("POST /api/w/{ws}/schedules/update/{path...}", "schedules:write", s.putSchedule(false))
 	mux.full("GET /api/w/{ws}/schedules/get/{path...}", "schedules:read", s.getSchedule)
 	mux.full("GET /api/w/{ws}/schedules/exists/{path...}", "schedules:read", s.exists(func(r *http.Request) bool {
-		_, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
-		return err == nil
+		return s.Schedules.Exists(r.Context(), s.Workspace, r.PathValue("path"))
 	}))
 	mux.full("GET /api/w/{ws}/schedules/list", "schedules:read", s.listSchedules)
 	mux.full("DELETE /api/w/{ws}/schedules/delete/{path...}", "schedules:write", s.deleteSchedule)
@@ -54,98 +48,22 @@ func (s *Server) scheduleJSON(sc *store.Schedule) answers.Schedule {
 	return out
 }
 
-type scheduleBody struct {
-	Path        string          `json:"path"`
-	Schedule    string          `json:"schedule"`
-	Timezone    string          `json:"timezone"`
-	ScriptPath  string          `json:"script_path"`
-	IsFlow      bool            `json:"is_flow"`
-	Args        json.RawMessage `json:"args"`
-	Enabled     *bool           `json:"enabled"`
-	Summary     *string         `json:"summary"`
-	Description *string         `json:"description"`
-	OnFailure   *string         `json:"on_failure"`
-	Missed      *string         `json:"missed"`
-}
-
 func (s *Server) putSchedule(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var b scheduleBody
-		if err := s.decodeBody(r, &b); err != nil {
+		var in schedules.Input
+		if err := s.decodeBody(r, &in); err != nil {
 			return err
 		}
-		sc := &store.Schedule{Workspace: s.Workspace, Path: b.Path, ScriptPath: b.ScriptPath, IsFlow: b.IsFlow,
-			Args: "{}", Enabled: true, Missed: schedules.MissedSkip}
-		if !create {
-			// An update keeps what it does not name; what a schedule runs
-			// stays fixed, as in Windmill (delete and create to change it).
-			cur, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
-			if err != nil {
-				return scheduleErr(err, r.PathValue("path"))
-			}
-			sc = cur
-			if b.Schedule == "" {
-				b.Schedule = cur.Schedule
-			}
-			if b.Timezone == "" {
-				b.Timezone = cur.Timezone
-			}
-		}
-		if err := scripts.ValidatePath(sc.Path); err != nil {
-			return apierr.BadRequest("schedule path: %s", err)
-		}
+		var sc *store.Schedule
+		var err error
 		if create {
-			if err := s.checkRunnable(r, sc.IsFlow, sc.ScriptPath); err != nil {
-				return err
-			}
+			sc, err = s.Schedules.Create(r.Context(), s.Workspace, in, actorOf(r))
+		} else {
+			sc, err = s.Schedules.Update(r.Context(), s.Workspace, r.PathValue("path"), in, actorOf(r))
 		}
-		c, err := schedules.Parse(b.Schedule, b.Timezone)
 		if err != nil {
 			return err
 		}
-		sc.Schedule, sc.Timezone = c.Expr, c.Location.String()
-		if len(b.Args) > 0 && string(b.Args) != "null" {
-			var obj map[string]any
-			if json.Unmarshal(b.Args, &obj) != nil {
-				return apierr.BadRequest("args must be a JSON object of the arguments by name")
-			}
-			sc.Args = string(b.Args)
-		}
-		if b.Enabled != nil {
-			sc.Enabled = *b.Enabled
-		}
-		if b.Summary != nil {
-			sc.Summary = b.Summary
-		}
-		if b.Description != nil {
-			sc.Description = *b.Description
-		}
-		if b.OnFailure != nil {
-			sc.OnFailure = b.OnFailure
-			if *b.OnFailure != "" {
-				target := strings.TrimPrefix(strings.TrimPrefix(*b.OnFailure, "script/"), "flow/")
-				if err := s.checkRunnable(r, strings.HasPrefix(*b.OnFailure, "flow/"), target); err != nil {
-					return apierr.BadRequest("on_failure: %s", err)
-				}
-			}
-		}
-		if b.Missed != nil {
-			if *b.Missed != schedules.MissedSkip && *b.Missed != schedules.MissedRunOnce {
-				return apierr.BadRequest("missed must be %q (runs missed while the computer slept are skipped) or %q (one run on waking)", schedules.MissedSkip, schedules.MissedRunOnce)
-			}
-			sc.Missed = *b.Missed
-		}
-		sc.NextDue = time.Time{}
-		if sc.Enabled {
-			sc.NextDue = c.Next(s.Schedules.Now())
-		}
-		if id := auth.FromContext(r.Context()); id != nil {
-			sc.EditedBy = id.Label
-		}
-		if err := s.DB.PutSchedule(r.Context(), *sc, create); err != nil {
-			return scheduleErr(err, sc.Path)
-		}
-		s.Schedules.Changed()
 		s.changed(r, "schedule.save", sc.Path, sc.Schedule+" "+sc.Timezone, nil)
 		status := http.StatusOK
 		if create {
@@ -156,43 +74,10 @@ func (s *Server) putSchedule(create bool) handlerFunc {
 	}
 }
 
-// checkRunnable answers 400 when no script or flow is at path, or when it
-// cannot run (a library, or a flow with a library as a step).
-func (s *Server) checkRunnable(r *http.Request, isFlow bool, path string) error {
-	var err error
-	kind := "script"
-	if isFlow {
-		kind = "flow"
-		var f *flows.Flow
-		if f, err = s.Flows.Latest(r.Context(), s.Workspace, path); err == nil {
-			err = s.Flows.Runnable(r.Context(), f)
-		}
-	} else {
-		var v *scripts.Version
-		if v, err = s.Catalog.Latest(r.Context(), s.Workspace, path); err == nil {
-			err = v.Runnable()
-		}
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return apierr.BadRequest("there is no %s at %q to schedule", kind, path)
-	}
-	return err
-}
-
-func scheduleErr(err error, path string) error {
-	switch err {
-	case store.ErrNotFound:
-		return apierr.NotFound("schedule %s", path)
-	case store.ErrDuplicate:
-		return apierr.BadRequest("a schedule already exists at %s", path)
-	}
-	return err
-}
-
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.DB.GetSchedule(r.Context(), s.Workspace, r.PathValue("path"))
+	sc, err := s.Schedules.Get(r.Context(), s.Workspace, r.PathValue("path"))
 	if err != nil {
-		return scheduleErr(err, r.PathValue("path"))
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, s.scheduleJSON(sc))
 	return nil
@@ -201,19 +86,18 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
 // listSchedules takes Windmill's path and is_flow filters (the schedules
 // of one script or flow).
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.DB.ListSchedules(r.Context(), s.Workspace)
+	q := r.URL.Query()
+	f := schedules.Filter{ScriptPath: q.Get("path")}
+	if v := q.Get("is_flow"); v != "" {
+		isFlow := v == "true"
+		f.IsFlow = &isFlow
+	}
+	list, err := s.Schedules.List(r.Context(), s.Workspace, f)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
 	out := []answers.Schedule{}
 	for _, sc := range list {
-		if p := q.Get("path"); p != "" && sc.ScriptPath != p {
-			continue
-		}
-		if f := q.Get("is_flow"); f != "" && (f == "true") != sc.IsFlow {
-			continue
-		}
 		out = append(out, s.scheduleJSON(sc))
 	}
 	httpx.JSON(w, http.StatusOK, out)
@@ -221,8 +105,8 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := s.DB.DeleteSchedule(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
-		return scheduleErr(err, r.PathValue("path"))
+	if err := s.Schedules.Delete(r.Context(), s.Workspace, r.PathValue("path")); err != nil {
+		return err
 	}
 	s.changed(r, "schedule.delete", r.PathValue("path"), "", nil)
 	writeText(w, http.StatusOK, "schedule "+r.PathValue("path")+" deleted")
@@ -242,22 +126,9 @@ func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request) erro
 		return apierr.BadRequest("enabled is required (true or false)")
 	}
 	path := r.PathValue("path")
-	sc, err := s.DB.GetSchedule(r.Context(), s.Workspace, path)
-	if err != nil {
-		return scheduleErr(err, path)
+	if err := s.Schedules.SetEnabled(r.Context(), s.Workspace, path, *b.Enabled); err != nil {
+		return err
 	}
-	var next time.Time
-	if *b.Enabled {
-		c, err := schedules.Parse(sc.Schedule, sc.Timezone)
-		if err != nil {
-			return apierr.BadRequest("%s", err)
-		}
-		next = c.Next(s.Schedules.Now())
-	}
-	if err := s.DB.SetScheduleEnabled(r.Context(), s.Workspace, path, *b.Enabled, next); err != nil {
-		return scheduleErr(err, path)
-	}
-	s.Schedules.Changed()
 	s.changed(r, "schedule.setenabled", path, map[bool]string{true: "on", false: "off"}[*b.Enabled], nil)
 	writeText(w, http.StatusOK, path)
 	return nil

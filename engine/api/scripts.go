@@ -67,7 +67,7 @@ func (s *Server) archiveScriptByHash(w http.ResponseWriter, r *http.Request) err
 		}
 		return err
 	}
-	if head, err := s.DB.ScriptHead(r.Context(), s.Workspace, v.Path); err == nil && head.LatestHash == hash {
+	if s.Catalog.IsLatest(r.Context(), s.Workspace, v.Path, hash) {
 		if err := s.Catalog.Archive(r.Context(), s.Workspace, v.Path, true); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 func setSessionCookie(w http.ResponseWriter, secret string) {
@@ -155,7 +156,7 @@ func (s *Server) loggedIn(r *http.Request) bool {
 // I", the audit log.
 func (s *Server) registerSession(mux routes) {
 	mux.anyToken("POST /api/millrun/logout", func(w http.ResponseWriter, r *http.Request) error {
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		if id != nil && id.Label == auth.SessionLabel {
 			_ = s.Tokens.Revoke(r.Context(), id.TokenID)
 		}
@@ -164,9 +165,9 @@ func (s *Server) registerSession(mux routes) {
 		return nil
 	})
 	mux.anyToken("GET /api/millrun/whoami", func(w http.ResponseWriter, r *http.Request) error {
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		httpx.JSON(w, http.StatusOK, answers.Me{Label: id.Label, Scopes: id.Scopes, FullAccess: id.FullAccess(), Workspace: s.Workspace,
-			OSUser: s.User, Version: Version, Desktop: InWindow(r.Context()), Notice: s.Notice, BaseURL: s.RootURL})
+			OSUser: s.User, Version: Version, Desktop: reqctx.InWindow(r.Context()), Notice: s.Notice, BaseURL: s.RootURL})
 		return nil
 	})
 	mux.full("POST /api/millrun/presence", "presence:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -190,7 +191,7 @@ func (s *Server) registerSession(mux routes) {
 	mux.full("GET /api/millrun/audit", "audit:read", func(w http.ResponseWriter, r *http.Request) error {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		list, err := s.DB.ListAudit(r.Context(), before, limit)
+		list, err := s.Audit.List(r.Context(), before, limit)
 		if err != nil {
 			return err
 		}
@@ -223,14 +224,3 @@ func sanitizePathPart(s string) string {
 	}
 	return b.String()
 }
-
-type inWindowKey struct{}
-
-// WithWindow marks a request as the desktop window's, which has no session
-// to log out of.
-func WithWindow(ctx context.Context) context.Context {
-	return context.WithValue(ctx, inWindowKey{}, true)
-}
-
-// InWindow reports whether a request came from the desktop window.
-func InWindow(ctx context.Context) bool { return ctx.Value(inWindowKey{}) == true }

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/triggers"
 )
@@ -38,7 +38,7 @@ func (s *Server) saveRoute(create bool) handlerFunc {
 		}
 		t.WorkspaceID = s.Workspace
 		t.EditedAt = time.Now().UTC()
-		if id := auth.FromContext(r.Context()); id != nil {
+		if id := reqctx.Identity(r.Context()); id != nil {
 			t.EditedBy = id.Label
 		}
 		if err := s.Triggers.Save(r.Context(), &t, create); err != nil {

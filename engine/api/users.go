@@ -9,8 +9,9 @@ import (
 
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/runnable"
 )
 
 // What Windmill's tools ask first (the wmill CLI before any command,
@@ -23,19 +24,24 @@ func (s *Server) registerUsers(mux routes) {
 	mux.anyToken("POST /api/workspaces/exists", s.workspaceExists)
 	mux.anyToken("GET /api/workspaces/list", s.listWorkspaces)
 	mux.full("GET /api/w/{ws}/scripts/exists/p/{path...}", "scripts:read", s.exists(func(r *http.Request) bool {
-		_, err := s.Catalog.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Script, r.PathValue("path"))
 		return err == nil
 	}))
 	mux.full("GET /api/w/{ws}/flows/exists/{path...}", "flows:read", s.exists(func(r *http.Request) bool {
-		_, err := s.Flows.Latest(r.Context(), s.Workspace, r.PathValue("path"))
+		_, err := s.targets().Resolve(r.Context(), s.Workspace, runnable.Flow, r.PathValue("path"))
 		return err == nil
 	}))
+}
+
+// targets finds the latest script or flow at a path, as every run does.
+func (s *Server) targets() runnable.Resolver {
+	return runnable.Resolver{Scripts: s.Catalog, Flows: s.Flows}
 }
 
 func (s *Server) email() string { return s.User + "@millrun.local" }
 
 func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
@@ -47,7 +53,7 @@ func (s *Server) globalWhoami(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) workspaceWhoami(w http.ResponseWriter, r *http.Request) error {
-	id := auth.FromContext(r.Context())
+	id := reqctx.Identity(r.Context())
 	if id == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
@@ -79,7 +85,7 @@ func (s *Server) workspaceExists(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
-	if auth.FromContext(r.Context()) == nil {
+	if reqctx.Identity(r.Context()) == nil {
 		return apierr.NotAuthorized("Unauthorized")
 	}
 	httpx.JSON(w, http.StatusOK, []answers.Workspace{{ID: s.Workspace, Name: s.Workspace, Owner: s.email()}})

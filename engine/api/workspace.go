@@ -16,6 +16,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/schedules"
 )
 
 // The routes `wmill sync pull` reads before it writes a folder: which
@@ -197,7 +198,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	if flag("include_schedules") {
-		list, err := s.DB.ListSchedules(ctx, s.Workspace)
+		list, err := s.Schedules.List(ctx, s.Workspace, schedules.Filter{})
 		if err != nil {
 			return err
 		}
@@ -211,7 +212,7 @@ func (s *Server) tarball(w http.ResponseWriter, r *http.Request) error {
 		werr = s.exportKept(r, put, putJSON, used, flag)
 	}
 
-	stored, err := s.DB.ListFolders(ctx, s.Workspace)
+	stored, err := s.Folders.List(ctx, s.Workspace)
 	if err != nil {
 		return err
 	}

@@ -218,7 +218,7 @@ func (s *Server) registerWorkspaceSettings(mux routes) {
 	// nothing here and a change re-encrypts nothing.
 	mux.full("GET /api/w/{ws}/workspaces/encryption_key", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
 		key := ""
-		if it, err := s.DB.GetKept(r.Context(), s.Workspace, keptKey, ""); err == nil {
+		if it, err := s.Kept.Get(r.Context(), s.Workspace, keptKey, ""); err == nil {
 			_ = json.Unmarshal([]byte(it.Value), &key)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -107,14 +107,15 @@ func Internal(format string, a ...any) *Error {
 }
 
 // Write answers err: an *Error as it says, the engine's input errors
-// (errs.Invalid) as 400 and clashes (errs.Conflict) as 409 with their own
-// messages. Anything else is unexpected: it is logged and answered 500
+// (errs.Invalid) as 400, what they did not find (errs.NotFound) as 404 and
+// clashes (errs.Conflict) as 409 with their own messages. Anything else is unexpected: it is logged and answered 500
 // with its message, which names what failed (a damaged key, a full disk)
 // so the user can act; millrun's errors carry no secrets.
 func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 	var e *Error
 	var inv *errs.Invalid
 	var conflict *errs.Conflict
+	var missing *errs.NotFound
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &e):
@@ -122,6 +123,8 @@ func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 		e = BadRequest("%s", inv.Msg)
 	case errors.As(err, &conflict):
 		e = Conflict("%s", conflict.Msg)
+	case errors.As(err, &missing):
+		e = NotFound("%s", missing.Msg)
 	case errors.As(err, &mbe):
 		e = TooLarge("the request body is larger than the limit of %d bytes", mbe.Limit)
 	default:

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/millrun/millrun/engine/apierr"
+	"github.com/millrun/millrun/engine/errs"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -38,6 +40,10 @@ func (i *Identity) FullAccess() bool { return len(i.Scopes) == 0 }
 // Tokens issues and verifies tokens.
 type Tokens struct {
 	db *store.DB
+	// Changed is told of every token Create makes, to write the audit log
+	// and send the workspace webhook's event: the engine's own, or the
+	// CLI's when it creates one without a running millrun. Set before use.
+	Changed ChangeFunc
 
 	mu      sync.Mutex
 	touched map[int64]time.Time // last_used_at writes are throttled per token
@@ -128,34 +134,74 @@ func HashSecret(secret string) []byte {
 	return h[:]
 }
 
+// ChangeFunc records a change someone made: the audit log's entry, and the
+// workspace webhook's event.
+type ChangeFunc func(ctx context.Context, actor, action, target, detail string, event map[string]any)
+
 // CreateOptions describe a new token.
 type CreateOptions struct {
 	Label     string
 	Scopes    []string
 	ExpiresAt time.Time
-	// OneTime tokens only log a browser in, once (serve's login URL).
-	OneTime bool
+	// Actor is who asks for it, as the audit log names them: the caller's
+	// token label, "cli", "millrun".
+	Actor string
 }
 
-// Create stores a new token and returns its secret, which is never
-// retrievable again.
+// Create issues a token a user manages (from the UI, the API, the CLI):
+// its scopes checked, the change recorded and the workspace webhook told.
+// It returns the secret, which is never retrievable again. Input errors
+// are *errs.Invalid.
 func (t *Tokens) Create(ctx context.Context, opt CreateOptions) (string, *store.Token, error) {
+	for _, sc := range opt.Scopes {
+		if !ValidScope(sc) {
+			return "", nil, errs.Invalidf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> (a trailing * matches a prefix) or *", sc)
+		}
+	}
 	if opt.Label == "" {
 		opt.Label = "token"
 	}
 	if len(opt.Label) > 200 {
-		return "", nil, fmt.Errorf("the label is longer than 200 characters")
+		return "", nil, errs.Invalidf("the label is longer than 200 characters")
 	}
 	if !opt.ExpiresAt.IsZero() && opt.ExpiresAt.Before(time.Now()) {
-		return "", nil, fmt.Errorf("the expiration %s is in the past", opt.ExpiresAt.Format(time.RFC3339))
+		return "", nil, errs.Invalidf("the expiration %s is in the past", opt.ExpiresAt.Format(time.RFC3339))
 	}
-	if opt.Scopes == nil {
-		opt.Scopes = []string{}
+	secret, tok, err := t.issue(ctx, opt.Label, opt.Scopes, opt.ExpiresAt, false)
+	if err != nil {
+		return "", nil, err
 	}
-	scopes, _ := json.Marshal(opt.Scopes)
+	if t.Changed != nil {
+		t.Changed(ctx, opt.Actor, "token.create", tok.Label, tok.Prefix,
+			map[string]any{"type": "CreateToken", "label": tok.Label, "token_prefix": tok.Prefix, "scopes": scopesOf(opt.Scopes)})
+	}
+	return secret, tok, nil
+}
+
+func scopesOf(scopes []string) []string {
+	if scopes == nil {
+		return []string{}
+	}
+	return scopes
+}
+
+// LoginLinkLifetime is how long serve's login URL works if not used.
+const LoginLinkLifetime = 7 * 24 * time.Hour
+
+// CreateLoginLink issues the one-time token of serve's login URL. It only
+// logs a browser in, once; it is not a token the user manages, so no
+// change is recorded.
+func (t *Tokens) CreateLoginLink(ctx context.Context) (string, error) {
+	secret, _, err := t.issue(ctx, "login link", nil, time.Now().Add(LoginLinkLifetime), true)
+	return secret, err
+}
+
+// issue stores a new token and returns its secret.
+func (t *Tokens) issue(ctx context.Context, label string, scopes []string, expires time.Time, oneTime bool) (string, *store.Token, error) {
+	scopesJSON, _ := json.Marshal(scopesOf(scopes))
 	secret := NewSecret()
-	tok := &store.Token{Label: opt.Label, Prefix: secret[:PrefixLength], SecretHash: HashSecret(secret), Scopes: string(scopes),
-		CreatedAt: time.Now().UTC(), ExpiresAt: opt.ExpiresAt, OneTime: opt.OneTime}
+	tok := &store.Token{Label: label, Prefix: secret[:PrefixLength], SecretHash: HashSecret(secret), Scopes: string(scopesJSON),
+		CreatedAt: time.Now().UTC(), ExpiresAt: expires, OneTime: oneTime}
 	if err := t.db.InsertToken(ctx, tok); err != nil {
 		return "", nil, err
 	}
@@ -219,7 +265,7 @@ func (t *Tokens) Login(ctx context.Context, secret string) (string, *Identity, e
 			return "", nil, ErrBadToken
 		}
 	}
-	session, st, err := t.Create(ctx, CreateOptions{Label: SessionLabel, ExpiresAt: time.Now().Add(SessionLifetime)})
+	session, st, err := t.issue(ctx, SessionLabel, nil, time.Now().Add(SessionLifetime), false)
 	if err != nil {
 		return "", nil, err
 	}
@@ -230,6 +276,26 @@ func (t *Tokens) Login(ctx context.Context, secret string) (string, *Identity, e
 func (t *Tokens) Revoke(ctx context.Context, id int64) error {
 	_, err := t.db.DeleteToken(ctx, id)
 	return err
+}
+
+// List returns every token a user manages, never a secret.
+func (t *Tokens) List(ctx context.Context) ([]*store.Token, error) { return t.db.ListTokens(ctx) }
+
+// RevokePrefix revokes the tokens whose secret starts with prefix (the
+// part lists show), at once, and records the change as Create does. None
+// there is an *errs.NotFound.
+func (t *Tokens) RevokePrefix(ctx context.Context, actor, prefix string) (int64, error) {
+	n, err := t.db.DeleteTokensByPrefix(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, &errs.NotFound{Msg: "token with prefix " + prefix, Err: store.ErrNotFound}
+	}
+	if t.Changed != nil {
+		t.Changed(ctx, actor, "token.revoke", prefix, "", map[string]any{"type": "DeleteToken", "token_prefix": prefix})
+	}
+	return n, nil
 }
 
 // ErrScoped is returned when a webhook-scoped token tries to log in.
@@ -318,22 +384,30 @@ func (t *Tokens) VerifyRequest(ctx context.Context, r *http.Request) (*Identity,
 	return id, err
 }
 
+// Refusal is the answer to a request VerifyRequest refused: Windmill's
+// 401 in its exact words (clients compare them), with a hint saying which
+// of the caller's mistakes it is and naming nothing about tokens the
+// caller does not hold. An error that is no mistake of the caller's (the
+// database failed) is returned as it is.
+func Refusal(err error) error {
+	hint := "this token is not known to millrun (mistyped, or from another millrun)"
+	var revoked *RevokedError
+	switch {
+	case errors.As(err, &revoked):
+		hint = revoked.Error()
+	case errors.Is(err, ErrExpired):
+		hint = "the token has expired"
+	case errors.Is(err, ErrNoToken):
+		hint = "no token; send it as Authorization: Bearer <token> or ?token=<token>"
+	case !errors.Is(err, ErrBadToken):
+		return err
+	}
+	return apierr.Unauthorized(hint)
+}
+
 func cutPrefixFold(s, prefix string) (string, bool) {
 	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
 		return s[len(prefix):], true
 	}
 	return "", false
-}
-
-type ctxKey struct{}
-
-// WithIdentity returns ctx carrying id.
-func WithIdentity(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-// FromContext returns the identity a request acts as, or nil.
-func FromContext(ctx context.Context) *Identity {
-	id, _ := ctx.Value(ctxKey{}).(*Identity)
-	return id
 }

@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/apierr"
 )
 
 func TestFromRequestOrder(t *testing.T) {
@@ -144,4 +147,29 @@ func FuzzFromRequest(f *testing.F) {
 		_ = CrossSite(r)
 		_ = LocalHost(header, nil)
 	})
+}
+
+// A refused token is told which of its caller's mistakes it is, under
+// Windmill's fixed 401 body; a failure that is not the caller's is not
+// dressed up as one.
+func TestRefusal(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		hint string
+	}{
+		{ErrNoToken, "no token; send it as Authorization: Bearer <token> or ?token=<token>"},
+		{ErrBadToken, "this token is not known to millrun (mistyped, or from another millrun)"},
+		{ErrExpired, "the token has expired"},
+		{&RevokedError{At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, (&RevokedError{At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}).Error()},
+	} {
+		var e *apierr.Error
+		if !errors.As(Refusal(c.err), &e) || e.Status != 401 || e.Error() != "Not authorized: Unauthorized" || e.Hint != c.hint {
+			t.Errorf("%v: %#v, want 401 hinting %q", c.err, e, c.hint)
+		}
+	}
+	disk := errors.New("disk full")
+	if err := Refusal(disk); err != disk {
+		t.Errorf("a database failure became %v", err)
+	}
 }

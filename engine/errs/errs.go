@@ -20,3 +20,16 @@ func (e *Conflict) Error() string { return e.Msg }
 
 // Conflictf returns a *Conflict with a formatted message.
 func Conflictf(format string, a ...any) error { return &Conflict{Msg: fmt.Sprintf(format, a...)} }
+
+// NotFound says what a request names does not exist; Msg names it in the
+// words Windmill's clients compare. Err is the store's store.ErrNotFound
+// when the lookup found nothing, so errors.Is still tells a missing row
+// from a failing database.
+type NotFound struct {
+	Msg string
+	Err error
+}
+
+func (e *NotFound) Error() string { return e.Msg }
+
+func (e *NotFound) Unwrap() error { return e.Err }

@@ -530,6 +530,21 @@ func (c *Catalog) List(ctx context.Context, workspace string, archived bool) ([]
 	return c.db.ListFlows(ctx, workspace, archived)
 }
 
+// Exists reports whether a flow is at path, archived or not.
+func (c *Catalog) Exists(ctx context.Context, workspace, path string) (bool, error) {
+	_, err := c.db.FlowHead(ctx, workspace, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// SetExtra keeps the fields of a version's create request that the flow
+// definition does not hold (see store.FlowVersion.Extra).
+func (c *Catalog) SetExtra(ctx context.Context, workspace, hash, extra string) error {
+	return c.db.SetFlowExtra(ctx, workspace, hash, extra)
+}
+
 // Archive hides the flow at path from lists and runs by path, or brings it
 // back with archived false.
 func (c *Catalog) Archive(ctx context.Context, workspace, path string, archived bool) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/millrun/millrun/engine/runtime"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // fixture: flows on a real database, run by a real runner behind a queue.
@@ -108,15 +109,13 @@ func (f *fixture) start(hash, args string) string {
 // wait returns the job once it has finished.
 func (f *fixture) wait(id string) *store.Job {
 	f.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if got, err := f.db.GetJob(context.Background(), "local", id); err == nil && got.Finished() {
-			return got
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.t.Fatalf("job %s did not finish", id)
-	return nil
+	var got *store.Job
+	testkit.WaitUntil(f.t, "job "+id+" to finish", 60*time.Second, func() bool {
+		j, err := f.db.GetJob(context.Background(), "local", id)
+		got = j
+		return err == nil && j.Finished()
+	})
+	return got
 }
 
 // run starts the flow at hash with args and returns what its sync caller

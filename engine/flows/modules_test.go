@@ -707,17 +707,11 @@ func TestSleepFreesTheWorker(t *testing.T) {
 	hash := f.save("f/test/sleepy", flowValue(step("a", "bash", "echo a\n", "", `"sleep":{"type":"javascript","expr":"flow_input.secs"}`), step("b", "bash", "echo b\n", "")))
 	start := time.Now()
 	id := f.start(hash, `{"secs":1.5}`)
-	deadline := time.Now().Add(10 * time.Second)
-	var waiting *store.Job
-	for time.Now().Before(deadline) {
-		if j := f.job(id); j.Status == store.StatusQueued && j.FlowStatus != "" && strings.Contains(j.FlowStatus, `"WaitingForExecutor"`) {
-			waiting = j
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if waiting == nil || waiting.StartedAt.IsZero() {
-		t.Fatalf("the sleeping flow was not queued again: %+v", f.job(id))
+	waiting := f.waitFor(id, "the sleeping flow queued again", func(j *store.Job) bool {
+		return j.Status == store.StatusQueued && strings.Contains(j.FlowStatus, `"WaitingForExecutor"`)
+	})
+	if waiting.StartedAt.IsZero() {
+		t.Fatalf("the sleeping flow was queued again as never started: %+v", waiting)
 	}
 	b := statusOf(t, waiting).Modules[1]
 	if b.Job == "" || parseTime(b.ScheduledFor).Sub(start) < time.Second {

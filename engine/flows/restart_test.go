@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // crashFixture runs flows on a fixture that "dies" at a point: the point
@@ -205,15 +206,9 @@ func TestSleepSurvivesARestart(t *testing.T) {
 // waitFor polls the flow until cond holds of it.
 func (f *fixture) waitFor(id string, what string, cond func(j *store.Job) bool) *store.Job {
 	f.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if j := f.job(id); cond(j) {
-			return j
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	f.t.Fatalf("job %s: %s never happened: %+v", id, what, f.job(id))
-	return nil
+	var j *store.Job
+	testkit.WaitUntil(f.t, "job "+id+": "+what, 20*time.Second, func() bool { j = f.job(id); return cond(j) })
+	return j
 }
 
 // A step with a suspend makes the flow wait for approvals, its worker

@@ -290,3 +290,21 @@ func flowResumes(rs []store.Resume) []Resume {
 	}
 	return out
 }
+
+// Waits returns the open waits for approvals of the flow job flowID (see
+// the function Waits).
+func (c *Catalog) Waits(ctx context.Context, workspace, flowID string) ([]Wait, error) {
+	return Waits(ctx, c.db, workspace, flowID)
+}
+
+// AnswerWait records an answer to an open wait of the flow job flowID
+// (see the function AnswerWait).
+func (c *Catalog) AnswerWait(ctx context.Context, workspace, flowID, key string, r Resume) (*Answered, error) {
+	return AnswerWait(ctx, c.db, workspace, flowID, key, r)
+}
+
+// Answer records an answer given by a resume or cancel link (see the
+// function Answer).
+func (c *Catalog) Answer(ctx context.Context, workspace, jobID string, r Resume) (*Answered, error) {
+	return Answer(ctx, c.db, c, workspace, jobID, r)
+}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 // FullAccess lets only full-access callers through: a webhook-scoped
@@ -14,7 +14,7 @@ import (
 func FullAccess(log *slog.Logger, scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if id := auth.FromContext(r.Context()); id == nil || !id.FullAccess() {
+			if id := reqctx.Identity(r.Context()); id == nil || !id.FullAccess() {
 				apierr.Write(w, log, apierr.NotAuthorized("Required scope: %s", scope))
 				return
 			}

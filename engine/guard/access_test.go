@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/reqctx"
 )
 
 // A full-access route refuses a scoped token in Windmill's words, naming
@@ -27,7 +28,7 @@ func TestFullAccessAndWorkspace(t *testing.T) {
 	} {
 		req := httptest.NewRequest("GET", c.path, nil)
 		if c.as != nil {
-			req = req.WithContext(auth.WithIdentity(req.Context(), c.as))
+			req = req.WithContext(reqctx.WithIdentity(req.Context(), c.as))
 		}
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, req)

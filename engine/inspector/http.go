@@ -14,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/millrun/millrun/engine/apierr"
-	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -147,14 +147,14 @@ func (rec *Recorder) replay(ctx context.Context, old *store.Request) (ReplayResu
 	}
 	r.RemoteAddr = "127.0.0.1:0"
 	rp := replayOf{id: old.ID}
-	id := auth.FromContext(ctx)
+	id := reqctx.Identity(ctx)
 	if !old.AuthOK {
 		rp.refused = refusalReason(old)
 		marked := *id // the run says whose confirmation started it
 		marked.Label = fmt.Sprintf("%s (replay of refused request %d)", id.Label, old.ID)
 		id = &marked
 	}
-	rctx := AsReplay(context.WithValue(ctx, replayOfKey{}, rp), rp.refused != "")
+	rctx := reqctx.AsReplay(context.WithValue(ctx, replayOfKey{}, rp), rp.refused != "")
 	w := httptest.NewRecorder()
 	rec.cfg.Serve(w, r.WithContext(rctx), id)
 	body := w.Body.String()

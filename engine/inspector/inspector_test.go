@@ -3,6 +3,7 @@ package inspector
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // fixture: a recorder in front of a stand-in route handler, its routes on
@@ -29,7 +32,7 @@ type fixture struct {
 // with a job; /secret answers after naming its API-key header; /refused
 // reads the body and refuses it, as a failed signature check does.
 func (f *fixture) route(w http.ResponseWriter, r *http.Request) {
-	if replayed, ofRefused := IsReplay(r.Context()); replayed {
+	if replayed, ofRefused := reqctx.IsReplay(r.Context()); replayed {
 		f.replays <- ofRefused
 	}
 	switch r.URL.Path {
@@ -100,18 +103,13 @@ func (f *fixture) getJSON(path string, v any) {
 // latest waits for n records and returns them, newest first.
 func (f *fixture) latest(n int) []map[string]any {
 	f.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var list []map[string]any
+	var list []map[string]any
+	testkit.WaitUntil(f.t, fmt.Sprintf("%d requests recorded", n), 5*time.Second, func() bool {
+		list = nil
 		f.getJSON("/api/millrun/requests", &list)
-		if len(list) >= n {
-			return list
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("%d requests recorded, want %d", len(list), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(list) >= n
+	})
+	return list
 }
 
 // A request is kept with what it sent and what it got: status, the
@@ -234,6 +232,6 @@ type asMe struct{ mux *http.ServeMux }
 
 func (m asMe) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
 	m.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		h(w, r.WithContext(auth.WithIdentity(r.Context(), &auth.Identity{Label: "me"})))
+		h(w, r.WithContext(reqctx.WithIdentity(r.Context(), &auth.Identity{Label: "me"})))
 	})
 }

@@ -48,20 +48,3 @@ func ReportRoute(ctx context.Context, route string, ok bool, reason string) {
 		o.Route, o.AuthOK, o.AuthReason = route, ok, reason
 	}
 }
-
-type replayKey struct{}
-
-type replay struct{ ofRefused bool }
-
-// AsReplay marks a request as a replay started from the UI by a user with
-// full access: the route's own authentication is skipped, signatures too.
-// ofRefused says the original was refused and the user confirmed the replay.
-func AsReplay(ctx context.Context, ofRefused bool) context.Context {
-	return context.WithValue(ctx, replayKey{}, replay{ofRefused: ofRefused})
-}
-
-// IsReplay reports whether a request is a replay, and of a refused one.
-func IsReplay(ctx context.Context) (ok, ofRefused bool) {
-	r, ok := ctx.Value(replayKey{}).(replay)
-	return ok, r.ofRefused
-}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -55,9 +56,6 @@ type Config struct {
 	// Retention is how long and how many requests to keep (the jobs'
 	// retention settings, read at each prune).
 	Retention func() (age time.Duration, max int)
-	// TunnelCallerIP is the caller's address for a request that came
-	// through the tunnel, "" otherwise.
-	TunnelCallerIP func(context.Context) string
 	// Serve runs a replayed request through millrun's handler as the user
 	// who asked for it.
 	Serve func(w http.ResponseWriter, r *http.Request, as *auth.Identity)
@@ -89,9 +87,6 @@ func New(cfg Config) *Recorder {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.TunnelCallerIP == nil {
-		cfg.TunnelCallerIP = func(context.Context) string { return "" }
 	}
 	return &Recorder{cfg: cfg, pruneSoon: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
@@ -253,7 +248,7 @@ func (c *capturedBody) Read(p []byte) (int, error) {
 func (c *capturedBody) complete() bool { return c.eof && c.read == int64(len(c.buf)) }
 
 func (rec *Recorder) callerIP(r *http.Request) string {
-	if ip := rec.cfg.TunnelCallerIP(r.Context()); ip != "" {
+	if ip, _ := reqctx.TunnelCaller(r.Context()); ip != "" {
 		return ip
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

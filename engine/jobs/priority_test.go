@@ -3,8 +3,10 @@ package jobs
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Among due jobs a higher priority runs first (Windmill's script
@@ -14,7 +16,7 @@ func TestPriorityOrdersDueJobs(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1})
 	gate := f.enqueue("u/me/block") // holds the one worker while the rest queue
-	eventually(t, "the first job starts", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the first job starts", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	low := f.enqueue("u/me/low")
 	high := f.enqueue("u/me/high", func(j *store.Job) { j.Priority = 10 })
 	mid1 := f.enqueue("u/me/mid1", func(j *store.Job) { j.Priority = 5 })

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // fakeExecutor runs jobs by the script path's rule instead of a process:
@@ -136,17 +136,6 @@ func (f *queueFixture) wait(j *store.Job) *store.Job {
 	}
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Due jobs run in the order they are due, none before its time.
 func TestJobsRunInScheduleOrder(t *testing.T) {
 	t.Parallel()
@@ -206,7 +195,7 @@ func TestCancelQueuedAndRunningJobs(t *testing.T) {
 	f := newQueue(t, Config{Workers: 1})
 	running := f.enqueue("u/me/block")
 	queued := f.enqueue("u/me/next")
-	eventually(t, "the first job to start", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the first job to start", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	ctx := context.Background()
 	if err := f.q.Cancel(ctx, "local", queued.ID, "alice", "not needed"); err != nil {
 		t.Fatal(err)
@@ -231,7 +220,7 @@ func TestCancelQueuedAndRunningJobs(t *testing.T) {
 	if got := f.exec.order(); len(got) != 1 {
 		t.Fatalf("the canceled queued job ran: %v", got)
 	}
-	eventually(t, "the cancel to be on disk", func() bool {
+	testkit.WaitUntil(t, "the cancel to be on disk", 10*time.Second, func() bool {
 		j, err := f.db.GetJob(ctx, "local", running.ID)
 		return err == nil && j.Status == store.StatusCanceled
 	})
@@ -246,7 +235,7 @@ func TestFullQueueRefuses(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1, MaxQueued: 2})
 	f.enqueue("u/me/block")
-	eventually(t, "the first job to start", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the first job to start", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	f.enqueue("u/me/a")
 	f.enqueue("u/me/b")
 	if err := f.q.Enqueue(context.Background(), &store.Job{Workspace: "local", ScriptPath: "u/me/c"}); !errors.Is(err, ErrQueueFull) {
@@ -278,7 +267,7 @@ func TestShutdownGraceThenNextStart(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1, ShutdownGrace: 200 * time.Millisecond})
 	running := f.enqueue("u/me/block")
-	eventually(t, "the job to start", func() bool { return len(f.exec.order()) == 1 })
+	testkit.WaitUntil(t, "the job to start", 10*time.Second, func() bool { return len(f.exec.order()) == 1 })
 	queued := f.enqueue("u/me/later")
 	start := time.Now()
 	f.q.Close(context.Background())
@@ -365,7 +354,7 @@ func TestEarlyReturnAnswersWaitersFirst(t *testing.T) {
 		t.Fatalf("the job after its early return: %+v %v", live, ok)
 	}
 	f.exec.release()
-	eventually(t, "the final state on disk", func() bool {
+	testkit.WaitUntil(t, "the final state on disk", 10*time.Second, func() bool {
 		got, err := f.db.GetJob(context.Background(), "local", j.ID)
 		return err == nil && got.Status == store.StatusSuccess && got.Result == `"done"` && strings.Contains(got.Logs, "ran u/me/early")
 	})
@@ -405,23 +394,11 @@ func TestSettleWaitsForFinalWrites(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 1})
 	j := f.enqueue("u/me/block")
-	eventually(t, "the running mark in the database", func() bool {
+	testkit.WaitUntil(t, "the running mark in the database", 10*time.Second, func() bool {
 		got, err := f.db.GetJob(context.Background(), "local", j.ID)
 		return err == nil && got.Status == store.StatusRunning
 	})
-	other, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := testkit.HoldWriteLock(t, f.path)
 	f.exec.release()
 	if done := f.wait(j); done.Status != store.StatusSuccess {
 		t.Fatalf("job ended %s", done.Status)
@@ -431,9 +408,7 @@ func TestSettleWaitsForFinalWrites(t *testing.T) {
 	if err := f.q.Settle(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Settle returned %v while the final write was held back", err)
 	}
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := f.q.Settle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +428,7 @@ func TestBurstsKeepEveryWorkerBusy(t *testing.T) {
 	for range 4 {
 		blocked = append(blocked, f.enqueue("u/me/burst_block"))
 	}
-	eventually(t, "the four blocking jobs running at once", func() bool {
+	testkit.WaitUntil(t, "the four blocking jobs running at once", 10*time.Second, func() bool {
 		f.exec.mu.Lock()
 		defer f.exec.mu.Unlock()
 		return f.exec.running["u/me/burst_block"] == 4
@@ -475,21 +450,9 @@ func TestBurstsKeepEveryWorkerBusy(t *testing.T) {
 func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 2})
-	other, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	// The jobs' writes, their running marks included, wait for the
-	// database this connection holds.
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	// database another connection holds.
+	release := testkit.HoldWriteLock(t, f.path)
 	canceled := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/canceled", Language: "bash"}
 	timedOut := &store.Job{Workspace: "local", Kind: "script", ScriptPath: "u/me/timed_out", Language: "bash", TimeoutS: 1}
 	for _, j := range []*store.Job{canceled, timedOut} {
@@ -497,7 +460,7 @@ func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "both jobs claimed", func() bool {
+	testkit.WaitUntil(t, "both jobs claimed", 10*time.Second, func() bool {
 		a, _ := f.q.Live(canceled.ID)
 		b, _ := f.q.Live(timedOut.ID)
 		return a != nil && b != nil && a.Status == store.StatusRunning && b.Status == store.StatusRunning
@@ -506,9 +469,7 @@ func TestCancelOrTimeoutBeforeTheStartStartsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1200 * time.Millisecond) // past the timeout
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if done := f.wait(canceled); done.Status != store.StatusCanceled || !strings.Contains(done.Result, "Job canceled: race by alice") {
 		t.Fatalf("job canceled before its start: %s %s", done.Status, done.Result)
 	}

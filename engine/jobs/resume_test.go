@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/millrun/millrun/engine/store"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // waitsOnce requeues each job once, due after a pause, then succeeds: a
@@ -81,12 +82,7 @@ func TestBorrowedSlotsHoldWorkers(t *testing.T) {
 	t.Parallel()
 	f := newQueue(t, Config{Workers: 2})
 	blocker := f.enqueue("u/me/block")
-	for deadline := time.Now().Add(5 * time.Second); len(f.exec.order()) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the first job did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the first job to start", 5*time.Second, func() bool { return len(f.exec.order()) > 0 })
 	release, ok := f.q.TryBorrow()
 	if !ok {
 		t.Fatal("one slot of two is free: it may be borrowed")

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // Closing a Bash server ends the job process it forked, which is in a
@@ -28,20 +30,16 @@ func TestClosingABashServerEndsItsChild(t *testing.T) {
 	defer env.Close()
 	go r.forkBash(context.Background(), s, dir, env, io.Discard)
 	var child int
-	deadline := time.Now().Add(5 * time.Second)
-	for child == 0 && time.Now().Before(deadline) {
+	testkit.WaitUntil(t, "the server's child to take the request", 5*time.Second, func() bool {
 		if kids := orphansOf(s.cmd.Process.Pid); len(kids) == 1 {
 			if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(kids[0]) + "/cwd"); cwd == dir {
 				child = kids[0] // in the job folder: it took the request
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if child == 0 {
-		t.Fatal("the server's child never took the request")
-	}
+		return child != 0
+	})
 	s.close()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for syscall.Kill(child, 0) == nil {
 		st, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
 		if bytes.Contains(st, []byte(") Z ")) {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 // newRunner is a runner with the interpreters found here, its job folders
@@ -132,17 +134,10 @@ func forkedBashRunner(t *testing.T) *Runner {
 // server (the first ones spawn while it starts).
 func bashForkReady(t *testing.T, r *Runner) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitUntil(t, "cold Bash jobs to run forked", 10*time.Second, func() bool {
 		out, _ := run(t, r, jobSpec(Bash, "echo $PPID\n", `{}`))
-		if out.Success && string(out.Result) != strconv.Quote(strconv.Itoa(os.Getpid())) {
-			return // its parent is a server, not this process
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cold Bash jobs never ran forked: %s", out.Result)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return out.Success && string(out.Result) != strconv.Quote(strconv.Itoa(os.Getpid())) // its parent is a server, not this process
+	})
 }
 
 // Cancelling a run kills the script, what it started in its group and
@@ -163,17 +158,10 @@ func TestCancelKillsEverythingTheJobStarted(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan Outcome, 1)
 		go func() { done <- r.Run(ctx, spec, io.Discard) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testkit.WaitUntil(t, fmt.Sprintf("forked %v: the script to start its children", forked), 10*time.Second, func() bool {
 			b, _ := os.ReadFile(pids)
-			if strings.Count(string(b), "\n") == 3 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("forked %v: the script did not start its children", forked)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return strings.Count(string(b), "\n") == 3
+		})
 		start := time.Now()
 		cancel()
 		select {
@@ -262,18 +250,7 @@ func TestForkedBashMatchesSpawned(t *testing.T) {
 func TestForkedRunsMatchSpawned(t *testing.T) {
 	t.Parallel()
 	forked, spawned := newRunner(t, true), newRunner(t, false)
-	probe := jobSpec(Python, "import os\ndef main():\n    return os.getppid()\n", `{}`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, _ := run(t, forked, probe)
-		if out.Success && string(out.Result) != strconv.Itoa(os.Getpid()) {
-			break // the parent is the fork server, not this process
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cold Python jobs never ran on the fork server")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForked(t, forked)
 	for _, content := range []string{
 		"calls = []\ndef main(a: int):\n    calls.append(a)\n    print('n', len(calls))\n    return len(calls)\n",
 		"def main():\n    raise KeyError('k')\n",
@@ -595,15 +572,8 @@ func TestAJobThatStopsItsServerStillEnds(t *testing.T) {
 func waitForked(t *testing.T, r *Runner) {
 	t.Helper()
 	probe := jobSpec(Python, "import os\ndef main():\n    return os.getppid()\n", `{}`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitUntil(t, "cold Python jobs to run on the fork server", 10*time.Second, func() bool {
 		out, _ := run(t, r, probe)
-		if out.Success && string(out.Result) != strconv.Itoa(os.Getpid()) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cold Python jobs never ran on the fork server")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return out.Success && string(out.Result) != strconv.Itoa(os.Getpid()) // the parent is the fork server, not this process
+	})
 }

@@ -341,6 +341,13 @@ func (c *Catalog) List(ctx context.Context, workspace string, archived bool) ([]
 	return c.db.ListScripts(ctx, workspace, archived)
 }
 
+// IsLatest reports whether hash is the version path points at, archived
+// or not.
+func (c *Catalog) IsLatest(ctx context.Context, workspace, path, hash string) bool {
+	head, err := c.db.ScriptHead(ctx, workspace, path)
+	return err == nil && head.LatestHash == hash
+}
+
 // Archive hides the script at path from lists and runs by path (runs by
 // hash go on), or brings it back with archived false.
 func (c *Catalog) Archive(ctx context.Context, workspace, path string, archived bool) error {

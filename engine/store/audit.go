@@ -40,16 +40,11 @@ func (db *DB) ListAudit(ctx context.Context, before int64, limit int) ([]AuditEn
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
+	return appendRows([]AuditEntry{}, rows, func(row rowScanner) (AuditEntry, error) {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail)
 		e.At = time.UnixMicro(at).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }

@@ -105,16 +105,14 @@ func (db *DB) JobsByID(ctx context.Context, workspace string, ids []string) (map
 		if err != nil {
 			return nil, fmt.Errorf("read jobs: %w", err)
 		}
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
+		err = eachRow(rows, func(row rowScanner) error {
+			j, err := scanJob(row)
+			if err == nil {
+				out[j.ID] = j
 			}
-			out[j.ID] = j
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -127,16 +125,7 @@ func (db *DB) ChildJobs(ctx context.Context, workspace, parent string) ([]*Job, 
 	if err != nil {
 		return nil, fmt.Errorf("read child jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return appendRows(nil, rows, scanJob)
 }
 
 // CachedJob returns the newest successful job of script path at hash

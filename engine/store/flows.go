@@ -87,17 +87,12 @@ func (db *DB) ListFlows(ctx context.Context, workspace string, archived bool) ([
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
-	defer rows.Close()
-	var out []FlowVersion
-	for rows.Next() {
-		v, err := scanFlow(rows, &archived)
-		if err != nil {
-			return nil, err
-		}
+	return appendRows(nil, rows, func(row rowScanner) (FlowVersion, error) {
+		var archived bool
+		v, err := scanFlow(row, &archived)
 		v.Archived = archived
-		out = append(out, v)
-	}
-	return out, rows.Err()
+		return v, err
+	})
 }
 
 // SetFlowExtra records the fields of a flow version's create request that

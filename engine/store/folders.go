@@ -58,16 +58,7 @@ func (db *DB) ListFolders(ctx context.Context, workspace string) ([]Folder, erro
 	if err != nil {
 		return nil, fmt.Errorf("list folders: %w", err)
 	}
-	defer rows.Close()
-	out := []Folder{}
-	for rows.Next() {
-		f, err := scanFolder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return appendRows([]Folder{}, rows, scanFolder)
 }
 
 // DeleteFolder removes a folder's metadata (what is in it stays).

@@ -307,16 +307,7 @@ func (db *DB) UnfinishedJobs(ctx context.Context) ([]*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load queued jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return appendRows(nil, rows, scanJob)
 }
 
 // JobFilter selects a page of jobs, newest first.
@@ -440,16 +431,7 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return appendRows(nil, rows, scanJob)
 }
 
 // stepsOfOpenFlows keeps the finished steps of a flow job that has not

@@ -55,18 +55,13 @@ func (db *DB) ListKept(ctx context.Context, workspace, kind string) ([]KeptItem,
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
-	defer rows.Close()
-	var out []KeptItem
-	for rows.Next() {
+	return appendRows(nil, rows, func(row rowScanner) (KeptItem, error) {
 		it := KeptItem{Kind: kind}
 		var u int64
-		if err := rows.Scan(&it.Name, &it.Value, &u); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&it.Name, &it.Value, &u)
 		it.UpdatedAt = time.UnixMicro(u).UTC()
-		out = append(out, it)
-	}
-	return out, rows.Err()
+		return it, err
+	})
 }
 
 // DeleteKept removes an item; ErrNotFound when there is none.

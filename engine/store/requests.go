@@ -176,16 +176,13 @@ func (db *DB) ListRequests(ctx context.Context, f RequestFilter) ([]Request, err
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
-	defer rows.Close()
-	out := []Request{}
-	for rows.Next() {
-		r, err := scanRequest(rows)
+	return appendRows([]Request{}, rows, func(row rowScanner) (Request, error) {
+		r, err := scanRequest(row)
 		if err != nil {
-			return nil, err
+			return Request{}, err
 		}
-		out = append(out, *r)
-	}
-	return out, rows.Err()
+		return *r, nil
+	})
 }
 
 // GetRequest returns one request with its body.

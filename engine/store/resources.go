@@ -73,18 +73,13 @@ func (db *DB) ListResources(ctx context.Context, workspace string) ([]Resource, 
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
-	defer rows.Close()
-	out := []Resource{}
-	for rows.Next() {
+	return appendRows([]Resource{}, rows, func(row rowScanner) (Resource, error) {
 		var r Resource
 		var c, u int64
-		if err := rows.Scan(&r.Workspace, &r.Path, &r.ResourceType, &r.Value, &r.Description, &c, &u); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.Workspace, &r.Path, &r.ResourceType, &r.Value, &r.Description, &c, &u)
 		r.CreatedAt, r.UpdatedAt = time.UnixMicro(c).UTC(), time.UnixMicro(u).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // DeleteResource removes a resource.

@@ -132,18 +132,13 @@ func resumes(q querier, stepJob string) ([]Resume, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Resume
-	for rows.Next() {
+	return appendRows(nil, rows, func(row rowScanner) (Resume, error) {
 		var r Resume
 		var at sql.NullInt64
-		if err := rows.Scan(&r.StepJob, &r.ResumeID, &r.FlowJob, &r.Approver, &r.Approved, &r.Value, &at); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.StepJob, &r.ResumeID, &r.FlowJob, &r.Approver, &r.Approved, &r.Value, &at)
 		r.At = fromMicros(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 func waitEnd(q querier, stepJob string) (*WaitEnd, error) {
@@ -173,14 +168,5 @@ func (db *DB) OpenFrames(ctx context.Context, workspace, root string) ([]*Job, e
 	if err != nil {
 		return nil, fmt.Errorf("read the flow jobs under %s: %w", root, err)
 	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return appendRows(nil, rows, scanJob)
 }

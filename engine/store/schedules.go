@@ -76,16 +76,7 @@ func (db *DB) ListSchedules(ctx context.Context, workspace string) ([]*Schedule,
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
-	defer rows.Close()
-	out := []*Schedule{}
-	for rows.Next() {
-		s, err := scanSchedule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return appendRows([]*Schedule{}, rows, scanSchedule)
 }
 
 // DeleteSchedule removes a schedule; runs it started stay in the history.

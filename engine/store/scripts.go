@@ -119,16 +119,7 @@ func (db *DB) ScriptVersions(ctx context.Context, workspace, path string) ([]Scr
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []ScriptVersion
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return appendRows(nil, rows, func(row rowScanner) (ScriptVersion, error) { return scanVersion(row) })
 }
 
 // ListScripts returns the latest version of every live script (and of the
@@ -142,20 +133,14 @@ func (db *DB) ListScripts(ctx context.Context, workspace string, archived bool) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []ScriptSummary
-	for rows.Next() {
+	return appendRows(nil, rows, func(row rowScanner) (ScriptSummary, error) {
 		var s ScriptSummary
 		var created int64
-		v, err := scanVersion(rows, &created, &s.RunCount, &s.LastStatus, &s.Archived)
-		if err != nil {
-			return nil, err
-		}
+		v, err := scanVersion(row, &created, &s.RunCount, &s.LastStatus, &s.Archived)
 		s.Latest = v
 		s.CreatedAt = time.UnixMicro(created).UTC()
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		return s, err
+	})
 }
 
 // DeleteScript removes a script and every version of it. Its past jobs

@@ -12,16 +12,17 @@ func (db *DB) Settings(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read settings: %w", err)
 	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
+	err = eachRow(rows, func(row rowScanner) error {
 		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&k, &v)
 		out[k] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PutSettings stores the given settings (JSON text by key) in one transaction.

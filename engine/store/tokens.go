@@ -68,16 +68,7 @@ func (db *DB) ListTokens(ctx context.Context) ([]*Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []*Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return appendRows(nil, rows, scanToken)
 }
 
 // CountTokens returns how many tokens exist.

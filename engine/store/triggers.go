@@ -25,7 +25,7 @@ func (db *DB) PutTrigger(ctx context.Context, t StoredTrigger, create bool, chec
 		if err != nil {
 			return err
 		}
-		others, err := scanTriggers(rows)
+		others, err := appendRows([]StoredTrigger{}, rows, scanTrigger)
 		if err != nil {
 			return err
 		}
@@ -53,22 +53,15 @@ func (db *DB) ListTriggers(ctx context.Context) ([]StoredTrigger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
-	return scanTriggers(rows)
+	return appendRows([]StoredTrigger{}, rows, scanTrigger)
 }
 
-func scanTriggers(rows *sql.Rows) ([]StoredTrigger, error) {
-	defer rows.Close()
-	out := []StoredTrigger{}
-	for rows.Next() {
-		var t StoredTrigger
-		var c, u int64
-		if err := rows.Scan(&t.Workspace, &t.Path, &t.Definition, &c, &u); err != nil {
-			return nil, err
-		}
-		t.CreatedAt, t.UpdatedAt = time.UnixMicro(c).UTC(), time.UnixMicro(u).UTC()
-		out = append(out, t)
-	}
-	return out, rows.Err()
+func scanTrigger(row rowScanner) (StoredTrigger, error) {
+	var t StoredTrigger
+	var c, u int64
+	err := row.Scan(&t.Workspace, &t.Path, &t.Definition, &c, &u)
+	t.CreatedAt, t.UpdatedAt = time.UnixMicro(c).UTC(), time.UnixMicro(u).UTC()
+	return t, err
 }
 
 // DeleteTrigger removes a route.

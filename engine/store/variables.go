@@ -61,16 +61,7 @@ func (db *DB) ListVariables(ctx context.Context, workspace string) ([]*Variable,
 	if err != nil {
 		return nil, fmt.Errorf("list variables: %w", err)
 	}
-	defer rows.Close()
-	out := []*Variable{}
-	for rows.Next() {
-		v, err := scanVariable(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return appendRows([]*Variable{}, rows, scanVariable)
 }
 
 // DeleteVariable removes a variable.

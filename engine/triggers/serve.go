@@ -18,6 +18,7 @@ import (
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/inspector"
+	"github.com/millrun/millrun/engine/reqctx"
 	"github.com/millrun/millrun/engine/store"
 	"github.com/millrun/millrun/engine/webhook"
 )
@@ -153,7 +154,7 @@ type verdict struct {
 // counted against the budget kept from anonymous callers.
 func (s *Server) authenticate(r *http.Request, t *Trigger) verdict {
 	routeID := &auth.Identity{Label: "route " + t.Path, TokenID: routeKey(t.Path), Scopes: []string{auth.RunScope(kindOf(t), t.ScriptPath)}}
-	if replayed, ofRefused := inspector.IsReplay(r.Context()); replayed {
+	if replayed, ofRefused := reqctx.IsReplay(r.Context()); replayed {
 		guard.Authenticated(r.Context())
 		v := verdict{id: routeID, reason: "replay from the UI: the route's authentication was skipped"}
 		if ofRefused {

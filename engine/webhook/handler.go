@@ -17,6 +17,8 @@ import (
 	"github.com/millrun/millrun/engine/flows"
 	"github.com/millrun/millrun/engine/guard"
 	"github.com/millrun/millrun/engine/jobs"
+	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
@@ -100,15 +102,12 @@ const (
 	byFlow
 )
 
-// target is what a run route resolved to: a script version or a flow version.
-type target struct {
-	kind, scopeKind  string
-	path, hash, lang string
-	timeoutS, limit  int
-	priority         int
-	// notRunnable says why it cannot run (a library); asked only once the
-	// caller may run it, so a scoped token learns nothing of other scripts.
-	notRunnable error
+// scopeKind is the kind a token's run scope names for t.
+func scopeKind(t *runnable.Target) string {
+	if t.Kind == runnable.Flow {
+		return auth.KindFlow
+	}
+	return auth.KindScript
 }
 
 func (s *Service) handler(sync bool, by lookup) http.Handler {
@@ -117,18 +116,18 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 			s.failKeepingBody(w, r, apierr.NotFound("workspace %s does not exist (this millrun serves workspace %s)", ws, s.Workspace))
 			return
 		}
-		id := auth.FromContext(r.Context())
+		id := reqctx.Identity(r.Context())
 		v, err := s.resolve(r, by)
 		if err != nil {
 			s.failKeepingBody(w, r, err)
 			return
 		}
-		if id == nil || !id.CanRun(v.scopeKind, v.path) {
-			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(v.scopeKind, v.path)))
+		if id == nil || !id.CanRun(scopeKind(v), v.Path) {
+			s.fail(w, apierr.NotAuthorized("Required scope: %s", auth.RunScope(scopeKind(v), v.Path)))
 			return
 		}
-		if v.notRunnable != nil {
-			s.fail(w, v.notRunnable)
+		if v.NotRunnable != nil {
+			s.fail(w, v.NotRunnable)
 			return
 		}
 		if s.Limiter != nil {
@@ -154,10 +153,10 @@ func (s *Service) handler(sync bool, by lookup) http.Handler {
 	})
 }
 
-func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
+func (s *Service) resolve(r *http.Request, by lookup) (*runnable.Target, error) {
 	switch by {
 	case byFlow:
-		return s.resolvePath(r, true, r.PathValue("path"))
+		return s.resolver().Resolve(r.Context(), s.Workspace, runnable.Flow, r.PathValue("path"))
 	case byHash:
 		hash := r.PathValue("hash")
 		if !scripts.ValidHash(hash) {
@@ -170,9 +169,9 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		return scriptTarget(v), nil
+		return runnable.ScriptTarget(v), nil
 	}
-	return s.resolvePath(r, false, r.PathValue("path"))
+	return s.resolver().Resolve(r.Context(), s.Workspace, runnable.Script, r.PathValue("path"))
 }
 
 // recordedHeaders are kept with each job for the Runs page, besides the
@@ -180,7 +179,7 @@ func (s *Service) resolve(r *http.Request, by lookup) (*target, error) {
 var recordedHeaders = []string{"Content-Type", "User-Agent", "X-Request-Id",
 	"X-Github-Event", "X-Github-Delivery", "X-Slack-Request-Timestamp", "Ce-Type", "Ce-Source"}
 
-func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*store.Job, error) {
+func (s *Service) buildJob(r *http.Request, v *runnable.Target, id *auth.Identity) (*store.Job, error) {
 	set := s.Settings()
 	var body []byte
 	if r.Method != http.MethodGet {
@@ -200,10 +199,9 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 		return nil, apierr.BadRequest("arguments cannot be encoded: %s", err)
 	}
 	job := &store.Job{
-		Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(argsJSON), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
-		Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
+		Workspace: s.Workspace, Args: string(argsJSON), Trigger: "webhook", CreatedBy: id.Label, TokenID: id.TokenID,
 	}
+	v.Fill(job)
 	if t := q.Get("trigger"); t == "ui" {
 		job.Trigger = t
 	}
@@ -236,7 +234,7 @@ func (s *Service) buildJob(r *http.Request, v *target, id *auth.Identity) (*stor
 		}
 		job.ScheduledFor = time.Now().UTC().Add(time.Duration(n) * time.Second)
 	}
-	if r.Context().Value(tunnelKey{}) != nil {
+	if _, viaTunnel := reqctx.TunnelCaller(r.Context()); viaTunnel {
 		job.Trigger = "tunnel"
 	}
 	recordHeaders(r, job, RecordedHeaders(r.Header, includeList(q.Get("include_header"), set.IncludeHeaders)))
@@ -363,14 +361,4 @@ func WriteResult(w http.ResponseWriter, log *slog.Logger, job *store.Job) {
 	}
 	w.WriteHeader(shaped.Status)
 	_, _ = w.Write(shaped.Body)
-}
-
-type tunnelKey struct{}
-
-type tunnelCaller struct{ ip string }
-
-// WithTunnelCaller marks a request as received through the tunnel, from ip
-// (as the tunnel provider reports it; may be empty).
-func WithTunnelCaller(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, tunnelKey{}, tunnelCaller{ip: ip})
 }

@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -11,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
-	"github.com/millrun/millrun/engine/errs"
-	"github.com/millrun/millrun/engine/scripts"
+	"github.com/millrun/millrun/engine/reqctx"
+	"github.com/millrun/millrun/engine/runnable"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -31,10 +29,7 @@ type RunRequest struct {
 // Run starts the latest version of a script or flow and answers like the
 // run routes do: 201 with the job id, or the shaped result when Sync.
 func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
-	v, err := s.resolvePath(r, req.Flow, req.Path)
-	if err == nil {
-		err = v.notRunnable
-	}
+	v, err := s.resolver().Runnable(r.Context(), s.Workspace, runnable.KindOf(req.Flow), req.Path)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -45,10 +40,10 @@ func (s *Service) Run(w http.ResponseWriter, r *http.Request, req RunRequest) {
 		return
 	}
 	job := &store.Job{
-		ID: uuid.NewString(), Workspace: s.Workspace, Kind: v.kind, ScriptPath: v.path, ScriptHash: v.hash, Language: v.lang,
-		Args: string(args), TimeoutS: v.timeoutS, ConcurrencyLimit: v.limit, Priority: v.priority,
+		ID: uuid.NewString(), Workspace: s.Workspace, Args: string(args),
 		Trigger: req.Trigger, CreatedBy: req.Identity.Label, TokenID: req.Identity.TokenID,
 	}
+	v.Fill(job)
 	hdrs := req.Headers
 	if hdrs == nil {
 		hdrs = map[string]string{}
@@ -73,56 +68,8 @@ func (s *Service) runAsync(w http.ResponseWriter, r *http.Request, job *store.Jo
 	_, _ = io.WriteString(w, job.ID)
 }
 
-func (s *Service) resolvePath(r *http.Request, flow bool, path string) (*target, error) {
-	if flow {
-		f, err := s.Flows.Latest(r.Context(), s.Workspace, path)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, apierr.NotFound("flow not found at path %s", path)
-		}
-		if err != nil {
-			return nil, err
-		}
-		timeout, priority := FlowOptions(f.Extra)
-		t := &target{kind: "flow", scopeKind: auth.KindFlow, path: f.Path, hash: f.Hash, timeoutS: timeout, priority: priority,
-			limit: f.ConcurrencyLimit()}
-		if t.notRunnable = s.Flows.Runnable(r.Context(), f); t.notRunnable != nil && !isInvalid(t.notRunnable) {
-			return nil, t.notRunnable
-		}
-		return t, nil
-	}
-	v, err := s.Catalog.Latest(r.Context(), s.Workspace, path)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, apierr.NotFound("script not found at name %s", path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return scriptTarget(v), nil
-}
-
-func scriptTarget(v *scripts.Version) *target {
-	return &target{kind: "script", scopeKind: auth.KindScript, path: v.Path, hash: v.Hash, lang: v.Language,
-		timeoutS: v.TimeoutS, limit: v.ConcurrencyLimit, priority: v.Options.Priority, notRunnable: v.Runnable()}
-}
-
-// FlowOptions are a flow's Windmill timeout (seconds: the flow job is
-// stopped past it, as a script's is) and priority, kept with the flow.
-func FlowOptions(extra string) (timeout, priority int) {
-	var f struct {
-		Timeout  int `json:"timeout"`
-		Priority int `json:"priority"`
-	}
-	if extra != "" && json.Unmarshal([]byte(extra), &f) == nil {
-		return max(f.Timeout, 0), f.Priority
-	}
-	return 0, 0
-}
-
-// isInvalid tells a flow that cannot run (the caller's to fix) from a
-// failure to find out (the server's).
-func isInvalid(err error) bool {
-	var inv *errs.Invalid
-	return errors.As(err, &inv)
+func (s *Service) resolver() runnable.Resolver {
+	return runnable.Resolver{Scripts: s.Catalog, Flows: s.Flows}
 }
 
 // RecordedHeaders picks the request headers kept with a job.
@@ -136,27 +83,13 @@ func RecordedHeaders(h http.Header, include []string) map[string]string {
 	return out
 }
 
-// TunnelCallerIP is the caller's address for a request that came through
-// the tunnel ("" otherwise, or when the provider did not say).
-func TunnelCallerIP(ctx context.Context) string {
-	via, _ := ctx.Value(tunnelKey{}).(tunnelCaller)
-	return via.ip
-}
-
-// ViaTunnel reports whether the request ctx belongs to came through the
-// tunnel, whether or not the provider said from where.
-func ViaTunnel(ctx context.Context) bool {
-	_, ok := ctx.Value(tunnelKey{}).(tunnelCaller)
-	return ok
-}
-
 // recordHeaders stores hdrs with the job, adding where a tunnel request
 // came from.
 func recordHeaders(r *http.Request, job *store.Job, hdrs map[string]string) {
-	if via, ok := r.Context().Value(tunnelKey{}).(tunnelCaller); ok {
+	if ip, ok := reqctx.TunnelCaller(r.Context()); ok {
 		hdrs["via"] = "tunnel"
-		if via.ip != "" {
-			hdrs["caller_ip"] = via.ip
+		if ip != "" {
+			hdrs["caller_ip"] = ip
 		}
 	}
 	if len(hdrs) > 0 {

@@ -124,7 +124,7 @@ func (n *Notifier) deliver(ev map[string]any) {
 		if target.URL == "" {
 			return
 		}
-		err := n.post(target, body)
+		err := post(n.cfg.Client, target, body)
 		if err == nil {
 			return
 		}
@@ -145,9 +145,23 @@ type errRetry struct{ status int }
 
 func (e errRetry) Error() string { return "the receiver answered " + strconv.Itoa(e.status) }
 
+// Deliver posts one event to target now, once, without the queue: for a
+// process that exits next (the CLI), which has no loop to retry from.
+func Deliver(workspace string, target Target, event map[string]any) error {
+	if target.URL == "" {
+		return nil
+	}
+	event["workspace"] = workspace
+	body, err := json.Marshal(event)
+	if err != nil {
+		return err
+	}
+	return post(&http.Client{Timeout: 5 * time.Second}, target, body)
+}
+
 // post delivers body once; a 4xx counts as delivered (it will not improve
 // with retries).
-func (n *Notifier) post(target Target, body []byte) error {
+func post(client *http.Client, target Target, body []byte) error {
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -159,7 +173,7 @@ func (n *Notifier) post(target Target, body []byte) error {
 	req.Header.Set("User-Agent", "millrun")
 	req.Header.Set("X-Millrun-Timestamp", ts)
 	req.Header.Set("X-Millrun-Signature", Sign(target.Secret, ts, body))
-	res, err := n.cfg.Client.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return err
 	}

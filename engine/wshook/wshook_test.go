@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/millrun/millrun/engine/testkit"
 )
 
 type receiver struct {
@@ -56,17 +58,6 @@ func start(t *testing.T, url *string) *Notifier {
 	return n
 }
 
-func eventually(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Events arrive signed, in order, named with the workspace; a server
 // error is retried.
 func TestEventsArriveSignedAfterRetries(t *testing.T) {
@@ -78,7 +69,7 @@ func TestEventsArriveSignedAfterRetries(t *testing.T) {
 	n := start(t, &url)
 	n.Send(map[string]any{"type": "CreateScript", "path": "u/me/a"})
 	n.Send(map[string]any{"type": "UpdateScript", "path": "u/me/a"})
-	eventually(t, func() bool { _, got := rc.state(); return len(got) == 2 })
+	testkit.WaitUntil(t, "both events sent", 5*time.Second, func() bool { _, got := rc.state(); return len(got) == 2 })
 	_, got := rc.state()
 	if got[0]["type"] != "CreateScript" || got[1]["type"] != "UpdateScript" || got[0]["workspace"] != "local" {
 		t.Fatalf("events: %v", got)
@@ -95,7 +86,7 @@ func TestGivesUpAndSkips(t *testing.T) {
 	url := srv.URL
 	n := start(t, &url)
 	n.Send(map[string]any{"type": "A"})
-	eventually(t, func() bool { calls, _ := rc.state(); return calls == 3 })
+	testkit.WaitUntil(t, "the first try and two retries", 5*time.Second, func() bool { calls, _ := rc.state(); return calls == 3 })
 	time.Sleep(50 * time.Millisecond)
 	if calls, _ := rc.state(); calls != 3 {
 		t.Fatalf("%d attempts, want 1 and 2 retries", calls)
@@ -107,7 +98,7 @@ func TestGivesUpAndSkips(t *testing.T) {
 	url2 := srv2.URL
 	n2 := start(t, &url2)
 	n2.Send(map[string]any{"type": "B"})
-	eventually(t, func() bool { calls, _ := bad.state(); return calls == 1 })
+	testkit.WaitUntil(t, "the one try a 404 gets", 5*time.Second, func() bool { calls, _ := bad.state(); return calls == 1 })
 	time.Sleep(50 * time.Millisecond)
 	if calls, _ := bad.state(); calls != 1 {
 		t.Fatalf("a 404 was retried: %d attempts", calls)
@@ -132,5 +123,22 @@ func TestQueueIsBounded(t *testing.T) {
 	}
 	if len(n.queue) != maxQueued || n.queue[0]["n"] != 10 {
 		t.Fatalf("queue holds %d, first %v", len(n.queue), n.queue[0]["n"])
+	}
+}
+
+// The CLI, which has no delivery loop, sends its one event signed, at once.
+func TestDeliverSendsOneSignedEventNow(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	if err := Deliver("local", Target{URL: srv.URL, Secret: "s3cret"}, map[string]any{"type": "CreateToken"}); err != nil {
+		t.Fatal(err)
+	}
+	calls, got := rc.state()
+	if calls != 1 || len(got) != 1 || got[0]["type"] != "CreateToken" || got[0]["workspace"] != "local" {
+		t.Fatalf("delivered: %d calls, %v", calls, got)
+	}
+	if err := Deliver("local", Target{}, map[string]any{"type": "CreateToken"}); err != nil {
+		t.Fatalf("no URL set: %v", err)
 	}
 }
