@@ -245,8 +245,8 @@ type bashForker struct {
 	closed   bool
 	reaping  bool
 	// busy counts servers being started or stopped in the background:
-	// close waits for them, so nothing of a server (its folder, its
-	// process) is left when the runner has closed.
+	// stop waits for them, so nothing of a server (its folder, its
+	// process) is left when the runner has stopped.
 	busy   int
 	idleCh *sync.Cond
 }
