@@ -287,7 +287,7 @@ func (s *Service) fill(ctx context.Context, job *store.Job, kind runnable.Kind, 
 	var inv *errs.Invalid
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrTargetGone, err)
+		return fmt.Errorf("%w: %w (deleted or archived)", ErrTargetGone, err)
 	case errors.As(err, &inv):
 		return cannotRun{err}
 	case err != nil:

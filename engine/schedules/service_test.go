@@ -176,8 +176,14 @@ func TestEnqueueDueOfATargetThatCannotRun(t *testing.T) {
 		{Workspace: "local", Path: "u/me/s", ScriptPath: "u/me/lib", Args: "{}"},
 		{Workspace: "local", Path: "u/me/s", ScriptPath: "f/ops/gone", IsFlow: true, Args: "{}"},
 	} {
-		if err := b.svc.EnqueueDue(t.Context(), sc, due, "id"); !errors.Is(err, ErrTargetGone) {
+		err := b.svc.EnqueueDue(t.Context(), sc, due, "id")
+		if !errors.Is(err, ErrTargetGone) {
 			t.Errorf("%s: %v, want ErrTargetGone", sc.ScriptPath, err)
+		}
+		// The schedule's error is what the Schedules page shows: it says
+		// why the target is missing, not only that it is.
+		if strings.Contains(sc.ScriptPath, "gone") && (err == nil || !strings.HasSuffix(err.Error(), "(deleted or archived)")) {
+			t.Errorf("%s: %v, want it to say the target was deleted or archived", sc.ScriptPath, err)
 		}
 	}
 	sc := &store.Schedule{Workspace: "local", Path: "u/me/s", ScriptPath: "u/me/tick", Args: `{"who":"cron"}`}
