@@ -131,6 +131,13 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	opt := auth.CreateOptions{Actor: "cli", Label: *label, Scopes: scopes, ExpiresAt: exp}
+	// Refused before the data folder is opened, so a mistyped flag
+	// creates nothing.
+	var inv *errs.Invalid
+	if err := opt.Check(); errors.As(err, &inv) {
+		return &usageError{msg: inv.Msg}
+	}
 	db, err := openStore(*data)
 	if err != nil {
 		return err
@@ -138,11 +145,7 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 	defer db.Close()
 	tokens := auth.New(db)
 	tokens.Changed = cliChanges(db, *data, *workspace, stderr)
-	secret, tok, err := tokens.Create(context.Background(), auth.CreateOptions{Actor: "cli", Label: *label, Scopes: scopes, ExpiresAt: exp})
-	var inv *errs.Invalid
-	if errors.As(err, &inv) {
-		return &usageError{msg: inv.Msg}
-	}
+	secret, tok, err := tokens.Create(context.Background(), opt)
 	if err != nil {
 		return err
 	}
@@ -168,8 +171,13 @@ func cliChanges(db *store.DB, dataDir, workspace string, stderr io.Writer) auth.
 }
 
 func tellWorkspaceWebhook(db *store.DB, dataDir, workspace string, event map[string]any) error {
-	// The key seals the webhook's secret; a data folder that has none yet
-	// gets the one the engine would make on its first start.
+	// The key seals the webhook's secret and is made at the engine's first
+	// start: a data folder without one has no webhook to tell, and the CLI
+	// must not make the key itself (run as another user, say with sudo,
+	// it would leave a key the engine cannot read).
+	if _, err := os.Stat(filepath.Join(dataDir, resources.KeyFile)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	sealer, err := resources.Open(db, dataDir)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -78,5 +79,26 @@ func TestCLITokensTellTheWorkspaceWebhook(t *testing.T) {
 	if err != nil || len(audit) != 2 || audit[1].Actor != "cli" || audit[1].Action != "token.create" || audit[1].Target != "ci" ||
 		audit[0].Action != "token.revoke" || audit[0].Target != prefix {
 		t.Fatalf("audit: %+v, %v", audit, err)
+	}
+}
+
+// A mistyped flag is refused before the data folder is touched, and the
+// CLI never makes the folder's key (the engine does, at its first start:
+// a key made by the CLI run as another user would lock the engine out).
+func TestCLITokenCreateTouchesNothingItNeedNot(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "fresh")
+	var out, errb bytes.Buffer
+	if code := run([]string{"token", "create", "--data", data, "--scope", "jobs:run:nothing"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown scope "jobs:run:nothing"`) {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("a refused token create made the data folder: %v", err)
+	}
+	if code := run([]string{"token", "create", "--data", data, "--label", "first"}, &out, &errb); code != 0 {
+		t.Fatalf("token create exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, resources.KeyFile)); !os.IsNotExist(err) {
+		t.Fatalf("the CLI made the data folder's key: %v", err)
 	}
 }

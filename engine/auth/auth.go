@@ -148,24 +148,33 @@ type CreateOptions struct {
 	Actor string
 }
 
+// Check refuses options Create would refuse, as an *errs.Invalid, without
+// touching storage: the CLI checks its flags before it opens a data folder.
+func (opt CreateOptions) Check() error {
+	for _, sc := range opt.Scopes {
+		if !ValidScope(sc) {
+			return errs.Invalidf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> (a trailing * matches a prefix) or *", sc)
+		}
+	}
+	if len(opt.Label) > 200 {
+		return errs.Invalidf("the label is longer than 200 characters")
+	}
+	if !opt.ExpiresAt.IsZero() && opt.ExpiresAt.Before(time.Now()) {
+		return errs.Invalidf("the expiration %s is in the past", opt.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Create issues a token a user manages (from the UI, the API, the CLI):
 // its scopes checked, the change recorded and the workspace webhook told.
 // It returns the secret, which is never retrievable again. Input errors
 // are *errs.Invalid.
 func (t *Tokens) Create(ctx context.Context, opt CreateOptions) (string, *store.Token, error) {
-	for _, sc := range opt.Scopes {
-		if !ValidScope(sc) {
-			return "", nil, errs.Invalidf("unknown scope %q: use jobs:run:scripts:<path>, jobs:run:flows:<path> (a trailing * matches a prefix) or *", sc)
-		}
+	if err := opt.Check(); err != nil {
+		return "", nil, err
 	}
 	if opt.Label == "" {
 		opt.Label = "token"
-	}
-	if len(opt.Label) > 200 {
-		return "", nil, errs.Invalidf("the label is longer than 200 characters")
-	}
-	if !opt.ExpiresAt.IsZero() && opt.ExpiresAt.Before(time.Now()) {
-		return "", nil, errs.Invalidf("the expiration %s is in the past", opt.ExpiresAt.Format(time.RFC3339))
 	}
 	secret, tok, err := t.issue(ctx, opt.Label, opt.Scopes, opt.ExpiresAt, false)
 	if err != nil {
