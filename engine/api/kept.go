@@ -28,7 +28,7 @@ const (
 	keptKey          = "encryption_key"
 	keptDeps         = "workspace_dependencies"
 	keptApp          = kept.App
-	keptACL          = "acl" // extra_perms granted through acls/add, by "<kind>/<path>"
+	keptACL          = kept.ACL
 )
 
 // doc is a kept item's JSON object.
@@ -540,14 +540,9 @@ func (s *Server) registerGroups(mux routes) {
 	})
 }
 
-// acl is the extra_perms granted on an item through acls/add: owner
-// ("u/<user>" or "g/<group>") to whether it may write.
+// acl is the extra_perms granted on an item through acls/add.
 func (s *Server) acl(r *http.Request, kind, path string) map[string]bool {
-	perms := map[string]bool{}
-	if it, err := s.Kept.Get(r.Context(), s.Workspace, keptACL, kind+"/"+path); err == nil {
-		_ = json.Unmarshal([]byte(it.Value), &perms)
-	}
-	return perms
+	return s.Kept.ACL(r.Context(), s.Workspace, kind, path)
 }
 
 // Windmill's granular ACLs: kept per item and given back as its
@@ -563,17 +558,8 @@ func (s *Server) registerACLs(mux routes) {
 			if err := s.decodeBody(r, &body); err != nil {
 				return err
 			}
-			if !strings.HasPrefix(body.Owner, "u/") && !strings.HasPrefix(body.Owner, "g/") {
-				return apierr.BadRequest("owner %q: name u/<user> or g/<group>", body.Owner)
-			}
 			kind, path := r.PathValue("kind"), r.PathValue("path")
-			perms := s.acl(r, kind, path)
-			if add {
-				perms[body.Owner] = body.Write
-			} else {
-				delete(perms, body.Owner)
-			}
-			if err := s.putDoc(r, keptACL, kind+"/"+path, perms); err != nil {
+			if err := s.Kept.Grant(r.Context(), s.Workspace, kind, path, body.Owner, body.Write, add); err != nil {
 				return err
 			}
 			s.changed(r, "acl.update", kind+"/"+path, body.Owner, nil)
