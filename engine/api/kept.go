@@ -26,7 +26,6 @@ const (
 	keptGroup        = "group"
 	keptSettings     = "settings"
 	keptKey          = "encryption_key"
-	keptDeps         = "workspace_dependencies"
 	keptApp          = kept.App
 	keptACL          = kept.ACL
 )

@@ -6,39 +6,22 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
-	"github.com/millrun/millrun/engine/runtime"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
-// depsFiles are Windmill's workspace dependency files by language.
-var depsFiles = runtime.WorkspaceDepsFiles()
-
-// depsPath is where a workspace export writes a language's dependencies:
-// dependencies/[<name>.]<file>.
-func depsPath(language, name string) string {
-	if name == "" {
-		return "dependencies/" + depsFiles[language]
-	}
-	return "dependencies/" + name + "." + depsFiles[language]
-}
-
 // Workspace dependencies (dependencies/requirements.in and the like) are
-// kept and given back. millrun resolves each script's packages from the
-// script itself and its lock; it does not read these files.
+// kept and given back; kept.Items holds their rules.
 func (s *Server) registerWorkspaceDependencies(mux routes) {
-	key := func(language, name string) string { return language + "/" + name }
-	view := func(language, name string, it store.KeptItem) answers.WorkspaceDependencies {
-		var content string
-		_ = json.Unmarshal([]byte(it.Value), &content)
-		return answers.WorkspaceDependencies{WorkspaceID: s.Workspace, Language: language, Name: stringOrNull(name), Content: content,
-			CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano)}
+	view := func(d kept.Dependencies) answers.WorkspaceDependencies {
+		return answers.WorkspaceDependencies{WorkspaceID: s.Workspace, Language: d.Language, Name: stringOrNull(d.Name), Content: d.Content,
+			CreatedAt: d.UpdatedAt.Format(time.RFC3339Nano)}
 	}
 	mux.full("POST /api/w/{ws}/workspace_dependencies/create", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
@@ -49,54 +32,41 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 		if err := s.decodeBody(r, &body); err != nil {
 			return err
 		}
-		if depsFiles[body.Language] == "" {
-			return apierr.BadRequest("workspace dependencies for %q: the languages are bun, python3, php, go and powershell", body.Language)
-		}
-		if strings.ContainsAny(body.Name, "/\\") || strings.Contains(body.Name, "..") {
-			return apierr.BadRequest("dependencies name %q: no slashes", body.Name)
-		}
-		if err := s.putDoc(r, keptDeps, key(body.Language, body.Name), body.Content); err != nil {
-			return err
-		}
-		s.changed(r, "workspace_dependencies.update", key(body.Language, body.Name), "", nil)
-		writeText(w, http.StatusCreated, depsPath(body.Language, body.Name))
-		return nil
-	})
-	mux.full("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
-		language, name := r.PathValue("language"), r.URL.Query().Get("name")
-		it, err := s.Kept.Get(r.Context(), s.Workspace, keptDeps, key(language, name))
-		if errors.Is(err, store.ErrNotFound) {
-			err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
-		}
+		path, err := s.Kept.SaveDeps(r.Context(), s.Workspace, body.Language, body.Name, body.Content)
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, view(language, name, it))
+		s.changed(r, "workspace_dependencies.update", body.Language+"/"+body.Name, "", nil)
+		writeText(w, http.StatusCreated, path)
+		return nil
+	})
+	mux.full("GET /api/w/{ws}/workspace_dependencies/get_latest/{language}", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
+		d, err := s.Kept.GetDeps(r.Context(), s.Workspace, r.PathValue("language"), r.URL.Query().Get("name"))
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, view(d))
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/workspace_dependencies/list", "workspaces:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
+		list, err := s.Kept.ListDeps(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
 		out := []answers.WorkspaceDependencies{}
-		for _, it := range items {
-			language, name, _ := strings.Cut(it.Name, "/")
-			out = append(out, view(language, name, it))
+		for _, d := range list {
+			out = append(out, view(d))
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("POST /api/w/{ws}/workspace_dependencies/delete/{language}", "workspaces:write", func(w http.ResponseWriter, r *http.Request) error {
 		language, name := r.PathValue("language"), r.URL.Query().Get("name")
-		if err := s.Kept.Delete(r.Context(), s.Workspace, keptDeps, key(language, name)); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = apierr.NotFound("workspace dependencies %s not found", depsPath(language, name))
-			}
+		if err := s.Kept.DeleteDeps(r.Context(), s.Workspace, language, name); err != nil {
 			return err
 		}
-		s.changed(r, "workspace_dependencies.delete", key(language, name), "", nil)
-		writeText(w, http.StatusOK, depsPath(language, name)+" deleted")
+		s.changed(r, "workspace_dependencies.delete", language+"/"+name, "", nil)
+		writeText(w, http.StatusOK, kept.DepsPath(language, name)+" deleted")
 		return nil
 	})
 }
@@ -294,15 +264,12 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		putJSON(it.Name+".app.json", appExport(docs[i], s.acl(r, "app", it.Name)))
 	}
 	if flag("include_workspace_dependencies") {
-		deps, err := s.Kept.List(r.Context(), s.Workspace, keptDeps)
+		deps, err := s.Kept.ListDeps(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
-		for _, it := range deps {
-			language, name, _ := strings.Cut(it.Name, "/")
-			var content string
-			_ = json.Unmarshal([]byte(it.Value), &content)
-			put(depsPath(language, name), []byte(content))
+		for _, d := range deps {
+			put(kept.DepsPath(d.Language, d.Name), []byte(d.Content))
 		}
 	}
 	if flag("include_triggers") {

@@ -77,12 +77,8 @@ func (s *Server) rawTempDiff(w http.ResponseWriter, r *http.Request) error {
 		if d.Name != nil {
 			name = *d.Name
 		}
-		var content string
-		it, err := s.Kept.Get(r.Context(), s.Workspace, keptDeps, d.Language+"/"+name)
-		if err == nil {
-			_ = json.Unmarshal([]byte(it.Value), &content)
-		}
-		if err != nil || sha256Hex(content) != d.Hash {
+		have, err := s.Kept.GetDeps(r.Context(), s.Workspace, d.Language, name)
+		if err != nil || sha256Hex(have.Content) != d.Hash {
 			out = append(out, d.Path)
 		}
 	}
