@@ -3,11 +3,9 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"maps"
 	"net/http"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/millrun/millrun/engine/api/answers"
@@ -22,7 +20,7 @@ import (
 // takes a whole workspace and `wmill sync pull` gives it back.
 const (
 	keptResourceType = "resource_type"
-	keptUser         = "user"
+	keptUser         = kept.User
 	keptGroup        = "group"
 	keptSettings     = "settings"
 	keptKey          = "encryption_key"
@@ -227,145 +225,71 @@ func (s *Server) fileResourceTypes(r *http.Request) (map[string]answers.FileReso
 	return out, nil
 }
 
-// userDoc is a kept workspace user as Windmill's export writes it.
-type userDoc struct {
-	Username string `json:"username"`
-	Role     string `json:"role"` // admin, developer or operator
-	Disabled bool   `json:"disabled"`
-}
-
-func roleOf(isAdmin, operator bool) string {
-	switch {
-	case isAdmin:
-		return "admin"
-	case operator:
-		return "operator"
-	}
-	return "developer"
-}
-
 // Workspace users: millrun has one person, who runs it; the users of a
-// Windmill workspace are kept by email so a pull gives them back. They
-// cannot log in or hold tokens here.
+// Windmill workspace are kept (kept.Items holds their rules) so a pull
+// gives them back.
 func (s *Server) registerWorkspaceUsers(mux routes) {
-	all := func(r *http.Request) (map[string]userDoc, error) {
-		items, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]userDoc{}
-		for _, it := range items {
-			var u userDoc
-			_ = json.Unmarshal([]byte(it.Value), &u)
-			out[it.Name] = u
-		}
-		return out, nil
-	}
-	byUsername := func(r *http.Request, username string) (string, userDoc, error) {
-		users, err := all(r)
-		if err != nil {
-			return "", userDoc{}, err
-		}
-		for email, u := range users {
-			if u.Username == username {
-				return email, u, nil
-			}
-		}
-		return "", userDoc{}, apierr.NotFound("user %s not found", username)
-	}
-	view := func(email string, u userDoc) answers.WorkspaceUser {
-		return answers.WorkspaceUser{WorkspaceID: s.Workspace, Email: email, Username: u.Username, IsAdmin: u.Role == "admin",
-			Operator: u.Role == "operator", Disabled: u.Disabled, Role: u.Role, CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339),
+	view := func(u kept.WorkspaceUser) answers.WorkspaceUser {
+		return answers.WorkspaceUser{WorkspaceID: s.Workspace, Email: u.Email, Username: u.Username, IsAdmin: u.IsAdmin(),
+			Operator: u.IsOperator(), Disabled: u.Disabled, Role: u.Role, CreatedAt: time.Unix(0, 0).UTC().Format(time.RFC3339),
 			Groups: []string{}, Folders: []string{}, FoldersOwners: []string{}}
 	}
 	mux.full("GET /api/w/{ws}/users/list", "users:read", func(w http.ResponseWriter, r *http.Request) error {
-		users, err := all(r)
+		users, err := s.Kept.Users(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
 		out := []answers.WorkspaceUser{}
-		for _, email := range slices.Sorted(maps.Keys(users)) {
-			out = append(out, view(email, users[email]))
+		for _, u := range users {
+			out = append(out, view(u))
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/users/get/{username}", "users:read", func(w http.ResponseWriter, r *http.Request) error {
-		email, u, err := byUsername(r, r.PathValue("username"))
+		u, err := s.Kept.UserNamed(r.Context(), s.Workspace, r.PathValue("username"))
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, view(email, u))
+		httpx.JSON(w, http.StatusOK, view(u))
 		return nil
 	})
 	mux.full("POST /api/w/{ws}/workspaces/add_user", "users:write", func(w http.ResponseWriter, r *http.Request) error {
-		var body struct {
-			Email    string `json:"email"`
-			Username string `json:"username"`
-			IsAdmin  bool   `json:"is_admin"`
-			Operator bool   `json:"operator"`
-		}
+		var body kept.NewUser
 		if err := s.decodeBody(r, &body); err != nil {
 			return err
 		}
-		// The email names the user's file in an export: one file name.
-		if !strings.Contains(body.Email, "@") || strings.ContainsAny(body.Email, "/\\:") || strings.Contains(body.Email, "..") ||
-			strings.ContainsFunc(body.Email, func(r rune) bool { return r < 0x20 }) {
-			return apierr.BadRequest("invalid email %q", body.Email)
-		}
-		if body.Username == "" {
-			body.Username = sanitizePathPart(strings.Split(body.Email, "@")[0])
-		}
-		if _, _, err := byUsername(r, body.Username); err == nil {
-			return apierr.BadRequest("username %s already taken", body.Username)
-		}
-		if err := s.putDoc(r, keptUser, body.Email, userDoc{Username: body.Username, Role: roleOf(body.IsAdmin, body.Operator)}); err != nil {
-			return err
-		}
-		s.changed(r, "user.add", body.Email, "", nil)
-		writeText(w, http.StatusCreated, "user "+body.Email+" added")
-		return nil
-	})
-	mux.full("POST /api/w/{ws}/users/update/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
-		email, u, err := byUsername(r, r.PathValue("username"))
+		u, err := s.Kept.AddUser(r.Context(), s.Workspace, body)
 		if err != nil {
 			return err
 		}
-		var body struct {
-			IsAdmin  *bool `json:"is_admin"`
-			Operator *bool `json:"operator"`
-			Disabled *bool `json:"disabled"`
+		s.changed(r, "user.add", u.Email, "", nil)
+		writeText(w, http.StatusCreated, "user "+u.Email+" added")
+		return nil
+	})
+	mux.full("POST /api/w/{ws}/users/update/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
+		username := r.PathValue("username")
+		if _, err := s.Kept.UserNamed(r.Context(), s.Workspace, username); err != nil {
+			return err
 		}
+		var body kept.UserChange
 		if err := s.decodeBody(r, &body); err != nil {
 			return err
 		}
-		admin, op := u.Role == "admin", u.Role == "operator"
-		if body.IsAdmin != nil {
-			admin = *body.IsAdmin
-		}
-		if body.Operator != nil {
-			op = *body.Operator
-		}
-		u.Role = roleOf(admin, op)
-		if body.Disabled != nil {
-			u.Disabled = *body.Disabled
-		}
-		if err := s.putDoc(r, keptUser, email, u); err != nil {
+		u, err := s.Kept.UpdateUser(r.Context(), s.Workspace, username, body)
+		if err != nil {
 			return err
 		}
-		s.changed(r, "user.update", email, "", nil)
+		s.changed(r, "user.update", u.Email, "", nil)
 		writeText(w, http.StatusOK, "user "+u.Username+" updated")
 		return nil
 	})
 	mux.full("DELETE /api/w/{ws}/users/delete/{username}", "users:write", func(w http.ResponseWriter, r *http.Request) error {
-		email, u, err := byUsername(r, r.PathValue("username"))
-		if err == nil {
-			err = s.Kept.Delete(r.Context(), s.Workspace, keptUser, email)
-		}
+		u, err := s.Kept.DeleteUser(r.Context(), s.Workspace, r.PathValue("username"))
 		if err != nil {
 			return err
 		}
-		s.changed(r, "user.delete", email, "", nil)
+		s.changed(r, "user.delete", u.Email, "", nil)
 		writeText(w, http.StatusOK, "username "+u.Username+" deleted")
 		return nil
 	})
@@ -394,7 +318,7 @@ func (s *Server) registerGroups(mux routes) {
 		g := groupDoc{Summary: &summary, Members: []string{s.User}}
 		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
 		for _, it := range users {
-			var u userDoc
+			var u kept.WorkspaceUser
 			if json.Unmarshal([]byte(it.Value), &u) == nil && u.Username != s.User {
 				g.Members = append(g.Members, u.Username)
 			}

@@ -278,14 +278,12 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		}
 	}
 	if flag("include_users") {
-		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
+		users, err := s.Kept.Users(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
-		for _, it := range users {
-			var u userDoc
-			_ = json.Unmarshal([]byte(it.Value), &u)
-			putJSON("users/"+it.Name+".user.json", u)
+		for _, u := range users {
+			putJSON("users/"+u.Email+".user.json", u)
 		}
 	}
 	if flag("include_groups") {

@@ -15,6 +15,7 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/auth"
 	"github.com/millrun/millrun/engine/httpx"
+	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/reqctx"
 )
 
@@ -207,20 +208,7 @@ func OSUser() string {
 		if i := strings.LastIndexAny(name, `\`); i >= 0 { // DOMAIN\user on Windows
 			name = name[i+1:]
 		}
-		return sanitizePathPart(name)
+		return kept.Username(name)
 	}
 	return "me"
-}
-
-func sanitizePathPart(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '-' || r == '.' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 {
-		return "me"
-	}
-	return b.String()
 }
