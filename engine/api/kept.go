@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
-	"slices"
 	"time"
 
 	"github.com/millrun/millrun/engine/api/answers"
@@ -21,7 +19,7 @@ import (
 const (
 	keptResourceType = "resource_type"
 	keptUser         = kept.User
-	keptGroup        = "group"
+	keptGroup        = kept.Group
 	keptSettings     = "settings"
 	keptKey          = "encryption_key"
 	keptApp          = kept.App
@@ -79,8 +77,6 @@ func (s *Server) registerKept(mux routes) {
 	s.registerKeptTriggers(mux)
 }
 
-var resourceTypeName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-
 // Resource types: Windmill's routes over kept documents. millrun checks no
 // resource against its type; the types travel with the workspace.
 func (s *Server) registerResourceTypes(mux routes) {
@@ -101,7 +97,7 @@ func (s *Server) registerResourceTypes(mux routes) {
 		}
 		var name string
 		_ = json.Unmarshal(d["name"], &name)
-		if !resourceTypeName.MatchString(name) {
+		if !kept.Identifier.MatchString(name) {
 			return apierr.BadRequest("resource type name %q: use letters, digits and _", name)
 		}
 		if _, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name); err == nil {
@@ -301,78 +297,36 @@ func (s *Server) registerWorkspaceUsers(mux routes) {
 	})
 }
 
-// groupDoc is a kept group: its summary and members (usernames).
-type groupDoc struct {
-	Summary *string  `json:"summary"`
-	Members []string `json:"members"`
-}
-
-// Groups are kept with their members; a member's admin role is an
-// extra_perms entry granted through acls/add/group_ (Windmill's way).
+// Groups are kept with their members (kept.Items holds their rules); a
+// member's admin role is an extra_perms entry granted through
+// acls/add/group_ (Windmill's way).
 func (s *Server) registerGroups(mux routes) {
-	// Windmill's group "all" holds every user of the workspace: here the
-	// person running millrun and the kept users. It is not kept and
-	// cannot change.
-	all := func(r *http.Request) (groupDoc, error) {
-		summary := "The group that always contains all users of this workspace"
-		g := groupDoc{Summary: &summary, Members: []string{s.User}}
-		users, err := s.Kept.List(r.Context(), s.Workspace, keptUser)
-		for _, it := range users {
-			var u kept.WorkspaceUser
-			if json.Unmarshal([]byte(it.Value), &u) == nil && u.Username != s.User {
-				g.Members = append(g.Members, u.Username)
-			}
-		}
-		return g, err
-	}
-	get := func(r *http.Request, name string) (groupDoc, error) {
-		var g groupDoc
-		if name == "all" {
-			return all(r)
-		}
-		it, err := s.Kept.Get(r.Context(), s.Workspace, keptGroup, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return g, apierr.NotFound("group %s not found", name)
-		}
-		if err != nil {
-			return g, err
-		}
-		err = json.Unmarshal([]byte(it.Value), &g)
-		return g, err
-	}
-	view := func(r *http.Request, name string, g groupDoc) answers.Group {
+	view := func(r *http.Request, g kept.WorkspaceGroup) answers.Group {
 		members := g.Members
 		if members == nil {
 			members = []string{}
 		}
-		return answers.Group{WorkspaceID: s.Workspace, Name: name, Summary: g.Summary, Members: members,
-			ExtraPerms: s.acl(r, "group_", name)}
+		return answers.Group{WorkspaceID: s.Workspace, Name: g.Name, Summary: g.Summary, Members: members,
+			ExtraPerms: s.acl(r, "group_", g.Name)}
 	}
 	mux.full("GET /api/w/{ws}/groups/list", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
+		groups, err := s.Kept.Groups(r.Context(), s.Workspace, s.User)
 		if err != nil {
 			return err
 		}
-		everyone, err := all(r)
-		if err != nil {
-			return err
-		}
-		out := []answers.Group{view(r, "all", everyone)}
-		for _, it := range items {
-			var g groupDoc
-			_ = json.Unmarshal([]byte(it.Value), &g)
-			out = append(out, view(r, it.Name, g))
+		out := []answers.Group{}
+		for _, g := range groups {
+			out = append(out, view(r, g))
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/groups/get/{name}", "groups:read", func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		g, err := get(r, name)
+		g, err := s.Kept.GroupNamed(r.Context(), s.Workspace, s.User, r.PathValue("name"))
 		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, view(r, name, g))
+		httpx.JSON(w, http.StatusOK, view(r, g))
 		return nil
 	})
 	mux.full("POST /api/w/{ws}/groups/create", "groups:write", func(w http.ResponseWriter, r *http.Request) error {
@@ -383,37 +337,25 @@ func (s *Server) registerGroups(mux routes) {
 		if err := s.decodeBody(r, &body); err != nil {
 			return err
 		}
-		if !resourceTypeName.MatchString(body.Name) {
-			return apierr.BadRequest("group name %q: use letters, digits and _", body.Name)
-		}
-		if _, err := get(r, body.Name); err == nil {
-			return apierr.BadRequest("group %s already exists", body.Name)
-		}
-		if err := s.putDoc(r, keptGroup, body.Name, groupDoc{Summary: body.Summary, Members: []string{}}); err != nil {
+		if err := s.Kept.CreateGroup(r.Context(), s.Workspace, s.User, body.Name, body.Summary); err != nil {
 			return err
 		}
 		s.changed(r, "group.create", body.Name, "", nil)
 		writeText(w, http.StatusCreated, "Created group "+body.Name)
 		return nil
 	})
-	edit := func(action string, change func(g *groupDoc, body map[string]json.RawMessage) error) handlerFunc {
+	// A missing or fixed group is refused before its body is read.
+	edit := func(action string, apply func(r *http.Request, name string, body map[string]json.RawMessage) error) handlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) error {
 			name := r.PathValue("name")
-			if name == "all" {
-				return apierr.BadRequest("the group all always holds every user of the workspace")
-			}
-			g, err := get(r, name)
-			if err != nil {
+			if _, err := s.Kept.EditableGroup(r.Context(), s.Workspace, name); err != nil {
 				return err
 			}
 			body := map[string]json.RawMessage{}
 			if err := s.decodeOptionalBody(r, &body); err != nil {
 				return err
 			}
-			if err := change(&g, body); err != nil {
-				return err
-			}
-			if err := s.putDoc(r, keptGroup, name, g); err != nil {
+			if err := apply(r, name, body); err != nil {
 				return err
 			}
 			s.changed(r, "group."+action, name, "", nil)
@@ -421,42 +363,27 @@ func (s *Server) registerGroups(mux routes) {
 			return nil
 		}
 	}
-	username := func(body map[string]json.RawMessage) (string, error) {
+	username := func(body map[string]json.RawMessage) string {
 		var u string
-		if json.Unmarshal(body["username"], &u) != nil || u == "" {
-			return "", apierr.BadRequest(`send {"username": "..."}`)
-		}
-		return u, nil
+		_ = json.Unmarshal(body["username"], &u)
+		return u
 	}
-	mux.full("POST /api/w/{ws}/groups/update/{name}", "groups:write", edit("update", func(g *groupDoc, body map[string]json.RawMessage) error {
-		g.Summary = nil
-		_ = json.Unmarshal(body["summary"], &g.Summary)
-		return nil
+	mux.full("POST /api/w/{ws}/groups/update/{name}", "groups:write", edit("update", func(r *http.Request, name string, body map[string]json.RawMessage) error {
+		var summary *string
+		_ = json.Unmarshal(body["summary"], &summary)
+		return s.Kept.SetGroupSummary(r.Context(), s.Workspace, name, summary)
 	}))
-	mux.full("POST /api/w/{ws}/groups/adduser/{name}", "groups:write", edit("adduser", func(g *groupDoc, body map[string]json.RawMessage) error {
-		u, err := username(body)
-		if err == nil && !slices.Contains(g.Members, u) {
-			g.Members = append(g.Members, u)
-		}
-		return err
+	mux.full("POST /api/w/{ws}/groups/adduser/{name}", "groups:write", edit("adduser", func(r *http.Request, name string, body map[string]json.RawMessage) error {
+		return s.Kept.AddGroupMember(r.Context(), s.Workspace, name, username(body))
 	}))
-	mux.full("POST /api/w/{ws}/groups/removeuser/{name}", "groups:write", edit("removeuser", func(g *groupDoc, body map[string]json.RawMessage) error {
-		u, err := username(body)
-		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == u })
-		return err
+	mux.full("POST /api/w/{ws}/groups/removeuser/{name}", "groups:write", edit("removeuser", func(r *http.Request, name string, body map[string]json.RawMessage) error {
+		return s.Kept.RemoveGroupMember(r.Context(), s.Workspace, name, username(body))
 	}))
 	mux.full("DELETE /api/w/{ws}/groups/delete/{name}", "groups:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		if name == "all" {
-			return apierr.BadRequest("the group all always holds every user of the workspace")
-		}
-		if err := s.Kept.Delete(r.Context(), s.Workspace, keptGroup, name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = apierr.NotFound("group %s not found", name)
-			}
+		if err := s.Kept.DeleteGroup(r.Context(), s.Workspace, name); err != nil {
 			return err
 		}
-		_ = s.Kept.Delete(r.Context(), s.Workspace, keptACL, "group_/"+name)
 		s.changed(r, "group.delete", name, "", nil)
 		writeText(w, http.StatusOK, "group "+name+" deleted")
 		return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/millrun/millrun/engine/api/answers"
@@ -287,30 +286,12 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 		}
 	}
 	if flag("include_groups") {
-		groups, err := s.Kept.List(r.Context(), s.Workspace, keptGroup)
+		groups, err := s.Kept.GroupFiles(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
-		for _, it := range groups {
-			var g groupDoc
-			_ = json.Unmarshal([]byte(it.Value), &g)
-			perms := s.acl(r, "group_", it.Name)
-			members, admins := []string{}, []string{}
-			for _, m := range g.Members {
-				if perms["u/"+m] {
-					admins = append(admins, "u/"+m)
-				} else {
-					members = append(members, "u/"+m)
-				}
-			}
-			slices.Sort(admins)
-			var o object
-			if g.Summary != nil {
-				o.add("summary", *g.Summary)
-			}
-			o.add("members", members)
-			o.add("admins", admins)
-			putJSON("groups/"+it.Name+".group.json", o)
+		for _, g := range groups {
+			putJSON("groups/"+g.Name+".group.json", g)
 		}
 	}
 	if flag("include_settings") {

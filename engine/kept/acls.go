@@ -38,3 +38,9 @@ func (k *Items) Grant(ctx context.Context, ws, kind, path, owner string, write, 
 	}
 	return k.Put(ctx, ws, ACL, kind+"/"+path, perms)
 }
+
+// dropACL forgets the permissions granted on an item that is gone, so an
+// item made later at its path starts with none.
+func (k *Items) dropACL(ctx context.Context, ws, kind, path string) {
+	_ = k.Delete(ctx, ws, ACL, kind+"/"+path)
+}
