@@ -70,88 +70,51 @@ func (s *Server) registerWorkspaceDependencies(mux routes) {
 	})
 }
 
-// notAppField are the fields of an app request that say how to save it,
-// and the server's own a client may post back.
-var notAppField = map[string]bool{
-	"path": true, "deployment_message": true, "skip_draft_deletion": true, "preserve_on_behalf_of": true,
-	"workspace_id": true, "id": true, "versions": true, "created_at": true, "created_by": true, "edited_at": true,
-	"extra_perms": true, "starred": true, "draft_only": true, "raw_app": true, "execution_mode": true,
-}
-
-// Apps (Windmill's low-code apps) are kept and given back; millrun shows
-// and runs none of them.
+// Apps (Windmill's low-code apps) are kept and given back (kept.Items
+// holds their rules); millrun shows and runs none of them.
 func (s *Server) registerApps(mux routes) {
-	get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
-		it, err := s.Kept.Get(r.Context(), s.Workspace, keptApp, path)
-		if errors.Is(err, store.ErrNotFound) {
-			return it, nil, apierr.NotFound("App not found at path %s", path)
-		}
-		if err != nil {
-			return it, nil, err
-		}
-		d := doc{}
-		err = json.Unmarshal([]byte(it.Value), &d)
-		return it, d, err
-	}
-	view := func(r *http.Request, path string, it store.KeptItem, d doc, whole bool) (map[string]json.RawMessage, error) {
+	view := func(r *http.Request, app kept.KeptApp, whole bool) (map[string]json.RawMessage, error) {
+		d := app.Doc
 		if !whole {
 			d = maps.Clone(d)
 			delete(d, "value") // lists leave the app's definition out
 		}
-		return over(answers.App{WorkspaceID: s.Workspace, Path: path, Versions: []int{1}, ID: 1,
-			CreatedBy: s.User, CreatedAt: it.UpdatedAt.Format(time.RFC3339Nano), EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
-			ExtraPerms: s.acl(r, "app", path)}, d)
+		return over(answers.App{WorkspaceID: s.Workspace, Path: app.Path, Versions: []int{1}, ID: 1,
+			CreatedBy: s.User, CreatedAt: app.UpdatedAt.Format(time.RFC3339Nano), EditedAt: app.UpdatedAt.Format(time.RFC3339Nano),
+			ExtraPerms: s.acl(r, "app", app.Path)}, d)
 	}
-	save := func(create bool) handlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) error {
-			var body doc
-			if err := s.decodeBody(r, &body); err != nil {
-				return err
-			}
-			path := r.PathValue("path")
-			if create {
-				_ = json.Unmarshal(body["path"], &path)
-			}
-			if err := scripts.ValidatePath(path); err != nil {
-				return apierr.BadRequest("%s", err)
-			}
-			_, old, err := get(r, path)
-			switch {
-			case create && err == nil:
-				return apierr.BadRequest("app %s already exists", path)
-			case !create && err != nil:
-				return err
-			}
-			d := doc{}
-			if !create {
-				d = old
-			}
-			for k, v := range body {
-				if !notAppField[k] {
-					d[k] = v
-				}
-			}
-			if err := s.putDoc(r, keptApp, path, d); err != nil {
-				return err
-			}
-			s.changed(r, "app.save", path, "", nil)
-			status := http.StatusOK
-			if create {
-				status = http.StatusCreated
-			}
-			writeText(w, status, path)
-			return nil
+	mux.full("POST /api/w/{ws}/apps/create", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
+		var body kept.Doc
+		if err := s.decodeBody(r, &body); err != nil {
+			return err
 		}
-	}
-	mux.full("POST /api/w/{ws}/apps/create", "apps:write", save(true))
-	mux.full("POST /api/w/{ws}/apps/update/{path...}", "apps:write", save(false))
-	mux.full("GET /api/w/{ws}/apps/get/p/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
-		path := r.PathValue("path")
-		it, d, err := get(r, path)
+		path, err := s.Kept.CreateApp(r.Context(), s.Workspace, body)
 		if err != nil {
 			return err
 		}
-		out, err := view(r, path, it, d, true)
+		s.changed(r, "app.save", path, "", nil)
+		writeText(w, http.StatusCreated, path)
+		return nil
+	})
+	mux.full("POST /api/w/{ws}/apps/update/{path...}", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
+		var body kept.Doc
+		if err := s.decodeBody(r, &body); err != nil {
+			return err
+		}
+		path := r.PathValue("path")
+		if err := s.Kept.UpdateApp(r.Context(), s.Workspace, path, body); err != nil {
+			return err
+		}
+		s.changed(r, "app.save", path, "", nil)
+		writeText(w, http.StatusOK, path)
+		return nil
+	})
+	mux.full("GET /api/w/{ws}/apps/get/p/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
+		app, err := s.Kept.App(r.Context(), s.Workspace, r.PathValue("path"))
+		if err != nil {
+			return err
+		}
+		out, err := view(r, app, true)
 		if err != nil {
 			return err
 		}
@@ -159,39 +122,34 @@ func (s *Server) registerApps(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
-		_, _, err := get(r, r.PathValue("path"))
-		var ae *apierr.Error
-		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+		ok, err := s.Kept.AppExists(r.Context(), s.Workspace, r.PathValue("path"))
+		if err != nil {
 			return err
 		}
-		httpx.JSON(w, http.StatusOK, err == nil)
+		httpx.JSON(w, http.StatusOK, ok)
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/apps/list", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, docs, err := s.listDocs(r, keptApp)
+		apps, err := s.Kept.Apps(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
 		out := []map[string]json.RawMessage{}
-		for i, it := range items {
-			app, err := view(r, it.Name, it, docs[i], false)
+		for _, app := range apps {
+			v, err := view(r, app, false)
 			if err != nil {
 				return err
 			}
-			out = append(out, app)
+			out = append(out, v)
 		}
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
 	mux.full("DELETE /api/w/{ws}/apps/delete/{path...}", "apps:write", func(w http.ResponseWriter, r *http.Request) error {
 		path := r.PathValue("path")
-		if err := s.Kept.Delete(r.Context(), s.Workspace, keptApp, path); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = apierr.NotFound("App not found at path %s", path)
-			}
+		if err := s.Kept.DeleteApp(r.Context(), s.Workspace, path); err != nil {
 			return err
 		}
-		_ = s.Kept.Delete(r.Context(), s.Workspace, keptACL, "app/"+path)
 		s.changed(r, "app.delete", path, "", nil)
 		writeText(w, http.StatusOK, path)
 		return nil
@@ -203,37 +161,6 @@ func (s *Server) registerApps(mux routes) {
 	}
 	mux.full("POST /api/w/{ws}/apps/create_raw", "apps:write", refuseRaw)
 	mux.full("POST /api/w/{ws}/apps/update_raw/{path...}", "apps:write", refuseRaw)
-}
-
-// appExport is an app's .app.json in a workspace export: what was pushed,
-// without the policy's on_behalf_of (Windmill's export drops it), and the
-// granted extra_perms when there are any.
-func appExport(d doc, perms map[string]bool) object {
-	var o object
-	for _, k := range []string{"summary", "value", "policy", "custom_path"} {
-		v, ok := d[k]
-		if !ok {
-			continue
-		}
-		if k == "policy" {
-			p := map[string]json.RawMessage{}
-			if json.Unmarshal(v, &p) == nil {
-				delete(p, "on_behalf_of")
-				delete(p, "on_behalf_of_email")
-				v = raw(p)
-			}
-		}
-		o.add(k, v)
-	}
-	for _, k := range sortedKeys(d) {
-		if k != "summary" && k != "value" && k != "policy" && k != "custom_path" {
-			o.add(k, d[k])
-		}
-	}
-	if len(perms) > 0 {
-		o.add("extra_perms", perms)
-	}
-	return o
 }
 
 // exportKept writes the kept items into a workspace export, each where
@@ -254,13 +181,13 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 			putJSON(it.Name+".resource-type.json", o)
 		}
 	}
-	list, docs, err := items(keptApp)
+	apps, err := s.Kept.Apps(r.Context(), s.Workspace)
 	if err != nil {
 		return err
 	}
-	for i, it := range list {
-		used(it.Name)
-		putJSON(it.Name+".app.json", appExport(docs[i], s.acl(r, "app", it.Name)))
+	for _, app := range apps {
+		used(app.Path)
+		putJSON(app.Path+".app.json", s.Kept.AppFile(r.Context(), s.Workspace, app))
 	}
 	if flag("include_workspace_dependencies") {
 		deps, err := s.Kept.ListDeps(r.Context(), s.Workspace)
