@@ -2,12 +2,10 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/millrun/millrun/engine/api/answers"
-	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/kept"
 	"github.com/millrun/millrun/engine/store"
@@ -17,7 +15,7 @@ import (
 // that a single-user laptop has no use for, kept so that `wmill sync push`
 // takes a whole workspace and `wmill sync pull` gives it back.
 const (
-	keptResourceType = "resource_type"
+	keptResourceType = kept.ResourceType
 	keptUser         = kept.User
 	keptGroup        = kept.Group
 	keptSettings     = "settings"
@@ -77,36 +75,19 @@ func (s *Server) registerKept(mux routes) {
 	s.registerKeptTriggers(mux)
 }
 
-// Resource types: Windmill's routes over kept documents. millrun checks no
-// resource against its type; the types travel with the workspace.
+// Resource types: Windmill's routes over kept documents (kept.Items holds
+// their rules).
 func (s *Server) registerResourceTypes(mux routes) {
-	get := func(r *http.Request, name string) (doc, error) {
-		d, err := s.getDoc(r, keptResourceType, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, apierr.NotFound("resource type %s not found", name)
-		}
-		return d, err
-	}
-	view := func(name string, it time.Time, d doc) (map[string]json.RawMessage, error) {
-		return over(answers.ResourceType{WorkspaceID: s.Workspace, Name: name, CreatedBy: s.User, EditedAt: it.Format(time.RFC3339Nano)}, d)
+	view := func(t kept.Document) (map[string]json.RawMessage, error) {
+		return over(answers.ResourceType{WorkspaceID: s.Workspace, Name: t.Name, CreatedBy: s.User, EditedAt: t.UpdatedAt.Format(time.RFC3339Nano)}, t.Doc)
 	}
 	mux.full("POST /api/w/{ws}/resources/type/create", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
-		var d doc
-		if err := s.decodeBody(r, &d); err != nil {
+		var body kept.Doc
+		if err := s.decodeBody(r, &body); err != nil {
 			return err
 		}
-		var name string
-		_ = json.Unmarshal(d["name"], &name)
-		if !kept.Identifier.MatchString(name) {
-			return apierr.BadRequest("resource type name %q: use letters, digits and _", name)
-		}
-		if _, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name); err == nil {
-			return apierr.BadRequest("resource type %s already exists", name)
-		}
-		for _, k := range []string{"name", "workspace_id", "created_by", "edited_at"} {
-			delete(d, k)
-		}
-		if err := s.putDoc(r, keptResourceType, name, d); err != nil {
+		name, err := s.Kept.CreateResourceType(r.Context(), s.Workspace, body)
+		if err != nil {
 			return err
 		}
 		s.changed(r, "resource_type.create", name, "", nil)
@@ -115,20 +96,15 @@ func (s *Server) registerResourceTypes(mux routes) {
 	})
 	mux.full("POST /api/w/{ws}/resources/type/update/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		d, err := get(r, name)
-		if err != nil {
+		// A missing type is refused before its body is read.
+		if _, err := s.Kept.ResourceTypeNamed(r.Context(), s.Workspace, name); err != nil {
 			return err
 		}
-		var upd doc
-		if err := s.decodeBody(r, &upd); err != nil {
+		var body kept.Doc
+		if err := s.decodeBody(r, &body); err != nil {
 			return err
 		}
-		for k, v := range upd {
-			if k != "name" && k != "workspace_id" && k != "created_by" && k != "edited_at" {
-				d[k] = v
-			}
-		}
-		if err := s.putDoc(r, keptResourceType, name, d); err != nil {
+		if err := s.Kept.UpdateResourceType(r.Context(), s.Workspace, name, body); err != nil {
 			return err
 		}
 		s.changed(r, "resource_type.update", name, "", nil)
@@ -136,17 +112,11 @@ func (s *Server) registerResourceTypes(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/resources/type/get/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		it, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, name)
-		if errors.Is(err, store.ErrNotFound) {
-			err = apierr.NotFound("resource type %s not found", name)
-		}
+		t, err := s.Kept.ResourceTypeNamed(r.Context(), s.Workspace, r.PathValue("name"))
 		if err != nil {
 			return err
 		}
-		d := doc{}
-		_ = json.Unmarshal([]byte(it.Value), &d)
-		out, err := view(name, it.UpdatedAt, d)
+		out, err := view(t)
 		if err != nil {
 			return err
 		}
@@ -154,21 +124,21 @@ func (s *Server) registerResourceTypes(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		_, err := s.Kept.Get(r.Context(), s.Workspace, keptResourceType, r.PathValue("name"))
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		httpx.JSON(w, http.StatusOK, err == nil)
-		return nil
-	})
-	mux.full("GET /api/w/{ws}/resources/type/list", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, docs, err := s.listDocs(r, keptResourceType)
+		ok, err := s.Kept.ResourceTypeExists(r.Context(), s.Workspace, r.PathValue("name"))
 		if err != nil {
 			return err
 		}
-		out := make([]map[string]json.RawMessage, len(items))
-		for i, it := range items {
-			if out[i], err = view(it.Name, it.UpdatedAt, docs[i]); err != nil {
+		httpx.JSON(w, http.StatusOK, ok)
+		return nil
+	})
+	mux.full("GET /api/w/{ws}/resources/type/list", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
+		types, err := s.Kept.ResourceTypes(r.Context(), s.Workspace)
+		if err != nil {
+			return err
+		}
+		out := make([]map[string]json.RawMessage, len(types))
+		for i, t := range types {
+			if out[i], err = view(t); err != nil {
 				return err
 			}
 		}
@@ -176,23 +146,20 @@ func (s *Server) registerResourceTypes(mux routes) {
 		return nil
 	})
 	mux.full("GET /api/w/{ws}/resources/type/listnames", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		items, _, err := s.listDocs(r, keptResourceType)
+		types, err := s.Kept.ResourceTypes(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
-		names := make([]string, len(items))
-		for i, it := range items {
-			names[i] = it.Name
+		names := make([]string, len(types))
+		for i, t := range types {
+			names[i] = t.Name
 		}
 		httpx.JSON(w, http.StatusOK, names)
 		return nil
 	})
 	mux.full("DELETE /api/w/{ws}/resources/type/delete/{name}", "resources:write", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		if err := s.Kept.Delete(r.Context(), s.Workspace, keptResourceType, name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = apierr.NotFound("resource type %s not found", name)
-			}
+		if err := s.Kept.DeleteResourceType(r.Context(), s.Workspace, name); err != nil {
 			return err
 		}
 		s.changed(r, "resource_type.delete", name, "", nil)
@@ -204,19 +171,13 @@ func (s *Server) registerResourceTypes(mux routes) {
 // fileResourceTypes is Windmill's map of the resource types whose
 // resources a pull writes as files of their own.
 func (s *Server) fileResourceTypes(r *http.Request) (map[string]answers.FileResourceType, error) {
-	items, docs, err := s.listDocs(r, keptResourceType)
+	formats, err := s.Kept.FileResourceTypes(r.Context(), s.Workspace)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]answers.FileResourceType{}
-	for i, it := range items {
-		var ext string
-		var fileset bool
-		_ = json.Unmarshal(docs[i]["format_extension"], &ext)
-		_ = json.Unmarshal(docs[i]["is_fileset"], &fileset)
-		if ext != "" || fileset {
-			out[it.Name] = answers.FileResourceType{FormatExtension: stringOrNull(ext), IsFileset: fileset}
-		}
+	for name, f := range formats {
+		out[name] = answers.FileResourceType{FormatExtension: stringOrNull(f.Extension), IsFileset: f.Fileset}
 	}
 	return out, nil
 }

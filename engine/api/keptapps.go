@@ -167,18 +167,13 @@ func (s *Server) registerApps(mux routes) {
 // Windmill's export puts it and as the query asks (users, groups, the
 // settings and the key only when asked, as Windmill does).
 func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON func(string, any), used func(string), flag func(string) bool) error {
-	items := func(kind string) ([]store.KeptItem, []doc, error) { return s.listDocs(r, kind) }
 	if !flag("skip_resource_types") {
-		list, docs, err := items(keptResourceType)
+		types, err := s.Kept.ResourceTypes(r.Context(), s.Workspace)
 		if err != nil {
 			return err
 		}
-		for i, it := range list {
-			var o object
-			for _, k := range sortedKeys(docs[i]) {
-				o.add(k, docs[i][k])
-			}
-			putJSON(it.Name+".resource-type.json", o)
+		for _, t := range types {
+			putJSON(t.Name+".resource-type.json", t.Doc)
 		}
 	}
 	apps, err := s.Kept.Apps(r.Context(), s.Workspace)
