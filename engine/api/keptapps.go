@@ -11,7 +11,6 @@ import (
 	"github.com/millrun/millrun/engine/apierr"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/kept"
-	"github.com/millrun/millrun/engine/scripts"
 	"github.com/millrun/millrun/engine/store"
 )
 
@@ -234,82 +233,47 @@ func (s *Server) exportKept(r *http.Request, put func(string, []byte), putJSON f
 	return nil
 }
 
-// keptTriggerKinds are Windmill's triggers millrun has no listener for
-// (it serves HTTP routes only): kept and given back, never started.
-var keptTriggerKinds = []string{"websocket", "kafka", "nats", "postgres", "mqtt", "amqp", "sqs", "gcp", "azure", "email"}
-
-// notTriggerField are a trigger request's fields the server owns or that
-// say how to save it.
-var notTriggerField = map[string]bool{
-	"path": true, "workspace_id": true, "edited_by": true, "edited_at": true, "error": true, "last_server_ping": true,
-	"server_id": true, "extra_perms": true, "email": true, "permissioned_as": true, "preserve_permissioned_as": true,
-}
-
+// Windmill's triggers millrun has no listener for are kept and given back
+// (kept.Items holds their rules), never started.
 func (s *Server) registerKeptTriggers(mux routes) {
-	for _, kind := range keptTriggerKinds {
-		keptKind := "trigger:" + kind
+	for _, kind := range kept.TriggerKinds {
 		base := "/api/w/{ws}/" + kind + "_triggers/"
-		get := func(r *http.Request, path string) (store.KeptItem, doc, error) {
-			it, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, path)
-			if errors.Is(err, store.ErrNotFound) {
-				return it, nil, apierr.NotFound("%s trigger not found at path %s", kind, path)
-			}
-			if err != nil {
-				return it, nil, err
-			}
-			d := doc{}
-			err = json.Unmarshal([]byte(it.Value), &d)
-			return it, d, err
+		view := func(t kept.Document) (map[string]json.RawMessage, error) {
+			return over(answers.KeptTrigger{WorkspaceID: s.Workspace, Path: t.Name, EditedBy: s.User, EditedAt: t.UpdatedAt.Format(time.RFC3339Nano),
+				ExtraPerms: answers.ExtraPerms{}, Email: s.email()}, t.Doc)
 		}
-		view := func(path string, it store.KeptItem, d doc) (map[string]json.RawMessage, error) {
-			return over(answers.KeptTrigger{WorkspaceID: s.Workspace, Path: path, EditedBy: s.User, EditedAt: it.UpdatedAt.Format(time.RFC3339Nano),
-				ExtraPerms: answers.ExtraPerms{}, Email: s.email()}, d)
-		}
-		save := func(create bool) handlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) error {
-				var body doc
-				if err := s.decodeBody(r, &body); err != nil {
-					return err
-				}
-				path := r.PathValue("path")
-				if create {
-					_ = json.Unmarshal(body["path"], &path)
-				}
-				if err := scripts.ValidatePath(path); err != nil {
-					return apierr.BadRequest("%s", err)
-				}
-				if _, _, err := get(r, path); create && err == nil {
-					return apierr.BadRequest("%s trigger %s already exists", kind, path)
-				} else if !create && err != nil {
-					return err
-				}
-				d := doc{}
-				for k, v := range body {
-					if !notTriggerField[k] {
-						d[k] = v
-					}
-				}
-				if err := s.putDoc(r, keptKind, path, d); err != nil {
-					return err
-				}
-				s.changed(r, kind+"_trigger.save", path, "", nil)
-				status := http.StatusOK
-				if create {
-					status = http.StatusCreated
-				}
-				writeText(w, status, path)
-				return nil
+		mux.full("POST "+base+"create", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
+			var body kept.Doc
+			if err := s.decodeBody(r, &body); err != nil {
+				return err
 			}
-		}
-		mux.full("POST "+base+"create", "triggers:write", save(true))
-		mux.full("POST "+base+"update/{path...}", "triggers:write", save(false))
-		mux.full("GET "+base+"get/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
-			path := r.PathValue("path")
-			it, d, err := get(r, path)
+			path, err := s.Kept.CreateTrigger(r.Context(), s.Workspace, kind, body)
 			if err != nil {
 				return err
 			}
-			out, err := view(path, it, d)
+			s.changed(r, kind+"_trigger.save", path, "", nil)
+			writeText(w, http.StatusCreated, path)
+			return nil
+		})
+		mux.full("POST "+base+"update/{path...}", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
+			var body kept.Doc
+			if err := s.decodeBody(r, &body); err != nil {
+				return err
+			}
+			path := r.PathValue("path")
+			if err := s.Kept.UpdateTrigger(r.Context(), s.Workspace, kind, path, body); err != nil {
+				return err
+			}
+			s.changed(r, kind+"_trigger.save", path, "", nil)
+			writeText(w, http.StatusOK, path)
+			return nil
+		})
+		mux.full("GET "+base+"get/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
+			t, err := s.Kept.Trigger(r.Context(), s.Workspace, kind, r.PathValue("path"))
+			if err != nil {
+				return err
+			}
+			out, err := view(t)
 			if err != nil {
 				return err
 			}
@@ -317,35 +281,32 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			return nil
 		})
 		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
-			_, err := s.Kept.Get(r.Context(), s.Workspace, keptKind, r.PathValue("path"))
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			ok, err := s.Kept.TriggerExists(r.Context(), s.Workspace, kind, r.PathValue("path"))
+			if err != nil {
 				return err
 			}
-			httpx.JSON(w, http.StatusOK, err == nil)
+			httpx.JSON(w, http.StatusOK, ok)
 			return nil
 		})
 		mux.full("GET "+base+"list", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
-			items, docs, err := s.listDocs(r, keptKind)
+			triggers, err := s.Kept.Triggers(r.Context(), s.Workspace, kind)
 			if err != nil {
 				return err
 			}
 			out := []map[string]json.RawMessage{}
-			for i, it := range items {
-				trigger, err := view(it.Name, it, docs[i])
+			for _, t := range triggers {
+				v, err := view(t)
 				if err != nil {
 					return err
 				}
-				out = append(out, trigger)
+				out = append(out, v)
 			}
 			httpx.JSON(w, http.StatusOK, out)
 			return nil
 		})
 		mux.full("DELETE "+base+"delete/{path...}", "triggers:write", func(w http.ResponseWriter, r *http.Request) error {
 			path := r.PathValue("path")
-			if err := s.Kept.Delete(r.Context(), s.Workspace, keptKind, path); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					err = apierr.NotFound("%s trigger not found at path %s", kind, path)
-				}
+			if err := s.Kept.DeleteTrigger(r.Context(), s.Workspace, kind, path); err != nil {
 				return err
 			}
 			s.changed(r, kind+"_trigger.delete", path, "", nil)
@@ -358,18 +319,14 @@ func (s *Server) registerKeptTriggers(mux routes) {
 // exportKeptTriggers writes the kept triggers into an export, as
 // <path>.<kind>_trigger.json, as they were pushed.
 func (s *Server) exportKeptTriggers(r *http.Request, putJSON func(string, any), used func(string)) error {
-	for _, kind := range keptTriggerKinds {
-		items, docs, err := s.listDocs(r, "trigger:"+kind)
+	for _, kind := range kept.TriggerKinds {
+		triggers, err := s.Kept.Triggers(r.Context(), s.Workspace, kind)
 		if err != nil {
 			return err
 		}
-		for i, it := range items {
-			var o object
-			for _, k := range sortedKeys(docs[i]) {
-				o.add(k, docs[i][k])
-			}
-			used(it.Name)
-			putJSON(it.Name+"."+kind+"_trigger.json", o)
+		for _, t := range triggers {
+			used(t.Name)
+			putJSON(t.Name+"."+kind+"_trigger.json", t.Doc)
 		}
 	}
 	return nil
