@@ -8,24 +8,19 @@ import (
 	"github.com/millrun/millrun/engine/api/answers"
 	"github.com/millrun/millrun/engine/httpx"
 	"github.com/millrun/millrun/engine/kept"
-	"github.com/millrun/millrun/engine/store"
 )
 
-// Kinds of items kept without being run: what a Windmill workspace holds
-// that a single-user laptop has no use for, kept so that `wmill sync push`
-// takes a whole workspace and `wmill sync pull` gives it back.
+// Kinds of items kept without being run whose rules are still here (the
+// others are package kept's): what a Windmill workspace holds that a
+// single-user laptop has no use for, kept so that `wmill sync push` takes
+// a whole workspace and `wmill sync pull` gives it back.
 const (
-	keptResourceType = kept.ResourceType
-	keptUser         = kept.User
-	keptGroup        = kept.Group
-	keptSettings     = "settings"
-	keptKey          = "encryption_key"
-	keptApp          = kept.App
-	keptACL          = kept.ACL
+	keptSettings = "settings"
+	keptKey      = "encryption_key"
 )
 
 // doc is a kept item's JSON object.
-type doc = map[string]json.RawMessage
+type doc = kept.Doc
 
 func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
 	it, err := s.Kept.Get(r.Context(), s.Workspace, kind, name)
@@ -41,19 +36,6 @@ func (s *Server) getDoc(r *http.Request, kind, name string) (doc, error) {
 
 func (s *Server) putDoc(r *http.Request, kind, name string, d any) error {
 	return s.Kept.Put(r.Context(), s.Workspace, kind, name, d)
-}
-
-func (s *Server) listDocs(r *http.Request, kind string) ([]store.KeptItem, []doc, error) {
-	items, err := s.Kept.List(r.Context(), s.Workspace, kind)
-	if err != nil {
-		return nil, nil, err
-	}
-	docs := make([]doc, len(items))
-	for i, it := range items {
-		docs[i] = doc{}
-		_ = json.Unmarshal([]byte(it.Value), &docs[i])
-	}
-	return items, docs, nil
 }
 
 func raw(v any) json.RawMessage {

@@ -16,7 +16,8 @@ import (
 // App is the kind of Windmill's apps, whose names are paths (f/<folder>/...).
 const App = "app"
 
-// Items reads and writes the kept documents of every kind.
+// Items reads and writes the kept documents of every kind, and holds each
+// kind's rules (one file per kind) so engine/api only translates HTTP.
 type Items struct {
 	DB *store.DB
 }
