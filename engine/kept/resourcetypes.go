@@ -55,7 +55,12 @@ func (k *Items) ResourceTypeExists(ctx context.Context, ws, name string) (bool, 
 
 // ResourceTypes returns the kept resource types, by name.
 func (k *Items) ResourceTypes(ctx context.Context, ws string) ([]Document, error) {
-	items, err := k.List(ctx, ws, ResourceType)
+	return k.documents(ctx, ws, ResourceType)
+}
+
+// documents reads the kind's kept items as documents, by name.
+func (k *Items) documents(ctx context.Context, ws, kind string) ([]Document, error) {
+	items, err := k.List(ctx, ws, kind)
 	if err != nil {
 		return nil, err
 	}

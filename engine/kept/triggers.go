@@ -55,16 +55,7 @@ func (k *Items) TriggerExists(ctx context.Context, ws, kind, path string) (bool,
 
 // Triggers returns the kind's kept triggers, by path.
 func (k *Items) Triggers(ctx context.Context, ws, kind string) ([]Document, error) {
-	items, err := k.List(ctx, ws, triggerKind(kind))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Document, len(items))
-	for i, it := range items {
-		out[i] = Document{Name: it.Name, UpdatedAt: it.UpdatedAt, Doc: Doc{}}
-		_ = json.Unmarshal([]byte(it.Value), &out[i].Doc)
-	}
-	return out, nil
+	return k.documents(ctx, ws, triggerKind(kind))
 }
 
 // CreateTrigger keeps a new trigger at the path body names, which must be
