@@ -105,14 +105,9 @@ func (s *Server) registerResourceTypes(mux routes) {
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
-	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
-		ok, err := s.Kept.ResourceTypeExists(r.Context(), s.Workspace, r.PathValue("name"))
-		if err != nil {
-			return err
-		}
-		httpx.JSON(w, http.StatusOK, ok)
-		return nil
-	})
+	mux.full("GET /api/w/{ws}/resources/type/exists/{name}", "resources:read", s.existsOrFail(func(r *http.Request) (bool, error) {
+		return s.Kept.ResourceTypeExists(r.Context(), s.Workspace, r.PathValue("name"))
+	}))
 	mux.full("GET /api/w/{ws}/resources/type/list", "resources:read", func(w http.ResponseWriter, r *http.Request) error {
 		types, err := s.Kept.ResourceTypes(r.Context(), s.Workspace)
 		if err != nil {

@@ -120,14 +120,9 @@ func (s *Server) registerApps(mux routes) {
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	})
-	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
-		ok, err := s.Kept.AppExists(r.Context(), s.Workspace, r.PathValue("path"))
-		if err != nil {
-			return err
-		}
-		httpx.JSON(w, http.StatusOK, ok)
-		return nil
-	})
+	mux.full("GET /api/w/{ws}/apps/exists/{path...}", "apps:read", s.existsOrFail(func(r *http.Request) (bool, error) {
+		return s.Kept.AppExists(r.Context(), s.Workspace, r.PathValue("path"))
+	}))
 	mux.full("GET /api/w/{ws}/apps/list", "apps:read", func(w http.ResponseWriter, r *http.Request) error {
 		apps, err := s.Kept.Apps(r.Context(), s.Workspace)
 		if err != nil {
@@ -280,14 +275,9 @@ func (s *Server) registerKeptTriggers(mux routes) {
 			httpx.JSON(w, http.StatusOK, out)
 			return nil
 		})
-		mux.full("GET "+base+"exists/{path...}", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
-			ok, err := s.Kept.TriggerExists(r.Context(), s.Workspace, kind, r.PathValue("path"))
-			if err != nil {
-				return err
-			}
-			httpx.JSON(w, http.StatusOK, ok)
-			return nil
-		})
+		mux.full("GET "+base+"exists/{path...}", "triggers:read", s.existsOrFail(func(r *http.Request) (bool, error) {
+			return s.Kept.TriggerExists(r.Context(), s.Workspace, kind, r.PathValue("path"))
+		}))
 		mux.full("GET "+base+"list", "triggers:read", func(w http.ResponseWriter, r *http.Request) error {
 			triggers, err := s.Kept.Triggers(r.Context(), s.Workspace, kind)
 			if err != nil {

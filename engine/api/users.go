@@ -93,8 +93,18 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) exists(found func(*http.Request) bool) handlerFunc {
+	return s.existsOrFail(func(r *http.Request) (bool, error) { return found(r), nil })
+}
+
+// existsOrFail is exists for a lookup that can fail (the store), which
+// answers the failure instead of false.
+func (s *Server) existsOrFail(found func(*http.Request) (bool, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		httpx.JSON(w, http.StatusOK, found(r))
+		ok, err := found(r)
+		if err != nil {
+			return err
+		}
+		httpx.JSON(w, http.StatusOK, ok)
 		return nil
 	}
 }
